@@ -1,0 +1,1 @@
+"""Baton's four services: ingest, scoring, routing and feedback."""

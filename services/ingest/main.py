@@ -1,0 +1,26 @@
+"""Ingest's app factory."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from shared.runtime import ServiceRuntime, create_service_app, publish_schemas
+
+from services.ingest import api
+from services.ingest.models import outbox
+from services.ingest.schemas import FormSubmissionCreate
+from services.ingest.settings import IngestSettings
+
+
+def create_app(settings: IngestSettings | None = None) -> FastAPI:
+    settings = settings or IngestSettings()  # type: ignore[call-arg]
+    runtime = ServiceRuntime(settings, outbox=outbox)
+    app = create_service_app(
+        runtime,
+        title="Baton ingest",
+        description="Web forms, ad-platform webhooks and activity events in; `lead.ingested` out.",
+        routers=[api.router],
+    )
+    # The body is parsed by hand (JSON or form-encoded), so publish its schema explicitly.
+    publish_schemas(app, FormSubmissionCreate)
+    return app

@@ -1,0 +1,1 @@
+"""Baton's common runtime: event contracts, Kafka runtime, settings, database and observability."""

@@ -1,0 +1,7 @@
+"""Kafka runtime: producer factory, topic administration and the idempotent consumer wrapper."""
+
+from shared.kafka.admin import ensure_topics
+from shared.kafka.consumer import EventConsumer, EventHandler
+from shared.kafka.producer import create_producer
+
+__all__ = ["EventConsumer", "EventHandler", "create_producer", "ensure_topics"]

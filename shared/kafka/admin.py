@@ -1,0 +1,33 @@
+"""Topic administration: create what is missing, leave what exists alone."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+log = logging.getLogger(__name__)
+
+
+async def ensure_topics(
+    bootstrap_servers: str,
+    topics: Iterable[str],
+    *,
+    partitions: int,
+    replication_factor: int = 1,
+) -> list[str]:
+    """Create the topics that do not exist yet; returns the names it created."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="baton-admin")
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [t for t in dict.fromkeys(topics) if t not in existing]
+        if missing:
+            await admin.create_topics(
+                [NewTopic(t, num_partitions=partitions, replication_factor=replication_factor) for t in missing]
+            )
+            log.info("kafka.topics_created", extra={"topics": missing, "partitions": partitions})
+        return missing
+    finally:
+        await admin.close()

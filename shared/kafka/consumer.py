@@ -1,0 +1,241 @@
+"""The idempotent, at-least-once consumer wrapper every service uses.
+
+For each message: decode it, then in ONE database transaction insert a `processed_event` row
+and run the handler. The offset is committed only after that transaction commits, so a crash
+replays the message and the `processed_event` row turns the replay into a no-op. A message
+that cannot be decoded, or whose handler keeps failing, goes to the consumer group's
+dead-letter topic with the error in its headers, and the consumer moves on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import traceback
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, Literal
+
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.structs import OffsetAndMetadata
+from sqlalchemy import Table
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.contracts import AnyEvent, UndecodableEvent, decode_event, utc_now
+from shared.contracts.topics import dead_letter_topic
+from shared.db import Database
+from shared.kafka.errors import is_infrastructure_failure
+from shared.kafka.producer import MAX_REQUEST_BYTES, create_producer
+from shared.metrics import CONSUMER_RETRIES, EVENT_HANDLE_SECONDS, EVENTS_CONSUMED
+
+log = logging.getLogger(__name__)
+
+EventHandler = Callable[[AsyncSession, Any], Awaitable[None]]
+Outcome = Literal["processed", "duplicate", "ignored", "dead_lettered"]
+
+MAX_INFRA_BACKOFF_S = 10.0
+DLQ_VALUE_LIMIT = MAX_REQUEST_BYTES // 2
+
+
+class _Stopping(Exception):
+    """Raised inside a retry loop when shutdown begins; the message stays uncommitted."""
+
+
+class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, owner: EventConsumer) -> None:
+        self.owner = owner
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        await self.owner.commit_pending(set(revoked))
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        log.info("kafka.partitions_assigned", extra={"partitions": [str(tp) for tp in assigned]})
+
+
+class EventConsumer:
+    """Consumes `topics` as `group_id`, dispatching each event type to its handler."""
+
+    def __init__(
+        self,
+        *,
+        bootstrap_servers: str,
+        group_id: str,
+        handlers: Mapping[str, EventHandler],
+        db: Database,
+        processed_table: Table,
+        max_attempts: int = 5,
+        retry_backoff_s: float = 0.2,
+    ) -> None:
+        self.group_id = group_id
+        self.handlers = dict(handlers)
+        self.db = db
+        self.processed_table = processed_table
+        self.max_attempts = max_attempts
+        self.retry_backoff_s = retry_backoff_s
+        self.topics = sorted(self.handlers)
+        self.dead_letter_topic = dead_letter_topic(group_id)
+        self._bootstrap = bootstrap_servers
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap_servers,
+            group_id=group_id,
+            client_id=group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=200,
+            fetch_max_wait_ms=100,
+            max_partition_fetch_bytes=MAX_REQUEST_BYTES,
+        )
+        self._dlq = create_producer(bootstrap_servers, client_id=f"{group_id}-dlq")
+        self._pending: dict[TopicPartition, int] = {}
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self._dlq.start()
+        self._consumer.subscribe(self.topics, listener=_CommitOnRevoke(self))
+        await self._consumer.start()
+        self._task = asyncio.create_task(self._run(), name=f"consumer:{self.group_id}")
+        log.info("kafka.consumer_started", extra={"group": self.group_id, "topics": self.topics})
+
+    async def stop(self, timeout_s: float = 15.0) -> None:
+        """Finish the message in hand, commit what is done, leave the group."""
+        self._stopping.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), timeout_s)
+            except TimeoutError:
+                self._task.cancel()
+                await asyncio.gather(self._task, return_exceptions=True)
+        try:
+            await self.commit_pending(None)
+        finally:
+            await self._consumer.stop()
+            await self._dlq.stop()
+        log.info("kafka.consumer_stopped", extra={"group": self.group_id})
+
+    @property
+    def healthy(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def _run(self) -> None:
+        while not self._stopping.is_set():
+            batches = await self._consumer.getmany(timeout_ms=500, max_records=200)
+            for tp, records in batches.items():
+                for record in records:
+                    if self._stopping.is_set():
+                        return
+                    try:
+                        await self.handle_record(record)
+                    except _Stopping:
+                        return
+                    self._pending[tp] = record.offset + 1
+            await self.commit_pending(None)
+
+    async def commit_pending(self, only: set[TopicPartition] | None) -> None:
+        offsets = {
+            tp: OffsetAndMetadata(offset, "")
+            for tp, offset in self._pending.items()
+            if only is None or tp in only
+        }
+        if not offsets:
+            return
+        await self._consumer.commit(offsets)
+        for tp in offsets:
+            self._pending.pop(tp, None)
+
+    async def handle_record(self, record: ConsumerRecord[bytes, bytes]) -> Outcome:
+        """Process one record to completion: handled, skipped as a duplicate, or dead-lettered."""
+        started = time.perf_counter()
+        try:
+            event = decode_event(record.value)
+        except UndecodableEvent as exc:
+            await self._dead_letter(record, exc, attempts=1)
+            return self._count(record.topic, "dead_lettered")
+        handler = self.handlers.get(event.event_type)
+        if handler is None:
+            return self._count(event.event_type, "ignored")
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                outcome = await self._apply(event, handler)
+                EVENT_HANDLE_SECONDS.labels(self.group_id).observe(time.perf_counter() - started)
+                return self._count(event.event_type, outcome)
+            except Exception as exc:
+                infrastructure = is_infrastructure_failure(exc)
+                if not infrastructure and attempt >= self.max_attempts:
+                    log.error(
+                        "kafka.message_dead_lettered",
+                        exc_info=exc,
+                        extra={"group": self.group_id, "event_id": str(event.event_id)},
+                    )
+                    await self._dead_letter(record, exc, attempts=attempt)
+                    return self._count(event.event_type, "dead_lettered")
+                if self._stopping.is_set():
+                    raise _Stopping from exc
+                CONSUMER_RETRIES.labels(self.group_id).inc()
+                delay = min(self.retry_backoff_s * 2 ** (attempt - 1), MAX_INFRA_BACKOFF_S)
+                log.warning(
+                    "kafka.handler_retry",
+                    extra={
+                        "group": self.group_id,
+                        "event_id": str(event.event_id),
+                        "attempt": attempt,
+                        "infrastructure": infrastructure,
+                        "error": repr(exc),
+                    },
+                )
+                await asyncio.sleep(delay)
+
+    async def _apply(self, event: AnyEvent, handler: EventHandler) -> Outcome:
+        async with self.db.transaction() as session:
+            inserted = await session.scalar(
+                insert(self.processed_table)
+                .values(consumer=self.group_id, event_id=event.event_id, processed_at=utc_now())
+                .on_conflict_do_nothing()
+                .returning(self.processed_table.c.event_id)
+            )
+            if inserted is None:
+                return "duplicate"
+            await handler(session, event)
+        return "processed"
+
+    async def _dead_letter(
+        self, record: ConsumerRecord[bytes, bytes], exc: BaseException, *, attempts: int
+    ) -> None:
+        value = record.value or b""
+        headers = list(record.headers or ())
+        if len(value) > DLQ_VALUE_LIMIT:
+            headers.append(("x-original-size", str(len(value)).encode()))
+            value = value[:DLQ_VALUE_LIMIT]
+        detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+        headers += [
+            ("x-error-type", type(exc).__name__.encode()),
+            ("x-error", detail[:2000].encode()),
+            ("x-source-topic", record.topic.encode()),
+            ("x-source-partition", str(record.partition).encode()),
+            ("x-source-offset", str(record.offset).encode()),
+            ("x-consumer-group", self.group_id.encode()),
+            ("x-attempts", str(attempts).encode()),
+            ("x-failed-at", utc_now().isoformat().encode()),
+        ]
+        # The offset moves on only once the dead letter is safely stored, so retry until it is.
+        delay = self.retry_backoff_s
+        while True:
+            try:
+                await self._dlq.send_and_wait(
+                    self.dead_letter_topic, value=value, key=record.key, headers=headers
+                )
+                return
+            except Exception as send_error:
+                if self._stopping.is_set():
+                    raise _Stopping from send_error
+                log.warning("kafka.dead_letter_retry", extra={"error": repr(send_error)})
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, MAX_INFRA_BACKOFF_S)
+
+    def _count(self, event_type: str, outcome: Outcome) -> Outcome:
+        EVENTS_CONSUMED.labels(self.group_id, event_type, outcome).inc()
+        return outcome

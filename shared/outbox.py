@@ -1,0 +1,230 @@
+"""The transactional outbox: events are rows written with the state change, then relayed.
+
+A service never publishes to Kafka from a request or a handler. It calls `add_event` with the
+session that holds its state change; both commit together. The relay then publishes unsent
+rows in id order (keyed by lead id, so per-lead order holds), waits for the broker's acks and
+marks them sent. A crash between publish and mark re-publishes; consumers are idempotent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import zlib
+from datetime import timedelta
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    delete,
+    func,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from shared.contracts import Envelope, utc_now
+from shared.contracts.topics import topic_for
+from shared.db import Database
+from shared.metrics import OUTBOX_LAG_SECONDS, OUTBOX_PUBLISHED
+
+log = logging.getLogger(__name__)
+
+SENT_RETENTION = timedelta(days=7)
+
+
+def outbox_table(metadata: MetaData) -> Table:
+    return Table(
+        "outbox",
+        metadata,
+        Column("id", BigInteger, primary_key=True, autoincrement=True),
+        Column("event_id", UUID(as_uuid=True), nullable=False, unique=True),
+        Column("event_type", String(64), nullable=False),
+        Column("topic", String(255), nullable=False),
+        Column("key", String(255), nullable=False),
+        Column("value", LargeBinary, nullable=False),
+        Column("headers", JSONB, nullable=False),
+        Column("created_at", DateTime(timezone=True), nullable=False),
+        Column("sent_at", DateTime(timezone=True)),
+        Index("ix_outbox_unsent", "id", postgresql_where=text("sent_at IS NULL")),
+    )
+
+
+def processed_event_table(metadata: MetaData) -> Table:
+    return Table(
+        "processed_event",
+        metadata,
+        Column("consumer", String(255), nullable=False),
+        Column("event_id", UUID(as_uuid=True), nullable=False),
+        Column("processed_at", DateTime(timezone=True), nullable=False),
+        PrimaryKeyConstraint("consumer", "event_id"),
+    )
+
+
+def notify_channel(schema: str) -> str:
+    return f"baton_outbox_{schema}"
+
+
+async def add_event(session: AsyncSession, table: Table, event: Envelope) -> None:
+    """Stage `event` for publication in the caller's transaction (no broker call here)."""
+    await session.execute(
+        table.insert().values(
+            event_id=event.event_id,
+            event_type=event.event_type,
+            topic=topic_for(event.event_type),
+            key=str(event.lead_id),
+            value=event.to_bytes(),
+            headers={
+                "event_type": event.event_type,
+                "schema_version": str(event.schema_version),
+                "event_id": str(event.event_id),
+                "correlation_id": str(event.correlation_id),
+                "producer": event.producer,
+                "content-type": "application/json",
+            },
+            created_at=event.occurred_at,
+        )
+    )
+    # Delivered at commit only, so the relay wakes exactly when there is something to send.
+    await session.execute(select(func.pg_notify(notify_channel(str(table.schema)), "")))
+
+
+class OutboxRelay:
+    """Publishes one service's outbox. Safe to run in every replica: an advisory lock per
+    batch lets one relay publish at a time, which keeps per-lead order."""
+
+    def __init__(
+        self,
+        *,
+        db: Database,
+        table: Table,
+        producer: AIOKafkaProducer,
+        service: str,
+        poll_interval_s: float = 0.5,
+        batch_size: int = 500,
+    ) -> None:
+        self.db = db
+        self.table = table
+        self.producer = producer
+        self.service = service
+        self.poll_interval_s = poll_interval_s
+        self.batch_size = batch_size
+        self.channel = notify_channel(str(table.schema))
+        self._lock_key = zlib.crc32(f"baton-outbox:{table.schema}".encode())
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._listen_conn: AsyncConnection | None = None
+
+    async def start(self) -> None:
+        await self._listen()
+        self._task = asyncio.create_task(self._run(), name=f"outbox-relay:{self.service}")
+
+    async def stop(self) -> None:
+        """Publish what is already committed, then stop."""
+        self._stopping.set()
+        self._wake.set()
+        if self._task is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._task), 15)
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+        if self._listen_conn is not None:
+            with contextlib.suppress(Exception):
+                await self._listen_conn.close()
+
+    @property
+    def healthy(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def _listen(self) -> None:
+        try:
+            conn = await self.db.engine.connect()
+            raw = await conn.get_raw_connection()
+            driver: Any = raw.driver_connection
+            await driver.add_listener(self.channel, lambda *_: self._wake.set())
+            self._listen_conn = conn
+        except Exception as exc:  # polling still delivers everything, only later
+            log.warning("outbox.listen_failed", extra={"error": repr(exc)})
+
+    async def _run(self) -> None:
+        passes = 0
+        while True:
+            try:
+                published = await self.publish_batch()
+            except Exception as exc:
+                log.warning("outbox.publish_failed", extra={"service": self.service, "error": repr(exc)})
+                published = 0
+                await asyncio.sleep(self.poll_interval_s)
+            if self._stopping.is_set() and published == 0:
+                return
+            passes += 1
+            if passes % 1000 == 0:
+                await self._prune()
+            if published < self.batch_size:
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.poll_interval_s)
+
+    async def publish_batch(self) -> int:
+        """Publish up to one batch of unsent events; returns how many were published."""
+        async with self.db.transaction() as session:
+            if not await session.scalar(select(func.pg_try_advisory_xact_lock(self._lock_key))):
+                return 0
+            rows = (
+                await session.execute(
+                    select(self.table)
+                    .where(self.table.c.sent_at.is_(None))
+                    .order_by(self.table.c.id)
+                    .limit(self.batch_size)
+                )
+            ).all()
+            if not rows:
+                OUTBOX_LAG_SECONDS.labels(self.service).set(0)
+                return 0
+            OUTBOX_LAG_SECONDS.labels(self.service).set((utc_now() - rows[0].created_at).total_seconds())
+            deliveries = [
+                await self.producer.send(
+                    row.topic,
+                    value=row.value,
+                    key=row.key.encode(),
+                    headers=[(k, str(v).encode()) for k, v in row.headers.items()],
+                )
+                for row in rows
+            ]
+            await asyncio.gather(*deliveries)
+            await session.execute(
+                update(self.table)
+                .where(self.table.c.id.in_([row.id for row in rows]))
+                .values(sent_at=utc_now())
+            )
+        OUTBOX_PUBLISHED.labels(self.service).inc(len(rows))
+        return len(rows)
+
+    async def _prune(self) -> None:
+        async with self.db.transaction() as session:
+            await session.execute(
+                delete(self.table).where(self.table.c.sent_at < utc_now() - SENT_RETENTION)
+            )
+
+
+__all__ = [
+    "OutboxRelay",
+    "add_event",
+    "notify_channel",
+    "outbox_table",
+    "processed_event_table",
+]
+

@@ -1,0 +1,118 @@
+"""RFC 9457 problem details: every error a Baton API returns has this one shape."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, ClassVar
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger(__name__)
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_BASE = "https://baton.dev/problems/"
+
+
+class Problem(Exception):
+    """A domain error that knows its HTTP status; subclasses name the condition."""
+
+    status: ClassVar[int] = 400
+    title: ClassVar[str] = "Bad request"
+    slug: ClassVar[str] = "bad-request"
+
+    def __init__(self, detail: str, **extensions: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extensions = extensions
+
+
+class NotFound(Problem):
+    status = 404
+    title = "Not found"
+    slug = "not-found"
+
+
+class Conflict(Problem):
+    status = 409
+    title = "Conflict"
+    slug = "conflict"
+
+
+class Unprocessable(Problem):
+    status = 422
+    title = "Unprocessable content"
+    slug = "unprocessable"
+
+
+def problem_response(
+    request: Request, *, status: int, title: str, slug: str, detail: str | None, **extensions: Any
+) -> JSONResponse:
+    body: dict[str, Any] = {
+        "type": PROBLEM_BASE + slug,
+        "title": title,
+        "status": status,
+        "instance": request.url.path,
+    }
+    if detail:
+        body["detail"] = detail
+    body.update(extensions)
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE)
+
+
+def install_problem_handlers(app: FastAPI) -> None:
+    async def on_problem(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, Problem)
+        return problem_response(
+            request, status=exc.status, title=exc.title, slug=exc.slug, detail=exc.detail, **exc.extensions
+        )
+
+    async def on_validation(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        errors = [
+            {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in exc.errors()
+        ]
+        return problem_response(
+            request,
+            status=422,
+            title="Validation failed",
+            slug="validation-failed",
+            detail=f"{len(errors)} field(s) failed validation",
+            errors=errors,
+        )
+
+    async def on_http(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        response = problem_response(
+            request,
+            status=exc.status_code,
+            title=_title_for(exc.status_code),
+            slug=f"http-{exc.status_code}",
+            detail=str(exc.detail) if exc.detail else None,
+        )
+        if exc.headers:
+            response.headers.update(exc.headers)
+        return response
+
+    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        log.error("http.unhandled_error", exc_info=exc, extra={"path": request.url.path})
+        return problem_response(
+            request, status=500, title="Internal error", slug="internal", detail="unexpected error; see logs"
+        )
+
+    app.add_exception_handler(Problem, on_problem)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(Exception, on_unexpected)
+
+
+def _title_for(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Error"

@@ -1,0 +1,215 @@
+"""What every service process runs: database, producer, outbox relay, consumer, HTTP basics.
+
+`ServiceRuntime` starts everything in the app's lifespan (nothing connects at import time)
+and stops it in reverse order: consumer first, then the relay drains the outbox, then the
+producer and the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from aiokafka import AIOKafkaProducer
+from fastapi import APIRouter, Depends, FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import Table
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from shared.auth import TokenVerifier
+from shared.db import Database
+from shared.kafka import EventConsumer, EventHandler, create_producer
+from shared.logging import configure_logging
+from shared.metrics import HTTP_LATENCY, HTTP_REQUESTS
+from shared.outbox import OutboxRelay
+from shared.problems import install_problem_handlers
+from shared.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+ReadinessCheck = Callable[[], Awaitable[None]]
+
+
+class ServiceRuntime:
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        *,
+        outbox: Table | None,
+        processed: Table | None = None,
+        handlers: Mapping[str, EventHandler] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.outbox = outbox
+        self.processed = processed
+        self.handlers = dict(handlers or {})
+        self.db: Database | None = None
+        self.producer: AIOKafkaProducer | None = None
+        self.relay: OutboxRelay | None = None
+        self.consumer: EventConsumer | None = None
+
+    @asynccontextmanager
+    async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:
+        s = self.settings
+        self.db = Database(s.database_url, pool_size=s.database_pool_size)
+        app.state.db = self.db
+        self.producer = create_producer(s.kafka_bootstrap_servers, client_id=f"baton-{s.service_name}")
+        await self.producer.start()
+        try:
+            if self.outbox is not None:
+                self.relay = OutboxRelay(
+                    db=self.db,
+                    table=self.outbox,
+                    producer=self.producer,
+                    service=s.service_name,
+                    poll_interval_s=s.outbox_poll_interval_s,
+                    batch_size=s.outbox_batch_size,
+                )
+                await self.relay.start()
+            if self.handlers:
+                if self.processed is None:
+                    raise RuntimeError("a consuming service needs its processed_event table")
+                self.consumer = EventConsumer(
+                    bootstrap_servers=s.kafka_bootstrap_servers,
+                    group_id=s.consumer_group,
+                    handlers=self.handlers,
+                    db=self.db,
+                    processed_table=self.processed,
+                    max_attempts=s.consumer_max_attempts,
+                    retry_backoff_s=s.consumer_retry_backoff_s,
+                )
+                await self.consumer.start()
+            log.info(f"{s.service_name}.started")
+            yield
+        finally:
+            if self.consumer is not None:
+                await self.consumer.stop()
+            if self.relay is not None:
+                await self.relay.stop()
+            await self.producer.stop()
+            await self.db.dispose()
+            log.info(f"{s.service_name}.stopped")
+
+    async def check_ready(self) -> dict[str, str]:
+        checks: dict[str, str] = {}
+        try:
+            assert self.db is not None
+            await asyncio.wait_for(self.db.ping(), 2)
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"unavailable: {exc!r}"
+        try:
+            assert self.producer is not None
+            await asyncio.wait_for(self.producer.client.fetch_all_metadata(), 2)
+            checks["broker"] = "ok"
+        except Exception as exc:
+            checks["broker"] = f"unavailable: {exc!r}"
+        if self.relay is not None:
+            checks["outbox_relay"] = "ok" if self.relay.healthy else "stopped"
+        if self.consumer is not None:
+            checks["consumer"] = "ok" if self.consumer.healthy else "stopped"
+        return checks
+
+
+def create_service_app(
+    runtime: ServiceRuntime, *, title: str, description: str, routers: list[APIRouter]
+) -> FastAPI:
+    """The FastAPI app every service builds: logging, problem details, health, metrics."""
+    s = runtime.settings
+    configure_logging(service=s.service_name, level=s.log_level, fmt=s.log_format)
+    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=runtime.lifespan)
+    app.state.settings = s
+    app.state.runtime = runtime
+    app.state.token_verifier = TokenVerifier(s)
+    install_problem_handlers(app)
+    app.add_middleware(RequestMetricsMiddleware)
+    app.include_router(_operations_router(runtime))
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+def publish_schemas(app: FastAPI, *models: type[BaseModel]) -> None:
+    """Add models to the OpenAPI components (for bodies a route parses by hand)."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = generate()
+            components = document.setdefault("components", {}).setdefault("schemas", {})
+            for model in models:
+                schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                components.update(schema.pop("$defs", {}))
+                components[model.__name__] = schema
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def _operations_router(runtime: ServiceRuntime) -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz", summary="Liveness: the process serves requests")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @router.get("/readyz", summary="Readiness: database and broker reachable, workers running")
+    async def readyz() -> JSONResponse:
+        checks = await runtime.check_ready()
+        ready = all(v == "ok" for v in checks.values())
+        return JSONResponse(
+            {"status": "ready" if ready else "unavailable", "checks": checks},
+            status_code=200 if ready else 503,
+        )
+
+    @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return router
+
+
+class RequestMetricsMiddleware:
+    """Counts requests by route template (not raw path, which would explode label cardinality)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            route: Any = scope.get("route")
+            template = getattr(route, "path", "unmatched")
+            HTTP_REQUESTS.labels(scope["method"], template, str(status)).inc()
+            HTTP_LATENCY.labels(scope["method"], template).observe(time.perf_counter() - started)
+
+
+async def _session(request: Request) -> AsyncIterator[AsyncSession]:
+    """One transaction per request, committed before the response is sent."""
+    db: Database = request.app.state.db
+    async with db.transaction() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(_session, scope="function")]

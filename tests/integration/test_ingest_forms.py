@@ -1,0 +1,88 @@
+"""Ingest's form endpoint against the real database and broker."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from shared.contracts import decode_event
+from shared.db import Database
+
+from services.ingest.main import create_app
+from tests.conftest import Infra
+from tests.support import read_topic, running_app
+
+
+class TestSubmitForm:
+    async def test_json_submission_is_accepted_and_published(self, db: Database, settings_env: Infra) -> None:
+        async with running_app(create_app()) as client:
+            response = await client.post(
+                "/v1/forms/newsletter/submissions",
+                json={"email": "Ada@Example.com", "company": "Analytical", "utm_source": "google"},
+            )
+            assert response.status_code == 202, response.text
+            accepted = response.json()
+
+        records = await read_topic(
+            settings_env.kafka_bootstrap_servers,
+            "lead.ingested",
+            until=lambda rs: any(r.key == accepted["lead_id"].encode() for r in rs),
+        )
+        event = next(decode_event(r.value) for r in records if r.key == accepted["lead_id"].encode())
+        assert str(event.event_id) == accepted["event_id"]
+        assert event.payload.email == "ada@example.com"
+        assert event.payload.utm == {"source": "google"}
+
+    async def test_form_encoded_submission_is_accepted(self, db: Database, settings_env: Infra) -> None:
+        async with running_app(create_app()) as client:
+            response = await client.post(
+                "/v1/forms/demo-request/submissions",
+                content="email=grace%40navy.mil&first_name=Grace&company_size=5000&job_title=",
+                headers={"content-type": "application/x-www-form-urlencoded"},
+            )
+        assert response.status_code == 202, response.text
+
+    async def test_same_idempotency_key_gives_same_answer_and_one_event(
+        self, db: Database, settings_env: Infra
+    ) -> None:
+        key = str(uuid.uuid4())
+        body = {"email": f"{key}@example.com"}
+        async with running_app(create_app()) as client:
+            first = await client.post("/v1/forms/f/submissions", json=body, headers={"Idempotency-Key": key})
+            second = await client.post("/v1/forms/f/submissions", json=body, headers={"Idempotency-Key": key})
+            other = await client.post(
+                "/v1/forms/f/submissions", json={"email": "x@example.com"}, headers={"Idempotency-Key": key}
+            )
+        assert first.status_code == second.status_code == 202
+        assert first.json() == second.json()
+        assert other.status_code == 422
+        assert other.json()["type"].endswith("idempotency-key-reused")
+        async with db.transaction() as session:
+            from sqlalchemy import text
+
+            count = await session.scalar(text("SELECT count(*) FROM ingest.outbox"))
+        assert count == 1
+
+    async def test_malformed_body_gets_field_errors_and_publishes_nothing(
+        self, db: Database, settings_env: Infra
+    ) -> None:
+        async with running_app(create_app()) as client:
+            response = await client.post(
+                "/v1/forms/f/submissions", json={"email": "not-an-email", "company_size": "many"}
+            )
+        assert response.status_code == 422
+        problem = response.json()
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert {tuple(e["loc"]) for e in problem["errors"]} == {("body", "email"), ("body", "company_size")}
+        async with db.transaction() as session:
+            from sqlalchemy import text
+
+            assert await session.scalar(text("SELECT count(*) FROM ingest.outbox")) == 0
+
+    async def test_invalid_json_is_a_problem_not_a_crash(self, db: Database, settings_env: Infra) -> None:
+        async with running_app(create_app()) as client:
+            response = await client.post(
+                "/v1/forms/f/submissions", content=b"{nope", headers={"content-type": "application/json"}
+            )
+        assert response.status_code == 422
+        assert json.loads(response.text)["status"] == 422

@@ -1,0 +1,66 @@
+"""Helpers shared by the integration tests: run an app with its lifespan, read topics."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import httpx
+from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from fastapi import FastAPI
+
+
+@asynccontextmanager
+async def running_app(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    """The app with its lifespan running (database, relay, consumer) and an in-process client."""
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+            yield client
+
+
+async def read_topic(
+    bootstrap_servers: str,
+    topic: str,
+    *,
+    until: Callable[[list[ConsumerRecord[bytes, bytes]]], bool],
+    timeout_s: float = 15.0,
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """Read `topic` from the beginning with a throwaway group until `until(records)` holds."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap_servers,
+        group_id=f"test-reader-{uuid.uuid4()}",
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
+    await consumer.start()
+    records: list[ConsumerRecord[bytes, bytes]] = []
+    try:
+        async with asyncio.timeout(timeout_s):
+            while not until(records):
+                batch = await consumer.getmany(timeout_ms=200)
+                for partition_records in batch.values():
+                    records.extend(partition_records)
+    except TimeoutError as exc:
+        raise AssertionError(f"{topic}: condition not met after {timeout_s}s; saw {len(records)}") from exc
+    finally:
+        await consumer.stop()
+    return records
+
+
+async def eventually(check: Callable[[], object], *, timeout_s: float = 10.0) -> None:
+    """Poll an async or sync assertion until it passes or the time is up."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        try:
+            result = check()
+            if asyncio.iscoroutine(result):
+                await result
+            return
+        except AssertionError:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.1)

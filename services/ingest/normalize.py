@@ -7,9 +7,8 @@ import json
 from datetime import datetime
 from typing import Any
 
-from shared.contracts import LeadIngestedPayload
-
 from services.ingest.schemas import FormSubmissionCreate
+from shared.contracts import LeadIngestedPayload
 
 UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
 

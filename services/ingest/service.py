@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.contracts import LeadIngested, utc_now
-from shared.outbox import add_event
-
 from services.ingest.errors import IdempotencyKeyReused
 from services.ingest.models import outbox
 from services.ingest.normalize import request_hash, to_ingested_payload
 from services.ingest.repository import LeadRepository, SubmissionRepository
 from services.ingest.schemas import FormSubmissionCreate, SubmissionAccepted
+from shared.contracts import LeadIngested, utc_now
+from shared.outbox import add_event
 
 PRODUCER = "ingest"
 

@@ -29,7 +29,7 @@ class Envelope(BaseModel):
     model_config = ConfigDict(extra="ignore", frozen=True)
 
     event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
-    event_type: str
+    event_type: str = Field(default="", description="noun.past-tense-verb; pinned by each event class")
     schema_version: int = 1
     occurred_at: datetime = Field(default_factory=utc_now)
     producer: str

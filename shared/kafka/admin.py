@@ -25,7 +25,10 @@ async def ensure_topics(
         missing = [t for t in dict.fromkeys(topics) if t not in existing]
         if missing:
             await admin.create_topics(
-                [NewTopic(t, num_partitions=partitions, replication_factor=replication_factor) for t in missing]
+                [
+                    NewTopic(t, num_partitions=partitions, replication_factor=replication_factor)
+                    for t in missing
+                ]
             )
             log.info("kafka.topics_created", extra={"topics": missing, "partitions": partitions})
         return missing

@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 import uuid
 
+from services.ingest.main import create_app
 from shared.contracts import decode_event
 from shared.db import Database
-
-from services.ingest.main import create_app
 from tests.conftest import Infra
 from tests.support import read_topic, running_app
 

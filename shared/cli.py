@@ -1,0 +1,133 @@
+"""The `baton` command: run the whole system, one service, migrations, topics, tokens."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import uuid
+from pathlib import Path
+
+from shared.migrations import SERVICES
+
+SERVICE_APPS = {name: f"services.{name}.main:create_app" for name in SERVICES}
+
+
+def _up(args: argparse.Namespace) -> int:
+    from shared.launcher import Launcher, UpConfig
+
+    return Launcher(UpConfig.from_env(home=args.home, partitions=args.partitions)).run()
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    uvicorn.run(
+        SERVICE_APPS[args.service],
+        factory=True,
+        host=args.host,
+        port=args.port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=20,
+    )
+    return 0
+
+
+def _database_url() -> str:
+    url = os.environ.get("BATON_DATABASE_URL") or os.environ.get("DATABASE_URL")
+    if not url:
+        raise SystemExit("baton: set DATABASE_URL (or BATON_DATABASE_URL)")
+    return url
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from shared.migrations import upgrade
+
+    for service in args.service or SERVICES:
+        upgrade(service, _database_url())
+        print(f"baton: {service} migrated")
+    return 0
+
+
+def _topics(args: argparse.Namespace) -> int:
+    from shared.kafka import ensure_topics
+    from shared.launcher import all_topics
+
+    bootstrap = os.environ.get("BATON_KAFKA_BOOTSTRAP_SERVERS") or os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if not bootstrap:
+        raise SystemExit("baton: set KAFKA_BOOTSTRAP_SERVERS (or BATON_KAFKA_BOOTSTRAP_SERVERS)")
+    created = asyncio.run(ensure_topics(bootstrap, all_topics(), partitions=args.partitions))
+    print(f"baton: created {len(created)} topic(s): {', '.join(created) or 'none missing'}")
+    return 0
+
+
+def _token(args: argparse.Namespace) -> int:
+    from shared.auth import Role, issue_token
+
+    secret = os.environ.get("BATON_JWT_SECRET")
+    if not secret:
+        local = args.home / "local.json"
+        if not local.exists():
+            raise SystemExit(f"baton: no BATON_JWT_SECRET and no {local}; run `make up` first")
+        secret = json.loads(local.read_text())["jwt_secret"]
+    print(
+        issue_token(
+            secret,
+            role=Role(args.role),
+            subject=args.subject or f"cli-{args.role}",
+            rep_id=args.rep_id,
+            source_id=args.source_id,
+        )
+    )
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="baton", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    home = Path(os.environ.get("BATON_HOME", ".baton"))
+
+    up = commands.add_parser("up", help="run everything locally (embedded PostgreSQL and broker by default)")
+    up.add_argument("--home", type=Path, default=home, help="state folder (default .baton)")
+    up.add_argument("--partitions", type=int, default=None, help="partitions per topic (default 6)")
+    up.set_defaults(run=_up)
+
+    serve = commands.add_parser("serve", help="run one service under uvicorn")
+    serve.add_argument("service", choices=SERVICES)
+    serve.add_argument("--host", default="0.0.0.0")
+    serve.add_argument("--port", type=int, default=None)
+    serve.set_defaults(run=_serve)
+
+    migrate = commands.add_parser("migrate", help="run Alembic migrations (all services by default)")
+    migrate.add_argument("--service", action="append", choices=SERVICES)
+    migrate.set_defaults(run=_migrate)
+
+    topics = commands.add_parser("topics", help="create every topic and dead-letter topic that is missing")
+    topics.add_argument("--partitions", type=int, default=6)
+    topics.set_defaults(run=_topics)
+
+    token = commands.add_parser("token", help="issue a development bearer token")
+    token.add_argument("role", choices=["admin", "manager", "rep", "marketing", "sales", "source"])
+    token.add_argument("--rep-id", type=uuid.UUID)
+    token.add_argument("--source-id")
+    token.add_argument("--subject")
+    token.add_argument("--home", type=Path, default=home)
+    token.set_defaults(run=_token)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "serve" and args.port is None:
+        from shared.launcher import DEFAULT_PORTS
+
+        args.port = DEFAULT_PORTS[args.service]
+    code: int = args.run(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

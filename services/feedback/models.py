@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy.orm import DeclarativeBase
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Boolean, Computed, DateTime, Float, Numeric, Text
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import service_metadata
 from shared.outbox import outbox_table, processed_event_table
@@ -12,6 +19,57 @@ SCHEMA = "feedback"
 
 class Base(DeclarativeBase):
     metadata = service_metadata(SCHEMA)
+
+
+class LeadFact(Base):
+    """One row per lead, folded from every event about it, whatever order they arrive in.
+
+    Stage timestamps keep the earliest value seen; attributes tied to a stage (source and UTM
+    to the first ingestion, rep and SLA to the first assignment, a reason to the first
+    rejection or loss) follow the earliest event of that stage; the score follows the latest
+    scoring. So a replay from the start, in any interleaving, rebuilds the same row.
+    `rubric_version`/`grade` are the latest scoring's, `mql_rubric_version`/`mql_grade` those
+    of the scoring that qualified the lead (the verdict that sent it to sales).
+    """
+
+    __tablename__ = "lead_fact"
+
+    lead_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+
+    ingested_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    mql_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    assigned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    first_touch_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    rejected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    sql_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    won_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    lost_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    source: Mapped[str | None] = mapped_column(Text)
+    form_id: Mapped[str | None] = mapped_column(Text)
+    campaign: Mapped[str | None] = mapped_column(Text)
+    utm: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+
+    score: Mapped[float | None] = mapped_column(Float)
+    grade: Mapped[str | None] = mapped_column(Text)
+    rubric_version: Mapped[str | None] = mapped_column(Text)
+    scored_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    mql_grade: Mapped[str | None] = mapped_column(Text)
+    mql_rubric_version: Mapped[str | None] = mapped_column(Text)
+
+    rep_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), index=True)
+    assignment_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    sla_tier: Mapped[str | None] = mapped_column(Text)
+    sla_due_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Derived by Postgres so it can never disagree with the two timestamps it compares.
+    sla_met: Mapped[bool | None] = mapped_column(
+        Boolean, Computed("first_touch_at <= sla_due_at", persisted=True)
+    )
+
+    reject_reason: Mapped[str | None] = mapped_column(Text)
+    loss_reason: Mapped[str | None] = mapped_column(Text)
+    amount: Mapped[Decimal | None] = mapped_column(Numeric)
 
 
 outbox = outbox_table(Base.metadata)

@@ -1,0 +1,119 @@
+"""Feedback's HTTP routes: the reports both teams read, as JSON and as CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Response
+
+from services.feedback import service
+from services.feedback.dependencies import FilterDep, ReaderDep
+from services.feedback.funnel import Funnel
+from services.feedback.schemas import (
+    FunnelGroupRead,
+    FunnelGroupsRead,
+    FunnelRead,
+    GroupBy,
+    ReasonsRead,
+    SlaRead,
+    SlaRowRead,
+    SpeedRowRead,
+    SpeedToLeadRead,
+    TeamGroupBy,
+)
+from shared.contracts import utc_now
+from shared.runtime import SessionDep
+
+router = APIRouter(prefix="/v1", tags=["reports"])
+
+CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
+
+
+@router.get("/funnel", summary="Leads at each stage and the conversion between stages")
+async def get_funnel(session: SessionDep, _: ReaderDep, where: FilterDep) -> FunnelRead:
+    return FunnelRead.of(await service.funnel_report(session, where))
+
+
+@router.get(
+    "/funnel.csv",
+    summary="The funnel as CSV: one row per stage with the conversion into it",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+async def get_funnel_csv(session: SessionDep, _: ReaderDep, where: FilterDep) -> Response:
+    funnel = await service.funnel_report(session, where)
+    return _csv(["stage", "count", "conversion_rate"], _funnel_rows(funnel), "funnel.csv")
+
+
+@router.get("/funnel/groups", summary="The funnel per source, campaign, grade, rubric version, rep or month")
+async def get_funnel_groups(
+    session: SessionDep, _: ReaderDep, where: FilterDep, by: GroupBy
+) -> FunnelGroupsRead:
+    groups = await service.funnel_by(session, where, by=by)
+    return FunnelGroupsRead(
+        by=by,
+        groups=[
+            FunnelGroupRead(key=g.key, **FunnelRead.of(g.funnel).model_dump(by_alias=True)) for g in groups
+        ],
+    )
+
+
+@router.get(
+    "/funnel/groups.csv",
+    summary="The grouped funnel as CSV: one row per group and stage",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {}}}},
+)
+async def get_funnel_groups_csv(session: SessionDep, _: ReaderDep, where: FilterDep, by: GroupBy) -> Response:
+    groups = await service.funnel_by(session, where, by=by)
+    rows = [[g.key or "", *row] for g in groups for row in _funnel_rows(g.funnel)]
+    return _csv([by, "stage", "count", "conversion_rate"], rows, f"funnel-by-{by}.csv")
+
+
+@router.get("/speed-to-lead", summary="p50/p95 of form→assignment and assignment→first touch")
+async def get_speed_to_lead(
+    session: SessionDep,
+    _: ReaderDep,
+    where: FilterDep,
+    by: Annotated[TeamGroupBy | None, Query()] = None,
+) -> SpeedToLeadRead:
+    rows = await service.speed_to_lead(session, where, by=by)
+    return SpeedToLeadRead(by=by, rows=[SpeedRowRead.of(r) for r in rows])
+
+
+@router.get("/sla/first-touch", summary="Sales' SLA: share of assigned leads first touched in time")
+async def get_first_touch_sla(
+    session: SessionDep,
+    _: ReaderDep,
+    where: FilterDep,
+    by: Annotated[TeamGroupBy | None, Query()] = None,
+) -> SlaRead:
+    rows = await service.sla_attainment(session, where, by=by, now=utc_now())
+    return SlaRead(by=by, rows=[SlaRowRead.of(r) for r in rows])
+
+
+@router.get("/reasons", summary="Rejection and loss reasons, most frequent first (Pareto)")
+async def get_reasons(session: SessionDep, _: ReaderDep, where: FilterDep) -> ReasonsRead:
+    return ReasonsRead.of(await service.reasons_report(session, where))
+
+
+def _funnel_rows(funnel: Funnel) -> list[list[str]]:
+    rows = []
+    for s in funnel.stages:
+        conversion = funnel.rate_into(s.stage)
+        rows.append([s.stage.value, str(s.count), "" if conversion is None else f"{conversion:.6f}"])
+    return rows
+
+
+def _csv(header: list[str], rows: list[list[str]], filename: str) -> Response:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    return Response(
+        buffer.getvalue(),
+        media_type=CSV_MEDIA_TYPE,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

@@ -1,0 +1,51 @@
+"""Feedback's Kafka handlers: each folds one event into the lead's fact row.
+
+The shared consumer wrapper owns the transaction, the dedup and the offsets; a handler only
+calls its use case.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.feedback import service
+from shared.contracts import LeadAssigned, LeadDispositioned, LeadIngested, LeadQualified, LeadScored
+from shared.contracts.topics import (
+    LEAD_ASSIGNED,
+    LEAD_DISPOSITIONED,
+    LEAD_INGESTED,
+    LEAD_QUALIFIED,
+    LEAD_SCORED,
+)
+from shared.kafka import EventHandler
+
+
+async def on_lead_ingested(session: AsyncSession, event: LeadIngested) -> None:
+    await service.record_ingested(session, event)
+
+
+async def on_lead_scored(session: AsyncSession, event: LeadScored) -> None:
+    await service.record_scored(session, event)
+
+
+async def on_lead_qualified(session: AsyncSession, event: LeadQualified) -> None:
+    await service.record_qualified(session, event)
+
+
+async def on_lead_assigned(session: AsyncSession, event: LeadAssigned) -> None:
+    await service.record_assigned(session, event)
+
+
+async def on_lead_dispositioned(session: AsyncSession, event: LeadDispositioned) -> None:
+    await service.record_dispositioned(session, event)
+
+
+HANDLERS: Mapping[str, EventHandler] = {
+    LEAD_INGESTED: on_lead_ingested,
+    LEAD_SCORED: on_lead_scored,
+    LEAD_QUALIFIED: on_lead_qualified,
+    LEAD_ASSIGNED: on_lead_assigned,
+    LEAD_DISPOSITIONED: on_lead_dispositioned,
+}

@@ -1,0 +1,22 @@
+"""Feedback's app factory."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from services.feedback import api
+from services.feedback.consumers import HANDLERS
+from services.feedback.models import outbox, processed_event
+from services.feedback.settings import FeedbackSettings
+from shared.runtime import ServiceRuntime, create_service_app
+
+
+def create_app(settings: FeedbackSettings | None = None) -> FastAPI:
+    settings = settings or FeedbackSettings()
+    runtime = ServiceRuntime(settings, outbox=outbox, processed=processed_event, handlers=HANDLERS)
+    return create_service_app(
+        runtime,
+        title="Baton feedback",
+        description="Closed-loop reporting: one funnel both teams trust, and both sides of the SLA.",
+        routers=[api.router],
+    )

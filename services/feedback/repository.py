@@ -1,0 +1,347 @@
+"""All of feedback's SQL: folding events into `lead_fact` and aggregating it for the reports."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from sqlalchemy import ColumnElement, String, and_, case, cast, func, literal, or_, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
+
+from services.feedback.funnel import Stage
+from services.feedback.models import LeadFact
+
+Dimension = Literal["source", "campaign", "form_id", "grade", "rubric_version", "rep_id", "sla_tier", "month"]
+NONE_KEY = "(none)"
+
+
+@dataclass(frozen=True)
+class FactFilter:
+    """Which leads a report covers; `ingested_from` inclusive, `ingested_before` exclusive."""
+
+    source: str | None = None
+    form_id: str | None = None
+    campaign: str | None = None
+    rubric_version: str | None = None
+    rep_id: uuid.UUID | None = None
+    ingested_from: datetime | None = None
+    ingested_before: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Speed:
+    key: str | None
+    system_n: int
+    system_p50_s: float | None
+    system_p95_s: float | None
+    human_n: int
+    human_p50_s: float | None
+    human_p95_s: float | None
+
+
+@dataclass(frozen=True)
+class SlaTally:
+    key: str | None
+    met: int
+    missed: int
+    pending: int
+
+
+# The verdict that sent a lead to sales describes it better than a later re-score.
+_judged_rubric_version = func.coalesce(LeadFact.mql_rubric_version, LeadFact.rubric_version)
+_judged_grade = func.coalesce(LeadFact.mql_grade, LeadFact.grade)
+
+_DIMENSIONS: Mapping[str, Any] = {
+    "source": LeadFact.source,
+    "campaign": LeadFact.campaign,
+    "form_id": LeadFact.form_id,
+    "grade": _judged_grade,
+    "rubric_version": _judged_rubric_version,
+    "rep_id": cast(LeadFact.rep_id, String),
+    "sla_tier": LeadFact.sla_tier,
+    "month": func.to_char(func.timezone("UTC", LeadFact.ingested_at), "YYYY-MM"),
+}
+
+_STAGE_COLUMNS: Mapping[Stage, InstrumentedAttribute[datetime | None]] = {
+    Stage.INGESTED: LeadFact.ingested_at,
+    Stage.MQL: LeadFact.mql_at,
+    Stage.ASSIGNED: LeadFact.assigned_at,
+    Stage.ACCEPTED: LeadFact.accepted_at,
+    Stage.REJECTED: LeadFact.rejected_at,
+    Stage.SQL: LeadFact.sql_at,
+    Stage.WON: LeadFact.won_at,
+    Stage.LOST: LeadFact.lost_at,
+}
+
+
+def _earliest(column: InstrumentedAttribute[Any], new: Any) -> ColumnElement[Any]:
+    # LEAST ignores NULLs, so the first event of a stage simply sets it.
+    return func.least(column, new)
+
+
+def _follows_earliest(
+    column: InstrumentedAttribute[Any], new: Any, basis: InstrumentedAttribute[Any], new_basis: Any
+) -> ColumnElement[Any]:
+    """The value carried by the earliest event of the stage `basis` times (ties keep the old)."""
+    return case((or_(basis.is_(None), new_basis < basis), new), else_=column)
+
+
+def _follows_latest(
+    column: InstrumentedAttribute[Any], new: Any, basis: InstrumentedAttribute[Any], new_basis: Any
+) -> ColumnElement[Any]:
+    return case((or_(basis.is_(None), new_basis > basis), new), else_=column)
+
+
+class LeadFactRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def _upsert(
+        self, lead_id: uuid.UUID, values: Mapping[str, Any], updates: Mapping[str, Any]
+    ) -> None:
+        statement = insert(LeadFact).values(lead_id=lead_id, **values)
+        excluded = statement.excluded
+        # Every SET expression sees the row as it was before this event, so one pass is enough.
+        set_ = {name: build(excluded) for name, build in updates.items()}
+        await self.session.execute(
+            statement.on_conflict_do_update(index_elements=[LeadFact.lead_id], set_=set_)
+        )
+
+    async def record_ingestion(
+        self,
+        lead_id: uuid.UUID,
+        *,
+        ingested_at: datetime,
+        source: str,
+        form_id: str | None,
+        campaign: str | None,
+        utm: dict[str, str],
+    ) -> None:
+        values = {
+            "ingested_at": ingested_at,
+            "source": source,
+            "form_id": form_id,
+            "campaign": campaign,
+            "utm": utm,
+        }
+        first = LeadFact.ingested_at
+        updates = {
+            "ingested_at": lambda x: _earliest(first, x.ingested_at),
+            **{
+                name: _bind_follows_earliest(name, first, "ingested_at")
+                for name in ("source", "form_id", "campaign", "utm")
+            },
+        }
+        await self._upsert(lead_id, values, updates)
+
+    async def record_scoring(
+        self,
+        lead_id: uuid.UUID,
+        *,
+        scored_at: datetime,
+        score: float,
+        grade: str,
+        rubric_version: str,
+    ) -> None:
+        values = {"scored_at": scored_at, "score": score, "grade": grade, "rubric_version": rubric_version}
+        latest = LeadFact.scored_at
+        updates = {
+            "scored_at": lambda x: func.greatest(latest, x.scored_at),
+            **{
+                name: _bind_follows_latest(name, latest, "scored_at")
+                for name in ("score", "grade", "rubric_version")
+            },
+        }
+        await self._upsert(lead_id, values, updates)
+
+    async def record_qualification(
+        self,
+        lead_id: uuid.UUID,
+        *,
+        qualified_at: datetime,
+        grade: str,
+        rubric_version: str,
+        sla_tier: str | None,
+    ) -> None:
+        values = {
+            "mql_at": qualified_at,
+            "mql_grade": grade,
+            "mql_rubric_version": rubric_version,
+            "sla_tier": sla_tier,
+        }
+        first = LeadFact.mql_at
+        updates = {
+            "mql_at": lambda x: _earliest(first, x.mql_at),
+            "mql_grade": _bind_follows_earliest("mql_grade", first, "mql_at"),
+            "mql_rubric_version": _bind_follows_earliest("mql_rubric_version", first, "mql_at"),
+            # The assignment's tier, once known, is the one the rep was held to.
+            "sla_tier": lambda x: case(
+                (LeadFact.assigned_at.is_(None), func.coalesce(LeadFact.sla_tier, x.sla_tier)),
+                else_=LeadFact.sla_tier,
+            ),
+        }
+        await self._upsert(lead_id, values, updates)
+
+    async def record_assignment(
+        self,
+        lead_id: uuid.UUID,
+        *,
+        assigned_at: datetime,
+        assignment_id: uuid.UUID,
+        rep_id: uuid.UUID,
+        sla_tier: str,
+        sla_due_at: datetime,
+    ) -> None:
+        values = {
+            "assigned_at": assigned_at,
+            "assignment_id": assignment_id,
+            "rep_id": rep_id,
+            "sla_tier": sla_tier,
+            "sla_due_at": sla_due_at,
+        }
+        first = LeadFact.assigned_at
+        updates = {
+            "assigned_at": lambda x: _earliest(first, x.assigned_at),
+            **{
+                name: _bind_follows_earliest(name, first, "assigned_at")
+                for name in ("assignment_id", "rep_id", "sla_tier", "sla_due_at")
+            },
+        }
+        await self._upsert(lead_id, values, updates)
+
+    async def record_disposition(
+        self,
+        lead_id: uuid.UUID,
+        *,
+        stage: Stage,
+        dispositioned_at: datetime,
+        reason: str | None,
+        amount: Decimal | None,
+    ) -> None:
+        """Any disposition is the rep's first touch at the latest; the outcome sets its stage."""
+        stage_column = _STAGE_COLUMNS[stage]
+        name = stage_column.key
+        values: dict[str, Any] = {"first_touch_at": dispositioned_at, name: dispositioned_at}
+        updates: dict[str, Any] = {
+            "first_touch_at": lambda x: _earliest(LeadFact.first_touch_at, x.first_touch_at),
+            name: lambda x: _earliest(stage_column, x[name]),
+        }
+        detail = {Stage.REJECTED: ("reject_reason", reason), Stage.LOST: ("loss_reason", reason)}.get(
+            stage, ("amount", amount) if stage is Stage.WON else None
+        )
+        if detail is not None:
+            column, value = detail
+            values[column] = value
+            updates[column] = _bind_follows_earliest(column, stage_column, name)
+        await self._upsert(lead_id, values, updates)
+
+    async def get(self, lead_id: uuid.UUID) -> LeadFact | None:
+        return await self.session.get(LeadFact, lead_id)
+
+    async def stage_signatures(
+        self, where: FactFilter, *, by: Dimension | None = None
+    ) -> list[tuple[str | None, frozenset[Stage], int]]:
+        """How many leads recorded each exact combination of stages (per group, if `by`)."""
+        key = _DIMENSIONS[by] if by else literal(None, String)
+        flags = [column.is_not(None) for column in _STAGE_COLUMNS.values()]
+        statement = select(key, *flags, func.count()).where(*_conditions(where)).group_by(key, *flags)
+        rows = (await self.session.execute(statement)).all()
+        stages = list(_STAGE_COLUMNS)
+        return [
+            (row[0], frozenset(s for s, on in zip(stages, row[1:-1], strict=True) if on), row[-1])
+            for row in rows
+        ]
+
+    async def speed_to_lead(self, where: FactFilter, *, by: Dimension | None) -> list[Speed]:
+        """p50/p95 in seconds of form→assignment (system) and assignment→first touch (human)."""
+        key = _DIMENSIONS[by] if by else literal(None, String)
+        system = func.extract("epoch", LeadFact.assigned_at - LeadFact.ingested_at)
+        human = func.extract("epoch", LeadFact.first_touch_at - LeadFact.assigned_at)
+        has_system = and_(LeadFact.assigned_at.is_not(None), LeadFact.ingested_at.is_not(None))
+        has_human = and_(LeadFact.first_touch_at.is_not(None), LeadFact.assigned_at.is_not(None))
+
+        def pct(q: float, seconds: ColumnElement[Any], present: ColumnElement[bool]) -> Any:
+            return func.percentile_cont(q).within_group(seconds).filter(present)
+
+        statement = (
+            select(
+                key,
+                func.count().filter(has_system),
+                pct(0.5, system, has_system),
+                pct(0.95, system, has_system),
+                func.count().filter(has_human),
+                pct(0.5, human, has_human),
+                pct(0.95, human, has_human),
+            )
+            .where(*_conditions(where), or_(has_system, has_human))
+            .group_by(key)
+            .order_by(key)
+        )
+        rows = (await self.session.execute(statement)).all()
+        return [Speed(r[0], r[1], _f(r[2]), _f(r[3]), r[4], _f(r[5]), _f(r[6])) for r in rows]
+
+    async def sla_tallies(self, where: FactFilter, *, by: Dimension | None, now: datetime) -> list[SlaTally]:
+        """First touches within the SLA, late or never past due, and still within time."""
+        key = _DIMENSIONS[by] if by else literal(None, String)
+        touched = LeadFact.first_touch_at.is_not(None)
+        met = LeadFact.sla_met.is_(True)
+        missed = or_(LeadFact.sla_met.is_(False), and_(~touched, LeadFact.sla_due_at < now))
+        pending = and_(~touched, LeadFact.sla_due_at >= now)
+        statement = (
+            select(key, func.count().filter(met), func.count().filter(missed), func.count().filter(pending))
+            .where(*_conditions(where), LeadFact.sla_due_at.is_not(None))
+            .group_by(key)
+            .order_by(key)
+        )
+        rows = (await self.session.execute(statement)).all()
+        return [SlaTally(r[0], r[1], r[2], r[3]) for r in rows]
+
+    async def reason_counts(self, where: FactFilter, *, stage: Stage) -> dict[str | None, int]:
+        """Leads per reason among those rejected (or lost)."""
+        column = LeadFact.reject_reason if stage is Stage.REJECTED else LeadFact.loss_reason
+        statement = (
+            select(column, func.count())
+            .where(*_conditions(where), _STAGE_COLUMNS[stage].is_not(None))
+            .group_by(column)
+        )
+        rows = (await self.session.execute(statement)).all()
+        return {row[0]: row[1] for row in rows}
+
+
+def _bind_follows_earliest(name: str, basis: InstrumentedAttribute[Any], basis_name: str) -> Any:
+    column = getattr(LeadFact, name)
+    return lambda x: _follows_earliest(column, x[name], basis, x[basis_name])
+
+
+def _bind_follows_latest(name: str, basis: InstrumentedAttribute[Any], basis_name: str) -> Any:
+    column = getattr(LeadFact, name)
+    return lambda x: _follows_latest(column, x[name], basis, x[basis_name])
+
+
+def _conditions(where: FactFilter) -> Sequence[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if where.source is not None:
+        conditions.append(LeadFact.source == where.source)
+    if where.form_id is not None:
+        conditions.append(LeadFact.form_id == where.form_id)
+    if where.campaign is not None:
+        conditions.append(LeadFact.campaign == where.campaign)
+    if where.rubric_version is not None:
+        conditions.append(_judged_rubric_version == where.rubric_version)
+    if where.rep_id is not None:
+        conditions.append(LeadFact.rep_id == where.rep_id)
+    if where.ingested_from is not None:
+        conditions.append(LeadFact.ingested_at >= where.ingested_from)
+    if where.ingested_before is not None:
+        conditions.append(LeadFact.ingested_at < where.ingested_before)
+    return conditions
+
+
+def _f(value: Any) -> float | None:
+    return None if value is None else float(value)

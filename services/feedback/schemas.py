@@ -1,0 +1,117 @@
+"""HTTP models of feedback's reports."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.feedback.funnel import Funnel, Stage
+from services.feedback.pareto import ParetoRow
+from services.feedback.repository import Dimension, Speed
+from services.feedback.service import Reasons, SlaShare
+
+GroupBy = Dimension
+TeamGroupBy = Literal["sla_tier", "rep_id", "source", "campaign", "month"]
+
+
+class StageCountRead(BaseModel):
+    stage: Stage
+    count: int
+
+
+class ConversionRead(BaseModel):
+    model_config = ConfigDict(populate_by_name=True)
+
+    from_stage: Stage = Field(alias="from")
+    to_stage: Stage = Field(alias="to")
+    rate: float | None = Field(description="to / from; null when no lead reached `from`.")
+
+
+class FunnelRead(BaseModel):
+    stages: list[StageCountRead]
+    conversions: list[ConversionRead]
+
+    @classmethod
+    def of(cls, funnel: Funnel) -> FunnelRead:
+        return cls(
+            stages=[StageCountRead(stage=s.stage, count=s.count) for s in funnel.stages],
+            conversions=[
+                ConversionRead(from_stage=c.from_stage, to_stage=c.to_stage, rate=c.rate)
+                for c in funnel.conversions
+            ],
+        )
+
+
+class FunnelGroupRead(FunnelRead):
+    key: str | None = Field(description="The dimension's value; null when the lead has none.")
+
+
+class FunnelGroupsRead(BaseModel):
+    by: GroupBy
+    groups: list[FunnelGroupRead]
+
+
+class DurationRead(BaseModel):
+    n: int = Field(description="Leads with both timestamps.")
+    p50_s: float | None
+    p95_s: float | None
+
+
+class SpeedRowRead(BaseModel):
+    key: str | None
+    system: DurationRead = Field(description="Form submission to assignment.")
+    human: DurationRead = Field(description="Assignment to the rep's first touch.")
+
+    @classmethod
+    def of(cls, row: Speed) -> SpeedRowRead:
+        return cls(
+            key=row.key,
+            system=DurationRead(n=row.system_n, p50_s=row.system_p50_s, p95_s=row.system_p95_s),
+            human=DurationRead(n=row.human_n, p50_s=row.human_p50_s, p95_s=row.human_p95_s),
+        )
+
+
+class SpeedToLeadRead(BaseModel):
+    by: TeamGroupBy | None
+    rows: list[SpeedRowRead]
+
+
+class SlaRowRead(BaseModel):
+    key: str | None
+    met: int
+    missed: int = Field(description="Touched late, or untouched past the deadline.")
+    pending: int = Field(description="Untouched, deadline not yet passed; not in the share.")
+    share_met: float | None
+
+    @classmethod
+    def of(cls, row: SlaShare) -> SlaRowRead:
+        return cls(key=row.key, met=row.met, missed=row.missed, pending=row.pending, share_met=row.share_met)
+
+
+class SlaRead(BaseModel):
+    by: TeamGroupBy | None
+    rows: list[SlaRowRead]
+
+
+class ReasonRead(BaseModel):
+    reason: str
+    count: int
+    share: float
+    cumulative_share: float
+
+    @classmethod
+    def of(cls, row: ParetoRow) -> ReasonRead:
+        return cls(reason=row.reason, count=row.count, share=row.share, cumulative_share=row.cumulative_share)
+
+
+class ReasonsRead(BaseModel):
+    rejected: list[ReasonRead]
+    lost: list[ReasonRead]
+
+    @classmethod
+    def of(cls, reasons: Reasons) -> ReasonsRead:
+        return cls(
+            rejected=[ReasonRead.of(r) for r in reasons.rejected],
+            lost=[ReasonRead.of(r) for r in reasons.lost],
+        )

@@ -1,0 +1,176 @@
+"""Feedback's use cases. No transport here: the caller owns the session and its transaction.
+
+Recording use cases fold one event into the lead's fact row and only flush; report use cases
+read aggregates from the repository and hand them to the pure modules (`funnel`, `pareto`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.feedback.funnel import Funnel, Stage, count_stages, funnel_from_signatures
+from services.feedback.pareto import ParetoRow, pareto
+from services.feedback.repository import Dimension, FactFilter, LeadFactRepository, SlaTally, Speed
+from shared.contracts import (
+    LeadAssigned,
+    LeadDispositioned,
+    LeadIngested,
+    LeadQualified,
+    LeadScored,
+)
+
+OUTCOME_STAGES: dict[str, Stage] = {
+    "accepted": Stage.ACCEPTED,
+    "rejected": Stage.REJECTED,
+    "sql": Stage.SQL,
+    "won": Stage.WON,
+    "lost": Stage.LOST,
+}
+
+
+async def record_ingested(session: AsyncSession, event: LeadIngested) -> None:
+    """Start (or complete) the lead's fact with where it came from; the first ingestion wins."""
+    p = event.payload
+    await LeadFactRepository(session).record_ingestion(
+        event.lead_id,
+        ingested_at=p.submitted_at,
+        source=p.source,
+        form_id=p.form_id,
+        campaign=p.utm.get("campaign"),
+        utm=dict(p.utm),
+    )
+
+
+async def record_scored(session: AsyncSession, event: LeadScored) -> None:
+    """Keep the latest score; a score that makes the lead an MQL also marks that stage."""
+    p = event.payload
+    facts = LeadFactRepository(session)
+    await facts.record_scoring(
+        event.lead_id,
+        scored_at=event.occurred_at,
+        score=p.score,
+        grade=p.grade,
+        rubric_version=p.rubric_version,
+    )
+    if p.is_mql:
+        await facts.record_qualification(
+            event.lead_id,
+            qualified_at=event.occurred_at,
+            grade=p.grade,
+            rubric_version=p.rubric_version,
+            sla_tier=None,
+        )
+
+
+async def record_qualified(session: AsyncSession, event: LeadQualified) -> None:
+    """Mark the lead an MQL with the rubric verdict and SLA tier that sent it to sales."""
+    p = event.payload
+    await LeadFactRepository(session).record_qualification(
+        event.lead_id,
+        qualified_at=p.qualified_at,
+        grade=p.grade,
+        rubric_version=p.rubric_version,
+        sla_tier=p.sla_tier,
+    )
+
+
+async def record_assigned(session: AsyncSession, event: LeadAssigned) -> None:
+    """Mark the lead assigned; the first assignment names the rep and the SLA deadline."""
+    p = event.payload
+    await LeadFactRepository(session).record_assignment(
+        event.lead_id,
+        assigned_at=p.assigned_at,
+        assignment_id=p.assignment_id,
+        rep_id=p.rep_id,
+        sla_tier=p.sla_tier,
+        sla_due_at=p.sla_due_at,
+    )
+
+
+async def record_dispositioned(session: AsyncSession, event: LeadDispositioned) -> None:
+    """Mark the outcome's stage; the first disposition of any kind is the rep's first touch."""
+    p = event.payload
+    await LeadFactRepository(session).record_disposition(
+        event.lead_id,
+        stage=OUTCOME_STAGES[p.outcome],
+        dispositioned_at=p.dispositioned_at,
+        reason=p.reason,
+        amount=p.amount,
+    )
+
+
+@dataclass(frozen=True)
+class FunnelGroup:
+    key: str | None
+    funnel: Funnel
+
+
+@dataclass(frozen=True)
+class SlaShare:
+    key: str | None
+    met: int
+    missed: int
+    pending: int
+    share_met: float | None
+
+
+@dataclass(frozen=True)
+class Reasons:
+    rejected: tuple[ParetoRow, ...]
+    lost: tuple[ParetoRow, ...]
+
+
+async def funnel_report(session: AsyncSession, where: FactFilter) -> Funnel:
+    """Leads at each stage (a stage reached implies the earlier ones) and the conversions."""
+    signatures = await LeadFactRepository(session).stage_signatures(where)
+    return funnel_from_signatures((stages, n) for _, stages, n in signatures)
+
+
+async def funnel_by(session: AsyncSession, where: FactFilter, *, by: Dimension) -> list[FunnelGroup]:
+    """The funnel per value of one dimension, largest group first (then by key)."""
+    grouped: dict[str | None, list[tuple[frozenset[Stage], int]]] = {}
+    for key, stages, n in await LeadFactRepository(session).stage_signatures(where, by=by):
+        grouped.setdefault(key, []).append((stages, n))
+    sizes = {key: count_stages(rows)[Stage.INGESTED] for key, rows in grouped.items()}
+    order = sorted(grouped, key=lambda k: (-sizes[k], k is None, k or ""))
+    return [FunnelGroup(key, funnel_from_signatures(grouped[key])) for key in order]
+
+
+async def speed_to_lead(session: AsyncSession, where: FactFilter, *, by: Dimension | None) -> list[Speed]:
+    """System time (form to assignment) and human time (assignment to first touch)."""
+    return await LeadFactRepository(session).speed_to_lead(where, by=by)
+
+
+async def sla_attainment(
+    session: AsyncSession, where: FactFilter, *, by: Dimension | None, now: datetime
+) -> list[SlaShare]:
+    """Sales' side of the agreement: the share of assigned leads first touched within their tier.
+
+    Untouched leads past their deadline count as missed; those still within it are pending and
+    left out of the share, so the number does not improve by never touching a lead.
+    """
+    tallies = await LeadFactRepository(session).sla_tallies(where, by=by, now=now)
+    return [_share(t) for t in tallies]
+
+
+async def reasons_report(session: AsyncSession, where: FactFilter) -> Reasons:
+    """Why sales turns leads down and why deals are lost, most frequent reason first."""
+    facts = LeadFactRepository(session)
+    return Reasons(
+        rejected=pareto(await facts.reason_counts(where, stage=Stage.REJECTED)),
+        lost=pareto(await facts.reason_counts(where, stage=Stage.LOST)),
+    )
+
+
+def _share(tally: SlaTally) -> SlaShare:
+    decided = tally.met + tally.missed
+    return SlaShare(
+        key=tally.key,
+        met=tally.met,
+        missed=tally.missed,
+        pending=tally.pending,
+        share_met=tally.met / decided if decided else None,
+    )

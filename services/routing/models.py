@@ -2,16 +2,120 @@
 
 from __future__ import annotations
 
-from sqlalchemy.orm import DeclarativeBase
+import uuid
+from datetime import datetime, time
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    ARRAY,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Double,
+    ForeignKey,
+    Integer,
+    Numeric,
+    SmallInteger,
+    String,
+    Text,
+    Time,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import service_metadata
 from shared.outbox import outbox_table, processed_event_table
 
 SCHEMA = "routing"
 
+ASSIGNMENT_STATUSES = ("open", "accepted", "rejected", "sql", "won", "lost")
+
 
 class Base(DeclarativeBase):
     metadata = service_metadata(SCHEMA)
+
+
+class Rep(Base):
+    """A sales rep who can receive leads."""
+
+    __tablename__ = "rep"
+    __table_args__ = (CheckConstraint("weight >= 1", name="weight_positive"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str] = mapped_column(String(320), unique=True)
+    active: Mapped[bool] = mapped_column(Boolean)
+    weight: Mapped[int] = mapped_column(Integer)
+    timezone: Mapped[str] = mapped_column(String(64))
+    skills: Mapped[list[str]] = mapped_column(ARRAY(String(64)))
+    work_start: Mapped[time | None] = mapped_column(Time)
+    work_end: Mapped[time | None] = mapped_column(Time)
+    work_days: Mapped[list[int]] = mapped_column(ARRAY(SmallInteger))
+    max_open: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RepLedger(Base):
+    """The fairness ledger: each rep's credited assignments against their weight."""
+
+    __tablename__ = "rep_ledger"
+
+    rep_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("rep.id"), primary_key=True)
+    assigned: Mapped[int] = mapped_column(Integer)
+    credit: Mapped[float] = mapped_column(Double)
+    last_assigned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Assignment(Base):
+    """The one assignment of a qualified lead to a rep, with its SLA clock and decision trace."""
+
+    __tablename__ = "assignment"
+    __table_args__ = (CheckConstraint(f"status IN {ASSIGNMENT_STATUSES}", name="status_known"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    lead_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), unique=True)
+    rep_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("rep.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16))
+    sla_tier: Mapped[str] = mapped_column(String(64))
+    sla_due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    sla_breached_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    assigned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    qualified_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    first_touch_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    lead: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    strategy: Mapped[str] = mapped_column(String(64))
+    decision: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    qualified_event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    correlation_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+
+
+class Disposition(Base):
+    """Every outcome recorded on an assignment, in order: the assignment keeps only the latest."""
+
+    __tablename__ = "disposition"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    assignment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("assignment.id"), index=True)
+    rep_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    outcome: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    amount: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    recorded_by: Mapped[str] = mapped_column(String(255))
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), unique=True)
+
+
+class UnassignedLead(Base):
+    """The fallback queue: qualified leads no rep could take yet. Kept until assigned."""
+
+    __tablename__ = "unassigned_lead"
+
+    lead_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    event: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    reason: Mapped[str] = mapped_column(String(64))
+    decision: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    queued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
 outbox = outbox_table(Base.metadata)

@@ -1,4 +1,5 @@
-"""Routing's first schema: the outbox and the processed-event table.
+"""Routing's first schema: reps and their fairness ledger, assignments, dispositions, the
+fallback queue, the outbox and the processed-event table.
 
 Revision ID: routing_0001
 Revises:
@@ -6,6 +7,10 @@ Create Date: 2026-11-23
 """
 
 from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import postgresql as pg
 
 from shared.migrations import create_messaging_tables
 
@@ -18,8 +23,108 @@ SCHEMA = "routing"
 
 
 def upgrade() -> None:
+    op.create_table(
+        "rep",
+        sa.Column("id", pg.UUID(as_uuid=True), nullable=False),
+        sa.Column("name", sa.String(200), nullable=False),
+        sa.Column("email", sa.String(320), nullable=False),
+        sa.Column("active", sa.Boolean(), nullable=False),
+        sa.Column("weight", sa.Integer(), nullable=False),
+        sa.Column("timezone", sa.String(64), nullable=False),
+        sa.Column("skills", pg.ARRAY(sa.String(64)), nullable=False),
+        sa.Column("work_start", sa.Time()),
+        sa.Column("work_end", sa.Time()),
+        sa.Column("work_days", pg.ARRAY(sa.SmallInteger()), nullable=False),
+        sa.Column("max_open", sa.Integer()),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_rep"),
+        sa.UniqueConstraint("email", name="uq_rep_email"),
+        sa.CheckConstraint("weight >= 1", name="ck_rep_weight_positive"),
+        schema=SCHEMA,
+    )
+    op.create_table(
+        "rep_ledger",
+        sa.Column("rep_id", pg.UUID(as_uuid=True), nullable=False),
+        sa.Column("assigned", sa.Integer(), nullable=False),
+        sa.Column("credit", sa.Double(), nullable=False),
+        sa.Column("last_assigned_at", sa.DateTime(timezone=True)),
+        sa.PrimaryKeyConstraint("rep_id", name="pk_rep_ledger"),
+        sa.ForeignKeyConstraint(["rep_id"], [f"{SCHEMA}.rep.id"], name="fk_rep_ledger_rep_id_rep"),
+        schema=SCHEMA,
+    )
+    op.create_table(
+        "assignment",
+        sa.Column("id", pg.UUID(as_uuid=True), nullable=False),
+        sa.Column("lead_id", pg.UUID(as_uuid=True), nullable=False),
+        sa.Column("rep_id", pg.UUID(as_uuid=True), nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("sla_tier", sa.String(64), nullable=False),
+        sa.Column("sla_due_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("sla_breached_at", sa.DateTime(timezone=True)),
+        sa.Column("assigned_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("qualified_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("first_touch_at", sa.DateTime(timezone=True)),
+        sa.Column("lead", pg.JSONB(), nullable=False),
+        sa.Column("strategy", sa.String(64), nullable=False),
+        sa.Column("decision", pg.JSONB(), nullable=False),
+        sa.Column("qualified_event_id", pg.UUID(as_uuid=True), nullable=False),
+        sa.Column("correlation_id", pg.UUID(as_uuid=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_assignment"),
+        sa.UniqueConstraint("lead_id", name="uq_assignment_lead_id"),
+        sa.ForeignKeyConstraint(["rep_id"], [f"{SCHEMA}.rep.id"], name="fk_assignment_rep_id_rep"),
+        sa.CheckConstraint(
+            "status IN ('open', 'accepted', 'rejected', 'sql', 'won', 'lost')",
+            name="ck_assignment_status_known",
+        ),
+        schema=SCHEMA,
+    )
+    op.create_index("ix_assignment_rep_id", "assignment", ["rep_id"], schema=SCHEMA)
+    # The SLA scanner looks only at open, untouched, unbreached assignments, oldest due first.
+    op.create_index(
+        "ix_assignment_sla_pending",
+        "assignment",
+        ["sla_due_at"],
+        schema=SCHEMA,
+        postgresql_where=sa.text("status = 'open' AND first_touch_at IS NULL AND sla_breached_at IS NULL"),
+    )
+    op.create_table(
+        "disposition",
+        sa.Column("id", pg.UUID(as_uuid=True), nullable=False),
+        sa.Column("assignment_id", pg.UUID(as_uuid=True), nullable=False),
+        sa.Column("rep_id", pg.UUID(as_uuid=True), nullable=False),
+        sa.Column("outcome", sa.String(16), nullable=False),
+        sa.Column("reason", sa.Text()),
+        sa.Column("amount", sa.Numeric(14, 2)),
+        sa.Column("recorded_by", sa.String(255), nullable=False),
+        sa.Column("recorded_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("event_id", pg.UUID(as_uuid=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_disposition"),
+        sa.ForeignKeyConstraint(
+            ["assignment_id"], [f"{SCHEMA}.assignment.id"], name="fk_disposition_assignment_id_assignment"
+        ),
+        sa.UniqueConstraint("event_id", name="uq_disposition_event_id"),
+        schema=SCHEMA,
+    )
+    op.create_index("ix_disposition_assignment_id", "disposition", ["assignment_id"], schema=SCHEMA)
+    op.create_table(
+        "unassigned_lead",
+        sa.Column("lead_id", pg.UUID(as_uuid=True), nullable=False),
+        sa.Column("event", pg.JSONB(), nullable=False),
+        sa.Column("reason", sa.String(64), nullable=False),
+        sa.Column("decision", pg.JSONB(), nullable=False),
+        sa.Column("queued_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("lead_id", name="pk_unassigned_lead"),
+        schema=SCHEMA,
+    )
+    op.create_index("ix_unassigned_lead_queued_at", "unassigned_lead", ["queued_at"], schema=SCHEMA)
     create_messaging_tables(SCHEMA, consumer=True)
 
 
 def downgrade() -> None:
-    pass
+    op.drop_table("processed_event", schema=SCHEMA)
+    op.drop_table("outbox", schema=SCHEMA)
+    op.drop_table("unassigned_lead", schema=SCHEMA)
+    op.drop_table("disposition", schema=SCHEMA)
+    op.drop_table("assignment", schema=SCHEMA)
+    op.drop_table("rep_ledger", schema=SCHEMA)
+    op.drop_table("rep", schema=SCHEMA)

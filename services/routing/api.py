@@ -1,0 +1,84 @@
+"""Routing's HTTP routes: parse transport input, call one use case, map the answer."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, status
+
+from services.routing import service
+from services.routing.dependencies import ManagerDep, ReaderDep, RepOrManagerDep, acting_rep
+from services.routing.lifecycle import NEXT_STATUSES
+from services.routing.schemas import (
+    AssignmentRead,
+    DispositionCreate,
+    DispositionRead,
+    RepCreate,
+    RepRead,
+    RepUpdate,
+)
+from shared.runtime import SessionDep
+
+router = APIRouter(prefix="/v1")
+
+Status = Annotated[list[str], Query(description="Assignment statuses to list.")]
+
+
+@router.get("/reps", tags=["reps"], summary="Every rep with their standing in the rotation")
+async def list_reps(session: SessionDep, principal: ReaderDep) -> list[RepRead]:
+    return await service.list_reps(session)
+
+
+@router.post("/reps", tags=["reps"], status_code=status.HTTP_201_CREATED, summary="Add a rep")
+async def register_rep(session: SessionDep, principal: ManagerDep, rep: RepCreate) -> RepRead:
+    return await service.register_rep(session, rep=rep)
+
+
+@router.patch("/reps/{rep_id}", tags=["reps"], summary="Switch a rep on or off, change weight, hours or cap")
+async def update_rep(
+    session: SessionDep, principal: ManagerDep, rep_id: uuid.UUID, changes: RepUpdate
+) -> RepRead:
+    return await service.update_rep(session, rep_id=rep_id, changes=changes)
+
+
+@router.get("/reps/{rep_id}/queue", tags=["reps"], summary="A rep's open assignments, most urgent first")
+async def rep_queue(
+    session: SessionDep,
+    principal: RepOrManagerDep,
+    rep_id: uuid.UUID,
+    status: Status = ["open"],  # noqa: B006
+) -> list[AssignmentRead]:
+    unknown = set(status) - NEXT_STATUSES.keys()
+    if unknown:
+        from fastapi.exceptions import RequestValidationError
+
+        raise RequestValidationError(
+            [{"loc": ("query", "status"), "msg": f"unknown status {sorted(unknown)}", "type": "enum"}]
+        )
+    return await service.rep_queue(session, rep_id=rep_id, acting_rep=acting_rep(principal), statuses=status)
+
+
+@router.get("/leads/{lead_id}/assignment", tags=["assignments"], summary="Who a lead is assigned to, and why")
+async def get_lead_assignment(
+    session: SessionDep, principal: ReaderDep, lead_id: uuid.UUID
+) -> AssignmentRead:
+    return await service.get_lead_assignment(session, lead_id=lead_id, acting_rep=acting_rep(principal))
+
+
+@router.post(
+    "/assignments/{assignment_id}/disposition",
+    tags=["assignments"],
+    status_code=status.HTTP_201_CREATED,
+    summary="Record an outcome: accepted, rejected (with a reason), sql, won (with an amount), lost",
+)
+async def record_disposition(
+    session: SessionDep, principal: RepOrManagerDep, assignment_id: uuid.UUID, disposition: DispositionCreate
+) -> DispositionRead:
+    return await service.record_disposition(
+        session,
+        assignment_id=assignment_id,
+        disposition=disposition,
+        acting_rep=acting_rep(principal),
+        recorded_by=principal.subject,
+    )

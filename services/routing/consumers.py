@@ -1,0 +1,19 @@
+"""Routing's Kafka handlers, keyed by event type; the shared wrapper owns the transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.routing import service
+from shared.contracts import LeadQualified
+from shared.contracts.topics import LEAD_QUALIFIED
+from shared.kafka import EventHandler
+
+
+async def on_lead_qualified(session: AsyncSession, event: LeadQualified) -> None:
+    await service.assign_lead(session, event=event)
+
+
+HANDLERS: Mapping[str, EventHandler] = {LEAD_QUALIFIED: on_lead_qualified}

@@ -1,0 +1,54 @@
+"""Whether a rep may take a lead right now, and if not, why: pure, so the trace can say it."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, time
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+SkipReason = Literal["inactive", "capped", "outside_hours"]
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True)
+class RepAvailability:
+    rep_id: uuid.UUID
+    active: bool
+    timezone: str = "UTC"
+    work_start: time | None = None
+    work_end: time | None = None
+    work_days: tuple[int, ...] = (0, 1, 2, 3, 4)
+    max_open: int | None = None
+    open_count: int = 0
+    skills: frozenset[str] = field(default_factory=frozenset)
+
+
+def within_working_hours(rep: RepAvailability, at: datetime) -> bool:
+    """True when `at` falls in the rep's working hours, read in the rep's own time zone.
+
+    A rep without working hours is always available; an end before the start spans midnight.
+    """
+    if rep.work_start is None or rep.work_end is None:
+        return True
+    local = at.astimezone(ZoneInfo(rep.timezone))
+    now = local.time().replace(tzinfo=None)
+    if rep.work_start <= rep.work_end:
+        return local.weekday() in rep.work_days and rep.work_start <= now < rep.work_end
+    if now >= rep.work_start:
+        return local.weekday() in rep.work_days
+    # The early-morning tail of a shift that started the previous day.
+    return (local.weekday() - 1) % 7 in rep.work_days and now < rep.work_end
+
+
+def skip_reason(rep: RepAvailability, *, at: datetime) -> SkipReason | None:
+    """Why `rep` cannot take a lead at `at`, or None when they can."""
+    if not rep.active:
+        return "inactive"
+    if rep.max_open is not None and rep.open_count >= rep.max_open:
+        return "capped"
+    if not within_working_hours(rep, at):
+        return "outside_hours"
+    return None

@@ -1,0 +1,53 @@
+"""Routing's domain errors; each carries its HTTP status for the one problem-details handler."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from shared.problems import Conflict, NotFound, Problem, Unprocessable
+
+
+class RepEmailTaken(Conflict):
+    title = "Rep email taken"
+    slug = "rep-email-taken"
+
+
+class RepNotFound(NotFound):
+    title = "Rep not found"
+    slug = "rep-not-found"
+
+
+class LeadNotAssigned(NotFound):
+    title = "Lead not assigned"
+    slug = "lead-not-assigned"
+
+
+class AssignmentNotFound(NotFound):
+    title = "Assignment not found"
+    slug = "assignment-not-found"
+
+
+class NotYourAssignment(Problem):
+    """A rep acting on another rep's assignment or queue."""
+
+    status = 403
+    title = "Forbidden"
+    slug = "not-your-assignment"
+
+
+class IllegalTransition(Conflict):
+    title = "Illegal transition"
+    slug = "illegal-transition"
+
+    def __init__(self, current: str, outcome: str, allowed: Iterable[str]) -> None:
+        allowed = sorted(allowed)
+        super().__init__(
+            f"an assignment in status {current!r} cannot become {outcome!r}",
+            current_status=current,
+            allowed=allowed,
+        )
+
+
+class DispositionInvalid(Unprocessable):
+    title = "Disposition invalid"
+    slug = "disposition-invalid"

@@ -1,0 +1,198 @@
+"""All of routing's SQL."""
+
+from __future__ import annotations
+
+import uuid
+import zlib
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.routing.models import Assignment, Disposition, Rep, RepLedger, UnassignedLead
+
+# Every assignment holds this lock shared; whatever changes who is in the rotation or drains the
+# fallback queue holds it exclusively, so a lead queued for want of a rep cannot miss the drain.
+POOL_LOCK_KEY = zlib.crc32(b"baton-routing-pool:default")
+
+
+class RepRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add_unless_email_taken(self, **values: Any) -> Rep | None:
+        statement = (
+            insert(Rep).values(**values).on_conflict_do_nothing(index_elements=[Rep.email]).returning(Rep.id)
+        )
+        rep_id = (await self.session.execute(statement)).scalar_one_or_none()
+        return None if rep_id is None else await self.session.get(Rep, rep_id)
+
+    async def get(self, rep_id: uuid.UUID) -> Rep | None:
+        return await self.session.get(Rep, rep_id)
+
+    async def lock(self, rep_id: uuid.UUID) -> Rep | None:
+        return await self.session.get(Rep, rep_id, with_for_update=True)
+
+    async def all_with_ledger(self) -> Sequence[tuple[Rep, RepLedger]]:
+        result = await self.session.execute(
+            select(Rep, RepLedger).join(RepLedger, RepLedger.rep_id == Rep.id).order_by(Rep.name, Rep.id)
+        )
+        return [(rep, ledger) for rep, ledger in result.tuples()]
+
+
+class LedgerRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def enter_pool(self, *, exclusive: bool) -> None:
+        lock = func.pg_advisory_xact_lock if exclusive else func.pg_advisory_xact_lock_shared
+        await self.session.execute(select(lock(POOL_LOCK_KEY)))
+
+    async def lock_standings(self) -> Sequence[tuple[Rep, RepLedger]]:
+        """Every rep with their ledger row, ledger rows locked in id order (no deadlocks between
+        replicas), so concurrent assignments see each other's credit."""
+        result = await self.session.execute(
+            select(Rep, RepLedger)
+            .join(RepLedger, RepLedger.rep_id == Rep.id)
+            .order_by(Rep.id)
+            .with_for_update(of=RepLedger)
+            .execution_options(populate_existing=True)
+        )
+        return [(rep, ledger) for rep, ledger in result.tuples()]
+
+    async def get(self, rep_id: uuid.UUID) -> RepLedger | None:
+        return await self.session.get(RepLedger, rep_id)
+
+    async def open(self, *, rep_id: uuid.UUID, credit: float) -> None:
+        self.session.add(RepLedger(rep_id=rep_id, assigned=0, credit=credit, last_assigned_at=None))
+        await self.session.flush()
+
+    async def set_credit(self, rep_id: uuid.UUID, credit: float) -> None:
+        await self.session.execute(update(RepLedger).where(RepLedger.rep_id == rep_id).values(credit=credit))
+
+    async def credit_assignment(self, rep_id: uuid.UUID, *, credit: float, at: datetime) -> None:
+        await self.session.execute(
+            update(RepLedger)
+            .where(RepLedger.rep_id == rep_id)
+            .values(credit=credit, assigned=RepLedger.assigned + 1, last_assigned_at=at)
+        )
+
+
+class AssignmentRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def by_lead(self, lead_id: uuid.UUID) -> Assignment | None:
+        result = await self.session.execute(select(Assignment).where(Assignment.lead_id == lead_id))
+        return result.scalar_one_or_none()
+
+    async def lock(self, assignment_id: uuid.UUID) -> Assignment | None:
+        return await self.session.get(Assignment, assignment_id, with_for_update=True)
+
+    async def add_unless_lead_assigned(self, **values: Any) -> bool:
+        """Insert the assignment; False when the lead already has one (the unique lead_id)."""
+        statement = (
+            insert(Assignment)
+            .values(**values)
+            .on_conflict_do_nothing(index_elements=[Assignment.lead_id])
+            .returning(Assignment.id)
+        )
+        return (await self.session.execute(statement)).scalar_one_or_none() is not None
+
+    async def for_rep(self, rep_id: uuid.UUID, *, statuses: Sequence[str]) -> Sequence[Assignment]:
+        result = await self.session.execute(
+            select(Assignment)
+            .where(Assignment.rep_id == rep_id, Assignment.status.in_(statuses))
+            .order_by(Assignment.sla_due_at, Assignment.id)
+        )
+        return result.scalars().all()
+
+    async def open_counts(self) -> dict[uuid.UUID, int]:
+        result = await self.session.execute(
+            select(Assignment.rep_id, func.count())
+            .where(Assignment.status == "open")
+            .group_by(Assignment.rep_id)
+        )
+        return dict(result.tuples())
+
+    async def record_outcome(
+        self, assignment: Assignment, *, status: str, first_touch_at: datetime | None
+    ) -> None:
+        assignment.status = status
+        if assignment.first_touch_at is None:
+            assignment.first_touch_at = first_touch_at
+        await self.session.flush()
+
+    async def claim_breached(self, *, now: datetime, limit: int) -> Sequence[Assignment]:
+        """Open, untouched assignments past due and not yet marked: claimed so that each
+        replica's scanner takes different rows and each breach is marked exactly once."""
+        result = await self.session.execute(
+            select(Assignment)
+            .where(
+                Assignment.status == "open",
+                Assignment.first_touch_at.is_(None),
+                Assignment.sla_breached_at.is_(None),
+                Assignment.sla_due_at <= now,
+            )
+            .order_by(Assignment.sla_due_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return result.scalars().all()
+
+    async def mark_breached(self, assignment_ids: Sequence[uuid.UUID], *, at: datetime) -> None:
+        await self.session.execute(
+            update(Assignment).where(Assignment.id.in_(assignment_ids)).values(sla_breached_at=at)
+        )
+
+
+class DispositionRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, disposition: Disposition) -> None:
+        self.session.add(disposition)
+        await self.session.flush()
+
+
+class FallbackQueueRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def enqueue(
+        self,
+        *,
+        lead_id: uuid.UUID,
+        event: dict[str, Any],
+        reason: str,
+        decision: dict[str, Any],
+        at: datetime,
+    ) -> bool:
+        statement = (
+            insert(UnassignedLead)
+            .values(lead_id=lead_id, event=event, reason=reason, decision=decision, queued_at=at)
+            .on_conflict_do_nothing(index_elements=[UnassignedLead.lead_id])
+            .returning(UnassignedLead.lead_id)
+        )
+        return (await self.session.execute(statement)).scalar_one_or_none() is not None
+
+    async def claim_oldest(self, *, limit: int) -> Sequence[UnassignedLead]:
+        result = await self.session.execute(
+            select(UnassignedLead)
+            .order_by(UnassignedLead.queued_at, UnassignedLead.lead_id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return result.scalars().all()
+
+    async def contains(self, lead_id: uuid.UUID) -> bool:
+        return await self.session.get(UnassignedLead, lead_id) is not None
+
+    async def remove(self, lead_id: uuid.UUID) -> None:
+        await self.session.execute(delete(UnassignedLead).where(UnassignedLead.lead_id == lead_id))
+
+    async def size(self) -> int:
+        return (await self.session.execute(select(func.count()).select_from(UnassignedLead))).scalar_one()

@@ -1,0 +1,115 @@
+"""HTTP models of routing's API."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, time
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+
+from shared.contracts import Outcome
+
+
+def _known_timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"unknown time zone {value!r}") from exc
+    return value
+
+
+class WorkingHours(BaseModel):
+    """Local working hours; `end` before `start` means a shift across midnight."""
+
+    start: time
+    end: time
+    days: list[int] = Field(default=[0, 1, 2, 3, 4], description="ISO weekdays minus one: 0 = Monday.")
+
+    @field_validator("days")
+    @classmethod
+    def _weekdays(cls, value: list[int]) -> list[int]:
+        if not value or any(d < 0 or d > 6 for d in value):
+            raise ValueError("days must be non-empty weekday numbers 0 (Monday) to 6 (Sunday)")
+        return sorted(set(value))
+
+
+class RepCreate(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+    email: EmailStr
+    active: bool = True
+    weight: int = Field(default=1, ge=1, le=1000)
+    timezone: str = "UTC"
+    skills: list[str] = Field(default_factory=list, max_length=50)
+    working_hours: WorkingHours | None = None
+    max_open: int | None = Field(default=None, ge=0, description="Cap on open assignments.")
+
+    _tz = field_validator("timezone")(_known_timezone)
+
+
+class RepUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    active: bool | None = None
+    weight: int | None = Field(default=None, ge=1, le=1000)
+    timezone: str | None = None
+    working_hours: WorkingHours | None = None
+    max_open: int | None = Field(default=None, ge=0)
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, value: str | None) -> str | None:
+        return None if value is None else _known_timezone(value)
+
+
+class RepRead(BaseModel):
+    id: uuid.UUID
+    name: str
+    email: str
+    active: bool
+    weight: int
+    timezone: str
+    skills: list[str]
+    working_hours: WorkingHours | None
+    max_open: int | None
+    created_at: datetime
+    assigned: int = Field(description="Leads assigned to this rep so far.")
+
+
+class AssignmentRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    lead_id: uuid.UUID
+    rep_id: uuid.UUID
+    status: str
+    sla_tier: str
+    sla_due_at: datetime
+    sla_breached_at: datetime | None
+    assigned_at: datetime
+    qualified_at: datetime
+    first_touch_at: datetime | None
+    lead: dict[str, Any]
+    strategy: str
+    decision: dict[str, Any]
+
+
+class DispositionCreate(BaseModel):
+    outcome: Outcome
+    reason: str | None = Field(default=None, max_length=2000)
+    amount: Decimal | None = Field(default=None, ge=0, max_digits=14, decimal_places=2)
+
+
+class DispositionRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    assignment_id: uuid.UUID
+    rep_id: uuid.UUID
+    outcome: Outcome
+    reason: str | None
+    amount: Decimal | None
+    recorded_at: datetime
+    event_id: uuid.UUID

@@ -1,5 +1,4 @@
-from shared.migrations import run_env
-
 from services.scoring.models import Base
+from shared.migrations import run_env
 
 run_env(Base.metadata)

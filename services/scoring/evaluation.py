@@ -1,0 +1,221 @@
+"""Evaluating a rubric: a pure function of the profile, the activities and the moment `now`.
+
+Determinism is the point: a replayed event is evaluated with its own `occurred_at`, and
+activities after `now` are ignored, so the same event always yields the same score however
+late it is reprocessed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.scoring.conditions import FieldValue
+from shared.contracts import FiredRule
+
+if TYPE_CHECKING:
+    from services.scoring.rubric import EngagementRule, Rubric
+
+QualificationReason = Literal["threshold", "hand_raiser"]
+SECONDS_PER_DAY = 86_400.0
+
+
+class Profile(BaseModel):
+    """What scoring knows about a lead: the latest non-null value of every field."""
+
+    model_config = ConfigDict(frozen=True)
+
+    email: str
+    first_name: str | None = None
+    last_name: str | None = None
+    company: str | None = None
+    job_title: str | None = None
+    phone: str | None = None
+    country: str | None = None
+    company_size: int | None = None
+    industry: str | None = None
+    source: str | None = None
+    consent: bool | None = None
+    utm: dict[str, str] = Field(default_factory=dict)
+    attributes: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def email_domain(self) -> str:
+        return self.email.rpartition("@")[2].lower()
+
+    def value_of(self, field: str) -> FieldValue:
+        if field == "email_domain":
+            return self.email_domain
+        if field.startswith("attributes."):
+            return self.attributes.get(field.removeprefix("attributes."))
+        if field.startswith("utm."):
+            return self.utm.get(field.removeprefix("utm."))
+        value: FieldValue = getattr(self, field)
+        return value
+
+
+class Activity(BaseModel):
+    """Something the lead did. Properties are flat text: `form_id`, `utm.source`, ..."""
+
+    model_config = ConfigDict(frozen=True)
+
+    type: str
+    occurred_at: datetime
+    properties: dict[str, str] = Field(default_factory=dict)
+
+    def value_of(self, field: str) -> FieldValue:
+        return self.properties.get(field.removeprefix("properties."))
+
+
+class Evaluation(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    rubric_version: str
+    evaluated_at: datetime
+    score: float
+    fit_score: float
+    engagement_score: float
+    grade: str
+    is_mql: bool
+    qualification_reason: QualificationReason | None
+    disqualified: bool
+    sla_tier: str
+    sla_minutes: int
+    fired_rules: list[FiredRule]
+
+    def explain(self) -> str:
+        """A short human reading of the score, rule by rule."""
+        lines = [
+            f"Score {self.score:g} = fit {self.fit_score:g} + engagement {self.engagement_score:g} "
+            f"(grade {self.grade}, rubric {self.rubric_version})."
+        ]
+        for rule in self.fired_rules:
+            decay = f", decayed to {rule.decay_factor:.0%}" if rule.decay_factor < 1 else ""
+            lines.append(f"{rule.points:+g} {rule.kind} {rule.rule_id}: {rule.reason}{decay}")
+        if self.disqualified:
+            lines.append("Disqualified: a negative rule bars qualification.")
+        elif not self.is_mql:
+            lines.append("Not yet an MQL.")
+        return "\n".join(lines)
+
+
+def decay_factor(age_seconds: float, half_life_days: float | None) -> float:
+    """The weight of an activity of this age: 1 when new, 1/2 after one half-life."""
+    if half_life_days is None or age_seconds <= 0:
+        return 1.0
+    return float(0.5 ** (age_seconds / (half_life_days * SECONDS_PER_DAY)))
+
+
+def evaluate(
+    rubric: Rubric, profile: Profile, activities: Sequence[Activity], *, now: datetime
+) -> Evaluation:
+    """Score `profile` with `activities` up to `now` against `rubric`."""
+    fired: list[FiredRule] = []
+    disqualified = False
+    for fit_rule in rubric.fit:
+        if all(c.matches(profile.value_of(c.field)) for c in fit_rule.when):
+            fired.append(
+                FiredRule(
+                    rule_id=fit_rule.id, kind="fit", points=fit_rule.points, reason=fit_rule.description
+                )
+            )
+    for negative in rubric.negative:
+        if all(c.matches(profile.value_of(c.field)) for c in negative.when):
+            disqualified = disqualified or negative.disqualify
+            fired.append(
+                FiredRule(
+                    rule_id=negative.id, kind="negative", points=negative.points, reason=negative.description
+                )
+            )
+    fit_score = round(sum(r.points for r in fired), 2)
+
+    past = [a for a in activities if a.occurred_at <= now]
+    engagement: list[FiredRule] = []
+    for rule in rubric.engagement:
+        result = _engagement(rule, past, now)
+        if result is not None:
+            engagement.append(result)
+    engagement_score = round(sum(r.points for r in engagement), 2)
+    fired.extend(engagement)
+
+    score = round(fit_score + engagement_score, 2)
+    grade = rubric.grade_for(fit_score)
+    reason, why = (None, "") if disqualified else _qualification(rubric, past, grade, engagement_score, score)
+    if reason is not None:
+        fired.append(FiredRule(rule_id=f"mql.{reason}", kind="qualification", points=0, reason=why))
+    tier = rubric.sla_for(grade)
+    return Evaluation(
+        rubric_version=rubric.version,
+        evaluated_at=now,
+        score=score,
+        fit_score=fit_score,
+        engagement_score=engagement_score,
+        grade=grade,
+        is_mql=reason is not None,
+        qualification_reason=reason,
+        disqualified=disqualified,
+        sla_tier=tier.tier,
+        sla_minutes=tier.minutes,
+        fired_rules=fired,
+    )
+
+
+def _engagement(rule: EngagementRule, activities: Sequence[Activity], now: datetime) -> FiredRule | None:
+    matching = [
+        a
+        for a in activities
+        if a.type == rule.activity and all(c.matches(a.value_of(c.field)) for c in rule.when)
+    ]
+    if not matching:
+        return None
+    # The frequency cap keeps the most recent occurrences: recent intent is what counts.
+    matching.sort(key=lambda a: a.occurred_at, reverse=True)
+    counted = matching[: rule.max_occurrences] if rule.max_occurrences else matching
+    undecayed = rule.points * len(counted)
+    decayed = sum(
+        rule.points * decay_factor((now - a.occurred_at).total_seconds(), rule.half_life_days)
+        for a in counted
+    )
+    points = round(decayed, 2)
+    notes = [f"{len(counted)}x {rule.activity}"]
+    if len(counted) < len(matching):
+        notes.append(f"{len(matching) - len(counted)} more beyond the limit of {rule.max_occurrences}")
+    if rule.cap is not None and points > rule.cap:
+        # Rounded down to the cent, so the rounded total still never exceeds the cap.
+        points = math.floor(rule.cap * 100 + 1e-9) / 100
+        notes.append(f"capped at {rule.cap:g}")
+    return FiredRule(
+        rule_id=rule.id,
+        kind="engagement",
+        points=points,
+        reason=f"{rule.description} ({', '.join(notes)})",
+        decay_factor=round(decayed / undecayed, 4),
+    )
+
+
+def _qualification(
+    rubric: Rubric, activities: Sequence[Activity], grade: str, engagement: float, score: float
+) -> tuple[QualificationReason | None, str]:
+    q = rubric.qualification
+    hand_raisers = {f.casefold() for f in q.hand_raiser_forms}
+    # Earliest first, so the reason given does not depend on the order activities were stored in.
+    for activity in sorted(activities, key=lambda a: (a.occurred_at, sorted(a.properties.items()))):
+        form_id = activity.properties.get("form_id", "")
+        if activity.type == "form_submission" and form_id.casefold() in hand_raisers:
+            return "hand_raiser", f"hand-raiser form {form_id!r} qualifies at once"
+        if activity.properties.get("hand_raiser") == "true":
+            return "hand_raiser", "the source flagged the submission as a hand-raiser"
+    rank = rubric.grade_rank(grade)
+    for criterion in q.mql:
+        if rank <= rubric.grade_rank(criterion.grade_at_least) and engagement >= criterion.min_engagement:
+            return "threshold", (
+                f"grade {grade} is {criterion.grade_at_least} or better and engagement "
+                f"{engagement:g} >= {criterion.min_engagement:g}"
+            )
+    if q.min_total is not None and score >= q.min_total:
+        return "threshold", f"total score {score:g} >= {q.min_total:g}"
+    return None, ""

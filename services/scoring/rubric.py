@@ -1,0 +1,247 @@
+"""The rubric: the versioned definition of a qualified lead that marketing and sales both sign.
+
+A rubric is a YAML document validated by these pydantic models. Everything a rule references
+(fields, activity types, grades) is checked at load time, and every error is reported with its
+path, so a rubric that loads is one that means what it says.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from datetime import datetime
+from importlib.resources import files
+from itertools import pairwise
+from pathlib import Path
+from typing import Annotated, Any, Self
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+
+from services.scoring.conditions import ActivityCondition, ActivityType, ProfileCondition
+from services.scoring.evaluation import Activity, Evaluation, Profile, evaluate
+
+STARTER_RUBRIC = "starter.yaml"
+
+Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", max_length=100)]
+
+
+class RubricInvalid(ValueError):
+    """The document is not a valid rubric; `errors` lists every problem with its path."""
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        super().__init__(f"{len(errors)} rubric error(s): " + "; ".join(_describe(e) for e in errors))
+        self.errors = errors
+
+
+def _describe(error: dict[str, Any]) -> str:
+    path = ".".join(str(part) for part in error["loc"]) or "<document>"
+    return f"{path}: {error['msg']}"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Stage(_Strict):
+    """A lifecycle stage and the words both teams agreed to define it with."""
+
+    id: Slug
+    name: str
+    definition: str
+
+
+class _Rule(_Strict):
+    id: Slug
+    description: str = Field(min_length=1, description="Why the rule exists; shown in score explanations.")
+
+    @field_validator("when", mode="before", check_fields=False)
+    @classmethod
+    def _single_condition(cls, value: object) -> object:
+        # A rule with one condition may give it as a mapping instead of a one-item list.
+        return [value] if isinstance(value, dict) else value
+
+
+class FitRule(_Rule):
+    """Points for who the lead is. Fit never decays."""
+
+    when: Annotated[list[ProfileCondition], Field(min_length=1)]
+    points: float = Field(gt=0)
+
+
+class NegativeRule(_Rule):
+    """Points taken away for who the lead is; `disqualify` also bars qualification outright."""
+
+    when: Annotated[list[ProfileCondition], Field(min_length=1)]
+    points: float = Field(le=0)
+    disqualify: bool = False
+
+
+class EngagementRule(_Rule):
+    """Points per matching activity, decayed by age, counted at most `max_occurrences` times
+    (most recent first) and capped at `cap` points in total."""
+
+    activity: ActivityType
+    when: list[ActivityCondition] = Field(default_factory=list)
+    points: float = Field(gt=0)
+    cap: float | None = Field(default=None, gt=0)
+    max_occurrences: int | None = Field(default=None, ge=1)
+    half_life_days: float | None = Field(
+        default=None, gt=0, description="Age at which an activity counts half; omitted means no decay."
+    )
+
+
+class GradeBand(_Strict):
+    grade: str = Field(min_length=1, max_length=16)
+    min_fit: float | None = Field(
+        default=None, description="Lowest fit score of the band; the last has none."
+    )
+
+
+class MqlCriterion(_Strict):
+    """Qualifies when the grade is this good or better and engagement reaches `min_engagement`."""
+
+    grade_at_least: str
+    min_engagement: float = 0
+
+
+class Qualification(_Strict):
+    mql: list[MqlCriterion] = Field(default_factory=list)
+    min_total: float | None = Field(default=None, description="Any lead reaching this total qualifies.")
+    hand_raiser_forms: list[str] = Field(default_factory=list, description="Forms that qualify at once.")
+
+
+class SlaTier(_Strict):
+    """How soon sales must first touch a qualified lead of this grade."""
+
+    grade: str
+    tier: str = Field(min_length=1, max_length=64)
+    minutes: int = Field(gt=0)
+
+
+class Rubric(_Strict):
+    """One version of the agreement. Fields are validated in order, so the checks that refer to
+    grades (qualification, SLA tiers) can see the bands declared before them."""
+
+    version: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=64)
+    name: str
+    description: str = ""
+    stages: list[Stage] = Field(min_length=1)
+    fit: list[FitRule] = Field(default_factory=list)
+    negative: list[NegativeRule] = Field(default_factory=list)
+    engagement: list[EngagementRule] = Field(default_factory=list)
+    grades: list[GradeBand] = Field(min_length=1)
+    qualification: Qualification
+    sla: list[SlaTier] = Field(min_length=1)
+
+    @field_validator("stages")
+    @classmethod
+    def _unique_stages(cls, stages: list[Stage]) -> list[Stage]:
+        _no_duplicates("stage id", [s.id for s in stages])
+        return stages
+
+    @field_validator("engagement")
+    @classmethod
+    def _unique_rule_ids(cls, engagement: list[EngagementRule], info: ValidationInfo) -> list[EngagementRule]:
+        ids = [r.id for r in info.data.get("fit", [])] + [r.id for r in info.data.get("negative", [])]
+        _no_duplicates("rule id", ids + [r.id for r in engagement])
+        return engagement
+
+    @field_validator("grades")
+    @classmethod
+    def _ordered_bands(cls, grades: list[GradeBand]) -> list[GradeBand]:
+        _no_duplicates("grade", [g.grade for g in grades])
+        *banded, last = grades
+        if last.min_fit is not None:
+            raise ValueError(f"the last band ({last.grade}) must have no min_fit: it catches every lead")
+        for band in banded:
+            if band.min_fit is None:
+                raise ValueError(f"band {band.grade} needs a min_fit (only the last band may omit it)")
+        floors = [b.min_fit for b in banded if b.min_fit is not None]
+        if any(a <= b for a, b in pairwise(floors)):
+            raise ValueError("bands must be listed best first with strictly decreasing min_fit")
+        return grades
+
+    @field_validator("qualification")
+    @classmethod
+    def _known_grades(cls, qualification: Qualification, info: ValidationInfo) -> Qualification:
+        known = [g.grade for g in info.data.get("grades", [])]
+        for i, criterion in enumerate(qualification.mql):
+            if known and criterion.grade_at_least not in known:
+                raise ValueError(
+                    f"mql.{i}.grade_at_least: unknown grade {criterion.grade_at_least!r}; "
+                    f"grades are {', '.join(known)}"
+                )
+        if not qualification.mql and qualification.min_total is None and not qualification.hand_raiser_forms:
+            raise ValueError("no way to qualify: give mql criteria, min_total or hand_raiser_forms")
+        return qualification
+
+    @field_validator("sla")
+    @classmethod
+    def _every_grade_has_a_tier(cls, sla: list[SlaTier], info: ValidationInfo) -> list[SlaTier]:
+        _no_duplicates("SLA grade", [t.grade for t in sla])
+        known = [g.grade for g in info.data.get("grades", [])]
+        unknown = sorted({t.grade for t in sla} - set(known)) if known else []
+        missing = [g for g in known if g not in {t.grade for t in sla}]
+        if unknown:
+            raise ValueError(f"SLA tiers for unknown grades: {', '.join(unknown)}")
+        if missing:
+            raise ValueError(f"every grade needs an SLA tier; missing: {', '.join(missing)}")
+        return sla
+
+    @classmethod
+    def from_yaml(cls, text: str) -> Self:
+        """Parse and validate a YAML (or JSON) document, raising `RubricInvalid` with every error."""
+        try:
+            document = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise RubricInvalid(
+                [{"loc": [], "msg": f"not valid YAML: {exc}", "type": "yaml_invalid"}]
+            ) from exc
+        return cls.from_document(document)
+
+    @classmethod
+    def from_document(cls, document: object) -> Self:
+        if not isinstance(document, dict):
+            raise RubricInvalid([{"loc": [], "msg": "a rubric is a mapping", "type": "dict_type"}])
+        try:
+            return cls.model_validate(document)
+        except ValidationError as exc:
+            raise RubricInvalid(
+                [
+                    {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
+                    for e in exc.errors(include_url=False, include_input=False)
+                ]
+            ) from exc
+
+    def grade_rank(self, grade: str) -> int:
+        """0 for the best grade; lower is better."""
+        return [g.grade for g in self.grades].index(grade)
+
+    def grade_for(self, fit_score: float) -> str:
+        for band in self.grades:
+            if band.min_fit is None or fit_score >= band.min_fit:
+                return band.grade
+        raise AssertionError("validation guarantees a catch-all band")
+
+    def sla_for(self, grade: str) -> SlaTier:
+        return next(t for t in self.sla if t.grade == grade)
+
+    def evaluate(self, profile: Profile, activities: Sequence[Activity], *, now: datetime) -> Evaluation:
+        """Score the lead as of `now`; see `services.scoring.evaluation.evaluate`."""
+        return evaluate(self, profile, activities, now=now)
+
+
+def _no_duplicates(what: str, values: list[str]) -> None:
+    duplicates = sorted(v for v, n in Counter(values).items() if n > 1)
+    if duplicates:
+        raise ValueError(f"duplicate {what}: {', '.join(duplicates)}")
+
+
+def load_rubric(path: str | Path | None = None) -> Rubric:
+    """The rubric at `path`, or the packaged starter rubric when no path is given."""
+    if path is None:
+        text = (files("services.scoring.rubrics") / STARTER_RUBRIC).read_text(encoding="utf-8")
+    else:
+        text = Path(path).read_text(encoding="utf-8")
+    return Rubric.from_yaml(text)

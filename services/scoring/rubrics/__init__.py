@@ -1,0 +1,1 @@
+"""Rubric documents shipped with scoring (the starter rubric)."""

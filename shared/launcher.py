@@ -151,6 +151,9 @@ class Launcher:
             "BATON_JWT_SECRET": secret,
             "BATON_AUTH_MODE": "hs256",
         }
+        if self.broker is not None:
+            # The embedded broker holds a group join for half the session timeout.
+            env.setdefault("BATON_CONSUMER_SESSION_TIMEOUT_MS", "4000")
         for name, port in cfg.ports.items():
             child = Child(
                 name=name,

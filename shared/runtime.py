@@ -84,6 +84,7 @@ class ServiceRuntime:
                     processed_table=self.processed,
                     max_attempts=s.consumer_max_attempts,
                     retry_backoff_s=s.consumer_retry_backoff_s,
+                    session_timeout_ms=s.consumer_session_timeout_ms,
                 )
                 await self.consumer.start()
             log.info(f"{s.service_name}.started")
@@ -114,7 +115,10 @@ class ServiceRuntime:
         if self.relay is not None:
             checks["outbox_relay"] = "ok" if self.relay.healthy else "stopped"
         if self.consumer is not None:
-            checks["consumer"] = "ok" if self.consumer.healthy else "stopped"
+            if not self.consumer.healthy:
+                checks["consumer"] = "stopped"
+            else:
+                checks["consumer"] = "ok" if self.consumer.has_partitions else "joining group"
         return checks
 
 

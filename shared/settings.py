@@ -50,6 +50,11 @@ class ServiceSettings(BaseSettings):
         default=5, description="Attempts per message before it goes to the dead-letter topic."
     )
     consumer_retry_backoff_s: float = 0.2
+    consumer_session_timeout_ms: int = Field(
+        default=10_000,
+        description="Kafka group session timeout. The embedded broker holds a join for half of it, "
+        "so `baton up` and the tests lower it to start consuming sooner.",
+    )
 
     @field_validator("database_url")
     @classmethod

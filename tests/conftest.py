@@ -115,6 +115,7 @@ def service_env(infra: Infra, **overrides: str) -> dict[str, str]:
         "BATON_JWT_SECRET": TEST_JWT_SECRET,
         "BATON_LOG_FORMAT": "text",
         "BATON_OUTBOX_POLL_INTERVAL_S": "0.1",
+        "BATON_CONSUMER_SESSION_TIMEOUT_MS": "2000",
         **overrides,
     }
 

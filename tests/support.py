@@ -35,6 +35,8 @@ async def read_topic(
         group_id=f"test-reader-{uuid.uuid4()}",
         auto_offset_reset="earliest",
         enable_auto_commit=False,
+        session_timeout_ms=2000,
+        heartbeat_interval_ms=400,
     )
     await consumer.start()
     records: list[ConsumerRecord[bytes, bytes]] = []

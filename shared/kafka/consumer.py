@@ -67,6 +67,7 @@ class EventConsumer:
         processed_table: Table,
         max_attempts: int = 5,
         retry_backoff_s: float = 0.2,
+        session_timeout_ms: int = 10_000,
     ) -> None:
         self.group_id = group_id
         self.handlers = dict(handlers)
@@ -86,6 +87,8 @@ class EventConsumer:
             max_poll_records=200,
             fetch_max_wait_ms=100,
             max_partition_fetch_bytes=MAX_REQUEST_BYTES,
+            session_timeout_ms=session_timeout_ms,
+            heartbeat_interval_ms=max(100, session_timeout_ms // 5),
         )
         self._dlq = create_producer(bootstrap_servers, client_id=f"{group_id}-dlq")
         self._pending: dict[TopicPartition, int] = {}
@@ -118,6 +121,11 @@ class EventConsumer:
     @property
     def healthy(self) -> bool:
         return self._task is not None and not self._task.done()
+
+    @property
+    def has_partitions(self) -> bool:
+        """True once the group has assigned this member its partitions."""
+        return bool(self._consumer.assignment())
 
     async def _run(self) -> None:
         while not self._stopping.is_set():

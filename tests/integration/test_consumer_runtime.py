@@ -237,9 +237,13 @@ class TestOutboxRelay:
 
     async def test_rolled_back_transaction_publishes_nothing(self, db: Database, migrated: Infra) -> None:
         lead = uuid.uuid4()
-        with pytest.raises(RuntimeError):
+
+        async def failing_state_change() -> None:
             async with db.transaction() as session:
                 await add_event(session, outbox, ingested_event(lead))
                 raise RuntimeError("the state change failed")
+
+        with pytest.raises(RuntimeError):
+            await failing_state_change()
         async with db.transaction() as session:
             assert await session.scalar(select(func.count()).select_from(outbox)) == 0

@@ -1,0 +1,304 @@
+"""The Helm chart: lints, renders, and every rendered object passes a strict schema.
+
+Built-in kinds go through kubernetes-validate --strict; KEDA, Strimzi and Prometheus Operator
+kinds, which kubernetes-validate waves through with a warning, go through our own schemas.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import jsonschema
+import kubernetes_validate
+import pytest
+
+from shared.contracts.topics import EVENT_TOPICS, dead_letter_topic
+from tests.platform.tooling import CHART, Rendered, load_schema, render, run
+
+KUBERNETES_VERSION = "1.33.0"
+CUSTOM_KINDS = {
+    "KafkaTopic": "kafkatopic",
+    "KafkaUser": "kafkauser",
+    "ScaledObject": "scaledobject",
+    "ServiceMonitor": "servicemonitor",
+}
+CONSUMER_GROUPS = ("baton-scoring", "baton-routing", "baton-feedback")
+PARTITIONS = 6
+ACCESS = {
+    "ingest": {"reads": set(), "writes": {"lead.ingested"}},
+    "scoring": {"reads": {"lead.ingested"}, "writes": {"lead.scored", "lead.qualified", "baton-scoring.dlq"}},
+    "routing": {
+        "reads": {"lead.qualified"},
+        "writes": {"lead.assigned", "lead.dispositioned", "baton-routing.dlq"},
+    },
+    "feedback": {"reads": set(EVENT_TOPICS), "writes": {"baton-feedback.dlq"}},
+}
+
+
+def _name(doc: dict[str, Any]) -> str:
+    return f"{doc['kind']}/{doc['metadata']['name']}"
+
+
+def _validate_builtin(doc: dict[str, Any]) -> None:
+    kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
+
+
+def _validate_custom(doc: dict[str, Any]) -> None:
+    schema = load_schema(CUSTOM_KINDS[doc["kind"]])
+    jsonschema.Draft202012Validator(schema).validate(doc)
+
+
+def _pod_specs(rendered: Rendered) -> list[tuple[str, dict[str, Any]]]:
+    specs = [(_name(d), d["spec"]["template"]["spec"]) for d in rendered.of_kind("Deployment")]
+    specs += [(_name(d), d["spec"]["template"]["spec"]) for d in rendered.of_kind("Job")]
+    return specs
+
+
+def _component(doc: dict[str, Any]) -> str:
+    component: str = doc["metadata"]["labels"]["app.kubernetes.io/component"]
+    return component
+
+
+def test_chart_lints_strictly(helm: str) -> None:
+    for values in ("default-values.yaml", "full-values.yaml"):
+        result = run([helm, "lint", "--strict", str(CHART), "--values", str(CHART / "ci" / values)])
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_every_rendered_object_passes_a_strict_schema(rendered: Rendered) -> None:
+    failures = []
+    for doc in rendered.documents:
+        try:
+            if doc["kind"] in CUSTOM_KINDS:
+                _validate_custom(doc)
+            else:
+                _validate_builtin(doc)
+        except (kubernetes_validate.ValidationError, jsonschema.ValidationError) as exc:
+            failures.append(f"{_name(doc)}: {exc}")
+    assert not failures, "\n".join(failures)
+
+
+def test_unknown_kinds_are_never_passed_through(rendered: Rendered) -> None:
+    for doc in rendered.documents:
+        if doc["kind"] in CUSTOM_KINDS:
+            continue
+        # SchemaNotFoundError here would mean kubernetes-validate only warned about the kind.
+        _validate_builtin(doc)
+
+
+@pytest.mark.parametrize(
+    ("path", "typo"),
+    [
+        (("spec", "template", "spec", "containers", 0), "readinesProbe"),
+        (("spec", "template", "spec"), "securityContex"),
+    ],
+)
+def test_a_typo_in_a_deployment_fails_validation(
+    rendered: Rendered, path: tuple[Any, ...], typo: str
+) -> None:
+    doc = copy.deepcopy(rendered.of_kind("Deployment")[0])
+    node: Any = doc
+    for key in path:
+        node = node[key]
+    node[typo] = {}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        _validate_builtin(doc)
+
+
+@pytest.mark.parametrize(
+    ("kind", "field"), [("KafkaTopic", "partition"), ("KafkaUser", "acl"), ("ScaledObject", "maxReplicas")]
+)
+def test_a_typo_in_a_custom_resource_fails_validation(rendered: Rendered, kind: str, field: str) -> None:
+    doc = copy.deepcopy(rendered.of_kind(kind)[0])
+    doc["spec"][field] = 1
+    with pytest.raises(jsonschema.ValidationError):
+        _validate_custom(doc)
+
+
+def test_a_typo_in_values_is_rejected_by_the_values_schema(helm: str) -> None:
+    result = render(
+        helm, "--values", str(CHART / "ci" / "default-values.yaml"), "--set", "services.ingest.replica=3"
+    )
+    assert result.returncode != 0
+    assert "additional properties 'replica' not allowed" in result.stderr
+
+
+def test_rendering_without_an_existing_secret_fails(helm: str) -> None:
+    result = render(helm)
+    assert result.returncode != 0
+    assert "secrets.existingSecret must name a Secret" in result.stderr
+
+
+def test_keda_max_replicas_above_the_partition_count_is_refused(helm: str) -> None:
+    result = render(
+        helm,
+        "--values",
+        str(CHART / "ci" / "default-values.yaml"),
+        "--set",
+        f"services.feedback.autoscaling.maxReplicas={PARTITIONS + 1}",
+    )
+    assert result.returncode != 0
+    assert "exceeds kafka.partitions" in result.stderr
+
+
+def test_each_service_has_a_deployment_service_and_pdb(rendered: Rendered) -> None:
+    for kind in ("Deployment", "Service", "PodDisruptionBudget"):
+        assert sorted(_component(d) for d in rendered.of_kind(kind)) == sorted(ACCESS), kind
+
+
+def test_every_pod_meets_the_restricted_pod_security_standard(rendered: Rendered) -> None:
+    pods = _pod_specs(rendered)
+    assert len(pods) == 5
+    for name, pod in pods:
+        assert pod["securityContext"]["runAsNonRoot"] is True, name
+        assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault", name
+        assert pod["automountServiceAccountToken"] is False, name
+        tmp_volumes = {v["name"] for v in pod["volumes"] if "emptyDir" in v}
+        for container in pod["containers"] + pod.get("initContainers", []):
+            ctx = container["securityContext"]
+            assert ctx["runAsNonRoot"] is True, name
+            assert ctx["readOnlyRootFilesystem"] is True, name
+            assert ctx["allowPrivilegeEscalation"] is False, name
+            assert ctx["capabilities"]["drop"] == ["ALL"], name
+            assert "add" not in ctx["capabilities"], name
+            assert ctx["seccompProfile"]["type"] == "RuntimeDefault", name
+            mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+            assert mounts.get("/tmp") in tmp_volumes, f"{name}: /tmp is not an emptyDir"
+            assert container["resources"]["requests"], name
+            assert container["resources"]["limits"]["memory"], name
+
+
+def test_probes_split_readiness_from_liveness(rendered: Rendered) -> None:
+    for deployment in rendered.of_kind("Deployment"):
+        (container,) = deployment["spec"]["template"]["spec"]["containers"]
+        assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+        assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+        assert container["startupProbe"]["httpGet"]["path"] == "/healthz"
+        assert container["args"][:2] == ["serve", _component(deployment)]
+
+
+def test_secrets_are_referenced_never_inlined(rendered: Rendered) -> None:
+    assert not rendered.of_kind("Secret")
+    for name, pod in _pod_specs(rendered):
+        for container in pod["containers"]:
+            env = {e["name"]: e for e in container["env"]}
+            assert "secretKeyRef" in env["BATON_DATABASE_URL"]["valueFrom"], name
+            for secret_var in ("BATON_JWT_SECRET", "BATON_KAFKA_SASL_PASSWORD"):
+                if secret_var in env:
+                    assert "value" not in env[secret_var], name
+
+
+def test_migrations_run_as_a_pre_install_and_pre_upgrade_hook(rendered: Rendered) -> None:
+    (job,) = rendered.of_kind("Job")
+    assert job["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
+    (container,) = job["spec"]["template"]["spec"]["containers"]
+    assert container["args"] == ["migrate"]
+    hook_accounts = [
+        sa["metadata"]["name"]
+        for sa in rendered.of_kind("ServiceAccount")
+        if "helm.sh/hook" in sa["metadata"].get("annotations", {})
+    ]
+    assert job["spec"]["template"]["spec"]["serviceAccountName"] in hook_accounts
+
+
+def test_autoscaling_http_services_with_hpa_and_consumers_with_keda(rendered: Rendered) -> None:
+    hpa_targets = {
+        h["spec"]["scaleTargetRef"]["name"]: h for h in rendered.of_kind("HorizontalPodAutoscaler")
+    }
+    keda_targets = {s["spec"]["scaleTargetRef"]["name"]: s for s in rendered.of_kind("ScaledObject")}
+    assert not hpa_targets.keys() & keda_targets.keys(), "two autoscalers on one Deployment"
+    by_component = {_component(d): d["metadata"]["name"] for d in rendered.of_kind("Deployment")}
+    assert by_component["ingest"] in hpa_targets
+    for consumer in ("scoring", "routing", "feedback"):
+        assert by_component[consumer] in keda_targets, consumer
+    # Routing also serves the reps' API: its ScaledObject scales on CPU as well as lag.
+    routing_triggers = {t["type"] for t in keda_targets[by_component["routing"]]["spec"]["triggers"]}
+    assert routing_triggers == {"kafka", "cpu"}
+
+
+def test_keda_scales_on_each_consumed_topic_within_the_partition_count(rendered: Rendered) -> None:
+    partitions = {t["spec"]["topicName"]: t["spec"]["partitions"] for t in rendered.of_kind("KafkaTopic")}
+    for scaled in rendered.of_kind("ScaledObject"):
+        component = _component(scaled)
+        kafka = [t["metadata"] for t in scaled["spec"]["triggers"] if t["type"] == "kafka"]
+        assert {t["topic"] for t in kafka} == ACCESS[component]["reads"]
+        assert {t["consumerGroup"] for t in kafka} == {f"baton-{component}"}
+        assert all(int(t["lagThreshold"]) > 0 for t in kafka)
+        assert scaled["spec"]["maxReplicaCount"] <= min(partitions[t["topic"]] for t in kafka)
+        assert scaled["spec"]["maxReplicaCount"] <= PARTITIONS
+
+
+def test_every_topic_and_dead_letter_topic_has_a_kafka_topic(rendered: Rendered) -> None:
+    expected = set(EVENT_TOPICS) | {dead_letter_topic(group) for group in CONSUMER_GROUPS}
+    topics = rendered.of_kind("KafkaTopic")
+    assert sorted(t["spec"]["topicName"] for t in topics) == sorted(expected)
+    assert all(t["apiVersion"] == "kafka.strimzi.io/v1" for t in topics)
+    assert all(t["spec"]["partitions"] == PARTITIONS for t in topics)
+
+
+def test_kafka_users_grant_least_privilege(rendered: Rendered) -> None:
+    users = {_component(u): u for u in rendered.of_kind("KafkaUser")}
+    assert users.keys() == ACCESS.keys()
+    for component, user in users.items():
+        reads: set[str] = set()
+        writes: set[str] = set()
+        groups: set[str] = set()
+        for acl in user["spec"]["authorization"]["acls"]:
+            resource, operations = acl["resource"], set(acl["operations"])
+            assert resource["patternType"] == "literal", component
+            if resource["type"] == "group":
+                assert operations == {"Read", "Describe"}
+                groups.add(resource["name"])
+            elif operations == {"Read", "Describe"}:
+                reads.add(resource["name"])
+            else:
+                assert operations == {"Write", "Describe"}, component
+                writes.add(resource["name"])
+        assert reads == ACCESS[component]["reads"], component
+        assert writes == ACCESS[component]["writes"], component
+        assert groups == ({f"baton-{component}"} if reads else set()), component
+
+
+def test_network_policies_deny_by_default_and_expose_only_ingest_and_routing(rendered: Rendered) -> None:
+    policies = {p["metadata"]["name"]: p["spec"] for p in rendered.of_kind("NetworkPolicy")}
+    deny = policies["baton-default-deny"]
+    assert deny["policyTypes"] == ["Ingress", "Egress"]
+    assert "ingress" not in deny
+    assert "egress" not in deny
+    dns = policies["baton-egress-dns-postgres"]["egress"][0]
+    assert {(p["protocol"], p["port"]) for p in dns["ports"]} == {("UDP", 53), ("TCP", 53)}
+    assert policies["baton-egress-kafka"]["egress"][0]["ports"]
+    for component in ACCESS:
+        peers = policies[f"baton-{component}-ingress"]["ingress"][0]["from"]
+        namespaces = {
+            p["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
+            for p in peers
+            if "namespaceSelector" in p
+        }
+        if component in {"ingest", "routing"}:
+            assert "ingress-nginx" in namespaces, component
+        else:
+            assert namespaces == {"monitoring"}, component
+
+
+def test_ingress_exposes_only_ingest_and_routing(rendered: Rendered) -> None:
+    backends = {
+        path["backend"]["service"]["name"]
+        for ingress in rendered.of_kind("Ingress")
+        for rule in ingress["spec"]["rules"]
+        for path in rule["http"]["paths"]
+    }
+    assert backends <= {"baton-ingest", "baton-routing"}
+    if rendered.values_file == "full-values.yaml":
+        assert backends == {"baton-ingest", "baton-routing"}
+
+
+def test_service_monitor_scrapes_every_service(rendered: Rendered) -> None:
+    (monitor,) = rendered.of_kind("ServiceMonitor")
+    selector = monitor["spec"]["selector"]["matchLabels"]
+    for service in rendered.of_kind("Service"):
+        labels = service["metadata"]["labels"]
+        assert all(labels.get(k) == v for k, v in selector.items()), _name(service)
+        assert [p["name"] for p in service["spec"]["ports"]] == ["http"]
+    assert monitor["spec"]["endpoints"][0]["path"] == "/metrics"

@@ -40,7 +40,7 @@ class RepRepository:
         result = await self.session.execute(
             select(Rep, RepLedger).join(RepLedger, RepLedger.rep_id == Rep.id).order_by(Rep.name, Rep.id)
         )
-        return [(rep, ledger) for rep, ledger in result.tuples()]
+        return [(rep, ledger) for rep, ledger in result.all()]
 
 
 class LedgerRepository:
@@ -61,7 +61,7 @@ class LedgerRepository:
             .with_for_update(of=RepLedger)
             .execution_options(populate_existing=True)
         )
-        return [(rep, ledger) for rep, ledger in result.tuples()]
+        return [(rep, ledger) for rep, ledger in result.all()]
 
     async def get(self, rep_id: uuid.UUID) -> RepLedger | None:
         return await self.session.get(RepLedger, rep_id)
@@ -116,7 +116,7 @@ class AssignmentRepository:
             .where(Assignment.status == "open")
             .group_by(Assignment.rep_id)
         )
-        return dict(result.tuples())
+        return dict(result.all())
 
     async def record_outcome(
         self, assignment: Assignment, *, status: str, first_touch_at: datetime | None

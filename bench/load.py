@@ -1,0 +1,97 @@
+"""Load generators: closed-loop throughput and open-loop fixed-rate offered load."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import httpx
+
+Body = Callable[[int], dict[str, object]]
+
+
+def lead_body(i: int) -> dict[str, object]:
+    return {
+        "email": f"bench-{uuid.uuid4().hex[:12]}@bench.example",
+        "first_name": "Bench",
+        "company": f"Company {i % 97}",
+        "job_title": "VP Engineering" if i % 3 == 0 else "Engineer",
+        "company_size": 50 + i % 1000,
+        "country": "GB",
+    }
+
+
+@dataclass
+class ThroughputResult:
+    requests: int = 0
+    errors: int = 0
+    seconds: float = 0.0
+    latencies_s: list[float] = field(default_factory=list)
+
+    @property
+    def per_second(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+
+async def closed_loop(
+    url: str, *, connections: int, duration_s: float, body: Body = lead_body
+) -> ThroughputResult:
+    """`connections` workers posting back to back for `duration_s` (what wrk -c does)."""
+    result = ThroughputResult()
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
+        deadline = time.perf_counter() + duration_s
+        counter = iter(range(10**9))
+
+        async def worker() -> None:
+            while time.perf_counter() < deadline:
+                started = time.perf_counter()
+                response = await client.post(url, json=body(next(counter)))
+                result.latencies_s.append(time.perf_counter() - started)
+                if response.status_code >= 400:
+                    result.errors += 1
+                result.requests += 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(connections)))
+        result.seconds = time.perf_counter() - started
+    return result
+
+
+async def open_loop(
+    url: str, *, rate_per_s: float, duration_s: float, on_accepted: Callable[[str, float], None]
+) -> tuple[int, int]:
+    """Send at a fixed schedule regardless of responses (no coordinated omission).
+
+    Calls `on_accepted(lead_id, scheduled_send_time)` for every 202; returns (sent, errors).
+    """
+    interval = 1 / rate_per_s
+    total = int(rate_per_s * duration_s)
+    errors = 0
+    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=256), timeout=30) as client:
+
+        async def one(i: int, scheduled: float) -> None:
+            nonlocal errors
+            try:
+                response = await client.post(url, json=lead_body(i))
+            except httpx.HTTPError:
+                errors += 1
+                return
+            if response.status_code == 202:
+                on_accepted(response.json()["lead_id"], scheduled)
+            else:
+                errors += 1
+
+        start = time.perf_counter()
+        tasks = []
+        for i in range(total):
+            scheduled = start + i * interval
+            delay = scheduled - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(one(i, scheduled)))
+        await asyncio.gather(*tasks)
+    return total, errors

@@ -9,13 +9,15 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 
 from services.feedback import service
-from services.feedback.dependencies import FilterDep, ReaderDep
+from services.feedback.dependencies import FilterDep, ReaderDep, SettingsDep
 from services.feedback.funnel import Funnel
 from services.feedback.schemas import (
     FunnelGroupRead,
     FunnelGroupsRead,
     FunnelRead,
     GroupBy,
+    MqlDeliveryRead,
+    MqlMonthRead,
     ReasonsRead,
     SlaRead,
     SlaRowRead,
@@ -92,6 +94,15 @@ async def get_first_touch_sla(
 ) -> SlaRead:
     rows = await service.sla_attainment(session, where, by=by, now=utc_now())
     return SlaRead(by=by, rows=[SlaRowRead.of(r) for r in rows])
+
+
+@router.get("/sla/mql-delivery", summary="Marketing's SLA: MQLs delivered per month against the target")
+async def get_mql_delivery(
+    session: SessionDep, _: ReaderDep, where: FilterDep, settings: SettingsDep
+) -> MqlDeliveryRead:
+    target = settings.mql_monthly_target
+    months = await service.mql_delivery(session, where, monthly_target=target)
+    return MqlDeliveryRead(monthly_target=target, months=[MqlMonthRead.of(m) for m in months])
 
 
 @router.get("/reasons", summary="Rejection and loss reasons, most frequent first (Pareto)")

@@ -6,10 +6,11 @@ import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated
 
-from fastapi import Depends, Query
+from fastapi import Depends, Query, Request
 
 from services.feedback.errors import InvalidPeriod
 from services.feedback.repository import FactFilter
+from services.feedback.settings import FeedbackSettings
 from shared.auth import Principal, Role, require_roles
 
 ReaderDep = Annotated[Principal, Depends(require_roles(Role.MANAGER, Role.MARKETING, Role.SALES))]
@@ -44,3 +45,11 @@ def _midnight(day: date) -> datetime:
 
 
 FilterDep = Annotated[FactFilter, Depends(report_filter)]
+
+
+def feedback_settings(request: Request) -> FeedbackSettings:
+    settings: FeedbackSettings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[FeedbackSettings, Depends(feedback_settings)]

@@ -62,6 +62,7 @@ class Conversion:
     from_stage: Stage
     to_stage: Stage
     rate: float | None
+    median_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -101,13 +102,26 @@ def rate(numerator: int, denominator: int) -> float | None:
     return numerator / denominator if denominator else None
 
 
-def build_funnel(counts: Mapping[Stage, int]) -> Funnel:
-    """The funnel in stage order and the conversion between consecutive main-path stages."""
+def build_funnel(
+    counts: Mapping[Stage, int], medians: Mapping[tuple[Stage, Stage], float | None] | None = None
+) -> Funnel:
+    """The funnel in stage order and the conversion between consecutive main-path stages.
+
+    `medians` are the median seconds between the two stages, over leads with both recorded
+    (an implied stage has no timestamp, so it cannot take part in a duration).
+    """
+    medians = medians or {}
     return Funnel(
         stages=tuple(StageCount(stage, counts.get(stage, 0)) for stage in STAGES),
-        conversions=tuple(Conversion(a, b, rate(counts.get(b, 0), counts.get(a, 0))) for a, b in CONVERSIONS),
+        conversions=tuple(
+            Conversion(a, b, rate(counts.get(b, 0), counts.get(a, 0)), medians.get((a, b)))
+            for a, b in CONVERSIONS
+        ),
     )
 
 
-def funnel_from_signatures(signatures: Iterable[tuple[Iterable[Stage], int]]) -> Funnel:
-    return build_funnel(count_stages(signatures))
+def funnel_from_signatures(
+    signatures: Iterable[tuple[Iterable[Stage], int]],
+    medians: Mapping[tuple[Stage, Stage], float | None] | None = None,
+) -> Funnel:
+    return build_funnel(count_stages(signatures), medians)

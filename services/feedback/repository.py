@@ -14,7 +14,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from services.feedback.funnel import Stage
+from services.feedback.funnel import CONVERSIONS, Stage
 from services.feedback.models import LeadFact
 
 Dimension = Literal["source", "campaign", "form_id", "grade", "rubric_version", "rep_id", "sla_tier", "month"]
@@ -257,6 +257,34 @@ class LeadFactRepository:
             (row[0], frozenset(s for s, on in zip(stages, row[1:-1], strict=True) if on), row[-1])
             for row in rows
         ]
+
+    async def stage_medians(
+        self, where: FactFilter, *, by: Dimension | None = None
+    ) -> dict[str | None, dict[tuple[Stage, Stage], float | None]]:
+        """Median seconds between consecutive main-path stages, per group if `by`."""
+        key = _DIMENSIONS[by] if by else literal(None, String)
+        medians = []
+        for a, b in CONVERSIONS:
+            start, end = _STAGE_COLUMNS[a], _STAGE_COLUMNS[b]
+            seconds = func.extract("epoch", end - start)
+            both = and_(start.is_not(None), end.is_not(None))
+            medians.append(func.percentile_cont(0.5).within_group(seconds).filter(both))
+        statement = select(key, *medians).where(*_conditions(where)).group_by(key)
+        return {
+            row[0]: {pair: _f(value) for pair, value in zip(CONVERSIONS, row[1:], strict=True)}
+            for row in (await self.session.execute(statement)).all()
+        }
+
+    async def mqls_by_month(self, where: FactFilter) -> list[tuple[str, int]]:
+        """MQLs per calendar month (UTC) of qualification, oldest first."""
+        month = func.to_char(func.timezone("UTC", LeadFact.mql_at), "YYYY-MM")
+        statement = (
+            select(month, func.count())
+            .where(*_conditions(where), LeadFact.mql_at.is_not(None))
+            .group_by(month)
+            .order_by(month)
+        )
+        return [(row[0], row[1]) for row in (await self.session.execute(statement)).all()]
 
     async def speed_to_lead(self, where: FactFilter, *, by: Dimension | None) -> list[Speed]:
         """p50/p95 in seconds of form→assignment (system) and assignment→first touch (human)."""

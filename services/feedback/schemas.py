@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from services.feedback.funnel import Funnel, Stage
 from services.feedback.pareto import ParetoRow
 from services.feedback.repository import Dimension, Speed
-from services.feedback.service import Reasons, SlaShare
+from services.feedback.service import MqlMonth, Reasons, SlaShare
 
 GroupBy = Dimension
 TeamGroupBy = Literal["sla_tier", "rep_id", "source", "campaign", "month"]
@@ -26,6 +26,9 @@ class ConversionRead(BaseModel):
     from_stage: Stage = Field(alias="from")
     to_stage: Stage = Field(alias="to")
     rate: float | None = Field(description="to / from; null when no lead reached `from`.")
+    median_seconds: float | None = Field(
+        description="Median time from `from` to `to` over leads with both recorded; null if none."
+    )
 
 
 class FunnelRead(BaseModel):
@@ -37,7 +40,9 @@ class FunnelRead(BaseModel):
         return cls(
             stages=[StageCountRead(stage=s.stage, count=s.count) for s in funnel.stages],
             conversions=[
-                ConversionRead(from_stage=c.from_stage, to_stage=c.to_stage, rate=c.rate)
+                ConversionRead(
+                    from_stage=c.from_stage, to_stage=c.to_stage, rate=c.rate, median_seconds=c.median_s
+                )
                 for c in funnel.conversions
             ],
         )
@@ -115,3 +120,19 @@ class ReasonsRead(BaseModel):
             rejected=[ReasonRead.of(r) for r in reasons.rejected],
             lost=[ReasonRead.of(r) for r in reasons.lost],
         )
+
+
+class MqlMonthRead(BaseModel):
+    month: str = Field(description="Calendar month (UTC) of qualification, YYYY-MM.")
+    mqls: int
+    target: int | None
+    share_of_target: float | None
+
+    @classmethod
+    def of(cls, row: MqlMonth) -> MqlMonthRead:
+        return cls(month=row.month, mqls=row.mqls, target=row.target, share_of_target=row.share_of_target)
+
+
+class MqlDeliveryRead(BaseModel):
+    monthly_target: int | None
+    months: list[MqlMonthRead]

@@ -118,25 +118,54 @@ class SlaShare:
 
 
 @dataclass(frozen=True)
+class MqlMonth:
+    month: str
+    mqls: int
+    target: int | None
+    share_of_target: float | None
+
+
+@dataclass(frozen=True)
 class Reasons:
     rejected: tuple[ParetoRow, ...]
     lost: tuple[ParetoRow, ...]
 
 
 async def funnel_report(session: AsyncSession, where: FactFilter) -> Funnel:
-    """Leads at each stage (a stage reached implies the earlier ones) and the conversions."""
-    signatures = await LeadFactRepository(session).stage_signatures(where)
-    return funnel_from_signatures((stages, n) for _, stages, n in signatures)
+    """Leads at each stage (a stage reached implies the earlier ones), the conversions and
+    the median time each conversion takes."""
+    facts = LeadFactRepository(session)
+    signatures = await facts.stage_signatures(where)
+    medians = (await facts.stage_medians(where)).get(None)
+    return funnel_from_signatures(((stages, n) for _, stages, n in signatures), medians)
 
 
 async def funnel_by(session: AsyncSession, where: FactFilter, *, by: Dimension) -> list[FunnelGroup]:
     """The funnel per value of one dimension, largest group first (then by key)."""
+    facts = LeadFactRepository(session)
     grouped: dict[str | None, list[tuple[frozenset[Stage], int]]] = {}
-    for key, stages, n in await LeadFactRepository(session).stage_signatures(where, by=by):
+    for key, stages, n in await facts.stage_signatures(where, by=by):
         grouped.setdefault(key, []).append((stages, n))
+    medians = await facts.stage_medians(where, by=by)
     sizes = {key: count_stages(rows)[Stage.INGESTED] for key, rows in grouped.items()}
     order = sorted(grouped, key=lambda k: (-sizes[k], k is None, k or ""))
-    return [FunnelGroup(key, funnel_from_signatures(grouped[key])) for key in order]
+    return [FunnelGroup(key, funnel_from_signatures(grouped[key], medians.get(key))) for key in order]
+
+
+async def mql_delivery(
+    session: AsyncSession, where: FactFilter, *, monthly_target: int | None
+) -> list[MqlMonth]:
+    """Marketing's side of the agreement: MQLs delivered each month against the agreed number."""
+    months = await LeadFactRepository(session).mqls_by_month(where)
+    return [
+        MqlMonth(
+            month=month,
+            mqls=mqls,
+            target=monthly_target,
+            share_of_target=mqls / monthly_target if monthly_target else None,
+        )
+        for month, mqls in months
+    ]
 
 
 async def speed_to_lead(session: AsyncSession, where: FactFilter, *, by: Dimension | None) -> list[Speed]:

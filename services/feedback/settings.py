@@ -1,7 +1,15 @@
 from __future__ import annotations
 
+from pydantic import Field
+
 from shared.settings import ServiceSettings
 
 
 class FeedbackSettings(ServiceSettings):
     service_name: str = "feedback"
+    mql_monthly_target: int | None = Field(
+        default=None,
+        ge=1,
+        description="MQLs marketing agreed to deliver each month (BATON_MQL_MONTHLY_TARGET); "
+        "without it the MQL-delivery report shows counts but no attainment.",
+    )

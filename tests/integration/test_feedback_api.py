@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from services.feedback.main import create_app
 from services.feedback.models import processed_event
+from services.feedback.settings import FeedbackSettings
 from shared.auth import Role
 from shared.contracts import AnyEvent
 from shared.db import Database
@@ -70,12 +71,13 @@ class TestFunnelFromKafka:
 
             await eventually(all_consumed, timeout_s=45)
             body = (await client.get("/v1/funnel", headers=MANAGER)).json()
-            assert body["conversions"] == [
-                {"from": "ingested", "to": "mql", "rate": 2 / 3},
-                {"from": "mql", "to": "assigned", "rate": 1.0},
-                {"from": "assigned", "to": "accepted", "rate": 0.5},
-                {"from": "accepted", "to": "sql", "rate": 1.0},
-                {"from": "sql", "to": "won", "rate": 1.0},
+            conversions = [(c["from"], c["to"], c["rate"], c["median_seconds"]) for c in body["conversions"]]
+            assert conversions == [
+                ("ingested", "mql", 2 / 3, 2.0),
+                ("mql", "assigned", 1.0, 1.0),
+                ("assigned", "accepted", 0.5, 298.0),
+                ("accepted", "sql", 1.0, 2 * 86400 - 300.0),
+                ("sql", "won", 1.0, 18 * 86400.0),
             ]
             assert await stage_counts(client, source="linkedin") == {
                 "ingested": 1, "mql": 1, "assigned": 1, "accepted": 0,
@@ -122,7 +124,9 @@ class TestReportsOverHttp:
             sla = (await client.get("/v1/sla/first-touch", headers=sales)).json()
             reasons = (await client.get("/v1/reasons", headers=sales)).json()
         assert [(g["key"], g["stages"][0]["count"]) for g in groups["groups"]] == [(None, 4), ("spring", 1)]
-        assert groups["groups"][1]["conversions"][-1] == {"from": "sql", "to": "won", "rate": 1.0}
+        assert groups["groups"][1]["conversions"][-1] == {
+            "from": "sql", "to": "won", "rate": 1.0, "median_seconds": 18 * 86400.0,
+        }  # fmt: skip
         assert grouped_csv.text.splitlines()[1] == "2026-11,ingested,3,"
         hot = next(r for r in speed["rows"] if r["key"] == "hot")
         assert hot["system"] == {"n": 3, "p50_s": 6.0, "p95_s": 9.6}
@@ -161,3 +165,15 @@ class TestReportsOverHttp:
         async with running_app(create_app()) as client:
             body = (await client.get("/v1/funnel", headers=MANAGER)).json()
         assert [c["rate"] for c in body["conversions"]] == [0.0, None, None, None, None]
+
+    async def test_mql_delivery_against_the_monthly_target(self, db: Database, settings_env: Infra) -> None:
+        await scripted_history(db)
+        async with running_app(create_app(FeedbackSettings(mql_monthly_target=4))) as client:
+            body = (await client.get("/v1/sla/mql-delivery", headers=bearer(Role.MARKETING))).json()
+        assert body == {
+            "monthly_target": 4,
+            "months": [
+                {"month": "2026-11", "mqls": 3, "target": 4, "share_of_target": 0.75},
+                {"month": "2026-12", "mqls": 1, "target": 4, "share_of_target": 0.25},
+            ],
+        }

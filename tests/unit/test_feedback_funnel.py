@@ -116,6 +116,11 @@ class TestFunnel:
         capped = [(stages, min(n, 5)) for stages, n in rows]
         assert count_stages(one_by_one) == count_stages(capped)
 
+    def test_medians_are_attached_to_their_conversion(self) -> None:
+        funnel = build_funnel({Stage.INGESTED: 2, Stage.MQL: 1}, {(Stage.INGESTED, Stage.MQL): 30.0})
+        assert funnel.conversions[0].median_s == 30.0
+        assert all(c.median_s is None for c in funnel.conversions[1:])
+
     def test_conversions_cover_consecutive_main_path_stages(self) -> None:
         assert [a for a, _ in CONVERSIONS] == list(MAIN_PATH[:-1])
         assert [b for _, b in CONVERSIONS] == list(MAIN_PATH[1:])

@@ -128,8 +128,11 @@ class Launcher:
         signal.signal(signal.SIGINT, self._request_stop)
         try:
             return self._run()
-        except (InfrastructureError, RuntimeError) as exc:
+        except InfrastructureError as exc:
             self.say(f"error: {exc}")
+            return 1
+        except Exception as exc:
+            self.say(f"error: {type(exc).__name__}: {exc} (logs in {self.config.home / 'logs'})")
             return 1
         finally:
             self.shutdown()

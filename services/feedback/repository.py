@@ -79,6 +79,13 @@ _STAGE_COLUMNS: Mapping[Stage, InstrumentedAttribute[datetime | None]] = {
     Stage.LOST: LeadFact.lost_at,
 }
 
+# What an outcome carries besides its time: why a lead was rejected or lost, what a win was worth.
+_OUTCOME_DETAIL: Mapping[Stage, str] = {
+    Stage.REJECTED: "reject_reason",
+    Stage.LOST: "loss_reason",
+    Stage.WON: "amount",
+}
+
 
 def _earliest(column: InstrumentedAttribute[Any], new: Any) -> ColumnElement[Any]:
     # LEAST ignores NULLs, so the first event of a stage simply sets it.
@@ -232,17 +239,11 @@ class LeadFactRepository:
             "first_touch_at": lambda x: _earliest(LeadFact.first_touch_at, x.first_touch_at),
             name: lambda x: _earliest(stage_column, x[name]),
         }
-        detail = {Stage.REJECTED: ("reject_reason", reason), Stage.LOST: ("loss_reason", reason)}.get(
-            stage, ("amount", amount) if stage is Stage.WON else None
-        )
-        if detail is not None:
-            column, value = detail
-            values[column] = value
+        column = _OUTCOME_DETAIL.get(stage)
+        if column is not None:
+            values[column] = amount if stage is Stage.WON else reason
             updates[column] = _bind_follows_earliest(column, stage_column, name)
         await self._upsert(lead_id, values, updates)
-
-    async def get(self, lead_id: uuid.UUID) -> LeadFact | None:
-        return await self.session.get(LeadFact, lead_id)
 
     async def stage_signatures(
         self, where: FactFilter, *, by: Dimension | None = None

@@ -1,0 +1,258 @@
+"""Routing's HTTP API: reps, queues and dispositions, with their errors as problem details."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import httpx
+from sqlalchemy import func, select
+
+from services.routing import service
+from services.routing.main import create_app
+from services.routing.models import Disposition, outbox
+from shared.auth import Role
+from shared.contracts import LeadQualified, LeadQualifiedPayload, LeadSnapshot, decode_event, utc_now
+from shared.db import Database
+from tests.conftest import Infra, bearer
+from tests.support import read_topic, running_app
+
+MANAGER = bearer(Role.MANAGER)
+ADMIN = bearer(Role.ADMIN)
+
+
+def qualified() -> LeadQualified:
+    lead_id = uuid.uuid4()
+    return LeadQualified.new(
+        lead_id=lead_id,
+        producer="scoring",
+        payload=LeadQualifiedPayload(
+            rubric_version="2026-11-01",
+            score=75.0,
+            grade="B",
+            reason="threshold",
+            sla_tier="warm",
+            sla_minutes=60,
+            qualified_at=utc_now(),
+            lead=LeadSnapshot(email=f"{lead_id}@example.com"),
+        ),
+    )
+
+
+async def create_rep(client: httpx.AsyncClient, name: str, **fields: Any) -> dict[str, Any]:
+    body = {"name": name, "email": f"{name.lower()}@example.com", **fields}
+    response = await client.post("/v1/reps", json=body, headers=MANAGER)
+    assert response.status_code == 201, response.text
+    result: dict[str, Any] = response.json()
+    return result
+
+
+async def assign(db: Database) -> tuple[uuid.UUID, uuid.UUID]:
+    """Assign a fresh lead; returns (assignment id, rep id)."""
+    async with db.transaction() as session:
+        outcome = await service.assign_lead(session, event=qualified())
+    assert outcome.assignment is not None
+    return outcome.assignment.id, outcome.assignment.rep_id
+
+
+def assert_problem(response: httpx.Response, status: int, slug: str | None = None) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
+    problem: dict[str, Any] = response.json()
+    if slug is not None:
+        assert problem["type"].endswith("/" + slug), problem
+    return problem
+
+
+class TestReps:
+    async def test_manager_adds_and_lists_reps(self, db: Database, settings_env: Infra) -> None:
+        async with running_app(create_app()) as client:
+            ada = await create_rep(
+                client,
+                "Ada",
+                weight=2,
+                timezone="Europe/London",
+                working_hours={"start": "09:00", "end": "17:30", "days": [0, 1, 2, 3, 4]},
+                max_open=10,
+            )
+            listed = await client.get("/v1/reps", headers=bearer(Role.REP, rep_id=uuid.uuid4()))
+        assert listed.status_code == 200
+        assert [r["id"] for r in listed.json()] == [ada["id"]]
+        assert ada["working_hours"]["end"] == "17:30:00"
+        assert (ada["weight"], ada["assigned"], ada["active"]) == (2, 0, True)
+
+    async def test_duplicate_email_is_a_conflict(self, db: Database, settings_env: Infra) -> None:
+        async with running_app(create_app()) as client:
+            await create_rep(client, "Grace")
+            again = await client.post(
+                "/v1/reps", json={"name": "Grace H", "email": "GRACE@example.com"}, headers=ADMIN
+            )
+        assert_problem(again, 409, "rep-email-taken")
+
+    async def test_only_managers_and_admins_manage_reps(self, db: Database, settings_env: Infra) -> None:
+        async with running_app(create_app()) as client:
+            as_rep = await client.post(
+                "/v1/reps",
+                json={"name": "Eve", "email": "eve@example.com"},
+                headers=bearer(Role.REP, rep_id=uuid.uuid4()),
+            )
+            anonymous = await client.get("/v1/reps")
+        assert_problem(as_rep, 403)
+        assert_problem(anonymous, 401)
+
+    async def test_invalid_rep_fields_are_field_errors(self, db: Database, settings_env: Infra) -> None:
+        async with running_app(create_app()) as client:
+            response = await client.post(
+                "/v1/reps",
+                json={"name": "Tz", "email": "tz@example.com", "weight": 0, "timezone": "Mars/Olympus"},
+                headers=MANAGER,
+            )
+        problem = assert_problem(response, 422)
+        assert {e["loc"][-1] for e in problem["errors"]} == {"weight", "timezone"}
+
+    async def test_patch_switches_a_rep_off_and_changes_weight(
+        self, db: Database, settings_env: Infra
+    ) -> None:
+        async with running_app(create_app()) as client:
+            rep = await create_rep(client, "Linus")
+            patched = await client.patch(
+                f"/v1/reps/{rep['id']}", json={"active": False, "weight": 3}, headers=MANAGER
+            )
+            missing = await client.patch(f"/v1/reps/{uuid.uuid4()}", json={"active": True}, headers=MANAGER)
+        assert patched.status_code == 200, patched.text
+        assert (patched.json()["active"], patched.json()["weight"]) == (False, 3)
+        assert_problem(missing, 404, "rep-not-found")
+
+    async def test_rep_who_joins_late_gets_no_catch_up_burst(self, db: Database, settings_env: Infra) -> None:
+        async with running_app(create_app()) as client:
+            await create_rep(client, "First")
+            await create_rep(client, "Second")
+            for _ in range(6):
+                await assign(db)
+            late = await create_rep(client, "Late")
+            chosen = [(await assign(db))[1] for _ in range(3)]
+        assert chosen.count(uuid.UUID(late["id"])) == 1
+
+
+class TestRepQueue:
+    async def test_a_rep_reads_their_own_queue_and_nobody_elses(
+        self, db: Database, settings_env: Infra
+    ) -> None:
+        async with running_app(create_app()) as client:
+            alice = await create_rep(client, "Alice")
+            bob = await create_rep(client, "Bob")
+            assignments = [await assign(db) for _ in range(4)]
+            as_alice = bearer(Role.REP, rep_id=uuid.UUID(alice["id"]))
+            own = await client.get(f"/v1/reps/{alice['id']}/queue", headers=as_alice)
+            other = await client.get(f"/v1/reps/{bob['id']}/queue", headers=as_alice)
+            by_manager = await client.get(f"/v1/reps/{bob['id']}/queue", headers=MANAGER)
+            unknown = await client.get(f"/v1/reps/{uuid.uuid4()}/queue", headers=MANAGER)
+            bad_status = await client.get(f"/v1/reps/{bob['id']}/queue?status=pending", headers=MANAGER)
+            bobs_lead = next(a for a, r in assignments if str(r) == bob["id"])
+            lead_id = next(a["lead_id"] for a in by_manager.json() if a["id"] == str(bobs_lead))
+            peek = await client.get(f"/v1/leads/{lead_id}/assignment", headers=as_alice)
+
+        assert own.status_code == 200
+        assert {a["rep_id"] for a in own.json()} == {alice["id"]}
+        assert len(own.json()) == 2
+        assert_problem(other, 403, "not-your-assignment")
+        assert len(by_manager.json()) == 2
+        assert_problem(unknown, 404, "rep-not-found")
+        assert_problem(bad_status, 422)
+        assert_problem(peek, 403, "not-your-assignment")
+
+
+class TestRecordDisposition:
+    async def test_a_lead_goes_from_accepted_to_won(self, db: Database, settings_env: Infra) -> None:
+        async with running_app(create_app()) as client:
+            await create_rep(client, "Closer")
+            assignment_id, rep_id = await assign(db)
+            as_rep = bearer(Role.REP, rep_id=rep_id)
+            url = f"/v1/assignments/{assignment_id}/disposition"
+            accepted = await client.post(url, json={"outcome": "accepted"}, headers=as_rep)
+            sql = await client.post(url, json={"outcome": "sql"}, headers=as_rep)
+            won = await client.post(url, json={"outcome": "won", "amount": "12500.00"}, headers=MANAGER)
+            queue = await client.get(f"/v1/reps/{rep_id}/queue?status=won", headers=as_rep)
+
+        assert [r.status_code for r in (accepted, sql, won)] == [201, 201, 201]
+        assert won.json()["amount"] == "12500.00"
+        (closed,) = queue.json()
+        assert closed["status"] == "won"
+        assert closed["first_touch_at"] is not None
+        assert closed["first_touch_at"] == accepted.json()["recorded_at"]
+        async with db.transaction() as session:
+            history = await session.scalar(
+                select(func.count())
+                .select_from(Disposition)
+                .where(Disposition.assignment_id == assignment_id)
+            )
+            staged = await session.scalar(
+                select(func.count()).select_from(outbox).where(outbox.c.event_type == "lead.dispositioned")
+            )
+        assert (history, staged) == (3, 3)
+
+        won_event_id = won.json()["event_id"]
+        records = await read_topic(
+            settings_env.kafka_bootstrap_servers,
+            "lead.dispositioned",
+            until=lambda rs: any(decode_event(r.value).event_id == uuid.UUID(won_event_id) for r in rs),
+        )
+        event = next(
+            decode_event(r.value)
+            for r in records
+            if decode_event(r.value).event_id == uuid.UUID(won_event_id)
+        )
+        assert event.payload.outcome == "won"  # type: ignore[union-attr]
+
+    async def test_rejection_without_a_reason_is_unprocessable(
+        self, db: Database, settings_env: Infra
+    ) -> None:
+        async with running_app(create_app()) as client:
+            await create_rep(client, "Picky")
+            assignment_id, _ = await assign(db)
+            url = f"/v1/assignments/{assignment_id}/disposition"
+            no_reason = await client.post(url, json={"outcome": "rejected"}, headers=MANAGER)
+            amount_on_accept = await client.post(
+                url, json={"outcome": "accepted", "amount": 5}, headers=MANAGER
+            )
+            unknown_outcome = await client.post(url, json={"outcome": "maybe"}, headers=MANAGER)
+            with_reason = await client.post(
+                url, json={"outcome": "rejected", "reason": "not our ICP"}, headers=MANAGER
+            )
+        assert_problem(no_reason, 422, "disposition-invalid")
+        assert_problem(amount_on_accept, 422, "disposition-invalid")
+        assert_problem(unknown_outcome, 422, "validation-failed")
+        assert with_reason.status_code == 201
+
+    async def test_illegal_transitions_are_conflicts_naming_the_allowed_states(
+        self, db: Database, settings_env: Infra
+    ) -> None:
+        async with running_app(create_app()) as client:
+            await create_rep(client, "Hasty")
+            assignment_id, _ = await assign(db)
+            url = f"/v1/assignments/{assignment_id}/disposition"
+            early_win = await client.post(url, json={"outcome": "won"}, headers=MANAGER)
+            await client.post(url, json={"outcome": "accepted"}, headers=MANAGER)
+            await client.post(url, json={"outcome": "lost", "reason": "went dark"}, headers=MANAGER)
+            after_lost = await client.post(url, json={"outcome": "sql"}, headers=MANAGER)
+        problem = assert_problem(early_win, 409, "illegal-transition")
+        assert problem["allowed"] == ["accepted", "rejected"]
+        assert assert_problem(after_lost, 409, "illegal-transition")["allowed"] == []
+
+    async def test_only_the_assigned_rep_may_record_an_outcome(
+        self, db: Database, settings_env: Infra
+    ) -> None:
+        async with running_app(create_app()) as client:
+            await create_rep(client, "Owner")
+            assignment_id, _ = await assign(db)
+            url = f"/v1/assignments/{assignment_id}/disposition"
+            stranger = await client.post(
+                url, json={"outcome": "accepted"}, headers=bearer(Role.REP, rep_id=uuid.uuid4())
+            )
+            marketing = await client.post(url, json={"outcome": "accepted"}, headers=bearer(Role.MARKETING))
+            missing = await client.post(
+                f"/v1/assignments/{uuid.uuid4()}/disposition", json={"outcome": "accepted"}, headers=MANAGER
+            )
+        assert_problem(stranger, 403, "not-your-assignment")
+        assert_problem(marketing, 403, "forbidden")
+        assert_problem(missing, 404, "assignment-not-found")

@@ -120,3 +120,38 @@ def render(helm: str, *args: str) -> subprocess.CompletedProcess[str]:
 def load_schema(name: str) -> dict[str, Any]:
     schema: dict[str, Any] = json.loads((SCHEMAS / f"{name}.schema.json").read_text())
     return schema
+
+
+CHECKOV_VERSION = "3.3.30"
+CHECKOV_DIR = REPO / ".baton" / "tools" / f"checkov-{CHECKOV_VERSION}"
+
+
+def locate_checkov() -> list[str]:
+    """checkov from the project's venv, else a pinned copy in its own venv under .baton/tools.
+
+    checkov pins many libraries of its own, so it is kept out of the project's venv unless the
+    dev extras bring it; installing it once takes about a minute. The venv is built aside and
+    renamed into place, so its scripts' shebangs are stale: run them with its own python.
+    """
+    in_venv = VENV_BIN / "checkov"
+    if in_venv.exists():
+        return [str(in_venv)]
+    command = [str(CHECKOV_DIR / "bin" / "python"), str(CHECKOV_DIR / "bin" / "checkov")]
+    if Path(command[1]).exists():
+        return command
+    staging = CHECKOV_DIR.with_name(CHECKOV_DIR.name + f".tmp-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    created = run([sys.executable, "-m", "venv", str(staging)])
+    if created.returncode != 0:
+        pytest.fail(f"cannot create a venv for checkov:\n{created.stderr}")
+    installed = run(
+        [str(staging / "bin" / "pip"), "install", "--quiet", f"checkov=={CHECKOV_VERSION}"], timeout=900
+    )
+    if installed.returncode != 0:
+        shutil.rmtree(staging, ignore_errors=True)
+        pytest.fail(f"pip install checkov=={CHECKOV_VERSION} failed:\n{installed.stderr[-3000:]}")
+    try:
+        staging.rename(CHECKOV_DIR)
+    except OSError:  # another session installed it meanwhile
+        shutil.rmtree(staging, ignore_errors=True)
+    return command

@@ -88,19 +88,38 @@ class Evaluation(BaseModel):
     fired_rules: list[FiredRule]
 
     def explain(self) -> str:
-        """A short human reading of the score, rule by rule."""
-        lines = [
-            f"Score {self.score:g} = fit {self.fit_score:g} + engagement {self.engagement_score:g} "
-            f"(grade {self.grade}, rubric {self.rubric_version})."
-        ]
-        for rule in self.fired_rules:
-            decay = f", decayed to {rule.decay_factor:.0%}" if rule.decay_factor < 1 else ""
-            lines.append(f"{rule.points:+g} {rule.kind} {rule.rule_id}: {rule.reason}{decay}")
-        if self.disqualified:
-            lines.append("Disqualified: a negative rule bars qualification.")
-        elif not self.is_mql:
-            lines.append("Not yet an MQL.")
-        return "\n".join(lines)
+        return explain_score(
+            score=self.score,
+            fit_score=self.fit_score,
+            engagement_score=self.engagement_score,
+            grade=self.grade,
+            rubric_version=self.rubric_version,
+            is_mql=self.is_mql,
+            fired_rules=self.fired_rules,
+        )
+
+
+def explain_score(
+    *,
+    score: float,
+    fit_score: float,
+    engagement_score: float,
+    grade: str,
+    rubric_version: str,
+    is_mql: bool,
+    fired_rules: Sequence[FiredRule],
+) -> str:
+    """A short human reading of a score, rule by rule."""
+    lines = [
+        f"Score {score:g} = fit {fit_score:g} + engagement {engagement_score:g} "
+        f"(grade {grade}, rubric {rubric_version})."
+    ]
+    for rule in fired_rules:
+        decay = f", decayed to {rule.decay_factor:.0%}" if rule.decay_factor < 1 else ""
+        lines.append(f"{rule.points:+g} {rule.kind} {rule.rule_id}: {rule.reason}{decay}")
+    if not is_mql:
+        lines.append("Not an MQL yet.")
+    return "\n".join(lines)
 
 
 def decay_factor(age_seconds: float, half_life_days: float | None) -> float:

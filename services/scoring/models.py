@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from sqlalchemy.orm import DeclarativeBase
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, String
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.db import service_metadata
 from shared.outbox import outbox_table, processed_event_table
@@ -12,6 +18,68 @@ SCHEMA = "scoring"
 
 class Base(DeclarativeBase):
     metadata = service_metadata(SCHEMA)
+
+
+class LeadProfile(Base):
+    """What scoring knows about a lead: the latest non-null value of each field, and whether
+    (and when) it first qualified. `qualified_at` is set once, ever."""
+
+    __tablename__ = "lead_profile"
+
+    lead_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    email: Mapped[str] = mapped_column(String(320))
+    first_name: Mapped[str | None] = mapped_column(String(200))
+    last_name: Mapped[str | None] = mapped_column(String(200))
+    company: Mapped[str | None] = mapped_column(String(300))
+    job_title: Mapped[str | None] = mapped_column(String(300))
+    phone: Mapped[str | None] = mapped_column(String(64))
+    country: Mapped[str | None] = mapped_column(String(100))
+    company_size: Mapped[int | None] = mapped_column(Integer)
+    industry: Mapped[str | None] = mapped_column(String(200))
+    source: Mapped[str | None] = mapped_column(String(100))
+    consent: Mapped[bool | None] = mapped_column(Boolean)
+    utm: Mapped[dict[str, str]] = mapped_column(JSONB)
+    attributes: Mapped[dict[str, str]] = mapped_column(JSONB)
+    observed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    qualified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    qualification_reason: Mapped[str | None] = mapped_column(String(32))
+    qualified_rubric_version: Mapped[str | None] = mapped_column(String(64))
+
+
+class LeadActivity(Base):
+    """Something a lead did, recorded once per event that reported it."""
+
+    __tablename__ = "activity"
+    __table_args__ = (Index("ix_activity_lead_id_occurred_at", "lead_id", "occurred_at"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    lead_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("lead_profile.lead_id"))
+    event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), unique=True)
+    type: Mapped[str] = mapped_column(String(64))
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    properties: Mapped[dict[str, str]] = mapped_column(JSONB)
+
+
+class Score(Base):
+    """Every score computed for a lead (the history), with its explanation and rubric version."""
+
+    __tablename__ = "score"
+    __table_args__ = (Index("ix_score_lead_id_id", "lead_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    lead_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("lead_profile.lead_id"))
+    event_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    rubric_version: Mapped[str] = mapped_column(String(64))
+    score: Mapped[float] = mapped_column(Float)
+    fit_score: Mapped[float] = mapped_column(Float)
+    engagement_score: Mapped[float] = mapped_column(Float)
+    grade: Mapped[str] = mapped_column(String(16))
+    is_mql: Mapped[bool] = mapped_column(Boolean)
+    fired_rules: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    scored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 outbox = outbox_table(Base.metadata)

@@ -1,4 +1,4 @@
-"""Scoring's first schema: the outbox and the processed-event table.
+"""Lead profiles, activities, score history, the outbox and the processed-event table.
 
 Revision ID: scoring_0001
 Revises:
@@ -6,6 +6,10 @@ Create Date: 2026-11-23
 """
 
 from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+from sqlalchemy.dialects import postgresql as pg
 
 from shared.migrations import create_messaging_tables
 
@@ -18,8 +22,74 @@ SCHEMA = "scoring"
 
 
 def upgrade() -> None:
+    op.create_table(
+        "lead_profile",
+        sa.Column("lead_id", pg.UUID(as_uuid=True), nullable=False),
+        sa.Column("email", sa.String(320), nullable=False),
+        sa.Column("first_name", sa.String(200)),
+        sa.Column("last_name", sa.String(200)),
+        sa.Column("company", sa.String(300)),
+        sa.Column("job_title", sa.String(300)),
+        sa.Column("phone", sa.String(64)),
+        sa.Column("country", sa.String(100)),
+        sa.Column("company_size", sa.Integer()),
+        sa.Column("industry", sa.String(200)),
+        sa.Column("source", sa.String(100)),
+        sa.Column("consent", sa.Boolean()),
+        sa.Column("utm", pg.JSONB(), nullable=False),
+        sa.Column("attributes", pg.JSONB(), nullable=False),
+        sa.Column("observed_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("qualified_at", sa.DateTime(timezone=True)),
+        sa.Column("qualification_reason", sa.String(32)),
+        sa.Column("qualified_rubric_version", sa.String(64)),
+        sa.PrimaryKeyConstraint("lead_id", name="pk_lead_profile"),
+        schema=SCHEMA,
+    )
+    op.create_table(
+        "activity",
+        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
+        sa.Column("lead_id", pg.UUID(as_uuid=True), nullable=False),
+        sa.Column("event_id", pg.UUID(as_uuid=True), nullable=False),
+        sa.Column("type", sa.String(64), nullable=False),
+        sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("properties", pg.JSONB(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_activity"),
+        sa.ForeignKeyConstraint(
+            ["lead_id"], [f"{SCHEMA}.lead_profile.lead_id"], name="fk_activity_lead_id_lead_profile"
+        ),
+        sa.UniqueConstraint("event_id", name="uq_activity_event_id"),
+        schema=SCHEMA,
+    )
+    op.create_index("ix_activity_lead_id_occurred_at", "activity", ["lead_id", "occurred_at"], schema=SCHEMA)
+    op.create_table(
+        "score",
+        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
+        sa.Column("lead_id", pg.UUID(as_uuid=True), nullable=False),
+        sa.Column("event_id", pg.UUID(as_uuid=True)),
+        sa.Column("rubric_version", sa.String(64), nullable=False),
+        sa.Column("score", sa.Float(), nullable=False),
+        sa.Column("fit_score", sa.Float(), nullable=False),
+        sa.Column("engagement_score", sa.Float(), nullable=False),
+        sa.Column("grade", sa.String(16), nullable=False),
+        sa.Column("is_mql", sa.Boolean(), nullable=False),
+        sa.Column("fired_rules", pg.JSONB(), nullable=False),
+        sa.Column("scored_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_score"),
+        sa.ForeignKeyConstraint(
+            ["lead_id"], [f"{SCHEMA}.lead_profile.lead_id"], name="fk_score_lead_id_lead_profile"
+        ),
+        schema=SCHEMA,
+    )
+    op.create_index("ix_score_lead_id_id", "score", ["lead_id", "id"], schema=SCHEMA)
     create_messaging_tables(SCHEMA, consumer=True)
 
 
 def downgrade() -> None:
-    pass
+    op.drop_table("processed_event", schema=SCHEMA)
+    op.drop_table("outbox", schema=SCHEMA)
+    op.drop_table("score", schema=SCHEMA)
+    op.drop_table("activity", schema=SCHEMA)
+    op.drop_table("lead_profile", schema=SCHEMA)

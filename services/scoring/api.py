@@ -1,0 +1,88 @@
+"""Scoring's HTTP routes: parse transport input, call one use case, map the answer."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+
+from services.scoring import service
+from services.scoring.dependencies import Reader, RubricAuthor, RubricDep
+from services.scoring.errors import RubricRejected
+from services.scoring.rubric import Rubric, RubricInvalid
+from services.scoring.schemas import RubricValidated, ScoreHistory, ScoreRead
+from shared.runtime import SessionDep
+
+router = APIRouter(prefix="/v1", tags=["scoring"])
+
+YAML_MEDIA_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "text/plain")
+
+
+@router.get("/leads/{lead_id}/score", summary="A lead's score, the rules that fired and the rubric version")
+async def read_score(lead_id: uuid.UUID, session: SessionDep, _: Reader) -> ScoreRead:
+    return await service.get_score(session, lead_id=lead_id)
+
+
+@router.get("/leads/{lead_id}/score/history", summary="How a lead's score moved, and why")
+async def read_score_history(
+    lead_id: uuid.UUID,
+    session: SessionDep,
+    _: Reader,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> ScoreHistory:
+    return await service.get_score_history(session, lead_id=lead_id, limit=limit)
+
+
+@router.get("/rubric", summary="The active rubric", response_model=Rubric)
+async def read_rubric(rubric: RubricDep, _: Reader) -> Rubric:
+    return rubric
+
+
+@router.get("/rubric/schema", summary="JSON Schema of the rubric language")
+async def read_rubric_schema(_: Reader) -> dict[str, Any]:
+    return Rubric.model_json_schema()
+
+
+@router.post(
+    "/rubrics/validate",
+    summary="Check a rubric document (YAML or JSON); 422 lists every error with its path",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/yaml": {"schema": {"$ref": "#/components/schemas/Rubric"}},
+                "application/json": {"schema": {"$ref": "#/components/schemas/Rubric"}},
+            },
+        }
+    },
+)
+async def validate_rubric(request: Request, _: RubricAuthor) -> RubricValidated:
+    body = (await request.body()).decode("utf-8", errors="replace")
+    content_type = request.headers.get("content-type", "application/yaml").split(";")[0].strip().lower()
+    try:
+        if content_type == "application/json" or content_type.endswith("+json"):
+            try:
+                document = json.loads(body)
+            except ValueError as exc:
+                raise RubricInvalid(
+                    [{"loc": [], "msg": f"invalid JSON: {exc}", "type": "json_invalid"}]
+                ) from exc
+            rubric = Rubric.from_document(document)
+        elif content_type in YAML_MEDIA_TYPES:
+            rubric = Rubric.from_yaml(body)
+        else:
+            raise RubricInvalid(
+                [{"loc": [], "msg": f"send YAML or JSON, not {content_type!r}", "type": "media_type"}]
+            )
+    except RubricInvalid as exc:
+        raise RubricRejected(f"{len(exc.errors)} error(s) in the rubric", errors=exc.errors) from exc
+    return RubricValidated(
+        version=rubric.version,
+        rule_counts={
+            "fit": len(rubric.fit),
+            "negative": len(rubric.negative),
+            "engagement": len(rubric.engagement),
+        },
+    )

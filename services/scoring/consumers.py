@@ -1,0 +1,24 @@
+"""Scoring's Kafka handlers: parse the event, call one use case.
+
+The shared `EventConsumer` owns the transaction and the idempotency record; handlers hold only
+the call. They are built by a factory so the rubric, loaded once at start-up, is closed over.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.scoring import service
+from services.scoring.rubric import Rubric
+from shared.contracts import LeadIngested
+from shared.contracts.topics import LEAD_INGESTED
+from shared.kafka import EventHandler
+
+
+def build_handlers(rubric: Rubric) -> Mapping[str, EventHandler]:
+    async def on_lead_ingested(session: AsyncSession, event: LeadIngested) -> None:
+        await service.score_lead(session, rubric=rubric, event=event)
+
+    return {LEAD_INGESTED: on_lead_ingested}

@@ -1,0 +1,151 @@
+"""All of scoring's SQL."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, case, func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.scoring.models import LeadActivity, LeadProfile, Score
+
+# Profile fields where the latest non-null value wins.
+PROFILE_FIELDS = (
+    "email",
+    "first_name",
+    "last_name",
+    "company",
+    "job_title",
+    "phone",
+    "country",
+    "company_size",
+    "industry",
+    "source",
+    "consent",
+)
+
+
+class ProfileRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, lead_id: uuid.UUID) -> LeadProfile | None:
+        return await self.session.get(LeadProfile, lead_id)
+
+    async def merge(
+        self, lead_id: uuid.UUID, *, observed_at: datetime, now: datetime, fields: dict[str, Any]
+    ) -> LeadProfile:
+        """Upsert the profile: each field keeps the value of the latest observation that had one.
+
+        Comparing `observed_at` makes the merge order-free: an older event processed late
+        only fills fields the newer ones left empty.
+        """
+        table = LeadProfile.__table__
+        values = {name: fields.get(name) for name in PROFILE_FIELDS}
+        statement = insert(LeadProfile).values(
+            lead_id=lead_id,
+            **values,
+            utm=fields.get("utm") or {},
+            attributes=fields.get("attributes") or {},
+            observed_at=observed_at,
+            created_at=now,
+            updated_at=now,
+        )
+        new = statement.excluded
+        newer: ColumnElement[bool] = new.observed_at >= table.c.observed_at
+
+        def latest(name: str) -> ColumnElement[Any]:
+            return case(
+                (newer, func.coalesce(new[name], table.c[name])),
+                else_=func.coalesce(table.c[name], new[name]),
+            )
+
+        def merged_json(name: str) -> ColumnElement[Any]:
+            return case((newer, table.c[name].op("||")(new[name])), else_=new[name].op("||")(table.c[name]))
+
+        upsert = statement.on_conflict_do_update(
+            index_elements=[LeadProfile.lead_id],
+            set_={
+                **{name: latest(name) for name in PROFILE_FIELDS},
+                "utm": merged_json("utm"),
+                "attributes": merged_json("attributes"),
+                "observed_at": func.greatest(table.c.observed_at, new.observed_at),
+                "updated_at": new.updated_at,
+            },
+        ).returning(LeadProfile)
+        result = await self.session.execute(upsert, execution_options={"populate_existing": True})
+        profile: LeadProfile = result.scalar_one()
+        return profile
+
+    async def mark_qualified(
+        self, lead_id: uuid.UUID, *, at: datetime, reason: str, rubric_version: str
+    ) -> bool:
+        """Record the first qualification; False when the lead had already qualified."""
+        statement = (
+            update(LeadProfile)
+            .where(LeadProfile.lead_id == lead_id, LeadProfile.qualified_at.is_(None))
+            .values(qualified_at=at, qualification_reason=reason, qualified_rubric_version=rubric_version)
+            .returning(LeadProfile.lead_id)
+            .execution_options(synchronize_session=False)
+        )
+        return (await self.session.execute(statement)).scalar_one_or_none() is not None
+
+
+class ActivityRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add_once(
+        self,
+        *,
+        lead_id: uuid.UUID,
+        event_id: uuid.UUID,
+        type: str,
+        occurred_at: datetime,
+        properties: dict[str, str],
+    ) -> bool:
+        """Record the activity; False when this event's activity is already recorded."""
+        statement = (
+            insert(LeadActivity)
+            .values(
+                lead_id=lead_id,
+                event_id=event_id,
+                type=type,
+                occurred_at=occurred_at,
+                properties=properties,
+            )
+            .on_conflict_do_nothing(index_elements=[LeadActivity.event_id])
+            .returning(LeadActivity.id)
+        )
+        return (await self.session.execute(statement)).scalar_one_or_none() is not None
+
+    async def for_lead(self, lead_id: uuid.UUID, *, until: datetime) -> Sequence[LeadActivity]:
+        statement = (
+            select(LeadActivity)
+            .where(LeadActivity.lead_id == lead_id, LeadActivity.occurred_at <= until)
+            .order_by(LeadActivity.occurred_at, LeadActivity.id)
+        )
+        return (await self.session.scalars(statement)).all()
+
+
+class ScoreRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, score: Score) -> Score:
+        self.session.add(score)
+        await self.session.flush()
+        return score
+
+    async def latest(self, lead_id: uuid.UUID) -> Score | None:
+        statement = select(Score).where(Score.lead_id == lead_id).order_by(Score.id.desc()).limit(1)
+        return (await self.session.scalars(statement)).first()
+
+    async def history(self, lead_id: uuid.UUID, *, limit: int) -> Sequence[Score]:
+        """The most recent `limit` scores, oldest first."""
+        recent = select(Score).where(Score.lead_id == lead_id).order_by(Score.id.desc()).limit(limit)
+        return sorted((await self.session.scalars(recent)).all(), key=lambda s: s.id)

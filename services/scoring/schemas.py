@@ -1,0 +1,55 @@
+"""Scoring's HTTP models."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from shared.contracts import FiredRule
+
+
+class ScoreRead(BaseModel):
+    """A lead's current score, with every rule that contributed and the decay applied to it."""
+
+    lead_id: uuid.UUID
+    rubric_version: str
+    score: float
+    fit_score: float
+    engagement_score: float
+    grade: str
+    is_mql: bool
+    qualified_at: datetime | None = None
+    qualification_reason: str | None = None
+    scored_at: datetime = Field(description="The moment the score was computed as of (the event's time).")
+    fired_rules: list[FiredRule]
+    explanation: str
+
+
+class ScoreHistoryEntry(BaseModel):
+    """One score in a lead's history: what it was, how much it moved and which rules changed."""
+
+    rubric_version: str
+    score: float
+    change: float = Field(description="Difference from the previous score (0 for the first).")
+    fit_score: float
+    engagement_score: float
+    grade: str
+    is_mql: bool
+    scored_at: datetime
+    event_id: uuid.UUID | None
+    rules_added: list[str] = Field(description="Rules that fired now but not in the previous score.")
+    rules_removed: list[str] = Field(description="Rules that fired in the previous score but not now.")
+    fired_rules: list[FiredRule]
+
+
+class ScoreHistory(BaseModel):
+    lead_id: uuid.UUID
+    scores: list[ScoreHistoryEntry]
+
+
+class RubricValidated(BaseModel):
+    valid: bool = True
+    version: str
+    rule_counts: dict[str, int]

@@ -1,0 +1,218 @@
+"""Scoring's use cases. No transport here: the caller owns the session and its transaction."""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.scoring.errors import LeadNotScored
+from services.scoring.evaluation import Activity, Evaluation, Profile, explain_score
+from services.scoring.models import LeadActivity, LeadProfile, Score, outbox
+from services.scoring.repository import ActivityRepository, ProfileRepository, ScoreRepository
+from services.scoring.rubric import Rubric
+from services.scoring.schemas import ScoreHistory, ScoreHistoryEntry, ScoreRead
+from shared.contracts import (
+    FiredRule,
+    LeadIngested,
+    LeadIngestedPayload,
+    LeadQualified,
+    LeadQualifiedPayload,
+    LeadScored,
+    LeadScoredPayload,
+    LeadSnapshot,
+    utc_now,
+)
+from shared.outbox import add_event
+
+PRODUCER = "scoring"
+
+
+async def score_lead(session: AsyncSession, *, rubric: Rubric, event: LeadIngested) -> Evaluation | None:
+    """Fold an ingested submission into the lead's profile and activities, score the lead as of
+    the event's time, and stage `lead.scored` (and `lead.qualified` the first time it qualifies).
+
+    Returns None when this event's activity was already recorded: its effects are in place.
+    """
+    payload = event.payload
+    now = event.occurred_at
+    profiles = ProfileRepository(session)
+    profile = await profiles.merge(
+        event.lead_id, observed_at=now, now=utc_now(), fields=_profile_fields(payload)
+    )
+    activities = ActivityRepository(session)
+    recorded = await activities.add_once(
+        lead_id=event.lead_id,
+        event_id=event.event_id,
+        type="form_submission",
+        # A source clock ahead of ours must not hide the activity from its own evaluation.
+        occurred_at=min(payload.submitted_at, now),
+        properties=activity_properties(payload),
+    )
+    if not recorded:
+        return None
+    history = await activities.for_lead(event.lead_id, until=now)
+    evaluation = rubric.evaluate(to_profile(profile), [to_activity(a) for a in history], now=now)
+
+    await ScoreRepository(session).add(
+        Score(
+            lead_id=event.lead_id,
+            event_id=event.event_id,
+            rubric_version=evaluation.rubric_version,
+            score=evaluation.score,
+            fit_score=evaluation.fit_score,
+            engagement_score=evaluation.engagement_score,
+            grade=evaluation.grade,
+            is_mql=evaluation.is_mql,
+            fired_rules=[r.model_dump(mode="json") for r in evaluation.fired_rules],
+            scored_at=now,
+            created_at=utc_now(),
+        )
+    )
+    scored = LeadScoredPayload(
+        rubric_version=evaluation.rubric_version,
+        score=evaluation.score,
+        fit_score=evaluation.fit_score,
+        engagement_score=evaluation.engagement_score,
+        grade=evaluation.grade,
+        is_mql=evaluation.is_mql,
+        fired_rules=evaluation.fired_rules,
+    )
+    await add_event(
+        session,
+        outbox,
+        LeadScored.new(lead_id=event.lead_id, payload=scored, producer=PRODUCER, caused_by=event),
+    )
+
+    reason = evaluation.qualification_reason
+    if reason is not None and await profiles.mark_qualified(
+        event.lead_id, at=now, reason=reason, rubric_version=evaluation.rubric_version
+    ):
+        qualified = LeadQualifiedPayload(
+            rubric_version=evaluation.rubric_version,
+            score=evaluation.score,
+            grade=evaluation.grade,
+            reason=reason,
+            sla_tier=evaluation.sla_tier,
+            sla_minutes=evaluation.sla_minutes,
+            qualified_at=now,
+            lead=LeadSnapshot(
+                email=profile.email,
+                first_name=profile.first_name,
+                last_name=profile.last_name,
+                company=profile.company,
+                country=profile.country,
+                source=payload.source,
+                form_id=payload.form_id,
+            ),
+        )
+        await add_event(
+            session,
+            outbox,
+            LeadQualified.new(lead_id=event.lead_id, payload=qualified, producer=PRODUCER, caused_by=event),
+        )
+    return evaluation
+
+
+async def get_score(session: AsyncSession, *, lead_id: uuid.UUID) -> ScoreRead:
+    """The lead's latest score with its explanation."""
+    score = await ScoreRepository(session).latest(lead_id)
+    profile = await ProfileRepository(session).get(lead_id)
+    if score is None or profile is None:
+        raise LeadNotScored(f"no score for lead {lead_id}")
+    fired = _fired(score)
+    return ScoreRead(
+        lead_id=lead_id,
+        rubric_version=score.rubric_version,
+        score=score.score,
+        fit_score=score.fit_score,
+        engagement_score=score.engagement_score,
+        grade=score.grade,
+        is_mql=score.is_mql,
+        qualified_at=profile.qualified_at,
+        qualification_reason=profile.qualification_reason,
+        scored_at=score.scored_at,
+        fired_rules=fired,
+        explanation=explain_score(
+            score=score.score,
+            fit_score=score.fit_score,
+            engagement_score=score.engagement_score,
+            grade=score.grade,
+            rubric_version=score.rubric_version,
+            is_mql=score.is_mql,
+            fired_rules=fired,
+        ),
+    )
+
+
+async def get_score_history(session: AsyncSession, *, lead_id: uuid.UUID, limit: int) -> ScoreHistory:
+    """How the lead's score moved, oldest first, with the rules that started or stopped firing."""
+    scores = await ScoreRepository(session).history(lead_id, limit=limit)
+    if not scores:
+        raise LeadNotScored(f"no score for lead {lead_id}")
+    entries: list[ScoreHistoryEntry] = []
+    previous: Score | None = None
+    for score in scores:
+        fired = _fired(score)
+        before = {r.rule_id for r in _fired(previous)} if previous else set()
+        now = {r.rule_id for r in fired}
+        entries.append(
+            ScoreHistoryEntry(
+                rubric_version=score.rubric_version,
+                score=score.score,
+                change=round(score.score - previous.score, 2) if previous else 0.0,
+                fit_score=score.fit_score,
+                engagement_score=score.engagement_score,
+                grade=score.grade,
+                is_mql=score.is_mql,
+                scored_at=score.scored_at,
+                event_id=score.event_id,
+                rules_added=sorted(now - before),
+                rules_removed=sorted(before - now),
+                fired_rules=fired,
+            )
+        )
+        previous = score
+    return ScoreHistory(lead_id=lead_id, scores=entries)
+
+
+def activity_properties(payload: LeadIngestedPayload) -> dict[str, str]:
+    """A submission seen as an activity: its form, source and campaign tags."""
+    properties = {"source": payload.source, **{f"utm.{k}": v for k, v in payload.utm.items()}}
+    if payload.form_id:
+        properties["form_id"] = payload.form_id
+    if payload.is_hand_raiser:
+        properties["hand_raiser"] = "true"
+    return properties
+
+
+def to_profile(row: LeadProfile) -> Profile:
+    return Profile.model_validate(row, from_attributes=True)
+
+
+def to_activity(row: LeadActivity) -> Activity:
+    return Activity(type=row.type, occurred_at=row.occurred_at, properties=row.properties)
+
+
+def _profile_fields(payload: LeadIngestedPayload) -> dict[str, object]:
+    return payload.model_dump(
+        include={
+            "email",
+            "first_name",
+            "last_name",
+            "company",
+            "job_title",
+            "phone",
+            "country",
+            "company_size",
+            "industry",
+            "source",
+            "consent",
+            "utm",
+            "attributes",
+        }
+    )
+
+
+def _fired(score: Score) -> list[FiredRule]:
+    return [FiredRule.model_validate(r) for r in score.fired_rules]

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -47,7 +49,7 @@ def _testcontainers() -> Iterator[Infra]:
 
 
 @pytest.fixture(scope="session")
-def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
+def infra() -> Iterator[Infra]:
     external_db = os.environ.get("BATON_TEST_DATABASE_URL")
     external_kafka = os.environ.get("BATON_TEST_KAFKA_BOOTSTRAP_SERVERS")
     if external_db and external_kafka:
@@ -56,7 +58,9 @@ def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
     if os.environ.get("BATON_TESTCONTAINERS") == "1":
         yield from _testcontainers()
         return
-    root: Path = tmp_path_factory.mktemp("infra")
+    # Not under pytest's basetemp: PostgreSQL runs as its own system user and needs every parent
+    # folder traversable, which pytest's 0700 folders (reset by concurrent sessions) are not.
+    root = Path(tempfile.mkdtemp(prefix="baton-infra-"))
     postgres = EmbeddedPostgres(root / "pgdata")
     broker = EmbeddedBroker(free_port(), log_path=root / "tansu.log")
     try:
@@ -71,6 +75,7 @@ def infra(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Infra]:
     finally:
         broker.stop()
         postgres.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
 
@@ -13,6 +13,7 @@ from services.scoring.dependencies import Reader, RubricAuthor, RubricDep
 from services.scoring.errors import RubricRejected
 from services.scoring.rubric import Rubric, RubricInvalid
 from services.scoring.schemas import RubricValidated, ScoreHistory, ScoreRead
+from shared.contracts import utc_now
 from shared.runtime import SessionDep
 
 router = APIRouter(prefix="/v1", tags=["scoring"])
@@ -21,7 +22,18 @@ YAML_MEDIA_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text
 
 
 @router.get("/leads/{lead_id}/score", summary="A lead's score, the rules that fired and the rubric version")
-async def read_score(lead_id: uuid.UUID, session: SessionDep, _: Reader) -> ScoreRead:
+async def read_score(
+    lead_id: uuid.UUID,
+    session: SessionDep,
+    rubric: RubricDep,
+    _: Reader,
+    as_of: Annotated[
+        Literal["last_event", "now"],
+        Query(description="`last_event`: the stored score; `now`: re-evaluated with decay up to now."),
+    ] = "last_event",
+) -> ScoreRead:
+    if as_of == "now":
+        return await service.get_current_score(session, rubric=rubric, lead_id=lead_id, now=utc_now())
     return await service.get_score(session, lead_id=lead_id)
 
 

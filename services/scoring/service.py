@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -142,6 +143,32 @@ async def get_score(session: AsyncSession, *, lead_id: uuid.UUID) -> ScoreRead:
             is_mql=score.is_mql,
             fired_rules=fired,
         ),
+    )
+
+
+async def get_current_score(
+    session: AsyncSession, *, rubric: Rubric, lead_id: uuid.UUID, now: datetime
+) -> ScoreRead:
+    """The lead's score re-evaluated as of `now` with the active rubric, so engagement shows
+    the decay since the last event. Nothing is stored or published."""
+    profile = await ProfileRepository(session).get(lead_id)
+    if profile is None:
+        raise LeadNotScored(f"no score for lead {lead_id}")
+    history = await ActivityRepository(session).for_lead(lead_id, until=now)
+    evaluation = rubric.evaluate(to_profile(profile), [to_activity(a) for a in history], now=now)
+    return ScoreRead(
+        lead_id=lead_id,
+        rubric_version=evaluation.rubric_version,
+        score=evaluation.score,
+        fit_score=evaluation.fit_score,
+        engagement_score=evaluation.engagement_score,
+        grade=evaluation.grade,
+        is_mql=evaluation.is_mql or profile.qualified_at is not None,
+        qualified_at=profile.qualified_at,
+        qualification_reason=profile.qualification_reason,
+        scored_at=now,
+        fired_rules=evaluation.fired_rules,
+        explanation=evaluation.explain(),
     )
 
 

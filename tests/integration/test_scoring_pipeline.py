@@ -100,6 +100,10 @@ class TestScoreLead:
         assert score["is_mql"] is False
         assert {r["rule_id"] for r in score["fired_rules"]} >= {"title-executive", "form-submission"}
         assert "title-executive" in score["explanation"]
+        live = await client.get(f"/v1/leads/{lead_id}/score", params={"as_of": "now"}, headers=READER)
+        assert live.status_code == 200
+        assert live.json()["fit_score"] == score["fit_score"]
+        assert live.json()["scored_at"] >= score["scored_at"]
 
         records = await read_topic(settings_env.kafka_bootstrap_servers, "lead.scored", until=keyed(lead_id))
         (scored,) = events_for(records, lead_id)

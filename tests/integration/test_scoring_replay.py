@@ -136,3 +136,16 @@ class TestConsumerRedelivery:
         after = await rows(db, "SELECT * FROM scoring.outbox WHERE key = :key ORDER BY id", lead_id)
         assert before == after
         assert len(await rows(db, "SELECT id FROM scoring.score WHERE lead_id = :id", lead_id)) == 1
+
+
+class TestCurrentScore:
+    async def test_reading_as_of_now_applies_the_decay_since_the_last_event(self, db: Database) -> None:
+        lead_id = uuid.uuid4()
+        stored = await score(db, ingested(lead_id, minutes_ago=60 * 24 * 30, company="Acme"))
+        async with db.transaction() as session:
+            current = await service.get_current_score(session, rubric=RUBRIC, lead_id=lead_id, now=utc_now())
+            last = await service.get_score(session, lead_id=lead_id)
+        assert last.engagement_score == stored.engagement_score == 10
+        assert current.engagement_score == 5
+        assert current.fit_score == last.fit_score
+        assert "decayed to 50%" in current.explanation

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from services.scoring.rubric import EngagementRule, Rubric
 
 QualificationReason = Literal["threshold", "hand_raiser"]
+RuleKind = Literal["fit", "engagement", "negative", "qualification"]
 SECONDS_PER_DAY = 86_400.0
 
 
@@ -137,22 +138,18 @@ def evaluate(
     disqualified = False
     for fit_rule in rubric.fit:
         if all(c.matches(profile.value_of(c.field)) for c in fit_rule.when):
-            fired.append(
-                FiredRule(
-                    rule_id=fit_rule.id, kind="fit", points=fit_rule.points, reason=fit_rule.description
-                )
-            )
+            fired.append(_fired(fit_rule.id, "fit", fit_rule.points, fit_rule.description))
     for negative in rubric.negative:
         if all(c.matches(profile.value_of(c.field)) for c in negative.when):
             disqualified = disqualified or negative.disqualify
-            fired.append(
-                FiredRule(
-                    rule_id=negative.id, kind="negative", points=negative.points, reason=negative.description
-                )
-            )
+            fired.append(_fired(negative.id, "negative", negative.points, negative.description))
     fit_score = round(sum(r.points for r in fired), 2)
 
-    past = [a for a in activities if a.occurred_at <= now]
+    # Earliest first, with a total order, so results never depend on the order of storage.
+    past = sorted(
+        (a for a in activities if a.occurred_at <= now),
+        key=lambda a: (a.occurred_at, sorted(a.properties.items())),
+    )
     engagement: list[FiredRule] = []
     for rule in rubric.engagement:
         result = _engagement(rule, past, now)
@@ -165,9 +162,10 @@ def evaluate(
     grade = rubric.grade_for(fit_score)
     reason, why = (None, "") if disqualified else _qualification(rubric, past, grade, engagement_score, score)
     if reason is not None:
-        fired.append(FiredRule(rule_id=f"mql.{reason}", kind="qualification", points=0, reason=why))
+        fired.append(_fired(f"mql.{reason}", "qualification", 0.0, why))
     tier = rubric.sla_for(grade)
-    return Evaluation(
+    # Built from validated rubric values: skipping re-validation keeps evaluation fast.
+    return Evaluation.model_construct(
         rubric_version=rubric.version,
         evaluated_at=now,
         score=score,
@@ -184,15 +182,14 @@ def evaluate(
 
 
 def _engagement(rule: EngagementRule, activities: Sequence[Activity], now: datetime) -> FiredRule | None:
+    # Most recent first: the frequency cap keeps the latest occurrences, recent intent counting most.
     matching = [
         a
-        for a in activities
+        for a in reversed(activities)
         if a.type == rule.activity and all(c.matches(a.value_of(c.field)) for c in rule.when)
     ]
     if not matching:
         return None
-    # The frequency cap keeps the most recent occurrences: recent intent is what counts.
-    matching.sort(key=lambda a: a.occurred_at, reverse=True)
     counted = matching[: rule.max_occurrences] if rule.max_occurrences else matching
     undecayed = rule.points * len(counted)
     decayed = sum(
@@ -207,12 +204,18 @@ def _engagement(rule: EngagementRule, activities: Sequence[Activity], now: datet
         # Rounded down to the cent, so the rounded total still never exceeds the cap.
         points = math.floor(rule.cap * 100 + 1e-9) / 100
         notes.append(f"capped at {rule.cap:g}")
-    return FiredRule(
-        rule_id=rule.id,
-        kind="engagement",
-        points=points,
-        reason=f"{rule.description} ({', '.join(notes)})",
-        decay_factor=round(decayed / undecayed, 4),
+    return _fired(
+        rule.id,
+        "engagement",
+        points,
+        f"{rule.description} ({', '.join(notes)})",
+        round(decayed / undecayed, 4),
+    )
+
+
+def _fired(rule_id: str, kind: RuleKind, points: float, reason: str, decay: float = 1.0) -> FiredRule:
+    return FiredRule.model_construct(
+        rule_id=rule_id, kind=kind, points=float(points), reason=reason, decay_factor=decay
     )
 
 
@@ -221,8 +224,7 @@ def _qualification(
 ) -> tuple[QualificationReason | None, str]:
     q = rubric.qualification
     hand_raisers = {f.casefold() for f in q.hand_raiser_forms}
-    # Earliest first, so the reason given does not depend on the order activities were stored in.
-    for activity in sorted(activities, key=lambda a: (a.occurred_at, sorted(a.properties.items()))):
+    for activity in activities:
         form_id = activity.properties.get("form_id", "")
         if activity.type == "form_submission" and form_id.casefold() in hand_raisers:
             return "hand_raiser", f"hand-raiser form {form_id!r} qualifies at once"

@@ -7,8 +7,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from services.routing import service
-from services.routing.dependencies import ManagerDep, ReaderDep, RepOrManagerDep, acting_rep
+from services.routing import dispositions, service
+from services.routing.dependencies import ManagerDep, PreviewerDep, ReaderDep, RepOrManagerDep, acting_rep
 from services.routing.lifecycle import NEXT_STATUSES
 from services.routing.schemas import (
     AssignmentRead,
@@ -17,6 +17,8 @@ from services.routing.schemas import (
     RepCreate,
     RepRead,
     RepUpdate,
+    RoutingPreview,
+    RoutingPreviewCreate,
 )
 from shared.runtime import SessionDep
 
@@ -56,14 +58,16 @@ async def rep_queue(
         raise RequestValidationError(
             [{"loc": ("query", "status"), "msg": f"unknown status {sorted(unknown)}", "type": "enum"}]
         )
-    return await service.rep_queue(session, rep_id=rep_id, acting_rep=acting_rep(principal), statuses=status)
+    return await dispositions.rep_queue(
+        session, rep_id=rep_id, acting_rep=acting_rep(principal), statuses=status
+    )
 
 
 @router.get("/leads/{lead_id}/assignment", tags=["assignments"], summary="Who a lead is assigned to, and why")
 async def get_lead_assignment(
     session: SessionDep, principal: ReaderDep, lead_id: uuid.UUID
 ) -> AssignmentRead:
-    return await service.get_lead_assignment(session, lead_id=lead_id, acting_rep=acting_rep(principal))
+    return await dispositions.get_lead_assignment(session, lead_id=lead_id, acting_rep=acting_rep(principal))
 
 
 @router.post(
@@ -75,10 +79,21 @@ async def get_lead_assignment(
 async def record_disposition(
     session: SessionDep, principal: RepOrManagerDep, assignment_id: uuid.UUID, disposition: DispositionCreate
 ) -> DispositionRead:
-    return await service.record_disposition(
+    return await dispositions.record_disposition(
         session,
         assignment_id=assignment_id,
         disposition=disposition,
         acting_rep=acting_rep(principal),
         recorded_by=principal.subject,
     )
+
+
+@router.post(
+    "/routing/preview",
+    tags=["routing"],
+    summary="Run a lead through the pool without assigning it: who would get it, and why",
+)
+async def preview_assignment(
+    session: SessionDep, principal: PreviewerDep, preview: RoutingPreviewCreate
+) -> RoutingPreview:
+    return await service.preview_assignment(session, at=preview.at)

@@ -27,14 +27,23 @@ class Decision:
     trace: dict[str, Any] = field(default_factory=dict)
 
 
-async def decide(session: AsyncSession, *, at: datetime) -> Decision:
-    """Lock the ledger, drop the reps who cannot take a lead at `at`, pick among the rest."""
-    rows = await LedgerRepository(session).lock_standings()
+async def decide(
+    session: AsyncSession, *, at: datetime, excluding: uuid.UUID | None = None, lock: bool = True
+) -> Decision:
+    """Drop the reps who cannot take a lead at `at`, pick among the rest.
+
+    With `lock` the ledger rows stay locked until commit, so the caller can credit the pick;
+    a preview reads without locking. `excluding` is the rep an escalation takes the lead from.
+    """
+    ledgers = LedgerRepository(session)
+    rows = await (ledgers.lock_standings() if lock else ledgers.standings())
     open_counts = await AssignmentRepository(session).open_counts()
     eligible: list[tuple[Rep, roundrobin.Standing]] = []
     skipped: list[dict[str, str]] = []
     for rep, ledger in rows:
-        reason = skip_reason(availability_of(rep, open_counts.get(rep.id, 0)), at=at)
+        reason: str | None = skip_reason(availability_of(rep, open_counts.get(rep.id, 0)), at=at)
+        if rep.id == excluding:
+            reason = "escalated_from"
         if reason is None:
             eligible.append((rep, standing_of(rep, ledger)))
         else:

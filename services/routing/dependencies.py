@@ -11,6 +11,7 @@ from shared.auth import Forbidden, Principal, Role, require_roles
 
 ManagerDep = Annotated[Principal, Depends(require_roles(Role.MANAGER))]
 RepOrManagerDep = Annotated[Principal, Depends(require_roles(Role.REP, Role.MANAGER))]
+PreviewerDep = Annotated[Principal, Depends(require_roles(Role.MANAGER, Role.SALES, Role.MARKETING))]
 ReaderDep = Annotated[Principal, Depends(require_roles(Role.REP, Role.MANAGER, Role.SALES, Role.MARKETING))]
 
 

@@ -14,12 +14,14 @@ from sqlalchemy import (
     DateTime,
     Double,
     ForeignKey,
+    Index,
     Integer,
     Numeric,
     SmallInteger,
     String,
     Text,
     Time,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -78,6 +80,7 @@ class Assignment(Base):
     rep_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("rep.id"), index=True)
     status: Mapped[str] = mapped_column(String(16))
     sla_tier: Mapped[str] = mapped_column(String(64))
+    sla_minutes: Mapped[int] = mapped_column(Integer)
     sla_due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     sla_breached_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     assigned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -88,6 +91,24 @@ class Assignment(Base):
     decision: Mapped[dict[str, Any]] = mapped_column(JSONB)
     qualified_event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     correlation_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    reassignments: Mapped[int] = mapped_column(Integer)
+
+
+class SlaTimer(Base):
+    """A durable first-touch deadline for one rep's hold on an assignment; fires at most once."""
+
+    __tablename__ = "sla_timer"
+    __table_args__ = (
+        Index("ix_sla_timer_pending", "due_at", postgresql_where=text("fired_at IS NULL")),
+        CheckConstraint("outcome IN ('breached', 'moot')", name="outcome_known"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    assignment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("assignment.id"), index=True)
+    rep_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    fired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    outcome: Mapped[str | None] = mapped_column(String(16))
 
 
 class Disposition(Base):

@@ -12,7 +12,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.routing.models import Assignment, Disposition, Rep, RepLedger, UnassignedLead
+from services.routing.models import Assignment, Disposition, Rep, RepLedger, SlaTimer, UnassignedLead
 
 # Every assignment holds this lock shared; whatever changes who is in the rotation or drains the
 # fallback queue holds it exclusively, so a lead queued for want of a rep cannot miss the drain.
@@ -63,15 +63,18 @@ class LedgerRepository:
         )
         return [(rep, ledger) for rep, ledger in result.all()]
 
+    async def standings(self) -> Sequence[tuple[Rep, RepLedger]]:
+        result = await self.session.execute(
+            select(Rep, RepLedger).join(RepLedger, RepLedger.rep_id == Rep.id).order_by(Rep.id)
+        )
+        return [(rep, ledger) for rep, ledger in result.all()]
+
     async def get(self, rep_id: uuid.UUID) -> RepLedger | None:
         return await self.session.get(RepLedger, rep_id)
 
     async def open(self, *, rep_id: uuid.UUID, credit: float) -> None:
         self.session.add(RepLedger(rep_id=rep_id, assigned=0, credit=credit, last_assigned_at=None))
         await self.session.flush()
-
-    async def set_credit(self, rep_id: uuid.UUID, credit: float) -> None:
-        await self.session.execute(update(RepLedger).where(RepLedger.rep_id == rep_id).values(credit=credit))
 
     async def credit_assignment(self, rep_id: uuid.UUID, *, credit: float, at: datetime) -> None:
         await self.session.execute(
@@ -126,27 +129,37 @@ class AssignmentRepository:
             assignment.first_touch_at = first_touch_at
         await self.session.flush()
 
-    async def claim_breached(self, *, now: datetime, limit: int) -> Sequence[Assignment]:
-        """Open, untouched assignments past due and not yet marked: claimed so that each
-        replica's scanner takes different rows and each breach is marked exactly once."""
+
+class SlaTimerRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def schedule(self, *, assignment_id: uuid.UUID, rep_id: uuid.UUID, due_at: datetime) -> None:
+        self.session.add(SlaTimer(id=uuid.uuid4(), assignment_id=assignment_id, rep_id=rep_id, due_at=due_at))
+        await self.session.flush()
+
+    async def claim_due(self, *, now: datetime, limit: int) -> Sequence[SlaTimer]:
+        """Unfired timers past due, earliest first. SKIP LOCKED lets every replica's scanner
+        take different timers, and marking them fired in the same transaction fires each once."""
         result = await self.session.execute(
-            select(Assignment)
-            .where(
-                Assignment.status == "open",
-                Assignment.first_touch_at.is_(None),
-                Assignment.sla_breached_at.is_(None),
-                Assignment.sla_due_at <= now,
-            )
-            .order_by(Assignment.sla_due_at)
+            select(SlaTimer)
+            .where(SlaTimer.fired_at.is_(None), SlaTimer.due_at <= now)
+            .order_by(SlaTimer.due_at)
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
         return result.scalars().all()
 
-    async def mark_breached(self, assignment_ids: Sequence[uuid.UUID], *, at: datetime) -> None:
-        await self.session.execute(
-            update(Assignment).where(Assignment.id.in_(assignment_ids)).values(sla_breached_at=at)
+    async def mark_fired(self, timer: SlaTimer, *, outcome: str, at: datetime) -> None:
+        timer.fired_at = at
+        timer.outcome = outcome
+        await self.session.flush()
+
+    async def for_assignment(self, assignment_id: uuid.UUID) -> Sequence[SlaTimer]:
+        result = await self.session.execute(
+            select(SlaTimer).where(SlaTimer.assignment_id == assignment_id).order_by(SlaTimer.due_at)
         )
+        return result.scalars().all()
 
 
 class DispositionRepository:

@@ -113,3 +113,31 @@ class DispositionRead(BaseModel):
     amount: Decimal | None
     recorded_at: datetime
     event_id: uuid.UUID
+
+
+class RoutingPreviewCreate(BaseModel):
+    at: datetime | None = Field(default=None, description="When the lead would qualify; default now.")
+
+
+class RankedRep(BaseModel):
+    rep_id: uuid.UUID
+    weight: int
+    share: float = Field(description="Credited assignments per unit of weight; lowest goes next.")
+    last_assigned_at: datetime | None
+
+
+class SkippedRep(BaseModel):
+    rep_id: uuid.UUID
+    reason: str
+
+
+class RoutingPreview(BaseModel):
+    """The decision trace routing would record: the ranking, who is skipped and why."""
+
+    pool: str
+    strategy: str
+    decided_at: datetime
+    chosen: uuid.UUID | None = None
+    tie_break: str | None = None
+    eligible: list[RankedRep]
+    skipped: list[SkippedRep]

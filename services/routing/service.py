@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -14,35 +13,27 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.routing import roundrobin
 from services.routing.decision import POOL, STRATEGY, Decision, active_standings, decide, standing_of
 from services.routing.errors import (
-    AssignmentNotFound,
-    LeadNotAssigned,
-    NotYourAssignment,
     RepEmailTaken,
     RepNotFound,
 )
-from services.routing.lifecycle import check_details, check_transition
-from services.routing.models import Assignment, Disposition, Rep, RepLedger, outbox
+from services.routing.models import Assignment, Rep, RepLedger, outbox
 from services.routing.repository import (
     AssignmentRepository,
-    DispositionRepository,
     FallbackQueueRepository,
     LedgerRepository,
     RepRepository,
+    SlaTimerRepository,
 )
 from services.routing.schemas import (
-    AssignmentRead,
-    DispositionCreate,
-    DispositionRead,
     RepCreate,
     RepRead,
     RepUpdate,
+    RoutingPreview,
     WorkingHours,
 )
 from shared.contracts import (
     LeadAssigned,
     LeadAssignedPayload,
-    LeadDispositioned,
-    LeadDispositionedPayload,
     LeadQualified,
     utc_now,
 )
@@ -172,6 +163,20 @@ async def assign_queued_leads(session: AsyncSession, *, limit: int = DRAIN_BATCH
     return assigned
 
 
+async def retry_fallback_queue(session: AsyncSession) -> int:
+    """Try the fallback queue again (working hours begin, caps free up); cheap when empty."""
+    if await FallbackQueueRepository(session).size() == 0:
+        return 0
+    await LedgerRepository(session).enter_pool(exclusive=True)
+    return await assign_queued_leads(session)
+
+
+async def preview_assignment(session: AsyncSession, *, at: datetime | None = None) -> RoutingPreview:
+    """Who would get a lead qualified at `at` (default now), and why, without assigning it."""
+    decision = await decide(session, at=at or utc_now(), lock=False)
+    return RoutingPreview.model_validate(decision.trace)
+
+
 async def _assign(
     session: AsyncSession, *, event: LeadQualified, queued_at: datetime | None
 ) -> AssignOutcome:
@@ -198,6 +203,7 @@ async def _assign(
         rep_id=rep.id,
         status="open",
         sla_tier=payload.sla_tier,
+        sla_minutes=payload.sla_minutes,
         sla_due_at=sla_due_at,
         assigned_at=now,
         qualified_at=payload.qualified_at,
@@ -206,33 +212,68 @@ async def _assign(
         decision=trace,
         qualified_event_id=event.event_id,
         correlation_id=event.correlation_id,
+        reassignments=0,
     )
     if not inserted:
         return AssignOutcome("already_assigned", await assignments.by_lead(event.lead_id))
-    credited = roundrobin.credited(standing, at=now)
-    await LedgerRepository(session).credit_assignment(rep.id, credit=credited.credit, at=now)
-    assigned = LeadAssigned.new(
-        lead_id=event.lead_id,
-        payload=LeadAssignedPayload(
-            assignment_id=assignment_id,
-            rep_id=rep.id,
-            rep_name=rep.name,
-            strategy=STRATEGY,
-            sla_tier=payload.sla_tier,
-            sla_due_at=sla_due_at,
-            assigned_at=now,
-            qualified_at=payload.qualified_at,
-        ),
-        producer=PRODUCER,
-        caused_by=event,
-        occurred_at=now,
+    assignment = await assignments.by_lead(event.lead_id)
+    assert assignment is not None
+    await hand_over(session, assignment=assignment, rep=rep, standing=standing, at=now, caused_by=event)
+    return AssignOutcome("assigned", assignment)
+
+
+async def hand_over(
+    session: AsyncSession,
+    *,
+    assignment: Assignment,
+    rep: Rep,
+    standing: roundrobin.Standing,
+    at: datetime,
+    caused_by: LeadQualified | None,
+) -> None:
+    """What follows every (re)assignment: credit the ledger, start the rep's SLA timer, and
+    stage `lead.assigned`."""
+    credited = roundrobin.credited(standing, at=at)
+    await LedgerRepository(session).credit_assignment(rep.id, credit=credited.credit, at=at)
+    await SlaTimerRepository(session).schedule(
+        assignment_id=assignment.id, rep_id=rep.id, due_at=assignment.sla_due_at
     )
-    await add_event(session, outbox, assigned)
+    payload = LeadAssignedPayload(
+        assignment_id=assignment.id,
+        rep_id=rep.id,
+        rep_name=rep.name,
+        strategy=assignment.strategy,
+        sla_tier=assignment.sla_tier,
+        sla_due_at=assignment.sla_due_at,
+        assigned_at=assignment.assigned_at,
+        qualified_at=assignment.qualified_at,
+    )
+    if caused_by is not None:
+        event = LeadAssigned.new(
+            lead_id=assignment.lead_id,
+            payload=payload,
+            producer=PRODUCER,
+            caused_by=caused_by,
+            occurred_at=at,
+        )
+    else:
+        # A reassignment has no causing event on the wire; it stays in the lead's journey.
+        event = LeadAssigned(
+            lead_id=assignment.lead_id,
+            payload=payload,
+            producer=PRODUCER,
+            correlation_id=assignment.correlation_id,
+            occurred_at=at,
+        )
+    await add_event(session, outbox, event)
     log.info(
         "routing.lead_assigned",
-        extra={"lead_id": str(event.lead_id), "rep_id": str(rep.id), "assignment_id": str(assignment_id)},
+        extra={
+            "lead_id": str(assignment.lead_id),
+            "rep_id": str(rep.id),
+            "assignment_id": str(assignment.id),
+        },
     )
-    return AssignOutcome("assigned", await assignments.by_lead(event.lead_id))
 
 
 async def _queue(session: AsyncSession, *, event: LeadQualified, decision: Decision, at: datetime) -> None:
@@ -252,96 +293,7 @@ async def _queue(session: AsyncSession, *, event: LeadQualified, decision: Decis
         )
 
 
-# ---- reading and dispositions -----------------------------------------------------------------
-
-
-async def get_lead_assignment(
-    session: AsyncSession, *, lead_id: uuid.UUID, acting_rep: uuid.UUID | None
-) -> AssignmentRead:
-    """The lead's assignment. `acting_rep` is the caller when a rep; None for managers and admins."""
-    assignment = await AssignmentRepository(session).by_lead(lead_id)
-    if assignment is None:
-        queued = await FallbackQueueRepository(session).contains(lead_id)
-        detail = "waiting in the fallback queue for an eligible rep" if queued else "not assigned"
-        raise LeadNotAssigned(f"lead {lead_id} is {detail}", queued=queued)
-    _check_owner(assignment.rep_id, acting_rep)
-    return AssignmentRead.model_validate(assignment)
-
-
-async def rep_queue(
-    session: AsyncSession, *, rep_id: uuid.UUID, acting_rep: uuid.UUID | None, statuses: Sequence[str]
-) -> list[AssignmentRead]:
-    """The rep's assignments in `statuses`, most urgent SLA first."""
-    _check_owner(rep_id, acting_rep)
-    if await RepRepository(session).get(rep_id) is None:
-        raise RepNotFound(f"no rep {rep_id}")
-    rows = await AssignmentRepository(session).for_rep(rep_id, statuses=statuses)
-    return [AssignmentRead.model_validate(a) for a in rows]
-
-
-async def record_disposition(
-    session: AsyncSession,
-    *,
-    assignment_id: uuid.UUID,
-    disposition: DispositionCreate,
-    acting_rep: uuid.UUID | None,
-    recorded_by: str,
-) -> DispositionRead:
-    """Record a rep's outcome for an assignment and stage `lead.dispositioned`.
-
-    The first disposition is the first touch (it stops the first-response clock).
-    """
-    assignment = await AssignmentRepository(session).lock(assignment_id)
-    if assignment is None:
-        raise AssignmentNotFound(f"no assignment {assignment_id}")
-    _check_owner(assignment.rep_id, acting_rep)
-    check_details(disposition.outcome, reason=disposition.reason, has_amount=disposition.amount is not None)
-    check_transition(assignment.status, disposition.outcome)
-
-    now = utc_now()
-    event = LeadDispositioned(
-        producer=PRODUCER,
-        lead_id=assignment.lead_id,
-        correlation_id=assignment.correlation_id,
-        occurred_at=now,
-        payload=LeadDispositionedPayload(
-            assignment_id=assignment.id,
-            rep_id=assignment.rep_id,
-            outcome=disposition.outcome,
-            reason=disposition.reason,
-            amount=disposition.amount,
-            dispositioned_at=now,
-        ),
-    )
-    row = Disposition(
-        id=uuid.uuid4(),
-        assignment_id=assignment.id,
-        rep_id=assignment.rep_id,
-        outcome=disposition.outcome,
-        reason=disposition.reason,
-        amount=disposition.amount,
-        recorded_by=recorded_by,
-        recorded_at=now,
-        event_id=event.event_id,
-    )
-    await DispositionRepository(session).add(row)
-    await AssignmentRepository(session).record_outcome(
-        assignment, status=disposition.outcome, first_touch_at=now
-    )
-    await add_event(session, outbox, event)
-    log.info(
-        "routing.lead_dispositioned",
-        extra={"assignment_id": str(assignment.id), "outcome": disposition.outcome},
-    )
-    return DispositionRead.model_validate(row)
-
-
 # ---- helpers ----------------------------------------------------------------------------------
-
-
-def _check_owner(rep_id: uuid.UUID, acting_rep: uuid.UUID | None) -> None:
-    if acting_rep is not None and acting_rep != rep_id:
-        raise NotYourAssignment("a rep may only see and act on their own assignments")
 
 
 def _rep_read(rep: Rep, ledger: RepLedger) -> RepRead:

@@ -59,6 +59,7 @@ def upgrade() -> None:
         sa.Column("rep_id", pg.UUID(as_uuid=True), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("sla_tier", sa.String(64), nullable=False),
+        sa.Column("sla_minutes", sa.Integer(), nullable=False),
         sa.Column("sla_due_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("sla_breached_at", sa.DateTime(timezone=True)),
         sa.Column("assigned_at", sa.DateTime(timezone=True), nullable=False),
@@ -69,6 +70,7 @@ def upgrade() -> None:
         sa.Column("decision", pg.JSONB(), nullable=False),
         sa.Column("qualified_event_id", pg.UUID(as_uuid=True), nullable=False),
         sa.Column("correlation_id", pg.UUID(as_uuid=True), nullable=False),
+        sa.Column("reassignments", sa.Integer(), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_assignment"),
         sa.UniqueConstraint("lead_id", name="uq_assignment_lead_id"),
         sa.ForeignKeyConstraint(["rep_id"], [f"{SCHEMA}.rep.id"], name="fk_assignment_rep_id_rep"),
@@ -79,13 +81,29 @@ def upgrade() -> None:
         schema=SCHEMA,
     )
     op.create_index("ix_assignment_rep_id", "assignment", ["rep_id"], schema=SCHEMA)
-    # The SLA scanner looks only at open, untouched, unbreached assignments, oldest due first.
-    op.create_index(
-        "ix_assignment_sla_pending",
-        "assignment",
-        ["sla_due_at"],
+    op.create_table(
+        "sla_timer",
+        sa.Column("id", pg.UUID(as_uuid=True), nullable=False),
+        sa.Column("assignment_id", pg.UUID(as_uuid=True), nullable=False),
+        sa.Column("rep_id", pg.UUID(as_uuid=True), nullable=False),
+        sa.Column("due_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("fired_at", sa.DateTime(timezone=True)),
+        sa.Column("outcome", sa.String(16)),
+        sa.PrimaryKeyConstraint("id", name="pk_sla_timer"),
+        sa.ForeignKeyConstraint(
+            ["assignment_id"], [f"{SCHEMA}.assignment.id"], name="fk_sla_timer_assignment_id_assignment"
+        ),
+        sa.CheckConstraint("outcome IN ('breached', 'moot')", name="ck_sla_timer_outcome_known"),
         schema=SCHEMA,
-        postgresql_where=sa.text("status = 'open' AND first_touch_at IS NULL AND sla_breached_at IS NULL"),
+    )
+    op.create_index("ix_sla_timer_assignment_id", "sla_timer", ["assignment_id"], schema=SCHEMA)
+    # The scanner reads only unfired timers, earliest first; fired ones drop out of the index.
+    op.create_index(
+        "ix_sla_timer_pending",
+        "sla_timer",
+        ["due_at"],
+        schema=SCHEMA,
+        postgresql_where=sa.text("fired_at IS NULL"),
     )
     op.create_table(
         "disposition",
@@ -125,6 +143,7 @@ def downgrade() -> None:
     op.drop_table("outbox", schema=SCHEMA)
     op.drop_table("unassigned_lead", schema=SCHEMA)
     op.drop_table("disposition", schema=SCHEMA)
+    op.drop_table("sla_timer", schema=SCHEMA)
     op.drop_table("assignment", schema=SCHEMA)
     op.drop_table("rep_ledger", schema=SCHEMA)
     op.drop_table("rep", schema=SCHEMA)

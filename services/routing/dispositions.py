@@ -1,0 +1,112 @@
+"""Reps' work on their assignments: reading queues and recording outcomes. Transport-free."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.routing.errors import AssignmentNotFound, LeadNotAssigned, NotYourAssignment, RepNotFound
+from services.routing.lifecycle import check_details, check_transition
+from services.routing.models import Disposition, outbox
+from services.routing.repository import (
+    AssignmentRepository,
+    DispositionRepository,
+    FallbackQueueRepository,
+    RepRepository,
+)
+from services.routing.schemas import AssignmentRead, DispositionCreate, DispositionRead
+from shared.contracts import LeadDispositioned, LeadDispositionedPayload, utc_now
+from shared.outbox import add_event
+
+log = logging.getLogger(__name__)
+
+PRODUCER = "routing"
+
+
+async def get_lead_assignment(
+    session: AsyncSession, *, lead_id: uuid.UUID, acting_rep: uuid.UUID | None
+) -> AssignmentRead:
+    """The lead's assignment. `acting_rep` is the caller when a rep; None for managers and admins."""
+    assignment = await AssignmentRepository(session).by_lead(lead_id)
+    if assignment is None:
+        queued = await FallbackQueueRepository(session).contains(lead_id)
+        detail = "waiting in the fallback queue for an eligible rep" if queued else "not assigned"
+        raise LeadNotAssigned(f"lead {lead_id} is {detail}", queued=queued)
+    _check_owner(assignment.rep_id, acting_rep)
+    return AssignmentRead.model_validate(assignment)
+
+
+async def rep_queue(
+    session: AsyncSession, *, rep_id: uuid.UUID, acting_rep: uuid.UUID | None, statuses: Sequence[str]
+) -> list[AssignmentRead]:
+    """The rep's assignments in `statuses`, most urgent SLA first."""
+    _check_owner(rep_id, acting_rep)
+    if await RepRepository(session).get(rep_id) is None:
+        raise RepNotFound(f"no rep {rep_id}")
+    rows = await AssignmentRepository(session).for_rep(rep_id, statuses=statuses)
+    return [AssignmentRead.model_validate(a) for a in rows]
+
+
+async def record_disposition(
+    session: AsyncSession,
+    *,
+    assignment_id: uuid.UUID,
+    disposition: DispositionCreate,
+    acting_rep: uuid.UUID | None,
+    recorded_by: str,
+) -> DispositionRead:
+    """Record a rep's outcome for an assignment and stage `lead.dispositioned`.
+
+    The first disposition is the first touch (it stops the first-response clock).
+    """
+    assignment = await AssignmentRepository(session).lock(assignment_id)
+    if assignment is None:
+        raise AssignmentNotFound(f"no assignment {assignment_id}")
+    _check_owner(assignment.rep_id, acting_rep)
+    check_details(disposition.outcome, reason=disposition.reason, has_amount=disposition.amount is not None)
+    check_transition(assignment.status, disposition.outcome)
+
+    now = utc_now()
+    event = LeadDispositioned(
+        producer=PRODUCER,
+        lead_id=assignment.lead_id,
+        correlation_id=assignment.correlation_id,
+        occurred_at=now,
+        payload=LeadDispositionedPayload(
+            assignment_id=assignment.id,
+            rep_id=assignment.rep_id,
+            outcome=disposition.outcome,
+            reason=disposition.reason,
+            amount=disposition.amount,
+            dispositioned_at=now,
+        ),
+    )
+    row = Disposition(
+        id=uuid.uuid4(),
+        assignment_id=assignment.id,
+        rep_id=assignment.rep_id,
+        outcome=disposition.outcome,
+        reason=disposition.reason,
+        amount=disposition.amount,
+        recorded_by=recorded_by,
+        recorded_at=now,
+        event_id=event.event_id,
+    )
+    await DispositionRepository(session).add(row)
+    await AssignmentRepository(session).record_outcome(
+        assignment, status=disposition.outcome, first_touch_at=now
+    )
+    await add_event(session, outbox, event)
+    log.info(
+        "routing.lead_dispositioned",
+        extra={"assignment_id": str(assignment.id), "outcome": disposition.outcome},
+    )
+    return DispositionRead.model_validate(row)
+
+
+def _check_owner(rep_id: uuid.UUID, acting_rep: uuid.UUID | None) -> None:
+    if acting_rep is not None and acting_rep != rep_id:
+        raise NotYourAssignment("a rep may only see and act on their own assignments")

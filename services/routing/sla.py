@@ -1,0 +1,101 @@
+"""SLA use cases: fire due first-touch timers once, mark the breach, escalate. Transport-free."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.routing.decision import decide
+from services.routing.models import Assignment, SlaTimer
+from services.routing.repository import AssignmentRepository, LedgerRepository, SlaTimerRepository
+from services.routing.service import hand_over
+
+log = logging.getLogger(__name__)
+
+
+async def fire_due_sla_timers(
+    session: AsyncSession, *, now: datetime, limit: int, max_reassignments: int
+) -> tuple[int, int]:
+    """Fire every timer due by `now` (up to `limit`); returns (timers fired, breaches).
+
+    A timer whose rep already touched the lead, or no longer holds it, fires as moot. A breach
+    is recorded on the assignment and, up to `max_reassignments` times per lead, the lead goes
+    to the next eligible rep with a fresh SLA window.
+    """
+    timers = SlaTimerRepository(session)
+    breaches = 0
+    due = await timers.claim_due(now=now, limit=limit)
+    for timer in due:
+        assignment = await AssignmentRepository(session).lock(timer.assignment_id)
+        assert assignment is not None  # the foreign key guarantees it
+        if not _still_waiting(assignment, timer):
+            await timers.mark_fired(timer, outcome="moot", at=now)
+            continue
+        await timers.mark_fired(timer, outcome="breached", at=now)
+        breaches += 1
+        if assignment.sla_breached_at is None:
+            assignment.sla_breached_at = now
+        log.warning(
+            "routing.sla_breached",
+            extra={
+                "lead_id": str(assignment.lead_id),
+                "assignment_id": str(assignment.id),
+                "rep_id": str(timer.rep_id),
+                "sla_tier": assignment.sla_tier,
+                "due_at": timer.due_at.isoformat(),
+                "late_by_s": (now - timer.due_at).total_seconds(),
+            },
+        )
+        if assignment.reassignments < max_reassignments:
+            await _reassign(session, assignment=assignment, breached=timer, at=now)
+        else:
+            _record_escalation(assignment, breached=timer, to_rep=None, at=now)
+    return len(due), breaches
+
+
+def _still_waiting(assignment: Assignment, timer: SlaTimer) -> bool:
+    return (
+        assignment.status == "open"
+        and assignment.first_touch_at is None
+        and assignment.rep_id == timer.rep_id
+    )
+
+
+async def _reassign(
+    session: AsyncSession, *, assignment: Assignment, breached: SlaTimer, at: datetime
+) -> None:
+    await LedgerRepository(session).enter_pool(exclusive=False)
+    decision = await decide(session, at=at, excluding=assignment.rep_id)
+    if decision.chosen is None or decision.standing is None:
+        # Nobody else can take it: the lead stays with its rep rather than going unowned.
+        log.warning("routing.sla_escalation_failed", extra={"assignment_id": str(assignment.id)})
+        _record_escalation(assignment, breached=breached, to_rep=None, at=at)
+        return
+    rep = decision.chosen
+    _record_escalation(assignment, breached=breached, to_rep=str(rep.id), at=at)
+    assignment.rep_id = rep.id
+    assignment.assigned_at = at
+    assignment.sla_due_at = at + timedelta(minutes=assignment.sla_minutes)
+    assignment.reassignments += 1
+    await session.flush()
+    await hand_over(
+        session, assignment=assignment, rep=rep, standing=decision.standing, at=at, caused_by=None
+    )
+
+
+def _record_escalation(
+    assignment: Assignment, *, breached: SlaTimer, to_rep: str | None, at: datetime
+) -> None:
+    escalation = {
+        "breached_at": at.isoformat(),
+        "due_at": breached.due_at.isoformat(),
+        "from_rep": str(breached.rep_id),
+        "to_rep": to_rep,
+    }
+    # A new dict, so the ORM sees the JSONB change.
+    assignment.decision = {
+        **assignment.decision,
+        "escalations": [*assignment.decision.get("escalations", []), escalation],
+    }

@@ -1,0 +1,204 @@
+"""SLA timers, escalation, the fallback-queue retry and the routing preview, on the real database."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+
+from services.routing import dispositions, service, sla
+from services.routing.main import create_app
+from services.routing.models import Assignment, SlaTimer, outbox
+from services.routing.schemas import DispositionCreate, RepCreate
+from shared.auth import Role
+from shared.contracts import LeadQualified, LeadQualifiedPayload, LeadSnapshot, utc_now
+from shared.db import Database
+from tests.conftest import Infra, bearer
+from tests.support import eventually, running_app
+
+MANAGER = bearer(Role.MANAGER)
+
+
+def qualified(*, sla_minutes: int = 0) -> LeadQualified:
+    lead_id = uuid.uuid4()
+    return LeadQualified.new(
+        lead_id=lead_id,
+        producer="scoring",
+        payload=LeadQualifiedPayload(
+            rubric_version="2026-11-01",
+            score=90.0,
+            grade="A",
+            reason="hand_raiser",
+            sla_tier="hot",
+            sla_minutes=sla_minutes,
+            qualified_at=utc_now(),
+            lead=LeadSnapshot(email=f"{lead_id}@example.com"),
+        ),
+    )
+
+
+async def add_rep(db: Database, name: str, **fields: object) -> uuid.UUID:
+    async with db.transaction() as session:
+        rep = await service.register_rep(
+            session, rep=RepCreate.model_validate({"name": name, "email": f"{name}@example.com", **fields})
+        )
+    return rep.id
+
+
+async def assign(db: Database, event: LeadQualified) -> Assignment:
+    async with db.transaction() as session:
+        outcome = await service.assign_lead(session, event=event)
+    assert outcome.assignment is not None
+    return outcome.assignment
+
+
+async def fire(db: Database, *, max_reassignments: int = 1, limit: int = 100) -> tuple[int, int]:
+    async with db.transaction() as session:
+        return await sla.fire_due_sla_timers(
+            session, now=utc_now(), limit=limit, max_reassignments=max_reassignments
+        )
+
+
+async def reload(db: Database, assignment_id: uuid.UUID) -> Assignment:
+    async with db.transaction() as session:
+        assignment = await session.get(Assignment, assignment_id)
+    assert assignment is not None
+    return assignment
+
+
+class TestFireDueSlaTimers:
+    async def test_breached_lead_is_marked_once_and_handed_to_the_next_rep(self, db: Database) -> None:
+        first = await add_rep(db, "first")
+        second = await add_rep(db, "second")
+        event = qualified(sla_minutes=0)
+        original = await assign(db, event)
+        assert original.rep_id == first
+
+        assert await fire(db) == (1, 1)
+
+        after = await reload(db, original.id)
+        assert after.rep_id == second
+        assert after.sla_breached_at is not None
+        assert after.reassignments == 1
+        (escalation,) = after.decision["escalations"]
+        assert (escalation["from_rep"], escalation["to_rep"]) == (str(first), str(second))
+        async with db.transaction() as session:
+            announced = await session.scalar(
+                select(func.count())
+                .select_from(outbox)
+                .where(outbox.c.key == str(event.lead_id), outbox.c.event_type == "lead.assigned")
+            )
+            timers = (await session.execute(select(SlaTimer.rep_id, SlaTimer.outcome))).all()
+        assert announced == 2
+        assert sorted(timers, key=str) == sorted([(first, "breached"), (second, None)], key=str)
+
+    async def test_the_reassigned_rep_breaching_too_keeps_the_lead(self, db: Database) -> None:
+        first = await add_rep(db, "first")
+        await add_rep(db, "second")
+        original = await assign(db, qualified(sla_minutes=0))
+        await fire(db)
+        assert await fire(db) == (1, 1)
+        after = await reload(db, original.id)
+        assert after.reassignments == 1
+        assert after.rep_id != first
+        assert [e["to_rep"] for e in after.decision["escalations"]] == [str(after.rep_id), None]
+        assert await fire(db) == (0, 0)
+
+    async def test_a_touched_lead_does_not_breach(self, db: Database) -> None:
+        rep = await add_rep(db, "prompt")
+        assignment = await assign(db, qualified(sla_minutes=0))
+        async with db.transaction() as session:
+            await dispositions.record_disposition(
+                session,
+                assignment_id=assignment.id,
+                disposition=DispositionCreate(outcome="accepted"),
+                acting_rep=rep,
+                recorded_by="test",
+            )
+        assert await fire(db) == (1, 0)
+        assert (await reload(db, assignment.id)).sla_breached_at is None
+
+    async def test_lone_rep_keeps_a_breached_lead(self, db: Database) -> None:
+        rep = await add_rep(db, "alone")
+        assignment = await assign(db, qualified(sla_minutes=0))
+        assert await fire(db) == (1, 1)
+        after = await reload(db, assignment.id)
+        assert after.rep_id == rep
+        assert after.decision["escalations"][0]["to_rep"] is None
+
+    async def test_concurrent_scanners_fire_each_timer_exactly_once(self, db: Database) -> None:
+        await add_rep(db, "a")
+        await add_rep(db, "b")
+        for _ in range(30):
+            await assign(db, qualified(sla_minutes=0))
+        results = await asyncio.gather(*(fire(db, max_reassignments=0, limit=7) for _ in range(6)))
+        while sum(r[0] for r in results) < 30:
+            results.append(await fire(db, max_reassignments=0, limit=7))
+        assert sum(r[1] for r in results) == 30
+        async with db.transaction() as session:
+            breached = await session.scalar(
+                select(func.count()).select_from(Assignment).where(Assignment.sla_breached_at.is_not(None))
+            )
+        assert breached == 30
+
+
+class TestFallbackRetry:
+    async def test_queued_lead_is_assigned_once_capacity_frees_up(self, db: Database) -> None:
+        rep = await add_rep(db, "busy", max_open=1)
+        first = await assign(db, qualified(sla_minutes=60))
+        waiting = qualified(sla_minutes=60)
+        async with db.transaction() as session:
+            outcome = await service.assign_lead(session, event=waiting)
+        assert outcome.result == "queued"
+        async with db.transaction() as session:
+            assert await service.retry_fallback_queue(session) == 0
+            await dispositions.record_disposition(
+                session,
+                assignment_id=first.id,
+                disposition=DispositionCreate(outcome="accepted"),
+                acting_rep=None,
+                recorded_by="manager",
+            )
+        async with db.transaction() as session:
+            assert await service.retry_fallback_queue(session) == 1
+            later = await session.scalar(select(Assignment).where(Assignment.lead_id == waiting.lead_id))
+        assert later is not None
+        assert later.rep_id == rep
+
+
+class TestWorkerInTheApp:
+    async def test_running_app_marks_breaches_on_its_own(self, db: Database, settings_env: Infra) -> None:
+        await add_rep(db, "slow")
+        assignment = await assign(db, qualified(sla_minutes=0))
+        async with running_app(create_app()) as client:
+
+            async def breached() -> None:
+                response = await client.get(f"/v1/leads/{assignment.lead_id}/assignment", headers=MANAGER)
+                assert response.json()["sla_breached_at"] is not None
+
+            await eventually(breached, timeout_s=15)
+
+
+class TestPreview:
+    async def test_preview_explains_the_choice_and_assigns_nothing(
+        self, db: Database, settings_env: Infra
+    ) -> None:
+        day = await add_rep(
+            db, "day", timezone="Europe/Berlin", working_hours={"start": "09:00", "end": "17:00"}
+        )
+        anytime = await add_rep(db, "anytime")
+        sunday_noon = datetime(2026, 11, 29, 11, 0, tzinfo=UTC).isoformat()
+        async with running_app(create_app()) as client:
+            response = await client.post("/v1/routing/preview", json={"at": sunday_noon}, headers=MANAGER)
+            as_rep = await client.post(
+                "/v1/routing/preview", json={}, headers=bearer(Role.REP, rep_id=anytime)
+            )
+        assert response.status_code == 200, response.text
+        preview = response.json()
+        assert preview["chosen"] == str(anytime)
+        assert preview["skipped"] == [{"rep_id": str(day), "reason": "outside_hours"}]
+        assert as_rep.status_code == 403
+        async with db.transaction() as session:
+            assert await session.scalar(select(func.count()).select_from(Assignment)) == 0

@@ -6,9 +6,10 @@ import json
 import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 
 from services.scoring import service
+from services.scoring.backtest import BacktestReport, RubricDiff, diff_rubrics
 from services.scoring.dependencies import Reader, RubricAuthor, RubricDep
 from services.scoring.errors import RubricRejected
 from services.scoring.rubric import Rubric, RubricInvalid
@@ -23,10 +24,10 @@ YAML_MEDIA_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text
 
 @router.get("/leads/{lead_id}/score", summary="A lead's score, the rules that fired and the rubric version")
 async def read_score(
+    _: Reader,
     lead_id: uuid.UUID,
     session: SessionDep,
     rubric: RubricDep,
-    _: Reader,
     as_of: Annotated[
         Literal["last_event", "now"],
         Query(description="`last_event`: the stored score; `now`: re-evaluated with decay up to now."),
@@ -39,9 +40,9 @@ async def read_score(
 
 @router.get("/leads/{lead_id}/score/history", summary="How a lead's score moved, and why")
 async def read_score_history(
+    _: Reader,
     lead_id: uuid.UUID,
     session: SessionDep,
-    _: Reader,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
 ) -> ScoreHistory:
     return await service.get_score_history(session, lead_id=lead_id, limit=limit)
@@ -57,20 +58,19 @@ async def read_rubric_schema(_: Reader) -> dict[str, Any]:
     return Rubric.model_json_schema()
 
 
-@router.post(
-    "/rubrics/validate",
-    summary="Check a rubric document (YAML or JSON); 422 lists every error with its path",
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/yaml": {"schema": {"$ref": "#/components/schemas/Rubric"}},
-                "application/json": {"schema": {"$ref": "#/components/schemas/Rubric"}},
-            },
-        }
-    },
-)
-async def validate_rubric(request: Request, _: RubricAuthor) -> RubricValidated:
+_draft_body = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/yaml": {"schema": {"$ref": "#/components/schemas/Rubric"}},
+            "application/json": {"schema": {"$ref": "#/components/schemas/Rubric"}},
+        },
+    }
+}
+
+
+async def _draft(request: Request) -> Rubric:
+    """The rubric document in the body (YAML or JSON), or a 422 listing every error."""
     body = (await request.body()).decode("utf-8", errors="replace")
     content_type = request.headers.get("content-type", "application/yaml").split(";")[0].strip().lower()
     try:
@@ -81,20 +81,54 @@ async def validate_rubric(request: Request, _: RubricAuthor) -> RubricValidated:
                 raise RubricInvalid(
                     [{"loc": [], "msg": f"invalid JSON: {exc}", "type": "json_invalid"}]
                 ) from exc
-            rubric = Rubric.from_document(document)
-        elif content_type in YAML_MEDIA_TYPES:
-            rubric = Rubric.from_yaml(body)
-        else:
-            raise RubricInvalid(
-                [{"loc": [], "msg": f"send YAML or JSON, not {content_type!r}", "type": "media_type"}]
-            )
+            return Rubric.from_document(document)
+        if content_type in YAML_MEDIA_TYPES:
+            return Rubric.from_yaml(body)
+        raise RubricInvalid(
+            [{"loc": [], "msg": f"send YAML or JSON, not {content_type!r}", "type": "media_type"}]
+        )
     except RubricInvalid as exc:
         raise RubricRejected(f"{len(exc.errors)} error(s) in the rubric", errors=exc.errors) from exc
+
+
+DraftDep = Annotated[Rubric, Depends(_draft)]
+
+
+@router.post(
+    "/rubrics/validate",
+    summary="Check a rubric document (YAML or JSON); 422 lists every error with its path",
+    openapi_extra=_draft_body,
+)
+async def validate_rubric(_: RubricAuthor, draft: DraftDep) -> RubricValidated:
     return RubricValidated(
-        version=rubric.version,
+        version=draft.version,
         rule_counts={
-            "fit": len(rubric.fit),
-            "negative": len(rubric.negative),
-            "engagement": len(rubric.engagement),
+            "fit": len(draft.fit),
+            "negative": len(draft.negative),
+            "engagement": len(draft.engagement),
         },
     )
+
+
+@router.post(
+    "/rubrics/diff",
+    summary="Compare a draft with the active rubric, rule by rule",
+    openapi_extra=_draft_body,
+)
+async def diff_rubric(_: RubricAuthor, draft: DraftDep, active: RubricDep) -> RubricDiff:
+    return diff_rubrics(active, draft)
+
+
+@router.post(
+    "/rubrics/backtest",
+    summary="Replay known leads through a draft and the active rubric; compare who qualifies",
+    openapi_extra=_draft_body,
+)
+async def backtest_rubric(
+    _: RubricAuthor,
+    draft: DraftDep,
+    active: RubricDep,
+    session: SessionDep,
+    max_leads: Annotated[int, Query(ge=1, le=50_000)] = 10_000,
+) -> BacktestReport:
+    return await service.backtest_draft(session, active=active, draft=draft, max_leads=max_leads)

@@ -81,6 +81,13 @@ class ProfileRepository:
         profile: LeadProfile = result.scalar_one()
         return profile
 
+    async def page(self, *, after: uuid.UUID | None, limit: int) -> Sequence[LeadProfile]:
+        """Profiles in lead-id order, `limit` at a time, starting after `after`."""
+        statement = select(LeadProfile).order_by(LeadProfile.lead_id).limit(limit)
+        if after is not None:
+            statement = statement.where(LeadProfile.lead_id > after)
+        return (await self.session.scalars(statement)).all()
+
     async def mark_qualified(
         self, lead_id: uuid.UUID, *, at: datetime, reason: str, rubric_version: str
     ) -> bool:
@@ -128,6 +135,14 @@ class ActivityRepository:
             select(LeadActivity)
             .where(LeadActivity.lead_id == lead_id, LeadActivity.occurred_at <= until)
             .order_by(LeadActivity.occurred_at, LeadActivity.id)
+        )
+        return (await self.session.scalars(statement)).all()
+
+    async def for_leads(self, lead_ids: Sequence[uuid.UUID]) -> Sequence[LeadActivity]:
+        statement = (
+            select(LeadActivity)
+            .where(LeadActivity.lead_id.in_(lead_ids))
+            .order_by(LeadActivity.lead_id, LeadActivity.occurred_at, LeadActivity.id)
         )
         return (await self.session.scalars(statement)).all()
 

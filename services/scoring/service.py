@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import uuid
+from collections import defaultdict
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.scoring.backtest import BacktestReport, LeadHistory, backtest
 from services.scoring.errors import LeadNotScored
 from services.scoring.evaluation import Activity, Evaluation, Profile, explain_score
 from services.scoring.models import LeadActivity, LeadProfile, Score, outbox
@@ -201,6 +203,26 @@ async def get_score_history(session: AsyncSession, *, lead_id: uuid.UUID, limit:
         )
         previous = score
     return ScoreHistory(lead_id=lead_id, scores=entries)
+
+
+async def backtest_draft(
+    session: AsyncSession, *, active: Rubric, draft: Rubric, max_leads: int, batch_size: int = 500
+) -> BacktestReport:
+    """Replay up to `max_leads` known leads through the active rubric and the draft."""
+    profiles = ProfileRepository(session)
+    activities = ActivityRepository(session)
+    histories: list[LeadHistory] = []
+    after: uuid.UUID | None = None
+    while len(histories) < max_leads:
+        page = await profiles.page(after=after, limit=min(batch_size, max_leads - len(histories)))
+        if not page:
+            break
+        by_lead: dict[uuid.UUID, list[Activity]] = defaultdict(list)
+        for row in await activities.for_leads([p.lead_id for p in page]):
+            by_lead[row.lead_id].append(to_activity(row))
+        histories.extend(LeadHistory(p.lead_id, to_profile(p), by_lead[p.lead_id]) for p in page)
+        after = page[-1].lead_id
+    return backtest(active, draft, histories)
 
 
 def activity_properties(payload: LeadIngestedPayload) -> dict[str, str]:

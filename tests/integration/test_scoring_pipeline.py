@@ -236,6 +236,28 @@ class TestRubricEndpoints:
         locs = {tuple(e["loc"]) for e in problem["errors"]}
         assert locs == {("fit", 0, "when", 0, "regex", "field"), ("engagement", 0, "activity")}
 
+    async def test_draft_is_diffed_against_the_active_rubric(self, client: httpx.AsyncClient) -> None:
+        document = (await client.get("/v1/rubric", headers=READER)).json()
+        document["version"] = "2026.12-draft"
+        document["fit"][0]["points"] = 40
+        response = await client.post("/v1/rubrics/diff", json=document, headers=bearer(Role.SALES))
+        assert response.status_code == 200, response.text
+        diff = response.json()
+        assert [(c["rule_id"], c["change"]) for c in diff["rules"]] == [("title-executive", "changed")]
+
+    async def test_draft_is_backtested_over_known_leads(
+        self, client: httpx.AsyncClient, settings_env: Infra
+    ) -> None:
+        lead_id = uuid.uuid4()
+        await publish(settings_env, ingested(lead_id, form_id="contact-sales"))
+        await score_of(client, lead_id)
+        document = (await client.get("/v1/rubric", headers=READER)).json()
+        document["qualification"]["hand_raiser_forms"] = ["demo-request"]
+        response = await client.post("/v1/rubrics/backtest", json=document, headers=bearer(Role.MARKETING))
+        assert response.status_code == 200, response.text
+        report = response.json()
+        assert lead_id in {uuid.UUID(i) for i in report["dropped_out_sample"]}
+
     async def test_reps_may_not_validate_rubrics(self, client: httpx.AsyncClient) -> None:
         response = await client.post("/v1/rubrics/validate", content="{}", headers=bearer(Role.REP))
         assert response.status_code == 403

@@ -149,3 +149,30 @@ class TestCurrentScore:
         assert current.engagement_score == 5
         assert current.fit_score == last.fit_score
         assert "decayed to 50%" in current.explanation
+
+
+class TestBacktestDraft:
+    async def test_draft_is_replayed_over_stored_leads(self, db: Database) -> None:
+        demo, contact, quiet = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+        await score(db, ingested(demo, minutes_ago=3, form_id="demo-request"))
+        await score(db, ingested(contact, minutes_ago=2, form_id="contact-sales"))
+        await score(db, ingested(quiet, minutes_ago=1))
+        document = RUBRIC.model_dump(mode="json")
+        document["version"] = "draft"
+        document["qualification"]["hand_raiser_forms"] = ["demo-request"]
+        async with db.transaction() as session:
+            report = await service.backtest_draft(
+                session, active=RUBRIC, draft=Rubric.from_document(document), max_leads=10, batch_size=2
+            )
+        assert report.leads == 3
+        assert (report.active.mqls, report.draft.mqls) == (2, 1)
+        assert report.dropped_out_sample == [contact]
+
+    async def test_max_leads_bounds_the_replay(self, db: Database) -> None:
+        for _ in range(3):
+            await score(db, ingested(uuid.uuid4()))
+        async with db.transaction() as session:
+            report = await service.backtest_draft(
+                session, active=RUBRIC, draft=RUBRIC, max_leads=2, batch_size=1
+            )
+        assert report.leads == 2

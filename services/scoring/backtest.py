@@ -4,6 +4,10 @@ Both are pure. The backtest replays each lead's stored activities through the ac
 and the draft, evaluating at every activity's time, because qualification happens once, at the
 first moment a lead meets the definition. Profiles are today's (the latest known values), so
 fit reflects what we know now rather than what we knew then.
+
+Outcomes come from sales' dispositions. Only leads the active rubric qualified were ever worked,
+so a draft's newly qualified leads have no outcome yet: precision is measured on the leads with
+one, and the report says how many that is.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from services.scoring.evaluation import Activity, Evaluation, Profile
 from services.scoring.rubric import Rubric
 
 SAMPLE_SIZE = 50
+GOOD_OUTCOMES = frozenset({"accepted", "sql", "won"})
+SQL_OUTCOMES = frozenset({"sql", "won"})
 Section = Literal["fit", "negative", "engagement"]
 
 
@@ -28,6 +34,7 @@ class LeadHistory:
     lead_id: uuid.UUID
     profile: Profile
     activities: Sequence[Activity]
+    outcomes: frozenset[str] = frozenset()
 
 
 class RubricOutcome(BaseModel):
@@ -35,12 +42,19 @@ class RubricOutcome(BaseModel):
     mqls: int
     by_reason: dict[str, int]
     by_grade: dict[str, int]
+    mqls_with_outcome: int = Field(description="MQLs sales recorded an outcome for.")
+    mql_to_sql_rate: float | None = Field(
+        description="MQLs that became SQL or won, over MQLs with an outcome."
+    )
+    precision: float | None = Field(description="MQLs accepted, SQL or won, over MQLs with an outcome.")
+    recall: float | None = Field(description="Leads accepted, SQL or won that this rubric qualified.")
 
 
 class BacktestReport(BaseModel):
     """The draft next to the active rubric over the same leads."""
 
     leads: int
+    leads_with_good_outcome: int
     active: RubricOutcome
     draft: RubricOutcome
     newly_qualified: int
@@ -55,20 +69,36 @@ class _Tally:
     mqls: set[uuid.UUID] = field(default_factory=set)
     reasons: Counter[str] = field(default_factory=Counter)
     grades: Counter[str] = field(default_factory=Counter)
+    judged: int = 0
+    good: int = 0
+    sql: int = 0
 
-    def add(self, lead_id: uuid.UUID, first_mql: Evaluation | None, last: Evaluation) -> None:
+    def add(self, history: LeadHistory, first_mql: Evaluation | None, last: Evaluation) -> None:
         self.grades[last.grade] += 1
-        if first_mql is not None:
-            self.mqls.add(lead_id)
-            self.reasons[first_mql.qualification_reason or "unknown"] += 1
+        if first_mql is None:
+            return
+        self.mqls.add(history.lead_id)
+        self.reasons[first_mql.qualification_reason or "unknown"] += 1
+        if history.outcomes:
+            self.judged += 1
+            self.good += bool(history.outcomes & GOOD_OUTCOMES)
+            self.sql += bool(history.outcomes & SQL_OUTCOMES)
 
-    def outcome(self) -> RubricOutcome:
+    def outcome(self, good_leads: int) -> RubricOutcome:
         return RubricOutcome(
             version=self.version,
             mqls=len(self.mqls),
             by_reason=dict(sorted(self.reasons.items())),
             by_grade=dict(sorted(self.grades.items())),
+            mqls_with_outcome=self.judged,
+            mql_to_sql_rate=_ratio(self.sql, self.judged),
+            precision=_ratio(self.good, self.judged),
+            recall=_ratio(self.good, good_leads),
         )
+
+
+def _ratio(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
 
 
 def replay(rubric: Rubric, history: LeadHistory) -> tuple[Evaluation | None, Evaluation | None]:
@@ -84,21 +114,23 @@ def replay(rubric: Rubric, history: LeadHistory) -> tuple[Evaluation | None, Eva
 
 def backtest(active: Rubric, draft: Rubric, histories: Iterable[LeadHistory]) -> BacktestReport:
     tallies = (_Tally(active.version), _Tally(draft.version))
-    leads = 0
+    leads = good_leads = 0
     for history in histories:
         results = [replay(rubric, history) for rubric in (active, draft)]
         if any(last is None for _, last in results):
             continue
         leads += 1
+        good_leads += bool(history.outcomes & GOOD_OUTCOMES)
         for tally, (first_mql, last) in zip(tallies, results, strict=True):
             assert last is not None
-            tally.add(history.lead_id, first_mql, last)
+            tally.add(history, first_mql, last)
     gained = sorted(tallies[1].mqls - tallies[0].mqls)
     lost = sorted(tallies[0].mqls - tallies[1].mqls)
     return BacktestReport(
         leads=leads,
-        active=tallies[0].outcome(),
-        draft=tallies[1].outcome(),
+        leads_with_good_outcome=good_leads,
+        active=tallies[0].outcome(good_leads),
+        draft=tallies[1].outcome(good_leads),
         newly_qualified=len(gained),
         dropped_out=len(lost),
         newly_qualified_sample=gained[:SAMPLE_SIZE],

@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scoring import service
 from services.scoring.rubric import Rubric
-from shared.contracts import LeadIngested
-from shared.contracts.topics import LEAD_INGESTED
+from shared.contracts import LeadDispositioned, LeadIngested
+from shared.contracts.topics import LEAD_DISPOSITIONED, LEAD_INGESTED
 from shared.kafka import EventHandler
 
 
@@ -21,4 +21,7 @@ def build_handlers(rubric: Rubric) -> Mapping[str, EventHandler]:
     async def on_lead_ingested(session: AsyncSession, event: LeadIngested) -> None:
         await service.score_lead(session, rubric=rubric, event=event)
 
-    return {LEAD_INGESTED: on_lead_ingested}
+    async def on_lead_dispositioned(session: AsyncSession, event: LeadDispositioned) -> None:
+        await service.record_disposition(session, event=event)
+
+    return {LEAD_INGESTED: on_lead_ingested, LEAD_DISPOSITIONED: on_lead_dispositioned}

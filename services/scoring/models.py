@@ -82,5 +82,18 @@ class Score(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class Disposition(Base):
+    """Outcomes sales recorded for a lead (from routing's `lead.dispositioned`), for backtests."""
+
+    __tablename__ = "disposition"
+    __table_args__ = (Index("ix_disposition_lead_id", "lead_id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    lead_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), unique=True)
+    outcome: Mapped[str] = mapped_column(String(32))
+    dispositioned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 outbox = outbox_table(Base.metadata)
 processed_event = processed_event_table(Base.metadata)

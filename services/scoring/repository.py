@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, case, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.scoring.models import LeadActivity, LeadProfile, Score
+from services.scoring.models import Disposition, LeadActivity, LeadProfile, Score
 
 # Profile fields where the latest non-null value wins.
 PROFILE_FIELDS = (
@@ -164,3 +164,25 @@ class ScoreRepository:
         """The most recent `limit` scores, oldest first."""
         recent = select(Score).where(Score.lead_id == lead_id).order_by(Score.id.desc()).limit(limit)
         return sorted((await self.session.scalars(recent)).all(), key=lambda s: s.id)
+
+
+class DispositionRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add_once(
+        self, *, lead_id: uuid.UUID, event_id: uuid.UUID, outcome: str, dispositioned_at: datetime
+    ) -> None:
+        statement = (
+            insert(Disposition)
+            .values(lead_id=lead_id, event_id=event_id, outcome=outcome, dispositioned_at=dispositioned_at)
+            .on_conflict_do_nothing(index_elements=[Disposition.event_id])
+        )
+        await self.session.execute(statement)
+
+    async def outcomes_for(self, lead_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, set[str]]:
+        statement = select(Disposition.lead_id, Disposition.outcome).where(Disposition.lead_id.in_(lead_ids))
+        outcomes: dict[uuid.UUID, set[str]] = {}
+        for lead_id, outcome in (await self.session.execute(statement)).all():
+            outcomes.setdefault(lead_id, set()).add(outcome)
+        return outcomes

@@ -12,11 +12,17 @@ from services.scoring.backtest import BacktestReport, LeadHistory, backtest
 from services.scoring.errors import LeadNotScored
 from services.scoring.evaluation import Activity, Evaluation, Profile, explain_score
 from services.scoring.models import LeadActivity, LeadProfile, Score, outbox
-from services.scoring.repository import ActivityRepository, ProfileRepository, ScoreRepository
+from services.scoring.repository import (
+    ActivityRepository,
+    DispositionRepository,
+    ProfileRepository,
+    ScoreRepository,
+)
 from services.scoring.rubric import Rubric
 from services.scoring.schemas import ScoreHistory, ScoreHistoryEntry, ScoreRead
 from shared.contracts import (
     FiredRule,
+    LeadDispositioned,
     LeadIngested,
     LeadIngestedPayload,
     LeadQualified,
@@ -115,6 +121,16 @@ async def score_lead(session: AsyncSession, *, rubric: Rubric, event: LeadIngest
             LeadQualified.new(lead_id=event.lead_id, payload=qualified, producer=PRODUCER, caused_by=event),
         )
     return evaluation
+
+
+async def record_disposition(session: AsyncSession, *, event: LeadDispositioned) -> None:
+    """Keep sales' verdict on a lead, so backtests can measure a rubric against outcomes."""
+    await DispositionRepository(session).add_once(
+        lead_id=event.lead_id,
+        event_id=event.event_id,
+        outcome=event.payload.outcome,
+        dispositioned_at=event.payload.dispositioned_at,
+    )
 
 
 async def get_score(session: AsyncSession, *, lead_id: uuid.UUID) -> ScoreRead:
@@ -217,10 +233,15 @@ async def backtest_draft(
         page = await profiles.page(after=after, limit=min(batch_size, max_leads - len(histories)))
         if not page:
             break
+        lead_ids = [p.lead_id for p in page]
         by_lead: dict[uuid.UUID, list[Activity]] = defaultdict(list)
-        for row in await activities.for_leads([p.lead_id for p in page]):
+        for row in await activities.for_leads(lead_ids):
             by_lead[row.lead_id].append(to_activity(row))
-        histories.extend(LeadHistory(p.lead_id, to_profile(p), by_lead[p.lead_id]) for p in page)
+        outcomes = await DispositionRepository(session).outcomes_for(lead_ids)
+        histories.extend(
+            LeadHistory(p.lead_id, to_profile(p), by_lead[p.lead_id], frozenset(outcomes.get(p.lead_id, ())))
+            for p in page
+        )
         after = page[-1].lead_id
     return backtest(active, draft, histories)
 

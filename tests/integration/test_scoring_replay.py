@@ -14,7 +14,14 @@ from services.scoring import service
 from services.scoring.consumers import build_handlers
 from services.scoring.models import processed_event
 from services.scoring.rubric import Rubric, load_rubric
-from shared.contracts import LeadIngested, LeadIngestedPayload, utc_now
+from shared.contracts import (
+    Envelope,
+    LeadDispositioned,
+    LeadDispositionedPayload,
+    LeadIngested,
+    LeadIngestedPayload,
+    utc_now,
+)
 from shared.db import Database
 from shared.kafka import EventConsumer
 from tests.conftest import Infra
@@ -107,10 +114,10 @@ async def consumer(db: Database, settings_env: Infra) -> EventConsumer:
     )
 
 
-def record(event: LeadIngested, offset: int) -> ConsumerRecord[bytes, bytes]:
+def record(event: Envelope, offset: int, *, topic: str = "lead.ingested") -> ConsumerRecord[bytes, bytes]:
     value = event.to_bytes()
     return ConsumerRecord(
-        topic="lead.ingested",
+        topic=topic,
         partition=0,
         offset=offset,
         timestamp=0,
@@ -176,3 +183,25 @@ class TestBacktestDraft:
                 session, active=RUBRIC, draft=RUBRIC, max_leads=2, batch_size=1
             )
         assert report.leads == 2
+
+
+class TestDispositions:
+    async def test_dispositions_are_kept_once_and_feed_the_backtest(
+        self, db: Database, consumer: EventConsumer
+    ) -> None:
+        lead_id = uuid.uuid4()
+        event = ingested(lead_id, form_id="demo-request")
+        assert await consumer.handle_record(record(event, 0)) == "processed"
+        verdict = LeadDispositioned.new(
+            lead_id=lead_id,
+            producer="routing",
+            payload=LeadDispositionedPayload(
+                assignment_id=uuid.uuid4(), rep_id=uuid.uuid4(), outcome="sql", dispositioned_at=utc_now()
+            ),
+        )
+        assert await consumer.handle_record(record(verdict, 1, topic="lead.dispositioned")) == "processed"
+        assert await consumer.handle_record(record(verdict, 2, topic="lead.dispositioned")) == "duplicate"
+        async with db.transaction() as session:
+            report = await service.backtest_draft(session, active=RUBRIC, draft=RUBRIC, max_leads=10)
+        assert report.leads_with_good_outcome == 1
+        assert (report.active.precision, report.active.recall, report.active.mql_to_sql_rate) == (1, 1, 1)

@@ -103,3 +103,32 @@ class TestDiff:
         assert (changed.before["points"], changed.after["points"]) == (25, 30)
         assert diff.changed_sections == ["sla"]
         assert (diff.from_version, diff.to_version) == ("2026.11-starter", "next")
+
+
+class TestOutcomeMetrics:
+    def test_precision_recall_and_sql_rate_use_sales_outcomes(self) -> None:
+        won = history(("demo-request", 1))
+        won = LeadHistory(won.lead_id, won.profile, won.activities, frozenset({"accepted", "won"}))
+        rejected = history(("contact-sales", 1))
+        rejected = LeadHistory(
+            rejected.lead_id, rejected.profile, rejected.activities, frozenset({"rejected"})
+        )
+        missed = history(("newsletter", 1))
+        missed = LeadHistory(missed.lead_id, missed.profile, missed.activities, frozenset({"sql"}))
+        unworked = history(("demo-request", 2))
+
+        report = backtest(ACTIVE, ACTIVE, [won, rejected, missed, unworked])
+        assert report.leads_with_good_outcome == 2
+        active = report.active
+        assert (active.mqls, active.mqls_with_outcome) == (3, 2)
+        assert active.precision == 0.5
+        assert active.recall == 0.5
+        assert active.mql_to_sql_rate == 0.5
+
+    def test_metrics_are_absent_without_outcomes(self) -> None:
+        report = backtest(ACTIVE, ACTIVE, [history(("demo-request", 1))])
+        assert (report.active.precision, report.active.recall, report.active.mql_to_sql_rate) == (
+            None,
+            None,
+            None,
+        )

@@ -1,4 +1,4 @@
-"""Lead profiles, activities, score history, the outbox and the processed-event table.
+"""Lead profiles, activities, score history, dispositions, the outbox and processed events.
 
 Revision ID: scoring_0001
 Revises:
@@ -84,12 +84,25 @@ def upgrade() -> None:
         schema=SCHEMA,
     )
     op.create_index("ix_score_lead_id_id", "score", ["lead_id", "id"], schema=SCHEMA)
+    op.create_table(
+        "disposition",
+        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
+        sa.Column("lead_id", pg.UUID(as_uuid=True), nullable=False),
+        sa.Column("event_id", pg.UUID(as_uuid=True), nullable=False),
+        sa.Column("outcome", sa.String(32), nullable=False),
+        sa.Column("dispositioned_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_disposition"),
+        sa.UniqueConstraint("event_id", name="uq_disposition_event_id"),
+        schema=SCHEMA,
+    )
+    op.create_index("ix_disposition_lead_id", "disposition", ["lead_id"], schema=SCHEMA)
     create_messaging_tables(SCHEMA, consumer=True)
 
 
 def downgrade() -> None:
     op.drop_table("processed_event", schema=SCHEMA)
     op.drop_table("outbox", schema=SCHEMA)
+    op.drop_table("disposition", schema=SCHEMA)
     op.drop_table("score", schema=SCHEMA)
     op.drop_table("activity", schema=SCHEMA)
     op.drop_table("lead_profile", schema=SCHEMA)

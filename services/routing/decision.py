@@ -38,20 +38,26 @@ async def decide(
     ledgers = LedgerRepository(session)
     rows = await (ledgers.lock_standings() if lock else ledgers.standings())
     open_counts = await AssignmentRepository(session).open_counts()
+    level = roundrobin.pool_level([standing_of(rep, ledger) for rep, ledger in rows])
     eligible: list[tuple[Rep, roundrobin.Standing]] = []
     skipped: list[dict[str, str]] = []
+    leveled: dict[str, float] = {}
     for rep, ledger in rows:
         reason: str | None = skip_reason(availability_of(rep, open_counts.get(rep.id, 0)), at=at)
         if rep.id == excluding:
             reason = "escalated_from"
         if reason is None:
-            eligible.append((rep, standing_of(rep, ledger)))
+            standing = roundrobin.leveled(standing_of(rep, ledger), level)
+            if standing.credit != ledger.credit:
+                leveled[str(rep.id)] = round(ledger.credit / rep.weight, 6)
+            eligible.append((rep, standing))
         else:
             skipped.append({"rep_id": str(rep.id), "reason": reason})
     trace: dict[str, Any] = {
         "pool": POOL,
         "strategy": STRATEGY,
         "decided_at": at.isoformat(),
+        "pool_level": round(level, 6),
         "eligible": [],
         "skipped": skipped,
     }
@@ -59,6 +65,9 @@ async def decide(
         return Decision(None, None, trace)
     picked = roundrobin.pick([standing for _, standing in eligible])
     trace["eligible"] = [trace_standing(s) for s in picked.ranking]
+    if leveled:
+        # Reps back from a skip (hours, cap) whose share was raised to the pool's level.
+        trace["leveled_from"] = leveled
     trace["chosen"] = str(picked.chosen.rep_id)
     trace["tie_break"] = picked.tie_break
     chosen = next(rep for rep, standing in eligible if standing is picked.chosen)
@@ -71,7 +80,7 @@ async def active_standings(session: AsyncSession, *, excluding: uuid.UUID) -> li
 
 
 def standing_of(rep: Rep, ledger: RepLedger) -> roundrobin.Standing:
-    return roundrobin.Standing(rep.id, rep.weight, ledger.credit, ledger.last_assigned_at)
+    return roundrobin.Standing(rep.id, rep.weight, ledger.credit, ledger.last_assigned_at, ledger.last_share)
 
 
 def availability_of(rep: Rep, open_count: int) -> RepAvailability:

@@ -67,6 +67,7 @@ class RepLedger(Base):
     assigned: Mapped[int] = mapped_column(Integer)
     credit: Mapped[float] = mapped_column(Double)
     last_assigned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_share: Mapped[float | None] = mapped_column(Double)
 
 
 class Assignment(Base):

@@ -76,11 +76,18 @@ class LedgerRepository:
         self.session.add(RepLedger(rep_id=rep_id, assigned=0, credit=credit, last_assigned_at=None))
         await self.session.flush()
 
-    async def credit_assignment(self, rep_id: uuid.UUID, *, credit: float, at: datetime) -> None:
+    async def credit_assignment(
+        self, rep_id: uuid.UUID, *, credit: float, at: datetime, share_when_picked: float
+    ) -> None:
         await self.session.execute(
             update(RepLedger)
             .where(RepLedger.rep_id == rep_id)
-            .values(credit=credit, assigned=RepLedger.assigned + 1, last_assigned_at=at)
+            .values(
+                credit=credit,
+                assigned=RepLedger.assigned + 1,
+                last_assigned_at=at,
+                last_share=share_when_picked,
+            )
         )
 
 

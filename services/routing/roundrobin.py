@@ -4,13 +4,15 @@ Each rep's standing is `credit / weight`: the assignments they have been credite
 of weight. The next lead goes to the smallest standing; ties go to whoever waited longest, then
 to the smallest id so every replica makes the same choice. A rep who joins, returns or changes
 weight is placed at a standing that does not owe them a backlog, so nobody gets a catch-up burst.
+The same holds for a rep who was merely skipped for a while (outside hours, at their cap): they
+compete from the pool's level, the share at which the pool last assigned a lead.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -27,6 +29,7 @@ class Standing:
     weight: int
     credit: float
     last_assigned_at: datetime | None = None
+    last_share: float | None = None
 
     @property
     def share(self) -> float:
@@ -62,8 +65,24 @@ def pick(standings: Sequence[Standing]) -> Pick:
 
 
 def credited(standing: Standing, *, at: datetime) -> Standing:
-    """The standing after one more assignment."""
-    return Standing(standing.rep_id, standing.weight, standing.credit + 1, at)
+    """The standing after one more assignment; `last_share` remembers the pool's level."""
+    return Standing(standing.rep_id, standing.weight, standing.credit + 1, at, standing.share)
+
+
+def pool_level(standings: Sequence[Standing]) -> float:
+    """The share the latest assignee had when picked. It never decreases, and every rep who
+    stayed eligible since is at or above it."""
+    picked = [s for s in standings if s.last_assigned_at is not None and s.last_share is not None]
+    if not picked:
+        return 0.0
+    latest = max(picked, key=lambda s: (s.last_assigned_at or NEVER, s.rep_id))
+    return latest.last_share or 0.0
+
+
+def leveled(standing: Standing, level: float) -> Standing:
+    """The standing a rep competes from: never below the pool's level."""
+    floor = level * standing.weight
+    return standing if standing.credit >= floor else replace(standing, credit=floor)
 
 
 def opening_credit(weight: int, others: Sequence[Standing]) -> float:

@@ -234,7 +234,9 @@ async def hand_over(
     """What follows every (re)assignment: credit the ledger, start the rep's SLA timer, and
     stage `lead.assigned`."""
     credited = roundrobin.credited(standing, at=at)
-    await LedgerRepository(session).credit_assignment(rep.id, credit=credited.credit, at=at)
+    await LedgerRepository(session).credit_assignment(
+        rep.id, credit=credited.credit, at=at, share_when_picked=standing.share
+    )
     await SlaTimerRepository(session).schedule(
         assignment_id=assignment.id, rep_id=rep.id, due_at=assignment.sla_due_at
     )

@@ -220,3 +220,30 @@ class TestConcurrentReplicas:
             credited = await session.scalar(text("SELECT sum(assigned) FROM routing.rep_ledger"))
         assert len(await assignments_by_lead(db, [lead_id])) == 1
         assert credited == 1
+
+
+class TestFairnessAcrossSkips:
+    async def test_rep_back_within_working_hours_gets_no_catch_up_burst(self, db: Database) -> None:
+        now = utc_now()
+        later = {
+            "start": (now + timedelta(hours=2)).strftime("%H:00"),
+            "end": (now + timedelta(hours=3)).strftime("%H:00"),
+        }
+        (away,) = await add_reps(db, 1, working_hours={**later, "days": list(range(7))})
+        async with db.transaction() as session:
+            for i in range(2):
+                await service.register_rep(session, rep=RepCreate(name=f"On {i}", email=f"on{i}@example.com"))
+        for _ in range(6):
+            async with db.transaction() as session:
+                outcome = await service.assign_lead(session, event=qualified())
+            assert outcome.assignment is not None
+            assert outcome.assignment.rep_id != away
+        async with db.transaction() as session:
+            await service.update_rep(session, rep_id=away, changes=RepUpdate(working_hours=None))
+        chosen = []
+        for _ in range(3):
+            async with db.transaction() as session:
+                outcome = await service.assign_lead(session, event=qualified())
+            assert outcome.assignment is not None
+            chosen.append(outcome.assignment.rep_id)
+        assert chosen.count(away) == 1

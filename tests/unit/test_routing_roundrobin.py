@@ -12,8 +12,10 @@ from hypothesis import strategies as st
 from services.routing.roundrobin import (
     Standing,
     credited,
+    leveled,
     opening_credit,
     pick,
+    pool_level,
     rebased_credit,
     returning_credit,
 )
@@ -112,6 +114,22 @@ class TestLedgerChanges:
         assert credit / 3 == 12.0 / 2
 
 
+class TestPoolLevel:
+    def test_level_is_the_share_the_latest_assignee_was_picked_at(self) -> None:
+        a, b = rep_ids(2)
+        ledger = [
+            credited(Standing(a, 2, 4.0), at=T0),
+            credited(Standing(b, 1, 1.0), at=T0 + timedelta(seconds=1)),
+        ]
+        assert pool_level(ledger) == 1.0
+        assert pool_level([Standing(a, 1, 0.0)]) == 0.0
+
+    def test_rep_back_from_a_skip_competes_from_the_pool_level(self) -> None:
+        (a,) = rep_ids(1)
+        assert leveled(Standing(a, 2, 1.0), 3.0).credit == 6.0
+        assert leveled(Standing(a, 2, 9.0), 3.0).credit == 9.0
+
+
 weights_st = st.lists(st.integers(min_value=1, max_value=10), min_size=1, max_size=8)
 
 
@@ -174,3 +192,39 @@ class TestFairnessProperties:
             elif op == "leave" and len(active) > 1:
                 active.discard(sorted(active)[arg % len(active)])
             assert_within_one_assignment([ledger[r] for r in active])
+
+    @settings(max_examples=200)
+    @given(
+        weights=st.lists(st.integers(min_value=1, max_value=5), min_size=2, max_size=6),
+        operations=st.lists(
+            st.one_of(
+                st.tuples(st.just("assign"), st.integers(min_value=1, max_value=20)),
+                st.tuples(st.just("toggle"), st.integers(min_value=0, max_value=5)),
+            ),
+            max_size=30,
+        ),
+    )
+    def test_reps_skipped_for_a_while_get_no_burst_when_back(
+        self, weights: list[int], operations: list[tuple[str, int]]
+    ) -> None:
+        """Outside hours or at their cap, a rep is skipped without any ledger change; leveling
+        at pick time keeps them from a burst when they are eligible again."""
+        ids = rep_ids(len(weights))
+        ledger = {rid: Standing(rid, w, 0.0) for rid, w in zip(ids, weights, strict=True)}
+        eligible = set(ids)
+        step = 0
+        for op, arg in operations:
+            if op == "toggle":
+                rid = ids[arg % len(ids)]
+                if rid in eligible and len(eligible) > 1:
+                    eligible.discard(rid)
+                else:
+                    eligible.add(rid)
+                continue
+            for _ in range(arg):
+                step += 1
+                level = pool_level(list(ledger.values()))
+                chosen = pick([leveled(ledger[r], level) for r in eligible]).chosen
+                ledger[chosen.rep_id] = credited(chosen, at=T0 + timedelta(seconds=step))
+                level = pool_level(list(ledger.values()))
+                assert_within_one_assignment([leveled(ledger[r], level) for r in eligible])

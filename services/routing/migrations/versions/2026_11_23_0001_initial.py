@@ -48,6 +48,7 @@ def upgrade() -> None:
         sa.Column("assigned", sa.Integer(), nullable=False),
         sa.Column("credit", sa.Double(), nullable=False),
         sa.Column("last_assigned_at", sa.DateTime(timezone=True)),
+        sa.Column("last_share", sa.Double()),
         sa.PrimaryKeyConstraint("rep_id", name="pk_rep_ledger"),
         sa.ForeignKeyConstraint(["rep_id"], [f"{SCHEMA}.rep.id"], name="fk_rep_ledger_rep_id_rep"),
         schema=SCHEMA,

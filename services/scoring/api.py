@@ -6,14 +6,14 @@ import json
 import uuid
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, status
 
-from services.scoring import service
+from services.scoring import agreement, service
 from services.scoring.backtest import BacktestReport, RubricDiff, diff_rubrics
-from services.scoring.dependencies import Reader, RubricAuthor, RubricDep
+from services.scoring.dependencies import ActiveRubricDep, Approver, CurrentRubric, Reader, RubricAuthor
 from services.scoring.errors import RubricRejected
 from services.scoring.rubric import Rubric, RubricInvalid
-from services.scoring.schemas import RubricValidated, ScoreHistory, ScoreRead
+from services.scoring.schemas import RubricValidated, RubricVersionRead, ScoreHistory, ScoreRead
 from shared.contracts import utc_now
 from shared.runtime import SessionDep
 
@@ -27,7 +27,7 @@ async def read_score(
     _: Reader,
     lead_id: uuid.UUID,
     session: SessionDep,
-    rubric: RubricDep,
+    rubric: CurrentRubric,
     as_of: Annotated[
         Literal["last_event", "now"],
         Query(description="`last_event`: the stored score; `now`: re-evaluated with decay up to now."),
@@ -49,7 +49,7 @@ async def read_score_history(
 
 
 @router.get("/rubric", summary="The active rubric", response_model=Rubric)
-async def read_rubric(rubric: RubricDep, _: Reader) -> Rubric:
+async def read_rubric(rubric: CurrentRubric, _: Reader) -> Rubric:
     return rubric
 
 
@@ -115,7 +115,7 @@ async def validate_rubric(_: RubricAuthor, draft: DraftDep) -> RubricValidated:
     summary="Compare a draft with the active rubric, rule by rule",
     openapi_extra=_draft_body,
 )
-async def diff_rubric(_: RubricAuthor, draft: DraftDep, active: RubricDep) -> RubricDiff:
+async def diff_rubric(_: RubricAuthor, draft: DraftDep, active: CurrentRubric) -> RubricDiff:
     return diff_rubrics(active, draft)
 
 
@@ -127,8 +127,78 @@ async def diff_rubric(_: RubricAuthor, draft: DraftDep, active: RubricDep) -> Ru
 async def backtest_rubric(
     _: RubricAuthor,
     draft: DraftDep,
-    active: RubricDep,
+    active: CurrentRubric,
     session: SessionDep,
     max_leads: Annotated[int, Query(ge=1, le=50_000)] = 10_000,
 ) -> BacktestReport:
     return await service.backtest_draft(session, active=active, draft=draft, max_leads=max_leads)
+
+
+@router.get("/rubrics", summary="Every rubric version: drafts, the active one, retired ones")
+async def list_rubrics(_: Reader, session: SessionDep) -> list[RubricVersionRead]:
+    return await agreement.list_versions(session)
+
+
+@router.post(
+    "/rubrics",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a draft rubric (YAML or JSON)",
+    openapi_extra=_draft_body,
+)
+async def create_rubric(
+    principal: RubricAuthor, draft: DraftDep, session: SessionDep, active: ActiveRubricDep
+) -> RubricVersionRead:
+    return await agreement.create_draft(session, draft=draft, author=principal.subject, active=active)
+
+
+@router.get("/rubrics/{version}", summary="One rubric version with its approvals and re-scoring progress")
+async def read_rubric_version(_: Reader, version: str, session: SessionDep) -> RubricVersionRead:
+    return await agreement.get_version(session, version=version)
+
+
+@router.put("/rubrics/{version}", summary="Edit a draft; withdraws its approvals", openapi_extra=_draft_body)
+async def update_rubric(
+    _: RubricAuthor, version: str, draft: DraftDep, session: SessionDep
+) -> RubricVersionRead:
+    return await agreement.update_draft(session, version=version, draft=draft)
+
+
+@router.post(
+    "/rubrics/{version}/approvals",
+    summary="Approve a draft for your team (marketing or sales, from the caller's role)",
+)
+async def approve_rubric(approver: Approver, version: str, session: SessionDep) -> RubricVersionRead:
+    principal, team = approver
+    return await agreement.approve(session, version=version, team=team, approver=principal.subject)
+
+
+@router.post(
+    "/rubrics/{version}/activate",
+    summary="Activate a draft both teams approved; re-scores every known lead in the background",
+)
+async def activate_rubric(_: RubricAuthor, version: str, session: SessionDep) -> RubricVersionRead:
+    return await agreement.activate(session, version=version)
+
+
+@router.get("/rubrics/{version}/diff", summary="Compare a version with another (default: the active rubric)")
+async def diff_rubric_version(
+    _: Reader,
+    version: str,
+    session: SessionDep,
+    active: ActiveRubricDep,
+    against: Annotated[str | None, Query(description="The version to compare with.")] = None,
+) -> RubricDiff:
+    return await agreement.diff_versions(session, version=version, against=against, active=active)
+
+
+@router.post("/rubrics/{version}/backtest", summary="Backtest a stored version against the active rubric")
+async def backtest_rubric_version(
+    _: RubricAuthor,
+    version: str,
+    session: SessionDep,
+    active: ActiveRubricDep,
+    current: CurrentRubric,
+    max_leads: Annotated[int, Query(ge=1, le=50_000)] = 10_000,
+) -> BacktestReport:
+    draft = await active.version(session, version)
+    return await service.backtest_draft(session, active=current, draft=draft, max_leads=max_leads)

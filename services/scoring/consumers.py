@@ -1,7 +1,8 @@
 """Scoring's Kafka handlers: parse the event, call one use case.
 
 The shared `EventConsumer` owns the transaction and the idempotency record; handlers hold only
-the call. They are built by a factory so the rubric, loaded once at start-up, is closed over.
+the call. They are built by a factory so the active-rubric lookup, created once at start-up,
+is closed over.
 """
 
 from __future__ import annotations
@@ -11,14 +12,15 @@ from collections.abc import Mapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scoring import service
-from services.scoring.rubric import Rubric
+from services.scoring.agreement import ActiveRubric
 from shared.contracts import LeadDispositioned, LeadIngested
 from shared.contracts.topics import LEAD_DISPOSITIONED, LEAD_INGESTED
 from shared.kafka import EventHandler
 
 
-def build_handlers(rubric: Rubric) -> Mapping[str, EventHandler]:
+def build_handlers(active: ActiveRubric) -> Mapping[str, EventHandler]:
     async def on_lead_ingested(session: AsyncSession, event: LeadIngested) -> None:
+        rubric = await active.current(session)
         await service.score_lead(session, rubric=rubric, event=event)
 
     async def on_lead_dispositioned(session: AsyncSession, event: LeadDispositioned) -> None:

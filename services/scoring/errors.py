@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from shared.problems import NotFound, Unprocessable
+from shared.problems import Conflict, NotFound, Unprocessable
 
 
 class LeadNotScored(NotFound):
@@ -15,3 +15,30 @@ class RubricRejected(Unprocessable):
 
     title = "Invalid rubric"
     slug = "invalid-rubric"
+
+
+class RubricVersionNotFound(NotFound):
+    title = "Rubric version not found"
+    slug = "rubric-version-not-found"
+
+
+class RubricVersionExists(Conflict):
+    title = "Rubric version exists"
+    slug = "rubric-version-exists"
+
+
+class RubricNotDraft(Conflict):
+    title = "Rubric is not a draft"
+    slug = "rubric-not-draft"
+
+
+class RubricNotApproved(Conflict):
+    """Activation needs both teams' approval."""
+
+    title = "Rubric not approved by both teams"
+    slug = "rubric-not-approved"
+
+
+class RubricVersionMismatch(Unprocessable):
+    title = "Rubric version mismatch"
+    slug = "rubric-version-mismatch"

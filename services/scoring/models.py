@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, String
+from sqlalchemy import BigInteger, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -93,6 +93,51 @@ class Disposition(Base):
     event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), unique=True)
     outcome: Mapped[str] = mapped_column(String(32))
     dispositioned_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RubricRecord(Base):
+    """A rubric version: a draft while it is edited and approved, then active, then retired.
+    At most one is active; with none, scoring uses the rubric file it was configured with."""
+
+    __tablename__ = "rubric"
+    __table_args__ = (
+        Index("uq_rubric_one_active", "status", unique=True, postgresql_where=text("status = 'active'")),
+    )
+
+    version: Mapped[str] = mapped_column(String(64), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    document: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    created_by: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    activated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class RubricApproval(Base):
+    """One team's signature on a draft; editing the draft removes them."""
+
+    __tablename__ = "rubric_approval"
+
+    version: Mapped[str] = mapped_column(ForeignKey("rubric.version", ondelete="CASCADE"), primary_key=True)
+    team: Mapped[str] = mapped_column(String(16), primary_key=True)
+    approver: Mapped[str] = mapped_column(String(255))
+    approved_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class RescoreRun(Base):
+    """Re-scoring every known lead after an activation; `cursor` lets any replica resume it."""
+
+    __tablename__ = "rescore_run"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    rubric_version: Mapped[str] = mapped_column(ForeignKey("rubric.version"))
+    status: Mapped[str] = mapped_column(String(16))
+    total: Mapped[int] = mapped_column(Integer)
+    done: Mapped[int] = mapped_column(Integer)
+    newly_qualified: Mapped[int] = mapped_column(Integer)
+    cursor: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 outbox = outbox_table(Base.metadata)

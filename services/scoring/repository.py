@@ -7,11 +7,19 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, select, update
+from sqlalchemy import ColumnElement, case, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.scoring.models import Disposition, LeadActivity, LeadProfile, Score
+from services.scoring.models import (
+    Disposition,
+    LeadActivity,
+    LeadProfile,
+    RescoreRun,
+    RubricApproval,
+    RubricRecord,
+    Score,
+)
 
 # Profile fields where the latest non-null value wins.
 PROFILE_FIELDS = (
@@ -87,6 +95,9 @@ class ProfileRepository:
         if after is not None:
             statement = statement.where(LeadProfile.lead_id > after)
         return (await self.session.scalars(statement)).all()
+
+    async def count(self) -> int:
+        return int(await self.session.scalar(select(func.count()).select_from(LeadProfile)) or 0)
 
     async def mark_qualified(
         self, lead_id: uuid.UUID, *, at: datetime, reason: str, rubric_version: str
@@ -186,3 +197,93 @@ class DispositionRepository:
         for lead_id, outcome in (await self.session.execute(statement)).all():
             outcomes.setdefault(lead_id, set()).add(outcome)
         return outcomes
+
+
+class RubricRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, version: str, *, for_update: bool = False) -> RubricRecord | None:
+        return await self.session.get(RubricRecord, version, with_for_update=for_update)
+
+    async def active_version(self) -> str | None:
+        statement = select(RubricRecord.version).where(RubricRecord.status == "active")
+        return (await self.session.execute(statement)).scalar_one_or_none()
+
+    async def all(self) -> Sequence[RubricRecord]:
+        return (await self.session.scalars(select(RubricRecord).order_by(RubricRecord.created_at))).all()
+
+    async def add(self, record: RubricRecord) -> None:
+        self.session.add(record)
+        await self.session.flush()
+
+    async def approvals(self, versions: Sequence[str]) -> dict[str, list[RubricApproval]]:
+        statement = (
+            select(RubricApproval)
+            .where(RubricApproval.version.in_(versions))
+            .order_by(RubricApproval.approved_at)
+        )
+        found: dict[str, list[RubricApproval]] = {v: [] for v in versions}
+        for approval in (await self.session.scalars(statement)).all():
+            found[approval.version].append(approval)
+        return found
+
+    async def approve(self, version: str, *, team: str, approver: str, at: datetime) -> None:
+        statement = (
+            insert(RubricApproval)
+            .values(version=version, team=team, approver=approver, approved_at=at)
+            .on_conflict_do_update(
+                index_elements=[RubricApproval.version, RubricApproval.team],
+                set_={"approver": approver, "approved_at": at},
+            )
+        )
+        await self.session.execute(statement)
+
+    async def clear_approvals(self, version: str) -> None:
+        await self.session.execute(delete(RubricApproval).where(RubricApproval.version == version))
+
+    async def retire_active(self, *, at: datetime) -> None:
+        await self.session.execute(
+            update(RubricRecord)
+            .where(RubricRecord.status == "active")
+            .values(status="retired", updated_at=at)
+            .execution_options(synchronize_session=False)
+        )
+        await self.session.flush()
+
+
+class RescoreRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, run: RescoreRun) -> None:
+        self.session.add(run)
+        await self.session.flush()
+
+    async def latest_for(self, version: str) -> RescoreRun | None:
+        statement = (
+            select(RescoreRun)
+            .where(RescoreRun.rubric_version == version)
+            .order_by(RescoreRun.started_at.desc())
+            .limit(1)
+        )
+        return (await self.session.scalars(statement)).first()
+
+    async def claim_running(self) -> RescoreRun | None:
+        """A running run no other replica holds, locked until the caller's transaction ends."""
+        statement = (
+            select(RescoreRun)
+            .where(RescoreRun.status == "running")
+            .order_by(RescoreRun.started_at)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        )
+        return (await self.session.scalars(statement)).first()
+
+    async def supersede_running(self, *, at: datetime) -> None:
+        await self.session.execute(
+            update(RescoreRun)
+            .where(RescoreRun.status == "running")
+            .values(status="superseded", finished_at=at)
+            .execution_options(synchronize_session=False)
+        )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, Field
 
@@ -53,3 +54,34 @@ class RubricValidated(BaseModel):
     valid: bool = True
     version: str
     rule_counts: dict[str, int]
+
+
+class ApprovalRead(BaseModel):
+    team: str
+    approver: str
+    approved_at: datetime
+
+
+class RescoreProgress(BaseModel):
+    """Re-scoring of every known lead after an activation."""
+
+    rubric_version: str
+    status: str = Field(description="running, finished, or superseded by a later activation.")
+    total: int
+    done: int
+    newly_qualified: int
+    started_at: datetime
+    finished_at: datetime | None
+
+
+class RubricVersionRead(BaseModel):
+    version: str
+    status: str = Field(description="draft, active or retired.")
+    created_by: str
+    created_at: datetime
+    updated_at: datetime
+    activated_at: datetime | None
+    approvals: list[ApprovalRead]
+    missing_approvals: list[str]
+    document: dict[str, Any] | None = Field(default=None, description="The rubric; left out of lists.")
+    rescore: RescoreProgress | None = None

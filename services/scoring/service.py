@@ -21,6 +21,7 @@ from services.scoring.repository import (
 from services.scoring.rubric import Rubric
 from services.scoring.schemas import ScoreHistory, ScoreHistoryEntry, ScoreRead
 from shared.contracts import (
+    Envelope,
     FiredRule,
     LeadDispositioned,
     LeadIngested,
@@ -45,8 +46,7 @@ async def score_lead(session: AsyncSession, *, rubric: Rubric, event: LeadIngest
     """
     payload = event.payload
     now = event.occurred_at
-    profiles = ProfileRepository(session)
-    profile = await profiles.merge(
+    profile = await ProfileRepository(session).merge(
         event.lead_id, observed_at=now, now=utc_now(), fields=_profile_fields(payload)
     )
     activities = ActivityRepository(session)
@@ -62,11 +62,28 @@ async def score_lead(session: AsyncSession, *, rubric: Rubric, event: LeadIngest
         return None
     history = await activities.for_lead(event.lead_id, until=now)
     evaluation = rubric.evaluate(to_profile(profile), [to_activity(a) for a in history], now=now)
+    await record_evaluation(
+        session, profile, evaluation, caused_by=event, source=payload.source, form_id=payload.form_id
+    )
+    return evaluation
 
+
+async def record_evaluation(
+    session: AsyncSession,
+    profile: LeadProfile,
+    evaluation: Evaluation,
+    *,
+    caused_by: Envelope | None,
+    source: str | None,
+    form_id: str | None,
+) -> bool:
+    """Store the score, stage `lead.scored`, and stage `lead.qualified` if this is the lead's
+    first qualification ever. Returns whether the lead qualified just now."""
+    lead_id, now = profile.lead_id, evaluation.evaluated_at
     await ScoreRepository(session).add(
         Score(
-            lead_id=event.lead_id,
-            event_id=event.event_id,
+            lead_id=lead_id,
+            event_id=caused_by.event_id if caused_by else None,
             rubric_version=evaluation.rubric_version,
             score=evaluation.score,
             fit_score=evaluation.fit_score,
@@ -90,37 +107,37 @@ async def score_lead(session: AsyncSession, *, rubric: Rubric, event: LeadIngest
     await add_event(
         session,
         outbox,
-        LeadScored.new(lead_id=event.lead_id, payload=scored, producer=PRODUCER, caused_by=event),
+        LeadScored.new(lead_id=lead_id, payload=scored, producer=PRODUCER, caused_by=caused_by),
     )
-
     reason = evaluation.qualification_reason
-    if reason is not None and await profiles.mark_qualified(
-        event.lead_id, at=now, reason=reason, rubric_version=evaluation.rubric_version
+    if reason is None or not await ProfileRepository(session).mark_qualified(
+        lead_id, at=now, reason=reason, rubric_version=evaluation.rubric_version
     ):
-        qualified = LeadQualifiedPayload(
-            rubric_version=evaluation.rubric_version,
-            score=evaluation.score,
-            grade=evaluation.grade,
-            reason=reason,
-            sla_tier=evaluation.sla_tier,
-            sla_minutes=evaluation.sla_minutes,
-            qualified_at=now,
-            lead=LeadSnapshot(
-                email=profile.email,
-                first_name=profile.first_name,
-                last_name=profile.last_name,
-                company=profile.company,
-                country=profile.country,
-                source=payload.source,
-                form_id=payload.form_id,
-            ),
-        )
-        await add_event(
-            session,
-            outbox,
-            LeadQualified.new(lead_id=event.lead_id, payload=qualified, producer=PRODUCER, caused_by=event),
-        )
-    return evaluation
+        return False
+    qualified = LeadQualifiedPayload(
+        rubric_version=evaluation.rubric_version,
+        score=evaluation.score,
+        grade=evaluation.grade,
+        reason=reason,
+        sla_tier=evaluation.sla_tier,
+        sla_minutes=evaluation.sla_minutes,
+        qualified_at=now,
+        lead=LeadSnapshot(
+            email=profile.email,
+            first_name=profile.first_name,
+            last_name=profile.last_name,
+            company=profile.company,
+            country=profile.country,
+            source=source,
+            form_id=form_id,
+        ),
+    )
+    await add_event(
+        session,
+        outbox,
+        LeadQualified.new(lead_id=lead_id, payload=qualified, producer=PRODUCER, caused_by=caused_by),
+    )
+    return True
 
 
 async def record_disposition(session: AsyncSession, *, event: LeadDispositioned) -> None:

@@ -11,5 +11,10 @@ class ScoringSettings(ServiceSettings):
     service_name: str = "scoring"
     rubric_path: Path | None = Field(
         default=None,
-        description="YAML rubric to score with (BATON_RUBRIC_PATH); the packaged starter rubric if unset.",
+        description="YAML rubric to score with until one is activated through the API "
+        "(BATON_RUBRIC_PATH); the packaged starter rubric if unset.",
     )
+    rescore_interval_s: float = Field(
+        default=1.0, description="How often the re-score worker looks for work."
+    )
+    rescore_batch_size: int = Field(default=200, description="Leads re-scored per transaction.")

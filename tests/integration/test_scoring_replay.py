@@ -11,6 +11,7 @@ from aiokafka import ConsumerRecord
 from sqlalchemy import text
 
 from services.scoring import service
+from services.scoring.agreement import ActiveRubric
 from services.scoring.consumers import build_handlers
 from services.scoring.models import processed_event
 from services.scoring.rubric import Rubric, load_rubric
@@ -108,7 +109,7 @@ async def consumer(db: Database, settings_env: Infra) -> EventConsumer:
     return EventConsumer(
         bootstrap_servers=settings_env.kafka_bootstrap_servers,
         group_id="baton-scoring-test",
-        handlers=build_handlers(RUBRIC),
+        handlers=build_handlers(ActiveRubric(RUBRIC)),
         db=db,
         processed_table=processed_event,
     )

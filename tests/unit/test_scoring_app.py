@@ -24,14 +24,14 @@ def settings(rubric_path: Path | None = None) -> ScoringSettings:
 
 class TestCreateApp:
     def test_starter_rubric_is_the_default(self) -> None:
-        assert create_app(settings()).state.rubric.version == "2026.11-starter"
+        assert create_app(settings()).state.active_rubric.configured.version == "2026.11-starter"
 
     def test_rubric_path_setting_chooses_the_rubric(self, tmp_path: Path) -> None:
         document = load_rubric().model_dump(mode="json")
         document["version"] = "2026.12-custom"
         path = tmp_path / "custom.yaml"
         path.write_text(yaml.safe_dump(document))
-        assert create_app(settings(path)).state.rubric.version == "2026.12-custom"
+        assert create_app(settings(path)).state.active_rubric.configured.version == "2026.12-custom"
 
     def test_invalid_rubric_stops_the_service_at_start(self, tmp_path: Path) -> None:
         path = tmp_path / "broken.yaml"

@@ -1,4 +1,4 @@
-"""Lead profiles, activities, score history, dispositions, the outbox and processed events.
+"""Lead profiles, activities, scores, dispositions, rubric versions, the outbox and processed events.
 
 Revision ID: scoring_0001
 Revises:
@@ -96,12 +96,69 @@ def upgrade() -> None:
         schema=SCHEMA,
     )
     op.create_index("ix_disposition_lead_id", "disposition", ["lead_id"], schema=SCHEMA)
+    op.create_table(
+        "rubric",
+        sa.Column("version", sa.String(64), nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("document", pg.JSONB(), nullable=False),
+        sa.Column("created_by", sa.String(255), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("activated_at", sa.DateTime(timezone=True)),
+        sa.PrimaryKeyConstraint("version", name="pk_rubric"),
+        sa.CheckConstraint("status IN ('draft', 'active', 'retired')", name="ck_rubric_status"),
+        schema=SCHEMA,
+    )
+    op.create_index(
+        "uq_rubric_one_active",
+        "rubric",
+        ["status"],
+        unique=True,
+        schema=SCHEMA,
+        postgresql_where=sa.text("status = 'active'"),
+    )
+    op.create_table(
+        "rubric_approval",
+        sa.Column("version", sa.String(64), nullable=False),
+        sa.Column("team", sa.String(16), nullable=False),
+        sa.Column("approver", sa.String(255), nullable=False),
+        sa.Column("approved_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("version", "team", name="pk_rubric_approval"),
+        sa.ForeignKeyConstraint(
+            ["version"],
+            [f"{SCHEMA}.rubric.version"],
+            name="fk_rubric_approval_version_rubric",
+            ondelete="CASCADE",
+        ),
+        sa.CheckConstraint("team IN ('marketing', 'sales')", name="ck_rubric_approval_team"),
+        schema=SCHEMA,
+    )
+    op.create_table(
+        "rescore_run",
+        sa.Column("id", pg.UUID(as_uuid=True), nullable=False),
+        sa.Column("rubric_version", sa.String(64), nullable=False),
+        sa.Column("status", sa.String(16), nullable=False),
+        sa.Column("total", sa.Integer(), nullable=False),
+        sa.Column("done", sa.Integer(), nullable=False),
+        sa.Column("newly_qualified", sa.Integer(), nullable=False),
+        sa.Column("cursor", pg.UUID(as_uuid=True)),
+        sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("finished_at", sa.DateTime(timezone=True)),
+        sa.PrimaryKeyConstraint("id", name="pk_rescore_run"),
+        sa.ForeignKeyConstraint(
+            ["rubric_version"], [f"{SCHEMA}.rubric.version"], name="fk_rescore_run_rubric_version_rubric"
+        ),
+        schema=SCHEMA,
+    )
     create_messaging_tables(SCHEMA, consumer=True)
 
 
 def downgrade() -> None:
     op.drop_table("processed_event", schema=SCHEMA)
     op.drop_table("outbox", schema=SCHEMA)
+    op.drop_table("rescore_run", schema=SCHEMA)
+    op.drop_table("rubric_approval", schema=SCHEMA)
+    op.drop_table("rubric", schema=SCHEMA)
     op.drop_table("disposition", schema=SCHEMA)
     op.drop_table("score", schema=SCHEMA)
     op.drop_table("activity", schema=SCHEMA)

@@ -1,0 +1,231 @@
+"""The agreement's lifecycle: drafts, one approval from each team, activation and re-scoring.
+
+Marketing and sales both sign a rubric before it scores anything: a draft becomes active only
+with an approval from a marketing approver and one from a sales approver, and editing a draft
+withdraws both. Activation retires the previous rubric and starts re-scoring every known lead
+(`RescoreRun`, worked in batches by `services.scoring.worker`).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from typing import Literal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.scoring import service
+from services.scoring.backtest import RubricDiff, diff_rubrics
+from services.scoring.errors import (
+    RubricNotApproved,
+    RubricNotDraft,
+    RubricVersionExists,
+    RubricVersionMismatch,
+    RubricVersionNotFound,
+)
+from services.scoring.models import LeadActivity, RescoreRun, RubricApproval, RubricRecord
+from services.scoring.repository import (
+    ActivityRepository,
+    ProfileRepository,
+    RescoreRepository,
+    RubricRepository,
+)
+from services.scoring.rubric import Rubric
+from services.scoring.schemas import ApprovalRead, RescoreProgress, RubricVersionRead
+from shared.contracts import utc_now
+
+Team = Literal["marketing", "sales"]
+TEAMS: tuple[Team, ...] = ("marketing", "sales")
+
+
+class ActiveRubric:
+    """The rubric scoring uses now: the active version in the database or, before any
+    activation, the rubric file the service was configured with. Parsed versions are cached,
+    so a lookup costs one small query."""
+
+    def __init__(self, configured: Rubric) -> None:
+        self.configured = configured
+        self._parsed: dict[str, Rubric] = {configured.version: configured}
+
+    async def current(self, session: AsyncSession) -> Rubric:
+        version = await RubricRepository(session).active_version()
+        if version is None:
+            return self.configured
+        return await self.version(session, version)
+
+    async def version(self, session: AsyncSession, version: str) -> Rubric:
+        rubric = self._parsed.get(version)
+        if rubric is None:
+            record = await RubricRepository(session).get(version)
+            if record is None:
+                raise RubricVersionNotFound(f"no rubric version {version!r}")
+            rubric = self._parsed[version] = Rubric.from_document(record.document)
+        return rubric
+
+
+async def create_draft(
+    session: AsyncSession, *, draft: Rubric, author: str, active: ActiveRubric
+) -> RubricVersionRead:
+    """Store a new draft. Versions are never reused, so a score's version names one document."""
+    rubrics = RubricRepository(session)
+    if draft.version == active.configured.version or await rubrics.get(draft.version) is not None:
+        raise RubricVersionExists(f"rubric version {draft.version!r} already exists; choose a new version")
+    now = utc_now()
+    record = RubricRecord(
+        version=draft.version,
+        status="draft",
+        document=draft.model_dump(mode="json"),
+        created_by=author,
+        created_at=now,
+        updated_at=now,
+    )
+    await rubrics.add(record)
+    return _read(record, [], include_document=True)
+
+
+async def update_draft(session: AsyncSession, *, version: str, draft: Rubric) -> RubricVersionRead:
+    """Replace a draft's document; approvals given to the old text are withdrawn."""
+    rubrics = RubricRepository(session)
+    record = await _draft_for_update(rubrics, version)
+    if draft.version != version:
+        raise RubricVersionMismatch(f"the document's version {draft.version!r} must be {version!r}")
+    record.document = draft.model_dump(mode="json")
+    record.updated_at = utc_now()
+    await rubrics.clear_approvals(version)
+    await session.flush()
+    return _read(record, [], include_document=True)
+
+
+async def approve(session: AsyncSession, *, version: str, team: Team, approver: str) -> RubricVersionRead:
+    rubrics = RubricRepository(session)
+    record = await _draft_for_update(rubrics, version)
+    await rubrics.approve(version, team=team, approver=approver, at=utc_now())
+    approvals = (await rubrics.approvals([version]))[version]
+    return _read(record, approvals, include_document=False)
+
+
+async def activate(session: AsyncSession, *, version: str) -> RubricVersionRead:
+    """Make an approved draft the active rubric and start re-scoring every known lead."""
+    rubrics = RubricRepository(session)
+    record = await _draft_for_update(rubrics, version)
+    approvals = (await rubrics.approvals([version]))[version]
+    missing = _missing(approvals)
+    if missing:
+        raise RubricNotApproved(
+            f"rubric {version!r} needs approval from {' and '.join(missing)} before it can be activated; "
+            "marketing and sales must both sign it",
+            missing_approvals=missing,
+        )
+    now = utc_now()
+    await rubrics.retire_active(at=now)
+    record.status, record.activated_at, record.updated_at = "active", now, now
+    await session.flush()
+    runs = RescoreRepository(session)
+    await runs.supersede_running(at=now)
+    run = RescoreRun(
+        id=uuid.uuid4(),
+        rubric_version=version,
+        status="running",
+        total=await ProfileRepository(session).count(),
+        done=0,
+        newly_qualified=0,
+        started_at=now,
+    )
+    await runs.add(run)
+    read = _read(record, approvals, include_document=False)
+    read.rescore = _progress(run)
+    return read
+
+
+async def list_versions(session: AsyncSession) -> list[RubricVersionRead]:
+    rubrics = RubricRepository(session)
+    records = await rubrics.all()
+    approvals = await rubrics.approvals([r.version for r in records])
+    return [_read(r, approvals[r.version], include_document=False) for r in records]
+
+
+async def get_version(session: AsyncSession, *, version: str) -> RubricVersionRead:
+    rubrics = RubricRepository(session)
+    record = await rubrics.get(version)
+    if record is None:
+        raise RubricVersionNotFound(f"no rubric version {version!r}")
+    read = _read(record, (await rubrics.approvals([version]))[version], include_document=True)
+    run = await RescoreRepository(session).latest_for(version)
+    read.rescore = _progress(run) if run else None
+    return read
+
+
+async def diff_versions(
+    session: AsyncSession, *, version: str, against: str | None, active: ActiveRubric
+) -> RubricDiff:
+    """How `version` differs from `against` (by default, the active rubric)."""
+    base = await (active.version(session, against) if against else active.current(session))
+    return diff_rubrics(base, await active.version(session, version))
+
+
+async def rescore_batch(session: AsyncSession, *, active: ActiveRubric, batch_size: int) -> int:
+    """Re-score the next batch of the oldest running re-score run; returns leads re-scored.
+
+    Leads that were already MQLs keep their qualification and get no second `lead.qualified`;
+    leads that qualify only under the new rubric are qualified (and routed) now.
+    """
+    runs = RescoreRepository(session)
+    run = await runs.claim_running()
+    if run is None:
+        return 0
+    rubric = await active.version(session, run.rubric_version)
+    profiles = await ProfileRepository(session).page(after=run.cursor, limit=batch_size)
+    now = utc_now()
+    by_lead: dict[uuid.UUID, list[LeadActivity]] = defaultdict(list)
+    for row in await ActivityRepository(session).for_leads([p.lead_id for p in profiles]):
+        by_lead[row.lead_id].append(row)
+    for profile in profiles:
+        history = by_lead[profile.lead_id]
+        evaluation = rubric.evaluate(
+            service.to_profile(profile), [service.to_activity(a) for a in history], now=now
+        )
+        latest_form = next((a.properties.get("form_id") for a in reversed(history)), None)
+        if await service.record_evaluation(
+            session, profile, evaluation, caused_by=None, source=profile.source, form_id=latest_form
+        ):
+            run.newly_qualified += 1
+    run.done += len(profiles)
+    if profiles:
+        run.cursor = profiles[-1].lead_id
+    if len(profiles) < batch_size:
+        run.status, run.finished_at = "finished", now
+    await session.flush()
+    return len(profiles)
+
+
+async def _draft_for_update(rubrics: RubricRepository, version: str) -> RubricRecord:
+    record = await rubrics.get(version, for_update=True)
+    if record is None:
+        raise RubricVersionNotFound(f"no rubric version {version!r}")
+    if record.status != "draft":
+        raise RubricNotDraft(f"rubric {version!r} is {record.status}; only drafts can change")
+    return record
+
+
+def _missing(approvals: list[RubricApproval]) -> list[str]:
+    return [team for team in TEAMS if team not in {a.team for a in approvals}]
+
+
+def _progress(run: RescoreRun) -> RescoreProgress:
+    return RescoreProgress.model_validate(run, from_attributes=True)
+
+
+def _read(
+    record: RubricRecord, approvals: list[RubricApproval], *, include_document: bool
+) -> RubricVersionRead:
+    return RubricVersionRead(
+        version=record.version,
+        status=record.status,
+        created_by=record.created_by,
+        created_at=record.created_at,
+        updated_at=record.updated_at,
+        activated_at=record.activated_at,
+        approvals=[ApprovalRead.model_validate(a, from_attributes=True) for a in approvals],
+        missing_approvals=_missing(approvals) if record.status == "draft" else [],
+        document=record.document if include_document else None,
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query, status
@@ -14,6 +15,8 @@ from services.routing.schemas import (
     AssignmentRead,
     DispositionCreate,
     DispositionRead,
+    HolidayPut,
+    HolidayRead,
     RepCreate,
     RepRead,
     RepUpdate,
@@ -97,3 +100,20 @@ async def preview_assignment(
     session: SessionDep, principal: PreviewerDep, preview: RoutingPreviewCreate
 ) -> RoutingPreview:
     return await service.preview_assignment(session, at=preview.at)
+
+
+@router.get("/holidays", tags=["holidays"], summary="Days the SLA clock does not run")
+async def list_holidays(session: SessionDep, principal: ReaderDep) -> list[HolidayRead]:
+    return await service.list_holidays(session)
+
+
+@router.put("/holidays/{day}", tags=["holidays"], summary="Declare a holiday (idempotent)")
+async def set_holiday(
+    session: SessionDep, principal: ManagerDep, day: date, holiday: HolidayPut
+) -> HolidayRead:
+    return await service.set_holiday(session, day=day, name=holiday.name)
+
+
+@router.delete("/holidays/{day}", tags=["holidays"], status_code=status.HTTP_204_NO_CONTENT)
+async def remove_holiday(session: SessionDep, principal: ManagerDep, day: date) -> None:
+    await service.remove_holiday(session, day=day)

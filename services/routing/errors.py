@@ -17,6 +17,11 @@ class RepNotFound(NotFound):
     slug = "rep-not-found"
 
 
+class HolidayNotFound(NotFound):
+    title = "Holiday not found"
+    slug = "holiday-not-found"
+
+
 class LeadNotAssigned(NotFound):
     title = "Lead not assigned"
     slug = "lead-not-assigned"

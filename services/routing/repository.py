@@ -5,14 +5,22 @@ from __future__ import annotations
 import uuid
 import zlib
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.routing.models import Assignment, Disposition, Rep, RepLedger, SlaTimer, UnassignedLead
+from services.routing.models import (
+    Assignment,
+    Disposition,
+    Holiday,
+    Rep,
+    RepLedger,
+    SlaTimer,
+    UnassignedLead,
+)
 
 # Every assignment holds this lock shared; whatever changes who is in the rotation or drains the
 # fallback queue holds it exclusively, so a lead queued for want of a rep cannot miss the drain.
@@ -216,3 +224,25 @@ class FallbackQueueRepository:
 
     async def size(self) -> int:
         return (await self.session.execute(select(func.count()).select_from(UnassignedLead))).scalar_one()
+
+
+class HolidayRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def all(self) -> Sequence[Holiday]:
+        return (await self.session.execute(select(Holiday).order_by(Holiday.day))).scalars().all()
+
+    async def days_from(self, day: date) -> frozenset[date]:
+        result = await self.session.execute(select(Holiday.day).where(Holiday.day >= day))
+        return frozenset(result.scalars().all())
+
+    async def put(self, *, day: date, name: str) -> None:
+        statement = insert(Holiday).values(day=day, name=name)
+        await self.session.execute(
+            statement.on_conflict_do_update(index_elements=[Holiday.day], set_={"name": name})
+        )
+
+    async def remove(self, day: date) -> bool:
+        result = await self.session.execute(delete(Holiday).where(Holiday.day == day).returning(Holiday.day))
+        return result.scalar_one_or_none() is not None

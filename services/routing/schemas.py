@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, time
+from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -141,3 +141,12 @@ class RoutingPreview(BaseModel):
     tie_break: str | None = None
     eligible: list[RankedRep]
     skipped: list[SkippedRep]
+
+
+class HolidayPut(BaseModel):
+    name: str = Field(min_length=1, max_length=200)
+
+
+class HolidayRead(BaseModel):
+    day: date
+    name: str

@@ -5,14 +5,24 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.routing import roundrobin
-from services.routing.decision import POOL, STRATEGY, Decision, active_standings, decide, standing_of
+from services.routing.calendar import add_business_minutes
+from services.routing.decision import (
+    POOL,
+    STRATEGY,
+    Decision,
+    active_standings,
+    availability_of,
+    decide,
+    standing_of,
+)
 from services.routing.errors import (
+    HolidayNotFound,
     RepEmailTaken,
     RepNotFound,
 )
@@ -20,11 +30,13 @@ from services.routing.models import Assignment, Rep, RepLedger, outbox
 from services.routing.repository import (
     AssignmentRepository,
     FallbackQueueRepository,
+    HolidayRepository,
     LedgerRepository,
     RepRepository,
     SlaTimerRepository,
 )
 from services.routing.schemas import (
+    HolidayRead,
     RepCreate,
     RepRead,
     RepUpdate,
@@ -152,6 +164,10 @@ async def assign_queued_leads(session: AsyncSession, *, limit: int = DRAIN_BATCH
     queue = FallbackQueueRepository(session)
     assigned = 0
     for waiting in await queue.claim_oldest(limit=limit):
+        if await AssignmentRepository(session).by_lead(waiting.lead_id) is not None:
+            # A later qualification of the same lead found a rep first.
+            await queue.remove(waiting.lead_id)
+            continue
         event = LeadQualified.model_validate(waiting.event)
         outcome = await _assign(session, event=event, queued_at=waiting.queued_at)
         if outcome.result == "queued":
@@ -161,6 +177,12 @@ async def assign_queued_leads(session: AsyncSession, *, limit: int = DRAIN_BATCH
     if assigned:
         log.info("routing.fallback_queue_drained", extra={"assigned": assigned})
     return assigned
+
+
+async def sla_due_at_for(session: AsyncSession, *, rep: Rep, start: datetime, minutes: int) -> datetime:
+    """The first-touch deadline in the rep's business time (their hours, minus holidays)."""
+    holidays = await HolidayRepository(session).days_from(start.date() - timedelta(days=1))
+    return add_business_minutes(start, minutes, rep=availability_of(rep, 0), holidays=holidays)
 
 
 async def retry_fallback_queue(session: AsyncSession) -> int:
@@ -196,7 +218,7 @@ async def _assign(
     if queued_at is not None:
         trace["queued_at"] = queued_at.isoformat()
     assignment_id = uuid.uuid4()
-    sla_due_at = clock_start + timedelta(minutes=payload.sla_minutes)
+    sla_due_at = await sla_due_at_for(session, rep=rep, start=clock_start, minutes=payload.sla_minutes)
     inserted = await assignments.add_unless_lead_assigned(
         id=assignment_id,
         lead_id=event.lead_id,
@@ -293,6 +315,24 @@ async def _queue(session: AsyncSession, *, event: LeadQualified, decision: Decis
             "routing.no_eligible_rep",
             extra={"lead_id": str(event.lead_id), "pool": POOL, "skipped": decision.trace["skipped"]},
         )
+
+
+# ---- holidays ----------------------------------------------------------------------------------
+
+
+async def list_holidays(session: AsyncSession) -> list[HolidayRead]:
+    return [HolidayRead(day=h.day, name=h.name) for h in await HolidayRepository(session).all()]
+
+
+async def set_holiday(session: AsyncSession, *, day: date, name: str) -> HolidayRead:
+    """Declare a day off for the SLA clock. Deadlines already set keep their time."""
+    await HolidayRepository(session).put(day=day, name=name)
+    return HolidayRead(day=day, name=name)
+
+
+async def remove_holiday(session: AsyncSession, *, day: date) -> None:
+    if not await HolidayRepository(session).remove(day):
+        raise HolidayNotFound(f"no holiday on {day.isoformat()}")
 
 
 # ---- helpers ----------------------------------------------------------------------------------

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.routing.decision import decide
 from services.routing.models import Assignment, SlaTimer
 from services.routing.repository import AssignmentRepository, LedgerRepository, SlaTimerRepository
-from services.routing.service import hand_over
+from services.routing.service import hand_over, sla_due_at_for
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +77,7 @@ async def _reassign(
     _record_escalation(assignment, breached=breached, to_rep=str(rep.id), at=at)
     assignment.rep_id = rep.id
     assignment.assigned_at = at
-    assignment.sla_due_at = at + timedelta(minutes=assignment.sla_minutes)
+    assignment.sla_due_at = await sla_due_at_for(session, rep=rep, start=at, minutes=assignment.sla_minutes)
     assignment.reassignments += 1
     await session.flush()
     await hand_over(

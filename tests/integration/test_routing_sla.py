@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from services.routing import dispositions, service, sla
 from services.routing.main import create_app
-from services.routing.models import Assignment, SlaTimer, outbox
+from services.routing.models import Assignment, Rep, SlaTimer, outbox
 from services.routing.schemas import DispositionCreate, RepCreate
 from shared.auth import Role
 from shared.contracts import LeadQualified, LeadQualifiedPayload, LeadSnapshot, utc_now
@@ -203,3 +203,34 @@ class TestPreview:
         assert as_rep.status_code == 403
         async with db.transaction() as session:
             assert await session.scalar(select(func.count()).select_from(Assignment)) == 0
+
+
+class TestBusinessTimeClock:
+    async def test_weekend_and_declared_holiday_stop_the_sla_clock(
+        self, db: Database, settings_env: Infra
+    ) -> None:
+        rep_id = await add_rep(
+            db, "nyc", timezone="America/New_York", working_hours={"start": "09:00", "end": "17:00"}
+        )
+        async with running_app(create_app()) as client:
+            put = await client.put("/v1/holidays/2026-11-30", json={"name": "Company day"}, headers=MANAGER)
+            again = await client.put(
+                "/v1/holidays/2026-11-30", json={"name": "Company day off"}, headers=MANAGER
+            )
+            listed = await client.get("/v1/holidays", headers=MANAGER)
+            as_rep = await client.put(
+                "/v1/holidays/2026-12-01", json={"name": "Mine"}, headers=bearer(Role.REP, rep_id=rep_id)
+            )
+            missing = await client.delete("/v1/holidays/2026-12-02", headers=MANAGER)
+        assert put.status_code == again.status_code == 200
+        assert listed.json() == [{"day": "2026-11-30", "name": "Company day off"}]
+        assert as_rep.status_code == 403
+        assert missing.status_code == 404
+
+        friday_1650_local = datetime(2026, 11, 27, 21, 50, tzinfo=UTC)
+        async with db.transaction() as session:
+            rep = await session.get(Rep, rep_id)
+            assert rep is not None
+            due = await service.sla_due_at_for(session, rep=rep, start=friday_1650_local, minutes=20)
+        # Ten minutes on Friday, then Saturday, Sunday and the Monday holiday pass: Tuesday 09:10.
+        assert due == datetime(2026, 12, 1, 14, 10, tzinfo=UTC)

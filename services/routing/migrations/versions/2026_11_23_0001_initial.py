@@ -1,5 +1,5 @@
-"""Routing's first schema: reps and their fairness ledger, assignments, dispositions, the
-fallback queue, the outbox and the processed-event table.
+"""Routing's first schema: reps and their fairness ledger, assignments with their SLA timers,
+dispositions, holidays, the fallback queue, the outbox and the processed-event table.
 
 Revision ID: routing_0001
 Revises:
@@ -126,6 +126,13 @@ def upgrade() -> None:
     )
     op.create_index("ix_disposition_assignment_id", "disposition", ["assignment_id"], schema=SCHEMA)
     op.create_table(
+        "holiday",
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("name", sa.String(200), nullable=False),
+        sa.PrimaryKeyConstraint("day", name="pk_holiday"),
+        schema=SCHEMA,
+    )
+    op.create_table(
         "unassigned_lead",
         sa.Column("lead_id", pg.UUID(as_uuid=True), nullable=False),
         sa.Column("event", pg.JSONB(), nullable=False),
@@ -143,6 +150,7 @@ def downgrade() -> None:
     op.drop_table("processed_event", schema=SCHEMA)
     op.drop_table("outbox", schema=SCHEMA)
     op.drop_table("unassigned_lead", schema=SCHEMA)
+    op.drop_table("holiday", schema=SCHEMA)
     op.drop_table("disposition", schema=SCHEMA)
     op.drop_table("sla_timer", schema=SCHEMA)
     op.drop_table("assignment", schema=SCHEMA)

@@ -1,0 +1,42 @@
+"""The SLA clock in business time: minutes count only inside the rep's working hours, on their
+working days, and not on holidays. Pure; all arithmetic in UTC so DST changes are exact."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from services.routing.eligibility import RepAvailability
+
+# A calendar with working days but every one a holiday would loop forever; nobody waits 5 years.
+MAX_DAYS = 5 * 366
+
+
+def add_business_minutes(
+    start: datetime, minutes: int, *, rep: RepAvailability, holidays: Collection[date] = ()
+) -> datetime:
+    """The moment `minutes` of the rep's working time have passed since `start`.
+
+    A rep without working hours works around the clock (and through holidays).
+    """
+    if rep.work_start is None or rep.work_end is None or minutes <= 0:
+        return start + timedelta(minutes=max(minutes, 0))
+    tz = ZoneInfo(rep.timezone)
+    remaining = timedelta(minutes=minutes)
+    cursor = start.astimezone(UTC)
+    # Start a day early: yesterday's shift may run past midnight into today.
+    day = start.astimezone(tz).date() - timedelta(days=1)
+    for _ in range(MAX_DAYS):
+        if day.weekday() in rep.work_days and day not in holidays:
+            shift_start = datetime.combine(day, rep.work_start, tz).astimezone(UTC)
+            end_day = day if rep.work_end > rep.work_start else day + timedelta(days=1)
+            shift_end = datetime.combine(end_day, rep.work_end, tz).astimezone(UTC)
+            begin = max(shift_start, cursor)
+            if begin < shift_end:
+                if begin + remaining <= shift_end:
+                    return begin + remaining
+                remaining -= shift_end - begin
+                cursor = shift_end
+        day += timedelta(days=1)
+    raise ValueError("the rep's calendar has no working time in the next five years")

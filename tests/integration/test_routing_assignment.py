@@ -247,3 +247,29 @@ class TestFairnessAcrossSkips:
             assert outcome.assignment is not None
             chosen.append(outcome.assignment.rep_id)
         assert chosen.count(away) == 1
+
+
+class TestTwoReplicas:
+    async def test_two_replicas_on_one_topic_assign_every_lead_exactly_once(
+        self, db: Database, settings_env: Infra
+    ) -> None:
+        reps = await add_reps(db, 3)
+        events = [qualified() for _ in range(15)]
+        requalified = [qualified(e.lead_id) for e in events]
+        async with running_app(create_app()), running_app(create_app()):
+            await publish(settings_env.kafka_bootstrap_servers, *events, *requalified, *events)
+
+            async def all_processed() -> None:
+                ids = [e.event_id for e in (*events, *requalified)]
+                assert await processed_count(db, ids) == len(ids)
+
+            await eventually(all_processed, timeout_s=45)
+
+        assigned = await assignments_by_lead(db, [e.lead_id for e in events])
+        assert len(assigned) == len(events)
+        assert Counter(assigned.values()) == dict.fromkeys(reps, 5)
+        async with db.transaction() as session:
+            announced = await session.scalar(
+                select(func.count()).select_from(outbox).where(outbox.c.event_type == "lead.assigned")
+            )
+        assert announced == len(events)

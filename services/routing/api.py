@@ -22,6 +22,7 @@ from services.routing.schemas import (
     RepUpdate,
     RoutingPreview,
     RoutingPreviewCreate,
+    TouchCreate,
 )
 from shared.runtime import SessionDep
 
@@ -88,6 +89,20 @@ async def record_disposition(
         disposition=disposition,
         acting_rep=acting_rep(principal),
         recorded_by=principal.subject,
+    )
+
+
+@router.post(
+    "/assignments/{assignment_id}/touches",
+    tags=["assignments"],
+    status_code=status.HTTP_201_CREATED,
+    summary="Log a call, email, meeting or message; the first one stops the SLA clock",
+)
+async def log_touch(
+    session: SessionDep, principal: RepOrManagerDep, assignment_id: uuid.UUID, touch: TouchCreate
+) -> AssignmentRead:
+    return await dispositions.log_touch(
+        session, assignment_id=assignment_id, touch=touch, acting_rep=acting_rep(principal)
     )
 
 

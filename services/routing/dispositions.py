@@ -1,4 +1,5 @@
-"""Reps' work on their assignments: reading queues and recording outcomes. Transport-free."""
+"""Reps' work on their assignments: reading queues, logging touches, recording outcomes.
+Transport-free."""
 
 from __future__ import annotations
 
@@ -8,16 +9,22 @@ from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.routing.errors import AssignmentNotFound, LeadNotAssigned, NotYourAssignment, RepNotFound
-from services.routing.lifecycle import check_details, check_transition
-from services.routing.models import Disposition, outbox
+from services.routing.errors import (
+    AssignmentNotFound,
+    IllegalTransition,
+    LeadNotAssigned,
+    NotYourAssignment,
+    RepNotFound,
+)
+from services.routing.lifecycle import NEXT_STATUSES, check_details, check_transition
+from services.routing.models import Disposition, Touch, outbox
 from services.routing.repository import (
     AssignmentRepository,
     DispositionRepository,
     FallbackQueueRepository,
     RepRepository,
 )
-from services.routing.schemas import AssignmentRead, DispositionCreate, DispositionRead
+from services.routing.schemas import AssignmentRead, DispositionCreate, DispositionRead, TouchCreate
 from shared.contracts import LeadDispositioned, LeadDispositionedPayload, utc_now
 from shared.outbox import add_event
 
@@ -105,6 +112,38 @@ async def record_disposition(
         extra={"assignment_id": str(assignment.id), "outcome": disposition.outcome},
     )
     return DispositionRead.model_validate(row)
+
+
+async def log_touch(
+    session: AsyncSession,
+    *,
+    assignment_id: uuid.UUID,
+    touch: TouchCreate,
+    acting_rep: uuid.UUID | None,
+) -> AssignmentRead:
+    """Log a contact attempt. The first touch stops the first-response (SLA) clock."""
+    assignment = await AssignmentRepository(session).lock(assignment_id)
+    if assignment is None:
+        raise AssignmentNotFound(f"no assignment {assignment_id}")
+    _check_owner(assignment.rep_id, acting_rep)
+    if not NEXT_STATUSES[assignment.status]:
+        raise IllegalTransition(assignment.status, "touched", ())
+    now = utc_now()
+    await DispositionRepository(session).add(
+        Touch(
+            id=uuid.uuid4(),
+            assignment_id=assignment.id,
+            rep_id=assignment.rep_id,
+            channel=touch.channel,
+            note=touch.note,
+            touched_at=now,
+        )
+    )
+    await AssignmentRepository(session).record_outcome(
+        assignment, status=assignment.status, first_touch_at=now
+    )
+    log.info("routing.lead_touched", extra={"assignment_id": str(assignment.id), "channel": touch.channel})
+    return AssignmentRead.model_validate(assignment)
 
 
 def _check_owner(rep_id: uuid.UUID, acting_rep: uuid.UUID | None) -> None:

@@ -129,6 +129,19 @@ class Disposition(Base):
     event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), unique=True)
 
 
+class Touch(Base):
+    """A logged contact attempt (call, email, meeting); the first one stops the SLA clock."""
+
+    __tablename__ = "touch"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    assignment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("assignment.id"), index=True)
+    rep_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
+    channel: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str | None] = mapped_column(Text)
+    touched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class Holiday(Base):
     """A day nobody works: the SLA clock does not run on it."""
 

@@ -19,6 +19,7 @@ from services.routing.models import (
     Rep,
     RepLedger,
     SlaTimer,
+    Touch,
     UnassignedLead,
 )
 
@@ -181,8 +182,8 @@ class DispositionRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def add(self, disposition: Disposition) -> None:
-        self.session.add(disposition)
+    async def add(self, row: Disposition | Touch) -> None:
+        self.session.add(row)
         await self.session.flush()
 
 

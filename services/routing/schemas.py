@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime, time
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
@@ -100,6 +100,11 @@ class DispositionCreate(BaseModel):
     outcome: Outcome
     reason: str | None = Field(default=None, max_length=2000)
     amount: Decimal | None = Field(default=None, ge=0, max_digits=14, decimal_places=2)
+
+
+class TouchCreate(BaseModel):
+    channel: Literal["call", "email", "meeting", "message"]
+    note: str | None = Field(default=None, max_length=2000)
 
 
 class DispositionRead(BaseModel):

@@ -256,3 +256,33 @@ class TestRecordDisposition:
         assert_problem(stranger, 403, "not-your-assignment")
         assert_problem(marketing, 403, "forbidden")
         assert_problem(missing, 404, "assignment-not-found")
+
+
+class TestLogTouch:
+    async def test_first_touch_stops_the_clock_and_keeps_the_status(
+        self, db: Database, settings_env: Infra
+    ) -> None:
+        async with running_app(create_app()) as client:
+            await create_rep(client, "Caller")
+            assignment_id, rep_id = await assign(db)
+            as_rep = bearer(Role.REP, rep_id=rep_id)
+            url = f"/v1/assignments/{assignment_id}/touches"
+            first = await client.post(url, json={"channel": "call", "note": "voicemail"}, headers=as_rep)
+            second = await client.post(url, json={"channel": "email"}, headers=as_rep)
+            stranger = await client.post(
+                url, json={"channel": "call"}, headers=bearer(Role.REP, rep_id=uuid.uuid4())
+            )
+            bad_channel = await client.post(url, json={"channel": "pigeon"}, headers=as_rep)
+            await client.post(
+                f"/v1/assignments/{assignment_id}/disposition",
+                json={"outcome": "rejected", "reason": "student"},
+                headers=as_rep,
+            )
+            after_close = await client.post(url, json={"channel": "call"}, headers=as_rep)
+        assert first.status_code == second.status_code == 201
+        assert first.json()["status"] == "open"
+        assert first.json()["first_touch_at"] is not None
+        assert second.json()["first_touch_at"] == first.json()["first_touch_at"]
+        assert_problem(stranger, 403, "not-your-assignment")
+        assert_problem(bad_channel, 422)
+        assert_problem(after_close, 409, "illegal-transition")

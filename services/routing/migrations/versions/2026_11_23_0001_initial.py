@@ -126,6 +126,21 @@ def upgrade() -> None:
     )
     op.create_index("ix_disposition_assignment_id", "disposition", ["assignment_id"], schema=SCHEMA)
     op.create_table(
+        "touch",
+        sa.Column("id", pg.UUID(as_uuid=True), nullable=False),
+        sa.Column("assignment_id", pg.UUID(as_uuid=True), nullable=False),
+        sa.Column("rep_id", pg.UUID(as_uuid=True), nullable=False),
+        sa.Column("channel", sa.String(16), nullable=False),
+        sa.Column("note", sa.Text()),
+        sa.Column("touched_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_touch"),
+        sa.ForeignKeyConstraint(
+            ["assignment_id"], [f"{SCHEMA}.assignment.id"], name="fk_touch_assignment_id_assignment"
+        ),
+        schema=SCHEMA,
+    )
+    op.create_index("ix_touch_assignment_id", "touch", ["assignment_id"], schema=SCHEMA)
+    op.create_table(
         "holiday",
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("name", sa.String(200), nullable=False),
@@ -151,6 +166,7 @@ def downgrade() -> None:
     op.drop_table("outbox", schema=SCHEMA)
     op.drop_table("unassigned_lead", schema=SCHEMA)
     op.drop_table("holiday", schema=SCHEMA)
+    op.drop_table("touch", schema=SCHEMA)
     op.drop_table("disposition", schema=SCHEMA)
     op.drop_table("sla_timer", schema=SCHEMA)
     op.drop_table("assignment", schema=SCHEMA)

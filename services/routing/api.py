@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, status
 
-from services.routing import dispositions, service
+from services.routing import dispositions, reps, service
 from services.routing.dependencies import ManagerDep, PreviewerDep, ReaderDep, RepOrManagerDep, acting_rep
 from services.routing.lifecycle import NEXT_STATUSES
 from services.routing.schemas import (
@@ -33,19 +33,23 @@ Status = Annotated[list[str], Query(description="Assignment statuses to list.")]
 
 @router.get("/reps", tags=["reps"], summary="Every rep with their standing in the rotation")
 async def list_reps(session: SessionDep, principal: ReaderDep) -> list[RepRead]:
-    return await service.list_reps(session)
+    return await reps.list_reps(session)
 
 
 @router.post("/reps", tags=["reps"], status_code=status.HTTP_201_CREATED, summary="Add a rep")
 async def register_rep(session: SessionDep, principal: ManagerDep, rep: RepCreate) -> RepRead:
-    return await service.register_rep(session, rep=rep)
+    return await reps.register_rep(session, rep=rep)
 
 
-@router.patch("/reps/{rep_id}", tags=["reps"], summary="Switch a rep on or off, change weight, hours or cap")
+@router.patch(
+    "/reps/{rep_id}",
+    tags=["reps"],
+    summary="Switch a rep on or off, change weight, hours or cap (a rep: their own availability)",
+)
 async def update_rep(
-    session: SessionDep, principal: ManagerDep, rep_id: uuid.UUID, changes: RepUpdate
+    session: SessionDep, principal: RepOrManagerDep, rep_id: uuid.UUID, changes: RepUpdate
 ) -> RepRead:
-    return await service.update_rep(session, rep_id=rep_id, changes=changes)
+    return await reps.update_rep(session, rep_id=rep_id, changes=changes, acting_rep=acting_rep(principal))
 
 
 @router.get("/reps/{rep_id}/queue", tags=["reps"], summary="A rep's open assignments, most urgent first")
@@ -119,16 +123,16 @@ async def preview_assignment(
 
 @router.get("/holidays", tags=["holidays"], summary="Days the SLA clock does not run")
 async def list_holidays(session: SessionDep, principal: ReaderDep) -> list[HolidayRead]:
-    return await service.list_holidays(session)
+    return await reps.list_holidays(session)
 
 
 @router.put("/holidays/{day}", tags=["holidays"], summary="Declare a holiday (idempotent)")
 async def set_holiday(
     session: SessionDep, principal: ManagerDep, day: date, holiday: HolidayPut
 ) -> HolidayRead:
-    return await service.set_holiday(session, day=day, name=holiday.name)
+    return await reps.set_holiday(session, day=day, name=holiday.name)
 
 
 @router.delete("/holidays/{day}", tags=["holidays"], status_code=status.HTTP_204_NO_CONTENT)
 async def remove_holiday(session: SessionDep, principal: ManagerDep, day: date) -> None:
-    await service.remove_holiday(session, day=day)
+    await reps.remove_holiday(session, day=day)

@@ -40,6 +40,14 @@ class NotYourAssignment(Problem):
     slug = "not-your-assignment"
 
 
+class RepSelfServiceOnly(Problem):
+    """A rep changing another rep, or a field only a manager may change."""
+
+    status = 403
+    title = "Forbidden"
+    slug = "rep-self-service-only"
+
+
 class IllegalTransition(Conflict):
     title = "Illegal transition"
     slug = "illegal-transition"

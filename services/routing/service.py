@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,32 +16,19 @@ from services.routing.decision import (
     POOL,
     STRATEGY,
     Decision,
-    active_standings,
     availability_of,
     decide,
-    standing_of,
 )
-from services.routing.errors import (
-    HolidayNotFound,
-    RepEmailTaken,
-    RepNotFound,
-)
-from services.routing.models import Assignment, Rep, RepLedger, outbox
+from services.routing.models import Assignment, Rep, outbox
 from services.routing.repository import (
     AssignmentRepository,
     FallbackQueueRepository,
     HolidayRepository,
     LedgerRepository,
-    RepRepository,
     SlaTimerRepository,
 )
 from services.routing.schemas import (
-    HolidayRead,
-    RepCreate,
-    RepRead,
-    RepUpdate,
     RoutingPreview,
-    WorkingHours,
 )
 from shared.contracts import (
     LeadAssigned,
@@ -61,86 +48,6 @@ DRAIN_BATCH = 100
 class AssignOutcome:
     result: Literal["assigned", "already_assigned", "queued"]
     assignment: Assignment | None = None
-
-
-# ---- reps -------------------------------------------------------------------------------------
-
-
-async def list_reps(session: AsyncSession) -> list[RepRead]:
-    return [_rep_read(rep, ledger) for rep, ledger in await RepRepository(session).all_with_ledger()]
-
-
-async def register_rep(session: AsyncSession, *, rep: RepCreate) -> RepRead:
-    """Add a rep to the pool, level with the lowest standing so they get no catch-up burst.
-
-    An active newcomer also drains the fallback queue.
-    """
-    ledgers = LedgerRepository(session)
-    await ledgers.enter_pool(exclusive=True)
-    hours = rep.working_hours
-    created = await RepRepository(session).add_unless_email_taken(
-        id=uuid.uuid4(),
-        name=rep.name,
-        email=str(rep.email).lower(),
-        active=rep.active,
-        weight=rep.weight,
-        timezone=rep.timezone,
-        skills=rep.skills,
-        work_start=hours.start if hours else None,
-        work_end=hours.end if hours else None,
-        work_days=hours.days if hours else [0, 1, 2, 3, 4],
-        max_open=rep.max_open,
-        created_at=utc_now(),
-    )
-    if created is None:
-        raise RepEmailTaken(f"a rep with email {rep.email!r} already exists")
-    others = await active_standings(session, excluding=created.id)
-    await ledgers.open(rep_id=created.id, credit=roundrobin.opening_credit(created.weight, others))
-    log.info("routing.rep_registered", extra={"rep_id": str(created.id)})
-    if created.active:
-        await assign_queued_leads(session)
-    ledger = await ledgers.get(created.id)
-    assert ledger is not None
-    return _rep_read(created, ledger)
-
-
-async def update_rep(session: AsyncSession, *, rep_id: uuid.UUID, changes: RepUpdate) -> RepRead:
-    """Change a rep's switch, weight, hours or cap without disturbing anyone's standing.
-
-    A weight change keeps the rep's standing (it applies from now on); a rep switched back on
-    returns no lower than the team's lowest standing; either may drain the fallback queue.
-    """
-    ledgers = LedgerRepository(session)
-    await ledgers.enter_pool(exclusive=True)
-    rep = await RepRepository(session).lock(rep_id)
-    ledger = await ledgers.get(rep_id)
-    if rep is None or ledger is None:
-        raise RepNotFound(f"no rep {rep_id}")
-    given = changes.model_fields_set
-    if changes.weight is not None and changes.weight != rep.weight:
-        ledger.credit = roundrobin.rebased_credit(
-            ledger.credit, old_weight=rep.weight, new_weight=changes.weight
-        )
-        rep.weight = changes.weight
-    if changes.active is True and not rep.active:
-        others = await active_standings(session, excluding=rep.id)
-        ledger.credit = roundrobin.returning_credit(standing_of(rep, ledger), others)
-    if changes.active is not None:
-        rep.active = changes.active
-    if changes.timezone is not None:
-        rep.timezone = changes.timezone
-    if "working_hours" in given:
-        hours = changes.working_hours
-        rep.work_start = hours.start if hours else None
-        rep.work_end = hours.end if hours else None
-        rep.work_days = hours.days if hours else [0, 1, 2, 3, 4]
-    if "max_open" in given:
-        rep.max_open = changes.max_open
-    await session.flush()
-    log.info("routing.rep_updated", extra={"rep_id": str(rep.id), "changed": sorted(given)})
-    if rep.active:
-        await assign_queued_leads(session)
-    return _rep_read(rep, ledger)
 
 
 # ---- assignment -------------------------------------------------------------------------------
@@ -317,43 +224,4 @@ async def _queue(session: AsyncSession, *, event: LeadQualified, decision: Decis
         )
 
 
-# ---- holidays ----------------------------------------------------------------------------------
-
-
-async def list_holidays(session: AsyncSession) -> list[HolidayRead]:
-    return [HolidayRead(day=h.day, name=h.name) for h in await HolidayRepository(session).all()]
-
-
-async def set_holiday(session: AsyncSession, *, day: date, name: str) -> HolidayRead:
-    """Declare a day off for the SLA clock. Deadlines already set keep their time."""
-    await HolidayRepository(session).put(day=day, name=name)
-    return HolidayRead(day=day, name=name)
-
-
-async def remove_holiday(session: AsyncSession, *, day: date) -> None:
-    if not await HolidayRepository(session).remove(day):
-        raise HolidayNotFound(f"no holiday on {day.isoformat()}")
-
-
 # ---- helpers ----------------------------------------------------------------------------------
-
-
-def _rep_read(rep: Rep, ledger: RepLedger) -> RepRead:
-    hours = (
-        WorkingHours(start=rep.work_start, end=rep.work_end, days=list(rep.work_days))
-        if rep.work_start is not None and rep.work_end is not None
-        else None
-    )
-    return RepRead(
-        id=rep.id,
-        name=rep.name,
-        email=rep.email,
-        active=rep.active,
-        weight=rep.weight,
-        timezone=rep.timezone,
-        skills=list(rep.skills),
-        working_hours=hours,
-        max_open=rep.max_open,
-        created_at=rep.created_at,
-        assigned=ledger.assigned,
-    )

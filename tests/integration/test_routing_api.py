@@ -134,6 +134,27 @@ class TestReps:
         assert chosen.count(uuid.UUID(late["id"])) == 1
 
 
+class TestRepSelfService:
+    async def test_a_rep_switches_themselves_off_but_not_their_weight_or_a_colleague(
+        self, db: Database, settings_env: Infra
+    ) -> None:
+        async with running_app(create_app()) as client:
+            me = await create_rep(client, "Self")
+            colleague = await create_rep(client, "Colleague")
+            as_me = bearer(Role.REP, rep_id=uuid.UUID(me["id"]))
+            off = await client.patch(
+                f"/v1/reps/{me['id']}",
+                json={"active": False, "working_hours": {"start": "08:00", "end": "16:00"}},
+                headers=as_me,
+            )
+            weight = await client.patch(f"/v1/reps/{me['id']}", json={"weight": 5}, headers=as_me)
+            other = await client.patch(f"/v1/reps/{colleague['id']}", json={"active": False}, headers=as_me)
+        assert off.status_code == 200, off.text
+        assert off.json()["active"] is False
+        assert_problem(weight, 403, "rep-self-service-only")
+        assert_problem(other, 403, "rep-self-service-only")
+
+
 class TestRepQueue:
     async def test_a_rep_reads_their_own_queue_and_nobody_elses(
         self, db: Database, settings_env: Infra

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select, text
 
-from services.routing import service
+from services.routing import reps, service
 from services.routing.main import create_app
 from services.routing.models import Assignment, outbox, processed_event
 from services.routing.schemas import RepCreate, RepUpdate
@@ -55,7 +55,7 @@ async def add_reps(db: Database, count: int, **fields: object) -> list[uuid.UUID
     ids = []
     async with db.transaction() as session:
         for i in range(count):
-            rep = await service.register_rep(
+            rep = await reps.register_rep(
                 session,
                 rep=RepCreate.model_validate({"name": f"Rep {i}", "email": f"rep{i}@example.com", **fields}),
             )
@@ -185,8 +185,8 @@ class TestFallbackQueue:
     async def test_capped_and_inactive_reps_are_skipped_with_the_reason(self, db: Database) -> None:
         capped, off, free = await add_reps(db, 3)
         async with db.transaction() as session:
-            await service.update_rep(session, rep_id=capped, changes=RepUpdate(max_open=0))
-            await service.update_rep(session, rep_id=off, changes=RepUpdate(active=False))
+            await reps.update_rep(session, rep_id=capped, changes=RepUpdate(max_open=0))
+            await reps.update_rep(session, rep_id=off, changes=RepUpdate(active=False))
             outcome = await service.assign_lead(session, event=qualified())
         assert outcome.assignment is not None
         assert outcome.assignment.rep_id == free
@@ -232,14 +232,14 @@ class TestFairnessAcrossSkips:
         (away,) = await add_reps(db, 1, working_hours={**later, "days": list(range(7))})
         async with db.transaction() as session:
             for i in range(2):
-                await service.register_rep(session, rep=RepCreate(name=f"On {i}", email=f"on{i}@example.com"))
+                await reps.register_rep(session, rep=RepCreate(name=f"On {i}", email=f"on{i}@example.com"))
         for _ in range(6):
             async with db.transaction() as session:
                 outcome = await service.assign_lead(session, event=qualified())
             assert outcome.assignment is not None
             assert outcome.assignment.rep_id != away
         async with db.transaction() as session:
-            await service.update_rep(session, rep_id=away, changes=RepUpdate(working_hours=None))
+            await reps.update_rep(session, rep_id=away, changes=RepUpdate(working_hours=None))
         chosen = []
         for _ in range(3):
             async with db.transaction() as session:

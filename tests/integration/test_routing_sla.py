@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
-from services.routing import dispositions, service, sla
+from services.routing import dispositions, reps, service, sla
 from services.routing.main import create_app
 from services.routing.models import Assignment, Rep, SlaTimer, outbox
 from services.routing.schemas import DispositionCreate, RepCreate
@@ -41,7 +41,7 @@ def qualified(*, sla_minutes: int = 0) -> LeadQualified:
 
 async def add_rep(db: Database, name: str, **fields: object) -> uuid.UUID:
     async with db.transaction() as session:
-        rep = await service.register_rep(
+        rep = await reps.register_rep(
             session, rep=RepCreate.model_validate({"name": name, "email": f"{name}@example.com", **fields})
         )
     return rep.id

@@ -81,12 +81,21 @@ def _present(value: FieldValue) -> bool:
     return value is not None and not (isinstance(value, str) and not value.strip())
 
 
+def comparable(value: FieldValue) -> str | None:
+    """The normalized text conditions compare, or None when the field has no value."""
+    return normalize(value) if value is not None and _present(value) else None
+
+
 class _Condition(BaseModel, Generic[F]):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     field: F
 
     def matches(self, value: FieldValue) -> bool:
+        return self.test(value, comparable(value))
+
+    def test(self, value: FieldValue, text: str | None) -> bool:
+        """`matches` with `text = comparable(value)` computed once by the caller, per field."""
         raise NotImplementedError
 
 
@@ -96,8 +105,12 @@ class Equals(_Condition[F], Generic[F]):
     op: Literal["equals"]
     value: Scalar
 
-    def matches(self, value: FieldValue) -> bool:
-        return _present(value) and normalize(value) == normalize(self.value)  # type: ignore[arg-type]
+    @cached_property
+    def _target(self) -> str:
+        return normalize(self.value)
+
+    def test(self, value: FieldValue, text: str | None) -> bool:
+        return text == self._target
 
 
 class In(_Condition[F], Generic[F]):
@@ -110,8 +123,8 @@ class In(_Condition[F], Generic[F]):
     def _normalized(self) -> frozenset[str]:
         return frozenset(normalize(v) for v in self.value)
 
-    def matches(self, value: FieldValue) -> bool:
-        return _present(value) and normalize(value) in self._normalized  # type: ignore[arg-type]
+    def test(self, value: FieldValue, text: str | None) -> bool:
+        return text is not None and text in self._normalized
 
 
 class Contains(_Condition[F], Generic[F]):
@@ -125,11 +138,10 @@ class Contains(_Condition[F], Generic[F]):
         texts = [self.value] if isinstance(self.value, str) else self.value
         return tuple(t.casefold() for t in texts)
 
-    def matches(self, value: FieldValue) -> bool:
-        if not _present(value):
+    def test(self, value: FieldValue, text: str | None) -> bool:
+        if text is None:
             return False
-        haystack = normalize(value)  # type: ignore[arg-type]
-        return any(needle in haystack for needle in self._needles)
+        return any(needle in text for needle in self._needles)
 
 
 class Regex(_Condition[F], Generic[F]):
@@ -151,11 +163,10 @@ class Regex(_Condition[F], Generic[F]):
     def _pattern(self) -> re.Pattern[str]:
         return re.compile(self.value, re.IGNORECASE)
 
-    def matches(self, value: FieldValue) -> bool:
-        if not _present(value):
+    def test(self, value: FieldValue, text: str | None) -> bool:
+        if text is None:
             return False
-        text = value if isinstance(value, str) else normalize(value)  # type: ignore[arg-type]
-        return self._pattern.search(text) is not None
+        return self._pattern.search(value if isinstance(value, str) else text) is not None
 
 
 class Range(_Condition[F], Generic[F]):
@@ -173,7 +184,7 @@ class Range(_Condition[F], Generic[F]):
             raise ValueError(f"range min {self.min} is greater than max {self.max}")
         return self
 
-    def matches(self, value: FieldValue) -> bool:
+    def test(self, value: FieldValue, text: str | None) -> bool:
         if value is None or isinstance(value, bool):
             return False
         try:
@@ -191,8 +202,8 @@ class Exists(_Condition[F], Generic[F]):
     op: Literal["exists"]
     value: bool = True
 
-    def matches(self, value: FieldValue) -> bool:
-        return _present(value) == self.value
+    def test(self, value: FieldValue, text: str | None) -> bool:
+        return (text is not None) == self.value
 
 
 # Concrete classes (not bare parametrizations) give the published JSON Schema readable names.

@@ -9,16 +9,20 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.scoring.conditions import FieldValue
+from services.scoring.conditions import FieldValue, comparable
 from shared.contracts import FiredRule
 
 if TYPE_CHECKING:
+    from services.scoring.conditions import ActivityCondition, ProfileCondition
     from services.scoring.rubric import EngagementRule, Rubric
+
+    Condition = ProfileCondition | ActivityCondition
 
 QualificationReason = Literal["threshold", "hand_raiser"]
 RuleKind = Literal["fit", "engagement", "negative", "qualification"]
@@ -72,8 +76,9 @@ class Activity(BaseModel):
         return self.properties.get(field.removeprefix("properties."))
 
 
-class Evaluation(BaseModel):
-    model_config = ConfigDict(frozen=True)
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """The result of one evaluation (a plain dataclass: evaluation is the hot path)."""
 
     rubric_version: str
     evaluated_at: datetime
@@ -134,25 +139,30 @@ def evaluate(
     rubric: Rubric, profile: Profile, activities: Sequence[Activity], *, now: datetime
 ) -> Evaluation:
     """Score `profile` with `activities` up to `now` against `rubric`."""
+    # Each field is read and normalized once, however many rules test it.
+    values = {f: _pair(profile.value_of(f)) for f in rubric.profile_fields}
     fired: list[FiredRule] = []
     disqualified = False
     for fit_rule in rubric.fit:
-        if all(c.matches(profile.value_of(c.field)) for c in fit_rule.when):
-            fired.append(_fired(fit_rule.id, "fit", fit_rule.points, fit_rule.description))
+        if _holds(fit_rule.when, values):
+            fired.append(rubric.fired_rule(fit_rule.id))
     for negative in rubric.negative:
-        if all(c.matches(profile.value_of(c.field)) for c in negative.when):
+        if _holds(negative.when, values):
             disqualified = disqualified or negative.disqualify
-            fired.append(_fired(negative.id, "negative", negative.points, negative.description))
+            fired.append(rubric.fired_rule(negative.id))
     fit_score = round(sum(r.points for r in fired), 2)
 
     # Earliest first, with a total order, so results never depend on the order of storage.
     past = sorted(
         (a for a in activities if a.occurred_at <= now),
-        key=lambda a: (a.occurred_at, sorted(a.properties.items())),
+        key=lambda a: (a.occurred_at, a.type, sorted(a.properties.items())),
     )
+    by_type: dict[str, list[_Seen]] = {}
+    for a in reversed(past):
+        by_type.setdefault(a.type, []).append(_Seen(a, (now - a.occurred_at).total_seconds()))
     engagement: list[FiredRule] = []
     for rule in rubric.engagement:
-        result = _engagement(rule, past, now)
+        result = _engagement(rule, by_type.get(rule.activity, ()))
         if result is not None:
             engagement.append(result)
     engagement_score = round(sum(r.points for r in engagement), 2)
@@ -164,8 +174,7 @@ def evaluate(
     if reason is not None:
         fired.append(_fired(f"mql.{reason}", "qualification", 0.0, why))
     tier = rubric.sla_for(grade)
-    # Built from validated rubric values: skipping re-validation keeps evaluation fast.
-    return Evaluation.model_construct(
+    return Evaluation(
         rubric_version=rubric.version,
         evaluated_at=now,
         score=score,
@@ -181,21 +190,50 @@ def evaluate(
     )
 
 
-def _engagement(rule: EngagementRule, activities: Sequence[Activity], now: datetime) -> FiredRule | None:
+Pair = tuple[FieldValue, str | None]
+
+
+def _pair(value: FieldValue) -> Pair:
+    return value, comparable(value)
+
+
+def _holds(conditions: Sequence[Condition], values: dict[str, Pair]) -> bool:
+    for condition in conditions:
+        value, text = values[condition.field]
+        if not condition.test(value, text):
+            return False
+    return True
+
+
+class _Seen:
+    """An activity with its age at `now` and its fields, normalized on first use."""
+
+    __slots__ = ("activity", "age_s", "values")
+
+    def __init__(self, activity: Activity, age_s: float) -> None:
+        self.activity = activity
+        self.age_s = age_s
+        self.values: dict[str, Pair] = {}
+
+    def satisfies(self, conditions: Sequence[Condition]) -> bool:
+        values = self.values
+        for condition in conditions:
+            pair = values.get(condition.field)
+            if pair is None:
+                pair = values[condition.field] = _pair(self.activity.value_of(condition.field))
+            if not condition.test(*pair):
+                return False
+        return True
+
+
+def _engagement(rule: EngagementRule, recent_first: Sequence[_Seen]) -> FiredRule | None:
     # Most recent first: the frequency cap keeps the latest occurrences, recent intent counting most.
-    matching = [
-        a
-        for a in reversed(activities)
-        if a.type == rule.activity and all(c.matches(a.value_of(c.field)) for c in rule.when)
-    ]
+    matching = [seen for seen in recent_first if seen.satisfies(rule.when)]
     if not matching:
         return None
     counted = matching[: rule.max_occurrences] if rule.max_occurrences else matching
     undecayed = rule.points * len(counted)
-    decayed = sum(
-        rule.points * decay_factor((now - a.occurred_at).total_seconds(), rule.half_life_days)
-        for a in counted
-    )
+    decayed = sum(rule.points * decay_factor(seen.age_s, rule.half_life_days) for seen in counted)
     points = round(decayed, 2)
     notes = [f"{len(counted)}x {rule.activity}"]
     if len(counted) < len(matching):

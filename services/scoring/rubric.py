@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
+from functools import cached_property
 from importlib.resources import files
 from itertools import pairwise
 from pathlib import Path
@@ -20,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 
 from services.scoring.conditions import ActivityCondition, ActivityType, ProfileCondition
 from services.scoring.evaluation import Activity, Evaluation, Profile, evaluate
+from shared.contracts import FiredRule
 
 STARTER_RUBRIC = "starter.yaml"
 
@@ -213,6 +215,28 @@ class Rubric(_Strict):
                     for e in exc.errors(include_url=False, include_input=False)
                 ]
             ) from exc
+
+    @cached_property
+    def profile_fields(self) -> frozenset[str]:
+        """Every lead field some fit or negative rule tests."""
+        rules: list[FitRule | NegativeRule] = [*self.fit, *self.negative]
+        return frozenset(c.field for rule in rules for c in rule.when)
+
+    @cached_property
+    def _profile_fired(self) -> dict[str, FiredRule]:
+        # Fit and negative rules always fire the same way, so their explanations are built once.
+        fired = {
+            r.id: FiredRule(rule_id=r.id, kind="fit", points=r.points, reason=r.description) for r in self.fit
+        }
+        for rule in self.negative:
+            fired[rule.id] = FiredRule(
+                rule_id=rule.id, kind="negative", points=rule.points, reason=rule.description
+            )
+        return fired
+
+    def fired_rule(self, rule_id: str) -> FiredRule:
+        """The explanation of a fit or negative rule that fired."""
+        return self._profile_fired[rule_id]
 
     def grade_rank(self, grade: str) -> int:
         """0 for the best grade; lower is better."""

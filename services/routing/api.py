@@ -12,6 +12,8 @@ from services.routing import dispositions, reps, service
 from services.routing.dependencies import ManagerDep, PreviewerDep, ReaderDep, RepOrManagerDep, acting_rep
 from services.routing.lifecycle import NEXT_STATUSES
 from services.routing.schemas import (
+    AbsenceCreate,
+    AbsenceRead,
     AssignmentRead,
     DispositionCreate,
     DispositionRead,
@@ -50,6 +52,32 @@ async def update_rep(
     session: SessionDep, principal: RepOrManagerDep, rep_id: uuid.UUID, changes: RepUpdate
 ) -> RepRead:
     return await reps.update_rep(session, rep_id=rep_id, changes=changes, acting_rep=acting_rep(principal))
+
+
+@router.post(
+    "/reps/{rep_id}/absences",
+    tags=["reps"],
+    status_code=status.HTTP_201_CREATED,
+    summary="Book out-of-office time (a rep: their own)",
+)
+async def add_absence(
+    session: SessionDep, principal: RepOrManagerDep, rep_id: uuid.UUID, absence: AbsenceCreate
+) -> AbsenceRead:
+    return await reps.add_absence(session, rep_id=rep_id, absence=absence, acting_rep=acting_rep(principal))
+
+
+@router.get("/reps/{rep_id}/absences", tags=["reps"], summary="A rep's out-of-office ranges")
+async def list_absences(
+    session: SessionDep, principal: RepOrManagerDep, rep_id: uuid.UUID
+) -> list[AbsenceRead]:
+    return await reps.list_absences(session, rep_id=rep_id, acting_rep=acting_rep(principal))
+
+
+@router.delete("/reps/{rep_id}/absences/{absence_id}", tags=["reps"], status_code=status.HTTP_204_NO_CONTENT)
+async def remove_absence(
+    session: SessionDep, principal: RepOrManagerDep, rep_id: uuid.UUID, absence_id: uuid.UUID
+) -> None:
+    await reps.remove_absence(session, rep_id=rep_id, absence_id=absence_id, acting_rep=acting_rep(principal))
 
 
 @router.get("/reps/{rep_id}/queue", tags=["reps"], summary="A rep's open assignments, most urgent first")

@@ -12,7 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.routing import roundrobin
 from services.routing.eligibility import RepAvailability, skip_reason
 from services.routing.models import Rep, RepLedger
-from services.routing.repository import AssignmentRepository, LedgerRepository, RepRepository
+from services.routing.repository import (
+    AbsenceRepository,
+    AssignmentRepository,
+    LedgerRepository,
+    RepRepository,
+)
 
 POOL = "default"
 STRATEGY = "round_robin"
@@ -38,12 +43,15 @@ async def decide(
     ledgers = LedgerRepository(session)
     rows = await (ledgers.lock_standings() if lock else ledgers.standings())
     open_counts = await AssignmentRepository(session).open_counts()
+    away = await AbsenceRepository(session).reps_away_at(at)
     level = roundrobin.pool_level([standing_of(rep, ledger) for rep, ledger in rows])
     eligible: list[tuple[Rep, roundrobin.Standing]] = []
     skipped: list[dict[str, str]] = []
     leveled: dict[str, float] = {}
     for rep, ledger in rows:
-        reason: str | None = skip_reason(availability_of(rep, open_counts.get(rep.id, 0)), at=at)
+        reason: str | None = skip_reason(
+            availability_of(rep, open_counts.get(rep.id, 0), away=rep.id in away), at=at
+        )
         if rep.id == excluding:
             reason = "escalated_from"
         if reason is None:
@@ -83,7 +91,7 @@ def standing_of(rep: Rep, ledger: RepLedger) -> roundrobin.Standing:
     return roundrobin.Standing(rep.id, rep.weight, ledger.credit, ledger.last_assigned_at, ledger.last_share)
 
 
-def availability_of(rep: Rep, open_count: int) -> RepAvailability:
+def availability_of(rep: Rep, open_count: int, *, away: bool = False) -> RepAvailability:
     return RepAvailability(
         rep_id=rep.id,
         active=rep.active,
@@ -93,6 +101,7 @@ def availability_of(rep: Rep, open_count: int) -> RepAvailability:
         work_days=tuple(rep.work_days),
         max_open=rep.max_open,
         open_count=open_count,
+        away=away,
         skills=frozenset(rep.skills),
     )
 

@@ -8,7 +8,7 @@ from datetime import datetime, time
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-SkipReason = Literal["inactive", "capped", "outside_hours"]
+SkipReason = Literal["inactive", "away", "capped", "outside_hours"]
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -23,6 +23,7 @@ class RepAvailability:
     work_days: tuple[int, ...] = (0, 1, 2, 3, 4)
     max_open: int | None = None
     open_count: int = 0
+    away: bool = False
     skills: frozenset[str] = field(default_factory=frozenset)
 
 
@@ -47,6 +48,8 @@ def skip_reason(rep: RepAvailability, *, at: datetime) -> SkipReason | None:
     """Why `rep` cannot take a lead at `at`, or None when they can."""
     if not rep.active:
         return "inactive"
+    if rep.away:
+        return "away"
     if rep.max_open is not None and rep.open_count >= rep.max_open:
         return "capped"
     if not within_working_hours(rep, at):

@@ -17,6 +17,11 @@ class RepNotFound(NotFound):
     slug = "rep-not-found"
 
 
+class AbsenceNotFound(NotFound):
+    title = "Absence not found"
+    slug = "absence-not-found"
+
+
 class HolidayNotFound(NotFound):
     title = "Holiday not found"
     slug = "holiday-not-found"

@@ -59,6 +59,19 @@ class Rep(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class RepAbsence(Base):
+    """An out-of-office range: the rep gets no leads between `starts_at` and `ends_at`."""
+
+    __tablename__ = "rep_absence"
+    __table_args__ = (CheckConstraint("ends_at > starts_at", name="ends_after_start"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    rep_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("rep.id"), index=True)
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    note: Mapped[str | None] = mapped_column(Text)
+
+
 class RepLedger(Base):
     """The fairness ledger: each rep's credited assignments against their weight."""
 

@@ -17,6 +17,7 @@ from services.routing.models import (
     Disposition,
     Holiday,
     Rep,
+    RepAbsence,
     RepLedger,
     SlaTimer,
     Touch,
@@ -50,6 +51,35 @@ class RepRepository:
             select(Rep, RepLedger).join(RepLedger, RepLedger.rep_id == Rep.id).order_by(Rep.name, Rep.id)
         )
         return [(rep, ledger) for rep, ledger in result.all()]
+
+
+class AbsenceRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, absence: RepAbsence) -> None:
+        self.session.add(absence)
+        await self.session.flush()
+
+    async def for_rep(self, rep_id: uuid.UUID) -> Sequence[RepAbsence]:
+        result = await self.session.execute(
+            select(RepAbsence).where(RepAbsence.rep_id == rep_id).order_by(RepAbsence.starts_at)
+        )
+        return result.scalars().all()
+
+    async def remove(self, *, rep_id: uuid.UUID, absence_id: uuid.UUID) -> bool:
+        result = await self.session.execute(
+            delete(RepAbsence)
+            .where(RepAbsence.id == absence_id, RepAbsence.rep_id == rep_id)
+            .returning(RepAbsence.id)
+        )
+        return result.scalar_one_or_none() is not None
+
+    async def reps_away_at(self, at: datetime) -> frozenset[uuid.UUID]:
+        result = await self.session.execute(
+            select(RepAbsence.rep_id).where(RepAbsence.starts_at <= at, RepAbsence.ends_at > at)
+        )
+        return frozenset(result.scalars().all())
 
 
 class LedgerRepository:

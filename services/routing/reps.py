@@ -11,10 +11,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.routing import roundrobin
 from services.routing.decision import active_standings, standing_of
-from services.routing.errors import HolidayNotFound, RepEmailTaken, RepNotFound, RepSelfServiceOnly
-from services.routing.models import Rep, RepLedger
-from services.routing.repository import HolidayRepository, LedgerRepository, RepRepository
-from services.routing.schemas import HolidayRead, RepCreate, RepRead, RepUpdate, WorkingHours
+from services.routing.errors import (
+    AbsenceNotFound,
+    HolidayNotFound,
+    RepEmailTaken,
+    RepNotFound,
+    RepSelfServiceOnly,
+)
+from services.routing.models import Rep, RepAbsence, RepLedger
+from services.routing.repository import AbsenceRepository, HolidayRepository, LedgerRepository, RepRepository
+from services.routing.schemas import (
+    AbsenceCreate,
+    AbsenceRead,
+    HolidayRead,
+    RepCreate,
+    RepRead,
+    RepUpdate,
+    WorkingHours,
+)
 from services.routing.service import assign_queued_leads
 from shared.contracts import utc_now
 
@@ -112,6 +126,43 @@ def check_self_service(rep_id: uuid.UUID, acting_rep: uuid.UUID, fields: set[str
     managed = fields - SELF_SERVICE_FIELDS
     if managed:
         raise RepSelfServiceOnly(f"only a manager may change {', '.join(sorted(managed))}")
+
+
+async def add_absence(
+    session: AsyncSession, *, rep_id: uuid.UUID, absence: AbsenceCreate, acting_rep: uuid.UUID | None
+) -> AbsenceRead:
+    """Book an out-of-office range; the rep gets no leads in it and no catch-up after it."""
+    if acting_rep is not None:
+        check_self_service(rep_id, acting_rep, set())
+    if await RepRepository(session).get(rep_id) is None:
+        raise RepNotFound(f"no rep {rep_id}")
+    row = RepAbsence(
+        id=uuid.uuid4(),
+        rep_id=rep_id,
+        starts_at=absence.starts_at,
+        ends_at=absence.ends_at,
+        note=absence.note,
+    )
+    await AbsenceRepository(session).add(row)
+    log.info("routing.absence_added", extra={"rep_id": str(rep_id), "absence_id": str(row.id)})
+    return AbsenceRead.model_validate(row)
+
+
+async def list_absences(
+    session: AsyncSession, *, rep_id: uuid.UUID, acting_rep: uuid.UUID | None
+) -> list[AbsenceRead]:
+    if acting_rep is not None:
+        check_self_service(rep_id, acting_rep, set())
+    return [AbsenceRead.model_validate(a) for a in await AbsenceRepository(session).for_rep(rep_id)]
+
+
+async def remove_absence(
+    session: AsyncSession, *, rep_id: uuid.UUID, absence_id: uuid.UUID, acting_rep: uuid.UUID | None
+) -> None:
+    if acting_rep is not None:
+        check_self_service(rep_id, acting_rep, set())
+    if not await AbsenceRepository(session).remove(rep_id=rep_id, absence_id=absence_id):
+        raise AbsenceNotFound(f"rep {rep_id} has no absence {absence_id}")
 
 
 # ---- holidays ----------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
 from shared.contracts import Outcome
 
@@ -62,6 +62,28 @@ class RepUpdate(BaseModel):
     @classmethod
     def _tz(cls, value: str | None) -> str | None:
         return None if value is None else _known_timezone(value)
+
+
+class AbsenceCreate(BaseModel):
+    starts_at: AwareDatetime
+    ends_at: AwareDatetime
+    note: str | None = Field(default=None, max_length=500)
+
+    @model_validator(mode="after")
+    def _ends_after_start(self) -> AbsenceCreate:
+        if self.ends_at <= self.starts_at:
+            raise ValueError("ends_at must be after starts_at")
+        return self
+
+
+class AbsenceRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    rep_id: uuid.UUID
+    starts_at: datetime
+    ends_at: datetime
+    note: str | None
 
 
 class RepRead(BaseModel):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -153,6 +154,53 @@ class TestRepSelfService:
         assert off.json()["active"] is False
         assert_problem(weight, 403, "rep-self-service-only")
         assert_problem(other, 403, "rep-self-service-only")
+
+
+class TestAbsences:
+    async def test_rep_away_gets_no_leads_and_the_trace_says_so(
+        self, db: Database, settings_env: Infra
+    ) -> None:
+        async with running_app(create_app()) as client:
+            away = await create_rep(client, "Away")
+            here = await create_rep(client, "Here")
+            as_away = bearer(Role.REP, rep_id=uuid.UUID(away["id"]))
+            now = utc_now()
+            booked = await client.post(
+                f"/v1/reps/{away['id']}/absences",
+                json={
+                    "starts_at": (now - timedelta(hours=1)).isoformat(),
+                    "ends_at": (now + timedelta(days=7)).isoformat(),
+                    "note": "holiday",
+                },
+                headers=as_away,
+            )
+            backwards = await client.post(
+                f"/v1/reps/{away['id']}/absences",
+                json={"starts_at": now.isoformat(), "ends_at": (now - timedelta(days=1)).isoformat()},
+                headers=as_away,
+            )
+            for_colleague = await client.post(
+                f"/v1/reps/{here['id']}/absences",
+                json={"starts_at": now.isoformat(), "ends_at": (now + timedelta(days=1)).isoformat()},
+                headers=as_away,
+            )
+            chosen = [await assign(db) for _ in range(2)]
+            listed = await client.get(f"/v1/reps/{away['id']}/absences", headers=MANAGER)
+            removed = await client.delete(
+                f"/v1/reps/{away['id']}/absences/{booked.json()['id']}", headers=as_away
+            )
+            gone = await client.delete(
+                f"/v1/reps/{away['id']}/absences/{booked.json()['id']}", headers=MANAGER
+            )
+            lead = await client.get(f"/v1/reps/{here['id']}/queue", headers=MANAGER)
+        assert booked.status_code == 201, booked.text
+        assert_problem(backwards, 422)
+        assert_problem(for_colleague, 403, "rep-self-service-only")
+        assert {str(rep_id) for _, rep_id in chosen} == {here["id"]}
+        assert lead.json()[0]["decision"]["skipped"] == [{"rep_id": away["id"], "reason": "away"}]
+        assert [a["note"] for a in listed.json()] == ["holiday"]
+        assert removed.status_code == 204
+        assert_problem(gone, 404, "absence-not-found")
 
 
 class TestRepQueue:

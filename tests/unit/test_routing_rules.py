@@ -35,6 +35,9 @@ class TestSkipReason:
     def test_switched_off_rep_is_inactive(self) -> None:
         assert skip_reason(RepAvailability(REP, active=False), at=MONDAY_1400_UTC) == "inactive"
 
+    def test_rep_out_of_office_is_away(self) -> None:
+        assert skip_reason(RepAvailability(REP, active=True, away=True), at=MONDAY_1400_UTC) == "away"
+
     def test_rep_at_their_cap_is_capped(self) -> None:
         rep = RepAvailability(REP, active=True, max_open=3, open_count=3)
         assert skip_reason(rep, at=MONDAY_1400_UTC) == "capped"

@@ -1,4 +1,4 @@
-"""Routing's first schema: reps and their fairness ledger, assignments with their SLA timers,
+"""Routing's first schema: reps with their absences and fairness ledger, assignments with their SLA timers,
 dispositions, holidays, the fallback queue, the outbox and the processed-event table.
 
 Revision ID: routing_0001
@@ -42,6 +42,19 @@ def upgrade() -> None:
         sa.CheckConstraint("weight >= 1", name="ck_rep_weight_positive"),
         schema=SCHEMA,
     )
+    op.create_table(
+        "rep_absence",
+        sa.Column("id", pg.UUID(as_uuid=True), nullable=False),
+        sa.Column("rep_id", pg.UUID(as_uuid=True), nullable=False),
+        sa.Column("starts_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("ends_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("note", sa.Text()),
+        sa.PrimaryKeyConstraint("id", name="pk_rep_absence"),
+        sa.ForeignKeyConstraint(["rep_id"], [f"{SCHEMA}.rep.id"], name="fk_rep_absence_rep_id_rep"),
+        sa.CheckConstraint("ends_at > starts_at", name="ck_rep_absence_ends_after_start"),
+        schema=SCHEMA,
+    )
+    op.create_index("ix_rep_absence_rep_id", "rep_absence", ["rep_id"], schema=SCHEMA)
     op.create_table(
         "rep_ledger",
         sa.Column("rep_id", pg.UUID(as_uuid=True), nullable=False),
@@ -171,4 +184,5 @@ def downgrade() -> None:
     op.drop_table("sla_timer", schema=SCHEMA)
     op.drop_table("assignment", schema=SCHEMA)
     op.drop_table("rep_ledger", schema=SCHEMA)
+    op.drop_table("rep_absence", schema=SCHEMA)
     op.drop_table("rep", schema=SCHEMA)

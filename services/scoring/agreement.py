@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from datetime import datetime
 from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -40,26 +41,29 @@ TEAMS: tuple[Team, ...] = ("marketing", "sales")
 
 class ActiveRubric:
     """The rubric scoring uses now: the active version in the database or, before any
-    activation, the rubric file the service was configured with. Parsed versions are cached,
-    so a lookup costs one small query."""
+    activation, the rubric file the service was configured with. Parsed documents are cached
+    by (version, updated_at), so a lookup costs one small query and an edited draft is re-read."""
 
     def __init__(self, configured: Rubric) -> None:
         self.configured = configured
-        self._parsed: dict[str, Rubric] = {configured.version: configured}
+        self._parsed: dict[tuple[str, datetime], Rubric] = {}
 
     async def current(self, session: AsyncSession) -> Rubric:
-        version = await RubricRepository(session).active_version()
-        if version is None:
+        stamp = await RubricRepository(session).active_stamp()
+        if stamp is None:
             return self.configured
-        return await self.version(session, version)
+        return self._parsed.get(stamp) or await self.version(session, stamp[0])
 
     async def version(self, session: AsyncSession, version: str) -> Rubric:
-        rubric = self._parsed.get(version)
+        if version == self.configured.version:
+            return self.configured
+        record = await RubricRepository(session).get(version)
+        if record is None:
+            raise RubricVersionNotFound(f"no rubric version {version!r}")
+        key = (record.version, record.updated_at)
+        rubric = self._parsed.get(key)
         if rubric is None:
-            record = await RubricRepository(session).get(version)
-            if record is None:
-                raise RubricVersionNotFound(f"no rubric version {version!r}")
-            rubric = self._parsed[version] = Rubric.from_document(record.document)
+            rubric = self._parsed[key] = Rubric.from_document(record.document)
         return rubric
 
 

@@ -206,9 +206,13 @@ class RubricRepository:
     async def get(self, version: str, *, for_update: bool = False) -> RubricRecord | None:
         return await self.session.get(RubricRecord, version, with_for_update=for_update)
 
-    async def active_version(self) -> str | None:
-        statement = select(RubricRecord.version).where(RubricRecord.status == "active")
-        return (await self.session.execute(statement)).scalar_one_or_none()
+    async def active_stamp(self) -> tuple[str, datetime] | None:
+        """(version, updated_at) of the active rubric, if one was activated."""
+        statement = select(RubricRecord.version, RubricRecord.updated_at).where(
+            RubricRecord.status == "active"
+        )
+        row = (await self.session.execute(statement)).one_or_none()
+        return None if row is None else (row.version, row.updated_at)
 
     async def all(self) -> Sequence[RubricRecord]:
         return (await self.session.scalars(select(RubricRecord).order_by(RubricRecord.created_at))).all()

@@ -99,6 +99,12 @@ class TestDrafts:
         assert diff["changed_sections"] == ["qualification"]
         assert (await client.get("/v1/rubrics/nope/diff", headers=MARKETING)).status_code == 404
 
+        edited = draft("v4", min_total=80)
+        edited["fit"][0]["points"] = 1
+        await client.put("/v1/rubrics/v4", json=edited, headers=MARKETING)
+        diff = (await client.get("/v1/rubrics/v4/diff", headers=MARKETING)).json()
+        assert [c["rule_id"] for c in diff["rules"]] == ["title-executive"]
+
 
 class TestApprovalAndActivation:
     async def test_one_team_cannot_activate_alone(self, client: httpx.AsyncClient) -> None:

@@ -1,4 +1,5 @@
-"""Routing's use cases. No transport here: the caller owns the session and its transaction."""
+"""Routing's assignment use cases: qualified leads to reps, the fallback queue, the preview.
+No transport here: the caller owns the session and its transaction."""
 
 from __future__ import annotations
 
@@ -12,13 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.routing import roundrobin
 from services.routing.calendar import add_business_minutes
-from services.routing.decision import (
-    POOL,
-    STRATEGY,
-    Decision,
-    availability_of,
-    decide,
-)
+from services.routing.decision import POOL, STRATEGY, Decision, availability_of, decide
 from services.routing.models import Assignment, Rep, outbox
 from services.routing.repository import (
     AssignmentRepository,
@@ -27,15 +22,8 @@ from services.routing.repository import (
     LedgerRepository,
     SlaTimerRepository,
 )
-from services.routing.schemas import (
-    RoutingPreview,
-)
-from shared.contracts import (
-    LeadAssigned,
-    LeadAssignedPayload,
-    LeadQualified,
-    utc_now,
-)
+from services.routing.schemas import RoutingPreview
+from shared.contracts import LeadAssigned, LeadAssignedPayload, LeadQualified, utc_now
 from shared.outbox import add_event
 
 log = logging.getLogger(__name__)
@@ -48,9 +36,6 @@ DRAIN_BATCH = 100
 class AssignOutcome:
     result: Literal["assigned", "already_assigned", "queued"]
     assignment: Assignment | None = None
-
-
-# ---- assignment -------------------------------------------------------------------------------
 
 
 async def assign_lead(session: AsyncSession, *, event: LeadQualified) -> AssignOutcome:
@@ -222,6 +207,3 @@ async def _queue(session: AsyncSession, *, event: LeadQualified, decision: Decis
             "routing.no_eligible_rep",
             extra={"lead_id": str(event.lead_id), "pool": POOL, "skipped": decision.trace["skipped"]},
         )
-
-
-# ---- helpers ----------------------------------------------------------------------------------

@@ -53,6 +53,22 @@ async def read_topic(
     return records
 
 
+async def caught_up(app: FastAPI, *, timeout_s: float = 30.0) -> None:
+    """Wait until the app's consumer holds partitions and has handled everything on them.
+
+    The broker lives for the whole test session, so a service's consumer group first works
+    through what earlier tests published; a test that counts exactly waits for that, then
+    truncates, then publishes its own events.
+    """
+    consumer = app.state.runtime.consumer
+
+    async def no_lag() -> None:
+        assert consumer.has_partitions, "consumer has not joined its group yet"
+        assert await consumer.lag() == 0
+
+    await eventually(no_lag, timeout_s=timeout_s)
+
+
 async def eventually(check: Callable[[], object], *, timeout_s: float = 10.0) -> None:
     """Poll an async or sync assertion until it passes or the time is up."""
     deadline = asyncio.get_running_loop().time() + timeout_s

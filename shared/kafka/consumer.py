@@ -92,6 +92,7 @@ class EventConsumer:
         )
         self._dlq = create_producer(bootstrap_servers, client_id=f"{group_id}-dlq")
         self._pending: dict[TopicPartition, int] = {}
+        self._handled: dict[TopicPartition, int] = {}
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -122,6 +123,21 @@ class EventConsumer:
     def healthy(self) -> bool:
         return self._task is not None and not self._task.done()
 
+    async def lag(self) -> int:
+        """Messages on this member's partitions not yet handled (0 when caught up)."""
+        assigned = self._consumer.assignment()
+        if not assigned:
+            return 0
+        ends = await self._consumer.end_offsets(list(assigned))
+        starts = await self._consumer.beginning_offsets(list(assigned))
+        behind = 0
+        for tp in assigned:
+            done = self._handled.get(tp)
+            if done is None:
+                done = await self._consumer.committed(tp)
+            behind += max(0, ends[tp] - (done if done is not None else starts[tp]))
+        return behind
+
     @property
     def has_partitions(self) -> bool:
         """True once the group has assigned this member its partitions."""
@@ -138,7 +154,7 @@ class EventConsumer:
                         await self.handle_record(record)
                     except _Stopping:
                         return
-                    self._pending[tp] = record.offset + 1
+                    self._pending[tp] = self._handled[tp] = record.offset + 1
             await self.commit_pending(None)
 
     async def commit_pending(self, only: set[TopicPartition] | None) -> None:

@@ -17,9 +17,9 @@ from shared.auth import Role
 from shared.contracts import AnyEvent
 from shared.db import Database
 from shared.kafka import create_producer
-from tests.conftest import Infra, bearer
+from tests.conftest import Infra, bearer, truncate_all
 from tests.integration.test_feedback_facts import T0, Journey, apply, scripted_history
-from tests.support import eventually, running_app
+from tests.support import caught_up, eventually, running_app
 
 MANAGER = bearer(Role.MANAGER)
 
@@ -56,7 +56,10 @@ class TestFunnelFromKafka:
         redelivered = [won_events[0], won_events[-1], rejection]
         unique = [*won_events, *rejected_events, browsing.ingested(T0)]
 
-        async with running_app(create_app()) as client:
+        app = create_app()
+        async with running_app(app) as client:
+            await caught_up(app)
+            await truncate_all(db)
             await publish(settings_env.kafka_bootstrap_servers, [*unique, *redelivered])
             expected = {
                 "ingested": 3, "mql": 2, "assigned": 2, "accepted": 1,

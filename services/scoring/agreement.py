@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -24,12 +24,14 @@ from services.scoring.errors import (
     RubricVersionMismatch,
     RubricVersionNotFound,
 )
-from services.scoring.models import LeadActivity, RescoreRun, RubricApproval, RubricRecord
+from services.scoring.evaluation import Evaluation
+from services.scoring.models import LeadActivity, RescoreRun, RubricApproval, RubricRecord, Score
 from services.scoring.repository import (
     ActivityRepository,
     ProfileRepository,
     RescoreRepository,
     RubricRepository,
+    ScoreRepository,
 )
 from services.scoring.rubric import Rubric
 from services.scoring.schemas import ApprovalRead, RescoreProgress, RubricVersionRead
@@ -129,6 +131,7 @@ async def activate(session: AsyncSession, *, version: str) -> RubricVersionRead:
     run = RescoreRun(
         id=uuid.uuid4(),
         rubric_version=version,
+        reason="activation",
         status="running",
         total=await ProfileRepository(session).count(),
         done=0,
@@ -167,6 +170,28 @@ async def diff_versions(
     return diff_rubrics(base, await active.version(session, version))
 
 
+async def start_decay_pass(
+    session: AsyncSession, *, active: ActiveRubric, every: timedelta, now: datetime
+) -> bool:
+    """Start re-scoring every lead with the active rubric if the last pass is `every` old, so
+    stored scores (and the reports fed by `lead.scored`) follow engagement decay."""
+    runs = RescoreRepository(session)
+    last = await runs.last_started(reason="decay")
+    if last is not None and now - last < every:
+        return False
+    rubric = await active.current(session)
+    return await runs.add_if_idle(
+        id=uuid.uuid4(),
+        rubric_version=rubric.version,
+        reason="decay",
+        status="running",
+        total=await ProfileRepository(session).count(),
+        done=0,
+        newly_qualified=0,
+        started_at=now,
+    )
+
+
 async def rescore_batch(session: AsyncSession, *, active: ActiveRubric, batch_size: int) -> int:
     """Re-score the next batch of the oldest running re-score run; returns leads re-scored.
 
@@ -183,11 +208,14 @@ async def rescore_batch(session: AsyncSession, *, active: ActiveRubric, batch_si
     by_lead: dict[uuid.UUID, list[LeadActivity]] = defaultdict(list)
     for row in await ActivityRepository(session).for_leads([p.lead_id for p in profiles]):
         by_lead[row.lead_id].append(row)
+    latest = await ScoreRepository(session).latest_for_leads([p.lead_id for p in profiles])
     for profile in profiles:
         history = by_lead[profile.lead_id]
         evaluation = rubric.evaluate(
             service.to_profile(profile), [service.to_activity(a) for a in history], now=now
         )
+        if run.reason == "decay" and _unchanged(latest.get(profile.lead_id), evaluation):
+            continue
         latest_form = next((a.properties.get("form_id") for a in reversed(history)), None)
         if await service.record_evaluation(
             session, profile, evaluation, caused_by=None, source=profile.source, form_id=latest_form
@@ -209,6 +237,16 @@ async def _draft_for_update(rubrics: RubricRepository, version: str) -> RubricRe
     if record.status != "draft":
         raise RubricNotDraft(f"rubric {version!r} is {record.status}; only drafts can change")
     return record
+
+
+def _unchanged(previous: Score | None, evaluation: Evaluation) -> bool:
+    # A decay pass only records scores that moved, so it does not flood `lead.scored`.
+    return previous is not None and (
+        previous.rubric_version,
+        previous.score,
+        previous.grade,
+        previous.is_mql,
+    ) == (evaluation.rubric_version, evaluation.score, evaluation.grade, evaluation.is_mql)
 
 
 def _missing(approvals: list[RubricApproval]) -> list[str]:

@@ -125,12 +125,20 @@ class RubricApproval(Base):
 
 
 class RescoreRun(Base):
-    """Re-scoring every known lead after an activation; `cursor` lets any replica resume it."""
+    """Re-scoring every known lead, after an activation or as the periodic decay pass; one runs
+    at a time, and `cursor` lets any replica resume it. The version may be the configured
+    rubric file's, which has no `rubric` row, hence no foreign key."""
 
     __tablename__ = "rescore_run"
+    __table_args__ = (
+        Index(
+            "uq_rescore_run_one_running", "status", unique=True, postgresql_where=text("status = 'running'")
+        ),
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
-    rubric_version: Mapped[str] = mapped_column(ForeignKey("rubric.version"))
+    rubric_version: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16))
     total: Mapped[int] = mapped_column(Integer)
     done: Mapped[int] = mapped_column(Integer)

@@ -171,6 +171,11 @@ class ScoreRepository:
         statement = select(Score).where(Score.lead_id == lead_id).order_by(Score.id.desc()).limit(1)
         return (await self.session.scalars(statement)).first()
 
+    async def latest_for_leads(self, lead_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Score]:
+        newest = select(func.max(Score.id)).where(Score.lead_id.in_(lead_ids)).group_by(Score.lead_id)
+        statement = select(Score).where(Score.id.in_(newest))
+        return {s.lead_id: s for s in (await self.session.scalars(statement)).all()}
+
     async def history(self, lead_id: uuid.UUID, *, limit: int) -> Sequence[Score]:
         """The most recent `limit` scores, oldest first."""
         recent = select(Score).where(Score.lead_id == lead_id).order_by(Score.id.desc()).limit(limit)
@@ -263,6 +268,22 @@ class RescoreRepository:
     async def add(self, run: RescoreRun) -> None:
         self.session.add(run)
         await self.session.flush()
+
+    async def add_if_idle(self, **values: Any) -> bool:
+        """Start a run unless one is running (the partial unique index arbitrates replicas)."""
+        statement = (
+            insert(RescoreRun)
+            .values(**values)
+            .on_conflict_do_nothing(
+                index_elements=[RescoreRun.status], index_where=RescoreRun.status == "running"
+            )
+            .returning(RescoreRun.id)
+        )
+        return (await self.session.execute(statement)).scalar_one_or_none() is not None
+
+    async def last_started(self, *, reason: str) -> datetime | None:
+        statement = select(func.max(RescoreRun.started_at)).where(RescoreRun.reason == reason)
+        return (await self.session.execute(statement)).scalar_one_or_none()
 
     async def latest_for(self, version: str) -> RescoreRun | None:
         statement = (

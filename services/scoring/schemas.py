@@ -66,6 +66,7 @@ class RescoreProgress(BaseModel):
     """Re-scoring of every known lead after an activation."""
 
     rubric_version: str
+    reason: str = Field(description="activation, or decay for the periodic pass.")
     status: str = Field(description="running, finished, or superseded by a later activation.")
     total: int
     done: int

@@ -18,3 +18,7 @@ class ScoringSettings(ServiceSettings):
         default=1.0, description="How often the re-score worker looks for work."
     )
     rescore_batch_size: int = Field(default=200, description="Leads re-scored per transaction.")
+    decay_pass_interval_s: float = Field(
+        default=6 * 3600,
+        description="How often every lead is re-scored so stored scores follow decay; 0 disables.",
+    )

@@ -1,13 +1,16 @@
-"""The scoring process's background loop: re-scoring every known lead after an activation."""
+"""The scoring process's background loop: re-scoring every known lead after an activation,
+and periodically so that stored scores follow engagement decay."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+from datetime import timedelta
 
 from services.scoring import agreement
 from services.scoring.agreement import ActiveRubric
+from shared.contracts import utc_now
 from shared.db import Database
 
 log = logging.getLogger(__name__)
@@ -17,11 +20,20 @@ class RescoreWorker:
     """Works running re-score runs batch by batch, each batch in its own transaction. The run
     row is locked per batch (SKIP LOCKED), so every replica can run one of these safely."""
 
-    def __init__(self, db: Database, active: ActiveRubric, *, interval_s: float, batch_size: int) -> None:
+    def __init__(
+        self,
+        db: Database,
+        active: ActiveRubric,
+        *,
+        interval_s: float,
+        batch_size: int,
+        decay_every: timedelta | None = None,
+    ) -> None:
         self.db = db
         self.active = active
         self.interval_s = interval_s
         self.batch_size = batch_size
+        self.decay_every = decay_every
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -36,6 +48,11 @@ class RescoreWorker:
     async def run_once(self) -> int:
         """Batches until no run has work left; returns the leads re-scored."""
         total = 0
+        if self.decay_every is not None:
+            async with self.db.transaction() as session:
+                await agreement.start_decay_pass(
+                    session, active=self.active, every=self.decay_every, now=utc_now()
+                )
         while not self._stopping.is_set():
             async with self.db.transaction() as session:
                 done = await agreement.rescore_batch(session, active=self.active, batch_size=self.batch_size)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -11,6 +12,7 @@ import pytest
 from sqlalchemy import text
 
 from services.scoring import service
+from services.scoring.agreement import ActiveRubric
 from services.scoring.main import create_app
 from services.scoring.rubric import load_rubric
 from services.scoring.worker import RescoreWorker
@@ -36,12 +38,11 @@ async def client(db: Database, settings_env: Infra) -> AsyncIterator[httpx.Async
         yield client
 
 
-async def seed_lead(db: Database, *, form_id: str) -> uuid.UUID:
+async def seed_lead(db: Database, *, form_id: str, days_ago: float = 0) -> uuid.UUID:
     lead_id = uuid.uuid4()
-    payload = LeadIngestedPayload(
-        source="form", form_id=form_id, email=f"{lead_id}@acme.io", submitted_at=utc_now()
-    )
-    event = LeadIngested.new(lead_id=lead_id, payload=payload, producer="test")
+    at = utc_now() - timedelta(days=days_ago)
+    payload = LeadIngestedPayload(source="form", form_id=form_id, email=f"{lead_id}@acme.io", submitted_at=at)
+    event = LeadIngested.new(lead_id=lead_id, payload=payload, producer="test", occurred_at=at)
     async with db.transaction() as session:
         await service.score_lead(session, rubric=load_rubric(), event=event)
     return lead_id
@@ -184,3 +185,18 @@ class TestRescoreWorker:
         assert await worker.run_once() == 0
         rescored = "SELECT count(*) FROM scoring.score WHERE rubric_version = 'w1' AND lead_id = ANY(:ids)"
         assert await count(db, rescored, ids=leads) == 5
+
+
+class TestDecayPass:
+    async def test_the_periodic_pass_records_only_scores_that_moved(self, db: Database) -> None:
+        faded = await seed_lead(db, form_id="newsletter", days_ago=30)
+        fresh = await seed_lead(db, form_id="newsletter")
+        worker = RescoreWorker(
+            db, ActiveRubric(load_rubric()), interval_s=60, batch_size=10, decay_every=timedelta(hours=1)
+        )
+        assert await worker.run_once() == 2
+        scores = "SELECT engagement_score FROM scoring.score WHERE lead_id = :id ORDER BY id"
+        async with db.transaction() as session:
+            assert list((await session.scalars(text(scores), {"id": faded})).all()) == [10, 5]
+            assert list((await session.scalars(text(scores), {"id": fresh})).all()) == [10]
+        assert await worker.run_once() == 0

@@ -137,6 +137,7 @@ def upgrade() -> None:
         "rescore_run",
         sa.Column("id", pg.UUID(as_uuid=True), nullable=False),
         sa.Column("rubric_version", sa.String(64), nullable=False),
+        sa.Column("reason", sa.String(16), nullable=False),
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("total", sa.Integer(), nullable=False),
         sa.Column("done", sa.Integer(), nullable=False),
@@ -145,10 +146,16 @@ def upgrade() -> None:
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("finished_at", sa.DateTime(timezone=True)),
         sa.PrimaryKeyConstraint("id", name="pk_rescore_run"),
-        sa.ForeignKeyConstraint(
-            ["rubric_version"], [f"{SCHEMA}.rubric.version"], name="fk_rescore_run_rubric_version_rubric"
-        ),
+        sa.CheckConstraint("reason IN ('activation', 'decay')", name="ck_rescore_run_reason"),
         schema=SCHEMA,
+    )
+    op.create_index(
+        "uq_rescore_run_one_running",
+        "rescore_run",
+        ["status"],
+        unique=True,
+        schema=SCHEMA,
+        postgresql_where=sa.text("status = 'running'"),
     )
     create_messaging_tables(SCHEMA, consumer=True)
 

@@ -32,9 +32,10 @@ from services.scoring.repository import (
     RescoreRepository,
     RubricRepository,
     ScoreRepository,
+    ShadowScoreRepository,
 )
 from services.scoring.rubric import Rubric
-from services.scoring.schemas import ApprovalRead, RescoreProgress, RubricVersionRead
+from services.scoring.schemas import ApprovalRead, RescoreProgress, RubricVersionRead, ShadowReport
 from shared.contracts import utc_now
 
 Team = Literal["marketing", "sales"]
@@ -55,6 +56,11 @@ class ActiveRubric:
         if stamp is None:
             return self.configured
         return self._parsed.get(stamp) or await self.version(session, stamp[0])
+
+    async def shadows(self, session: AsyncSession) -> list[Rubric]:
+        """Drafts running in shadow: scored on live traffic, never published."""
+        stamps = await RubricRepository(session).shadow_stamps()
+        return [self._parsed.get(stamp) or await self.version(session, stamp[0]) for stamp in stamps]
 
     async def version(self, session: AsyncSession, version: str) -> Rubric:
         if version == self.configured.version:
@@ -142,6 +148,33 @@ async def activate(session: AsyncSession, *, version: str) -> RubricVersionRead:
     read = _read(record, approvals, include_document=False)
     read.rescore = _progress(run)
     return read
+
+
+async def set_shadow(session: AsyncSession, *, version: str, enabled: bool) -> RubricVersionRead:
+    """Start or stop scoring live traffic with a draft, alongside the active rubric."""
+    rubrics = RubricRepository(session)
+    record = await _draft_for_update(rubrics, version)
+    record.shadow = enabled
+    await session.flush()
+    return _read(record, (await rubrics.approvals([version]))[version], include_document=False)
+
+
+async def shadow_report(session: AsyncSession, *, version: str) -> ShadowReport:
+    """How the draft's would-be MQLs compare with the leads that really qualified."""
+    record = await RubricRepository(session).get(version)
+    if record is None:
+        raise RubricVersionNotFound(f"no rubric version {version!r}")
+    leads, would, did, both = await ShadowScoreRepository(session).summary(version)
+    return ShadowReport(
+        rubric_version=version,
+        shadowing=record.shadow and record.status == "draft",
+        leads_scored=leads,
+        would_qualify=would,
+        qualified=did,
+        both=both,
+        only_shadow=would - both,
+        only_active=did - both,
+    )
 
 
 async def list_versions(session: AsyncSession) -> list[RubricVersionRead]:
@@ -270,4 +303,5 @@ def _read(
         approvals=[ApprovalRead.model_validate(a, from_attributes=True) for a in approvals],
         missing_approvals=_missing(approvals) if record.status == "draft" else [],
         document=record.document if include_document else None,
+        shadow=record.shadow,
     )

@@ -13,7 +13,7 @@ from services.scoring.backtest import BacktestReport, RubricDiff, diff_rubrics
 from services.scoring.dependencies import ActiveRubricDep, Approver, CurrentRubric, Reader, RubricAuthor
 from services.scoring.errors import RubricRejected
 from services.scoring.rubric import Rubric, RubricInvalid
-from services.scoring.schemas import RubricValidated, RubricVersionRead, ScoreHistory, ScoreRead
+from services.scoring.schemas import RubricValidated, RubricVersionRead, ScoreHistory, ScoreRead, ShadowReport
 from shared.contracts import utc_now
 from shared.runtime import SessionDep
 
@@ -178,6 +178,23 @@ async def approve_rubric(approver: Approver, version: str, session: SessionDep) 
 )
 async def activate_rubric(_: RubricAuthor, version: str, session: SessionDep) -> RubricVersionRead:
     return await agreement.activate(session, version=version)
+
+
+@router.put(
+    "/rubrics/{version}/shadow", summary="Score live traffic with a draft, alongside the active rubric"
+)
+async def start_shadow(_: RubricAuthor, version: str, session: SessionDep) -> RubricVersionRead:
+    return await agreement.set_shadow(session, version=version, enabled=True)
+
+
+@router.delete("/rubrics/{version}/shadow", summary="Stop scoring live traffic with a draft")
+async def stop_shadow(_: RubricAuthor, version: str, session: SessionDep) -> RubricVersionRead:
+    return await agreement.set_shadow(session, version=version, enabled=False)
+
+
+@router.get("/rubrics/{version}/shadow", summary="A shadowing draft's would-be MQLs next to the real ones")
+async def read_shadow(_: Reader, version: str, session: SessionDep) -> ShadowReport:
+    return await agreement.shadow_report(session, version=version)
 
 
 @router.get("/rubrics/{version}/diff", summary="Compare a version with another (default: the active rubric)")

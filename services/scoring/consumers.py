@@ -21,7 +21,8 @@ from shared.kafka import EventHandler
 def build_handlers(active: ActiveRubric) -> Mapping[str, EventHandler]:
     async def on_lead_ingested(session: AsyncSession, event: LeadIngested) -> None:
         rubric = await active.current(session)
-        await service.score_lead(session, rubric=rubric, event=event)
+        shadows = await active.shadows(session)
+        await service.score_lead(session, rubric=rubric, event=event, shadows=shadows)
 
     async def on_lead_dispositioned(session: AsyncSession, event: LeadDispositioned) -> None:
         await service.record_disposition(session, event=event)

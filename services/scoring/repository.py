@@ -19,6 +19,7 @@ from services.scoring.models import (
     RubricApproval,
     RubricRecord,
     Score,
+    ShadowScore,
 )
 
 # Profile fields where the latest non-null value wins.
@@ -226,6 +227,12 @@ class RubricRepository:
         self.session.add(record)
         await self.session.flush()
 
+    async def shadow_stamps(self) -> list[tuple[str, datetime]]:
+        statement = select(RubricRecord.version, RubricRecord.updated_at).where(
+            RubricRecord.status == "draft", RubricRecord.shadow.is_(True)
+        )
+        return [(row.version, row.updated_at) for row in (await self.session.execute(statement)).all()]
+
     async def approvals(self, versions: Sequence[str]) -> dict[str, list[RubricApproval]]:
         statement = (
             select(RubricApproval)
@@ -312,3 +319,29 @@ class RescoreRepository:
             .values(status="superseded", finished_at=at)
             .execution_options(synchronize_session=False)
         )
+
+
+class ShadowScoreRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, **values: Any) -> None:
+        await self.session.execute(insert(ShadowScore).values(**values).on_conflict_do_nothing())
+
+    async def summary(self, version: str) -> tuple[int, int, int, int]:
+        """(leads scored, would-be MQLs, leads qualified for real, both) for one shadowing draft."""
+        per_lead = (
+            select(ShadowScore.lead_id, func.bool_or(ShadowScore.is_mql).label("would_qualify"))
+            .where(ShadowScore.rubric_version == version)
+            .group_by(ShadowScore.lead_id)
+            .subquery()
+        )
+        qualified = LeadProfile.qualified_at.is_not(None)
+        statement = select(
+            func.count(),
+            func.count().filter(per_lead.c.would_qualify),
+            func.count().filter(qualified),
+            func.count().filter(per_lead.c.would_qualify, qualified),
+        ).select_from(per_lead.join(LeadProfile, LeadProfile.lead_id == per_lead.c.lead_id))
+        row = (await self.session.execute(statement)).one()
+        return int(row[0]), int(row[1]), int(row[2]), int(row[3])

@@ -84,5 +84,19 @@ class RubricVersionRead(BaseModel):
     activated_at: datetime | None
     approvals: list[ApprovalRead]
     missing_approvals: list[str]
+    shadow: bool = Field(description="The draft scores live traffic alongside the active rubric.")
     document: dict[str, Any] | None = Field(default=None, description="The rubric; left out of lists.")
     rescore: RescoreProgress | None = None
+
+
+class ShadowReport(BaseModel):
+    """A shadowing draft next to reality, over the leads it scored."""
+
+    rubric_version: str
+    shadowing: bool
+    leads_scored: int
+    would_qualify: int = Field(description="Leads the draft would have made MQLs.")
+    qualified: int = Field(description="Of the same leads, those that really became MQLs.")
+    both: int
+    only_shadow: int
+    only_active: int

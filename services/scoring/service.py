@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,6 +18,7 @@ from services.scoring.repository import (
     DispositionRepository,
     ProfileRepository,
     ScoreRepository,
+    ShadowScoreRepository,
 )
 from services.scoring.rubric import Rubric
 from services.scoring.schemas import ScoreHistory, ScoreHistoryEntry, ScoreRead
@@ -38,10 +40,13 @@ from shared.outbox import add_event
 PRODUCER = "scoring"
 
 
-async def score_lead(session: AsyncSession, *, rubric: Rubric, event: LeadIngested) -> Evaluation | None:
+async def score_lead(
+    session: AsyncSession, *, rubric: Rubric, event: LeadIngested, shadows: Sequence[Rubric] = ()
+) -> Evaluation | None:
     """Fold an ingested submission into the lead's profile and activities, score the lead as of
     the event's time, and stage `lead.scored` (and `lead.qualified` the first time it qualifies).
 
+    Drafts in `shadows` score the same inputs; their results are stored, never published.
     Returns None when this event's activity was already recorded: its effects are in place.
     """
     payload = event.payload
@@ -60,8 +65,20 @@ async def score_lead(session: AsyncSession, *, rubric: Rubric, event: LeadIngest
     )
     if not recorded:
         return None
-    history = await activities.for_lead(event.lead_id, until=now)
-    evaluation = rubric.evaluate(to_profile(profile), [to_activity(a) for a in history], now=now)
+    history = [to_activity(a) for a in await activities.for_lead(event.lead_id, until=now)]
+    lead = to_profile(profile)
+    evaluation = rubric.evaluate(lead, history, now=now)
+    for shadow in shadows:
+        would = shadow.evaluate(lead, history, now=now)
+        await ShadowScoreRepository(session).add(
+            rubric_version=shadow.version,
+            lead_id=event.lead_id,
+            event_id=event.event_id,
+            score=would.score,
+            grade=would.grade,
+            is_mql=would.is_mql,
+            scored_at=now,
+        )
     await record_evaluation(
         session, profile, evaluation, caused_by=event, source=payload.source, form_id=payload.form_id
     )

@@ -19,6 +19,7 @@ from services.scoring.worker import RescoreWorker
 from shared.auth import Role
 from shared.contracts import LeadIngested, LeadIngestedPayload, utc_now
 from shared.db import Database
+from shared.kafka import create_producer
 from tests.conftest import Infra, bearer
 from tests.support import eventually, running_app
 
@@ -200,3 +201,52 @@ class TestDecayPass:
             assert list((await session.scalars(text(scores), {"id": faded})).all()) == [10, 5]
             assert list((await session.scalars(text(scores), {"id": fresh})).all()) == [10]
         assert await worker.run_once() == 0
+
+
+class TestShadow:
+    async def test_a_shadowing_draft_scores_live_traffic_but_publishes_nothing(
+        self, client: httpx.AsyncClient, db: Database, settings_env: Infra
+    ) -> None:
+        await client.post("/v1/rubrics", json=draft("s1", min_total=5), headers=MARKETING)
+        started = await client.put("/v1/rubrics/s1/shadow", headers=SALES)
+        assert started.json()["shadow"] is True
+
+        quiet, demo = uuid.uuid4(), uuid.uuid4()
+        events = [
+            LeadIngested.new(
+                lead_id=lead_id,
+                producer="test",
+                payload=LeadIngestedPayload(
+                    source="form", form_id=form_id, email=f"{lead_id}@acme.io", submitted_at=utc_now()
+                ),
+            )
+            for lead_id, form_id in ((quiet, "newsletter"), (demo, "demo-request"))
+        ]
+        producer = create_producer(settings_env.kafka_bootstrap_servers, client_id="test-shadow")
+        await producer.start()
+        try:
+            for event in events:
+                await producer.send_and_wait("lead.ingested", value=event.to_bytes(), key=event.key)
+        finally:
+            await producer.stop()
+
+        async def both_scored() -> None:
+            report = (await client.get("/v1/rubrics/s1/shadow", headers=MARKETING)).json()
+            assert report["leads_scored"] == 2
+            assert report == {
+                "rubric_version": "s1",
+                "shadowing": True,
+                "leads_scored": 2,
+                "would_qualify": 2,
+                "qualified": 1,
+                "both": 1,
+                "only_shadow": 1,
+                "only_active": 0,
+            }
+
+        await eventually(both_scored, timeout_s=30)
+        versions = "SELECT count(*) FROM scoring.outbox WHERE convert_from(value, 'UTF8') LIKE '%\"s1\"%'"
+        assert await count(db, versions) == 0
+
+        stopped = await client.delete("/v1/rubrics/s1/shadow", headers=SALES)
+        assert stopped.json()["shadow"] is False

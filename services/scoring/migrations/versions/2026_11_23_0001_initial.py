@@ -105,6 +105,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("activated_at", sa.DateTime(timezone=True)),
+        sa.Column("shadow", sa.Boolean(), nullable=False, server_default=sa.false()),
         sa.PrimaryKeyConstraint("version", name="pk_rubric"),
         sa.CheckConstraint("status IN ('draft', 'active', 'retired')", name="ck_rubric_status"),
         schema=SCHEMA,
@@ -157,12 +158,36 @@ def upgrade() -> None:
         schema=SCHEMA,
         postgresql_where=sa.text("status = 'running'"),
     )
+    op.create_table(
+        "shadow_score",
+        sa.Column("id", sa.BigInteger(), autoincrement=True, nullable=False),
+        sa.Column("rubric_version", sa.String(64), nullable=False),
+        sa.Column("lead_id", pg.UUID(as_uuid=True), nullable=False),
+        sa.Column("event_id", pg.UUID(as_uuid=True), nullable=False),
+        sa.Column("score", sa.Float(), nullable=False),
+        sa.Column("grade", sa.String(16), nullable=False),
+        sa.Column("is_mql", sa.Boolean(), nullable=False),
+        sa.Column("scored_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id", name="pk_shadow_score"),
+        sa.ForeignKeyConstraint(
+            ["rubric_version"],
+            [f"{SCHEMA}.rubric.version"],
+            name="fk_shadow_score_rubric_version_rubric",
+            ondelete="CASCADE",
+        ),
+        sa.UniqueConstraint("rubric_version", "event_id", name="uq_shadow_score_rubric_version_event_id"),
+        schema=SCHEMA,
+    )
+    op.create_index(
+        "ix_shadow_score_rubric_version_lead_id", "shadow_score", ["rubric_version", "lead_id"], schema=SCHEMA
+    )
     create_messaging_tables(SCHEMA, consumer=True)
 
 
 def downgrade() -> None:
     op.drop_table("processed_event", schema=SCHEMA)
     op.drop_table("outbox", schema=SCHEMA)
+    op.drop_table("shadow_score", schema=SCHEMA)
     op.drop_table("rescore_run", schema=SCHEMA)
     op.drop_table("rubric_approval", schema=SCHEMA)
     op.drop_table("rubric", schema=SCHEMA)

@@ -53,13 +53,27 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 def _topics(args: argparse.Namespace) -> int:
+    from pydantic import ValidationError
+
     from shared.kafka import ensure_topics
     from shared.launcher import all_topics
+    from shared.settings import KafkaSettings
 
-    bootstrap = os.environ.get("BATON_KAFKA_BOOTSTRAP_SERVERS") or os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    if not bootstrap:
-        raise SystemExit("baton: set KAFKA_BOOTSTRAP_SERVERS (or BATON_KAFKA_BOOTSTRAP_SERVERS)")
-    created = asyncio.run(ensure_topics(bootstrap, all_topics(), partitions=args.partitions))
+    try:
+        kafka = KafkaSettings()
+    except ValidationError as exc:
+        raise SystemExit(
+            f"baton: set KAFKA_BOOTSTRAP_SERVERS (or BATON_KAFKA_BOOTSTRAP_SERVERS): {exc}"
+        ) from exc
+    created = asyncio.run(
+        ensure_topics(
+            kafka.kafka_bootstrap_servers,
+            all_topics(),
+            partitions=args.partitions,
+            replication_factor=args.replication_factor,
+            security=kafka.kafka_security,
+        )
+    )
     print(f"baton: created {len(created)} topic(s): {', '.join(created) or 'none missing'}")
     return 0
 
@@ -107,6 +121,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     topics = commands.add_parser("topics", help="create every topic and dead-letter topic that is missing")
     topics.add_argument("--partitions", type=int, default=6)
+    topics.add_argument("--replication-factor", type=int, default=1)
     topics.set_defaults(run=_topics)
 
     token = commands.add_parser("token", help="issue a development bearer token")

@@ -60,7 +60,9 @@ class ServiceRuntime:
         s = self.settings
         self.db = Database(s.database_url, pool_size=s.database_pool_size)
         app.state.db = self.db
-        self.producer = create_producer(s.kafka_bootstrap_servers, client_id=f"baton-{s.service_name}")
+        self.producer = create_producer(
+            s.kafka_bootstrap_servers, client_id=f"baton-{s.service_name}", security=s.kafka_security
+        )
         await self.producer.start()
         try:
             if self.outbox is not None:
@@ -85,6 +87,7 @@ class ServiceRuntime:
                     max_attempts=s.consumer_max_attempts,
                     retry_backoff_s=s.consumer_retry_backoff_s,
                     session_timeout_ms=s.consumer_session_timeout_ms,
+                    security=s.kafka_security,
                 )
                 await self.consumer.start()
             log.info(f"{s.service_name}.started")

@@ -7,11 +7,38 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.kafka.security import KafkaSecurity
+
 PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "secret", "password", "dev"})
 MIN_SECRET_LENGTH = 32
 
 
-class ServiceSettings(BaseSettings):
+class KafkaSettings(BaseSettings):
+    """Where the broker is and how to log in to it (also used alone by `baton topics`)."""
+
+    model_config = SettingsConfigDict(env_prefix="BATON_", extra="ignore")
+
+    kafka_bootstrap_servers: str = Field(
+        validation_alias=AliasChoices("BATON_KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BOOTSTRAP_SERVERS"),
+    )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = "SCRAM-SHA-512"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: str | None = Field(default=None, description="CA bundle for the broker's TLS.")
+
+    @property
+    def kafka_security(self) -> KafkaSecurity:
+        return KafkaSecurity(
+            protocol=self.kafka_security_protocol,
+            sasl_mechanism=self.kafka_sasl_mechanism,
+            sasl_username=self.kafka_sasl_username,
+            sasl_password=self.kafka_sasl_password.get_secret_value() if self.kafka_sasl_password else None,
+            ssl_cafile=self.kafka_ssl_cafile,
+        )
+
+
+class ServiceSettings(KafkaSettings):
     """Connection and runtime settings common to every Baton service.
 
     Every variable takes the `BATON_` prefix; the database and broker also accept the
@@ -24,9 +51,6 @@ class ServiceSettings(BaseSettings):
     database_url: str = Field(
         validation_alias=AliasChoices("BATON_DATABASE_URL", "DATABASE_URL"),
         description="SQLAlchemy URL, e.g. postgresql+asyncpg://user:pass@host/db.",
-    )
-    kafka_bootstrap_servers: str = Field(
-        validation_alias=AliasChoices("BATON_KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BOOTSTRAP_SERVERS"),
     )
     database_pool_size: int = 10
     log_level: str = "INFO"

@@ -28,6 +28,7 @@ from shared.contracts.topics import dead_letter_topic
 from shared.db import Database
 from shared.kafka.errors import is_infrastructure_failure
 from shared.kafka.producer import MAX_REQUEST_BYTES, create_producer
+from shared.kafka.security import PLAINTEXT, KafkaSecurity
 from shared.metrics import CONSUMER_RETRIES, EVENT_HANDLE_SECONDS, EVENTS_CONSUMED
 
 log = logging.getLogger(__name__)
@@ -68,6 +69,7 @@ class EventConsumer:
         max_attempts: int = 5,
         retry_backoff_s: float = 0.2,
         session_timeout_ms: int = 10_000,
+        security: KafkaSecurity = PLAINTEXT,
     ) -> None:
         self.group_id = group_id
         self.handlers = dict(handlers)
@@ -89,8 +91,9 @@ class EventConsumer:
             max_partition_fetch_bytes=MAX_REQUEST_BYTES,
             session_timeout_ms=session_timeout_ms,
             heartbeat_interval_ms=max(100, session_timeout_ms // 5),
+            **security.client_options(),
         )
-        self._dlq = create_producer(bootstrap_servers, client_id=f"{group_id}-dlq")
+        self._dlq = create_producer(bootstrap_servers, client_id=f"{group_id}-dlq", security=security)
         self._pending: dict[TopicPartition, int] = {}
         self._handled: dict[TopicPartition, int] = {}
         self._stopping = asyncio.Event()

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from aiokafka import AIOKafkaProducer
 
+from shared.kafka.security import PLAINTEXT, KafkaSecurity
+
 # Headroom over Kafka's 1 MB default so a dead-lettered message keeps its original value.
 MAX_REQUEST_BYTES = 8 * 1024 * 1024
 
 
-def create_producer(bootstrap_servers: str, *, client_id: str) -> AIOKafkaProducer:
+def create_producer(
+    bootstrap_servers: str, *, client_id: str, security: KafkaSecurity = PLAINTEXT
+) -> AIOKafkaProducer:
     """A producer that waits for all in-sync replicas.
 
     Idempotence stays off: not every Kafka-protocol broker offers InitProducerId (the embedded
@@ -22,4 +26,5 @@ def create_producer(bootstrap_servers: str, *, client_id: str) -> AIOKafkaProduc
         linger_ms=2,
         max_request_size=MAX_REQUEST_BYTES,
         request_timeout_ms=15000,
+        **security.client_options(),
     )

@@ -24,7 +24,7 @@ from typing import Any
 import httpx
 
 from shared.auth import Role, issue_token
-from shared.contracts.topics import EVENT_TOPICS, dead_letter_topic
+from shared.contracts.topics import EVENT_TOPICS, TOPOLOGY, consumer_group, dead_letter_topic
 from shared.embedded import (
     EmbeddedBroker,
     EmbeddedPostgres,
@@ -36,7 +36,6 @@ from shared.kafka import ensure_topics
 from shared.migrations import SERVICES, upgrade_all
 
 DEFAULT_PORTS = {"ingest": 8001, "scoring": 8002, "routing": 8003, "feedback": 8004}
-CONSUMING_SERVICES = ("scoring", "routing", "feedback")
 DEMO_TEAM = (
     ("Ava Reyes", "ava.reyes@example.com", "America/New_York"),
     ("Ben Okafor", "ben.okafor@example.com", "Europe/London"),
@@ -48,7 +47,8 @@ MAX_RESTARTS = 5
 
 
 def all_topics() -> list[str]:
-    return [*EVENT_TOPICS, *(dead_letter_topic(f"baton-{s}") for s in CONSUMING_SERVICES)]
+    consumers = [service for service, flow in TOPOLOGY.items() if flow.consumes]
+    return [*EVENT_TOPICS, *(dead_letter_topic(consumer_group(s)) for s in consumers)]
 
 
 @dataclass

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.contracts.topics import consumer_group
 from shared.kafka.security import KafkaSecurity
 
 PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "secret", "password", "dev"})
@@ -104,4 +105,4 @@ class ServiceSettings(KafkaSettings):
 
     @property
     def consumer_group(self) -> str:
-        return f"baton-{self.service_name}"
+        return consumer_group(self.service_name)

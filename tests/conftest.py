@@ -22,10 +22,10 @@ import pytest
 from sqlalchemy import text
 
 from shared.auth import Role, issue_token
-from shared.contracts.topics import EVENT_TOPICS, dead_letter_topic
 from shared.db import Database
 from shared.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
 from shared.kafka import ensure_topics
+from shared.launcher import all_topics
 from shared.migrations import SERVICES, upgrade_all
 
 TEST_JWT_SECRET = "test-secret-" + "x" * 40
@@ -82,7 +82,7 @@ def infra() -> Iterator[Infra]:
 async def migrated(infra: Infra) -> Infra:
     """Every service's schema built by its Alembic migrations, and every topic created."""
     await asyncio.to_thread(upgrade_all, infra.database_url)
-    topics = [*EVENT_TOPICS, *(dead_letter_topic(f"baton-{s}") for s in SERVICES)]
+    topics = all_topics()
     await ensure_topics(infra.kafka_bootstrap_servers, topics, partitions=TEST_PARTITIONS)
     return infra
 

@@ -11,13 +11,21 @@ from collections.abc import Mapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.feedback import service
-from shared.contracts import LeadAssigned, LeadDispositioned, LeadIngested, LeadQualified, LeadScored
+from shared.contracts import (
+    LeadAssigned,
+    LeadDispositioned,
+    LeadIngested,
+    LeadQualified,
+    LeadScored,
+    LeadTouched,
+)
 from shared.contracts.topics import (
     LEAD_ASSIGNED,
     LEAD_DISPOSITIONED,
     LEAD_INGESTED,
     LEAD_QUALIFIED,
     LEAD_SCORED,
+    LEAD_TOUCHED,
 )
 from shared.kafka import EventHandler
 
@@ -38,6 +46,10 @@ async def on_lead_assigned(session: AsyncSession, event: LeadAssigned) -> None:
     await service.record_assigned(session, event)
 
 
+async def on_lead_touched(session: AsyncSession, event: LeadTouched) -> None:
+    await service.record_touched(session, event)
+
+
 async def on_lead_dispositioned(session: AsyncSession, event: LeadDispositioned) -> None:
     await service.record_dispositioned(session, event)
 
@@ -47,5 +59,6 @@ HANDLERS: Mapping[str, EventHandler] = {
     LEAD_SCORED: on_lead_scored,
     LEAD_QUALIFIED: on_lead_qualified,
     LEAD_ASSIGNED: on_lead_assigned,
+    LEAD_TOUCHED: on_lead_touched,
     LEAD_DISPOSITIONED: on_lead_dispositioned,
 }

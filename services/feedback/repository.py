@@ -222,6 +222,14 @@ class LeadFactRepository:
         }
         await self._upsert(lead_id, values, updates)
 
+    async def record_touch(self, lead_id: uuid.UUID, *, touched_at: datetime) -> None:
+        """A contact attempt: the earliest one is the rep's first touch."""
+        await self._upsert(
+            lead_id,
+            {"first_touch_at": touched_at},
+            {"first_touch_at": lambda x: _earliest(LeadFact.first_touch_at, x.first_touch_at)},
+        )
+
     async def record_disposition(
         self,
         lead_id: uuid.UUID,

@@ -20,6 +20,7 @@ from shared.contracts import (
     LeadIngested,
     LeadQualified,
     LeadScored,
+    LeadTouched,
 )
 
 OUTCOME_STAGES: dict[str, Stage] = {
@@ -88,6 +89,11 @@ async def record_assigned(session: AsyncSession, event: LeadAssigned) -> None:
         sla_tier=p.sla_tier,
         sla_due_at=p.sla_due_at,
     )
+
+
+async def record_touched(session: AsyncSession, event: LeadTouched) -> None:
+    """A rep's contact attempt; the earliest attempt or disposition is the first touch."""
+    await LeadFactRepository(session).record_touch(event.lead_id, touched_at=event.payload.touched_at)
 
 
 async def record_dispositioned(session: AsyncSession, event: LeadDispositioned) -> None:

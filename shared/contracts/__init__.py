@@ -3,6 +3,7 @@
 from shared.contracts.codec import UndecodableEvent, decode_event
 from shared.contracts.envelope import Envelope, Payload, utc_now
 from shared.contracts.events import (
+    NO_LEAD,
     AnyEvent,
     FiredRule,
     LeadAssigned,
@@ -16,10 +17,15 @@ from shared.contracts.events import (
     LeadScored,
     LeadScoredPayload,
     LeadSnapshot,
+    LeadTouched,
+    LeadTouchedPayload,
     Outcome,
+    RubricActivated,
+    RubricActivatedPayload,
 )
 
 __all__ = [
+    "NO_LEAD",
     "AnyEvent",
     "Envelope",
     "FiredRule",
@@ -34,8 +40,12 @@ __all__ = [
     "LeadScored",
     "LeadScoredPayload",
     "LeadSnapshot",
+    "LeadTouched",
+    "LeadTouchedPayload",
     "Outcome",
     "Payload",
+    "RubricActivated",
+    "RubricActivatedPayload",
     "UndecodableEvent",
     "decode_event",
     "utc_now",

@@ -66,6 +66,10 @@ class LeadSnapshot(Payload):
     country: str | None = None
     source: str | None = None
     form_id: str | None = None
+    job_title: str | None = None
+    company_size: int | None = None
+    industry: str | None = None
+    grade: str | None = None
 
 
 class LeadQualifiedPayload(Payload):
@@ -97,6 +101,24 @@ class LeadDispositionedPayload(Payload):
     reason: str | None = None
     amount: Decimal | None = None
     dispositioned_at: datetime
+
+
+TouchChannel = Literal["call", "email", "meeting", "social", "other"]
+
+
+class LeadTouchedPayload(Payload):
+    assignment_id: uuid.UUID
+    rep_id: uuid.UUID
+    channel: TouchChannel = "other"
+    note: str | None = None
+    touched_at: datetime
+
+
+class RubricActivatedPayload(Payload):
+    rubric_version: str
+    previous_version: str | None = None
+    approved_by: dict[str, str] = Field(default_factory=dict, description="team -> approver")
+    activated_at: datetime
 
 
 class LeadIngested(Envelope):
@@ -134,15 +156,45 @@ class LeadDispositioned(Envelope):
     payload: LeadDispositionedPayload
 
 
+class LeadTouched(Envelope):
+    """Emitted by routing when a rep records a contact attempt on an assigned lead; the first
+    touch stops the SLA clock."""
+
+    event_type: Literal["lead.touched"] = "lead.touched"
+    payload: LeadTouchedPayload
+
+
+class RubricActivated(Envelope):
+    """Emitted by scoring when a rubric that both teams approved becomes the active one.
+
+    Not about one lead: it carries `NO_LEAD` as its lead id, so every rubric event shares one
+    partition and keeps its order.
+    """
+
+    event_type: Literal["rubric.activated"] = "rubric.activated"
+    payload: RubricActivatedPayload
+
+
 AnyEvent = Annotated[
-    LeadIngested | LeadScored | LeadQualified | LeadAssigned | LeadDispositioned,
+    LeadIngested
+    | LeadScored
+    | LeadQualified
+    | LeadAssigned
+    | LeadTouched
+    | LeadDispositioned
+    | RubricActivated,
     Field(discriminator="event_type"),
 ]
+
+# The lead id of events that concern no single lead (the nil UUID).
+NO_LEAD = uuid.UUID(int=0)
 
 CURRENT_VERSIONS: dict[str, int] = {
     "lead.ingested": 1,
     "lead.scored": 1,
     "lead.qualified": 1,
     "lead.assigned": 1,
+    "lead.touched": 1,
     "lead.dispositioned": 1,
+    "rubric.activated": 1,
 }

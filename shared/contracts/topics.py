@@ -7,23 +7,52 @@ lead's events stay in order on one partition.
 
 from __future__ import annotations
 
-from typing import Final
+from typing import Final, NamedTuple
 
 LEAD_INGESTED: Final = "lead.ingested"
 LEAD_SCORED: Final = "lead.scored"
 LEAD_QUALIFIED: Final = "lead.qualified"
 LEAD_ASSIGNED: Final = "lead.assigned"
+LEAD_TOUCHED: Final = "lead.touched"
 LEAD_DISPOSITIONED: Final = "lead.dispositioned"
+RUBRIC_ACTIVATED: Final = "rubric.activated"
 
 EVENT_TOPICS: Final[tuple[str, ...]] = (
     LEAD_INGESTED,
     LEAD_SCORED,
     LEAD_QUALIFIED,
     LEAD_ASSIGNED,
+    LEAD_TOUCHED,
     LEAD_DISPOSITIONED,
+    RUBRIC_ACTIVATED,
 )
 
 DEAD_LETTER_SUFFIX: Final = ".dlq"
+
+
+class Flow(NamedTuple):
+    consumes: frozenset[str]
+    produces: frozenset[str]
+
+
+# Who reads and writes what: the single source for the Kafka ACLs, the KEDA triggers and the
+# dead-letter topics; a unit test holds every service's handlers to it.
+TOPOLOGY: Final[dict[str, Flow]] = {
+    "ingest": Flow(frozenset(), frozenset({LEAD_INGESTED})),
+    "scoring": Flow(
+        frozenset({LEAD_INGESTED, LEAD_DISPOSITIONED}),
+        frozenset({LEAD_SCORED, LEAD_QUALIFIED, RUBRIC_ACTIVATED}),
+    ),
+    "routing": Flow(
+        frozenset({LEAD_QUALIFIED}),
+        frozenset({LEAD_ASSIGNED, LEAD_TOUCHED, LEAD_DISPOSITIONED}),
+    ),
+    "feedback": Flow(frozenset(EVENT_TOPICS) - {RUBRIC_ACTIVATED}, frozenset()),
+}
+
+
+def consumer_group(service: str) -> str:
+    return f"baton-{service}"
 
 
 def topic_for(event_type: str) -> str:

@@ -13,7 +13,7 @@ import jsonschema
 import kubernetes_validate
 import pytest
 
-from shared.contracts.topics import EVENT_TOPICS, dead_letter_topic
+from shared.contracts.topics import EVENT_TOPICS, TOPOLOGY, dead_letter_topic
 from tests.platform.tooling import CHART, Rendered, load_schema, render, run
 
 KUBERNETES_VERSION = "1.33.0"
@@ -26,13 +26,11 @@ CUSTOM_KINDS = {
 CONSUMER_GROUPS = ("baton-scoring", "baton-routing", "baton-feedback")
 PARTITIONS = 6
 ACCESS = {
-    "ingest": {"reads": set(), "writes": {"lead.ingested"}},
-    "scoring": {"reads": {"lead.ingested"}, "writes": {"lead.scored", "lead.qualified", "baton-scoring.dlq"}},
-    "routing": {
-        "reads": {"lead.qualified"},
-        "writes": {"lead.assigned", "lead.dispositioned", "baton-routing.dlq"},
-    },
-    "feedback": {"reads": set(EVENT_TOPICS), "writes": {"baton-feedback.dlq"}},
+    service: {
+        "reads": set(flow.consumes),
+        "writes": set(flow.produces) | ({dead_letter_topic(f"baton-{service}")} if flow.consumes else set()),
+    }
+    for service, flow in TOPOLOGY.items()
 }
 
 

@@ -1,0 +1,25 @@
+"""Every service consumes exactly what the shared topology says (which drives ACLs and KEDA)."""
+
+from __future__ import annotations
+
+import importlib
+
+import pytest
+
+from shared.contracts.topics import EVENT_TOPICS, TOPOLOGY
+from shared.migrations import SERVICES
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_service_handlers_match_the_topology(service: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Building an app connects to nothing, so placeholder addresses are enough here.
+    monkeypatch.setenv("BATON_DATABASE_URL", "postgresql+asyncpg://nobody@127.0.0.1:1/none")
+    monkeypatch.setenv("BATON_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")
+    monkeypatch.setenv("BATON_JWT_SECRET", "unit-test-secret-" + "y" * 32)
+    app = importlib.import_module(f"services.{service}.main").create_app()
+    assert set(app.state.runtime.handlers) == TOPOLOGY[service].consumes
+
+
+def test_every_topic_is_produced_by_exactly_one_service() -> None:
+    producers = [topic for flow in TOPOLOGY.values() for topic in flow.produces]
+    assert sorted(producers) == sorted(EVENT_TOPICS)

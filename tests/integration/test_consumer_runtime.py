@@ -80,10 +80,12 @@ async def start_consumer(db: Database, infra: Infra, recorder: Recorder, group: 
     return consumer
 
 
-async def processed_count(db: Database, group: str) -> int:
+async def processed_count(db: Database, group: str, event_id: uuid.UUID) -> int:
     async with db.transaction() as session:
         count = await session.scalar(
-            select(func.count()).select_from(processed_event).where(processed_event.c.consumer == group)
+            select(func.count())
+            .select_from(processed_event)
+            .where(processed_event.c.consumer == group, processed_event.c.event_id == event_id)
         )
     return int(count or 0)
 
@@ -102,7 +104,7 @@ class TestEventConsumer:
                 await producer.send_and_wait("lead.ingested", value=event.to_bytes(), key=event.key)
 
             async def three_seen() -> None:
-                assert await processed_count(db, group) == 1
+                assert await processed_count(db, group, event.event_id) == 1
                 assert recorder.calls[lead] == 1
 
             await eventually(three_seen)
@@ -110,7 +112,7 @@ class TestEventConsumer:
         finally:
             await consumer.stop()
         assert recorder.effects[lead] == 1
-        assert await processed_count(db, group) == 1
+        assert await processed_count(db, group, event.event_id) == 1
 
     async def test_transient_failure_is_retried_then_succeeds(
         self, db: Database, migrated: Infra, producer: AIOKafkaProducer

@@ -25,7 +25,7 @@ from services.scoring.errors import (
     RubricVersionNotFound,
 )
 from services.scoring.evaluation import Evaluation
-from services.scoring.models import LeadActivity, RescoreRun, RubricApproval, RubricRecord, Score
+from services.scoring.models import LeadActivity, RescoreRun, RubricApproval, RubricRecord, Score, outbox
 from services.scoring.repository import (
     ActivityRepository,
     ProfileRepository,
@@ -36,7 +36,8 @@ from services.scoring.repository import (
 )
 from services.scoring.rubric import Rubric
 from services.scoring.schemas import ApprovalRead, RescoreProgress, RubricVersionRead, ShadowReport
-from shared.contracts import utc_now
+from shared.contracts import NO_LEAD, RubricActivated, RubricActivatedPayload, utc_now
+from shared.outbox import add_event
 
 Team = Literal["marketing", "sales"]
 TEAMS: tuple[Team, ...] = ("marketing", "sales")
@@ -129,9 +130,24 @@ async def activate(session: AsyncSession, *, version: str) -> RubricVersionRead:
             missing_approvals=missing,
         )
     now = utc_now()
+    previous = await rubrics.active_stamp()
     await rubrics.retire_active(at=now)
     record.status, record.activated_at, record.updated_at = "active", now, now
     await session.flush()
+    await add_event(
+        session,
+        outbox,
+        RubricActivated.new(
+            lead_id=NO_LEAD,
+            producer=service.PRODUCER,
+            payload=RubricActivatedPayload(
+                rubric_version=version,
+                previous_version=previous[0] if previous else None,
+                approved_by={approval.team: approval.approver for approval in approvals},
+                activated_at=now,
+            ),
+        ),
+    )
     runs = RescoreRepository(session)
     await runs.supersede_running(at=now)
     run = RescoreRun(

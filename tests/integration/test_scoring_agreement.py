@@ -17,7 +17,7 @@ from services.scoring.main import create_app
 from services.scoring.rubric import load_rubric
 from services.scoring.worker import RescoreWorker
 from shared.auth import Role
-from shared.contracts import LeadIngested, LeadIngestedPayload, utc_now
+from shared.contracts import NO_LEAD, LeadIngested, LeadIngestedPayload, decode_event, utc_now
 from shared.db import Database
 from shared.kafka import create_producer
 from tests.conftest import Infra, bearer
@@ -167,6 +167,33 @@ class TestApprovalAndActivation:
             v["version"]: v["status"] for v in (await client.get("/v1/rubrics", headers=SALES)).json()
         }
         assert statuses == {"v8": "retired", "v9": "active"}
+
+    async def test_activation_announces_itself_with_both_signatures(
+        self, client: httpx.AsyncClient, db: Database
+    ) -> None:
+        for version in ("v10", "v11"):
+            await client.post("/v1/rubrics", json=draft(version), headers=MARKETING)
+            await client.post(f"/v1/rubrics/{version}/approvals", headers=MARKETING)
+            await client.post(f"/v1/rubrics/{version}/approvals", headers=SALES)
+            assert (await client.post(f"/v1/rubrics/{version}/activate", headers=MANAGER)).status_code == 200
+        async with db.transaction() as session:
+            values = (
+                (
+                    await session.execute(
+                        text(
+                            "SELECT value FROM scoring.outbox WHERE event_type = 'rubric.activated' ORDER BY id"
+                        )
+                    )
+                )
+                .scalars()
+                .all()
+            )
+        events = [decode_event(value) for value in values]
+        assert [e.payload.rubric_version for e in events][-2:] == ["v10", "v11"]  # type: ignore[union-attr]
+        latest = events[-1]
+        assert latest.lead_id == NO_LEAD
+        assert latest.payload.previous_version == "v10"  # type: ignore[union-attr]
+        assert set(latest.payload.approved_by) == {"marketing", "sales"}  # type: ignore[union-attr]
 
 
 class TestRescoreWorker:

@@ -11,6 +11,9 @@ import httpx
 from aiokafka import AIOKafkaConsumer, ConsumerRecord
 from fastapi import FastAPI
 
+from shared.db import Database
+from tests.conftest import truncate_all
+
 
 @asynccontextmanager
 async def running_app(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
@@ -19,6 +22,17 @@ async def running_app(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
             yield client
+
+
+@asynccontextmanager
+async def running_service(app: FastAPI, db: Database) -> AsyncIterator[httpx.AsyncClient]:
+    """`running_app`, once its consumer has worked through the session's backlog and every
+    table was emptied, so a test sees only the events it publishes itself."""
+    async with running_app(app) as client:
+        if app.state.runtime.consumer is not None:
+            await caught_up(app)
+            await truncate_all(db)
+        yield client
 
 
 async def read_topic(

@@ -21,7 +21,7 @@ from shared.contracts import NO_LEAD, LeadIngested, LeadIngestedPayload, decode_
 from shared.db import Database
 from shared.kafka import create_producer
 from tests.conftest import Infra, bearer
-from tests.support import eventually, running_app
+from tests.support import eventually, running_service
 
 MARKETING, SALES, MANAGER = bearer(Role.MARKETING), bearer(Role.SALES), bearer(Role.MANAGER)
 
@@ -35,7 +35,7 @@ def draft(version: str, *, min_total: float | None = 100) -> dict[str, Any]:
 
 @pytest.fixture
 async def client(db: Database, settings_env: Infra) -> AsyncIterator[httpx.AsyncClient]:
-    async with running_app(create_app()) as client:
+    async with running_service(create_app(), db) as client:
         yield client
 
 

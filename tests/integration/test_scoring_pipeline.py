@@ -25,7 +25,7 @@ from shared.contracts import (
 from shared.db import Database
 from shared.kafka import create_producer
 from tests.conftest import Infra, bearer
-from tests.support import eventually, read_topic, running_app
+from tests.support import eventually, read_topic, running_service
 
 READER = bearer(Role.MARKETING)
 
@@ -81,7 +81,7 @@ async def score_of(
 
 @pytest.fixture
 async def client(db: Database, settings_env: Infra) -> AsyncIterator[httpx.AsyncClient]:
-    async with running_app(create_app()) as client:
+    async with running_service(create_app(), db) as client:
         yield client
 
 

@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,25 @@ class Unprocessable(Problem):
     status = 422
     title = "Unprocessable content"
     slug = "unprocessable"
+
+
+class FieldError(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ProblemDetails(BaseModel):
+    """The body of every error response (RFC 9457); problems may add members of their own."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str
+    title: str
+    status: int
+    instance: str
+    detail: str | None = None
+    errors: list[FieldError] | None = None
 
 
 def problem_response(
@@ -107,6 +127,33 @@ def install_problem_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(Exception, on_unexpected)
+    _document_problems(app)
+
+
+def _document_problems(app: FastAPI) -> None:
+    """Document error responses as the problem details they are, not FastAPI's default
+    `HTTPValidationError` JSON, so clients and schema checks see what is really sent."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = generate()
+            components = document.setdefault("components", {}).setdefault("schemas", {})
+            schema = ProblemDetails.model_json_schema(ref_template="#/components/schemas/{model}")
+            components.update(schema.pop("$defs", {}))
+            components["ProblemDetails"] = schema
+            problem = {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/ProblemDetails"}}}
+            for operations in document.get("paths", {}).values():
+                for operation in operations.values():
+                    for status, response in operation.get("responses", {}).items():
+                        if status[:1] in {"4", "5"}:
+                            response["content"] = problem
+            for name in ("HTTPValidationError", "ValidationError"):
+                components.pop(name, None)
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _title_for(status: int) -> str:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import UTC, datetime
+from importlib.resources import files
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
+from fastapi.responses import HTMLResponse
 
 from services.feedback import service
 from services.feedback.dependencies import FilterDep, ReaderDep, SettingsDep
@@ -18,6 +21,8 @@ from services.feedback.schemas import (
     GroupBy,
     MqlDeliveryRead,
     MqlMonthRead,
+    ProposalCreate,
+    ProposalRead,
     ReasonsRead,
     SlaRead,
     SlaRowRead,
@@ -29,6 +34,7 @@ from shared.contracts import utc_now
 from shared.runtime import SessionDep
 
 router = APIRouter(prefix="/v1", tags=["reports"])
+pages = APIRouter(tags=["dashboard"])
 
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 
@@ -108,6 +114,33 @@ async def get_mql_delivery(
 @router.get("/reasons", summary="Rejection and loss reasons, most frequent first (Pareto)")
 async def get_reasons(session: SessionDep, _: ReaderDep, where: FilterDep) -> ReasonsRead:
     return ReasonsRead.of(await service.reasons_report(session, where))
+
+
+@router.post(
+    "/proposals",
+    tags=["tuning"],
+    summary="Propose a rubric from outcomes: per-rule evidence and a draft of the same shape",
+)
+async def create_proposal(
+    session: SessionDep, _: ReaderDep, where: FilterDep, body: ProposalCreate
+) -> ProposalRead:
+    version = body.version or _default_version(str(body.rubric.get("version", "rubric")))
+    proposal = await service.propose_rubric(
+        session, where, rubric=body.rubric, version=version, policy=body.policy()
+    )
+    return ProposalRead.of(proposal)
+
+
+@pages.get("/dashboard", summary="The shared dashboard: one page over the JSON reports")
+async def get_dashboard() -> HTMLResponse:
+    # The page holds no data: it fetches the reports with the token the reader gives it.
+    page = files("services.feedback") / "static" / "dashboard.html"
+    return HTMLResponse(page.read_text(encoding="utf-8"))
+
+
+def _default_version(base: str) -> str:
+    stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S")
+    return f"{base[:40]}-tuned-{stamp}"
 
 
 def _funnel_rows(funnel: Funnel) -> list[list[str]]:

@@ -18,5 +18,5 @@ def create_app(settings: FeedbackSettings | None = None) -> FastAPI:
         runtime,
         title="Baton feedback",
         description="Closed-loop reporting: one funnel both teams trust, and both sides of the SLA.",
-        routers=[api.router],
+        routers=[api.router, api.pages],
     )

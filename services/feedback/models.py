@@ -55,6 +55,8 @@ class LeadFact(Base):
     grade: Mapped[str | None] = mapped_column(Text)
     rubric_version: Mapped[str | None] = mapped_column(Text)
     scored_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The latest scoring's fired rules ({rule_id, kind, points}): the features rubric tuning uses.
+    fired_rules: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
     mql_grade: Mapped[str | None] = mapped_column(Text)
     mql_rubric_version: Mapped[str | None] = mapped_column(Text)
 

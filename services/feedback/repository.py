@@ -155,14 +155,21 @@ class LeadFactRepository:
         score: float,
         grade: str,
         rubric_version: str,
+        fired_rules: list[dict[str, Any]] | None = None,
     ) -> None:
-        values = {"scored_at": scored_at, "score": score, "grade": grade, "rubric_version": rubric_version}
+        values = {
+            "scored_at": scored_at,
+            "score": score,
+            "grade": grade,
+            "rubric_version": rubric_version,
+            "fired_rules": fired_rules,
+        }
         latest = LeadFact.scored_at
         updates = {
             "scored_at": lambda x: func.greatest(latest, x.scored_at),
             **{
                 name: _bind_follows_latest(name, latest, "scored_at")
-                for name in ("score", "grade", "rubric_version")
+                for name in ("score", "grade", "rubric_version", "fired_rules")
             },
         }
         await self._upsert(lead_id, values, updates)
@@ -349,6 +356,44 @@ class LeadFactRepository:
         )
         rows = (await self.session.execute(statement)).all()
         return {row[0]: row[1] for row in rows}
+
+
+@dataclass(frozen=True)
+class JudgedLead:
+    """An MQL sales has judged: the rules that fired for it and how it ended."""
+
+    fired_rules: list[dict[str, Any]]
+    sql: bool
+    won: bool
+    amount: Decimal | None
+
+
+class OutcomeRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def judged_mqls(self, where: FactFilter) -> list[JudgedLead]:
+        """MQLs with a fired-rule record that were rejected, qualified as SQL, won or lost."""
+        judged = or_(
+            LeadFact.rejected_at.is_not(None),
+            LeadFact.sql_at.is_not(None),
+            LeadFact.won_at.is_not(None),
+            LeadFact.lost_at.is_not(None),
+        )
+        statement = (
+            select(
+                LeadFact.fired_rules,
+                or_(LeadFact.sql_at.is_not(None), LeadFact.won_at.is_not(None)),
+                LeadFact.won_at.is_not(None),
+                LeadFact.amount,
+            )
+            .where(
+                *_conditions(where), LeadFact.mql_at.is_not(None), LeadFact.fired_rules.is_not(None), judged
+            )
+            .order_by(LeadFact.lead_id)
+        )
+        rows = (await self.session.execute(statement)).all()
+        return [JudgedLead(list(r[0]), bool(r[1]), bool(r[2]), r[3]) for r in rows]
 
 
 def _bind_follows_earliest(name: str, basis: InstrumentedAttribute[Any], basis_name: str) -> Any:

@@ -8,12 +8,22 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.feedback.funnel import Funnel, Stage, count_stages, funnel_from_signatures
 from services.feedback.pareto import ParetoRow, pareto
-from services.feedback.repository import Dimension, FactFilter, LeadFactRepository, SlaTally, Speed
+from services.feedback.repository import (
+    Dimension,
+    FactFilter,
+    JudgedLead,
+    LeadFactRepository,
+    OutcomeRepository,
+    SlaTally,
+    Speed,
+)
+from services.feedback.tuning import TUNABLE_KINDS, Observation, Policy, Proposal, propose
 from shared.contracts import (
     LeadAssigned,
     LeadDispositioned,
@@ -55,6 +65,7 @@ async def record_scored(session: AsyncSession, event: LeadScored) -> None:
         score=p.score,
         grade=p.grade,
         rubric_version=p.rubric_version,
+        fired_rules=[{"rule_id": r.rule_id, "kind": r.kind, "points": r.points} for r in p.fired_rules],
     )
     if p.is_mql:
         await facts.record_qualification(
@@ -197,6 +208,31 @@ async def reasons_report(session: AsyncSession, where: FactFilter) -> Reasons:
     return Reasons(
         rejected=pareto(await facts.reason_counts(where, stage=Stage.REJECTED)),
         lost=pareto(await facts.reason_counts(where, stage=Stage.LOST)),
+    )
+
+
+async def propose_rubric(
+    session: AsyncSession, where: FactFilter, *, rubric: dict[str, Any], version: str, policy: Policy
+) -> Proposal:
+    """Evidence from the MQLs sales has judged and, past the minimum sample, a draft of `rubric`
+    with its points and qualification bar moved by that evidence. Nothing is submitted: both
+    teams review the draft and scoring's lifecycle takes it from there."""
+    judged = await OutcomeRepository(session).judged_mqls(where)
+    return propose(rubric, [observation(j) for j in judged], version=version, policy=policy)
+
+
+def observation(judged: JudgedLead) -> Observation:
+    rules = {
+        str(r["rule_id"]): float(r["points"])
+        for r in judged.fired_rules
+        if r.get("kind") in TUNABLE_KINDS and "rule_id" in r
+    }
+    return Observation(
+        rules=rules,
+        sql=judged.sql,
+        won=judged.won,
+        amount=float(judged.amount or 0),
+        hand_raiser=any(r.get("rule_id") == "mql.hand_raiser" for r in judged.fired_rules),
     )
 
 

@@ -1,0 +1,363 @@
+"""Rubric tuning from outcomes, as pure logic: evidence per rule and a draft of the same shape.
+
+Only MQLs reach sales, so the evidence is the MQLs sales has judged (rejected, SQL, won or
+lost); a lead merely accepted is still open and left out. For each rule we compare the
+MQL→SQL rate of the leads it fired for with the rate of all judged leads (Wilson interval),
+move its points along the log-odds ratio when the interval excludes the baseline, and then
+move the qualification bar (the lowest fit band an MQL criterion admits) to reach a target
+precision. Guardrails: a minimum number of outcomes, a maximum change per rule and per bar,
+and a floor on the MQL volume kept, so one proposal never swings the agreement.
+
+Features are the rules that fired at scoring time (what was known at capture and from
+engagement), never the outcome itself, so the tuned rubric scores the lead and not the rep.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Verdict = Literal["raise", "lower", "keep", "too few"]
+TUNABLE_KINDS = ("fit", "negative", "engagement")
+Z_95 = 1.959963984540054
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One judged MQL: the rules that fired for it (id -> points as scored) and its outcome."""
+
+    rules: Mapping[str, float]
+    sql: bool
+    won: bool = False
+    amount: float = 0.0
+    hand_raiser: bool = False
+
+
+@dataclass(frozen=True)
+class Policy:
+    min_outcomes: int = 30
+    min_rule_leads: int = 8
+    max_points_change: int = 10
+    max_bar_change: int = 15
+    points_per_log_odds: float = 8.0
+    min_volume_kept: float = 0.5
+    target_precision: float | None = None
+
+
+@dataclass(frozen=True)
+class Interval:
+    low: float
+    high: float
+
+
+@dataclass(frozen=True)
+class RuleEvidence:
+    rule_id: str
+    kind: str
+    points: float
+    leads: int
+    sql: int
+    won: int
+    revenue: float
+    rate: float | None
+    interval: Interval | None
+    lift: float | None
+    proposed_points: float
+    verdict: Verdict
+
+
+@dataclass(frozen=True)
+class BarChange:
+    grade: str
+    current: float
+    proposed: float
+    precision_before: float | None
+    precision_after: float | None
+    volume_kept: float | None
+
+
+@dataclass(frozen=True)
+class Proposal:
+    ready: bool
+    reasons: tuple[str, ...]
+    outcomes: int
+    sql: int
+    baseline_rate: float | None
+    baseline_interval: Interval | None
+    target_precision: float | None
+    rules: tuple[RuleEvidence, ...]
+    bar: BarChange | None
+    draft: dict[str, Any] | None = field(default=None, compare=False)
+
+
+def wilson(successes: int, trials: int, z: float = Z_95) -> Interval | None:
+    """The Wilson score interval of a binomial proportion; None without trials."""
+    if trials <= 0:
+        return None
+    p = successes / trials
+    denominator = 1 + z * z / trials
+    centre = (p + z * z / (2 * trials)) / denominator
+    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denominator
+    return Interval(max(0.0, centre - half), min(1.0, centre + half))
+
+
+def _log_odds_ratio(a_yes: int, a_n: int, b_yes: int, b_n: int) -> float:
+    # Haldane's correction keeps empty cells finite.
+    a = (a_yes + 0.5) / (a_n - a_yes + 0.5)
+    b = (b_yes + 0.5) / (b_n - b_yes + 0.5)
+    return math.log(a / b)
+
+
+def rule_catalogue(rubric: Mapping[str, Any]) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Every tunable rule of a rubric document: id -> (kind, rule)."""
+    return {
+        str(rule["id"]): (kind, rule)
+        for kind in TUNABLE_KINDS
+        for rule in rubric.get(kind) or ()
+        if "id" in rule
+    }
+
+
+def _clamp_points(kind: str, points: float) -> float:
+    # The rubric language keeps fit and engagement points positive and negative points <= 0.
+    return min(points, 0.0) if kind == "negative" else max(points, 1.0)
+
+
+def rule_evidence(
+    rubric: Mapping[str, Any], observations: Sequence[Observation], policy: Policy
+) -> list[RuleEvidence]:
+    """Per rule: leads fired for, their MQL→SQL rate and interval, lift, and proposed points."""
+    total = len(observations)
+    sql_total = sum(o.sql for o in observations)
+    baseline = sql_total / total if total else None
+    rows = []
+    for rule_id, (kind, rule) in rule_catalogue(rubric).items():
+        points = float(rule["points"])
+        fired = [o for o in observations if rule_id in o.rules]
+        n, yes = len(fired), sum(o.sql for o in fired)
+        interval = wilson(yes, n)
+        rate = yes / n if n else None
+        proposed = points
+        verdict: Verdict = "too few"
+        rest_n, rest_yes = total - n, sql_total - yes
+        if n >= policy.min_rule_leads and rest_n >= policy.min_rule_leads and baseline is not None:
+            verdict = "keep"
+            assert interval is not None
+            if interval.low > baseline or interval.high < baseline:
+                step = policy.points_per_log_odds * _log_odds_ratio(yes, n, rest_yes, rest_n)
+                step = max(-policy.max_points_change, min(policy.max_points_change, step))
+                proposed = _clamp_points(kind, float(round(points + step)))
+                if proposed != points:
+                    verdict = "raise" if proposed > points else "lower"
+        rows.append(
+            RuleEvidence(
+                rule_id=rule_id,
+                kind=kind,
+                points=points,
+                leads=n,
+                sql=yes,
+                won=sum(o.won for o in fired),
+                revenue=round(sum(o.amount for o in fired), 2),
+                rate=rate,
+                interval=interval,
+                lift=rate / baseline if rate is not None and baseline else None,
+                proposed_points=proposed,
+                verdict=verdict,
+            )
+        )
+    return rows
+
+
+@dataclass(frozen=True)
+class _Rescored:
+    fit: float
+    engagement: float
+    hand_raiser: bool
+    sql: bool
+
+
+def _rescore(
+    rubric: Mapping[str, Any], observations: Iterable[Observation], new_points: Mapping[str, float]
+) -> list[_Rescored]:
+    """Each lead's fit and engagement under the proposed points (engagement keeps its decay and
+    is capped again at the rule's cap)."""
+    catalogue = rule_catalogue(rubric)
+    rescored = []
+    for o in observations:
+        fit = engagement = 0.0
+        for rule_id, scored in o.rules.items():
+            entry = catalogue.get(rule_id)
+            if entry is None:
+                continue
+            kind, rule = entry
+            old, new = float(rule["points"]), new_points.get(rule_id, float(rule["points"]))
+            if kind == "engagement":
+                value = scored * new / old if old else scored
+                cap = rule.get("cap")
+                engagement += min(value, float(cap) * new / old) if cap is not None and old else value
+            else:
+                fit += new
+        rescored.append(_Rescored(fit, engagement, o.hand_raiser, o.sql))
+    return rescored
+
+
+def _bands(rubric: Mapping[str, Any]) -> list[tuple[str, float | None]]:
+    return [
+        (str(g["grade"]), None if g.get("min_fit") is None else float(g["min_fit"])) for g in rubric["grades"]
+    ]
+
+
+def _bar_grade(rubric: Mapping[str, Any]) -> str | None:
+    """The grade of the loosest MQL criterion: its band's floor is the qualification bar."""
+    grades = [g for g, _ in _bands(rubric)]
+    criteria = (rubric.get("qualification") or {}).get("mql") or []
+    ranked = [grades.index(c["grade_at_least"]) for c in criteria if c.get("grade_at_least") in grades]
+    if not ranked:
+        return None
+    grade = grades[max(ranked)]
+    return grade if dict(_bands(rubric))[grade] is not None else None
+
+
+def _qualifies(lead: _Rescored, rubric: Mapping[str, Any], shift: float) -> bool:
+    if lead.hand_raiser:
+        return True
+    bands = [(g, None if m is None else m + shift) for g, m in _bands(rubric)]
+    grade_rank = next(i for i, (_, floor) in enumerate(bands) if floor is None or lead.fit >= floor)
+    grades = [g for g, _ in bands]
+    q = rubric.get("qualification") or {}
+    for criterion in q.get("mql") or []:
+        wanted = criterion.get("grade_at_least")
+        if (
+            wanted in grades
+            and grade_rank <= grades.index(wanted)
+            and lead.engagement >= float(criterion.get("min_engagement", 0))
+        ):
+            return True
+    min_total = q.get("min_total")
+    return min_total is not None and lead.fit + lead.engagement >= float(min_total)
+
+
+def _precision(leads: Sequence[_Rescored]) -> float | None:
+    return sum(x.sql for x in leads) / len(leads) if leads else None
+
+
+def choose_bar(
+    rubric: Mapping[str, Any],
+    rescored: Sequence[_Rescored],
+    *,
+    target: float,
+    policy: Policy,
+    current_precision: float | None = None,
+) -> BarChange | None:
+    """Move the bar to the lowest floor whose qualified evidence converts at `target`, keeping at
+    least `min_volume_kept` of the MQLs; lower it only when the leads just above it convert at
+    the target (leads below the bar never reached sales, so there is no evidence about them)."""
+    grade = _bar_grade(rubric)
+    if grade is None or not rescored:
+        return None
+    current = dict(_bands(rubric))[grade]
+    assert current is not None
+    before = [x for x in rescored if _qualifies(x, rubric, 0)]
+    by_shift = {}
+    for shift in range(0, policy.max_bar_change + 1):
+        kept = [x for x in rescored if _qualifies(x, rubric, shift)]
+        by_shift[shift] = (_precision(kept), len(kept) / max(1, len(before)))
+    allowed = [s for s, (_, kept) in by_shift.items() if kept >= policy.min_volume_kept]
+    reaching = [s for s in allowed if (by_shift[s][0] or 0) >= target]
+    if reaching:
+        shift = min(reaching)
+    elif allowed:
+        shift = max(allowed, key=lambda s: (by_shift[s][0] or 0, -s))
+    else:
+        shift = 0
+    if shift == 0:
+        near = [x for x in before if not x.hand_raiser and x.fit < current + policy.max_bar_change]
+        if len(near) >= policy.min_rule_leads and (_precision(near) or 0) >= target:
+            shift = -(policy.max_bar_change // 2)
+    precision, kept_share = by_shift.get(shift, (_precision(before), 1.0))
+    return BarChange(
+        grade=grade,
+        current=current,
+        proposed=current + shift,
+        precision_before=current_precision,
+        precision_after=precision,
+        volume_kept=kept_share,
+    )
+
+
+def propose(
+    rubric: Mapping[str, Any],
+    observations: Sequence[Observation],
+    *,
+    version: str,
+    policy: Policy | None = None,
+) -> Proposal:
+    """The evidence table and, past the minimum sample, a draft rubric of the same shape."""
+    policy = policy or Policy()
+    total, sql = len(observations), sum(o.sql for o in observations)
+    baseline = sql / total if total else None
+    target = policy.target_precision
+    if target is None and baseline is not None:
+        target = min(0.9, baseline * 1.25 + 0.05)
+    rules = rule_evidence(rubric, observations, policy)
+    reasons: list[str] = []
+    if total < policy.min_outcomes:
+        reasons.append(f"only {total} judged MQLs; a proposal needs at least {policy.min_outcomes}")
+        return Proposal(
+            False, tuple(reasons), total, sql, baseline, wilson(sql, total), target, tuple(rules), None
+        )
+    assert target is not None
+    new_points = {r.rule_id: r.proposed_points for r in rules}
+    as_is = [x for x in _rescore(rubric, observations, {}) if _qualifies(x, rubric, 0)]
+    bar = choose_bar(
+        rubric,
+        _rescore(rubric, observations, new_points),
+        target=target,
+        policy=policy,
+        current_precision=_precision(as_is),
+    )
+    changed = [r for r in rules if r.proposed_points != r.points]
+    if not changed and (bar is None or bar.proposed == bar.current):
+        reasons.append("the evidence supports the current rubric: nothing to change")
+        return Proposal(
+            False, tuple(reasons), total, sql, baseline, wilson(sql, total), target, tuple(rules), bar
+        )
+    draft = build_draft(rubric, new_points, bar, version=version, outcomes=total, rules=changed)
+    return Proposal(True, (), total, sql, baseline, wilson(sql, total), target, tuple(rules), bar, draft)
+
+
+def build_draft(
+    rubric: Mapping[str, Any],
+    new_points: Mapping[str, float],
+    bar: BarChange | None,
+    *,
+    version: str,
+    outcomes: int,
+    rules: Sequence[RuleEvidence] = (),
+) -> dict[str, Any]:
+    """A copy of `rubric` with the proposed points and every grade band shifted with the bar."""
+    draft = copy.deepcopy(dict(rubric))
+    draft["version"] = version
+    for kind in TUNABLE_KINDS:
+        for rule in draft.get(kind) or ():
+            if rule.get("id") in new_points:
+                rule["points"] = _number(new_points[rule["id"]])
+    shift = 0.0 if bar is None else bar.proposed - bar.current
+    if shift:
+        for band in draft["grades"]:
+            if band.get("min_fit") is not None:
+                band["min_fit"] = _number(float(band["min_fit"]) + shift)
+    changes = [f"{r.rule_id} {_number(r.points):+} -> {_number(r.proposed_points):+}" for r in rules]
+    if shift and bar is not None:
+        changes.append(f"grade {bar.grade} floor {_number(bar.current)} -> {_number(bar.proposed)}")
+    draft["description"] = (
+        f"Proposed by feedback from {outcomes} judged MQLs of {rubric.get('version')}: " + "; ".join(changes)
+    )
+    return draft
+
+
+def _number(value: float) -> int | float:
+    return int(value) if float(value).is_integer() else value

@@ -1,48 +1,78 @@
-"""Ingest's HTTP routes: parse transport input, call one use case, map the answer."""
+"""Ingest's HTTP routes for forms, leads, sources and activity: parse, call one use case, answer."""
 
 from __future__ import annotations
 
+import json
+import uuid
 from typing import Annotated, Any
+from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, Header, Path, Request, status
+from fastapi import APIRouter, Depends, Header, Path, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
-from services.ingest import service
+from services.ingest import activities, service
+from services.ingest.dependencies import ProtectionDep, SourceDep, limit_client, read_body
 from services.ingest.errors import UnsupportedMediaType
-from services.ingest.schemas import FormSubmissionCreate, SubmissionAccepted
+from services.ingest.schemas import (
+    ActivityBatch,
+    ActivityBatchResult,
+    FormCreate,
+    FormRead,
+    SourceCreate,
+    SourceCreated,
+    SourceRead,
+    SubmissionAccepted,
+)
+from shared.auth import Principal, Role, require_roles
 from shared.runtime import SessionDep
 
-router = APIRouter(prefix="/v1", tags=["forms"])
+router = APIRouter(prefix="/v1")
 
 FORM_MEDIA_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 _schema_ref = {"$ref": "#/components/schemas/FormSubmissionCreate"}
+FormId = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._-]+$")]
+Admin = Annotated[Principal, Depends(require_roles())]
+Configurer = Annotated[Principal, Depends(require_roles(Role.MARKETING))]
 
 
-async def _submitted_fields(request: Request) -> dict[str, Any]:
+def parse_json_object(body: bytes) -> dict[str, Any]:
+    try:
+        parsed = json.loads(body)
+    except ValueError as exc:
+        raise RequestValidationError(
+            [{"loc": ("body",), "msg": f"invalid JSON: {exc}", "type": "json_invalid"}]
+        ) from exc
+    if not isinstance(parsed, dict):
+        raise RequestValidationError(
+            [{"loc": ("body",), "msg": "expected a JSON object", "type": "dict_type"}]
+        )
+    return parsed
+
+
+async def _submitted_fields(request: Request, limit: int) -> dict[str, Any]:
     content_type = request.headers.get("content-type", "application/json").split(";")[0].strip().lower()
+    body = await read_body(request, limit)
+    if content_type == "application/x-www-form-urlencoded":
+        return dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
     if content_type in FORM_MEDIA_TYPES:
         form = await request.form()
         return {key: value for key, value in form.items() if isinstance(value, str)}
     if content_type == "application/json" or content_type.endswith("+json"):
-        try:
-            body = await request.json()
-        except ValueError as exc:
-            raise RequestValidationError(
-                [{"loc": ("body",), "msg": f"invalid JSON: {exc}", "type": "json_invalid"}]
-            ) from exc
-        if not isinstance(body, dict):
-            raise RequestValidationError(
-                [{"loc": ("body",), "msg": "expected a JSON object", "type": "dict_type"}]
-            )
-        return body
+        return parse_json_object(body)
     raise UnsupportedMediaType(f"{content_type!r} is not accepted; send application/json or a form encoding")
+
+
+def field_errors(exc: ValidationError, *prefix: str) -> RequestValidationError:
+    return RequestValidationError([{**e, "loc": (*prefix, *e["loc"])} for e in exc.errors(include_url=False)])
 
 
 @router.post(
     "/forms/{form_id}/submissions",
     status_code=status.HTTP_202_ACCEPTED,
-    summary="Submit a form fill (JSON or form-encoded, as a browser posts it)",
+    tags=["forms"],
+    summary="Submit a fill of a configured form (JSON or form-encoded, as a browser posts it)",
+    dependencies=[Depends(limit_client)],
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -56,16 +86,77 @@ async def _submitted_fields(request: Request) -> dict[str, Any]:
 async def submit_form(
     request: Request,
     session: SessionDep,
-    form_id: Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._-]+$")],
+    guard: ProtectionDep,
+    form_id: FormId,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> SubmissionAccepted:
-    fields = await _submitted_fields(request)
+    fields = await _submitted_fields(request, guard.max_body_bytes)
     try:
-        submission = FormSubmissionCreate.model_validate(fields)
+        return await service.submit_form(
+            session,
+            form_id=form_id,
+            fields=fields,
+            idempotency_key=idempotency_key,
+            origin=request.headers.get("origin"),
+            referer=request.headers.get("referer"),
+        )
     except ValidationError as exc:
-        raise RequestValidationError(
-            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)]
-        ) from exc
-    return await service.submit_form(
-        session, form_id=form_id, submission=submission, idempotency_key=idempotency_key
-    )
+        raise field_errors(exc, "body") from exc
+
+
+@router.post("/forms", status_code=status.HTTP_201_CREATED, tags=["forms"], summary="Configure a form")
+async def save_form(form: FormCreate, session: SessionDep, _: Configurer) -> FormRead:
+    return await service.save_form(session, form=form)
+
+
+@router.get("/forms", tags=["forms"], summary="Every configured form")
+async def list_forms(session: SessionDep, _: Configurer) -> list[FormRead]:
+    return await service.list_forms(session)
+
+
+@router.get("/forms/{form_id}", tags=["forms"], summary="One form's configuration")
+async def get_form(form_id: FormId, session: SessionDep, _: Configurer) -> FormRead:
+    return await service.get_form(session, form_id=form_id)
+
+
+@router.post(
+    "/events",
+    tags=["activity"],
+    summary="Record a batch of up to 1,000 activities; each item is accepted or rejected on its own",
+)
+async def record_events(
+    request: Request, session: SessionDep, guard: ProtectionDep, source_id: SourceDep
+) -> ActivityBatchResult:
+    try:
+        batch = ActivityBatch.model_validate(
+            parse_json_object(await read_body(request, guard.max_body_bytes))
+        )
+    except ValidationError as exc:
+        raise field_errors(exc, "body") from exc
+    return await activities.record_activities(session, source_id=source_id, items=batch.events)
+
+
+@router.post("/sources", status_code=status.HTTP_201_CREATED, tags=["sources"], summary="Register a source")
+async def create_source(source: SourceCreate, session: SessionDep, _: Admin) -> SourceCreated:
+    return await service.create_source(session, source=source)
+
+
+@router.get("/sources", tags=["sources"], summary="Every source (keys are never shown again)")
+async def list_sources(session: SessionDep, _: Admin) -> list[SourceRead]:
+    return list(await service.list_sources(session))
+
+
+@router.delete("/sources/{source_id}", tags=["sources"], summary="Revoke a source's API key")
+async def revoke_source(source_id: str, session: SessionDep, _: Admin) -> SourceRead:
+    return await service.revoke_source(session, source_id=source_id)
+
+
+@router.delete(
+    "/leads/{lead_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    tags=["leads"],
+    summary="Erase a lead's personal data everywhere (emits lead.erased)",
+)
+async def erase_lead(lead_id: uuid.UUID, session: SessionDep, _: Admin) -> Response:
+    await service.erase_lead(session, lead_id=lead_id, reason="request")
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -2,13 +2,26 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
 
-from services.ingest import api
+from services.ingest import api, api_webhooks
+from services.ingest.dependencies import Protection
+from services.ingest.errors import RateLimited
 from services.ingest.models import outbox
-from services.ingest.schemas import FormSubmissionCreate
+from services.ingest.schemas import ActivityCreate, FormSubmissionCreate
 from services.ingest.settings import IngestSettings
+from shared.problems import problem_response
 from shared.runtime import ServiceRuntime, create_service_app, publish_schemas
+
+
+async def _rate_limited(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RateLimited)
+    response = problem_response(
+        request, status=exc.status, title=exc.title, slug=exc.slug, detail=exc.detail, **exc.extensions
+    )
+    response.headers["Retry-After"] = str(exc.extensions.get("retry_after", "1"))
+    return response
 
 
 def create_app(settings: IngestSettings | None = None) -> FastAPI:
@@ -17,9 +30,12 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
     app = create_service_app(
         runtime,
         title="Baton ingest",
-        description="Web forms, ad-platform webhooks and activity events in; `lead.ingested` out.",
-        routers=[api.router],
+        description="Web forms, ad-platform webhooks and activity events in; `lead.ingested`, "
+        "`activity.recorded` and `lead.erased` out.",
+        routers=[api.router, api_webhooks.router],
     )
-    # The body is parsed by hand (JSON or form-encoded), so publish its schema explicitly.
-    publish_schemas(app, FormSubmissionCreate)
+    app.state.protection = Protection(settings)
+    app.add_exception_handler(RateLimited, _rate_limited)
+    # Bodies are parsed by hand (raw bytes for signatures, form encodings), so publish their schemas.
+    publish_schemas(app, FormSubmissionCreate, ActivityCreate)
     return app

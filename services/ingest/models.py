@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import DateTime, ForeignKey, String
+from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Index, String
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -21,28 +21,99 @@ class Base(DeclarativeBase):
 
 
 class Lead(Base):
-    """One person, identified by normalized email: the same email always maps to the same lead id."""
+    """One person, identified by a match key derived from the email (see `identity.match_key`).
+
+    `email` is the address as the person last typed it (trimmed, lower-cased), so a match on the
+    canonical key stays reversible; `erased_at` marks a lead whose personal data was removed.
+    """
 
     __tablename__ = "lead"
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     email: Mapped[str] = mapped_column(String(320), unique=True)
+    match_key: Mapped[str] = mapped_column(String(320), unique=True)
     first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Submission(Base):
-    """Every accepted submission, with the event it produced; the idempotency record too."""
+    """Every accepted submission, with the event it produced; the idempotency record too.
+
+    Webhook deliveries use `<provider>:<platform lead id>` as their idempotency key.
+    """
 
     __tablename__ = "submission"
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     lead_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("lead.id"), index=True)
     form_id: Mapped[str] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(50), server_default="form")
     event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), unique=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(255), unique=True)
     request_hash: Mapped[str] = mapped_column(String(64))
     fields: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Form(Base):
+    """A configured web form: how its fields map onto a lead, and who may post it."""
+
+    __tablename__ = "form"
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    field_map: Mapped[dict[str, str]] = mapped_column(JSONB)
+    utm_fields: Mapped[dict[str, str]] = mapped_column(JSONB)
+    is_hand_raiser: Mapped[bool] = mapped_column(Boolean)
+    allowed_origins: Mapped[list[str]] = mapped_column(JSONB)
+    honeypot_field: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class Source(Base):
+    """A system allowed to post activity events, known by the SHA-256 of its API key."""
+
+    __tablename__ = "source"
+
+    id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    key_prefix: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Visitor(Base):
+    """A browser (cookie or HubSpot `hutk`) and, once a form revealed them, the lead behind it.
+
+    `decision` records why the link was made, so a wrong link can be found and undone.
+    """
+
+    __tablename__ = "visitor"
+
+    id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    lead_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("lead.id"), index=True)
+    decision: Mapped[str | None] = mapped_column(String(32))
+    first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    linked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Activity(Base):
+    """Every accepted activity. Anonymous ones wait here, `event_id` null, until stitched."""
+
+    __tablename__ = "activity"
+    __table_args__ = (Index("ix_activity_visitor_id_unpublished", "visitor_id", "event_id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    source_id: Mapped[str] = mapped_column(String(100))
+    visitor_id: Mapped[str | None] = mapped_column(String(200))
+    lead_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("lead.id"), index=True)
+    type: Mapped[str] = mapped_column(String(64))
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    properties: Mapped[dict[str, str]] = mapped_column(JSONB)
+    event_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), unique=True)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 

@@ -1,27 +1,102 @@
-"""Pure normalization of submitted fields into the `lead.ingested` payload."""
+"""Pure normalization: incoming fields, whatever their names, into the `lead.ingested` payload."""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import re
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
+from urllib.parse import parse_qs, urlparse
 
+from services.ingest.identity import company_domain, normalize_email
 from services.ingest.schemas import FormSubmissionCreate
 from shared.contracts import LeadIngestedPayload
 
 UTM_FIELDS = ("utm_source", "utm_medium", "utm_campaign", "utm_term", "utm_content")
+# Where a page's address may arrive, if the page did not send its UTM tags separately.
+PAGE_URL_FIELDS = ("page_url", "pageUri", "page_uri", "landing_page", "url")
+VISITOR_FIELDS = ("visitor_id", "hutk", "baton_vid")
 
-
-def normalize_email(email: str) -> str:
-    """Lower-case the whole address: mailbox case-sensitivity is allowed by RFC 5321 but unused."""
-    return email.strip().lower()
+COUNTRY_NAMES = {
+    "united states": "US", "united states of america": "US", "usa": "US", "u.s.": "US",
+    "united kingdom": "GB", "uk": "GB", "great britain": "GB", "england": "GB", "scotland": "GB",
+    "ireland": "IE", "germany": "DE", "deutschland": "DE", "france": "FR", "netherlands": "NL",
+    "the netherlands": "NL", "canada": "CA", "australia": "AU", "spain": "ES", "italy": "IT",
+    "sweden": "SE", "norway": "NO", "denmark": "DK", "finland": "FI", "switzerland": "CH",
+    "austria": "AT", "belgium": "BE", "portugal": "PT", "poland": "PL", "india": "IN",
+    "japan": "JP", "brazil": "BR", "mexico": "MX", "singapore": "SG", "new zealand": "NZ",
+}  # fmt: skip
+ISO3_TO_ISO2 = {
+    "USA": "US", "GBR": "GB", "IRL": "IE", "DEU": "DE", "FRA": "FR", "NLD": "NL", "CAN": "CA",
+    "AUS": "AU", "ESP": "ES", "ITA": "IT", "SWE": "SE", "CHE": "CH", "IND": "IN", "JPN": "JP",
+}  # fmt: skip
 
 
 def normalize_country(country: str | None) -> str | None:
+    """ISO 3166-1 alpha-2 where the name or code is known; otherwise the value, title-cased."""
     if country is None:
         return None
-    return country.upper() if len(country) == 2 else country.title()
+    value = country.strip()
+    if len(value) == 2:
+        return value.upper()
+    if value.upper() in ISO3_TO_ISO2:
+        return ISO3_TO_ISO2[value.upper()]
+    return COUNTRY_NAMES.get(value.lower(), value.title())
+
+
+def normalize_phone(phone: str | None) -> str | None:
+    """Digits with a leading `+` when the number was international (`00` becomes `+`).
+
+    Not full E.164: without `phonenumbers` a national number cannot be given its country code.
+    """
+    if phone is None:
+        return None
+    digits = re.sub(r"[^\d+]", "", phone)
+    if digits.startswith("00"):
+        digits = "+" + digits[2:]
+    digits = digits[0] + digits[1:].replace("+", "") if digits else digits
+    return digits or None
+
+
+def split_name(full_name: str) -> tuple[str | None, str | None]:
+    """`Ada Lovelace` -> (Ada, Lovelace); `Lovelace, Ada` -> (Ada, Lovelace); one word is a first name."""
+    name = " ".join(full_name.split())
+    if not name:
+        return None, None
+    if "," in name:
+        last, _, first = name.partition(",")
+        return first.strip() or None, last.strip() or None
+    first, _, last = name.partition(" ")
+    return first, last or None
+
+
+def utm_from_url(url: str) -> dict[str, str]:
+    """The `utm_*` query parameters of a page address, without their prefix."""
+    try:
+        query = parse_qs(urlparse(url).query)
+    except ValueError:
+        return {}
+    return {k.removeprefix("utm_"): v[0] for k, v in query.items() if k in UTM_FIELDS and v and v[0]}
+
+
+def map_fields(
+    raw: Mapping[str, Any], field_map: Mapping[str, str], utm_fields: Mapping[str, str]
+) -> dict[str, Any]:
+    """Rename incoming fields to Baton's (`field_map`: incoming -> canonical), hidden UTM fields
+    to `utm_<key>`, and split a full name when first and last were not given separately."""
+    fields: dict[str, Any] = {}
+    for key, value in raw.items():
+        if key in utm_fields:
+            fields[f"utm_{utm_fields[key].removeprefix('utm_')}"] = value
+        else:
+            fields[field_map.get(key, key)] = value
+    full_name = fields.pop("full_name", None) or fields.pop("name", None)
+    if isinstance(full_name, str) and not fields.get("first_name") and not fields.get("last_name"):
+        first, last = split_name(full_name)
+        fields["first_name"], fields["last_name"] = first, last
+    return fields
 
 
 def request_hash(form_id: str, fields: dict[str, Any]) -> str:
@@ -30,24 +105,47 @@ def request_hash(form_id: str, fields: dict[str, Any]) -> str:
 
 
 def to_ingested_payload(
-    form_id: str, submission: FormSubmissionCreate, *, submitted_at: datetime
+    form_id: str | None,
+    submission: FormSubmissionCreate,
+    *,
+    submitted_at: datetime,
+    source: str = "form",
+    is_hand_raiser: bool = False,
+    utm: Mapping[str, str] | None = None,
+    attributes: Mapping[str, str] | None = None,
+    is_test: bool = False,
+    external_id: str | None = None,
 ) -> LeadIngestedPayload:
+    """The one normalized event every source maps into: UTM tags from the fields, the page
+    address or the platform (in that order of precedence), the rest kept as attributes."""
     extras = submission.extra_fields()
-    utm = {key.removeprefix("utm_"): extras.pop(key) for key in UTM_FIELDS if key in extras}
+    visitor_id = next((extras.pop(k) for k in VISITOR_FIELDS if k in extras), None)
+    tags = {key.removeprefix("utm_"): extras.pop(key) for key in UTM_FIELDS if key in extras}
+    page_url = next((extras[k] for k in PAGE_URL_FIELDS if k in extras), None)
+    from_page = utm_from_url(page_url) if page_url else {}
+    email = normalize_email(submission.email)
+    extra_attributes = dict(attributes or {})
+    domain = company_domain(email)
+    if domain:
+        extra_attributes.setdefault("company_domain", domain)
     return LeadIngestedPayload(
-        source="form",
+        source=source,
         form_id=form_id,
-        email=normalize_email(submission.email),
+        email=email,
         first_name=submission.first_name,
         last_name=submission.last_name,
         company=submission.company,
         job_title=submission.job_title,
-        phone=submission.phone,
+        phone=normalize_phone(submission.phone),
         country=normalize_country(submission.country),
         company_size=submission.company_size,
         industry=submission.industry,
         consent=submission.consent,
-        utm=utm,
-        attributes=extras,
+        is_hand_raiser=is_hand_raiser,
+        utm={**dict(utm or {}), **from_page, **tags},
+        attributes={**extras, **extra_attributes},
         submitted_at=submitted_at,
+        is_test=is_test,
+        external_id=external_id,
+        visitor_id=visitor_id,
     )

@@ -3,30 +3,48 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.ingest.models import Lead, Submission
+from services.ingest.models import Activity, Form, Lead, Source, Submission, Visitor
 
 
 class LeadRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def resolve_by_email(self, email: str, *, seen_at: datetime) -> uuid.UUID:
-        """The lead id for this email, creating the lead on first sight (race-free upsert)."""
+    async def resolve(self, *, email: str, match_key: str, seen_at: datetime) -> uuid.UUID:
+        """The lead id for this match key, creating the lead on first sight (race-free upsert)."""
         statement = (
             insert(Lead)
-            .values(id=uuid.uuid4(), email=email, first_seen_at=seen_at, last_seen_at=seen_at)
-            .on_conflict_do_update(index_elements=[Lead.email], set_={"last_seen_at": seen_at})
+            .values(
+                id=uuid.uuid4(), email=email, match_key=match_key, first_seen_at=seen_at, last_seen_at=seen_at
+            )
+            .on_conflict_do_update(index_elements=[Lead.match_key], set_={"last_seen_at": seen_at})
             .returning(Lead.id)
         )
         lead_id: uuid.UUID = (await self.session.execute(statement)).scalar_one()
         return lead_id
+
+    async def get(self, lead_id: uuid.UUID) -> Lead | None:
+        return await self.session.get(Lead, lead_id)
+
+    async def erase(self, lead_id: uuid.UUID, *, at: datetime) -> bool:
+        """Replace the email with a tombstone; False when there is no such lead or it was erased."""
+        tombstone = f"erased-{lead_id}@erased.invalid"
+        statement = (
+            update(Lead)
+            .where(Lead.id == lead_id, Lead.erased_at.is_(None))
+            .values(email=tombstone, match_key=tombstone, erased_at=at)
+            .returning(Lead.id)
+            .execution_options(synchronize_session=False)
+        )
+        return (await self.session.execute(statement)).scalar_one_or_none() is not None
 
 
 class SubmissionRepository:
@@ -42,6 +60,7 @@ class SubmissionRepository:
         *,
         lead_id: uuid.UUID,
         form_id: str,
+        source: str,
         event_id: uuid.UUID,
         idempotency_key: str | None,
         request_hash: str,
@@ -55,6 +74,7 @@ class SubmissionRepository:
                 id=uuid.uuid4(),
                 lead_id=lead_id,
                 form_id=form_id,
+                source=source,
                 event_id=event_id,
                 idempotency_key=idempotency_key,
                 request_hash=request_hash,
@@ -65,3 +85,148 @@ class SubmissionRepository:
             .returning(Submission.id)
         )
         return (await self.session.execute(statement)).scalar_one_or_none() is not None
+
+    async def forget_fields(self, lead_id: uuid.UUID) -> None:
+        """Erasure: keep that a submission happened (counts), drop what was submitted."""
+        await self.session.execute(
+            update(Submission)
+            .where(Submission.lead_id == lead_id)
+            .values(fields={})
+            .execution_options(synchronize_session=False)
+        )
+
+
+class FormRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def get(self, form_id: str) -> Form | None:
+        return await self.session.get(Form, form_id)
+
+    async def all(self) -> Sequence[Form]:
+        return (await self.session.scalars(select(Form).order_by(Form.id))).all()
+
+    async def upsert(self, values: dict[str, Any], *, now: datetime) -> Form:
+        statement = insert(Form).values(**values, created_at=now, updated_at=now)
+        upsert = statement.on_conflict_do_update(
+            index_elements=[Form.id], set_={**values, "updated_at": now}
+        ).returning(Form)
+        result = await self.session.execute(upsert, execution_options={"populate_existing": True})
+        form: Form = result.scalar_one()
+        return form
+
+
+class SourceRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, source: Source) -> bool:
+        """False when the id is taken."""
+        statement = (
+            insert(Source)
+            .values(
+                id=source.id,
+                name=source.name,
+                key_hash=source.key_hash,
+                key_prefix=source.key_prefix,
+                created_at=source.created_at,
+            )
+            .on_conflict_do_nothing(index_elements=[Source.id])
+            .returning(Source.id)
+        )
+        return (await self.session.execute(statement)).scalar_one_or_none() is not None
+
+    async def get(self, source_id: str) -> Source | None:
+        return await self.session.get(Source, source_id)
+
+    async def by_key_hash(self, key_hash: str) -> Source | None:
+        statement = select(Source).where(Source.key_hash == key_hash, Source.revoked_at.is_(None))
+        return (await self.session.scalars(statement)).first()
+
+    async def all(self) -> Sequence[Source]:
+        return (await self.session.scalars(select(Source).order_by(Source.id))).all()
+
+    async def revoke(self, source_id: str, *, at: datetime) -> Source | None:
+        source = await self.get(source_id)
+        if source is not None and source.revoked_at is None:
+            source.revoked_at = at
+            await self.session.flush()
+        return source
+
+
+class VisitorRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def lead_of(self, visitor_id: str, *, seen_at: datetime) -> uuid.UUID | None:
+        """The lead behind a visitor, recording the visitor on first sight."""
+        await self.session.execute(
+            insert(Visitor)
+            .values(id=visitor_id, first_seen_at=seen_at)
+            .on_conflict_do_nothing(index_elements=[Visitor.id])
+        )
+        lead_id: uuid.UUID | None = await self.session.scalar(
+            select(Visitor.lead_id).where(Visitor.id == visitor_id)
+        )
+        return lead_id
+
+    async def link(self, visitor_id: str, lead_id: uuid.UUID, *, decision: str, at: datetime) -> uuid.UUID:
+        """Link an unlinked visitor to the lead; returns the lead it is linked to (a visitor
+        already linked to someone else keeps that link: a shared computer must not merge people)."""
+        statement = (
+            insert(Visitor)
+            .values(id=visitor_id, lead_id=lead_id, decision=decision, first_seen_at=at, linked_at=at)
+            .on_conflict_do_update(
+                index_elements=[Visitor.id],
+                set_={"lead_id": lead_id, "decision": decision, "linked_at": at},
+                where=Visitor.lead_id.is_(None),
+            )
+        )
+        await self.session.execute(statement)
+        linked: uuid.UUID | None = (
+            await self.session.execute(select(Visitor.lead_id).where(Visitor.id == visitor_id))
+        ).scalar_one()
+        assert linked is not None
+        return linked
+
+    async def unlink_lead(self, lead_id: uuid.UUID) -> None:
+        await self.session.execute(
+            update(Visitor)
+            .where(Visitor.lead_id == lead_id)
+            .values(lead_id=None, decision=None, linked_at=None)
+            .execution_options(synchronize_session=False)
+        )
+
+
+class ActivityRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add_many(self, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            await self.session.execute(insert(Activity), list(rows))
+
+    async def claim_anonymous(self, visitor_id: str, lead_id: uuid.UUID) -> Sequence[Activity]:
+        """Attribute the visitor's anonymous activities to the lead (locked, so a concurrent
+        stitch of the same visitor cannot publish them twice), oldest first."""
+        statement = (
+            select(Activity)
+            .where(Activity.visitor_id == visitor_id, Activity.event_id.is_(None))
+            .order_by(Activity.occurred_at, Activity.id)
+            .with_for_update(skip_locked=True)
+        )
+        rows = (await self.session.scalars(statement)).all()
+        for row in rows:
+            row.lead_id = lead_id
+            row.event_id = uuid.uuid4()
+        await self.session.flush()
+        return rows
+
+    async def forget_for_lead(self, lead_id: uuid.UUID) -> None:
+        """Erasure: keep the activity (anonymous counts), drop its link to the person."""
+        await self.session.execute(
+            update(Activity)
+            .where(Activity.lead_id == lead_id)
+            .values(visitor_id=None, properties={})
+            .execution_options(synchronize_session=False)
+        )

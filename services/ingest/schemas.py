@@ -3,11 +3,29 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from datetime import datetime
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
 MAX_ATTRIBUTE_LENGTH = 2000
+MAX_BATCH = 1000
+ID_PATTERN = r"^[A-Za-z0-9._-]+$"
+CANONICAL_FIELDS = (
+    "email",
+    "first_name",
+    "last_name",
+    "full_name",
+    "company",
+    "job_title",
+    "phone",
+    "country",
+    "company_size",
+    "industry",
+    "consent",
+    "visitor_id",
+    "page_url",
+)
 
 
 class FormSubmissionCreate(BaseModel):
@@ -40,3 +58,125 @@ class FormSubmissionCreate(BaseModel):
 class SubmissionAccepted(BaseModel):
     lead_id: uuid.UUID
     event_id: uuid.UUID
+
+
+class FormCreate(BaseModel):
+    """A form's configuration; posting an existing id replaces its configuration."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, max_length=200, pattern=ID_PATTERN)
+    name: str = Field(min_length=1, max_length=200)
+    field_map: dict[str, str] = Field(
+        default_factory=dict,
+        description="Incoming field name -> Baton field (" + ", ".join(CANONICAL_FIELDS) + ").",
+    )
+    utm_fields: dict[str, str] = Field(
+        default_factory=dict,
+        description="Hidden incoming field -> UTM key (source, medium, campaign, term, content).",
+    )
+    is_hand_raiser: bool = False
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins (scheme://host[:port]) browsers may post from; empty allows any.",
+    )
+    honeypot_field: str | None = Field(
+        default="_gotcha", max_length=100, description="A hidden input humans leave empty."
+    )
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins_are_origins(cls, origins: list[str]) -> list[str]:
+        for origin in origins:
+            if not origin.startswith(("https://", "http://")) or origin.count("/") != 2:
+                raise ValueError(f"{origin!r} is not an origin like https://www.example.com")
+        return [o.lower() for o in origins]
+
+
+class FormRead(FormCreate):
+    model_config = ConfigDict(from_attributes=True)
+
+    created_at: datetime
+    updated_at: datetime
+
+
+class SourceCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, max_length=100, pattern=ID_PATTERN)
+    name: str = Field(min_length=1, max_length=200)
+
+
+class SourceRead(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: str
+    name: str
+    key_prefix: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class SourceCreated(SourceRead):
+    api_key: str = Field(description="Shown once: only its hash is stored.")
+
+
+ActivityType = Literal[
+    "page_view",
+    "pricing_page_view",
+    "content_download",
+    "webinar_registered",
+    "webinar_attended",
+    "event_attended",
+    "email_open",
+    "email_click",
+    "trial_signup",
+    "custom",
+]
+
+
+class ActivityCreate(BaseModel):
+    """One activity: who (a visitor id, an email or both), what and when."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    type: ActivityType
+    occurred_at: datetime | None = Field(default=None, description="Defaults to the time of receipt.")
+    visitor_id: str | None = Field(default=None, min_length=1, max_length=200)
+    email: EmailStr | None = None
+    url: str | None = Field(default=None, max_length=2000)
+    name: str | None = Field(default=None, max_length=200, description="What a `custom` activity is.")
+    properties: dict[str, str | int | float | bool] = Field(default_factory=dict, max_length=50)
+
+    @model_validator(mode="after")
+    def _someone_did_it(self) -> ActivityCreate:
+        if self.visitor_id is None and self.email is None:
+            raise ValueError("an activity needs a visitor_id, an email or both")
+        if self.occurred_at is not None and self.occurred_at.tzinfo is None:
+            raise ValueError("occurred_at needs a time zone")
+        return self
+
+
+class ActivityBatch(BaseModel):
+    events: list[dict[str, Any]] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+class ActivityResult(BaseModel):
+    index: int
+    status: Literal["accepted", "rejected"]
+    reason: str | None = None
+    lead_id: uuid.UUID | None = None
+    event_id: uuid.UUID | None = Field(default=None, description="Null while the visitor is anonymous.")
+
+
+class ActivityBatchResult(BaseModel):
+    accepted: int
+    rejected: int
+    results: list[ActivityResult]
+
+
+class WebhookAccepted(BaseModel):
+    provider: str
+    leads: list[SubmissionAccepted] = Field(default_factory=list)
+    duplicates: int = 0
+    erased: int = 0

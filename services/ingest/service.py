@@ -1,47 +1,145 @@
-"""Ingest's use cases. No transport here: the caller owns the session and its transaction."""
+"""Ingest's use cases for forms, leads and sources. No transport here: the caller owns the
+session and its transaction; these only stage rows and events in it."""
 
 from __future__ import annotations
 
+import hashlib
+import secrets
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.ingest.errors import IdempotencyKeyReused
-from services.ingest.models import outbox
-from services.ingest.normalize import request_hash, to_ingested_payload
-from services.ingest.repository import LeadRepository, SubmissionRepository
-from services.ingest.schemas import FormSubmissionCreate, SubmissionAccepted
-from shared.contracts import LeadIngested, utc_now
+from services.ingest.activities import stitch_visitor
+from services.ingest.errors import (
+    FormNotFound,
+    IdempotencyKeyReused,
+    LeadNotFound,
+    OriginNotAllowed,
+    SourceExists,
+    SourceNotFound,
+)
+from services.ingest.identity import match_key
+from services.ingest.models import Form, Source, Submission, outbox
+from services.ingest.normalize import map_fields, request_hash, to_ingested_payload
+from services.ingest.protection import HONEYPOT_TRIPPED, honeypot_tripped, origin_allowed
+from services.ingest.repository import (
+    ActivityRepository,
+    FormRepository,
+    LeadRepository,
+    SourceRepository,
+    SubmissionRepository,
+    VisitorRepository,
+)
+from services.ingest.schemas import (
+    FormCreate,
+    FormRead,
+    FormSubmissionCreate,
+    SourceCreate,
+    SourceCreated,
+    SourceRead,
+    SubmissionAccepted,
+)
+from shared.contracts import LeadErased, LeadErasedPayload, LeadIngested, LeadIngestedPayload, utc_now
 from shared.outbox import add_event
 
 PRODUCER = "ingest"
+API_KEY_PREFIX = "bk_"
+
+
+@dataclass(frozen=True)
+class Accepted:
+    answer: SubmissionAccepted
+    duplicate: bool
+
+
+async def save_form(session: AsyncSession, *, form: FormCreate) -> FormRead:
+    """Create or replace a form's configuration."""
+    row = await FormRepository(session).upsert(form.model_dump(), now=utc_now())
+    return FormRead.model_validate(row)
+
+
+async def list_forms(session: AsyncSession) -> list[FormRead]:
+    return [FormRead.model_validate(f) for f in await FormRepository(session).all()]
+
+
+async def get_form(session: AsyncSession, *, form_id: str) -> FormRead:
+    return FormRead.model_validate(await _form(session, form_id))
 
 
 async def submit_form(
     session: AsyncSession,
     *,
     form_id: str,
-    submission: FormSubmissionCreate,
+    fields: dict[str, Any],
     idempotency_key: str | None,
+    origin: str | None = None,
+    referer: str | None = None,
 ) -> SubmissionAccepted:
-    """Accept a form fill: resolve the lead by email and stage `lead.ingested` in the outbox.
+    """Accept a fill of a configured form: check where it was posted from, map its fields, resolve
+    the lead and stage `lead.ingested` (plus the visitor's stitched activities) in the outbox.
 
-    The same idempotency key with the same body returns the first answer and stages nothing;
-    with a different body it is refused.
+    A filled honeypot gets an answer indistinguishable from success and changes nothing. The
+    same idempotency key with the same body returns the first answer; with another body it is
+    refused. Raises pydantic's `ValidationError` for invalid fields.
     """
-    fields = submission.model_dump(mode="json", exclude_none=True)
-    digest = request_hash(form_id, fields)
+    form = await _form(session, form_id)
+    if not origin_allowed(form.allowed_origins, origin, referer):
+        raise OriginNotAllowed(f"form {form_id!r} does not accept posts from {origin or 'an unknown origin'}")
+    if honeypot_tripped(form.honeypot_field, fields):
+        HONEYPOT_TRIPPED.labels(form_id).inc()
+        return SubmissionAccepted(lead_id=uuid.uuid4(), event_id=uuid.uuid4())
+    fields = {k: v for k, v in fields.items() if k != form.honeypot_field}
+    submission = FormSubmissionCreate.model_validate(map_fields(fields, form.field_map, form.utm_fields))
+    stored = submission.model_dump(mode="json", exclude_none=True)
+    digest = request_hash(form_id, stored)
+    if idempotency_key is not None:
+        earlier = await SubmissionRepository(session).by_idempotency_key(idempotency_key)
+        if earlier is not None:
+            return _replay(earlier, digest)
+    payload = to_ingested_payload(
+        form_id, submission, submitted_at=utc_now(), is_hand_raiser=form.is_hand_raiser
+    )
+    accepted = await accept_lead(
+        session, payload=payload, idempotency_key=idempotency_key, digest=digest, fields=stored
+    )
+    if accepted.duplicate:
+        winner = await SubmissionRepository(session).by_idempotency_key(idempotency_key or "")
+        assert winner is not None
+        return _replay(winner, digest)
+    return accepted.answer
+
+
+async def accept_lead(
+    session: AsyncSession,
+    *,
+    payload: LeadIngestedPayload,
+    idempotency_key: str | None,
+    digest: str,
+    fields: dict[str, Any],
+) -> Accepted:
+    """The path every source shares: resolve the lead by its match key, record the submission
+    under its idempotency key, stage `lead.ingested`, and stitch the visitor's past to the lead.
+
+    `duplicate` is True when the key was taken (by an earlier or a concurrent request): then
+    nothing was staged and `answer` is the first request's.
+    """
     submissions = SubmissionRepository(session)
     if idempotency_key is not None:
         earlier = await submissions.by_idempotency_key(idempotency_key)
         if earlier is not None:
-            return _replay(earlier.request_hash, digest, earlier.lead_id, earlier.event_id)
-
+            return Accepted(_answer(earlier), duplicate=True)
     received_at = utc_now()
-    payload = to_ingested_payload(form_id, submission, submitted_at=received_at)
-    lead_id = await LeadRepository(session).resolve_by_email(payload.email, seen_at=received_at)
+    lead_id = await LeadRepository(session).resolve(
+        email=payload.email, match_key=match_key(payload.email), seen_at=received_at
+    )
     event = LeadIngested.new(lead_id=lead_id, payload=payload, producer=PRODUCER)
     stored = await submissions.add_unless_key_taken(
         lead_id=lead_id,
-        form_id=form_id,
+        form_id=payload.form_id or payload.source,
+        source=payload.source,
         event_id=event.event_id,
         idempotency_key=idempotency_key,
         request_hash=digest,
@@ -49,16 +147,92 @@ async def submit_form(
         received_at=received_at,
     )
     if not stored:
-        # A concurrent request with the same key committed first: answer as it did.
-        assert idempotency_key is not None
-        winner = await submissions.by_idempotency_key(idempotency_key)
+        winner = await submissions.by_idempotency_key(idempotency_key or "")
         assert winner is not None
-        return _replay(winner.request_hash, digest, winner.lead_id, winner.event_id)
+        return Accepted(_answer(winner), duplicate=True)
     await add_event(session, outbox, event)
-    return SubmissionAccepted(lead_id=lead_id, event_id=event.event_id)
+    if payload.visitor_id:
+        await stitch_visitor(
+            session,
+            visitor_id=payload.visitor_id,
+            lead_id=lead_id,
+            email=payload.email,
+            decision=f"{payload.source}_submission",
+            caused_by=event,
+        )
+    return Accepted(SubmissionAccepted(lead_id=lead_id, event_id=event.event_id), duplicate=False)
 
 
-def _replay(stored_hash: str, digest: str, lead_id: object, event_id: object) -> SubmissionAccepted:
-    if stored_hash != digest:
+async def erase_lead(session: AsyncSession, *, lead_id: uuid.UUID, reason: str) -> None:
+    """Remove a lead's personal data (email, submitted fields, visitor links, activity details),
+    keep the anonymous counts, and stage `lead.erased` so every service does the same."""
+    now = utc_now()
+    if await LeadRepository(session).get(lead_id) is None:
+        raise LeadNotFound(f"no lead {lead_id}")
+    if not await LeadRepository(session).erase(lead_id, at=now):
+        return
+    await SubmissionRepository(session).forget_fields(lead_id)
+    await VisitorRepository(session).unlink_lead(lead_id)
+    await ActivityRepository(session).forget_for_lead(lead_id)
+    await add_event(
+        session,
+        outbox,
+        LeadErased.new(
+            lead_id=lead_id, payload=LeadErasedPayload(reason=reason, erased_at=now), producer=PRODUCER
+        ),
+    )
+
+
+async def create_source(session: AsyncSession, *, source: SourceCreate) -> SourceCreated:
+    """Register a source and mint its API key; only the key's hash is kept."""
+    api_key = API_KEY_PREFIX + secrets.token_urlsafe(32)
+    row = Source(
+        id=source.id,
+        name=source.name,
+        key_hash=hash_api_key(api_key),
+        key_prefix=api_key[:10],
+        created_at=utc_now(),
+        revoked_at=None,
+    )
+    if not await SourceRepository(session).add(row):
+        raise SourceExists(f"source {source.id!r} exists; revoke it or pick another id")
+    return SourceCreated(**SourceRead.model_validate(row).model_dump(), api_key=api_key)
+
+
+async def list_sources(session: AsyncSession) -> Sequence[SourceRead]:
+    return [SourceRead.model_validate(s) for s in await SourceRepository(session).all()]
+
+
+async def revoke_source(session: AsyncSession, *, source_id: str) -> SourceRead:
+    source = await SourceRepository(session).revoke(source_id, at=utc_now())
+    if source is None:
+        raise SourceNotFound(f"no source {source_id!r}")
+    return SourceRead.model_validate(source)
+
+
+async def source_for_key(session: AsyncSession, *, api_key: str) -> str | None:
+    """The id of the live source this API key belongs to, if any."""
+    source = await SourceRepository(session).by_key_hash(hash_api_key(api_key))
+    return source.id if source else None
+
+
+def hash_api_key(api_key: str) -> str:
+    # Keys are 256 random bits, so a fast hash is safe here (no dictionary to attack).
+    return hashlib.sha256(api_key.encode()).hexdigest()
+
+
+async def _form(session: AsyncSession, form_id: str) -> Form:
+    form = await FormRepository(session).get(form_id)
+    if form is None:
+        raise FormNotFound(f"no form {form_id!r}; configure it with POST /v1/forms")
+    return form
+
+
+def _answer(submission: Submission) -> SubmissionAccepted:
+    return SubmissionAccepted(lead_id=submission.lead_id, event_id=submission.event_id)
+
+
+def _replay(earlier: Submission, digest: str) -> SubmissionAccepted:
+    if earlier.request_hash != digest:
         raise IdempotencyKeyReused("this Idempotency-Key was already used with a different body")
-    return SubmissionAccepted.model_validate({"lead_id": lead_id, "event_id": event_id})
+    return _answer(earlier)

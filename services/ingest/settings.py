@@ -1,7 +1,39 @@
+"""Ingest's settings: protection limits and one secret per webhook provider (unset = disabled)."""
+
 from __future__ import annotations
+
+from pydantic import Field, SecretStr
 
 from shared.settings import ServiceSettings
 
 
 class IngestSettings(ServiceSettings):
     service_name: str = "ingest"
+
+    max_body_bytes: int = Field(default=1_000_000, description="Larger bodies get 413.")
+    form_rate_limit_per_minute: float = Field(
+        default=60, description="Form posts per client address per minute, per replica (in-process)."
+    )
+    form_rate_limit_burst: int = 20
+    rate_limit_exempt_networks: list[str] = Field(
+        default=["127.0.0.0/8", "::1/128"],
+        description="Client networks never rate limited. Behind a proxy, run uvicorn with "
+        "--proxy-headers so the client address is the browser's, not the proxy's.",
+    )
+    source_rate_limit_per_minute: float = Field(
+        default=600, description="Event batches per source per minute."
+    )
+    source_rate_limit_burst: int = 100
+
+    facebook_app_secret: SecretStr | None = None
+    facebook_verify_token: SecretStr | None = None
+    facebook_access_token: SecretStr | None = Field(default=None, description="Page token for lead reads.")
+    facebook_graph_url: str = "https://graph.facebook.com/v21.0"
+    google_ads_key: SecretStr | None = None
+    linkedin_client_secret: SecretStr | None = None
+    linkedin_access_token: SecretStr | None = None
+    linkedin_api_url: str = "https://api.linkedin.com/rest"
+    hubspot_client_secret: SecretStr | None = None
+    typeform_secret: SecretStr | None = None
+    platform_fetch_attempts: int = 4
+    platform_fetch_backoff_s: float = 0.2

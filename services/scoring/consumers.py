@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scoring import service
 from services.scoring.agreement import ActiveRubric
-from shared.contracts import LeadDispositioned, LeadIngested
-from shared.contracts.topics import LEAD_DISPOSITIONED, LEAD_INGESTED
+from shared.contracts import ActivityRecorded, LeadDispositioned, LeadIngested
+from shared.contracts.topics import ACTIVITY_RECORDED, LEAD_DISPOSITIONED, LEAD_INGESTED
 from shared.kafka import EventHandler
 
 
@@ -24,7 +24,16 @@ def build_handlers(active: ActiveRubric) -> Mapping[str, EventHandler]:
         shadows = await active.shadows(session)
         await service.score_lead(session, rubric=rubric, event=event, shadows=shadows)
 
+    async def on_activity_recorded(session: AsyncSession, event: ActivityRecorded) -> None:
+        rubric = await active.current(session)
+        shadows = await active.shadows(session)
+        await service.score_activity(session, rubric=rubric, event=event, shadows=shadows)
+
     async def on_lead_dispositioned(session: AsyncSession, event: LeadDispositioned) -> None:
         await service.record_disposition(session, event=event)
 
-    return {LEAD_INGESTED: on_lead_ingested, LEAD_DISPOSITIONED: on_lead_dispositioned}
+    return {
+        LEAD_INGESTED: on_lead_ingested,
+        LEAD_DISPOSITIONED: on_lead_dispositioned,
+        ACTIVITY_RECORDED: on_activity_recorded,
+    }

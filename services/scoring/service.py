@@ -23,6 +23,7 @@ from services.scoring.repository import (
 from services.scoring.rubric import Rubric
 from services.scoring.schemas import ScoreHistory, ScoreHistoryEntry, ScoreRead
 from shared.contracts import (
+    ActivityRecorded,
     Envelope,
     FiredRule,
     LeadDispositioned,
@@ -65,7 +66,48 @@ async def score_lead(
     )
     if not recorded:
         return None
-    history = [to_activity(a) for a in await activities.for_lead(event.lead_id, until=now)]
+    evaluation = await _evaluate(session, rubric, profile, event, shadows)
+    await record_evaluation(
+        session, profile, evaluation, caused_by=event, source=payload.source, form_id=payload.form_id
+    )
+    return evaluation
+
+
+async def score_activity(
+    session: AsyncSession, *, rubric: Rubric, event: ActivityRecorded, shadows: Sequence[Rubric] = ()
+) -> Evaluation | None:
+    """Record a lead's activity (live, or stitched from its anonymous past) and re-score the lead
+    as of the event's time. Returns None when the activity was already recorded."""
+    payload = event.payload
+    now = event.occurred_at
+    profile = await ProfileRepository(session).merge(
+        event.lead_id, observed_at=now, now=utc_now(), fields={"email": payload.email}
+    )
+    recorded = await ActivityRepository(session).add_once(
+        lead_id=event.lead_id,
+        event_id=event.event_id,
+        type=payload.activity_type,
+        occurred_at=min(payload.occurred_at, now),
+        properties=payload.properties,
+    )
+    if not recorded:
+        return None
+    evaluation = await _evaluate(session, rubric, profile, event, shadows)
+    await record_evaluation(
+        session, profile, evaluation, caused_by=event, source=profile.source, form_id=None
+    )
+    return evaluation
+
+
+async def _evaluate(
+    session: AsyncSession,
+    rubric: Rubric,
+    profile: LeadProfile,
+    event: Envelope,
+    shadows: Sequence[Rubric],
+) -> Evaluation:
+    now = event.occurred_at
+    history = [to_activity(a) for a in await ActivityRepository(session).for_lead(event.lead_id, until=now)]
     lead = to_profile(profile)
     evaluation = rubric.evaluate(lead, history, now=now)
     for shadow in shadows:
@@ -79,9 +121,6 @@ async def score_lead(
             is_mql=would.is_mql,
             scored_at=now,
         )
-    await record_evaluation(
-        session, profile, evaluation, caused_by=event, source=payload.source, form_id=payload.form_id
-    )
     return evaluation
 
 

@@ -4,12 +4,16 @@ from shared.contracts.codec import UndecodableEvent, decode_event
 from shared.contracts.envelope import Envelope, Payload, utc_now
 from shared.contracts.events import (
     NO_LEAD,
+    ActivityRecorded,
+    ActivityRecordedPayload,
     AnyEvent,
     FiredRule,
     LeadAssigned,
     LeadAssignedPayload,
     LeadDispositioned,
     LeadDispositionedPayload,
+    LeadErased,
+    LeadErasedPayload,
     LeadIngested,
     LeadIngestedPayload,
     LeadQualified,
@@ -26,6 +30,8 @@ from shared.contracts.events import (
 
 __all__ = [
     "NO_LEAD",
+    "ActivityRecorded",
+    "ActivityRecordedPayload",
     "AnyEvent",
     "Envelope",
     "FiredRule",
@@ -33,6 +39,8 @@ __all__ = [
     "LeadAssignedPayload",
     "LeadDispositioned",
     "LeadDispositionedPayload",
+    "LeadErased",
+    "LeadErasedPayload",
     "LeadIngested",
     "LeadIngestedPayload",
     "LeadQualified",

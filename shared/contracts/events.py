@@ -36,6 +36,26 @@ class LeadIngestedPayload(Payload):
     utm: dict[str, str] = Field(default_factory=dict)
     attributes: dict[str, str] = Field(default_factory=dict)
     submitted_at: datetime
+    is_test: bool = Field(default=False, description="A platform's test lead: keep out of reporting.")
+    external_id: str | None = Field(default=None, description="The platform's own lead id.")
+    visitor_id: str | None = Field(default=None, description="The browser the submission came from.")
+
+
+class ActivityRecordedPayload(Payload):
+    activity_type: str = Field(description="page_view, content_download, webinar_attended, email_click, ...")
+    occurred_at: datetime
+    email: str = Field(description="The lead's normalized email, so a consumer can start a profile.")
+    source: str = Field(description="The source (API key or token) that reported the activity.")
+    visitor_id: str | None = None
+    properties: dict[str, str] = Field(default_factory=dict)
+    stitched: bool = Field(
+        default=False, description="Recorded anonymously and attributed to the lead later."
+    )
+
+
+class LeadErasedPayload(Payload):
+    reason: str = Field(description="Why: 'request', or the platform that deleted the lead.")
+    erased_at: datetime
 
 
 class FiredRule(Payload):
@@ -128,6 +148,22 @@ class LeadIngested(Envelope):
     payload: LeadIngestedPayload
 
 
+class ActivityRecorded(Envelope):
+    """Emitted by ingest for an activity of a known lead: at once when the activity names the
+    lead, or later, when a form reveals the anonymous visitor who did it (`stitched`)."""
+
+    event_type: Literal["activity.recorded"] = "activity.recorded"
+    payload: ActivityRecordedPayload
+
+
+class LeadErased(Envelope):
+    """Emitted by ingest when a lead's personal data is erased (on request, or because the ad
+    platform deleted the lead). Consumers remove personal data and keep anonymous counts."""
+
+    event_type: Literal["lead.erased"] = "lead.erased"
+    payload: LeadErasedPayload
+
+
 class LeadScored(Envelope):
     """Emitted by scoring every time a lead's score is computed, with the rules that fired."""
 
@@ -182,7 +218,9 @@ AnyEvent = Annotated[
     | LeadAssigned
     | LeadTouched
     | LeadDispositioned
-    | RubricActivated,
+    | RubricActivated
+    | ActivityRecorded
+    | LeadErased,
     Field(discriminator="event_type"),
 ]
 
@@ -197,4 +235,6 @@ CURRENT_VERSIONS: dict[str, int] = {
     "lead.touched": 1,
     "lead.dispositioned": 1,
     "rubric.activated": 1,
+    "activity.recorded": 1,
+    "lead.erased": 1,
 }

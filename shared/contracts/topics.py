@@ -16,6 +16,8 @@ LEAD_ASSIGNED: Final = "lead.assigned"
 LEAD_TOUCHED: Final = "lead.touched"
 LEAD_DISPOSITIONED: Final = "lead.dispositioned"
 RUBRIC_ACTIVATED: Final = "rubric.activated"
+ACTIVITY_RECORDED: Final = "activity.recorded"
+LEAD_ERASED: Final = "lead.erased"
 
 EVENT_TOPICS: Final[tuple[str, ...]] = (
     LEAD_INGESTED,
@@ -25,6 +27,8 @@ EVENT_TOPICS: Final[tuple[str, ...]] = (
     LEAD_TOUCHED,
     LEAD_DISPOSITIONED,
     RUBRIC_ACTIVATED,
+    ACTIVITY_RECORDED,
+    LEAD_ERASED,
 )
 
 DEAD_LETTER_SUFFIX: Final = ".dlq"
@@ -38,16 +42,19 @@ class Flow(NamedTuple):
 # Who reads and writes what: the single source for the Kafka ACLs, the KEDA triggers and the
 # dead-letter topics; a unit test holds every service's handlers to it.
 TOPOLOGY: Final[dict[str, Flow]] = {
-    "ingest": Flow(frozenset(), frozenset({LEAD_INGESTED})),
+    "ingest": Flow(frozenset(), frozenset({LEAD_INGESTED, ACTIVITY_RECORDED, LEAD_ERASED})),
     "scoring": Flow(
-        frozenset({LEAD_INGESTED, LEAD_DISPOSITIONED}),
+        frozenset({LEAD_INGESTED, LEAD_DISPOSITIONED, ACTIVITY_RECORDED}),
         frozenset({LEAD_SCORED, LEAD_QUALIFIED, RUBRIC_ACTIVATED}),
     ),
     "routing": Flow(
         frozenset({LEAD_QUALIFIED}),
         frozenset({LEAD_ASSIGNED, LEAD_TOUCHED, LEAD_DISPOSITIONED}),
     ),
-    "feedback": Flow(frozenset(EVENT_TOPICS) - {RUBRIC_ACTIVATED}, frozenset()),
+    # Feedback counts the lead journey; activities and erasures are not (yet) part of it.
+    "feedback": Flow(
+        frozenset(EVENT_TOPICS) - {RUBRIC_ACTIVATED, ACTIVITY_RECORDED, LEAD_ERASED}, frozenset()
+    ),
 }
 
 

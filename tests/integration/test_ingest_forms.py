@@ -4,12 +4,35 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+from fastapi import FastAPI
 
 from services.ingest.main import create_app
+from shared.auth import Role
 from shared.contracts import decode_event
 from shared.db import Database
-from tests.conftest import Infra
-from tests.support import read_topic, running_app
+from tests.conftest import Infra, bearer
+from tests.support import read_topic
+from tests.support import running_app as _running_app
+
+# The migration seeds these; every test starts from truncated tables, so they are configured again.
+SEEDED = {"demo-request": True, "contact-sales": True, "newsletter": False, "f": False}
+
+
+@asynccontextmanager
+async def running_app(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with _running_app(app) as client:
+        for form_id, hand_raiser in SEEDED.items():
+            response = await client.post(
+                "/v1/forms",
+                json={"id": form_id, "name": form_id, "is_hand_raiser": hand_raiser},
+                headers=bearer(Role.MARKETING),
+            )
+            assert response.status_code == 201, response.text
+        yield client
 
 
 class TestSubmitForm:

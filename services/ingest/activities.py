@@ -1,0 +1,194 @@
+"""Activity use cases: record a batch, keep anonymous activity, stitch it once the visitor is known."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlparse
+
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.ingest.identity import match_key, normalize_email
+from services.ingest.models import outbox
+from services.ingest.normalize import utm_from_url
+from services.ingest.repository import ActivityRepository, LeadRepository, VisitorRepository
+from services.ingest.schemas import ActivityBatchResult, ActivityCreate, ActivityResult
+from shared.contracts import ActivityRecorded, ActivityRecordedPayload, Envelope, utc_now
+from shared.outbox import add_event
+
+PRODUCER = "ingest"
+
+
+def activity_properties(item: ActivityCreate) -> tuple[str, dict[str, str]]:
+    """The activity's type and flat text properties as scoring reads them (`page_path`,
+    `utm.source`, ...). A pricing-page visit is a page view of `/pricing`."""
+    properties = {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in item.properties.items()}
+    kind: str = item.type
+    if item.url:
+        properties["url"] = item.url
+        properties.setdefault("page_path", urlparse(item.url).path or "/")
+        properties.update({f"utm.{k}": v for k, v in utm_from_url(item.url).items()})
+    if kind == "pricing_page_view":
+        kind = "page_view"
+        properties.setdefault("page_path", "/pricing")
+    if item.name:
+        properties["name"] = item.name
+    return kind, properties
+
+
+async def record_activities(
+    session: AsyncSession, *, source_id: str, items: list[dict[str, Any]]
+) -> ActivityBatchResult:
+    """Validate each item on its own (one bad item never sinks the batch), store every valid one,
+    and stage `activity.recorded` for those whose lead is known. An item carrying both an email
+    and a visitor id reveals the visitor: their anonymous activity is stitched to the lead."""
+    now = utc_now()
+    results: list[ActivityResult] = []
+    valid: list[tuple[int, ActivityCreate]] = []
+    for index, raw in enumerate(items):
+        try:
+            valid.append((index, ActivityCreate.model_validate(raw)))
+        except ValidationError as exc:
+            reason = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'item'}: {e['msg']}" for e in exc.errors())
+            results.append(ActivityResult(index=index, status="rejected", reason=reason))
+    leads = LeadRepository(session)
+    visitors = VisitorRepository(session)
+    by_email: dict[str, uuid.UUID] = {}
+    emails: dict[uuid.UUID, str] = {}
+    # First the items that name the person, so the anonymous items of the same batch find them.
+    for _, item in valid:
+        if item.email is None:
+            continue
+        email = normalize_email(item.email)
+        if email not in by_email:
+            resolved = await leads.resolve(email=email, match_key=match_key(email), seen_at=now)
+            by_email[email], emails[resolved] = resolved, email
+        if item.visitor_id:
+            await stitch_visitor(
+                session,
+                visitor_id=item.visitor_id,
+                lead_id=by_email[email],
+                email=email,
+                decision="activity_email",
+                caused_by=None,
+            )
+    by_visitor: dict[str, uuid.UUID | None] = {}
+    rows: list[dict[str, Any]] = []
+    for index, item in valid:
+        lead_id: uuid.UUID | None
+        if item.email is not None:
+            lead_id = by_email[normalize_email(item.email)]
+        else:
+            assert item.visitor_id is not None
+            if item.visitor_id not in by_visitor:
+                by_visitor[item.visitor_id] = await visitors.lead_of(item.visitor_id, seen_at=now)
+            lead_id = by_visitor[item.visitor_id]
+        kind, properties = activity_properties(item)
+        occurred_at = item.occurred_at or now
+        event_id: uuid.UUID | None = None
+        if lead_id is not None:
+            email = emails.get(lead_id) or await _email_of(session, lead_id, emails)
+            event_id = await _stage(
+                session,
+                lead_id=lead_id,
+                email=email,
+                kind=kind,
+                occurred_at=occurred_at,
+                properties=properties,
+                visitor_id=item.visitor_id,
+                source=source_id,
+                stitched=False,
+                caused_by=None,
+            )
+        rows.append(
+            {
+                "source_id": source_id,
+                "visitor_id": item.visitor_id,
+                "lead_id": lead_id,
+                "type": kind,
+                "occurred_at": occurred_at,
+                "properties": properties,
+                "event_id": event_id,
+                "received_at": now,
+            }
+        )
+        results.append(ActivityResult(index=index, status="accepted", lead_id=lead_id, event_id=event_id))
+    await ActivityRepository(session).add_many(rows)
+    results.sort(key=lambda r: r.index)
+    accepted = sum(1 for r in results if r.status == "accepted")
+    return ActivityBatchResult(accepted=accepted, rejected=len(results) - accepted, results=results)
+
+
+async def stitch_visitor(
+    session: AsyncSession,
+    *,
+    visitor_id: str,
+    lead_id: uuid.UUID,
+    email: str,
+    decision: str,
+    caused_by: Envelope | None,
+) -> int:
+    """Link the visitor to the lead (unless already linked to someone else) and publish the
+    visitor's anonymous activities as the lead's. Returns how many were stitched."""
+    now = utc_now()
+    linked = await VisitorRepository(session).link(visitor_id, lead_id, decision=decision, at=now)
+    if linked != lead_id:
+        return 0
+    claimed = await ActivityRepository(session).claim_anonymous(visitor_id, lead_id)
+    for row in claimed:
+        assert row.event_id is not None
+        await _stage(
+            session,
+            lead_id=lead_id,
+            email=email,
+            kind=row.type,
+            occurred_at=row.occurred_at,
+            properties=row.properties,
+            visitor_id=visitor_id,
+            source=row.source_id,
+            stitched=True,
+            caused_by=caused_by,
+            event_id=row.event_id,
+        )
+    return len(claimed)
+
+
+async def _stage(
+    session: AsyncSession,
+    *,
+    lead_id: uuid.UUID,
+    email: str,
+    kind: str,
+    occurred_at: datetime,
+    properties: dict[str, str],
+    visitor_id: str | None,
+    source: str,
+    stitched: bool,
+    caused_by: Envelope | None,
+    event_id: uuid.UUID | None = None,
+) -> uuid.UUID:
+    payload = ActivityRecordedPayload(
+        activity_type=kind,
+        occurred_at=occurred_at,
+        email=email,
+        source=source,
+        visitor_id=visitor_id,
+        properties=properties,
+        stitched=stitched,
+    )
+    event = ActivityRecorded.new(lead_id=lead_id, payload=payload, producer=PRODUCER, caused_by=caused_by)
+    if event_id is not None:
+        # The stored activity's id is the event's, so the row and the event name each other.
+        correlation = {"correlation_id": event_id} if caused_by is None else {}
+        event = event.model_copy(update={"event_id": event_id, **correlation})
+    await add_event(session, outbox, event)
+    return event.event_id
+
+
+async def _email_of(session: AsyncSession, lead_id: uuid.UUID, cache: dict[uuid.UUID, str]) -> str:
+    lead = await LeadRepository(session).get(lead_id)
+    assert lead is not None
+    cache[lead_id] = lead.email
+    return lead.email

@@ -1,0 +1,102 @@
+"""Request-level dependencies: body limits, rate limits, and who is posting activity."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from services.ingest import service
+from services.ingest.errors import BodyTooLarge, RateLimited
+from services.ingest.protection import RATE_LIMITED, ClientNetworks, TokenBucket, retry_after_header
+from services.ingest.settings import IngestSettings
+from shared.auth import Role, Unauthenticated, require_roles
+from shared.runtime import SessionDep
+
+
+class Protection:
+    """The app's in-process limiters, built once in the app factory."""
+
+    def __init__(self, settings: IngestSettings) -> None:
+        self.max_body_bytes = settings.max_body_bytes
+        self.per_client = TokenBucket(
+            per_minute=settings.form_rate_limit_per_minute, burst=settings.form_rate_limit_burst
+        )
+        self.per_source = TokenBucket(
+            per_minute=settings.source_rate_limit_per_minute, burst=settings.source_rate_limit_burst
+        )
+        self.exempt = ClientNetworks(settings.rate_limit_exempt_networks)
+
+
+def protection(request: Request) -> Protection:
+    found: Protection = request.app.state.protection
+    return found
+
+
+ProtectionDep = Annotated[Protection, Depends(protection)]
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The raw body, refused with 413 beyond `limit` (declared or actual length)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge(f"the body is {declared} bytes; the limit is {limit}")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(f"the body exceeds the limit of {limit} bytes")
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    # Starlette's form parser reads the cached body from here.
+    request._body = body
+    return body
+
+
+async def limit_client(request: Request, guard: ProtectionDep) -> None:
+    """Per client address: a browser posting forms faster than a human can is refused."""
+    host = request.client.host if request.client else "unknown"
+    if host in guard.exempt:
+        return
+    wait = guard.per_client.take(host)
+    if wait > 0:
+        RATE_LIMITED.labels("client").inc()
+        raise RateLimited("too many form posts from this address", retry_after=retry_after_header(wait))
+
+
+_bearer = HTTPBearer(auto_error=False)
+_source_roles = require_roles(Role.SOURCE)
+
+
+async def posting_source(
+    request: Request,
+    session: SessionDep,
+    guard: ProtectionDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    x_api_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> str:
+    """The source posting activity: by its `X-Api-Key`, or a bearer token of role `source`
+    (its `source_id` claim) or `admin`. Rate limited per source."""
+    if x_api_key is not None:
+        source_id = await service.source_for_key(session, api_key=x_api_key)
+        if source_id is None:
+            raise Unauthenticated("unknown or revoked API key")
+    elif credentials is not None:
+        principal = await _source_roles(
+            await request.app.state.token_verifier.verify(credentials.credentials)
+        )
+        source_id = principal.source_id or principal.subject
+    else:
+        raise Unauthenticated("send X-Api-Key or a bearer token of role source")
+    wait = guard.per_source.take(source_id)
+    if wait > 0:
+        RATE_LIMITED.labels("source").inc()
+        raise RateLimited(
+            f"too many requests from source {source_id!r}", retry_after=retry_after_header(wait)
+        )
+    return source_id
+
+
+SourceDep = Annotated[str, Depends(posting_source)]

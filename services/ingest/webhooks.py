@@ -1,0 +1,131 @@
+"""Webhook use cases: platform leads in, one `lead.ingested` per platform lead id, ever.
+
+Signatures are checked by the caller before anything here runs. Every lead of a delivery is
+parsed (and fetched) before anything is stored, so a delivery is applied whole or not at all
+and the platform's retry finds nothing half-done.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Sequence
+from functools import partial
+from typing import Any, TypeVar
+
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.ingest.errors import WebhookPayloadInvalid
+from services.ingest.normalize import map_fields, to_ingested_payload
+from services.ingest.platforms import LeadFetcher
+from services.ingest.providers import (
+    LeadgenChange,
+    LinkedInNotification,
+    PayloadInvalid,
+    PlatformLead,
+    facebook_lead,
+    linkedin_lead,
+)
+from services.ingest.repository import SubmissionRepository
+from services.ingest.schemas import FormSubmissionCreate, SubmissionAccepted, WebhookAccepted
+from services.ingest.service import accept_lead, erase_lead
+from shared.contracts import LeadIngestedPayload, utc_now
+
+T = TypeVar("T")
+
+
+def idempotency_key(provider: str, external_id: str) -> str:
+    key = f"{provider}:{external_id}"
+    # Platform ids (LinkedIn URNs) can outgrow the column; a digest keeps them unique.
+    return key if len(key) <= 255 else f"{provider}:sha256:{hashlib.sha256(key.encode()).hexdigest()}"
+
+
+async def ingest_platform_leads(
+    session: AsyncSession, *, provider: str, leads: Sequence[PlatformLead]
+) -> WebhookAccepted:
+    """Accept each platform lead once: a lead id seen before is acknowledged and changes nothing."""
+    prepared = [(lead, _payload(provider, lead)) for lead in leads]
+    result = WebhookAccepted(provider=provider)
+    for lead, (payload, fields) in prepared:
+        accepted = await accept_lead(
+            session,
+            payload=payload,
+            idempotency_key=idempotency_key(provider, lead.external_id),
+            digest=hashlib.sha256(repr(sorted(fields.items())).encode()).hexdigest(),
+            fields=fields,
+        )
+        result.leads.append(accepted.answer)
+        result.duplicates += accepted.duplicate
+    return result
+
+
+async def receive_facebook(
+    session: AsyncSession, *, changes: Sequence[LeadgenChange], fetcher: LeadFetcher
+) -> WebhookAccepted:
+    """Meta sends ids only: fetch each new lead from the Graph API, then accept them all."""
+    submissions = SubmissionRepository(session)
+    leads: list[PlatformLead] = []
+    seen: list[SubmissionAccepted] = []
+    for change in changes:
+        earlier = await submissions.by_idempotency_key(idempotency_key("facebook", change.leadgen_id))
+        if earlier is not None:
+            seen.append(SubmissionAccepted(lead_id=earlier.lead_id, event_id=earlier.event_id))
+            continue
+        fetched = await fetcher.fetch(change.leadgen_id)
+        leads.append(parse_payload(partial(facebook_lead, change, fetched)))
+    result = await ingest_platform_leads(session, provider="facebook", leads=leads)
+    result.leads.extend(seen)
+    result.duplicates += len(seen)
+    return result
+
+
+async def receive_linkedin(
+    session: AsyncSession, *, notification: LinkedInNotification, fetcher: LeadFetcher
+) -> WebhookAccepted:
+    """CREATED: fetch the form response and accept it. DELETED: erase the lead it created."""
+    key = idempotency_key("linkedin", notification.response_id)
+    earlier = await SubmissionRepository(session).by_idempotency_key(key)
+    if notification.action == "DELETED":
+        if earlier is None:
+            return WebhookAccepted(provider="linkedin")
+        await erase_lead(session, lead_id=earlier.lead_id, reason="linkedin")
+        return WebhookAccepted(provider="linkedin", erased=1)
+    if earlier is not None:
+        answer = SubmissionAccepted(lead_id=earlier.lead_id, event_id=earlier.event_id)
+        return WebhookAccepted(provider="linkedin", leads=[answer], duplicates=1)
+    response = await fetcher.fetch(notification.response_id)
+    lead = parse_payload(partial(linkedin_lead, notification, response))
+    return await ingest_platform_leads(session, provider="linkedin", leads=[lead])
+
+
+def parse_payload(parse: Callable[[], T]) -> T:
+    """Run a provider parser, turning a malformed payload into a 422 problem."""
+    try:
+        return parse()
+    except PayloadInvalid as exc:
+        raise WebhookPayloadInvalid(str(exc)) from exc
+
+
+def _payload(provider: str, lead: PlatformLead) -> tuple[LeadIngestedPayload, dict[str, Any]]:
+    fields = map_fields(lead.fields, {}, {})
+    try:
+        submission = FormSubmissionCreate.model_validate(fields)
+    except ValidationError as exc:
+        errors = [
+            {"loc": ["lead", *map(str, e["loc"])], "msg": e["msg"], "type": e["type"]}
+            for e in exc.errors(include_url=False)
+        ]
+        raise WebhookPayloadInvalid(
+            f"{provider} lead {lead.external_id} is missing or has invalid fields", errors=errors
+        ) from exc
+    payload = to_ingested_payload(
+        lead.form_id,
+        submission,
+        submitted_at=lead.submitted_at or utc_now(),
+        source=provider,
+        utm=lead.utm,
+        attributes=lead.attributes,
+        is_test=lead.is_test,
+        external_id=lead.external_id,
+    )
+    return payload, submission.model_dump(mode="json", exclude_none=True)

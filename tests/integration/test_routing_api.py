@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -15,11 +17,22 @@ from services.routing.models import Disposition, outbox
 from shared.auth import Role
 from shared.contracts import LeadQualified, LeadQualifiedPayload, LeadSnapshot, decode_event, utc_now
 from shared.db import Database
-from tests.conftest import Infra, bearer
-from tests.support import read_topic, running_app
+from tests.conftest import Infra, bearer, truncate_all
+from tests.support import caught_up, read_topic, running_app
 
 MANAGER = bearer(Role.MANAGER)
 ADMIN = bearer(Role.ADMIN)
+
+
+@asynccontextmanager
+async def quiet_app(db: Database) -> AsyncIterator[httpx.AsyncClient]:
+    """The routing app on clean tables, once its consumer has worked through whatever earlier
+    tests of the session left on the shared broker (those leads would otherwise reach our reps)."""
+    app = create_app()
+    async with running_app(app) as client:
+        await caught_up(app)
+        await truncate_all(db)
+        yield client
 
 
 def qualified() -> LeadQualified:
@@ -67,7 +80,7 @@ def assert_problem(response: httpx.Response, status: int, slug: str | None = Non
 
 class TestReps:
     async def test_manager_adds_and_lists_reps(self, db: Database, settings_env: Infra) -> None:
-        async with running_app(create_app()) as client:
+        async with quiet_app(db) as client:
             ada = await create_rep(
                 client,
                 "Ada",
@@ -83,7 +96,7 @@ class TestReps:
         assert (ada["weight"], ada["assigned"], ada["active"]) == (2, 0, True)
 
     async def test_duplicate_email_is_a_conflict(self, db: Database, settings_env: Infra) -> None:
-        async with running_app(create_app()) as client:
+        async with quiet_app(db) as client:
             await create_rep(client, "Grace")
             again = await client.post(
                 "/v1/reps", json={"name": "Grace H", "email": "GRACE@example.com"}, headers=ADMIN
@@ -91,7 +104,7 @@ class TestReps:
         assert_problem(again, 409, "rep-email-taken")
 
     async def test_only_managers_and_admins_manage_reps(self, db: Database, settings_env: Infra) -> None:
-        async with running_app(create_app()) as client:
+        async with quiet_app(db) as client:
             as_rep = await client.post(
                 "/v1/reps",
                 json={"name": "Eve", "email": "eve@example.com"},
@@ -102,7 +115,7 @@ class TestReps:
         assert_problem(anonymous, 401)
 
     async def test_invalid_rep_fields_are_field_errors(self, db: Database, settings_env: Infra) -> None:
-        async with running_app(create_app()) as client:
+        async with quiet_app(db) as client:
             response = await client.post(
                 "/v1/reps",
                 json={"name": "Tz", "email": "tz@example.com", "weight": 0, "timezone": "Mars/Olympus"},
@@ -114,7 +127,7 @@ class TestReps:
     async def test_patch_switches_a_rep_off_and_changes_weight(
         self, db: Database, settings_env: Infra
     ) -> None:
-        async with running_app(create_app()) as client:
+        async with quiet_app(db) as client:
             rep = await create_rep(client, "Linus")
             patched = await client.patch(
                 f"/v1/reps/{rep['id']}", json={"active": False, "weight": 3}, headers=MANAGER
@@ -125,7 +138,7 @@ class TestReps:
         assert_problem(missing, 404, "rep-not-found")
 
     async def test_rep_who_joins_late_gets_no_catch_up_burst(self, db: Database, settings_env: Infra) -> None:
-        async with running_app(create_app()) as client:
+        async with quiet_app(db) as client:
             await create_rep(client, "First")
             await create_rep(client, "Second")
             for _ in range(6):
@@ -139,7 +152,7 @@ class TestRepSelfService:
     async def test_a_rep_switches_themselves_off_but_not_their_weight_or_a_colleague(
         self, db: Database, settings_env: Infra
     ) -> None:
-        async with running_app(create_app()) as client:
+        async with quiet_app(db) as client:
             me = await create_rep(client, "Self")
             colleague = await create_rep(client, "Colleague")
             as_me = bearer(Role.REP, rep_id=uuid.UUID(me["id"]))
@@ -160,7 +173,7 @@ class TestAbsences:
     async def test_rep_away_gets_no_leads_and_the_trace_says_so(
         self, db: Database, settings_env: Infra
     ) -> None:
-        async with running_app(create_app()) as client:
+        async with quiet_app(db) as client:
             away = await create_rep(client, "Away")
             here = await create_rep(client, "Here")
             as_away = bearer(Role.REP, rep_id=uuid.UUID(away["id"]))
@@ -207,7 +220,7 @@ class TestRepQueue:
     async def test_a_rep_reads_their_own_queue_and_nobody_elses(
         self, db: Database, settings_env: Infra
     ) -> None:
-        async with running_app(create_app()) as client:
+        async with quiet_app(db) as client:
             alice = await create_rep(client, "Alice")
             bob = await create_rep(client, "Bob")
             assignments = [await assign(db) for _ in range(4)]
@@ -233,7 +246,7 @@ class TestRepQueue:
 
 class TestRecordDisposition:
     async def test_a_lead_goes_from_accepted_to_won(self, db: Database, settings_env: Infra) -> None:
-        async with running_app(create_app()) as client:
+        async with quiet_app(db) as client:
             await create_rep(client, "Closer")
             assignment_id, rep_id = await assign(db)
             as_rep = bearer(Role.REP, rep_id=rep_id)
@@ -276,7 +289,7 @@ class TestRecordDisposition:
     async def test_rejection_without_a_reason_is_unprocessable(
         self, db: Database, settings_env: Infra
     ) -> None:
-        async with running_app(create_app()) as client:
+        async with quiet_app(db) as client:
             await create_rep(client, "Picky")
             assignment_id, _ = await assign(db)
             url = f"/v1/assignments/{assignment_id}/disposition"
@@ -296,7 +309,7 @@ class TestRecordDisposition:
     async def test_illegal_transitions_are_conflicts_naming_the_allowed_states(
         self, db: Database, settings_env: Infra
     ) -> None:
-        async with running_app(create_app()) as client:
+        async with quiet_app(db) as client:
             await create_rep(client, "Hasty")
             assignment_id, _ = await assign(db)
             url = f"/v1/assignments/{assignment_id}/disposition"
@@ -311,7 +324,7 @@ class TestRecordDisposition:
     async def test_only_the_assigned_rep_may_record_an_outcome(
         self, db: Database, settings_env: Infra
     ) -> None:
-        async with running_app(create_app()) as client:
+        async with quiet_app(db) as client:
             await create_rep(client, "Owner")
             assignment_id, _ = await assign(db)
             url = f"/v1/assignments/{assignment_id}/disposition"
@@ -331,7 +344,7 @@ class TestLogTouch:
     async def test_first_touch_stops_the_clock_and_keeps_the_status(
         self, db: Database, settings_env: Infra
     ) -> None:
-        async with running_app(create_app()) as client:
+        async with quiet_app(db) as client:
             await create_rep(client, "Caller")
             assignment_id, rep_id = await assign(db)
             as_rep = bearer(Role.REP, rep_id=rep_id)

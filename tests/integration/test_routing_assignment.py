@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import timedelta
 
+import httpx
 from sqlalchemy import func, select, text
 
 from services.routing import reps, service
@@ -17,8 +20,8 @@ from shared.auth import Role
 from shared.contracts import LeadQualified, LeadQualifiedPayload, LeadSnapshot, decode_event, utc_now
 from shared.db import Database
 from shared.kafka import create_producer
-from tests.conftest import Infra, bearer
-from tests.support import eventually, read_topic, running_app
+from tests.conftest import Infra, bearer, truncate_all
+from tests.support import caught_up, eventually, read_topic, running_app
 
 MANAGER = bearer(Role.MANAGER)
 
@@ -83,11 +86,22 @@ async def assignments_by_lead(db: Database, lead_ids: list[uuid.UUID]) -> dict[u
         return dict(rows.all())
 
 
+@asynccontextmanager
+async def quiet_app(db: Database) -> AsyncIterator[httpx.AsyncClient]:
+    """The routing app on clean tables, once its consumer has worked through whatever earlier
+    tests of the session left on the shared broker (those leads would otherwise reach our reps)."""
+    app = create_app()
+    async with running_app(app) as client:
+        await caught_up(app)
+        await truncate_all(db)
+        yield client
+
+
 class TestAssignLeadFromKafka:
     async def test_qualified_lead_is_assigned_and_announced(self, db: Database, settings_env: Infra) -> None:
-        (rep_id,) = await add_reps(db, 1)
         event = qualified(sla_minutes=30)
-        async with running_app(create_app()) as client:
+        async with quiet_app(db) as client:
+            (rep_id,) = await add_reps(db, 1)
             await publish(settings_env.kafka_bootstrap_servers, event)
 
             async def assigned() -> None:
@@ -117,10 +131,10 @@ class TestAssignLeadFromKafka:
     async def test_redelivery_and_requalification_leave_one_assignment(
         self, db: Database, settings_env: Infra
     ) -> None:
-        await add_reps(db, 2)
         first = qualified()
         again = qualified(first.lead_id)
-        async with running_app(create_app()):
+        async with quiet_app(db):
+            await add_reps(db, 2)
             await publish(settings_env.kafka_bootstrap_servers, first, first, again)
 
             async def both_processed() -> None:
@@ -141,9 +155,9 @@ class TestAssignLeadFromKafka:
         assert (assignments, announced, credited) == (1, 1, 1)
 
     async def test_round_robin_spreads_leads_across_reps(self, db: Database, settings_env: Infra) -> None:
-        reps = await add_reps(db, 3)
         events = [qualified() for _ in range(9)]
-        async with running_app(create_app()):
+        async with quiet_app(db):
+            reps = await add_reps(db, 3)
             await publish(settings_env.kafka_bootstrap_servers, *events)
 
             async def all_processed() -> None:
@@ -160,7 +174,7 @@ class TestFallbackQueue:
         self, db: Database, settings_env: Infra
     ) -> None:
         event = qualified()
-        async with running_app(create_app()) as client:
+        async with quiet_app(db) as client:
             await publish(settings_env.kafka_bootstrap_servers, event)
 
             async def queued() -> None:
@@ -253,10 +267,14 @@ class TestTwoReplicas:
     async def test_two_replicas_on_one_topic_assign_every_lead_exactly_once(
         self, db: Database, settings_env: Infra
     ) -> None:
-        reps = await add_reps(db, 3)
         events = [qualified() for _ in range(15)]
         requalified = [qualified(e.lead_id) for e in events]
-        async with running_app(create_app()), running_app(create_app()):
+        replicas = create_app(), create_app()
+        async with running_app(replicas[0]), running_app(replicas[1]):
+            for replica in replicas:
+                await caught_up(replica)
+            await truncate_all(db)
+            reps = await add_reps(db, 3)
             await publish(settings_env.kafka_bootstrap_servers, *events, *requalified, *events)
 
             async def all_processed() -> None:

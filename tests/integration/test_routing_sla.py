@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
+import httpx
 from sqlalchemy import func, select
 
 from services.routing import dispositions, reps, service, sla
@@ -15,8 +18,8 @@ from services.routing.schemas import DispositionCreate, RepCreate
 from shared.auth import Role
 from shared.contracts import LeadQualified, LeadQualifiedPayload, LeadSnapshot, utc_now
 from shared.db import Database
-from tests.conftest import Infra, bearer
-from tests.support import eventually, running_app
+from tests.conftest import Infra, bearer, truncate_all
+from tests.support import caught_up, eventually, running_app
 
 MANAGER = bearer(Role.MANAGER)
 
@@ -66,6 +69,17 @@ async def reload(db: Database, assignment_id: uuid.UUID) -> Assignment:
         assignment = await session.get(Assignment, assignment_id)
     assert assignment is not None
     return assignment
+
+
+@asynccontextmanager
+async def quiet_app(db: Database) -> AsyncIterator[httpx.AsyncClient]:
+    """The routing app on clean tables, once its consumer has worked through whatever earlier
+    tests of the session left on the shared broker (those leads would otherwise reach our reps)."""
+    app = create_app()
+    async with running_app(app) as client:
+        await caught_up(app)
+        await truncate_all(db)
+        yield client
 
 
 class TestFireDueSlaTimers:
@@ -171,9 +185,9 @@ class TestFallbackRetry:
 
 class TestWorkerInTheApp:
     async def test_running_app_marks_breaches_on_its_own(self, db: Database, settings_env: Infra) -> None:
-        await add_rep(db, "slow")
-        assignment = await assign(db, qualified(sla_minutes=0))
-        async with running_app(create_app()) as client:
+        async with quiet_app(db) as client:
+            await add_rep(db, "slow")
+            assignment = await assign(db, qualified(sla_minutes=0))
 
             async def breached() -> None:
                 response = await client.get(f"/v1/leads/{assignment.lead_id}/assignment", headers=MANAGER)
@@ -186,12 +200,12 @@ class TestPreview:
     async def test_preview_explains_the_choice_and_assigns_nothing(
         self, db: Database, settings_env: Infra
     ) -> None:
-        day = await add_rep(
-            db, "day", timezone="Europe/Berlin", working_hours={"start": "09:00", "end": "17:00"}
-        )
-        anytime = await add_rep(db, "anytime")
         sunday_noon = datetime(2026, 11, 29, 11, 0, tzinfo=UTC).isoformat()
-        async with running_app(create_app()) as client:
+        async with quiet_app(db) as client:
+            day = await add_rep(
+                db, "day", timezone="Europe/Berlin", working_hours={"start": "09:00", "end": "17:00"}
+            )
+            anytime = await add_rep(db, "anytime")
             response = await client.post("/v1/routing/preview", json={"at": sunday_noon}, headers=MANAGER)
             as_rep = await client.post(
                 "/v1/routing/preview", json={}, headers=bearer(Role.REP, rep_id=anytime)
@@ -209,10 +223,10 @@ class TestBusinessTimeClock:
     async def test_weekend_and_declared_holiday_stop_the_sla_clock(
         self, db: Database, settings_env: Infra
     ) -> None:
-        rep_id = await add_rep(
-            db, "nyc", timezone="America/New_York", working_hours={"start": "09:00", "end": "17:00"}
-        )
-        async with running_app(create_app()) as client:
+        async with quiet_app(db) as client:
+            rep_id = await add_rep(
+                db, "nyc", timezone="America/New_York", working_hours={"start": "09:00", "end": "17:00"}
+            )
             put = await client.put("/v1/holidays/2026-11-30", json={"name": "Company day"}, headers=MANAGER)
             again = await client.put(
                 "/v1/holidays/2026-11-30", json={"name": "Company day off"}, headers=MANAGER

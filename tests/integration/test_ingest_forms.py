@@ -12,7 +12,7 @@ from fastapi import FastAPI
 
 from services.ingest.main import create_app
 from shared.auth import Role
-from shared.contracts import decode_event
+from shared.contracts import LeadIngested, decode_event
 from shared.db import Database
 from tests.conftest import Infra, bearer
 from tests.support import read_topic
@@ -51,6 +51,7 @@ class TestSubmitForm:
             until=lambda rs: any(r.key == accepted["lead_id"].encode() for r in rs),
         )
         event = next(decode_event(r.value) for r in records if r.key == accepted["lead_id"].encode())
+        assert isinstance(event, LeadIngested)
         assert str(event.event_id) == accepted["event_id"]
         assert event.payload.email == "ada@example.com"
         assert event.payload.utm == {"source": "google"}

@@ -1,0 +1,456 @@
+"""Every webhook provider end to end: a payload shaped as the platform documents it, signed as
+the platform signs it, reaches scoring; a bad signature is 401 and publishes nothing; a retried
+delivery creates nothing new. Meta's and LinkedIn's APIs are played by a local HTTP server."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+import httpx
+import pytest
+from sqlalchemy import text
+
+from services.ingest.main import create_app
+from services.ingest.settings import IngestSettings
+from services.scoring.main import create_app as create_scoring_app
+from shared.contracts import LeadErased, LeadIngested
+from shared.db import Database
+from tests.conftest import Infra
+from tests.integration.test_ingest_support import ADMIN, ingest_client, staged
+from tests.support import eventually, running_service
+
+SECRET = "webhook-secret-" + "z" * 20
+
+
+@dataclass
+class FakePlatform:
+    """A platform API: JSON by path, optionally failing the first requests with 503."""
+
+    leads: dict[str, Any] = field(default_factory=dict)
+    fail_next: int = 0
+    requests: list[str] = field(default_factory=list)
+    url: str = ""
+
+
+@pytest.fixture
+def platform() -> Iterator[FakePlatform]:
+    fake = FakePlatform()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            path = unquote(urlparse(self.path).path).strip("/")
+            fake.requests.append(self.path)
+            if fake.fail_next > 0:
+                fake.fail_next -= 1
+                self.send_response(503)
+                self.end_headers()
+                return
+            body = fake.leads.get(path.removeprefix("leadFormResponses/"))
+            self.send_response(200 if body is not None else 404)
+            self.send_header("content-type", "application/json")
+            self.end_headers()
+            self.wfile.write(json.dumps(body or {"error": {"message": "unknown"}}).encode())
+
+        def log_message(self, *_: object) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    fake.url = f"http://127.0.0.1:{server.server_address[1]}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield fake
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
+def settings_for(platform: FakePlatform) -> IngestSettings:
+    return IngestSettings(
+        facebook_app_secret=SECRET,
+        facebook_verify_token="verify-me",
+        facebook_access_token="page-token",
+        facebook_graph_url=platform.url,
+        google_ads_key=SECRET,
+        linkedin_client_secret=SECRET,
+        linkedin_access_token="li-token",
+        linkedin_api_url=platform.url,
+        hubspot_client_secret=SECRET,
+        typeform_secret=SECRET,
+        platform_fetch_backoff_s=0.01,
+    )
+
+
+def _hmac(message: bytes) -> bytes:
+    return hmac.new(SECRET.encode(), message, hashlib.sha256).digest()
+
+
+@dataclass
+class Delivery:
+    path: str
+    body: bytes
+    headers: dict[str, str]
+    tamper: Callable[[Delivery], Delivery]
+
+
+def facebook(platform: FakePlatform, person: dict[str, str]) -> Delivery:
+    leadgen_id = str(int(uuid.uuid4().int % 10**15))
+    platform.leads[leadgen_id] = {
+        "id": leadgen_id,
+        "created_time": "2026-11-23T09:30:00+0000",
+        "campaign_name": person["campaign"],
+        "field_data": [
+            {"name": "email", "values": [person["email"]]},
+            {"name": "full_name", "values": [f"{person['first_name']} Lovelace"]},
+            {"name": "company_name", "values": [person["company"]]},
+        ],
+    }
+    notification = {
+        "object": "page",
+        "entry": [
+            {
+                "id": "153125381133",
+                "time": 1700000000,
+                "changes": [{"field": "leadgen", "value": {"leadgen_id": int(leadgen_id), "page_id": 1}}],
+            }
+        ],
+    }
+    body = json.dumps(notification).encode()
+    signed = {"X-Hub-Signature-256": "sha256=" + _hmac(body).hex(), "content-type": "application/json"}
+    bad = {**signed, "X-Hub-Signature-256": "sha256=" + "0" * 64}
+    return Delivery("/v1/webhooks/facebook", body, signed, lambda d: Delivery(d.path, d.body, bad, d.tamper))
+
+
+def google_ads(_: FakePlatform, person: dict[str, str], *, key: str = SECRET) -> Delivery:
+    payload = {
+        "lead_id": f"TeSter-{uuid.uuid4()}",
+        "api_version": "1.0",
+        "form_id": 40000000,
+        "campaign_id": person["campaign"],
+        "google_key": key,
+        "is_test": True,
+        "user_column_data": [
+            {"column_name": "User Email", "string_value": person["email"], "column_id": "EMAIL"},
+            {"column_name": "First Name", "string_value": person["first_name"], "column_id": "FIRST_NAME"},
+            {"column_name": "Company Name", "string_value": person["company"], "column_id": "COMPANY_NAME"},
+        ],
+    }
+    body = json.dumps(payload).encode()
+    headers = {"content-type": "application/json"}
+
+    def tamper(d: Delivery) -> Delivery:
+        return Delivery(d.path, json.dumps({**payload, "google_key": "wrong"}).encode(), headers, d.tamper)
+
+    return Delivery("/v1/webhooks/google-ads", body, headers, tamper)
+
+
+def linkedin(platform: FakePlatform, person: dict[str, str]) -> Delivery:
+    urn = f"urn:li:leadGenFormResponse:(urn:li:sponsoredAccount:1,{uuid.uuid4()})"
+    platform.leads[urn] = {
+        "testLead": False,
+        "submittedAt": 1700000000000,
+        "formResponse": {
+            "answers": [
+                {
+                    "predefinedField": "EMAIL",
+                    "answerDetails": {"textQuestionAnswer": {"answer": person["email"]}},
+                },
+                {
+                    "predefinedField": "FIRST_NAME",
+                    "answerDetails": {"textQuestionAnswer": {"answer": person["first_name"]}},
+                },
+                {
+                    "predefinedField": "COMPANY_NAME",
+                    "answerDetails": {"textQuestionAnswer": {"answer": person["company"]}},
+                },
+            ]
+        },
+        "leadMetadata": {
+            "sponsoredLeadMetadata": {"campaign": f"urn:li:sponsoredCampaign:{person['campaign']}"}
+        },
+    }
+    return linkedin_notice(urn, "CREATED")
+
+
+def linkedin_notice(urn: str, action: str) -> Delivery:
+    body = json.dumps(
+        {
+            "type": "LEAD_ACTION",
+            "leadGenFormResponse": urn,
+            "leadGenForm": "urn:li:leadGenForm:77",
+            "leadAction": action,
+            "occurredAt": 1700000000000,
+        }
+    ).encode()
+    signed = {"X-LI-Signature": "hmacsha256=" + _hmac(body).hex(), "content-type": "application/json"}
+    bad = {**signed, "X-LI-Signature": "hmacsha256=" + _hmac(b"other").hex()}
+    return Delivery("/v1/webhooks/linkedin", body, signed, lambda d: Delivery(d.path, d.body, bad, d.tamper))
+
+
+def hubspot(_: FakePlatform, person: dict[str, str]) -> Delivery:
+    payload = {
+        "submittedAt": 1700000000000,
+        "fields": [
+            {"objectTypeId": "0-1", "name": "email", "value": person["email"]},
+            {"objectTypeId": "0-1", "name": "firstname", "value": person["first_name"]},
+            {"objectTypeId": "0-1", "name": "company", "value": person["company"]},
+        ],
+        "context": {
+            "hutk": uuid.uuid4().hex,
+            "pageUri": f"https://www.example.com/demo?utm_campaign={person['campaign']}",
+            "pageName": "Demo",
+        },
+        "legalConsentOptions": {
+            "consent": {"consentToProcess": True, "text": "I agree", "communications": []}
+        },
+    }
+    body = json.dumps(payload).encode()
+    path = "/v1/webhooks/hubspot?formGuid=demo-guid"
+    timestamp = str(int(time.time() * 1000))
+    message = b"POST" + f"http://testserver{path}".encode() + body + timestamp.encode()
+    signed = {
+        "X-HubSpot-Signature-v3": base64.b64encode(_hmac(message)).decode(),
+        "X-HubSpot-Request-Timestamp": timestamp,
+        "content-type": "application/json",
+    }
+    bad = {**signed, "X-HubSpot-Request-Timestamp": str(int(timestamp) - 10 * 60 * 1000)}
+    return Delivery(path, body, signed, lambda d: Delivery(d.path, d.body, bad, d.tamper))
+
+
+def typeform(_: FakePlatform, person: dict[str, str]) -> Delivery:
+    payload = {
+        "event_id": "01HXYZ",
+        "event_type": "form_response",
+        "form_response": {
+            "form_id": "lT4Z3j",
+            "token": uuid.uuid4().hex,
+            "submitted_at": "2026-11-23T09:30:00Z",
+            "hidden": {"utm_campaign": person["campaign"]},
+            "definition": {"id": "lT4Z3j", "title": "Demo", "fields": []},
+            "answers": [
+                {
+                    "type": "email",
+                    "email": person["email"],
+                    "field": {"id": "a", "type": "email", "ref": "email"},
+                },
+                {
+                    "type": "text",
+                    "text": person["first_name"],
+                    "field": {"id": "b", "type": "short_text", "ref": "first_name"},
+                },
+                {
+                    "type": "text",
+                    "text": person["company"],
+                    "field": {"id": "c", "type": "short_text", "ref": "company"},
+                },
+            ],
+        },
+    }
+    body = json.dumps(payload).encode()
+    signed = {
+        "Typeform-Signature": "sha256=" + base64.b64encode(_hmac(body)).decode(),
+        "content-type": "application/json",
+    }
+    bad = {**signed, "Typeform-Signature": "sha256=" + _hmac(body).hex()}
+    return Delivery("/v1/webhooks/typeform", body, signed, lambda d: Delivery(d.path, d.body, bad, d.tamper))
+
+
+PROVIDERS: dict[str, Callable[[FakePlatform, dict[str, str]], Delivery]] = {
+    "facebook": facebook,
+    "google-ads": google_ads,
+    "linkedin": linkedin,
+    "hubspot": hubspot,
+    "typeform": typeform,
+}
+
+
+def person() -> dict[str, str]:
+    tag = uuid.uuid4().hex[:8]
+    return {
+        "email": f"ada-{tag}@analytical.example",
+        "first_name": "Ada",
+        "company": "Analytical",
+        "campaign": "777",
+    }
+
+
+async def post(http: httpx.AsyncClient, delivery: Delivery) -> httpx.Response:
+    return await http.post(delivery.path, content=delivery.body, headers=delivery.headers)
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+class TestEveryProvider:
+    async def test_signed_delivery_reaches_scoring_with_the_lead_and_its_campaign(
+        self, provider: str, platform: FakePlatform, db: Database, settings_env: Infra
+    ) -> None:
+        who = person()
+        async with (
+            running_service(create_scoring_app(), db),
+            ingest_client(create_app(settings_for(platform))) as http,
+        ):
+            response = await post(http, PROVIDERS[provider](platform, who))
+            assert response.status_code == 200, response.text
+            [answer] = response.json()["leads"]
+
+            async def profiled() -> None:
+                async with db.transaction() as session:
+                    row = (
+                        await session.execute(
+                            text(
+                                "SELECT email, first_name, company, source, utm FROM scoring.lead_profile "
+                                "WHERE lead_id = :id"
+                            ),
+                            {"id": answer["lead_id"]},
+                        )
+                    ).one_or_none()
+                assert row is not None
+                assert (row.email, row.first_name, row.company, row.source) == (
+                    who["email"],
+                    "Ada",
+                    "Analytical",
+                    provider,
+                )
+                assert row.utm["campaign"] == who["campaign"]
+
+            await eventually(profiled, timeout_s=30)
+
+    async def test_bad_signature_is_401_and_publishes_nothing(
+        self, provider: str, platform: FakePlatform, db: Database, settings_env: Infra
+    ) -> None:
+        delivery = PROVIDERS[provider](platform, person())
+        async with ingest_client(create_app(settings_for(platform))) as http:
+            response = await post(http, delivery.tamper(delivery))
+        assert response.status_code == 401, response.text
+        assert response.headers["content-type"].startswith("application/problem+json")
+        assert await staged(db) == []
+        assert platform.requests == []
+
+    async def test_retried_delivery_is_acknowledged_and_creates_nothing_new(
+        self, provider: str, platform: FakePlatform, db: Database, settings_env: Infra
+    ) -> None:
+        delivery = PROVIDERS[provider](platform, person())
+        async with ingest_client(create_app(settings_for(platform))) as http:
+            first = await post(http, delivery)
+            again = await post(http, delivery)
+        assert first.status_code == again.status_code == 200, again.text
+        assert first.json()["leads"] == again.json()["leads"]
+        assert again.json()["duplicates"] == 1
+        assert len(await staged(db, "lead.ingested")) == 1
+
+
+class TestFacebook:
+    async def test_verification_handshake_echoes_the_challenge(
+        self, platform: FakePlatform, db: Database, settings_env: Infra
+    ) -> None:
+        async with ingest_client(create_app(settings_for(platform))) as http:
+            good = await http.get(
+                "/v1/webhooks/facebook",
+                params={
+                    "hub.mode": "subscribe",
+                    "hub.verify_token": "verify-me",
+                    "hub.challenge": "1158201444",
+                },
+            )
+            bad = await http.get(
+                "/v1/webhooks/facebook",
+                params={"hub.mode": "subscribe", "hub.verify_token": "guess", "hub.challenge": "1"},
+            )
+        assert (good.status_code, good.text) == (200, "1158201444")
+        assert bad.status_code == 403
+
+    async def test_graph_api_failures_are_retried_with_backoff(
+        self, platform: FakePlatform, db: Database, settings_env: Infra
+    ) -> None:
+        platform.fail_next = 2
+        async with ingest_client(create_app(settings_for(platform))) as http:
+            response = await post(http, facebook(platform, person()))
+        assert response.status_code == 200, response.text
+        assert len(platform.requests) == 3
+        assert "access_token=page-token" in platform.requests[-1]
+        assert len(await staged(db, "lead.ingested")) == 1
+
+    async def test_graph_api_down_is_502_and_nothing_is_half_applied(
+        self, platform: FakePlatform, db: Database, settings_env: Infra
+    ) -> None:
+        platform.fail_next = 100
+        async with ingest_client(create_app(settings_for(platform))) as http:
+            response = await post(http, facebook(platform, person()))
+        assert response.status_code == 502
+        assert await staged(db) == []
+
+    async def test_unconfigured_provider_is_404(self, db: Database, settings_env: Infra) -> None:
+        async with ingest_client(create_app()) as http:
+            response = await http.post("/v1/webhooks/facebook", json={})
+        assert response.status_code == 404
+        assert response.json()["type"].endswith("provider-not-configured")
+
+
+class TestGoogleAds:
+    async def test_test_leads_are_flagged(
+        self, platform: FakePlatform, db: Database, settings_env: Infra
+    ) -> None:
+        async with ingest_client(create_app(settings_for(platform))) as http:
+            response = await post(http, google_ads(platform, person()))
+        assert response.status_code == 200
+        [event] = await staged(db)
+        assert isinstance(event, LeadIngested)
+        assert event.payload.is_test
+        assert event.payload.source == "google-ads"
+
+
+class TestLinkedIn:
+    async def test_challenge_is_answered_with_the_hmac(
+        self, platform: FakePlatform, db: Database, settings_env: Infra
+    ) -> None:
+        async with ingest_client(create_app(settings_for(platform))) as http:
+            response = await http.get("/v1/webhooks/linkedin", params={"challengeCode": "abc-123"})
+        assert response.json() == {"challengeCode": "abc-123", "challengeResponse": _hmac(b"abc-123").hex()}
+
+    async def test_deleted_notification_erases_the_lead(
+        self, platform: FakePlatform, db: Database, settings_env: Infra
+    ) -> None:
+        created = linkedin(platform, person())
+        urn = json.loads(created.body)["leadGenFormResponse"]
+        async with ingest_client(create_app(settings_for(platform))) as http:
+            first = await post(http, created)
+            deleted = await post(http, linkedin_notice(urn, "DELETED"))
+            again = await post(http, linkedin_notice(urn, "DELETED"))
+        lead_id = first.json()["leads"][0]["lead_id"]
+        assert deleted.json()["erased"] == 1
+        assert again.status_code == 200
+        [erased] = await staged(db, "lead.erased")
+        assert isinstance(erased, LeadErased)
+        assert str(erased.lead_id) == lead_id
+        assert erased.payload.reason == "linkedin"
+        async with db.transaction() as session:
+            email = await session.scalar(
+                text("SELECT email FROM ingest.lead WHERE id = :id"), {"id": lead_id}
+            )
+            fields = await session.scalar(
+                text("SELECT fields FROM ingest.submission WHERE lead_id = :id"), {"id": lead_id}
+            )
+        assert email.endswith("@erased.invalid")
+        assert fields == {}
+
+
+async def test_admin_erases_a_lead_by_id(platform: FakePlatform, db: Database, settings_env: Infra) -> None:
+    async with ingest_client(create_app(settings_for(platform))) as http:
+        response = await post(http, typeform(platform, person()))
+        lead_id = response.json()["leads"][0]["lead_id"]
+        erased = await http.delete(f"/v1/leads/{lead_id}", headers=ADMIN)
+        missing = await http.delete(f"/v1/leads/{uuid.uuid4()}", headers=ADMIN)
+    assert erased.status_code == 204
+    assert missing.status_code == 404
+    assert len(await staged(db, "lead.erased")) == 1

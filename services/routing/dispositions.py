@@ -25,7 +25,13 @@ from services.routing.repository import (
     RepRepository,
 )
 from services.routing.schemas import AssignmentRead, DispositionCreate, DispositionRead, TouchCreate
-from shared.contracts import LeadDispositioned, LeadDispositionedPayload, utc_now
+from shared.contracts import (
+    LeadDispositioned,
+    LeadDispositionedPayload,
+    LeadTouched,
+    LeadTouchedPayload,
+    utc_now,
+)
 from shared.outbox import add_event
 
 log = logging.getLogger(__name__)
@@ -121,7 +127,7 @@ async def log_touch(
     touch: TouchCreate,
     acting_rep: uuid.UUID | None,
 ) -> AssignmentRead:
-    """Log a contact attempt. The first touch stops the first-response (SLA) clock."""
+    """Log a contact attempt and stage `lead.touched`. The first touch stops the SLA clock."""
     assignment = await AssignmentRepository(session).lock(assignment_id)
     if assignment is None:
         raise AssignmentNotFound(f"no assignment {assignment_id}")
@@ -142,6 +148,20 @@ async def log_touch(
     await AssignmentRepository(session).record_outcome(
         assignment, status=assignment.status, first_touch_at=now
     )
+    touched = LeadTouched(
+        producer=PRODUCER,
+        lead_id=assignment.lead_id,
+        correlation_id=assignment.correlation_id,
+        occurred_at=now,
+        payload=LeadTouchedPayload(
+            assignment_id=assignment.id,
+            rep_id=assignment.rep_id,
+            channel=touch.channel,
+            note=touch.note,
+            touched_at=now,
+        ),
+    )
+    await add_event(session, outbox, touched)
     log.info("routing.lead_touched", extra={"assignment_id": str(assignment.id), "channel": touch.channel})
     return AssignmentRead.model_validate(assignment)
 

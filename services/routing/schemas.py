@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime, time
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
-from shared.contracts import Outcome
+from shared.contracts.events import Outcome, TouchChannel
 
 
 def _known_timezone(value: str) -> str:
@@ -125,7 +125,7 @@ class DispositionCreate(BaseModel):
 
 
 class TouchCreate(BaseModel):
-    channel: Literal["call", "email", "meeting", "message"]
+    channel: TouchChannel
     note: str | None = Field(default=None, max_length=2000)
 
 

@@ -368,3 +368,8 @@ class TestLogTouch:
         assert_problem(stranger, 403, "not-your-assignment")
         assert_problem(bad_channel, 422)
         assert_problem(after_close, 409, "illegal-transition")
+        async with db.transaction() as session:
+            staged = await session.scalar(
+                select(func.count()).select_from(outbox).where(outbox.c.event_type == "lead.touched")
+            )
+        assert staged == 2

@@ -1,0 +1,66 @@
+"""Never lose what was accepted: with the broker down, form posts are still accepted into the
+outbox, and every one of them is published once the broker is back.
+
+The session's shared broker serves other tests, so this one runs a private broker it may stop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from aiokafka import ConsumerRecord
+
+from services.ingest.main import create_app
+from services.ingest.settings import IngestSettings
+from shared.contracts import decode_event
+from shared.db import Database
+from shared.embedded import EmbeddedBroker, free_port
+from shared.kafka import ensure_topics
+from shared.launcher import all_topics
+from tests.conftest import Infra
+from tests.integration.test_ingest_support import configure_form, ingest_client
+from tests.support import read_topic
+
+POSTS = 1000
+
+
+@pytest.fixture
+def private_broker(tmp_path: Path) -> Iterator[EmbeddedBroker]:
+    broker = EmbeddedBroker(free_port(), log_path=tmp_path / "tansu.log")
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
+
+
+async def test_posts_accepted_while_the_broker_is_down_all_arrive_when_it_returns(
+    private_broker: EmbeddedBroker, db: Database, settings_env: Infra
+) -> None:
+    bootstrap = private_broker.bootstrap_servers
+    await ensure_topics(bootstrap, all_topics(), partitions=3)
+    settings = IngestSettings(kafka_bootstrap_servers=bootstrap)
+    async with ingest_client(create_app(settings), client=("127.0.0.1", 1)) as http:
+        await configure_form(http, "outage")
+        private_broker.stop()
+        answers = await asyncio.gather(
+            *(
+                http.post("/v1/forms/outage/submissions", json={"email": f"lead-{i}@outage.example"})
+                for i in range(POSTS)
+            )
+        )
+        assert {a.status_code for a in answers} == {202}
+        accepted = {a.json()["event_id"] for a in answers}
+        # Memory storage: the restarted broker is empty and needs its topics again.
+        private_broker.start()
+        await ensure_topics(bootstrap, all_topics(), partitions=3)
+
+        def all_arrived(records: list[ConsumerRecord[bytes, bytes]]) -> bool:
+            return accepted <= {str(decode_event(r.value).event_id) for r in records}
+
+        records = await read_topic(bootstrap, "lead.ingested", until=all_arrived, timeout_s=90)
+    published = [str(decode_event(r.value).event_id) for r in records]
+    assert set(published) == accepted

@@ -12,7 +12,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol
 
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
@@ -37,6 +37,20 @@ log = logging.getLogger(__name__)
 ReadinessCheck = Callable[[], Awaitable[None]]
 
 
+class BackgroundWorker(Protocol):
+    """A loop a service runs beside its consumer (SLA timers, re-scoring)."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    @property
+    def healthy(self) -> bool: ...
+
+
+WorkerFactory = Callable[[Database], BackgroundWorker]
+
+
 class ServiceRuntime:
     def __init__(
         self,
@@ -45,8 +59,11 @@ class ServiceRuntime:
         outbox: Table | None,
         processed: Table | None = None,
         handlers: Mapping[str, EventHandler] | None = None,
+        workers: Mapping[str, WorkerFactory] | None = None,
     ) -> None:
         self.settings = settings
+        self.worker_factories = dict(workers or {})
+        self.workers: dict[str, BackgroundWorker] = {}
         self.outbox = outbox
         self.processed = processed
         self.handlers = dict(handlers or {})
@@ -90,9 +107,14 @@ class ServiceRuntime:
                     security=s.kafka_security,
                 )
                 await self.consumer.start()
+            for name, factory in self.worker_factories.items():
+                self.workers[name] = worker = factory(self.db)
+                await worker.start()
             log.info(f"{s.service_name}.started")
             yield
         finally:
+            for worker in reversed(list(self.workers.values())):
+                await worker.stop()
             if self.consumer is not None:
                 await self.consumer.stop()
             if self.relay is not None:
@@ -122,6 +144,8 @@ class ServiceRuntime:
                 checks["consumer"] = "stopped"
             else:
                 checks["consumer"] = "ok" if self.consumer.has_partitions else "joining group"
+        for name, worker in self.workers.items():
+            checks[name] = "ok" if worker.healthy else "stopped"
         return checks
 
 

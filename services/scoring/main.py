@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-
 from fastapi import FastAPI
 
 from services.scoring import api
@@ -14,6 +11,7 @@ from services.scoring.models import outbox, processed_event
 from services.scoring.rubric import Rubric, load_rubric
 from services.scoring.settings import ScoringSettings
 from services.scoring.worker import RescoreWorker
+from shared.db import Database
 from shared.runtime import ServiceRuntime, create_service_app, publish_schemas
 
 
@@ -21,8 +19,20 @@ def create_app(settings: ScoringSettings | None = None) -> FastAPI:
     settings = settings or ScoringSettings()
     # Loaded before anything starts: an invalid rubric file stops the service at boot, not per event.
     active = ActiveRubric(load_rubric(settings.rubric_path))
+
+    def rescore_worker(db: Database) -> RescoreWorker:
+        worker = RescoreWorker(
+            db, active, interval_s=settings.rescore_interval_s, batch_size=settings.rescore_batch_size
+        )
+        app.state.rescore_worker = worker
+        return worker
+
     runtime = ServiceRuntime(
-        settings, outbox=outbox, processed=processed_event, handlers=build_handlers(active)
+        settings,
+        outbox=outbox,
+        processed=processed_event,
+        handlers=build_handlers(active),
+        workers={"rescore_worker": rescore_worker},
     )
     app = create_service_app(
         runtime,
@@ -33,25 +43,4 @@ def create_app(settings: ScoringSettings | None = None) -> FastAPI:
     )
     app.state.active_rubric = active
     publish_schemas(app, Rubric)
-    runtime_lifespan = app.router.lifespan_context
-
-    # ServiceRuntime has no hook for extra workers, so the re-score worker wraps its lifespan.
-    @asynccontextmanager
-    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with runtime_lifespan(app):
-            assert runtime.db is not None
-            worker = RescoreWorker(
-                runtime.db,
-                active,
-                interval_s=settings.rescore_interval_s,
-                batch_size=settings.rescore_batch_size,
-            )
-            app.state.rescore_worker = worker
-            await worker.start()
-            try:
-                yield
-            finally:
-                await worker.stop()
-
-    app.router.lifespan_context = lifespan
     return app

@@ -45,6 +45,10 @@ class RescoreWorker:
         if self._task is not None:
             await self._task
 
+    @property
+    def healthy(self) -> bool:
+        return self._task is not None and not self._task.done()
+
     async def run_once(self) -> int:
         """Batches until no run has work left; returns the leads re-scored."""
         total = 0

@@ -99,6 +99,22 @@ def _token(args: argparse.Namespace) -> int:
     return 0
 
 
+def _demo(args: argparse.Namespace) -> int:
+    from shared.demo.runner import DemoConfig, run_demo
+
+    return run_demo(
+        DemoConfig(
+            weeks=args.weeks,
+            seed=args.seed,
+            speed=args.speed,
+            leads_per_week=args.leads_per_week,
+            retune_every=args.retune_every,
+            min_outcomes=args.min_outcomes,
+            home=args.home,
+        )
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="baton", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -131,6 +147,22 @@ def build_parser() -> argparse.ArgumentParser:
     token.add_argument("--subject")
     token.add_argument("--home", type=Path, default=home)
     token.set_defaults(run=_token)
+
+    demo = commands.add_parser(
+        "demo", help="simulate a company over accelerated time on a running `baton up` (or a private one)"
+    )
+    demo.add_argument("--weeks", type=int, default=8, help="simulated weeks (default 8)")
+    demo.add_argument("--seed", type=int, default=1, help="makes the simulated market reproducible")
+    demo.add_argument("--speed", type=float, default=4.0, help="simulated weeks per real minute (default 4)")
+    demo.add_argument("--leads-per-week", type=int, default=120, help="new prospects a week (default 120)")
+    demo.add_argument(
+        "--retune-every", type=int, default=2, help="weeks between rubric proposals (default 2)"
+    )
+    demo.add_argument(
+        "--min-outcomes", type=int, default=30, help="judged MQLs a proposal needs (default 30)"
+    )
+    demo.add_argument("--home", type=Path, default=home, help="the `baton up` to use (default .baton)")
+    demo.set_defaults(run=_demo)
     return parser
 
 

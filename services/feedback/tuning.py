@@ -252,32 +252,29 @@ def choose_bar(
     policy: Policy,
     current_precision: float | None = None,
 ) -> BarChange | None:
-    """Move the bar to the lowest floor whose qualified evidence converts at `target`, keeping at
-    least `min_volume_kept` of the MQLs; lower it only when the leads just above it convert at
-    the target (leads below the bar never reached sales, so there is no evidence about them)."""
+    """Move the bar to where the MQLs it keeps are worth sales' time: each MQL costs `target`
+    SQLs of effort, so the bar maximises SQLs - target x MQLs over the evidence (the smallest move
+    on a tie), within `max_bar_change` and keeping `min_volume_kept` of today's MQLs. It is
+    lowered only when the leads just above it convert at the target: leads below the bar never
+    reached sales, so there is no evidence about them."""
     grade = _bar_grade(rubric)
     if grade is None or not rescored:
         return None
     current = dict(_bands(rubric))[grade]
     assert current is not None
     before = [x for x in rescored if _qualifies(x, rubric, 0)]
-    by_shift = {}
+    by_shift: dict[int, tuple[float | None, float, float]] = {}
     for shift in range(0, policy.max_bar_change + 1):
         kept = [x for x in rescored if _qualifies(x, rubric, shift)]
-        by_shift[shift] = (_precision(kept), len(kept) / max(1, len(before)))
-    allowed = [s for s, (_, kept) in by_shift.items() if kept >= policy.min_volume_kept]
-    reaching = [s for s in allowed if (by_shift[s][0] or 0) >= target]
-    if reaching:
-        shift = min(reaching)
-    elif allowed:
-        shift = max(allowed, key=lambda s: (by_shift[s][0] or 0, -s))
-    else:
-        shift = 0
+        value = sum(x.sql for x in kept) - target * len(kept)
+        by_shift[shift] = (_precision(kept), len(kept) / max(1, len(before)), value)
+    allowed = [s for s, (_, kept, _) in by_shift.items() if kept >= policy.min_volume_kept]
+    shift = max(allowed, key=lambda s: (round(by_shift[s][2], 9), -s)) if allowed else 0
     if shift == 0:
         near = [x for x in before if not x.hand_raiser and x.fit < current + policy.max_bar_change]
         if len(near) >= policy.min_rule_leads and (_precision(near) or 0) >= target:
             shift = -(policy.max_bar_change // 2)
-    precision, kept_share = by_shift.get(shift, (_precision(before), 1.0))
+    precision, kept_share, _ = by_shift.get(shift, (_precision(before), 1.0, 0.0))
     return BarChange(
         grade=grade,
         current=current,

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.feedback.tuning import Observation, Policy, propose, rule_evidence, wilson
@@ -83,6 +83,7 @@ class TestRuleEvidence:
         assert rows["student"].rate is None
         assert rows["student"].verdict == "too few"
 
+    @settings(deadline=None, max_examples=50)
     @given(st.integers(min_value=0, max_value=10_000), st.integers(min_value=1, max_value=20))
     def test_no_rule_moves_more_than_the_limit_or_changes_sign(self, seed: int, limit: int) -> None:
         policy = Policy(max_points_change=limit)

@@ -1,0 +1,554 @@
+"""`baton demo`: a simulated company driving a running Baton through its public APIs.
+
+The simulated clock paces the traffic (weeks of arrivals, office hours, reps' habits); the
+services stamp real time on every event, so results are reported per rubric version, which is
+what the loop changes. Every few simulated weeks feedback proposes a rubric from the outcomes,
+simulated marketing and sales approvers sign it through scoring's lifecycle, and it is
+activated, so the rubric changes while traffic flows.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from importlib.resources import files
+from pathlib import Path
+from typing import Any, TextIO
+
+import httpx
+import yaml
+
+from shared.demo.report import Ledger, final_report, summary_line
+from shared.demo.sales import Step, plan
+from shared.demo.world import HAND_RAISER_FORMS, Market, Prospect, Submission, all_form_ids
+from shared.embedded import free_port
+
+SERVICES = ("ingest", "scoring", "routing", "feedback")
+POLL_QUEUES_EVERY_S = 0.4
+SUMMARY_EVERY_S = 1.0
+TRANSPORT_ATTEMPTS = 6
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    weeks: int = 8
+    seed: int = 1
+    speed: float = 4.0
+    leads_per_week: int = 120
+    retune_every: int = 2
+    min_outcomes: int = 30
+    home: Path = Path(".baton")
+    reset_rubric: bool = True
+
+    @property
+    def sim_hours_per_second(self) -> float:
+        """`speed` is simulated weeks per real minute."""
+        return self.speed * 168 / 60
+
+
+@dataclass
+class Baton:
+    """What the demo needs of a running Baton: URLs, tokens per role, the reps' tokens."""
+
+    urls: dict[str, str]
+    tokens: dict[str, str]
+    rep_tokens: dict[str, str]
+
+    @classmethod
+    def from_local(cls, local: dict[str, Any]) -> Baton:
+        return cls(
+            urls=dict(local["urls"]),
+            tokens=dict(local["tokens"]),
+            rep_tokens={str(r["id"]): str(r["token"]) for r in local.get("reps", []) if "token" in r},
+        )
+
+    def headers(self, role: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[role]}"}
+
+
+@dataclass
+class Assignment:
+    id: str
+    lead_id: str
+    rep_id: str
+    rep_name: str
+    qualified_at: str
+    seen_at_hours: float
+    steps: list[Step]
+    done: int = 0
+
+
+@dataclass
+class Run:
+    """The state of one demo run."""
+
+    config: DemoConfig
+    baton: Baton
+    client: httpx.Client
+    out: TextIO
+    run_id: str
+    market: Market
+    rng: random.Random
+    reps: dict[str, str] = field(default_factory=dict)
+    leads: dict[str, Prospect] = field(default_factory=dict)
+    lead_posted_version: dict[str, str] = field(default_factory=dict)
+    assignments: dict[str, Assignment] = field(default_factory=dict)
+    due: list[tuple[float, int, str]] = field(default_factory=list)
+    activations: list[tuple[str, str]] = field(default_factory=list)
+    version: str = ""
+    sim_hours: float = 0.0
+    sqls: int = 0
+    judged: int = 0
+    sla_met: float | None = None
+    failures: int = 0
+    failure_samples: list[str] = field(default_factory=list)
+    _clock_offset: float = 0.0
+    _tick: Iterator[int] = field(default_factory=itertools.count)
+
+    # --- HTTP -------------------------------------------------------------------------------
+    def call(
+        self, method: str, service: str, path: str, *, role: str = "manager", **kwargs: Any
+    ) -> httpx.Response:
+        headers = kwargs.pop("headers", None) or self.baton.headers(role)
+        url = self.baton.urls[service] + path
+        for attempt in range(TRANSPORT_ATTEMPTS):
+            try:
+                return self.client.request(method, url, headers=headers, **kwargs)
+            except httpx.TransportError as exc:
+                # A service restarting under `baton up` drops connections for a moment.
+                if attempt == TRANSPORT_ATTEMPTS - 1:
+                    raise DemoFailed(f"{method} {url}: {type(exc).__name__}: {exc}") from exc
+                time.sleep(0.2 * 2**attempt)
+        raise AssertionError("unreachable")
+
+    def ok(self, response: httpx.Response) -> dict[str, Any]:
+        if response.status_code >= 400:
+            raise DemoFailed(
+                f"{response.request.method} {response.request.url}: {response.status_code} {response.text[:500]}"
+            )
+        body: dict[str, Any] = response.json()
+        return body
+
+    # --- traffic ----------------------------------------------------------------------------
+    def post(self, submission: Submission) -> None:
+        response = self.call(
+            "POST",
+            "ingest",
+            f"/v1/forms/{submission.form_id}/submissions",
+            headers={"Idempotency-Key": submission.idempotency_key},
+            json=submission.body,
+        )
+        if response.status_code >= 400:
+            self.refused(response)
+            return
+        lead_id = str(response.json()["lead_id"])
+        if lead_id not in self.leads:
+            self.leads[lead_id] = self.market.prospects[submission.prospect]
+            self.lead_posted_version[lead_id] = self.version
+
+    # --- sales ------------------------------------------------------------------------------
+    def poll_queues(self) -> None:
+        for rep_id, name in self.reps.items():
+            token = self.baton.rep_tokens.get(rep_id)
+            headers = {"Authorization": f"Bearer {token}"} if token else self.baton.headers("manager")
+            response = self.call("GET", "routing", f"/v1/reps/{rep_id}/queue", headers=headers)
+            if response.status_code != 200:
+                continue
+            for item in response.json():
+                assignment_id, lead_id = str(item["id"]), str(item["lead_id"])
+                if assignment_id in self.assignments or lead_id not in self.leads:
+                    continue  # not this run's lead: leave it to whoever owns it
+                steps = plan(self.leads[lead_id], name, self.rng)
+                self.assignments[assignment_id] = Assignment(
+                    assignment_id, lead_id, rep_id, name, str(item["qualified_at"]), self.sim_hours, steps
+                )
+                self._schedule(self.assignments[assignment_id])
+
+    def _schedule(self, assignment: Assignment) -> None:
+        if assignment.done < len(assignment.steps):
+            at = assignment.seen_at_hours + assignment.steps[assignment.done].after_hours
+            heapq.heappush(self.due, (at, next(self._tick), assignment.id))
+
+    def work_due(self, until_hours: float) -> None:
+        while self.due and self.due[0][0] <= until_hours:
+            _, _, assignment_id = heapq.heappop(self.due)
+            assignment = self.assignments[assignment_id]
+            self.act(assignment, assignment.steps[assignment.done])
+            assignment.done += 1
+            self._schedule(assignment)
+
+    def act(self, assignment: Assignment, step: Step) -> None:
+        token = self.baton.rep_tokens.get(assignment.rep_id)
+        headers = {"Authorization": f"Bearer {token}"} if token else self.baton.headers("manager")
+        path = f"/v1/assignments/{assignment.id}"
+        if step.action == "touch":
+            response = self.call(
+                "POST", "routing", f"{path}/touches", headers=headers, json={"channel": "call"}
+            )
+        else:
+            body: dict[str, Any] = {"outcome": step.action}
+            if step.reason:
+                body["reason"] = step.reason
+            if step.amount is not None:
+                body["amount"] = f"{step.amount:.2f}"
+            response = self.call("POST", "routing", f"{path}/disposition", headers=headers, json=body)
+            if response.status_code < 400:
+                self._count(assignment, step.action)
+        if response.status_code >= 400:
+            self.refused(response)
+
+    def refused(self, response: httpx.Response) -> None:
+        self.failures += 1
+        if len(self.failure_samples) < 3:
+            request = response.request
+            self.failure_samples.append(
+                f"{request.method} {request.url.path}: {response.status_code} {response.text[:300]}"
+            )
+
+    def _count(self, assignment: Assignment, action: str) -> None:
+        # A lead is judged once: rejected, qualified as an SQL, or lost without ever being one.
+        if action == "sql":
+            self.sqls += 1
+        if action in {"sql", "rejected"} or (
+            action == "lost" and all(s.action != "sql" for s in assignment.steps)
+        ):
+            self.judged += 1
+
+    # --- the clock --------------------------------------------------------------------------
+    def now_hours(self, started: float) -> float:
+        return (time.monotonic() - started - self._clock_offset) * self.config.sim_hours_per_second
+
+    @contextmanager
+    def paused(self) -> Iterator[None]:
+        """Time spent outside the simulation (re-tuning, waiting) does not move the clock."""
+        began = time.monotonic()
+        try:
+            yield
+        finally:
+            self._clock_offset += time.monotonic() - began
+
+    # --- reporting --------------------------------------------------------------------------
+    def refresh_sla(self) -> None:
+        response = self.call("GET", "feedback", "/v1/sla/first-touch")
+        if response.status_code == 200 and response.json()["rows"]:
+            self.sla_met = response.json()["rows"][0]["share_met"]
+
+    def summary(self) -> str:
+        return summary_line(
+            week=self.sim_hours / 168,
+            weeks=self.config.weeks,
+            leads=len(self.leads),
+            mqls=len(self.assignments),
+            sqls=self.sqls,
+            judged=self.judged,
+            sla=self.sla_met,
+            version=self.version,
+        )
+
+    def say(self, message: str) -> None:
+        if self.out.isatty():
+            self.out.write("\r\033[K")
+        self.out.write(message + "\n")
+        self.out.flush()
+
+    def show(self) -> None:
+        if self.out.isatty():
+            self.out.write("\r\033[K" + self.summary())
+            self.out.flush()
+
+
+class DemoFailed(RuntimeError):
+    pass
+
+
+def _starter_document() -> dict[str, Any]:
+    text = (files("services.scoring.rubrics") / "starter.yaml").read_text(encoding="utf-8")
+    document: dict[str, Any] = yaml.safe_load(text)
+    return document
+
+
+def configure_forms(run: Run) -> None:
+    """Declare the simulated company's forms to ingest (an ingest without configured forms
+    answers 404 to this call and accepts any form id)."""
+    for form_id in all_form_ids():
+        body = {
+            "id": form_id,
+            "name": form_id.replace("-", " ").capitalize(),
+            "is_hand_raiser": form_id in HAND_RAISER_FORMS,
+        }
+        response = run.call("POST", "ingest", "/v1/forms", role="marketing", json=body)
+        if response.status_code in {404, 405}:
+            return
+        run.ok(response)
+
+
+def activate(run: Run, document: dict[str, Any]) -> None:
+    """Draft, both teams' approvals, activation: the lifecycle scoring enforces."""
+    version = str(document["version"])
+    run.ok(run.call("POST", "scoring", "/v1/rubrics", role="marketing", json=document))
+    run.ok(run.call("POST", "scoring", f"/v1/rubrics/{version}/approvals", role="marketing"))
+    run.ok(run.call("POST", "scoring", f"/v1/rubrics/{version}/approvals", role="sales"))
+    activated = run.ok(run.call("POST", "scoring", f"/v1/rubrics/{version}/activate", role="manager"))
+    run.activations.append((str(activated.get("activated_at")), version))
+    run.version = version
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        state = run.ok(run.call("GET", "scoring", f"/v1/rubrics/{version}"))
+        if not state.get("rescore") or state["rescore"]["status"] != "running":
+            return
+        time.sleep(0.3)
+
+
+def retune(run: Run, week: int) -> None:
+    """Ask feedback for a proposal and, if there is one, have both teams sign it."""
+    rubric = run.ok(run.call("GET", "scoring", "/v1/rubric"))
+    version = f"demo-{run.run_id}-week{week}"
+    proposal = run.ok(
+        run.call(
+            "POST",
+            "feedback",
+            "/v1/proposals",
+            json={"rubric": rubric, "version": version, "min_outcomes": run.config.min_outcomes},
+        )
+    )
+    if not proposal["ready"]:
+        run.say(f"week {week}: no proposal ({'; '.join(proposal['reasons'])})")
+        return
+    moved = [r for r in proposal["rules"] if r["verdict"] in {"raise", "lower"}]
+    bar = proposal.get("bar") or {}
+    changes = [f"{r['rule_id']} {r['points']:g}→{r['proposed_points']:g}" for r in moved]
+    if bar and bar["proposed"] != bar["current"]:
+        changes.append(f"grade {bar['grade']} floor {bar['current']:g}→{bar['proposed']:g}")
+    activate(run, proposal["draft"])
+    run.say(
+        f"week {week}: feedback proposed {version} from {proposal['outcomes']} judged MQLs "
+        f"({', '.join(changes) or 'no change'}); marketing and sales approved; active"
+    )
+
+
+def attribute(run: Run, ledger: Ledger) -> None:
+    """Each MQL to the rubric version whose scoring first qualified it (from scoring's history)."""
+    outcome_by_lead = {a.lead_id: a for a in run.assignments.values()}
+    for version in run.lead_posted_version.values():
+        ledger.of(version).leads += 1
+    for lead_id, assignment in outcome_by_lead.items():
+        history = run.call("GET", "scoring", f"/v1/leads/{lead_id}/score/history", params={"limit": 1000})
+        version = run.version
+        if history.status_code == 200:
+            version = next((s["rubric_version"] for s in history.json()["scores"] if s["is_mql"]), version)
+        tally = ledger.of(version)
+        tally.mqls += 1
+        actions = {s.action: s for s in assignment.steps[: assignment.done]}
+        tally.judged += bool({"rejected", "sql", "won", "lost"} & actions.keys())
+        tally.sqls += "sql" in actions
+        if "won" in actions:
+            tally.won += 1
+            tally.revenue += actions["won"].amount or 0.0
+
+
+def simulate(config: DemoConfig, baton: Baton, out: TextIO = sys.stdout) -> Ledger:
+    """Run the simulation against `baton` and return the per-version ledger."""
+    run_id = f"s{config.seed}-{uuid.uuid4().hex[:6]}"
+    with httpx.Client(timeout=30) as client:
+        run = Run(
+            config=config,
+            baton=baton,
+            client=client,
+            out=out,
+            run_id=run_id,
+            market=Market(config.seed, config.leads_per_week, run_id),
+            rng=random.Random(config.seed + 1),
+        )
+        reps = run.call("GET", "routing", "/v1/reps").json()
+        run.reps = {str(r["id"]): str(r["name"]) for r in reps if r.get("active", True)}
+        if not run.reps:
+            raise DemoFailed("routing has no active reps; `baton up` seeds four (BATON_SEED_DEMO_TEAM=1)")
+        configure_forms(run)
+        ledger = Ledger()
+        current = run.ok(run.call("GET", "scoring", "/v1/rubric"))
+        starter = _starter_document()
+        if config.reset_rubric and current["version"] != starter["version"]:
+            activate(run, {**starter, "version": f"{starter['version']}-demo-{run_id}"})
+            run.say(f"re-activated the starter rubric as {run.version} (versions are never reused)")
+        else:
+            run.version = str(current["version"])
+        ledger.of(run.version)
+        run.say(
+            f"baton demo: {config.weeks} simulated weeks, ~{config.leads_per_week} new leads a week, seed "
+            f"{config.seed}, {len(run.reps)} reps; the rubric is re-tuned every {config.retune_every} weeks"
+        )
+        _loop(run, ledger)
+        run.say("traffic stopped; the sales team works the remaining pipeline to a close")
+        _epilogue(run)
+        attribute(run, ledger)
+        speed = run.call("GET", "feedback", "/v1/speed-to-lead", params={"by": "sla_tier"})
+        sla = run.call("GET", "feedback", "/v1/sla/first-touch", params={"by": "sla_tier"})
+        run.say(
+            final_report(
+                ledger,
+                speed.json().get("rows", []) if speed.status_code == 200 else [],
+                sla.json().get("rows", []) if sla.status_code == 200 else [],
+            )
+        )
+        run.say(f"\nThe dashboard: {baton.urls['feedback']}/dashboard (paste a token: baton token manager)")
+        if run.failures:
+            run.say(f"({run.failures} request(s) were refused along the way, e.g.:")
+            for sample in run.failure_samples:
+                run.say(f"   {sample}")
+        return ledger
+
+
+def _loop(run: Run, ledger: Ledger) -> None:
+    config = run.config
+    end = config.weeks * 168
+    pending: list[tuple[float, int, Submission]] = []
+    counter = itertools.count()
+    started = time.monotonic()
+    last_poll = last_summary = 0.0
+    for week in range(config.weeks):
+        for submission in run.market.week(week):
+            if submission.at_hours < end:
+                heapq.heappush(pending, (submission.at_hours, next(counter), submission))
+        week_end = (week + 1) * 168
+        while run.sim_hours < week_end:
+            run.sim_hours = min(run.now_hours(started), week_end)
+            while pending and pending[0][0] <= run.sim_hours:
+                run.post(heapq.heappop(pending)[2])
+            now = time.monotonic()
+            if now - last_poll >= POLL_QUEUES_EVERY_S:
+                run.poll_queues()
+                last_poll = now
+            run.work_due(run.sim_hours)
+            if now - last_summary >= SUMMARY_EVERY_S:
+                if int(now) % 3 == 0:
+                    run.refresh_sla()
+                run.show()
+                last_summary = now
+            time.sleep(0.02)
+        if not run.out.isatty():
+            run.say(run.summary())
+        if (week + 1) % config.retune_every == 0 and week + 1 < config.weeks:
+            with run.paused():
+                run.poll_queues()
+                retune(run, week + 1)
+                ledger.of(run.version)
+    while pending:
+        run.post(heapq.heappop(pending)[2])
+
+
+def _epilogue(run: Run, quiet_s: float = 4.0, timeout_s: float = 120.0) -> None:
+    """Let the pipeline settle, then let the reps finish every open assignment."""
+    deadline = time.monotonic() + timeout_s
+    last_new, known = time.monotonic(), len(run.assignments)
+    while time.monotonic() < deadline:
+        run.poll_queues()
+        run.work_due(float("inf"))
+        if len(run.assignments) != known:
+            known, last_new = len(run.assignments), time.monotonic()
+        elif time.monotonic() - last_new >= quiet_s and not run.due:
+            break
+        run.refresh_sla()
+        run.show()
+        time.sleep(0.3)
+    _wait_for_feedback(run)
+    run.refresh_sla()
+    run.say(run.summary())
+
+
+def _wait_for_feedback(run: Run, timeout_s: float = 30.0) -> None:
+    """Feedback folds events asynchronously: wait until its funnel stops moving."""
+    previous: Any = None
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        response = run.call("GET", "feedback", "/v1/funnel")
+        body = response.json() if response.status_code == 200 else None
+        if body is not None and body == previous:
+            return
+        previous = body
+        time.sleep(1.0)
+
+
+# --- finding or starting a Baton ------------------------------------------------------------
+
+
+def running_baton(home: Path) -> Baton | None:
+    """The Baton `baton up` runs from `home`, if it answers."""
+    local = home / "local.json"
+    if not local.exists():
+        return None
+    baton = Baton.from_local(json.loads(local.read_text()))
+    try:
+        ready = all(httpx.get(f"{baton.urls[s]}/readyz", timeout=2).status_code == 200 for s in SERVICES)
+    except (httpx.HTTPError, KeyError):
+        return None
+    return baton if ready else None
+
+
+@contextmanager
+def private_baton(say: Callable[[str], None], timeout_s: float = 180.0) -> Iterator[Baton]:
+    """`baton up` in a temporary home on free ports, stopped (SIGTERM) on exit."""
+    with tempfile.TemporaryDirectory(prefix="baton-demo-") as folder:
+        home = Path(folder)
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith("BATON_") and k not in {"DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS"}
+        }
+        env.update(BATON_HOME=str(home), BATON_BROKER_PORT=str(free_port()), BATON_TOPIC_PARTITIONS="3")
+        env.update({f"BATON_{s.upper()}_PORT": str(free_port()) for s in SERVICES})
+        output = home / "up.out"
+        say(f"starting a private Baton in {home} (no running `baton up` found)")
+        with open(output, "wb") as sink:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "shared.cli", "up"], env=env, stdout=sink, stderr=subprocess.STDOUT
+            )
+        try:
+            deadline = time.monotonic() + timeout_s
+            while b"baton: ready" not in output.read_bytes():
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise DemoFailed(
+                        f"`baton up` did not become ready:\n{output.read_text(errors='replace')[-3000:]}"
+                    )
+                time.sleep(0.2)
+            yield Baton.from_local(json.loads((home / "local.json").read_text()))
+        finally:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def run_demo(config: DemoConfig, out: TextIO = sys.stdout) -> int:
+    def say(message: str) -> None:
+        print(f"baton: {message}", file=out, flush=True)
+
+    try:
+        baton = running_baton(config.home)
+        if baton is not None:
+            say(f"using the Baton running from {config.home} ({baton.urls['feedback']})")
+            simulate(config, baton, out)
+            return 0
+        with private_baton(say) as private:
+            simulate(config, private, out)
+        return 0
+    except DemoFailed as exc:
+        say(f"demo failed: {exc}")
+        return 1
+    except KeyboardInterrupt:
+        say("interrupted")
+        return 130

@@ -7,6 +7,7 @@ import hashlib
 import json
 import time
 from typing import Annotated, Any
+from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
@@ -22,6 +23,8 @@ from services.ingest.providers import (
     hubspot_lead,
     linkedin_notification,
     typeform_lead,
+    unbounce_lead,
+    webflow_lead,
 )
 from services.ingest.schemas import WebhookAccepted
 from services.ingest.settings import IngestSettings
@@ -183,3 +186,45 @@ async def typeform_response(
     data = _json(body)
     lead = webhooks.parse_payload(lambda: typeform_lead(data))
     return await webhooks.ingest_platform_leads(session, provider="typeform", leads=[lead])
+
+
+@router.post("/webflow", summary="Webflow form_submission (x-webflow-signature over timestamp and body)")
+async def webflow_submission(
+    request: Request,
+    session: SessionDep,
+    guard: ProtectionDep,
+    x_webflow_signature: Annotated[str | None, Header()] = None,
+    x_webflow_timestamp: Annotated[str | None, Header()] = None,
+) -> WebhookAccepted:
+    secret = _secret(_settings(request).webflow_secret, "webflow", "WEBFLOW_SECRET")
+    body = await read_body(request, guard.max_body_bytes)
+    valid = signatures.webflow_valid(
+        secret,
+        body,
+        timestamp=x_webflow_timestamp,
+        header=x_webflow_signature,
+        now_ms=int(time.time() * 1000),
+    )
+    if not valid:
+        raise SignatureInvalid("x-webflow-signature does not match, or the timestamp is outside the window")
+    data = _json(body)
+    lead = webhooks.parse_payload(lambda: webflow_lead(data))
+    return await webhooks.ingest_platform_leads(session, provider="webflow", leads=[lead])
+
+
+@router.post("/unbounce", summary="Unbounce form post (form-encoded, data.json; ?token= authenticates)")
+async def unbounce_submission(
+    request: Request,
+    session: SessionDep,
+    guard: ProtectionDep,
+    token: Annotated[str | None, Query(max_length=200)] = None,
+) -> WebhookAccepted:
+    expected = _secret(_settings(request).unbounce_token, "unbounce", "UNBOUNCE_TOKEN")
+    if not signatures.shared_key_valid(expected, token):
+        raise SignatureInvalid("the token in the webhook URL does not match")
+    body = await read_body(request, guard.max_body_bytes)
+    form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    # Unbounce sends no submission id: a retry repeats the body, so its digest is the key.
+    external_id = hashlib.sha256(body).hexdigest()
+    lead = webhooks.parse_payload(lambda: unbounce_lead(form, external_id=external_id))
+    return await webhooks.ingest_platform_leads(session, provider="unbounce", leads=[lead])

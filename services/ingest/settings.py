@@ -35,5 +35,9 @@ class IngestSettings(ServiceSettings):
     linkedin_api_url: str = "https://api.linkedin.com/rest"
     hubspot_client_secret: SecretStr | None = None
     typeform_secret: SecretStr | None = None
+    webflow_secret: SecretStr | None = None
+    unbounce_token: SecretStr | None = Field(
+        default=None, description="Unbounce does not sign: its webhook URL carries ?token=<this>."
+    )
     platform_fetch_attempts: int = 4
     platform_fetch_backoff_s: float = 0.2

@@ -55,3 +55,15 @@ def hubspot_v3_valid(
 def shared_key_valid(expected: str, given: object) -> bool:
     """Google Ads lead forms: the key configured in the ad account travels in the body."""
     return isinstance(given, str) and hmac.compare_digest(expected.encode(), given.encode())
+
+
+def webflow_valid(
+    secret: str, body: bytes, *, timestamp: str | None, header: str | None, now_ms: int
+) -> bool:
+    """Webflow: `x-webflow-signature` is the hex HMAC-SHA256 of `<timestamp>:<body>`; a
+    timestamp (ms) older than 5 minutes is a replay."""
+    if not header or not timestamp or not timestamp.isdigit():
+        return False
+    if abs(now_ms - int(timestamp)) > 5 * 60 * 1000:
+        return False
+    return hmac.compare_digest(header, _hmac(secret, timestamp.encode() + b":" + body).hex())

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import unquote, urlparse
+from urllib.parse import unquote, urlencode, urlparse
 
 import httpx
 import pytest
@@ -89,6 +89,8 @@ def settings_for(platform: FakePlatform) -> IngestSettings:
         linkedin_api_url=platform.url,
         hubspot_client_secret=SECRET,
         typeform_secret=SECRET,
+        webflow_secret=SECRET,
+        unbounce_token=SECRET,
         platform_fetch_backoff_s=0.01,
     )
 
@@ -267,12 +269,68 @@ def typeform(_: FakePlatform, person: dict[str, str]) -> Delivery:
     return Delivery("/v1/webhooks/typeform", body, signed, lambda d: Delivery(d.path, d.body, bad, d.tamper))
 
 
+def webflow(_: FakePlatform, person: dict[str, str]) -> Delivery:
+    payload = {
+        "triggerType": "form_submission",
+        "payload": {
+            "name": "Contact Us",
+            "siteId": "65427cf400e02b306eaa049c",
+            "data": {
+                "First Name": person["first_name"],
+                "Email Address": person["email"],
+                "Company": person["company"],
+                "utm_campaign": person["campaign"],
+            },
+            "submittedAt": "2026-11-23T09:30:00.117Z",
+            "id": uuid.uuid4().hex[:24],
+            "formId": "65429eadebe8a9f3a30f62d0",
+        },
+    }
+    body = json.dumps(payload).encode()
+    timestamp = str(int(time.time() * 1000))
+    signed = {
+        "x-webflow-timestamp": timestamp,
+        "x-webflow-signature": _hmac(timestamp.encode() + b":" + body).hex(),
+        "content-type": "application/json",
+    }
+    replayed = str(int(timestamp) - 10 * 60 * 1000)
+    bad = {**signed, "x-webflow-timestamp": replayed}
+    return Delivery("/v1/webhooks/webflow", body, signed, lambda d: Delivery(d.path, d.body, bad, d.tamper))
+
+
+def unbounce(_: FakePlatform, person: dict[str, str]) -> Delivery:
+    data = {
+        "email": [person["email"]],
+        "first_name": [person["first_name"]],
+        "company_name": [person["company"]],
+        "ip_address": ["203.0.113.7"],
+        "time_submitted": [f"{uuid.uuid4()}"],
+    }
+    form = {
+        "data.json": json.dumps(data),
+        "page_id": "a3b5c7",
+        "page_name": "Demo landing page",
+        "page_url": f"https://lp.example.com/demo?utm_campaign={person['campaign']}",
+        "variant": "a",
+    }
+    body = urlencode(form).encode()
+    headers = {"content-type": "application/x-www-form-urlencoded"}
+    return Delivery(
+        f"/v1/webhooks/unbounce?token={SECRET}",
+        body,
+        headers,
+        lambda d: Delivery("/v1/webhooks/unbounce?token=guess", d.body, headers, d.tamper),
+    )
+
+
 PROVIDERS: dict[str, Callable[[FakePlatform, dict[str, str]], Delivery]] = {
     "facebook": facebook,
     "google-ads": google_ads,
     "linkedin": linkedin,
     "hubspot": hubspot,
     "typeform": typeform,
+    "webflow": webflow,
+    "unbounce": unbounce,
 }
 
 

@@ -15,6 +15,8 @@ from services.ingest.providers import (
     linkedin_lead,
     linkedin_notification,
     typeform_lead,
+    unbounce_lead,
+    webflow_lead,
 )
 
 
@@ -228,3 +230,43 @@ def test_linkedin_notification_and_form_response() -> None:
     assert lead.utm["campaign"] == "555"
     with pytest.raises(PayloadInvalid):
         linkedin_notification({"leadAction": "UPDATED", "leadGenFormResponse": "x"})
+
+
+def test_webflow_fields_are_matched_by_label() -> None:
+    lead = webflow_lead(
+        {
+            "triggerType": "form_submission",
+            "payload": {
+                "name": "Contact Us",
+                "data": {
+                    "Email Address": "a@b.example",
+                    "Your Name": "Ada Lovelace",
+                    "Phone Number": 15550000000,
+                },
+                "id": "6321ca84df3949bfc6752327",
+                "formId": "f1",
+            },
+        }
+    )
+    assert lead.fields == {"email": "a@b.example", "full_name": "Ada Lovelace", "phone": 15550000000}
+    assert lead.external_id == "6321ca84df3949bfc6752327"
+    with pytest.raises(PayloadInvalid):
+        webflow_lead({"triggerType": "site_publish", "payload": {}})
+
+
+def test_unbounce_values_arrive_as_arrays() -> None:
+    form = {
+        "data.json": '{"email": ["a@b.example"], "first_name": ["Ada"], "interests": ["x", "y"]}',
+        "page_id": "p1",
+        "page_url": "https://lp.example.com/?utm_source=google",
+    }
+    lead = unbounce_lead(form, external_id="digest")
+    assert lead.fields == {
+        "email": "a@b.example",
+        "first_name": "Ada",
+        "interests": "x, y",
+        "page_url": "https://lp.example.com/?utm_source=google",
+    }
+    assert lead.attributes == {"page_id": "p1"}
+    with pytest.raises(PayloadInvalid):
+        unbounce_lead({"data.json": "{"}, external_id="x")

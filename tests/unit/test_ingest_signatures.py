@@ -77,3 +77,13 @@ def test_shared_key_must_be_a_matching_string() -> None:
     assert signatures.shared_key_valid("k", "k")
     assert not signatures.shared_key_valid("k", "x")
     assert not signatures.shared_key_valid("k", None)
+
+
+def test_webflow_signs_timestamp_and_body_and_refuses_replays() -> None:
+    now = 1_700_000_000_000
+    signature = _hex(f"{now}:".encode() + BODY)
+    assert signatures.webflow_valid(SECRET, BODY, timestamp=str(now), header=signature, now_ms=now + 10)
+    assert not signatures.webflow_valid(
+        SECRET, BODY, timestamp=str(now), header=signature, now_ms=now + 400_000
+    )
+    assert not signatures.webflow_valid(SECRET, BODY + b"x", timestamp=str(now), header=signature, now_ms=now)

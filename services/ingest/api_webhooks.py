@@ -16,6 +16,7 @@ from pydantic import SecretStr
 from services.ingest import signatures, webhooks
 from services.ingest.dependencies import ProtectionDep, read_body
 from services.ingest.errors import ProviderNotConfigured, SignatureInvalid, WebhookPayloadInvalid
+from services.ingest.form_builders import unbounce_lead, webflow_lead
 from services.ingest.platforms import GraphLeadFetcher, JsonApi, LinkedInLeadFetcher
 from services.ingest.providers import (
     facebook_changes,
@@ -23,8 +24,6 @@ from services.ingest.providers import (
     hubspot_lead,
     linkedin_notification,
     typeform_lead,
-    unbounce_lead,
-    webflow_lead,
 )
 from services.ingest.schemas import WebhookAccepted
 from services.ingest.settings import IngestSettings

@@ -6,7 +6,6 @@ and keeps the rest (custom questions) as attributes.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -79,26 +78,26 @@ class PlatformLead:
     submitted_at: datetime | None = None
 
 
-def _id(value: object, what: str) -> str:
+def as_id(value: object, what: str) -> str:
     # Meta and Google send ids as JSON numbers in some payloads and strings in others.
     if isinstance(value, bool) or not isinstance(value, int | str) or str(value) == "":
         raise PayloadInvalid(f"{what} must be a number or a string")
     return str(value)
 
 
-def _dict(value: object, what: str) -> dict[str, Any]:
+def as_dict(value: object, what: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise PayloadInvalid(f"{what} must be an object")
     return value
 
 
-def _list(value: object, what: str) -> list[Any]:
+def as_list(value: object, what: str) -> list[Any]:
     if not isinstance(value, list):
         raise PayloadInvalid(f"{what} must be an array")
     return value
 
 
-def _epoch(value: object) -> datetime | None:
+def as_time(value: object) -> datetime | None:
     if isinstance(value, int | float) and not isinstance(value, bool):
         seconds = value / 1000 if value > 10**11 else value
         return datetime.fromtimestamp(seconds, UTC)
@@ -110,7 +109,7 @@ def _epoch(value: object) -> datetime | None:
     return None
 
 
-def _put(fields: dict[str, Any], names: dict[str, str], name: str, value: Any) -> None:
+def put_field(fields: dict[str, Any], names: dict[str, str], name: str, value: Any) -> None:
     target = names.get(name, name)
     if target not in fields or fields[target] in (None, ""):
         fields[target] = value
@@ -127,18 +126,18 @@ class LeadgenChange:
 def facebook_changes(body: object) -> list[LeadgenChange]:
     """The `leadgen` changes of a Meta webhook notification (ids only; the lead is fetched)."""
     changes: list[LeadgenChange] = []
-    for entry in _list(_dict(body, "body").get("entry"), "entry"):
-        for change in _list(_dict(entry, "entry[]").get("changes", []), "changes"):
-            change = _dict(change, "changes[]")
+    for entry in as_list(as_dict(body, "body").get("entry"), "entry"):
+        for change in as_list(as_dict(entry, "entry[]").get("changes", []), "changes"):
+            change = as_dict(change, "changes[]")
             if change.get("field") != "leadgen":
                 continue
-            value = _dict(change.get("value"), "value")
+            value = as_dict(change.get("value"), "value")
             optional = {
-                k: _id(value[k], k) if value.get(k) is not None else None for k in ("form_id", "ad_id")
+                k: as_id(value[k], k) if value.get(k) is not None else None for k in ("form_id", "ad_id")
             }
             changes.append(
                 LeadgenChange(
-                    leadgen_id=_id(value.get("leadgen_id"), "leadgen_id"),
+                    leadgen_id=as_id(value.get("leadgen_id"), "leadgen_id"),
                     form_id=optional["form_id"],
                     ad_id=optional["ad_id"],
                     page_id=str(value["page_id"]) if value.get("page_id") is not None else None,
@@ -149,13 +148,15 @@ def facebook_changes(body: object) -> list[LeadgenChange]:
 
 def facebook_lead(change: LeadgenChange, graph_lead: object) -> PlatformLead:
     """A lead from the Graph API's `/<leadgen_id>` answer (`field_data`: name and values[])."""
-    lead = _dict(graph_lead, "Graph API lead")
+    lead = as_dict(graph_lead, "Graph API lead")
     fields: dict[str, Any] = {}
-    for item in _list(lead.get("field_data"), "field_data"):
-        item = _dict(item, "field_data[]")
+    for item in as_list(lead.get("field_data"), "field_data"):
+        item = as_dict(item, "field_data[]")
         values = item.get("values") or []
         if isinstance(item.get("name"), str) and values:
-            _put(fields, FACEBOOK_FIELDS, item["name"], values[0] if len(values) == 1 else ", ".join(values))
+            put_field(
+                fields, FACEBOOK_FIELDS, item["name"], values[0] if len(values) == 1 else ", ".join(values)
+            )
     campaign = lead.get("campaign_name") or lead.get("campaign_id")
     utm = {"source": "facebook", "medium": "paid_social"}
     if campaign is not None:
@@ -174,19 +175,19 @@ def facebook_lead(change: LeadgenChange, graph_lead: object) -> PlatformLead:
         fields=fields,
         utm=utm,
         attributes=attributes,
-        submitted_at=_epoch(lead.get("created_time")),
+        submitted_at=as_time(lead.get("created_time")),
     )
 
 
 def google_ads_lead(body: object) -> PlatformLead:
     """A Google Ads lead form webhook: `user_column_data` keyed by `column_id`."""
-    data = _dict(body, "body")
+    data = as_dict(body, "body")
     fields: dict[str, Any] = {}
-    for column in _list(data.get("user_column_data"), "user_column_data"):
-        column = _dict(column, "user_column_data[]")
+    for column in as_list(data.get("user_column_data"), "user_column_data"):
+        column = as_dict(column, "user_column_data[]")
         name = column.get("column_id") or column.get("column_name")
         if isinstance(name, str) and column.get("string_value") is not None:
-            _put(
+            put_field(
                 fields,
                 GOOGLE_COLUMNS,
                 name if name in GOOGLE_COLUMNS else name.lower(),
@@ -194,15 +195,15 @@ def google_ads_lead(body: object) -> PlatformLead:
             )
     utm = {"source": "google", "medium": "cpc"}
     if data.get("campaign_id") is not None:
-        utm["campaign"] = _id(data["campaign_id"], "campaign_id")
+        utm["campaign"] = as_id(data["campaign_id"], "campaign_id")
     attributes = {
         k: str(data[k])
         for k in ("campaign_id", "adgroup_id", "creative_id", "gcl_id", "asset_id")
         if data.get(k) is not None
     }
     return PlatformLead(
-        external_id=_id(data.get("lead_id"), "lead_id"),
-        form_id=_id(data["form_id"], "form_id") if data.get("form_id") is not None else None,
+        external_id=as_id(data.get("lead_id"), "lead_id"),
+        form_id=as_id(data["form_id"], "form_id") if data.get("form_id") is not None else None,
         fields=fields,
         utm=utm,
         attributes=attributes,
@@ -212,19 +213,19 @@ def google_ads_lead(body: object) -> PlatformLead:
 
 def hubspot_lead(body: object, *, external_id: str, form_id: str | None) -> PlatformLead:
     """A HubSpot forms submission: `fields[]` (name/value), `context` and `legalConsentOptions`."""
-    data = _dict(body, "body")
+    data = as_dict(body, "body")
     fields: dict[str, Any] = {}
-    for item in _list(data.get("fields"), "fields"):
-        item = _dict(item, "fields[]")
+    for item in as_list(data.get("fields"), "fields"):
+        item = as_dict(item, "fields[]")
         if isinstance(item.get("name"), str):
-            _put(fields, HUBSPOT_FIELDS, item["name"], item.get("value"))
-    context = _dict(data.get("context", {}), "context")
+            put_field(fields, HUBSPOT_FIELDS, item["name"], item.get("value"))
+    context = as_dict(data.get("context", {}), "context")
     if context.get("hutk"):
         fields["visitor_id"] = str(context["hutk"])
     if context.get("pageUri"):
         fields["page_url"] = str(context["pageUri"])
     attributes = {"page_name": str(context["pageName"])} if context.get("pageName") else {}
-    consent = _dict(data.get("legalConsentOptions", {}), "legalConsentOptions").get("consent")
+    consent = as_dict(data.get("legalConsentOptions", {}), "legalConsentOptions").get("consent")
     if isinstance(consent, dict):
         communications = consent.get("communications") or []
         agreed = [c.get("value") is True for c in communications if isinstance(c, dict)]
@@ -235,18 +236,18 @@ def hubspot_lead(body: object, *, external_id: str, form_id: str | None) -> Plat
         fields=fields,
         utm={"source": "hubspot"} if not fields.get("page_url") else {},
         attributes=attributes,
-        submitted_at=_epoch(data.get("submittedAt")),
+        submitted_at=as_time(data.get("submittedAt")),
     )
 
 
 def typeform_lead(body: object) -> PlatformLead:
     """A Typeform `form_response`: typed `answers[]`, each named by its field's `ref`."""
-    response = _dict(_dict(body, "body").get("form_response"), "form_response")
+    response = as_dict(as_dict(body, "body").get("form_response"), "form_response")
     fields: dict[str, Any] = {}
-    for answer in _list(response.get("answers"), "answers"):
-        answer = _dict(answer, "answers[]")
+    for answer in as_list(response.get("answers"), "answers"):
+        answer = as_dict(answer, "answers[]")
         kind = answer.get("type")
-        ref = _dict(answer.get("field", {}), "answers[].field").get("ref")
+        ref = as_dict(answer.get("field", {}), "answers[].field").get("ref")
         value = _typeform_value(kind, answer)
         if value is None:
             continue
@@ -255,15 +256,15 @@ def typeform_lead(body: object) -> PlatformLead:
         elif kind == "phone_number" and "phone" not in fields:
             fields["phone"] = value
         if isinstance(ref, str):
-            _put(fields, {}, ref, value)
-    hidden = _dict(response.get("hidden", {}), "hidden")
+            put_field(fields, {}, ref, value)
+    hidden = as_dict(response.get("hidden", {}), "hidden")
     fields.update({str(k): v for k, v in hidden.items() if v not in (None, "")})
     return PlatformLead(
-        external_id=_id(response.get("token"), "token"),
-        form_id=_id(response["form_id"], "form_id") if response.get("form_id") is not None else None,
+        external_id=as_id(response.get("token"), "token"),
+        form_id=as_id(response["form_id"], "form_id") if response.get("form_id") is not None else None,
         fields=fields,
         utm={"source": "typeform"},
-        submitted_at=_epoch(response.get("submitted_at")),
+        submitted_at=as_time(response.get("submitted_at")),
     )
 
 
@@ -288,33 +289,33 @@ class LinkedInNotification:
 
 def linkedin_notification(body: object) -> LinkedInNotification:
     """A Lead Sync notification: `leadAction` CREATED or DELETED and the form response's URN."""
-    data = _dict(body, "body")
+    data = as_dict(body, "body")
     action = data.get("leadAction")
     if action not in ("CREATED", "DELETED"):
         raise PayloadInvalid("leadAction must be CREATED or DELETED")
     return LinkedInNotification(
         action=str(action),
-        response_id=_id(data.get("leadGenFormResponse"), "leadGenFormResponse"),
+        response_id=as_id(data.get("leadGenFormResponse"), "leadGenFormResponse"),
         form_id=str(data["leadGenForm"]) if data.get("leadGenForm") else None,
-        occurred_at=_epoch(data.get("occurredAt")),
+        occurred_at=as_time(data.get("occurredAt")),
     )
 
 
 def linkedin_lead(notification: LinkedInNotification, response: object) -> PlatformLead:
     """A lead form response: answers carry the predefined field they answer (EMAIL, FIRST_NAME...)
     or, for custom questions, their question id."""
-    data = _dict(response, "lead form response")
+    data = as_dict(response, "lead form response")
     fields: dict[str, Any] = {}
-    answers = _dict(data.get("formResponse"), "formResponse").get("answers")
-    for answer in _list(answers, "formResponse.answers"):
-        answer = _dict(answer, "answers[]")
-        details = _dict(answer.get("answerDetails", {}), "answerDetails")
-        text = _dict(details.get("textQuestionAnswer", {}), "textQuestionAnswer").get("answer")
+    answers = as_dict(data.get("formResponse"), "formResponse").get("answers")
+    for answer in as_list(answers, "formResponse.answers"):
+        answer = as_dict(answer, "answers[]")
+        details = as_dict(answer.get("answerDetails", {}), "answerDetails")
+        text = as_dict(details.get("textQuestionAnswer", {}), "textQuestionAnswer").get("answer")
         name = answer.get("predefinedField") or f"question_{answer.get('questionId')}"
         if text is not None:
-            _put(fields, LINKEDIN_FIELDS, str(name), text)
-    metadata = _dict(data.get("leadMetadata", {}), "leadMetadata")
-    campaign = _dict(metadata.get("sponsoredLeadMetadata", {}), "sponsoredLeadMetadata").get("campaign")
+            put_field(fields, LINKEDIN_FIELDS, str(name), text)
+    metadata = as_dict(data.get("leadMetadata", {}), "leadMetadata")
+    campaign = as_dict(metadata.get("sponsoredLeadMetadata", {}), "sponsoredLeadMetadata").get("campaign")
     utm = {"source": "linkedin", "medium": "paid_social"}
     if campaign:
         utm["campaign"] = str(campaign).rpartition(":")[2]
@@ -324,84 +325,5 @@ def linkedin_lead(notification: LinkedInNotification, response: object) -> Platf
         fields=fields,
         utm=utm,
         is_test=data.get("testLead") is True,
-        submitted_at=_epoch(data.get("submittedAt")),
-    )
-
-
-# Form builders name fields by their labels ("Email Address", "Phone Number"): match by slug.
-LABEL_FIELDS = {
-    "email": "email",
-    "email_address": "email",
-    "work_email": "email",
-    "name": "full_name",
-    "full_name": "full_name",
-    "your_name": "full_name",
-    "first_name": "first_name",
-    "last_name": "last_name",
-    "company": "company",
-    "company_name": "company",
-    "organization": "company",
-    "job_title": "job_title",
-    "title": "job_title",
-    "phone": "phone",
-    "phone_number": "phone",
-    "country": "country",
-    "company_size": "company_size",
-    "industry": "industry",
-}
-
-
-def label_key(label: str) -> str:
-    return "_".join("".join(c if c.isalnum() else " " for c in label.lower()).split())
-
-
-def _labelled(data: dict[str, Any]) -> dict[str, Any]:
-    fields: dict[str, Any] = {}
-    for label, value in data.items():
-        key = label_key(str(label))
-        _put(fields, LABEL_FIELDS, key, value)
-    return fields
-
-
-def webflow_lead(body: object) -> PlatformLead:
-    """A Webflow `form_submission` webhook: `payload.data` keyed by the form's field labels."""
-    data = _dict(body, "body")
-    if data.get("triggerType") != "form_submission":
-        raise PayloadInvalid("triggerType must be form_submission")
-    payload = _dict(data.get("payload"), "payload")
-    fields = _labelled(_dict(payload.get("data"), "payload.data"))
-    attributes = {"form_name": str(payload["name"])} if payload.get("name") else {}
-    if payload.get("siteId"):
-        attributes["site_id"] = str(payload["siteId"])
-    return PlatformLead(
-        external_id=_id(payload.get("id"), "payload.id"),
-        form_id=str(payload["formId"]) if payload.get("formId") else None,
-        fields=fields,
-        utm={"source": "webflow"} if not fields.get("page_url") else {},
-        attributes=attributes,
-        submitted_at=_epoch(payload.get("submittedAt")),
-    )
-
-
-def unbounce_lead(form: dict[str, str], *, external_id: str) -> PlatformLead:
-    """An Unbounce webhook: form-encoded, the submission in `data.json` with every value an array."""
-    try:
-        data = json.loads(form.get("data.json", ""))
-    except ValueError as exc:
-        raise PayloadInvalid("data.json must be JSON") from exc
-    values: dict[str, Any] = {}
-    for key, value in _dict(data, "data.json").items():
-        items = value if isinstance(value, list) else [value]
-        values[str(key)] = ", ".join(str(v) for v in items if v is not None)
-    fields = _labelled(values)
-    page_url = form.get("page_url") or values.get("page_url")
-    if page_url:
-        fields["page_url"] = page_url
-    attributes = {k: form[k] for k in ("page_id", "page_name", "variant") if form.get(k)}
-    return PlatformLead(
-        external_id=external_id,
-        form_id=form.get("page_id"),
-        fields=fields,
-        utm={} if page_url else {"source": "unbounce"},
-        attributes=attributes,
+        submitted_at=as_time(data.get("submittedAt")),
     )

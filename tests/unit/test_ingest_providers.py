@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from services.ingest.form_builders import unbounce_lead, webflow_lead
 from services.ingest.providers import (
     PayloadInvalid,
     facebook_changes,
@@ -15,8 +16,6 @@ from services.ingest.providers import (
     linkedin_lead,
     linkedin_notification,
     typeform_lead,
-    unbounce_lead,
-    webflow_lead,
 )
 
 

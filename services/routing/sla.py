@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.routing.decision import decide
-from services.routing.models import Assignment, SlaTimer
+from services.routing.models import Assignment, SlaTimer, outbox
 from services.routing.repository import AssignmentRepository, LedgerRepository, SlaTimerRepository
-from services.routing.service import hand_over, sla_due_at_for
+from services.routing.service import PRODUCER, hand_over, sla_due_at_for
+from shared.contracts import SlaBreached, SlaBreachedPayload
+from shared.outbox import add_event
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +51,27 @@ async def fire_due_sla_timers(
                 "late_by_s": (now - timer.due_at).total_seconds(),
             },
         )
+        reassigned_to = None
         if assignment.reassignments < max_reassignments:
-            await _reassign(session, assignment=assignment, breached=timer, at=now)
+            reassigned_to = await _reassign(session, assignment=assignment, breached=timer, at=now)
         else:
             _record_escalation(assignment, breached=timer, to_rep=None, at=now)
+        await add_event(
+            session,
+            outbox,
+            SlaBreached.new(
+                lead_id=assignment.lead_id,
+                producer=PRODUCER,
+                payload=SlaBreachedPayload(
+                    assignment_id=assignment.id,
+                    rep_id=timer.rep_id,
+                    sla_tier=assignment.sla_tier,
+                    due_at=timer.due_at,
+                    breached_at=now,
+                    reassigned_to=reassigned_to,
+                ),
+            ),
+        )
     return len(due), breaches
 
 
@@ -65,14 +85,15 @@ def _still_waiting(assignment: Assignment, timer: SlaTimer) -> bool:
 
 async def _reassign(
     session: AsyncSession, *, assignment: Assignment, breached: SlaTimer, at: datetime
-) -> None:
+) -> uuid.UUID | None:
+    """Hand the lead to the next eligible rep; returns that rep's id, or None if nobody can."""
     await LedgerRepository(session).enter_pool(exclusive=False)
     decision = await decide(session, at=at, excluding=assignment.rep_id)
     if decision.chosen is None or decision.standing is None:
         # Nobody else can take it: the lead stays with its rep rather than going unowned.
         log.warning("routing.sla_escalation_failed", extra={"assignment_id": str(assignment.id)})
         _record_escalation(assignment, breached=breached, to_rep=None, at=at)
-        return
+        return None
     rep = decision.chosen
     _record_escalation(assignment, breached=breached, to_rep=str(rep.id), at=at)
     assignment.rep_id = rep.id
@@ -83,6 +104,7 @@ async def _reassign(
     await hand_over(
         session, assignment=assignment, rep=rep, standing=decision.standing, at=at, caused_by=None
     )
+    return rep.id
 
 
 def _record_escalation(

@@ -26,6 +26,8 @@ from shared.contracts.events import (
     Outcome,
     RubricActivated,
     RubricActivatedPayload,
+    SlaBreached,
+    SlaBreachedPayload,
 )
 
 __all__ = [
@@ -54,6 +56,8 @@ __all__ = [
     "Payload",
     "RubricActivated",
     "RubricActivatedPayload",
+    "SlaBreached",
+    "SlaBreachedPayload",
     "UndecodableEvent",
     "decode_event",
     "utc_now",

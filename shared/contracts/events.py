@@ -141,6 +141,15 @@ class RubricActivatedPayload(Payload):
     activated_at: datetime
 
 
+class SlaBreachedPayload(Payload):
+    assignment_id: uuid.UUID
+    rep_id: uuid.UUID
+    sla_tier: str
+    due_at: datetime
+    breached_at: datetime
+    reassigned_to: uuid.UUID | None = None
+
+
 class LeadIngested(Envelope):
     """Emitted by ingest when a submission is accepted: validated, normalized, de-duplicated."""
 
@@ -200,6 +209,14 @@ class LeadTouched(Envelope):
     payload: LeadTouchedPayload
 
 
+class SlaBreached(Envelope):
+    """Emitted by routing once per SLA timer, when the assigned rep has not touched the lead
+    by its due time; `reassigned_to` names the rep who takes it over, if any."""
+
+    event_type: Literal["sla.breached"] = "sla.breached"
+    payload: SlaBreachedPayload
+
+
 class RubricActivated(Envelope):
     """Emitted by scoring when a rubric that both teams approved becomes the active one.
 
@@ -218,6 +235,7 @@ AnyEvent = Annotated[
     | LeadAssigned
     | LeadTouched
     | LeadDispositioned
+    | SlaBreached
     | RubricActivated
     | ActivityRecorded
     | LeadErased,
@@ -235,6 +253,7 @@ CURRENT_VERSIONS: dict[str, int] = {
     "lead.touched": 1,
     "lead.dispositioned": 1,
     "rubric.activated": 1,
+    "sla.breached": 1,
     "activity.recorded": 1,
     "lead.erased": 1,
 }

@@ -16,6 +16,7 @@ LEAD_ASSIGNED: Final = "lead.assigned"
 LEAD_TOUCHED: Final = "lead.touched"
 LEAD_DISPOSITIONED: Final = "lead.dispositioned"
 RUBRIC_ACTIVATED: Final = "rubric.activated"
+SLA_BREACHED: Final = "sla.breached"
 ACTIVITY_RECORDED: Final = "activity.recorded"
 LEAD_ERASED: Final = "lead.erased"
 
@@ -27,6 +28,7 @@ EVENT_TOPICS: Final[tuple[str, ...]] = (
     LEAD_TOUCHED,
     LEAD_DISPOSITIONED,
     RUBRIC_ACTIVATED,
+    SLA_BREACHED,
     ACTIVITY_RECORDED,
     LEAD_ERASED,
 )
@@ -49,11 +51,12 @@ TOPOLOGY: Final[dict[str, Flow]] = {
     ),
     "routing": Flow(
         frozenset({LEAD_QUALIFIED}),
-        frozenset({LEAD_ASSIGNED, LEAD_TOUCHED, LEAD_DISPOSITIONED}),
+        frozenset({LEAD_ASSIGNED, LEAD_TOUCHED, LEAD_DISPOSITIONED, SLA_BREACHED}),
     ),
     # Feedback counts the lead journey; activities and erasures are not (yet) part of it.
     "feedback": Flow(
-        frozenset(EVENT_TOPICS) - {RUBRIC_ACTIVATED, ACTIVITY_RECORDED, LEAD_ERASED}, frozenset()
+        frozenset(EVENT_TOPICS) - {RUBRIC_ACTIVATED, ACTIVITY_RECORDED, LEAD_ERASED, SLA_BREACHED},
+        frozenset(),
     ),
 }
 

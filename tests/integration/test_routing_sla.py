@@ -16,7 +16,14 @@ from services.routing.main import create_app
 from services.routing.models import Assignment, Rep, SlaTimer, outbox
 from services.routing.schemas import DispositionCreate, RepCreate
 from shared.auth import Role
-from shared.contracts import LeadQualified, LeadQualifiedPayload, LeadSnapshot, utc_now
+from shared.contracts import (
+    LeadQualified,
+    LeadQualifiedPayload,
+    LeadSnapshot,
+    SlaBreached,
+    decode_event,
+    utc_now,
+)
 from shared.db import Database
 from tests.conftest import Infra, bearer, truncate_all
 from tests.support import caught_up, eventually, running_app
@@ -105,8 +112,23 @@ class TestFireDueSlaTimers:
                 .where(outbox.c.key == str(event.lead_id), outbox.c.event_type == "lead.assigned")
             )
             timers = (await session.execute(select(SlaTimer.rep_id, SlaTimer.outcome))).all()
+            breach_values = (
+                (
+                    await session.execute(
+                        select(outbox.c.value).where(
+                            outbox.c.key == str(event.lead_id), outbox.c.event_type == "sla.breached"
+                        )
+                    )
+                )
+                .scalars()
+                .all()
+            )
         assert announced == 2
         assert sorted(timers, key=str) == sorted([(first, "breached"), (second, None)], key=str)
+        (breach,) = [decode_event(value) for value in breach_values]
+        assert isinstance(breach, SlaBreached)
+        assert (breach.payload.rep_id, breach.payload.reassigned_to) == (first, second)
+        assert breach.payload.assignment_id == original.id
 
     async def test_the_reassigned_rep_breaching_too_keeps_the_lead(self, db: Database) -> None:
         await add_rep(db, "first")

@@ -78,7 +78,8 @@ async def caught_up(app: FastAPI, *, timeout_s: float = 30.0) -> None:
 
     async def no_lag() -> None:
         assert consumer.has_partitions, "consumer has not joined its group yet"
-        assert await consumer.lag() == 0
+        # lag() waits on the broker; a stalled broker must fail the test, not hang it.
+        assert await asyncio.wait_for(consumer.lag(), 5) == 0
 
     await eventually(no_lag, timeout_s=timeout_s)
 

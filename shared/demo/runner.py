@@ -441,7 +441,10 @@ def _loop(run: Run, ledger: Ledger) -> None:
             run.say(run.summary())
         if (week + 1) % config.retune_every == 0 and week + 1 < config.weeks:
             with run.paused():
+                # Sales meets at the week's end: the verdicts already due are in before feedback is asked.
                 run.poll_queues()
+                run.work_due(run.sim_hours)
+                _wait_for_feedback(run, timeout_s=10)
                 retune(run, week + 1)
                 ledger.of(run.version)
     while pending:

@@ -152,3 +152,46 @@ class TestPropose:
         proposal = propose(starter(), history(), version="2026.11-tuned-1")
         assert proposal.draft is not None
         assert Rubric.from_document(proposal.draft).version == "2026.11-tuned-1"
+
+
+RULES = [
+    "title-executive",
+    "title-manager",
+    "company-size-mid-market",
+    "company-size-smb",
+    "free-mail",
+    "industry-target",
+]
+
+
+class TestGuardrails:
+    @settings(deadline=None, max_examples=60)
+    @given(
+        st.lists(
+            st.tuples(st.sets(st.sampled_from(RULES), min_size=1), st.booleans(), st.booleans()),
+            min_size=0,
+            max_size=150,
+        ),
+        st.integers(min_value=0, max_value=20),
+        st.integers(min_value=0, max_value=20),
+    )
+    def test_a_draft_needs_the_minimum_sample_and_never_moves_past_the_limits(
+        self, leads: list[tuple[set[str], bool, bool]], max_points: int, max_bar: int
+    ) -> None:
+        observations = [lead(*rules, sql=sql, hand_raiser=raiser) for rules, sql, raiser in leads]
+        policy = Policy(min_outcomes=40, max_points_change=max_points, max_bar_change=max_bar)
+        proposal = propose(starter(), observations, version="v2", policy=policy)
+        if len(observations) < 40:
+            assert not proposal.ready
+        if proposal.draft is None:
+            return
+        before = {r["id"]: r["points"] for kind in ("fit", "negative", "engagement") for r in starter()[kind]}
+        after = {
+            r["id"]: r["points"] for kind in ("fit", "negative", "engagement") for r in proposal.draft[kind]
+        }
+        assert all(abs(after[k] - before[k]) <= max_points for k in before)
+        assert proposal.bar is not None
+        assert abs(proposal.bar.proposed - proposal.bar.current) <= max_bar
+        if proposal.bar.proposed > proposal.bar.current:
+            assert proposal.bar.volume_kept is not None
+            assert proposal.bar.volume_kept >= policy.min_volume_kept

@@ -2,41 +2,24 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
-
 from services.routing import service, sla
 from shared.contracts import utc_now
 from shared.db import Database
+from shared.workers import PeriodicWorker
 
-log = logging.getLogger(__name__)
 
-
-class RoutingWorker:
+class RoutingWorker(PeriodicWorker):
     """Every `interval_s`: fire due SLA timers, then retry leads waiting in the fallback queue
     (a rep's working hours may have begun or a cap been freed). Replicas share the work
     through row locks, so running one per replica is safe."""
 
+    name = "routing.worker"
+
     def __init__(self, db: Database, *, interval_s: float, batch_size: int, max_reassignments: int) -> None:
+        super().__init__(interval_s=interval_s)
         self.db = db
-        self.interval_s = interval_s
         self.batch_size = batch_size
         self.max_reassignments = max_reassignments
-        self._stopping = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="routing-worker")
-
-    async def stop(self) -> None:
-        self._stopping.set()
-        if self._task is not None:
-            await self._task
-
-    @property
-    def healthy(self) -> bool:
-        return self._task is not None and not self._task.done()
 
     async def run_once(self) -> tuple[int, int]:
         """One pass; returns (breaches fired, queued leads assigned)."""
@@ -52,13 +35,3 @@ class RoutingWorker:
         async with self.db.transaction() as session:
             assigned = await service.retry_fallback_queue(session)
         return breaches, assigned
-
-    async def _run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                await self.run_once()
-            except Exception:
-                # Nothing is lost: the pass rolled back, its timers stay due and are retried next tick.
-                log.exception("routing.worker_failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self.interval_s)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from fastapi import FastAPI
 
 from services.scoring import api
@@ -21,8 +23,13 @@ def create_app(settings: ScoringSettings | None = None) -> FastAPI:
     active = ActiveRubric(load_rubric(settings.rubric_path))
 
     def rescore_worker(db: Database) -> RescoreWorker:
+        decay = settings.decay_pass_interval_s
         worker = RescoreWorker(
-            db, active, interval_s=settings.rescore_interval_s, batch_size=settings.rescore_batch_size
+            db,
+            active,
+            interval_s=settings.rescore_interval_s,
+            batch_size=settings.rescore_batch_size,
+            decay_every=timedelta(seconds=decay) if decay > 0 else None,
         )
         app.state.rescore_worker = worker
         return worker

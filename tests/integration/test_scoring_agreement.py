@@ -220,7 +220,12 @@ class TestDecayPass:
         faded = await seed_lead(db, form_id="newsletter", days_ago=30)
         fresh = await seed_lead(db, form_id="newsletter")
         worker = RescoreWorker(
-            db, ActiveRubric(load_rubric()), interval_s=60, batch_size=10, decay_every=timedelta(hours=1)
+            db,
+            ActiveRubric(load_rubric()),
+            interval_s=60,
+            batch_size=10,
+            decay_every=timedelta(hours=1),
+            first_decay_after=timedelta(0),
         )
         assert await worker.run_once() == 2
         scores = "SELECT engagement_score FROM scoring.score WHERE lead_id = :id ORDER BY id"

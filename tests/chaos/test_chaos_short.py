@@ -1,0 +1,37 @@
+"""`python -m bench.chaos --short` as a test: every fault survived with nothing lost or doubled.
+
+Timing is reported by the run (recovery, latency, late counts), never asserted here.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+@pytest.mark.e2e
+@pytest.mark.timeout(480)
+def test_short_chaos_run_loses_nothing_and_assigns_each_mql_once(tmp_path: Path) -> None:
+    run = subprocess.run(
+        [sys.executable, "-m", "bench.chaos", "--short", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=450,
+        check=False,
+    )
+    written = sorted(tmp_path.glob("chaos-*.json"))
+    assert written, f"no result file; exit {run.returncode}\n{run.stdout[-4000:]}\n{run.stderr[-4000:]}"
+    results = json.loads(written[-1].read_text())
+    report = run.stdout[-4000:]
+    reconciliation = results["reconciliation"]
+    assert reconciliation["accepted"] > 0, report
+    assert reconciliation["lost"] == dict.fromkeys(reconciliation["lost"], 0), report
+    assert reconciliation["duplicated"]["assignment_rows"] == 0, report
+    assert reconciliation["duplicated"]["assignment_ids_on_topic"] == 0, report
+    assert reconciliation["duplicated"]["qualified_event_ids"] == 0, report
+    assert reconciliation["funnel"]["matches"], report
+    assert all(fault["ready_after_s"] is not None for fault in results["faults"]), report

@@ -100,7 +100,6 @@ class Run:
     out: TextIO
     run_id: str
     market: Market
-    rng: random.Random
     reps: dict[str, str] = field(default_factory=dict)
     leads: dict[str, Prospect] = field(default_factory=dict)
     lead_posted_version: dict[str, str] = field(default_factory=dict)
@@ -170,7 +169,9 @@ class Run:
                 assignment_id, lead_id = str(item["id"]), str(item["lead_id"])
                 if assignment_id in self.assignments or lead_id not in self.leads:
                     continue  # not this run's lead: leave it to whoever owns it
-                steps = plan(self.leads[lead_id], name, self.rng)
+                prospect = self.leads[lead_id]
+                # One generator per prospect: the verdict does not depend on the order leads arrive in.
+                steps = plan(prospect, name, random.Random(f"{self.config.seed}-{prospect.index}"))
                 self.assignments[assignment_id] = Assignment(
                     assignment_id, lead_id, rep_id, name, str(item["qualified_at"]), self.sim_hours, steps
                 )
@@ -369,7 +370,6 @@ def simulate(config: DemoConfig, baton: Baton, out: TextIO = sys.stdout) -> Ledg
             out=out,
             run_id=run_id,
             market=Market(config.seed, config.leads_per_week, run_id),
-            rng=random.Random(config.seed + 1),
         )
         reps = run.call("GET", "routing", "/v1/reps").json()
         run.reps = {str(r["id"]): str(r["name"]) for r in reps if r.get("active", True)}

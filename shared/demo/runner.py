@@ -11,31 +11,24 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import json
-import os
 import random
-import signal
-import subprocess
 import sys
-import tempfile
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from importlib.resources import files
 from pathlib import Path
 from typing import Any, TextIO
 
 import httpx
-import yaml
 
+from shared.demo.agreement import activate, attribute, configure_forms, retune, starter_document
 from shared.demo.report import Ledger, final_report, summary_line
 from shared.demo.sales import Step, plan
-from shared.demo.world import HAND_RAISER_FORMS, Market, Prospect, Submission, all_form_ids
-from shared.embedded import free_port
+from shared.demo.system import Baton, DemoFailed, private_baton, running_baton
+from shared.demo.world import Market, Prospect, Submission
 
-SERVICES = ("ingest", "scoring", "routing", "feedback")
 POLL_QUEUES_EVERY_S = 0.4
 SUMMARY_EVERY_S = 1.0
 TRANSPORT_ATTEMPTS = 6
@@ -56,26 +49,6 @@ class DemoConfig:
     def sim_hours_per_second(self) -> float:
         """`speed` is simulated weeks per real minute."""
         return self.speed * 168 / 60
-
-
-@dataclass
-class Baton:
-    """What the demo needs of a running Baton: URLs, tokens per role, the reps' tokens."""
-
-    urls: dict[str, str]
-    tokens: dict[str, str]
-    rep_tokens: dict[str, str]
-
-    @classmethod
-    def from_local(cls, local: dict[str, Any]) -> Baton:
-        return cls(
-            urls=dict(local["urls"]),
-            tokens=dict(local["tokens"]),
-            rep_tokens={str(r["id"]): str(r["token"]) for r in local.get("reps", []) if "token" in r},
-        )
-
-    def headers(self, role: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.tokens[role]}"}
 
 
 @dataclass
@@ -270,95 +243,6 @@ class Run:
             self.out.flush()
 
 
-class DemoFailed(RuntimeError):
-    pass
-
-
-def _starter_document() -> dict[str, Any]:
-    text = (files("services.scoring.rubrics") / "starter.yaml").read_text(encoding="utf-8")
-    document: dict[str, Any] = yaml.safe_load(text)
-    return document
-
-
-def configure_forms(run: Run) -> None:
-    """Declare the simulated company's forms to ingest (an ingest without configured forms
-    answers 404 to this call and accepts any form id)."""
-    for form_id in all_form_ids():
-        body = {
-            "id": form_id,
-            "name": form_id.replace("-", " ").capitalize(),
-            "is_hand_raiser": form_id in HAND_RAISER_FORMS,
-        }
-        response = run.call("POST", "ingest", "/v1/forms", role="marketing", json=body)
-        if response.status_code in {404, 405}:
-            return
-        run.ok(response)
-
-
-def activate(run: Run, document: dict[str, Any]) -> None:
-    """Draft, both teams' approvals, activation: the lifecycle scoring enforces."""
-    version = str(document["version"])
-    run.ok(run.call("POST", "scoring", "/v1/rubrics", role="marketing", json=document))
-    run.ok(run.call("POST", "scoring", f"/v1/rubrics/{version}/approvals", role="marketing"))
-    run.ok(run.call("POST", "scoring", f"/v1/rubrics/{version}/approvals", role="sales"))
-    activated = run.ok(run.call("POST", "scoring", f"/v1/rubrics/{version}/activate", role="manager"))
-    run.activations.append((str(activated.get("activated_at")), version))
-    run.version = version
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        state = run.ok(run.call("GET", "scoring", f"/v1/rubrics/{version}"))
-        if not state.get("rescore") or state["rescore"]["status"] != "running":
-            return
-        time.sleep(0.3)
-
-
-def retune(run: Run, week: int) -> None:
-    """Ask feedback for a proposal and, if there is one, have both teams sign it."""
-    rubric = run.ok(run.call("GET", "scoring", "/v1/rubric"))
-    version = f"demo-{run.run_id}-week{week}"
-    proposal = run.ok(
-        run.call(
-            "POST",
-            "feedback",
-            "/v1/proposals",
-            json={"rubric": rubric, "version": version, "min_outcomes": run.config.min_outcomes},
-        )
-    )
-    if not proposal["ready"]:
-        run.say(f"week {week}: no proposal ({'; '.join(proposal['reasons'])})")
-        return
-    moved = [r for r in proposal["rules"] if r["verdict"] in {"raise", "lower"}]
-    bar = proposal.get("bar") or {}
-    changes = [f"{r['rule_id']} {r['points']:g}→{r['proposed_points']:g}" for r in moved]
-    if bar and bar["proposed"] != bar["current"]:
-        changes.append(f"grade {bar['grade']} floor {bar['current']:g}→{bar['proposed']:g}")
-    activate(run, proposal["draft"])
-    run.say(
-        f"week {week}: feedback proposed {version} from {proposal['outcomes']} judged MQLs "
-        f"({', '.join(changes) or 'no change'}); marketing and sales approved; active"
-    )
-
-
-def attribute(run: Run, ledger: Ledger) -> None:
-    """Each MQL to the rubric version whose scoring first qualified it (from scoring's history)."""
-    outcome_by_lead = {a.lead_id: a for a in run.assignments.values()}
-    for version in run.lead_posted_version.values():
-        ledger.of(version).leads += 1
-    for lead_id, assignment in outcome_by_lead.items():
-        history = run.call("GET", "scoring", f"/v1/leads/{lead_id}/score/history", params={"limit": 1000})
-        version = run.version
-        if history.status_code == 200:
-            version = next((s["rubric_version"] for s in history.json()["scores"] if s["is_mql"]), version)
-        tally = ledger.of(version)
-        tally.mqls += 1
-        actions = {s.action: s for s in assignment.steps[: assignment.done]}
-        tally.judged += bool({"rejected", "sql", "won", "lost"} & actions.keys())
-        tally.sqls += "sql" in actions
-        if "won" in actions:
-            tally.won += 1
-            tally.revenue += actions["won"].amount or 0.0
-
-
 def simulate(config: DemoConfig, baton: Baton, out: TextIO = sys.stdout) -> Ledger:
     """Run the simulation against `baton` and return the per-version ledger."""
     run_id = f"s{config.seed}-{uuid.uuid4().hex[:6]}"
@@ -378,7 +262,7 @@ def simulate(config: DemoConfig, baton: Baton, out: TextIO = sys.stdout) -> Ledg
         configure_forms(run)
         ledger = Ledger()
         current = run.ok(run.call("GET", "scoring", "/v1/rubric"))
-        starter = _starter_document()
+        starter = starter_document()
         if config.reset_rubric and current["version"] != starter["version"]:
             activate(run, {**starter, "version": f"{starter['version']}-demo-{run_id}"})
             run.say(f"re-activated the starter rubric as {run.version} (versions are never reused)")
@@ -481,59 +365,6 @@ def _wait_for_feedback(run: Run, timeout_s: float = 30.0) -> None:
             return
         previous = body
         time.sleep(1.0)
-
-
-# --- finding or starting a Baton ------------------------------------------------------------
-
-
-def running_baton(home: Path) -> Baton | None:
-    """The Baton `baton up` runs from `home`, if it answers."""
-    local = home / "local.json"
-    if not local.exists():
-        return None
-    baton = Baton.from_local(json.loads(local.read_text()))
-    try:
-        ready = all(httpx.get(f"{baton.urls[s]}/readyz", timeout=2).status_code == 200 for s in SERVICES)
-    except (httpx.HTTPError, KeyError):
-        return None
-    return baton if ready else None
-
-
-@contextmanager
-def private_baton(say: Callable[[str], None], timeout_s: float = 180.0) -> Iterator[Baton]:
-    """`baton up` in a temporary home on free ports, stopped (SIGTERM) on exit."""
-    with tempfile.TemporaryDirectory(prefix="baton-demo-") as folder:
-        home = Path(folder)
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith("BATON_") and k not in {"DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS"}
-        }
-        env.update(BATON_HOME=str(home), BATON_BROKER_PORT=str(free_port()), BATON_TOPIC_PARTITIONS="3")
-        env.update({f"BATON_{s.upper()}_PORT": str(free_port()) for s in SERVICES})
-        output = home / "up.out"
-        say(f"starting a private Baton in {home} (no running `baton up` found)")
-        with open(output, "wb") as sink:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "shared.cli", "up"], env=env, stdout=sink, stderr=subprocess.STDOUT
-            )
-        try:
-            deadline = time.monotonic() + timeout_s
-            while b"baton: ready" not in output.read_bytes():
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise DemoFailed(
-                        f"`baton up` did not become ready:\n{output.read_text(errors='replace')[-3000:]}"
-                    )
-                time.sleep(0.2)
-            yield Baton.from_local(json.loads((home / "local.json").read_text()))
-        finally:
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(60)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
 
 
 def run_demo(config: DemoConfig, out: TextIO = sys.stdout) -> int:

@@ -53,28 +53,31 @@ async def record_activities(
         except ValidationError as exc:
             reason = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'item'}: {e['msg']}" for e in exc.errors())
             results.append(ActivityResult(index=index, status="rejected", reason=reason))
-    leads = LeadRepository(session)
-    visitors = VisitorRepository(session)
-    by_email: dict[str, uuid.UUID] = {}
-    emails: dict[uuid.UUID, str] = {}
-    # First the items that name the person, so the anonymous items of the same batch find them.
-    for _, item in valid:
-        if item.email is None:
-            continue
-        email = normalize_email(item.email)
-        if email not in by_email:
-            resolved = await leads.resolve(email=email, match_key=match_key(email), seen_at=now)
-            by_email[email], emails[resolved] = resolved, email
-        if item.visitor_id:
-            await stitch_visitor(
-                session,
-                visitor_id=item.visitor_id,
-                lead_id=by_email[email],
-                email=email,
-                decision="activity_email",
-                caused_by=None,
-            )
-    by_visitor: dict[str, uuid.UUID | None] = {}
+    # Every lead and visitor of the batch is resolved in a few statements, not one per item.
+    given = {normalize_email(i.email) for _, i in valid if i.email is not None}
+    named = {match_key(e): e for e in sorted(given)}
+    by_key = await LeadRepository(session).resolve_many(named, seen_at=now)
+    by_email = {email: by_key[match_key(email)] for email in given}
+    emails = {lead_id: named[key] for key, lead_id in by_key.items()}
+    # An item naming both the person and the visitor reveals the visitor: stitch their past first,
+    # so the anonymous items of this same batch find the lead too.
+    revealed = {
+        i.visitor_id: normalize_email(i.email) for _, i in valid if i.visitor_id and i.email is not None
+    }
+    for visitor_id, email in revealed.items():
+        revealed_lead = by_key[match_key(email)]
+        await stitch_visitor(
+            session,
+            visitor_id=visitor_id,
+            lead_id=revealed_lead,
+            email=emails[revealed_lead],
+            decision="activity_email",
+            caused_by=None,
+        )
+    anonymous = sorted({i.visitor_id for _, i in valid if i.email is None and i.visitor_id})
+    by_visitor = await VisitorRepository(session).leads_of(anonymous, seen_at=now)
+    unknown = {v for v in by_visitor.values() if v is not None and v not in emails}
+    emails.update(await LeadRepository(session).emails_of(sorted(unknown)))
     rows: list[dict[str, Any]] = []
     for index, item in valid:
         lead_id: uuid.UUID | None
@@ -82,18 +85,15 @@ async def record_activities(
             lead_id = by_email[normalize_email(item.email)]
         else:
             assert item.visitor_id is not None
-            if item.visitor_id not in by_visitor:
-                by_visitor[item.visitor_id] = await visitors.lead_of(item.visitor_id, seen_at=now)
             lead_id = by_visitor[item.visitor_id]
         kind, properties = activity_properties(item)
         occurred_at = item.occurred_at or now
         event_id: uuid.UUID | None = None
         if lead_id is not None:
-            email = emails.get(lead_id) or await _email_of(session, lead_id, emails)
             event_id = await _stage(
                 session,
                 lead_id=lead_id,
-                email=email,
+                email=emails[lead_id],
                 kind=kind,
                 occurred_at=occurred_at,
                 properties=properties,
@@ -185,10 +185,3 @@ async def _stage(
         event = event.model_copy(update={"event_id": event_id, **correlation})
     await add_event(session, outbox, event)
     return event.event_id
-
-
-async def _email_of(session: AsyncSession, lead_id: uuid.UUID, cache: dict[uuid.UUID, str]) -> str:
-    lead = await LeadRepository(session).get(lead_id)
-    assert lead is not None
-    cache[lead_id] = lead.email
-    return lead.email

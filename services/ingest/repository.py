@@ -31,6 +31,33 @@ class LeadRepository:
         lead_id: uuid.UUID = (await self.session.execute(statement)).scalar_one()
         return lead_id
 
+    async def resolve_many(self, emails: dict[str, str], *, seen_at: datetime) -> dict[str, uuid.UUID]:
+        """Lead ids by match key for `{match_key: email}`, creating the missing leads, in one statement."""
+        if not emails:
+            return {}
+        rows = insert(Lead).values(
+            [
+                {
+                    "id": uuid.uuid4(),
+                    "email": email,
+                    "match_key": key,
+                    "first_seen_at": seen_at,
+                    "last_seen_at": seen_at,
+                }
+                for key, email in sorted(emails.items())
+            ]
+        )
+        statement = rows.on_conflict_do_update(
+            index_elements=[Lead.match_key], set_={"last_seen_at": seen_at}
+        ).returning(Lead.match_key, Lead.id)
+        return {row[0]: row[1] for row in await self.session.execute(statement)}
+
+    async def emails_of(self, lead_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
+        if not lead_ids:
+            return {}
+        rows = await self.session.execute(select(Lead.id, Lead.email).where(Lead.id.in_(lead_ids)))
+        return {row[0]: row[1] for row in rows}
+
     async def get(self, lead_id: uuid.UUID) -> Lead | None:
         return await self.session.get(Lead, lead_id)
 
@@ -158,17 +185,19 @@ class VisitorRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def lead_of(self, visitor_id: str, *, seen_at: datetime) -> uuid.UUID | None:
-        """The lead behind a visitor, recording the visitor on first sight."""
+    async def leads_of(self, visitor_ids: Sequence[str], *, seen_at: datetime) -> dict[str, uuid.UUID | None]:
+        """The lead behind each visitor (None while anonymous), recording new visitors."""
+        if not visitor_ids:
+            return {}
         await self.session.execute(
             insert(Visitor)
-            .values(id=visitor_id, first_seen_at=seen_at)
+            .values([{"id": v, "first_seen_at": seen_at} for v in sorted(visitor_ids)])
             .on_conflict_do_nothing(index_elements=[Visitor.id])
         )
-        lead_id: uuid.UUID | None = await self.session.scalar(
-            select(Visitor.lead_id).where(Visitor.id == visitor_id)
+        rows = await self.session.execute(
+            select(Visitor.id, Visitor.lead_id).where(Visitor.id.in_(visitor_ids))
         )
-        return lead_id
+        return {row[0]: row[1] for row in rows}
 
     async def link(self, visitor_id: str, lead_id: uuid.UUID, *, decision: str, at: datetime) -> uuid.UUID:
         """Link an unlinked visitor to the lead; returns the lead it is linked to (a visitor

@@ -147,3 +147,16 @@ class TestStitching:
         results = response.json()["results"]
         assert results[0]["lead_id"] == results[1]["lead_id"] is not None
         assert len(await staged(db, "activity.recorded")) == 2
+
+
+async def test_two_spellings_of_one_inbox_in_a_batch_are_one_lead(db: Database, settings_env: Infra) -> None:
+    batch = {
+        "events": [
+            {"type": "email_open", "email": "ada.lovelace@gmail.com"},
+            {"type": "email_click", "email": "adalovelace+news@gmail.com"},
+        ]
+    }
+    async with ingest_client(create_app()) as http:
+        response = await http.post("/v1/events", json=batch, headers=bearer(Role.SOURCE, source_id="esp"))
+    first, second = response.json()["results"]
+    assert first["lead_id"] == second["lead_id"] is not None

@@ -2,16 +2,20 @@
 outbox, and every one of them is published once the broker is back.
 
 The session's shared broker serves other tests, so this one runs a private broker it may stop.
+It is frozen (SIGSTOP) rather than killed: the embedded broker keeps topics in memory, and a
+restarted, empty one would race the relay's reconnection to recreate them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from aiokafka import ConsumerRecord
+from sqlalchemy import text
 
 from services.ingest.main import create_app
 from services.ingest.settings import IngestSettings
@@ -34,6 +38,8 @@ def private_broker(tmp_path: Path) -> Iterator[EmbeddedBroker]:
     try:
         yield broker
     finally:
+        if broker.process is not None:
+            broker.process.send_signal(signal.SIGCONT)
         broker.stop()
 
 
@@ -45,7 +51,9 @@ async def test_posts_accepted_while_the_broker_is_down_all_arrive_when_it_return
     settings = IngestSettings(kafka_bootstrap_servers=bootstrap)
     async with ingest_client(create_app(settings), client=("127.0.0.1", 1)) as http:
         await configure_form(http, "outage")
-        private_broker.stop()
+        broker_process = private_broker.process
+        assert broker_process is not None
+        broker_process.send_signal(signal.SIGSTOP)
         answers = await asyncio.gather(
             *(
                 http.post("/v1/forms/outage/submissions", json={"email": f"lead-{i}@outage.example"})
@@ -54,9 +62,10 @@ async def test_posts_accepted_while_the_broker_is_down_all_arrive_when_it_return
         )
         assert {a.status_code for a in answers} == {202}
         accepted = {a.json()["event_id"] for a in answers}
-        # Memory storage: the restarted broker is empty and needs its topics again.
-        private_broker.start()
-        await ensure_topics(bootstrap, all_topics(), partitions=3)
+        async with db.transaction() as session:
+            unsent = await session.scalar(text("SELECT count(*) FROM ingest.outbox WHERE sent_at IS NULL"))
+        assert unsent == POSTS
+        broker_process.send_signal(signal.SIGCONT)
 
         def all_arrived(records: list[ConsumerRecord[bytes, bytes]]) -> bool:
             return accepted <= {str(decode_event(r.value).event_id) for r in records}

@@ -17,6 +17,8 @@ from services.ingest.errors import UnsupportedMediaType
 from services.ingest.schemas import (
     ActivityBatch,
     ActivityBatchResult,
+    ErasureDone,
+    ErasureRequest,
     FormCreate,
     FormRead,
     SourceCreate,
@@ -160,3 +162,12 @@ async def revoke_source(source_id: str, session: SessionDep, _: Admin) -> Source
 async def erase_lead(lead_id: uuid.UUID, session: SessionDep, _: Admin) -> Response:
     await service.erase_lead(session, lead_id=lead_id, reason="request")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post(
+    "/leads/erasure",
+    tags=["leads"],
+    summary="Erase the lead of an email address everywhere (emits lead.erased)",
+)
+async def erase_by_email(request: ErasureRequest, session: SessionDep, _: Admin) -> ErasureDone:
+    return ErasureDone(lead_id=await service.erase_by_email(session, email=request.email))

@@ -61,6 +61,10 @@ class LeadRepository:
     async def get(self, lead_id: uuid.UUID) -> Lead | None:
         return await self.session.get(Lead, lead_id)
 
+    async def id_by_match_key(self, key: str) -> uuid.UUID | None:
+        lead_id: uuid.UUID | None = await self.session.scalar(select(Lead.id).where(Lead.match_key == key))
+        return lead_id
+
     async def erase(self, lead_id: uuid.UUID, *, at: datetime) -> bool:
         """Replace the email with a tombstone; False when there is no such lead or it was erased."""
         tombstone = f"erased-{lead_id}@erased.invalid"

@@ -180,3 +180,13 @@ class WebhookAccepted(BaseModel):
     leads: list[SubmissionAccepted] = Field(default_factory=list)
     duplicates: int = 0
     erased: int = 0
+
+
+class ErasureRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    email: EmailStr
+
+
+class ErasureDone(BaseModel):
+    lead_id: uuid.UUID

@@ -183,6 +183,15 @@ async def erase_lead(session: AsyncSession, *, lead_id: uuid.UUID, reason: str) 
     )
 
 
+async def erase_by_email(session: AsyncSession, *, email: str) -> uuid.UUID:
+    """Erase the lead this address belongs to (any spelling of the same inbox)."""
+    lead_id = await LeadRepository(session).id_by_match_key(match_key(email))
+    if lead_id is None:
+        raise LeadNotFound("no lead has this email")
+    await erase_lead(session, lead_id=lead_id, reason="request")
+    return lead_id
+
+
 async def create_source(session: AsyncSession, *, source: SourceCreate) -> SourceCreated:
     """Register a source and mint its API key; only the key's hash is kept."""
     api_key = API_KEY_PREFIX + secrets.token_urlsafe(32)

@@ -512,3 +512,18 @@ async def test_admin_erases_a_lead_by_id(platform: FakePlatform, db: Database, s
     assert erased.status_code == 204
     assert missing.status_code == 404
     assert len(await staged(db, "lead.erased")) == 1
+
+
+async def test_admin_erases_a_lead_by_any_spelling_of_its_email(
+    platform: FakePlatform, db: Database, settings_env: Infra
+) -> None:
+    who = {**person(), "email": f"ada.{uuid.uuid4().hex[:6]}@gmail.com"}
+    async with ingest_client(create_app(settings_for(platform))) as http:
+        response = await post(http, typeform(platform, who))
+        lead_id = response.json()["leads"][0]["lead_id"]
+        respelled = who["email"].replace(".", "", 1).replace("@", "+x@")
+        erased = await http.post("/v1/leads/erasure", json={"email": respelled}, headers=ADMIN)
+        again = await http.post("/v1/leads/erasure", json={"email": who["email"]}, headers=ADMIN)
+    assert erased.json() == {"lead_id": lead_id}
+    assert again.status_code == 404
+    assert len(await staged(db, "lead.erased")) == 1

@@ -15,6 +15,8 @@ from services.ingest import activities, service
 from services.ingest.dependencies import ProtectionDep, SourceDep, limit_client, read_body
 from services.ingest.errors import UnsupportedMediaType
 from services.ingest.schemas import (
+    AccountCreate,
+    AccountRead,
     ActivityBatch,
     ActivityBatchResult,
     ErasureDone,
@@ -36,6 +38,7 @@ _schema_ref = {"$ref": "#/components/schemas/FormSubmissionCreate"}
 FormId = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[A-Za-z0-9._-]+$")]
 Admin = Annotated[Principal, Depends(require_roles())]
 Configurer = Annotated[Principal, Depends(require_roles(Role.MARKETING))]
+AccountManager = Annotated[Principal, Depends(require_roles(Role.MANAGER, Role.SALES))]
 
 
 def parse_json_object(body: bytes) -> dict[str, Any]:
@@ -171,3 +174,15 @@ async def erase_lead(lead_id: uuid.UUID, session: SessionDep, _: Admin) -> Respo
 )
 async def erase_by_email(request: ErasureRequest, session: SessionDep, _: Admin) -> ErasureDone:
     return ErasureDone(lead_id=await service.erase_by_email(session, email=request.email))
+
+
+@router.post(
+    "/accounts", status_code=status.HTTP_201_CREATED, tags=["accounts"], summary="Create or update an account"
+)
+async def save_account(account: AccountCreate, session: SessionDep, _: AccountManager) -> AccountRead:
+    return await service.save_account(session, account=account)
+
+
+@router.get("/accounts", tags=["accounts"], summary="Every account")
+async def list_accounts(session: SessionDep, _: AccountManager) -> list[AccountRead]:
+    return await service.list_accounts(session)

@@ -11,7 +11,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.ingest.models import Activity, Form, Lead, Source, Submission, Visitor
+from services.ingest.models import Account, Activity, Form, Lead, Source, Submission, Visitor
 
 
 class LeadRepository:
@@ -60,6 +60,14 @@ class LeadRepository:
 
     async def get(self, lead_id: uuid.UUID) -> Lead | None:
         return await self.session.get(Lead, lead_id)
+
+    async def attach_to_account(self, lead_id: uuid.UUID, account_id: uuid.UUID) -> None:
+        await self.session.execute(
+            update(Lead)
+            .where(Lead.id == lead_id)
+            .values(account_id=account_id)
+            .execution_options(synchronize_session=False)
+        )
 
     async def id_by_match_key(self, key: str) -> uuid.UUID | None:
         lead_id: uuid.UUID | None = await self.session.scalar(select(Lead.id).where(Lead.match_key == key))
@@ -263,3 +271,25 @@ class ActivityRepository:
             .values(visitor_id=None, properties={})
             .execution_options(synchronize_session=False)
         )
+
+
+class AccountRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def upsert(self, *, domain: str, name: str, owner_id: uuid.UUID | None, now: datetime) -> Account:
+        statement = insert(Account).values(
+            id=uuid.uuid4(), domain=domain, name=name, owner_id=owner_id, created_at=now, updated_at=now
+        )
+        upsert = statement.on_conflict_do_update(
+            index_elements=[Account.domain], set_={"name": name, "owner_id": owner_id, "updated_at": now}
+        ).returning(Account)
+        result = await self.session.execute(upsert, execution_options={"populate_existing": True})
+        account: Account = result.scalar_one()
+        return account
+
+    async def by_domain(self, domain: str) -> Account | None:
+        return (await self.session.scalars(select(Account).where(Account.domain == domain))).first()
+
+    async def all(self) -> Sequence[Account]:
+        return (await self.session.scalars(select(Account).order_by(Account.domain))).all()

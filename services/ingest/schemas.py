@@ -190,3 +190,20 @@ class ErasureRequest(BaseModel):
 
 class ErasureDone(BaseModel):
     lead_id: uuid.UUID
+
+
+class AccountCreate(BaseModel):
+    """An account, known by its company's email domain; posting a known domain updates it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    domain: str = Field(min_length=3, max_length=255, pattern=r"^[a-z0-9.-]+\.[a-z]{2,}$")
+    name: str = Field(min_length=1, max_length=300)
+    owner_id: uuid.UUID | None = Field(default=None, description="The rep who owns the account.")
+
+
+class AccountRead(AccountCreate):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    created_at: datetime

@@ -21,11 +21,12 @@ from services.ingest.errors import (
     SourceExists,
     SourceNotFound,
 )
-from services.ingest.identity import match_key
+from services.ingest.identity import company_domain, match_key
 from services.ingest.models import Form, Source, Submission, outbox
 from services.ingest.normalize import map_fields, request_hash, to_ingested_payload
 from services.ingest.protection import HONEYPOT_TRIPPED, honeypot_tripped, origin_allowed
 from services.ingest.repository import (
+    AccountRepository,
     ActivityRepository,
     FormRepository,
     LeadRepository,
@@ -34,6 +35,8 @@ from services.ingest.repository import (
     VisitorRepository,
 )
 from services.ingest.schemas import (
+    AccountCreate,
+    AccountRead,
     FormCreate,
     FormRead,
     FormSubmissionCreate,
@@ -132,9 +135,15 @@ async def accept_lead(
         if earlier is not None:
             return Accepted(_answer(earlier), duplicate=True)
     received_at = utc_now()
-    lead_id = await LeadRepository(session).resolve(
+    leads = LeadRepository(session)
+    lead_id = await leads.resolve(
         email=payload.email, match_key=match_key(payload.email), seen_at=received_at
     )
+    domain = company_domain(payload.email)
+    account = await AccountRepository(session).by_domain(domain) if domain else None
+    if account is not None:
+        await leads.attach_to_account(lead_id, account.id)
+        payload = payload.model_copy(update={"account_id": account.id, "account_owner_id": account.owner_id})
     event = LeadIngested.new(lead_id=lead_id, payload=payload, producer=PRODUCER)
     stored = await submissions.add_unless_key_taken(
         lead_id=lead_id,
@@ -190,6 +199,19 @@ async def erase_by_email(session: AsyncSession, *, email: str) -> uuid.UUID:
         raise LeadNotFound("no lead has this email")
     await erase_lead(session, lead_id=lead_id, reason="request")
     return lead_id
+
+
+async def save_account(session: AsyncSession, *, account: AccountCreate) -> AccountRead:
+    """Create or update the account of a company domain. Leads already ingested from the domain
+    attach on their next submission; new leads attach at once."""
+    row = await AccountRepository(session).upsert(
+        domain=account.domain, name=account.name, owner_id=account.owner_id, now=utc_now()
+    )
+    return AccountRead.model_validate(row)
+
+
+async def list_accounts(session: AsyncSession) -> list[AccountRead]:
+    return [AccountRead.model_validate(a) for a in await AccountRepository(session).all()]
 
 
 async def create_source(session: AsyncSession, *, source: SourceCreate) -> SourceCreated:

@@ -39,6 +39,10 @@ class LeadIngestedPayload(Payload):
     is_test: bool = Field(default=False, description="A platform's test lead: keep out of reporting.")
     external_id: str | None = Field(default=None, description="The platform's own lead id.")
     visitor_id: str | None = Field(default=None, description="The browser the submission came from.")
+    account_id: uuid.UUID | None = Field(
+        default=None, description="The account the lead's company domain matched (free mail never does)."
+    )
+    account_owner_id: uuid.UUID | None = Field(default=None, description="That account's owner (a rep id).")
 
 
 class ActivityRecordedPayload(Payload):

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from shared.demo.report import Ledger
+from shared.demo.system import DemoFailed
 from shared.demo.world import HAND_RAISER_FORMS, all_form_ids
 
 if TYPE_CHECKING:
@@ -77,7 +78,12 @@ def retune(run: Run, week: int) -> None:
     changes = [f"{r['rule_id']} {r['points']:g}→{r['proposed_points']:g}" for r in moved]
     if bar and bar["proposed"] != bar["current"]:
         changes.append(f"grade {bar['grade']} floor {bar['current']:g}→{bar['proposed']:g}")
-    activate(run, proposal["draft"])
+    try:
+        activate(run, proposal["draft"])
+    except DemoFailed as exc:
+        # A draft scoring refuses is news for both teams, not a reason to stop the company.
+        run.say(f"week {week}: scoring did not take the proposal {version}: {exc}")
+        return
     run.say(
         f"week {week}: feedback proposed {version} from {proposal['outcomes']} judged MQLs "
         f"({', '.join(changes) or 'no change'}); marketing and sales approved; active"

@@ -243,8 +243,9 @@ class Run:
             self.out.flush()
 
 
-def simulate(config: DemoConfig, baton: Baton, out: TextIO = sys.stdout) -> Ledger:
+def simulate(config: DemoConfig, baton: Baton, out: TextIO | None = None) -> Ledger:
     """Run the simulation against `baton` and return the per-version ledger."""
+    out = out or sys.stdout
     run_id = f"s{config.seed}-{uuid.uuid4().hex[:6]}"
     with httpx.Client(timeout=30) as client:
         run = Run(
@@ -367,7 +368,10 @@ def _wait_for_feedback(run: Run, timeout_s: float = 30.0) -> None:
         time.sleep(1.0)
 
 
-def run_demo(config: DemoConfig, out: TextIO = sys.stdout) -> int:
+def run_demo(config: DemoConfig, out: TextIO | None = None) -> int:
+    """The `baton demo` command: 0 when the run completed, 1 when Baton refused to play along."""
+    out = out or sys.stdout
+
     def say(message: str) -> None:
         print(f"baton: {message}", file=out, flush=True)
 

@@ -73,3 +73,20 @@ def test_short_demo_changes_the_rubric_and_prints_the_before_and_after(
     assert active["version"] == version
     assert {g["key"] for g in groups["groups"]} >= {"2026.11-starter", version}
     assert page.status_code == 200
+
+
+@pytest.mark.timeout(90)
+def test_a_second_run_starts_again_from_the_starter_rubric(
+    baton: RunningBaton, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = main(
+        ["demo", "--weeks", "1", "--speed", "12", "--leads-per-week", "30", "--home", str(baton.home)]
+    )
+    out = capsys.readouterr().out
+    assert code == 0, out
+    restarted = re.search(r"re-activated the starter rubric as (2026\.11-starter-demo-s1-[0-9a-f]+)", out)
+    assert restarted, out
+    assert re.search(r"^" + re.escape(restarted.group(1)) + r"\s+\d+\s+\d+", out, re.MULTILINE), out
+    with httpx.Client(timeout=10) as http:
+        active = http.get(f"{baton.url('scoring')}/v1/rubric", headers=baton.headers("manager")).json()
+    assert active["version"] == restarted.group(1)

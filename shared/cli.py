@@ -115,6 +115,14 @@ def _demo(args: argparse.Namespace) -> int:
     )
 
 
+def _docs(args: argparse.Namespace) -> int:
+    from shared.contracts.documents import write_documents
+
+    written = write_documents(Path.cwd())
+    print(f"baton: {len(written)} document(s) updated: {', '.join(map(str, written)) or 'all current'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="baton", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -139,6 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
     topics.add_argument("--partitions", type=int, default=6)
     topics.add_argument("--replication-factor", type=int, default=1)
     topics.set_defaults(run=_topics)
+
+    docs = commands.add_parser("docs", help="regenerate docs/asyncapi.json and docs/openapi/*.json")
+    docs.set_defaults(run=_docs)
 
     token = commands.add_parser("token", help="issue a development bearer token")
     token.add_argument("role", choices=["admin", "manager", "rep", "marketing", "sales", "source"])

@@ -1,0 +1,30 @@
+"""The committed AsyncAPI and OpenAPI documents describe the code next to them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from shared.contracts.documents import asyncapi_document, rendered_documents
+from shared.contracts.topics import EVENT_TOPICS, TOPOLOGY
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.mark.parametrize("relative", sorted(rendered_documents()), ids=str)
+def test_committed_document_is_current(relative: Path) -> None:
+    committed = ROOT / relative
+    assert committed.exists(), f"{relative} is missing: run `baton docs`"
+    assert committed.read_text() == rendered_documents()[relative], f"{relative} is stale: run `baton docs`"
+
+
+def test_asyncapi_has_a_channel_and_message_for_every_topic() -> None:
+    document = asyncapi_document()
+    assert document["asyncapi"].startswith("3.")
+    assert {c["address"] for c in document["channels"].values()} == set(EVENT_TOPICS)
+    for operation in document["operations"].values():
+        channel = operation["channel"]["$ref"].removeprefix("#/channels/")
+        assert channel in document["channels"]
+    receives = sum(len(flow.consumes) for flow in TOPOLOGY.values())
+    assert sum(op["action"] == "receive" for op in document["operations"].values()) == receives

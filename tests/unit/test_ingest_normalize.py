@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from services.ingest.activities import activity_properties
 from services.ingest.identity import company_domain, match_key
 from services.ingest.normalize import (
     map_fields,
@@ -17,7 +18,7 @@ from services.ingest.normalize import (
     to_ingested_payload,
     utm_from_url,
 )
-from services.ingest.schemas import FormSubmissionCreate
+from services.ingest.schemas import ActivityCreate, FormSubmissionCreate
 
 NOW = datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
 
@@ -106,3 +107,24 @@ class TestPayload:
         assert payload.is_hand_raiser
         assert payload.attributes["company_domain"] == "analytical.example"
         assert payload.attributes["plan"] == "pro"
+
+
+class TestActivityProperties:
+    def test_a_pricing_page_visit_is_a_page_view_of_pricing(self) -> None:
+        kind, properties = activity_properties(
+            ActivityCreate(
+                type="pricing_page_view", visitor_id="v", properties={"plan": "pro", "annual": True}
+            )
+        )
+        assert kind == "page_view"
+        assert properties == {"plan": "pro", "annual": "true", "page_path": "/pricing"}
+
+    def test_the_url_gives_the_path_and_the_campaign(self) -> None:
+        kind, properties = activity_properties(
+            ActivityCreate(
+                type="page_view", email="a@b.example", url="https://x.example/docs?utm_campaign=q4"
+            )
+        )
+        assert kind == "page_view"
+        assert properties["page_path"] == "/docs"
+        assert properties["utm.campaign"] == "q4"

@@ -8,6 +8,8 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from shared.tracing import current_trace_id
+
 _RESERVED = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
 
@@ -25,6 +27,9 @@ class JsonFormatter(logging.Formatter):
             "event": record.getMessage(),
         }
         entry.update({k: v for k, v in record.__dict__.items() if k not in _RESERVED})
+        trace_id = current_trace_id()
+        if trace_id:
+            entry.setdefault("trace_id", trace_id)
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)

@@ -39,6 +39,7 @@ from shared.contracts import Envelope, utc_now
 from shared.contracts.topics import topic_for
 from shared.db import Database
 from shared.metrics import OUTBOX_LAG_SECONDS, OUTBOX_PUBLISHED
+from shared.tracing import inject_headers
 
 log = logging.getLogger(__name__)
 
@@ -93,6 +94,8 @@ async def add_event(session: AsyncSession, table: Table, event: Envelope) -> Non
                 "correlation_id": str(event.correlation_id),
                 "producer": event.producer,
                 "content-type": "application/json",
+                # The W3C trace context, so the consumer continues this trace.
+                **inject_headers(),
             },
             created_at=event.occurred_at,
         )

@@ -31,6 +31,7 @@ from shared.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from shared.outbox import OutboxRelay
 from shared.problems import install_problem_handlers
 from shared.settings import ServiceSettings
+from shared.tracing import configure_tracing
 
 log = logging.getLogger(__name__)
 
@@ -160,6 +161,9 @@ def create_service_app(
     app.state.runtime = runtime
     app.state.token_verifier = TokenVerifier(s)
     install_problem_handlers(app)
+    # FastAPI itself opens a server span per request (continuing an incoming traceparent) once
+    # OpenTelemetry is installed; Baton adds the Kafka hops (shared.outbox, shared.kafka).
+    configure_tracing(s.service_name)
     app.add_middleware(RequestMetricsMiddleware)
     app.include_router(_operations_router(runtime))
     for router in routers:

@@ -19,6 +19,7 @@ from typing import Any, Literal
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.structs import OffsetAndMetadata
+from opentelemetry.trace import SpanKind
 from sqlalchemy import Table
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -30,6 +31,7 @@ from shared.kafka.errors import is_infrastructure_failure
 from shared.kafka.producer import MAX_REQUEST_BYTES, create_producer
 from shared.kafka.security import PLAINTEXT, KafkaSecurity
 from shared.metrics import CONSUMER_RETRIES, EVENT_HANDLE_SECONDS, EVENTS_CONSUMED
+from shared.tracing import extract_context, tracer
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,15 @@ Outcome = Literal["processed", "duplicate", "ignored", "dead_lettered"]
 
 MAX_INFRA_BACKOFF_S = 10.0
 DLQ_VALUE_LIMIT = MAX_REQUEST_BYTES // 2
+
+
+def decode_record(record: ConsumerRecord[bytes, bytes]) -> AnyEvent:
+    """Decode a record's value; a record without a key is refused too, since every event is
+    keyed by its lead id and a keyless one escaped the per-lead ordering on the way in."""
+    event = decode_event(record.value)
+    if record.key is None:
+        raise UndecodableEvent(f"message has no key; {event.event_type} events are keyed by lead id")
+    return event
 
 
 class _Stopping(Exception):
@@ -170,22 +181,23 @@ class EventConsumer:
         one per message). Anything unusual — an undecodable message, a handler error — rolls
         the batch back and returns False; the caller then takes the per-message path, which
         retries and dead-letters one message at a time. Nothing is dead-lettered from here."""
-        events: list[tuple[AnyEvent, EventHandler | None]] = []
+        events: list[tuple[ConsumerRecord[bytes, bytes], AnyEvent, EventHandler | None]] = []
         for record in records:
             try:
-                event = decode_event(record.value)
+                event = decode_record(record)
             except UndecodableEvent:
                 return False
-            events.append((event, self.handlers.get(event.event_type)))
+            events.append((record, event, self.handlers.get(event.event_type)))
         started = time.perf_counter()
         try:
             outcomes: list[tuple[str, Outcome]] = []
             async with self.db.transaction() as session:
-                for event, handler in events:
+                for record, event, handler in events:
                     if handler is None:
                         outcomes.append((event.event_type, "ignored"))
                     elif await self._record_processed(session, event):
-                        await handler(session, event)
+                        with self._span(record, event):
+                            await handler(session, event)
                         outcomes.append((event.event_type, "processed"))
                     else:
                         outcomes.append((event.event_type, "duplicate"))
@@ -213,7 +225,7 @@ class EventConsumer:
         """Process one record to completion: handled, skipped as a duplicate, or dead-lettered."""
         started = time.perf_counter()
         try:
-            event = decode_event(record.value)
+            event = decode_record(record)
         except UndecodableEvent as exc:
             await self._dead_letter(record, exc, attempts=1)
             return self._count(record.topic, "dead_lettered")
@@ -224,7 +236,8 @@ class EventConsumer:
         while True:
             attempt += 1
             try:
-                outcome = await self._apply(event, handler)
+                with self._span(record, event):
+                    outcome = await self._apply(event, handler)
                 EVENT_HANDLE_SECONDS.labels(self.group_id).observe(time.perf_counter() - started)
                 return self._count(event.event_type, outcome)
             except Exception as exc:
@@ -303,6 +316,22 @@ class EventConsumer:
                 log.warning("kafka.dead_letter_retry", extra={"error": repr(send_error)})
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, MAX_INFRA_BACKOFF_S)
+
+    def _span(self, record: ConsumerRecord[bytes, bytes], event: AnyEvent) -> Any:
+        """A consumer span continuing the producer's trace (from the message headers)."""
+        return tracer().start_as_current_span(
+            f"{record.topic} process",
+            context=extract_context(record.headers),
+            kind=SpanKind.CONSUMER,
+            attributes={
+                "messaging.system": "kafka",
+                "messaging.destination.name": record.topic,
+                "messaging.consumer.group.name": self.group_id,
+                "messaging.kafka.offset": record.offset,
+                "baton.event_id": str(event.event_id),
+                "baton.lead_id": str(event.lead_id),
+            },
+        )
 
     def _count(self, event_type: str, outcome: Outcome) -> Outcome:
         EVENTS_CONSUMED.labels(self.group_id, event_type, outcome).inc()

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from shared.demo.report import Ledger
+from shared.demo.report import Ledger, pct
 from shared.demo.system import DemoFailed
 from shared.demo.world import HAND_RAISER_FORMS, all_form_ids
 
@@ -41,10 +41,12 @@ def configure_forms(run: Run) -> None:
         run.ok(response)
 
 
-def activate(run: Run, document: dict[str, Any]) -> None:
-    """Draft, both teams' approvals, activation: the lifecycle scoring enforces."""
+def activate(run: Run, document: dict[str, Any], *, backtest: bool = False) -> str:
+    """Draft, (a backtest both teams read,) both approvals, activation: scoring's lifecycle.
+    Returns the backtest's one-line reading, or an empty string."""
     version = str(document["version"])
     run.ok(run.call("POST", "scoring", "/v1/rubrics", role="marketing", json=document))
+    reading = _backtest(run, version) if backtest else ""
     run.ok(run.call("POST", "scoring", f"/v1/rubrics/{version}/approvals", role="marketing"))
     run.ok(run.call("POST", "scoring", f"/v1/rubrics/{version}/approvals", role="sales"))
     activated = run.ok(run.call("POST", "scoring", f"/v1/rubrics/{version}/activate", role="manager"))
@@ -54,8 +56,22 @@ def activate(run: Run, document: dict[str, Any]) -> None:
     while time.monotonic() < deadline:
         state = run.ok(run.call("GET", "scoring", f"/v1/rubrics/{version}"))
         if not state.get("rescore") or state["rescore"]["status"] != "running":
-            return
+            break
         time.sleep(0.3)
+    return reading
+
+
+def _backtest(run: Run, version: str) -> str:
+    """What scoring's backtest says the draft would change, in one line."""
+    response = run.call("POST", "scoring", f"/v1/rubrics/{version}/backtest", role="marketing")
+    if response.status_code != 200:
+        return ""
+    report = response.json()
+    active, draft = report["active"], report["draft"]
+    return (
+        f"backtest over {report['leads']} leads: MQLs {active['mqls']} → {draft['mqls']}, "
+        f"MQL→SQL {pct(active['mql_to_sql_rate'])} → {pct(draft['mql_to_sql_rate'])}"
+    )
 
 
 def retune(run: Run, week: int) -> None:
@@ -79,14 +95,15 @@ def retune(run: Run, week: int) -> None:
     if bar and bar["proposed"] != bar["current"]:
         changes.append(f"grade {bar['grade']} floor {bar['current']:g}→{bar['proposed']:g}")
     try:
-        activate(run, proposal["draft"])
+        reading = activate(run, proposal["draft"], backtest=True)
     except DemoFailed as exc:
         # A draft scoring refuses is news for both teams, not a reason to stop the company.
         run.say(f"week {week}: scoring did not take the proposal {version}: {exc}")
         return
     run.say(
         f"week {week}: feedback proposed {version} from {proposal['outcomes']} judged MQLs "
-        f"({', '.join(changes) or 'no change'}); marketing and sales approved; active"
+        f"({', '.join(changes) or 'no change'}); {reading + '; ' if reading else ''}"
+        "marketing and sales approved; active"
     )
 
 

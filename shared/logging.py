@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 from datetime import UTC, datetime
 from typing import Any
@@ -11,6 +12,16 @@ from typing import Any
 from shared.tracing import current_trace_id
 
 _RESERVED = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
+
+
+_EMAIL = re.compile(r"([A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@([A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)")
+_PHONE = re.compile(r"\+\d[\d ()-]{6,18}\d")
+
+
+def redact(text: str) -> str:
+    """Mask personal data that may ride along in messages and tracebacks (a validation error
+    quotes its input): emails keep their first letter and domain, phone numbers go entirely."""
+    return _PHONE.sub("+***", _EMAIL.sub(r"\1***@\2", text))
 
 
 class JsonFormatter(logging.Formatter):
@@ -32,7 +43,7 @@ class JsonFormatter(logging.Formatter):
             entry.setdefault("trace_id", trace_id)
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
-        return json.dumps(entry, default=str)
+        return redact(json.dumps(entry, default=str))
 
 
 def configure_logging(*, service: str, level: str = "INFO", fmt: str = "json") -> None:

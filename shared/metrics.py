@@ -17,6 +17,11 @@ EVENT_HANDLE_SECONDS = Histogram(
 CONSUMER_RETRIES = Counter(
     "baton_consumer_retries_total", "Handler attempts that failed and were retried.", ["consumer"]
 )
+CONSUMER_LAG = Gauge(
+    "baton_consumer_lag_messages",
+    "Messages on a partition not yet handled by this consumer (from the last fetch's high-water mark).",
+    ["consumer", "topic", "partition"],
+)
 OUTBOX_PUBLISHED = Counter("baton_outbox_published_total", "Outbox events published to Kafka.", ["service"])
 OUTBOX_LAG_SECONDS = Gauge(
     "baton_outbox_oldest_unsent_age_seconds",

@@ -184,6 +184,12 @@ class SlaTimerRepository:
         self.session.add(SlaTimer(id=uuid.uuid4(), assignment_id=assignment_id, rep_id=rep_id, due_at=due_at))
         await self.session.flush()
 
+    async def count_pending(self) -> int:
+        result = await self.session.scalar(
+            select(func.count()).select_from(SlaTimer).where(SlaTimer.fired_at.is_(None))
+        )
+        return int(result or 0)
+
     async def claim_due(self, *, now: datetime, limit: int) -> Sequence[SlaTimer]:
         """Unfired timers past due, earliest first. SKIP LOCKED lets every replica's scanner
         take different timers, and marking them fired in the same transaction fires each once."""

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.routing import roundrobin
 from services.routing.calendar import add_business_minutes
 from services.routing.decision import POOL, STRATEGY, Decision, availability_of, decide
+from services.routing.metrics import DECISION_SECONDS
 from services.routing.models import Assignment, Rep, outbox
 from services.routing.repository import (
     AssignmentRepository,
@@ -96,7 +97,8 @@ async def _assign(
 ) -> AssignOutcome:
     assignments = AssignmentRepository(session)
     now = utc_now()
-    decision = await decide(session, at=now)
+    with DECISION_SECONDS.time():
+        decision = await decide(session, at=now)
     if decision.chosen is None or decision.standing is None:
         if queued_at is None:
             await _queue(session, event=event, decision=decision, at=now)

@@ -9,6 +9,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.routing.decision import decide
+from services.routing.metrics import SLA_BREACHES, SLA_FIRING_LATENESS_SECONDS
 from services.routing.models import Assignment, SlaTimer, outbox
 from services.routing.repository import AssignmentRepository, LedgerRepository, SlaTimerRepository
 from services.routing.service import PRODUCER, hand_over, sla_due_at_for
@@ -31,6 +32,7 @@ async def fire_due_sla_timers(
     breaches = 0
     due = await timers.claim_due(now=now, limit=limit)
     for timer in due:
+        SLA_FIRING_LATENESS_SECONDS.observe(max(0.0, (now - timer.due_at).total_seconds()))
         assignment = await AssignmentRepository(session).lock(timer.assignment_id)
         assert assignment is not None  # the foreign key guarantees it
         if not _still_waiting(assignment, timer):
@@ -38,6 +40,7 @@ async def fire_due_sla_timers(
             continue
         await timers.mark_fired(timer, outcome="breached", at=now)
         breaches += 1
+        SLA_BREACHES.labels(assignment.sla_tier).inc()
         if assignment.sla_breached_at is None:
             assignment.sla_breached_at = now
         log.warning(

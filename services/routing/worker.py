@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from services.routing import service, sla
+from services.routing.metrics import SLA_TIMERS_PENDING
+from services.routing.repository import SlaTimerRepository
 from shared.contracts import utc_now
 from shared.db import Database
 from shared.workers import PeriodicWorker
@@ -34,4 +36,5 @@ class RoutingWorker(PeriodicWorker):
                 break
         async with self.db.transaction() as session:
             assigned = await service.retry_fallback_queue(session)
+            SLA_TIMERS_PENDING.set(await SlaTimerRepository(session).count_pending())
         return breaches, assigned

@@ -30,7 +30,7 @@ from shared.db import Database
 from shared.kafka.errors import is_infrastructure_failure
 from shared.kafka.producer import MAX_REQUEST_BYTES, create_producer
 from shared.kafka.security import PLAINTEXT, KafkaSecurity
-from shared.metrics import CONSUMER_RETRIES, EVENT_HANDLE_SECONDS, EVENTS_CONSUMED
+from shared.metrics import CONSUMER_LAG, CONSUMER_RETRIES, EVENT_HANDLE_SECONDS, EVENTS_CONSUMED
 from shared.tracing import extract_context, tracer
 
 log = logging.getLogger(__name__)
@@ -175,6 +175,16 @@ class EventConsumer:
                         return
                     self._pending[tp] = self._handled[tp] = record.offset + 1
             await self.commit_pending(None)
+            self._report_lag(batches)
+
+    def _report_lag(self, batches: Mapping[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> None:
+        # The high-water mark comes with each fetch, so this costs no request to the broker.
+        for tp in batches:
+            highwater = self._consumer.highwater(tp)
+            if highwater is not None and tp in self._handled:
+                CONSUMER_LAG.labels(self.group_id, tp.topic, str(tp.partition)).set(
+                    max(0, highwater - self._handled[tp])
+                )
 
     async def _apply_batch(self, records: list[ConsumerRecord[bytes, bytes]]) -> bool:
         """Handle a partition's batch in ONE transaction (one commit, one fsync, instead of

@@ -1,0 +1,18 @@
+"""Routing's own Prometheus metrics (the shared ones cover HTTP, consumers and the outbox)."""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Gauge, Histogram
+
+DECISION_SECONDS = Histogram(
+    "baton_routing_decision_seconds",
+    "Time to choose a rep for a lead: lock the ledger, check eligibility, pick.",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+)
+SLA_TIMERS_PENDING = Gauge("baton_sla_timers_pending", "SLA timers not yet fired, at the worker's last pass.")
+SLA_BREACHES = Counter("baton_sla_breaches_total", "SLA timers that fired as breaches.", ["sla_tier"])
+SLA_FIRING_LATENESS_SECONDS = Histogram(
+    "baton_sla_timer_lateness_seconds",
+    "How long after its due time a timer fired.",
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
+)

@@ -5,31 +5,54 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ingest.models import Account, Activity, Form, Lead, Source, Submission, Visitor
 
 
+class ResolvedLead(NamedTuple):
+    lead_id: uuid.UUID
+    account_id: uuid.UUID | None
+    account_owner_id: uuid.UUID | None
+
+
 class LeadRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def resolve(self, *, email: str, match_key: str, seen_at: datetime) -> uuid.UUID:
-        """The lead id for this match key, creating the lead on first sight (race-free upsert)."""
-        statement = (
-            insert(Lead)
-            .values(
-                id=uuid.uuid4(), email=email, match_key=match_key, first_seen_at=seen_at, last_seen_at=seen_at
-            )
-            .on_conflict_do_update(index_elements=[Lead.match_key], set_={"last_seen_at": seen_at})
-            .returning(Lead.id)
+    async def resolve(
+        self, *, email: str, match_key: str, domain: str | None, seen_at: datetime
+    ) -> ResolvedLead:
+        """The lead for this match key, created on first sight (race-free upsert), attached to the
+        account of `domain` if there is one, in one round trip: this runs on every submission."""
+        account_id = select(Account.id).where(Account.domain == domain).scalar_subquery() if domain else None
+        statement = insert(Lead).values(
+            id=uuid.uuid4(),
+            email=email,
+            match_key=match_key,
+            first_seen_at=seen_at,
+            last_seen_at=seen_at,
+            account_id=account_id,
         )
-        lead_id: uuid.UUID = (await self.session.execute(statement)).scalar_one()
-        return lead_id
+        # Uncorrelated: a RETURNING clause has no FROM for a subquery to correlate with.
+        owner_id = (
+            select(Account.owner_id).where(Account.domain == domain).scalar_subquery() if domain else None
+        )
+        upsert = statement.on_conflict_do_update(
+            index_elements=[Lead.match_key],
+            set_={
+                "last_seen_at": seen_at,
+                "account_id": func.coalesce(statement.excluded.account_id, Lead.account_id),
+            },
+        ).returning(Lead.id, Lead.account_id)
+        row = (
+            await self.session.execute(upsert.returning(owner_id) if owner_id is not None else upsert)
+        ).one()
+        return ResolvedLead(row[0], row[1], row[2] if owner_id is not None else None)
 
     async def resolve_many(self, emails: dict[str, str], *, seen_at: datetime) -> dict[str, uuid.UUID]:
         """Lead ids by match key for `{match_key: email}`, creating the missing leads, in one statement."""
@@ -60,14 +83,6 @@ class LeadRepository:
 
     async def get(self, lead_id: uuid.UUID) -> Lead | None:
         return await self.session.get(Lead, lead_id)
-
-    async def attach_to_account(self, lead_id: uuid.UUID, account_id: uuid.UUID) -> None:
-        await self.session.execute(
-            update(Lead)
-            .where(Lead.id == lead_id)
-            .values(account_id=account_id)
-            .execution_options(synchronize_session=False)
-        )
 
     async def id_by_match_key(self, key: str) -> uuid.UUID | None:
         lead_id: uuid.UUID | None = await self.session.scalar(select(Lead.id).where(Lead.match_key == key))
@@ -287,9 +302,6 @@ class AccountRepository:
         result = await self.session.execute(upsert, execution_options={"populate_existing": True})
         account: Account = result.scalar_one()
         return account
-
-    async def by_domain(self, domain: str) -> Account | None:
-        return (await self.session.scalars(select(Account).where(Account.domain == domain))).first()
 
     async def all(self) -> Sequence[Account]:
         return (await self.session.scalars(select(Account).order_by(Account.domain))).all()

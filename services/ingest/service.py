@@ -135,15 +135,14 @@ async def accept_lead(
         if earlier is not None:
             return Accepted(_answer(earlier), duplicate=True)
     received_at = utc_now()
-    leads = LeadRepository(session)
-    lead_id = await leads.resolve(
-        email=payload.email, match_key=match_key(payload.email), seen_at=received_at
+    lead_id, account_id, owner_id = await LeadRepository(session).resolve(
+        email=payload.email,
+        match_key=match_key(payload.email),
+        domain=company_domain(payload.email),
+        seen_at=received_at,
     )
-    domain = company_domain(payload.email)
-    account = await AccountRepository(session).by_domain(domain) if domain else None
-    if account is not None:
-        await leads.attach_to_account(lead_id, account.id)
-        payload = payload.model_copy(update={"account_id": account.id, "account_owner_id": account.owner_id})
+    if account_id is not None:
+        payload = payload.model_copy(update={"account_id": account_id, "account_owner_id": owner_id})
     event = LeadIngested.new(lead_id=lead_id, payload=payload, producer=PRODUCER)
     stored = await submissions.add_unless_key_taken(
         lead_id=lead_id,

@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: up test test-fast lint format typecheck migrate bench chaos clean
+.PHONY: up test test-fast lint format typecheck migrate bench chaos demo docs clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Baton needs Python 3.11+"'
@@ -38,6 +38,15 @@ migrate: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+chaos: $(STAMP)
+	$(BIN)/python -m bench.chaos
+
+demo: $(STAMP)
+	$(BIN)/baton demo
+
+docs: $(STAMP)
+	$(BIN)/baton docs
 
 clean:
 	rm -rf $(VENV) .baton .pytest_cache .mypy_cache .ruff_cache

@@ -104,14 +104,15 @@ async def submit_form(
             idempotency_key=idempotency_key,
             origin=request.headers.get("origin"),
             referer=request.headers.get("referer"),
+            forms=guard.forms,
         )
     except ValidationError as exc:
         raise field_errors(exc, "body") from exc
 
 
 @router.post("/forms", status_code=status.HTTP_201_CREATED, tags=["forms"], summary="Configure a form")
-async def save_form(form: FormCreate, session: SessionDep, _: Configurer) -> FormRead:
-    return await service.save_form(session, form=form)
+async def save_form(form: FormCreate, session: SessionDep, guard: ProtectionDep, _: Configurer) -> FormRead:
+    return await service.save_form(session, form=form, cache=guard.forms)
 
 
 @router.get("/forms", tags=["forms"], summary="Every configured form")

@@ -8,6 +8,7 @@ from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services.ingest import service
+from services.ingest.cache import FormCache
 from services.ingest.errors import BodyTooLarge, RateLimited
 from services.ingest.protection import RATE_LIMITED, ClientNetworks, TokenBucket, retry_after_header
 from services.ingest.settings import IngestSettings
@@ -16,7 +17,7 @@ from shared.runtime import SessionDep
 
 
 class Protection:
-    """The app's in-process limiters, built once in the app factory."""
+    """The app's in-process limiters and form cache, built once in the app factory."""
 
     def __init__(self, settings: IngestSettings) -> None:
         self.max_body_bytes = settings.max_body_bytes
@@ -27,6 +28,7 @@ class Protection:
             per_minute=settings.source_rate_limit_per_minute, burst=settings.source_rate_limit_burst
         )
         self.exempt = ClientNetworks(settings.rate_limit_exempt_networks)
+        self.forms = FormCache(ttl_s=settings.form_cache_ttl_s)
 
 
 def protection(request: Request) -> Protection:

@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ingest.activities import stitch_visitor
+from services.ingest.cache import FormCache, uncached
 from services.ingest.errors import (
     FormNotFound,
     IdempotencyKeyReused,
@@ -22,7 +23,7 @@ from services.ingest.errors import (
     SourceNotFound,
 )
 from services.ingest.identity import company_domain, match_key
-from services.ingest.models import Form, Source, Submission, outbox
+from services.ingest.models import Source, Submission, outbox
 from services.ingest.normalize import map_fields, request_hash, to_ingested_payload
 from services.ingest.protection import HONEYPOT_TRIPPED, honeypot_tripped, origin_allowed
 from services.ingest.repository import (
@@ -58,9 +59,11 @@ class Accepted:
     duplicate: bool
 
 
-async def save_form(session: AsyncSession, *, form: FormCreate) -> FormRead:
+async def save_form(session: AsyncSession, *, form: FormCreate, cache: FormCache | None = None) -> FormRead:
     """Create or replace a form's configuration."""
     row = await FormRepository(session).upsert(form.model_dump(), now=utc_now())
+    if cache is not None:
+        cache.forget(form.id)
     return FormRead.model_validate(row)
 
 
@@ -69,7 +72,10 @@ async def list_forms(session: AsyncSession) -> list[FormRead]:
 
 
 async def get_form(session: AsyncSession, *, form_id: str) -> FormRead:
-    return FormRead.model_validate(await _form(session, form_id))
+    form = await FormRepository(session).get(form_id)
+    if form is None:
+        raise FormNotFound(f"no form {form_id!r}; configure it with POST /v1/forms")
+    return FormRead.model_validate(form)
 
 
 async def submit_form(
@@ -80,6 +86,7 @@ async def submit_form(
     idempotency_key: str | None,
     origin: str | None = None,
     referer: str | None = None,
+    forms: FormCache | None = None,
 ) -> SubmissionAccepted:
     """Accept a fill of a configured form: check where it was posted from, map its fields, resolve
     the lead and stage `lead.ingested` (plus the visitor's stitched activities) in the outbox.
@@ -88,7 +95,9 @@ async def submit_form(
     same idempotency key with the same body returns the first answer; with another body it is
     refused. Raises pydantic's `ValidationError` for invalid fields.
     """
-    form = await _form(session, form_id)
+    form = await (forms or uncached()).get(session, form_id)
+    if form is None:
+        raise FormNotFound(f"no form {form_id!r}; configure it with POST /v1/forms")
     if not origin_allowed(form.allowed_origins, origin, referer):
         raise OriginNotAllowed(f"form {form_id!r} does not accept posts from {origin or 'an unknown origin'}")
     if honeypot_tripped(form.honeypot_field, fields):
@@ -249,13 +258,6 @@ async def source_for_key(session: AsyncSession, *, api_key: str) -> str | None:
 def hash_api_key(api_key: str) -> str:
     # Keys are 256 random bits, so a fast hash is safe here (no dictionary to attack).
     return hashlib.sha256(api_key.encode()).hexdigest()
-
-
-async def _form(session: AsyncSession, form_id: str) -> Form:
-    form = await FormRepository(session).get(form_id)
-    if form is None:
-        raise FormNotFound(f"no form {form_id!r}; configure it with POST /v1/forms")
-    return form
 
 
 def _answer(submission: Submission) -> SubmissionAccepted:

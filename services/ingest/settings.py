@@ -24,6 +24,9 @@ class IngestSettings(ServiceSettings):
         default=600, description="Event batches per source per minute."
     )
     source_rate_limit_burst: int = 100
+    form_cache_ttl_s: float = Field(
+        default=5.0, description="How long a replica may use a form's configuration before re-reading it."
+    )
 
     facebook_app_secret: SecretStr | None = None
     facebook_verify_token: SecretStr | None = None

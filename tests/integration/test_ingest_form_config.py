@@ -78,6 +78,16 @@ class TestFormConfiguration:
         assert p.utm == {"source": "linkedin", "campaign": "q4-abm"}
         assert p.is_hand_raiser
 
+    async def test_a_reconfigured_form_applies_at_once(self, db: Database, settings_env: Infra) -> None:
+        async with ingest_client(create_app()) as http:
+            await configure_form(http, "evolving")
+            first = await http.post("/v1/forms/evolving/submissions", json={"email": "a@example.com"})
+            await configure_form(http, "evolving", is_hand_raiser=True, field_map={"mail": "email"})
+            second = await http.post("/v1/forms/evolving/submissions", json={"mail": "b@example.com"})
+        assert first.status_code == second.status_code == 202, second.text
+        flags = [e.payload.is_hand_raiser for e in await staged(db) if isinstance(e, LeadIngested)]
+        assert flags == [False, True]
+
 
 class TestBrowserProtection:
     async def test_filled_honeypot_is_answered_202_and_changes_nothing(

@@ -48,7 +48,7 @@ class Plan:
 
 PLANS = {
     "short": Plan(rate_per_s=10, warmup_s=8, gap_s=12, freeze_s=8, drain_s=90, partitions=3),
-    "full": Plan(rate_per_s=50, warmup_s=15, gap_s=30, freeze_s=30, drain_s=120, partitions=6),
+    "full": Plan(rate_per_s=25, warmup_s=15, gap_s=30, freeze_s=30, drain_s=180, partitions=6),
 }
 
 
@@ -66,13 +66,17 @@ def form_body(i: int) -> dict[str, object]:
 async def offer_load(url: str, plan: Plan, seen: Observed, stop: asyncio.Event, t0: float) -> None:
     """Posts on a fixed schedule regardless of responses (no coordinated omission)."""
     interval = 1 / plan.rate_per_s
-    limits = httpx.Limits(max_connections=128)
+    # Posts beyond the pool wait here, not in httpcore's pool, whose request queue costs
+    # quadratic time and starved the event loop when ingest stalled under a fault.
+    in_flight = asyncio.Semaphore(64)
+    limits = httpx.Limits(max_connections=64)
     async with httpx.AsyncClient(limits=limits, timeout=10) as client:
         tasks: set[asyncio.Task[None]] = set()
 
         async def one(i: int, scheduled: float) -> None:
             try:
-                response = await client.post(url, json=form_body(i))
+                async with in_flight:
+                    response = await client.post(url, json=form_body(i))
             except httpx.HTTPError as exc:
                 seen.http_errors.append((scheduled - t0, type(exc).__name__))
                 return
@@ -86,8 +90,7 @@ async def offer_load(url: str, plan: Plan, seen: Observed, stop: asyncio.Event, 
         while not stop.is_set():
             scheduled = start + i * interval
             delay = scheduled - time.perf_counter()
-            if delay > 0:
-                await asyncio.sleep(delay)
+            await asyncio.sleep(max(0.0, delay))
             task = asyncio.create_task(one(i, scheduled))
             tasks.add(task)
             task.add_done_callback(tasks.discard)

@@ -131,7 +131,9 @@ async def create_proposal(
     return ProposalRead.of(proposal)
 
 
-@pages.get("/dashboard", summary="The shared dashboard: one page over the JSON reports")
+@pages.get(
+    "/dashboard", summary="The shared dashboard: one page over the JSON reports", response_class=HTMLResponse
+)
 async def get_dashboard() -> HTMLResponse:
     # The page holds no data: it fetches the reports with the token the reader gives it.
     page = files("services.feedback") / "static" / "dashboard.html"

@@ -77,7 +77,7 @@ CONSUMERS = {
 }
 
 
-def poison(good: Envelope) -> dict[str, tuple[bytes, bool, str]]:
+def poison(good: Envelope, keyless: Envelope) -> dict[str, tuple[bytes, bool, str]]:
     """name -> (value, keyed, what its x-error must say)."""
     valid = json.loads(good.to_bytes())
     unknown = {**valid, "event_type": "lead.teleported"}
@@ -91,7 +91,8 @@ def poison(good: Envelope) -> dict[str, tuple[bytes, bool, str]]:
         "unknown type": (json.dumps(unknown).encode(), True, "unknown event type 'lead.teleported'"),
         "newer version": (json.dumps(newer).encode(), True, "newer than this consumer knows"),
         "5 MB": (json.dumps(huge).encode(), True, "invalid event"),
-        "no key": (b"\xff\xfe not even utf-8", False, "not JSON"),
+        "no key": (keyless.to_bytes(), False, "message has no key"),
+        "not utf-8": (b"\xff\xfe not even utf-8", True, "not JSON"),
         "invalid payload": (json.dumps(invalid_payload).encode(), True, "invalid event"),
     }
 
@@ -115,8 +116,8 @@ async def test_poison_goes_to_the_dead_letter_topic_and_the_consumer_keeps_going
     dlq = dead_letter_topic(consumer_group(service))
     await ensure_topics(bootstrap, [spec.topic, dlq], partitions=TEST_PARTITIONS)
     run = str(uuid.uuid4())
-    good = spec.good(uuid.uuid4())
-    messages = poison(good)
+    good, keyless = spec.good(uuid.uuid4()), spec.good(uuid.uuid4())
+    messages = poison(good, keyless)
     db = Database(settings_env.database_url, pool_size=2)
     producer = create_producer(bootstrap, client_id="poison-test")
     await producer.start()
@@ -165,3 +166,8 @@ async def test_poison_goes_to_the_dead_letter_topic_and_the_consumer_keeps_going
             assert record.value == value[:DLQ_VALUE_LIMIT], name
         else:
             assert record.value == value, name
+    db = Database(settings_env.database_url, pool_size=1)
+    try:
+        assert not await processed(db, service, keyless.event_id)
+    finally:
+        await db.dispose()

@@ -10,6 +10,8 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
+import phonenumbers
+
 from services.ingest.identity import company_domain, normalize_email
 from services.ingest.schemas import FormSubmissionCreate
 from shared.contracts import LeadIngestedPayload
@@ -46,13 +48,19 @@ def normalize_country(country: str | None) -> str | None:
     return COUNTRY_NAMES.get(value.lower(), value.title())
 
 
-def normalize_phone(phone: str | None) -> str | None:
-    """Digits with a leading `+` when the number was international (`00` becomes `+`).
-
-    Not full E.164: without `phonenumbers` a national number cannot be given its country code.
-    """
+def normalize_phone(phone: str | None, country: str | None = None) -> str | None:
+    """E.164 when the number parses (a national number takes the lead's ISO country as its
+    region); otherwise the digits, with `+` kept for international numbers (`00` becomes `+`),
+    so a number is never thrown away for being unusual."""
     if phone is None:
         return None
+    region = country if country and len(country) == 2 else None
+    try:
+        parsed = phonenumbers.parse(phone, region)
+        if phonenumbers.is_possible_number(parsed):
+            return str(phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164))
+    except phonenumbers.NumberParseException:
+        pass
     digits = re.sub(r"[^\d+]", "", phone)
     if digits.startswith("00"):
         digits = "+" + digits[2:]
@@ -136,7 +144,7 @@ def to_ingested_payload(
         last_name=submission.last_name,
         company=submission.company,
         job_title=submission.job_title,
-        phone=normalize_phone(submission.phone),
+        phone=normalize_phone(submission.phone, normalize_country(submission.country)),
         country=normalize_country(submission.country),
         company_size=submission.company_size,
         industry=submission.industry,

@@ -70,6 +70,11 @@ class TestFields:
         assert normalize_phone("+44 (20) 7946-0958") == "+442079460958"
         assert normalize_phone("0044 20 7946 0958") == "+442079460958"
 
+    def test_national_numbers_take_the_leads_country(self) -> None:
+        assert normalize_phone("020 7946 0958", "GB") == "+442079460958"
+        assert normalize_phone("(415) 555-0132", "US") == "+14155550132"
+        assert normalize_phone("ext. 12", None) == "12"
+
     def test_utm_parameters_come_from_the_page_address(self) -> None:
         url = "https://example.com/demo?utm_source=google&utm_campaign=q4&ref=x"
         assert utm_from_url(url) == {"source": "google", "campaign": "q4"}

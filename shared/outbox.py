@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import zlib
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -80,25 +81,37 @@ def notify_channel(schema: str) -> str:
 
 async def add_event(session: AsyncSession, table: Table, event: Envelope) -> None:
     """Stage `event` for publication in the caller's transaction (no broker call here)."""
+    await add_events(session, table, [event])
+
+
+async def add_events(session: AsyncSession, table: Table, events: Sequence[Envelope]) -> None:
+    """Stage several events in one statement; their ids keep the given order."""
+    if not events:
+        return
+    trace_headers = inject_headers()
     await session.execute(
-        table.insert().values(
-            event_id=event.event_id,
-            event_type=event.event_type,
-            topic=topic_for(event.event_type),
-            key=str(event.lead_id),
-            value=event.to_bytes(),
-            headers={
+        table.insert(),
+        [
+            {
+                "event_id": event.event_id,
                 "event_type": event.event_type,
-                "schema_version": str(event.schema_version),
-                "event_id": str(event.event_id),
-                "correlation_id": str(event.correlation_id),
-                "producer": event.producer,
-                "content-type": "application/json",
-                # The W3C trace context, so the consumer continues this trace.
-                **inject_headers(),
-            },
-            created_at=event.occurred_at,
-        )
+                "topic": topic_for(event.event_type),
+                "key": str(event.lead_id),
+                "value": event.to_bytes(),
+                "headers": {
+                    "event_type": event.event_type,
+                    "schema_version": str(event.schema_version),
+                    "event_id": str(event.event_id),
+                    "correlation_id": str(event.correlation_id),
+                    "producer": event.producer,
+                    "content-type": "application/json",
+                    # The W3C trace context, so the consumer continues this trace.
+                    **trace_headers,
+                },
+                "created_at": event.occurred_at,
+            }
+            for event in events
+        ],
     )
     # Delivered at commit only, so the relay wakes exactly when there is something to send.
     await session.execute(select(func.pg_notify(notify_channel(str(table.schema)), "")))
@@ -224,6 +237,7 @@ class OutboxRelay:
 __all__ = [
     "OutboxRelay",
     "add_event",
+    "add_events",
     "notify_channel",
     "outbox_table",
     "processed_event_table",

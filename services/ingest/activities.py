@@ -16,7 +16,7 @@ from services.ingest.normalize import utm_from_url
 from services.ingest.repository import ActivityRepository, LeadRepository, VisitorRepository
 from services.ingest.schemas import ActivityBatchResult, ActivityCreate, ActivityResult
 from shared.contracts import ActivityRecorded, ActivityRecordedPayload, Envelope, utc_now
-from shared.outbox import add_event
+from shared.outbox import add_events
 
 PRODUCER = "ingest"
 
@@ -79,6 +79,7 @@ async def record_activities(
     unknown = {v for v in by_visitor.values() if v is not None and v not in emails}
     emails.update(await LeadRepository(session).emails_of(sorted(unknown)))
     rows: list[dict[str, Any]] = []
+    staged: list[ActivityRecorded] = []
     for index, item in valid:
         lead_id: uuid.UUID | None
         if item.email is not None:
@@ -90,8 +91,7 @@ async def record_activities(
         occurred_at = item.occurred_at or now
         event_id: uuid.UUID | None = None
         if lead_id is not None:
-            event_id = await _stage(
-                session,
+            event = _activity_event(
                 lead_id=lead_id,
                 email=emails[lead_id],
                 kind=kind,
@@ -102,6 +102,8 @@ async def record_activities(
                 stitched=False,
                 caused_by=None,
             )
+            staged.append(event)
+            event_id = event.event_id
         rows.append(
             {
                 "source_id": source_id,
@@ -116,6 +118,8 @@ async def record_activities(
         )
         results.append(ActivityResult(index=index, status="accepted", lead_id=lead_id, event_id=event_id))
     await ActivityRepository(session).add_many(rows)
+    # One multi-row insert for the whole batch, not two statements per event.
+    await add_events(session, outbox, staged)
     results.sort(key=lambda r: r.index)
     accepted = sum(1 for r in results if r.status == "accepted")
     return ActivityBatchResult(accepted=accepted, rejected=len(results) - accepted, results=results)
@@ -137,26 +141,28 @@ async def stitch_visitor(
     if linked != lead_id:
         return 0
     claimed = await ActivityRepository(session).claim_anonymous(visitor_id, lead_id)
+    events = []
     for row in claimed:
         assert row.event_id is not None
-        await _stage(
-            session,
-            lead_id=lead_id,
-            email=email,
-            kind=row.type,
-            occurred_at=row.occurred_at,
-            properties=row.properties,
-            visitor_id=visitor_id,
-            source=row.source_id,
-            stitched=True,
-            caused_by=caused_by,
-            event_id=row.event_id,
+        events.append(
+            _activity_event(
+                lead_id=lead_id,
+                email=email,
+                kind=row.type,
+                occurred_at=row.occurred_at,
+                properties=row.properties,
+                visitor_id=visitor_id,
+                source=row.source_id,
+                stitched=True,
+                caused_by=caused_by,
+                event_id=row.event_id,
+            )
         )
+    await add_events(session, outbox, events)
     return len(claimed)
 
 
-async def _stage(
-    session: AsyncSession,
+def _activity_event(
     *,
     lead_id: uuid.UUID,
     email: str,
@@ -168,7 +174,7 @@ async def _stage(
     stitched: bool,
     caused_by: Envelope | None,
     event_id: uuid.UUID | None = None,
-) -> uuid.UUID:
+) -> ActivityRecorded:
     payload = ActivityRecordedPayload(
         activity_type=kind,
         occurred_at=occurred_at,
@@ -183,5 +189,4 @@ async def _stage(
         # The stored activity's id is the event's, so the row and the event name each other.
         correlation = {"correlation_id": event_id} if caused_by is None else {}
         event = event.model_copy(update={"event_id": event_id, **correlation})
-    await add_event(session, outbox, event)
-    return event.event_id
+    return event

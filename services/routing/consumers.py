@@ -7,8 +7,8 @@ from collections.abc import Mapping
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.routing import service
-from shared.contracts import LeadQualified
-from shared.contracts.topics import LEAD_QUALIFIED
+from shared.contracts import LeadErased, LeadQualified
+from shared.contracts.topics import LEAD_ERASED, LEAD_QUALIFIED
 from shared.kafka import EventHandler
 
 
@@ -16,4 +16,8 @@ async def on_lead_qualified(session: AsyncSession, event: LeadQualified) -> None
     await service.assign_lead(session, event=event)
 
 
-HANDLERS: Mapping[str, EventHandler] = {LEAD_QUALIFIED: on_lead_qualified}
+async def on_lead_erased(session: AsyncSession, event: LeadErased) -> None:
+    await service.erase_lead(session, event=event)
+
+
+HANDLERS: Mapping[str, EventHandler] = {LEAD_QUALIFIED: on_lead_qualified, LEAD_ERASED: on_lead_erased}

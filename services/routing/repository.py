@@ -223,6 +223,28 @@ class DispositionRepository:
         await self.session.flush()
 
 
+class ErasureRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def erase_lead(self, lead_id: uuid.UUID) -> None:
+        """Drop the lead's identity from assignments and the fallback queue; keep the routing
+        facts (rep, times, outcome) that fairness and SLA reports count."""
+        erased = {"erased": True}
+        await self.session.execute(
+            update(Assignment)
+            .where(Assignment.lead_id == lead_id)
+            .values(lead=erased)
+            .execution_options(synchronize_session=False)
+        )
+        await self.session.execute(
+            update(UnassignedLead)
+            .where(UnassignedLead.lead_id == lead_id)
+            .values(event=erased)
+            .execution_options(synchronize_session=False)
+        )
+
+
 class FallbackQueueRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session

@@ -18,18 +18,26 @@ from services.routing.metrics import DECISION_SECONDS
 from services.routing.models import Assignment, Rep, outbox
 from services.routing.repository import (
     AssignmentRepository,
+    ErasureRepository,
     FallbackQueueRepository,
     HolidayRepository,
     LedgerRepository,
     SlaTimerRepository,
 )
 from services.routing.schemas import RoutingPreview
-from shared.contracts import LeadAssigned, LeadAssignedPayload, LeadQualified, utc_now
+from shared.contracts import LeadAssigned, LeadAssignedPayload, LeadErased, LeadQualified, utc_now
 from shared.outbox import add_event
 
 log = logging.getLogger(__name__)
 
 PRODUCER = "routing"
+
+
+async def erase_lead(session: AsyncSession, *, event: LeadErased) -> None:
+    """Honour an erasure: assignments keep their facts, lose the person."""
+    await ErasureRepository(session).erase_lead(event.lead_id)
+
+
 DRAIN_BATCH = 100
 
 

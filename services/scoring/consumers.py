@@ -13,8 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scoring import service
 from services.scoring.agreement import ActiveRubric
-from shared.contracts import ActivityRecorded, LeadDispositioned, LeadIngested
-from shared.contracts.topics import ACTIVITY_RECORDED, LEAD_DISPOSITIONED, LEAD_INGESTED
+from shared.contracts import ActivityRecorded, LeadDispositioned, LeadErased, LeadIngested
+from shared.contracts.topics import ACTIVITY_RECORDED, LEAD_DISPOSITIONED, LEAD_ERASED, LEAD_INGESTED
 from shared.kafka import EventHandler
 
 
@@ -32,8 +32,12 @@ def build_handlers(active: ActiveRubric) -> Mapping[str, EventHandler]:
     async def on_lead_dispositioned(session: AsyncSession, event: LeadDispositioned) -> None:
         await service.record_disposition(session, event=event)
 
+    async def on_lead_erased(session: AsyncSession, event: LeadErased) -> None:
+        await service.erase_lead(session, event=event)
+
     return {
         LEAD_INGESTED: on_lead_ingested,
         LEAD_DISPOSITIONED: on_lead_dispositioned,
         ACTIVITY_RECORDED: on_activity_recorded,
+        LEAD_ERASED: on_lead_erased,
     }

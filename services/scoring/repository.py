@@ -42,6 +42,15 @@ class ProfileRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
+    async def erase_personal_data(self, lead_id: uuid.UUID) -> None:
+        """Blank who the lead is; keep what scoring counts (firmographics, scores, stages)."""
+        await self.session.execute(
+            update(LeadProfile)
+            .where(LeadProfile.lead_id == lead_id)
+            .values(email="", first_name=None, last_name=None, phone=None, attributes={})
+            .execution_options(synchronize_session=False)
+        )
+
     async def get(self, lead_id: uuid.UUID) -> LeadProfile | None:
         return await self.session.get(LeadProfile, lead_id)
 

@@ -27,6 +27,7 @@ from shared.contracts import (
     Envelope,
     FiredRule,
     LeadDispositioned,
+    LeadErased,
     LeadIngested,
     LeadIngestedPayload,
     LeadQualified,
@@ -39,6 +40,11 @@ from shared.contracts import (
 from shared.outbox import add_event
 
 PRODUCER = "scoring"
+
+
+async def erase_lead(session: AsyncSession, *, event: LeadErased) -> None:
+    """Honour an erasure: the person's identity goes, the anonymous numbers stay."""
+    await ProfileRepository(session).erase_personal_data(event.lead_id)
 
 
 async def score_lead(

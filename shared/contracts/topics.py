@@ -46,11 +46,11 @@ class Flow(NamedTuple):
 TOPOLOGY: Final[dict[str, Flow]] = {
     "ingest": Flow(frozenset(), frozenset({LEAD_INGESTED, ACTIVITY_RECORDED, LEAD_ERASED})),
     "scoring": Flow(
-        frozenset({LEAD_INGESTED, LEAD_DISPOSITIONED, ACTIVITY_RECORDED}),
+        frozenset({LEAD_INGESTED, LEAD_DISPOSITIONED, ACTIVITY_RECORDED, LEAD_ERASED}),
         frozenset({LEAD_SCORED, LEAD_QUALIFIED, RUBRIC_ACTIVATED}),
     ),
     "routing": Flow(
-        frozenset({LEAD_QUALIFIED}),
+        frozenset({LEAD_QUALIFIED, LEAD_ERASED}),
         frozenset({LEAD_ASSIGNED, LEAD_TOUCHED, LEAD_DISPOSITIONED, SLA_BREACHED}),
     ),
     # Feedback counts the lead journey; activities and erasures are not (yet) part of it.

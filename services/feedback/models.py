@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Boolean, Computed, DateTime, Float, Numeric, Text
+from sqlalchemy import Boolean, Computed, DateTime, Float, Numeric, Text, false
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -57,6 +57,7 @@ class LeadFact(Base):
     scored_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The latest scoring's fired rules ({rule_id, kind, points}): the features rubric tuning uses.
     fired_rules: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
+    is_test: Mapped[bool] = mapped_column(Boolean, server_default=false(), default=False)
     mql_grade: Mapped[str | None] = mapped_column(Text)
     mql_rubric_version: Mapped[str | None] = mapped_column(Text)
 

@@ -129,6 +129,7 @@ class LeadFactRepository:
         form_id: str | None,
         campaign: str | None,
         utm: dict[str, str],
+        is_test: bool = False,
     ) -> None:
         values = {
             "ingested_at": ingested_at,
@@ -136,13 +137,14 @@ class LeadFactRepository:
             "form_id": form_id,
             "campaign": campaign,
             "utm": utm,
+            "is_test": is_test,
         }
         first = LeadFact.ingested_at
         updates = {
             "ingested_at": lambda x: _earliest(first, x.ingested_at),
             **{
                 name: _bind_follows_earliest(name, first, "ingested_at")
-                for name in ("source", "form_id", "campaign", "utm")
+                for name in ("source", "form_id", "campaign", "utm", "is_test")
             },
         }
         await self._upsert(lead_id, values, updates)
@@ -407,7 +409,8 @@ def _bind_follows_latest(name: str, basis: InstrumentedAttribute[Any], basis_nam
 
 
 def _conditions(where: FactFilter) -> Sequence[ColumnElement[bool]]:
-    conditions: list[ColumnElement[bool]] = []
+    # Platforms' test submissions are stored (they prove the integration works) but never counted.
+    conditions: list[ColumnElement[bool]] = [LeadFact.is_test.is_(False)]
     if where.source is not None:
         conditions.append(LeadFact.source == where.source)
     if where.form_id is not None:

@@ -52,6 +52,7 @@ async def record_ingested(session: AsyncSession, event: LeadIngested) -> None:
         form_id=p.form_id,
         campaign=p.utm.get("campaign"),
         utm=dict(p.utm),
+        is_test=p.is_test,
     )
 
 

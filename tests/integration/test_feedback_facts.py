@@ -252,6 +252,18 @@ class TestReports:
         assert [c.rate for c in funnel.conversions] == [0.8, 1.0, 0.5, 0.5, 1.0]
         assert [c.median_s for c in funnel.conversions][:2] == [1.0, 3.0]
 
+    async def test_platform_test_leads_are_kept_but_never_counted(self, db: Database) -> None:
+        await scripted_history(db)
+        probe = Journey()
+        test_lead = probe.ingested(T0).model_copy(
+            update={"payload": probe.ingested(T0).payload.model_copy(update={"is_test": True})}
+        )
+        await apply(db, [test_lead, probe.qualified(T0 + timedelta(seconds=2))])
+        async with db.transaction() as session:
+            funnel = await service.funnel_report(session, FactFilter())
+        assert counts(funnel)["ingested"] == 5
+        assert counts(funnel)["mql"] == 4
+
     async def test_mql_delivery_counts_mqls_per_month_against_the_target(self, db: Database) -> None:
         await scripted_history(db)
         async with db.transaction() as session:

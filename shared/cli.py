@@ -32,6 +32,10 @@ def _serve(args: argparse.Namespace) -> int:
         log_config=None,
         access_log=False,
         timeout_graceful_shutdown=20,
+        # Behind an ingress, the client's address and scheme come from X-Forwarded-* headers, which
+        # are trusted only from these addresses (rate limits and signed URLs depend on it).
+        proxy_headers=True,
+        forwarded_allow_ips=args.forwarded_allow_ips,
     )
     return 0
 
@@ -137,6 +141,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("service", choices=SERVICES)
     serve.add_argument("--host", default="0.0.0.0")
     serve.add_argument("--port", type=int, default=None)
+    serve.add_argument(
+        "--forwarded-allow-ips",
+        default=os.environ.get("BATON_FORWARDED_ALLOW_IPS", "127.0.0.1"),
+        help="proxies whose X-Forwarded-For/Proto are trusted (comma-separated IPs/CIDRs, or *)",
+    )
     serve.set_defaults(run=_serve)
 
     migrate = commands.add_parser("migrate", help="run Alembic migrations (all services by default)")

@@ -107,6 +107,8 @@ app.kubernetes.io/component: {{ .component }}
   value: {{ $root.Values.log.level | quote }}
 - name: BATON_LOG_FORMAT
   value: {{ $root.Values.log.format | quote }}
+- name: BATON_FORWARDED_ALLOW_IPS
+  value: {{ $root.Values.ingress.trustedProxies | quote }}
 - name: OTEL_SERVICE_NAME
   value: {{ printf "baton-%s" .component | quote }}
 {{- if and $root.Values.kafka.sasl.enabled (ne .component "migrate") }}

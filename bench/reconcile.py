@@ -151,7 +151,9 @@ async def reconcile(baton: RunningBaton, seen: Observed) -> dict[str, Any]:
             "assignment_rows": sum(1 for row in per_lead if row["n"] > 1),
             "assignment_ids_on_topic": sum(1 for lead in ours if len(seen.assignment_ids.get(lead, ())) > 1),
             "qualified_event_ids": sum(1 for lead in ours if len(qualified.get(lead, ())) > 1),
-            "lead_assigned_redeliveries": seen.assigned_deliveries - len(seen.arrivals),
+            # Not duplicates: a reassignment after an SLA breach re-announces the same assignment
+            # id, and a relay killed between publish and mark re-publishes; consumers absorb both.
+            "lead_assigned_extra_messages": seen.assigned_deliveries - len(seen.arrivals),
         },
         "sla_timers": {
             "assignments_without_timer": sum(1 for row in timers if row["n"] == 0),

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import date, datetime, time
 from decimal import Decimal
-from typing import Any
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    EmailStr,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from shared.contracts.events import Outcome, TouchChannel
 
@@ -21,11 +33,29 @@ def _known_timezone(value: str) -> str:
     return value
 
 
+LOCAL_TIME_PATTERN = r"^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$"
+
+
+def _local_time(value: object) -> object:
+    # Hours are wall-clock times in the rep's own time zone; an offset would silently shift them.
+    if isinstance(value, str) and not re.fullmatch(LOCAL_TIME_PATTERN, value):
+        raise ValueError("use a local HH:MM or HH:MM:SS without an offset (the rep's time zone applies)")
+    return value
+
+
+LocalTime = Annotated[
+    time,
+    BeforeValidator(_local_time),
+    PlainSerializer(lambda t: t.strftime("%H:%M:%S"), return_type=str),
+    WithJsonSchema({"type": "string", "pattern": LOCAL_TIME_PATTERN, "examples": ["09:00"]}),
+]
+
+
 class WorkingHours(BaseModel):
     """Local working hours; `end` before `start` means a shift across midnight."""
 
-    start: time
-    end: time
+    start: LocalTime
+    end: LocalTime
     days: list[int] = Field(default=[0, 1, 2, 3, 4], description="ISO weekdays minus one: 0 = Monday.")
 
     @field_validator("days")

@@ -132,11 +132,15 @@ def test_same_idempotency_key_yields_one_lead_and_one_assignment(baton: RunningB
 
 def test_malformed_body_gets_field_errors(baton: RunningBaton) -> None:
     response = httpx.post(
-        f"{baton.url('ingest')}/v1/forms/demo-request/submissions", data={"email": "nope", "company_size": "x"}
+        f"{baton.url('ingest')}/v1/forms/demo-request/submissions",
+        data={"email": "nope", "company_size": "x"},
     )
     assert response.status_code == 422
     assert response.headers["content-type"].startswith("application/problem+json")
-    assert {tuple(e["loc"]) for e in response.json()["errors"]} == {("body", "email"), ("body", "company_size")}
+    assert {tuple(e["loc"]) for e in response.json()["errors"]} == {
+        ("body", "email"),
+        ("body", "company_size"),
+    }
 
 
 def test_sigterm_stops_every_child_process(baton: RunningBaton) -> None:

@@ -115,12 +115,12 @@ class ServiceRuntime:
             yield
         finally:
             for worker in reversed(list(self.workers.values())):
-                await worker.stop()
+                await _bounded(worker.stop(), "worker")
             if self.consumer is not None:
                 await self.consumer.stop()
             if self.relay is not None:
-                await self.relay.stop()
-            await self.producer.stop()
+                await _bounded(self.relay.stop(), "outbox_relay", timeout_s=20)
+            await _bounded(self.producer.stop(), "producer")
             await self.db.dispose()
             log.info(f"{s.service_name}.stopped")
 
@@ -148,6 +148,14 @@ class ServiceRuntime:
         for name, worker in self.workers.items():
             checks[name] = "ok" if worker.healthy else "stopped"
         return checks
+
+
+async def _bounded(action: Awaitable[None], step: str, *, timeout_s: float = 15.0) -> None:
+    """Shutdown steps never hang the process: what a step leaves undone is replayed later."""
+    try:
+        await asyncio.wait_for(action, timeout_s)
+    except Exception as exc:
+        log.warning("runtime.stop_incomplete", extra={"step": step, "error": repr(exc)})
 
 
 def create_service_app(

@@ -126,11 +126,18 @@ class EventConsumer:
             except TimeoutError:
                 self._task.cancel()
                 await asyncio.gather(self._task, return_exceptions=True)
-        try:
-            await self.commit_pending(None)
-        finally:
-            await self._consumer.stop()
-            await self._dlq.stop()
+        # Each step is bounded: a broker that stops answering (or never finishes a LeaveGroup)
+        # must not hold the process hostage. Uncommitted offsets only mean a replay, which the
+        # processed_event table absorbs.
+        for step, action in (
+            ("commit", self.commit_pending(None)),
+            ("leave_group", self._consumer.stop()),
+            ("dead_letter_producer", self._dlq.stop()),
+        ):
+            try:
+                await asyncio.wait_for(action, timeout_s)
+            except Exception as exc:
+                log.warning("kafka.consumer_stop_incomplete", extra={"step": step, "error": repr(exc)})
         log.info("kafka.consumer_stopped", extra={"group": self.group_id})
 
     @property

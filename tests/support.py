@@ -67,7 +67,7 @@ async def read_topic(
     return records
 
 
-async def caught_up(app: FastAPI, *, timeout_s: float = 30.0) -> None:
+async def caught_up(app: FastAPI, *, timeout_s: float = 60.0) -> None:
     """Wait until the app's consumer holds partitions and has handled everything on them.
 
     The broker lives for the whole test session, so a service's consumer group first works

@@ -215,7 +215,7 @@ class TestWorkerInTheApp:
                 response = await client.get(f"/v1/leads/{assignment.lead_id}/assignment", headers=MANAGER)
                 assert response.json()["sla_breached_at"] is not None
 
-            await eventually(breached, timeout_s=15)
+            await eventually(breached, timeout_s=45)
 
 
 class TestPreview:

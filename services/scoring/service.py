@@ -192,6 +192,10 @@ async def record_evaluation(
             country=profile.country,
             source=source,
             form_id=form_id,
+            job_title=profile.job_title,
+            company_size=profile.company_size,
+            industry=profile.industry,
+            grade=evaluation.grade,
         ),
     )
     await add_event(

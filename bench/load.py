@@ -62,36 +62,51 @@ async def closed_loop(
 
 
 async def open_loop(
-    url: str, *, rate_per_s: float, duration_s: float, on_accepted: Callable[[str, float], None]
+    url: str,
+    *,
+    rate_per_s: float,
+    duration_s: float,
+    on_accepted: Callable[[str, float], None],
+    connections: int = 128,
 ) -> tuple[int, int]:
-    """Send at a fixed schedule regardless of responses (no coordinated omission).
+    """Send on a fixed schedule regardless of responses (no coordinated omission).
 
+    A fixed set of `connections` senders takes each request at its scheduled time, so at most
+    that many requests are in flight: handing thousands of queued requests to httpx's pool makes
+    the pool itself quadratic and the generator, not the system, becomes the bottleneck. A
+    request that waits for a free sender is still timed from its *scheduled* time.
     Calls `on_accepted(lead_id, scheduled_send_time)` for every 202; returns (sent, errors).
     """
     interval = 1 / rate_per_s
     total = int(rate_per_s * duration_s)
     errors = 0
-    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=256), timeout=30) as client:
+    schedule: asyncio.Queue[tuple[int, float] | None] = asyncio.Queue()
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    async with httpx.AsyncClient(limits=limits, timeout=30) as client:
 
-        async def one(i: int, scheduled: float) -> None:
+        async def sender() -> None:
             nonlocal errors
-            try:
-                response = await client.post(url, json=lead_body(i))
-            except httpx.HTTPError:
-                errors += 1
-                return
-            if response.status_code == 202:
-                on_accepted(response.json()["lead_id"], scheduled)
-            else:
-                errors += 1
+            while (item := await schedule.get()) is not None:
+                i, scheduled = item
+                try:
+                    response = await client.post(url, json=lead_body(i))
+                except httpx.HTTPError:
+                    errors += 1
+                    continue
+                if response.status_code == 202:
+                    on_accepted(response.json()["lead_id"], scheduled)
+                else:
+                    errors += 1
 
+        senders = [asyncio.create_task(sender()) for _ in range(connections)]
         start = time.perf_counter()
-        tasks = []
         for i in range(total):
             scheduled = start + i * interval
             delay = scheduled - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(one(i, scheduled)))
-        await asyncio.gather(*tasks)
+            schedule.put_nowait((i, scheduled))
+        for _ in senders:
+            schedule.put_nowait(None)
+        await asyncio.gather(*senders)
     return total, errors

@@ -5,16 +5,17 @@ from __future__ import annotations
 import csv
 import io
 from datetime import UTC, datetime
-from importlib.resources import files
+from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response
-from fastapi.responses import HTMLResponse
 
 from services.feedback import service
+from services.feedback.attribution import AttributionKey
 from services.feedback.dependencies import FilterDep, ReaderDep, SettingsDep
 from services.feedback.funnel import Funnel
 from services.feedback.schemas import (
+    AttributionRead,
     FunnelGroupRead,
     FunnelGroupsRead,
     FunnelRead,
@@ -24,6 +25,7 @@ from services.feedback.schemas import (
     ProposalCreate,
     ProposalRead,
     ReasonsRead,
+    ReverseFunnelRead,
     SlaRead,
     SlaRowRead,
     SpeedRowRead,
@@ -34,7 +36,6 @@ from shared.contracts import utc_now
 from shared.runtime import SessionDep
 
 router = APIRouter(prefix="/v1", tags=["reports"])
-pages = APIRouter(tags=["dashboard"])
 
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 
@@ -116,6 +117,37 @@ async def get_reasons(session: SessionDep, _: ReaderDep, where: FilterDep) -> Re
     return ReasonsRead.of(await service.reasons_report(session, where))
 
 
+@router.get(
+    "/reports/attribution",
+    summary="Won revenue by source or campaign: first-touch, last-touch and linear attribution",
+)
+async def get_attribution(
+    session: SessionDep,
+    _: ReaderDep,
+    where: FilterDep,
+    by: Annotated[AttributionKey, Query(description="Credit sources or campaigns.")] = "source",
+) -> AttributionRead:
+    return AttributionRead.of(await service.revenue_attribution(session, where, by=by))
+
+
+@router.get(
+    "/reports/reverse-funnel",
+    summary="From a revenue goal, the won deals, SQLs, MQLs and leads needed each month",
+    responses={422: {"description": "Bad parameters, or a rate the history cannot measure yet."}},
+)
+async def get_reverse_funnel(
+    session: SessionDep,
+    _: ReaderDep,
+    where: FilterDep,
+    revenue_goal: Annotated[
+        Decimal, Query(gt=0, le=Decimal("1e12"), description="Revenue to win over `months`.")
+    ],
+    months: Annotated[int, Query(ge=1, le=60, description="Months the goal covers.")] = 12,
+) -> ReverseFunnelRead:
+    plan = await service.reverse_funnel(session, where, revenue_goal=revenue_goal, months=months)
+    return ReverseFunnelRead.of(plan)
+
+
 @router.post(
     "/proposals",
     tags=["tuning"],
@@ -129,15 +161,6 @@ async def create_proposal(
         session, where, rubric=body.rubric, version=version, policy=body.policy()
     )
     return ProposalRead.of(proposal)
-
-
-@pages.get(
-    "/dashboard", summary="The shared dashboard: one page over the JSON reports", response_class=HTMLResponse
-)
-async def get_dashboard() -> HTMLResponse:
-    # The page holds no data: it fetches the reports with the token the reader gives it.
-    page = files("services.feedback") / "static" / "dashboard.html"
-    return HTMLResponse(page.read_text(encoding="utf-8"))
 
 
 def _default_version(base: str) -> str:

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.feedback import service
 from shared.contracts import (
+    ActivityRecorded,
     LeadAssigned,
     LeadDispositioned,
     LeadIngested,
@@ -20,6 +21,7 @@ from shared.contracts import (
     LeadTouched,
 )
 from shared.contracts.topics import (
+    ACTIVITY_RECORDED,
     LEAD_ASSIGNED,
     LEAD_DISPOSITIONED,
     LEAD_INGESTED,
@@ -32,6 +34,10 @@ from shared.kafka import EventHandler
 
 async def on_lead_ingested(session: AsyncSession, event: LeadIngested) -> None:
     await service.record_ingested(session, event)
+
+
+async def on_activity_recorded(session: AsyncSession, event: ActivityRecorded) -> None:
+    await service.record_activity(session, event)
 
 
 async def on_lead_scored(session: AsyncSession, event: LeadScored) -> None:
@@ -56,6 +62,7 @@ async def on_lead_dispositioned(session: AsyncSession, event: LeadDispositioned)
 
 HANDLERS: Mapping[str, EventHandler] = {
     LEAD_INGESTED: on_lead_ingested,
+    ACTIVITY_RECORDED: on_activity_recorded,
     LEAD_SCORED: on_lead_scored,
     LEAD_QUALIFIED: on_lead_qualified,
     LEAD_ASSIGNED: on_lead_assigned,

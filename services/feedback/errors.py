@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from shared.problems import Problem
+from shared.problems import NotFound, Problem
 
 
 class InvalidPeriod(Problem):
@@ -9,3 +9,15 @@ class InvalidPeriod(Problem):
     status = 422
     title = "Invalid period"
     slug = "invalid-period"
+
+
+class NotEnoughHistory(Problem):
+    """A report needs a rate or an average the recorded history cannot measure yet."""
+
+    status = 422
+    title = "Not enough history"
+    slug = "not-enough-history"
+
+
+class UnknownAsset(NotFound):
+    """The dashboard has no static file of that name."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.feedback import api
+from services.feedback import api, pages
 from services.feedback.consumers import HANDLERS
 from services.feedback.models import outbox, processed_event
 from services.feedback.settings import FeedbackSettings
@@ -18,5 +18,5 @@ def create_app(settings: FeedbackSettings | None = None) -> FastAPI:
         runtime,
         title="Baton feedback",
         description="Closed-loop reporting: one funnel both teams trust, and both sides of the SLA.",
-        routers=[api.router, api.pages],
+        routers=[api.router, pages.router],
     )

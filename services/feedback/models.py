@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Boolean, Computed, DateTime, Float, Numeric, Text, false
+from sqlalchemy import Boolean, Computed, DateTime, Float, Numeric, Text, false, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -73,6 +73,25 @@ class LeadFact(Base):
     reject_reason: Mapped[str | None] = mapped_column(Text)
     loss_reason: Mapped[str | None] = mapped_column(Text)
     amount: Mapped[Decimal | None] = mapped_column(Numeric)
+
+
+class LeadTouchpoint(Base):
+    """A marketing touch of one lead: its ingestion, or an activity that carried campaign or UTM
+    data. `touch_key` digests the touch's own facts (not the event id), so the same touch
+    redelivered under a new event id, or replayed, is stored once; order comes from
+    `occurred_at` at read time, so arrival order never matters."""
+
+    __tablename__ = "lead_touchpoint"
+
+    lead_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    touch_key: Mapped[str] = mapped_column(Text, primary_key=True)
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    kind: Mapped[str] = mapped_column(Text)
+    source: Mapped[str | None] = mapped_column(Text)
+    medium: Mapped[str | None] = mapped_column(Text)
+    campaign: Mapped[str | None] = mapped_column(Text)
+    ad: Mapped[str | None] = mapped_column(Text)
+    utm: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default=text("'{}'::jsonb"))
 
 
 outbox = outbox_table(Base.metadata)

@@ -8,10 +8,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.feedback.attribution import (
+    KEYS,
+    AttributionKey,
+    Credit,
+    attribute,
+    touch_from_activity,
+    touch_from_ingestion,
+)
+from services.feedback.errors import NotEnoughHistory
 from services.feedback.funnel import Funnel, Stage, count_stages, funnel_from_signatures
 from services.feedback.pareto import ParetoRow, pareto
 from services.feedback.repository import (
@@ -23,8 +33,11 @@ from services.feedback.repository import (
     SlaTally,
     Speed,
 )
+from services.feedback.revenue_repository import RevenueRepository
+from services.feedback.reverse_funnel import Plan, measured_rates, missing_measurements, plan
 from services.feedback.tuning import TUNABLE_KINDS, Observation, Policy, Proposal, propose
 from shared.contracts import (
+    ActivityRecorded,
     LeadAssigned,
     LeadDispositioned,
     LeadIngested,
@@ -54,6 +67,20 @@ async def record_ingested(session: AsyncSession, event: LeadIngested) -> None:
         utm=dict(p.utm),
         is_test=p.is_test,
     )
+    touch = touch_from_ingestion(
+        submitted_at=p.submitted_at, source=p.source, utm=p.utm, attributes=p.attributes
+    )
+    await RevenueRepository(session).record_touch(event.lead_id, touch)
+
+
+async def record_activity(session: AsyncSession, event: ActivityRecorded) -> None:
+    """Keep an activity that carried campaign or UTM data as one of the lead's touches."""
+    p = event.payload
+    touch = touch_from_activity(
+        occurred_at=p.occurred_at, activity_type=p.activity_type, properties=p.properties
+    )
+    if touch is not None:
+        await RevenueRepository(session).record_touch(event.lead_id, touch)
 
 
 async def record_scored(session: AsyncSession, event: LeadScored) -> None:
@@ -209,6 +236,49 @@ async def reasons_report(session: AsyncSession, where: FactFilter) -> Reasons:
     return Reasons(
         rejected=pareto(await facts.reason_counts(where, stage=Stage.REJECTED)),
         lost=pareto(await facts.reason_counts(where, stage=Stage.LOST)),
+    )
+
+
+@dataclass(frozen=True)
+class Attribution:
+    by: AttributionKey
+    deals: int
+    revenue: Decimal
+    rows: list[Credit]
+
+
+async def revenue_attribution(session: AsyncSession, where: FactFilter, *, by: AttributionKey) -> Attribution:
+    """Won revenue credited to each source (or campaign) by first touch, last touch and linear."""
+    deals = await RevenueRepository(session).won_deals(where)
+    return Attribution(
+        by=by,
+        deals=len(deals),
+        revenue=sum((d.amount for d in deals), Decimal(0)),
+        rows=attribute(deals, by=KEYS[by]),
+    )
+
+
+async def reverse_funnel(
+    session: AsyncSession, where: FactFilter, *, revenue_goal: Decimal, months: int
+) -> Plan:
+    """Sales' revenue goal turned into the won deals, SQLs, MQLs and leads needed each month,
+    from the conversion rates and average deal size measured over the leads `where` covers."""
+    counts = count_stages(
+        (stages, n) for _, stages, n in await LeadFactRepository(session).stage_signatures(where)
+    )
+    rates = measured_rates(counts)
+    won = await RevenueRepository(session).won_revenue(where)
+    missing = missing_measurements(rates, deals_with_amount=won.deals_with_amount, revenue=won.revenue)
+    if missing:
+        raise NotEnoughHistory(
+            "Not enough history to plan from: " + "; ".join(missing) + ".", missing=missing
+        )
+    return plan(
+        rates,
+        revenue_goal=revenue_goal,
+        months=months,
+        deals_with_amount=won.deals_with_amount,
+        revenue=won.revenue,
     )
 
 

@@ -13,3 +13,9 @@ class FeedbackSettings(ServiceSettings):
         description="MQLs marketing agreed to deliver each month (BATON_MQL_MONTHLY_TARGET); "
         "without it the MQL-delivery report shows counts but no attainment.",
     )
+    dashboard_refresh_s: int = Field(
+        default=15,
+        ge=1,
+        le=3600,
+        description="How often the dashboard re-reads the reports (BATON_DASHBOARD_REFRESH_S).",
+    )

@@ -53,9 +53,9 @@ TOPOLOGY: Final[dict[str, Flow]] = {
         frozenset({LEAD_QUALIFIED, LEAD_ERASED}),
         frozenset({LEAD_ASSIGNED, LEAD_TOUCHED, LEAD_DISPOSITIONED, SLA_BREACHED}),
     ),
-    # Feedback counts the lead journey; activities and erasures are not (yet) part of it.
+    # Feedback counts the lead journey; activities only as touchpoints for revenue attribution.
     "feedback": Flow(
-        frozenset(EVENT_TOPICS) - {RUBRIC_ACTIVATED, ACTIVITY_RECORDED, LEAD_ERASED, SLA_BREACHED},
+        frozenset(EVENT_TOPICS) - {RUBRIC_ACTIVATED, LEAD_ERASED, SLA_BREACHED},
         frozenset(),
     ),
 }

@@ -135,20 +135,3 @@ class TestProposals:
         await apply(db, [earlier])
         row = await fact_row(db, journey.lead_id)
         assert [r["rule_id"] for r in row["fired_rules"]] == ["title-executive", "mql.threshold"]
-
-
-class TestDashboard:
-    async def test_the_page_is_served_without_a_token_and_reads_the_reports(
-        self, db: Database, settings_env: Infra
-    ) -> None:
-        async with running_app(create_app()) as client:
-            response = await client.get("/dashboard")
-        assert response.status_code == 200
-        assert response.headers["content-type"].startswith("text/html")
-        for report in (
-            "/v1/funnel/groups?by=rubric_version",
-            "/v1/speed-to-lead",
-            "/v1/sla/first-touch",
-            "/v1/reasons",
-        ):
-            assert report in response.text

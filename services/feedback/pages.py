@@ -1,0 +1,58 @@
+"""The shared dashboard: one server-rendered page at `/` over the JSON reports, and its assets.
+
+The page holds no data and needs no token to load: its script reads the reports with the
+reader's bearer token (kept in the tab's sessionStorage), exactly as any API client would, so
+the dashboard adds no second way to authenticate.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from importlib.resources import files
+from string import Template
+
+from fastapi import APIRouter
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from services.feedback.dependencies import SettingsDep
+from services.feedback.errors import UnknownAsset
+
+router = APIRouter(tags=["dashboard"])
+
+ASSETS = {
+    "dashboard.js": "text/javascript; charset=utf-8",
+    "charts.js": "text/javascript; charset=utf-8",
+    "dashboard.css": "text/css; charset=utf-8",
+}
+DEFAULT_REVENUE_GOAL = 100_000
+DEFAULT_MONTHS = 12
+
+
+def _static(name: str) -> str:
+    return (files("services.feedback") / "static" / name).read_text(encoding="utf-8")
+
+
+@router.get("/", summary="The shared dashboard: funnel, both SLAs, reasons, revenue, reverse funnel")
+async def get_dashboard(settings: SettingsDep) -> HTMLResponse:
+    page = Template(_static("dashboard.html")).substitute(
+        rendered_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M"),
+        refresh_seconds=settings.dashboard_refresh_s,
+        status="enter a token to load the numbers",
+        waiting="Enter a reader's token above to load the numbers.",
+        revenue_goal=DEFAULT_REVENUE_GOAL,
+        months=DEFAULT_MONTHS,
+    )
+    return HTMLResponse(page, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/dashboard", summary="The dashboard's former address; redirects to `/`", include_in_schema=False)
+async def redirect_dashboard() -> RedirectResponse:
+    return RedirectResponse("/", status_code=308)
+
+
+@router.get("/static/{name}", summary="The dashboard's script, chart code and style", include_in_schema=False)
+async def get_asset(name: str) -> Response:
+    media_type = ASSETS.get(name)
+    if media_type is None:
+        raise UnknownAsset(f"no dashboard asset named {name!r}")
+    return Response(_static(name), media_type=media_type, headers={"Cache-Control": "no-cache"})

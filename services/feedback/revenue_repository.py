@@ -1,0 +1,90 @@
+"""The SQL behind the revenue reports: each lead's touchpoints and its won amount."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.feedback.attribution import Touch, WonDeal
+from services.feedback.models import LeadFact, LeadTouchpoint
+from services.feedback.repository import FactFilter, _conditions
+
+
+@dataclass(frozen=True)
+class WonRevenue:
+    deals: int = 0
+    deals_with_amount: int = 0
+    revenue: Decimal = Decimal(0)
+
+
+class RevenueRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def record_touch(self, lead_id: uuid.UUID, touch: Touch) -> None:
+        """Store the touch once, however often and in whatever order it is delivered."""
+        statement = insert(LeadTouchpoint).values(
+            lead_id=lead_id,
+            touch_key=touch.key,
+            occurred_at=touch.occurred_at,
+            kind=touch.kind,
+            source=touch.source,
+            medium=touch.medium,
+            campaign=touch.campaign,
+            ad=touch.ad,
+            utm=dict(touch.utm),
+        )
+        await self.session.execute(statement.on_conflict_do_nothing())
+
+    async def touches(self, lead_id: uuid.UUID) -> list[Touch]:
+        """A lead's touches, oldest first."""
+        statement = (
+            select(LeadTouchpoint)
+            .where(LeadTouchpoint.lead_id == lead_id)
+            .order_by(LeadTouchpoint.occurred_at, LeadTouchpoint.touch_key)
+        )
+        return [_touch(row) for row in (await self.session.scalars(statement)).all()]
+
+    async def won_deals(self, where: FactFilter) -> list[WonDeal]:
+        """Every won lead the filter covers, with its amount (none recorded counts as 0) and touches."""
+        won = (
+            select(LeadFact.lead_id, LeadFact.won_at, LeadFact.amount)
+            .where(*_conditions(where), LeadFact.won_at.is_not(None))
+            .order_by(LeadFact.lead_id)
+        )
+        deals = (await self.session.execute(won)).all()
+        if not deals:
+            return []
+        touches: dict[uuid.UUID, list[Touch]] = {}
+        statement = select(LeadTouchpoint).where(LeadTouchpoint.lead_id.in_([d.lead_id for d in deals]))
+        for row in (await self.session.scalars(statement)).all():
+            touches.setdefault(row.lead_id, []).append(_touch(row))
+        return [
+            WonDeal(won_at=d.won_at, amount=d.amount or Decimal(0), touches=tuple(touches.get(d.lead_id, ())))
+            for d in deals
+        ]
+
+    async def won_revenue(self, where: FactFilter) -> WonRevenue:
+        """Won deals, those with an amount, and the sum of their amounts."""
+        statement = select(
+            func.count(), func.count(LeadFact.amount), func.coalesce(func.sum(LeadFact.amount), 0)
+        ).where(*_conditions(where), LeadFact.won_at.is_not(None))
+        deals, with_amount, revenue = (await self.session.execute(statement)).one()
+        return WonRevenue(int(deals), int(with_amount), Decimal(revenue or 0))
+
+
+def _touch(row: LeadTouchpoint) -> Touch:
+    return Touch(
+        occurred_at=row.occurred_at,
+        kind=row.kind,
+        source=row.source,
+        medium=row.medium,
+        campaign=row.campaign,
+        ad=row.ad,
+        utm=dict(row.utm),
+    )

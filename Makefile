@@ -17,6 +17,7 @@ up: $(STAMP)
 	$(BIN)/baton up
 
 test: $(STAMP)
+	scripts/ensure-chromium
 	$(BIN)/pytest
 
 test-fast: $(STAMP)

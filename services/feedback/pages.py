@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from importlib.resources import files
+from decimal import Decimal
 from string import Template
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.feedback.dependencies import SettingsDep
@@ -33,14 +35,20 @@ def _static(name: str) -> str:
 
 
 @router.get("/", summary="The shared dashboard: funnel, both SLAs, reasons, revenue, reverse funnel")
-async def get_dashboard(settings: SettingsDep) -> HTMLResponse:
+async def get_dashboard(
+    settings: SettingsDep,
+    revenue_goal: Annotated[
+        Decimal | None, Query(gt=0, le=Decimal("1e12"), description="The reverse funnel's goal.")
+    ] = None,
+    months: Annotated[int | None, Query(ge=1, le=60, description="Months the goal covers.")] = None,
+) -> HTMLResponse:
     page = Template(_static("dashboard.html")).substitute(
         rendered_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M"),
         refresh_seconds=settings.dashboard_refresh_s,
         status="enter a token to load the numbers",
         waiting="Enter a reader's token above to load the numbers.",
-        revenue_goal=DEFAULT_REVENUE_GOAL,
-        months=DEFAULT_MONTHS,
+        revenue_goal=revenue_goal or DEFAULT_REVENUE_GOAL,
+        months=months or DEFAULT_MONTHS,
     )
     return HTMLResponse(page, headers={"Cache-Control": "no-store"})
 

@@ -1,5 +1,6 @@
 // Baton's chart code: horizontal bar charts drawn as SVG, no dependencies, so the dashboard
 // works offline and nothing is fetched from a CDN.
+(function () {
 "use strict";
 
 const SVG_NS = "http://www.w3.org/2000/svg";
@@ -26,10 +27,12 @@ function barChart(container, rows, options) {
   const max = Math.max(options.target || 0, ...values, 0) || 1;
   const scale = (width - labelWidth - valueWidth) / max;
   const svg = svgElement("svg", { viewBox: `0 0 ${width} ${height}`, role: "img", "aria-label": options.title || "" });
+  let legendX = labelWidth;
   series.forEach((name, i) => {
     if (series.length < 2) return;
-    svg.append(svgElement("rect", { x: labelWidth + i * 120, y: 3, width: 10, height: 10, class: `s${i}` }));
-    svg.append(svgElement("text", { x: labelWidth + i * 120 + 14, y: 12, class: "muted" }, name));
+    svg.append(svgElement("rect", { x: legendX, y: 3, width: 10, height: 10, class: `s${i}` }));
+    svg.append(svgElement("text", { x: legendX + 14, y: 12, class: "muted" }, name));
+    legendX += 30 + 6 * name.length;
   });
   rows.forEach((row, r) => {
     const top = legendHeight + r * rowHeight;
@@ -54,3 +57,4 @@ function truncate(text, length) {
 }
 
 window.BatonCharts = { barChart };
+})();

@@ -141,6 +141,9 @@ async function showReverseFunnel() {
   try {
     const plan = await get("/v1/reports/reverse-funnel?" + query);
     const names = { won: "won deals", sql: "SQLs", mql: "MQLs", ingested: "leads" };
+    barChart(document.getElementById("reverse-chart"),
+      [...plan.needs].reverse().map((n) => ({ label: names[n.stage] + " a month", values: [n.per_month] })),
+      { format: count, title: "needed each month" });
     table("reverse", ["needed", "per month", `over ${plan.months} months`], plan.needs.map((n) => [
       names[n.stage], cell(`reverse.${n.stage}.per_month`, count(n.per_month)),
       cell(`reverse.${n.stage}.over_period`, count(n.over_period))]), "");
@@ -148,18 +151,20 @@ async function showReverseFunnel() {
       plan.rates.map((r) => `${r.from}→${r.to} ${pct(r.rate)} (${count(r.reached)}/${count(r.started)})`).join(", ") + ".";
   } catch (error) {
     if (!(error instanceof HttpError) || error.status !== 422) throw error;
+    document.getElementById("reverse-chart").replaceChildren();
     table("reverse", ["needed"], [], (error.problem && error.problem.detail) || "Not enough history yet.");
     detail.textContent = "";
   }
 }
 
-let running = false;
+let running = false, again = false;
 async function refresh() {
   if (!tokenBox.value.trim()) {
     say("enter a token to load the numbers");
     return;
   }
-  if (running) return;
+  // A request made while the numbers are loading (a new goal, a new token) runs right after.
+  if (running) { again = true; return; }
   running = true;
   try {
     const [funnel, speed, sla, delivery, reasons, revenue] = await Promise.all([
@@ -179,6 +184,7 @@ async function refresh() {
       ? "this token may not read the reports (manager, marketing or sales)" : String(error.message || error));
   } finally {
     running = false;
+    if (again) { again = false; refresh(); }
   }
 }
 
@@ -192,6 +198,9 @@ document.getElementById("goal").addEventListener("submit", (event) => {
   sessionStorage.setItem(GOAL_KEY, document.getElementById("revenue-goal").value);
   refresh();
 });
-if (sessionStorage.getItem(GOAL_KEY)) document.getElementById("revenue-goal").value = sessionStorage.getItem(GOAL_KEY);
+// A goal given in the address (rendered into the form by the server) wins over this tab's last one.
+if (!new URLSearchParams(location.search).has("revenue_goal") && sessionStorage.getItem(GOAL_KEY)) {
+  document.getElementById("revenue-goal").value = sessionStorage.getItem(GOAL_KEY);
+}
 refresh();
 setInterval(() => { if (!document.hidden) refresh(); }, refreshSeconds * 1000);

@@ -1,0 +1,220 @@
+"""The shared dashboard in headless Chromium, served by feedback on a real uvicorn port.
+
+The page must load with no console error and show exactly the numbers the API returns for the
+scripted history. Chromium is the system's (Debian `chromium`; `scripts/ensure-chromium`
+installs it): a missing browser fails the test unless BATON_SKIP_BROWSER_TESTS=1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import socket
+import struct
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from fastapi import FastAPI
+from playwright.async_api import ConsoleMessage, async_playwright
+from playwright.async_api import TimeoutError as PlaywrightTimeout
+
+from services.feedback.main import create_app
+from shared.auth import Role
+from shared.db import Database
+from tests.conftest import Infra, bearer, truncate_all
+from tests.integration.feedback_history import scripted_events
+from tests.integration.test_feedback_reports import replay
+from tests.support import caught_up
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+GOAL = {"revenue_goal": "60000", "months": "3"}
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def chromium() -> str:
+    if os.environ.get("BATON_SKIP_BROWSER_TESTS") == "1":
+        pytest.skip("BATON_SKIP_BROWSER_TESTS=1")
+    for candidate in (os.environ.get("BATON_CHROMIUM"), "chromium", "chromium-browser"):
+        found = candidate and shutil.which(candidate)
+        if found:
+            return found
+    pytest.fail("Chromium is missing: run scripts/ensure-chromium, or set BATON_SKIP_BROWSER_TESTS=1")
+
+
+@asynccontextmanager
+async def serving(app: FastAPI) -> AsyncIterator[str]:
+    """The app under uvicorn on a free loopback port, lifespan included; yields its base URL."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        while not server.started:
+            if task.done():
+                task.result()
+            await asyncio.sleep(0.05)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 30)
+        sock.close()
+
+
+def count(n: int | None) -> str:
+    return "\u2013" if n is None else f"{n:,}"
+
+
+def pct(x: float | None) -> str:
+    return "\u2013" if x is None else f"{100 * x:.1f} %"
+
+
+def money(x: float | None) -> str:
+    return "\u2013" if x is None else f"{x:,.2f}"
+
+
+def secs(s: float | None) -> str:
+    if s is None:
+        return "\u2013"
+    if s < 120:
+        return f"{s:.1f} s"
+    return f"{s / 60:.1f} min" if s < 7200 else f"{s / 3600:.1f} h"
+
+
+def expected_metrics(api: dict[str, Any]) -> dict[str, str]:
+    """What the page must show for each `data-metric`, formatted as the page formats it."""
+    shown: dict[str, str] = {}
+    into = {c["to"]: c for c in api["funnel"]["conversions"]}
+    for s in api["funnel"]["stages"]:
+        conversion = into.get(s["stage"], {})
+        shown[f"funnel.{s['stage']}.count"] = count(s["count"])
+        shown[f"funnel.{s['stage']}.rate"] = pct(conversion.get("rate"))
+        shown[f"funnel.{s['stage']}.median"] = secs(conversion.get("median_seconds"))
+    for r in api["speed"]["rows"]:
+        k = r["key"] or "none"
+        shown[f"speed.{k}.system.n"] = count(r["system"]["n"])
+        shown[f"speed.{k}.system"] = f"{secs(r['system']['p50_s'])} / {secs(r['system']['p95_s'])}"
+        shown[f"speed.{k}.human.n"] = count(r["human"]["n"])
+        shown[f"speed.{k}.human"] = f"{secs(r['human']['p50_s'])} / {secs(r['human']['p95_s'])}"
+    for r in api["sla"]["rows"]:
+        k = r["key"] or "none"
+        for field in ("met", "missed", "pending"):
+            shown[f"sla.{k}.{field}"] = count(r[field])
+        shown[f"sla.{k}.share"] = pct(r["share_met"])
+    for m in api["delivery"]["months"]:
+        shown[f"delivery.{m['month']}.mqls"] = count(m["mqls"])
+        shown[f"delivery.{m['month']}.share"] = pct(m["share_of_target"])
+    for kind in ("rejected", "lost"):
+        for r in api["reasons"][kind]:
+            shown[f"{kind}.{r['reason']}.count"] = count(r["count"])
+            shown[f"{kind}.{r['reason']}.share"] = pct(r["share"])
+    for r in api["revenue"]["rows"]:
+        k = r["key"] or "none"
+        shown[f"revenue.{k}.deals"] = count(r["deals"])
+        shown[f"revenue.{k}.first"] = money(r["first_touch"])
+        shown[f"revenue.{k}.last"] = money(r["last_touch"])
+        shown[f"revenue.{k}.linear"] = money(r["linear"])
+    shown["revenue.total.deals"] = count(api["revenue"]["deals"])
+    shown["revenue.total"] = money(api["revenue"]["revenue"])
+    for n in api["reverse"]["needs"]:
+        shown[f"reverse.{n['stage']}.per_month"] = count(n["per_month"])
+        shown[f"reverse.{n['stage']}.over_period"] = count(n["over_period"])
+    return shown
+
+
+async def read_api(base_url: str, headers: dict[str, str]) -> dict[str, Any]:
+    paths = {
+        "funnel": "/v1/funnel",
+        "speed": "/v1/speed-to-lead?by=sla_tier",
+        "sla": "/v1/sla/first-touch?by=sla_tier",
+        "delivery": "/v1/sla/mql-delivery",
+        "reasons": "/v1/reasons",
+        "revenue": "/v1/reports/attribution?by=source",
+        "reverse": "/v1/reports/reverse-funnel?revenue_goal=60000&months=3",
+    }
+    async with httpx.AsyncClient(base_url=base_url, headers=headers) as client:
+        answers = {name: await client.get(path) for name, path in paths.items()}
+    for name, response in answers.items():
+        assert response.status_code == 200, (name, response.text)
+    return {name: response.json() for name, response in answers.items()}
+
+
+def png_size(data: bytes) -> tuple[int, int]:
+    assert data[:8] == PNG_SIGNATURE
+    width, height = struct.unpack(">II", data[16:24])
+    return width, height
+
+
+async def test_the_dashboard_shows_the_numbers_the_api_returns(
+    db: Database, settings_env: Infra, tmp_path: Path
+) -> None:
+    executable = chromium()
+    app = create_app()
+    headers = bearer(Role.MANAGER)
+    token = headers["Authorization"].removeprefix("Bearer ")
+    async with serving(app) as base_url:
+        # The broker outlives this test: let the consumer work through earlier tests' events first.
+        await caught_up(app)
+        await truncate_all(db)
+        await replay(db, scripted_events())
+        api = await read_api(base_url, headers)
+
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+            try:
+                page = await browser.new_page(viewport={"width": 1400, "height": 1000})
+                problems: list[str] = []
+
+                def on_console(message: ConsoleMessage) -> None:
+                    if message.type in {"error", "warning"}:
+                        problems.append(f"console {message.type}: {message.text}")
+
+                page.on("console", on_console)
+                page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+                await page.goto(f"{base_url}/?{'&'.join(f'{k}={v}' for k, v in GOAL.items())}#token={token}")
+                try:
+                    await page.wait_for_function(
+                        "document.getElementById('status').textContent.startsWith('updated')", timeout=20_000
+                    )
+                except PlaywrightTimeout:
+                    status = await page.text_content("#status")
+                    pytest.fail(f"the page never finished loading: {status!r}; {problems}")
+                await page.wait_for_selector('[data-metric="reverse.ingested.per_month"]')
+                shown = await page.eval_on_selector_all(
+                    "[data-metric]",
+                    "cells => Object.fromEntries(cells.map(c => [c.dataset.metric, c.textContent]))",
+                )
+                address = page.url
+                charts = await page.eval_on_selector_all(".chart svg", "svgs => svgs.length")
+                screenshot = tmp_path / "dashboard.png"
+                await page.screenshot(path=str(screenshot), full_page=True)
+            finally:
+                await browser.close()
+
+    assert problems == []
+    assert shown == expected_metrics(api)
+    assert shown["reverse.ingested.per_month"] == "35"
+    assert shown["revenue.google.linear"] == "1,500.00"
+    assert "token" not in address, "the token must leave the address bar"
+    assert charts == 7
+    data = screenshot.read_bytes()
+    width, height = png_size(data)
+    assert (width, height >= 800) == (1400, True)
+    assert len(data) > 30_000, "a blank page compresses to a few kilobytes"
+    if os.environ.get("BATON_UPDATE_SCREENSHOT") == "1":
+        shutil.copyfile(screenshot, Path(__file__).parents[2] / "docs" / "dashboard.png")

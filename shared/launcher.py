@@ -154,6 +154,8 @@ class Launcher:
             "BATON_JWT_SECRET": secret,
             "BATON_AUTH_MODE": "hs256",
         }
+        # Feedback's dashboard reads the rubric drafts awaiting approval from scoring.
+        env.setdefault("BATON_SCORING_URL", f"http://{cfg.host}:{cfg.ports['scoring']}")
         if self.broker is not None:
             # The embedded broker holds a group join for half the session timeout.
             env.setdefault("BATON_CONSUMER_SESSION_TIMEOUT_MS", "4000")
@@ -184,6 +186,9 @@ class Launcher:
         self.say("ready")
         for name, url in urls.items():
             print(f"  {name:<9} {url}   (API docs: {url}/docs)")
+        # The token rides in the fragment, which browsers never send to a server or write to a log.
+        manager = issue_token(secret, role=Role.MANAGER, subject="local-dashboard")
+        print(f"  dashboard {urls['feedback']}/#token={manager}")
         print(f"  logs      {cfg.home / 'logs'}")
         print(f"  tokens    {cfg.home / 'local.json'}  (or: baton token manager)")
         print("Press Ctrl-C to stop.", flush=True)

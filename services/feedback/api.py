@@ -8,14 +8,16 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Response
+from fastapi import APIRouter, Query, Request, Response
 
 from services.feedback import service
 from services.feedback.attribution import AttributionKey
 from services.feedback.dependencies import FilterDep, ReaderDep, SettingsDep
 from services.feedback.funnel import Funnel
+from services.feedback.revenue_schemas import AttributionRead, ReverseFunnelRead
 from services.feedback.schemas import (
-    AttributionRead,
+    DraftReviewRead,
+    DraftReviewsRead,
     FunnelGroupRead,
     FunnelGroupsRead,
     FunnelRead,
@@ -25,13 +27,13 @@ from services.feedback.schemas import (
     ProposalCreate,
     ProposalRead,
     ReasonsRead,
-    ReverseFunnelRead,
     SlaRead,
     SlaRowRead,
     SpeedRowRead,
     SpeedToLeadRead,
     TeamGroupBy,
 )
+from services.feedback.scoring_client import ScoringClient
 from shared.contracts import utc_now
 from shared.runtime import SessionDep
 
@@ -146,6 +148,23 @@ async def get_reverse_funnel(
 ) -> ReverseFunnelRead:
     plan = await service.reverse_funnel(session, where, revenue_goal=revenue_goal, months=months)
     return ReverseFunnelRead.of(plan)
+
+
+@router.get(
+    "/reports/proposals",
+    tags=["tuning"],
+    summary="Rubric drafts awaiting approval in scoring, with the outcome evidence for each changed rule",
+    responses={502: {"description": "Scoring did not answer."}},
+)
+async def get_drafts_under_review(
+    session: SessionDep, _: ReaderDep, where: FilterDep, settings: SettingsDep, request: Request
+) -> DraftReviewsRead:
+    if settings.scoring_url is None:
+        return DraftReviewsRead(scoring_configured=False, drafts=[])
+    # The reader's own token goes to scoring: they see there exactly what they may see.
+    scoring = ScoringClient(settings.scoring_url, authorization=request.headers["authorization"])
+    reviews = await service.review_drafts(session, where, scoring=scoring)
+    return DraftReviewsRead(scoring_configured=True, drafts=[DraftReviewRead.of(r) for r in reviews])
 
 
 @router.post(

@@ -21,3 +21,11 @@ class NotEnoughHistory(Problem):
 
 class UnknownAsset(NotFound):
     """The dashboard has no static file of that name."""
+
+
+class ScoringUnavailable(Problem):
+    """Scoring, which owns the rubric drafts, did not answer as expected."""
+
+    status = 502
+    title = "Scoring unavailable"
+    slug = "scoring-unavailable"

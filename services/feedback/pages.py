@@ -8,8 +8,8 @@ the dashboard adds no second way to authenticate.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from importlib.resources import files
 from decimal import Decimal
+from importlib.resources import files
 from string import Template
 from typing import Annotated
 

@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from datetime import datetime
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.feedback.attribution import AttributionKey
 from services.feedback.funnel import Funnel, Stage
 from services.feedback.pareto import ParetoRow
 from services.feedback.repository import Dimension, Speed
-from services.feedback.reverse_funnel import Plan
-from services.feedback.service import Attribution, MqlMonth, Reasons, SlaShare
+from services.feedback.review import DraftReview
+from services.feedback.service import MqlMonth, Reasons, SlaShare
 from services.feedback.tuning import Interval, Policy, Proposal
 
 GroupBy = Dimension
@@ -143,90 +142,6 @@ class MqlDeliveryRead(BaseModel):
     months: list[MqlMonthRead]
 
 
-def money(amount: Decimal) -> float:
-    return float(amount.quantize(Decimal("0.01")))
-
-
-class CreditRead(BaseModel):
-    key: str | None = Field(description="The source or campaign; null when the touch had none.")
-    deals: int = Field(description="Won deals with at least one touch of this key before the win.")
-    first_touch: float = Field(description="Revenue of the deals whose first touch this was.")
-    last_touch: float = Field(description="Revenue of the deals whose last touch before the win this was.")
-    linear: float = Field(description="Each deal's revenue split equally over its touches.")
-
-
-class AttributionRead(BaseModel):
-    by: AttributionKey
-    deals: int = Field(description="Won deals among the leads the filter covers.")
-    revenue: float = Field(description="Their revenue; each model's column adds up to it.")
-    rows: list[CreditRead]
-
-    @classmethod
-    def of(cls, report: Attribution) -> AttributionRead:
-        return cls(
-            by=report.by,
-            deals=report.deals,
-            revenue=money(report.revenue),
-            rows=[
-                CreditRead(
-                    key=r.key,
-                    deals=r.deals,
-                    first_touch=money(r.first_touch),
-                    last_touch=money(r.last_touch),
-                    linear=money(r.linear),
-                )
-                for r in report.rows
-            ],
-        )
-
-
-class MeasuredRateRead(BaseModel):
-    model_config = ConfigDict(populate_by_name=True)
-
-    from_stage: Stage = Field(alias="from")
-    to_stage: Stage = Field(alias="to")
-    reached: int = Field(description="Leads of the period that reached `to`.")
-    started: int = Field(description="Leads of the period that reached `from`.")
-    rate: float
-
-
-class NeedRead(BaseModel):
-    stage: Stage = Field(description="won, sql, mql, or ingested (leads).")
-    per_month: int = Field(description="Needed each month, rounded up.")
-    over_period: int = Field(description="Needed over all `months`, rounded up.")
-
-
-class ReverseFunnelRead(BaseModel):
-    revenue_goal: float
-    months: int
-    average_deal_size: float = Field(description="Mean amount of the won deals with an amount.")
-    deals_measured: int = Field(description="Won deals with an amount behind the average.")
-    rates: list[MeasuredRateRead]
-    needs: list[NeedRead] = Field(description="From won deals back up to leads.")
-
-    @classmethod
-    def of(cls, plan: Plan) -> ReverseFunnelRead:
-        return cls(
-            revenue_goal=money(plan.revenue_goal),
-            months=plan.months,
-            average_deal_size=money(plan.average_deal),
-            deals_measured=plan.deals_measured,
-            rates=[
-                MeasuredRateRead(
-                    from_stage=r.from_stage,
-                    to_stage=r.to_stage,
-                    reached=r.reached,
-                    started=r.started,
-                    rate=float(r.rate or 0),
-                )
-                for r in plan.rates
-            ],
-            needs=[
-                NeedRead(stage=n.stage, per_month=n.per_month, over_period=n.over_period) for n in plan.needs
-            ],
-        )
-
-
 class ProposalCreate(BaseModel):
     """Ask for a rubric proposal: the rubric to start from (scoring's `GET /v1/rubric`) and the
     guardrails; leads are chosen by the same query filters as the reports."""
@@ -347,3 +262,68 @@ class ProposalRead(BaseModel):
             if proposal.draft is None
             else yaml.safe_dump(proposal.draft, sort_keys=False, allow_unicode=True),
         )
+
+
+class ApprovalRead(BaseModel):
+    team: str
+    approver: str
+    approved_at: datetime
+
+
+class RuleChangeRead(BaseModel):
+    rule_id: str
+    section: str
+    change: str = Field(description="added, removed or changed.")
+    points_before: float | None
+    points_after: float | None
+    leads: int = Field(description="Judged MQLs the rule fired for.")
+    sql: int
+    rate: float | None = Field(description="Their MQL→SQL rate.")
+    interval: IntervalRead | None = Field(description="95 % Wilson interval of `rate`.")
+    lift: float | None = Field(description="`rate` over the rate of every judged MQL.")
+
+
+class DraftReviewRead(BaseModel):
+    version: str
+    created_by: str
+    created_at: datetime
+    approvals: list[ApprovalRead]
+    missing_approvals: list[str]
+    outcomes: int = Field(description="Judged MQLs behind the evidence.")
+    sql: int
+    changes: list[RuleChangeRead]
+
+    @classmethod
+    def of(cls, r: DraftReview) -> DraftReviewRead:
+        d = r.draft
+        return cls(
+            version=d.version,
+            created_by=d.created_by,
+            created_at=d.created_at,
+            approvals=[
+                ApprovalRead(team=a.team, approver=a.approver, approved_at=a.approved_at) for a in d.approvals
+            ],
+            missing_approvals=list(d.missing_approvals),
+            outcomes=r.outcomes,
+            sql=r.sql,
+            changes=[
+                RuleChangeRead(
+                    rule_id=c.change.rule_id,
+                    section=c.change.section,
+                    change=c.change.change,
+                    points_before=c.change.points_before,
+                    points_after=c.change.points_after,
+                    leads=c.evidence.leads if c.evidence else 0,
+                    sql=c.evidence.sql if c.evidence else 0,
+                    rate=c.evidence.rate if c.evidence else None,
+                    interval=IntervalRead.of(c.evidence.interval) if c.evidence else None,
+                    lift=c.evidence.lift if c.evidence else None,
+                )
+                for c in r.changes
+            ],
+        )
+
+
+class DraftReviewsRead(BaseModel):
+    scoring_configured: bool = Field(description="False when BATON_SCORING_URL is not set.")
+    drafts: list[DraftReviewRead] = Field(description="Newest first.")

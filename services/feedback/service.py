@@ -35,7 +35,15 @@ from services.feedback.repository import (
 )
 from services.feedback.revenue_repository import RevenueRepository
 from services.feedback.reverse_funnel import Plan, measured_rates, missing_measurements, plan
-from services.feedback.tuning import TUNABLE_KINDS, Observation, Policy, Proposal, propose
+from services.feedback.review import DraftReview, DraftSource, review
+from services.feedback.tuning import (
+    TUNABLE_KINDS,
+    Observation,
+    Policy,
+    Proposal,
+    propose,
+    rule_evidence,
+)
 from shared.contracts import (
     ActivityRecorded,
     LeadAssigned,
@@ -290,6 +298,18 @@ async def propose_rubric(
     teams review the draft and scoring's lifecycle takes it from there."""
     judged = await OutcomeRepository(session).judged_mqls(where)
     return propose(rubric, [observation(j) for j in judged], version=version, policy=policy)
+
+
+async def review_drafts(
+    session: AsyncSession, where: FactFilter, *, scoring: DraftSource
+) -> list[DraftReview]:
+    """Each rubric draft awaiting approval with the outcomes of the leads its changed rules fired
+    for: the evidence both teams sign on. Read-only: nothing is proposed or submitted here."""
+    drafts = await scoring.drafts_awaiting_approval()
+    if not drafts:
+        return []
+    judged = [observation(j) for j in await OutcomeRepository(session).judged_mqls(where)]
+    return [review(d, rule_evidence(d.document, judged, Policy()), judged) for d in drafts]
 
 
 def observation(judged: JudgedLead) -> Observation:

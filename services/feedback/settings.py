@@ -19,3 +19,8 @@ class FeedbackSettings(ServiceSettings):
         le=3600,
         description="How often the dashboard re-reads the reports (BATON_DASHBOARD_REFRESH_S).",
     )
+    scoring_url: str | None = Field(
+        default=None,
+        description="Scoring's base URL (BATON_SCORING_URL), for the dashboard's panel of rubric drafts "
+        "awaiting approval; `baton up` sets it. Without it the panel says it is not configured.",
+    )

@@ -15,8 +15,11 @@ from shared.contracts import (
     ActivityRecorded,
     ActivityRecordedPayload,
     AnyEvent,
+    FiredRule,
     LeadIngested,
     LeadIngestedPayload,
+    LeadScored,
+    LeadScoredPayload,
     LeadTouched,
     LeadTouchedPayload,
 )
@@ -29,6 +32,7 @@ MIN = timedelta(minutes=1)
 H = timedelta(hours=1)
 D = timedelta(days=1)
 GOOGLE_SPRING = {"source": "google", "campaign": "spring"}
+EXECUTIVE, MID_MARKET = "title-executive", "company-size-mid-market"
 
 
 @dataclass
@@ -57,6 +61,20 @@ class Lead(Journey):
         )
         return ActivityRecorded.new(lead_id=self.lead_id, payload=payload, producer="ingest", occurred_at=at)
 
+    def scored_by(self, at: datetime, *rules: str) -> LeadScored:
+        """A qualifying score whose fired rules are `rules` (fit rules of the starter rubric)."""
+        fired = [FiredRule(rule_id=r, kind="fit", points=10, reason=r) for r in rules]
+        payload = LeadScoredPayload(
+            rubric_version="2026.11-starter",
+            score=70,
+            fit_score=40,
+            engagement_score=30,
+            grade="A",
+            is_mql=True,
+            fired_rules=fired,
+        )
+        return LeadScored.new(lead_id=self.lead_id, payload=payload, producer="scoring", occurred_at=at)
+
     def touched(self, at: datetime) -> LeadTouched:
         payload = LeadTouchedPayload(
             assignment_id=self.assignment_id, rep_id=self.rep_id, channel="call", touched_at=at
@@ -71,6 +89,7 @@ def scripted_events() -> list[AnyEvent]:
     won_big = [
         a.tagged(s, utm=GOOGLE_SPRING),
         a.qualified(s + 10 * S, tier="hot"),
+        a.scored_by(s + 10 * S, EXECUTIVE, MID_MARKET),
         a.assigned(s + 20 * S, tier="hot", sla=15 * MIN),
         a.dispositioned(s + 20 * S + 5 * MIN, "accepted"),
         a.activity(s + 2 * H, "page_view", page_path="/pricing"),
@@ -83,6 +102,7 @@ def scripted_events() -> list[AnyEvent]:
     won_small = [
         b.tagged(s, source="linkedin"),
         b.qualified(s + 30 * S, tier="warm"),
+        b.scored_by(s + 30 * S, MID_MARKET),
         b.assigned(s + 60 * S, tier="warm", sla=4 * H),
         b.touched(s + 60 * S + 10 * MIN),
         b.dispositioned(s + 2 * H, "accepted"),
@@ -93,6 +113,7 @@ def scripted_events() -> list[AnyEvent]:
     rejected_late = [
         c.tagged(s, utm=GOOGLE_SPRING),
         c.qualified(s + 5 * S, tier="hot"),
+        c.scored_by(s + 5 * S, EXECUTIVE),
         c.assigned(s + 15 * S, tier="hot", sla=15 * MIN),
         c.dispositioned(s + 15 * S + H, "rejected", reason="no budget"),
     ]
@@ -100,6 +121,7 @@ def scripted_events() -> list[AnyEvent]:
     rejected_fast = [
         d.tagged(s),
         d.qualified(s + 5 * S, tier="hot"),
+        d.scored_by(s + 5 * S, MID_MARKET),
         d.assigned(s + 25 * S, tier="hot", sla=15 * MIN),
         d.dispositioned(s + 25 * S + 2 * MIN, "rejected", reason="student"),
     ]
@@ -107,6 +129,7 @@ def scripted_events() -> list[AnyEvent]:
     lost = [
         e.tagged(s, source="linkedin", utm={"source": "linkedin", "campaign": "abm"}),
         e.qualified(s + 2 * S, tier="hot"),
+        e.scored_by(s + 2 * S, EXECUTIVE),
         e.assigned(s + 8 * S, tier="hot", sla=15 * MIN),
         e.dispositioned(s + 8 * S + 20 * MIN, "accepted"),
         e.dispositioned(s + 2 * D, "sql"),

@@ -25,10 +25,12 @@ from playwright.async_api import ConsoleMessage, async_playwright
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from services.feedback.main import create_app
+from services.scoring.main import create_app as create_scoring_app
 from shared.auth import Role
 from shared.db import Database
+from shared.demo.agreement import starter_document
 from tests.conftest import Infra, bearer, truncate_all
-from tests.integration.feedback_history import scripted_events
+from tests.integration.feedback_history import EXECUTIVE, scripted_events
 from tests.integration.test_feedback_reports import replay
 from tests.support import caught_up
 
@@ -44,6 +46,7 @@ CHROMIUM_ARGS = [
 ]
 GOAL = {"revenue_goal": "60000", "months": "3"}
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+DRAFT = "2026.11-tuned-1"
 
 
 def chromium() -> str:
@@ -131,6 +134,17 @@ def expected_metrics(api: dict[str, Any]) -> dict[str, str]:
         shown[f"revenue.{k}.linear"] = money(r["linear"])
     shown["revenue.total.deals"] = count(api["revenue"]["deals"])
     shown["revenue.total"] = money(api["revenue"]["revenue"])
+    for d in api["proposals"]["drafts"]:
+        shown[f"proposal.{d['version']}.outcomes"] = count(d["outcomes"])
+        for c in d["changes"]:
+            m = f"proposal.{d['version']}.{c['rule_id']}"
+            before, after = (
+                "\u2013" if p is None else f"{p:g}" for p in (c["points_before"], c["points_after"])
+            )
+            shown[f"{m}.points"] = f"{before} \u2192 {after}"
+            shown[f"{m}.leads"] = count(c["leads"])
+            shown[f"{m}.rate"] = pct(c["rate"])
+            shown[f"{m}.lift"] = "\u2013" if c["lift"] is None else f"\u00d7{c['lift']:.2f}"
     for n in api["reverse"]["needs"]:
         shown[f"reverse.{n['stage']}.per_month"] = count(n["per_month"])
         shown[f"reverse.{n['stage']}.over_period"] = count(n["over_period"])
@@ -146,6 +160,7 @@ async def read_api(base_url: str, headers: dict[str, str]) -> dict[str, Any]:
         "reasons": "/v1/reasons",
         "revenue": "/v1/reports/attribution?by=source",
         "reverse": "/v1/reports/reverse-funnel?revenue_goal=60000&months=3",
+        "proposals": "/v1/reports/proposals",
     }
     async with httpx.AsyncClient(base_url=base_url, headers=headers) as client:
         answers = {name: await client.get(path) for name, path in paths.items()}
@@ -160,56 +175,85 @@ def png_size(data: bytes) -> tuple[int, int]:
     return width, height
 
 
+async def draft_awaiting_sales(scoring_url: str) -> str:
+    """A draft in scoring that raises one rule's points, approved by marketing only."""
+    document = starter_document()
+    document["version"] = DRAFT
+    rule = next(r for r in document["fit"] if r["id"] == EXECUTIVE)
+    rule["points"] = int(rule["points"]) + 5
+    async with httpx.AsyncClient(base_url=scoring_url, headers=bearer(Role.MARKETING)) as client:
+        created = await client.post("/v1/rubrics", json=document)
+        assert created.status_code == 201, created.text
+        approved = await client.post(f"/v1/rubrics/{DRAFT}/approvals")
+        assert approved.status_code == 200, approved.text
+    return DRAFT
+
+
 async def test_the_dashboard_shows_the_numbers_the_api_returns(
-    db: Database, settings_env: Infra, tmp_path: Path
+    db: Database, settings_env: Infra, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     executable = chromium()
-    app = create_app()
     headers = bearer(Role.MANAGER)
     token = headers["Authorization"].removeprefix("Bearer ")
-    async with serving(app) as base_url:
-        # The broker outlives this test: let the consumer work through earlier tests' events first.
-        await caught_up(app)
-        await truncate_all(db)
-        await replay(db, scripted_events())
-        api = await read_api(base_url, headers)
+    scoring = create_scoring_app()
+    async with serving(scoring) as scoring_url:
+        monkeypatch.setenv("BATON_SCORING_URL", scoring_url)
+        app = create_app()
+        async with serving(app) as base_url:
+            # The broker outlives this test: let the consumers work through earlier tests' events first.
+            await caught_up(app)
+            await caught_up(scoring)
+            await truncate_all(db)
+            await replay(db, scripted_events())
+            await draft_awaiting_sales(scoring_url)
+            api = await read_api(base_url, headers)
+            await look_at_the_page(executable, base_url, token, tmp_path, api)
 
-        async with async_playwright() as playwright:
-            browser = await playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+
+async def look_at_the_page(
+    executable: str, base_url: str, token: str, tmp_path: Path, api: dict[str, Any]
+) -> None:
+    problems: list[str] = []
+
+    def on_console(message: ConsoleMessage) -> None:
+        if message.type in {"error", "warning"}:
+            problems.append(f"console {message.type}: {message.text}")
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            page = await browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.on("console", on_console)
+            page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+            # The token rides in the fragment (never sent to the server); the goal is rendered by it.
+            await page.goto(
+                f"{base_url}/?revenue_goal={GOAL['revenue_goal']}&months={GOAL['months']}#token={token}"
+            )
             try:
-                page = await browser.new_page(viewport={"width": 1400, "height": 1000})
-                problems: list[str] = []
-
-                def on_console(message: ConsoleMessage) -> None:
-                    if message.type in {"error", "warning"}:
-                        problems.append(f"console {message.type}: {message.text}")
-
-                page.on("console", on_console)
-                page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-                await page.goto(f"{base_url}/?{'&'.join(f'{k}={v}' for k, v in GOAL.items())}#token={token}")
-                try:
-                    await page.wait_for_function(
-                        "document.getElementById('status').textContent.startsWith('updated')", timeout=20_000
-                    )
-                except PlaywrightTimeout:
-                    status = await page.text_content("#status")
-                    pytest.fail(f"the page never finished loading: {status!r}; {problems}")
-                await page.wait_for_selector('[data-metric="reverse.ingested.per_month"]')
-                shown = await page.eval_on_selector_all(
-                    "[data-metric]",
-                    "cells => Object.fromEntries(cells.map(c => [c.dataset.metric, c.textContent]))",
+                await page.wait_for_function(
+                    "document.getElementById('status').textContent.startsWith('updated')", timeout=20_000
                 )
-                address = page.url
-                charts = await page.eval_on_selector_all(".chart svg", "svgs => svgs.length")
-                screenshot = tmp_path / "dashboard.png"
-                await page.screenshot(path=str(screenshot), full_page=True)
-            finally:
-                await browser.close()
+            except PlaywrightTimeout:
+                status = await page.text_content("#status")
+                pytest.fail(f"the page never finished loading: {status!r}; {problems}")
+            shown = await page.eval_on_selector_all(
+                "[data-metric]",
+                "cells => Object.fromEntries(cells.map(c => [c.dataset.metric, c.textContent]))",
+            )
+            address = page.url
+            charts = await page.eval_on_selector_all(".chart svg", "svgs => svgs.length")
+            awaiting = await page.text_content("#proposals")
+            screenshot = tmp_path / "dashboard.png"
+            await page.screenshot(path=str(screenshot), full_page=True)
+        finally:
+            await browser.close()
 
     assert problems == []
     assert shown == expected_metrics(api)
     assert shown["reverse.ingested.per_month"] == "35"
     assert shown["revenue.google.linear"] == "1,500.00"
+    assert shown[f"proposal.{DRAFT}.{EXECUTIVE}.leads"] == "3"
+    assert "awaiting sales" in (awaiting or "")
     assert "token" not in address, "the token must leave the address bar"
     assert charts == 7
     data = screenshot.read_bytes()

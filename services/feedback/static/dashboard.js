@@ -28,15 +28,21 @@ const esc = (v) => String(v ?? "(none)").replace(/[&<>"]/g, (c) => ({ "&": "&amp
 const cell = (metric, text, cls) => ({ metric, text, cls });
 const { barChart } = window.BatonCharts;
 
-function table(id, head, rows, empty) {
-  const el = document.getElementById(id);
+function tableRows(head, rows, empty) {
   const td = (c) => typeof c === "object" && c !== null
     ? `<td data-metric="${esc(c.metric)}"${c.cls ? ` class="${c.cls}"` : ""}>${esc(c.text)}</td>`
     : `<td>${esc(c)}</td>`;
-  el.innerHTML = "<tr>" + head.map((h) => `<th>${esc(h)}</th>`).join("") + "</tr>" +
+  return "<tr>" + head.map((h) => `<th>${esc(h)}</th>`).join("") + "</tr>" +
     (rows.length ? rows.map((r) => "<tr>" + r.map(td).join("") + "</tr>").join("")
                  : `<tr><td class="empty" colspan="${head.length}">${esc(empty)}</td></tr>`);
 }
+
+function table(id, head, rows, empty) {
+  document.getElementById(id).innerHTML = tableRows(head, rows, empty);
+}
+
+const utc = (iso) => new Date(iso).toISOString().slice(0, 16).replace("T", " ") + " UTC";
+const points = (p) => p == null ? "–" : String(p);
 
 function say(text) { document.getElementById("status").textContent = text; }
 
@@ -133,6 +139,33 @@ function showRevenue(revenue) {
     "No deal won yet: revenue appears when a rep marks a lead won with an amount.");
 }
 
+function showProposals(reviews) {
+  const el = document.getElementById("proposals");
+  if (!reviews.scoring_configured) {
+    el.innerHTML = `<p class="empty">Scoring's address is not configured (BATON_SCORING_URL), so its drafts cannot be shown here.</p>`;
+    return;
+  }
+  if (!reviews.drafts.length) {
+    el.innerHTML = `<p class="empty">No rubric proposal awaits approval. Feedback proposes one from outcomes (POST /v1/proposals); scoring keeps it as a draft until marketing and sales both approve.</p>`;
+    return;
+  }
+  el.innerHTML = reviews.drafts.map((d) => {
+    const signed = d.approvals.map((a) => `${a.team} (${a.approver}, ${utc(a.approved_at)})`).join(", ") || "nobody yet";
+    const rows = d.changes.map((c) => {
+      const m = `proposal.${d.version}.${c.rule_id}`;
+      const interval = c.interval ? `${pct(c.interval.low)} – ${pct(c.interval.high)}` : "–";
+      return [c.rule_id, cell(`${m}.points`, `${points(c.points_before)} → ${points(c.points_after)}`),
+        cell(`${m}.leads`, count(c.leads)), cell(`${m}.rate`, pct(c.rate)), interval,
+        cell(`${m}.lift`, c.lift == null ? "–" : "×" + c.lift.toFixed(2))];
+    });
+    return `<h3>${esc(d.version)}</h3><p class="detail">Drafted by ${esc(d.created_by)} on ${utc(d.created_at)}. ` +
+      `Approved by ${esc(signed)}; awaiting <strong>${esc(d.missing_approvals.join(" and "))}</strong>. ` +
+      `Evidence: <span data-metric="proposal.${esc(d.version)}.outcomes">${count(d.outcomes)}</span> judged MQLs, ${count(d.sql)} of them SQLs.</p>` +
+      `<table>${tableRows(["rule", "points", "judged MQLs", "MQL→SQL", "95 % interval", "lift"], rows,
+        "The draft changes no rule's points (only grades, qualification or SLA tiers).")}</table>`;
+  }).join("");
+}
+
 async function showReverseFunnel() {
   const goal = document.getElementById("revenue-goal").value;
   const months = document.getElementById("months").value;
@@ -167,9 +200,10 @@ async function refresh() {
   if (running) { again = true; return; }
   running = true;
   try {
-    const [funnel, speed, sla, delivery, reasons, revenue] = await Promise.all([
+    const [funnel, speed, sla, delivery, reasons, revenue, proposals] = await Promise.all([
       get("/v1/funnel"), get("/v1/speed-to-lead?by=sla_tier"), get("/v1/sla/first-touch?by=sla_tier"),
       get("/v1/sla/mql-delivery"), get("/v1/reasons"), get("/v1/reports/attribution?by=source"),
+      get("/v1/reports/proposals"),
     ]);
     showFunnel(funnel);
     showSpeed(speed);
@@ -177,6 +211,7 @@ async function refresh() {
     showDelivery(delivery);
     showReasons(reasons);
     showRevenue(revenue);
+    showProposals(proposals);
     await showReverseFunnel();
     say("updated " + new Date().toISOString().slice(0, 19).replace("T", " ") + " UTC");
   } catch (error) {

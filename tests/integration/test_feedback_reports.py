@@ -21,11 +21,12 @@ from services.feedback.errors import NotEnoughHistory
 from services.feedback.funnel import Stage
 from services.feedback.main import create_app
 from services.feedback.repository import FactFilter
+from services.feedback.review import Approval, DraftRubric, RuleChange
 from shared.auth import Role
 from shared.contracts import AnyEvent
 from shared.db import Database
 from tests.conftest import Infra, bearer
-from tests.integration.feedback_history import NOW, T0, scripted_events
+from tests.integration.feedback_history import EXECUTIVE, NOW, T0, scripted_events
 from tests.support import running_app
 
 ALL = FactFilter()
@@ -165,7 +166,56 @@ class TestScriptedHistory:
         assert [(r.key, r.linear * 2) for r in before.rows] == [(r.key, r.linear) for r in after.rows]
 
 
+class OneDraft:
+    """Scoring's side of the review, as its API would answer it (the HTTP path is covered by
+    the dashboard's browser test against a real scoring)."""
+
+    async def drafts_awaiting_approval(self) -> list[DraftRubric]:
+        change = RuleChange(EXECUTIVE, "fit", "changed", 25, 30)
+        return [
+            DraftRubric(
+                version="v2",
+                created_by="marketing",
+                created_at=T0,
+                approvals=(Approval("marketing", "ann", T0),),
+                missing_approvals=("sales",),
+                document={"fit": [{"id": EXECUTIVE, "points": 30}, {"id": "title-manager", "points": 5}]},
+                changes=(change,),
+            )
+        ]
+
+
+class TestDraftReview:
+    async def test_each_changed_rule_comes_with_the_outcomes_of_its_leads(self, history: Database) -> None:
+        async with history.transaction() as session:
+            [review] = await service.review_drafts(session, ALL, scoring=OneDraft())
+        # Judged MQLs: both wins, both rejections and the loss; SQLs: the wins and the loss.
+        assert (review.outcomes, review.sql) == (5, 3)
+        [change] = review.changes
+        assert change.evidence is not None
+        # The executive rule fired for the big win, the late rejection and the loss.
+        assert (change.evidence.leads, change.evidence.sql) == (3, 2)
+        assert change.evidence.lift == pytest.approx((2 / 3) / (3 / 5))
+
+
 class TestReportsOverHttp:
+    async def test_without_scoring_configured_the_review_says_so(
+        self, db: Database, settings_env: Infra
+    ) -> None:
+        async with running_app(create_app()) as client:
+            response = await client.get("/v1/reports/proposals", headers=MANAGER)
+        assert response.status_code == 200
+        assert response.json() == {"scoring_configured": False, "drafts": []}
+
+    async def test_an_unreachable_scoring_is_a_bad_gateway_problem(
+        self, db: Database, settings_env: Infra, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        monkeypatch.setenv("BATON_SCORING_URL", "http://127.0.0.1:9")
+        async with running_app(create_app()) as client:
+            response = await client.get("/v1/reports/proposals", headers=MANAGER)
+        assert response.status_code == 502
+        assert response.json()["title"] == "Scoring unavailable"
+
     async def test_attribution_and_reverse_funnel_answer_json(
         self, history: Database, settings_env: Infra
     ) -> None:

@@ -141,6 +141,11 @@ function showRevenue(revenue) {
 
 function showProposals(reviews) {
   const el = document.getElementById("proposals");
+  if (reviews.error) {
+    const problem = reviews.error.problem;
+    el.innerHTML = `<p class="empty">The drafts cannot be shown right now: ${esc((problem && problem.detail) || reviews.error.message)}.</p>`;
+    return;
+  }
   if (!reviews.scoring_configured) {
     el.innerHTML = `<p class="empty">Scoring's address is not configured (BATON_SCORING_URL), so its drafts cannot be shown here.</p>`;
     return;
@@ -200,10 +205,11 @@ async function refresh() {
   if (running) { again = true; return; }
   running = true;
   try {
+    // Scoring being down must not blank feedback's own numbers: its panel reports the problem.
+    const drafts = get("/v1/reports/proposals").catch((error) => ({ error }));
     const [funnel, speed, sla, delivery, reasons, revenue, proposals] = await Promise.all([
       get("/v1/funnel"), get("/v1/speed-to-lead?by=sla_tier"), get("/v1/sla/first-touch?by=sla_tier"),
-      get("/v1/sla/mql-delivery"), get("/v1/reasons"), get("/v1/reports/attribution?by=source"),
-      get("/v1/reports/proposals"),
+      get("/v1/sla/mql-delivery"), get("/v1/reasons"), get("/v1/reports/attribution?by=source"), drafts,
     ]);
     showFunnel(funnel);
     showSpeed(speed);

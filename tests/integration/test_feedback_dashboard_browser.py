@@ -262,3 +262,32 @@ async def look_at_the_page(
     assert len(data) > 30_000, "a blank page compresses to a few kilobytes"
     if os.environ.get("BATON_UPDATE_SCREENSHOT") == "1":
         shutil.copyfile(screenshot, Path(__file__).parents[2] / "docs" / "dashboard.png")
+
+
+async def test_an_empty_system_explains_every_empty_panel(db: Database, settings_env: Infra) -> None:
+    executable = chromium()
+    token = bearer(Role.SALES)["Authorization"].removeprefix("Bearer ")
+    app = create_app()
+    async with serving(app) as base_url:
+        await caught_up(app)
+        await truncate_all(db)
+        messages: list[str] = []
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+            try:
+                page = await browser.new_page()
+                page.on("console", lambda m: messages.append(m.text) if m.type == "error" else None)
+                page.on("pageerror", lambda error: messages.append(f"page error: {error}"))
+                await page.goto(f"{base_url}/#token={token}")
+                await page.wait_for_function(
+                    "document.getElementById('status').textContent.startsWith('updated')", timeout=20_000
+                )
+                empty = await page.eval_on_selector_all(".empty", "cells => cells.map(c => c.textContent)")
+            finally:
+                await browser.close()
+    # The reverse funnel's 422 is the one failed request: nothing can be planned from no history.
+    assert all("status of 422" in m for m in messages), messages
+    assert "No lead has been assigned yet: speed to lead starts when routing assigns an MQL." in empty
+    assert "No deal won yet: revenue appears when a rep marks a lead won with an amount." in empty
+    assert "Not enough history to plan from: lead→MQL rate: no lead in the period yet" in " ".join(empty)
+    assert any("BATON_SCORING_URL" in text for text in empty)

@@ -142,7 +142,8 @@ async def get_reverse_funnel(
     _: ReaderDep,
     where: FilterDep,
     revenue_goal: Annotated[
-        Decimal, Query(gt=0, le=Decimal("1e12"), description="Revenue to win over `months`.")
+        Decimal,
+        Query(gt=0, le=Decimal("1e12"), decimal_places=2, description="Revenue to win over `months`."),
     ],
     months: Annotated[int, Query(ge=1, le=60, description="Months the goal covers.")] = 12,
 ) -> ReverseFunnelRead:

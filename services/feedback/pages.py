@@ -34,11 +34,16 @@ def _static(name: str) -> str:
     return (files("services.feedback") / "static" / name).read_text(encoding="utf-8")
 
 
-@router.get("/", summary="The shared dashboard: funnel, both SLAs, reasons, revenue, reverse funnel")
+@router.get(
+    "/",
+    summary="The shared dashboard: funnel, both SLAs, reasons, revenue, reverse funnel, drafts",
+    response_class=HTMLResponse,
+)
 async def get_dashboard(
     settings: SettingsDep,
     revenue_goal: Annotated[
-        Decimal | None, Query(gt=0, le=Decimal("1e12"), description="The reverse funnel's goal.")
+        Decimal | None,
+        Query(gt=0, le=Decimal("1e12"), decimal_places=2, description="The reverse funnel's goal."),
     ] = None,
     months: Annotated[int | None, Query(ge=1, le=60, description="Months the goal covers.")] = None,
 ) -> HTMLResponse:

@@ -26,8 +26,9 @@ from shared.auth import Role
 from shared.contracts import AnyEvent
 from shared.db import Database
 from tests.conftest import Infra, bearer
-from tests.integration.feedback_history import EXECUTIVE, NOW, T0, scripted_events
-from tests.support import running_app
+from tests.integration.feedback_history import EXECUTIVE, NOW, T0, D, Lead, scripted_events
+from tests.integration.test_feedback_api import publish
+from tests.support import eventually, running_app, running_service
 
 ALL = FactFilter()
 MANAGER = bearer(Role.MANAGER)
@@ -265,3 +266,25 @@ class TestReportsOverHttp:
         assert (old.status_code, old.headers["location"]) == (308, "/")
         assert "/v1/reports/attribution" in script.text
         assert missing.status_code == 404
+
+
+class TestTouchpointsFromKafka:
+    async def test_a_campaign_click_on_the_broker_shares_the_revenue(
+        self, db: Database, settings_env: Infra
+    ) -> None:
+        lead = Lead()
+        events: list[AnyEvent] = [
+            lead.dispositioned(T0 + 9 * D, "won", amount=Decimal("800.00")),
+            lead.activity(T0 + D, "email_click", **{"utm.source": "newsletter", "utm.campaign": "nurture"}),
+            lead.tagged(T0, utm={"source": "google", "campaign": "spring"}),
+        ]
+        app = create_app()
+        async with running_service(app, db) as client:
+            await publish(settings_env.kafka_bootstrap_servers, events)
+
+            async def attributed() -> None:
+                response = await client.get("/v1/reports/attribution", headers=MANAGER)
+                rows = [(r["key"], r["linear"]) for r in response.json()["rows"]]
+                assert rows == [("google", 400.0), ("newsletter", 400.0)]
+
+            await eventually(attributed, timeout_s=45)

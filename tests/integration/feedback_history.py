@@ -65,7 +65,7 @@ class Lead(Journey):
         """A qualifying score whose fired rules are `rules` (fit rules of the starter rubric)."""
         fired = [FiredRule(rule_id=r, kind="fit", points=10, reason=r) for r in rules]
         payload = LeadScoredPayload(
-            rubric_version="2026.11-starter",
+            rubric_version="v1",  # the version `qualified` carries: one verdict, one version
             score=70,
             fit_score=40,
             engagement_score=30,

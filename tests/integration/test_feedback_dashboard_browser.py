@@ -108,6 +108,12 @@ def expected_metrics(api: dict[str, Any]) -> dict[str, str]:
         shown[f"funnel.{s['stage']}.count"] = count(s["count"])
         shown[f"funnel.{s['stage']}.rate"] = pct(conversion.get("rate"))
         shown[f"funnel.{s['stage']}.median"] = secs(conversion.get("median_seconds"))
+    for g in api["versions"]["groups"]:
+        n = {s["stage"]: s["count"] for s in g["stages"]}
+        k = g["key"] or "none"
+        for stage in ("ingested", "mql", "sql", "won"):
+            shown[f"versions.{k}.{stage}"] = count(n[stage])
+        shown[f"versions.{k}.mql_to_sql"] = pct(n["sql"] / n["mql"] if n["mql"] else None)
     for r in api["speed"]["rows"]:
         k = r["key"] or "none"
         shown[f"speed.{k}.system.n"] = count(r["system"]["n"])
@@ -154,6 +160,7 @@ def expected_metrics(api: dict[str, Any]) -> dict[str, str]:
 async def read_api(base_url: str, headers: dict[str, str]) -> dict[str, Any]:
     paths = {
         "funnel": "/v1/funnel",
+        "versions": "/v1/funnel/groups?by=rubric_version",
         "speed": "/v1/speed-to-lead?by=sla_tier",
         "sla": "/v1/sla/first-touch?by=sla_tier",
         "delivery": "/v1/sla/mql-delivery",
@@ -252,6 +259,7 @@ async def look_at_the_page(
     assert shown == expected_metrics(api)
     assert shown["reverse.ingested.per_month"] == "35"
     assert shown["revenue.google.linear"] == "1,500.00"
+    assert shown["versions.v1.mql_to_sql"] == "50.0 %"
     assert shown[f"proposal.{DRAFT}.{EXECUTIVE}.leads"] == "3"
     assert "awaiting sales" in (awaiting or "")
     assert "token" not in address, "the token must leave the address bar"

@@ -74,6 +74,16 @@ function showFunnel(funnel) {
   ]), "");
 }
 
+function showRubricVersions(groups) {
+  table("versions", ["rubric version", "leads", "MQLs", "SQLs", "won", "MQL→SQL"], groups.groups.map((g) => {
+    const n = Object.fromEntries(g.stages.map((s) => [s.stage, s.count]));
+    const k = g.key ?? "none";
+    return [g.key, cell(`versions.${k}.ingested`, count(n.ingested)), cell(`versions.${k}.mql`, count(n.mql)),
+      cell(`versions.${k}.sql`, count(n.sql)), cell(`versions.${k}.won`, count(n.won)),
+      cell(`versions.${k}.mql_to_sql`, pct(n.mql ? n.sql / n.mql : null))];
+  }), "No lead yet.");
+}
+
 function showSpeed(speed) {
   barChart(document.getElementById("speed-chart"),
     speed.rows.map((r) => ({ label: r.key ?? "(none)", values: [r.system.p50_s, r.human.p50_s] })),
@@ -207,11 +217,13 @@ async function refresh() {
   try {
     // Scoring being down must not blank feedback's own numbers: its panel reports the problem.
     const drafts = get("/v1/reports/proposals").catch((error) => ({ error }));
-    const [funnel, speed, sla, delivery, reasons, revenue, proposals] = await Promise.all([
-      get("/v1/funnel"), get("/v1/speed-to-lead?by=sla_tier"), get("/v1/sla/first-touch?by=sla_tier"),
-      get("/v1/sla/mql-delivery"), get("/v1/reasons"), get("/v1/reports/attribution?by=source"), drafts,
+    const [funnel, versions, speed, sla, delivery, reasons, revenue, proposals] = await Promise.all([
+      get("/v1/funnel"), get("/v1/funnel/groups?by=rubric_version"), get("/v1/speed-to-lead?by=sla_tier"),
+      get("/v1/sla/first-touch?by=sla_tier"), get("/v1/sla/mql-delivery"), get("/v1/reasons"),
+      get("/v1/reports/attribution?by=source"), drafts,
     ]);
     showFunnel(funnel);
+    showRubricVersions(versions);
     showSpeed(speed);
     showSla(sla);
     showDelivery(delivery);

@@ -61,7 +61,12 @@ class RevenueRepository:
         if not deals:
             return []
         touches: dict[uuid.UUID, list[Touch]] = {}
-        statement = select(LeadTouchpoint).where(LeadTouchpoint.lead_id.in_([d.lead_id for d in deals]))
+        # A join, not an IN list of lead ids: a year of wins would pass the driver's parameter limit.
+        statement = (
+            select(LeadTouchpoint)
+            .join(LeadFact, LeadFact.lead_id == LeadTouchpoint.lead_id)
+            .where(*_conditions(where), LeadFact.won_at.is_not(None))
+        )
         for row in (await self.session.scalars(statement)).all():
             touches.setdefault(row.lead_id, []).append(_touch(row))
         return [

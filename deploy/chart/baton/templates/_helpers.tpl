@@ -124,6 +124,13 @@ app.kubernetes.io/component: {{ .component }}
       name: {{ include "baton.kafkaUserName" . }}
       key: password
 {{- end }}
+{{- with (index $root.Values.services .component | default dict).calls }}
+{{- range $called := . }}
+{{- $calledSvc := index $root.Values.services $called }}
+- name: {{ printf "BATON_%s_URL" (upper $called) }}
+  value: {{ printf "http://%s:%v" (include "baton.componentName" (dict "root" $root "component" $called)) $calledSvc.port | quote }}
+{{- end }}
+{{- end }}
 {{- with $root.Values.extraEnv }}
 {{ toYaml . }}
 {{- end }}

@@ -27,6 +27,12 @@ LABEL_FIELDS = {
     "country": "country",
     "company_size": "company_size",
     "industry": "industry",
+    "state": "state",
+    "province": "state",
+    "language": "language",
+    "preferred_language": "language",
+    "product": "product_interest",
+    "product_interest": "product_interest",
 }
 
 

@@ -48,6 +48,16 @@ def normalize_country(country: str | None) -> str | None:
     return COUNTRY_NAMES.get(value.lower(), value.title())
 
 
+def normalize_language(language: str | None) -> str | None:
+    """The primary subtag of a language tag, lower-cased (`pt-BR` -> `pt`), so it compares with a
+    rep's language skills; a name stays as written, lower-cased."""
+    if language is None:
+        return None
+    value = language.strip().lower().replace("_", "-")
+    primary = value.split("-", 1)[0]
+    return primary if len(primary) in (2, 3) and primary.isalpha() else value
+
+
 def normalize_phone(phone: str | None, country: str | None = None) -> str | None:
     """E.164 when the number parses (a national number takes the lead's ISO country as its
     region); otherwise the digits, with `+` kept for international numbers (`00` becomes `+`),
@@ -148,6 +158,9 @@ def to_ingested_payload(
         country=normalize_country(submission.country),
         company_size=submission.company_size,
         industry=submission.industry,
+        state=submission.state,
+        language=normalize_language(submission.language),
+        product_interest=submission.product_interest,
         consent=submission.consent,
         is_hand_raiser=is_hand_raiser,
         utm={**dict(utm or {}), **from_page, **tags},

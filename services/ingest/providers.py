@@ -45,6 +45,7 @@ HUBSPOT_FIELDS = {
     "country": "country",
     "numemployees": "company_size",
     "industry": "industry",
+    "hs_language": "language",
 }
 LINKEDIN_FIELDS = {
     "EMAIL": "email",
@@ -58,6 +59,7 @@ LINKEDIN_FIELDS = {
     "COUNTRY": "country",
     "COMPANY_SIZE": "company_size",
     "INDUSTRY": "industry",
+    "STATE": "state",
 }
 
 

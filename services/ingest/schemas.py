@@ -22,6 +22,9 @@ CANONICAL_FIELDS = (
     "country",
     "company_size",
     "industry",
+    "state",
+    "language",
+    "product_interest",
     "consent",
     "visitor_id",
     "page_url",
@@ -42,6 +45,11 @@ class FormSubmissionCreate(BaseModel):
     country: str | None = Field(default=None, max_length=100)
     company_size: int | None = Field(default=None, ge=0, le=10_000_000)
     industry: str | None = Field(default=None, max_length=200)
+    state: str | None = Field(default=None, max_length=100)
+    language: str | None = Field(
+        default=None, max_length=35, description="A language tag or name: de, pt-BR."
+    )
+    product_interest: str | None = Field(default=None, max_length=200)
     consent: bool | None = None
 
     @field_validator("*", mode="before")

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import date
 from typing import Annotated
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Depends, Query, Request, status
 
-from services.routing import dispositions, reps, service
+from services.routing import dispositions, reps, rule_versions, service
 from services.routing.dependencies import ManagerDep, PreviewerDep, ReaderDep, RepOrManagerDep, acting_rep
+from services.routing.errors import RuleSetRejected
 from services.routing.lifecycle import NEXT_STATUSES
+from services.routing.rules import RuleSet, RuleSetInvalid
 from services.routing.schemas import (
     AbsenceCreate,
     AbsenceRead,
@@ -24,6 +27,7 @@ from services.routing.schemas import (
     RepUpdate,
     RoutingPreview,
     RoutingPreviewCreate,
+    RuleSetVersionRead,
     TouchCreate,
 )
 from shared.runtime import SessionDep
@@ -141,12 +145,85 @@ async def log_touch(
 @router.post(
     "/routing/preview",
     tags=["routing"],
-    summary="Run a lead through the pool without assigning it: who would get it, and why",
+    summary="Run a lead through the rules without assigning it: which rule, who would get it, and why",
 )
 async def preview_assignment(
     session: SessionDep, principal: PreviewerDep, preview: RoutingPreviewCreate
 ) -> RoutingPreview:
-    return await service.preview_assignment(session, at=preview.at)
+    return await service.preview_assignment(session, preview=preview)
+
+
+YAML_MEDIA_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "text/plain")
+_rule_set_body = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            media: {"schema": {"$ref": "#/components/schemas/RuleSet"}}
+            for media in ("application/yaml", "application/json")
+        },
+    }
+}
+
+
+async def _rule_set(request: Request) -> RuleSet:
+    """The rule set document in the body (YAML or JSON), or a 422 listing every error with its path."""
+    body = (await request.body()).decode("utf-8", errors="replace")
+    content_type = request.headers.get("content-type", "application/yaml").split(";")[0].strip().lower()
+    try:
+        if content_type == "application/json" or content_type.endswith("+json"):
+            try:
+                document = json.loads(body)
+            except ValueError as exc:
+                raise RuleSetInvalid(
+                    [{"loc": [], "msg": f"invalid JSON: {exc}", "type": "json_invalid"}]
+                ) from exc
+            return RuleSet.from_document(document)
+        if content_type in YAML_MEDIA_TYPES:
+            return RuleSet.from_yaml(body)
+        raise RuleSetInvalid(
+            [{"loc": [], "msg": f"send YAML or JSON, not {content_type!r}", "type": "media_type"}]
+        )
+    except RuleSetInvalid as exc:
+        raise RuleSetRejected(f"{len(exc.errors)} error(s) in the rule set", errors=exc.errors) from exc
+
+
+RuleSetDep = Annotated[RuleSet, Depends(_rule_set)]
+
+
+@router.post(
+    "/routing/rules",
+    tags=["routing"],
+    status_code=status.HTTP_201_CREATED,
+    summary="Store a draft routing rule set (YAML or JSON); 422 lists every error with its path",
+    openapi_extra=_rule_set_body,
+)
+async def create_rule_set(
+    session: SessionDep, principal: ManagerDep, draft: RuleSetDep
+) -> RuleSetVersionRead:
+    return await rule_versions.create_draft(session, draft=draft, author=principal.subject)
+
+
+@router.get("/routing/rules", tags=["routing"], summary="Every stored routing rule set version")
+async def list_rule_sets(session: SessionDep, principal: ManagerDep) -> list[RuleSetVersionRead]:
+    return await rule_versions.list_versions(session)
+
+
+@router.get(
+    "/routing/rules/{version}",
+    tags=["routing"],
+    summary="One routing rule set version with its document (also the configured file's version)",
+)
+async def get_rule_set(session: SessionDep, principal: ManagerDep, version: str) -> RuleSetVersionRead:
+    return await rule_versions.get_version(session, version=version)
+
+
+@router.post(
+    "/routing/rules/{version}/activate",
+    tags=["routing"],
+    summary="Route with this draft from now on; the previous version is retired",
+)
+async def activate_rule_set(session: SessionDep, principal: ManagerDep, version: str) -> RuleSetVersionRead:
+    return await rule_versions.activate(session, version=version)
 
 
 @router.get("/holidays", tags=["holidays"], summary="Days the SLA clock does not run")

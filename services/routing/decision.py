@@ -1,97 +1,239 @@
-"""Running a lead through the pool: who may take it, who is next, and the trace that says why."""
+"""Running a lead through the rules: which rule decides, who may take the lead, who is next, and
+the trace that says why."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.routing import roundrobin
-from services.routing.eligibility import RepAvailability, skip_reason
+from services.routing.eligibility import RepAvailability, local_day, skip_reason
 from services.routing.models import Rep, RepLedger
 from services.routing.repository import (
     AbsenceRepository,
     AssignmentRepository,
+    DayCountRepository,
     LedgerRepository,
     RepRepository,
+)
+from services.routing.rule_versions import active_rule_set
+from services.routing.rules import (
+    AccountOwnerAction,
+    FieldValue,
+    PoolAction,
+    RepAction,
+    RepRef,
+    Rule,
+    RuleSet,
 )
 
 POOL = "default"
 STRATEGY = "round_robin"
+STRATEGIES = {"account_owner": "account_owner", "rep": "named_rep", "pool": STRATEGY}
 
 
 @dataclass(frozen=True)
 class Decision:
-    """The outcome of running a lead through the pool, and the trace that explains it."""
+    """The outcome of running a lead through the rules, and the trace that explains it.
+
+    `standing` is the chosen rep's line in the pool's ledger (None when a rule named the rep
+    directly); `queue` is where the lead waits when nobody was chosen.
+    """
 
     chosen: Rep | None
     standing: roundrobin.Standing | None
     trace: dict[str, Any] = field(default_factory=dict)
+    queue: str = POOL
+    strategy: str = STRATEGY
+
+
+@dataclass(frozen=True)
+class _Workload:
+    """What eligibility needs beyond the rep row, read once per decision."""
+
+    open_counts: Mapping[uuid.UUID, int]
+    away: frozenset[uuid.UUID]
+    day_counts: Mapping[tuple[uuid.UUID, Any], int]
+
+    def availability(self, rep: Rep, at: datetime) -> RepAvailability:
+        return availability_of(
+            rep,
+            self.open_counts.get(rep.id, 0),
+            away=rep.id in self.away,
+            assigned_today=self.day_counts.get((rep.id, local_day(rep.timezone, at)), 0),
+        )
 
 
 async def decide(
-    session: AsyncSession, *, at: datetime, excluding: uuid.UUID | None = None, lock: bool = True
+    session: AsyncSession,
+    *,
+    at: datetime,
+    lead: Mapping[str, Any] | None = None,
+    qualification: Mapping[str, FieldValue] | None = None,
+    excluding: uuid.UUID | None = None,
+    lock: bool = True,
 ) -> Decision:
-    """Drop the reps who cannot take a lead at `at`, pick among the rest.
+    """Try the active rules in order on `lead` (its snapshot) and `qualification` (grade, score,
+    SLA tier); the first matching rule that can place the lead decides.
 
-    With `lock` the ledger rows stay locked until commit, so the caller can credit the pick;
-    a preview reads without locking. `excluding` is the rep an escalation takes the lead from.
+    Without a lead (an escalation that only knows the rep to avoid) the catch-all rule decides.
+    With `lock` the candidates stay locked until commit, so the caller can credit the pick; a
+    preview reads without locking. `excluding` is the rep an escalation takes the lead from.
     """
-    ledgers = LedgerRepository(session)
-    rows = await (ledgers.lock_standings() if lock else ledgers.standings())
-    open_counts = await AssignmentRepository(session).open_counts()
-    away = await AbsenceRepository(session).reps_away_at(at)
-    level = roundrobin.pool_level([standing_of(rep, ledger) for rep, ledger in rows])
+    rule_set = await active_rule_set(session)
+    facts = rule_set.facts(lead or {}, **(qualification or {}))
+    required = rule_set.required_skills(facts)
+    rules = list(rule_set.matching(facts)) if lead is not None else [rule_set.catch_all]
+    base: dict[str, Any] = {"rules_version": rule_set.version, "decided_at": at.isoformat()}
+    if required:
+        base["required_skills"] = sorted(required)
+    passed_over: list[dict[str, Any]] = []
+    for rule in rules:
+        if passed_over:
+            base["passed_over"] = passed_over
+        action = rule.action
+        if isinstance(action, PoolAction):
+            return await _from_pool(session, rule_set, rule, action, base, at, required, excluding, lock)
+        target = _direct_target(action, facts)
+        reps = [] if target is None else await _candidates(session, target, lock=lock)
+        if not reps:
+            passed_over.append(
+                {"rule": rule.id, "reason": "no_account_owner" if target is None else "unknown_rep"}
+            )
+            continue
+        rep = reps[0]
+        workload = await _workload(session, at)
+        reason = "escalated_from" if rep.id == excluding else None
+        reason = reason or skip_reason(workload.availability(rep, at), at=at, required_skills=required)
+        strategy = STRATEGIES[action.type]
+        trace = {**base, "rule": rule.id, "action": action.type, "strategy": strategy, "pool": None}
+        if reason is None:
+            trace.update(eligible=[{"rep_id": str(rep.id)}], skipped=[], chosen=str(rep.id))
+            return Decision(rep, None, trace, queue=f"rule:{rule.id}", strategy=strategy)
+        if action.if_unavailable == "queue":
+            trace.update(eligible=[], skipped=[{"rep_id": str(rep.id), "reason": reason}])
+            return Decision(None, None, trace, queue=f"rule:{rule.id}", strategy=strategy)
+        passed_over.append({"rule": rule.id, "rep_id": str(rep.id), "reason": reason})
+    raise AssertionError("validation guarantees a catch-all pool rule")
+
+
+def _direct_target(action: AccountOwnerAction | RepAction, facts: Mapping[str, FieldValue]) -> RepRef | None:
+    if isinstance(action, RepAction):
+        return RepRef(action.rep)
+    owner = facts.get("account_owner_id")
+    return RepRef(str(owner)) if owner else None
+
+
+async def _candidates(session: AsyncSession, target: RepRef, *, lock: bool) -> Sequence[Rep]:
+    reps = RepRepository(session)
+    rep_id = target.rep_id
+    if rep_id is None:
+        rep_id = (await reps.ids_by_email([target.email])).get(target.email)
+        if rep_id is None:
+            return []
+    return await (reps.lock_candidates([rep_id]) if lock else reps.candidates([rep_id]))
+
+
+async def _workload(session: AsyncSession, at: datetime) -> _Workload:
+    return _Workload(
+        open_counts=await AssignmentRepository(session).open_counts(),
+        away=await AbsenceRepository(session).reps_away_at(at),
+        # Every zone's today lies within a day of UTC's.
+        day_counts=await DayCountRepository(session).since(at.date() - timedelta(days=1)),
+    )
+
+
+async def _from_pool(
+    session: AsyncSession,
+    rule_set: RuleSet,
+    rule: Rule,
+    action: PoolAction,
+    base: dict[str, Any],
+    at: datetime,
+    required: frozenset[str],
+    excluding: uuid.UUID | None,
+    lock: bool,
+) -> Decision:
+    """Drop the pool's members who cannot take the lead at `at`, pick among the rest."""
+    pool = rule_set.pool(action.pool)
+    reps = RepRepository(session)
+    if pool.members == "all":
+        members = list(await (reps.lock_candidates(None) if lock else reps.candidates(None)))
+        weights = {rep.id: rep.weight for rep in members}
+    else:
+        refs = [(RepRef(m.rep), m.weight) for m in pool.members]
+        by_email = await reps.ids_by_email([r.email for r, _ in refs if r.rep_id is None])
+        wanted: dict[uuid.UUID, int | None] = {}
+        for ref, weight in refs:
+            rep_id = ref.rep_id or by_email.get(ref.email)
+            if rep_id is not None:
+                wanted[rep_id] = weight
+        ids = sorted(wanted)
+        members = list(await (reps.lock_candidates(ids) if lock else reps.candidates(ids)))
+        weights = {rep.id: wanted[rep.id] or rep.weight for rep in members}
+    lines = await LedgerRepository(session).lines(pool.id, [rep.id for rep in members])
+    standings = {
+        rep.id: standing_of(rep, lines[rep.id], pool=pool.id, weight=weights[rep.id]) for rep in members
+    }
+    level = roundrobin.pool_level(list(standings.values()))
+    workload = await _workload(session, at)
     eligible: list[tuple[Rep, roundrobin.Standing]] = []
-    skipped: list[dict[str, str]] = []
+    skipped: list[dict[str, Any]] = []
     leveled: dict[str, float] = {}
-    for rep, ledger in rows:
-        reason: str | None = skip_reason(
-            availability_of(rep, open_counts.get(rep.id, 0), away=rep.id in away), at=at
-        )
+    for rep in members:
+        reason: str | None = skip_reason(workload.availability(rep, at), at=at, required_skills=required)
         if rep.id == excluding:
             reason = "escalated_from"
         if reason is None:
-            standing = roundrobin.leveled(standing_of(rep, ledger), level)
-            if standing.credit != ledger.credit:
-                leveled[str(rep.id)] = round(ledger.credit / rep.weight, 6)
+            standing = roundrobin.leveled(standings[rep.id], level)
+            if standing.credit != standings[rep.id].credit:
+                leveled[str(rep.id)] = round(standings[rep.id].share, 6)
             eligible.append((rep, standing))
         else:
-            skipped.append({"rep_id": str(rep.id), "reason": reason})
+            entry: dict[str, Any] = {"rep_id": str(rep.id), "reason": reason}
+            if reason == "missing_skill":
+                entry["missing"] = sorted(required - {s.strip().casefold() for s in rep.skills})
+            skipped.append(entry)
     trace: dict[str, Any] = {
-        "pool": POOL,
+        **base,
+        "rule": rule.id,
+        "action": "pool",
+        "pool": pool.id,
         "strategy": STRATEGY,
-        "decided_at": at.isoformat(),
         "pool_level": round(level, 6),
         "eligible": [],
         "skipped": skipped,
     }
     if not eligible:
-        return Decision(None, None, trace)
+        return Decision(None, None, trace, queue=pool.id)
     picked = roundrobin.pick([standing for _, standing in eligible])
     trace["eligible"] = [trace_standing(s) for s in picked.ranking]
     if leveled:
-        # Reps back from a skip (hours, cap) whose share was raised to the pool's level.
+        # Reps back from a skip (hours, cap) or new to the pool, whose share was raised to its level.
         trace["leveled_from"] = leveled
     trace["chosen"] = str(picked.chosen.rep_id)
     trace["tie_break"] = picked.tie_break
     chosen = next(rep for rep, standing in eligible if standing is picked.chosen)
-    return Decision(chosen, picked.chosen, trace)
+    return Decision(chosen, picked.chosen, trace, queue=pool.id)
 
 
-async def active_standings(session: AsyncSession, *, excluding: uuid.UUID) -> list[roundrobin.Standing]:
-    rows = await RepRepository(session).all_with_ledger()
-    return [standing_of(rep, ledger) for rep, ledger in rows if rep.active and rep.id != excluding]
+def standing_of(rep: Rep, line: RepLedger, *, pool: str, weight: int) -> roundrobin.Standing:
+    """The rep's line in the pool at `weight`; credit counted at another weight is rebased, so
+    a weight change applies from now on instead of owing or granting a backlog."""
+    credit = line.credit
+    if line.weight is not None and line.weight != weight:
+        credit = roundrobin.rebased_credit(credit, old_weight=line.weight, new_weight=weight)
+    return roundrobin.Standing(rep.id, weight, credit, line.last_assigned_at, line.last_share, pool)
 
 
-def standing_of(rep: Rep, ledger: RepLedger) -> roundrobin.Standing:
-    return roundrobin.Standing(rep.id, rep.weight, ledger.credit, ledger.last_assigned_at, ledger.last_share)
-
-
-def availability_of(rep: Rep, open_count: int, *, away: bool = False) -> RepAvailability:
+def availability_of(
+    rep: Rep, open_count: int, *, away: bool = False, assigned_today: int = 0
+) -> RepAvailability:
     return RepAvailability(
         rep_id=rep.id,
         active=rep.active,
@@ -103,6 +245,8 @@ def availability_of(rep: Rep, open_count: int, *, away: bool = False) -> RepAvai
         open_count=open_count,
         away=away,
         skills=frozenset(rep.skills),
+        max_per_day=rep.max_per_day,
+        assigned_today=assigned_today,
     )
 
 

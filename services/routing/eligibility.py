@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import date, datetime, time
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-SkipReason = Literal["inactive", "away", "capped", "outside_hours"]
+SkipReason = Literal["inactive", "missing_skill", "away", "capped", "daily_cap", "outside_hours"]
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
@@ -25,6 +25,8 @@ class RepAvailability:
     open_count: int = 0
     away: bool = False
     skills: frozenset[str] = field(default_factory=frozenset)
+    max_per_day: int | None = None
+    assigned_today: int = 0
 
 
 def within_working_hours(rep: RepAvailability, at: datetime) -> bool:
@@ -44,14 +46,26 @@ def within_working_hours(rep: RepAvailability, at: datetime) -> bool:
     return (local.weekday() - 1) % 7 in rep.work_days and now < rep.work_end
 
 
-def skip_reason(rep: RepAvailability, *, at: datetime) -> SkipReason | None:
-    """Why `rep` cannot take a lead at `at`, or None when they can."""
+def skip_reason(
+    rep: RepAvailability, *, at: datetime, required_skills: frozenset[str] = frozenset()
+) -> SkipReason | None:
+    """Why `rep` cannot take a lead at `at`, or None when they can. `required_skills` are the
+    lead's needs, normalized; the rep's skills must cover them all."""
     if not rep.active:
         return "inactive"
+    if required_skills and not required_skills <= {s.strip().casefold() for s in rep.skills}:
+        return "missing_skill"
     if rep.away:
         return "away"
     if rep.max_open is not None and rep.open_count >= rep.max_open:
         return "capped"
+    if rep.max_per_day is not None and rep.assigned_today >= rep.max_per_day:
+        return "daily_cap"
     if not within_working_hours(rep, at):
         return "outside_hours"
     return None
+
+
+def local_day(timezone: str, at: datetime) -> date:
+    """The day `at` falls on in the rep's own calendar: daily caps reset at their midnight."""
+    return at.astimezone(ZoneInfo(timezone)).date()

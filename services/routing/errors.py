@@ -69,3 +69,25 @@ class IllegalTransition(Conflict):
 class DispositionInvalid(Unprocessable):
     title = "Disposition invalid"
     slug = "disposition-invalid"
+
+
+class RuleSetRejected(Unprocessable):
+    """A rule set document failed validation; the problem lists every error with its path."""
+
+    title = "Invalid routing rule set"
+    slug = "invalid-rule-set"
+
+
+class RuleSetVersionExists(Conflict):
+    title = "Rule set version exists"
+    slug = "rule-set-version-exists"
+
+
+class RuleSetVersionNotFound(NotFound):
+    title = "Rule set version not found"
+    slug = "rule-set-version-not-found"
+
+
+class RuleSetNotDraft(Conflict):
+    title = "Rule set is not a draft"
+    slug = "rule-set-not-draft"

@@ -16,3 +16,8 @@ SLA_FIRING_LATENESS_SECONDS = Histogram(
     "How long after its due time a timer fired.",
     buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0),
 )
+LEADS_QUEUED = Counter(
+    "baton_routing_leads_queued_total",
+    "Qualified leads no rep could take, parked in a fallback queue (alert when this moves).",
+    ["queue", "reason"],
+)

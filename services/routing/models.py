@@ -57,6 +57,7 @@ class Rep(Base):
     work_days: Mapped[list[int]] = mapped_column(ARRAY(SmallInteger))
     max_open: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    max_per_day: Mapped[int | None] = mapped_column(Integer)
 
 
 class RepAbsence(Base):
@@ -73,15 +74,46 @@ class RepAbsence(Base):
 
 
 class RepLedger(Base):
-    """The fairness ledger: each rep's credited assignments against their weight."""
+    """The fairness ledger of each pool: a rep's credited assignments in it against their weight.
+    A rep in two pools has a line in each; `weight` is the weight the credit was counted at."""
 
     __tablename__ = "rep_ledger"
 
-    rep_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("rep.id"), primary_key=True)
+    pool: Mapped[str] = mapped_column(String(100), primary_key=True)
+    rep_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("rep.id"), primary_key=True, index=True)
+    weight: Mapped[int | None] = mapped_column(Integer)
     assigned: Mapped[int] = mapped_column(Integer)
     credit: Mapped[float] = mapped_column(Double)
     last_assigned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     last_share: Mapped[float | None] = mapped_column(Double)
+
+
+class RepDayCount(Base):
+    """New assignments a rep received on one day of their own calendar: the daily cap's count."""
+
+    __tablename__ = "rep_day_count"
+
+    rep_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("rep.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    assigned: Mapped[int] = mapped_column(Integer)
+
+
+class RuleSetRecord(Base):
+    """A routing rule set version: a draft, then active, then retired. Documents never change.
+    At most one is active; with none, routing uses the rule set file it was configured with."""
+
+    __tablename__ = "rule_set"
+    __table_args__ = (
+        Index("uq_rule_set_one_active", "status", unique=True, postgresql_where=text("status = 'active'")),
+        CheckConstraint("status IN ('draft', 'active', 'retired')", name="status_known"),
+    )
+
+    version: Mapped[str] = mapped_column(String(64), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    document: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    created_by: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    activated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Assignment(Base):
@@ -171,6 +203,7 @@ class UnassignedLead(Base):
 
     lead_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
     event: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    pool: Mapped[str] = mapped_column(String(100))
     reason: Mapped[str] = mapped_column(String(64))
     decision: Mapped[dict[str, Any]] = mapped_column(JSONB)
     queued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)

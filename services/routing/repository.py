@@ -18,7 +18,9 @@ from services.routing.models import (
     Holiday,
     Rep,
     RepAbsence,
+    RepDayCount,
     RepLedger,
+    RuleSetRecord,
     SlaTimer,
     Touch,
     UnassignedLead,
@@ -46,11 +48,49 @@ class RepRepository:
     async def lock(self, rep_id: uuid.UUID) -> Rep | None:
         return await self.session.get(Rep, rep_id, with_for_update=True)
 
-    async def all_with_ledger(self) -> Sequence[tuple[Rep, RepLedger]]:
-        result = await self.session.execute(
-            select(Rep, RepLedger).join(RepLedger, RepLedger.rep_id == Rep.id).order_by(Rep.name, Rep.id)
+    async def all_with_assigned(self) -> Sequence[tuple[Rep, int]]:
+        """Every rep with the leads credited to them across every pool."""
+        assigned = (
+            select(RepLedger.rep_id, func.sum(RepLedger.assigned).label("assigned"))
+            .group_by(RepLedger.rep_id)
+            .subquery()
         )
-        return [(rep, ledger) for rep, ledger in result.all()]
+        result = await self.session.execute(
+            select(Rep, func.coalesce(assigned.c.assigned, 0))
+            .outerjoin(assigned, assigned.c.rep_id == Rep.id)
+            .order_by(Rep.name, Rep.id)
+        )
+        return [(rep, int(count)) for rep, count in result.all()]
+
+    async def all(self) -> Sequence[Rep]:
+        return (await self.session.execute(select(Rep).order_by(Rep.id))).scalars().all()
+
+    async def lock_candidates(self, rep_ids: Sequence[uuid.UUID] | None) -> Sequence[Rep]:
+        """The reps a decision may choose from (all when `rep_ids` is None), locked in id order.
+
+        A rep in two pools is locked by deciders in either, so caps hold across pools, and the
+        id order means two replicas never deadlock. NO KEY UPDATE leaves foreign-key checks
+        (absences, day counts) unblocked.
+        """
+        statement = select(Rep).order_by(Rep.id).with_for_update(key_share=True)
+        if rep_ids is not None:
+            statement = statement.where(Rep.id.in_(rep_ids))
+        result = await self.session.execute(statement.execution_options(populate_existing=True))
+        return result.scalars().all()
+
+    async def candidates(self, rep_ids: Sequence[uuid.UUID] | None) -> Sequence[Rep]:
+        statement = select(Rep).order_by(Rep.id)
+        if rep_ids is not None:
+            statement = statement.where(Rep.id.in_(rep_ids))
+        return (await self.session.execute(statement)).scalars().all()
+
+    async def ids_by_email(self, emails: Sequence[str]) -> dict[str, uuid.UUID]:
+        result = await self.session.execute(select(Rep.email, Rep.id).where(Rep.email.in_(emails)))
+        return {str(email): rep_id for email, rep_id in result.all()}
+
+    async def existing_ids(self, rep_ids: Sequence[uuid.UUID]) -> frozenset[uuid.UUID]:
+        result = await self.session.execute(select(Rep.id).where(Rep.id.in_(rep_ids)))
+        return frozenset(result.scalars().all())
 
 
 class AbsenceRepository:
@@ -90,44 +130,113 @@ class LedgerRepository:
         lock = func.pg_advisory_xact_lock if exclusive else func.pg_advisory_xact_lock_shared
         await self.session.execute(select(lock(POOL_LOCK_KEY)))
 
-    async def lock_standings(self) -> Sequence[tuple[Rep, RepLedger]]:
-        """Every rep with their ledger row, ledger rows locked in id order (no deadlocks between
-        replicas), so concurrent assignments see each other's credit."""
+    async def lines(self, pool: str, rep_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, RepLedger]:
+        """The pool's ledger lines of these reps; a rep new to the pool gets an empty line,
+        which leveling lifts to the pool's level, so joining a pool brings no catch-up burst."""
+        if rep_ids:
+            await self.session.execute(
+                insert(RepLedger)
+                .values([{"pool": pool, "rep_id": r, "assigned": 0, "credit": 0.0} for r in rep_ids])
+                .on_conflict_do_nothing(index_elements=[RepLedger.pool, RepLedger.rep_id])
+            )
         result = await self.session.execute(
-            select(Rep, RepLedger)
-            .join(RepLedger, RepLedger.rep_id == Rep.id)
-            .order_by(Rep.id)
-            .with_for_update(of=RepLedger)
+            select(RepLedger)
+            .where(RepLedger.pool == pool, RepLedger.rep_id.in_(rep_ids))
             .execution_options(populate_existing=True)
         )
-        return [(rep, ledger) for rep, ledger in result.all()]
+        return {line.rep_id: line for line in result.scalars().all()}
 
-    async def standings(self) -> Sequence[tuple[Rep, RepLedger]]:
-        result = await self.session.execute(
-            select(Rep, RepLedger).join(RepLedger, RepLedger.rep_id == Rep.id).order_by(Rep.id)
+    async def assigned_to(self, rep_id: uuid.UUID) -> int:
+        total = await self.session.scalar(
+            select(func.coalesce(func.sum(RepLedger.assigned), 0)).where(RepLedger.rep_id == rep_id)
         )
-        return [(rep, ledger) for rep, ledger in result.all()]
-
-    async def get(self, rep_id: uuid.UUID) -> RepLedger | None:
-        return await self.session.get(RepLedger, rep_id)
-
-    async def open(self, *, rep_id: uuid.UUID, credit: float) -> None:
-        self.session.add(RepLedger(rep_id=rep_id, assigned=0, credit=credit, last_assigned_at=None))
-        await self.session.flush()
+        return int(total or 0)
 
     async def credit_assignment(
-        self, rep_id: uuid.UUID, *, credit: float, at: datetime, share_when_picked: float
+        self,
+        rep_id: uuid.UUID,
+        *,
+        pool: str,
+        credit: float,
+        weight: int,
+        at: datetime,
+        share_when_picked: float,
     ) -> None:
         await self.session.execute(
             update(RepLedger)
-            .where(RepLedger.rep_id == rep_id)
+            .where(RepLedger.pool == pool, RepLedger.rep_id == rep_id)
             .values(
                 credit=credit,
+                weight=weight,
                 assigned=RepLedger.assigned + 1,
                 last_assigned_at=at,
                 last_share=share_when_picked,
             )
         )
+
+
+class DayCountRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def since(self, day: date) -> dict[tuple[uuid.UUID, date], int]:
+        result = await self.session.execute(
+            select(RepDayCount.rep_id, RepDayCount.day, RepDayCount.assigned).where(RepDayCount.day >= day)
+        )
+        return {(rep_id, d): n for rep_id, d, n in result.all()}
+
+    async def count_one(self, rep_id: uuid.UUID, day: date) -> None:
+        statement = insert(RepDayCount).values(rep_id=rep_id, day=day, assigned=1)
+        await self.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[RepDayCount.rep_id, RepDayCount.day],
+                set_={"assigned": RepDayCount.assigned + 1},
+            )
+        )
+
+
+class RuleSetRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, record: RuleSetRecord) -> bool:
+        """Store a new version; False when the version exists (versions are never reused)."""
+        statement = (
+            insert(RuleSetRecord)
+            .values(
+                version=record.version,
+                status=record.status,
+                document=record.document,
+                created_by=record.created_by,
+                created_at=record.created_at,
+            )
+            .on_conflict_do_nothing(index_elements=[RuleSetRecord.version])
+            .returning(RuleSetRecord.version)
+        )
+        return (await self.session.execute(statement)).scalar_one_or_none() is not None
+
+    async def get(self, version: str, *, lock: bool = False) -> RuleSetRecord | None:
+        return await self.session.get(RuleSetRecord, version, with_for_update=lock)
+
+    async def all(self) -> Sequence[RuleSetRecord]:
+        result = await self.session.execute(select(RuleSetRecord).order_by(RuleSetRecord.created_at.desc()))
+        return result.scalars().all()
+
+    async def active_version(self) -> str | None:
+        result = await self.session.execute(
+            select(RuleSetRecord.version).where(RuleSetRecord.status == "active")
+        )
+        return result.scalar_one_or_none()
+
+    async def retire_active(self) -> str | None:
+        result = await self.session.execute(
+            update(RuleSetRecord)
+            .where(RuleSetRecord.status == "active")
+            .values(status="retired")
+            .returning(RuleSetRecord.version)
+            .execution_options(synchronize_session=False)
+        )
+        return result.scalar_one_or_none()
 
 
 class AssignmentRepository:
@@ -254,13 +363,14 @@ class FallbackQueueRepository:
         *,
         lead_id: uuid.UUID,
         event: dict[str, Any],
+        pool: str,
         reason: str,
         decision: dict[str, Any],
         at: datetime,
     ) -> bool:
         statement = (
             insert(UnassignedLead)
-            .values(lead_id=lead_id, event=event, reason=reason, decision=decision, queued_at=at)
+            .values(lead_id=lead_id, event=event, pool=pool, reason=reason, decision=decision, queued_at=at)
             .on_conflict_do_nothing(index_elements=[UnassignedLead.lead_id])
             .returning(UnassignedLead.lead_id)
         )

@@ -9,8 +9,6 @@ from datetime import date
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.routing import roundrobin
-from services.routing.decision import active_standings, standing_of
 from services.routing.errors import (
     AbsenceNotFound,
     HolidayNotFound,
@@ -18,7 +16,7 @@ from services.routing.errors import (
     RepNotFound,
     RepSelfServiceOnly,
 )
-from services.routing.models import Rep, RepAbsence, RepLedger
+from services.routing.models import Rep, RepAbsence
 from services.routing.repository import AbsenceRepository, HolidayRepository, LedgerRepository, RepRepository
 from services.routing.schemas import (
     AbsenceCreate,
@@ -39,16 +37,16 @@ SELF_SERVICE_FIELDS = frozenset({"active", "timezone", "working_hours"})
 
 
 async def list_reps(session: AsyncSession) -> list[RepRead]:
-    return [_rep_read(rep, ledger) for rep, ledger in await RepRepository(session).all_with_ledger()]
+    return [_rep_read(rep, assigned) for rep, assigned in await RepRepository(session).all_with_assigned()]
 
 
 async def register_rep(session: AsyncSession, *, rep: RepCreate) -> RepRead:
-    """Add a rep to the pool, level with the lowest standing so they get no catch-up burst.
+    """Add a rep to the team. Each pool they belong to opens their ledger line at its first
+    decision, level with the pool, so they get no catch-up burst.
 
-    An active newcomer also drains the fallback queue.
+    An active newcomer also drains the fallback queues.
     """
-    ledgers = LedgerRepository(session)
-    await ledgers.enter_pool(exclusive=True)
+    await LedgerRepository(session).enter_pool(exclusive=True)
     hours = rep.working_hours
     created = await RepRepository(session).add_unless_email_taken(
         id=uuid.uuid4(),
@@ -62,62 +60,52 @@ async def register_rep(session: AsyncSession, *, rep: RepCreate) -> RepRead:
         work_end=hours.end if hours else None,
         work_days=hours.days if hours else [0, 1, 2, 3, 4],
         max_open=rep.max_open,
+        max_per_day=rep.max_per_day,
         created_at=utc_now(),
     )
     if created is None:
         raise RepEmailTaken(f"a rep with email {rep.email!r} already exists")
-    others = await active_standings(session, excluding=created.id)
-    await ledgers.open(rep_id=created.id, credit=roundrobin.opening_credit(created.weight, others))
     log.info("routing.rep_registered", extra={"rep_id": str(created.id)})
     if created.active:
         await assign_queued_leads(session)
-    ledger = await ledgers.get(created.id)
-    assert ledger is not None
-    return _rep_read(created, ledger)
+    return _rep_read(created, 0)
 
 
 async def update_rep(
     session: AsyncSession, *, rep_id: uuid.UUID, changes: RepUpdate, acting_rep: uuid.UUID | None = None
 ) -> RepRead:
-    """Change a rep's switch, weight, hours or cap without disturbing anyone's standing.
+    """Change a rep's switch, weight, hours, caps or skills without disturbing anyone's standing.
 
-    A weight change keeps the rep's standing (it applies from now on); a rep switched back on
-    returns no lower than the team's lowest standing; either may drain the fallback queue.
+    A weight change keeps the rep's standing in each pool (their credit is rebased at the next
+    decision, so it applies from now on); a rep switched back on competes from each pool's level;
+    either may drain the fallback queues.
     A rep (`acting_rep`) may change only their own switch, time zone and hours.
     """
     if acting_rep is not None:
         check_self_service(rep_id, acting_rep, changes.model_fields_set)
-    ledgers = LedgerRepository(session)
-    await ledgers.enter_pool(exclusive=True)
-    rep = await RepRepository(session).lock(rep_id)
-    ledger = await ledgers.get(rep_id)
-    if rep is None or ledger is None:
+    await LedgerRepository(session).enter_pool(exclusive=True)
+    reps = RepRepository(session)
+    rep = await reps.lock(rep_id)
+    if rep is None:
         raise RepNotFound(f"no rep {rep_id}")
     given = changes.model_fields_set
-    if changes.weight is not None and changes.weight != rep.weight:
-        ledger.credit = roundrobin.rebased_credit(
-            ledger.credit, old_weight=rep.weight, new_weight=changes.weight
-        )
-        rep.weight = changes.weight
-    if changes.active is True and not rep.active:
-        others = await active_standings(session, excluding=rep.id)
-        ledger.credit = roundrobin.returning_credit(standing_of(rep, ledger), others)
-    if changes.active is not None:
-        rep.active = changes.active
-    if changes.timezone is not None:
-        rep.timezone = changes.timezone
+    for name in ("active", "weight", "timezone", "skills"):
+        value = getattr(changes, name)
+        if value is not None:
+            setattr(rep, name, value)
     if "working_hours" in given:
         hours = changes.working_hours
         rep.work_start = hours.start if hours else None
         rep.work_end = hours.end if hours else None
         rep.work_days = hours.days if hours else [0, 1, 2, 3, 4]
-    if "max_open" in given:
-        rep.max_open = changes.max_open
+    for name in ("max_open", "max_per_day"):
+        if name in given:
+            setattr(rep, name, getattr(changes, name))
     await session.flush()
     log.info("routing.rep_updated", extra={"rep_id": str(rep.id), "changed": sorted(given)})
     if rep.active:
         await assign_queued_leads(session)
-    return _rep_read(rep, ledger)
+    return _rep_read(rep, await LedgerRepository(session).assigned_to(rep.id))
 
 
 def check_self_service(rep_id: uuid.UUID, acting_rep: uuid.UUID, fields: set[str]) -> None:
@@ -183,7 +171,7 @@ async def remove_holiday(session: AsyncSession, *, day: date) -> None:
         raise HolidayNotFound(f"no holiday on {day.isoformat()}")
 
 
-def _rep_read(rep: Rep, ledger: RepLedger) -> RepRead:
+def _rep_read(rep: Rep, assigned: int) -> RepRead:
     hours = (
         WorkingHours(start=rep.work_start, end=rep.work_end, days=list(rep.work_days))
         if rep.work_start is not None and rep.work_end is not None
@@ -199,6 +187,7 @@ def _rep_read(rep: Rep, ledger: RepLedger) -> RepRead:
         skills=list(rep.skills),
         working_hours=hours,
         max_open=rep.max_open,
+        max_per_day=rep.max_per_day,
         created_at=rep.created_at,
-        assigned=ledger.assigned,
+        assigned=assigned,
     )

@@ -30,6 +30,7 @@ class Standing:
     credit: float
     last_assigned_at: datetime | None = None
     last_share: float | None = None
+    pool: str = "default"
 
     @property
     def share(self) -> float:
@@ -66,7 +67,7 @@ def pick(standings: Sequence[Standing]) -> Pick:
 
 def credited(standing: Standing, *, at: datetime) -> Standing:
     """The standing after one more assignment; `last_share` remembers the pool's level."""
-    return Standing(standing.rep_id, standing.weight, standing.credit + 1, at, standing.share)
+    return replace(standing, credit=standing.credit + 1, last_assigned_at=at, last_share=standing.share)
 
 
 def pool_level(standings: Sequence[Standing]) -> float:

@@ -75,6 +75,9 @@ class RepCreate(BaseModel):
     skills: list[str] = Field(default_factory=list, max_length=50)
     working_hours: WorkingHours | None = None
     max_open: int | None = Field(default=None, ge=0, description="Cap on open assignments.")
+    max_per_day: int | None = Field(
+        default=None, ge=0, description="Cap on new assignments per day, in the rep's own time zone."
+    )
 
     _tz = field_validator("timezone")(_known_timezone)
 
@@ -87,6 +90,8 @@ class RepUpdate(BaseModel):
     timezone: str | None = None
     working_hours: WorkingHours | None = None
     max_open: int | None = Field(default=None, ge=0)
+    max_per_day: int | None = Field(default=None, ge=0)
+    skills: list[str] | None = Field(default=None, max_length=50)
 
     @field_validator("timezone")
     @classmethod
@@ -126,8 +131,9 @@ class RepRead(BaseModel):
     skills: list[str]
     working_hours: WorkingHours | None
     max_open: int | None
+    max_per_day: int | None = None
     created_at: datetime
-    assigned: int = Field(description="Leads assigned to this rep so far.")
+    assigned: int = Field(description="Leads assigned to this rep by round-robin so far, across pools.")
 
 
 class AssignmentRead(BaseModel):
@@ -172,28 +178,74 @@ class DispositionRead(BaseModel):
     event_id: uuid.UUID
 
 
+class PreviewLead(BaseModel):
+    """The lead fields routing rules test (as scoring's `lead.qualified` snapshot carries them)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    country: str | None = None
+    state: str | None = None
+    company: str | None = None
+    company_size: int | None = Field(default=None, ge=0)
+    industry: str | None = None
+    job_title: str | None = None
+    language: str | None = None
+    product_interest: str | None = None
+    source: str | None = None
+    form_id: str | None = None
+    account_id: uuid.UUID | None = None
+    account_owner_id: uuid.UUID | None = None
+
+
 class RoutingPreviewCreate(BaseModel):
-    at: datetime | None = Field(default=None, description="When the lead would qualify; default now.")
+    model_config = ConfigDict(extra="forbid")
+
+    at: AwareDatetime | None = Field(default=None, description="When the lead would qualify; default now.")
+    lead: PreviewLead = Field(default_factory=PreviewLead)
+    grade: str | None = None
+    score: float | None = None
+    sla_tier: str | None = None
+
+    def qualification(self) -> dict[str, str | float | None]:
+        return {"grade": self.grade, "score": self.score, "sla_tier": self.sla_tier}
 
 
 class RankedRep(BaseModel):
     rep_id: uuid.UUID
-    weight: int
-    share: float = Field(description="Credited assignments per unit of weight; lowest goes next.")
-    last_assigned_at: datetime | None
+    weight: int | None = None
+    share: float | None = Field(
+        default=None, description="Credited assignments per unit of weight; lowest goes next."
+    )
+    last_assigned_at: datetime | None = None
 
 
 class SkippedRep(BaseModel):
     rep_id: uuid.UUID
-    reason: str
+    reason: str = Field(
+        description="inactive, missing_skill, away, capped, daily_cap, outside_hours or escalated_from."
+    )
+    missing: list[str] | None = Field(default=None, description="The skills the rep lacks.")
+
+
+class PassedOverRule(BaseModel):
+    rule: str
+    rep_id: uuid.UUID | None = None
+    reason: str = Field(description="no_account_owner, unknown_rep, or why the named rep was skipped.")
 
 
 class RoutingPreview(BaseModel):
-    """The decision trace routing would record: the ranking, who is skipped and why."""
+    """The decision trace routing would record: the rule that matched, the ranking, who is
+    skipped and why."""
 
-    pool: str
+    rules_version: str
+    rule: str
+    action: str = Field(description="account_owner, rep or pool.")
+    pool: str | None = None
     strategy: str
     decided_at: datetime
+    required_skills: list[str] = Field(default_factory=list)
+    passed_over: list[PassedOverRule] = Field(default_factory=list)
+    pool_level: float | None = None
     chosen: uuid.UUID | None = None
     tie_break: str | None = None
     eligible: list[RankedRep]
@@ -207,3 +259,17 @@ class HolidayPut(BaseModel):
 class HolidayRead(BaseModel):
     day: date
     name: str
+
+
+class RuleSetVersionRead(BaseModel):
+    """A routing rule set version: `draft`, `active`, `retired`, or `configured` (the file
+    routing uses until a version is activated)."""
+
+    version: str
+    status: str
+    name: str
+    created_by: str
+    created_at: datetime | None = None
+    activated_at: datetime | None = None
+    previous_version: str | None = Field(default=None, description="Set on activation: the version retired.")
+    document: dict[str, Any] | None = None

@@ -13,18 +13,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.routing import roundrobin
 from services.routing.calendar import add_business_minutes
-from services.routing.decision import POOL, STRATEGY, Decision, availability_of, decide
-from services.routing.metrics import DECISION_SECONDS
+from services.routing.decision import Decision, availability_of, decide
+from services.routing.eligibility import local_day
+from services.routing.metrics import DECISION_SECONDS, LEADS_QUEUED
 from services.routing.models import Assignment, Rep, outbox
 from services.routing.repository import (
     AssignmentRepository,
+    DayCountRepository,
     ErasureRepository,
     FallbackQueueRepository,
     HolidayRepository,
     LedgerRepository,
     SlaTimerRepository,
 )
-from services.routing.schemas import RoutingPreview
+from services.routing.schemas import RoutingPreview, RoutingPreviewCreate
 from shared.contracts import LeadAssigned, LeadAssignedPayload, LeadErased, LeadQualified, utc_now
 from shared.outbox import add_event
 
@@ -45,6 +47,7 @@ DRAIN_BATCH = 100
 class AssignOutcome:
     result: Literal["assigned", "already_assigned", "queued"]
     assignment: Assignment | None = None
+    queue: str | None = None
 
 
 async def assign_lead(session: AsyncSession, *, event: LeadQualified) -> AssignOutcome:
@@ -61,10 +64,17 @@ async def assign_lead(session: AsyncSession, *, event: LeadQualified) -> AssignO
 
 
 async def assign_queued_leads(session: AsyncSession, *, limit: int = DRAIN_BATCH) -> int:
-    """Assign leads waiting in the fallback queue, oldest first, while reps can take them."""
+    """Assign leads waiting in the fallback queues, oldest first, while reps can take them.
+
+    Once a queue's lead finds nobody, the rest of that queue waits for the next retry; other
+    queues (other pools, other rules) are still tried.
+    """
     queue = FallbackQueueRepository(session)
     assigned = 0
+    stuck: set[str] = set()
     for waiting in await queue.claim_oldest(limit=limit):
+        if waiting.pool in stuck:
+            continue
         if await AssignmentRepository(session).by_lead(waiting.lead_id) is not None:
             # A later qualification of the same lead found a rep first.
             await queue.remove(waiting.lead_id)
@@ -72,7 +82,8 @@ async def assign_queued_leads(session: AsyncSession, *, limit: int = DRAIN_BATCH
         event = LeadQualified.model_validate(waiting.event)
         outcome = await _assign(session, event=event, queued_at=waiting.queued_at)
         if outcome.result == "queued":
-            break
+            stuck.update({waiting.pool, outcome.queue or waiting.pool})
+            continue
         await queue.remove(waiting.lead_id)
         assigned += outcome.result == "assigned"
     if assigned:
@@ -94,10 +105,22 @@ async def retry_fallback_queue(session: AsyncSession) -> int:
     return await assign_queued_leads(session)
 
 
-async def preview_assignment(session: AsyncSession, *, at: datetime | None = None) -> RoutingPreview:
-    """Who would get a lead qualified at `at` (default now), and why, without assigning it."""
-    decision = await decide(session, at=at or utc_now(), lock=False)
+async def preview_assignment(session: AsyncSession, *, preview: RoutingPreviewCreate) -> RoutingPreview:
+    """Who would get this lead if it qualified at `preview.at` (default now), by which rule,
+    and why, without assigning it or moving any ledger."""
+    decision = await decide(
+        session,
+        at=preview.at or utc_now(),
+        lead=preview.lead.model_dump(mode="json"),
+        qualification=preview.qualification(),
+        lock=False,
+    )
     return RoutingPreview.model_validate(decision.trace)
+
+
+def _qualification(event: LeadQualified) -> dict[str, str | float]:
+    payload = event.payload
+    return {"grade": payload.grade, "score": payload.score, "sla_tier": payload.sla_tier}
 
 
 async def _assign(
@@ -105,15 +128,17 @@ async def _assign(
 ) -> AssignOutcome:
     assignments = AssignmentRepository(session)
     now = utc_now()
+    payload = event.payload
     with DECISION_SECONDS.time():
-        decision = await decide(session, at=now)
-    if decision.chosen is None or decision.standing is None:
+        decision = await decide(
+            session, at=now, lead=payload.lead.model_dump(mode="json"), qualification=_qualification(event)
+        )
+    if decision.chosen is None:
         if queued_at is None:
             await _queue(session, event=event, decision=decision, at=now)
-        return AssignOutcome("queued")
+        return AssignOutcome("queued", queue=decision.queue)
 
     rep, standing = decision.chosen, decision.standing
-    payload = event.payload
     # A lead that waited in the fallback queue could not be touched earlier: its clock starts now.
     clock_start = payload.qualified_at if queued_at is None else max(payload.qualified_at, now)
     trace = {**decision.trace, "sla_clock_started_at": clock_start.isoformat()}
@@ -132,7 +157,7 @@ async def _assign(
         assigned_at=now,
         qualified_at=payload.qualified_at,
         lead=payload.lead.model_dump(mode="json"),
-        strategy=STRATEGY,
+        strategy=decision.strategy,
         decision=trace,
         qualified_event_id=event.event_id,
         correlation_id=event.correlation_id,
@@ -151,16 +176,24 @@ async def hand_over(
     *,
     assignment: Assignment,
     rep: Rep,
-    standing: roundrobin.Standing,
+    standing: roundrobin.Standing | None,
     at: datetime,
     caused_by: LeadQualified | None,
 ) -> None:
-    """What follows every (re)assignment: credit the ledger, start the rep's SLA timer, and
-    stage `lead.assigned`."""
-    credited = roundrobin.credited(standing, at=at)
-    await LedgerRepository(session).credit_assignment(
-        rep.id, credit=credited.credit, at=at, share_when_picked=standing.share
-    )
+    """What follows every (re)assignment: credit the pool's ledger (a rep a rule named directly
+    took no turn in any rotation), count the rep's day, start their SLA timer, and stage
+    `lead.assigned`."""
+    if standing is not None:
+        credited = roundrobin.credited(standing, at=at)
+        await LedgerRepository(session).credit_assignment(
+            rep.id,
+            pool=standing.pool,
+            credit=credited.credit,
+            weight=standing.weight,
+            at=at,
+            share_when_picked=standing.share,
+        )
+    await DayCountRepository(session).count_one(rep.id, local_day(rep.timezone, at))
     await SlaTimerRepository(session).schedule(
         assignment_id=assignment.id, rep_id=rep.id, due_at=assignment.sla_due_at
     )
@@ -207,13 +240,21 @@ async def _queue(session: AsyncSession, *, event: LeadQualified, decision: Decis
     queued = await FallbackQueueRepository(session).enqueue(
         lead_id=event.lead_id,
         event=event.model_dump(mode="json"),
+        pool=decision.queue,
         reason=reason,
         decision=decision.trace,
         at=at,
     )
     if queued:
         # The alert: an operator has to add or free up a rep, or the lead waits.
+        LEADS_QUEUED.labels(decision.queue, reason).inc()
         log.warning(
             "routing.no_eligible_rep",
-            extra={"lead_id": str(event.lead_id), "pool": POOL, "skipped": decision.trace["skipped"]},
+            extra={
+                "lead_id": str(event.lead_id),
+                "pool": decision.queue,
+                "rule": decision.trace.get("rule"),
+                "rules_version": decision.trace.get("rules_version"),
+                "skipped": decision.trace["skipped"],
+            },
         )

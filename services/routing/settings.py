@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 
 from shared.settings import ServiceSettings
@@ -7,6 +9,11 @@ from shared.settings import ServiceSettings
 
 class RoutingSettings(ServiceSettings):
     service_name: str = "routing"
+    routing_rules_path: Path | None = Field(
+        default=None,
+        description="YAML routing rules to route with until a rule set is activated through the API "
+        "(BATON_ROUTING_RULES_PATH); the packaged default (one pool of every rep) if unset.",
+    )
     worker_interval_s: float = Field(
         default=1.0,
         description="How often each replica fires due SLA timers and retries the fallback queue.",

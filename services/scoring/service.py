@@ -196,6 +196,7 @@ async def record_evaluation(
             company_size=profile.company_size,
             industry=profile.industry,
             grade=evaluation.grade,
+            **_routing_fields(profile),
         ),
     )
     await add_event(
@@ -347,7 +348,23 @@ def to_activity(row: LeadActivity) -> Activity:
     return Activity(type=row.type, occurred_at=row.occurred_at, properties=row.properties)
 
 
+# Routing's fields ride in the profile's attributes: scoring only passes them on to routing.
+ROUTING_FIELDS = ("state", "language", "product_interest", "account_id", "account_owner_id")
+
+
 def _profile_fields(payload: LeadIngestedPayload) -> dict[str, object]:
+    fields = _scored_fields(payload)
+    routing = {name: str(getattr(payload, name)) for name in ROUTING_FIELDS if getattr(payload, name)}
+    if routing:
+        fields["attributes"] = {**payload.attributes, **routing}
+    return fields
+
+
+def _routing_fields(profile: LeadProfile) -> dict[str, str]:
+    return {name: profile.attributes[name] for name in ROUTING_FIELDS if profile.attributes.get(name)}
+
+
+def _scored_fields(payload: LeadIngestedPayload) -> dict[str, object]:
     return payload.model_dump(
         include={
             "email",

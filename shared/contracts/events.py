@@ -31,6 +31,9 @@ class LeadIngestedPayload(Payload):
     country: str | None = None
     company_size: int | None = None
     industry: str | None = None
+    state: str | None = Field(default=None, description="State, province or county within the country.")
+    language: str | None = Field(default=None, description="The language the lead wants to be served in.")
+    product_interest: str | None = Field(default=None, description="The product the lead asked about.")
     consent: bool | None = None
     is_hand_raiser: bool = False
     utm: dict[str, str] = Field(default_factory=dict)
@@ -94,6 +97,11 @@ class LeadSnapshot(Payload):
     company_size: int | None = None
     industry: str | None = None
     grade: str | None = None
+    state: str | None = None
+    language: str | None = None
+    product_interest: str | None = None
+    account_id: uuid.UUID | None = Field(default=None, description="The account the lead matched.")
+    account_owner_id: uuid.UUID | None = Field(default=None, description="That account's owner (a rep id).")
 
 
 class LeadQualifiedPayload(Payload):

@@ -1,0 +1,155 @@
+"""The routing rules' lifecycle: immutable versions, drafts, one active version.
+
+Like the scoring rubric, a rule set is stored as a draft under a version that is never reused,
+then activated; activation retires the previous version. Until a version is activated, routing
+uses the rule set file it was configured with (the packaged default: one pool of every rep).
+Transport-free: the caller owns the session and its transaction.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.routing.errors import (
+    RuleSetNotDraft,
+    RuleSetRejected,
+    RuleSetVersionExists,
+    RuleSetVersionNotFound,
+)
+from services.routing.models import RuleSetRecord
+from services.routing.repository import LedgerRepository, RepRepository, RuleSetRepository
+from services.routing.rules import RepRef, RuleSet, load_rule_set, rep_references
+from services.routing.schemas import RuleSetVersionRead
+from shared.contracts import utc_now
+
+log = logging.getLogger(__name__)
+
+_configured: RuleSet | None = None
+# Versions are immutable, so a parsed document is valid for as long as the process lives.
+_parsed: dict[str, RuleSet] = {}
+
+
+def configure(rule_set: RuleSet) -> None:
+    """Set the rule set routing uses before any version is activated (the app factory calls
+    this with the configured file, so an invalid file stops the service at boot)."""
+    global _configured
+    _configured = rule_set
+
+
+def configured() -> RuleSet:
+    global _configured
+    if _configured is None:
+        _configured = load_rule_set()
+    return _configured
+
+
+async def active_rule_set(session: AsyncSession) -> RuleSet:
+    """The rule set decisions use now: the active version, or the configured file."""
+    version = await RuleSetRepository(session).active_version()
+    if version is None:
+        return configured()
+    return _parsed.get(version) or await _version(session, version)
+
+
+async def _version(session: AsyncSession, version: str) -> RuleSet:
+    if version == configured().version:
+        return configured()
+    record = await RuleSetRepository(session).get(version)
+    if record is None:
+        raise RuleSetVersionNotFound(f"no routing rule set version {version!r}")
+    rule_set = _parsed[version] = RuleSet.model_validate(record.document)
+    return rule_set
+
+
+async def create_draft(session: AsyncSession, *, draft: RuleSet, author: str) -> RuleSetVersionRead:
+    """Store a new draft once every rep it names is on the team (422 with the paths otherwise)."""
+    await check_reps_exist(session, draft)
+    record = RuleSetRecord(
+        version=draft.version,
+        status="draft",
+        document=draft.model_dump(mode="json"),
+        created_by=author,
+        created_at=utc_now(),
+        activated_at=None,
+    )
+    if draft.version == configured().version or not await RuleSetRepository(session).add(record):
+        raise RuleSetVersionExists(
+            f"routing rule set version {draft.version!r} already exists; choose a new version"
+        )
+    log.info("routing.rule_set_drafted", extra={"version": draft.version})
+    return _read(record, include_document=True)
+
+
+async def check_reps_exist(session: AsyncSession, rule_set: RuleSet) -> None:
+    references = rep_references(rule_set)
+    refs = [RepRef(text) for _, text in references]
+    reps = RepRepository(session)
+    by_email = await reps.ids_by_email([r.email for r in refs if r.rep_id is None])
+    by_id = await reps.existing_ids([r.rep_id for r in refs if r.rep_id is not None])
+    errors: list[dict[str, Any]] = [
+        {"loc": loc, "msg": f"no rep {text!r} on the team", "type": "unknown_rep"}
+        for (loc, text), ref in zip(references, refs, strict=True)
+        if (ref.rep_id not in by_id if ref.rep_id is not None else ref.email not in by_email)
+    ]
+    if errors:
+        raise RuleSetRejected(f"{len(errors)} error(s) in the rule set", errors=errors)
+
+
+async def list_versions(session: AsyncSession) -> list[RuleSetVersionRead]:
+    return [_read(r, include_document=False) for r in await RuleSetRepository(session).all()]
+
+
+async def get_version(session: AsyncSession, *, version: str) -> RuleSetVersionRead:
+    record = await RuleSetRepository(session).get(version)
+    if record is None:
+        configured_set = configured()
+        if version != configured_set.version:
+            raise RuleSetVersionNotFound(f"no routing rule set version {version!r}")
+        return RuleSetVersionRead(
+            version=version,
+            status="configured",
+            name=configured_set.name,
+            created_by="configuration",
+            document=configured_set.model_dump(mode="json"),
+        )
+    return _read(record, include_document=True)
+
+
+async def activate(session: AsyncSession, *, version: str) -> RuleSetVersionRead:
+    """Make a draft the active rule set; the previous one is retired. Leads waiting in a
+    fallback queue are tried again under the new rules by the next queue retry."""
+    rule_sets = RuleSetRepository(session)
+    # Exclusive: no decision runs half under the old rules, half under the new.
+    await LedgerRepository(session).enter_pool(exclusive=True)
+    record = await rule_sets.get(version, lock=True)
+    if record is None:
+        raise RuleSetVersionNotFound(f"no routing rule set version {version!r}")
+    if record.status != "draft":
+        raise RuleSetNotDraft(
+            f"routing rule set {version!r} is {record.status}; only a draft can be activated"
+        )
+    # Reps may have changed since the draft was stored.
+    await check_reps_exist(session, RuleSet.model_validate(record.document))
+    previous = await rule_sets.retire_active()
+    record.status, record.activated_at = "active", utc_now()
+    await session.flush()
+    log.info("routing.rule_set_activated", extra={"version": version, "previous_version": previous})
+    read = _read(record, include_document=False)
+    read.previous_version = previous
+    return read
+
+
+def _read(record: RuleSetRecord, *, include_document: bool) -> RuleSetVersionRead:
+    document = record.document
+    return RuleSetVersionRead(
+        version=record.version,
+        status=record.status,
+        name=str(document.get("name", "")),
+        created_by=record.created_by,
+        created_at=record.created_at,
+        activated_at=record.activated_at,
+        document=document if include_document else None,
+    )

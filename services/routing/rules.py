@@ -1,0 +1,422 @@
+"""The routing rule language: ordered rules over a lead's facts, each naming who takes the lead.
+
+A rule set is a YAML (or JSON) document validated by these models. Rules are tried in order and
+the first whose conditions all hold decides: the account's owner, a named rep, or a pool of
+reps shared by weighted round-robin. The last rule must be a catch-all pool, so every lead
+reaches a pool or that pool's fallback queue. Everything a rule names (fields, pools) is checked
+at load time and every error is reported with its path; rep references are checked against the
+team when a draft is stored. Pure: no database, no clock.
+"""
+
+from __future__ import annotations
+
+import math
+import uuid
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from functools import cached_property
+from importlib.resources import files
+from pathlib import Path
+from typing import Annotated, Any, Literal, Self
+
+import yaml
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+DEFAULT_RULE_SET = "default.yaml"
+
+Scalar = str | int | float | bool
+FieldValue = str | int | float | bool | None
+Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", max_length=100)]
+
+# What a rule may test: the lead snapshot scoring sends, the qualification, and two derived
+# fields (region from country, segment from company size).
+LEAD_FIELDS = frozenset(
+    {
+        "country",
+        "region",
+        "state",
+        "company_size",
+        "segment",
+        "industry",
+        "language",
+        "product_interest",
+        "grade",
+        "score",
+        "sla_tier",
+        "source",
+        "form_id",
+        "job_title",
+        "company",
+        "account_id",
+        "account_owner_id",
+    }
+)
+# The lead facts a rep must hold as skills to take the lead (unless every rep holds them).
+SKILL_FIELDS = ("language", "product_interest")
+
+REGIONS: Mapping[str, frozenset[str]] = {
+    region: frozenset(countries.split(" "))
+    for region, countries in {
+        "amer": "US CA MX BR AR CL CO PE UY EC VE CR PA GT DO PR",
+        "emea": "GB IE DE FR NL BE LU ES PT IT CH AT SE NO DK FI IS PL CZ SK HU RO BG GR HR SI EE LV LT "
+        "UA TR IL AE SA QA KW EG MA ZA NG KE",
+        "apac": "JP CN HK TW KR SG MY TH VN PH ID IN AU NZ PK BD LK",
+    }.items()
+}
+
+
+class RuleSetInvalid(ValueError):
+    """The document is not a valid rule set; `errors` lists every problem with its path."""
+
+    def __init__(self, errors: list[dict[str, Any]]) -> None:
+        described = "; ".join(f"{'.'.join(map(str, e['loc'])) or '<document>'}: {e['msg']}" for e in errors)
+        super().__init__(f"{len(errors)} rule set error(s): {described}")
+        self.errors = errors
+
+
+def _known_field(name: str) -> str:
+    if name not in LEAD_FIELDS:
+        raise ValueError(f"unknown lead field {name!r}; known fields: {', '.join(sorted(LEAD_FIELDS))}")
+    return name
+
+
+LeadField = Annotated[str, AfterValidator(_known_field)]
+
+
+def normalize(value: Scalar) -> str:
+    """One comparable text form: case-folded strings, 'true'/'false', integral floats as ints."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, int | float):
+        return str(value)
+    return value.strip().casefold()
+
+
+def comparable(value: FieldValue) -> str | None:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return normalize(value)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Equals(_Strict):
+    """The field equals the value (strings compared case-insensitively)."""
+
+    field: LeadField
+    op: Literal["equals"]
+    value: Scalar
+
+    def matches(self, value: FieldValue) -> bool:
+        return comparable(value) == normalize(self.value)
+
+
+class In(_Strict):
+    """The field equals one of the values (strings compared case-insensitively)."""
+
+    field: LeadField
+    op: Literal["in"]
+    value: list[Scalar] = Field(min_length=1)
+
+    @cached_property
+    def _normalized(self) -> frozenset[str]:
+        return frozenset(normalize(v) for v in self.value)
+
+    def matches(self, value: FieldValue) -> bool:
+        text = comparable(value)
+        return text is not None and text in self._normalized
+
+
+class Exists(_Strict):
+    """The field has a value (or, with `value: false`, has none)."""
+
+    field: LeadField
+    op: Literal["exists"]
+    value: bool = True
+
+    def matches(self, value: FieldValue) -> bool:
+        return (comparable(value) is not None) == self.value
+
+
+class Range(_Strict):
+    """The field, read as a number, lies within [min, max] (either bound may be left out)."""
+
+    field: LeadField
+    op: Literal["range"]
+    min: float | None = None
+    max: float | None = None
+
+    @model_validator(mode="after")
+    def _bounded(self) -> Self:
+        if self.min is None and self.max is None:
+            raise ValueError("range needs at least one of min and max")
+        if self.min is not None and self.max is not None and self.min > self.max:
+            raise ValueError(f"range min {self.min} is greater than max {self.max}")
+        return self
+
+    def matches(self, value: FieldValue) -> bool:
+        if value is None or isinstance(value, bool):
+            return False
+        try:
+            number = float(value)
+        except ValueError:
+            return False
+        if math.isnan(number):
+            return False
+        return (self.min is None or number >= self.min) and (self.max is None or number <= self.max)
+
+
+Condition = Annotated[Equals | In | Exists | Range, Field(discriminator="op")]
+
+IfUnavailable = Literal["next_rule", "queue"]
+
+
+class AccountOwnerAction(_Strict):
+    """The lead's account owner. A lead without an owned account, or whose owner cannot take it
+    now, goes on to the next rule (or, with `if_unavailable: queue`, waits for the owner)."""
+
+    type: Literal["account_owner"]
+    if_unavailable: IfUnavailable = "next_rule"
+
+
+class RepAction(_Strict):
+    """One named rep (email or id)."""
+
+    type: Literal["rep"]
+    rep: str = Field(min_length=1, max_length=320)
+    if_unavailable: IfUnavailable = "next_rule"
+
+
+class PoolAction(_Strict):
+    """A pool: the lead goes to its next rep by weighted round-robin, or to its fallback queue."""
+
+    type: Literal["pool"]
+    pool: Slug
+
+
+Action = Annotated[AccountOwnerAction | RepAction | PoolAction, Field(discriminator="type")]
+
+
+class Rule(_Strict):
+    id: Slug
+    description: str = ""
+    when: list[Condition] = Field(default_factory=list, description="All must hold; none matches every lead.")
+    action: Action
+
+    def matches(self, facts: Mapping[str, FieldValue]) -> bool:
+        return all(condition.matches(facts.get(condition.field)) for condition in self.when)
+
+
+class PoolMember(_Strict):
+    rep: str = Field(min_length=1, max_length=320, description="The rep's email or id.")
+    weight: int | None = Field(default=None, ge=1, le=1000, description="Default: the rep's own weight.")
+
+
+class Pool(_Strict):
+    """A team or territory: a named set of reps, each with a weight, and its own fairness ledger."""
+
+    id: Slug
+    name: str = ""
+    members: Literal["all"] | list[PoolMember] = Field(
+        description="`all`: every rep, with their own weight; or a list of reps."
+    )
+
+    @model_validator(mode="after")
+    def _members_once(self) -> Self:
+        if isinstance(self.members, list):
+            if not self.members:
+                raise ValueError("a pool needs at least one member (or `members: all`)")
+            repeated = sorted(r for r, n in Counter(m.rep.casefold() for m in self.members).items() if n > 1)
+            if repeated:
+                raise ValueError(f"a rep is listed twice: {', '.join(repeated)}")
+        return self
+
+
+class Segment(_Strict):
+    segment: Slug
+    min_size: int = Field(ge=0, description="Smallest company size in the segment.")
+
+
+DEFAULT_SEGMENTS = (
+    Segment(segment="enterprise", min_size=1000),
+    Segment(segment="mid_market", min_size=100),
+    Segment(segment="smb", min_size=0),
+)
+
+
+class RuleSet(_Strict):
+    """One version of the routing rules."""
+
+    version: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=64)
+    name: str
+    description: str = ""
+    segments: list[Segment] = Field(
+        default_factory=lambda: list(DEFAULT_SEGMENTS),
+        description="Company-size segments, largest first; `segment` is the first the size reaches.",
+    )
+    common_skills: list[str] = Field(
+        default_factory=list,
+        description="Skills every rep has (e.g. `en`): leads needing only these need no skilled rep.",
+    )
+    pools: list[Pool] = Field(min_length=1)
+    rules: list[Rule] = Field(min_length=1)
+
+    def problems(self) -> list[dict[str, Any]]:
+        """What the field types cannot check: unique ids, ordered segments, pools that exist,
+        and a catch-all pool rule at the end; each problem with its path."""
+        problems: list[dict[str, Any]] = []
+
+        def problem(loc: list[str | int], msg: str) -> None:
+            problems.append({"loc": loc, "msg": msg, "type": "rule_set"})
+
+        ids: tuple[tuple[str, str, list[str]], ...] = (
+            ("pool id", "pools", [p.id for p in self.pools]),
+            ("rule id", "rules", [r.id for r in self.rules]),
+        )
+        for what, key, names in ids:
+            for i, name in enumerate(names):
+                if name in names[:i]:
+                    problem([key, i, "id"], f"duplicate {what} {name!r}")
+        sizes = [s.min_size for s in self.segments]
+        if sizes != sorted(set(sizes), reverse=True):
+            problem(["segments"], "segments must be listed largest first with strictly decreasing min_size")
+        known = {p.id for p in self.pools}
+        for i, rule in enumerate(self.rules):
+            if isinstance(rule.action, PoolAction) and rule.action.pool not in known:
+                problem(
+                    ["rules", i, "action", "pool"],
+                    f"unknown pool {rule.action.pool!r}; pools are {', '.join(sorted(known))}",
+                )
+        last = self.rules[-1]
+        if last.when or not isinstance(last.action, PoolAction):
+            problem(
+                ["rules", len(self.rules) - 1],
+                f"the last rule ({last.id}) must be a catch-all: no conditions and a pool action, "
+                "so every lead reaches a pool",
+            )
+        return problems
+
+    @classmethod
+    def from_yaml(cls, text: str) -> Self:
+        """Parse and validate a YAML (or JSON) document, raising `RuleSetInvalid` with every error."""
+        try:
+            document = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise RuleSetInvalid(
+                [{"loc": [], "msg": f"not valid YAML: {exc}", "type": "yaml_invalid"}]
+            ) from exc
+        return cls.from_document(document)
+
+    @classmethod
+    def from_document(cls, document: object) -> Self:
+        if not isinstance(document, dict):
+            raise RuleSetInvalid([{"loc": [], "msg": "a rule set is a mapping", "type": "dict_type"}])
+        try:
+            rule_set = cls.model_validate(document)
+        except ValidationError as exc:
+            raise RuleSetInvalid(
+                [
+                    {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
+                    for e in exc.errors(include_url=False, include_input=False)
+                ]
+            ) from exc
+        problems = rule_set.problems()
+        if problems:
+            raise RuleSetInvalid(problems)
+        return rule_set
+
+    def pool(self, pool_id: str) -> Pool:
+        return next(p for p in self.pools if p.id == pool_id)
+
+    @property
+    def catch_all(self) -> Rule:
+        return self.rules[-1]
+
+    def matching(self, facts: Mapping[str, FieldValue]) -> Iterator[Rule]:
+        """The rules that match, in order: the first decides unless it falls through."""
+        return (rule for rule in self.rules if rule.matches(facts))
+
+    def segment_of(self, company_size: int | None) -> str | None:
+        if company_size is None:
+            return None
+        return next((s.segment for s in self.segments if company_size >= s.min_size), None)
+
+    def facts(self, lead: Mapping[str, Any], **qualification: FieldValue) -> dict[str, FieldValue]:
+        """What rules test: the lead snapshot's fields, the qualification's, and the derived ones."""
+        facts: dict[str, FieldValue] = {
+            name: _scalar(lead.get(name)) for name in LEAD_FIELDS if name not in {"region", "segment"}
+        }
+        facts.update({k: v for k, v in qualification.items() if v is not None})
+        country = comparable(facts.get("country"))
+        facts["region"] = region_of(country.upper()) if country else None
+        size = facts.get("company_size")
+        facts["segment"] = self.segment_of(
+            size if isinstance(size, int) and not isinstance(size, bool) else None
+        )
+        return facts
+
+    def required_skills(self, facts: Mapping[str, FieldValue]) -> frozenset[str]:
+        """The skills a rep must hold to take this lead: its language and product interest,
+        minus what every rep has."""
+        common = {normalize(s) for s in self.common_skills}
+        needed = {comparable(facts.get(name)) for name in SKILL_FIELDS}
+        return frozenset(s for s in needed if s is not None and s not in common)
+
+
+def missing_skills(required: frozenset[str], rep_skills: list[str] | tuple[str, ...]) -> list[str]:
+    held = {normalize(s) for s in rep_skills}
+    return sorted(required - held)
+
+
+def region_of(country: str) -> str | None:
+    return next((region for region, countries in REGIONS.items() if country in countries), None)
+
+
+@dataclass(frozen=True)
+class RepRef:
+    """How a rule set names a rep: by id when the text is a UUID, else by email."""
+
+    text: str
+
+    @property
+    def rep_id(self) -> uuid.UUID | None:
+        try:
+            return uuid.UUID(self.text)
+        except ValueError:
+            return None
+
+    @property
+    def email(self) -> str:
+        return self.text.strip().lower()
+
+
+def rep_references(rule_set: RuleSet) -> list[tuple[list[str | int], str]]:
+    """Every rep the document names, with its path, so a draft can be checked against the team."""
+    found: list[tuple[list[str | int], str]] = []
+    for i, pool in enumerate(rule_set.pools):
+        if isinstance(pool.members, list):
+            found.extend((["pools", i, "members", j, "rep"], m.rep) for j, m in enumerate(pool.members))
+    for i, rule in enumerate(rule_set.rules):
+        if isinstance(rule.action, RepAction):
+            found.append((["rules", i, "action", "rep"], rule.action.rep))
+    return found
+
+
+def _scalar(value: object) -> FieldValue:
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
+def load_rule_set(path: str | Path | None = None) -> RuleSet:
+    """The rule set at `path`, or the packaged default (one pool of every rep) when none is given."""
+    if path is None:
+        text = (files("services.routing.rulesets") / DEFAULT_RULE_SET).read_text(encoding="utf-8")
+    else:
+        text = Path(path).read_text(encoding="utf-8")
+    return RuleSet.from_yaml(text)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -176,10 +176,19 @@ async def _from_pool(
         ids = sorted(wanted)
         members = list(await (reps.lock_candidates(ids) if lock else reps.candidates(ids)))
         weights = {rep.id: wanted[rep.id] or rep.weight for rep in members}
-    lines = await LedgerRepository(session).lines(pool.id, [rep.id for rep in members])
+    ledger = LedgerRepository(session)
+    lines, fresh = await ledger.lines(pool.id, [rep.id for rep in members], create=lock)
     standings = {
         rep.id: standing_of(rep, lines[rep.id], pool=pool.id, weight=weights[rep.id]) for rep in members
     }
+    # A rep new to the pool (it just started, they joined it, or the rules added them) opens
+    # level with its lowest active member: starting at zero would hand them every lead for a while.
+    veterans = [standings[rep.id] for rep in members if rep.active and rep.id not in fresh]
+    for rep_id in sorted(fresh):
+        opening = roundrobin.opening_credit(weights[rep_id], veterans)
+        standings[rep_id] = replace(standings[rep_id], credit=opening)
+        if lock:
+            await ledger.open_line(pool.id, rep_id, credit=opening, weight=weights[rep_id])
     level = roundrobin.pool_level(list(standings.values()))
     workload = await _workload(session, at)
     eligible: list[tuple[Rep, roundrobin.Standing]] = []

@@ -130,21 +130,39 @@ class LedgerRepository:
         lock = func.pg_advisory_xact_lock if exclusive else func.pg_advisory_xact_lock_shared
         await self.session.execute(select(lock(POOL_LOCK_KEY)))
 
-    async def lines(self, pool: str, rep_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, RepLedger]:
-        """The pool's ledger lines of these reps; a rep new to the pool gets an empty line,
-        which leveling lifts to the pool's level, so joining a pool brings no catch-up burst."""
-        if rep_ids:
-            await self.session.execute(
+    async def lines(
+        self, pool: str, rep_ids: Sequence[uuid.UUID], *, create: bool
+    ) -> tuple[dict[uuid.UUID, RepLedger], frozenset[uuid.UUID]]:
+        """The pool's ledger lines of these reps, and which of them are new to the pool. With
+        `create` the new lines are stored (empty, to be opened by `open_line`); without, they
+        are stand-ins that are never written (a preview)."""
+        fresh: frozenset[uuid.UUID] = frozenset()
+        if create and rep_ids:
+            inserted = await self.session.execute(
                 insert(RepLedger)
                 .values([{"pool": pool, "rep_id": r, "assigned": 0, "credit": 0.0} for r in rep_ids])
                 .on_conflict_do_nothing(index_elements=[RepLedger.pool, RepLedger.rep_id])
+                .returning(RepLedger.rep_id)
             )
+            fresh = frozenset(inserted.scalars().all())
         result = await self.session.execute(
             select(RepLedger)
             .where(RepLedger.pool == pool, RepLedger.rep_id.in_(rep_ids))
             .execution_options(populate_existing=True)
         )
-        return {line.rep_id: line for line in result.scalars().all()}
+        lines = {line.rep_id: line for line in result.scalars().all()}
+        if not create:
+            fresh = frozenset(set(rep_ids) - lines.keys())
+            lines.update({r: RepLedger(pool=pool, rep_id=r, assigned=0, credit=0.0) for r in fresh})
+        return lines, fresh
+
+    async def open_line(self, pool: str, rep_id: uuid.UUID, *, credit: float, weight: int) -> None:
+        await self.session.execute(
+            update(RepLedger)
+            .where(RepLedger.pool == pool, RepLedger.rep_id == rep_id)
+            .values(credit=credit, weight=weight)
+            .execution_options(synchronize_session=False)
+        )
 
     async def assigned_to(self, rep_id: uuid.UUID) -> int:
         total = await self.session.scalar(

@@ -225,7 +225,9 @@ class SkippedRep(BaseModel):
         description="inactive, missing_skill, away, capped, daily_cap, outside_hours or escalated_from."
     )
     missing: list[str] | None = Field(
-        default=None, exclude_if=lambda v: v is None, description="With missing_skill: the skills the rep lacks."
+        default=None,
+        exclude_if=lambda v: v is None,
+        description="With missing_skill: the skills the rep lacks.",
     )
 
 

@@ -12,19 +12,19 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.routing import roundrobin
+from services.routing.conditions import FieldValue
 from services.routing.eligibility import RepAvailability, local_day, skip_reason
 from services.routing.models import Rep, RepLedger
 from services.routing.repository import (
     AbsenceRepository,
     AssignmentRepository,
-    DayCountRepository,
     LedgerRepository,
     RepRepository,
 )
+from services.routing.rule_repository import DayCountRepository
 from services.routing.rule_versions import active_rule_set
 from services.routing.rules import (
     AccountOwnerAction,
-    FieldValue,
     PoolAction,
     RepAction,
     RepRef,

@@ -20,7 +20,8 @@ from services.routing.errors import (
     RuleSetVersionNotFound,
 )
 from services.routing.models import RuleSetRecord
-from services.routing.repository import LedgerRepository, RepRepository, RuleSetRepository
+from services.routing.repository import LedgerRepository, RepRepository
+from services.routing.rule_repository import RuleSetRepository
 from services.routing.rules import RepRef, RuleSet, load_rule_set, rep_references
 from services.routing.schemas import RuleSetVersionRead
 from shared.contracts import utc_now

@@ -10,60 +10,31 @@ team when a draft is stored. Pure: no database, no clock.
 
 from __future__ import annotations
 
-import math
 import uuid
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from functools import cached_property
 from importlib.resources import files
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
 import yaml
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
+
+from services.routing.conditions import (
+    LEAD_FIELDS,
+    SKILL_FIELDS,
+    Condition,
+    FieldValue,
+    Strict,
+    comparable,
+    normalize,
+    region_of,
+)
 
 DEFAULT_RULE_SET = "default.yaml"
 
-Scalar = str | int | float | bool
-FieldValue = str | int | float | bool | None
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", max_length=100)]
-
-# What a rule may test: the lead snapshot scoring sends, the qualification, and two derived
-# fields (region from country, segment from company size).
-LEAD_FIELDS = frozenset(
-    {
-        "country",
-        "region",
-        "state",
-        "company_size",
-        "segment",
-        "industry",
-        "language",
-        "product_interest",
-        "grade",
-        "score",
-        "sla_tier",
-        "source",
-        "form_id",
-        "job_title",
-        "company",
-        "account_id",
-        "account_owner_id",
-    }
-)
-# The lead facts a rep must hold as skills to take the lead (unless every rep holds them).
-SKILL_FIELDS = ("language", "product_interest")
-
-REGIONS: Mapping[str, frozenset[str]] = {
-    region: frozenset(countries.split(" "))
-    for region, countries in {
-        "amer": "US CA MX BR AR CL CO PE UY EC VE CR PA GT DO PR",
-        "emea": "GB IE DE FR NL BE LU ES PT IT CH AT SE NO DK FI IS PL CZ SK HU RO BG GR HR SI EE LV LT "
-        "UA TR IL AE SA QA KW EG MA ZA NG KE",
-        "apac": "JP CN HK TW KR SG MY TH VN PH ID IN AU NZ PK BD LK",
-    }.items()
-}
 
 
 class RuleSetInvalid(ValueError):
@@ -75,108 +46,10 @@ class RuleSetInvalid(ValueError):
         self.errors = errors
 
 
-def _known_field(name: str) -> str:
-    if name not in LEAD_FIELDS:
-        raise ValueError(f"unknown lead field {name!r}; known fields: {', '.join(sorted(LEAD_FIELDS))}")
-    return name
-
-
-LeadField = Annotated[str, AfterValidator(_known_field)]
-
-
-def normalize(value: Scalar) -> str:
-    """One comparable text form: case-folded strings, 'true'/'false', integral floats as ints."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, int | float):
-        return str(value)
-    return value.strip().casefold()
-
-
-def comparable(value: FieldValue) -> str | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    return normalize(value)
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Equals(_Strict):
-    """The field equals the value (strings compared case-insensitively)."""
-
-    field: LeadField
-    op: Literal["equals"]
-    value: Scalar
-
-    def matches(self, value: FieldValue) -> bool:
-        return comparable(value) == normalize(self.value)
-
-
-class In(_Strict):
-    """The field equals one of the values (strings compared case-insensitively)."""
-
-    field: LeadField
-    op: Literal["in"]
-    value: list[Scalar] = Field(min_length=1)
-
-    @cached_property
-    def _normalized(self) -> frozenset[str]:
-        return frozenset(normalize(v) for v in self.value)
-
-    def matches(self, value: FieldValue) -> bool:
-        text = comparable(value)
-        return text is not None and text in self._normalized
-
-
-class Exists(_Strict):
-    """The field has a value (or, with `value: false`, has none)."""
-
-    field: LeadField
-    op: Literal["exists"]
-    value: bool = True
-
-    def matches(self, value: FieldValue) -> bool:
-        return (comparable(value) is not None) == self.value
-
-
-class Range(_Strict):
-    """The field, read as a number, lies within [min, max] (either bound may be left out)."""
-
-    field: LeadField
-    op: Literal["range"]
-    min: float | None = None
-    max: float | None = None
-
-    @model_validator(mode="after")
-    def _bounded(self) -> Self:
-        if self.min is None and self.max is None:
-            raise ValueError("range needs at least one of min and max")
-        if self.min is not None and self.max is not None and self.min > self.max:
-            raise ValueError(f"range min {self.min} is greater than max {self.max}")
-        return self
-
-    def matches(self, value: FieldValue) -> bool:
-        if value is None or isinstance(value, bool):
-            return False
-        try:
-            number = float(value)
-        except ValueError:
-            return False
-        if math.isnan(number):
-            return False
-        return (self.min is None or number >= self.min) and (self.max is None or number <= self.max)
-
-
-Condition = Annotated[Equals | In | Exists | Range, Field(discriminator="op")]
-
 IfUnavailable = Literal["next_rule", "queue"]
 
 
-class AccountOwnerAction(_Strict):
+class AccountOwnerAction(Strict):
     """The lead's account owner. A lead without an owned account, or whose owner cannot take it
     now, goes on to the next rule (or, with `if_unavailable: queue`, waits for the owner)."""
 
@@ -184,7 +57,7 @@ class AccountOwnerAction(_Strict):
     if_unavailable: IfUnavailable = "next_rule"
 
 
-class RepAction(_Strict):
+class RepAction(Strict):
     """One named rep (email or id)."""
 
     type: Literal["rep"]
@@ -192,7 +65,7 @@ class RepAction(_Strict):
     if_unavailable: IfUnavailable = "next_rule"
 
 
-class PoolAction(_Strict):
+class PoolAction(Strict):
     """A pool: the lead goes to its next rep by weighted round-robin, or to its fallback queue."""
 
     type: Literal["pool"]
@@ -202,7 +75,7 @@ class PoolAction(_Strict):
 Action = Annotated[AccountOwnerAction | RepAction | PoolAction, Field(discriminator="type")]
 
 
-class Rule(_Strict):
+class Rule(Strict):
     id: Slug
     description: str = ""
     when: list[Condition] = Field(default_factory=list, description="All must hold; none matches every lead.")
@@ -212,12 +85,12 @@ class Rule(_Strict):
         return all(condition.matches(facts.get(condition.field)) for condition in self.when)
 
 
-class PoolMember(_Strict):
+class PoolMember(Strict):
     rep: str = Field(min_length=1, max_length=320, description="The rep's email or id.")
     weight: int | None = Field(default=None, ge=1, le=1000, description="Default: the rep's own weight.")
 
 
-class Pool(_Strict):
+class Pool(Strict):
     """A team or territory: a named set of reps, each with a weight, and its own fairness ledger."""
 
     id: Slug
@@ -237,7 +110,7 @@ class Pool(_Strict):
         return self
 
 
-class Segment(_Strict):
+class Segment(Strict):
     segment: Slug
     min_size: int = Field(ge=0, description="Smallest company size in the segment.")
 
@@ -249,7 +122,7 @@ DEFAULT_SEGMENTS = (
 )
 
 
-class RuleSet(_Strict):
+class RuleSet(Strict):
     """One version of the routing rules."""
 
     version: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$", max_length=64)
@@ -371,10 +244,6 @@ class RuleSet(_Strict):
 def missing_skills(required: frozenset[str], rep_skills: list[str] | tuple[str, ...]) -> list[str]:
     held = {normalize(s) for s in rep_skills}
     return sorted(required - held)
-
-
-def region_of(country: str) -> str | None:
-    return next((region for region, countries in REGIONS.items() if country in countries), None)
 
 
 @dataclass(frozen=True)

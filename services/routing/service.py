@@ -19,13 +19,13 @@ from services.routing.metrics import DECISION_SECONDS, LEADS_QUEUED
 from services.routing.models import Assignment, Rep, outbox
 from services.routing.repository import (
     AssignmentRepository,
-    DayCountRepository,
     ErasureRepository,
     FallbackQueueRepository,
     HolidayRepository,
     LedgerRepository,
     SlaTimerRepository,
 )
+from services.routing.rule_repository import DayCountRepository
 from services.routing.schemas import RoutingPreview, RoutingPreviewCreate
 from shared.contracts import LeadAssigned, LeadAssignedPayload, LeadErased, LeadQualified, utc_now
 from shared.outbox import add_event

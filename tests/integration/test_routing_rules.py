@@ -88,6 +88,12 @@ async def assign(db: Database, event: LeadQualified) -> Assignment | None:
     return outcome.assignment
 
 
+async def assigned(db: Database, event: LeadQualified) -> Assignment:
+    assignment = await assign(db, event)
+    assert assignment is not None, "lead was queued"
+    return assignment
+
+
 async def assigned_rep(db: Database, event: LeadQualified) -> uuid.UUID:
     assignment = await assign(db, event)
     assert assignment is not None, "lead was queued"
@@ -99,12 +105,11 @@ class TestRuleOrderAndActions:
         ids = await team(db)
         version = await activate(db, TEAM_RULES)
 
-        owned = await assign(db, qualified(grade="A+", country="DE", account_owner_id=ids["bob"]))
-        vip = await assign(db, qualified(grade="A+", country="DE"))
-        european = await assign(db, qualified(country="DE"))
-        elsewhere = await assign(db, qualified(country="US"))
+        owned = await assigned(db, qualified(grade="A+", country="DE", account_owner_id=ids["bob"]))
+        vip = await assigned(db, qualified(grade="A+", country="DE"))
+        european = await assigned(db, qualified(country="DE"))
+        elsewhere = await assigned(db, qualified(country="US"))
 
-        assert owned is not None and vip is not None and european is not None and elsewhere is not None
         assert (owned.rep_id, owned.strategy, owned.decision["rule"]) == (
             ids["bob"],
             "account_owner",
@@ -151,7 +156,8 @@ class TestRuleOrderAndActions:
         assert await assign(db, event) is None
         async with db.transaction() as session:
             waiting = await session.get(UnassignedLead, event.lead_id)
-            assert waiting is not None and waiting.pool == "rule:owner"
+            assert waiting is not None
+            assert waiting.pool == "rule:owner"
             await reps.update_rep(session, rep_id=ids["bob"], changes=RepUpdate(active=True))
         async with db.transaction() as session:
             assignment = (
@@ -174,11 +180,10 @@ class TestSkillsAndDailyCaps:
             },
         )
 
-        first = await assign(db, qualified(language="de", product_interest="Analytics"))
-        second = await assign(db, qualified(language="de", product_interest="Analytics"))
-        english = await assign(db, qualified(language="en"))
+        first = await assigned(db, qualified(language="de", product_interest="Analytics"))
+        second = await assigned(db, qualified(language="de", product_interest="Analytics"))
+        english = await assigned(db, qualified(language="en"))
 
-        assert first is not None and second is not None and english is not None
         assert first.decision["required_skills"] == ["analytics", "de"]
         assert {first.rep_id, second.rep_id} == {german, fluent}
         later = second if second.rep_id == fluent else first

@@ -133,7 +133,33 @@ class TestScoreLead:
         score = await score_of(client, lead_id)
         assert score["is_mql"] is True
         assert score["qualification_reason"] == "hand_raiser"
+
         assert score["qualified_at"] is not None
+
+    async def test_routing_fields_ride_along_to_the_qualified_lead(
+        self, client: httpx.AsyncClient, settings_env: Infra
+    ) -> None:
+        lead_id, account_id, owner_id = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+        await publish(
+            settings_env,
+            ingested(
+                lead_id,
+                form_id="demo-request",
+                state="Bavaria",
+                language="de",
+                product_interest="analytics",
+                account_id=account_id,
+                account_owner_id=owner_id,
+            ),
+        )
+
+        records = await read_topic(
+            settings_env.kafka_bootstrap_servers, "lead.qualified", until=keyed(lead_id)
+        )
+        (qualified,) = events_for(records, lead_id)
+        lead = qualified.payload.lead
+        assert (lead.state, lead.language, lead.product_interest) == ("Bavaria", "de", "analytics")
+        assert (lead.account_id, lead.account_owner_id) == (account_id, owner_id)
 
     async def test_redelivered_message_changes_nothing(
         self, client: httpx.AsyncClient, db: Database, settings_env: Infra

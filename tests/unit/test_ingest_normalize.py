@@ -113,6 +113,19 @@ class TestPayload:
         assert payload.attributes["company_domain"] == "analytical.example"
         assert payload.attributes["plan"] == "pro"
 
+    def test_routing_fields_are_first_class_and_languages_compare_by_their_primary_tag(self) -> None:
+        submission = FormSubmissionCreate.model_validate(
+            {
+                "email": "ada@analytical.example",
+                "language": "pt_BR",
+                "product_interest": "Analytics",
+                "state": "SP",
+            }
+        )
+        payload = to_ingested_payload("demo-request", submission, submitted_at=NOW)
+        assert (payload.language, payload.product_interest, payload.state) == ("pt", "Analytics", "SP")
+        assert not {"language", "product_interest", "state"} & payload.attributes.keys()
+
 
 class TestActivityProperties:
     def test_a_pricing_page_visit_is_a_page_view_of_pricing(self) -> None:

@@ -139,7 +139,7 @@ class Range(Strict):
             return False
         try:
             number = float(value)
-        except ValueError:
+        except (ValueError, OverflowError):
             return False
         if math.isnan(number):
             return False

@@ -4,7 +4,7 @@ the trace that says why."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -100,16 +100,18 @@ async def decide(
         if isinstance(action, PoolAction):
             return await _from_pool(session, rule_set, rule, action, base, at, required, excluding, lock)
         target = _direct_target(action, facts)
-        reps = [] if target is None else await _candidates(session, target, lock=lock)
-        if not reps:
+        rep = None if target is None else await _named_rep(session, target)
+        if rep is None:
             passed_over.append(
                 {"rule": rule.id, "reason": "no_account_owner" if target is None else "unknown_rep"}
             )
             continue
-        rep = reps[0]
-        workload = await _workload(session, at)
-        reason = "escalated_from" if rep.id == excluding else None
-        reason = reason or skip_reason(workload.availability(rep, at), at=at, required_skills=required)
+        reason = await _unavailable(session, rep, at=at, required=required, excluding=excluding)
+        if reason is None and lock:
+            # Locked only once chosen, and checked again under the lock: a rep passed over holds
+            # no lock, so the pool step below still locks its members in id order.
+            await RepRepository(session).lock_candidates([rep.id])
+            reason = await _unavailable(session, rep, at=at, required=required, excluding=excluding)
         strategy = STRATEGIES[action.type]
         trace = {**base, "rule": rule.id, "action": action.type, "strategy": strategy, "pool": None}
         if reason is None:
@@ -129,14 +131,22 @@ def _direct_target(action: AccountOwnerAction | RepAction, facts: Mapping[str, F
     return RepRef(str(owner)) if owner else None
 
 
-async def _candidates(session: AsyncSession, target: RepRef, *, lock: bool) -> Sequence[Rep]:
+async def _named_rep(session: AsyncSession, target: RepRef) -> Rep | None:
     reps = RepRepository(session)
-    rep_id = target.rep_id
+    rep_id = target.rep_id or (await reps.ids_by_email([target.email])).get(target.email)
     if rep_id is None:
-        rep_id = (await reps.ids_by_email([target.email])).get(target.email)
-        if rep_id is None:
-            return []
-    return await (reps.lock_candidates([rep_id]) if lock else reps.candidates([rep_id]))
+        return None
+    found = await reps.candidates([rep_id])
+    return found[0] if found else None
+
+
+async def _unavailable(
+    session: AsyncSession, rep: Rep, *, at: datetime, required: frozenset[str], excluding: uuid.UUID | None
+) -> str | None:
+    if rep.id == excluding:
+        return "escalated_from"
+    workload = await _workload(session, at)
+    return skip_reason(workload.availability(rep, at), at=at, required_skills=required)
 
 
 async def _workload(session: AsyncSession, at: datetime) -> _Workload:

@@ -186,7 +186,7 @@ class PreviewLead(BaseModel):
     country: str | None = None
     state: str | None = None
     company: str | None = None
-    company_size: int | None = Field(default=None, ge=0)
+    company_size: int | None = Field(default=None, ge=0, le=10_000_000)
     industry: str | None = None
     job_title: str | None = None
     language: str | None = None

@@ -4,7 +4,7 @@ the trace that says why."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -145,16 +145,17 @@ async def _unavailable(
 ) -> str | None:
     if rep.id == excluding:
         return "escalated_from"
-    workload = await _workload(session, at)
+    workload = await _workload(session, at, [rep])
     return skip_reason(workload.availability(rep, at), at=at, required_skills=required)
 
 
-async def _workload(session: AsyncSession, at: datetime) -> _Workload:
+async def _workload(session: AsyncSession, at: datetime, reps: Sequence[Rep]) -> _Workload:
+    daily = any(rep.max_per_day is not None for rep in reps)
     return _Workload(
         open_counts=await AssignmentRepository(session).open_counts(),
         away=await AbsenceRepository(session).reps_away_at(at),
         # Every zone's today lies within a day of UTC's.
-        day_counts=await DayCountRepository(session).since(at.date() - timedelta(days=1)),
+        day_counts=await DayCountRepository(session).since(at.date() - timedelta(days=1)) if daily else {},
     )
 
 
@@ -200,7 +201,7 @@ async def _from_pool(
         if lock:
             await ledger.open_line(pool.id, rep_id, credit=opening, weight=weights[rep_id])
     level = roundrobin.pool_level(list(standings.values()))
-    workload = await _workload(session, at)
+    workload = await _workload(session, at, members)
     eligible: list[tuple[Rep, roundrobin.Standing]] = []
     skipped: list[dict[str, Any]] = []
     leveled: dict[str, float] = {}

@@ -134,24 +134,24 @@ class LedgerRepository:
         """The pool's ledger lines of these reps, and which of them are new to the pool. With
         `create` the new lines are stored (empty, to be opened by `open_line`); without, they
         are stand-ins that are never written (a preview)."""
-        fresh: frozenset[uuid.UUID] = frozenset()
-        if create and rep_ids:
-            inserted = await self.session.execute(
-                insert(RepLedger)
-                .values([{"pool": pool, "rep_id": r, "assigned": 0, "credit": 0.0} for r in rep_ids])
-                .on_conflict_do_nothing(index_elements=[RepLedger.pool, RepLedger.rep_id])
-                .returning(RepLedger.rep_id)
-            )
-            fresh = frozenset(inserted.scalars().all())
-        result = await self.session.execute(
-            select(RepLedger)
-            .where(RepLedger.pool == pool, RepLedger.rep_id.in_(rep_ids))
-            .execution_options(populate_existing=True)
-        )
+        statement = select(RepLedger).where(RepLedger.pool == pool, RepLedger.rep_id.in_(rep_ids))
+        result = await self.session.execute(statement.execution_options(populate_existing=True))
         lines = {line.rep_id: line for line in result.scalars().all()}
+        missing = [r for r in rep_ids if r not in lines]
+        if not missing:
+            return lines, frozenset()
         if not create:
-            fresh = frozenset(set(rep_ids) - lines.keys())
-            lines.update({r: RepLedger(pool=pool, rep_id=r, assigned=0, credit=0.0) for r in fresh})
+            lines.update({r: RepLedger(pool=pool, rep_id=r, assigned=0, credit=0.0) for r in missing})
+            return lines, frozenset(missing)
+        inserted = await self.session.execute(
+            insert(RepLedger)
+            .values([{"pool": pool, "rep_id": r, "assigned": 0, "credit": 0.0} for r in missing])
+            .on_conflict_do_nothing(index_elements=[RepLedger.pool, RepLedger.rep_id])
+            .returning(RepLedger.rep_id)
+        )
+        fresh = frozenset(inserted.scalars().all())
+        result = await self.session.execute(statement.where(RepLedger.rep_id.in_(missing)))
+        lines.update({line.rep_id: line for line in result.scalars().all()})
         return lines, fresh
 
     async def open_line(self, pool: str, rep_id: uuid.UUID, *, credit: float, weight: int) -> None:

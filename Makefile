@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: up test test-fast lint format typecheck migrate bench chaos demo docs clean
+.PHONY: up test test-fast lint format typecheck migrate bench chaos demo docs evaluate clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Baton needs Python 3.11+"'
@@ -45,6 +45,11 @@ chaos: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/baton demo
+
+# The X Education data lives outside the repository; XEDUCATION_CSV=path overrides where.
+XEDUCATION_CSV ?= $(firstword $(wildcard ../shared/data/Leads.csv ../../shared/data/Leads.csv))
+evaluate: $(STAMP)
+	$(if $(XEDUCATION_CSV),$(BIN)/python -m bench.xeducation --data $(XEDUCATION_CSV),@echo "no Leads.csv found; run make evaluate XEDUCATION_CSV=/path/to/Leads.csv")
 
 docs: $(STAMP)
 	$(BIN)/baton docs

@@ -10,10 +10,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from services.feedback import service
+from services.feedback import proposals, service
 from services.feedback.attribution import AttributionKey
 from services.feedback.dependencies import FilterDep, ReaderDep, SettingsDep
 from services.feedback.funnel import Funnel
+from services.feedback.proposal_schemas import ProposalCreate, ProposalRead
 from services.feedback.revenue_schemas import AttributionRead, ReverseFunnelRead
 from services.feedback.schemas import (
     DraftReviewRead,
@@ -24,8 +25,6 @@ from services.feedback.schemas import (
     GroupBy,
     MqlDeliveryRead,
     MqlMonthRead,
-    ProposalCreate,
-    ProposalRead,
     ReasonsRead,
     SlaRead,
     SlaRowRead,
@@ -171,16 +170,28 @@ async def get_drafts_under_review(
 @router.post(
     "/proposals",
     tags=["tuning"],
-    summary="Propose a rubric from outcomes: per-rule evidence and a draft of the same shape",
+    summary="Propose a rubric from outcomes: a logistic model's points, per-rule evidence, a backtest",
 )
 async def create_proposal(
-    session: SessionDep, _: ReaderDep, where: FilterDep, body: ProposalCreate
+    session: SessionDep, _: ReaderDep, where: FilterDep, body: ProposalCreate, settings: SettingsDep
 ) -> ProposalRead:
     version = body.version or _default_version(str(body.rubric.get("version", "rubric")))
-    proposal = await service.propose_rubric(
-        session, where, rubric=body.rubric, version=version, policy=body.policy()
+    auto = proposals.AutoActivation(
+        allowed=settings.tuning_auto_activate,
+        max_points_change=settings.tuning_auto_max_points_change,
+        max_bar_change=settings.tuning_auto_max_bar_change,
+        max_volume_change=settings.tuning_auto_max_volume_change,
     )
-    return ProposalRead.of(proposal)
+    tuning = await proposals.propose_rubric(
+        session,
+        where,
+        rubric=body.rubric,
+        version=version,
+        policy=body.policy(),
+        method=body.method,
+        auto=auto,
+    )
+    return ProposalRead.of(tuning)
 
 
 def _default_version(base: str) -> str:

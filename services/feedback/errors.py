@@ -29,3 +29,11 @@ class ScoringUnavailable(Problem):
     status = 502
     title = "Scoring unavailable"
     slug = "scoring-unavailable"
+
+
+class RubricUnreadable(Problem):
+    """The rubric to tune lacks what tuning reads: grades, rules with ids and points, qualification."""
+
+    status = 422
+    title = "Rubric unreadable"
+    slug = "rubric-unreadable"

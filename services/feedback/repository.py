@@ -361,10 +361,11 @@ class LeadFactRepository:
 
 
 @dataclass(frozen=True)
-class JudgedLead:
-    """An MQL sales has judged: the rules that fired for it and how it ended."""
+class ScoredLead:
+    """A scored lead's fired rules and, if sales judged it as an MQL, how it ended."""
 
     fired_rules: list[dict[str, Any]]
+    judged: bool
     sql: bool
     won: bool
     amount: Decimal | None
@@ -374,28 +375,31 @@ class OutcomeRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def judged_mqls(self, where: FactFilter) -> list[JudgedLead]:
-        """MQLs with a fired-rule record that were rejected, qualified as SQL, won or lost."""
-        judged = or_(
-            LeadFact.rejected_at.is_not(None),
-            LeadFact.sql_at.is_not(None),
-            LeadFact.won_at.is_not(None),
-            LeadFact.lost_at.is_not(None),
+    async def scored_leads(self, where: FactFilter) -> list[ScoredLead]:
+        """Every lead with a fired-rule record; judged ones are MQLs rejected, qualified as SQL,
+        won or lost (a lead merely accepted is still open)."""
+        judged = and_(
+            LeadFact.mql_at.is_not(None),
+            or_(
+                LeadFact.rejected_at.is_not(None),
+                LeadFact.sql_at.is_not(None),
+                LeadFact.won_at.is_not(None),
+                LeadFact.lost_at.is_not(None),
+            ),
         )
         statement = (
             select(
                 LeadFact.fired_rules,
+                judged,
                 or_(LeadFact.sql_at.is_not(None), LeadFact.won_at.is_not(None)),
                 LeadFact.won_at.is_not(None),
                 LeadFact.amount,
             )
-            .where(
-                *_conditions(where), LeadFact.mql_at.is_not(None), LeadFact.fired_rules.is_not(None), judged
-            )
+            .where(*_conditions(where), LeadFact.fired_rules.is_not(None))
             .order_by(LeadFact.lead_id)
         )
         rows = (await self.session.execute(statement)).all()
-        return [JudgedLead(list(r[0]), bool(r[1]), bool(r[2]), r[3]) for r in rows]
+        return [ScoredLead(list(r[0]), bool(r[1]), bool(r[2]), bool(r[3]), r[4]) for r in rows]
 
 
 def _bind_follows_earliest(name: str, basis: InstrumentedAttribute[Any], basis_name: str) -> Any:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.feedback.funnel import Funnel, Stage
@@ -13,7 +12,7 @@ from services.feedback.pareto import ParetoRow
 from services.feedback.repository import Dimension, Speed
 from services.feedback.review import DraftReview
 from services.feedback.service import MqlMonth, Reasons, SlaShare
-from services.feedback.tuning import Interval, Policy, Proposal
+from services.feedback.tuning import Interval
 
 GroupBy = Dimension
 TeamGroupBy = Literal["sla_tier", "rep_id", "source", "campaign", "month"]
@@ -142,37 +141,6 @@ class MqlDeliveryRead(BaseModel):
     months: list[MqlMonthRead]
 
 
-class ProposalCreate(BaseModel):
-    """Ask for a rubric proposal: the rubric to start from (scoring's `GET /v1/rubric`) and the
-    guardrails; leads are chosen by the same query filters as the reports."""
-
-    rubric: dict[str, Any] = Field(description="The rubric document to tune, as scoring returns it.")
-    version: str | None = Field(
-        default=None,
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
-        max_length=64,
-        description="The draft's version; default `<rubric version>-tuned-<UTC timestamp>`.",
-    )
-    target_precision: float | None = Field(
-        default=None, gt=0, lt=1, description="MQL→SQL rate the bar aims for; default 1.25x today's + 5 pts."
-    )
-    min_outcomes: int = Field(default=30, ge=1, description="Judged MQLs needed before anything is proposed.")
-    max_points_change: int = Field(
-        default=10, ge=0, le=100, description="Largest change of one rule's points."
-    )
-    max_bar_change: int = Field(
-        default=15, ge=0, le=100, description="Largest move of the qualification bar."
-    )
-
-    def policy(self) -> Policy:
-        return Policy(
-            min_outcomes=self.min_outcomes,
-            max_points_change=self.max_points_change,
-            max_bar_change=self.max_bar_change,
-            target_precision=self.target_precision,
-        )
-
-
 class IntervalRead(BaseModel):
     low: float
     high: float
@@ -180,88 +148,6 @@ class IntervalRead(BaseModel):
     @classmethod
     def of(cls, interval: Interval | None) -> IntervalRead | None:
         return None if interval is None else cls(low=interval.low, high=interval.high)
-
-
-class RuleEvidenceRead(BaseModel):
-    rule_id: str
-    kind: str
-    points: float
-    proposed_points: float
-    verdict: str = Field(description="raise, lower, keep (no clear difference) or too few leads to tell.")
-    leads: int = Field(description="Judged MQLs the rule fired for.")
-    sql: int
-    won: int
-    revenue: float
-    rate: float | None = Field(description="MQL→SQL rate of those leads.")
-    interval: IntervalRead | None = Field(description="95 % Wilson interval of `rate`.")
-    lift: float | None = Field(description="`rate` over the rate of every judged MQL.")
-
-
-class BarRead(BaseModel):
-    grade: str = Field(description="The grade whose fit floor the loosest MQL criterion requires.")
-    current: float
-    proposed: float
-    precision_before: float | None = Field(description="MQL→SQL rate of the evidence under the rubric as is.")
-    precision_after: float | None = Field(description="The same, under the draft.")
-    volume_kept: float | None = Field(description="Share of today's MQLs in the evidence the draft keeps.")
-
-
-class ProposalRead(BaseModel):
-    ready: bool = Field(description="A draft is proposed; otherwise `reasons` says why not.")
-    reasons: list[str]
-    outcomes: int = Field(description="Judged MQLs (rejected, SQL, won or lost) the evidence covers.")
-    sql: int
-    baseline_rate: float | None
-    baseline_interval: IntervalRead | None
-    target_precision: float | None
-    rules: list[RuleEvidenceRead]
-    bar: BarRead | None
-    draft: dict[str, Any] | None = Field(description="The proposed rubric: submit it to scoring as a draft.")
-    draft_yaml: str | None
-
-    @classmethod
-    def of(cls, proposal: Proposal) -> ProposalRead:
-        bar = proposal.bar
-        return cls(
-            ready=proposal.ready,
-            reasons=list(proposal.reasons),
-            outcomes=proposal.outcomes,
-            sql=proposal.sql,
-            baseline_rate=proposal.baseline_rate,
-            baseline_interval=IntervalRead.of(proposal.baseline_interval),
-            target_precision=proposal.target_precision,
-            rules=[
-                RuleEvidenceRead(
-                    rule_id=r.rule_id,
-                    kind=r.kind,
-                    points=r.points,
-                    proposed_points=r.proposed_points,
-                    verdict=r.verdict,
-                    leads=r.leads,
-                    sql=r.sql,
-                    won=r.won,
-                    revenue=r.revenue,
-                    rate=r.rate,
-                    interval=IntervalRead.of(r.interval),
-                    lift=r.lift,
-                )
-                for r in proposal.rules
-            ],
-            bar=None
-            if bar is None
-            else BarRead(
-                grade=bar.grade,
-                current=bar.current,
-                proposed=bar.proposed,
-                precision_before=bar.precision_before,
-                precision_after=bar.precision_after,
-                volume_kept=bar.volume_kept,
-            ),
-            draft=proposal.draft,
-            draft_yaml=None
-            if proposal.draft is None
-            else yaml.safe_dump(proposal.draft, sort_keys=False, allow_unicode=True),
-        )
 
 
 class ApprovalRead(BaseModel):

@@ -9,7 +9,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -27,9 +26,9 @@ from services.feedback.pareto import ParetoRow, pareto
 from services.feedback.repository import (
     Dimension,
     FactFilter,
-    JudgedLead,
     LeadFactRepository,
     OutcomeRepository,
+    ScoredLead,
     SlaTally,
     Speed,
 )
@@ -40,8 +39,6 @@ from services.feedback.tuning import (
     TUNABLE_KINDS,
     Observation,
     Policy,
-    Proposal,
-    propose,
     rule_evidence,
 )
 from shared.contracts import (
@@ -290,16 +287,6 @@ async def reverse_funnel(
     )
 
 
-async def propose_rubric(
-    session: AsyncSession, where: FactFilter, *, rubric: dict[str, Any], version: str, policy: Policy
-) -> Proposal:
-    """Evidence from the MQLs sales has judged and, past the minimum sample, a draft of `rubric`
-    with its points and qualification bar moved by that evidence. Nothing is submitted: both
-    teams review the draft and scoring's lifecycle takes it from there."""
-    judged = await OutcomeRepository(session).judged_mqls(where)
-    return propose(rubric, [observation(j) for j in judged], version=version, policy=policy)
-
-
 async def review_drafts(
     session: AsyncSession, where: FactFilter, *, scoring: DraftSource
 ) -> list[DraftReview]:
@@ -308,22 +295,23 @@ async def review_drafts(
     drafts = await scoring.drafts_awaiting_approval()
     if not drafts:
         return []
-    judged = [observation(j) for j in await OutcomeRepository(session).judged_mqls(where)]
+    leads = await OutcomeRepository(session).scored_leads(where)
+    judged = [observation(lead) for lead in leads if lead.judged]
     return [review(d, rule_evidence(d.document, judged, Policy()), judged) for d in drafts]
 
 
-def observation(judged: JudgedLead) -> Observation:
+def observation(lead: ScoredLead) -> Observation:
     rules = {
         str(r["rule_id"]): float(r["points"])
-        for r in judged.fired_rules
+        for r in lead.fired_rules
         if r.get("kind") in TUNABLE_KINDS and "rule_id" in r
     }
     return Observation(
         rules=rules,
-        sql=judged.sql,
-        won=judged.won,
-        amount=float(judged.amount or 0),
-        hand_raiser=any(r.get("rule_id") == "mql.hand_raiser" for r in judged.fired_rules),
+        sql=lead.sql,
+        won=lead.won,
+        amount=float(lead.amount or 0),
+        hand_raiser=any(r.get("rule_id") == "mql.hand_raiser" for r in lead.fired_rules),
     )
 
 

@@ -24,3 +24,24 @@ class FeedbackSettings(ServiceSettings):
         description="Scoring's base URL (BATON_SCORING_URL), for the dashboard's panel of rubric drafts "
         "awaiting approval; `baton up` sets it. Without it the panel says it is not configured.",
     )
+    tuning_auto_activate: bool = Field(
+        default=False,
+        description="Policy flag (BATON_TUNING_AUTO_ACTIVATE): a proposal within the limits below is marked "
+        "`auto` and may be activated without waiting for both teams; off, every proposal waits for "
+        "marketing's and sales' approval in scoring.",
+    )
+    tuning_auto_max_points_change: int = Field(
+        default=5,
+        ge=0,
+        description="Largest change of one rule's points an auto-activated proposal may make.",
+    )
+    tuning_auto_max_bar_change: int = Field(
+        default=5,
+        ge=0,
+        description="Largest move of the qualification bar an auto-activated proposal may make.",
+    )
+    tuning_auto_max_volume_change: float = Field(
+        default=0.1,
+        ge=0,
+        description="Largest relative change of the backtest's MQL volume an auto-activated proposal may make.",
+    )

@@ -45,6 +45,7 @@ class Policy:
     points_per_log_odds: float = 8.0
     min_volume_kept: float = 0.5
     target_precision: float | None = None
+    regularization: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -172,16 +173,16 @@ def rule_evidence(
 
 
 @dataclass(frozen=True)
-class _Rescored:
+class Rescored:
     fit: float
     engagement: float
     hand_raiser: bool
     sql: bool
 
 
-def _rescore(
+def rescore(
     rubric: Mapping[str, Any], observations: Iterable[Observation], new_points: Mapping[str, float]
-) -> list[_Rescored]:
+) -> list[Rescored]:
     """Each lead's fit and engagement under the proposed points (engagement keeps its decay and
     is capped again at the rule's cap)."""
     catalogue = rule_catalogue(rubric)
@@ -200,33 +201,33 @@ def _rescore(
                 engagement += min(value, float(cap) * new / old) if cap is not None and old else value
             else:
                 fit += new
-        rescored.append(_Rescored(fit, engagement, o.hand_raiser, o.sql))
+        rescored.append(Rescored(fit, engagement, o.hand_raiser, o.sql))
     return rescored
 
 
-def _bands(rubric: Mapping[str, Any]) -> list[tuple[str, float | None]]:
+def bands(rubric: Mapping[str, Any]) -> list[tuple[str, float | None]]:
     return [
         (str(g["grade"]), None if g.get("min_fit") is None else float(g["min_fit"])) for g in rubric["grades"]
     ]
 
 
-def _bar_grade(rubric: Mapping[str, Any]) -> str | None:
+def bar_grade(rubric: Mapping[str, Any]) -> str | None:
     """The grade of the loosest MQL criterion: its band's floor is the qualification bar."""
-    grades = [g for g, _ in _bands(rubric)]
+    grades = [g for g, _ in bands(rubric)]
     criteria = (rubric.get("qualification") or {}).get("mql") or []
     ranked = [grades.index(c["grade_at_least"]) for c in criteria if c.get("grade_at_least") in grades]
     if not ranked:
         return None
     grade = grades[max(ranked)]
-    return grade if dict(_bands(rubric))[grade] is not None else None
+    return grade if dict(bands(rubric))[grade] is not None else None
 
 
-def _qualifies(lead: _Rescored, rubric: Mapping[str, Any], shift: float) -> bool:
+def qualifies(lead: Rescored, rubric: Mapping[str, Any], shift: float) -> bool:
     if lead.hand_raiser:
         return True
-    bands = [(g, None if m is None else m + shift) for g, m in _bands(rubric)]
-    grade_rank = next(i for i, (_, floor) in enumerate(bands) if floor is None or lead.fit >= floor)
-    grades = [g for g, _ in bands]
+    shifted = [(g, None if m is None else m + shift) for g, m in bands(rubric)]
+    grade_rank = next(i for i, (_, floor) in enumerate(shifted) if floor is None or lead.fit >= floor)
+    grades = [g for g, _ in shifted]
     q = rubric.get("qualification") or {}
     for criterion in q.get("mql") or []:
         wanted = criterion.get("grade_at_least")
@@ -240,13 +241,13 @@ def _qualifies(lead: _Rescored, rubric: Mapping[str, Any], shift: float) -> bool
     return min_total is not None and lead.fit + lead.engagement >= float(min_total)
 
 
-def _precision(leads: Sequence[_Rescored]) -> float | None:
+def _precision(leads: Sequence[Rescored]) -> float | None:
     return sum(x.sql for x in leads) / len(leads) if leads else None
 
 
 def choose_bar(
     rubric: Mapping[str, Any],
-    rescored: Sequence[_Rescored],
+    rescored: Sequence[Rescored],
     *,
     target: float,
     policy: Policy,
@@ -257,15 +258,15 @@ def choose_bar(
     on a tie), within `max_bar_change` and keeping `min_volume_kept` of today's MQLs. It is
     lowered only when the leads just above it convert at the target: leads below the bar never
     reached sales, so there is no evidence about them."""
-    grade = _bar_grade(rubric)
+    grade = bar_grade(rubric)
     if grade is None or not rescored:
         return None
-    current = dict(_bands(rubric))[grade]
+    current = dict(bands(rubric))[grade]
     assert current is not None
-    before = [x for x in rescored if _qualifies(x, rubric, 0)]
+    before = [x for x in rescored if qualifies(x, rubric, 0)]
     by_shift: dict[int, tuple[float | None, float, float]] = {}
     for shift in range(0, policy.max_bar_change + 1):
-        kept = [x for x in rescored if _qualifies(x, rubric, shift)]
+        kept = [x for x in rescored if qualifies(x, rubric, shift)]
         value = sum(x.sql for x in kept) - target * len(kept)
         by_shift[shift] = (_precision(kept), len(kept) / max(1, len(before)), value)
     allowed = [s for s, (_, kept, _) in by_shift.items() if kept >= policy.min_volume_kept]
@@ -308,10 +309,10 @@ def propose(
         )
     assert target is not None
     new_points = {r.rule_id: r.proposed_points for r in rules}
-    as_is = [x for x in _rescore(rubric, observations, {}) if _qualifies(x, rubric, 0)]
+    as_is = [x for x in rescore(rubric, observations, {}) if qualifies(x, rubric, 0)]
     bar = choose_bar(
         rubric,
-        _rescore(rubric, observations, new_points),
+        rescore(rubric, observations, new_points),
         target=target,
         policy=policy,
         current_precision=_precision(as_is),

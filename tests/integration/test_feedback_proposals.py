@@ -81,6 +81,7 @@ class TestProposals:
             "version": "2026.11-tuned-1",
             "target_precision": 0.6,
             "max_points_change": 0,
+            "method": "lift",
         }
         async with running_app(create_app()) as client:
             response = await client.post(

@@ -1,0 +1,385 @@
+"""Rubric points from a regularized logistic model, turned back into a points rubric.
+
+The features are the rubric's own rules as they fired at scoring time (known at capture and
+from engagement, never an outcome): a fit or negative rule is 1 when it fired, an engagement
+rule counts its (decayed, capped) occurrences, i.e. its scored points over its points. An L2
+logistic regression of SQL on them gives each rule a weight in log-odds; one scale factor turns
+the weights back into integer points of the rubric's own scale, so grades, the MQL criteria and
+`min_total` keep their meaning. Pure: numpy and scikit-learn, no I/O.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import roc_auc_score
+
+from services.feedback.tuning import (
+    BarChange,
+    Observation,
+    Policy,
+    Proposal,
+    Rescored,
+    RuleEvidence,
+    Verdict,
+    bands,
+    bar_grade,
+    build_draft,
+    qualifies,
+    rescore,
+    rule_catalogue,
+    rule_evidence,
+    wilson,
+)
+
+
+@dataclass(frozen=True)
+class FittedModel:
+    """An L2 logistic model of one outcome on rule features; `coefficients` in rule order."""
+
+    outcome: str
+    rule_ids: tuple[str, ...]
+    coefficients: tuple[float, ...]
+    intercept: float
+    samples: int
+    positives: int
+    regularization: float
+
+    def weight(self, rule_id: str) -> float:
+        return self.coefficients[self.rule_ids.index(rule_id)]
+
+
+@dataclass(frozen=True)
+class RulePoints:
+    """One rule's move: the model's points, then what the guardrails let through."""
+
+    rule_id: str
+    kind: str
+    current: float
+    model_points: float | None
+    proposed: float
+    clipped: bool
+    evidence: bool
+
+
+@dataclass(frozen=True)
+class Backtest:
+    """The draft against the rubric as is, replayed on the stored facts.
+
+    Volume counts every scored lead; MQL→SQL only judged ones, so `newly_qualified` says how
+    many of the draft's MQLs today's rubric keeps from sales: they carry no evidence either way.
+    """
+
+    leads: int
+    mqls_current: int
+    mqls_draft: int
+    volume_change: float | None
+    judged_current: int
+    judged_draft: int
+    mql_to_sql_current: float | None
+    mql_to_sql_draft: float | None
+    newly_qualified: int
+    auc_current: float | None
+    auc_draft: float | None
+
+
+def feature_rows(
+    rubric: Mapping[str, Any], observations: Sequence[Observation], rule_ids: Sequence[str]
+) -> list[list[float]]:
+    """Each lead's features: 1 per fit/negative rule that fired, occurrences per engagement rule."""
+    catalogue = rule_catalogue(rubric)
+    per_unit = [
+        float(catalogue[r][1]["points"]) if catalogue[r][0] == "engagement" else None for r in rule_ids
+    ]
+    rows = []
+    for observation in observations:
+        row = []
+        for rule_id, points in zip(rule_ids, per_unit, strict=True):
+            scored = observation.rules.get(rule_id)
+            if scored is None:
+                row.append(0.0)
+            elif points is not None:
+                row.append(scored / points if points else 0.0)
+            else:
+                row.append(1.0)
+        rows.append(row)
+    return rows
+
+
+def fit_logistic(
+    rows: Sequence[Sequence[float]],
+    outcomes: Sequence[bool],
+    *,
+    rule_ids: Sequence[str],
+    outcome: str = "sql",
+    regularization: float = 1.0,
+) -> FittedModel | None:
+    """L2-regularized logistic regression (`regularization` is scikit-learn's C: smaller is
+    stronger); None when the outcomes are all the same and there is nothing to learn."""
+    positives = sum(bool(y) for y in outcomes)
+    if not rows or positives in {0, len(outcomes)}:
+        return None
+    x = np.asarray(rows, dtype=float).reshape(len(rows), len(rule_ids))
+    model = LogisticRegression(C=regularization, max_iter=2000)
+    model.fit(x, np.asarray([bool(y) for y in outcomes]))
+    return FittedModel(
+        outcome=outcome,
+        rule_ids=tuple(rule_ids),
+        coefficients=tuple(float(c) for c in model.coef_[0]),
+        intercept=float(model.intercept_[0]),
+        samples=len(rows),
+        positives=positives,
+        regularization=regularization,
+    )
+
+
+def points_scale(model: FittedModel, current: Mapping[str, float], fired: Mapping[str, int]) -> float | None:
+    """Points per unit of log-odds that keeps the rubric's point mass: the sum over leads of
+    the absolute points of the rules that fired for them is the same under the model's points
+    as under today's, so the bands and thresholds stay on the scale both teams know."""
+    today = sum(abs(current[r]) * fired.get(r, 0) for r in model.rule_ids)
+    weights = sum(abs(model.weight(r)) * fired.get(r, 0) for r in model.rule_ids)
+    if weights <= 1e-9 or today <= 0:
+        return None
+    return today / weights
+
+
+def integer_points(kind: str, weight: float, scale: float) -> int:
+    """A weight as rubric points: rounded, and kept to the sign the rule's kind allows
+    (fit and engagement at least 1, negative at most 0; moving a rule to another list changes
+    the rubric's shape, which is for people to decide)."""
+    points = round(weight * scale)
+    return min(points, 0) if kind == "negative" else max(points, 1)
+
+
+def propose_points(
+    rubric: Mapping[str, Any],
+    model: FittedModel,
+    *,
+    scale: float,
+    with_evidence: set[str],
+    max_change: int,
+) -> list[RulePoints]:
+    """Every tunable rule's model points, clipped to `max_change` from today's. Rules without
+    enough leads on both sides (`with_evidence`) keep their points."""
+    rows = []
+    for rule_id, (kind, rule) in rule_catalogue(rubric).items():
+        current = float(rule["points"])
+        if rule_id not in with_evidence or rule_id not in model.rule_ids:
+            rows.append(RulePoints(rule_id, kind, current, None, current, False, False))
+            continue
+        target = float(integer_points(kind, model.weight(rule_id), scale))
+        proposed = max(current - max_change, min(current + max_change, target))
+        rows.append(RulePoints(rule_id, kind, current, target, proposed, proposed != target, True))
+    return rows
+
+
+def keep_volume_bar(
+    rubric: Mapping[str, Any],
+    current: Sequence[Rescored],
+    draft: Sequence[Rescored],
+    *,
+    max_shift: int,
+) -> int:
+    """The shift of the grade floors that keeps the number of MQLs among all scored leads
+    closest to today's (the smallest move on a tie), within `max_shift`. Volume, not precision,
+    is the objective: marketing's side of the agreement is a number of MQLs, and the points
+    already carry what the outcomes taught."""
+    today = sum(qualifies(x, rubric, 0) for x in current)
+    headrooms = sorted(headroom(x, rubric) for x in draft)
+    by_shift = {
+        s: len(headrooms) - bisect.bisect_left(headrooms, s) for s in range(-max_shift, max_shift + 1)
+    }
+    return min(by_shift, key=lambda s: (abs(by_shift[s] - today), abs(s), s))
+
+
+def headroom(lead: Rescored, rubric: Mapping[str, Any]) -> float:
+    """The largest shift of the grade floors under which the lead still qualifies (`qualifies`
+    is monotone in the shift): inf when no floor matters, -inf when it never qualifies."""
+    if qualifies(lead, rubric, math.inf):
+        return math.inf
+    floors = dict(bands(rubric))
+    best = -math.inf
+    for criterion in (rubric.get("qualification") or {}).get("mql") or []:
+        floor = floors.get(criterion.get("grade_at_least"))
+        if floor is not None and lead.engagement >= float(criterion.get("min_engagement", 0)):
+            best = max(best, lead.fit - floor)
+    return best
+
+
+def backtest(
+    rubric: Mapping[str, Any],
+    scored: Sequence[Observation],
+    judged: Sequence[Observation],
+    *,
+    new_points: Mapping[str, float],
+    shift: int,
+) -> Backtest:
+    """Who qualifies under the rubric as is and under the draft (points and bar), on the facts."""
+    now, then = rescore(rubric, scored, {}), rescore(rubric, scored, new_points)
+    mqls_now = sum(qualifies(x, rubric, 0) for x in now)
+    mqls_then = sum(qualifies(x, rubric, shift) for x in then)
+    judged_now = [x for x in rescore(rubric, judged, {}) if qualifies(x, rubric, 0)]
+    judged_all = rescore(rubric, judged, new_points)
+    judged_then = [x for x in judged_all if qualifies(x, rubric, shift)]
+    return Backtest(
+        leads=len(scored),
+        mqls_current=mqls_now,
+        mqls_draft=mqls_then,
+        volume_change=mqls_then / mqls_now - 1 if mqls_now else None,
+        judged_current=len(judged_now),
+        judged_draft=len(judged_then),
+        mql_to_sql_current=_rate(judged_now),
+        mql_to_sql_draft=_rate(judged_then),
+        newly_qualified=sum(
+            qualifies(b, rubric, shift) and not qualifies(a, rubric, 0)
+            for a, b in zip(now, then, strict=True)
+        ),
+        auc_current=auc([x.fit + x.engagement for x in rescore(rubric, judged, {})], [o.sql for o in judged]),
+        auc_draft=auc([x.fit + x.engagement for x in judged_all], [o.sql for o in judged]),
+    )
+
+
+def auc(scores: Sequence[float], outcomes: Sequence[bool]) -> float | None:
+    """ROC-AUC of a score against outcomes; None when only one outcome occurs."""
+    if len(set(outcomes)) < 2:
+        return None
+    value = float(roc_auc_score(np.asarray(outcomes, dtype=bool), np.asarray(scores, dtype=float)))
+    return None if math.isnan(value) else value
+
+
+def _rate(leads: Sequence[Rescored]) -> float | None:
+    return sum(x.sql for x in leads) / len(leads) if leads else None
+
+
+@dataclass(frozen=True)
+class ModelProposal:
+    """A proposal whose points come from the model, with the model and the backtest as evidence."""
+
+    proposal: Proposal
+    sql_model: FittedModel | None = None
+    won_model: FittedModel | None = None
+    scale: float | None = None
+    points: tuple[RulePoints, ...] = ()
+    backtest: Backtest | None = None
+
+
+def propose_from_model(
+    rubric: Mapping[str, Any],
+    judged: Sequence[Observation],
+    scored: Sequence[Observation],
+    *,
+    version: str,
+    policy: Policy | None = None,
+) -> ModelProposal:
+    """Fit SQL (and, with enough wins, won) on the judged MQLs' rules, turn the SQL weights into
+    points (clipped to `max_points_change`), move the bar to keep today's MQL volume among all
+    `scored` leads, and backtest the draft. No draft below `min_outcomes` judged MQLs."""
+    policy = policy or Policy()
+    total, sql = len(judged), sum(o.sql for o in judged)
+    lift = rule_evidence(rubric, judged, policy)
+    baseline = sql / total if total else None
+
+    def answer(
+        reasons: tuple[str, ...],
+        rules: Sequence[RuleEvidence] = lift,
+        bar: BarChange | None = None,
+        draft: dict[str, Any] | None = None,
+    ) -> Proposal:
+        return Proposal(
+            ready=not reasons,
+            reasons=reasons,
+            outcomes=total,
+            sql=sql,
+            baseline_rate=baseline,
+            baseline_interval=wilson(sql, total),
+            target_precision=None,
+            rules=tuple(rules),
+            bar=bar,
+            draft=draft,
+        )
+
+    if total < policy.min_outcomes:
+        reason = f"only {total} judged MQLs; a proposal needs at least {policy.min_outcomes}"
+        return ModelProposal(answer((reason,)))
+    rule_ids = list(rule_catalogue(rubric))
+    rows = feature_rows(rubric, judged, rule_ids)
+    sql_model = fit_logistic(
+        rows, [o.sql for o in judged], rule_ids=rule_ids, regularization=policy.regularization
+    )
+    if sql_model is None:
+        reason = f"all {total} judged MQLs ended the same way; the model has nothing to learn from"
+        return ModelProposal(answer((reason,)))
+    wins = sum(o.won for o in judged)
+    won_model = None
+    if policy.min_rule_leads <= wins:
+        won_model = fit_logistic(
+            rows,
+            [o.won for o in judged],
+            rule_ids=rule_ids,
+            outcome="won",
+            regularization=policy.regularization,
+        )
+    with_evidence = {r.rule_id for r in lift if r.verdict != "too few"}
+    current = {r.rule_id: r.points for r in lift}
+    fired = {r.rule_id: r.leads for r in lift if r.rule_id in with_evidence}
+    scale = points_scale(sql_model, current, fired)
+    if scale is None:
+        reason = "no rule with enough leads on both sides moves the odds of an SQL"
+        return ModelProposal(answer((reason,)), sql_model, won_model)
+    points = propose_points(
+        rubric, sql_model, scale=scale, with_evidence=with_evidence, max_change=policy.max_points_change
+    )
+    new_points = {p.rule_id: p.proposed for p in points}
+    grade = bar_grade(rubric)
+    shift = 0
+    if grade is not None:
+        shift = keep_volume_bar(
+            rubric,
+            rescore(rubric, scored, {}),
+            rescore(rubric, scored, new_points),
+            max_shift=policy.max_bar_change,
+        )
+    tested = backtest(rubric, scored, judged, new_points=new_points, shift=shift)
+    bar = _bar(rubric, grade, shift, tested)
+    by_id = {p.rule_id: p for p in points}
+    rules = [
+        replace(r, proposed_points=by_id[r.rule_id].proposed, verdict=_verdict(by_id[r.rule_id]))
+        for r in lift
+    ]
+    changed = [r for r in rules if r.proposed_points != r.points]
+    if not changed and shift == 0:
+        proposal = answer(("the model supports the current rubric: nothing to change",), rules, bar)
+    else:
+        draft = build_draft(rubric, new_points, bar, version=version, outcomes=total, rules=changed)
+        proposal = answer((), rules, bar, draft)
+    return ModelProposal(proposal, sql_model, won_model, scale, tuple(points), tested)
+
+
+def _verdict(points: RulePoints) -> Verdict:
+    if not points.evidence:
+        return "too few"
+    if points.proposed == points.current:
+        return "keep"
+    return "raise" if points.proposed > points.current else "lower"
+
+
+def _bar(rubric: Mapping[str, Any], grade: str | None, shift: int, tested: Backtest) -> BarChange | None:
+    if grade is None:
+        return None
+    floor = dict(bands(rubric))[grade]
+    assert floor is not None
+    return BarChange(
+        grade=grade,
+        current=floor,
+        proposed=floor + shift,
+        precision_before=tested.mql_to_sql_current,
+        precision_after=tested.mql_to_sql_draft,
+        volume_kept=tested.mqls_draft / tested.mqls_current if tested.mqls_current else None,
+    )

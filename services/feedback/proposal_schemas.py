@@ -28,6 +28,12 @@ class ProposalCreate(BaseModel):
         default=None, gt=0, lt=1, description="MQL→SQL rate the bar aims for; default 1.25x today's + 5 pts."
     )
     min_outcomes: int = Field(default=30, ge=1, description="Judged MQLs needed before anything is proposed.")
+    min_rule_leads: int = Field(
+        default=8,
+        ge=1,
+        le=1000,
+        description="Judged MQLs a rule must have fired, and not fired, for before its points move.",
+    )
     max_points_change: int = Field(
         default=10, ge=0, le=100, description="Largest change of one rule's points."
     )
@@ -49,6 +55,7 @@ class ProposalCreate(BaseModel):
     def policy(self) -> Policy:
         return Policy(
             min_outcomes=self.min_outcomes,
+            min_rule_leads=self.min_rule_leads,
             max_points_change=self.max_points_change,
             max_bar_change=self.max_bar_change,
             target_precision=self.target_precision,

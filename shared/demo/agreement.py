@@ -83,7 +83,13 @@ def retune(run: Run, week: int) -> None:
             "POST",
             "feedback",
             "/v1/proposals",
-            json={"rubric": rubric, "version": version, "min_outcomes": run.config.min_outcomes},
+            json={
+                "rubric": rubric,
+                "version": version,
+                "min_outcomes": run.config.min_outcomes,
+                # A short run lowers the sample it asks for; each rule's evidence bar follows it.
+                "min_rule_leads": min(8, max(2, run.config.min_outcomes // 3)),
+            },
         )
     )
     if not proposal["ready"]:

@@ -287,7 +287,8 @@ def simulate(config: DemoConfig, baton: Baton, out: TextIO | None = None) -> Led
                 sla.json().get("rows", []) if sla.status_code == 200 else [],
             )
         )
-        run.say(f"\nThe dashboard: {baton.urls['feedback']}/dashboard (paste a token: baton token manager)")
+        dashboard = f"{baton.urls['feedback']}/#token={baton.tokens['manager']}"
+        run.say(f"\nThe dashboard: {dashboard}")
         if run.failures:
             run.say(f"({run.failures} request(s) were refused along the way, e.g.:")
             for sample in run.failure_samples:

@@ -69,7 +69,7 @@ def test_short_demo_changes_the_rubric_and_prints_the_before_and_after(
             params={"by": "rubric_version"},
             headers=baton.headers("marketing"),
         ).json()
-        page = http.get(f"{baton.url('feedback')}/dashboard")
+        page = http.get(f"{baton.url('feedback')}/")
     assert active["version"] == version
     assert {g["key"] for g in groups["groups"]} >= {"2026.11-starter", version}
     assert page.status_code == 200

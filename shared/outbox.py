@@ -45,6 +45,7 @@ from shared.tracing import inject_headers
 log = logging.getLogger(__name__)
 
 SENT_RETENTION = timedelta(days=7)
+_NOTIFIED = "baton.outbox_notified_in"
 
 
 def outbox_table(metadata: MetaData) -> Table:
@@ -114,7 +115,13 @@ async def add_events(session: AsyncSession, table: Table, events: Sequence[Envel
         ],
     )
     # Delivered at commit only, so the relay wakes exactly when there is something to send.
-    await session.execute(select(func.pg_notify(notify_channel(str(table.schema)), "")))
+    # PostgreSQL folds identical notifications of a transaction into one, so one per
+    # transaction is the same signal and saves a round trip per event in a consumer batch.
+    channel = notify_channel(str(table.schema))
+    transaction = session.get_transaction()
+    if transaction is None or session.info.get((_NOTIFIED, channel)) is not transaction:
+        await session.execute(select(func.pg_notify(channel, "")))
+        session.info[(_NOTIFIED, channel)] = transaction
 
 
 class OutboxRelay:

@@ -13,20 +13,35 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scoring import service
 from services.scoring.agreement import ActiveRubric
+from services.scoring.rubric import Rubric
 from shared.contracts import ActivityRecorded, LeadDispositioned, LeadErased, LeadIngested
 from shared.contracts.topics import ACTIVITY_RECORDED, LEAD_DISPOSITIONED, LEAD_ERASED, LEAD_INGESTED
 from shared.kafka import EventHandler
 
 
+_RUBRICS = "scoring.rubrics_of"
+
+
+async def rubrics_for(session: AsyncSession, active: ActiveRubric) -> tuple[Rubric, list[Rubric]]:
+    """The active rubric and the shadows, looked up once per transaction: a consumer batch
+    scores all its events with the rubrics in force when it began, as one event would be."""
+    transaction = session.get_transaction()
+    cached = session.info.get(_RUBRICS)
+    if cached is not None and transaction is not None and cached[0] is transaction:
+        return cached[1], cached[2]
+    rubric = await active.current(session)
+    shadows = await active.shadows(session)
+    session.info[_RUBRICS] = (transaction, rubric, shadows)
+    return rubric, shadows
+
+
 def build_handlers(active: ActiveRubric) -> Mapping[str, EventHandler]:
     async def on_lead_ingested(session: AsyncSession, event: LeadIngested) -> None:
-        rubric = await active.current(session)
-        shadows = await active.shadows(session)
+        rubric, shadows = await rubrics_for(session, active)
         await service.score_lead(session, rubric=rubric, event=event, shadows=shadows)
 
     async def on_activity_recorded(session: AsyncSession, event: ActivityRecorded) -> None:
-        rubric = await active.current(session)
-        shadows = await active.shadows(session)
+        rubric, shadows = await rubrics_for(session, active)
         await service.score_activity(session, rubric=rubric, event=event, shadows=shadows)
 
     async def on_lead_dispositioned(session: AsyncSession, event: LeadDispositioned) -> None:

@@ -19,8 +19,9 @@ from typing import Annotated, Any, Self
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
+from services.scoring.compiled import CompiledRubric
 from services.scoring.conditions import ActivityCondition, ActivityType, ProfileCondition
-from services.scoring.evaluation import Activity, Evaluation, Profile, evaluate
+from services.scoring.evaluation import Activity, Evaluation, Profile
 from shared.contracts import FiredRule
 
 STARTER_RUBRIC = "starter.yaml"
@@ -251,9 +252,14 @@ class Rubric(_Strict):
     def sla_for(self, grade: str) -> SlaTier:
         return next(t for t in self.sla if t.grade == grade)
 
+    @cached_property
+    def compiled(self) -> CompiledRubric:
+        """This rubric compiled for evaluation; built on first use, once per parsed rubric."""
+        return CompiledRubric(self)
+
     def evaluate(self, profile: Profile, activities: Sequence[Activity], *, now: datetime) -> Evaluation:
-        """Score the lead as of `now`; see `services.scoring.evaluation.evaluate`."""
-        return evaluate(self, profile, activities, now=now)
+        """Score the lead as of `now`, with the semantics of `services.scoring.evaluation.evaluate`."""
+        return self.compiled.evaluate(profile, activities, now=now)
 
 
 def _no_duplicates(what: str, values: list[str]) -> None:

@@ -81,8 +81,12 @@ class EventConsumer:
         retry_backoff_s: float = 0.2,
         session_timeout_ms: int = 10_000,
         security: KafkaSecurity = PLAINTEXT,
+        partition_concurrency: int = 4,
+        max_records: int = 500,
     ) -> None:
         self.group_id = group_id
+        self.partition_concurrency = max(1, partition_concurrency)
+        self.max_records = max_records
         self.handlers = dict(handlers)
         self.db = db
         self.processed_table = processed_table
@@ -97,7 +101,7 @@ class EventConsumer:
             client_id=group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
-            max_poll_records=200,
+            max_poll_records=max_records,
             fetch_max_wait_ms=100,
             max_partition_fetch_bytes=MAX_REQUEST_BYTES,
             session_timeout_ms=session_timeout_ms,
@@ -166,23 +170,40 @@ class EventConsumer:
 
     async def _run(self) -> None:
         while not self._stopping.is_set():
-            batches = await self._consumer.getmany(timeout_ms=500, max_records=200)
-            for tp, records in batches.items():
-                if self._stopping.is_set():
-                    return
-                if len(records) > 1 and await self._apply_batch(records):
-                    self._pending[tp] = self._handled[tp] = records[-1].offset + 1
-                    continue
-                for record in records:
-                    if self._stopping.is_set():
-                        return
-                    try:
-                        await self.handle_record(record)
-                    except _Stopping:
-                        return
-                    self._pending[tp] = self._handled[tp] = record.offset + 1
+            batches = await self._consumer.getmany(timeout_ms=500, max_records=self.max_records)
+            if len(batches) == 1 or self.partition_concurrency == 1:
+                for tp, records in batches.items():
+                    await self._process_partition(tp, records)
+            else:
+                # Partitions are independent (a lead's events share one), so they run side by
+                # side, each in order and in its own transactions; the bound keeps the pool free.
+                limit = asyncio.Semaphore(self.partition_concurrency)
+
+                async def bounded(tp: TopicPartition, records: list[ConsumerRecord[bytes, bytes]]) -> None:
+                    async with limit:
+                        await self._process_partition(tp, records)
+
+                async with asyncio.TaskGroup() as group:
+                    for tp, records in batches.items():
+                        group.create_task(bounded(tp, records))
             await self.commit_pending(None)
             self._report_lag(batches)
+
+    async def _process_partition(self, tp: TopicPartition, records: list[ConsumerRecord[bytes, bytes]]) -> None:
+        """Handle one partition's records in order, recording each handled offset for commit."""
+        if self._stopping.is_set():
+            return
+        if len(records) > 1 and await self._apply_batch(records):
+            self._pending[tp] = self._handled[tp] = records[-1].offset + 1
+            return
+        for record in records:
+            if self._stopping.is_set():
+                return
+            try:
+                await self.handle_record(record)
+            except _Stopping:
+                return
+            self._pending[tp] = self._handled[tp] = record.offset + 1
 
     def _report_lag(self, batches: Mapping[TopicPartition, list[ConsumerRecord[bytes, bytes]]]) -> None:
         # The high-water mark comes with each fetch, so this costs no request to the broker.

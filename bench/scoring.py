@@ -1,0 +1,225 @@
+"""Scoring's performance targets, each next to its baseline measured in the same run.
+
+1. rubric: evaluations per second on one core, starter rubric, realistic leads (target 50,000);
+   the reference evaluator is timed on the same leads for comparison.
+2. consumer: `lead.ingested` (+ `activity.recorded`) events pre-produced across partitions, then
+   scoring's real consumer and outbox relay (the service's lifespan, in this process) run until
+   every resulting `lead.scored` is on the broker; the same number of messages goes through a
+   raw consume-and-produce passthrough on the same broker (target ratio 0.5).
+
+    python -m bench.scoring [--only rubric|consumer] [--leads N] [--seconds S]
+
+Prints a table and writes bench/results/scoring-<UTC time>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import shutil
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+
+from bench.baselines import broker_passthrough
+from bench.scoring_leads import NOW, activity_specs, lead_fields, lead_ids, sample_leads
+from services.scoring.evaluation import evaluate
+from services.scoring.rubric import load_rubric
+from shared.contracts import (
+    ActivityRecorded,
+    ActivityRecordedPayload,
+    Envelope,
+    LeadIngested,
+    LeadIngestedPayload,
+)
+from shared.contracts.topics import ACTIVITY_RECORDED, LEAD_INGESTED, LEAD_SCORED
+from shared.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
+from shared.kafka import create_producer, ensure_topics
+from shared.launcher import all_topics
+from shared.migrations import upgrade
+
+RUBRIC_TARGET_PER_S = 50_000
+CONSUMER_TARGET_RATIO = 0.5
+PARTITIONS = 6
+
+
+def bench_rubric(*, seconds: float, leads: int = 2_000) -> dict[str, Any]:
+    """Evaluations per second of the compiled evaluator and of the reference one."""
+    rubric = load_rubric()
+    sample = sample_leads(leads)
+    rubric.evaluate(*sample[0], now=NOW)  # compile outside the timed loop
+
+    def rate(run: Any) -> float:
+        count, started = 0, time.perf_counter()
+        deadline = started + seconds
+        while time.perf_counter() < deadline:
+            for profile, activities in sample:
+                run(profile, activities)
+            count += len(sample)
+        return count / (time.perf_counter() - started)
+
+    compiled = rate(lambda p, a: rubric.evaluate(p, a, now=NOW))
+    reference = rate(lambda p, a: evaluate(rubric, p, a, now=NOW))
+    return {
+        "leads": leads,
+        "mean_activities": round(sum(len(a) for _, a in sample) / leads, 2),
+        "compiled_per_s": round(compiled),
+        "reference_per_s": round(reference),
+        "speedup": round(compiled / reference, 2),
+        "target_per_s": RUBRIC_TARGET_PER_S,
+    }
+
+
+def scoring_events(leads: int, *, seed: int = 11) -> list[Envelope]:
+    """One `lead.ingested` per lead and its activities, each lead's events in time order."""
+    rng = random.Random(seed)
+    events: list[Envelope] = []
+    for i, lead_id in enumerate(lead_ids(leads)):
+        fields = lead_fields(rng, i)
+        at = NOW - timedelta(days=30)
+        ingested = LeadIngestedPayload(**fields, form_id="newsletter", submitted_at=at)
+        events.append(LeadIngested.new(lead_id=lead_id, payload=ingested, producer="bench", occurred_at=at))
+        for kind, properties, age in sorted(activity_specs(rng), key=lambda s: -s[2])[:3]:
+            when = at + timedelta(days=min(age, 29))
+            activity = ActivityRecordedPayload(
+                activity_type=kind, occurred_at=when, email=fields["email"], source="bench", properties=properties
+            )
+            events.append(ActivityRecorded.new(lead_id=lead_id, payload=activity, producer="bench", occurred_at=when))
+    return events
+
+
+async def produce(bootstrap: str, events: list[Envelope]) -> None:
+    producer = create_producer(bootstrap, client_id="bench-scoring")
+    await producer.start()
+    try:
+        topics = {"lead.ingested": LEAD_INGESTED, "activity.recorded": ACTIVITY_RECORDED}
+        sends = [
+            await producer.send(topics[e.event_type], value=e.to_bytes(), key=str(e.lead_id).encode())
+            for e in events
+        ]
+        await asyncio.gather(*sends)
+    finally:
+        await producer.stop()
+
+
+async def wait_for_messages(bootstrap: str, topic: str, expected: int, *, timeout_s: float) -> int:
+    """Count the messages on `topic` (every partition, from the start) until `expected` arrive."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = [TopicPartition(topic, p) for p in range(PARTITIONS)]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        seen, deadline = 0, time.monotonic() + timeout_s
+        while seen < expected and time.monotonic() < deadline:
+            batches = await consumer.getmany(timeout_ms=200, max_records=5_000)
+            seen += sum(len(records) for records in batches.values())
+        return seen
+    finally:
+        await consumer.stop()
+
+
+async def run_scoring(database_url: str, bootstrap: str, expected: int) -> dict[str, Any]:
+    """Scoring's lifespan (consumer, relay, workers) in this process, timed until every
+    `lead.scored` is on the broker."""
+    os.environ.update(
+        BATON_DATABASE_URL=database_url,
+        BATON_KAFKA_BOOTSTRAP_SERVERS=bootstrap,
+        BATON_JWT_SECRET="bench-secret-" + "x" * 40,
+        BATON_CONSUMER_SESSION_TIMEOUT_MS="6000",
+        BATON_LOG_LEVEL="WARNING",
+        BATON_DECAY_PASS_INTERVAL_S="0",
+    )
+    from services.scoring.main import create_app
+
+    app = create_app()
+    started = time.perf_counter()
+    async with app.router.lifespan_context(app):
+        seen = await wait_for_messages(bootstrap, LEAD_SCORED, expected, timeout_s=600)
+        elapsed = time.perf_counter() - started
+    return {"events": expected, "scored_on_broker": seen, "seconds": round(elapsed, 2), "per_s": round(seen / elapsed)}
+
+
+async def bench_consumer(leads: int) -> dict[str, Any]:
+    root = Path(tempfile.mkdtemp(prefix="baton-bench-scoring-"))
+    postgres = EmbeddedPostgres(root / "pgdata")
+    broker = EmbeddedBroker(free_port(), log_path=root / "tansu.log")
+    try:
+        database_url = postgres.start()
+        bootstrap = broker.start()
+        await asyncio.to_thread(upgrade, "scoring", database_url)
+        await ensure_topics(bootstrap, all_topics(), partitions=PARTITIONS)
+        events = scoring_events(leads)
+        await produce(bootstrap, events)
+        mean_size = sum(len(e.to_bytes()) for e in events) // len(events)
+        print(f"bench: scoring consumer, {len(events)} events...", flush=True)
+        scoring = await run_scoring(database_url, bootstrap, len(events))
+        print(f"bench: raw passthrough, {len(events)} messages...", flush=True)
+        raw = await broker_passthrough(bootstrap, messages=len(events), size=mean_size)
+        return {
+            "leads": leads,
+            "partitions": PARTITIONS,
+            "scoring": scoring,
+            "passthrough_per_s": raw["passthrough_per_s"],
+            "ratio": round(scoring["per_s"] / raw["passthrough_per_s"], 3),
+            "target_ratio": CONSUMER_TARGET_RATIO,
+        }
+    finally:
+        broker.stop()
+        postgres.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def print_table(results: dict[str, Any]) -> None:
+    rows: list[tuple[str, object]] = [("load average (1/5/15 min)", results["load_average"])]
+    if "rubric" in results:
+        r = results["rubric"]
+        rows += [
+            ("rubric evaluations/s, compiled (target 50,000)", r["compiled_per_s"]),
+            ("rubric evaluations/s, reference evaluator", r["reference_per_s"]),
+            ("  speedup", r["speedup"]),
+        ]
+    if "consumer" in results:
+        c = results["consumer"]
+        rows += [
+            ("scoring consumer events/s (to lead.scored)", c["scoring"]["per_s"]),
+            ("raw consume+produce passthrough msgs/s", c["passthrough_per_s"]),
+            ("  ratio scoring / passthrough (target 0.5)", c["ratio"]),
+        ]
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.scoring", description=__doc__)
+    parser.add_argument("--only", choices=["rubric", "consumer"])
+    parser.add_argument("--seconds", type=float, default=5.0, help="duration of each rubric timing")
+    parser.add_argument("--leads", type=int, default=2_000, help="leads pre-produced for the consumer run")
+    parser.add_argument("--out", type=Path, default=Path("bench/results"))
+    args = parser.parse_args()
+    results: dict[str, Any] = {"python": sys.version.split()[0], "cpus": os.cpu_count()}
+    if args.only in (None, "rubric"):
+        print("bench: rubric evaluation...", flush=True)
+        results["rubric"] = bench_rubric(seconds=args.seconds)
+    if args.only in (None, "consumer"):
+        results["consumer"] = asyncio.run(bench_consumer(args.leads))
+    results["load_average"] = [round(x, 2) for x in os.getloadavg()]
+    results["finished_at"] = datetime.now(UTC).isoformat()
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"scoring-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    path.write_text(json.dumps(results, indent=2))
+    print_table(results)
+    print(f"bench: wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -27,7 +27,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bench.baselines import broker_passthrough
 from bench.scoring_leads import NOW, activity_specs, lead_fields, lead_ids, sample_leads
@@ -90,9 +90,15 @@ def scoring_events(leads: int, *, seed: int = 11) -> list[Envelope]:
         for kind, properties, age in sorted(activity_specs(rng), key=lambda s: -s[2])[:3]:
             when = at + timedelta(days=min(age, 29))
             activity = ActivityRecordedPayload(
-                activity_type=kind, occurred_at=when, email=fields["email"], source="bench", properties=properties
+                activity_type=kind,
+                occurred_at=when,
+                email=fields["email"],
+                source="bench",
+                properties=properties,
             )
-            events.append(ActivityRecorded.new(lead_id=lead_id, payload=activity, producer="bench", occurred_at=when))
+            events.append(
+                ActivityRecorded.new(lead_id=lead_id, payload=activity, producer="bench", occurred_at=when)
+            )
     return events
 
 
@@ -135,7 +141,7 @@ async def run_scoring(database_url: str, bootstrap: str, expected: int) -> dict[
         BATON_KAFKA_BOOTSTRAP_SERVERS=bootstrap,
         BATON_JWT_SECRET="bench-secret-" + "x" * 40,
         BATON_CONSUMER_SESSION_TIMEOUT_MS="6000",
-        BATON_LOG_LEVEL="WARNING",
+        BATON_LOG_LEVEL=os.environ.get("BATON_BENCH_LOG_LEVEL", "WARNING"),
         BATON_DECAY_PASS_INTERVAL_S="0",
     )
     from services.scoring.main import create_app
@@ -145,7 +151,12 @@ async def run_scoring(database_url: str, bootstrap: str, expected: int) -> dict[
     async with app.router.lifespan_context(app):
         seen = await wait_for_messages(bootstrap, LEAD_SCORED, expected, timeout_s=600)
         elapsed = time.perf_counter() - started
-    return {"events": expected, "scored_on_broker": seen, "seconds": round(elapsed, 2), "per_s": round(seen / elapsed)}
+    return {
+        "events": expected,
+        "scored_on_broker": seen,
+        "seconds": round(elapsed, 2),
+        "per_s": round(seen / elapsed),
+    }
 
 
 async def bench_consumer(leads: int) -> dict[str, Any]:

@@ -46,6 +46,7 @@ log = logging.getLogger(__name__)
 
 SENT_RETENTION = timedelta(days=7)
 _NOTIFIED = "baton.outbox_notified_in"
+TRACE_HEADERS_BY_CAUSE = "baton.trace_headers_by_cause"
 
 
 def outbox_table(metadata: MetaData) -> Table:
@@ -90,6 +91,8 @@ async def add_events(session: AsyncSession, table: Table, events: Sequence[Envel
     if not events:
         return
     trace_headers = inject_headers()
+    # A consumer batch leaves each incoming event's trace context here (no span is current).
+    by_cause: dict[Any, dict[str, str]] = session.info.get(TRACE_HEADERS_BY_CAUSE) or {}
     await session.execute(
         table.insert(),
         [
@@ -107,7 +110,7 @@ async def add_events(session: AsyncSession, table: Table, events: Sequence[Envel
                     "producer": event.producer,
                     "content-type": "application/json",
                     # The W3C trace context, so the consumer continues this trace.
-                    **trace_headers,
+                    **by_cause.get(event.causation_id, trace_headers),
                 },
                 "created_at": event.occurred_at,
             }

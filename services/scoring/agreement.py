@@ -26,6 +26,7 @@ from services.scoring.errors import (
 )
 from services.scoring.evaluation import Evaluation
 from services.scoring.models import LeadActivity, RescoreRun, RubricApproval, RubricRecord, Score, outbox
+from services.scoring.records import PRODUCER
 from services.scoring.repository import (
     ActivityRepository,
     ProfileRepository,
@@ -139,7 +140,7 @@ async def activate(session: AsyncSession, *, version: str) -> RubricVersionRead:
         outbox,
         RubricActivated.new(
             lead_id=NO_LEAD,
-            producer=service.PRODUCER,
+            producer=PRODUCER,
             payload=RubricActivatedPayload(
                 rubric_version=version,
                 previous_version=previous[0] if previous else None,

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from operator import attrgetter
 from datetime import datetime
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from services.scoring.conditions import (
@@ -87,8 +87,8 @@ def compile_test(condition: Condition) -> Test:
         return lambda value, text: text is not None and any(n in text for n in needles)
     if isinstance(condition, Regex):
         search = condition._pattern.search
-        return lambda value, text: text is not None and (
-            search(value if isinstance(value, str) else text) is not None
+        return lambda value, text: (
+            text is not None and (search(value if isinstance(value, str) else text) is not None)
         )
     if isinstance(condition, Exists):
         wanted = condition.value
@@ -183,7 +183,7 @@ class _EngagementRule:
         counted = matching[:limit] if limit else matching
         points = self.points
         half_life_s = self.half_life_s
-        decayed = 0
+        decayed: float = 0
         if half_life_s is None:
             for _ in counted:
                 decayed += points * 1.0
@@ -240,7 +240,7 @@ class CompiledRubric:
             values[field] = (value, text_of(value))
         fired: list[FiredRule] = []
         disqualified = False
-        fit_points = 0
+        fit_points: float = 0
         for conditions, explanation, disqualifies in self._profile_rules:
             for field, test in conditions:
                 value, text = values[field]
@@ -256,7 +256,7 @@ class CompiledRubric:
         past = [a for a in activities if a.occurred_at <= now]
         if len(past) > 1:
             _sort_earliest_first(past)
-        engagement_points = 0
+        engagement_points: float = 0
         if past and self._engagement:
             by_type: dict[str, list[Seen]] = {}
             for a in reversed(past):
@@ -319,8 +319,7 @@ class CompiledRubric:
         for needed_rank, needed_grade, min_engagement, min_text in self._mql:
             if rank <= needed_rank and engagement >= min_engagement:
                 return "threshold", (
-                    f"grade {grade} is {needed_grade} or better and engagement "
-                    f"{engagement:g} >= {min_text}"
+                    f"grade {grade} is {needed_grade} or better and engagement {engagement:g} >= {min_text}"
                 )
         if self._min_total is not None and score >= self._min_total:
             return "threshold", f"total score {score:g} >= {self._min_total:g}"

@@ -7,17 +7,17 @@ is closed over.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.scoring import service
+from services.scoring import batch, service
 from services.scoring.agreement import ActiveRubric
+from services.scoring.batch import ScoredEvent
 from services.scoring.rubric import Rubric
 from shared.contracts import ActivityRecorded, LeadDispositioned, LeadErased, LeadIngested
 from shared.contracts.topics import ACTIVITY_RECORDED, LEAD_DISPOSITIONED, LEAD_ERASED, LEAD_INGESTED
-from shared.kafka import EventHandler
-
+from shared.kafka import BatchingHandler, EventHandler
 
 _RUBRICS = "scoring.rubrics_of"
 
@@ -44,6 +44,10 @@ def build_handlers(active: ActiveRubric) -> Mapping[str, EventHandler]:
         rubric, shadows = await rubrics_for(session, active)
         await service.score_activity(session, rubric=rubric, event=event, shadows=shadows)
 
+    async def on_scored_events(session: AsyncSession, events: Sequence[ScoredEvent]) -> None:
+        rubric, shadows = await rubrics_for(session, active)
+        await batch.score_events(session, rubric=rubric, events=events, shadows=shadows)
+
     async def on_lead_dispositioned(session: AsyncSession, event: LeadDispositioned) -> None:
         await service.record_disposition(session, event=event)
 
@@ -51,8 +55,8 @@ def build_handlers(active: ActiveRubric) -> Mapping[str, EventHandler]:
         await service.erase_lead(session, event=event)
 
     return {
-        LEAD_INGESTED: on_lead_ingested,
+        LEAD_INGESTED: BatchingHandler(on_lead_ingested, on_scored_events),
         LEAD_DISPOSITIONED: on_lead_dispositioned,
-        ACTIVITY_RECORDED: on_activity_recorded,
+        ACTIVITY_RECORDED: BatchingHandler(on_activity_recorded, on_scored_events),
         LEAD_ERASED: on_lead_erased,
     }

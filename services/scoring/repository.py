@@ -62,16 +62,26 @@ class ProfileRepository:
         Comparing `observed_at` makes the merge order-free: an older event processed late
         only fills fields the newer ones left empty.
         """
+        return (await self.merge_many([(lead_id, observed_at, fields)], now=now))[lead_id]
+
+    async def merge_many(
+        self, observations: Sequence[tuple[uuid.UUID, datetime, dict[str, Any]]], *, now: datetime
+    ) -> dict[uuid.UUID, LeadProfile]:
+        """`merge` for several leads in one statement; each lead appears at most once."""
         table = LeadProfile.__table__
-        values = {name: fields.get(name) for name in PROFILE_FIELDS}
         statement = insert(LeadProfile).values(
-            lead_id=lead_id,
-            **values,
-            utm=fields.get("utm") or {},
-            attributes=fields.get("attributes") or {},
-            observed_at=observed_at,
-            created_at=now,
-            updated_at=now,
+            [
+                {
+                    "lead_id": lead_id,
+                    **{name: fields.get(name) for name in PROFILE_FIELDS},
+                    "utm": fields.get("utm") or {},
+                    "attributes": fields.get("attributes") or {},
+                    "observed_at": observed_at,
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for lead_id, observed_at, fields in observations
+            ]
         )
         new = statement.excluded
         newer: ColumnElement[bool] = new.observed_at >= table.c.observed_at
@@ -96,8 +106,7 @@ class ProfileRepository:
             },
         ).returning(LeadProfile)
         result = await self.session.execute(upsert, execution_options={"populate_existing": True})
-        profile: LeadProfile = result.scalar_one()
-        return profile
+        return {profile.lead_id: profile for profile in result.scalars()}
 
     async def page(self, *, after: uuid.UUID | None, limit: int) -> Sequence[LeadProfile]:
         """Profiles in lead-id order, `limit` at a time, starting after `after`."""
@@ -137,19 +146,24 @@ class ActivityRepository:
         properties: dict[str, str],
     ) -> bool:
         """Record the activity; False when this event's activity is already recorded."""
+        row = {
+            "lead_id": lead_id,
+            "event_id": event_id,
+            "type": type,
+            "occurred_at": occurred_at,
+            "properties": properties,
+        }
+        return bool(await self.add_many_once([row]))
+
+    async def add_many_once(self, rows: Sequence[dict[str, Any]]) -> set[uuid.UUID]:
+        """Record activities in one statement; returns the event ids not recorded before."""
         statement = (
             insert(LeadActivity)
-            .values(
-                lead_id=lead_id,
-                event_id=event_id,
-                type=type,
-                occurred_at=occurred_at,
-                properties=properties,
-            )
+            .values(list(rows))
             .on_conflict_do_nothing(index_elements=[LeadActivity.event_id])
-            .returning(LeadActivity.id)
+            .returning(LeadActivity.event_id)
         )
-        return (await self.session.execute(statement)).scalar_one_or_none() is not None
+        return set((await self.session.execute(statement)).scalars())
 
     async def for_lead(self, lead_id: uuid.UUID, *, until: datetime) -> Sequence[LeadActivity]:
         statement = (
@@ -172,10 +186,9 @@ class ScoreRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def add(self, score: Score) -> Score:
-        self.session.add(score)
-        await self.session.flush()
-        return score
+    async def add_many(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert score rows (see `records.score_row`) in one statement."""
+        await self.session.execute(insert(Score), list(rows))
 
     async def latest(self, lead_id: uuid.UUID) -> Score | None:
         statement = select(Score).where(Score.lead_id == lead_id).order_by(Score.id.desc()).limit(1)

@@ -13,6 +13,7 @@ from services.scoring.backtest import BacktestReport, LeadHistory, backtest
 from services.scoring.errors import LeadNotScored
 from services.scoring.evaluation import Activity, Evaluation, Profile, explain_score
 from services.scoring.models import LeadActivity, LeadProfile, Score, outbox
+from services.scoring.records import ROUTING_FIELDS, qualified_event, score_row, scored_event
 from services.scoring.repository import (
     ActivityRepository,
     DispositionRepository,
@@ -30,16 +31,9 @@ from shared.contracts import (
     LeadErased,
     LeadIngested,
     LeadIngestedPayload,
-    LeadQualified,
-    LeadQualifiedPayload,
-    LeadScored,
-    LeadScoredPayload,
-    LeadSnapshot,
     utc_now,
 )
-from shared.outbox import add_event
-
-PRODUCER = "scoring"
+from shared.outbox import add_events
 
 
 async def erase_lead(session: AsyncSession, *, event: LeadErased) -> None:
@@ -59,7 +53,7 @@ async def score_lead(
     payload = event.payload
     now = event.occurred_at
     profile = await ProfileRepository(session).merge(
-        event.lead_id, observed_at=now, now=utc_now(), fields=_profile_fields(payload)
+        event.lead_id, observed_at=now, now=utc_now(), fields=profile_fields(payload)
     )
     activities = ActivityRepository(session)
     recorded = await activities.add_once(
@@ -142,69 +136,18 @@ async def record_evaluation(
     """Store the score, stage `lead.scored`, and stage `lead.qualified` if this is the lead's
     first qualification ever. Returns whether the lead qualified just now."""
     lead_id, now = profile.lead_id, evaluation.evaluated_at
-    await ScoreRepository(session).add(
-        Score(
-            lead_id=lead_id,
-            event_id=caused_by.event_id if caused_by else None,
-            rubric_version=evaluation.rubric_version,
-            score=evaluation.score,
-            fit_score=evaluation.fit_score,
-            engagement_score=evaluation.engagement_score,
-            grade=evaluation.grade,
-            is_mql=evaluation.is_mql,
-            fired_rules=[r.model_dump(mode="json") for r in evaluation.fired_rules],
-            scored_at=now,
-            created_at=utc_now(),
-        )
-    )
-    scored = LeadScoredPayload(
-        rubric_version=evaluation.rubric_version,
-        score=evaluation.score,
-        fit_score=evaluation.fit_score,
-        engagement_score=evaluation.engagement_score,
-        grade=evaluation.grade,
-        is_mql=evaluation.is_mql,
-        fired_rules=evaluation.fired_rules,
-    )
-    await add_event(
-        session,
-        outbox,
-        LeadScored.new(lead_id=lead_id, payload=scored, producer=PRODUCER, caused_by=caused_by),
-    )
+    await ScoreRepository(session).add_many([score_row(lead_id, evaluation, caused_by=caused_by)])
+    events: list[Envelope] = [scored_event(lead_id, evaluation, caused_by=caused_by)]
     reason = evaluation.qualification_reason
-    if reason is None or not await ProfileRepository(session).mark_qualified(
+    qualified = reason is not None and await ProfileRepository(session).mark_qualified(
         lead_id, at=now, reason=reason, rubric_version=evaluation.rubric_version
-    ):
-        return False
-    qualified = LeadQualifiedPayload(
-        rubric_version=evaluation.rubric_version,
-        score=evaluation.score,
-        grade=evaluation.grade,
-        reason=reason,
-        sla_tier=evaluation.sla_tier,
-        sla_minutes=evaluation.sla_minutes,
-        qualified_at=now,
-        lead=LeadSnapshot(
-            email=profile.email,
-            first_name=profile.first_name,
-            last_name=profile.last_name,
-            company=profile.company,
-            country=profile.country,
-            source=source,
-            form_id=form_id,
-            job_title=profile.job_title,
-            company_size=profile.company_size,
-            industry=profile.industry,
-            grade=evaluation.grade,
-            **_routing_fields(profile),
-        ),
     )
-    await add_event(
-        session,
-        outbox,
-        LeadQualified.new(lead_id=lead_id, payload=qualified, producer=PRODUCER, caused_by=caused_by),
-    )
-    return True
+    if qualified:
+        events.append(
+            qualified_event(profile, evaluation, caused_by=caused_by, source=source, form_id=form_id)
+        )
+    await add_events(session, outbox, events)
+    return qualified
 
 
 async def record_disposition(session: AsyncSession, *, event: LeadDispositioned) -> None:
@@ -348,20 +291,13 @@ def to_activity(row: LeadActivity) -> Activity:
     return Activity(type=row.type, occurred_at=row.occurred_at, properties=row.properties)
 
 
-# Routing's fields ride in the profile's attributes: scoring only passes them on to routing.
-ROUTING_FIELDS = ("state", "language", "product_interest", "account_id", "account_owner_id")
-
-
-def _profile_fields(payload: LeadIngestedPayload) -> dict[str, object]:
+def profile_fields(payload: LeadIngestedPayload) -> dict[str, object]:
+    """The submission's profile fields; routing's fields ride along in the attributes."""
     fields = _scored_fields(payload)
     routing = {name: str(getattr(payload, name)) for name in ROUTING_FIELDS if getattr(payload, name)}
     if routing:
         fields["attributes"] = {**payload.attributes, **routing}
     return fields
-
-
-def _routing_fields(profile: LeadProfile) -> dict[str, str]:
-    return {name: profile.attributes[name] for name in ROUTING_FIELDS if profile.attributes.get(name)}
 
 
 def _scored_fields(payload: LeadIngestedPayload) -> dict[str, object]:

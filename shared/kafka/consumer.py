@@ -13,13 +13,12 @@ import asyncio
 import logging
 import time
 import traceback
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, Literal
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.structs import OffsetAndMetadata
-from opentelemetry.trace import SpanKind
 from sqlalchemy import Table
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,15 +26,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.contracts import AnyEvent, UndecodableEvent, decode_event, utc_now
 from shared.contracts.topics import dead_letter_topic
 from shared.db import Database
+from shared.kafka.batching import BatchingHandler, EventHandler, current_span, run_batch
 from shared.kafka.errors import is_infrastructure_failure
 from shared.kafka.producer import MAX_REQUEST_BYTES, create_producer
 from shared.kafka.security import PLAINTEXT, KafkaSecurity
 from shared.metrics import CONSUMER_LAG, CONSUMER_RETRIES, EVENT_HANDLE_SECONDS, EVENTS_CONSUMED
-from shared.tracing import extract_context, tracer
 
 log = logging.getLogger(__name__)
 
-EventHandler = Callable[[AsyncSession, Any], Awaitable[None]]
 Outcome = Literal["processed", "duplicate", "ignored", "dead_lettered"]
 
 MAX_INFRA_BACKOFF_S = 10.0
@@ -179,7 +177,11 @@ class EventConsumer:
                 # side, each in order and in its own transactions; the bound keeps the pool free.
                 limit = asyncio.Semaphore(self.partition_concurrency)
 
-                async def bounded(tp: TopicPartition, records: list[ConsumerRecord[bytes, bytes]]) -> None:
+                async def bounded(
+                    tp: TopicPartition,
+                    records: list[ConsumerRecord[bytes, bytes]],
+                    limit: asyncio.Semaphore = limit,
+                ) -> None:
                     async with limit:
                         await self._process_partition(tp, records)
 
@@ -189,7 +191,9 @@ class EventConsumer:
             await self.commit_pending(None)
             self._report_lag(batches)
 
-    async def _process_partition(self, tp: TopicPartition, records: list[ConsumerRecord[bytes, bytes]]) -> None:
+    async def _process_partition(
+        self, tp: TopicPartition, records: list[ConsumerRecord[bytes, bytes]]
+    ) -> None:
         """Handle one partition's records in order, recording each handled offset for commit."""
         if self._stopping.is_set():
             return
@@ -228,17 +232,8 @@ class EventConsumer:
             events.append((record, event, self.handlers.get(event.event_type)))
         started = time.perf_counter()
         try:
-            outcomes: list[tuple[str, Outcome]] = []
             async with self.db.transaction() as session:
-                for record, event, handler in events:
-                    if handler is None:
-                        outcomes.append((event.event_type, "ignored"))
-                    elif await self._record_processed(session, event):
-                        with self._span(record, event):
-                            await handler(session, event)
-                        outcomes.append((event.event_type, "processed"))
-                    else:
-                        outcomes.append((event.event_type, "duplicate"))
+                outcomes = await self._handle_batch(session, events)
         except Exception as exc:
             log.info("kafka.batch_fallback", extra={"group": self.group_id, "error": repr(exc)})
             return False
@@ -246,6 +241,41 @@ class EventConsumer:
         for event_type, outcome in outcomes:
             self._count(event_type, outcome)
         return True
+
+    async def _handle_batch(
+        self,
+        session: AsyncSession,
+        events: list[tuple[ConsumerRecord[bytes, bytes], AnyEvent, EventHandler | None]],
+    ) -> list[tuple[str, Outcome]]:
+        """One tracking insert for the batch, then its new events in order: runs of events
+        whose handler takes batches go to it together, the others one by one."""
+        fresh = await self._record_processed_many(session, [e for _, e, h in events if h is not None])
+        outcomes: list[tuple[str, Outcome]] = []
+        run: list[tuple[ConsumerRecord[bytes, bytes], AnyEvent]] = []
+        run_handler: BatchingHandler | None = None
+        for record, event, handler in events:
+            if handler is None:
+                outcomes.append((event.event_type, "ignored"))
+                continue
+            if event.event_id not in fresh:
+                outcomes.append((event.event_type, "duplicate"))
+                continue
+            fresh.discard(event.event_id)  # the same event twice in one batch runs once
+            outcomes.append((event.event_type, "processed"))
+            if run and handler is not run_handler:
+                assert run_handler is not None
+                await run_batch(session, run_handler, run, self.group_id)
+                run, run_handler = [], None
+            if isinstance(handler, BatchingHandler):
+                run.append((record, event))
+                run_handler = handler
+            else:
+                with current_span(record, event, self.group_id):
+                    await handler(session, event)
+        if run:
+            assert run_handler is not None
+            await run_batch(session, run_handler, run, self.group_id)
+        return outcomes
 
     async def commit_pending(self, only: set[TopicPartition] | None) -> None:
         offsets = {
@@ -274,7 +304,7 @@ class EventConsumer:
         while True:
             attempt += 1
             try:
-                with self._span(record, event):
+                with current_span(record, event, self.group_id):
                     outcome = await self._apply(event, handler)
                 EVENT_HANDLE_SECONDS.labels(self.group_id).observe(time.perf_counter() - started)
                 return self._count(event.event_type, outcome)
@@ -321,6 +351,21 @@ class EventConsumer:
         )
         return inserted is not None
 
+    async def _record_processed_many(self, session: AsyncSession, events: list[AnyEvent]) -> set[Any]:
+        """Insert the tracking rows of a batch at once; returns the ids not processed before."""
+        if not events:
+            return set()
+        now = utc_now()
+        inserted = await session.scalars(
+            insert(self.processed_table)
+            .values(
+                [{"consumer": self.group_id, "event_id": e.event_id, "processed_at": now} for e in events]
+            )
+            .on_conflict_do_nothing()
+            .returning(self.processed_table.c.event_id)
+        )
+        return set(inserted)
+
     async def _dead_letter(
         self, record: ConsumerRecord[bytes, bytes], exc: BaseException, *, attempts: int
     ) -> None:
@@ -354,22 +399,6 @@ class EventConsumer:
                 log.warning("kafka.dead_letter_retry", extra={"error": repr(send_error)})
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, MAX_INFRA_BACKOFF_S)
-
-    def _span(self, record: ConsumerRecord[bytes, bytes], event: AnyEvent) -> Any:
-        """A consumer span continuing the producer's trace (from the message headers)."""
-        return tracer().start_as_current_span(
-            f"{record.topic} process",
-            context=extract_context(record.headers),
-            kind=SpanKind.CONSUMER,
-            attributes={
-                "messaging.system": "kafka",
-                "messaging.destination.name": record.topic,
-                "messaging.consumer.group.name": self.group_id,
-                "messaging.kafka.offset": record.offset,
-                "baton.event_id": str(event.event_id),
-                "baton.lead_id": str(event.lead_id),
-            },
-        )
 
     def _count(self, event_type: str, outcome: Outcome) -> Outcome:
         EVENTS_CONSUMED.labels(self.group_id, event_type, outcome).inc()

@@ -29,9 +29,15 @@ def conditions(fields: st.SearchStrategy[str]) -> st.SearchStrategy[dict[str, An
         st.fixed_dictionaries({"field": fields, "op": st.just("equals"), "value": scalars}),
         st.fixed_dictionaries({"field": fields, "op": st.just("in"), "value": st.lists(scalars, min_size=1)}),
         st.fixed_dictionaries(
-            {"field": fields, "op": st.just("contains"), "value": words.filter(bool) | st.lists(words, min_size=1)}
+            {
+                "field": fields,
+                "op": st.just("contains"),
+                "value": words.filter(bool) | st.lists(words, min_size=1),
+            }
         ),
-        st.fixed_dictionaries({"field": fields, "op": st.just("regex"), "value": st.sampled_from(["^v", "s$", "a|e"])}),
+        st.fixed_dictionaries(
+            {"field": fields, "op": st.just("regex"), "value": st.sampled_from(["^v", "s$", "a|e"])}
+        ),
         st.fixed_dictionaries({"field": fields, "op": st.just("range"), "min": st.integers(0, 500)}),
         st.fixed_dictionaries({"field": fields, "op": st.just("exists"), "value": st.booleans()}),
     )
@@ -43,7 +49,12 @@ points = st.floats(min_value=0.01, max_value=60, allow_nan=False)
 @st.composite
 def rubrics(draw: st.DrawFn) -> Rubric:
     fit = [
-        {"id": f"fit-{i}", "description": "fit", "when": draw(st.lists(conditions(profile_fields), min_size=1, max_size=2)), "points": draw(points)}
+        {
+            "id": f"fit-{i}",
+            "description": "fit",
+            "when": draw(st.lists(conditions(profile_fields), min_size=1, max_size=2)),
+            "points": draw(points),
+        }
         for i in range(draw(st.integers(0, 4)))
     ]
     negative = [
@@ -81,7 +92,9 @@ def rubrics(draw: st.DrawFn) -> Rubric:
             "qualification": {
                 "mql": [{"grade_at_least": "B", "min_engagement": draw(st.floats(0, 50))}],
                 "min_total": draw(st.none() | st.floats(0, 150)),
-                "hand_raiser_forms": draw(st.lists(st.sampled_from(["demo-request", "Contact-Sales"]), max_size=2)),
+                "hand_raiser_forms": draw(
+                    st.lists(st.sampled_from(["demo-request", "Contact-Sales"]), max_size=2)
+                ),
             },
             "sla": [{"grade": g, "tier": g, "minutes": 5} for g in "ABC"],
         }

@@ -1,0 +1,93 @@
+"""What a score leaves behind: the stored row and the events it publishes, built the same way
+whether one event or a consumer's whole batch is being scored."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from services.scoring.evaluation import Evaluation
+from services.scoring.models import LeadProfile
+from shared.contracts import (
+    Envelope,
+    LeadQualified,
+    LeadQualifiedPayload,
+    LeadScored,
+    LeadScoredPayload,
+    LeadSnapshot,
+    utc_now,
+)
+
+PRODUCER = "scoring"
+# Routing's fields ride in the profile's attributes: scoring only passes them on to routing.
+ROUTING_FIELDS = ("state", "language", "product_interest", "account_id", "account_owner_id")
+
+
+def score_row(lead_id: uuid.UUID, evaluation: Evaluation, *, caused_by: Envelope | None) -> dict[str, Any]:
+    """The `score` row of an evaluation: its numbers, its explanation, its rubric version."""
+    return {
+        "lead_id": lead_id,
+        "event_id": caused_by.event_id if caused_by else None,
+        "rubric_version": evaluation.rubric_version,
+        "score": evaluation.score,
+        "fit_score": evaluation.fit_score,
+        "engagement_score": evaluation.engagement_score,
+        "grade": evaluation.grade,
+        "is_mql": evaluation.is_mql,
+        "fired_rules": [r.model_dump(mode="json") for r in evaluation.fired_rules],
+        "scored_at": evaluation.evaluated_at,
+        "created_at": utc_now(),
+    }
+
+
+def scored_event(lead_id: uuid.UUID, evaluation: Evaluation, *, caused_by: Envelope | None) -> LeadScored:
+    payload = LeadScoredPayload(
+        rubric_version=evaluation.rubric_version,
+        score=evaluation.score,
+        fit_score=evaluation.fit_score,
+        engagement_score=evaluation.engagement_score,
+        grade=evaluation.grade,
+        is_mql=evaluation.is_mql,
+        fired_rules=evaluation.fired_rules,
+    )
+    return LeadScored.new(lead_id=lead_id, payload=payload, producer=PRODUCER, caused_by=caused_by)
+
+
+def qualified_event(
+    profile: LeadProfile,
+    evaluation: Evaluation,
+    *,
+    caused_by: Envelope | None,
+    source: str | None,
+    form_id: str | None,
+) -> LeadQualified:
+    """`lead.qualified`, with the snapshot of the lead that routing routes on."""
+    assert evaluation.qualification_reason is not None
+    payload = LeadQualifiedPayload(
+        rubric_version=evaluation.rubric_version,
+        score=evaluation.score,
+        grade=evaluation.grade,
+        reason=evaluation.qualification_reason,
+        sla_tier=evaluation.sla_tier,
+        sla_minutes=evaluation.sla_minutes,
+        qualified_at=evaluation.evaluated_at,
+        lead=LeadSnapshot(
+            email=profile.email,
+            first_name=profile.first_name,
+            last_name=profile.last_name,
+            company=profile.company,
+            country=profile.country,
+            source=source,
+            form_id=form_id,
+            job_title=profile.job_title,
+            company_size=profile.company_size,
+            industry=profile.industry,
+            grade=evaluation.grade,
+            **routing_fields(profile),
+        ),
+    )
+    return LeadQualified.new(lead_id=profile.lead_id, payload=payload, producer=PRODUCER, caused_by=caused_by)
+
+
+def routing_fields(profile: LeadProfile) -> dict[str, str]:
+    return {name: profile.attributes[name] for name in ROUTING_FIELDS if profile.attributes.get(name)}

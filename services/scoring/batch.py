@@ -96,6 +96,7 @@ async def _score_round(
         histories[row.lead_id].append(to_activity(row))
     rows: list[dict[str, Any]] = []
     staged: list[Envelope] = []
+    qualifications: list[dict[str, Any]] = []
     for o in todo:
         event, now = o.event, o.event.occurred_at
         profile = profiles[event.lead_id]
@@ -106,13 +107,21 @@ async def _score_round(
         rows.append(score_row(event.lead_id, evaluation, caused_by=event))
         staged.append(scored_event(event.lead_id, evaluation, caused_by=event))
         reason = evaluation.qualification_reason
-        if reason is not None and await ProfileRepository(session).mark_qualified(
-            event.lead_id, at=now, reason=reason, rubric_version=evaluation.rubric_version
-        ):
+        # The upsert above locked the profile and returned it current: qualified_at is the truth.
+        if reason is not None and profile.qualified_at is None:
+            qualifications.append(
+                {
+                    "lead_id": event.lead_id,
+                    "at": now,
+                    "reason": reason,
+                    "rubric_version": evaluation.rubric_version,
+                }
+            )
             source = event.payload.source if isinstance(event, LeadIngested) else profile.source
             staged.append(
                 qualified_event(profile, evaluation, caused_by=event, source=source, form_id=o.form_id)
             )
+    await ProfileRepository(session).mark_qualified_many(qualifications)
     await ScoreRepository(session).add_many(rows)
     await add_events(session, outbox, staged)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, case, delete, func, select, update
+from sqlalchemy import ColumnElement, Table, bindparam, case, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -69,20 +69,20 @@ class ProfileRepository:
     ) -> dict[uuid.UUID, LeadProfile]:
         """`merge` for several leads in one statement; each lead appears at most once."""
         table = LeadProfile.__table__
-        statement = insert(LeadProfile).values(
-            [
-                {
-                    "lead_id": lead_id,
-                    **{name: fields.get(name) for name in PROFILE_FIELDS},
-                    "utm": fields.get("utm") or {},
-                    "attributes": fields.get("attributes") or {},
-                    "observed_at": observed_at,
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                for lead_id, observed_at, fields in observations
-            ]
-        )
+        rows = [
+            {
+                "lead_id": lead_id,
+                **{name: fields.get(name) for name in PROFILE_FIELDS},
+                "utm": fields.get("utm") or {},
+                "attributes": fields.get("attributes") or {},
+                "observed_at": observed_at,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for lead_id, observed_at, fields in observations
+        ]
+        # One statement shape whatever the number of rows, so SQLAlchemy compiles it once.
+        statement = insert(LeadProfile)
         new = statement.excluded
         newer: ColumnElement[bool] = new.observed_at >= table.c.observed_at
 
@@ -105,8 +105,8 @@ class ProfileRepository:
                 "updated_at": new.updated_at,
             },
         ).returning(LeadProfile)
-        result = await self.session.execute(upsert, execution_options={"populate_existing": True})
-        return {profile.lead_id: profile for profile in result.scalars()}
+        result = await self.session.scalars(upsert, rows, execution_options={"populate_existing": True})
+        return {profile.lead_id: profile for profile in result}
 
     async def page(self, *, after: uuid.UUID | None, limit: int) -> Sequence[LeadProfile]:
         """Profiles in lead-id order, `limit` at a time, starting after `after`."""
@@ -130,6 +130,23 @@ class ProfileRepository:
             .execution_options(synchronize_session=False)
         )
         return (await self.session.execute(statement)).scalar_one_or_none() is not None
+
+    async def mark_qualified_many(self, qualifications: Sequence[dict[str, Any]]) -> None:
+        """Record first qualifications (`lead_id`, `at`, `reason`, `rubric_version` each) for
+        leads the caller holds locked and knows unqualified."""
+        if not qualifications:
+            return
+        table = cast(Table, LeadProfile.__table__)
+        statement = (
+            update(table)
+            .where(table.c.lead_id == bindparam("q_lead_id"), table.c.qualified_at.is_(None))
+            .values(
+                qualified_at=bindparam("q_at"),
+                qualification_reason=bindparam("q_reason"),
+                qualified_rubric_version=bindparam("q_rubric_version"),
+            )
+        )
+        await self.session.execute(statement, [{f"q_{k}": v for k, v in q.items()} for q in qualifications])
 
 
 class ActivityRepository:
@@ -157,13 +174,13 @@ class ActivityRepository:
 
     async def add_many_once(self, rows: Sequence[dict[str, Any]]) -> set[uuid.UUID]:
         """Record activities in one statement; returns the event ids not recorded before."""
+        table = cast(Table, LeadActivity.__table__)
         statement = (
-            insert(LeadActivity)
-            .values(list(rows))
-            .on_conflict_do_nothing(index_elements=[LeadActivity.event_id])
-            .returning(LeadActivity.event_id)
+            insert(table)
+            .on_conflict_do_nothing(index_elements=[table.c.event_id])
+            .returning(table.c.event_id)
         )
-        return set((await self.session.execute(statement)).scalars())
+        return set((await self.session.execute(statement, list(rows))).scalars())
 
     async def for_lead(self, lead_id: uuid.UUID, *, until: datetime) -> Sequence[LeadActivity]:
         statement = (

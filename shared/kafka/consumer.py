@@ -80,7 +80,7 @@ class EventConsumer:
         session_timeout_ms: int = 10_000,
         security: KafkaSecurity = PLAINTEXT,
         partition_concurrency: int = 4,
-        max_records: int = 500,
+        max_records: int = 1000,
     ) -> None:
         self.group_id = group_id
         self.partition_concurrency = max(1, partition_concurrency)
@@ -356,13 +356,10 @@ class EventConsumer:
         if not events:
             return set()
         now = utc_now()
+        table = self.processed_table
         inserted = await session.scalars(
-            insert(self.processed_table)
-            .values(
-                [{"consumer": self.group_id, "event_id": e.event_id, "processed_at": now} for e in events]
-            )
-            .on_conflict_do_nothing()
-            .returning(self.processed_table.c.event_id)
+            insert(table).on_conflict_do_nothing().returning(table.c.event_id),
+            [{"consumer": self.group_id, "event_id": e.event_id, "processed_at": now} for e in events],
         )
         return set(inserted)
 

@@ -32,6 +32,7 @@ from services.scoring.evaluation import (
     QualificationReason,
     RuleKind,
 )
+from services.scoring.profile_rules import compile_profile_rules
 from shared.contracts import FiredRule
 
 if TYPE_CHECKING:
@@ -41,20 +42,18 @@ if TYPE_CHECKING:
 # A test receives the raw value and its normalized text (None when the field is empty).
 Test = Callable[[FieldValue, "str | None"], bool]
 _FIRED_FIELDS = frozenset({"rule_id", "kind", "points", "reason", "decay_factor"})
+_new_fired = FiredRule.__new__
+_set = object.__setattr__
 
 
 def fired_rule(rule_id: str, kind: RuleKind, points: float, reason: str, decay: float = 1.0) -> FiredRule:
     """A `FiredRule` built the way `model_construct` builds it, minus its per-call field walk:
     the values are ours and already valid, and this runs for every engagement rule that fires."""
-    rule = FiredRule.__new__(FiredRule)
-    object.__setattr__(
-        rule,
-        "__dict__",
-        {"rule_id": rule_id, "kind": kind, "points": float(points), "reason": reason, "decay_factor": decay},
-    )
-    object.__setattr__(rule, "__pydantic_fields_set__", set(_FIRED_FIELDS))
-    object.__setattr__(rule, "__pydantic_extra__", None)
-    object.__setattr__(rule, "__pydantic_private__", None)
+    rule = _new_fired(FiredRule)
+    rule.__dict__.update(rule_id=rule_id, kind=kind, points=float(points), reason=reason, decay_factor=decay)
+    _set(rule, "__pydantic_fields_set__", set(_FIRED_FIELDS))
+    _set(rule, "__pydantic_extra__", None)
+    _set(rule, "__pydantic_private__", None)
     return rule
 
 
@@ -98,6 +97,26 @@ def compile_test(condition: Condition) -> Test:
     raise TypeError(f"unknown condition {type(condition).__name__}")
 
 
+MEMO_SIZE = 4096
+
+
+def _memoized(test: Test) -> Callable[[FieldValue], bool]:
+    """An activity condition as a function of the property value alone, remembering its
+    answers: form ids, page paths and campaigns come from a small vocabulary, so most
+    activities are answered by one dict lookup. Bounded, in case a property is not."""
+    answers: dict[FieldValue, bool] = {}
+
+    def memo(value: FieldValue) -> bool:
+        answer = answers.get(value)
+        if answer is None:
+            if len(answers) >= MEMO_SIZE:
+                answers.clear()
+            answer = answers[value] = test(value, text_of(value))
+        return answer
+
+    return memo
+
+
 def _range_test(low: float | None, high: float | None) -> Test:
     def test(value: FieldValue, text: str | None) -> bool:
         if value is None or value.__class__ is bool:
@@ -126,8 +145,6 @@ def _profile_reader(field: str) -> Callable[[Profile], FieldValue]:
 
 
 Pair = tuple[FieldValue, "str | None"]
-# An activity as the engagement rules see it: itself, its age at `now`, its normalized fields.
-Seen = tuple[Activity, float, dict[str, Pair]]
 
 
 class _EngagementRule:
@@ -152,29 +169,27 @@ class _EngagementRule:
         self.points = rule.points
         self.max_occurrences = rule.max_occurrences
         self.description = rule.description
-        self.conditions = [(c.field.removeprefix("properties."), compile_test(c)) for c in rule.when]
+        self.conditions = [
+            (c.field.removeprefix("properties."), _memoized(compile_test(c))) for c in rule.when
+        ]
         self.cap = rule.cap
         self.cap_points = None if rule.cap is None else math.floor(rule.cap * 100 + 1e-9) / 100
         self.capped_note = "" if rule.cap is None else f", capped at {rule.cap:g}"
         half_life = rule.half_life_days
         self.half_life_s = None if half_life is None else half_life * SECONDS_PER_DAY
 
-    def fire(self, recent_first: list[Seen]) -> FiredRule | None:
+    def fire(self, recent_first: list[Activity], now: datetime) -> FiredRule | None:
         """`evaluation._engagement`: points of the matching activities, most recent first."""
         conditions = self.conditions
         if conditions:
             matching = []
-            for seen in recent_first:
-                activity, _, cache = seen
+            for activity in recent_first:
+                properties = activity.properties
                 for key, test in conditions:
-                    pair = cache.get(key)
-                    if pair is None:
-                        value = activity.properties.get(key)
-                        pair = cache[key] = (value, text_of(value))
-                    if not test(*pair):
+                    if not test(properties.get(key)):
                         break
                 else:
-                    matching.append(seen)
+                    matching.append(activity)
             if not matching:
                 return None
         else:
@@ -189,7 +204,8 @@ class _EngagementRule:
                 decayed += points * 1.0
         else:
             # Divided, not multiplied by an inverse: the same float operations as `decay_factor`.
-            for _, age, _ in counted:
+            for activity in counted:
+                age = (now - activity.occurred_at).total_seconds()
                 decayed += points * (0.5 ** (age / half_life_s) if age > 0 else 1.0)
         total = round(decayed, 2)
         notes = f"{len(counted)}x {self.activity}"
@@ -212,14 +228,11 @@ class CompiledRubric:
 
     def __init__(self, rubric: Rubric) -> None:
         self.version = rubric.version
-        self._readers = [(f, _profile_reader(f)) for f in sorted(rubric.profile_fields)]
+        readers = [(f, _profile_reader(f)) for f in sorted(rubric.profile_fields)]
         # Fit then negative rules, in rubric order: (conditions, explanation, disqualifies).
-        self._profile_rules = [
-            ([(c.field, compile_test(c)) for c in r.when], rubric.fired_rule(r.id), False) for r in rubric.fit
-        ] + [
-            ([(c.field, compile_test(c)) for c in r.when], rubric.fired_rule(r.id), r.disqualify)
-            for r in rubric.negative
-        ]
+        rules = [(r.when, rubric.fired_rule(r.id), False) for r in rubric.fit]
+        rules += [(r.when, rubric.fired_rule(r.id), r.disqualify) for r in rubric.negative]
+        self._profile_rules = compile_profile_rules(readers, rules, text_of=text_of, range_test=_range_test)
         self._engagement = [_EngagementRule(r) for r in rubric.engagement]
         self._bands = [(b.grade, b.min_fit) for b in rubric.grades]
         self._rank = {b.grade: i for i, b in enumerate(rubric.grades)}
@@ -234,23 +247,7 @@ class CompiledRubric:
 
     def evaluate(self, profile: Profile, activities: Sequence[Activity], *, now: datetime) -> Evaluation:
         """Score `profile` with `activities` up to `now`, as `evaluation.evaluate` does."""
-        values: dict[str, Pair] = {}
-        for field, read in self._readers:
-            value = read(profile)
-            values[field] = (value, text_of(value))
-        fired: list[FiredRule] = []
-        disqualified = False
-        fit_points: float = 0
-        for conditions, explanation, disqualifies in self._profile_rules:
-            for field, test in conditions:
-                value, text = values[field]
-                if not test(value, text):
-                    break
-            else:
-                fired.append(explanation)
-                fit_points += explanation.points
-                if disqualifies:
-                    disqualified = True
+        fired, fit_points, disqualified = self._profile_rules(profile)
         fit_score = round(fit_points, 2)
 
         past = [a for a in activities if a.occurred_at <= now]
@@ -258,18 +255,17 @@ class CompiledRubric:
             _sort_earliest_first(past)
         engagement_points: float = 0
         if past and self._engagement:
-            by_type: dict[str, list[Seen]] = {}
+            by_type: dict[str, list[Activity]] = {}
             for a in reversed(past):
-                seen: Seen = (a, (now - a.occurred_at).total_seconds(), {})
                 same = by_type.get(a.type)
                 if same is None:
-                    by_type[a.type] = [seen]
+                    by_type[a.type] = [a]
                 else:
-                    same.append(seen)
+                    same.append(a)
             for rule in self._engagement:
                 candidates = by_type.get(rule.activity)
                 if candidates:
-                    result = rule.fire(candidates)
+                    result = rule.fire(candidates, now)
                     if result is not None:
                         fired.append(result)
                         engagement_points += result.points

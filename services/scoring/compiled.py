@@ -161,6 +161,7 @@ class _EngagementRule:
         "id",
         "max_occurrences",
         "points",
+        "reasons",
     )
 
     def __init__(self, rule: EngagementRule) -> None:
@@ -177,6 +178,7 @@ class _EngagementRule:
         self.capped_note = "" if rule.cap is None else f", capped at {rule.cap:g}"
         half_life = rule.half_life_days
         self.half_life_s = None if half_life is None else half_life * SECONDS_PER_DAY
+        self.reasons: dict[tuple[int, int, bool], str] = {}
 
     def fire(self, recent_first: list[Activity], now: datetime) -> FiredRule | None:
         """`evaluation._engagement`: points of the matching activities, most recent first."""
@@ -208,19 +210,23 @@ class _EngagementRule:
                 age = (now - activity.occurred_at).total_seconds()
                 decayed += points * (0.5 ** (age / half_life_s) if age > 0 else 1.0)
         total = round(decayed, 2)
-        notes = f"{len(counted)}x {self.activity}"
-        if len(counted) < len(matching):
-            notes += f", {len(matching) - len(counted)} more beyond the limit of {limit}"
-        if self.cap is not None and total > self.cap:
+        capped = self.cap is not None and total > self.cap
+        if capped:
             total = self.cap_points  # type: ignore[assignment]
+        shape = (len(counted), len(matching), capped)
+        reason = self.reasons.get(shape)
+        if reason is None:
+            reason = self.reasons[shape] = self._reason(*shape)
+        return fired_rule(self.id, "engagement", total, reason, round(decayed / (points * len(counted)), 4))
+
+    def _reason(self, counted: int, matching: int, capped: bool) -> str:
+        # Depends only on the counts and the cap, so each wording is built once and reused.
+        notes = f"{counted}x {self.activity}"
+        if counted < matching:
+            notes += f", {matching - counted} more beyond the limit of {self.max_occurrences}"
+        if capped:
             notes += self.capped_note
-        return fired_rule(
-            self.id,
-            "engagement",
-            total,
-            f"{self.description} ({notes})",
-            round(decayed / (points * len(counted)), 4),
-        )
+        return f"{self.description} ({notes})"
 
 
 class CompiledRubric:

@@ -11,12 +11,23 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from services.scoring.conditions import Contains, Equals, Exists, FieldValue, In, Range, Regex
+from services.scoring.conditions import (
+    PROFILE_FIELDS,
+    Contains,
+    Equals,
+    Exists,
+    FieldValue,
+    In,
+    Range,
+    Regex,
+)
 from services.scoring.evaluation import Profile
 from shared.contracts import FiredRule
 
 if TYPE_CHECKING:
     from services.scoring.evaluation import Condition
+
+ATTRIBUTE_FIELDS = frozenset(PROFILE_FIELDS - {"email_domain"})
 
 # fired rules in rubric order, their summed points, whether one disqualifies
 ProfileOutcome = tuple[list[FiredRule], float, bool]
@@ -37,8 +48,14 @@ def compile_profile_rules(
     for field, read in readers:
         i = slot[field]
         namespace[f"R{i}"] = read
-        lines.append(f"    v{i} = R{i}(p)")
-        lines.append(f"    t{i} = text_of(v{i})")
+        # Plain profile attributes are read inline; field names were validated against a fixed set.
+        source = f"p.{field}" if field in ATTRIBUTE_FIELDS else f"R{i}(p)"
+        lines.append(f"    v{i} = {source}")
+        # `text_of` inlined for text, the common case: stripped, case-folded, None when blank.
+        lines.append(
+            f"    t{i} = None if v{i} is None else "
+            f"((v{i}.strip().casefold() or None) if v{i}.__class__ is str else text_of(v{i}))"
+        )
     lines += ["    fired = []", "    points = 0", "    disqualified = False"]
     for n, (conditions, explanation, disqualifies) in enumerate(rules):
         tests = []

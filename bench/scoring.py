@@ -152,15 +152,17 @@ async def run_scoring(database_url: str, bootstrap: str, expected: int) -> dict[
     from services.scoring.main import create_app
 
     app = create_app()
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     async with app.router.lifespan_context(app):
         seen = await wait_for_messages(bootstrap, LEAD_SCORED, expected, timeout_s=600)
-        elapsed = time.perf_counter() - started
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
     return {
         "events": expected,
         "scored_on_broker": seen,
         "seconds": round(elapsed, 2),
         "per_s": round(seen / elapsed),
+        # This process's CPU (consumer, relay, watcher): close to `seconds` means Python-bound.
+        "process_cpu_s": round(cpu, 2),
     }
 
 

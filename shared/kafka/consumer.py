@@ -173,8 +173,8 @@ class EventConsumer:
                 for tp, records in batches.items():
                     await self._process_partition(tp, records)
             else:
-                # Partitions are independent (a lead's events share one), so they run side by
-                # side, each in order and in its own transactions; the bound keeps the pool free.
+                # Partitions are independent (a lead's events on a topic all share one), so they
+                # run side by side, each in order in its own transactions; the bound spares the pool.
                 limit = asyncio.Semaphore(self.partition_concurrency)
 
                 async def bounded(
@@ -336,20 +336,10 @@ class EventConsumer:
 
     async def _apply(self, event: AnyEvent, handler: EventHandler) -> Outcome:
         async with self.db.transaction() as session:
-            if not await self._record_processed(session, event):
+            if not await self._record_processed_many(session, [event]):
                 return "duplicate"
             await handler(session, event)
         return "processed"
-
-    async def _record_processed(self, session: AsyncSession, event: AnyEvent) -> bool:
-        """Insert the tracking row; False when this consumer has already processed the event."""
-        inserted = await session.scalar(
-            insert(self.processed_table)
-            .values(consumer=self.group_id, event_id=event.event_id, processed_at=utc_now())
-            .on_conflict_do_nothing()
-            .returning(self.processed_table.c.event_id)
-        )
-        return inserted is not None
 
     async def _record_processed_many(self, session: AsyncSession, events: list[AnyEvent]) -> set[Any]:
         """Insert the tracking rows of a batch at once; returns the ids not processed before."""

@@ -197,7 +197,7 @@ class EventConsumer:
         """Handle one partition's records in order, recording each handled offset for commit."""
         if self._stopping.is_set():
             return
-        if len(records) > 1 and await self._apply_batch(records):
+        if len(records) > 1 and await self.handle_batch(records):
             self._pending[tp] = self._handled[tp] = records[-1].offset + 1
             return
         for record in records:
@@ -218,7 +218,7 @@ class EventConsumer:
                     max(0, highwater - self._handled[tp])
                 )
 
-    async def _apply_batch(self, records: list[ConsumerRecord[bytes, bytes]]) -> bool:
+    async def handle_batch(self, records: list[ConsumerRecord[bytes, bytes]]) -> bool:
         """Handle a partition's batch in ONE transaction (one commit, one fsync, instead of
         one per message). Anything unusual — an undecodable message, a handler error — rolls
         the batch back and returns False; the caller then takes the per-message path, which
@@ -233,7 +233,7 @@ class EventConsumer:
         started = time.perf_counter()
         try:
             async with self.db.transaction() as session:
-                outcomes = await self._handle_batch(session, events)
+                outcomes = await self._handle_in_transaction(session, events)
         except Exception as exc:
             log.info("kafka.batch_fallback", extra={"group": self.group_id, "error": repr(exc)})
             return False
@@ -242,7 +242,7 @@ class EventConsumer:
             self._count(event_type, outcome)
         return True
 
-    async def _handle_batch(
+    async def _handle_in_transaction(
         self,
         session: AsyncSession,
         events: list[tuple[ConsumerRecord[bytes, bytes], AnyEvent, EventHandler | None]],

@@ -173,7 +173,9 @@ class TestEventConsumer:
         assert b"not JSON" in headers[0]["x-error"]
         assert headers[2]["x-attempts"] == b"3"
         assert all(h["x-source-topic"] == b"lead.ingested" for h in headers)
-        assert recorder.calls[poison_lead] == 3
+        # Three attempts on the per-message path, plus one inside a batch when the fetch happened
+        # to hand the poison over together with the good event (that batch rolled back).
+        assert recorder.calls[poison_lead] in (3, 4)
 
     async def test_offsets_survive_a_restart(
         self, db: Database, migrated: Infra, producer: AIOKafkaProducer

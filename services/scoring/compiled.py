@@ -180,18 +180,19 @@ class _EngagementRule:
         self.half_life_s = None if half_life is None else half_life * SECONDS_PER_DAY
         self.reasons: dict[tuple[int, int, bool], str] = {}
 
-    def fire(self, recent_first: list[Activity], now: datetime) -> FiredRule | None:
-        """`evaluation._engagement`: points of the matching activities, most recent first."""
+    def fire(self, recent_first: list[tuple[Activity, float]]) -> FiredRule | None:
+        """`evaluation._engagement`: points of the matching activities (with their ages in
+        seconds), most recent first."""
         conditions = self.conditions
         if conditions:
             matching = []
-            for activity in recent_first:
-                properties = activity.properties
+            for seen in recent_first:
+                properties = seen[0].properties
                 for key, test in conditions:
                     if not test(properties.get(key)):
                         break
                 else:
-                    matching.append(activity)
+                    matching.append(seen)
             if not matching:
                 return None
         else:
@@ -206,8 +207,7 @@ class _EngagementRule:
                 decayed += points * 1.0
         else:
             # Divided, not multiplied by an inverse: the same float operations as `decay_factor`.
-            for activity in counted:
-                age = (now - activity.occurred_at).total_seconds()
+            for _, age in counted:
                 decayed += points * (0.5 ** (age / half_life_s) if age > 0 else 1.0)
         total = round(decayed, 2)
         capped = self.cap is not None and total > self.cap
@@ -261,17 +261,18 @@ class CompiledRubric:
             _sort_earliest_first(past)
         engagement_points: float = 0
         if past and self._engagement:
-            by_type: dict[str, list[Activity]] = {}
+            by_type: dict[str, list[tuple[Activity, float]]] = {}
             for a in reversed(past):
+                seen = (a, (now - a.occurred_at).total_seconds())
                 same = by_type.get(a.type)
                 if same is None:
-                    by_type[a.type] = [a]
+                    by_type[a.type] = [seen]
                 else:
-                    same.append(a)
+                    same.append(seen)
             for rule in self._engagement:
                 candidates = by_type.get(rule.activity)
                 if candidates:
-                    result = rule.fire(candidates, now)
+                    result = rule.fire(candidates)
                     if result is not None:
                         fired.append(result)
                         engagement_points += result.points

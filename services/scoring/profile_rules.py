@@ -90,7 +90,9 @@ def _expression(
     if isinstance(condition, In):
         return f"{text} is not None and {text} in {name}", condition._normalized
     if isinstance(condition, Contains):
-        return f"{text} is not None and any(n in {text} for n in {name})", condition._needles
+        # An or-chain over the needles (a handful), cheaper than any() over a generator.
+        chain = " or ".join(f"{name}[{k}] in {text}" for k in range(len(condition._needles)))
+        return f"{text} is not None and ({chain})", condition._needles
     if isinstance(condition, Regex):
         subject = f"({value} if isinstance({value}, str) else {text})"
         return f"{text} is not None and {name}({subject}) is not None", condition._pattern.search

@@ -144,9 +144,6 @@ def _profile_reader(field: str) -> Callable[[Profile], FieldValue]:
     return attrgetter(field)
 
 
-Pair = tuple[FieldValue, "str | None"]
-
-
 class _EngagementRule:
     """An engagement rule with its explanation text and decay constant precomputed."""
 

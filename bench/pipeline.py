@@ -1,0 +1,202 @@
+"""The whole pipeline as `baton up` runs it, next to the machine's own limits, measured in one run.
+
+1. ingest form-post throughput vs a bare FastAPI endpoint parsing the same body (one worker each);
+2. end-to-end latency, form post -> `lead.assigned` on the broker, at fixed open-loop rates;
+3. raw broker produce and passthrough; raw Postgres single-row transactions;
+4. resident memory of each service, idle and after load.
+Prints a table and writes pipeline-<UTC time>.json into --out (`python -m bench.pipeline`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import psutil
+from aiokafka import AIOKafkaConsumer
+
+from bench.baselines import broker_passthrough, postgres_transactions
+from bench.load import closed_loop, open_loop
+from bench.stats import summary_ms
+from bench.system import RunningBaton, start_baton
+from shared.embedded import free_port, wait_for_port
+
+
+def rss_mb(baton: RunningBaton) -> dict[str, float]:
+    """RSS per service, found by the `serve <name>` in each child's command line."""
+    figures: dict[str, float] = {}
+    for child in psutil.Process(baton.process.pid).children(recursive=True):
+        cmd = child.cmdline()
+        if "serve" in cmd:
+            figures[cmd[cmd.index("serve") + 1]] = round(child.memory_info().rss / 2**20, 1)
+    return figures
+
+
+async def assigned_watcher(bootstrap: str, arrivals: dict[str, float], stop: asyncio.Event) -> None:
+    consumer = AIOKafkaConsumer(
+        "lead.assigned",
+        bootstrap_servers=bootstrap,
+        group_id=f"bench-watch-{time.time_ns()}",
+        auto_offset_reset="latest",
+        enable_auto_commit=False,
+        session_timeout_ms=2000,
+        heartbeat_interval_ms=400,
+    )
+    await consumer.start()
+    while not consumer.assignment():
+        await asyncio.sleep(0.05)
+    await consumer.seek_to_end()
+    try:
+        while not stop.is_set():
+            batches = await consumer.getmany(timeout_ms=100)
+            now = time.perf_counter()
+            for records in batches.values():
+                for record in records:
+                    arrivals.setdefault(record.key.decode(), now)
+    finally:
+        await consumer.stop()
+
+
+async def end_to_end(baton: RunningBaton, rate: float, duration_s: float) -> dict[str, Any]:
+    arrivals: dict[str, float] = {}
+    sent: dict[str, float] = {}
+    stop = asyncio.Event()
+    watcher = asyncio.create_task(assigned_watcher(baton.local["kafka_bootstrap_servers"], arrivals, stop))
+    await asyncio.sleep(3)  # the watcher joins its group
+    url = f"{baton.url('ingest')}/v1/forms/demo-request/submissions"
+    total, errors = await open_loop(url, rate_per_s=rate, duration_s=duration_s, on_accepted=sent.__setitem__)
+    drain_deadline = time.perf_counter() + 30
+    while time.perf_counter() < drain_deadline and not sent.keys() <= arrivals.keys():
+        await asyncio.sleep(0.2)
+    stop.set()
+    await watcher
+    latencies = [arrivals[lead] - at for lead, at in sent.items() if lead in arrivals]
+    return {
+        "offered_per_s": rate,
+        "duration_s": duration_s,
+        "sent": total,
+        "http_errors": errors,
+        "not_assigned_after_30s": len(sent.keys() - arrivals.keys()),
+        "latency": summary_ms(latencies),
+    }
+
+
+async def measure(args: argparse.Namespace, baton: RunningBaton, bare_port: int) -> dict[str, Any]:
+    results: dict[str, Any] = {"machine": {"cpus": psutil.cpu_count(), "python": sys.version.split()[0]}}
+    await asyncio.sleep(2)
+    results["memory_idle_mb"] = rss_mb(baton)
+
+    print("bench: form-post throughput (bare endpoint, then ingest)...", flush=True)
+    bare_run = await closed_loop(
+        f"http://127.0.0.1:{bare_port}/v1/forms/f/submissions", connections=32, duration_s=args.http_seconds
+    )
+    ingest_run = await closed_loop(
+        f"{baton.url('ingest')}/v1/forms/newsletter/submissions", connections=32, duration_s=args.http_seconds
+    )
+    results["form_post"] = {
+        "bare_fastapi_per_s": round(bare_run.per_second),
+        "ingest_per_s": round(ingest_run.per_second),
+        "ratio_ingest_to_bare": round(ingest_run.per_second / bare_run.per_second, 3),
+        "ingest_errors": ingest_run.errors,
+        "bare_latency": summary_ms(bare_run.latencies_s),
+        "ingest_latency": summary_ms(ingest_run.latencies_s),
+    }
+    await asyncio.sleep(5)  # let the pipeline absorb the throughput run
+
+    results["end_to_end"] = []
+    for rate in args.rates:
+        print(f"bench: end-to-end at {rate:g} MQLs/s for {args.e2e_seconds:g}s...", flush=True)
+        results["end_to_end"].append(await end_to_end(baton, rate, args.e2e_seconds))
+    results["memory_after_load_mb"] = rss_mb(baton)
+
+    print("bench: raw broker and Postgres baselines...", flush=True)
+    results["broker_raw"] = await broker_passthrough(baton.local["kafka_bootstrap_servers"])
+    host = parse_qs(urlparse(baton.local["database_url"]).query).get("host", [None])[0]
+    if host:
+        results["postgres_raw"] = await postgres_transactions(host)
+    results["load_average"] = [round(x, 2) for x in os.getloadavg()]
+    return results
+
+
+def run(args: argparse.Namespace) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory(prefix="baton-bench-") as tmp:
+        print("bench: starting baton up (embedded infrastructure)...", flush=True)
+        baton = start_baton(Path(tmp) / "home", partitions=6)
+        bare_port = free_port()
+        bare = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "bench.bare_app:app",
+                "--port",
+                str(bare_port),
+                "--log-level",
+                "warning",
+            ]
+        )
+        try:
+            wait_for_port("127.0.0.1", bare_port)
+            return asyncio.run(measure(args, baton, bare_port))
+        finally:
+            bare.terminate()
+            bare.wait(10)
+            baton.stop()
+
+
+def print_table(results: dict[str, Any]) -> None:
+    fp = results["form_post"]
+    rows = [
+        ("form posts/s, bare FastAPI (baseline)", fp["bare_fastapi_per_s"]),
+        ("form posts/s, ingest (DB + outbox)", fp["ingest_per_s"]),
+        ("  ratio ingest / bare", fp["ratio_ingest_to_bare"]),
+        ("  ingest p50 / p99 ms", f"{fp['ingest_latency']['p50_ms']} / {fp['ingest_latency']['p99_ms']}"),
+    ]
+    for run in results["end_to_end"]:
+        lat = run["latency"]
+        rows.append(
+            (
+                f"form -> lead.assigned @ {run['offered_per_s']:g}/s p50/p95/p99 ms",
+                f"{lat['p50_ms']} / {lat['p95_ms']} / {lat['p99_ms']} (unassigned {run['not_assigned_after_30s']})",
+            )
+        )
+    if "broker_raw" in results:
+        rows.append(("broker raw produce msgs/s", results["broker_raw"]["produce_per_s"]))
+        rows.append(("broker raw consume+produce msgs/s", results["broker_raw"]["passthrough_per_s"]))
+    if "postgres_raw" in results:
+        rows.append(("postgres single-row tx/s (16 conns)", results["postgres_raw"]["transactions_per_s"]))
+    rows.append(("RSS idle MB", json.dumps(results["memory_idle_mb"])))
+    rows.append(("RSS after load MB", json.dumps(results["memory_after_load_mb"])))
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.pipeline", description=__doc__)
+    parser.add_argument("--rates", type=float, nargs="+", default=[100.0, 300.0], help="MQLs/s to offer")
+    parser.add_argument("--e2e-seconds", type=float, default=30.0)
+    parser.add_argument("--http-seconds", type=float, default=10.0)
+    parser.add_argument("--out", type=Path, default=Path("bench/results"))
+    args = parser.parse_args()
+    results = run(args)
+    results["finished_at"] = datetime.now(UTC).isoformat()
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"pipeline-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    path.write_text(json.dumps(results, indent=2))
+    print_table(results)
+    print(f"bench: wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

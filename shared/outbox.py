@@ -4,15 +4,20 @@ A service never publishes to Kafka from a request or a handler. It calls `add_ev
 session that holds its state change; both commit together. The relay then publishes unsent
 rows in id order (keyed by lead id, so per-lead order holds), waits for the broker's acks and
 marks them sent. A crash between publish and mark re-publishes; consumers are idempotent.
+
+At commit, a relay running in the same process is woken directly. Only a process without a
+relay of that schema sends `NOTIFY`: one per transaction at thousands of commits a second
+serializes commits on PostgreSQL's notification queue lock for no gain.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import zlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -33,8 +38,10 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy import event as sa_event
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.orm import Session
 
 from shared.contracts import Envelope, utc_now
 from shared.contracts.topics import topic_for
@@ -45,8 +52,12 @@ from shared.tracing import inject_headers
 log = logging.getLogger(__name__)
 
 SENT_RETENTION = timedelta(days=7)
+LOCK_BUSY_RETRY_S = 0.02
+_STAGED = "baton_outbox_staged"
 _NOTIFIED = "baton.outbox_notified_in"
 TRACE_HEADERS_BY_CAUSE = "baton.trace_headers_by_cause"
+# The relays running in this process, by notification channel.
+_local_relays: dict[str, set[OutboxRelay]] = {}
 
 
 def outbox_table(metadata: MetaData) -> Table:
@@ -90,41 +101,99 @@ async def add_events(session: AsyncSession, table: Table, events: Sequence[Envel
     """Stage several events in one statement; their ids keep the given order."""
     if not events:
         return
-    trace_headers = inject_headers()
+    traces = None
     # A consumer batch leaves each incoming event's trace context here (no span is current).
     by_cause: dict[Any, dict[str, str]] = session.info.get(TRACE_HEADERS_BY_CAUSE) or {}
-    await session.execute(
-        table.insert(),
-        [
-            {
-                "event_id": event.event_id,
-                "event_type": event.event_type,
-                "topic": topic_for(event.event_type),
-                "key": str(event.lead_id),
-                "value": event.to_bytes(),
-                "headers": {
-                    "event_type": event.event_type,
-                    "schema_version": str(event.schema_version),
-                    "event_id": str(event.event_id),
-                    "correlation_id": str(event.correlation_id),
-                    "producer": event.producer,
-                    "content-type": "application/json",
-                    # The W3C trace context, so the consumer continues this trace.
-                    **by_cause.get(event.causation_id, trace_headers),
-                },
-                "created_at": event.occurred_at,
-            }
-            for event in events
-        ],
-    )
-    # Delivered at commit only, so the relay wakes exactly when there is something to send.
+    if by_cause:
+        current = inject_headers()
+        traces = [by_cause.get(event.causation_id, current) for event in events]
+    await session.execute(text(insert_sql(table)), outbox_columns(events, traces))
+    await announce(session, table)
+
+
+def insert_sql(table: Table) -> str:
+    """`INSERT ... SELECT FROM unnest(...)` of `outbox_columns`' arrays: one statement text for any
+    number of events, so PostgreSQL plans it once per connection and the driver encodes arrays
+    in C (a multi-row VALUES is a new statement, and a new plan, for every batch size). A caller
+    may append a `WHERE` to insert only when an earlier part of its statement succeeded."""
+    found = _INSERT_SQL.get(table)
+    if found is None:
+        found = _INSERT_SQL[table] = (
+            f"INSERT INTO {table.schema}.{table.name} "
+            "(event_id, event_type, topic, key, value, headers, created_at) "
+            "SELECT e, t, tp, k, v, CAST(h AS jsonb), c FROM unnest(CAST(:event_id AS uuid[]), "
+            "CAST(:event_type AS varchar[]), CAST(:topic AS varchar[]), CAST(:key AS varchar[]), "
+            "CAST(:value AS bytea[]), CAST(:headers AS text[]), CAST(:created_at AS timestamptz[])) "
+            "AS u(e, t, tp, k, v, h, c)"
+        )
+    return found
+
+
+_INSERT_SQL: dict[Table, str] = {}
+
+
+def outbox_columns(
+    events: Sequence[Envelope], traces: Sequence[Mapping[str, str]] | None = None
+) -> dict[str, list[Any]]:
+    """The parameters of `insert_sql`: one array per column, in the events' order. `traces[i]` is
+    the trace context `events[i]` continues (by default, the caller's current one)."""
+    current = inject_headers() if traces is None else {}
+    columns: dict[str, list[Any]] = {
+        "event_id": [],
+        "event_type": [],
+        "topic": [],
+        "key": [],
+        "value": [],
+        "headers": [],
+        "created_at": [],
+    }
+    for index, event in enumerate(events):
+        event_id = str(event.event_id)
+        headers = {
+            "event_type": event.event_type,
+            "schema_version": str(event.schema_version),
+            "event_id": event_id,
+            "correlation_id": str(event.correlation_id),
+            "producer": event.producer,
+            "content-type": "application/json",
+            # The W3C trace context, so the consumer continues this trace.
+            **(current if traces is None else traces[index]),
+        }
+        columns["event_id"].append(event.event_id)
+        columns["event_type"].append(event.event_type)
+        columns["topic"].append(topic_for(event.event_type))
+        columns["key"].append(str(event.lead_id))
+        columns["value"].append(event.to_bytes())
+        columns["headers"].append(json.dumps(headers))
+        columns["created_at"].append(event.occurred_at)
+    return columns
+
+
+async def announce(session: AsyncSession, table: Table) -> None:
+    """Tell the relays that this transaction staged events, effective at its commit."""
+    channel = notify_channel(str(table.schema))
+    if _local_relays.get(channel):
+        session.info[_STAGED] = channel
+        return
+    # Delivered at commit only, so a relay elsewhere wakes exactly when there is something to send.
     # PostgreSQL folds identical notifications of a transaction into one, so one per
     # transaction is the same signal and saves a round trip per event in a consumer batch.
-    channel = notify_channel(str(table.schema))
     transaction = session.get_transaction()
     if transaction is None or session.info.get((_NOTIFIED, channel)) is not transaction:
         await session.execute(select(func.pg_notify(channel, "")))
         session.info[(_NOTIFIED, channel)] = transaction
+
+
+@sa_event.listens_for(Session, "after_commit")
+def _wake_local_relays(session: Session) -> None:
+    channel = session.info.pop(_STAGED, None)
+    for relay in _local_relays.get(channel, ()) if channel else ():
+        relay.wake()
+
+
+@sa_event.listens_for(Session, "after_soft_rollback")
+def _forget_staged(session: Session, _previous: object) -> None:
+    session.info.pop(_STAGED, None)
 
 
 class OutboxRelay:
@@ -157,9 +226,15 @@ class OutboxRelay:
     async def start(self) -> None:
         await self._listen()
         self._task = asyncio.create_task(self._run(), name=f"outbox-relay:{self.service}")
+        _local_relays.setdefault(self.channel, set()).add(self)
+
+    def wake(self) -> None:
+        """Something was committed to the outbox: publish it now, not at the next poll."""
+        self._wake.set()
 
     async def stop(self) -> None:
         """Publish what is already committed, then stop."""
+        _local_relays.get(self.channel, set()).discard(self)
         self._stopping.set()
         self._wake.set()
         if self._task is not None:
@@ -194,21 +269,26 @@ class OutboxRelay:
                 log.warning("outbox.publish_failed", extra={"service": self.service, "error": repr(exc)})
                 published = 0
                 await asyncio.sleep(self.poll_interval_s)
-            if self._stopping.is_set() and published == 0:
+            if self._stopping.is_set() and published <= 0:
                 return
             passes += 1
             if passes % 1000 == 0:
                 await self._prune()
-            if published < self.batch_size:
+            if published < 0:
+                # Another replica's relay holds the lock and may have read its batch before this
+                # process's last commit: look again shortly rather than at the next poll.
+                await asyncio.sleep(LOCK_BUSY_RETRY_S)
+            elif published < self.batch_size:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.poll_interval_s)
 
     async def publish_batch(self) -> int:
-        """Publish up to one batch of unsent events; returns how many were published."""
+        """Publish up to one batch of unsent events; returns how many were published, or -1 when
+        another relay holds the lock."""
         async with self.db.transaction() as session:
             if not await session.scalar(select(func.pg_try_advisory_xact_lock(self._lock_key))):
-                return 0
+                return -1
             rows = (
                 await session.execute(
                     select(self.table)
@@ -248,7 +328,10 @@ __all__ = [
     "OutboxRelay",
     "add_event",
     "add_events",
+    "announce",
+    "insert_sql",
     "notify_channel",
+    "outbox_columns",
     "outbox_table",
     "processed_event_table",
 ]

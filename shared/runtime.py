@@ -76,7 +76,7 @@ class ServiceRuntime:
     @asynccontextmanager
     async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:
         s = self.settings
-        self.db = Database(s.database_url, pool_size=s.database_pool_size)
+        self.db = Database(s.database_url, pool_size=s.database_pool_size, pre_ping=s.database_pre_ping)
         app.state.db = self.db
         self.producer = create_producer(
             s.kafka_bootstrap_servers, client_id=f"baton-{s.service_name}", security=s.kafka_security

@@ -54,6 +54,11 @@ class ServiceSettings(KafkaSettings):
         description="SQLAlchemy URL, e.g. postgresql+asyncpg://user:pass@host/db.",
     )
     database_pool_size: int = 10
+    database_pre_ping: bool = Field(
+        default=True,
+        description="Test each pooled connection with a round trip before use. Off, a connection "
+        "the database dropped fails one request (the pool then replaces every older connection).",
+    )
     log_level: str = "INFO"
     log_format: Literal["json", "text"] = "json"
 

@@ -31,7 +31,8 @@ class Protection:
         self.forms = FormCache(ttl_s=settings.form_cache_ttl_s)
 
 
-def protection(request: Request) -> Protection:
+async def protection(request: Request) -> Protection:
+    # async: FastAPI runs a plain `def` dependency on a worker thread, a hand-off per request.
     found: Protection = request.app.state.protection
     return found
 

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.ingest.models import Account, Activity, Form, Lead, Source, Submission, Visitor
+from services.ingest.models import Account, Activity, Form, Lead, Source, Submission, Visitor, outbox
+from shared.contracts import Envelope
+from shared.outbox import insert_sql, outbox_columns
 
 
 class ResolvedLead(NamedTuple):
@@ -29,30 +32,9 @@ class LeadRepository:
     ) -> ResolvedLead:
         """The lead for this match key, created on first sight (race-free upsert), attached to the
         account of `domain` if there is one, in one round trip: this runs on every submission."""
-        account_id = select(Account.id).where(Account.domain == domain).scalar_subquery() if domain else None
-        statement = insert(Lead).values(
-            id=uuid.uuid4(),
-            email=email,
-            match_key=match_key,
-            first_seen_at=seen_at,
-            last_seen_at=seen_at,
-            account_id=account_id,
-        )
-        # Uncorrelated: a RETURNING clause has no FROM for a subquery to correlate with.
-        owner_id = (
-            select(Account.owner_id).where(Account.domain == domain).scalar_subquery() if domain else None
-        )
-        upsert = statement.on_conflict_do_update(
-            index_elements=[Lead.match_key],
-            set_={
-                "last_seen_at": seen_at,
-                "account_id": func.coalesce(statement.excluded.account_id, Lead.account_id),
-            },
-        ).returning(Lead.id, Lead.account_id)
-        row = (
-            await self.session.execute(upsert.returning(owner_id) if owner_id is not None else upsert)
-        ).one()
-        return ResolvedLead(row[0], row[1], row[2] if owner_id is not None else None)
+        params = {"id": uuid.uuid4(), "email": email, "key": match_key, "domain": domain, "at": seen_at}
+        row = (await self.session.execute(_RESOLVE_LEAD, params)).one()
+        return ResolvedLead(row[0], row[1], row[2])
 
     async def resolve_many(self, emails: dict[str, str], *, seen_at: datetime) -> dict[str, uuid.UUID]:
         """Lead ids by match key for `{match_key: email}`, creating the missing leads, in one statement."""
@@ -101,6 +83,23 @@ class LeadRepository:
         return (await self.session.execute(statement)).scalar_one_or_none() is not None
 
 
+# Fixed text, not a statement built per call: building and cache-keying the Core construct cost
+# more CPU than the round trip on this path. A null domain matches no account.
+_RESOLVE_LEAD = text(
+    "INSERT INTO ingest.lead AS lead (id, email, match_key, first_seen_at, last_seen_at, account_id) "
+    "VALUES (:id, :email, :key, :at, :at, (SELECT id FROM ingest.account WHERE domain = :domain)) "
+    "ON CONFLICT (match_key) DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at, "
+    "account_id = coalesce(EXCLUDED.account_id, lead.account_id) "
+    "RETURNING id, account_id, (SELECT owner_id FROM ingest.account WHERE domain = :domain)"
+)
+_SUBMISSION_WITH_EVENTS = (
+    "WITH stored AS (INSERT INTO ingest.submission (id, lead_id, form_id, source, event_id, "
+    "idempotency_key, request_hash, fields, received_at) VALUES (:id, :lead_id, :form_id, :source, "
+    ":submission_event_id, :idempotency_key, :request_hash, CAST(:fields AS jsonb), :received_at) "
+    "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id) "
+)
+
+
 class SubmissionRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -109,7 +108,7 @@ class SubmissionRepository:
         result = await self.session.execute(select(Submission).where(Submission.idempotency_key == key))
         return result.scalar_one_or_none()
 
-    async def add_unless_key_taken(
+    async def add_with_events(
         self,
         *,
         lead_id: uuid.UUID,
@@ -120,25 +119,25 @@ class SubmissionRepository:
         request_hash: str,
         fields: dict[str, Any],
         received_at: datetime,
+        events: Sequence[Envelope],
     ) -> bool:
-        """Insert the submission; False when a concurrent request already took the key."""
-        statement = (
-            insert(Submission)
-            .values(
-                id=uuid.uuid4(),
-                lead_id=lead_id,
-                form_id=form_id,
-                source=source,
-                event_id=event_id,
-                idempotency_key=idempotency_key,
-                request_hash=request_hash,
-                fields=fields,
-                received_at=received_at,
-            )
-            .on_conflict_do_nothing(index_elements=[Submission.idempotency_key])
-            .returning(Submission.id)
-        )
-        return (await self.session.execute(statement)).scalar_one_or_none() is not None
+        """Insert the submission and stage its events in one statement; False, with nothing
+        stored or staged, when a concurrent request already took the idempotency key."""
+        statement = _SUBMISSION_WITH_EVENTS + insert_sql(outbox) + " WHERE EXISTS (SELECT FROM stored)"
+        params = {
+            "id": uuid.uuid4(),
+            "lead_id": lead_id,
+            "form_id": form_id,
+            "source": source,
+            "submission_event_id": event_id,
+            "idempotency_key": idempotency_key,
+            "request_hash": request_hash,
+            "fields": json.dumps(fields),
+            "received_at": received_at,
+            **outbox_columns(events),
+        }
+        staged = (await self.session.execute(text(statement + " RETURNING id"), params)).first()
+        return staged is not None
 
     async def forget_fields(self, lead_id: uuid.UUID) -> None:
         """Erasure: keep that a submission happened (counts), drop what was submitted."""

@@ -47,7 +47,7 @@ from services.ingest.schemas import (
     SubmissionAccepted,
 )
 from shared.contracts import LeadErased, LeadErasedPayload, LeadIngested, LeadIngestedPayload, utc_now
-from shared.outbox import add_event
+from shared.outbox import add_event, announce
 
 PRODUCER = "ingest"
 API_KEY_PREFIX = "bk_"
@@ -56,7 +56,11 @@ API_KEY_PREFIX = "bk_"
 @dataclass(frozen=True)
 class Accepted:
     answer: SubmissionAccepted
-    duplicate: bool
+    earlier: Submission | None = None
+
+    @property
+    def duplicate(self) -> bool:
+        return self.earlier is not None
 
 
 async def save_form(session: AsyncSession, *, form: FormCreate, cache: FormCache | None = None) -> FormRead:
@@ -107,20 +111,14 @@ async def submit_form(
     submission = FormSubmissionCreate.model_validate(map_fields(fields, form.field_map, form.utm_fields))
     stored = submission.model_dump(mode="json", exclude_none=True)
     digest = request_hash(form_id, stored)
-    if idempotency_key is not None:
-        earlier = await SubmissionRepository(session).by_idempotency_key(idempotency_key)
-        if earlier is not None:
-            return _replay(earlier, digest)
     payload = to_ingested_payload(
         form_id, submission, submitted_at=utc_now(), is_hand_raiser=form.is_hand_raiser
     )
     accepted = await accept_lead(
         session, payload=payload, idempotency_key=idempotency_key, digest=digest, fields=stored
     )
-    if accepted.duplicate:
-        winner = await SubmissionRepository(session).by_idempotency_key(idempotency_key or "")
-        assert winner is not None
-        return _replay(winner, digest)
+    if accepted.earlier is not None:
+        return _replay(accepted.earlier, digest)
     return accepted.answer
 
 
@@ -135,14 +133,14 @@ async def accept_lead(
     """The path every source shares: resolve the lead by its match key, record the submission
     under its idempotency key, stage `lead.ingested`, and stitch the visitor's past to the lead.
 
-    `duplicate` is True when the key was taken (by an earlier or a concurrent request): then
-    nothing was staged and `answer` is the first request's.
+    `earlier` is the first request's submission when the key was taken (by an earlier or a
+    concurrent request): then nothing was staged and `answer` is the first request's.
     """
     submissions = SubmissionRepository(session)
     if idempotency_key is not None:
         earlier = await submissions.by_idempotency_key(idempotency_key)
         if earlier is not None:
-            return Accepted(_answer(earlier), duplicate=True)
+            return Accepted(_answer(earlier), earlier)
     received_at = utc_now()
     lead_id, account_id, owner_id = await LeadRepository(session).resolve(
         email=payload.email,
@@ -153,7 +151,7 @@ async def accept_lead(
     if account_id is not None:
         payload = payload.model_copy(update={"account_id": account_id, "account_owner_id": owner_id})
     event = LeadIngested.new(lead_id=lead_id, payload=payload, producer=PRODUCER)
-    stored = await submissions.add_unless_key_taken(
+    stored = await submissions.add_with_events(
         lead_id=lead_id,
         form_id=payload.form_id or payload.source,
         source=payload.source,
@@ -162,12 +160,13 @@ async def accept_lead(
         request_hash=digest,
         fields=fields,
         received_at=received_at,
+        events=[event],
     )
     if not stored:
         winner = await submissions.by_idempotency_key(idempotency_key or "")
         assert winner is not None
-        return Accepted(_answer(winner), duplicate=True)
-    await add_event(session, outbox, event)
+        return Accepted(_answer(winner), winner)
+    await announce(session, outbox)
     if payload.visitor_id:
         await stitch_visitor(
             session,
@@ -177,7 +176,7 @@ async def accept_lead(
             decision=f"{payload.source}_submission",
             caused_by=event,
         )
-    return Accepted(SubmissionAccepted(lead_id=lead_id, event_id=event.event_id), duplicate=False)
+    return Accepted(SubmissionAccepted(lead_id=lead_id, event_id=event.event_id))
 
 
 async def erase_lead(session: AsyncSession, *, lead_id: uuid.UUID, reason: str) -> None:

@@ -9,6 +9,11 @@ from shared.settings import ServiceSettings
 
 class IngestSettings(ServiceSettings):
     service_name: str = "ingest"
+    database_pre_ping: bool = Field(
+        default=False,
+        description="Every form post and batch checks out a connection: a ping before each is a "
+        "round trip on the hot path. A dropped connection fails one request instead.",
+    )
 
     max_body_bytes: int = Field(default=1_000_000, description="Larger bodies get 413.")
     form_rate_limit_per_minute: float = Field(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -21,6 +22,35 @@ class ResolvedLead(NamedTuple):
     lead_id: uuid.UUID
     account_id: uuid.UUID | None
     account_owner_id: uuid.UUID | None
+
+
+@dataclass
+class ActivityRows:
+    """A batch of activities as columns (what `unnest` takes), in the batch's order."""
+
+    visitor_ids: list[str | None] = field(default_factory=list)
+    lead_ids: list[uuid.UUID | None] = field(default_factory=list)
+    types: list[str] = field(default_factory=list)
+    occurred_at: list[datetime] = field(default_factory=list)
+    properties: list[str] = field(default_factory=list)
+    event_ids: list[uuid.UUID | None] = field(default_factory=list)
+
+    def append(
+        self,
+        *,
+        visitor_id: str | None,
+        lead_id: uuid.UUID | None,
+        kind: str,
+        occurred_at: datetime,
+        properties: dict[str, str],
+        event_id: uuid.UUID | None,
+    ) -> None:
+        self.visitor_ids.append(visitor_id)
+        self.lead_ids.append(lead_id)
+        self.types.append(kind)
+        self.occurred_at.append(occurred_at)
+        self.properties.append(json.dumps(properties))
+        self.event_ids.append(event_id)
 
 
 class LeadRepository:
@@ -40,22 +70,14 @@ class LeadRepository:
         """Lead ids by match key for `{match_key: email}`, creating the missing leads, in one statement."""
         if not emails:
             return {}
-        rows = insert(Lead).values(
-            [
-                {
-                    "id": uuid.uuid4(),
-                    "email": email,
-                    "match_key": key,
-                    "first_seen_at": seen_at,
-                    "last_seen_at": seen_at,
-                }
-                for key, email in sorted(emails.items())
-            ]
-        )
-        statement = rows.on_conflict_do_update(
-            index_elements=[Lead.match_key], set_={"last_seen_at": seen_at}
-        ).returning(Lead.match_key, Lead.id)
-        return {row[0]: row[1] for row in await self.session.execute(statement)}
+        ordered = sorted(emails.items())
+        params = {
+            "ids": [uuid.uuid4() for _ in ordered],
+            "emails": [email for _, email in ordered],
+            "keys": [key for key, _ in ordered],
+            "at": seen_at,
+        }
+        return {row[0]: row[1] for row in await self.session.execute(_RESOLVE_LEADS, params)}
 
     async def emails_of(self, lead_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
         if not lead_ids:
@@ -91,6 +113,27 @@ _RESOLVE_LEAD = text(
     "ON CONFLICT (match_key) DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at, "
     "account_id = coalesce(EXCLUDED.account_id, lead.account_id) "
     "RETURNING id, account_id, (SELECT owner_id FROM ingest.account WHERE domain = :domain)"
+)
+# Sorted keys, so concurrent batches lock the same leads in the same order (no deadlock).
+_RESOLVE_LEADS = text(
+    "INSERT INTO ingest.lead AS lead (id, email, match_key, first_seen_at, last_seen_at) "
+    "SELECT i, e, k, :at, :at FROM unnest(CAST(:ids AS uuid[]), CAST(:emails AS varchar[]), "
+    "CAST(:keys AS varchar[])) AS u(i, e, k) "
+    "ON CONFLICT (match_key) DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at "
+    "RETURNING match_key, id"
+)
+# The select sees the table as it was before the insert: a visitor new to this batch is anonymous.
+_VISITORS = text(
+    "WITH new AS (INSERT INTO ingest.visitor (id, first_seen_at) SELECT v, :at "
+    "FROM unnest(CAST(:ids AS varchar[])) AS u(v) ON CONFLICT (id) DO NOTHING) "
+    "SELECT id, lead_id FROM ingest.visitor WHERE id = ANY(CAST(:ids AS varchar[]))"
+)
+_ACTIVITIES = (
+    "WITH stored AS (INSERT INTO ingest.activity (source_id, visitor_id, lead_id, type, occurred_at, "
+    "properties, event_id, received_at) SELECT :source_id, v, l, t, o, CAST(p AS jsonb), e, :received_at "
+    "FROM unnest(CAST(:visitor_ids AS varchar[]), CAST(:lead_ids AS uuid[]), CAST(:types AS varchar[]), "
+    "CAST(:occurred_at AS timestamptz[]), CAST(:properties AS text[]), CAST(:event_ids AS uuid[])) "
+    "AS u(v, l, t, o, p, e)) "
 )
 _SUBMISSION_WITH_EVENTS = (
     "WITH stored AS (INSERT INTO ingest.submission (id, lead_id, form_id, source, event_id, "
@@ -215,15 +258,10 @@ class VisitorRepository:
         """The lead behind each visitor (None while anonymous), recording new visitors."""
         if not visitor_ids:
             return {}
-        await self.session.execute(
-            insert(Visitor)
-            .values([{"id": v, "first_seen_at": seen_at} for v in sorted(visitor_ids)])
-            .on_conflict_do_nothing(index_elements=[Visitor.id])
-        )
-        rows = await self.session.execute(
-            select(Visitor.id, Visitor.lead_id).where(Visitor.id.in_(visitor_ids))
-        )
-        return {row[0]: row[1] for row in rows}
+        found = await self.session.execute(_VISITORS, {"ids": sorted(visitor_ids), "at": seen_at})
+        leads: dict[str, uuid.UUID | None] = dict.fromkeys(visitor_ids)
+        leads.update({row[0]: row[1] for row in found})
+        return leads
 
     async def link(self, visitor_id: str, lead_id: uuid.UUID, *, decision: str, at: datetime) -> uuid.UUID:
         """Link an unlinked visitor to the lead; returns the lead it is linked to (a visitor
@@ -257,9 +295,25 @@ class ActivityRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def add_many(self, rows: Sequence[dict[str, Any]]) -> None:
-        if rows:
-            await self.session.execute(insert(Activity), list(rows))
+    async def add_many(
+        self, rows: ActivityRows, *, source_id: str, received_at: datetime, events: Sequence[Envelope]
+    ) -> None:
+        """Store a batch's activities and stage its events: one statement, whatever the size."""
+        if not rows.types:
+            return
+        params = {
+            "source_id": source_id,
+            "received_at": received_at,
+            "visitor_ids": rows.visitor_ids,
+            "lead_ids": rows.lead_ids,
+            "types": rows.types,
+            "occurred_at": rows.occurred_at,
+            "properties": rows.properties,
+            "event_ids": rows.event_ids,
+            **outbox_columns(events),
+        }
+        # The outbox part inserts nothing when no event is staged (empty arrays).
+        await self.session.execute(text(_ACTIVITIES + insert_sql(outbox)), params)
 
     async def claim_anonymous(self, visitor_id: str, lead_id: uuid.UUID) -> Sequence[Activity]:
         """Attribute the visitor's anonymous activities to the lead (locked, so a concurrent

@@ -12,7 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from services.ingest import activities, service
-from services.ingest.dependencies import ProtectionDep, SourceDep, limit_client, read_body
+from services.ingest.dependencies import FormKeyDep, ProtectionDep, SourceDep, limit_client, read_body
 from services.ingest.errors import UnsupportedMediaType
 from services.ingest.schemas import (
     AccountCreate,
@@ -93,6 +93,7 @@ async def submit_form(
     session: SessionDep,
     guard: ProtectionDep,
     form_id: FormId,
+    key: FormKeyDep,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> SubmissionAccepted:
     fields = await _submitted_fields(request, guard.max_body_bytes)
@@ -105,6 +106,7 @@ async def submit_form(
             origin=request.headers.get("origin"),
             referer=request.headers.get("referer"),
             forms=guard.forms,
+            check_origin=key is None,
         )
     except ValidationError as exc:
         raise field_errors(exc, "body") from exc
@@ -153,8 +155,8 @@ async def list_sources(session: SessionDep, _: Admin) -> list[SourceRead]:
 
 
 @router.delete("/sources/{source_id}", tags=["sources"], summary="Revoke a source's API key")
-async def revoke_source(source_id: str, session: SessionDep, _: Admin) -> SourceRead:
-    return await service.revoke_source(session, source_id=source_id)
+async def revoke_source(source_id: str, session: SessionDep, guard: ProtectionDep, _: Admin) -> SourceRead:
+    return await service.revoke_source(session, source_id=source_id, keys=guard.keys)
 
 
 @router.delete(

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, DateTime, ForeignKey, Index, String
+from sqlalchemy import BigInteger, Boolean, DateTime, Float, ForeignKey, Index, String
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -87,7 +87,8 @@ class Form(Base):
 
 
 class Source(Base):
-    """A system allowed to post activity events, known by the SHA-256 of its API key."""
+    """A system allowed to post, known by the SHA-256 of its API key: activity events as this
+    source, or, when `form_ids` is set, submissions of those forms only."""
 
     __tablename__ = "source"
 
@@ -95,6 +96,8 @@ class Source(Base):
     name: Mapped[str] = mapped_column(String(200))
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     key_prefix: Mapped[str] = mapped_column(String(16))
+    form_ids: Mapped[list[str] | None] = mapped_column(JSONB)
+    rate_limit_per_minute: Mapped[float | None] = mapped_column(Float)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 

@@ -37,16 +37,20 @@ class TokenBucket:
         self.clock = clock
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
 
-    def take(self, key: str) -> float:
-        """Take one token: 0 when allowed, else the seconds until one is available."""
+    def take(self, key: str, *, per_minute: float | None = None) -> float:
+        """Take one token: 0 when allowed, else the seconds until one is available. `per_minute`
+        overrides the rate for this key (an API key's own limit); its burst is at most a minute's."""
+        rate, burst = self.rate, self.burst
+        if per_minute is not None:
+            rate, burst = per_minute / 60.0, min(self.burst, max(1.0, float(int(per_minute))))
         now = self.clock()
-        tokens, stamp = self._buckets.pop(key, (self.burst, now))
-        tokens = min(self.burst, tokens + (now - stamp) * self.rate)
+        tokens, stamp = self._buckets.pop(key, (burst, now))
+        tokens = min(burst, tokens + (now - stamp) * rate)
         wait = 0.0
         if tokens >= 1:
             tokens -= 1
         else:
-            wait = (1 - tokens) / self.rate if self.rate > 0 else math.inf
+            wait = (1 - tokens) / rate if rate > 0 else math.inf
         self._buckets[key] = (tokens, now)
         if len(self._buckets) > self.max_keys:
             self._buckets.popitem(last=False)

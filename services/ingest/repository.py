@@ -225,6 +225,8 @@ class SourceRepository:
                 name=source.name,
                 key_hash=source.key_hash,
                 key_prefix=source.key_prefix,
+                form_ids=source.form_ids,
+                rate_limit_per_minute=source.rate_limit_per_minute,
                 created_at=source.created_at,
             )
             .on_conflict_do_nothing(index_elements=[Source.id])

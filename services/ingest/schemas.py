@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator, model_validator
 
@@ -109,10 +109,25 @@ class FormRead(FormCreate):
 
 
 class SourceCreate(BaseModel):
+    """A source and the scope of its API key: activity events as this source, or, with
+    `form_ids`, submissions of those forms only (a server posting forms on users' behalf)."""
+
     model_config = ConfigDict(extra="forbid")
 
     id: str = Field(min_length=1, max_length=100, pattern=ID_PATTERN)
     name: str = Field(min_length=1, max_length=200)
+    form_ids: list[Annotated[str, Field(min_length=1, max_length=200, pattern=ID_PATTERN)]] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description="The forms this key may post submissions to; the key then posts no activity.",
+    )
+    rate_limit_per_minute: float | None = Field(
+        default=None,
+        gt=0,
+        le=1_000_000,
+        description="Requests per minute for this key (per replica); the service default when unset.",
+    )
 
 
 class SourceRead(BaseModel):
@@ -121,6 +136,8 @@ class SourceRead(BaseModel):
     id: str
     name: str
     key_prefix: str
+    form_ids: list[str] | None = None
+    rate_limit_per_minute: float | None = None
     created_at: datetime
     revoked_at: datetime | None
 

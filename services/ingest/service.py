@@ -3,7 +3,6 @@ session and its transaction; these only stage rows and events in it."""
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 import uuid
 from collections.abc import Sequence
@@ -13,7 +12,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ingest.activities import stitch_visitor
-from services.ingest.cache import FormCache, uncached
+from services.ingest.cache import FormCache, SourceKey, SourceKeyCache, hash_api_key, uncached
 from services.ingest.errors import (
     FormNotFound,
     IdempotencyKeyReused,
@@ -91,18 +90,19 @@ async def submit_form(
     origin: str | None = None,
     referer: str | None = None,
     forms: FormCache | None = None,
+    check_origin: bool = True,
 ) -> SubmissionAccepted:
     """Accept a fill of a configured form: check where it was posted from, map its fields, resolve
     the lead and stage `lead.ingested` (plus the visitor's stitched activities) in the outbox.
 
-    A filled honeypot gets an answer indistinguishable from success and changes nothing. The
+    `check_origin` is False for a server posting with a form-scoped API key. A filled honeypot gets an answer indistinguishable from success and changes nothing. The
     same idempotency key with the same body returns the first answer; with another body it is
     refused. Raises pydantic's `ValidationError` for invalid fields.
     """
     form = await (forms or uncached()).get(session, form_id)
     if form is None:
         raise FormNotFound(f"no form {form_id!r}; configure it with POST /v1/forms")
-    if not origin_allowed(form.allowed_origins, origin, referer):
+    if check_origin and not origin_allowed(form.allowed_origins, origin, referer):
         raise OriginNotAllowed(f"form {form_id!r} does not accept posts from {origin or 'an unknown origin'}")
     if honeypot_tripped(form.honeypot_field, fields):
         HONEYPOT_TRIPPED.labels(form_id).inc()
@@ -229,6 +229,8 @@ async def create_source(session: AsyncSession, *, source: SourceCreate) -> Sourc
         name=source.name,
         key_hash=hash_api_key(api_key),
         key_prefix=api_key[:10],
+        form_ids=source.form_ids,
+        rate_limit_per_minute=source.rate_limit_per_minute,
         created_at=utc_now(),
         revoked_at=None,
     )
@@ -241,22 +243,24 @@ async def list_sources(session: AsyncSession) -> Sequence[SourceRead]:
     return [SourceRead.model_validate(s) for s in await SourceRepository(session).all()]
 
 
-async def revoke_source(session: AsyncSession, *, source_id: str) -> SourceRead:
+async def revoke_source(
+    session: AsyncSession, *, source_id: str, keys: SourceKeyCache | None = None
+) -> SourceRead:
+    """Revoke the source's key: refused from now on by this replica, within the key cache's
+    lifetime by the others."""
     source = await SourceRepository(session).revoke(source_id, at=utc_now())
     if source is None:
         raise SourceNotFound(f"no source {source_id!r}")
+    if keys is not None:
+        keys.forget(source_id)
     return SourceRead.model_validate(source)
 
 
-async def source_for_key(session: AsyncSession, *, api_key: str) -> str | None:
-    """The id of the live source this API key belongs to, if any."""
-    source = await SourceRepository(session).by_key_hash(hash_api_key(api_key))
-    return source.id if source else None
-
-
-def hash_api_key(api_key: str) -> str:
-    # Keys are 256 random bits, so a fast hash is safe here (no dictionary to attack).
-    return hashlib.sha256(api_key.encode()).hexdigest()
+async def source_for_key(
+    session: AsyncSession, *, api_key: str, keys: SourceKeyCache | None = None
+) -> SourceKey | None:
+    """What this API key may do, if it belongs to a live source."""
+    return await (keys or SourceKeyCache(ttl_s=0)).get(session, api_key)
 
 
 def _answer(submission: Submission) -> SubmissionAccepted:

@@ -26,9 +26,14 @@ class IngestSettings(ServiceSettings):
         "--proxy-headers so the client address is the browser's, not the proxy's.",
     )
     source_rate_limit_per_minute: float = Field(
-        default=600, description="Event batches per source per minute."
+        default=600,
+        description="Requests per API key (or source token) per minute, unless the key sets its own.",
     )
     source_rate_limit_burst: int = 100
+    api_key_cache_ttl_s: float = Field(
+        default=5.0,
+        description="How long a replica may honour an API key after another replica revoked it.",
+    )
     form_cache_ttl_s: float = Field(
         default=5.0, description="How long a replica may use a form's configuration before re-reading it."
     )

@@ -17,14 +17,9 @@ from services.ingest import signatures, webhooks
 from services.ingest.dependencies import ProtectionDep, read_body
 from services.ingest.errors import ProviderNotConfigured, SignatureInvalid, WebhookPayloadInvalid
 from services.ingest.form_builders import unbounce_lead, webflow_lead
+from services.ingest.linkedin import linkedin_notification
 from services.ingest.platforms import GraphLeadFetcher, JsonApi, LinkedInLeadFetcher
-from services.ingest.providers import (
-    facebook_changes,
-    google_ads_lead,
-    hubspot_lead,
-    linkedin_notification,
-    typeform_lead,
-)
+from services.ingest.providers import facebook_changes, google_ads_lead, hubspot_lead, typeform_lead
 from services.ingest.schemas import WebhookAccepted
 from services.ingest.settings import IngestSettings
 from shared.auth import Forbidden
@@ -135,7 +130,10 @@ async def linkedin_notification_received(
         **{"LinkedIn-Version": "202411", "X-Restli-Protocol-Version": "2.0.0"},
     )
     return await webhooks.receive_linkedin(
-        session, notification=notification, fetcher=LinkedInLeadFetcher(api)
+        session,
+        notification=notification,
+        fetcher=LinkedInLeadFetcher(api),
+        forms=request.app.state.linkedin_forms,
     )
 
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.ingest.linkedin import LinkedInQuestion
 from services.ingest.repository import FormRepository, SourceRepository
 from services.ingest.schemas import FormRead
 
@@ -107,3 +108,27 @@ class SourceKeyCache:
     def forget(self, source_id: str) -> None:
         for digest in [d for d, (_, key) in self._keys.items() if key.source_id == source_id]:
             del self._keys[digest]
+
+
+class LinkedInFormCache:
+    """LinkedIn lead form questions by form id for `ttl_s` seconds: every lead of a form needs
+    them, and a form changes rarely (an edited form's new questions miss the cache and refetch)."""
+
+    def __init__(
+        self, *, ttl_s: float, max_forms: int = 1_000, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.ttl_s = ttl_s
+        self.max_forms = max_forms
+        self.clock = clock
+        self._forms: dict[str, tuple[float, dict[str, LinkedInQuestion]]] = {}
+
+    def get(self, form: str) -> dict[str, LinkedInQuestion] | None:
+        cached = self._forms.get(form)
+        if cached is None or self.clock() - cached[0] >= self.ttl_s:
+            return None
+        return cached[1]
+
+    def put(self, form: str, questions: dict[str, LinkedInQuestion]) -> None:
+        if len(self._forms) >= self.max_forms:
+            self._forms.clear()
+        self._forms[form] = (self.clock(), questions)

@@ -86,11 +86,19 @@ class GraphLeadFetcher:
         )
 
 
+class LinkedInFetcher(LeadFetcher, Protocol):
+    async def form(self, form_number: str) -> Any: ...
+
+
 class LinkedInLeadFetcher:
-    """LinkedIn's REST API: `GET /leadFormResponses/<url-encoded response URN>`."""
+    """LinkedIn's REST API: `GET /leadFormResponses/<url-encoded response URN>` for a lead,
+    `GET /leadForms/<form id>` for the form whose questions its answers refer to."""
 
     def __init__(self, api: JsonApi) -> None:
         self.api = api
 
     async def fetch(self, lead_id: str) -> Any:
         return await self.api.get(f"leadFormResponses/{quote(lead_id, safe='')}", {})
+
+    async def form(self, form_number: str) -> Any:
+        return await self.api.get(f"leadForms/{quote(form_number, safe='')}", {})

@@ -47,20 +47,6 @@ HUBSPOT_FIELDS = {
     "industry": "industry",
     "hs_language": "language",
 }
-LINKEDIN_FIELDS = {
-    "EMAIL": "email",
-    "WORK_EMAIL": "email",
-    "FIRST_NAME": "first_name",
-    "LAST_NAME": "last_name",
-    "COMPANY_NAME": "company",
-    "JOB_TITLE": "job_title",
-    "PHONE_NUMBER": "phone",
-    "WORK_PHONE_NUMBER": "phone",
-    "COUNTRY": "country",
-    "COMPANY_SIZE": "company_size",
-    "INDUSTRY": "industry",
-    "STATE": "state",
-}
 
 
 class PayloadInvalid(ValueError):
@@ -279,53 +265,3 @@ def _typeform_value(kind: object, answer: dict[str, Any]) -> Any:
     if isinstance(kind, str):
         return answer.get(kind)
     return None
-
-
-@dataclass(frozen=True)
-class LinkedInNotification:
-    action: str
-    response_id: str
-    form_id: str | None
-    occurred_at: datetime | None
-
-
-def linkedin_notification(body: object) -> LinkedInNotification:
-    """A Lead Sync notification: `leadAction` CREATED or DELETED and the form response's URN."""
-    data = as_dict(body, "body")
-    action = data.get("leadAction")
-    if action not in ("CREATED", "DELETED"):
-        raise PayloadInvalid("leadAction must be CREATED or DELETED")
-    return LinkedInNotification(
-        action=str(action),
-        response_id=as_id(data.get("leadGenFormResponse"), "leadGenFormResponse"),
-        form_id=str(data["leadGenForm"]) if data.get("leadGenForm") else None,
-        occurred_at=as_time(data.get("occurredAt")),
-    )
-
-
-def linkedin_lead(notification: LinkedInNotification, response: object) -> PlatformLead:
-    """A lead form response: answers carry the predefined field they answer (EMAIL, FIRST_NAME...)
-    or, for custom questions, their question id."""
-    data = as_dict(response, "lead form response")
-    fields: dict[str, Any] = {}
-    answers = as_dict(data.get("formResponse"), "formResponse").get("answers")
-    for answer in as_list(answers, "formResponse.answers"):
-        answer = as_dict(answer, "answers[]")
-        details = as_dict(answer.get("answerDetails", {}), "answerDetails")
-        text = as_dict(details.get("textQuestionAnswer", {}), "textQuestionAnswer").get("answer")
-        name = answer.get("predefinedField") or f"question_{answer.get('questionId')}"
-        if text is not None:
-            put_field(fields, LINKEDIN_FIELDS, str(name), text)
-    metadata = as_dict(data.get("leadMetadata", {}), "leadMetadata")
-    campaign = as_dict(metadata.get("sponsoredLeadMetadata", {}), "sponsoredLeadMetadata").get("campaign")
-    utm = {"source": "linkedin", "medium": "paid_social"}
-    if campaign:
-        utm["campaign"] = str(campaign).rpartition(":")[2]
-    return PlatformLead(
-        external_id=notification.response_id,
-        form_id=notification.form_id,
-        fields=fields,
-        utm=utm,
-        is_test=data.get("testLead") is True,
-        submitted_at=as_time(data.get("submittedAt")),
-    )

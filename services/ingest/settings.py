@@ -46,6 +46,9 @@ class IngestSettings(ServiceSettings):
     linkedin_client_secret: SecretStr | None = None
     linkedin_access_token: SecretStr | None = None
     linkedin_api_url: str = "https://api.linkedin.com/rest"
+    linkedin_form_cache_ttl_s: float = Field(
+        default=3600, description="How long a replica keeps a LinkedIn lead form's questions."
+    )
     hubspot_client_secret: SecretStr | None = None
     typeform_secret: SecretStr | None = None
     webflow_secret: SecretStr | None = None

@@ -15,17 +15,19 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.ingest.cache import LinkedInFormCache
 from services.ingest.errors import WebhookPayloadInvalid
-from services.ingest.normalize import map_fields, to_ingested_payload
-from services.ingest.platforms import LeadFetcher
-from services.ingest.providers import (
-    LeadgenChange,
+from services.ingest.linkedin import (
     LinkedInNotification,
-    PayloadInvalid,
-    PlatformLead,
-    facebook_lead,
+    LinkedInQuestion,
+    answered_questions,
+    linkedin_form_questions,
     linkedin_lead,
+    response_form,
 )
+from services.ingest.normalize import map_fields, to_ingested_payload
+from services.ingest.platforms import LeadFetcher, LinkedInFetcher
+from services.ingest.providers import LeadgenChange, PayloadInvalid, PlatformLead, facebook_lead
 from services.ingest.repository import SubmissionRepository
 from services.ingest.schemas import FormSubmissionCreate, SubmissionAccepted, WebhookAccepted
 from services.ingest.service import accept_lead, erase_lead
@@ -80,9 +82,14 @@ async def receive_facebook(
 
 
 async def receive_linkedin(
-    session: AsyncSession, *, notification: LinkedInNotification, fetcher: LeadFetcher
+    session: AsyncSession,
+    *,
+    notification: LinkedInNotification,
+    fetcher: LinkedInFetcher,
+    forms: LinkedInFormCache,
 ) -> WebhookAccepted:
-    """CREATED: fetch the form response and accept it. DELETED: erase the lead it created."""
+    """CREATED: fetch the form response (and, for answers known only by question id, the form
+    that asked them) and accept it. DELETED: erase the lead it created."""
     key = idempotency_key("linkedin", notification.response_id)
     earlier = await SubmissionRepository(session).by_idempotency_key(key)
     if notification.action == "DELETED":
@@ -94,8 +101,25 @@ async def receive_linkedin(
         answer = SubmissionAccepted(lead_id=earlier.lead_id, event_id=earlier.event_id)
         return WebhookAccepted(provider="linkedin", leads=[answer], duplicates=1)
     response = await fetcher.fetch(notification.response_id)
-    lead = parse_payload(partial(linkedin_lead, notification, response))
+    questions = await _form_questions(notification, response, fetcher, forms)
+    lead = parse_payload(partial(linkedin_lead, notification, response, questions))
     return await ingest_platform_leads(session, provider="linkedin", leads=[lead])
+
+
+async def _form_questions(
+    notification: LinkedInNotification, response: Any, fetcher: LinkedInFetcher, forms: LinkedInFormCache
+) -> dict[str, LinkedInQuestion]:
+    needed = parse_payload(partial(answered_questions, response))
+    form = parse_payload(partial(response_form, notification, response))
+    if not needed or form is None:
+        return {}
+    cached = forms.get(form)
+    if cached is not None and needed <= cached.keys():
+        return cached
+    definition = await fetcher.form(form)
+    questions = parse_payload(partial(linkedin_form_questions, definition))
+    forms.put(form, questions)
+    return questions
 
 
 def parse_payload(parse: Callable[[], T]) -> T:

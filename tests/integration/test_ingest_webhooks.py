@@ -158,25 +158,32 @@ def google_ads(_: FakePlatform, person: dict[str, str], *, key: str = SECRET) ->
     return Delivery("/v1/webhooks/google-ads", body, headers, tamper)
 
 
+LINKEDIN_FORM = {
+    "id": 77,
+    "content": {
+        "questions": [
+            {"questionId": 1, "name": "email", "predefinedField": "EMAIL"},
+            {"questionId": 2, "name": "firstName", "predefinedField": "FIRST_NAME"},
+            {"questionId": 3, "name": "company", "predefinedField": "COMPANY_NAME"},
+            {"questionId": 4, "name": "Budget"},
+        ]
+    },
+}
+
+
 def linkedin(platform: FakePlatform, person: dict[str, str]) -> Delivery:
+    """A lead whose answers name only their question ids, as LinkedIn sends them; the form
+    definition that maps them is served at `leadForms/77`."""
     urn = f"urn:li:leadGenFormResponse:(urn:li:sponsoredAccount:1,{uuid.uuid4()})"
+    platform.leads["leadForms/77"] = LINKEDIN_FORM
+    answers = [(1, person["email"]), (2, person["first_name"]), (3, person["company"]), (4, "50k")]
     platform.leads[urn] = {
         "testLead": False,
         "submittedAt": 1700000000000,
+        "versionedLeadGenFormUrn": "urn:li:versionedLeadGenForm:(urn:li:leadGenForm:77,1)",
         "formResponse": {
             "answers": [
-                {
-                    "predefinedField": "EMAIL",
-                    "answerDetails": {"textQuestionAnswer": {"answer": person["email"]}},
-                },
-                {
-                    "predefinedField": "FIRST_NAME",
-                    "answerDetails": {"textQuestionAnswer": {"answer": person["first_name"]}},
-                },
-                {
-                    "predefinedField": "COMPANY_NAME",
-                    "answerDetails": {"textQuestionAnswer": {"answer": person["company"]}},
-                },
+                {"questionId": q, "answerDetails": {"textQuestionAnswer": {"answer": a}}} for q, a in answers
             ]
         },
         "leadMetadata": {
@@ -469,6 +476,20 @@ class TestGoogleAds:
 
 
 class TestLinkedIn:
+    async def test_answers_are_joined_to_the_form_fetched_once(
+        self, platform: FakePlatform, db: Database, settings_env: Infra
+    ) -> None:
+        async with ingest_client(create_app(settings_for(platform))) as http:
+            first = await post(http, linkedin(platform, person()))
+            second = await post(http, linkedin(platform, person()))
+        assert first.status_code == second.status_code == 200, first.text
+        events = await staged(db)
+        assert [type(e) for e in events] == [LeadIngested, LeadIngested]
+        assert isinstance(events[0], LeadIngested)
+        assert (events[0].payload.first_name, events[0].payload.company) == ("Ada", "Analytical")
+        assert events[0].payload.attributes["Budget"] == "50k"
+        assert [r for r in platform.requests if "leadForms" in r] == ["/leadForms/77"]
+
     async def test_challenge_is_answered_with_the_hmac(
         self, platform: FakePlatform, db: Database, settings_env: Infra
     ) -> None:

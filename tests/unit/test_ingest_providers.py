@@ -7,14 +7,13 @@ from typing import Any
 import pytest
 
 from services.ingest.form_builders import unbounce_lead, webflow_lead
+from services.ingest.linkedin import linkedin_lead, linkedin_notification
 from services.ingest.providers import (
     PayloadInvalid,
     facebook_changes,
     facebook_lead,
     google_ads_lead,
     hubspot_lead,
-    linkedin_lead,
-    linkedin_notification,
     typeform_lead,
 )
 

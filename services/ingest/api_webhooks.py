@@ -6,20 +6,29 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import SecretStr
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ingest import signatures, webhooks
-from services.ingest.dependencies import ProtectionDep, read_body
+from services.ingest.dependencies import Protection, ProtectionDep, read_body
 from services.ingest.errors import ProviderNotConfigured, SignatureInvalid, WebhookPayloadInvalid
 from services.ingest.form_builders import unbounce_lead, webflow_lead
 from services.ingest.linkedin import linkedin_notification
 from services.ingest.platforms import GraphLeadFetcher, JsonApi, LinkedInLeadFetcher
-from services.ingest.providers import facebook_changes, google_ads_lead, hubspot_lead, typeform_lead
+from services.ingest.providers import (
+    PlatformLead,
+    facebook_changes,
+    google_ads_lead,
+    hubspot_lead,
+    typeform_lead,
+)
 from services.ingest.schemas import WebhookAccepted
 from services.ingest.settings import IngestSettings
 from shared.auth import Forbidden
@@ -33,9 +42,10 @@ def _settings(request: Request) -> IngestSettings:
     return settings
 
 
-def _secret(value: SecretStr | None, provider: str, name: str) -> str:
+def _secret(request: Request, setting: str, provider: str) -> str:
+    value: SecretStr | None = getattr(_settings(request), setting)
     if value is None or not value.get_secret_value():
-        raise ProviderNotConfigured(f"{provider} webhooks are off: set BATON_{name}")
+        raise ProviderNotConfigured(f"{provider} webhooks are off: set BATON_{setting.upper()}")
     return value.get_secret_value()
 
 
@@ -44,6 +54,49 @@ def _json(body: bytes) -> Any:
         return json.loads(body)
     except ValueError as exc:
         raise WebhookPayloadInvalid(f"the body is not JSON: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class Verification:
+    """How a provider's deliveries prove where they come from: `check(secret, raw body)` with the
+    secret in setting `setting` (unset: the provider is off, 404), else 401 saying `refusal`."""
+
+    provider: str
+    setting: str
+    check: Callable[[str, bytes], bool]
+    refusal: str
+
+
+async def _verified_body(request: Request, guard: Protection, verification: Verification) -> bytes:
+    """The raw body of a configured provider's delivery that passed its check; nothing is
+    parsed before that."""
+    secret = _secret(request, verification.setting, verification.provider)
+    body = await read_body(request, guard.max_body_bytes)
+    if not verification.check(secret, body):
+        raise SignatureInvalid(verification.refusal)
+    return body
+
+
+async def _receive_lead(
+    request: Request,
+    session: AsyncSession,
+    guard: Protection,
+    verification: Verification,
+    parse: Callable[[bytes], PlatformLead],
+) -> WebhookAccepted:
+    """The one path of every provider whose delivery carries the whole lead: verify, parse, accept."""
+    body = await _verified_body(request, guard, verification)
+    lead = webhooks.parse_payload(lambda: parse(body))
+    return await webhooks.ingest_platform_leads(session, provider=verification.provider, leads=[lead])
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _google_key(body: bytes) -> object:
+    data = _json(body)
+    return data.get("google_key") if isinstance(data, dict) else None
 
 
 def _api(settings: IngestSettings, base_url: str, platform: str, **headers: str) -> JsonApi:
@@ -63,7 +116,7 @@ async def facebook_verify(
     verify_token: Annotated[str, Query(alias="hub.verify_token")],
     challenge: Annotated[str, Query(alias="hub.challenge", max_length=200)],
 ) -> PlainTextResponse:
-    expected = _secret(_settings(request).facebook_verify_token, "facebook", "FACEBOOK_VERIFY_TOKEN")
+    expected = _secret(request, "facebook_verify_token", "facebook")
     if mode != "subscribe" or not signatures.shared_key_valid(expected, verify_token):
         raise Forbidden("hub.verify_token does not match")
     return PlainTextResponse(challenge)
@@ -77,11 +130,17 @@ async def facebook_notification(
     x_hub_signature_256: Annotated[str | None, Header()] = None,
 ) -> WebhookAccepted:
     settings = _settings(request)
-    secret = _secret(settings.facebook_app_secret, "facebook", "FACEBOOK_APP_SECRET")
-    token = _secret(settings.facebook_access_token, "facebook", "FACEBOOK_ACCESS_TOKEN")
-    body = await read_body(request, guard.max_body_bytes)
-    if not signatures.facebook_valid(secret, body, x_hub_signature_256):
-        raise SignatureInvalid("X-Hub-Signature-256 does not match the body")
+    token = _secret(request, "facebook_access_token", "facebook")
+    body = await _verified_body(
+        request,
+        guard,
+        Verification(
+            "facebook",
+            "facebook_app_secret",
+            lambda secret, body: signatures.facebook_valid(secret, body, x_hub_signature_256),
+            "X-Hub-Signature-256 does not match the body",
+        ),
+    )
     changes = webhooks.parse_payload(lambda: facebook_changes(_json(body)))
     fetcher = GraphLeadFetcher(_api(settings, settings.facebook_graph_url, "facebook"), token)
     return await webhooks.receive_facebook(session, changes=changes, fetcher=fetcher)
@@ -91,19 +150,22 @@ async def facebook_notification(
 async def google_ads_lead_form(
     request: Request, session: SessionDep, guard: ProtectionDep
 ) -> WebhookAccepted:
-    key = _secret(_settings(request).google_ads_key, "google-ads", "GOOGLE_ADS_KEY")
-    body = _json(await read_body(request, guard.max_body_bytes))
-    if not isinstance(body, dict) or not signatures.shared_key_valid(key, body.get("google_key")):
-        raise SignatureInvalid("google_key does not match")
-    lead = webhooks.parse_payload(lambda: google_ads_lead(body))
-    return await webhooks.ingest_platform_leads(session, provider="google-ads", leads=[lead])
+    verification = Verification(
+        "google-ads",
+        "google_ads_key",
+        lambda key, body: signatures.shared_key_valid(key, _google_key(body)),
+        "google_key does not match",
+    )
+    return await _receive_lead(
+        request, session, guard, verification, lambda body: google_ads_lead(_json(body))
+    )
 
 
 @router.get("/linkedin", summary="LinkedIn's challenge validation")
 async def linkedin_challenge(
     request: Request, challenge_code: Annotated[str, Query(alias="challengeCode", max_length=200)]
 ) -> JSONResponse:
-    secret = _secret(_settings(request).linkedin_client_secret, "linkedin", "LINKEDIN_CLIENT_SECRET")
+    secret = _secret(request, "linkedin_client_secret", "linkedin")
     response = signatures.linkedin_challenge_response(secret, challenge_code)
     return JSONResponse({"challengeCode": challenge_code, "challengeResponse": response})
 
@@ -116,10 +178,16 @@ async def linkedin_notification_received(
     x_li_signature: Annotated[str | None, Header()] = None,
 ) -> WebhookAccepted:
     settings = _settings(request)
-    secret = _secret(settings.linkedin_client_secret, "linkedin", "LINKEDIN_CLIENT_SECRET")
-    body = await read_body(request, guard.max_body_bytes)
-    if not signatures.linkedin_valid(secret, body, x_li_signature):
-        raise SignatureInvalid("X-LI-Signature does not match the body")
+    body = await _verified_body(
+        request,
+        guard,
+        Verification(
+            "linkedin",
+            "linkedin_client_secret",
+            lambda secret, body: signatures.linkedin_valid(secret, body, x_li_signature),
+            "X-LI-Signature does not match the body",
+        ),
+    )
     notification = webhooks.parse_payload(lambda: linkedin_notification(_json(body)))
     token = settings.linkedin_access_token.get_secret_value() if settings.linkedin_access_token else ""
     api = _api(
@@ -149,24 +217,29 @@ async def hubspot_submission(
     x_hubspot_request_timestamp: Annotated[str | None, Header()] = None,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> WebhookAccepted:
-    secret = _secret(_settings(request).hubspot_client_secret, "hubspot", "HUBSPOT_CLIENT_SECRET")
-    body = await read_body(request, guard.max_body_bytes)
-    valid = signatures.hubspot_v3_valid(
-        secret,
-        method=request.method,
-        uri=str(request.url),
-        body=body,
-        timestamp=x_hubspot_request_timestamp,
-        header=x_hubspot_signature_v3,
-        now_ms=int(time.time() * 1000),
+    def check(secret: str, body: bytes) -> bool:
+        return signatures.hubspot_v3_valid(
+            secret,
+            method=request.method,
+            uri=str(request.url),
+            body=body,
+            timestamp=x_hubspot_request_timestamp,
+            header=x_hubspot_signature_v3,
+            now_ms=_now_ms(),
+        )
+
+    def parse(body: bytes) -> PlatformLead:
+        # HubSpot submissions carry no id of their own: a retry repeats the body, so its digest is the key.
+        external_id = idempotency_key or hashlib.sha256(body).hexdigest()
+        return hubspot_lead(_json(body), external_id=external_id, form_id=form_id)
+
+    verification = Verification(
+        "hubspot",
+        "hubspot_client_secret",
+        check,
+        "X-HubSpot-Signature-v3 does not match, or the timestamp is stale",
     )
-    if not valid:
-        raise SignatureInvalid("X-HubSpot-Signature-v3 does not match, or the timestamp is stale")
-    # HubSpot submissions carry no id of their own: a retry repeats the body, so its digest is the key.
-    external_id = idempotency_key or hashlib.sha256(body).hexdigest()
-    data = _json(body)
-    lead = webhooks.parse_payload(lambda: hubspot_lead(data, external_id=external_id, form_id=form_id))
-    return await webhooks.ingest_platform_leads(session, provider="hubspot", leads=[lead])
+    return await _receive_lead(request, session, guard, verification, parse)
 
 
 @router.post("/typeform", summary="Typeform form_response (Typeform-Signature)")
@@ -176,13 +249,13 @@ async def typeform_response(
     guard: ProtectionDep,
     typeform_signature: Annotated[str | None, Header()] = None,
 ) -> WebhookAccepted:
-    secret = _secret(_settings(request).typeform_secret, "typeform", "TYPEFORM_SECRET")
-    body = await read_body(request, guard.max_body_bytes)
-    if not signatures.typeform_valid(secret, body, typeform_signature):
-        raise SignatureInvalid("Typeform-Signature does not match the body")
-    data = _json(body)
-    lead = webhooks.parse_payload(lambda: typeform_lead(data))
-    return await webhooks.ingest_platform_leads(session, provider="typeform", leads=[lead])
+    verification = Verification(
+        "typeform",
+        "typeform_secret",
+        lambda secret, body: signatures.typeform_valid(secret, body, typeform_signature),
+        "Typeform-Signature does not match the body",
+    )
+    return await _receive_lead(request, session, guard, verification, lambda body: typeform_lead(_json(body)))
 
 
 @router.post("/webflow", summary="Webflow form_submission (x-webflow-signature over timestamp and body)")
@@ -193,20 +266,15 @@ async def webflow_submission(
     x_webflow_signature: Annotated[str | None, Header()] = None,
     x_webflow_timestamp: Annotated[str | None, Header()] = None,
 ) -> WebhookAccepted:
-    secret = _secret(_settings(request).webflow_secret, "webflow", "WEBFLOW_SECRET")
-    body = await read_body(request, guard.max_body_bytes)
-    valid = signatures.webflow_valid(
-        secret,
-        body,
-        timestamp=x_webflow_timestamp,
-        header=x_webflow_signature,
-        now_ms=int(time.time() * 1000),
+    verification = Verification(
+        "webflow",
+        "webflow_secret",
+        lambda secret, body: signatures.webflow_valid(
+            secret, body, timestamp=x_webflow_timestamp, header=x_webflow_signature, now_ms=_now_ms()
+        ),
+        "x-webflow-signature does not match, or the timestamp is outside the window",
     )
-    if not valid:
-        raise SignatureInvalid("x-webflow-signature does not match, or the timestamp is outside the window")
-    data = _json(body)
-    lead = webhooks.parse_payload(lambda: webflow_lead(data))
-    return await webhooks.ingest_platform_leads(session, provider="webflow", leads=[lead])
+    return await _receive_lead(request, session, guard, verification, lambda body: webflow_lead(_json(body)))
 
 
 @router.post("/unbounce", summary="Unbounce form post (form-encoded, data.json; ?token= authenticates)")
@@ -216,12 +284,15 @@ async def unbounce_submission(
     guard: ProtectionDep,
     token: Annotated[str | None, Query(max_length=200)] = None,
 ) -> WebhookAccepted:
-    expected = _secret(_settings(request).unbounce_token, "unbounce", "UNBOUNCE_TOKEN")
-    if not signatures.shared_key_valid(expected, token):
-        raise SignatureInvalid("the token in the webhook URL does not match")
-    body = await read_body(request, guard.max_body_bytes)
-    form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
-    # Unbounce sends no submission id: a retry repeats the body, so its digest is the key.
-    external_id = hashlib.sha256(body).hexdigest()
-    lead = webhooks.parse_payload(lambda: unbounce_lead(form, external_id=external_id))
-    return await webhooks.ingest_platform_leads(session, provider="unbounce", leads=[lead])
+    def parse(body: bytes) -> PlatformLead:
+        form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+        # Unbounce sends no submission id: a retry repeats the body, so its digest is the key.
+        return unbounce_lead(form, external_id=hashlib.sha256(body).hexdigest())
+
+    verification = Verification(
+        "unbounce",
+        "unbounce_token",
+        lambda expected, _: signatures.shared_key_valid(expected, token),
+        "the token in the webhook URL does not match",
+    )
+    return await _receive_lead(request, session, guard, verification, parse)

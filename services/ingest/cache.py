@@ -1,5 +1,5 @@
-"""Form configurations and API keys cached in-process: every form post needs a form, every
-keyed request its key, and both rarely change."""
+"""Form configurations, API keys and LinkedIn form questions cached in-process: every form post
+needs a form, every keyed request its key, every LinkedIn lead its form, and all rarely change."""
 
 from __future__ import annotations
 
@@ -7,12 +7,44 @@ import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ingest.linkedin import LinkedInQuestion
 from services.ingest.repository import FormRepository, SourceRepository
 from services.ingest.schemas import FormRead
+
+V = TypeVar("V")
+
+
+class Timed(Generic[V]):
+    """Values by key for `ttl_s` seconds, at most `max_items` of them (beyond, it starts afresh:
+    a flood of keys costs a re-read, never memory)."""
+
+    def __init__(self, *, ttl_s: float, max_items: int, clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl_s = ttl_s
+        self.max_items = max_items
+        self.clock = clock
+        self._items: dict[str, tuple[float, V]] = {}
+
+    def get(self, key: str) -> V | None:
+        cached = self._items.get(key)
+        if cached is None or self.clock() - cached[0] >= self.ttl_s:
+            return None
+        return cached[1]
+
+    def put(self, key: str, value: V) -> None:
+        if len(self._items) >= self.max_items:
+            self._items.clear()
+        self._items[key] = (self.clock(), value)
+
+    def forget(self, key: str) -> None:
+        self._items.pop(key, None)
+
+    def forget_where(self, drop: Callable[[V], bool]) -> None:
+        for key in [k for k, (_, value) in self._items.items() if drop(value)]:
+            del self._items[key]
 
 
 class FormCache:
@@ -23,28 +55,20 @@ class FormCache:
     def __init__(
         self, *, ttl_s: float, max_forms: int = 10_000, clock: Callable[[], float] = time.monotonic
     ) -> None:
-        self.ttl_s = ttl_s
-        self.max_forms = max_forms
-        self.clock = clock
-        self._forms: dict[str, tuple[float, FormRead]] = {}
+        self._forms = Timed[FormRead](ttl_s=ttl_s, max_items=max_forms, clock=clock)
 
     async def get(self, session: AsyncSession, form_id: str) -> FormRead | None:
-        now = self.clock()
-        cached = self._forms.get(form_id)
-        if cached is not None and now - cached[0] < self.ttl_s:
-            return cached[1]
-        row = await FormRepository(session).get(form_id)
-        if row is None:
-            self._forms.pop(form_id, None)
-            return None
-        form = FormRead.model_validate(row)
-        if len(self._forms) >= self.max_forms:
-            self._forms.clear()
-        self._forms[form_id] = (now, form)
+        form = self._forms.get(form_id)
+        if form is None:
+            row = await FormRepository(session).get(form_id)
+            if row is None:
+                return None
+            form = FormRead.model_validate(row)
+            self._forms.put(form_id, form)
         return form
 
     def forget(self, form_id: str) -> None:
-        self._forms.pop(form_id, None)
+        self._forms.forget(form_id)
 
 
 def uncached() -> FormCache:
@@ -80,55 +104,28 @@ class SourceKeyCache:
     def __init__(
         self, *, ttl_s: float, max_keys: int = 10_000, clock: Callable[[], float] = time.monotonic
     ) -> None:
-        self.ttl_s = ttl_s
-        self.max_keys = max_keys
-        self.clock = clock
-        self._keys: dict[str, tuple[float, SourceKey]] = {}
+        self._keys = Timed[SourceKey](ttl_s=ttl_s, max_items=max_keys, clock=clock)
 
     async def get(self, session: AsyncSession, api_key: str) -> SourceKey | None:
         digest = hash_api_key(api_key)
-        now = self.clock()
-        cached = self._keys.get(digest)
-        if cached is not None and now - cached[0] < self.ttl_s:
-            return cached[1]
-        row = await SourceRepository(session).by_key_hash(digest)
-        if row is None:
-            self._keys.pop(digest, None)
-            return None
-        key = SourceKey(
-            source_id=row.id,
-            form_ids=frozenset(row.form_ids) if row.form_ids is not None else None,
-            rate_limit_per_minute=row.rate_limit_per_minute,
-        )
-        if len(self._keys) >= self.max_keys:
-            self._keys.clear()
-        self._keys[digest] = (now, key)
+        key = self._keys.get(digest)
+        if key is None:
+            row = await SourceRepository(session).by_key_hash(digest)
+            if row is None:
+                return None
+            key = SourceKey(
+                source_id=row.id,
+                form_ids=frozenset(row.form_ids) if row.form_ids is not None else None,
+                rate_limit_per_minute=row.rate_limit_per_minute,
+            )
+            self._keys.put(digest, key)
         return key
 
     def forget(self, source_id: str) -> None:
-        for digest in [d for d, (_, key) in self._keys.items() if key.source_id == source_id]:
-            del self._keys[digest]
+        self._keys.forget_where(lambda key: key.source_id == source_id)
 
 
-class LinkedInFormCache:
-    """LinkedIn lead form questions by form id for `ttl_s` seconds: every lead of a form needs
-    them, and a form changes rarely (an edited form's new questions miss the cache and refetch)."""
-
-    def __init__(
-        self, *, ttl_s: float, max_forms: int = 1_000, clock: Callable[[], float] = time.monotonic
-    ) -> None:
-        self.ttl_s = ttl_s
-        self.max_forms = max_forms
-        self.clock = clock
-        self._forms: dict[str, tuple[float, dict[str, LinkedInQuestion]]] = {}
-
-    def get(self, form: str) -> dict[str, LinkedInQuestion] | None:
-        cached = self._forms.get(form)
-        if cached is None or self.clock() - cached[0] >= self.ttl_s:
-            return None
-        return cached[1]
-
-    def put(self, form: str, questions: dict[str, LinkedInQuestion]) -> None:
-        if len(self._forms) >= self.max_forms:
-            self._forms.clear()
-        self._forms[form] = (self.clock(), questions)
+def linkedin_form_cache(*, ttl_s: float) -> Timed[dict[str, LinkedInQuestion]]:
+    """LinkedIn lead form questions by form id: every lead of a form needs them, and a form changes
+    rarely (an edited form's new questions miss the cache and are fetched)."""
+    return Timed(ttl_s=ttl_s, max_items=1_000)

@@ -6,7 +6,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from services.ingest import api, api_webhooks
-from services.ingest.cache import LinkedInFormCache
+from services.ingest.cache import linkedin_form_cache
 from services.ingest.dependencies import Protection
 from services.ingest.errors import RateLimited
 from services.ingest.models import outbox
@@ -36,7 +36,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         routers=[api.router, api_webhooks.router],
     )
     app.state.protection = Protection(settings)
-    app.state.linkedin_forms = LinkedInFormCache(ttl_s=settings.linkedin_form_cache_ttl_s)
+    app.state.linkedin_forms = linkedin_form_cache(ttl_s=settings.linkedin_form_cache_ttl_s)
     app.add_exception_handler(RateLimited, _rate_limited)
     # Bodies are parsed by hand (raw bytes for signatures, form encodings), so publish their schemas.
     publish_schemas(app, FormSubmissionCreate, ActivityCreate)

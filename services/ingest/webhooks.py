@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.ingest.cache import LinkedInFormCache
+from services.ingest.cache import Timed
 from services.ingest.errors import WebhookPayloadInvalid
 from services.ingest.linkedin import (
     LinkedInNotification,
@@ -86,7 +86,7 @@ async def receive_linkedin(
     *,
     notification: LinkedInNotification,
     fetcher: LinkedInFetcher,
-    forms: LinkedInFormCache,
+    forms: Timed[dict[str, LinkedInQuestion]],
 ) -> WebhookAccepted:
     """CREATED: fetch the form response (and, for answers known only by question id, the form
     that asked them) and accept it. DELETED: erase the lead it created."""
@@ -107,7 +107,10 @@ async def receive_linkedin(
 
 
 async def _form_questions(
-    notification: LinkedInNotification, response: Any, fetcher: LinkedInFetcher, forms: LinkedInFormCache
+    notification: LinkedInNotification,
+    response: Any,
+    fetcher: LinkedInFetcher,
+    forms: Timed[dict[str, LinkedInQuestion]],
 ) -> dict[str, LinkedInQuestion]:
     needed = parse_payload(partial(answered_questions, response))
     form = parse_payload(partial(response_form, notification, response))

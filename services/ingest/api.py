@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from services.ingest import activities, service
 from services.ingest.dependencies import FormKeyDep, ProtectionDep, SourceDep, limit_client, read_body
 from services.ingest.errors import UnsupportedMediaType
+from services.ingest.intake import SubmissionWriter
 from services.ingest.schemas import (
     AccountCreate,
     AccountRead,
@@ -29,6 +30,7 @@ from services.ingest.schemas import (
     SubmissionAccepted,
 )
 from shared.auth import Principal, Role, require_roles
+from shared.db import Database
 from shared.runtime import SessionDep
 
 router = APIRouter(prefix="/v1")
@@ -90,26 +92,33 @@ def field_errors(exc: ValidationError, *prefix: str) -> RequestValidationError:
 )
 async def submit_form(
     request: Request,
-    session: SessionDep,
     guard: ProtectionDep,
     form_id: FormId,
     key: FormKeyDep,
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> SubmissionAccepted:
     fields = await _submitted_fields(request, guard.max_body_bytes)
+    db: Database = request.app.state.db
     try:
-        return await service.submit_form(
-            session,
-            form_id=form_id,
-            fields=fields,
-            idempotency_key=idempotency_key,
-            origin=request.headers.get("origin"),
-            referer=request.headers.get("referer"),
-            forms=guard.forms,
-            check_origin=key is None,
-        )
+        # Its own short transaction (a read, when the form is not cached), ended before the wait
+        # for the writer: a waiting request never holds a connection the writer needs.
+        async with db.transaction() as session:
+            prepared = await service.prepare_submission(
+                session,
+                form_id=form_id,
+                fields=fields,
+                idempotency_key=idempotency_key,
+                origin=request.headers.get("origin"),
+                referer=request.headers.get("referer"),
+                forms=guard.forms,
+                check_origin=key is None,
+            )
     except ValidationError as exc:
         raise field_errors(exc, "body") from exc
+    if isinstance(prepared, SubmissionAccepted):
+        return prepared
+    writer: SubmissionWriter = request.app.state.runtime.workers[SubmissionWriter.name]
+    return await writer.submit(prepared)
 
 
 @router.post("/forms", status_code=status.HTTP_201_CREATED, tags=["forms"], summary="Configure a form")

@@ -14,6 +14,7 @@ from services.ingest.errors import BodyTooLarge, RateLimited
 from services.ingest.protection import RATE_LIMITED, ClientNetworks, TokenBucket, retry_after_header
 from services.ingest.settings import IngestSettings
 from shared.auth import Forbidden, Role, Unauthenticated, require_roles
+from shared.db import Database
 from shared.runtime import SessionDep
 
 
@@ -106,7 +107,7 @@ SourceDep = Annotated[str, Depends(posting_source)]
 
 
 async def form_key(
-    session: SessionDep,
+    request: Request,
     guard: ProtectionDep,
     form_id: Annotated[str, Path()],
     x_api_key: Annotated[str | None, Header(max_length=200)] = None,
@@ -115,7 +116,10 @@ async def form_key(
     form (no key: a browser post, limited per address and checked against the form's origins)."""
     if x_api_key is None:
         return None
-    key = await _live_key(session, guard, x_api_key)
+    db: Database = request.app.state.db
+    # A short transaction of its own: the request then waits for the writer holding no connection.
+    async with db.transaction() as session:
+        key = await _live_key(session, guard, x_api_key)
     if not key.may_submit(form_id):
         raise Forbidden(f"this API key may not submit form {form_id!r}")
     _limit_source(guard, key.source_id, key.rate_limit_per_minute)

@@ -9,6 +9,7 @@ from services.ingest import api, api_webhooks
 from services.ingest.cache import linkedin_form_cache
 from services.ingest.dependencies import Protection
 from services.ingest.errors import RateLimited
+from services.ingest.intake import SubmissionWriter
 from services.ingest.models import outbox
 from services.ingest.schemas import ActivityCreate, FormSubmissionCreate
 from services.ingest.settings import IngestSettings
@@ -27,7 +28,7 @@ async def _rate_limited(request: Request, exc: Exception) -> JSONResponse:
 
 def create_app(settings: IngestSettings | None = None) -> FastAPI:
     settings = settings or IngestSettings()
-    runtime = ServiceRuntime(settings, outbox=outbox)
+    runtime = ServiceRuntime(settings, outbox=outbox, workers={SubmissionWriter.name: SubmissionWriter})
     app = create_service_app(
         runtime,
         title="Baton ingest",

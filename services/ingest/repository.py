@@ -53,6 +53,18 @@ class ActivityRows:
         self.event_ids.append(event_id)
 
 
+@dataclass(frozen=True)
+class NewSubmission:
+    lead_id: uuid.UUID
+    form_id: str
+    source: str
+    event_id: uuid.UUID
+    idempotency_key: str | None
+    request_hash: str
+    fields: dict[str, Any]
+    received_at: datetime
+
+
 class LeadRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -65,6 +77,23 @@ class LeadRepository:
         params = {"id": uuid.uuid4(), "email": email, "key": match_key, "domain": domain, "at": seen_at}
         row = (await self.session.execute(_RESOLVE_LEAD, params)).one()
         return ResolvedLead(row[0], row[1], row[2])
+
+    async def resolve_batch(
+        self, people: Sequence[tuple[str, str, str | None]], *, seen_at: datetime
+    ) -> dict[str, ResolvedLead]:
+        """`resolve` for many `(email, match key, company domain)` at once, by match key."""
+        unique = sorted({key: (email, domain) for email, key, domain in reversed(people)}.items())
+        if not unique:
+            return {}
+        params = {
+            "ids": [uuid.uuid4() for _ in unique],
+            "emails": [email for _, (email, _) in unique],
+            "keys": [key for key, _ in unique],
+            "domains": [domain for _, (_, domain) in unique],
+            "at": seen_at,
+        }
+        rows = await self.session.execute(_RESOLVE_LEAD_BATCH, params)
+        return {row[0]: ResolvedLead(row[1], row[2], row[3]) for row in rows}
 
     async def resolve_many(self, emails: dict[str, str], *, seen_at: datetime) -> dict[str, uuid.UUID]:
         """Lead ids by match key for `{match_key: email}`, creating the missing leads, in one statement."""
@@ -113,6 +142,25 @@ _RESOLVE_LEAD = text(
     "ON CONFLICT (match_key) DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at, "
     "account_id = coalesce(EXCLUDED.account_id, lead.account_id) "
     "RETURNING id, account_id, (SELECT owner_id FROM ingest.account WHERE domain = :domain)"
+)
+_RESOLVE_LEAD_BATCH = text(
+    "INSERT INTO ingest.lead AS lead (id, email, match_key, first_seen_at, last_seen_at, account_id) "
+    "SELECT i, e, k, :at, :at, (SELECT a.id FROM ingest.account AS a WHERE a.domain = d) "
+    "FROM unnest(CAST(:ids AS uuid[]), CAST(:emails AS varchar[]), CAST(:keys AS varchar[]), "
+    "CAST(:domains AS varchar[])) AS u(i, e, k, d) "
+    "ON CONFLICT (match_key) DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at, "
+    "account_id = coalesce(EXCLUDED.account_id, lead.account_id) "
+    "RETURNING match_key, id, account_id, "
+    "(SELECT a.owner_id FROM ingest.account AS a WHERE a.id = lead.account_id)"
+)
+_SUBMISSIONS_WITH_EVENTS = (
+    "WITH stored AS (INSERT INTO ingest.submission (id, lead_id, form_id, source, event_id, "
+    "idempotency_key, request_hash, fields, received_at) SELECT i, l, f, src, ev, ik, rh, "
+    "CAST(j AS jsonb), ra FROM unnest(CAST(:s_ids AS uuid[]), CAST(:s_leads AS uuid[]), "
+    "CAST(:s_forms AS varchar[]), CAST(:s_sources AS varchar[]), CAST(:s_events AS uuid[]), "
+    "CAST(:s_keys AS varchar[]), CAST(:s_hashes AS varchar[]), CAST(:s_fields AS text[]), "
+    "CAST(:s_received AS timestamptz[])) AS n(i, l, f, src, ev, ik, rh, j, ra) "
+    "ON CONFLICT (idempotency_key) DO NOTHING RETURNING event_id), staged AS ("
 )
 # Sorted keys, so concurrent batches lock the same leads in the same order (no deadlock).
 _RESOLVE_LEADS = text(
@@ -181,6 +229,39 @@ class SubmissionRepository:
         }
         staged = (await self.session.execute(text(statement + " RETURNING id"), params)).first()
         return staged is not None
+
+    async def by_idempotency_keys(self, keys: Sequence[str]) -> dict[str, Submission]:
+        if not keys:
+            return {}
+        rows = await self.session.scalars(select(Submission).where(Submission.idempotency_key.in_(keys)))
+        return {row.idempotency_key: row for row in rows if row.idempotency_key is not None}
+
+    async def add_many_with_events(
+        self, rows: Sequence[NewSubmission], events: Sequence[Envelope]
+    ) -> set[uuid.UUID]:
+        """Insert the submissions and stage each one's event (`events[i]` is `rows[i]`'s) in one
+        statement; returns the event ids of those stored (a submission whose idempotency key a
+        concurrent request took is neither stored nor staged)."""
+        if not rows:
+            return set()
+        statement = (
+            _SUBMISSIONS_WITH_EVENTS
+            + insert_sql(outbox)
+            + " WHERE e IN (SELECT event_id FROM stored)) SELECT event_id FROM stored"
+        )
+        params = {
+            "s_ids": [uuid.uuid4() for _ in rows],
+            "s_leads": [r.lead_id for r in rows],
+            "s_forms": [r.form_id for r in rows],
+            "s_sources": [r.source for r in rows],
+            "s_events": [r.event_id for r in rows],
+            "s_keys": [r.idempotency_key for r in rows],
+            "s_hashes": [r.request_hash for r in rows],
+            "s_fields": [json.dumps(r.fields) for r in rows],
+            "s_received": [r.received_at for r in rows],
+            **outbox_columns(events),
+        }
+        return {row[0] for row in await self.session.execute(text(statement), params)}
 
     async def forget_fields(self, lead_id: uuid.UUID) -> None:
         """Erasure: keep that a submission happened (counts), drop what was submitted."""

@@ -22,6 +22,7 @@ from services.ingest.errors import (
     SourceNotFound,
 )
 from services.ingest.identity import company_domain, match_key
+from services.ingest.intake import PreparedSubmission
 from services.ingest.models import Source, Submission, outbox
 from services.ingest.normalize import map_fields, request_hash, to_ingested_payload
 from services.ingest.protection import HONEYPOT_TRIPPED, honeypot_tripped, origin_allowed
@@ -81,7 +82,7 @@ async def get_form(session: AsyncSession, *, form_id: str) -> FormRead:
     return FormRead.model_validate(form)
 
 
-async def submit_form(
+async def prepare_submission(
     session: AsyncSession,
     *,
     form_id: str,
@@ -91,13 +92,13 @@ async def submit_form(
     referer: str | None = None,
     forms: FormCache | None = None,
     check_origin: bool = True,
-) -> SubmissionAccepted:
-    """Accept a fill of a configured form: check where it was posted from, map its fields, resolve
-    the lead and stage `lead.ingested` (plus the visitor's stitched activities) in the outbox.
+) -> PreparedSubmission | SubmissionAccepted:
+    """Everything about a form fill that needs no write: the form, where it was posted from, its
+    fields mapped and validated into the `lead.ingested` payload. Raises pydantic's
+    `ValidationError` for invalid fields.
 
-    `check_origin` is False for a server posting with a form-scoped API key. A filled honeypot gets an answer indistinguishable from success and changes nothing. The
-    same idempotency key with the same body returns the first answer; with another body it is
-    refused. Raises pydantic's `ValidationError` for invalid fields.
+    `check_origin` is False for a server posting with a form-scoped API key. A filled honeypot
+    gets its answer here, indistinguishable from success, and nothing is written.
     """
     form = await (forms or uncached()).get(session, form_id)
     if form is None:
@@ -110,15 +111,48 @@ async def submit_form(
     fields = {k: v for k, v in fields.items() if k != form.honeypot_field}
     submission = FormSubmissionCreate.model_validate(map_fields(fields, form.field_map, form.utm_fields))
     stored = submission.model_dump(mode="json", exclude_none=True)
-    digest = request_hash(form_id, stored)
     payload = to_ingested_payload(
         form_id, submission, submitted_at=utc_now(), is_hand_raiser=form.is_hand_raiser
     )
+    return PreparedSubmission(payload, idempotency_key, request_hash(form_id, stored), stored)
+
+
+async def submit_form(
+    session: AsyncSession,
+    *,
+    form_id: str,
+    fields: dict[str, Any],
+    idempotency_key: str | None,
+    origin: str | None = None,
+    referer: str | None = None,
+    forms: FormCache | None = None,
+    check_origin: bool = True,
+) -> SubmissionAccepted:
+    """Accept a fill of a configured form in `session`: `prepare_submission`, then resolve the lead
+    and stage `lead.ingested` (plus the visitor's stitched activities) in the outbox. The same
+    idempotency key with the same body returns the first answer; with another body it is refused.
+    (The HTTP route hands prepared submissions to the `SubmissionWriter` instead.)"""
+    prepared = await prepare_submission(
+        session,
+        form_id=form_id,
+        fields=fields,
+        idempotency_key=idempotency_key,
+        origin=origin,
+        referer=referer,
+        forms=forms,
+        check_origin=check_origin,
+    )
+    if isinstance(prepared, SubmissionAccepted):
+        return prepared
     accepted = await accept_lead(
-        session, payload=payload, idempotency_key=idempotency_key, digest=digest, fields=stored
+        session,
+        payload=prepared.payload,
+        idempotency_key=idempotency_key,
+        digest=prepared.digest,
+        fields=prepared.fields,
     )
     if accepted.earlier is not None:
-        return _replay(accepted.earlier, digest)
+        return _replay(accepted.earlier, prepared.digest)
     return accepted.answer
 
 

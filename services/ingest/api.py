@@ -98,21 +98,22 @@ async def submit_form(
     idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
 ) -> SubmissionAccepted:
     fields = await _submitted_fields(request, guard.max_body_bytes)
-    db: Database = request.app.state.db
-    try:
-        # Its own short transaction (a read, when the form is not cached), ended before the wait
-        # for the writer: a waiting request never holds a connection the writer needs.
+    form = guard.forms.cached(form_id)
+    if form is None:
+        db: Database = request.app.state.db
+        # A short read of its own, ended before the wait for the writer: a waiting request never
+        # holds a connection the writer needs.
         async with db.transaction() as session:
-            prepared = await service.prepare_submission(
-                session,
-                form_id=form_id,
-                fields=fields,
-                idempotency_key=idempotency_key,
-                origin=request.headers.get("origin"),
-                referer=request.headers.get("referer"),
-                forms=guard.forms,
-                check_origin=key is None,
-            )
+            form = await service.find_form(session, form_id=form_id, forms=guard.forms)
+    try:
+        prepared = service.prepare_submission(
+            form,
+            fields=fields,
+            idempotency_key=idempotency_key,
+            origin=request.headers.get("origin"),
+            referer=request.headers.get("referer"),
+            check_origin=key is None,
+        )
     except ValidationError as exc:
         raise field_errors(exc, "body") from exc
     if isinstance(prepared, SubmissionAccepted):

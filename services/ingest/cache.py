@@ -57,6 +57,9 @@ class FormCache:
     ) -> None:
         self._forms = Timed[FormRead](ttl_s=ttl_s, max_items=max_forms, clock=clock)
 
+    def cached(self, form_id: str) -> FormRead | None:
+        return self._forms.get(form_id)
+
     async def get(self, session: AsyncSession, form_id: str) -> FormRead | None:
         form = self._forms.get(form_id)
         if form is None:

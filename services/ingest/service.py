@@ -82,39 +82,42 @@ async def get_form(session: AsyncSession, *, form_id: str) -> FormRead:
     return FormRead.model_validate(form)
 
 
-async def prepare_submission(
-    session: AsyncSession,
+async def find_form(session: AsyncSession, *, form_id: str, forms: FormCache | None = None) -> FormRead:
+    """The form's configuration (from `forms` when cached), or 404."""
+    form = await (forms or uncached()).get(session, form_id)
+    if form is None:
+        raise FormNotFound(f"no form {form_id!r}; configure it with POST /v1/forms")
+    return form
+
+
+def prepare_submission(
+    form: FormRead,
     *,
-    form_id: str,
     fields: dict[str, Any],
     idempotency_key: str | None,
     origin: str | None = None,
     referer: str | None = None,
-    forms: FormCache | None = None,
     check_origin: bool = True,
 ) -> PreparedSubmission | SubmissionAccepted:
-    """Everything about a form fill that needs no write: the form, where it was posted from, its
+    """Everything about a fill of `form` that needs no database: where it was posted from, its
     fields mapped and validated into the `lead.ingested` payload. Raises pydantic's
     `ValidationError` for invalid fields.
 
     `check_origin` is False for a server posting with a form-scoped API key. A filled honeypot
     gets its answer here, indistinguishable from success, and nothing is written.
     """
-    form = await (forms or uncached()).get(session, form_id)
-    if form is None:
-        raise FormNotFound(f"no form {form_id!r}; configure it with POST /v1/forms")
     if check_origin and not origin_allowed(form.allowed_origins, origin, referer):
-        raise OriginNotAllowed(f"form {form_id!r} does not accept posts from {origin or 'an unknown origin'}")
+        raise OriginNotAllowed(f"form {form.id!r} does not accept posts from {origin or 'an unknown origin'}")
     if honeypot_tripped(form.honeypot_field, fields):
-        HONEYPOT_TRIPPED.labels(form_id).inc()
+        HONEYPOT_TRIPPED.labels(form.id).inc()
         return SubmissionAccepted(lead_id=uuid.uuid4(), event_id=uuid.uuid4())
     fields = {k: v for k, v in fields.items() if k != form.honeypot_field}
     submission = FormSubmissionCreate.model_validate(map_fields(fields, form.field_map, form.utm_fields))
     stored = submission.model_dump(mode="json", exclude_none=True)
     payload = to_ingested_payload(
-        form_id, submission, submitted_at=utc_now(), is_hand_raiser=form.is_hand_raiser
+        form.id, submission, submitted_at=utc_now(), is_hand_raiser=form.is_hand_raiser
     )
-    return PreparedSubmission(payload, idempotency_key, request_hash(form_id, stored), stored)
+    return PreparedSubmission(payload, idempotency_key, request_hash(form.id, stored), stored)
 
 
 async def submit_form(
@@ -132,14 +135,12 @@ async def submit_form(
     and stage `lead.ingested` (plus the visitor's stitched activities) in the outbox. The same
     idempotency key with the same body returns the first answer; with another body it is refused.
     (The HTTP route hands prepared submissions to the `SubmissionWriter` instead.)"""
-    prepared = await prepare_submission(
-        session,
-        form_id=form_id,
+    prepared = prepare_submission(
+        await find_form(session, form_id=form_id, forms=forms),
         fields=fields,
         idempotency_key=idempotency_key,
         origin=origin,
         referer=referer,
-        forms=forms,
         check_origin=check_origin,
     )
     if isinstance(prepared, SubmissionAccepted):

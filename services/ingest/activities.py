@@ -10,10 +10,11 @@ from urllib.parse import urlparse
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.ingest.activity_repository import ActivityRepository, ActivityRows, VisitorRepository
 from services.ingest.identity import match_key, normalize_email
 from services.ingest.models import outbox
 from services.ingest.normalize import utm_from_url
-from services.ingest.repository import ActivityRepository, ActivityRows, LeadRepository, VisitorRepository
+from services.ingest.repository import LeadRepository
 from services.ingest.schemas import ActivityBatchResult, ActivityCreate, ActivityResult
 from shared.contracts import ActivityRecorded, ActivityRecordedPayload, Envelope, utc_now
 from shared.outbox import add_events, announce

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ingest.activities import stitch_visitor
+from services.ingest.activity_repository import ActivityRepository, VisitorRepository
 from services.ingest.cache import FormCache, SourceKey, SourceKeyCache, hash_api_key, uncached
 from services.ingest.errors import (
     FormNotFound,
@@ -28,12 +29,10 @@ from services.ingest.normalize import map_fields, request_hash, to_ingested_payl
 from services.ingest.protection import HONEYPOT_TRIPPED, honeypot_tripped, origin_allowed
 from services.ingest.repository import (
     AccountRepository,
-    ActivityRepository,
     FormRepository,
     LeadRepository,
     SourceRepository,
     SubmissionRepository,
-    VisitorRepository,
 )
 from services.ingest.schemas import (
     AccountCreate,

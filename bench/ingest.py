@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -30,10 +31,12 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 from bench import rawhttp
 from bench.stats import summary_ms
@@ -59,6 +62,17 @@ class Servers:
     bare_port: int
     admin: str
     marketing: str
+    pids: dict[int, int] = field(default_factory=dict)
+
+    def cpu_s(self, port: int) -> float:
+        """CPU seconds used so far by the server on `port`, its workers included."""
+        process = psutil.Process(self.pids[port])
+        total = 0.0
+        for each in [process, *process.children(recursive=True)]:
+            with contextlib.suppress(psutil.Error):
+                times = each.cpu_times()
+                total += times.user + times.system
+        return total
 
 
 def form_body(run: str, i: int) -> bytes:
@@ -149,6 +163,7 @@ def servers(tmp: Path, workers: int) -> Iterator[Servers]:
             _uvicorn("services.ingest.main:create_app", ports.ingest_port, workers, env, tmp / "ingest.log")
         )
         processes.append(_uvicorn("bench.bare_app:app", ports.bare_port, workers, env, tmp / "bare.log"))
+        ports.pids = {ports.ingest_port: processes[0].pid, ports.bare_port: processes[1].pid}
         _wait_ready(ports.ingest_port)
         wait_for_port("127.0.0.1", ports.bare_port)
         ports.admin = issue_token(secret, role=Role.ADMIN, subject="bench")
@@ -206,10 +221,16 @@ async def raw_form_posts(port: int, *, connections: int, seconds: float, run: st
     }
 
 
-def form_posts(port: int, *, connections: int, seconds: float, run: str) -> dict[str, Any]:
+def form_posts(ports: Servers, port: int, *, connections: int, seconds: float, run: str) -> dict[str, Any]:
+    cpu_before = ports.cpu_s(port)
     found = wrk_form_posts(port, connections=connections, seconds=seconds, run=run)
     if found is None:
         found = asyncio.run(raw_form_posts(port, connections=connections, seconds=seconds, run=run))
+    # Server CPU per post does not depend on how busy the machine is, unlike posts per second.
+    posts = found["per_s"] * seconds
+    found["server_cpu_ms_per_post"] = (
+        round(1000 * (ports.cpu_s(port) - cpu_before) / posts, 3) if posts else None
+    )
     return found
 
 
@@ -255,14 +276,23 @@ def measure(args: argparse.Namespace, ports: Servers) -> dict[str, Any]:
     )["api_key"]
     results: dict[str, Any] = {"workers": args.workers, "load_average_before": os.getloadavg()}
     print("bench.ingest: warming up...", flush=True)
-    form_posts(ports.ingest_port, connections=args.connections, seconds=2, run=f"{run}w")
+    form_posts(ports, ports.ingest_port, connections=args.connections, seconds=2, run=f"{run}w")
     print("bench.ingest: form posts, bare endpoint then ingest...", flush=True)
-    bare = form_posts(ports.bare_port, connections=args.connections, seconds=args.seconds, run=f"{run}b")
-    ingest = form_posts(ports.ingest_port, connections=args.connections, seconds=args.seconds, run=f"{run}i")
+    bare = form_posts(
+        ports, ports.bare_port, connections=args.connections, seconds=args.seconds, run=f"{run}b"
+    )
+    ingest = form_posts(
+        ports, ports.ingest_port, connections=args.connections, seconds=args.seconds, run=f"{run}i"
+    )
     results["form_post"] = {
         "bare": bare,
         "ingest": ingest,
         "ratio_ingest_to_bare": round(ingest["per_s"] / bare["per_s"], 3) if bare["per_s"] else None,
+        "cpu_ratio_bare_to_ingest": (
+            round(bare["server_cpu_ms_per_post"] / ingest["server_cpu_ms_per_post"], 3)
+            if bare["server_cpu_ms_per_post"] and ingest["server_cpu_ms_per_post"]
+            else None
+        ),
     }
     print("bench.ingest: /v1/events with 1,000-item batches...", flush=True)
     results["events"] = asyncio.run(
@@ -285,6 +315,11 @@ def print_table(results: dict[str, Any]) -> None:
         (f"form posts/s, bare FastAPI ({fp['bare']['generator']})", fp["bare"]["per_s"]),
         ("form posts/s, ingest (DB + outbox)", f"{fp['ingest']['per_s']} ({fp['ingest']['errors']} errors)"),
         ("  ratio ingest / bare (target >= 0.6)", fp["ratio_ingest_to_bare"]),
+        (
+            "  server CPU ms per post, bare / ingest",
+            f"{fp['bare']['server_cpu_ms_per_post']} / {fp['ingest']['server_cpu_ms_per_post']} "
+            f"(ratio {fp['cpu_ratio_bare_to_ingest']})",
+        ),
         ("/v1/events events/s, 1,000-item batches (target >= 20,000/worker)", ev["events_per_s"]),
         ("  batch p50 / p99 ms", f"{ev['batch_latency']['p50_ms']} / {ev['batch_latency']['p99_ms']}"),
         (

@@ -36,6 +36,16 @@ class TestTokenBucket:
         assert bucket.take("b") == 0
         assert bucket.take("a") > 0
 
+    def test_a_key_with_its_own_rate_gets_its_own_limit_and_burst(self) -> None:
+        clock = FakeClock()
+        bucket = TokenBucket(per_minute=600, burst=100, clock=clock)
+        assert [bucket.take("slow", per_minute=2) for _ in range(2)] == [0, 0]
+        wait = bucket.take("slow", per_minute=2)
+        assert 29 < wait <= 30
+        assert bucket.take("fast") == 0
+        clock.now += 30
+        assert bucket.take("slow", per_minute=2) == 0
+
     def test_memory_is_bounded(self) -> None:
         bucket = TokenBucket(per_minute=1, burst=1, max_keys=10, clock=FakeClock())
         for i in range(100):

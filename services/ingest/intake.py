@@ -19,6 +19,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any
 
+from opentelemetry import context as otel_context
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ingest.activities import stitch_visitor
@@ -30,6 +31,7 @@ from services.ingest.schemas import SubmissionAccepted
 from shared.contracts import LeadIngested, LeadIngestedPayload, utc_now
 from shared.db import Database
 from shared.outbox import announce
+from shared.tracing import extract_context, inject_headers
 
 log = logging.getLogger(__name__)
 
@@ -50,8 +52,10 @@ class PreparedSubmission:
 
 @dataclass(frozen=True)
 class Pending(PreparedSubmission):
-    """One prepared submission waiting for its batch."""
+    """One prepared submission waiting for its batch, with the trace context of its request (the
+    writer's own task has none), so its events continue the request's trace."""
 
+    trace: dict[str, str] = field(default_factory=dict)
     done: asyncio.Future[SubmissionAccepted] = field(
         default_factory=lambda: asyncio.get_running_loop().create_future()
     )
@@ -75,7 +79,13 @@ class SubmissionWriter:
         """Accept one submission; returns once it is committed (or raises why it was not)."""
         if not self.healthy:
             raise RuntimeError("the submission writer is not running")
-        pending = Pending(prepared.payload, prepared.idempotency_key, prepared.digest, prepared.fields)
+        pending = Pending(
+            prepared.payload,
+            prepared.idempotency_key,
+            prepared.digest,
+            prepared.fields,
+            trace=inject_headers(),
+        )
         self._queue.append(pending)
         self._wake.set()
         # Shielded: a client that hangs up does not cancel a write that may already be committed.
@@ -188,7 +198,9 @@ async def accept_submissions(session: AsyncSession, batch: list[Pending]) -> lis
                 received_at=received_at,
             )
         )
-    stored = await submissions.add_many_with_events(rows, [events[i] for i in fresh])
+    stored = await submissions.add_many_with_events(
+        rows, [events[i] for i in fresh], [batch[i].trace for i in fresh]
+    )
     if stored:
         await announce(session, outbox)
     lost = [batch[i].idempotency_key for i in fresh if events[i].event_id not in stored]
@@ -198,14 +210,18 @@ async def accept_submissions(session: AsyncSession, batch: list[Pending]) -> lis
         if event.event_id in stored:
             answers[index] = SubmissionAccepted(lead_id=event.lead_id, event_id=event.event_id)
             if event.payload.visitor_id:
-                await stitch_visitor(
-                    session,
-                    visitor_id=event.payload.visitor_id,
-                    lead_id=event.lead_id,
-                    email=event.payload.email,
-                    decision=f"{event.payload.source}_submission",
-                    caused_by=event,
-                )
+                token = otel_context.attach(extract_context(batch[index].trace))
+                try:
+                    await stitch_visitor(
+                        session,
+                        visitor_id=event.payload.visitor_id,
+                        lead_id=event.lead_id,
+                        email=event.payload.email,
+                        decision=f"{event.payload.source}_submission",
+                        caused_by=event,
+                    )
+                finally:
+                    otel_context.detach(token)
         else:
             key = batch[index].idempotency_key
             assert key is not None, "only a taken idempotency key stops a submission"

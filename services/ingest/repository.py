@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -195,7 +195,10 @@ class SubmissionRepository:
         return {row.idempotency_key: row for row in rows if row.idempotency_key is not None}
 
     async def add_many_with_events(
-        self, rows: Sequence[NewSubmission], events: Sequence[Envelope]
+        self,
+        rows: Sequence[NewSubmission],
+        events: Sequence[Envelope],
+        traces: Sequence[Mapping[str, str]] | None = None,
     ) -> set[uuid.UUID]:
         """Insert the submissions and stage each one's event (`events[i]` is `rows[i]`'s) in one
         statement; returns the event ids of those stored (a submission whose idempotency key a
@@ -217,7 +220,7 @@ class SubmissionRepository:
             "s_hashes": [r.request_hash for r in rows],
             "s_fields": [json.dumps(r.fields) for r in rows],
             "s_received": [r.received_at for r in rows],
-            **outbox_columns(events),
+            **outbox_columns(events, traces),
         }
         return {row[0] for row in await self.session.execute(text(statement), params)}
 

@@ -1,9 +1,9 @@
 """The whole pipeline as `baton up` runs it, next to the machine's own limits, measured in one run.
 
-1. ingest form-post throughput vs a bare FastAPI endpoint parsing the same body (one worker each);
-2. end-to-end latency, form post -> `lead.assigned` on the broker, at fixed open-loop rates;
-3. raw broker produce and passthrough; raw Postgres single-row transactions;
-4. resident memory of each service, idle and after load.
+1. end-to-end latency, form post -> `lead.assigned` on the broker, at fixed open-loop rates
+   (ingest's own throughput against a bare endpoint is `bench.ingest`);
+2. raw broker produce and passthrough; raw Postgres single-row transactions;
+3. resident memory of each service, idle and after load.
 Prints a table and writes pipeline-<UTC time>.json into --out (`python -m bench.pipeline`).
 """
 
@@ -13,7 +13,6 @@ import argparse
 import asyncio
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,10 +25,9 @@ import psutil
 from aiokafka import AIOKafkaConsumer
 
 from bench.baselines import broker_passthrough, postgres_transactions
-from bench.load import closed_loop, open_loop
+from bench.load import open_loop
 from bench.stats import summary_ms
 from bench.system import RunningBaton, start_baton
-from shared.embedded import free_port, wait_for_port
 
 
 def rss_mb(baton: RunningBaton) -> dict[str, float]:
@@ -91,27 +89,10 @@ async def end_to_end(baton: RunningBaton, rate: float, duration_s: float) -> dic
     }
 
 
-async def measure(args: argparse.Namespace, baton: RunningBaton, bare_port: int) -> dict[str, Any]:
+async def measure(args: argparse.Namespace, baton: RunningBaton) -> dict[str, Any]:
     results: dict[str, Any] = {"machine": {"cpus": psutil.cpu_count(), "python": sys.version.split()[0]}}
     await asyncio.sleep(2)
     results["memory_idle_mb"] = rss_mb(baton)
-
-    print("bench: form-post throughput (bare endpoint, then ingest)...", flush=True)
-    bare_run = await closed_loop(
-        f"http://127.0.0.1:{bare_port}/v1/forms/f/submissions", connections=32, duration_s=args.http_seconds
-    )
-    ingest_run = await closed_loop(
-        f"{baton.url('ingest')}/v1/forms/newsletter/submissions", connections=32, duration_s=args.http_seconds
-    )
-    results["form_post"] = {
-        "bare_fastapi_per_s": round(bare_run.per_second),
-        "ingest_per_s": round(ingest_run.per_second),
-        "ratio_ingest_to_bare": round(ingest_run.per_second / bare_run.per_second, 3),
-        "ingest_errors": ingest_run.errors,
-        "bare_latency": summary_ms(bare_run.latencies_s),
-        "ingest_latency": summary_ms(ingest_run.latencies_s),
-    }
-    await asyncio.sleep(5)  # let the pipeline absorb the throughput run
 
     results["end_to_end"] = []
     for rate in args.rates:
@@ -132,36 +113,14 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="baton-bench-") as tmp:
         print("bench: starting baton up (embedded infrastructure)...", flush=True)
         baton = start_baton(Path(tmp) / "home", partitions=6)
-        bare_port = free_port()
-        bare = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "bench.bare_app:app",
-                "--port",
-                str(bare_port),
-                "--log-level",
-                "warning",
-            ]
-        )
         try:
-            wait_for_port("127.0.0.1", bare_port)
-            return asyncio.run(measure(args, baton, bare_port))
+            return asyncio.run(measure(args, baton))
         finally:
-            bare.terminate()
-            bare.wait(10)
             baton.stop()
 
 
 def print_table(results: dict[str, Any]) -> None:
-    fp = results["form_post"]
-    rows = [
-        ("form posts/s, bare FastAPI (baseline)", fp["bare_fastapi_per_s"]),
-        ("form posts/s, ingest (DB + outbox)", fp["ingest_per_s"]),
-        ("  ratio ingest / bare", fp["ratio_ingest_to_bare"]),
-        ("  ingest p50 / p99 ms", f"{fp['ingest_latency']['p50_ms']} / {fp['ingest_latency']['p99_ms']}"),
-    ]
+    rows: list[tuple[str, object]] = []
     for run in results["end_to_end"]:
         lat = run["latency"]
         rows.append(
@@ -186,7 +145,6 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.pipeline", description=__doc__)
     parser.add_argument("--rates", type=float, nargs="+", default=[100.0, 300.0], help="MQLs/s to offer")
     parser.add_argument("--e2e-seconds", type=float, default=30.0)
-    parser.add_argument("--http-seconds", type=float, default=10.0)
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
     args = parser.parse_args()
     results = run(args)

@@ -4,13 +4,19 @@ Starts `baton up` (embedded PostgreSQL and broker) in a throwaway home, offers a
 stream of demo-request form posts (a hand-raiser form: every lead qualifies and is assigned)
 and, in turn: `kill -9` each service (the supervisor in `baton up` restarts it; each service
 carries its own outbox relay, so the relays die with it), freezes the broker with SIGSTOP for
-a while then SIGCONT, and restarts PostgreSQL with `pg_ctl restart -m fast`. Then it drains
-and reconciles the databases and topics against every lead that was answered 202:
+a while then SIGCONT, cuts the broker off the network (a proxy that every Kafka connection
+crosses resets them all and refuses new ones, then heals), and restarts PostgreSQL with
+`pg_ctl restart -m fast`. The rubric's SLA is one minute for every tier and nobody touches a
+lead, so SLA timers come due, breach and reassign throughout the faults. Then it drains and
+reconciles the databases and topics against every lead that was answered 202:
 
 - lost: accepted but never stored, scored, qualified, assigned or counted by feedback;
 - duplicated: a lead with more than one assignment (rows, or distinct ids on `lead.assigned`),
   or more than one `lead.qualified` event id;
-- late: assigned more than `LATE_S` after the post (the README promises < 2 s).
+- late: assigned more than `LATE_S` after the post (the README promises < 2 s);
+- SLA timers: every timer that came due fired exactly once (see `bench.sla_timers`);
+- recovery: per fault, the time from its end until end-to-end latency is back under
+  `RECOVERY_FACTOR` x the p95 measured before the first fault (see `bench.reconcile.recovery_s`).
 
 Prints a table and writes bench/results/chaos-<UTC time>.json. `--short` is the CI version.
 """
@@ -20,6 +26,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
+import re
+import shutil
 import tempfile
 import time
 import uuid
@@ -30,10 +39,24 @@ from typing import Any
 
 import httpx
 
-from bench.faults import Fault, freeze_broker, kill_service, restart_postgres, stop_postgres
-from bench.reconcile import LATE_S, Observed, feedback_counted, per_fault, reconcile, watch_assigned
+from bench.faults import Fault, cut_network, freeze_broker, kill_service, restart_postgres, stop_postgres
+from bench.reconcile import (
+    LATE_S,
+    RECOVERY_BIN_S,
+    Observed,
+    baseline_p95_s,
+    connect,
+    feedback_counted,
+    per_fault,
+    reconcile,
+    watch_assigned,
+)
+from bench.sla_timers import reconcile_sla_timers
 from bench.stats import summary_ms
 from bench.system import SERVICES, RunningBaton, start_baton
+
+RECOVERY_FACTOR = 2.0
+STARTER_RUBRIC = Path(__file__).resolve().parent.parent / "services" / "scoring" / "rubrics" / "starter.yaml"
 
 
 @dataclass
@@ -42,14 +65,25 @@ class Plan:
     warmup_s: float
     gap_s: float
     freeze_s: float
+    cut_s: float
     drain_s: float
     partitions: int
+    sla_minutes: int = 1
+    # A timer may fire this late (a fault holds the worker back) before it counts as unfired.
+    sla_grace_s: float = 45
 
 
 PLANS = {
-    "short": Plan(rate_per_s=10, warmup_s=8, gap_s=12, freeze_s=8, drain_s=90, partitions=3),
-    "full": Plan(rate_per_s=25, warmup_s=15, gap_s=30, freeze_s=30, drain_s=180, partitions=6),
+    "short": Plan(rate_per_s=10, warmup_s=8, gap_s=12, freeze_s=8, cut_s=8, drain_s=90, partitions=3),
+    "full": Plan(rate_per_s=25, warmup_s=15, gap_s=30, freeze_s=30, cut_s=30, drain_s=180, partitions=6),
 }
+
+
+def chaos_rubric(path: Path, sla_minutes: int) -> Path:
+    """The starter rubric with every SLA tier shortened, so timers come due during the run."""
+    text = re.sub(r"minutes: \d+", f"minutes: {sla_minutes}", STARTER_RUBRIC.read_text())
+    path.write_text(text.replace('version: "2026.11-starter"', 'version: "chaos"'))
+    return path
 
 
 def form_body(i: int) -> dict[str, object]:
@@ -121,6 +155,9 @@ async def drive(baton: RunningBaton, plan: Plan) -> dict[str, Any]:
     print(f"chaos: freeze the broker for {plan.freeze_s:g}s", flush=True)
     faults.append(await freeze_broker(baton, plan.freeze_s))
     await pause(plan.gap_s)
+    print(f"chaos: cut the broker off the network for {plan.cut_s:g}s", flush=True)
+    faults.append(await cut_network(baton, plan.cut_s))
+    await pause(plan.gap_s)
     print("chaos: restart PostgreSQL", flush=True)
     faults.append(await restart_postgres(baton))
     await pause(plan.gap_s)
@@ -138,6 +175,21 @@ async def drive(baton: RunningBaton, plan: Plan) -> dict[str, Any]:
     stop_watch.set()
     await watcher
     latencies = [seen.arrivals[lead] - at for lead, at in seen.sent.items() if lead in seen.arrivals]
+    baseline = baseline_p95_s(faults, seen)
+    threshold_s = RECOVERY_FACTOR * baseline if baseline is not None else LATE_S
+    reconciliation = await reconcile(baton, seen)
+    conn = await connect(baton)
+    try:
+        reconciliation["sla_timers"].update(
+            await reconcile_sla_timers(
+                conn,
+                baton.local["kafka_bootstrap_servers"],
+                [uuid.UUID(lead) for lead in seen.sent],
+                grace_s=plan.sla_grace_s,
+            )
+        )
+    finally:
+        await conn.close()
     return {
         "plan": asdict(plan),
         "posted": len(seen.sent) + len(seen.http_errors),
@@ -145,15 +197,26 @@ async def drive(baton: RunningBaton, plan: Plan) -> dict[str, Any]:
         "drained_after_s": drained_after,
         "late_total": sum(1 for x in latencies if x > LATE_S),
         "latency": summary_ms(latencies),
-        "faults": per_fault(faults, seen, t0, load_end),
-        "reconciliation": await reconcile(baton, seen),
+        "baseline_p95_ms": None if baseline is None else round(baseline * 1000, 2),
+        "recovery_threshold_ms": round(threshold_s * 1000, 2),
+        "faults": per_fault(faults, seen, t0, load_end, threshold_s=threshold_s),
+        "reconciliation": reconciliation,
     }
 
 
-def run(plan: Plan) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory(prefix="baton-chaos-") as tmp:
+def run(plan: Plan, *, keep_home: bool = False) -> dict[str, Any]:
+    tmp = Path(tempfile.mkdtemp(prefix="baton-chaos-"))
+    try:
+        if keep_home:
+            print(f"chaos: logs and data kept in {tmp}/home", flush=True)
         print("chaos: starting baton up (embedded infrastructure)...", flush=True)
-        baton = start_baton(Path(tmp) / "home", partitions=plan.partitions)
+        rubric = chaos_rubric(tmp / "chaos-rubric.yaml", plan.sla_minutes)
+        baton = start_baton(
+            tmp / "home",
+            partitions=plan.partitions,
+            cuttable_broker=True,
+            env={"BATON_RUBRIC_PATH": str(rubric)},
+        )
         try:
             results = asyncio.run(drive(baton, plan))
             results["supervisor"] = [
@@ -163,30 +226,48 @@ def run(plan: Plan) -> dict[str, Any]:
         finally:
             baton.stop()
             stop_postgres(baton.home)
+    finally:
+        if not keep_home:
+            shutil.rmtree(tmp, ignore_errors=True)
 
 
-def verdict(results: dict[str, Any]) -> tuple[int, int]:
+def verdict(results: dict[str, Any]) -> tuple[int, int, int]:
+    """(lost, duplicated, SLA timers fired other than exactly once) over the whole run."""
     rec = results["reconciliation"]
+    timers = rec["sla_timers"]
     lost = max(rec["lost"].values())
     duplicated = rec["duplicated"]["assignment_rows"] + rec["duplicated"]["assignment_ids_on_topic"]
-    return lost, duplicated
+    not_once = (
+        timers["unfired_past_grace"]
+        + timers["double_fired"]
+        + timers["breach_not_published"]
+        + timers["phantom_breaches"]
+    )
+    return lost, duplicated, not_once
 
 
 def print_table(results: dict[str, Any]) -> None:
     header = (
-        f"{'fault':<24}{'ready s':>9}{'recovery s':>12}{'posted':>8}{'http err':>10}{'late':>6}{'p99 ms':>10}"
+        f"{'fault':<24}{'ready s':>9}{'recovery s':>12}{'late cleared s':>16}{'posted':>8}"
+        f"{'http err':>10}{'late':>6}{'p99 ms':>10}"
     )
     print(header)
     print("-" * len(header))
     for row in results["faults"]:
         print(
             f"{row['name']:<24}{row['ready_after_s'] if row['ready_after_s'] is not None else '-':>9}"
-            f"{row['recovery_s']:>12}{row['posted_in_window']:>8}{row['http_errors_in_window']:>10}"
+            f"{row['recovery_s'] if row['recovery_s'] is not None else 'never':>12}"
+            f"{row['late_cleared_s']:>16}{row['posted_in_window']:>8}{row['http_errors_in_window']:>10}"
             f"{row['late']:>6}{row['latency']['p99_ms'] or '-':>10}"
         )
     rec = results["reconciliation"]
-    lost, duplicated = verdict(results)
+    lost, duplicated, not_once = verdict(results)
     print("-" * len(header))
+    print(
+        f"recovery: until the p95 of every {RECOVERY_BIN_S:g} s of posts is under "
+        f"{results['recovery_threshold_ms']} ms ({RECOVERY_FACTOR:g} x the pre-fault p95 "
+        f"{results['baseline_p95_ms']} ms)"
+    )
     print(
         f"accepted {rec['accepted']}  scored {rec['scored']}  mql {rec['mql']}  assigned {rec['assigned']}  "
         f"http errors {results['http_errors']}  late (> {LATE_S:g} s) {results['late_total']}"
@@ -194,7 +275,8 @@ def print_table(results: dict[str, Any]) -> None:
     print(f"lost {lost} {json.dumps(rec['lost'])}")
     print(f"duplicated {duplicated} {json.dumps(rec['duplicated'])}")
     print(f"funnel matches: {rec['funnel']['matches']} {json.dumps(rec['funnel'])}")
-    print(f"sla timers: {json.dumps(rec['sla_timers'])}  drained after {results['drained_after_s']} s")
+    print(f"sla timers fired other than once {not_once} {json.dumps(rec['sla_timers'])}")
+    print(f"drained after {results['drained_after_s']} s")
 
 
 def main() -> None:
@@ -202,6 +284,8 @@ def main() -> None:
     parser.add_argument("--short", action="store_true", help="the CI version (under 4 minutes)")
     parser.add_argument("--rate", type=float, help="form posts per second (overrides the plan)")
     parser.add_argument("--freeze-seconds", type=float, help="how long the broker stays frozen")
+    parser.add_argument("--cut-seconds", type=float, help="how long the broker stays cut off")
+    parser.add_argument("--keep-home", action="store_true", help="keep the logs and data folder")
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
     args = parser.parse_args()
     plan = PLANS["short" if args.short else "full"]
@@ -209,15 +293,20 @@ def main() -> None:
         plan.rate_per_s = args.rate
     if args.freeze_seconds:
         plan.freeze_s = args.freeze_seconds
-    results = run(plan)
+    if args.cut_seconds:
+        plan.cut_s = args.cut_seconds
+    # The observers ride out the faults by design; aiokafka's reconnect warnings are noise here.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
+    results = run(plan, keep_home=args.keep_home)
     results["finished_at"] = datetime.now(UTC).isoformat()
-    results["lost"], results["duplicated"] = verdict(results)
+    results["lost"], results["duplicated"], results["sla_timers_not_fired_once"] = verdict(results)
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / f"chaos-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
     path.write_text(json.dumps(results, indent=2, default=str))
     print_table(results)
     print(f"chaos: wrote {path}")
-    raise SystemExit(1 if results["lost"] or results["duplicated"] else 0)
+    failed = results["lost"] or results["duplicated"] or results["sla_timers_not_fired_once"]
+    raise SystemExit(1 if failed else 0)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,8 @@ class Fault:
 
 
 def child(baton: RunningBaton, marker: str) -> psutil.Process:
+    if marker == "tansu" and baton.broker is not None:
+        return psutil.Process(baton.broker.pid)
     for proc in psutil.Process(baton.process.pid).children(recursive=True):
         cmd = proc.cmdline()
         if marker == "tansu" and cmd and cmd[0].endswith("tansu"):
@@ -78,6 +80,21 @@ async def freeze_broker(baton: RunningBaton, seconds: float) -> Fault:
         await asyncio.sleep(seconds)
     finally:
         broker.send_signal(signal.SIGCONT)
+    fault.ended_at = time.perf_counter()
+    fault.ready_after_s = await wait_ready(baton, SERVICES, fault.ended_at)
+    return fault
+
+
+async def cut_network(baton: RunningBaton, seconds: float) -> Fault:
+    """Every Kafka connection reset and new ones refused for `seconds`, then the link heals."""
+    if baton.netcut is None:
+        raise LookupError("the network cut needs `start_baton(..., cuttable_broker=True)`")
+    fault = Fault(f"cut broker off {seconds:g}s", time.perf_counter(), detail="proxy resets and refuses")
+    baton.netcut.cut()
+    try:
+        await asyncio.sleep(seconds)
+    finally:
+        await asyncio.to_thread(baton.netcut.heal)
     fault.ended_at = time.perf_counter()
     fault.ready_after_s = await wait_ready(baton, SERVICES, fault.ended_at)
     return fault

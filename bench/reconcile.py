@@ -15,10 +15,11 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bench.faults import Fault
-from bench.stats import summary_ms
+from bench.stats import percentile, summary_ms
 from bench.system import RunningBaton
 
 LATE_S = 2.0
+RECOVERY_BIN_S = 2.0
 
 
 @dataclass
@@ -52,16 +53,14 @@ async def watch_assigned(bootstrap: str, seen: Observed, stop: asyncio.Event) ->
         await consumer.stop()
 
 
-async def qualified_event_ids(bootstrap: str) -> dict[str, set[str]]:
-    """Every `lead.qualified` event id per lead, read from the start of the topic."""
+async def read_events(bootstrap: str, topic: str) -> list[dict[str, Any]]:
+    """Every event on `topic`, read from the start up to its end offsets, without a group."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest")
     await consumer.start()
-    found: dict[str, set[str]] = defaultdict(set)
+    events: list[dict[str, Any]] = []
     try:
         await consumer.topics()
-        partitions = [
-            TopicPartition("lead.qualified", p) for p in consumer.partitions_for_topic("lead.qualified") or ()
-        ]
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
         consumer.assign(partitions)
         ends = await consumer.end_offsets(partitions)
 
@@ -70,11 +69,17 @@ async def qualified_event_ids(bootstrap: str) -> dict[str, set[str]]:
 
         while await behind():
             for records in (await consumer.getmany(timeout_ms=500)).values():
-                for record in records:
-                    event = json.loads(record.value or b"{}")
-                    found[str(event.get("lead_id"))].add(str(event.get("event_id")))
+                events.extend(json.loads(record.value or b"{}") for record in records)
     finally:
         await consumer.stop()
+    return events
+
+
+async def qualified_event_ids(bootstrap: str) -> dict[str, set[str]]:
+    """Every `lead.qualified` event id per lead, read from the start of the topic."""
+    found: dict[str, set[str]] = defaultdict(set)
+    for event in await read_events(bootstrap, "lead.qualified"):
+        found[str(event.get("lead_id"))].add(str(event.get("event_id")))
     return found
 
 
@@ -169,8 +174,45 @@ async def reconcile(baton: RunningBaton, seen: Observed) -> dict[str, Any]:
     }
 
 
-def per_fault(faults: list[Fault], seen: Observed, t0: float, load_end: float) -> list[dict[str, Any]]:
-    """Recovery: from the fault until the last lead posted in its window that was late is assigned."""
+def baseline_p95_s(faults: list[Fault], seen: Observed) -> float | None:
+    """The p95 end-to-end latency of the leads posted before the first fault."""
+    first = faults[0].started_at if faults else float("inf")
+    latencies = [
+        seen.arrivals[lead] - at for lead, at in seen.sent.items() if at < first and lead in seen.arrivals
+    ]
+    return percentile(latencies, 95)
+
+
+def recovery_s(
+    seen: Observed, *, since: float, until: float, threshold_s: float, bin_s: float = RECOVERY_BIN_S
+) -> float | None:
+    """Seconds from `since` (the fault's end) until latency is back under `threshold_s` for good.
+
+    Posts are grouped by send time into `bin_s` bins; a bin is healthy when its p95 (a lead never
+    assigned counts as infinitely late) is under the threshold. Recovered at the start of the
+    first bin after which every bin is healthy; None when the window ends unhealthy. A p95 per
+    bin rather than every lead, so that one slow lead on a busy machine is not an outage.
+    """
+    bins: dict[int, list[float]] = defaultdict(list)
+    for lead, at in seen.sent.items():
+        if since <= at < until:
+            bins[int((at - since) // bin_s)].append(seen.arrivals.get(lead, float("inf")) - at)
+    if not bins:
+        return None
+    healthy_from = 0
+    for index in sorted(bins):
+        if (percentile(bins[index], 95) or 0.0) > threshold_s:
+            healthy_from = index + 1
+    if healthy_from > max(bins):
+        return None
+    return round(healthy_from * bin_s, 2)
+
+
+def per_fault(
+    faults: list[Fault], seen: Observed, t0: float, load_end: float, *, threshold_s: float
+) -> list[dict[str, Any]]:
+    """Per fault: the leads posted from its start to the next fault, how many were late, when
+    the last late one was assigned, and the recovery time (see `recovery_s`)."""
     rows = []
     for i, fault in enumerate(faults):
         window_end = faults[i + 1].started_at if i + 1 < len(faults) else load_end
@@ -193,7 +235,10 @@ def per_fault(faults: list[Fault], seen: Observed, t0: float, load_end: float) -
                 "posted_in_window": len(window),
                 "http_errors_in_window": len(errors),
                 "late": len(late),
-                "recovery_s": round(max(0.0, last_late - fault.started_at), 2),
+                "late_cleared_s": round(max(0.0, last_late - fault.started_at), 2),
+                "recovery_s": recovery_s(
+                    seen, since=fault.ended_at, until=window_end, threshold_s=threshold_s
+                ),
                 "latency": summary_ms(latencies),
             }
         )

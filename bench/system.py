@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from shared.embedded import free_port
+from bench.netcut import NetCut
+from shared.embedded import die_with_parent, free_port, tansu_binary, wait_for_port
 
 SERVICES = ("ingest", "scoring", "routing", "feedback")
 
@@ -27,6 +28,8 @@ class RunningBaton:
     home: Path
     local: dict[str, Any]
     output: Path
+    broker: subprocess.Popen[bytes] | None = None
+    netcut: NetCut | None = None
 
     def url(self, service: str) -> str:
         return str(self.local["urls"][service])
@@ -37,7 +40,15 @@ class RunningBaton:
     def stop(self, timeout_s: float = 60) -> int:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout_s)
+        try:
+            return self.process.wait(timeout_s)
+        finally:
+            # Our own broker goes last, as `baton up` stops its embedded one after the services.
+            if self.netcut is not None:
+                self.netcut.stop()
+            if self.broker is not None:
+                self.broker.terminate()
+                self.broker.wait(10)
 
 
 def isolated_env(home: Path, *, partitions: int) -> dict[str, str]:
@@ -56,13 +67,50 @@ def isolated_env(home: Path, *, partitions: int) -> dict[str, str]:
     return env
 
 
-def start_baton(home: Path, *, partitions: int = 6, timeout_s: float = 180) -> RunningBaton:
+def start_cuttable_broker(home: Path) -> tuple[subprocess.Popen[bytes], NetCut, str]:
+    """tansu behind a `NetCut` proxy, advertising the proxy: all Kafka traffic crosses the proxy."""
+    broker_port, proxy_port = free_port(), free_port()
+    with open(home / "broker.log", "ab") as log:
+        broker = subprocess.Popen(
+            [
+                str(tansu_binary()),
+                "broker",
+                "--listener-url",
+                f"tcp://127.0.0.1:{broker_port}",
+                "--advertised-listener-url",
+                f"tcp://127.0.0.1:{proxy_port}",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=die_with_parent,
+        )
+    wait_for_port("127.0.0.1", broker_port)
+    return broker, NetCut(proxy_port, broker_port), f"127.0.0.1:{proxy_port}"
+
+
+def start_baton(
+    home: Path,
+    *,
+    partitions: int = 6,
+    timeout_s: float = 180,
+    cuttable_broker: bool = False,
+    env: dict[str, str] | None = None,
+) -> RunningBaton:
+    """`baton up` in `home`. With `cuttable_broker` the broker is ours, behind a `NetCut` proxy
+    (the services see a configured Kafka); `env` adds settings for the services."""
     home.mkdir(parents=True, exist_ok=True)
     output = home / "up.out"
+    child_env = {**isolated_env(home, partitions=partitions), **(env or {})}
+    broker, netcut = None, None
+    if cuttable_broker:
+        broker, netcut, bootstrap = start_cuttable_broker(home)
+        child_env["BATON_KAFKA_BOOTSTRAP_SERVERS"] = bootstrap
+        # What `baton up` sets for its embedded broker, which holds a join for half of it.
+        child_env.setdefault("BATON_CONSUMER_SESSION_TIMEOUT_MS", "4000")
     with open(output, "wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "shared.cli", "up"],
-            env=isolated_env(home, partitions=partitions),
+            env=child_env,
             stdout=out,
             stderr=subprocess.STDOUT,
         )
@@ -70,10 +118,14 @@ def start_baton(home: Path, *, partitions: int = 6, timeout_s: float = 180) -> R
     while b"baton: ready" not in output.read_bytes():
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
+            if netcut is not None and broker is not None:
+                netcut.stop()
+                broker.kill()
             logs = "\n".join(
                 f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}"
                 for p in sorted((home / "logs").glob("*.log"))
             )
             raise BatonDidNotStart(f"`baton up` did not become ready:\n{output.read_text()}\n{logs}")
         time.sleep(0.2)
-    return RunningBaton(process, home, json.loads((home / "local.json").read_text()), output)
+    local = json.loads((home / "local.json").read_text())
+    return RunningBaton(process, home, local, output, broker=broker, netcut=netcut)

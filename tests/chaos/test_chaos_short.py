@@ -1,5 +1,7 @@
 """`python -m bench.chaos --short` as a test: every fault survived with nothing lost or doubled.
 
+The faults include the network cut (the broker behind a proxy that resets and refuses every
+connection for a while); the SLA timers that came due during the run fired exactly once.
 Timing is reported by the run (recovery, latency, late counts), never asserted here.
 """
 
@@ -34,4 +36,11 @@ def test_short_chaos_run_loses_nothing_and_assigns_each_mql_once(tmp_path: Path)
     assert reconciliation["duplicated"]["assignment_ids_on_topic"] == 0, report
     assert reconciliation["duplicated"]["qualified_event_ids"] == 0, report
     assert reconciliation["funnel"]["matches"], report
+    timers = reconciliation["sla_timers"]
+    assert timers["breached"] > 0, report
+    assert timers["unfired_past_grace"] == 0, report
+    assert timers["double_fired"] == 0, report
+    assert timers["breach_not_published"] == 0, report
+    assert timers["phantom_breaches"] == 0, report
+    assert any(fault["name"].startswith("cut broker off") for fault in results["faults"]), report
     assert all(fault["ready_after_s"] is not None for fault in results["faults"]), report

@@ -69,7 +69,7 @@ def forged_credentials() -> dict[str, dict[str, str]]:
         "expired": bearer(
             jwt.encode(claims(exp=int(expired.timestamp())), TEST_JWT_SECRET, algorithm="HS256")
         ),
-        "alg none": bearer(jwt.encode(claims(), None, algorithm="none")),
+        "alg none": bearer(jwt.encode(claims(), "", algorithm="none")),
         "other audience": bearer(
             issue_token(TEST_JWT_SECRET, role=Role.ADMIN, subject="intruder", audience="not-baton")
         ),

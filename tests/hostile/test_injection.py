@@ -81,7 +81,7 @@ def probes(document: dict[str, Any], value: str) -> list[tuple[str, str]]:
 
 
 def is_problem(response: httpx.Response) -> bool:
-    return response.headers.get("content-type", "").startswith("application/problem+json")
+    return str(response.headers.get("content-type", "")).startswith("application/problem+json")
 
 
 async def tables(db: Database) -> set[str]:

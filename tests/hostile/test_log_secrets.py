@@ -23,7 +23,7 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from bench.system import BatonDidNotStart, RunningBaton, start_baton
+from bench.system import SERVICES, BatonDidNotStart, RunningBaton, start_baton
 from shared.auth import Role, issue_token
 
 WEBHOOK_SECRETS = {
@@ -187,7 +187,8 @@ def test_no_secret_or_personal_data_reaches_the_logs(baton: RunningBaton) -> Non
     sensitive = scripted_run(baton)
     assert baton.stop() == 0
     logs: list[Path] = [baton.output, *sorted((baton.home / "logs").glob("*.log"))]
-    assert sum(path.stat().st_size for path in logs) > 0
+    for service in SERVICES:
+        assert (baton.home / "logs" / f"{service}.log").stat().st_size > 0, f"{service} wrote no log"
     leaks = [
         f"{what} in {path.name}: ...{line.strip()[:300]}"
         for path in logs

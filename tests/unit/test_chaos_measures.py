@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Mapping
 
 import pytest
 
@@ -12,7 +13,7 @@ from bench.reconcile import Observed, recovery_s
 from shared.embedded import free_port
 
 
-def observed(latency_by_send_time: dict[float, float | None]) -> Observed:
+def observed(latency_by_send_time: Mapping[float, float | None]) -> Observed:
     """Leads sent at the given times, assigned after the given latency (None: never)."""
     seen = Observed()
     for i, (sent, latency) in enumerate(latency_by_send_time.items()):

@@ -4,7 +4,8 @@ Routing keeps one `sla_timer` row per rep's hold on an assignment; the worker cl
 stamps `fired_at` and, for a breach, writes one `sla.breached` event to its outbox in the same
 transaction. So, for the leads the chaos run got a 202 for:
 
-- unfired: due more than `grace_s` before the reconciliation and still without `fired_at`;
+- unfired: due more than `grace_s` before the reconciliation (which waits for them while it
+  drains) and still without `fired_at`;
 - double fired: one timer (assignment, rep, due time) announced under more than one event id on
   `sla.breached`, or stored as more than one row (a relay re-publishing the same event id after
   a kill is a redelivery, not a second firing);
@@ -21,14 +22,29 @@ from typing import Any
 
 import asyncpg
 
-from bench.reconcile import read_events
+from bench.reconcile import connect, read_events
 from bench.stats import summary_ms
+from bench.system import RunningBaton
 
 TimerKey = tuple[str, str, datetime]
 
 
 def _key(assignment_id: object, rep_id: object, due_at: datetime) -> TimerKey:
     return str(assignment_id), str(rep_id), due_at
+
+
+async def overdue_timers(baton: RunningBaton, grace_s: float) -> int:
+    """SLA timers due more than `grace_s` ago and still unfired."""
+    conn = await connect(baton)
+    try:
+        overdue: int = await conn.fetchval(
+            "SELECT count(*) FROM routing.sla_timer WHERE fired_at IS NULL "
+            "AND due_at < now() - make_interval(secs => $1)",
+            grace_s,
+        )
+    finally:
+        await conn.close()
+    return overdue
 
 
 async def reconcile_sla_timers(

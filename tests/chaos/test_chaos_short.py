@@ -16,13 +16,13 @@ import pytest
 
 
 @pytest.mark.e2e
-@pytest.mark.timeout(480)
+@pytest.mark.timeout(600)
 def test_short_chaos_run_loses_nothing_and_assigns_each_mql_once(tmp_path: Path) -> None:
     run = subprocess.run(
         [sys.executable, "-m", "bench.chaos", "--short", "--out", str(tmp_path)],
         capture_output=True,
         text=True,
-        timeout=450,
+        timeout=570,
         check=False,
     )
     written = sorted(tmp_path.glob("chaos-*.json"))

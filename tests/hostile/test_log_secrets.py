@@ -156,7 +156,10 @@ def scripted_run(baton: RunningBaton) -> dict[str, str]:
         assert (
             http.get(f"{baton.url('scoring')}/v1/leads/{lead}/score", headers=as_manager).status_code == 200
         )
-        assert http.get(f"{baton.url('feedback')}/dashboard", params={"token": manager}).status_code == 200
+        dashboard = http.get(
+            f"{baton.url('feedback')}/dashboard", params={"token": manager}, follow_redirects=True
+        )
+        assert dashboard.status_code == 200
         forged_answer = http.get(
             f"{baton.url('feedback')}/v1/funnel", headers={"Authorization": f"Bearer {forged}"}
         )

@@ -211,6 +211,11 @@ async def drive(baton: RunningBaton, plan: Plan) -> dict[str, Any]:
         "recovery_threshold_ms": round(threshold_s * 1000, 2),
         "faults": per_fault(faults, seen, t0, load_end, threshold_s=threshold_s),
         "reconciliation": reconciliation,
+        # [seconds from the start when posted, seconds until `lead.assigned` or null], to re-read runs.
+        "samples": sorted(
+            [round(at - t0, 3), round(seen.arrivals[lead] - at, 3) if lead in seen.arrivals else None]
+            for lead, at in seen.sent.items()
+        ),
     }
 
 

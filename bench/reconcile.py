@@ -212,7 +212,8 @@ def per_fault(
     faults: list[Fault], seen: Observed, t0: float, load_end: float, *, threshold_s: float
 ) -> list[dict[str, Any]]:
     """Per fault: the leads posted from its start to the next fault, how many were late, when
-    the last late one was assigned, and the recovery time (see `recovery_s`)."""
+    the last late one was assigned, and the recovery time (see `recovery_s`), judged on the
+    posts that a healthy system would have assigned before the next fault began."""
     rows = []
     for i, fault in enumerate(faults):
         window_end = faults[i + 1].started_at if i + 1 < len(faults) else load_end
@@ -236,8 +237,9 @@ def per_fault(
                 "http_errors_in_window": len(errors),
                 "late": len(late),
                 "late_cleared_s": round(max(0.0, last_late - fault.started_at), 2),
+                # Posts sent later than this may be caught by the next fault however healthy.
                 "recovery_s": recovery_s(
-                    seen, since=fault.ended_at, until=window_end, threshold_s=threshold_s
+                    seen, since=fault.ended_at, until=window_end - threshold_s, threshold_s=threshold_s
                 ),
                 "latency": summary_ms(latencies),
             }

@@ -212,10 +212,10 @@ async def drive(baton: RunningBaton, plan: Plan) -> dict[str, Any]:
         "faults": per_fault(faults, seen, t0, load_end, threshold_s=threshold_s),
         "reconciliation": reconciliation,
         # [seconds from the start when posted, seconds until `lead.assigned` or null], to re-read runs.
-        "samples": sorted(
+        "samples": [
             [round(at - t0, 3), round(seen.arrivals[lead] - at, 3) if lead in seen.arrivals else None]
-            for lead, at in seen.sent.items()
-        ),
+            for lead, at in sorted(seen.sent.items(), key=lambda item: item[1])
+        ],
     }
 
 

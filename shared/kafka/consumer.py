@@ -140,7 +140,29 @@ class EventConsumer:
                 await asyncio.wait_for(action, timeout_s)
             except Exception as exc:
                 log.warning("kafka.consumer_stop_incomplete", extra={"step": step, "error": repr(exc)})
+                if step == "leave_group":
+                    await self._abandon_group()
         log.info("kafka.consumer_stopped", extra={"group": self.group_id})
+
+    async def _abandon_group(self) -> None:
+        """Stop heartbeating and drop the connections of a consumer whose LeaveGroup never finished.
+
+        aiokafka's `stop()` waits for the coordination task before it stops the heartbeat task; cut
+        off, it leaves that task running, so the broker keeps a member that heartbeats but never
+        rejoins, and every later member of the group waits on it (seen on tansu). Closing the
+        connections makes the broker drop the member at once.
+        """
+        coordinator = getattr(self._consumer, "_coordinator", None)
+        heartbeat: asyncio.Task[None] | None = getattr(coordinator, "_heartbeat_task", None)
+        if heartbeat is not None and not heartbeat.done():
+            heartbeat.cancel()
+            await asyncio.gather(heartbeat, return_exceptions=True)
+        client = getattr(self._consumer, "_client", None)
+        if client is not None:
+            try:
+                await asyncio.wait_for(client.close(), 5)
+            except Exception as exc:
+                log.warning("kafka.consumer_abandon_incomplete", extra={"error": repr(exc)})
 
     @property
     def healthy(self) -> bool:

@@ -10,7 +10,14 @@ from fastapi import APIRouter, Depends, Query, Request, status
 
 from services.scoring import agreement, service
 from services.scoring.backtest import BacktestReport, RubricDiff, diff_rubrics
-from services.scoring.dependencies import ActiveRubricDep, Approver, CurrentRubric, Reader, RubricAuthor
+from services.scoring.dependencies import (
+    ActiveRubricDep,
+    Approver,
+    CurrentRubric,
+    LeadReader,
+    Reader,
+    RubricAuthor,
+)
 from services.scoring.errors import RubricRejected
 from services.scoring.rubric import Rubric, RubricInvalid
 from services.scoring.schemas import RubricValidated, RubricVersionRead, ScoreHistory, ScoreRead, ShadowReport
@@ -24,7 +31,7 @@ YAML_MEDIA_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text
 
 @router.get("/leads/{lead_id}/score", summary="A lead's score, the rules that fired and the rubric version")
 async def read_score(
-    _: Reader,
+    _: LeadReader,
     lead_id: uuid.UUID,
     session: SessionDep,
     rubric: CurrentRubric,
@@ -40,7 +47,7 @@ async def read_score(
 
 @router.get("/leads/{lead_id}/score/history", summary="How a lead's score moved, and why")
 async def read_score_history(
-    _: Reader,
+    _: LeadReader,
     lead_id: uuid.UUID,
     session: SessionDep,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,

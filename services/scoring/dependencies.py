@@ -26,6 +26,9 @@ CurrentRubric = Annotated[Rubric, Depends(_current_rubric)]
 
 # Everyone inside the company may read scores and the rubric; lead sources may not.
 Reader = Annotated[Principal, Depends(require_roles(Role.MANAGER, Role.REP, Role.MARKETING, Role.SALES))]
+# A lead's score is read by the teams, not by reps: a rep sees the scores of their own leads in
+# routing's queue, and scoring does not know who owns which lead.
+LeadReader = Annotated[Principal, Depends(require_roles(Role.MANAGER, Role.MARKETING, Role.SALES))]
 # Those who write rubrics may draft them and check drafts against the language.
 RubricAuthor = Annotated[Principal, Depends(require_roles(Role.MANAGER, Role.MARKETING, Role.SALES))]
 

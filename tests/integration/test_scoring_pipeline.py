@@ -295,3 +295,17 @@ async def test_score_is_computed_as_of_the_event_time(client: httpx.AsyncClient,
     await publish(settings_env, event)
     score = await score_of(client, lead_id)
     assert datetime.fromisoformat(score["scored_at"]) == event.occurred_at
+
+
+class TestWhoReadsScores:
+    async def test_a_rep_cannot_read_lead_scores_in_scoring(self, client: httpx.AsyncClient) -> None:
+        as_rep = bearer(Role.REP, rep_id=uuid.uuid4())
+        lead_id = uuid.uuid4()
+        for path in (f"/v1/leads/{lead_id}/score", f"/v1/leads/{lead_id}/score/history"):
+            response = await client.get(path, headers=as_rep)
+            assert response.status_code == 403, (path, response.text)
+            assert response.headers["content-type"].startswith("application/problem+json")
+
+    async def test_a_rep_can_read_the_active_rubric(self, client: httpx.AsyncClient) -> None:
+        response = await client.get("/v1/rubric", headers=bearer(Role.REP, rep_id=uuid.uuid4()))
+        assert response.status_code == 200, response.text

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import date
 from typing import Annotated
@@ -30,6 +29,7 @@ from services.routing.schemas import (
     RuleSetVersionRead,
     TouchCreate,
 )
+from shared.authored import parse_body
 from shared.runtime import SessionDep
 
 router = APIRouter(prefix="/v1")
@@ -153,7 +153,6 @@ async def preview_assignment(
     return await service.preview_assignment(session, preview=preview)
 
 
-YAML_MEDIA_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "text/plain")
 _rule_set_body = {
     "requestBody": {
         "required": True,
@@ -167,22 +166,9 @@ _rule_set_body = {
 
 async def _rule_set(request: Request) -> RuleSet:
     """The rule set document in the body (YAML or JSON), or a 422 listing every error with its path."""
-    body = (await request.body()).decode("utf-8", errors="replace")
-    content_type = request.headers.get("content-type", "application/yaml").split(";")[0].strip().lower()
+    body = await request.body()
     try:
-        if content_type == "application/json" or content_type.endswith("+json"):
-            try:
-                document = json.loads(body)
-            except ValueError as exc:
-                raise RuleSetInvalid(
-                    [{"loc": [], "msg": f"invalid JSON: {exc}", "type": "json_invalid"}]
-                ) from exc
-            return RuleSet.from_document(document)
-        if content_type in YAML_MEDIA_TYPES:
-            return RuleSet.from_yaml(body)
-        raise RuleSetInvalid(
-            [{"loc": [], "msg": f"send YAML or JSON, not {content_type!r}", "type": "media_type"}]
-        )
+        return RuleSet.from_document(parse_body(body, request.headers.get("content-type"), RuleSetInvalid))
     except RuleSetInvalid as exc:
         raise RuleSetRejected(f"{len(exc.errors)} error(s) in the rule set", errors=exc.errors) from exc
 

@@ -18,8 +18,7 @@ from importlib.resources import files
 from pathlib import Path
 from typing import Annotated, Any, Literal, Self
 
-import yaml
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, model_validator
 
 from services.routing.conditions import (
     LEAD_FIELDS,
@@ -31,19 +30,17 @@ from services.routing.conditions import (
     normalize,
     region_of,
 )
+from shared.authored import DocumentInvalid, load_yaml, validate_document
 
 DEFAULT_RULE_SET = "default.yaml"
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", max_length=100)]
 
 
-class RuleSetInvalid(ValueError):
+class RuleSetInvalid(DocumentInvalid):
     """The document is not a valid rule set; `errors` lists every problem with its path."""
 
-    def __init__(self, errors: list[dict[str, Any]]) -> None:
-        described = "; ".join(f"{'.'.join(map(str, e['loc'])) or '<document>'}: {e['msg']}" for e in errors)
-        super().__init__(f"{len(errors)} rule set error(s): {described}")
-        self.errors = errors
+    kind = "rule set"
 
 
 IfUnavailable = Literal["next_rule", "queue"]
@@ -177,27 +174,11 @@ class RuleSet(Strict):
     @classmethod
     def from_yaml(cls, text: str) -> Self:
         """Parse and validate a YAML (or JSON) document, raising `RuleSetInvalid` with every error."""
-        try:
-            document = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise RuleSetInvalid(
-                [{"loc": [], "msg": f"not valid YAML: {exc}", "type": "yaml_invalid"}]
-            ) from exc
-        return cls.from_document(document)
+        return cls.from_document(load_yaml(text, RuleSetInvalid))
 
     @classmethod
     def from_document(cls, document: object) -> Self:
-        if not isinstance(document, dict):
-            raise RuleSetInvalid([{"loc": [], "msg": "a rule set is a mapping", "type": "dict_type"}])
-        try:
-            rule_set = cls.model_validate(document)
-        except ValidationError as exc:
-            raise RuleSetInvalid(
-                [
-                    {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
-                    for e in exc.errors(include_url=False, include_input=False)
-                ]
-            ) from exc
+        rule_set = validate_document(cls, document, RuleSetInvalid, what="a rule set")
         problems = rule_set.problems()
         if problems:
             raise RuleSetInvalid(problems)

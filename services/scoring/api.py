@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from typing import Annotated, Any, Literal
 
@@ -21,12 +20,11 @@ from services.scoring.dependencies import (
 from services.scoring.errors import RubricRejected
 from services.scoring.rubric import Rubric, RubricInvalid
 from services.scoring.schemas import RubricValidated, RubricVersionRead, ScoreHistory, ScoreRead, ShadowReport
+from shared.authored import parse_body
 from shared.contracts import utc_now
 from shared.runtime import SessionDep
 
 router = APIRouter(prefix="/v1", tags=["scoring"])
-
-YAML_MEDIA_TYPES = ("application/yaml", "application/x-yaml", "text/yaml", "text/x-yaml", "text/plain")
 
 
 @router.get("/leads/{lead_id}/score", summary="A lead's score, the rules that fired and the rubric version")
@@ -78,22 +76,9 @@ _draft_body = {
 
 async def _draft(request: Request) -> Rubric:
     """The rubric document in the body (YAML or JSON), or a 422 listing every error."""
-    body = (await request.body()).decode("utf-8", errors="replace")
-    content_type = request.headers.get("content-type", "application/yaml").split(";")[0].strip().lower()
+    body = await request.body()
     try:
-        if content_type == "application/json" or content_type.endswith("+json"):
-            try:
-                document = json.loads(body)
-            except ValueError as exc:
-                raise RubricInvalid(
-                    [{"loc": [], "msg": f"invalid JSON: {exc}", "type": "json_invalid"}]
-                ) from exc
-            return Rubric.from_document(document)
-        if content_type in YAML_MEDIA_TYPES:
-            return Rubric.from_yaml(body)
-        raise RubricInvalid(
-            [{"loc": [], "msg": f"send YAML or JSON, not {content_type!r}", "type": "media_type"}]
-        )
+        return Rubric.from_document(parse_body(body, request.headers.get("content-type"), RubricInvalid))
     except RubricInvalid as exc:
         raise RubricRejected(f"{len(exc.errors)} error(s) in the rubric", errors=exc.errors) from exc
 

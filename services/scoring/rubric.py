@@ -14,14 +14,14 @@ from functools import cached_property
 from importlib.resources import files
 from itertools import pairwise
 from pathlib import Path
-from typing import Annotated, Any, Self
+from typing import Annotated, Self
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from services.scoring.compiled import CompiledRubric
 from services.scoring.conditions import ActivityCondition, ActivityType, ProfileCondition
 from services.scoring.evaluation import Activity, Evaluation, Profile
+from shared.authored import DocumentInvalid, load_yaml, validate_document
 from shared.contracts import FiredRule
 
 STARTER_RUBRIC = "starter.yaml"
@@ -29,17 +29,10 @@ STARTER_RUBRIC = "starter.yaml"
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", max_length=100)]
 
 
-class RubricInvalid(ValueError):
+class RubricInvalid(DocumentInvalid):
     """The document is not a valid rubric; `errors` lists every problem with its path."""
 
-    def __init__(self, errors: list[dict[str, Any]]) -> None:
-        super().__init__(f"{len(errors)} rubric error(s): " + "; ".join(_describe(e) for e in errors))
-        self.errors = errors
-
-
-def _describe(error: dict[str, Any]) -> str:
-    path = ".".join(str(part) for part in error["loc"]) or "<document>"
-    return f"{path}: {error['msg']}"
+    kind = "rubric"
 
 
 class _Strict(BaseModel):
@@ -195,27 +188,11 @@ class Rubric(_Strict):
     @classmethod
     def from_yaml(cls, text: str) -> Self:
         """Parse and validate a YAML (or JSON) document, raising `RubricInvalid` with every error."""
-        try:
-            document = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise RubricInvalid(
-                [{"loc": [], "msg": f"not valid YAML: {exc}", "type": "yaml_invalid"}]
-            ) from exc
-        return cls.from_document(document)
+        return cls.from_document(load_yaml(text, RubricInvalid))
 
     @classmethod
     def from_document(cls, document: object) -> Self:
-        if not isinstance(document, dict):
-            raise RubricInvalid([{"loc": [], "msg": "a rubric is a mapping", "type": "dict_type"}])
-        try:
-            return cls.model_validate(document)
-        except ValidationError as exc:
-            raise RubricInvalid(
-                [
-                    {"loc": list(e["loc"]), "msg": e["msg"], "type": e["type"]}
-                    for e in exc.errors(include_url=False, include_input=False)
-                ]
-            ) from exc
+        return validate_document(cls, document, RubricInvalid, what="a rubric")
 
     @cached_property
     def profile_fields(self) -> frozenset[str]:

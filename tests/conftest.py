@@ -20,6 +20,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
 from shared.auth import Role, issue_token
 from shared.db import Database
@@ -99,6 +100,19 @@ async def db(migrated: Infra) -> AsyncIterator[Database]:
 
 
 async def truncate_all(database: Database) -> None:
+    # A running app's consumer and workers lock their tables in another order than TRUNCATE
+    # does; when Postgres breaks such a deadlock by aborting the truncation, it tries again.
+    for attempt in range(5):
+        try:
+            await _truncate_once(database)
+            return
+        except DBAPIError as exc:
+            if "deadlock detected" not in str(exc) or attempt == 4:
+                raise
+            await asyncio.sleep(0.1 * (attempt + 1))
+
+
+async def _truncate_once(database: Database) -> None:
     async with database.transaction() as session:
         rows = await session.execute(
             text(

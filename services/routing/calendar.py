@@ -14,7 +14,7 @@ MAX_DAYS = 5 * 366
 
 
 def add_business_minutes(
-    start: datetime, minutes: int, *, rep: RepAvailability, holidays: Collection[date] = ()
+    start: datetime, minutes: float, *, rep: RepAvailability, holidays: Collection[date] = ()
 ) -> datetime:
     """The moment `minutes` of the rep's working time have passed since `start`.
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,6 +24,7 @@ from services.routing.repository import (
     DispositionRepository,
     FallbackQueueRepository,
     RepRepository,
+    SlaTimerRepository,
 )
 from services.routing.schemas import AssignmentRead, DispositionCreate, DispositionRead, TouchCreate
 from shared.contracts import (
@@ -112,6 +114,7 @@ async def record_disposition(
     await AssignmentRepository(session).record_outcome(
         assignment, status=disposition.outcome, first_touch_at=now
     )
+    await _stop_sla_clock(session, assignment_id=assignment.id, at=now)
     await add_event(session, outbox, event)
     log.info(
         "routing.lead_dispositioned",
@@ -148,6 +151,7 @@ async def log_touch(
     await AssignmentRepository(session).record_outcome(
         assignment, status=assignment.status, first_touch_at=now
     )
+    await _stop_sla_clock(session, assignment_id=assignment.id, at=now)
     touched = LeadTouched(
         producer=PRODUCER,
         lead_id=assignment.lead_id,
@@ -164,6 +168,15 @@ async def log_touch(
     await add_event(session, outbox, touched)
     log.info("routing.lead_touched", extra={"assignment_id": str(assignment.id), "channel": touch.channel})
     return AssignmentRead.model_validate(assignment)
+
+
+async def _stop_sla_clock(session: AsyncSession, *, assignment_id: uuid.UUID, at: datetime) -> None:
+    """The first touch settles the assignment's pending reminders and deadline: none will fire."""
+    cancelled = await SlaTimerRepository(session).settle_pending([assignment_id], outcome="cancelled", at=at)
+    if cancelled:
+        log.info(
+            "routing.sla_clock_stopped", extra={"assignment_id": str(assignment_id), "timers": cancelled}
+        )
 
 
 def _check_owner(rep_id: uuid.UUID, acting_rep: uuid.UUID | None) -> None:

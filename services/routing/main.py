@@ -9,9 +9,9 @@ from services.routing.consumers import HANDLERS
 from services.routing.models import outbox, processed_event
 from services.routing.rules import RuleSet, load_rule_set
 from services.routing.settings import RoutingSettings
-from services.routing.worker import RoutingWorker
+from services.routing.worker import NotificationWorker, RoutingWorker
 from shared.db import Database
-from shared.runtime import ServiceRuntime, create_service_app, publish_schemas
+from shared.runtime import ServiceRuntime, WorkerFactory, create_service_app, publish_schemas
 
 
 def create_app(settings: RoutingSettings | None = None) -> FastAPI:
@@ -24,15 +24,32 @@ def create_app(settings: RoutingSettings | None = None) -> FastAPI:
             db,
             interval_s=settings.worker_interval_s,
             batch_size=settings.worker_batch_size,
-            max_reassignments=settings.sla_max_reassignments,
+            policy=settings.sla_policy,
         )
+
+    workers: dict[str, WorkerFactory] = {"sla_worker": sla_worker}
+    webhook = settings.notification_webhook_url
+    if webhook is not None:
+        url = webhook.get_secret_value()
+
+        def notifier(db: Database) -> NotificationWorker:
+            return NotificationWorker(
+                db,
+                url=url,
+                interval_s=settings.notification_interval_s,
+                timeout_s=settings.notification_timeout_s,
+                max_attempts=settings.notification_max_attempts,
+                backoff_s=settings.notification_backoff_s,
+            )
+
+        workers["notifier"] = notifier
 
     runtime = ServiceRuntime(
         settings,
         outbox=outbox,
         processed=processed_event,
         handlers=HANDLERS,
-        workers={"sla_worker": sla_worker},
+        workers=workers,
     )
     app = create_service_app(
         runtime,

@@ -21,3 +21,23 @@ LEADS_QUEUED = Counter(
     "Qualified leads no rep could take, parked in a fallback queue (alert when this moves).",
     ["queue", "reason"],
 )
+SLA_REMINDERS = Counter("baton_sla_reminders_total", "SLA reminders sent before a breach.", ["sla_tier"])
+REPS_PAUSED = Counter(
+    "baton_routing_reps_paused_total", "Reps switched off by the SLA policy for repeated breaches."
+)
+NOTIFICATIONS_SENT = Counter(
+    "baton_routing_notifications_sent_total", "Notifications the webhook accepted.", ["kind"]
+)
+NOTIFICATION_FAILURES = Counter(
+    "baton_routing_notification_failures_total",
+    "Failed webhook calls (each is retried until the attempts run out).",
+    ["reason"],
+)
+NOTIFICATIONS_ABANDONED = Counter(
+    "baton_routing_notifications_abandoned_total",
+    "Notifications given up after their last attempt (status `failed`).",
+    ["kind"],
+)
+NOTIFICATIONS_PENDING = Gauge(
+    "baton_routing_notifications_pending", "Notifications waiting to be sent, at the notifier's last pass."
+)

@@ -33,6 +33,9 @@ from shared.outbox import outbox_table, processed_event_table
 SCHEMA = "routing"
 
 ASSIGNMENT_STATUSES = ("open", "accepted", "rejected", "sql", "won", "lost")
+TIMER_KINDS = ("reminder", "breach")
+TIMER_OUTCOMES = ("breached", "moot", "reminded", "cancelled")
+NOTIFICATION_STATUSES = ("pending", "sent", "failed", "unsent")
 
 
 class Base(DeclarativeBase):
@@ -58,6 +61,10 @@ class Rep(Base):
     max_open: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     max_per_day: Mapped[int | None] = mapped_column(Integer)
+    manager_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    # Set when the SLA policy switched the rep off; cleared when a manager switches them back on.
+    paused_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    paused_reason: Mapped[str | None] = mapped_column(Text)
 
 
 class RepAbsence(Base):
@@ -142,12 +149,23 @@ class Assignment(Base):
 
 
 class SlaTimer(Base):
-    """A durable first-touch deadline for one rep's hold on an assignment; fires at most once."""
+    """A durable SLA deadline for one rep's hold on an assignment; fires at most once.
+
+    A `breach` timer is the first-touch deadline; a `reminder` timer fires at `fraction` of the
+    target before it. Reminders are planned by the worker from the breach timer.
+    """
 
     __tablename__ = "sla_timer"
     __table_args__ = (
         Index("ix_sla_timer_pending", "due_at", postgresql_where=text("fired_at IS NULL")),
-        CheckConstraint("outcome IN ('breached', 'moot')", name="outcome_known"),
+        Index(
+            "ix_sla_timer_unplanned",
+            "due_at",
+            postgresql_where=text("kind = 'breach' AND NOT reminders_planned AND fired_at IS NULL"),
+        ),
+        Index("ix_sla_timer_breaches", "rep_id", "fired_at", postgresql_where=text("outcome = 'breached'")),
+        CheckConstraint(f"outcome IN {TIMER_OUTCOMES}", name="outcome_known"),
+        CheckConstraint(f"kind IN {TIMER_KINDS}", name="kind_known"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
@@ -156,6 +174,34 @@ class SlaTimer(Base):
     due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     fired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     outcome: Mapped[str | None] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16), default="breach", server_default="breach")
+    fraction: Mapped[float | None] = mapped_column(Double)
+    reminders_planned: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+
+
+class Notification(Base):
+    """A message for the team's webhook (Slack-compatible), written in the transaction of what it
+    announces and delivered at least once by the notifier; `unsent` when no webhook is set."""
+
+    __tablename__ = "notification"
+    __table_args__ = (
+        Index("ix_notification_due", "next_attempt_at", postgresql_where=text("status = 'pending'")),
+        CheckConstraint(f"status IN {NOTIFICATION_STATUSES}", name="status_known"),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    lead_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    assignment_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), index=True)
+    rep_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    manager_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    message: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Disposition(Base):

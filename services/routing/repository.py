@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 import zlib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -45,6 +45,10 @@ class RepRepository:
 
     async def lock(self, rep_id: uuid.UUID) -> Rep | None:
         return await self.session.get(Rep, rep_id, with_for_update=True)
+
+    async def by_ids(self, rep_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Rep]:
+        result = await self.session.execute(select(Rep).where(Rep.id.in_(rep_ids)))
+        return {rep.id: rep for rep in result.scalars().all()}
 
     async def all_with_assigned(self) -> Sequence[tuple[Rep, int]]:
         """Every rep with the leads credited to them across every pool."""
@@ -202,6 +206,9 @@ class AssignmentRepository:
     async def lock(self, assignment_id: uuid.UUID) -> Assignment | None:
         return await self.session.get(Assignment, assignment_id, with_for_update=True)
 
+    async def by_id(self, assignment_id: uuid.UUID) -> Assignment | None:
+        return await self.session.get(Assignment, assignment_id)
+
     async def add_unless_lead_assigned(self, **values: Any) -> bool:
         """Insert the assignment; False when the lead already has one (the unique lead_id)."""
         statement = (
@@ -241,9 +248,41 @@ class SlaTimerRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def schedule(self, *, assignment_id: uuid.UUID, rep_id: uuid.UUID, due_at: datetime) -> None:
-        self.session.add(SlaTimer(id=uuid.uuid4(), assignment_id=assignment_id, rep_id=rep_id, due_at=due_at))
+    async def schedule(
+        self,
+        *,
+        assignment_id: uuid.UUID,
+        rep_id: uuid.UUID,
+        due_at: datetime,
+        kind: str = "breach",
+        fraction: float | None = None,
+    ) -> None:
+        self.session.add(
+            SlaTimer(
+                id=uuid.uuid4(),
+                assignment_id=assignment_id,
+                rep_id=rep_id,
+                due_at=due_at,
+                kind=kind,
+                fraction=fraction,
+                reminders_planned=kind != "breach",
+            )
+        )
         await self.session.flush()
+
+    async def claim_unplanned(self, *, limit: int) -> Sequence[SlaTimer]:
+        """Pending breach timers whose reminders are not planned yet; SKIP LOCKED, so replicas
+        plan different timers and each timer's reminders are planned once."""
+        result = await self.session.execute(
+            select(SlaTimer)
+            .where(
+                SlaTimer.kind == "breach", SlaTimer.reminders_planned.is_(False), SlaTimer.fired_at.is_(None)
+            )
+            .order_by(SlaTimer.due_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return result.scalars().all()
 
     async def count_pending(self) -> int:
         result = await self.session.scalar(
@@ -251,22 +290,58 @@ class SlaTimerRepository:
         )
         return int(result or 0)
 
-    async def claim_due(self, *, now: datetime, limit: int) -> Sequence[SlaTimer]:
-        """Unfired timers past due, earliest first. SKIP LOCKED lets every replica's scanner
-        take different timers, and marking them fired in the same transaction fires each once."""
+    async def claim_due(self, *, now: datetime, limit: int) -> Sequence[tuple[SlaTimer, Assignment]]:
+        """Unfired timers past due, earliest first, each locked with its assignment. SKIP LOCKED
+        lets every replica's scanner take different timers, and marking them fired in the same
+        transaction fires each once. Taking the assignment in the same statement means two
+        scanners never hold timers of one assignment (a reminder and a breach, say) and then wait
+        on each other's assignment locks; a lead a rep is touching right now waits a pass."""
         result = await self.session.execute(
-            select(SlaTimer)
+            select(SlaTimer, Assignment)
+            .join(Assignment, Assignment.id == SlaTimer.assignment_id)
             .where(SlaTimer.fired_at.is_(None), SlaTimer.due_at <= now)
             .order_by(SlaTimer.due_at)
             .limit(limit)
-            .with_for_update(skip_locked=True)
+            .with_for_update(skip_locked=True, of=[SlaTimer, Assignment])
+            .execution_options(populate_existing=True)
         )
-        return result.scalars().all()
+        return [(timer, assignment) for timer, assignment in result.all()]
 
-    async def mark_fired(self, timer: SlaTimer, *, outcome: str, at: datetime) -> None:
+    def mark_fired(self, timer: SlaTimer, *, outcome: str, at: datetime) -> None:
+        """Written with the batch's next flush: a scanner fires many timers per round trip."""
         timer.fired_at = at
         timer.outcome = outcome
-        await self.session.flush()
+
+    async def settle_pending(
+        self, assignment_ids: Collection[uuid.UUID], *, outcome: str, at: datetime, kind: str | None = None
+    ) -> int:
+        """Close the assignments' unfired timers (of `kind`, or all) as `outcome`. Timers another
+        scanner holds right now are skipped: it re-checks the assignment under its lock."""
+        if not assignment_ids:
+            return 0
+        pending = (
+            select(SlaTimer.id)
+            .where(SlaTimer.assignment_id.in_(assignment_ids), SlaTimer.fired_at.is_(None))
+            .with_for_update(skip_locked=True)
+        )
+        if kind is not None:
+            pending = pending.where(SlaTimer.kind == kind)
+        result = await self.session.execute(
+            update(SlaTimer)
+            .where(SlaTimer.id.in_(pending.scalar_subquery()))
+            .values(fired_at=at, outcome=outcome)
+            .returning(SlaTimer.id)
+            .execution_options(synchronize_session=False)
+        )
+        return len(result.all())
+
+    async def count_breaches(self, rep_id: uuid.UUID, *, since: datetime) -> int:
+        result = await self.session.scalar(
+            select(func.count())
+            .select_from(SlaTimer)
+            .where(SlaTimer.rep_id == rep_id, SlaTimer.outcome == "breached", SlaTimer.fired_at >= since)
+        )
+        return int(result or 0)
 
     async def for_assignment(self, assignment_id: uuid.UUID) -> Sequence[SlaTimer]:
         result = await self.session.execute(

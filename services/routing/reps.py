@@ -62,6 +62,7 @@ async def register_rep(session: AsyncSession, *, rep: RepCreate) -> RepRead:
         max_open=rep.max_open,
         max_per_day=rep.max_per_day,
         created_at=utc_now(),
+        manager_id=rep.manager_id,
     )
     if created is None:
         raise RepEmailTaken(f"a rep with email {rep.email!r} already exists")
@@ -79,7 +80,8 @@ async def update_rep(
     A weight change keeps the rep's standing in each pool (their credit is rebased at the next
     decision, so it applies from now on); a rep switched back on competes from each pool's level;
     either may drain the fallback queues.
-    A rep (`acting_rep`) may change only their own switch, time zone and hours.
+    A rep (`acting_rep`) may change only their own switch, time zone and hours, and may not
+    switch themselves back on once the SLA policy paused them.
     """
     if acting_rep is not None:
         check_self_service(rep_id, acting_rep, changes.model_fields_set)
@@ -89,6 +91,10 @@ async def update_rep(
     if rep is None:
         raise RepNotFound(f"no rep {rep_id}")
     given = changes.model_fields_set
+    if changes.active is True and not rep.active:
+        if acting_rep is not None and rep.paused_reason is not None:
+            raise RepSelfServiceOnly(f"paused by the SLA policy ({rep.paused_reason}): ask a manager")
+        rep.paused_at = rep.paused_reason = None
     for name in ("active", "weight", "timezone", "skills"):
         value = getattr(changes, name)
         if value is not None:
@@ -98,7 +104,7 @@ async def update_rep(
         rep.work_start = hours.start if hours else None
         rep.work_end = hours.end if hours else None
         rep.work_days = hours.days if hours else [0, 1, 2, 3, 4]
-    for name in ("max_open", "max_per_day"):
+    for name in ("max_open", "max_per_day", "manager_id"):
         if name in given:
             setattr(rep, name, getattr(changes, name))
     await session.flush()
@@ -190,4 +196,7 @@ def _rep_read(rep: Rep, assigned: int) -> RepRead:
         max_per_day=rep.max_per_day,
         created_at=rep.created_at,
         assigned=assigned,
+        manager_id=rep.manager_id,
+        paused_at=rep.paused_at,
+        paused_reason=rep.paused_reason,
     )

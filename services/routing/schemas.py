@@ -78,6 +78,9 @@ class RepCreate(BaseModel):
     max_per_day: int | None = Field(
         default=None, ge=0, description="Cap on new assignments per day, in the rep's own time zone."
     )
+    manager_id: uuid.UUID | None = Field(
+        default=None, description="The rep's manager, who is notified when the rep breaches an SLA."
+    )
 
     _tz = field_validator("timezone")(_known_timezone)
 
@@ -92,6 +95,7 @@ class RepUpdate(BaseModel):
     max_open: int | None = Field(default=None, ge=0)
     max_per_day: int | None = Field(default=None, ge=0)
     skills: list[str] | None = Field(default=None, max_length=50)
+    manager_id: uuid.UUID | None = None
 
     @field_validator("timezone")
     @classmethod
@@ -134,6 +138,11 @@ class RepRead(BaseModel):
     max_per_day: int | None = None
     created_at: datetime
     assigned: int = Field(description="Leads assigned to this rep by round-robin so far, across pools.")
+    manager_id: uuid.UUID | None = None
+    paused_at: datetime | None = Field(
+        default=None, description="When the SLA policy switched the rep off for repeated breaches."
+    )
+    paused_reason: str | None = None
 
 
 class AssignmentRead(BaseModel):

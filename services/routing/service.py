@@ -91,7 +91,7 @@ async def assign_queued_leads(session: AsyncSession, *, limit: int = DRAIN_BATCH
     return assigned
 
 
-async def sla_due_at_for(session: AsyncSession, *, rep: Rep, start: datetime, minutes: int) -> datetime:
+async def sla_due_at_for(session: AsyncSession, *, rep: Rep, start: datetime, minutes: float) -> datetime:
     """The first-touch deadline in the rep's business time (their hours, minus holidays)."""
     holidays = await HolidayRepository(session).days_from(start.date() - timedelta(days=1))
     return add_business_minutes(start, minutes, rep=availability_of(rep, 0), holidays=holidays)

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator
 
+from services.routing.policy import SlaPolicy
 from shared.settings import ServiceSettings
 
 
@@ -24,3 +26,50 @@ class RoutingSettings(ServiceSettings):
         ge=0,
         description="How many times a breached lead is handed to the next eligible rep (0: never).",
     )
+    sla_reminder_fractions: list[float] = Field(
+        default=[0.5, 0.8],
+        description="Reminders before a breach, as fractions of the first-touch target "
+        "(JSON list; [] turns reminders off).",
+    )
+    sla_notify_manager: bool = Field(
+        default=True, description="On a breach, also notify the rep's manager (reps with a manager_id)."
+    )
+    sla_pause_after_breaches: int = Field(
+        default=0,
+        ge=0,
+        description="Switch a rep off after this many breaches within the pause window (0: never).",
+    )
+    sla_pause_window_hours: float = Field(
+        default=24.0, gt=0, description="The window in which a rep's breaches count towards a pause."
+    )
+    notification_webhook_url: SecretStr | None = Field(
+        default=None,
+        description="Slack-compatible incoming webhook for SLA reminders, breaches and pauses. "
+        "Unset: notifications are recorded (status `unsent`) but not sent.",
+    )
+    notification_interval_s: float = Field(default=1.0, gt=0, description="How often the notifier polls.")
+    notification_timeout_s: float = Field(default=5.0, gt=0, description="Timeout of one webhook call.")
+    notification_max_attempts: int = Field(
+        default=8, ge=1, description="Webhook attempts before a notification is given up as `failed`."
+    )
+    notification_backoff_s: float = Field(
+        default=2.0, gt=0, description="First retry delay; it doubles per attempt, up to 5 minutes."
+    )
+
+    @field_validator("sla_reminder_fractions")
+    @classmethod
+    def _fractions_of_the_target(cls, value: list[float]) -> list[float]:
+        if any(not 0 < f < 1 for f in value):
+            raise ValueError("reminder fractions must lie strictly between 0 and 1")
+        return sorted(set(value))
+
+    @property
+    def sla_policy(self) -> SlaPolicy:
+        return SlaPolicy(
+            reminder_fractions=tuple(self.sla_reminder_fractions),
+            max_reassignments=self.sla_max_reassignments,
+            notify_manager=self.sla_notify_manager,
+            pause_after_breaches=self.sla_pause_after_breaches,
+            pause_window=timedelta(hours=self.sla_pause_window_hours),
+            deliver_notifications=self.notification_webhook_url is not None,
+        )

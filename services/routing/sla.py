@@ -1,81 +1,174 @@
-"""SLA use cases: fire due first-touch timers once, mark the breach, escalate. Transport-free."""
+"""SLA use cases: plan reminders, fire due timers once, mark breaches and escalate them.
+Transport-free."""
 
 from __future__ import annotations
 
 import logging
-import uuid
 from datetime import datetime
+from typing import Any, NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.routing.decision import decide
-from services.routing.metrics import SLA_BREACHES, SLA_FIRING_LATENESS_SECONDS
-from services.routing.models import Assignment, SlaTimer, outbox
-from services.routing.repository import AssignmentRepository, LedgerRepository, SlaTimerRepository
-from services.routing.service import PRODUCER, hand_over, sla_due_at_for
+from services.routing import notifications
+from services.routing.escalation import Escalation, escalate_breach
+from services.routing.metrics import SLA_BREACHES, SLA_FIRING_LATENESS_SECONDS, SLA_REMINDERS
+from services.routing.models import Assignment, Rep, SlaTimer, outbox
+from services.routing.policy import SlaPolicy
+from services.routing.repository import AssignmentRepository, RepRepository, SlaTimerRepository
+from services.routing.service import PRODUCER, sla_due_at_for
 from shared.contracts import SlaBreached, SlaBreachedPayload
-from shared.outbox import add_event
+from shared.outbox import add_events
 
 log = logging.getLogger(__name__)
 
 
-async def fire_due_sla_timers(
-    session: AsyncSession, *, now: datetime, limit: int, max_reassignments: int
-) -> tuple[int, int]:
-    """Fire every timer due by `now` (up to `limit`); returns (timers fired, breaches).
+class Fired(NamedTuple):
+    timers: int
+    breaches: int
+    reminders: int = 0
 
-    A timer whose rep already touched the lead, or no longer holds it, fires as moot. A breach
-    is recorded on the assignment and, up to `max_reassignments` times per lead, the lead goes
-    to the next eligible rep with a fresh SLA window.
+
+async def fire_due_sla_timers(
+    session: AsyncSession, *, now: datetime, limit: int, policy: SlaPolicy
+) -> Fired:
+    """Fire every timer due by `now` (up to `limit`).
+
+    A timer whose rep already touched the lead, or no longer holds it, fires as moot. A due
+    reminder is announced; a breach is recorded on the assignment, announced (`sla.breached`
+    and a notification) and escalated by `policy`.
     """
     timers = SlaTimerRepository(session)
-    breaches = 0
+    breached: list[SlaBreached] = []
+    outgoing: list[dict[str, Any]] = []
     due = await timers.claim_due(now=now, limit=limit)
-    for timer in due:
+    # One query for the batch's reps, held here: the session's identity map alone is weak.
+    reps = await RepRepository(session).by_ids({timer.rep_id for timer, _ in due})
+    for timer, assignment in due:
         SLA_FIRING_LATENESS_SECONDS.observe(max(0.0, (now - timer.due_at).total_seconds()))
-        assignment = await AssignmentRepository(session).lock(timer.assignment_id)
-        assert assignment is not None  # the foreign key guarantees it
-        if not _still_waiting(assignment, timer):
-            await timers.mark_fired(timer, outcome="moot", at=now)
-            continue
-        await timers.mark_fired(timer, outcome="breached", at=now)
-        breaches += 1
-        SLA_BREACHES.labels(assignment.sla_tier).inc()
-        if assignment.sla_breached_at is None:
-            assignment.sla_breached_at = now
-        log.warning(
-            "routing.sla_breached",
-            extra={
-                "lead_id": str(assignment.lead_id),
-                "assignment_id": str(assignment.id),
-                "rep_id": str(timer.rep_id),
-                "sla_tier": assignment.sla_tier,
-                "due_at": timer.due_at.isoformat(),
-                "late_by_s": (now - timer.due_at).total_seconds(),
-            },
-        )
-        reassigned_to = None
-        if assignment.reassignments < max_reassignments:
-            reassigned_to = await _reassign(session, assignment=assignment, breached=timer, at=now)
+        rep = reps.get(timer.rep_id)
+        if timer.kind == "reminder":
+            reminder = _remind(session, assignment=assignment, timer=timer, rep=rep, policy=policy, now=now)
+            outgoing += [reminder] if reminder else []
+        elif not _still_waiting(assignment, timer):
+            timers.mark_fired(timer, outcome="moot", at=now)
         else:
-            _record_escalation(assignment, breached=timer, to_rep=None, at=now)
-        await add_event(
-            session,
-            outbox,
-            SlaBreached.new(
-                lead_id=assignment.lead_id,
-                producer=PRODUCER,
-                payload=SlaBreachedPayload(
+            event, escalation = await _breach(
+                session, assignment=assignment, timer=timer, rep=rep, policy=policy, now=now
+            )
+            breached.append(event)
+            outgoing += escalation.notifications
+    # Once per batch, not per timer: the pending reminders of breached leads, the notifications
+    # and the events.
+    await timers.settle_pending(
+        [event.payload.assignment_id for event in breached], outcome="moot", at=now, kind="reminder"
+    )
+    await notifications.record_notifications(session, outgoing)
+    await add_events(session, outbox, breached)
+    reminders = sum(n["kind"] == "sla.reminder" for n in outgoing)
+    return Fired(len(due), len(breached), reminders)
+
+
+async def plan_reminders(session: AsyncSession, *, fractions: tuple[float, ...], limit: int) -> int:
+    """Give new breach timers their reminders, at `fractions` of the target in the rep's business
+    time; returns how many timers were planned. Reminders that would fall at or after the
+    deadline (a zero-minute target, say) are left out."""
+    timers = SlaTimerRepository(session)
+    unplanned = await timers.claim_unplanned(limit=limit)
+    for timer in unplanned:
+        timer.reminders_planned = True
+        assignment = await AssignmentRepository(session).by_id(timer.assignment_id)
+        rep = await RepRepository(session).get(timer.rep_id)
+        if assignment is None or rep is None or not _still_waiting(assignment, timer):
+            continue
+        start = _clock_start(assignment)
+        for fraction in fractions:
+            try:
+                due_at = await sla_due_at_for(
+                    session, rep=rep, start=start, minutes=fraction * assignment.sla_minutes
+                )
+            except ValueError:
+                # The rep's calendar lost all working time since the deadline was set: the
+                # deadline still fires, there is just nothing to remind before it.
+                log.warning("routing.sla_reminder_unplannable", extra={"timer_id": str(timer.id)})
+                break
+            if due_at < timer.due_at:
+                await timers.schedule(
                     assignment_id=assignment.id,
-                    rep_id=timer.rep_id,
-                    sla_tier=assignment.sla_tier,
-                    due_at=timer.due_at,
-                    breached_at=now,
-                    reassigned_to=reassigned_to,
-                ),
-            ),
-        )
-    return len(due), breaches
+                    rep_id=rep.id,
+                    due_at=due_at,
+                    kind="reminder",
+                    fraction=fraction,
+                )
+    await session.flush()
+    return len(unplanned)
+
+
+def _remind(
+    session: AsyncSession,
+    *,
+    assignment: Assignment,
+    timer: SlaTimer,
+    rep: Rep | None,
+    policy: SlaPolicy,
+    now: datetime,
+) -> dict[str, Any] | None:
+    # A reminder after the deadline says nothing the breach does not.
+    if not _still_waiting(assignment, timer) or now >= assignment.sla_due_at:
+        SlaTimerRepository(session).mark_fired(timer, outcome="moot", at=now)
+        return None
+    SlaTimerRepository(session).mark_fired(timer, outcome="reminded", at=now)
+    SLA_REMINDERS.labels(assignment.sla_tier).inc()
+    return notifications.notification(
+        kind="sla.reminder",
+        message=notifications.reminder_message(assignment, rep, fraction=timer.fraction or 0.0),
+        deliver=policy.deliver_notifications,
+        at=now,
+        assignment=assignment,
+        rep=rep,
+    )
+
+
+async def _breach(
+    session: AsyncSession,
+    *,
+    assignment: Assignment,
+    timer: SlaTimer,
+    rep: Rep | None,
+    policy: SlaPolicy,
+    now: datetime,
+) -> tuple[SlaBreached, Escalation]:
+    """Record and escalate one breach; returns its event and escalation for the batch to stage."""
+    SlaTimerRepository(session).mark_fired(timer, outcome="breached", at=now)
+    SLA_BREACHES.labels(assignment.sla_tier).inc()
+    if assignment.sla_breached_at is None:
+        assignment.sla_breached_at = now
+    log.warning(
+        "routing.sla_breached",
+        extra={
+            "lead_id": str(assignment.lead_id),
+            "assignment_id": str(assignment.id),
+            "rep_id": str(timer.rep_id),
+            "sla_tier": assignment.sla_tier,
+            "due_at": timer.due_at.isoformat(),
+            "late_by_s": (now - timer.due_at).total_seconds(),
+        },
+    )
+    escalation = await escalate_breach(
+        session, assignment=assignment, breached=timer, rep=rep, policy=policy, at=now
+    )
+    event = SlaBreached.new(
+        lead_id=assignment.lead_id,
+        producer=PRODUCER,
+        payload=SlaBreachedPayload(
+            assignment_id=assignment.id,
+            rep_id=timer.rep_id,
+            sla_tier=assignment.sla_tier,
+            due_at=timer.due_at,
+            breached_at=now,
+            reassigned_to=escalation.reassigned_to,
+        ),
+    )
+    return event, escalation
 
 
 def _still_waiting(assignment: Assignment, timer: SlaTimer) -> bool:
@@ -86,41 +179,10 @@ def _still_waiting(assignment: Assignment, timer: SlaTimer) -> bool:
     )
 
 
-async def _reassign(
-    session: AsyncSession, *, assignment: Assignment, breached: SlaTimer, at: datetime
-) -> uuid.UUID | None:
-    """Hand the lead to the next eligible rep; returns that rep's id, or None if nobody can."""
-    await LedgerRepository(session).enter_pool(exclusive=False)
-    decision = await decide(session, at=at, excluding=assignment.rep_id)
-    if decision.chosen is None or decision.standing is None:
-        # Nobody else can take it: the lead stays with its rep rather than going unowned.
-        log.warning("routing.sla_escalation_failed", extra={"assignment_id": str(assignment.id)})
-        _record_escalation(assignment, breached=breached, to_rep=None, at=at)
-        return None
-    rep = decision.chosen
-    _record_escalation(assignment, breached=breached, to_rep=str(rep.id), at=at)
-    assignment.rep_id = rep.id
-    assignment.assigned_at = at
-    assignment.sla_due_at = await sla_due_at_for(session, rep=rep, start=at, minutes=assignment.sla_minutes)
-    assignment.reassignments += 1
-    await session.flush()
-    await hand_over(
-        session, assignment=assignment, rep=rep, standing=decision.standing, at=at, caused_by=None
-    )
-    return rep.id
-
-
-def _record_escalation(
-    assignment: Assignment, *, breached: SlaTimer, to_rep: str | None, at: datetime
-) -> None:
-    escalation = {
-        "breached_at": at.isoformat(),
-        "due_at": breached.due_at.isoformat(),
-        "from_rep": str(breached.rep_id),
-        "to_rep": to_rep,
-    }
-    # A new dict, so the ORM sees the JSONB change.
-    assignment.decision = {
-        **assignment.decision,
-        "escalations": [*assignment.decision.get("escalations", []), escalation],
-    }
+def _clock_start(assignment: Assignment) -> datetime:
+    """When the current rep's clock started: the reassignment, or the first assignment's start
+    (the qualification, or the end of a wait in the fallback queue)."""
+    if assignment.reassignments > 0:
+        return assignment.assigned_at
+    started = assignment.decision.get("sla_clock_started_at")
+    return datetime.fromisoformat(started) if isinstance(started, str) else assignment.qualified_at

@@ -3,54 +3,22 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
 import httpx
 from sqlalchemy import func, select
 
-from services.routing import service
-from services.routing.main import create_app
 from services.routing.models import Disposition, outbox
 from shared.auth import Role
-from shared.contracts import LeadQualified, LeadQualifiedPayload, LeadSnapshot, decode_event, utc_now
+from shared.contracts import decode_event, utc_now
 from shared.db import Database
-from tests.conftest import Infra, bearer, truncate_all
-from tests.support import caught_up, read_topic, running_app
+from tests.conftest import Infra, bearer
+from tests.routing_support import assign, qualified, routing_app
+from tests.support import read_topic
 
 MANAGER = bearer(Role.MANAGER)
 ADMIN = bearer(Role.ADMIN)
-
-
-@asynccontextmanager
-async def quiet_app(db: Database) -> AsyncIterator[httpx.AsyncClient]:
-    """The routing app on clean tables, once its consumer has worked through whatever earlier
-    tests of the session left on the shared broker (those leads would otherwise reach our reps)."""
-    app = create_app()
-    async with running_app(app) as client:
-        await caught_up(app)
-        await truncate_all(db)
-        yield client
-
-
-def qualified() -> LeadQualified:
-    lead_id = uuid.uuid4()
-    return LeadQualified.new(
-        lead_id=lead_id,
-        producer="scoring",
-        payload=LeadQualifiedPayload(
-            rubric_version="2026-11-01",
-            score=75.0,
-            grade="B",
-            reason="threshold",
-            sla_tier="warm",
-            sla_minutes=60,
-            qualified_at=utc_now(),
-            lead=LeadSnapshot(email=f"{lead_id}@example.com"),
-        ),
-    )
 
 
 async def create_rep(client: httpx.AsyncClient, name: str, **fields: Any) -> dict[str, Any]:
@@ -61,12 +29,10 @@ async def create_rep(client: httpx.AsyncClient, name: str, **fields: Any) -> dic
     return result
 
 
-async def assign(db: Database) -> tuple[uuid.UUID, uuid.UUID]:
+async def assign_fresh(db: Database) -> tuple[uuid.UUID, uuid.UUID]:
     """Assign a fresh lead; returns (assignment id, rep id)."""
-    async with db.transaction() as session:
-        outcome = await service.assign_lead(session, event=qualified())
-    assert outcome.assignment is not None
-    return outcome.assignment.id, outcome.assignment.rep_id
+    assignment = await assign(db, qualified(sla_minutes=60))
+    return assignment.id, assignment.rep_id
 
 
 def assert_problem(response: httpx.Response, status: int, slug: str | None = None) -> dict[str, Any]:
@@ -80,7 +46,7 @@ def assert_problem(response: httpx.Response, status: int, slug: str | None = Non
 
 class TestReps:
     async def test_manager_adds_and_lists_reps(self, db: Database, settings_env: Infra) -> None:
-        async with quiet_app(db) as client:
+        async with routing_app(db) as client:
             ada = await create_rep(
                 client,
                 "Ada",
@@ -96,7 +62,7 @@ class TestReps:
         assert (ada["weight"], ada["assigned"], ada["active"]) == (2, 0, True)
 
     async def test_duplicate_email_is_a_conflict(self, db: Database, settings_env: Infra) -> None:
-        async with quiet_app(db) as client:
+        async with routing_app(db) as client:
             await create_rep(client, "Grace")
             again = await client.post(
                 "/v1/reps", json={"name": "Grace H", "email": "GRACE@example.com"}, headers=ADMIN
@@ -104,7 +70,7 @@ class TestReps:
         assert_problem(again, 409, "rep-email-taken")
 
     async def test_only_managers_and_admins_manage_reps(self, db: Database, settings_env: Infra) -> None:
-        async with quiet_app(db) as client:
+        async with routing_app(db) as client:
             as_rep = await client.post(
                 "/v1/reps",
                 json={"name": "Eve", "email": "eve@example.com"},
@@ -115,7 +81,7 @@ class TestReps:
         assert_problem(anonymous, 401)
 
     async def test_invalid_rep_fields_are_field_errors(self, db: Database, settings_env: Infra) -> None:
-        async with quiet_app(db) as client:
+        async with routing_app(db) as client:
             response = await client.post(
                 "/v1/reps",
                 json={"name": "Tz", "email": "tz@example.com", "weight": 0, "timezone": "Mars/Olympus"},
@@ -127,7 +93,7 @@ class TestReps:
     async def test_patch_switches_a_rep_off_and_changes_weight(
         self, db: Database, settings_env: Infra
     ) -> None:
-        async with quiet_app(db) as client:
+        async with routing_app(db) as client:
             rep = await create_rep(client, "Linus")
             patched = await client.patch(
                 f"/v1/reps/{rep['id']}", json={"active": False, "weight": 3}, headers=MANAGER
@@ -138,13 +104,13 @@ class TestReps:
         assert_problem(missing, 404, "rep-not-found")
 
     async def test_rep_who_joins_late_gets_no_catch_up_burst(self, db: Database, settings_env: Infra) -> None:
-        async with quiet_app(db) as client:
+        async with routing_app(db) as client:
             await create_rep(client, "First")
             await create_rep(client, "Second")
             for _ in range(6):
-                await assign(db)
+                await assign_fresh(db)
             late = await create_rep(client, "Late")
-            chosen = [(await assign(db))[1] for _ in range(3)]
+            chosen = [(await assign_fresh(db))[1] for _ in range(3)]
         assert chosen.count(uuid.UUID(late["id"])) == 1
 
 
@@ -152,7 +118,7 @@ class TestRepSelfService:
     async def test_a_rep_switches_themselves_off_but_not_their_weight_or_a_colleague(
         self, db: Database, settings_env: Infra
     ) -> None:
-        async with quiet_app(db) as client:
+        async with routing_app(db) as client:
             me = await create_rep(client, "Self")
             colleague = await create_rep(client, "Colleague")
             as_me = bearer(Role.REP, rep_id=uuid.UUID(me["id"]))
@@ -173,7 +139,7 @@ class TestAbsences:
     async def test_rep_away_gets_no_leads_and_the_trace_says_so(
         self, db: Database, settings_env: Infra
     ) -> None:
-        async with quiet_app(db) as client:
+        async with routing_app(db) as client:
             away = await create_rep(client, "Away")
             here = await create_rep(client, "Here")
             as_away = bearer(Role.REP, rep_id=uuid.UUID(away["id"]))
@@ -197,7 +163,7 @@ class TestAbsences:
                 json={"starts_at": now.isoformat(), "ends_at": (now + timedelta(days=1)).isoformat()},
                 headers=as_away,
             )
-            chosen = [await assign(db) for _ in range(2)]
+            chosen = [await assign_fresh(db) for _ in range(2)]
             listed = await client.get(f"/v1/reps/{away['id']}/absences", headers=MANAGER)
             removed = await client.delete(
                 f"/v1/reps/{away['id']}/absences/{booked.json()['id']}", headers=as_away
@@ -220,10 +186,10 @@ class TestRepQueue:
     async def test_a_rep_reads_their_own_queue_and_nobody_elses(
         self, db: Database, settings_env: Infra
     ) -> None:
-        async with quiet_app(db) as client:
+        async with routing_app(db) as client:
             alice = await create_rep(client, "Alice")
             bob = await create_rep(client, "Bob")
-            assignments = [await assign(db) for _ in range(4)]
+            assignments = [await assign_fresh(db) for _ in range(4)]
             as_alice = bearer(Role.REP, rep_id=uuid.UUID(alice["id"]))
             own = await client.get(f"/v1/reps/{alice['id']}/queue", headers=as_alice)
             other = await client.get(f"/v1/reps/{bob['id']}/queue", headers=as_alice)
@@ -246,9 +212,9 @@ class TestRepQueue:
 
 class TestRecordDisposition:
     async def test_a_lead_goes_from_accepted_to_won(self, db: Database, settings_env: Infra) -> None:
-        async with quiet_app(db) as client:
+        async with routing_app(db) as client:
             await create_rep(client, "Closer")
-            assignment_id, rep_id = await assign(db)
+            assignment_id, rep_id = await assign_fresh(db)
             as_rep = bearer(Role.REP, rep_id=rep_id)
             url = f"/v1/assignments/{assignment_id}/disposition"
             accepted = await client.post(url, json={"outcome": "accepted"}, headers=as_rep)
@@ -289,9 +255,9 @@ class TestRecordDisposition:
     async def test_rejection_without_a_reason_is_unprocessable(
         self, db: Database, settings_env: Infra
     ) -> None:
-        async with quiet_app(db) as client:
+        async with routing_app(db) as client:
             await create_rep(client, "Picky")
-            assignment_id, _ = await assign(db)
+            assignment_id, _ = await assign_fresh(db)
             url = f"/v1/assignments/{assignment_id}/disposition"
             no_reason = await client.post(url, json={"outcome": "rejected"}, headers=MANAGER)
             amount_on_accept = await client.post(
@@ -309,9 +275,9 @@ class TestRecordDisposition:
     async def test_illegal_transitions_are_conflicts_naming_the_allowed_states(
         self, db: Database, settings_env: Infra
     ) -> None:
-        async with quiet_app(db) as client:
+        async with routing_app(db) as client:
             await create_rep(client, "Hasty")
-            assignment_id, _ = await assign(db)
+            assignment_id, _ = await assign_fresh(db)
             url = f"/v1/assignments/{assignment_id}/disposition"
             early_win = await client.post(url, json={"outcome": "won"}, headers=MANAGER)
             await client.post(url, json={"outcome": "accepted"}, headers=MANAGER)
@@ -324,9 +290,9 @@ class TestRecordDisposition:
     async def test_only_the_assigned_rep_may_record_an_outcome(
         self, db: Database, settings_env: Infra
     ) -> None:
-        async with quiet_app(db) as client:
+        async with routing_app(db) as client:
             await create_rep(client, "Owner")
-            assignment_id, _ = await assign(db)
+            assignment_id, _ = await assign_fresh(db)
             url = f"/v1/assignments/{assignment_id}/disposition"
             stranger = await client.post(
                 url, json={"outcome": "accepted"}, headers=bearer(Role.REP, rep_id=uuid.uuid4())
@@ -344,9 +310,9 @@ class TestLogTouch:
     async def test_first_touch_stops_the_clock_and_keeps_the_status(
         self, db: Database, settings_env: Infra
     ) -> None:
-        async with quiet_app(db) as client:
+        async with routing_app(db) as client:
             await create_rep(client, "Caller")
-            assignment_id, rep_id = await assign(db)
+            assignment_id, rep_id = await assign_fresh(db)
             as_rep = bearer(Role.REP, rep_id=rep_id)
             url = f"/v1/assignments/{assignment_id}/touches"
             first = await client.post(url, json={"channel": "call", "note": "voicemail"}, headers=as_rep)

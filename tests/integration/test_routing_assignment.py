@@ -5,11 +5,8 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import timedelta
 
-import httpx
 from sqlalchemy import func, select, text
 
 from services.routing import reps, service
@@ -17,31 +14,14 @@ from services.routing.main import create_app
 from services.routing.models import Assignment, outbox, processed_event
 from services.routing.schemas import RepCreate, RepUpdate
 from shared.auth import Role
-from shared.contracts import LeadQualified, LeadQualifiedPayload, LeadSnapshot, decode_event, utc_now
+from shared.contracts import LeadQualified, decode_event, utc_now
 from shared.db import Database
 from shared.kafka import create_producer
 from tests.conftest import Infra, bearer, truncate_all
+from tests.routing_support import add_reps, qualified, routing_app
 from tests.support import caught_up, eventually, read_topic, running_app
 
 MANAGER = bearer(Role.MANAGER)
-
-
-def qualified(lead_id: uuid.UUID | None = None, *, sla_minutes: int = 5) -> LeadQualified:
-    lead_id = lead_id or uuid.uuid4()
-    return LeadQualified.new(
-        lead_id=lead_id,
-        producer="scoring",
-        payload=LeadQualifiedPayload(
-            rubric_version="2026-11-01",
-            score=82.0,
-            grade="A",
-            reason="hand_raiser",
-            sla_tier="hot",
-            sla_minutes=sla_minutes,
-            qualified_at=utc_now(),
-            lead=LeadSnapshot(email=f"{lead_id}@example.com", company="Analytical", source="form"),
-        ),
-    )
 
 
 async def publish(bootstrap: str, *events: LeadQualified) -> None:
@@ -52,18 +32,6 @@ async def publish(bootstrap: str, *events: LeadQualified) -> None:
             await producer.send_and_wait(event.event_type, event.to_bytes(), key=event.key)
     finally:
         await producer.stop()
-
-
-async def add_reps(db: Database, count: int, **fields: object) -> list[uuid.UUID]:
-    ids = []
-    async with db.transaction() as session:
-        for i in range(count):
-            rep = await reps.register_rep(
-                session,
-                rep=RepCreate.model_validate({"name": f"Rep {i}", "email": f"rep{i}@example.com", **fields}),
-            )
-            ids.append(rep.id)
-    return ids
 
 
 async def processed_count(db: Database, event_ids: list[uuid.UUID]) -> int:
@@ -86,21 +54,10 @@ async def assignments_by_lead(db: Database, lead_ids: list[uuid.UUID]) -> dict[u
         return dict(rows.all())
 
 
-@asynccontextmanager
-async def quiet_app(db: Database) -> AsyncIterator[httpx.AsyncClient]:
-    """The routing app on clean tables, once its consumer has worked through whatever earlier
-    tests of the session left on the shared broker (those leads would otherwise reach our reps)."""
-    app = create_app()
-    async with running_app(app) as client:
-        await caught_up(app)
-        await truncate_all(db)
-        yield client
-
-
 class TestAssignLeadFromKafka:
     async def test_qualified_lead_is_assigned_and_announced(self, db: Database, settings_env: Infra) -> None:
         event = qualified(sla_minutes=30)
-        async with quiet_app(db) as client:
+        async with routing_app(db) as client:
             (rep_id,) = await add_reps(db, 1)
             await publish(settings_env.kafka_bootstrap_servers, event)
 
@@ -133,7 +90,7 @@ class TestAssignLeadFromKafka:
     ) -> None:
         first = qualified()
         again = qualified(first.lead_id)
-        async with quiet_app(db):
+        async with routing_app(db):
             await add_reps(db, 2)
             await publish(settings_env.kafka_bootstrap_servers, first, first, again)
 
@@ -156,7 +113,7 @@ class TestAssignLeadFromKafka:
 
     async def test_round_robin_spreads_leads_across_reps(self, db: Database, settings_env: Infra) -> None:
         events = [qualified() for _ in range(9)]
-        async with quiet_app(db):
+        async with routing_app(db):
             reps = await add_reps(db, 3)
             await publish(settings_env.kafka_bootstrap_servers, *events)
 
@@ -174,7 +131,7 @@ class TestFallbackQueue:
         self, db: Database, settings_env: Infra
     ) -> None:
         event = qualified()
-        async with quiet_app(db) as client:
+        async with routing_app(db) as client:
             await publish(settings_env.kafka_bootstrap_servers, event)
 
             async def queued() -> None:

@@ -4,71 +4,35 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 
-import httpx
 from sqlalchemy import func, select
 
-from services.routing import dispositions, reps, service, sla
+from services.routing import dispositions, service, sla
 from services.routing.main import create_app
 from services.routing.models import Assignment, Rep, SlaTimer, outbox
-from services.routing.schemas import DispositionCreate, RepCreate
+from services.routing.policy import SlaPolicy
+from services.routing.schemas import DispositionCreate
 from shared.auth import Role
 from shared.contracts import (
-    LeadQualified,
-    LeadQualifiedPayload,
-    LeadSnapshot,
     SlaBreached,
     decode_event,
     utc_now,
 )
 from shared.db import Database
 from tests.conftest import Infra, bearer, truncate_all
-from tests.support import caught_up, eventually, running_app
+from tests.routing_support import add_rep, assign, qualified, routing_app
+from tests.support import eventually, running_app
 
 MANAGER = bearer(Role.MANAGER)
 
 
-def qualified(*, sla_minutes: int = 0) -> LeadQualified:
-    lead_id = uuid.uuid4()
-    return LeadQualified.new(
-        lead_id=lead_id,
-        producer="scoring",
-        payload=LeadQualifiedPayload(
-            rubric_version="2026-11-01",
-            score=90.0,
-            grade="A",
-            reason="hand_raiser",
-            sla_tier="hot",
-            sla_minutes=sla_minutes,
-            qualified_at=utc_now(),
-            lead=LeadSnapshot(email=f"{lead_id}@example.com"),
-        ),
-    )
-
-
-async def add_rep(db: Database, name: str, **fields: object) -> uuid.UUID:
-    async with db.transaction() as session:
-        rep = await reps.register_rep(
-            session, rep=RepCreate.model_validate({"name": name, "email": f"{name}@example.com", **fields})
-        )
-    return rep.id
-
-
-async def assign(db: Database, event: LeadQualified) -> Assignment:
-    async with db.transaction() as session:
-        outcome = await service.assign_lead(session, event=event)
-    assert outcome.assignment is not None
-    return outcome.assignment
-
-
 async def fire(db: Database, *, max_reassignments: int = 1, limit: int = 100) -> tuple[int, int]:
+    """Fire due timers once; returns (timers fired, breaches)."""
+    policy = SlaPolicy(reminder_fractions=(), max_reassignments=max_reassignments)
     async with db.transaction() as session:
-        return await sla.fire_due_sla_timers(
-            session, now=utc_now(), limit=limit, max_reassignments=max_reassignments
-        )
+        fired = await sla.fire_due_sla_timers(session, now=utc_now(), limit=limit, policy=policy)
+    return fired.timers, fired.breaches
 
 
 async def reload(db: Database, assignment_id: uuid.UUID) -> Assignment:
@@ -76,17 +40,6 @@ async def reload(db: Database, assignment_id: uuid.UUID) -> Assignment:
         assignment = await session.get(Assignment, assignment_id)
     assert assignment is not None
     return assignment
-
-
-@asynccontextmanager
-async def quiet_app(db: Database) -> AsyncIterator[httpx.AsyncClient]:
-    """The routing app on clean tables, once its consumer has worked through whatever earlier
-    tests of the session left on the shared broker (those leads would otherwise reach our reps)."""
-    app = create_app()
-    async with running_app(app) as client:
-        await caught_up(app)
-        await truncate_all(db)
-        yield client
 
 
 class TestFireDueSlaTimers:
@@ -143,7 +96,7 @@ class TestFireDueSlaTimers:
         assert [e["to_rep"] for e in after.decision["escalations"]] == [str(after.rep_id), None]
         assert await fire(db) == (0, 0)
 
-    async def test_a_touched_lead_does_not_breach(self, db: Database) -> None:
+    async def test_a_touched_lead_does_not_breach_and_its_timer_is_cancelled(self, db: Database) -> None:
         rep = await add_rep(db, "prompt")
         assignment = await assign(db, qualified(sla_minutes=0))
         async with db.transaction() as session:
@@ -154,8 +107,11 @@ class TestFireDueSlaTimers:
                 acting_rep=rep,
                 recorded_by="test",
             )
-        assert await fire(db) == (1, 0)
+        assert await fire(db) == (0, 0)
         assert (await reload(db, assignment.id)).sla_breached_at is None
+        async with db.transaction() as session:
+            outcomes = (await session.execute(select(SlaTimer.outcome))).scalars().all()
+        assert outcomes == ["cancelled"]
 
     async def test_lone_rep_keeps_a_breached_lead(self, db: Database) -> None:
         rep = await add_rep(db, "alone")
@@ -227,7 +183,7 @@ class TestPreview:
         self, db: Database, settings_env: Infra
     ) -> None:
         sunday_noon = datetime(2026, 11, 29, 11, 0, tzinfo=UTC).isoformat()
-        async with quiet_app(db) as client:
+        async with routing_app(db) as client:
             day = await add_rep(
                 db, "day", timezone="Europe/Berlin", working_hours={"start": "09:00", "end": "17:00"}
             )
@@ -249,7 +205,7 @@ class TestBusinessTimeClock:
     async def test_weekend_and_declared_holiday_stop_the_sla_clock(
         self, db: Database, settings_env: Infra
     ) -> None:
-        async with quiet_app(db) as client:
+        async with routing_app(db) as client:
             rep_id = await add_rep(
                 db, "nyc", timezone="America/New_York", working_hours={"start": "09:00", "end": "17:00"}
             )

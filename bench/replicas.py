@@ -1,0 +1,118 @@
+"""Routing replicas for the routing bench: each is a spawned process with its own interpreter,
+engine and event loop, running the real use cases or the real SLA worker."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import multiprocessing
+import time
+import uuid
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from services.routing import service
+from services.routing.policy import SlaPolicy
+from services.routing.worker import RoutingWorker
+from shared.contracts import LeadQualified, LeadQualifiedPayload, LeadSnapshot, utc_now
+from shared.db import Database
+
+REPLICAS = 2
+
+
+def qualified(*, sla_minutes: int = 60) -> LeadQualified:
+    lead_id = uuid.uuid4()
+    return LeadQualified.new(
+        lead_id=lead_id,
+        producer="bench",
+        payload=LeadQualifiedPayload(
+            rubric_version="bench",
+            score=80.0,
+            grade="A",
+            reason="threshold",
+            sla_tier="hot",
+            sla_minutes=sla_minutes,
+            qualified_at=utc_now(),
+            lead=LeadSnapshot(email=f"{lead_id}@bench.example", company="Bench"),
+        ),
+    )
+
+
+async def assign_leads(
+    url: str, *, sessions: int, seconds: float | None, leads: int | None
+) -> dict[str, Any]:
+    """Assign leads from `sessions` concurrent sessions, for `seconds` or until `leads` are done."""
+    db = Database(url, pool_size=sessions)
+    latencies: list[float] = []
+    remaining = leads
+    deadline = time.perf_counter() + seconds if seconds is not None else None
+
+    async def session_loop() -> None:
+        nonlocal remaining
+        while True:
+            if deadline is not None and time.perf_counter() >= deadline:
+                return
+            if remaining is not None:
+                if remaining <= 0:
+                    return
+                remaining -= 1
+            started = time.perf_counter()
+            async with db.transaction() as session:
+                outcome = await service.assign_lead(session, event=qualified())
+            if outcome.result != "assigned":
+                raise RuntimeError(f"bench lead was {outcome.result}")
+            latencies.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    try:
+        await asyncio.gather(*(session_loop() for _ in range(sessions)))
+    finally:
+        await db.dispose()
+    return {"decisions": len(latencies), "elapsed_s": time.perf_counter() - started, "latencies": latencies}
+
+
+async def run_worker(
+    url: str, *, interval_s: float, batch_size: int, policy: SlaPolicy, stop: Any
+) -> dict[str, Any]:
+    db = Database(url, pool_size=4)
+    worker = RoutingWorker(db, interval_s=interval_s, batch_size=batch_size, policy=policy)
+    await worker.start()
+    try:
+        while not stop.is_set():
+            await asyncio.sleep(0.05)
+    finally:
+        await worker.stop()
+        await db.dispose()
+    return {}
+
+
+def _replica(job: str, kwargs: dict[str, Any], results: Any, stop: Any = None) -> None:
+    """Entry point of a replica process (spawned: a fresh interpreter, engine and event loop)."""
+    # One warning line per breach would flood the terminal; the bench counts them itself.
+    logging.basicConfig(level=logging.ERROR)
+    jobs: dict[str, Callable[..., Coroutine[Any, Any, dict[str, Any]]]] = {
+        "assign": assign_leads,
+        "worker": run_worker,
+    }
+    if stop is not None:
+        kwargs = {**kwargs, "stop": stop}
+    results.put(asyncio.run(jobs[job](**kwargs)))
+
+
+def in_replicas(job: str, kwargs: dict[str, Any], *, stop: Any = None) -> tuple[list[Any], Any]:
+    """Start `job` in REPLICAS processes; returns them and the queue their results arrive on."""
+    context = multiprocessing.get_context("spawn")
+    results = context.Queue()
+    processes = [context.Process(target=_replica, args=(job, kwargs, results, stop)) for _ in range(REPLICAS)]
+    for process in processes:
+        process.start()
+    return processes, results
+
+
+def collect(processes: list[Any], results: Any, *, timeout_s: float) -> list[dict[str, Any]]:
+    collected = [results.get(timeout=timeout_s) for _ in processes]
+    for process in processes:
+        process.join(30)
+        if process.exitcode != 0:
+            raise RuntimeError(f"a replica process exited with {process.exitcode}")
+    return collected

@@ -1,0 +1,81 @@
+"""Routing's SQL for webhook notifications (the rest is in `repository.py`)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.routing.models import Notification
+
+
+class NotificationRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add_all(self, rows: list[dict[str, Any]]) -> None:
+        if rows:
+            await self.session.execute(insert(Notification), rows)
+
+    async def claim_due(self, *, now: datetime, limit: int, lease: timedelta) -> Sequence[Notification]:
+        result = await self.session.execute(
+            select(Notification)
+            .where(Notification.status == "pending", Notification.next_attempt_at <= now)
+            .order_by(Notification.next_attempt_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        rows = result.scalars().all()
+        for row in rows:
+            row.attempts += 1
+            row.next_attempt_at = now + lease
+        await self.session.flush()
+        return rows
+
+    async def mark_sent(self, notification_id: uuid.UUID, *, at: datetime) -> None:
+        await self.session.execute(
+            update(Notification)
+            .where(Notification.id == notification_id)
+            .values(status="sent", sent_at=at, last_error=None)
+        )
+
+    async def reschedule(self, notification_id: uuid.UUID, *, error: str, at: datetime) -> None:
+        await self.session.execute(
+            update(Notification)
+            .where(Notification.id == notification_id, Notification.status == "pending")
+            .values(next_attempt_at=at, last_error=error)
+        )
+
+    async def mark_failed(self, notification_id: uuid.UUID, *, error: str) -> None:
+        await self.session.execute(
+            update(Notification)
+            .where(Notification.id == notification_id, Notification.status == "pending")
+            .values(status="failed", last_error=error)
+        )
+
+    async def count_pending(self) -> int:
+        result = await self.session.scalar(
+            select(func.count()).select_from(Notification).where(Notification.status == "pending")
+        )
+        return int(result or 0)
+
+    async def for_assignment(self, assignment_id: uuid.UUID) -> Sequence[Notification]:
+        result = await self.session.execute(
+            select(Notification)
+            .where(Notification.assignment_id == assignment_id)
+            .order_by(Notification.created_at, Notification.kind)
+        )
+        return result.scalars().all()
+
+    async def prune(self, *, before: datetime) -> int:
+        """Drop settled notifications (sent, unsent, failed) created before `before`."""
+        result = await self.session.execute(
+            delete(Notification)
+            .where(Notification.status != "pending", Notification.created_at < before)
+            .returning(Notification.id)
+        )
+        return len(result.all())

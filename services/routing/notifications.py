@@ -1,0 +1,171 @@
+"""Notifications for the team's webhook: what to say (Slack-compatible JSON) and the durable
+record of each message, written in the transaction of what it announces. Transport-free: the
+notifier worker does the HTTP.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.routing.metrics import NOTIFICATIONS_ABANDONED, NOTIFICATIONS_SENT
+from services.routing.models import Assignment, Rep
+from services.routing.notification_repository import NotificationRepository
+from services.routing.policy import retry_delay_s
+
+NotificationKind = Literal["sla.reminder", "sla.breached", "sla.escalated", "rep.paused"]
+
+
+def notification(
+    *,
+    kind: NotificationKind,
+    message: dict[str, Any],
+    deliver: bool,
+    at: datetime,
+    assignment: Assignment | None = None,
+    rep: Rep | None = None,
+    manager_id: uuid.UUID | None = None,
+) -> dict[str, Any]:
+    """A notification row to write with `record_notifications`; `deliver` False records it as
+    `unsent` (no webhook configured)."""
+    return {
+        "id": uuid.uuid4(),
+        "kind": kind,
+        "lead_id": assignment.lead_id if assignment else None,
+        "assignment_id": assignment.id if assignment else None,
+        "rep_id": rep.id if rep else None,
+        "manager_id": manager_id,
+        "message": message,
+        "status": "pending" if deliver else "unsent",
+        "attempts": 0,
+        "next_attempt_at": at,
+        "created_at": at,
+    }
+
+
+async def record_notifications(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Write notifications in the caller's transaction, in one statement for a timer batch."""
+    await NotificationRepository(session).add_all(rows)
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A claimed notification, detached from its session, for the notifier to send."""
+
+    id: uuid.UUID
+    kind: str
+    message: dict[str, Any]
+    attempts: int
+
+
+async def claim_due_notifications(
+    session: AsyncSession, *, now: datetime, limit: int, lease: timedelta
+) -> list[Outgoing]:
+    """Take up to `limit` due notifications for sending. Each claim counts an attempt and hides
+    the row for `lease`, so a replica that dies mid-send leaves it to be retried, not lost."""
+    rows = await NotificationRepository(session).claim_due(now=now, limit=limit, lease=lease)
+    return [Outgoing(row.id, row.kind, row.message, row.attempts) for row in rows]
+
+
+async def record_delivery(
+    session: AsyncSession,
+    *,
+    sent: Outgoing,
+    error: str | None,
+    at: datetime,
+    max_attempts: int,
+    backoff_s: float,
+    retry_after_s: float | None = None,
+) -> str:
+    """Book the outcome of one webhook call; returns the notification's new status."""
+    notifications = NotificationRepository(session)
+    if error is None:
+        await notifications.mark_sent(sent.id, at=at)
+        NOTIFICATIONS_SENT.labels(sent.kind).inc()
+        return "sent"
+    if sent.attempts >= max_attempts:
+        await notifications.mark_failed(sent.id, error=error)
+        NOTIFICATIONS_ABANDONED.labels(sent.kind).inc()
+        return "failed"
+    delay = max(retry_delay_s(sent.attempts, base_s=backoff_s), retry_after_s or 0.0)
+    await notifications.reschedule(sent.id, error=error, at=at + timedelta(seconds=delay))
+    return "pending"
+
+
+# ---- messages ----------------------------------------------------------------------------------
+
+
+def reminder_message(assignment: Assignment, rep: Rep | None, *, fraction: float) -> dict[str, Any]:
+    headline = (
+        f":hourglass_flowing_sand: {_who(rep)} has not touched a {assignment.sla_tier} lead yet: "
+        f"{round(fraction * 100)} % of the SLA is gone, due {_time(assignment.sla_due_at)}."
+    )
+    return _slack(headline, assignment)
+
+
+def breach_message(
+    assignment: Assignment, rep: Rep | None, *, due_at: datetime, taken_over_by: Rep | None
+) -> dict[str, Any]:
+    handover = f" Reassigned to {taken_over_by.name}." if taken_over_by else " Nobody else could take it."
+    headline = (
+        f":rotating_light: SLA breached: {_who(rep)} did not touch a {assignment.sla_tier} lead "
+        f"due {_time(due_at)}.{handover}"
+    )
+    return _slack(headline, assignment)
+
+
+def manager_message(
+    assignment: Assignment, rep: Rep | None, *, manager_id: uuid.UUID, due_at: datetime
+) -> dict[str, Any]:
+    headline = (
+        f":warning: Escalation for manager {manager_id}: {_who(rep)} breached the "
+        f"{assignment.sla_tier} SLA due {_time(due_at)}."
+    )
+    return _slack(headline, assignment, extra={"manager_id": str(manager_id)})
+
+
+def paused_message(rep: Rep, *, reason: str) -> dict[str, Any]:
+    text = f":pause_button: {rep.name} was switched off by the SLA policy: {reason}."
+    return {
+        "text": text,
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": text}},
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": f"rep `{rep.id}`"}]},
+        ],
+    }
+
+
+def _slack(headline: str, assignment: Assignment, *, extra: dict[str, str] | None = None) -> dict[str, Any]:
+    # Blocks for people, `text` as the fallback Slack shows in notifications; no email or phone.
+    lead = assignment.lead
+    company = lead.get("company") or "unknown company"
+    title = lead.get("job_title")
+    fields = [
+        f"*Lead*\n{company}" + (f", {title}" if title else ""),
+        f"*Tier*\n{assignment.sla_tier}",
+        f"*Country*\n{lead.get('country') or '-'}",
+        f"*Source*\n{lead.get('source') or '-'}",
+    ]
+    ids = f"lead `{assignment.lead_id}` · assignment `{assignment.id}`"
+    if extra:
+        ids += "".join(f" · {key} `{value}`" for key, value in extra.items())
+    return {
+        "text": headline,
+        "blocks": [
+            {"type": "section", "text": {"type": "mrkdwn", "text": headline}},
+            {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]},
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": ids}]},
+        ],
+    }
+
+
+def _who(rep: Rep | None) -> str:
+    return rep.name if rep is not None else "The rep"
+
+
+def _time(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -1,0 +1,70 @@
+"""Helpers shared by routing's integration tests: qualified leads, reps, assignments, the app."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import httpx
+
+from services.routing import reps, service
+from services.routing.main import create_app
+from services.routing.models import Assignment
+from services.routing.schemas import RepCreate
+from services.routing.settings import RoutingSettings
+from shared.contracts import LeadQualified, LeadQualifiedPayload, LeadSnapshot, utc_now
+from shared.db import Database
+from tests.support import running_service
+
+
+def qualified(
+    lead_id: uuid.UUID | None = None, *, sla_minutes: int = 5, sla_tier: str = "hot", grade: str = "A"
+) -> LeadQualified:
+    """A `lead.qualified` event for a fresh (or the given) lead, qualified now."""
+    lead_id = lead_id or uuid.uuid4()
+    return LeadQualified.new(
+        lead_id=lead_id,
+        producer="scoring",
+        payload=LeadQualifiedPayload(
+            rubric_version="2026-11-01",
+            score=82.0,
+            grade=grade,
+            reason="hand_raiser",
+            sla_tier=sla_tier,
+            sla_minutes=sla_minutes,
+            qualified_at=utc_now(),
+            lead=LeadSnapshot(email=f"{lead_id}@example.com", company="Analytical", source="form"),
+        ),
+    )
+
+
+async def add_rep(db: Database, name: str, **fields: object) -> uuid.UUID:
+    """Register a rep through the use case (level with the team's standing); returns the id."""
+    async with db.transaction() as session:
+        rep = await reps.register_rep(
+            session, rep=RepCreate.model_validate({"name": name, "email": f"{name}@example.com", **fields})
+        )
+    return rep.id
+
+
+async def add_reps(db: Database, count: int, **fields: object) -> list[uuid.UUID]:
+    return [await add_rep(db, f"rep{i}", **fields) for i in range(count)]
+
+
+async def assign(db: Database, event: LeadQualified | None = None) -> Assignment:
+    """Assign a lead (a fresh one by default) in its own transaction; it must find a rep."""
+    async with db.transaction() as session:
+        outcome = await service.assign_lead(session, event=event or qualified())
+    assert outcome.assignment is not None, outcome.result
+    return outcome.assignment
+
+
+@asynccontextmanager
+async def routing_app(
+    db: Database, settings: RoutingSettings | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
+    """The routing app on clean tables, once its consumer has worked through whatever earlier
+    tests of the session left on the shared broker (those leads would otherwise reach our reps)."""
+    async with running_service(create_app(settings), db) as client:
+        yield client

@@ -40,7 +40,7 @@ from shared.embedded import EmbeddedPostgres
 from shared.migrations import upgrade
 
 FAIRNESS_WEIGHTS = (1, 1, 2, 3, 5)
-PHASES = ("assignment", "timers", "fairness")
+PHASES = ("decisions", "timers", "fairness")
 
 
 # ---- the phases ---------------------------------------------------------------------------------
@@ -228,7 +228,7 @@ async def _shares(url: str) -> dict[str, Any]:
     return {
         "leads": total,
         "reps": per_rep,
-        "max_relative_error_pct": max(abs(r["relative_error_pct"]) for r in per_rep),
+        "max_deviation_pct": max(abs(r["relative_error_pct"]) for r in per_rep),
     }
 
 
@@ -262,9 +262,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             upgrade("routing", url)
             load = [round(x, 1) for x in os.getloadavg()]
             results: dict[str, Any] = {"machine": {"python": sys.version.split()[0], "load": load}}
-            if "assignment" in args.phases:
+            if "decisions" in args.phases:
                 print("bench.routing: assignment decisions vs raw transactions...", flush=True)
-                results["assignment"] = assignment_rate(url, host, args)
+                results["decisions"] = assignment_rate(url, host, args)
             if "timers" in args.phases:
                 print(f"bench.routing: {args.timers} timers over {args.timer_window_s:g}s...", flush=True)
                 results["timers"] = timer_firing(url, host, args)
@@ -286,7 +286,7 @@ async def _enable_commit_timestamps(host: str) -> None:
 
 def print_table(results: dict[str, Any]) -> None:
     rows: list[tuple[str, object]] = [("machine load average (1, 5, 15 min)", results["machine"]["load"])]
-    if a := results.get("assignment"):
+    if a := results.get("decisions"):
         rows += [
             ("postgres single-row tx/s (baseline)", a["raw_transactions_per_s"]),
             (
@@ -306,7 +306,7 @@ def print_table(results: dict[str, Any]) -> None:
         rows.append(
             (
                 f"fairness over {f['leads']} leads: max |share error| % (target <= 1)",
-                f["max_relative_error_pct"],
+                f["max_deviation_pct"],
             )
         )
         rows += [

@@ -15,6 +15,7 @@ from services.routing.schemas import RepCreate
 from services.routing.settings import RoutingSettings
 from shared.contracts import LeadQualified, LeadQualifiedPayload, LeadSnapshot, utc_now
 from shared.db import Database
+from shared.kafka import create_producer
 from tests.support import running_service
 
 
@@ -37,6 +38,17 @@ def qualified(
             lead=LeadSnapshot(email=f"{lead_id}@example.com", company="Analytical", source="form"),
         ),
     )
+
+
+async def publish(bootstrap: str, *events: LeadQualified) -> None:
+    """Put `lead.qualified` events on the broker, as scoring would."""
+    producer = create_producer(bootstrap, client_id="routing-test")
+    await producer.start()
+    try:
+        for event in events:
+            await producer.send_and_wait(event.event_type, event.to_bytes(), key=event.key)
+    finally:
+        await producer.stop()
 
 
 async def add_rep(db: Database, name: str, **fields: object) -> uuid.UUID:

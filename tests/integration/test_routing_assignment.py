@@ -16,22 +16,11 @@ from services.routing.schemas import RepCreate, RepUpdate
 from shared.auth import Role
 from shared.contracts import LeadQualified, decode_event, utc_now
 from shared.db import Database
-from shared.kafka import create_producer
 from tests.conftest import Infra, bearer, truncate_all
-from tests.routing_support import add_reps, qualified, routing_app
+from tests.routing_support import add_reps, publish, qualified, routing_app
 from tests.support import caught_up, eventually, read_topic, running_app
 
 MANAGER = bearer(Role.MANAGER)
-
-
-async def publish(bootstrap: str, *events: LeadQualified) -> None:
-    producer = create_producer(bootstrap, client_id="routing-test")
-    await producer.start()
-    try:
-        for event in events:
-            await producer.send_and_wait(event.event_type, event.to_bytes(), key=event.key)
-    finally:
-        await producer.stop()
 
 
 async def processed_count(db: Database, event_ids: list[uuid.UUID]) -> int:

@@ -13,9 +13,10 @@ from sqlalchemy import select
 from services.routing import reps, rule_versions, service
 from services.routing.models import Assignment, RepLedger, UnassignedLead
 from services.routing.rules import RuleSet
-from services.routing.schemas import RepCreate, RepUpdate
+from services.routing.schemas import RepUpdate
 from shared.contracts import LeadQualified, LeadQualifiedPayload, LeadSnapshot, utc_now
 from shared.db import Database
+from tests.routing_support import add_rep
 
 TEAM_RULES: dict[str, Any] = {
     "name": "Territories",
@@ -39,14 +40,6 @@ TEAM_RULES: dict[str, Any] = {
         {"id": "rest", "action": {"type": "pool", "pool": "everyone"}},
     ],
 }
-
-
-async def add_rep(db: Database, name: str, **fields: Any) -> uuid.UUID:
-    async with db.transaction() as session:
-        rep = await reps.register_rep(
-            session, rep=RepCreate.model_validate({"name": name, "email": f"{name}@example.com", **fields})
-        )
-    return rep.id
 
 
 async def team(db: Database) -> dict[str, uuid.UUID]:

@@ -11,11 +11,10 @@ from sqlalchemy import func, select
 from services.routing.main import create_app
 from services.routing.models import Assignment, outbox, processed_event
 from shared.auth import Role
-from shared.contracts import LeadQualified
 from shared.db import Database
-from shared.kafka import create_producer
 from tests.conftest import Infra, bearer, truncate_all
 from tests.integration.test_routing_rules import TEAM_RULES, qualified, team
+from tests.routing_support import publish
 from tests.support import caught_up, eventually, running_app, running_service
 
 MANAGER = bearer(Role.MANAGER)
@@ -128,16 +127,6 @@ class TestPreview:
         assert typo.status_code == 422
         async with db.transaction() as session:
             assert await session.scalar(select(func.count()).select_from(Assignment)) == 0
-
-
-async def publish(bootstrap: str, *events: LeadQualified) -> None:
-    producer = create_producer(bootstrap, client_id="routing-rules-test")
-    await producer.start()
-    try:
-        for event in events:
-            await producer.send_and_wait(event.event_type, event.to_bytes(), key=event.key)
-    finally:
-        await producer.stop()
 
 
 class TestTwoReplicasWithRules:

@@ -17,14 +17,15 @@ from shared.auth import Role
 from shared.contracts import utc_now
 from shared.db import Database
 from tests.conftest import Infra, bearer
-from tests.integration.test_routing_api import MANAGER, assert_problem, assign, create_rep, quiet_app
+from tests.integration.test_routing_api import MANAGER, assert_problem, assign_fresh, create_rep
+from tests.routing_support import routing_app
 
 
 async def test_a_rep_can_neither_see_nor_change_a_colleagues_work(db: Database, settings_env: Infra) -> None:
-    async with quiet_app(db) as client:
+    async with routing_app(db) as client:
         alice = await create_rep(client, "Alice")
         bob = await create_rep(client, "Bob")
-        assignments = [await assign(db) for _ in range(2)]
+        assignments = [await assign_fresh(db) for _ in range(2)]
         bobs = next(a for a, rep in assignments if str(rep) == bob["id"])
         queue = (await client.get(f"/v1/reps/{bob['id']}/queue", headers=MANAGER)).json()
         bobs_lead = next(a["lead_id"] for a in queue if a["id"] == str(bobs))

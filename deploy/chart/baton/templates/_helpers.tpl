@@ -124,6 +124,13 @@ app.kubernetes.io/component: {{ .component }}
       name: {{ include "baton.kafkaUserName" . }}
       key: password
 {{- end }}
+{{- if and (eq .component "routing") $root.Values.secrets.notificationWebhookUrlKey }}
+- name: BATON_NOTIFICATION_WEBHOOK_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "baton.existingSecret" $root }}
+      key: {{ $root.Values.secrets.notificationWebhookUrlKey }}
+{{- end }}
 {{- with (index $root.Values.services .component | default dict).calls }}
 {{- range $called := . }}
 {{- $calledSvc := index $root.Values.services $called }}

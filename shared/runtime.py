@@ -72,6 +72,7 @@ class ServiceRuntime:
         self.producer: AIOKafkaProducer | None = None
         self.relay: OutboxRelay | None = None
         self.consumer: EventConsumer | None = None
+        self.consume = settings.consume
 
     @asynccontextmanager
     async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:
@@ -93,7 +94,7 @@ class ServiceRuntime:
                     batch_size=s.outbox_batch_size,
                 )
                 await self.relay.start()
-            if self.handlers:
+            if self.handlers and self.consume:
                 if self.processed is None:
                     raise RuntimeError("a consuming service needs its processed_event table")
                 self.consumer = EventConsumer(

@@ -80,6 +80,11 @@ class ServiceSettings(KafkaSettings):
         default=5, description="Attempts per message before it goes to the dead-letter topic."
     )
     consumer_retry_backoff_s: float = 0.2
+    consume: bool = Field(
+        default=True,
+        description="Run the service's Kafka consumer. `false` serves the API and background workers only "
+        "(an API-only deployment, or a test of the workers that must not join the consumer group).",
+    )
     consumer_session_timeout_ms: int = Field(
         default=10_000,
         description="Kafka group session timeout. The embedded broker holds a join for half of it, "

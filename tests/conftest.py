@@ -102,18 +102,35 @@ async def db(migrated: Infra) -> AsyncIterator[Database]:
 async def truncate_all(database: Database) -> None:
     # A running app's consumer and workers lock their tables in another order than TRUNCATE
     # does; when Postgres breaks such a deadlock by aborting the truncation, it tries again.
+    # A lock held for long (an app a timed-out test left running) fails the test with the
+    # holder named, instead of hanging it until the session's timeout.
     for attempt in range(5):
         try:
             await _truncate_once(database)
             return
         except DBAPIError as exc:
-            if "deadlock detected" not in str(exc) or attempt == 4:
-                raise
+            retryable = "deadlock detected" in str(exc) or "lock timeout" in str(exc)
+            if not retryable or attempt == 4:
+                raise RuntimeError(
+                    f"cannot truncate; sessions holding locks: {await _lock_holders(database)}"
+                ) from exc
             await asyncio.sleep(0.1 * (attempt + 1))
+
+
+async def _lock_holders(database: Database) -> list[str]:
+    async with database.transaction() as session:
+        rows = await session.execute(
+            text(
+                "SELECT pid, state, left(query, 120) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid() AND state <> 'idle'"
+            )
+        )
+        return [f"{pid} {state}: {query}" for pid, state, query in rows]
 
 
 async def _truncate_once(database: Database) -> None:
     async with database.transaction() as session:
+        await session.execute(text("SET LOCAL lock_timeout = '10s'"))
         rows = await session.execute(
             text(
                 "SELECT schemaname, tablename FROM pg_tables "

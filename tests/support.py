@@ -16,8 +16,14 @@ from tests.conftest import truncate_all
 
 
 @asynccontextmanager
-async def running_app(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    """The app with its lifespan running (database, relay, consumer) and an in-process client."""
+async def running_app(app: FastAPI, *, consume: bool = True) -> AsyncIterator[httpx.AsyncClient]:
+    """The app with its lifespan running (database, relay, consumer) and an in-process client.
+
+    `consume=False` leaves the consumer out: a test of routes or workers then never joins (and
+    quickly leaves) the service's consumer group on the shared broker, which can hold up that
+    group's next rebalance for the tests that do consume.
+    """
+    app.state.runtime.consume = consume
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:

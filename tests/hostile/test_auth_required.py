@@ -109,7 +109,7 @@ async def test_every_guarded_route_answers_401_to_missing_or_forged_credentials(
     service: str, settings_env: Infra
 ) -> None:
     failures = []
-    async with running_app(APPS[service]()) as client:
+    async with running_app(APPS[service](), consume=False) as client:
         operations = guarded_operations((await client.get("/openapi.json")).json())
         writes = [op for op in operations if op[0] in WRITE_METHODS]
         assert writes, f"{service}: no write route found to check"
@@ -131,7 +131,7 @@ def is_401_problem(response: httpx.Response) -> bool:
 
 @pytest.mark.integration
 async def test_a_forged_api_key_cannot_post_activity(settings_env: Infra) -> None:
-    async with running_app(ingest_app()) as client:
+    async with running_app(ingest_app(), consume=False) as client:
         response = await client.post(
             "/v1/events", json={"events": []}, headers={"X-Api-Key": "bk_" + "f" * 40}
         )

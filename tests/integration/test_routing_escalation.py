@@ -305,7 +305,7 @@ class TestWebhookDelivery:
                 sla_max_reassignments=0,
             )
             # The workers are under test, not the consumer (see test_routing_sla's worker test).
-            async with running_app(create_app(settings)):
+            async with running_app(create_app(settings), consume=False):
                 await truncate_all(db)
                 await add_rep(db, "slow")
                 assignment = await assign(db, qualified_for(0))

@@ -163,10 +163,9 @@ class TestFallbackRetry:
 
 class TestWorkerInTheApp:
     async def test_running_app_marks_breaches_on_its_own(self, db: Database, settings_env: Infra) -> None:
-        # The worker is under test, not the consumer: do not wait on the group's rebalance (the
-        # shared test broker can take long after many joins and leaves). Leads other tests left
-        # on the broker may still arrive; only this lead's breach is asserted.
-        async with running_app(create_app()) as client:
+        # The worker is under test, not the consumer: the app runs without it, so it neither waits
+        # on nor disturbs the routing group's rebalances on the shared test broker.
+        async with running_app(create_app(), consume=False) as client:
             await truncate_all(db)
             await add_rep(db, "slow")
             assignment = await assign(db, qualified(sla_minutes=0))

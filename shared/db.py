@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Final
 
@@ -26,9 +26,22 @@ def service_metadata(schema: str) -> MetaData:
 class Database:
     """Holds the engine and session factory; created in a lifespan, disposed on exit."""
 
-    def __init__(self, url: str, *, pool_size: int = 10, pre_ping: bool = True) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = 10,
+        pre_ping: bool = True,
+        server_settings: Mapping[str, str] | None = None,
+    ) -> None:
+        # `server_settings` are session parameters set on every connection (e.g. lock_timeout).
+        connect_args = {"server_settings": dict(server_settings)} if server_settings else {}
         self.engine: AsyncEngine = create_async_engine(
-            url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=pre_ping
+            url,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_pre_ping=pre_ping,
+            connect_args=connect_args,
         )
         self.sessions: async_sessionmaker[AsyncSession] = async_sessionmaker(
             self.engine, expire_on_commit=False

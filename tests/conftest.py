@@ -91,12 +91,33 @@ async def migrated(infra: Infra) -> Infra:
 @pytest.fixture
 async def db(migrated: Infra) -> AsyncIterator[Database]:
     """A database handle on clean tables (every service schema truncated before the test)."""
-    database = Database(migrated.database_url, pool_size=5)
+    # A test's own writes wait at most this long for a lock a running app holds: a wait that
+    # long is a bug, and it should fail the test with its stack rather than hang it.
+    database = Database(migrated.database_url, pool_size=5, server_settings={"lock_timeout": "60s"})
     await truncate_all(database)
     try:
         yield database
     finally:
         await database.dispose()
+
+
+@pytest.fixture(autouse=True)
+async def no_task_outlives_its_test() -> AsyncIterator[None]:
+    """Cancel whatever a test left running in the session's event loop.
+
+    Every test shares one loop (the broker and database live for the session). When
+    pytest-timeout interrupts a hung test, its coroutine, and any app it started, would stay
+    scheduled in that loop and wake up inside the next tests, locking their tables and consuming
+    their events. Cancelling them runs their cleanup (an app's lifespan shutdown) now instead.
+    """
+    before = asyncio.all_tasks()
+    yield
+    current = asyncio.current_task()
+    leftover = [t for t in asyncio.all_tasks() - before if t is not current and not t.done()]
+    for task in leftover:
+        task.cancel()
+    if leftover:
+        await asyncio.wait(leftover, timeout=30)
 
 
 async def truncate_all(database: Database) -> None:

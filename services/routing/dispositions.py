@@ -81,6 +81,10 @@ async def record_disposition(
     The first disposition is the first touch (it stops the first-response clock); a closing one
     (rejected, won, lost, recycled) frees the rep's capacity, as only open leads count.
     """
+    assignment = await AssignmentRepository(session).lock(assignment_id)
+    if assignment is None:
+        raise AssignmentNotFound(f"no assignment {assignment_id}")
+    await check_may_act(session, holder=assignment.rep_id, actor=actor)
     note = disposition.free_text
     check_details(
         disposition.outcome,
@@ -89,10 +93,6 @@ async def record_disposition(
         has_amount=disposition.amount is not None,
         has_currency=disposition.currency is not None,
     )
-    assignment = await AssignmentRepository(session).lock(assignment_id)
-    if assignment is None:
-        raise AssignmentNotFound(f"no assignment {assignment_id}")
-    await check_may_act(session, holder=assignment.rep_id, actor=actor)
     check_transition(assignment.status, disposition.outcome)
 
     now = utc_now()

@@ -135,4 +135,3 @@ class TestLifecycle:
         with pytest.raises(IllegalTransition) as closed:
             check_handover("won", "reassigned", REASSIGNABLE)
         assert closed.value.extensions["allowed"] == ["accepted", "open", "queued", "sql"]
-

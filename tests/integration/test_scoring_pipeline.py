@@ -206,9 +206,7 @@ class TestScoreEndpoints:
         history = await client.get(f"/v1/leads/{uuid.uuid4()}/score/history", headers=READER)
         assert history.status_code == 404
 
-    async def test_sources_reps_and_strangers_may_not_read_scores(
-        self, client: httpx.AsyncClient
-    ) -> None:
+    async def test_sources_reps_and_strangers_may_not_read_scores(self, client: httpx.AsyncClient) -> None:
         path = f"/v1/leads/{uuid.uuid4()}/score"
         assert (await client.get(path)).status_code == 401
         # Reps see their own leads' scores in routing's queue, never every lead's here.

@@ -191,16 +191,19 @@ class DispositionCreate(BaseModel):
         description="ISO 4217 code of `amount`; the service's default (BATON_DEFAULT_CURRENCY) if omitted.",
     )
 
-    @model_validator(mode="after")
-    def _one_free_text(self) -> DispositionCreate:
-        if self.reason is not None and self.note is not None:
-            raise ValueError("give the free text as `note` only (`reason` is its deprecated name)")
-        return self
+    @model_validator(mode="before")
+    @classmethod
+    def _reason_is_the_note(cls, data: Any) -> Any:
+        # Clients written before reason codes send their free text as `reason`.
+        if isinstance(data, dict) and data.get("reason") is not None:
+            if data.get("note") is not None:
+                raise ValueError("give the free text as `note` only (`reason` is its deprecated name)")
+            data = {**data, "note": data["reason"], "reason": None}
+        return data
 
     @property
     def free_text(self) -> str | None:
-        text = self.note if self.note is not None else self.reason
-        return text.strip() or None if text else None
+        return self.note.strip() or None if self.note else None
 
 
 class TouchCreate(BaseModel):

@@ -42,6 +42,7 @@ from services.feedback.tuning import (
     rule_evidence,
 )
 from shared.contracts import (
+    REASON_LABELS,
     ActivityRecorded,
     LeadAssigned,
     LeadDispositioned,
@@ -141,13 +142,23 @@ async def record_touched(session: AsyncSession, event: LeadTouched) -> None:
 
 
 async def record_dispositioned(session: AsyncSession, event: LeadDispositioned) -> None:
-    """Mark the outcome's stage; the first disposition of any kind is the rep's first touch."""
+    """Mark the outcome's stage; the first disposition of any kind is the rep's first touch.
+
+    A reason code, when the rep gave one, is what the reasons Pareto groups by (under its
+    label), so "no budget" and "No budget, call in Q3" count as one reason. A lead recycled to
+    nurture has no funnel stage (yet): only its first touch counts.
+    """
     p = event.payload
-    await LeadFactRepository(session).record_disposition(
+    facts = LeadFactRepository(session)
+    stage = OUTCOME_STAGES.get(p.outcome)
+    if stage is None:
+        await facts.record_touch(event.lead_id, touched_at=p.dispositioned_at)
+        return
+    await facts.record_disposition(
         event.lead_id,
-        stage=OUTCOME_STAGES[p.outcome],
+        stage=stage,
         dispositioned_at=p.dispositioned_at,
-        reason=p.reason,
+        reason=REASON_LABELS.get(p.reason_code, p.reason_code) if p.reason_code else p.reason,
         amount=p.amount,
     )
 

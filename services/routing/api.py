@@ -8,8 +8,16 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query, Request, status
 
-from services.routing import dispositions, reps, rule_versions, service
-from services.routing.dependencies import ManagerDep, PreviewerDep, ReaderDep, RepOrManagerDep, acting_rep
+from services.routing import dispositions, handovers, reps, rule_versions, service
+from services.routing.dependencies import (
+    DefaultCurrencyDep,
+    ManagerDep,
+    PreviewerDep,
+    ReaderDep,
+    RepOrManagerDep,
+    acting_rep,
+    actor,
+)
 from services.routing.errors import RuleSetRejected
 from services.routing.lifecycle import NEXT_STATUSES
 from services.routing.rules import RuleSet, RuleSetInvalid
@@ -17,10 +25,13 @@ from services.routing.schemas import (
     AbsenceCreate,
     AbsenceRead,
     AssignmentRead,
+    DeclineCreate,
     DispositionCreate,
     DispositionRead,
+    HandoverRead,
     HolidayPut,
     HolidayRead,
+    ReassignCreate,
     RepCreate,
     RepRead,
     RepUpdate,
@@ -114,17 +125,68 @@ async def get_lead_assignment(
     "/assignments/{assignment_id}/disposition",
     tags=["assignments"],
     status_code=status.HTTP_201_CREATED,
-    summary="Record an outcome: accepted, rejected (with a reason), sql, won (with an amount), lost",
+    summary="Record an outcome: accepted, rejected (reason code), sql, won (amount), lost (reason), "
+    "recycled (back to nurture)",
 )
 async def record_disposition(
-    session: SessionDep, principal: RepOrManagerDep, assignment_id: uuid.UUID, disposition: DispositionCreate
+    session: SessionDep,
+    principal: RepOrManagerDep,
+    currency: DefaultCurrencyDep,
+    assignment_id: uuid.UUID,
+    disposition: DispositionCreate,
 ) -> DispositionRead:
     return await dispositions.record_disposition(
         session,
         assignment_id=assignment_id,
         disposition=disposition,
-        acting_rep=acting_rep(principal),
+        actor=actor(principal),
         recorded_by=principal.subject,
+        default_currency=currency,
+    )
+
+
+@router.post(
+    "/assignments/{assignment_id}/accept",
+    tags=["assignments"],
+    status_code=status.HTTP_201_CREATED,
+    summary="Accept the lead: the disposition `accepted`",
+)
+async def accept_assignment(
+    session: SessionDep, principal: RepOrManagerDep, currency: DefaultCurrencyDep, assignment_id: uuid.UUID
+) -> DispositionRead:
+    return await dispositions.record_disposition(
+        session,
+        assignment_id=assignment_id,
+        disposition=DispositionCreate(outcome="accepted"),
+        actor=actor(principal),
+        recorded_by=principal.subject,
+        default_currency=currency,
+    )
+
+
+@router.post(
+    "/assignments/{assignment_id}/decline",
+    tags=["assignments"],
+    summary="Hand an open lead back: the rules route it to another rep (or the fallback queue)",
+)
+async def decline_assignment(
+    session: SessionDep, principal: RepOrManagerDep, assignment_id: uuid.UUID, decline: DeclineCreate
+) -> HandoverRead:
+    return await handovers.decline_assignment(
+        session, assignment_id=assignment_id, decline=decline, actor=actor(principal), by=principal.subject
+    )
+
+
+@router.post(
+    "/assignments/{assignment_id}/reassign",
+    tags=["assignments"],
+    summary="Move a lead to a named rep, or to whoever the rules pick next (managers and admins)",
+)
+async def reassign_assignment(
+    session: SessionDep, principal: ManagerDep, assignment_id: uuid.UUID, reassign: ReassignCreate
+) -> HandoverRead:
+    return await handovers.reassign_assignment(
+        session, assignment_id=assignment_id, reassign=reassign, actor=actor(principal), by=principal.subject
     )
 
 
@@ -138,7 +200,7 @@ async def log_touch(
     session: SessionDep, principal: RepOrManagerDep, assignment_id: uuid.UUID, touch: TouchCreate
 ) -> AssignmentRead:
     return await dispositions.log_touch(
-        session, assignment_id=assignment_id, touch=touch, acting_rep=acting_rep(principal)
+        session, assignment_id=assignment_id, touch=touch, actor=actor(principal)
     )
 
 

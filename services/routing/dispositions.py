@@ -10,6 +10,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.routing.access import Actor, check_may_act
 from services.routing.errors import (
     AssignmentNotFound,
     IllegalTransition,
@@ -28,6 +29,7 @@ from services.routing.repository import (
 )
 from services.routing.schemas import AssignmentRead, DispositionCreate, DispositionRead, TouchCreate
 from shared.contracts import (
+    REASON_LABELS,
     LeadDispositioned,
     LeadDispositionedPayload,
     LeadTouched,
@@ -70,21 +72,33 @@ async def record_disposition(
     *,
     assignment_id: uuid.UUID,
     disposition: DispositionCreate,
-    acting_rep: uuid.UUID | None,
+    actor: Actor,
     recorded_by: str,
+    default_currency: str,
 ) -> DispositionRead:
     """Record a rep's outcome for an assignment and stage `lead.dispositioned`.
 
-    The first disposition is the first touch (it stops the first-response clock).
+    The first disposition is the first touch (it stops the first-response clock); a closing one
+    (rejected, won, lost, recycled) frees the rep's capacity, as only open leads count.
     """
     assignment = await AssignmentRepository(session).lock(assignment_id)
     if assignment is None:
         raise AssignmentNotFound(f"no assignment {assignment_id}")
-    _check_owner(assignment.rep_id, acting_rep)
-    check_details(disposition.outcome, reason=disposition.reason, has_amount=disposition.amount is not None)
+    await check_may_act(session, holder=assignment.rep_id, actor=actor)
+    note = disposition.free_text
+    check_details(
+        disposition.outcome,
+        reason_code=disposition.reason_code,
+        note=note,
+        has_amount=disposition.amount is not None,
+        has_currency=disposition.currency is not None,
+    )
     check_transition(assignment.status, disposition.outcome)
 
     now = utc_now()
+    code = disposition.reason_code
+    reason = note or (REASON_LABELS.get(code, code) if code else None)
+    currency = None if disposition.amount is None else disposition.currency or default_currency
     event = LeadDispositioned(
         producer=PRODUCER,
         lead_id=assignment.lead_id,
@@ -94,8 +108,10 @@ async def record_disposition(
             assignment_id=assignment.id,
             rep_id=assignment.rep_id,
             outcome=disposition.outcome,
-            reason=disposition.reason,
+            reason=reason,
+            reason_code=code,
             amount=disposition.amount,
+            currency=currency,
             dispositioned_at=now,
         ),
     )
@@ -104,8 +120,11 @@ async def record_disposition(
         assignment_id=assignment.id,
         rep_id=assignment.rep_id,
         outcome=disposition.outcome,
-        reason=disposition.reason,
+        reason=reason,
+        reason_code=code,
+        note=note,
         amount=disposition.amount,
+        currency=currency,
         recorded_by=recorded_by,
         recorded_at=now,
         event_id=event.event_id,
@@ -118,7 +137,7 @@ async def record_disposition(
     await add_event(session, outbox, event)
     log.info(
         "routing.lead_dispositioned",
-        extra={"assignment_id": str(assignment.id), "outcome": disposition.outcome},
+        extra={"assignment_id": str(assignment.id), "outcome": disposition.outcome, "reason_code": code},
     )
     return DispositionRead.model_validate(row)
 
@@ -128,13 +147,13 @@ async def log_touch(
     *,
     assignment_id: uuid.UUID,
     touch: TouchCreate,
-    acting_rep: uuid.UUID | None,
+    actor: Actor,
 ) -> AssignmentRead:
     """Log a contact attempt and stage `lead.touched`. The first touch stops the SLA clock."""
     assignment = await AssignmentRepository(session).lock(assignment_id)
     if assignment is None:
         raise AssignmentNotFound(f"no assignment {assignment_id}")
-    _check_owner(assignment.rep_id, acting_rep)
+    await check_may_act(session, holder=assignment.rep_id, actor=actor)
     if not NEXT_STATUSES[assignment.status]:
         raise IllegalTransition(assignment.status, "touched", ())
     now = utc_now()

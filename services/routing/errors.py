@@ -57,13 +57,33 @@ class IllegalTransition(Conflict):
     title = "Illegal transition"
     slug = "illegal-transition"
 
-    def __init__(self, current: str, outcome: str, allowed: Iterable[str]) -> None:
+    def __init__(
+        self, current: str, outcome: str, allowed: Iterable[str], *, allowed_are: str = "next"
+    ) -> None:
+        """`allowed` lists the next states (`allowed_are="next"`) or, for an action such as a
+        decline, the statuses it may be taken from (`"statuses"`)."""
         allowed = sorted(allowed)
-        super().__init__(
-            f"an assignment in status {current!r} cannot become {outcome!r}",
-            current_status=current,
-            allowed=allowed,
+        detail = (
+            f"an assignment in status {current!r} cannot become {outcome!r}"
+            if allowed_are == "next"
+            else f"an assignment in status {current!r} cannot be {outcome}"
         )
+        super().__init__(detail, current_status=current, allowed=allowed, allowed_are=allowed_are)
+
+
+class NotYourTeam(Problem):
+    """A manager acting on (or handing a lead to) a rep outside their team."""
+
+    status = 403
+    title = "Forbidden"
+    slug = "not-your-team"
+
+
+class CannotReassign(Unprocessable):
+    """A reassignment to the rep who holds the lead, or to a rep who cannot take it."""
+
+    title = "Cannot reassign"
+    slug = "cannot-reassign"
 
 
 class DispositionInvalid(Unprocessable):

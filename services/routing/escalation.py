@@ -13,12 +13,11 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.routing import notifications
-from services.routing.decision import decide
+from services.routing.handovers import reroute
 from services.routing.metrics import REPS_PAUSED
 from services.routing.models import Assignment, Rep, SlaTimer
 from services.routing.policy import SlaPolicy
 from services.routing.repository import LedgerRepository, RepRepository, SlaTimerRepository
-from services.routing.service import hand_over, sla_due_at_for
 
 log = logging.getLogger(__name__)
 
@@ -93,23 +92,22 @@ async def escalate_breach(
 async def _reassign(
     session: AsyncSession, *, assignment: Assignment, breached: SlaTimer, at: datetime
 ) -> Rep | None:
-    """Hand the lead to the next eligible rep; returns that rep, or None if nobody can."""
+    """Hand the lead to the next eligible rep of its own rule; returns that rep, or None if nobody
+    can. The breach settles the timers itself."""
     await LedgerRepository(session).enter_pool(exclusive=False)
-    decision = await decide(session, at=at, excluding=assignment.rep_id)
-    if decision.chosen is None or decision.standing is None:
+    decision = await reroute(
+        session,
+        assignment=assignment,
+        at=at,
+        excluding=assignment.rep_id,
+        kind="escalated",
+        cancel_timers=False,
+        details={"breached_due_at": breached.due_at.isoformat()},
+    )
+    if decision.chosen is None:
         # Nobody else can take it: the lead stays with its rep rather than going unowned.
         log.warning("routing.sla_escalation_failed", extra={"assignment_id": str(assignment.id)})
-        return None
-    rep = decision.chosen
-    assignment.rep_id = rep.id
-    assignment.assigned_at = at
-    assignment.sla_due_at = await sla_due_at_for(session, rep=rep, start=at, minutes=assignment.sla_minutes)
-    assignment.reassignments += 1
-    await session.flush()
-    await hand_over(
-        session, assignment=assignment, rep=rep, standing=decision.standing, at=at, caused_by=None
-    )
-    return rep
+    return decision.chosen
 
 
 def _record_escalation(

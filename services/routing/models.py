@@ -32,7 +32,8 @@ from shared.outbox import outbox_table, processed_event_table
 
 SCHEMA = "routing"
 
-ASSIGNMENT_STATUSES = ("open", "accepted", "rejected", "sql", "won", "lost")
+# `queued`: handed back with nobody to take it, waiting in the fallback queue; `recycled`: back to nurture.
+ASSIGNMENT_STATUSES = ("open", "accepted", "rejected", "sql", "won", "lost", "recycled", "queued")
 TIMER_KINDS = ("reminder", "breach")
 TIMER_OUTCOMES = ("breached", "moot", "reminded", "cancelled")
 NOTIFICATION_STATUSES = ("pending", "sent", "failed", "unsent")
@@ -213,8 +214,12 @@ class Disposition(Base):
     assignment_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("assignment.id"), index=True)
     rep_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     outcome: Mapped[str] = mapped_column(String(16))
+    # `reason` is readable (the note, else the code's label), as `lead.dispositioned` carries it.
     reason: Mapped[str | None] = mapped_column(Text)
+    reason_code: Mapped[str | None] = mapped_column(String(32))
+    note: Mapped[str | None] = mapped_column(Text)
     amount: Mapped[Decimal | None] = mapped_column(Numeric(14, 2))
+    currency: Mapped[str | None] = mapped_column(String(3))
     recorded_by: Mapped[str] = mapped_column(String(255))
     recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), unique=True)

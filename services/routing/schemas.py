@@ -22,7 +22,9 @@ from pydantic import (
     model_validator,
 )
 
-from shared.contracts.events import Outcome, TouchChannel
+from shared.contracts.events import LostReason, Outcome, RejectReason, TouchChannel
+
+CURRENCY_PATTERN = r"^[A-Z]{3}$"
 
 
 def _known_timezone(value: str) -> str:
@@ -164,9 +166,44 @@ class AssignmentRead(BaseModel):
 
 
 class DispositionCreate(BaseModel):
+    """An outcome. `rejected` needs a `reason_code` from the fixed list; `lost` a loss code or a
+    `note` (`other` with a note); `won` may carry an `amount` in a `currency` (ISO 4217; the
+    service's default currency when omitted)."""
+
     outcome: Outcome
-    reason: str | None = Field(default=None, max_length=2000)
+    reason_code: RejectReason | LostReason | None = Field(
+        default=None,
+        description="Rejected: bad_data, not_our_icp, no_budget, no_authority, no_need, student, "
+        "competitor, duplicate, already_in_pipeline. Lost: price, competitor, no_decision, timing, "
+        "product_fit, other.",
+    )
+    note: str | None = Field(default=None, max_length=2000, description="The rep's own words.")
+    reason: str | None = Field(
+        default=None,
+        max_length=2000,
+        deprecated=True,
+        description="Deprecated: the free text, now `note`; read as `note` when that is absent.",
+    )
     amount: Decimal | None = Field(default=None, ge=0, max_digits=14, decimal_places=2)
+    currency: str | None = Field(
+        default=None,
+        pattern=CURRENCY_PATTERN,
+        description="ISO 4217 code of `amount`; the service's default (BATON_DEFAULT_CURRENCY) if omitted.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _reason_is_the_note(cls, data: Any) -> Any:
+        # Clients written before reason codes send their free text as `reason`.
+        if isinstance(data, dict) and data.get("reason") is not None:
+            if data.get("note") is not None:
+                raise ValueError("give the free text as `note` only (`reason` is its deprecated name)")
+            data = {**data, "note": data["reason"], "reason": None}
+        return data
+
+    @property
+    def free_text(self) -> str | None:
+        return self.note.strip() or None if self.note else None
 
 
 class TouchCreate(BaseModel):
@@ -181,10 +218,46 @@ class DispositionRead(BaseModel):
     assignment_id: uuid.UUID
     rep_id: uuid.UUID
     outcome: Outcome
-    reason: str | None
+    reason: str | None = Field(description="Why, readable: the note, else the label of the reason code.")
+    reason_code: str | None = None
+    note: str | None = None
     amount: Decimal | None
+    currency: str | None = None
     recorded_at: datetime
     event_id: uuid.UUID
+
+
+class DeclineCreate(BaseModel):
+    """A rep hands an open lead back; the rules route it to someone else."""
+
+    reason: str = Field(min_length=1, max_length=2000, description="Why the rep cannot take it.")
+
+    @field_validator("reason")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("say why the lead is handed back")
+        return value.strip()
+
+
+class ReassignCreate(BaseModel):
+    """A manager moves a lead: to `rep_id`, or, without one, to whoever the rules pick next."""
+
+    rep_id: uuid.UUID | None = Field(
+        default=None, description="The rep to take the lead; omit to let the rules pick."
+    )
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class HandoverRead(BaseModel):
+    """Where a lead went when it changed hands: to a rep (`assignment.rep_id`), or, with nobody
+    to take it, into the fallback queue (`queued`, `assignment.status` is `queued`)."""
+
+    assignment: AssignmentRead
+    from_rep_id: uuid.UUID
+    to_rep_id: uuid.UUID | None = None
+    queued: bool = False
+    queue: str | None = Field(default=None, description="The fallback queue the lead waits in.")
 
 
 class PreviewLead(BaseModel):

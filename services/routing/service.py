@@ -6,33 +6,27 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.routing import roundrobin
-from services.routing.calendar import add_business_minutes
-from services.routing.decision import Decision, availability_of, decide
-from services.routing.eligibility import local_day
+from services.routing.decision import Decision, decide
+from services.routing.handovers import PRODUCER as PRODUCER
+from services.routing.handovers import hand_over, reroute
+from services.routing.handovers import sla_due_at_for as sla_due_at_for
 from services.routing.metrics import DECISION_SECONDS, LEADS_QUEUED
-from services.routing.models import Assignment, Rep, outbox
+from services.routing.models import Assignment
 from services.routing.repository import (
     AssignmentRepository,
     ErasureRepository,
     FallbackQueueRepository,
-    HolidayRepository,
     LedgerRepository,
-    SlaTimerRepository,
 )
-from services.routing.rule_repository import DayCountRepository
 from services.routing.schemas import RoutingPreview, RoutingPreviewCreate
-from shared.contracts import LeadAssigned, LeadAssignedPayload, LeadErased, LeadQualified, utc_now
-from shared.outbox import add_event
+from shared.contracts import LeadErased, LeadQualified, utc_now
 
 log = logging.getLogger(__name__)
-
-PRODUCER = "routing"
 
 
 async def erase_lead(session: AsyncSession, *, event: LeadErased) -> None:
@@ -75,7 +69,24 @@ async def assign_queued_leads(session: AsyncSession, *, limit: int = DRAIN_BATCH
     for waiting in await queue.claim_oldest(limit=limit):
         if waiting.pool in stuck:
             continue
-        if await AssignmentRepository(session).by_lead(waiting.lead_id) is not None:
+        existing = await AssignmentRepository(session).by_lead(waiting.lead_id)
+        if existing is not None:
+            existing = await AssignmentRepository(session).lock(existing.id)
+        if existing is not None and existing.status == "queued":
+            # Handed back with nobody to take it: routed again, away from the rep who gave it back.
+            decision = await reroute(
+                session,
+                assignment=existing,
+                at=utc_now(),
+                excluding=existing.rep_id,
+                kind="from_fallback_queue",
+            )
+            if decision.chosen is None:
+                stuck.update({waiting.pool, decision.queue})
+                continue
+            assigned += 1
+            continue
+        if existing is not None:
             # A later qualification of the same lead found a rep first.
             await queue.remove(waiting.lead_id)
             continue
@@ -89,12 +100,6 @@ async def assign_queued_leads(session: AsyncSession, *, limit: int = DRAIN_BATCH
     if assigned:
         log.info("routing.fallback_queue_drained", extra={"assigned": assigned})
     return assigned
-
-
-async def sla_due_at_for(session: AsyncSession, *, rep: Rep, start: datetime, minutes: float) -> datetime:
-    """The first-touch deadline in the rep's business time (their hours, minus holidays)."""
-    holidays = await HolidayRepository(session).days_from(start.date() - timedelta(days=1))
-    return add_business_minutes(start, minutes, rep=availability_of(rep, 0), holidays=holidays)
 
 
 async def retry_fallback_queue(session: AsyncSession) -> int:
@@ -141,7 +146,12 @@ async def _assign(
     rep, standing = decision.chosen, decision.standing
     # A lead that waited in the fallback queue could not be touched earlier: its clock starts now.
     clock_start = payload.qualified_at if queued_at is None else max(payload.qualified_at, now)
-    trace = {**decision.trace, "sla_clock_started_at": clock_start.isoformat()}
+    trace = {
+        **decision.trace,
+        "sla_clock_started_at": clock_start.isoformat(),
+        # What the lead was routed on, so a re-route (a decline, a breach) asks the same rules.
+        "qualification": _qualification(event),
+    }
     if queued_at is not None:
         trace["queued_at"] = queued_at.isoformat()
     assignment_id = uuid.uuid4()
@@ -169,70 +179,6 @@ async def _assign(
     assert assignment is not None
     await hand_over(session, assignment=assignment, rep=rep, standing=standing, at=now, caused_by=event)
     return AssignOutcome("assigned", assignment)
-
-
-async def hand_over(
-    session: AsyncSession,
-    *,
-    assignment: Assignment,
-    rep: Rep,
-    standing: roundrobin.Standing | None,
-    at: datetime,
-    caused_by: LeadQualified | None,
-) -> None:
-    """What follows every (re)assignment: credit the pool's ledger (a rep a rule named directly
-    took no turn in any rotation), count the rep's day, start their SLA timer, and stage
-    `lead.assigned`."""
-    if standing is not None:
-        credited = roundrobin.credited(standing, at=at)
-        await LedgerRepository(session).credit_assignment(
-            rep.id,
-            pool=standing.pool,
-            credit=credited.credit,
-            weight=standing.weight,
-            at=at,
-            share_when_picked=standing.share,
-        )
-    await DayCountRepository(session).count_one(rep.id, local_day(rep.timezone, at))
-    await SlaTimerRepository(session).schedule(
-        assignment_id=assignment.id, rep_id=rep.id, due_at=assignment.sla_due_at
-    )
-    payload = LeadAssignedPayload(
-        assignment_id=assignment.id,
-        rep_id=rep.id,
-        rep_name=rep.name,
-        strategy=assignment.strategy,
-        sla_tier=assignment.sla_tier,
-        sla_due_at=assignment.sla_due_at,
-        assigned_at=assignment.assigned_at,
-        qualified_at=assignment.qualified_at,
-    )
-    if caused_by is not None:
-        event = LeadAssigned.new(
-            lead_id=assignment.lead_id,
-            payload=payload,
-            producer=PRODUCER,
-            caused_by=caused_by,
-            occurred_at=at,
-        )
-    else:
-        # A reassignment has no causing event on the wire; it stays in the lead's journey.
-        event = LeadAssigned(
-            lead_id=assignment.lead_id,
-            payload=payload,
-            producer=PRODUCER,
-            correlation_id=assignment.correlation_id,
-            occurred_at=at,
-        )
-    await add_event(session, outbox, event)
-    log.info(
-        "routing.lead_assigned",
-        extra={
-            "lead_id": str(assignment.lead_id),
-            "rep_id": str(rep.id),
-            "assignment_id": str(assignment.id),
-        },
-    )
 
 
 async def _queue(session: AsyncSession, *, event: LeadQualified, decision: Decision, at: datetime) -> None:

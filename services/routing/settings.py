@@ -42,6 +42,11 @@ class RoutingSettings(ServiceSettings):
     sla_pause_window_hours: float = Field(
         default=24.0, gt=0, description="The window in which a rep's breaches count towards a pause."
     )
+    default_currency: str = Field(
+        default="EUR",
+        pattern=r"^[A-Z]{3}$",
+        description="ISO 4217 currency of a won deal's amount when the rep names none.",
+    )
     notification_webhook_url: SecretStr | None = Field(
         default=None,
         description="Slack-compatible incoming webhook for SLA reminders, breaches and pauses. "

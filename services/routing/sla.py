@@ -11,11 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.routing import notifications
 from services.routing.escalation import Escalation, escalate_breach
+from services.routing.handovers import PRODUCER, sla_due_at_for
 from services.routing.metrics import SLA_BREACHES, SLA_FIRING_LATENESS_SECONDS, SLA_REMINDERS
 from services.routing.models import Assignment, Rep, SlaTimer, outbox
 from services.routing.policy import SlaPolicy
 from services.routing.repository import AssignmentRepository, RepRepository, SlaTimerRepository
-from services.routing.service import PRODUCER, sla_due_at_for
 from shared.contracts import SlaBreached, SlaBreachedPayload
 from shared.outbox import add_events
 

@@ -4,6 +4,7 @@ from shared.contracts.codec import UndecodableEvent, decode_event
 from shared.contracts.envelope import Envelope, Payload, utc_now
 from shared.contracts.events import (
     NO_LEAD,
+    REASON_LABELS,
     ActivityRecorded,
     ActivityRecordedPayload,
     AnyEvent,
@@ -23,7 +24,9 @@ from shared.contracts.events import (
     LeadSnapshot,
     LeadTouched,
     LeadTouchedPayload,
+    LostReason,
     Outcome,
+    RejectReason,
     RubricActivated,
     RubricActivatedPayload,
     SlaBreached,
@@ -32,6 +35,7 @@ from shared.contracts.events import (
 
 __all__ = [
     "NO_LEAD",
+    "REASON_LABELS",
     "ActivityRecorded",
     "ActivityRecordedPayload",
     "AnyEvent",
@@ -52,8 +56,10 @@ __all__ = [
     "LeadSnapshot",
     "LeadTouched",
     "LeadTouchedPayload",
+    "LostReason",
     "Outcome",
     "Payload",
+    "RejectReason",
     "RubricActivated",
     "RubricActivatedPayload",
     "SlaBreached",

@@ -15,7 +15,37 @@ from pydantic import Field
 
 from shared.contracts.envelope import Envelope, Payload
 
-Outcome = Literal["accepted", "rejected", "sql", "won", "lost"]
+Outcome = Literal["accepted", "rejected", "sql", "won", "lost", "recycled"]
+RejectReason = Literal[
+    "bad_data",
+    "not_our_icp",
+    "no_budget",
+    "no_authority",
+    "no_need",
+    "student",
+    "competitor",
+    "duplicate",
+    "already_in_pipeline",
+]
+LostReason = Literal["price", "competitor", "no_decision", "timing", "product_fit", "other"]
+
+# What each reason code reads as in reports; the code is what they group by.
+REASON_LABELS: dict[str, str] = {
+    "bad_data": "bad data",
+    "not_our_icp": "not our ICP",
+    "no_budget": "no budget",
+    "no_authority": "no authority",
+    "no_need": "no need",
+    "student": "student",
+    "competitor": "competitor",
+    "duplicate": "duplicate",
+    "already_in_pipeline": "already in pipeline",
+    "price": "price",
+    "no_decision": "no decision",
+    "timing": "timing",
+    "product_fit": "product fit",
+    "other": "other",
+}
 QualificationReason = Literal["threshold", "hand_raiser"]
 
 
@@ -130,9 +160,19 @@ class LeadDispositionedPayload(Payload):
     assignment_id: uuid.UUID
     rep_id: uuid.UUID
     outcome: Outcome
-    reason: str | None = None
+    reason: str | None = Field(
+        default=None,
+        description="Why, readable: the rep's note, else the label of `reason_code`.",
+    )
     amount: Decimal | None = None
     dispositioned_at: datetime
+    # Added in schema version 1 (additive): older events carry neither.
+    reason_code: str | None = Field(
+        default=None,
+        description="A rejection's code (RejectReason) or a loss's (LostReason); plain text on the "
+        "wire so a code added later never fails an older consumer.",
+    )
+    currency: str | None = Field(default=None, description="ISO 4217 code of `amount`.")
 
 
 TouchChannel = Literal["call", "email", "meeting", "social", "other"]

@@ -174,7 +174,9 @@ class Run:
         else:
             body: dict[str, Any] = {"outcome": step.action}
             if step.reason:
-                body["reason"] = step.reason
+                body["note"] = step.reason
+            if step.reason_code:
+                body["reason_code"] = step.reason_code
             if step.amount is not None:
                 body["amount"] = f"{step.amount:.2f}"
             response = self.call("POST", "routing", f"{path}/disposition", headers=headers, json=body)

@@ -37,6 +37,29 @@ class Step:
     reason: str | None = None
     amount: float | None = None
 
+    @property
+    def reason_code(self) -> str | None:
+        """The code routing files the rep's reason under (a rejection must have one)."""
+        return REASON_CODES.get(self.reason) if self.reason else None
+
+
+# The reasons the simulated reps give, as routing's fixed reason codes.
+REASON_CODES: dict[str, str] = {
+    "student, not a buyer": "student",
+    "job seeker": "not_our_icp",
+    "personal email, no company": "bad_data",
+    "company too small": "not_our_icp",
+    "no budget": "no_budget",
+    "not the decision maker": "no_authority",
+    "no response after 3 attempts": "bad_data",
+    "just researching": "no_need",
+    "not our lead": "not_our_icp",
+    "chose a competitor": "competitor",
+    "no decision": "no_decision",
+    "price": "price",
+    "timing": "timing",
+}
+
 
 def habit_of(rep_name: str) -> Habit:
     return HABITS.get(rep_name, DEFAULT_HABIT)

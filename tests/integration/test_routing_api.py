@@ -265,7 +265,7 @@ class TestRecordDisposition:
             )
             unknown_outcome = await client.post(url, json={"outcome": "maybe"}, headers=MANAGER)
             with_reason = await client.post(
-                url, json={"outcome": "rejected", "reason": "not our ICP"}, headers=MANAGER
+                url, json={"outcome": "rejected", "reason_code": "not_our_icp"}, headers=MANAGER
             )
         assert_problem(no_reason, 422, "disposition-invalid")
         assert_problem(amount_on_accept, 422, "disposition-invalid")
@@ -281,10 +281,10 @@ class TestRecordDisposition:
             url = f"/v1/assignments/{assignment_id}/disposition"
             early_win = await client.post(url, json={"outcome": "won"}, headers=MANAGER)
             await client.post(url, json={"outcome": "accepted"}, headers=MANAGER)
-            await client.post(url, json={"outcome": "lost", "reason": "went dark"}, headers=MANAGER)
+            await client.post(url, json={"outcome": "lost", "note": "went dark"}, headers=MANAGER)
             after_lost = await client.post(url, json={"outcome": "sql"}, headers=MANAGER)
         problem = assert_problem(early_win, 409, "illegal-transition")
-        assert problem["allowed"] == ["accepted", "rejected"]
+        assert problem["allowed"] == ["accepted", "recycled", "rejected"]
         assert assert_problem(after_lost, 409, "illegal-transition")["allowed"] == []
 
     async def test_only_the_assigned_rep_may_record_an_outcome(
@@ -323,7 +323,7 @@ class TestLogTouch:
             bad_channel = await client.post(url, json={"channel": "pigeon"}, headers=as_rep)
             await client.post(
                 f"/v1/assignments/{assignment_id}/disposition",
-                json={"outcome": "rejected", "reason": "student"},
+                json={"outcome": "rejected", "reason_code": "student"},
                 headers=as_rep,
             )
             after_close = await client.post(url, json={"channel": "call"}, headers=as_rep)

@@ -17,6 +17,7 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from services.routing import dispositions, reps, service, sla
+from services.routing.access import Actor
 from services.routing.errors import RepSelfServiceOnly
 from services.routing.main import create_app
 from services.routing.models import Assignment, Notification, Rep, SlaTimer
@@ -102,7 +103,10 @@ class TestReminders:
         await fire_at(db, event.payload.qualified_at + timedelta(minutes=6))
         async with db.transaction() as session:
             await dispositions.log_touch(
-                session, assignment_id=assignment.id, touch=TouchCreate(channel="call"), acting_rep=rep
+                session,
+                assignment_id=assignment.id,
+                touch=TouchCreate(channel="call"),
+                actor=Actor(rep_id=rep),
             )
 
         assert await fire_at(db, event.payload.qualified_at + timedelta(hours=1)) == (0, 0, 0)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 
 from services.routing import dispositions, service, sla
+from services.routing.access import ANYONE, Actor
 from services.routing.main import create_app
 from services.routing.models import Assignment, Rep, SlaTimer, outbox
 from services.routing.policy import SlaPolicy
@@ -104,8 +105,9 @@ class TestFireDueSlaTimers:
                 session,
                 assignment_id=assignment.id,
                 disposition=DispositionCreate(outcome="accepted"),
-                acting_rep=rep,
+                actor=Actor(rep_id=rep),
                 recorded_by="test",
+                default_currency="EUR",
             )
         assert await fire(db) == (0, 0)
         assert (await reload(db, assignment.id)).sla_breached_at is None
@@ -151,8 +153,9 @@ class TestFallbackRetry:
                 session,
                 assignment_id=first.id,
                 disposition=DispositionCreate(outcome="accepted"),
-                acting_rep=None,
+                actor=ANYONE,
                 recorded_by="manager",
+                default_currency="EUR",
             )
         async with db.transaction() as session:
             assert await service.retry_fallback_queue(session) == 1

@@ -9,7 +9,15 @@ import pytest
 
 from services.routing.eligibility import RepAvailability, skip_reason, within_working_hours
 from services.routing.errors import DispositionInvalid, IllegalTransition
-from services.routing.lifecycle import check_details, check_transition
+from services.routing.lifecycle import (
+    DECLINABLE,
+    REASSIGNABLE,
+    REJECT_REASONS,
+    check_details,
+    check_handover,
+    check_transition,
+)
+from shared.contracts import Outcome
 
 REP = uuid.UUID(int=1)
 # A Monday: 14:00 UTC is 09:00 in New York and 23:00 in Tokyo.
@@ -77,19 +85,53 @@ class TestLifecycle:
     def test_won_before_accepted_is_illegal_and_names_the_next_states(self) -> None:
         with pytest.raises(IllegalTransition) as caught:
             check_transition("open", "won")
-        assert caught.value.extensions["allowed"] == ["accepted", "rejected"]
+        assert caught.value.extensions["allowed"] == ["accepted", "recycled", "rejected"]
 
-    @pytest.mark.parametrize("closed", ["won", "lost", "rejected"])
-    def test_nothing_follows_a_closed_assignment(self, closed: str) -> None:
+    @pytest.mark.parametrize("closed", ["won", "lost", "rejected", "recycled", "queued"])
+    def test_nothing_follows_a_closed_or_queued_assignment(self, closed: str) -> None:
         with pytest.raises(IllegalTransition):
             check_transition(closed, "accepted")
 
-    def test_rejection_needs_a_reason(self) -> None:
-        with pytest.raises(DispositionInvalid):
-            check_details("rejected", reason="  ", has_amount=False)
-        check_details("rejected", reason="not our ICP", has_amount=False)
+    @pytest.mark.parametrize("current", ["open", "accepted", "sql"])
+    def test_a_lead_is_recycled_to_nurture_from_any_stage_before_it_closes(self, current: str) -> None:
+        check_transition(current, "recycled")
 
-    def test_only_a_win_carries_an_amount(self) -> None:
-        check_details("won", reason=None, has_amount=True)
+    def test_rejection_needs_a_code_from_the_fixed_list(self) -> None:
+        for code in (None, "price", "went dark"):
+            with pytest.raises(DispositionInvalid):
+                check_details("rejected", reason_code=code, note="not our ICP", has_amount=False)
+        for code in sorted(REJECT_REASONS):
+            check_details("rejected", reason_code=code, note=None, has_amount=False)
+
+    def test_a_loss_needs_a_loss_code_or_a_note(self) -> None:
+        check_details("lost", reason_code="price", note=None, has_amount=False)
+        check_details("lost", reason_code=None, note="went dark", has_amount=False)
+        for code, note in ((None, "  "), ("student", None), ("other", None)):
+            with pytest.raises(DispositionInvalid):
+                check_details("lost", reason_code=code, note=note, has_amount=False)
+        check_details("lost", reason_code="other", note="merged with a customer", has_amount=False)
+
+    @pytest.mark.parametrize("outcome", ["accepted", "sql", "won", "recycled"])
+    def test_only_rejections_and_losses_carry_a_code(self, outcome: Outcome) -> None:
         with pytest.raises(DispositionInvalid):
-            check_details("sql", reason=None, has_amount=True)
+            check_details(outcome, reason_code="no_budget", note=None, has_amount=False)
+
+    def test_only_a_win_carries_an_amount_and_a_currency_only_with_it(self) -> None:
+        check_details("won", reason_code=None, note=None, has_amount=True, has_currency=True)
+        check_details("won", reason_code=None, note=None, has_amount=False)
+        with pytest.raises(DispositionInvalid):
+            check_details("sql", reason_code=None, note=None, has_amount=True)
+        with pytest.raises(DispositionInvalid):
+            check_details("won", reason_code=None, note=None, has_amount=False, has_currency=True)
+
+    def test_a_rep_declines_only_before_accepting_and_a_manager_reassigns_any_live_lead(self) -> None:
+        check_handover("open", "declined", DECLINABLE)
+        for status in ("accepted", "sql", "won", "queued"):
+            with pytest.raises(IllegalTransition) as caught:
+                check_handover(status, "declined", DECLINABLE)
+            assert caught.value.extensions["allowed"] == ["open"]
+        for status in ("open", "accepted", "sql", "queued"):
+            check_handover(status, "reassigned", REASSIGNABLE)
+        with pytest.raises(IllegalTransition) as closed:
+            check_handover("won", "reassigned", REASSIGNABLE)
+        assert closed.value.extensions["allowed"] == ["accepted", "open", "queued", "sql"]

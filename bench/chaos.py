@@ -40,6 +40,7 @@ from typing import Any
 
 import httpx
 
+from bench.diagnose import diagnose
 from bench.faults import Fault, cut_network, freeze_broker, kill_service, restart_postgres, stop_postgres
 from bench.reconcile import (
     LATE_S,
@@ -182,6 +183,8 @@ async def drive(baton: RunningBaton, plan: Plan) -> dict[str, Any]:
     ):
         await asyncio.sleep(1)
     drained_after = round(time.perf_counter() - load_end, 2)
+    # Not drained: say which part stopped while the system is still up to be asked.
+    stalled = await diagnose(baton) if time.perf_counter() >= deadline else None
     stop_watch.set()
     await watcher
     latencies = [seen.arrivals[lead] - at for lead, at in seen.sent.items() if lead in seen.arrivals]
@@ -205,6 +208,7 @@ async def drive(baton: RunningBaton, plan: Plan) -> dict[str, Any]:
         "posted": len(seen.sent) + len(seen.http_errors),
         "http_errors": len(seen.http_errors),
         "drained_after_s": drained_after,
+        "not_drained": stalled,
         "late_total": sum(1 for x in latencies if x > LATE_S),
         "latency": summary_ms(latencies),
         "baseline_p95_ms": None if baseline is None else round(baseline * 1000, 2),
@@ -292,6 +296,9 @@ def print_table(results: dict[str, Any]) -> None:
     print(f"funnel matches: {rec['funnel']['matches']} {json.dumps(rec['funnel'])}")
     print(f"sla timers fired other than once {not_once} {json.dumps(rec['sla_timers'])}")
     print(f"drained after {results['drained_after_s']} s")
+    if results.get("not_drained"):
+        print("not drained; each service at the deadline:")
+        print(json.dumps(results["not_drained"], indent=1))
 
 
 def main() -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from aiokafka import ConsumerRecord
 from opentelemetry import propagate, trace
@@ -25,6 +25,7 @@ from shared.tracing import extract_context, tracer
 
 EventHandler = Callable[[AsyncSession, Any], Awaitable[None]]
 BatchHandler = Callable[[AsyncSession, Sequence[Any]], Awaitable[None]]
+Outcome = Literal["processed", "duplicate", "ignored", "dead_lettered"]
 
 
 @dataclass(frozen=True)
@@ -91,3 +92,40 @@ async def run_batch(
     finally:
         for span in spans:
             span.end()
+
+
+async def handle_in_order(
+    session: AsyncSession,
+    events: Sequence[tuple[ConsumerRecord[bytes, bytes], AnyEvent, EventHandler | None]],
+    fresh: set[Any],
+    group_id: str,
+) -> list[tuple[str, Outcome]]:
+    """A batch's events in order, inside its one transaction: the `fresh` ones (not processed
+    before) run, runs of events whose handler takes batches going to it together, the others
+    one by one; returns each event's type and outcome."""
+    outcomes: list[tuple[str, Outcome]] = []
+    run: list[tuple[ConsumerRecord[bytes, bytes], AnyEvent]] = []
+    run_handler: BatchingHandler | None = None
+    for record, event, handler in events:
+        if handler is None:
+            outcomes.append((event.event_type, "ignored"))
+            continue
+        if event.event_id not in fresh:
+            outcomes.append((event.event_type, "duplicate"))
+            continue
+        fresh.discard(event.event_id)  # the same event twice in one batch runs once
+        outcomes.append((event.event_type, "processed"))
+        if run and handler is not run_handler:
+            assert run_handler is not None
+            await run_batch(session, run_handler, run, group_id)
+            run, run_handler = [], None
+        if isinstance(handler, BatchingHandler):
+            run.append((record, event))
+            run_handler = handler
+        else:
+            with current_span(record, event, group_id):
+                await handler(session, event)
+    if run:
+        assert run_handler is not None
+        await run_batch(session, run_handler, run, group_id)
+    return outcomes

@@ -10,14 +10,15 @@ dead-letter topic with the error in its headers, and the consumer moves on.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
-import traceback
 from collections.abc import Mapping
-from typing import Any, Literal
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import KafkaError
 from aiokafka.structs import OffsetAndMetadata
 from sqlalchemy import Table
 from sqlalchemy.dialects.postgresql import insert
@@ -26,18 +27,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.contracts import AnyEvent, UndecodableEvent, decode_event, utc_now
 from shared.contracts.topics import dead_letter_topic
 from shared.db import Database
-from shared.kafka.batching import BatchingHandler, EventHandler, current_span, run_batch
+from shared.kafka.batching import EventHandler, Outcome, current_span, handle_in_order
+from shared.kafka.dead_letter import DLQ_VALUE_LIMIT, MAX_BACKOFF_S, Stopping, send_to_dead_letter
 from shared.kafka.errors import is_infrastructure_failure
-from shared.kafka.producer import MAX_REQUEST_BYTES, create_producer
+from shared.kafka.membership import abandon_group, group_client, messages_behind
+from shared.kafka.producer import create_producer
 from shared.kafka.security import PLAINTEXT, KafkaSecurity
 from shared.metrics import CONSUMER_LAG, CONSUMER_RETRIES, EVENT_HANDLE_SECONDS, EVENTS_CONSUMED
 
 log = logging.getLogger(__name__)
 
-Outcome = Literal["processed", "duplicate", "ignored", "dead_lettered"]
 
-MAX_INFRA_BACKOFF_S = 10.0
-DLQ_VALUE_LIMIT = MAX_REQUEST_BYTES // 2
+__all__ = ["DLQ_VALUE_LIMIT", "EventConsumer", "Outcome", "decode_record"]
+
+# With partitions assigned and no record for this long, the consumer asks the broker whether
+# it is behind; behind and fetching nothing is a stalled client (seen after a network cut),
+# which is replaced by a fresh one.
+STALL_CHECK_S = 30.0
 
 
 def decode_record(record: ConsumerRecord[bytes, bytes]) -> AnyEvent:
@@ -47,10 +53,6 @@ def decode_record(record: ConsumerRecord[bytes, bytes]) -> AnyEvent:
     if record.key is None:
         raise UndecodableEvent(f"message has no key; {event.event_type} events are keyed by lead id")
     return event
-
-
-class _Stopping(Exception):
-    """Raised inside a retry loop when shutdown begins; the message stays uncommitted."""
 
 
 class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -93,29 +95,32 @@ class EventConsumer:
         self.topics = sorted(self.handlers)
         self.dead_letter_topic = dead_letter_topic(group_id)
         self._bootstrap = bootstrap_servers
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap_servers,
-            group_id=group_id,
-            client_id=group_id,
-            enable_auto_commit=False,
-            auto_offset_reset="earliest",
-            max_poll_records=max_records,
-            fetch_max_wait_ms=100,
-            max_partition_fetch_bytes=MAX_REQUEST_BYTES,
-            session_timeout_ms=session_timeout_ms,
-            heartbeat_interval_ms=max(100, session_timeout_ms // 5),
-            **security.client_options(),
-        )
+        self._session_timeout_ms = session_timeout_ms
+        self._security = security
+        self.stall_check_s = STALL_CHECK_S
+        self._consumer = self._new_client()
         self._dlq = create_producer(bootstrap_servers, client_id=f"{group_id}-dlq", security=security)
         self._pending: dict[TopicPartition, int] = {}
         self._handled: dict[TopicPartition, int] = {}
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
-    async def start(self) -> None:
-        await self._dlq.start()
+    def _new_client(self) -> AIOKafkaConsumer:
+        return group_client(
+            self._bootstrap,
+            group_id=self.group_id,
+            max_records=self.max_records,
+            session_timeout_ms=self._session_timeout_ms,
+            security=self._security,
+        )
+
+    async def _subscribe(self) -> None:
         self._consumer.subscribe(self.topics, listener=_CommitOnRevoke(self))
         await self._consumer.start()
+
+    async def start(self) -> None:
+        await self._dlq.start()
+        await self._subscribe()
         self._task = asyncio.create_task(self._run(), name=f"consumer:{self.group_id}")
         log.info("kafka.consumer_started", extra={"group": self.group_id, "topics": self.topics})
 
@@ -141,28 +146,8 @@ class EventConsumer:
             except Exception as exc:
                 log.warning("kafka.consumer_stop_incomplete", extra={"step": step, "error": repr(exc)})
                 if step == "leave_group":
-                    await self._abandon_group()
+                    await abandon_group(self._consumer)
         log.info("kafka.consumer_stopped", extra={"group": self.group_id})
-
-    async def _abandon_group(self) -> None:
-        """Stop heartbeating and drop the connections of a consumer whose LeaveGroup never finished.
-
-        aiokafka's `stop()` waits for the coordination task before it stops the heartbeat task; cut
-        off, it leaves that task running, so the broker keeps a member that heartbeats but never
-        rejoins, and every later member of the group waits on it (seen on tansu). Closing the
-        connections makes the broker drop the member at once.
-        """
-        coordinator = getattr(self._consumer, "_coordinator", None)
-        heartbeat: asyncio.Task[None] | None = getattr(coordinator, "_heartbeat_task", None)
-        if heartbeat is not None and not heartbeat.done():
-            heartbeat.cancel()
-            await asyncio.gather(heartbeat, return_exceptions=True)
-        client = getattr(self._consumer, "_client", None)
-        if client is not None:
-            try:
-                await asyncio.wait_for(client.close(), 5)
-            except Exception as exc:
-                log.warning("kafka.consumer_abandon_incomplete", extra={"error": repr(exc)})
 
     @property
     def healthy(self) -> bool:
@@ -170,18 +155,7 @@ class EventConsumer:
 
     async def lag(self) -> int:
         """Messages on this member's partitions not yet handled (0 when caught up)."""
-        assigned = self._consumer.assignment()
-        if not assigned:
-            return 0
-        ends = await self._consumer.end_offsets(list(assigned))
-        starts = await self._consumer.beginning_offsets(list(assigned))
-        behind = 0
-        for tp in assigned:
-            done = self._handled.get(tp)
-            if done is None:
-                done = await self._consumer.committed(tp)
-            behind += max(0, ends[tp] - (done if done is not None else starts[tp]))
-        return behind
+        return await messages_behind(self._consumer, self._handled)
 
     @property
     def has_partitions(self) -> bool:
@@ -189,29 +163,101 @@ class EventConsumer:
         return bool(self._consumer.assignment())
 
     async def _run(self) -> None:
+        """Poll and handle until stopped. No failure ends the loop: a consumer that silently
+        stopped would leave its service up but deaf, so errors are logged and retried, and a
+        client that no longer fetches what it is behind on is replaced."""
+        failures = 0
+        quiet_since = time.monotonic()
         while not self._stopping.is_set():
-            batches = await self._consumer.getmany(timeout_ms=500, max_records=self.max_records)
-            if len(batches) == 1 or self.partition_concurrency == 1:
-                for tp, records in batches.items():
+            try:
+                if await self._poll_once():
+                    quiet_since = time.monotonic()
+                elif time.monotonic() - quiet_since > self.stall_check_s:
+                    quiet_since = time.monotonic()
+                    await self._replace_client_if_stalled()
+                failures = 0
+            except Exception as exc:
+                failures += 1
+                log.error(
+                    "kafka.consumer_loop_failed",
+                    exc_info=exc,
+                    extra={"group": self.group_id, "failures": failures},
+                )
+                await self._pause(min(self.retry_backoff_s * 2**failures, MAX_BACKOFF_S))
+                await self._rewind()
+
+    async def _rewind(self) -> None:
+        """Fetch again from the first record not handled: a failed pass may have fetched records
+        it never handled, and the client's position has already moved past them."""
+        try:
+            for tp in self._consumer.assignment():
+                if tp in self._handled:
+                    self._consumer.seek(tp, self._handled[tp])
+                else:
+                    await asyncio.wait_for(self._consumer.seek_to_committed(tp), 10)
+        except Exception as exc:
+            log.warning("kafka.consumer_rewind_failed", extra={"group": self.group_id, "error": repr(exc)})
+
+    async def _pause(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+
+    async def _replace_client_if_stalled(self) -> None:
+        if not self._consumer.assignment():
+            return
+        behind = await asyncio.wait_for(self.lag(), 10)
+        if behind == 0:
+            return
+        log.warning("kafka.consumer_stalled", extra={"group": self.group_id, "behind": behind})
+        try:
+            await asyncio.wait_for(self.commit_pending(None), 5)
+        except Exception as exc:
+            log.warning("kafka.consumer_stall_commit_failed", extra={"error": repr(exc)})
+        stalled = self._consumer
+        try:
+            await asyncio.wait_for(stalled.stop(), 10)
+        except Exception:
+            await abandon_group(stalled)
+        # The new member starts from the committed offsets; anything handled but not committed
+        # is replayed and absorbed by the processed_event table.
+        self._pending.clear()
+        self._handled.clear()
+        self._consumer = self._new_client()
+        await self._subscribe()
+
+    async def _poll_once(self) -> bool:
+        """One fetch and its handling; True if any record came."""
+        batches = await self._consumer.getmany(timeout_ms=500, max_records=self.max_records)
+        if len(batches) == 1 or self.partition_concurrency == 1:
+            for tp, records in batches.items():
+                await self._process_partition(tp, records)
+        else:
+            # Partitions are independent (a lead's events on a topic all share one), so they
+            # run side by side, each in order in its own transactions; the bound spares the pool.
+            limit = asyncio.Semaphore(self.partition_concurrency)
+
+            async def bounded(
+                tp: TopicPartition,
+                records: list[ConsumerRecord[bytes, bytes]],
+                limit: asyncio.Semaphore = limit,
+            ) -> None:
+                async with limit:
                     await self._process_partition(tp, records)
-            else:
-                # Partitions are independent (a lead's events on a topic all share one), so they
-                # run side by side, each in order in its own transactions; the bound spares the pool.
-                limit = asyncio.Semaphore(self.partition_concurrency)
 
-                async def bounded(
-                    tp: TopicPartition,
-                    records: list[ConsumerRecord[bytes, bytes]],
-                    limit: asyncio.Semaphore = limit,
-                ) -> None:
-                    async with limit:
-                        await self._process_partition(tp, records)
-
-                async with asyncio.TaskGroup() as group:
-                    for tp, records in batches.items():
-                        group.create_task(bounded(tp, records))
+            async with asyncio.TaskGroup() as group:
+                for tp, records in batches.items():
+                    group.create_task(bounded(tp, records))
+        try:
             await self.commit_pending(None)
-            self._report_lag(batches)
+        except KafkaError as exc:
+            # Harmless: the offsets stay pending for the next commit, or the records are
+            # replayed to whoever owns their partitions now, and deduplicated there.
+            log.warning("kafka.commit_failed", extra={"group": self.group_id, "error": repr(exc)})
+            assigned = self._consumer.assignment()
+            for tp in [tp for tp in self._pending if tp not in assigned]:
+                del self._pending[tp]
+        self._report_lag(batches)
+        return bool(batches)
 
     async def _process_partition(
         self, tp: TopicPartition, records: list[ConsumerRecord[bytes, bytes]]
@@ -227,7 +273,7 @@ class EventConsumer:
                 return
             try:
                 await self.handle_record(record)
-            except _Stopping:
+            except Stopping:
                 return
             self._pending[tp] = self._handled[tp] = record.offset + 1
 
@@ -255,7 +301,8 @@ class EventConsumer:
         started = time.perf_counter()
         try:
             async with self.db.transaction() as session:
-                outcomes = await self._handle_in_transaction(session, events)
+                fresh = await self._record_processed_many(session, [e for _, e, h in events if h])
+                outcomes = await handle_in_order(session, events, fresh, self.group_id)
         except Exception as exc:
             log.info("kafka.batch_fallback", extra={"group": self.group_id, "error": repr(exc)})
             return False
@@ -263,41 +310,6 @@ class EventConsumer:
         for event_type, outcome in outcomes:
             self._count(event_type, outcome)
         return True
-
-    async def _handle_in_transaction(
-        self,
-        session: AsyncSession,
-        events: list[tuple[ConsumerRecord[bytes, bytes], AnyEvent, EventHandler | None]],
-    ) -> list[tuple[str, Outcome]]:
-        """One tracking insert for the batch, then its new events in order: runs of events
-        whose handler takes batches go to it together, the others one by one."""
-        fresh = await self._record_processed_many(session, [e for _, e, h in events if h is not None])
-        outcomes: list[tuple[str, Outcome]] = []
-        run: list[tuple[ConsumerRecord[bytes, bytes], AnyEvent]] = []
-        run_handler: BatchingHandler | None = None
-        for record, event, handler in events:
-            if handler is None:
-                outcomes.append((event.event_type, "ignored"))
-                continue
-            if event.event_id not in fresh:
-                outcomes.append((event.event_type, "duplicate"))
-                continue
-            fresh.discard(event.event_id)  # the same event twice in one batch runs once
-            outcomes.append((event.event_type, "processed"))
-            if run and handler is not run_handler:
-                assert run_handler is not None
-                await run_batch(session, run_handler, run, self.group_id)
-                run, run_handler = [], None
-            if isinstance(handler, BatchingHandler):
-                run.append((record, event))
-                run_handler = handler
-            else:
-                with current_span(record, event, self.group_id):
-                    await handler(session, event)
-        if run:
-            assert run_handler is not None
-            await run_batch(session, run_handler, run, self.group_id)
-        return outcomes
 
     async def commit_pending(self, only: set[TopicPartition] | None) -> None:
         offsets = {
@@ -341,9 +353,9 @@ class EventConsumer:
                     await self._dead_letter(record, exc, attempts=attempt)
                     return self._count(event.event_type, "dead_lettered")
                 if self._stopping.is_set():
-                    raise _Stopping from exc
+                    raise Stopping from exc
                 CONSUMER_RETRIES.labels(self.group_id).inc()
-                delay = min(self.retry_backoff_s * 2 ** (attempt - 1), MAX_INFRA_BACKOFF_S)
+                delay = min(self.retry_backoff_s * 2 ** (attempt - 1), MAX_BACKOFF_S)
                 log.warning(
                     "kafka.handler_retry",
                     extra={
@@ -378,36 +390,16 @@ class EventConsumer:
     async def _dead_letter(
         self, record: ConsumerRecord[bytes, bytes], exc: BaseException, *, attempts: int
     ) -> None:
-        value = record.value or b""
-        headers = list(record.headers or ())
-        if len(value) > DLQ_VALUE_LIMIT:
-            headers.append(("x-original-size", str(len(value)).encode()))
-            value = value[:DLQ_VALUE_LIMIT]
-        detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
-        headers += [
-            ("x-error-type", type(exc).__name__.encode()),
-            ("x-error", detail[:2000].encode()),
-            ("x-source-topic", record.topic.encode()),
-            ("x-source-partition", str(record.partition).encode()),
-            ("x-source-offset", str(record.offset).encode()),
-            ("x-consumer-group", self.group_id.encode()),
-            ("x-attempts", str(attempts).encode()),
-            ("x-failed-at", utc_now().isoformat().encode()),
-        ]
-        # The offset moves on only once the dead letter is safely stored, so retry until it is.
-        delay = self.retry_backoff_s
-        while True:
-            try:
-                await self._dlq.send_and_wait(
-                    self.dead_letter_topic, value=value, key=record.key, headers=headers
-                )
-                return
-            except Exception as send_error:
-                if self._stopping.is_set():
-                    raise _Stopping from send_error
-                log.warning("kafka.dead_letter_retry", extra={"error": repr(send_error)})
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, MAX_INFRA_BACKOFF_S)
+        await send_to_dead_letter(
+            self._dlq,
+            self.dead_letter_topic,
+            record,
+            exc,
+            group_id=self.group_id,
+            attempts=attempts,
+            backoff_s=self.retry_backoff_s,
+            stopping=self._stopping,
+        )
 
     def _count(self, event_type: str, outcome: Outcome) -> Outcome:
         EVENTS_CONSUMED.labels(self.group_id, event_type, outcome).inc()

@@ -28,7 +28,7 @@ def test_short_chaos_run_loses_nothing_and_assigns_each_mql_once(tmp_path: Path)
     written = sorted(tmp_path.glob("chaos-*.json"))
     assert written, f"no result file; exit {run.returncode}\n{run.stdout[-4000:]}\n{run.stderr[-4000:]}"
     results = json.loads(written[-1].read_text())
-    report = run.stdout[-4000:]
+    report = run.stdout[-12000:]
     reconciliation = results["reconciliation"]
     assert reconciliation["accepted"] > 0, report
     assert reconciliation["lost"] == dict.fromkeys(reconciliation["lost"], 0), report

@@ -34,7 +34,7 @@ from shared.contracts import (
 from shared.contracts.topics import consumer_group, dead_letter_topic
 from shared.db import Database
 from shared.kafka import create_producer, ensure_topics
-from shared.kafka.consumer import DLQ_VALUE_LIMIT
+from shared.kafka.dead_letter import DLQ_VALUE_LIMIT
 from tests.conftest import TEST_PARTITIONS, Infra
 from tests.support import eventually, read_topic, running_app
 

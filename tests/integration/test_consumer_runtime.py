@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaConnectionError
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -210,6 +211,69 @@ class TestEventConsumer:
         finally:
             await consumer.stop()
         assert recorder.effects[first] == 1
+
+
+class TestConsumerSurvives:
+    """The consumer loop outlives any one failure: a service that stops consuming while its
+    HTTP side stays up would lose nothing but would stop serving its purpose, silently."""
+
+    async def test_an_error_in_the_loop_is_logged_and_the_loop_goes_on(
+        self, db: Database, migrated: Infra, producer: AIOKafkaProducer, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        group = f"test-{uuid.uuid4()}"
+        lead = uuid.uuid4()
+        recorder = Recorder({lead})
+        consumer = await start_consumer(db, migrated, recorder, group)
+        client = consumer._consumer
+        real_getmany = client.getmany
+        failures = iter([KafkaConnectionError("cut off"), RuntimeError("unexpected")])
+
+        async def failing_then_real(*args: Any, **kwargs: Any) -> Any:
+            failure = next(failures, None)
+            if failure is not None:
+                raise failure
+            return await real_getmany(*args, **kwargs)
+
+        monkeypatch.setattr(client, "getmany", failing_then_real)
+        try:
+            event = ingested_event(lead)
+            await producer.send_and_wait("lead.ingested", value=event.to_bytes(), key=event.key)
+
+            async def handled() -> None:
+                assert recorder.effects[lead] == 1
+
+            await eventually(handled, timeout_s=20)
+            assert consumer.healthy
+        finally:
+            await consumer.stop()
+
+    async def test_a_client_that_fetches_nothing_while_behind_is_replaced(
+        self, db: Database, migrated: Infra, producer: AIOKafkaProducer
+    ) -> None:
+        group = f"test-{uuid.uuid4()}"
+        lead = uuid.uuid4()
+        recorder = Recorder({lead})
+        consumer = await start_consumer(db, migrated, recorder, group)
+        consumer.stall_check_s = 1.0
+        try:
+
+            async def joined() -> None:
+                assert consumer.has_partitions
+
+            await eventually(joined, timeout_s=20)
+            stalled = consumer._consumer
+            # A paused client fetches nothing, as a client wedged by a network cut was seen to.
+            stalled.pause(*stalled.assignment())
+            event = ingested_event(lead)
+            await producer.send_and_wait("lead.ingested", value=event.to_bytes(), key=event.key)
+
+            async def handled() -> None:
+                assert recorder.effects[lead] == 1
+
+            await eventually(handled, timeout_s=30)
+            assert consumer._consumer is not stalled
+        finally:
+            await consumer.stop()
 
 
 class TestOutboxRelay:

@@ -79,7 +79,7 @@ class Plan:
 
 
 PLANS = {
-    "short": Plan(rate_per_s=10, warmup_s=8, gap_s=12, freeze_s=8, cut_s=8, drain_s=120, partitions=3),
+    "short": Plan(rate_per_s=10, warmup_s=8, gap_s=12, freeze_s=8, cut_s=8, drain_s=180, partitions=3),
     "full": Plan(rate_per_s=25, warmup_s=15, gap_s=30, freeze_s=30, cut_s=30, drain_s=180, partitions=6),
 }
 

@@ -12,7 +12,6 @@ from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
 from bench.system import SERVICES, RunningBaton
 from shared.contracts.topics import consumer_group
@@ -21,24 +20,29 @@ LOG_LINES = 25
 
 
 async def consumer_lag(bootstrap: str, group: str) -> dict[str, int] | str:
-    """Per topic, how many messages the group's committed offsets are behind the log end."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    """Per topic, how many messages the group's committed offsets are behind the log end.
+
+    Read through a member that never joins the group (no subscription), so asking changes
+    nothing; topics the group has no committed offset on are left out.
+    """
+    reader = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
     try:
-        await admin.start()
         await reader.start()
-        committed: dict[TopicPartition, Any] = await admin.list_consumer_group_offsets(group)
-        ends = await reader.end_offsets(list(committed))
+        topics = [t for t in await reader.topics() if not t.endswith(".dlq")]
+        partitions = [
+            TopicPartition(topic, p) for topic in topics for p in reader.partitions_for_topic(topic) or ()
+        ]
+        ends = await reader.end_offsets(partitions)
         lag: dict[str, int] = {}
-        for tp, meta in committed.items():
-            behind = ends[tp] - max(meta.offset, 0)
-            lag[tp.topic] = lag.get(tp.topic, 0) + behind
+        for tp in partitions:
+            committed = await reader.committed(tp)
+            if committed is not None:
+                lag[tp.topic] = lag.get(tp.topic, 0) + max(0, ends[tp] - committed)
         return {topic: n for topic, n in sorted(lag.items()) if n}
     except Exception as exc:  # a diagnosis must not hide the result it explains
         return f"unknown: {type(exc).__name__}: {exc}"
     finally:
         await reader.stop()
-        await admin.close()
 
 
 async def readiness(baton: RunningBaton, service: str) -> Any:

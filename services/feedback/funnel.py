@@ -23,6 +23,7 @@ class Stage(StrEnum):
     SQL = "sql"
     WON = "won"
     LOST = "lost"
+    RECYCLED = "recycled"
 
 
 STAGES: tuple[Stage, ...] = tuple(Stage)
@@ -46,6 +47,8 @@ IMPLIES: Mapping[Stage, Stage] = {
     Stage.SQL: Stage.ACCEPTED,
     Stage.WON: Stage.SQL,
     Stage.LOST: Stage.ACCEPTED,
+    # Recycled to nurture: handed back by the rep at any point after the assignment.
+    Stage.RECYCLED: Stage.ASSIGNED,
 }
 
 CONVERSIONS: tuple[tuple[Stage, Stage], ...] = tuple(pairwise(MAIN_PATH))

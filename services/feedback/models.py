@@ -45,6 +45,7 @@ class LeadFact(Base):
     sql_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     won_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     lost_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    recycled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     source: Mapped[str | None] = mapped_column(Text)
     form_id: Mapped[str | None] = mapped_column(Text)

@@ -77,6 +77,7 @@ _STAGE_COLUMNS: Mapping[Stage, InstrumentedAttribute[datetime | None]] = {
     Stage.SQL: LeadFact.sql_at,
     Stage.WON: LeadFact.won_at,
     Stage.LOST: LeadFact.lost_at,
+    Stage.RECYCLED: LeadFact.recycled_at,
 }
 
 # What an outcome carries besides its time: why a lead was rejected or lost, what a win was worth.

@@ -58,6 +58,7 @@ OUTCOME_STAGES: dict[str, Stage] = {
     "sql": Stage.SQL,
     "won": Stage.WON,
     "lost": Stage.LOST,
+    "recycled": Stage.RECYCLED,
 }
 
 
@@ -145,8 +146,7 @@ async def record_dispositioned(session: AsyncSession, event: LeadDispositioned) 
     """Mark the outcome's stage; the first disposition of any kind is the rep's first touch.
 
     A reason code, when the rep gave one, is what the reasons Pareto groups by (under its
-    label), so "no budget" and "No budget, call in Q3" count as one reason. A lead recycled to
-    nurture has no funnel stage (yet): only its first touch counts.
+    label), so "no budget" and "No budget, call in Q3" count as one reason.
     """
     p = event.payload
     facts = LeadFactRepository(session)

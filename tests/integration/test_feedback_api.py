@@ -63,7 +63,7 @@ class TestFunnelFromKafka:
             await publish(settings_env.kafka_bootstrap_servers, [*unique, *redelivered])
             expected = {
                 "ingested": 3, "mql": 2, "assigned": 2, "accepted": 1,
-                "rejected": 1, "sql": 1, "won": 1, "lost": 0,
+                "rejected": 1, "sql": 1, "won": 1, "lost": 0, "recycled": 0,
             }  # fmt: skip
 
             async def all_consumed() -> None:
@@ -84,7 +84,7 @@ class TestFunnelFromKafka:
             ]
             assert await stage_counts(client, source="linkedin") == {
                 "ingested": 1, "mql": 1, "assigned": 1, "accepted": 0,
-                "rejected": 1, "sql": 0, "won": 0, "lost": 0,
+                "rejected": 1, "sql": 0, "won": 0, "lost": 0, "recycled": 0,
             }  # fmt: skip
 
 
@@ -106,6 +106,7 @@ class TestReportsOverHttp:
             ["sql", "1", "0.500000"],
             ["won", "1", "1.000000"],
             ["lost", "1", ""],
+            ["recycled", "0", ""],
         ]
 
     async def test_funnel_filters_by_period_and_rep(self, db: Database, settings_env: Infra) -> None:

@@ -198,6 +198,23 @@ class TestRecordEvents:
         await apply(db, list(reversed(events)))
         assert await fact_row(db, journey.lead_id) == before
 
+    async def test_a_lead_recycled_to_nurture_records_the_stage_and_its_first_touch(
+        self, db: Database
+    ) -> None:
+        journey = Journey()
+        start = T0 + timedelta(days=1)
+        await apply(
+            db,
+            [
+                journey.ingested(start, campaign="spring"),
+                journey.assigned(start + timedelta(minutes=1)),
+                journey.dispositioned(start + timedelta(hours=3), "recycled", reason="timing"),
+            ],
+        )
+        row = await fact_row(db, journey.lead_id)
+        assert row["recycled_at"] == row["first_touch_at"] == start + timedelta(hours=3)
+        assert row["accepted_at"] is None
+
     async def test_first_rejection_reason_is_kept(self, db: Database) -> None:
         journey = Journey()
         await apply(
@@ -247,7 +264,7 @@ class TestReports:
             funnel = await service.funnel_report(session, FactFilter())
         assert counts(funnel) == {
             "ingested": 5, "mql": 4, "assigned": 4, "accepted": 2,
-            "rejected": 1, "sql": 1, "won": 1, "lost": 1,
+            "rejected": 1, "sql": 1, "won": 1, "lost": 1, "recycled": 0,
         }  # fmt: skip
         assert [c.rate for c in funnel.conversions] == [0.8, 1.0, 0.5, 0.5, 1.0]
         assert [c.median_s for c in funnel.conversions][:2] == [1.0, 3.0]
@@ -333,5 +350,5 @@ class TestReports:
 
 def test_stage_enum_matches_outcomes() -> None:
     assert set(service.OUTCOME_STAGES.values()) == {
-        Stage.ACCEPTED, Stage.REJECTED, Stage.SQL, Stage.WON, Stage.LOST,
+        Stage.ACCEPTED, Stage.REJECTED, Stage.SQL, Stage.WON, Stage.LOST, Stage.RECYCLED,
     }  # fmt: skip

@@ -56,7 +56,7 @@ class TestScriptedHistory:
             funnel = await service.funnel_report(session, ALL)
         assert {s.stage.value: s.count for s in funnel.stages} == {
             "ingested": 7, "mql": 6, "assigned": 6, "accepted": 3,
-            "rejected": 2, "sql": 3, "won": 2, "lost": 1,
+            "rejected": 2, "sql": 3, "won": 2, "lost": 1, "recycled": 0,
         }  # fmt: skip
         assert [(c.rate, c.median_s) for c in funnel.conversions] == [
             (6 / 7, 5.0),  # 1, 2, 5, 5, 10, 30 s

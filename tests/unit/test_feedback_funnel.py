@@ -73,7 +73,7 @@ class TestFunnel:
     def test_stages_and_conversions_come_in_a_fixed_order(self) -> None:
         funnel = build_funnel({})
         assert [s.stage.value for s in funnel.stages] == [
-            "ingested", "mql", "assigned", "accepted", "rejected", "sql", "won", "lost",
+            "ingested", "mql", "assigned", "accepted", "rejected", "sql", "won", "lost", "recycled",
         ]  # fmt: skip
         assert [(c.from_stage.value, c.to_stage.value) for c in funnel.conversions] == [
             ("ingested", "mql"),
@@ -82,6 +82,13 @@ class TestFunnel:
             ("accepted", "sql"),
             ("sql", "won"),
         ]
+
+    def test_a_recycled_lead_counts_as_assigned_and_converts_nowhere(self) -> None:
+        funnel = funnel_from_signatures([({Stage.RECYCLED}, 2)])
+        assert funnel.count(Stage.RECYCLED) == 2
+        assert funnel.count(Stage.ASSIGNED) == 2
+        assert funnel.count(Stage.ACCEPTED) == 0
+        assert funnel.rate_into(Stage.RECYCLED) is None
 
     def test_rejected_and_lost_have_no_conversion_into_them(self) -> None:
         funnel = funnel_from_signatures([({Stage.REJECTED}, 1), ({Stage.LOST}, 1)])

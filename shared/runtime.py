@@ -100,6 +100,7 @@ class ServiceRuntime:
                 self.consumer = EventConsumer(
                     bootstrap_servers=s.kafka_bootstrap_servers,
                     group_id=s.consumer_group,
+                    dead_letter_to=s.dead_letter_topic,
                     handlers=self.handlers,
                     db=self.db,
                     processed_table=self.processed,

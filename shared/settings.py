@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shared.contracts.topics import consumer_group
+from shared.contracts.topics import consumer_group, dead_letter_topic
 from shared.kafka.security import KafkaSecurity
 
 PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "secret", "password", "dev"})
@@ -85,6 +85,12 @@ class ServiceSettings(KafkaSettings):
         description="Run the service's Kafka consumer. `false` serves the API and background workers only "
         "(an API-only deployment, or a test of the workers that must not join the consumer group).",
     )
+    consumer_group_id: str | None = Field(
+        default=None,
+        description="The consumer group id, `baton-<service>` by default. Another id starts a group "
+        "of its own (from the earliest offsets unless it committed some): e.g. a second deployment "
+        "on the same Kafka cluster. Dead letters still go to `baton-<service>.dlq`.",
+    )
     consumer_session_timeout_ms: int = Field(
         default=10_000,
         description="Kafka group session timeout. The embedded broker holds a join for half of it, "
@@ -115,4 +121,8 @@ class ServiceSettings(KafkaSettings):
 
     @property
     def consumer_group(self) -> str:
-        return consumer_group(self.service_name)
+        return self.consumer_group_id or consumer_group(self.service_name)
+
+    @property
+    def dead_letter_topic(self) -> str:
+        return dead_letter_topic(consumer_group(self.service_name))

@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import httpx
-from aiokafka import AIOKafkaConsumer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.structs import OffsetAndMetadata
 from fastapi import FastAPI
 
 from shared.db import Database
@@ -16,14 +17,22 @@ from tests.conftest import truncate_all
 
 
 @asynccontextmanager
-async def running_app(app: FastAPI, *, consume: bool = True) -> AsyncIterator[httpx.AsyncClient]:
+async def running_app(
+    app: FastAPI, *, consume: bool = True, group: str | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
     """The app with its lifespan running (database, relay, consumer) and an in-process client.
 
-    `consume=False` leaves the consumer out: a test of routes or workers then never joins (and
-    quickly leaves) the service's consumer group on the shared broker, which can hold up that
-    group's next rebalance for the tests that do consume.
+    `consume=False` leaves the consumer out (a test of routes or workers). A consuming app joins
+    a consumer group of the test's own, `group` (pass the same one to replicas) or a new one,
+    which starts at the current end of its topics: the service's real group lives as long as the
+    shared broker, and one member a test left behind there stalled every later test's rebalance.
     """
-    app.state.runtime.consume = consume
+    runtime = app.state.runtime
+    runtime.consume = consume
+    if consume and runtime.handlers:
+        group = group or f"test-{runtime.settings.service_name}-{uuid.uuid4().hex[:12]}"
+        await start_group_at_end(runtime.settings.kafka_bootstrap_servers, group, list(runtime.handlers))
+        runtime.settings = runtime.settings.model_copy(update={"consumer_group_id": group})
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
@@ -39,6 +48,24 @@ async def running_service(app: FastAPI, db: Database) -> AsyncIterator[httpx.Asy
             await caught_up(app)
             await truncate_all(db)
         yield client
+
+
+async def start_group_at_end(bootstrap_servers: str, group: str, topics: list[str]) -> None:
+    """Commit `group`'s offsets at the current end of `topics`, unless it has offsets already
+    (a replica joining a group another one started)."""
+    client = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=group, enable_auto_commit=False)
+    await client.start()
+    try:
+        partitions = [
+            TopicPartition(topic, p) for topic in topics for p in client.partitions_for_topic(topic) or ()
+        ]
+        if any([await client.committed(tp) is not None for tp in partitions]):
+            return
+        client.assign(partitions)
+        ends = await client.end_offsets(partitions)
+        await client.commit({tp: OffsetAndMetadata(end, "") for tp, end in ends.items()})
+    finally:
+        await client.stop()
 
 
 async def read_topic(

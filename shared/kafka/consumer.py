@@ -83,6 +83,7 @@ class EventConsumer:
         security: KafkaSecurity = PLAINTEXT,
         partition_concurrency: int = 4,
         max_records: int = 1000,
+        dead_letter_to: str | None = None,
     ) -> None:
         self.group_id = group_id
         self.partition_concurrency = max(1, partition_concurrency)
@@ -93,7 +94,7 @@ class EventConsumer:
         self.max_attempts = max_attempts
         self.retry_backoff_s = retry_backoff_s
         self.topics = sorted(self.handlers)
-        self.dead_letter_topic = dead_letter_topic(group_id)
+        self.dead_letter_topic = dead_letter_to or dead_letter_topic(group_id)
         self._bootstrap = bootstrap_servers
         self._session_timeout_ms = session_timeout_ms
         self._security = security
@@ -115,8 +116,11 @@ class EventConsumer:
         )
 
     async def _subscribe(self) -> None:
-        self._consumer.subscribe(self.topics, listener=_CommitOnRevoke(self))
+        # Started before it subscribes, the client joins its group in the background: aiokafka's
+        # start() would otherwise wait for the group's assignment, holding up the service's
+        # start (and its HTTP API) for as long as a rebalance takes, or forever if it is stuck.
         await self._consumer.start()
+        self._consumer.subscribe(self.topics, listener=_CommitOnRevoke(self))
 
     async def start(self) -> None:
         await self._dlq.start()

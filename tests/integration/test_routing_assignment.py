@@ -216,7 +216,8 @@ class TestTwoReplicas:
         events = [qualified() for _ in range(15)]
         requalified = [qualified(e.lead_id) for e in events]
         replicas = create_app(), create_app()
-        async with running_app(replicas[0]), running_app(replicas[1]):
+        group = f"test-routing-{uuid.uuid4().hex[:12]}"
+        async with running_app(replicas[0], group=group), running_app(replicas[1], group=group):
             for replica in replicas:
                 await caught_up(replica)
             await truncate_all(db)

@@ -136,7 +136,8 @@ class TestTwoReplicasWithRules:
         europe = [qualified(country="FR") for _ in range(6)]
         rest = [qualified(country="US") for _ in range(9)]
         replicas = create_app(), create_app()
-        async with running_app(replicas[0]) as client, running_app(replicas[1]):
+        group = f"test-routing-{uuid.uuid4().hex[:12]}"
+        async with running_app(replicas[0], group=group) as client, running_app(replicas[1], group=group):
             for replica in replicas:
                 await caught_up(replica)
             await truncate_all(db)

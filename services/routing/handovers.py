@@ -14,8 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.routing import roundrobin
 from services.routing.access import Actor, check_may_act, check_on_team
 from services.routing.calendar import add_business_minutes
+from services.routing.choice import Decision, availability_of
 from services.routing.conditions import FieldValue
-from services.routing.decision import Decision, availability_of, decide
+from services.routing.decision import decide
 from services.routing.eligibility import local_day
 from services.routing.errors import AssignmentNotFound, CannotReassign, NotYourAssignment, RepNotFound
 from services.routing.lifecycle import DECLINABLE, REASSIGNABLE, check_handover

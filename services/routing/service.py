@@ -11,7 +11,8 @@ from typing import Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.routing.decision import Decision, decide
+from services.routing.choice import Decision
+from services.routing.decision import decide
 from services.routing.handovers import PRODUCER as PRODUCER
 from services.routing.handovers import hand_over, reroute
 from services.routing.handovers import sla_due_at_for as sla_due_at_for

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping
-from datetime import datetime, timedelta
+from collections.abc import Collection, Mapping
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -125,6 +125,11 @@ def _handover_read(assignment: Assignment, *, from_rep: uuid.UUID, decision: Dec
 async def sla_due_at_for(session: AsyncSession, *, rep: Rep, start: datetime, minutes: float) -> datetime:
     """The first-touch deadline in the rep's business time (their hours, minus holidays)."""
     holidays = await HolidayRepository(session).days_from(start.date() - timedelta(days=1))
+    return business_deadline(rep, start=start, minutes=minutes, holidays=holidays)
+
+
+def business_deadline(rep: Rep, *, start: datetime, minutes: float, holidays: Collection[date]) -> datetime:
+    """`minutes` of the rep's working time after `start`, given the holidays from the day before."""
     return add_business_minutes(start, minutes, rep=availability_of(rep, 0), holidays=holidays)
 
 
@@ -269,6 +274,13 @@ async def hand_over(
         await SlaTimerRepository(session).schedule(
             assignment_id=assignment.id, rep_id=rep.id, due_at=assignment.sla_due_at
         )
+    await add_event(session, outbox, announce(assignment, rep, at=at, caused_by=caused_by))
+
+
+def announce(
+    assignment: Assignment, rep: Rep, *, at: datetime, caused_by: LeadQualified | None
+) -> LeadAssigned:
+    """The `lead.assigned` event of a (re)assignment, logged; the caller stages it."""
     payload = LeadAssignedPayload(
         assignment_id=assignment.id,
         rep_id=rep.id,
@@ -279,6 +291,7 @@ async def hand_over(
         assigned_at=assignment.assigned_at,
         qualified_at=assignment.qualified_at,
     )
+    event: LeadAssigned
     if caused_by is not None:
         event = LeadAssigned.new(
             lead_id=assignment.lead_id,
@@ -296,7 +309,6 @@ async def hand_over(
             correlation_id=assignment.correlation_id,
             occurred_at=at,
         )
-    await add_event(session, outbox, event)
     log.info(
         "routing.lead_assigned",
         extra={
@@ -305,6 +317,7 @@ async def hand_over(
             "assignment_id": str(assignment.id),
         },
     )
+    return event
 
 
 def _record(

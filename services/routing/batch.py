@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,17 +25,45 @@ from services.routing.decision import decide_with, load_workload, open_pool, wan
 from services.routing.eligibility import local_day
 from services.routing.handovers import announce, business_deadline
 from services.routing.metrics import DECISION_SECONDS
-from services.routing.models import Assignment, Rep, outbox
+from services.routing.models import Rep, outbox
 from services.routing.repository import HolidayRepository, LedgerRepository, RepRepository
 from services.routing.rule_versions import active_rule_set
 from services.routing.rules import Pool, RepRef
-from services.routing.service import AssignOutcome, assignment_values, qualification_facts, queue_lead
+from services.routing.service import assignment_values, qualification_facts, queue_lead
 from shared.contracts import LeadQualified, utc_now
 from shared.outbox import add_events
 
 # Absences are read once for the instants a batch decides at; a batch this slow is retried
 # one event at a time rather than decided on a stale calendar.
 HORIZON = timedelta(minutes=5)
+
+
+@dataclass(frozen=True, slots=True)
+class NewAssignment:
+    """What `lead.assigned` tells of a row the batch writes (no ORM object per lead)."""
+
+    id: uuid.UUID
+    lead_id: uuid.UUID
+    strategy: str
+    sla_tier: str
+    sla_due_at: datetime
+    assigned_at: datetime
+    qualified_at: datetime
+    correlation_id: uuid.UUID
+
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> NewAssignment:
+        return cls(*(row[name] for name in cls.__slots__))
+
+
+@dataclass(frozen=True, slots=True)
+class BatchOutcome:
+    """What became of one event: `AssignOutcome` without the loaded assignment."""
+
+    result: Literal["assigned", "already_assigned", "queued"]
+    lead_id: uuid.UUID
+    rep_id: uuid.UUID | None = None
+    queue: str | None = None
 
 
 class BatchAbandoned(RuntimeError):
@@ -95,7 +124,7 @@ class HeldTeam:
             self.credited[(standing.pool, rep.id)] = (credited, taken + 1)
 
 
-async def assign_leads(session: AsyncSession, *, events: Sequence[LeadQualified]) -> list[AssignOutcome]:
+async def assign_leads(session: AsyncSession, *, events: Sequence[LeadQualified]) -> list[BatchOutcome]:
     """Assign qualified leads, in order, as `assign_lead` would one by one: each to the next
     eligible rep or into the fallback queue, once per lead however often it appears.
 
@@ -107,17 +136,17 @@ async def assign_leads(session: AsyncSession, *, events: Sequence[LeadQualified]
     await LedgerRepository(session).enter_pool(exclusive=False)
     team = await HeldTeam.hold(session, since=started, until=started + HORIZON)
     batch = AssignmentBatchRepository(session)
-    existing: dict[uuid.UUID, Assignment] = await batch.by_leads({e.lead_id for e in events})
+    holders = await batch.holders({e.lead_id for e in events})
     rule_set = await active_rule_set(session)
     earliest = min(e.payload.qualified_at for e in events).date()
     holidays = await HolidayRepository(session).days_from(earliest - timedelta(days=1))
-    outcomes: list[AssignOutcome] = []
+    outcomes: list[BatchOutcome] = []
     rows: list[dict[str, Any]] = []
-    announced: list[tuple[Assignment, Rep, LeadQualified]] = []
+    announced: list[tuple[NewAssignment, Rep, LeadQualified]] = []
     now = started
     for event in events:
-        if event.lead_id in existing:
-            outcomes.append(AssignOutcome("already_assigned", existing[event.lead_id]))
+        if event.lead_id in holders:
+            outcomes.append(BatchOutcome("already_assigned", event.lead_id, holders[event.lead_id]))
             continue
         # Distinct instants, as one transaction per lead has: ties in the ledger go to whoever
         # was assigned longest ago.
@@ -135,17 +164,16 @@ async def assign_leads(session: AsyncSession, *, events: Sequence[LeadQualified]
             )
         if decision.chosen is None:
             await queue_lead(session, event=event, decision=decision, at=now)
-            outcomes.append(AssignOutcome("queued", queue=decision.queue))
+            outcomes.append(BatchOutcome("queued", event.lead_id, queue=decision.queue))
             continue
         start = payload.qualified_at
         due = business_deadline(decision.chosen, start=start, minutes=payload.sla_minutes, holidays=holidays)
         row = assignment_values(event, decision, at=now, clock_start=start, sla_due_at=due)
         team.credit(decision, at=now)
-        # Not attached to the session: the row is written below with the others.
-        assignment = existing[event.lead_id] = Assignment(**row)
+        holders[event.lead_id] = decision.chosen.id
         rows.append(row)
-        announced.append((assignment, decision.chosen, event))
-        outcomes.append(AssignOutcome("assigned", assignment))
+        announced.append((NewAssignment.of(row), decision.chosen, event))
+        outcomes.append(BatchOutcome("assigned", event.lead_id, decision.chosen.id))
     if len(await batch.add_assignments(rows)) != len(rows):
         raise BatchAbandoned("a lead of the batch was assigned by another transaction")
     await batch.schedule_breaches(rows)

@@ -57,10 +57,12 @@ class AssignmentBatchRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def by_leads(self, lead_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Assignment]:
-        """The assignments these leads have already."""
-        result = await self.session.execute(select(Assignment).where(Assignment.lead_id.in_(lead_ids)))
-        return {assignment.lead_id: assignment for assignment in result.scalars().all()}
+    async def holders(self, lead_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
+        """The rep holding each of these leads that has an assignment already."""
+        result = await self.session.execute(
+            select(Assignment.lead_id, Assignment.rep_id).where(Assignment.lead_id.in_(lead_ids))
+        )
+        return dict(result.tuples().all())
 
     async def add_assignments(self, rows: Sequence[Mapping[str, Any]]) -> set[uuid.UUID]:
         """Insert open assignments (`service.assignment_values` rows); returns the leads inserted,

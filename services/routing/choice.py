@@ -44,10 +44,22 @@ class Workload:
     absences: Absences
     day_counts: dict[tuple[uuid.UUID, date], int]
 
+    _known: dict[tuple[uuid.UUID, int, bool, int], RepAvailability] = field(default_factory=dict)
+
     def availability(self, rep: Rep, at: datetime) -> RepAvailability:
-        away = any(start <= at < end for start, end in self.absences.get(rep.id, ()))
-        today = self.day_counts.get((rep.id, local_day(rep.timezone, at)), 0)
-        return availability_of(rep, self.open_counts.get(rep.id, 0), away=away, assigned_today=today)
+        rep_id = rep.id
+        away = any(start <= at < end for start, end in self.absences.get(rep_id, ()))
+        today = (
+            self.day_counts.get((rep_id, local_day(rep.timezone, at)), 0)
+            if rep.max_per_day is not None
+            else 0
+        )
+        key = (rep_id, self.open_counts.get(rep_id, 0), away, today)
+        known = self._known.get(key)
+        if known is None:
+            # A batch asks about every member for every lead; most of them have not changed.
+            known = self._known[key] = availability_of(rep, key[1], away=away, assigned_today=today)
+        return known
 
     def count(self, rep: Rep, at: datetime) -> None:
         """One more open lead for `rep`, on their day of `at`."""

@@ -7,7 +7,7 @@ import logging
 import uuid
 from collections.abc import Collection, Mapping
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -277,8 +277,30 @@ async def hand_over(
     await add_event(session, outbox, announce(assignment, rep, at=at, caused_by=caused_by))
 
 
+class Assigned(Protocol):
+    """What `lead.assigned` tells of an assignment: an `Assignment`, or a batch's row not yet
+    loaded as one."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def lead_id(self) -> uuid.UUID: ...
+    @property
+    def strategy(self) -> str: ...
+    @property
+    def sla_tier(self) -> str: ...
+    @property
+    def sla_due_at(self) -> datetime: ...
+    @property
+    def assigned_at(self) -> datetime: ...
+    @property
+    def qualified_at(self) -> datetime: ...
+    @property
+    def correlation_id(self) -> uuid.UUID: ...
+
+
 def announce(
-    assignment: Assignment, rep: Rep, *, at: datetime, caused_by: LeadQualified | None
+    assignment: Assigned, rep: Rep, *, at: datetime, caused_by: LeadQualified | None
 ) -> LeadAssigned:
     """The `lead.assigned` event of a (re)assignment, logged; the caller stages it."""
     payload = LeadAssignedPayload(

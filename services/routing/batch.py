@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.routing import roundrobin
 from services.routing.batch_repository import AssignmentBatchRepository
 from services.routing.choice import Decision, PoolView, Workload, unavailable
-from services.routing.decision import decide_with, load_workload, open_pool, wanted_members, weights_in
+from services.routing.decision import ask, decide_with, load_workload, open_pool, wanted_members, weights_in
 from services.routing.eligibility import local_day
 from services.routing.handovers import announce, business_deadline
 from services.routing.metrics import DECISION_SECONDS
@@ -128,23 +128,29 @@ async def assign_leads(session: AsyncSession, *, events: Sequence[LeadQualified]
     """Assign qualified leads, in order, as `assign_lead` would one by one: each to the next
     eligible rep or into the fallback queue, once per lead however often it appears.
 
-    Raises `BatchAbandoned` when a lead turns out to be assigned by someone else meanwhile.
+    Raises `BatchAbandoned` when a lead turns out to be assigned by someone else meanwhile
+    (holders are looked up before the reps are locked).
     """
     if not events:
         return []
-    started = utc_now()
     await LedgerRepository(session).enter_pool(exclusive=False)
-    team = await HeldTeam.hold(session, since=started, until=started + HORIZON)
     batch = AssignmentBatchRepository(session)
-    holders = await batch.holders({e.lead_id for e in events})
+    # Everything that needs no rep lock comes first: the other replica's batch may hold them.
     rule_set = await active_rule_set(session)
+    holders = await batch.holders({e.lead_id for e in events})
     earliest = min(e.payload.qualified_at for e in events).date()
     holidays = await HolidayRepository(session).days_from(earliest - timedelta(days=1))
+    asked = []
+    for event in events:
+        lead = event.payload.lead.model_dump(mode="json")
+        asked.append((event, lead, ask(rule_set, lead, qualification_facts(event))))
+    started = utc_now()
+    team = await HeldTeam.hold(session, since=started, until=started + HORIZON)
     outcomes: list[BatchOutcome] = []
     rows: list[dict[str, Any]] = []
     announced: list[tuple[NewAssignment, Rep, LeadQualified]] = []
     now = started
-    for event in events:
+    for event, lead, question in asked:
         if event.lead_id in holders:
             outcomes.append(BatchOutcome("already_assigned", event.lead_id, holders[event.lead_id]))
             continue
@@ -153,22 +159,15 @@ async def assign_leads(session: AsyncSession, *, events: Sequence[LeadQualified]
         now = max(utc_now(), now + timedelta(microseconds=1))
         if now >= started + HORIZON:
             raise BatchAbandoned(f"the batch ran past {HORIZON} of absences read")
-        payload = event.payload
         with DECISION_SECONDS.time():
-            decision = await decide_with(
-                team,
-                rule_set,
-                at=now,
-                lead=payload.lead.model_dump(mode="json"),
-                qualification=qualification_facts(event),
-            )
+            decision = await decide_with(team, rule_set, question, at=now)
         if decision.chosen is None:
             await queue_lead(session, event=event, decision=decision, at=now)
             outcomes.append(BatchOutcome("queued", event.lead_id, queue=decision.queue))
             continue
-        start = payload.qualified_at
-        due = business_deadline(decision.chosen, start=start, minutes=payload.sla_minutes, holidays=holidays)
-        row = assignment_values(event, decision, at=now, clock_start=start, sla_due_at=due)
+        start, minutes = event.payload.qualified_at, event.payload.sla_minutes
+        due = business_deadline(decision.chosen, start=start, minutes=minutes, holidays=holidays)
+        row = assignment_values(event, decision, lead=lead, at=now, clock_start=start, sla_due_at=due)
         team.credit(decision, at=now)
         holders[event.lead_id] = decision.chosen.id
         rows.append(row)

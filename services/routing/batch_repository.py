@@ -62,7 +62,7 @@ class AssignmentBatchRepository:
         result = await self.session.execute(
             select(Assignment.lead_id, Assignment.rep_id).where(Assignment.lead_id.in_(lead_ids))
         )
-        return {lead_id: rep_id for lead_id, rep_id in result.all()}
+        return dict(result.all())
 
     async def add_assignments(self, rows: Sequence[Mapping[str, Any]]) -> set[uuid.UUID]:
         """Insert open assignments (`service.assignment_values` rows); returns the leads inserted,

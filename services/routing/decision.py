@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -36,6 +37,7 @@ from services.routing.rules import (
     PoolAction,
     RepAction,
     RepRef,
+    Rule,
     RuleSet,
 )
 
@@ -67,37 +69,45 @@ async def decide(
     lock: bool = True,
 ) -> Decision:
     """Try the active rules in order on `lead` (its snapshot) and `qualification` (grade, score,
-    SLA tier); the first matching rule that can place the lead decides.
+    SLA tier); the first matching rule that can place the lead decides (see `ask`).
 
-    Without a lead (an escalation that only knows the rep to avoid) the catch-all rule decides.
     With `lock` the candidates stay locked until commit, so the caller can credit the pick; a
     preview reads without locking. `excluding` is the rep an escalation takes the lead from.
     """
     rule_set = await active_rule_set(session)
     team = StoredTeam(session, lock=lock)
-    return await decide_with(
-        team, rule_set, at=at, lead=lead, qualification=qualification, excluding=excluding
-    )
+    return await decide_with(team, rule_set, ask(rule_set, lead, qualification), at=at, excluding=excluding)
+
+
+@dataclass(frozen=True)
+class Question:
+    """A lead as the rules see it: its facts, the skills it needs and the rules that match it,
+    in order. Worked out from the lead alone, so a batch does it before taking any lock."""
+
+    facts: Mapping[str, FieldValue]
+    required: frozenset[str]
+    rules: Sequence[Rule]
+
+
+def ask(
+    rule_set: RuleSet, lead: Mapping[str, Any] | None, qualification: Mapping[str, FieldValue] | None
+) -> Question:
+    """Without a lead (an escalation that only knows the rep to avoid) the catch-all rule decides."""
+    facts = rule_set.facts(lead or {}, **(qualification or {}))
+    rules = list(rule_set.matching(facts)) if lead is not None else [rule_set.catch_all]
+    return Question(facts, rule_set.required_skills(facts), rules)
 
 
 async def decide_with(
-    team: Team,
-    rule_set: RuleSet,
-    *,
-    at: datetime,
-    lead: Mapping[str, Any] | None,
-    qualification: Mapping[str, FieldValue] | None,
-    excluding: uuid.UUID | None = None,
+    team: Team, rule_set: RuleSet, question: Question, *, at: datetime, excluding: uuid.UUID | None = None
 ) -> Decision:
-    """`decide` against any `Team`."""
-    facts = rule_set.facts(lead or {}, **(qualification or {}))
-    required = rule_set.required_skills(facts)
-    rules = list(rule_set.matching(facts)) if lead is not None else [rule_set.catch_all]
+    """`decide` for a lead already asked about, against any `Team`."""
+    facts, required = question.facts, question.required
     base: dict[str, Any] = {"rules_version": rule_set.version, "decided_at": at.isoformat()}
     if required:
         base["required_skills"] = sorted(required)
     passed_over: list[dict[str, Any]] = []
-    for rule in rules:
+    for rule in question.rules:
         if passed_over:
             base["passed_over"] = passed_over
         action = rule.action

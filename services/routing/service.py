@@ -136,13 +136,9 @@ async def _assign(
     assignments = AssignmentRepository(session)
     now = utc_now()
     payload = event.payload
+    lead = payload.lead.model_dump(mode="json")
     with DECISION_SECONDS.time():
-        decision = await decide(
-            session,
-            at=now,
-            lead=payload.lead.model_dump(mode="json"),
-            qualification=qualification_facts(event),
-        )
+        decision = await decide(session, at=now, lead=lead, qualification=qualification_facts(event))
     if decision.chosen is None:
         if queued_at is None:
             await queue_lead(session, event=event, decision=decision, at=now)
@@ -153,7 +149,13 @@ async def _assign(
     clock_start = payload.qualified_at if queued_at is None else max(payload.qualified_at, now)
     sla_due_at = await sla_due_at_for(session, rep=rep, start=clock_start, minutes=payload.sla_minutes)
     values = assignment_values(
-        event, decision, at=now, clock_start=clock_start, sla_due_at=sla_due_at, queued_at=queued_at
+        event,
+        decision,
+        lead=lead,
+        at=now,
+        clock_start=clock_start,
+        sla_due_at=sla_due_at,
+        queued_at=queued_at,
     )
     inserted = await assignments.add_unless_lead_assigned(**values)
     if not inserted:
@@ -168,13 +170,14 @@ def assignment_values(
     event: LeadQualified,
     decision: Decision,
     *,
+    lead: dict[str, Any],
     at: datetime,
     clock_start: datetime,
     sla_due_at: datetime,
     queued_at: datetime | None = None,
 ) -> dict[str, Any]:
-    """The assignment row that gives `event`'s lead to `decision.chosen` at `at`, its SLA clock
-    started at `clock_start`."""
+    """The assignment row that gives `event`'s lead (`lead`, its snapshot as JSON) to
+    `decision.chosen` at `at`, its SLA clock started at `clock_start`."""
     assert decision.chosen is not None
     payload = event.payload
     trace = {
@@ -195,7 +198,7 @@ def assignment_values(
         "sla_due_at": sla_due_at,
         "assigned_at": at,
         "qualified_at": payload.qualified_at,
-        "lead": payload.lead.model_dump(mode="json"),
+        "lead": lead,
         "strategy": decision.strategy,
         "decision": trace,
         "qualified_event_id": event.event_id,

@@ -44,22 +44,23 @@ class Workload:
     absences: Absences
     day_counts: dict[tuple[uuid.UUID, date], int]
 
-    _known: dict[tuple[uuid.UUID, int, bool, int], RepAvailability] = field(default_factory=dict)
+    _known: dict[tuple[int, int, bool, int], tuple[Rep, RepAvailability]] = field(default_factory=dict)
 
     def availability(self, rep: Rep, at: datetime) -> RepAvailability:
         rep_id = rep.id
-        away = any(start <= at < end for start, end in self.absences.get(rep_id, ()))
-        today = (
-            self.day_counts.get((rep_id, local_day(rep.timezone, at)), 0)
-            if rep.max_per_day is not None
-            else 0
-        )
-        key = (rep_id, self.open_counts.get(rep_id, 0), away, today)
-        known = self._known.get(key)
-        if known is None:
-            # A batch asks about every member for every lead; most of them have not changed.
-            known = self._known[key] = availability_of(rep, key[1], away=away, assigned_today=today)
-        return known
+        absences = self.absences.get(rep_id) if self.absences else None
+        away = absences is not None and any(start <= at < end for start, end in absences)
+        today = 0
+        if rep.max_per_day is not None:
+            today = self.day_counts.get((rep_id, local_day(rep.timezone, at)), 0)
+        open_count = self.open_counts.get(rep_id, 0)
+        # A batch asks about every member for every lead, and most of them have not changed;
+        # the rep is kept beside its entry, so its id() cannot be another's meanwhile.
+        known = self._known.get((id(rep), open_count, away, today))
+        if known is None or known[0] is not rep:
+            available = availability_of(rep, open_count, away=away, assigned_today=today)
+            known = self._known[(id(rep), open_count, away, today)] = (rep, available)
+        return known[1]
 
     def count(self, rep: Rep, at: datetime) -> None:
         """One more open lead for `rep`, on their day of `at`."""
@@ -75,6 +76,15 @@ class PoolView:
     pool: str
     members: Sequence[Rep]
     standings: dict[uuid.UUID, roundrobin.Standing]
+    _traced: dict[int, tuple[roundrobin.Standing, dict[str, Any]]] = field(default_factory=dict)
+
+    def traced(self, standing: roundrobin.Standing) -> dict[str, Any]:
+        """`trace_standing`, worked out once per standing: in a batch most stay unchanged."""
+        known = self._traced.get(id(standing))
+        # The standing is kept beside its entry, so its id cannot be another's meanwhile.
+        if known is None or known[0] is not standing:
+            known = self._traced[id(standing)] = (standing, trace_standing(standing))
+        return dict(known[1])
 
 
 def unavailable(
@@ -104,9 +114,10 @@ def choose_in_pool(
     for rep in view.members:
         reason = unavailable(rep, workload, at=at, required=required, excluding=excluding)
         if reason is None:
-            standing = roundrobin.leveled(view.standings[rep.id], level)
-            if standing.credit != view.standings[rep.id].credit:
-                leveled[str(rep.id)] = round(view.standings[rep.id].share, 6)
+            current = view.standings[rep.id]
+            standing = roundrobin.leveled(current, level)
+            if standing.credit != current.credit:
+                leveled[str(rep.id)] = round(current.share, 6)
             eligible.append((rep, standing))
         else:
             entry: dict[str, Any] = {"rep_id": str(rep.id), "reason": reason}
@@ -126,7 +137,7 @@ def choose_in_pool(
     if not eligible:
         return Decision(None, None, trace, queue=view.pool)
     picked = roundrobin.pick([standing for _, standing in eligible])
-    trace["eligible"] = [trace_standing(s) for s in picked.ranking]
+    trace["eligible"] = [view.traced(s) for s in picked.ranking]
     if leveled:
         # Reps back from a skip (hours, cap) or new to the pool, whose share was raised to its level.
         trace["leveled_from"] = leveled

@@ -89,8 +89,7 @@ class HeldTeam:
     @classmethod
     async def hold(cls, session: AsyncSession, *, since: datetime, until: datetime) -> HeldTeam:
         reps = await RepRepository(session).lock_candidates(None)
-        daily = any(rep.max_per_day is not None for rep in reps)
-        return cls(session, reps, await load_workload(session, since=since, until=until, daily=daily))
+        return cls(session, reps, await load_workload(session, reps, since=since, until=until))
 
     async def named_rep(self, target: RepRef) -> Rep | None:
         rep_id = target.rep_id or self.by_email.get(target.email)

@@ -188,11 +188,16 @@ async def open_pool(
     return PoolView(pool, members, standings)
 
 
-async def load_workload(session: AsyncSession, *, since: datetime, until: datetime, daily: bool) -> Workload:
-    """Open counts, the absences overlapping [since, until], and (when a cap needs them) the
-    daily counts of the days those instants fall on anywhere."""
+async def load_workload(
+    session: AsyncSession, reps: Sequence[Rep], *, since: datetime, until: datetime
+) -> Workload:
+    """What eligibility needs to know of `reps` for instants in [since, until]: the open counts
+    and day counts of those with a cap on them (nobody else's count is ever looked at) and the
+    absences overlapping the range."""
+    capped = [rep.id for rep in reps if rep.max_open is not None]
+    daily = any(rep.max_per_day is not None for rep in reps)
     return Workload(
-        open_counts=await AssignmentRepository(session).open_counts(),
+        open_counts=await AssignmentRepository(session).open_counts(capped),
         absences=await AbsenceRepository(session).overlapping(since, until),
         # Every zone's today lies within a day of UTC's.
         day_counts=await DayCountRepository(session).since(since.date() - timedelta(days=1)) if daily else {},
@@ -231,7 +236,7 @@ class StoredTeam:
     ) -> str | None:
         if rep.id == excluding:
             return "escalated_from"
-        workload = await load_workload(self.session, since=at, until=at, daily=rep.max_per_day is not None)
+        workload = await load_workload(self.session, [rep], since=at, until=at)
         return unavailable(rep, workload, at=at, required=required, excluding=excluding)
 
     async def pool_view(self, pool: Pool, *, at: datetime) -> tuple[PoolView, Workload]:
@@ -241,5 +246,4 @@ class StoredTeam:
         ids = None if wanted is None else sorted(wanted)
         members = list(await (reps.lock_candidates(ids) if self.lock else reps.candidates(ids)))
         view = await open_pool(self.session, pool.id, members, weights_in(members, wanted), create=self.lock)
-        daily = any(rep.max_per_day is not None for rep in members)
-        return view, await load_workload(self.session, since=at, until=at, daily=daily)
+        return view, await load_workload(self.session, members, since=at, until=at)

@@ -235,10 +235,13 @@ class AssignmentRepository:
         )
         return result.scalars().all()
 
-    async def open_counts(self) -> dict[uuid.UUID, int]:
+    async def open_counts(self, rep_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, int]:
+        """Open assignments of these reps (by the rep_id index: not a scan of every assignment)."""
+        if not rep_ids:
+            return {}
         result = await self.session.execute(
             select(Assignment.rep_id, func.count())
-            .where(Assignment.status == "open")
+            .where(Assignment.rep_id.in_(rep_ids), Assignment.status == "open")
             .group_by(Assignment.rep_id)
         )
         return dict(result.all())

@@ -20,10 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.routing import roundrobin
 from services.routing.batch_repository import AssignmentBatchRepository
-from services.routing.choice import Decision, PoolView, Workload, unavailable
+from services.routing.calendar import add_business_minutes
+from services.routing.choice import Decision, PoolView, Workload, availability_of, unavailable
 from services.routing.decision import ask, decide_with, load_workload, open_pool, wanted_members, weights_in
-from services.routing.eligibility import local_day
-from services.routing.handovers import announce, business_deadline
+from services.routing.eligibility import RepAvailability, local_day
+from services.routing.handovers import announce
 from services.routing.metrics import DECISION_SECONDS
 from services.routing.models import Rep, outbox
 from services.routing.repository import HolidayRepository, LedgerRepository, RepRepository
@@ -81,6 +82,7 @@ class HeldTeam:
         self.by_id = {rep.id: rep for rep in reps}
         self.by_email = {rep.email: rep.id for rep in reps}
         self.pools: dict[str, PoolView] = {}
+        self.calendars: dict[uuid.UUID, RepAvailability] = {}
         # What the batch writes at the end: each credited ledger line's last standing and how
         # many leads it took, and each rep's new leads per day.
         self.credited: dict[tuple[str, uuid.UUID], tuple[roundrobin.Standing, int]] = {}
@@ -109,13 +111,20 @@ class HeldTeam:
             self.pools[pool.id] = view
         return view, self.workload
 
+    def calendar(self, rep: Rep) -> RepAvailability:
+        """The rep's hours and days, as the SLA clock reads them (`handovers.sla_due_at_for`)."""
+        known = self.calendars.get(rep.id)
+        if known is None:
+            known = self.calendars[rep.id] = availability_of(rep, 0)
+        return known
+
     def credit(self, decision: Decision, *, at: datetime) -> None:
         """What `handovers.hand_over` stores for a decision, applied to the held state."""
         rep, standing = decision.chosen, decision.standing
         assert rep is not None
-        self.workload.count(rep, at)
-        day = (rep.id, local_day(rep.timezone, at))
-        self.days[day] = self.days.get(day, 0) + 1
+        day = local_day(rep.timezone, at)
+        self.workload.count(rep.id, day)
+        self.days[(rep.id, day)] = self.days.get((rep.id, day), 0) + 1
         if standing is not None:
             credited = roundrobin.credited(standing, at=at)
             self.pools[standing.pool].standings[rep.id] = credited
@@ -165,7 +174,7 @@ async def assign_leads(session: AsyncSession, *, events: Sequence[LeadQualified]
             outcomes.append(BatchOutcome("queued", event.lead_id, queue=decision.queue))
             continue
         start, minutes = event.payload.qualified_at, event.payload.sla_minutes
-        due = business_deadline(decision.chosen, start=start, minutes=minutes, holidays=holidays)
+        due = add_business_minutes(start, minutes, rep=team.calendar(decision.chosen), holidays=holidays)
         row = assignment_values(event, decision, lead=lead, at=now, clock_start=start, sla_due_at=due)
         team.credit(decision, at=now)
         holders[event.lead_id] = decision.chosen.id

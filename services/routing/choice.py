@@ -62,11 +62,10 @@ class Workload:
             known = self._known[(id(rep), open_count, away, today)] = (rep, available)
         return known[1]
 
-    def count(self, rep: Rep, at: datetime) -> None:
-        """One more open lead for `rep`, on their day of `at`."""
-        self.open_counts[rep.id] = self.open_counts.get(rep.id, 0) + 1
-        day = (rep.id, local_day(rep.timezone, at))
-        self.day_counts[day] = self.day_counts.get(day, 0) + 1
+    def count(self, rep_id: uuid.UUID, day: date) -> None:
+        """One more open lead for the rep, on `day` of their calendar."""
+        self.open_counts[rep_id] = self.open_counts.get(rep_id, 0) + 1
+        self.day_counts[(rep_id, day)] = self.day_counts.get((rep_id, day), 0) + 1
 
 
 @dataclass(frozen=True)

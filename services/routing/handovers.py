@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Collection, Mapping
-from datetime import date, datetime, timedelta
+from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -125,11 +125,6 @@ def _handover_read(assignment: Assignment, *, from_rep: uuid.UUID, decision: Dec
 async def sla_due_at_for(session: AsyncSession, *, rep: Rep, start: datetime, minutes: float) -> datetime:
     """The first-touch deadline in the rep's business time (their hours, minus holidays)."""
     holidays = await HolidayRepository(session).days_from(start.date() - timedelta(days=1))
-    return business_deadline(rep, start=start, minutes=minutes, holidays=holidays)
-
-
-def business_deadline(rep: Rep, *, start: datetime, minutes: float, holidays: Collection[date]) -> datetime:
-    """`minutes` of the rep's working time after `start`, given the holidays from the day before."""
     return add_business_minutes(start, minutes, rep=availability_of(rep, 0), holidays=holidays)
 
 

@@ -181,11 +181,9 @@ async def assign_leads(session: AsyncSession, *, events: Sequence[LeadQualified]
         rows.append(row)
         announced.append((NewAssignment.of(row), decision.chosen, event))
         outcomes.append(BatchOutcome("assigned", event.lead_id, decision.chosen.id))
-    if len(await batch.add_assignments(rows)) != len(rows):
+    written = await batch.record(rows, credited=team.credited, days=team.days)
+    if len(written) != len(rows):
         raise BatchAbandoned("a lead of the batch was assigned by another transaction")
-    await batch.schedule_breaches(rows)
-    await batch.credit_lines(team.credited)
-    await batch.count_days(team.days)
     staged = [announce(a, rep, at=a.assigned_at, caused_by=event) for a, rep, event in announced]
     await add_events(session, outbox, staged)
     return outcomes

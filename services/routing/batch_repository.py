@@ -1,7 +1,8 @@
-"""The multi-row statements of a batched assignment (kept apart from repository.py by size).
+"""The statement that writes a batched assignment (kept apart from repository.py by size).
 
-Each is `INSERT/UPDATE ... FROM unnest(arrays)`: one statement text for any batch size, so
-PostgreSQL plans it once per connection and the driver encodes the arrays in C."""
+One round trip for the batch's assignments, their breach timers, the credited ledger lines and
+the day counts: data-modifying CTEs over `unnest(arrays)`, one statement text for any batch
+size, so PostgreSQL plans it once per connection and the driver encodes the arrays in C."""
 
 from __future__ import annotations
 
@@ -17,7 +18,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.routing import roundrobin
 from services.routing.models import Assignment
 
-_ADD_ASSIGNMENTS = text(
+# A timer only for a row actually inserted, as the single path schedules one only then; a lead
+# assigned meanwhile by another transaction is left out of RETURNING and the caller gives up.
+_RECORD = text(
+    "WITH a AS ("
     "INSERT INTO routing.assignment (id, lead_id, rep_id, status, sla_tier, sla_minutes, sla_due_at, "
     "assigned_at, qualified_at, lead, strategy, decision, qualified_event_id, correlation_id, reassignments) "
     "SELECT u.id, u.lead_id, u.rep_id, 'open', u.sla_tier, u.sla_minutes, u.sla_due_at, u.assigned_at, "
@@ -30,27 +34,38 @@ _ADD_ASSIGNMENTS = text(
     "CAST(:correlation_id AS uuid[])) "
     "AS u(id, lead_id, rep_id, sla_tier, sla_minutes, sla_due_at, assigned_at, qualified_at, lead, "
     "strategy, decision, qualified_event_id, correlation_id) "
-    "ON CONFLICT (lead_id) DO NOTHING RETURNING lead_id"
-)
-_SCHEDULE_BREACHES = text(
+    "ON CONFLICT (lead_id) DO NOTHING RETURNING id, lead_id, rep_id, sla_due_at), "
+    "t AS ("
     "INSERT INTO routing.sla_timer (id, assignment_id, rep_id, due_at, kind, reminders_planned) "
-    "SELECT gen_random_uuid(), a, r, d, 'breach', false "
-    "FROM unnest(CAST(:assignment_id AS uuid[]), CAST(:rep_id AS uuid[]), CAST(:due_at AS timestamptz[])) "
-    "AS u(a, r, d)"
-)
-_CREDIT_LINES = text(
-    "UPDATE routing.rep_ledger AS l SET credit = u.credit, weight = u.weight, assigned = l.assigned + u.n, "
-    "last_assigned_at = u.at, last_share = u.share "
-    "FROM unnest(CAST(:pool AS varchar[]), CAST(:rep_id AS uuid[]), CAST(:credit AS float8[]), "
+    "SELECT gen_random_uuid(), a.id, a.rep_id, a.sla_due_at, 'breach', false FROM a), "
+    "l AS ("
+    "UPDATE routing.rep_ledger AS l SET credit = c.credit, weight = c.weight, assigned = l.assigned + c.n, "
+    "last_assigned_at = c.at, last_share = c.share "
+    "FROM unnest(CAST(:pool AS varchar[]), CAST(:line_rep_id AS uuid[]), CAST(:credit AS float8[]), "
     "CAST(:weight AS integer[]), CAST(:n AS integer[]), CAST(:at AS timestamptz[]), "
-    "CAST(:share AS float8[])) AS u(pool, rep_id, credit, weight, n, at, share) "
-    "WHERE l.pool = u.pool AND l.rep_id = u.rep_id"
-)
-_COUNT_DAYS = text(
+    "CAST(:share AS float8[])) AS c(pool, rep_id, credit, weight, n, at, share) "
+    "WHERE l.pool = c.pool AND l.rep_id = c.rep_id), "
+    "d AS ("
     "INSERT INTO routing.rep_day_count (rep_id, day, assigned) "
-    "SELECT * FROM unnest(CAST(:rep_id AS uuid[]), CAST(:day AS date[]), CAST(:n AS integer[])) "
-    "ON CONFLICT (rep_id, day) DO UPDATE SET assigned = routing.rep_day_count.assigned + excluded.assigned"
+    "SELECT * FROM unnest(CAST(:day_rep_id AS uuid[]), CAST(:day AS date[]), CAST(:day_n AS integer[])) "
+    "ON CONFLICT (rep_id, day) DO UPDATE SET assigned = routing.rep_day_count.assigned + excluded.assigned) "
+    "SELECT lead_id FROM a"
 )
+_ASSIGNMENT_COLUMNS = (
+    "id",
+    "lead_id",
+    "rep_id",
+    "sla_tier",
+    "sla_minutes",
+    "sla_due_at",
+    "assigned_at",
+    "qualified_at",
+    "strategy",
+    "qualified_event_id",
+    "correlation_id",
+)
+
+Credited = Mapping[tuple[str, uuid.UUID], tuple[roundrobin.Standing, int]]
 
 
 class AssignmentBatchRepository:
@@ -64,69 +79,38 @@ class AssignmentBatchRepository:
         )
         return dict(result.all())
 
-    async def add_assignments(self, rows: Sequence[Mapping[str, Any]]) -> set[uuid.UUID]:
-        """Insert open assignments (`service.assignment_values` rows); returns the leads inserted,
-        leaving out those that already had one (the unique lead_id)."""
+    async def record(
+        self,
+        rows: Sequence[Mapping[str, Any]],
+        *,
+        credited: Credited,
+        days: Mapping[tuple[uuid.UUID, date], int],
+    ) -> set[uuid.UUID]:
+        """Insert open assignments (`service.assignment_values` rows) with a breach timer each
+        (reminders to be planned); store each credited ledger line's last standing with `n`
+        more assignments counted on it, and add `n` to each rep's count of the day. Returns
+        the leads inserted: one that already had an assignment is left out."""
         if not rows:
             return set()
-        columns = (
-            "id",
-            "lead_id",
-            "rep_id",
-            "sla_tier",
-            "sla_minutes",
-            "sla_due_at",
-            "assigned_at",
-            "qualified_at",
-            "strategy",
-            "qualified_event_id",
-            "correlation_id",
-        )
-        params: dict[str, list[Any]] = {name: [row[name] for row in rows] for name in columns}
+        params: dict[str, list[Any]] = {name: [row[name] for row in rows] for name in _ASSIGNMENT_COLUMNS}
         params["lead"] = [json.dumps(row["lead"]) for row in rows]
         params["decision"] = [json.dumps(row["decision"]) for row in rows]
-        result = await self.session.execute(_ADD_ASSIGNMENTS, params)
-        return set(result.scalars().all())
-
-    async def schedule_breaches(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        """A first-touch (breach) timer for each new assignment, reminders to be planned."""
-        if rows:
-            await self.session.execute(
-                _SCHEDULE_BREACHES,
-                {
-                    "assignment_id": [row["id"] for row in rows],
-                    "rep_id": [row["rep_id"] for row in rows],
-                    "due_at": [row["sla_due_at"] for row in rows],
-                },
-            )
-
-    async def credit_lines(
-        self, credited: Mapping[tuple[str, uuid.UUID], tuple[roundrobin.Standing, int]]
-    ) -> None:
-        """Store each credited ledger line's final standing, `n` more assignments counted on it.
-        Each standing is `roundrobin.credited` of the one picked, so its `last_share` is the
-        share the rep was picked at, as `LedgerRepository.credit_assignment` stores it."""
-        if not credited:
-            return
+        # Each standing is `roundrobin.credited` of the one picked: `last_share` is the share
+        # the rep was picked at, as `LedgerRepository.credit_assignment` stores it.
         lines = [standing for standing, _ in credited.values()]
-        await self.session.execute(
-            _CREDIT_LINES,
-            {
-                "pool": [s.pool for s in lines],
-                "rep_id": [s.rep_id for s in lines],
-                "credit": [s.credit for s in lines],
-                "weight": [s.weight for s in lines],
-                "n": [n for _, n in credited.values()],
-                "at": [s.last_assigned_at for s in lines],
-                "share": [s.last_share for s in lines],
-            },
+        params.update(
+            pool=[s.pool for s in lines],
+            line_rep_id=[s.rep_id for s in lines],
+            credit=[s.credit for s in lines],
+            weight=[s.weight for s in lines],
+            n=[n for _, n in credited.values()],
+            at=[s.last_assigned_at for s in lines],
+            share=[s.last_share for s in lines],
         )
-
-    async def count_days(self, counts: Mapping[tuple[uuid.UUID, date], int]) -> None:
-        """Add `n` to each rep's count of the day (their own calendar's)."""
-        if counts:
-            keys = sorted(counts)
-            await self.session.execute(
-                _COUNT_DAYS,
-                {"rep_id": [r for r, _ in keys], "day": [d for _, d in keys], "n": [counts[k] for k in keys]},
-            )
+        # Sorted, so two writers of the same days upsert them in one order.
+        keys = sorted(days)
+        params.update(
+            day_rep_id=[r for r, _ in keys], day=[d for _, d in keys], day_n=[days[k] for k in keys]
+        )
+        result = await self.session.execute(_RECORD, params)
+        return set(result.scalars().all())

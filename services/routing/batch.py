@@ -24,15 +24,14 @@ from services.routing.calendar import add_business_minutes
 from services.routing.choice import Decision, PoolView, Workload, availability_of, unavailable
 from services.routing.decision import ask, decide_with, load_workload, open_pool, wanted_members, weights_in
 from services.routing.eligibility import RepAvailability, local_day
-from services.routing.handovers import announce
+from services.routing.handovers import assigned_event, log_assigned
 from services.routing.metrics import DECISION_SECONDS
-from services.routing.models import Rep, outbox
+from services.routing.models import Rep
 from services.routing.repository import HolidayRepository, LedgerRepository, RepRepository
 from services.routing.rule_versions import active_rule_set
 from services.routing.rules import Pool, RepRef
 from services.routing.service import assignment_values, qualification_facts, queue_lead
 from shared.contracts import LeadQualified, utc_now
-from shared.outbox import add_events
 
 # Absences are read once for the instants a batch decides at; a batch this slow is retried
 # one event at a time rather than decided on a stale calendar.
@@ -181,9 +180,10 @@ async def assign_leads(session: AsyncSession, *, events: Sequence[LeadQualified]
         rows.append(row)
         announced.append((NewAssignment.of(row), decision.chosen, event))
         outcomes.append(BatchOutcome("assigned", event.lead_id, decision.chosen.id))
-    written = await batch.record(rows, credited=team.credited, days=team.days)
+    staged = [assigned_event(a, rep, at=a.assigned_at, caused_by=event) for a, rep, event in announced]
+    written = await batch.record(rows, credited=team.credited, days=team.days, events=staged)
     if len(written) != len(rows):
         raise BatchAbandoned("a lead of the batch was assigned by another transaction")
-    staged = [announce(a, rep, at=a.assigned_at, caused_by=event) for a, rep, event in announced]
-    await add_events(session, outbox, staged)
+    for assignment, rep, _ in announced:
+        log_assigned(assignment, rep)
     return outcomes

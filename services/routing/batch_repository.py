@@ -1,8 +1,9 @@
 """The statement that writes a batched assignment (kept apart from repository.py by size).
 
-One round trip for the batch's assignments, their breach timers, the credited ledger lines and
-the day counts: data-modifying CTEs over `unnest(arrays)`, one statement text for any batch
-size, so PostgreSQL plans it once per connection and the driver encodes the arrays in C."""
+One round trip for the batch's assignments, their breach timers, the credited ledger lines, the
+day counts and the staged `lead.assigned` events: data-modifying CTEs over `unnest(arrays)`,
+one statement text for any batch size, so PostgreSQL plans it once per connection and the
+driver encodes the arrays in C."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.routing import roundrobin
-from services.routing.models import Assignment
+from services.routing.models import Assignment, outbox
+from shared.contracts import Envelope
+from shared.outbox import announce, insert_sql, staged_columns
 
 # A timer only for a row actually inserted, as the single path schedules one only then; a lead
 # assigned meanwhile by another transaction is left out of RETURNING and the caller gives up.
@@ -48,7 +51,8 @@ _RECORD = text(
     "d AS ("
     "INSERT INTO routing.rep_day_count (rep_id, day, assigned) "
     "SELECT * FROM unnest(CAST(:day_rep_id AS uuid[]), CAST(:day AS date[]), CAST(:day_n AS integer[])) "
-    "ON CONFLICT (rep_id, day) DO UPDATE SET assigned = routing.rep_day_count.assigned + excluded.assigned) "
+    "ON CONFLICT (rep_id, day) DO UPDATE SET assigned = routing.rep_day_count.assigned + excluded.assigned), "
+    f"o AS ({insert_sql(outbox)}) "
     "SELECT lead_id FROM a"
 )
 _ASSIGNMENT_COLUMNS = (
@@ -85,11 +89,13 @@ class AssignmentBatchRepository:
         *,
         credited: Credited,
         days: Mapping[tuple[uuid.UUID, date], int],
+        events: Sequence[Envelope],
     ) -> set[uuid.UUID]:
         """Insert open assignments (`service.assignment_values` rows) with a breach timer each
         (reminders to be planned); store each credited ledger line's last standing with `n`
-        more assignments counted on it, and add `n` to each rep's count of the day. Returns
-        the leads inserted: one that already had an assignment is left out."""
+        more assignments counted on it, add `n` to each rep's count of the day, and stage
+        `events`. Returns the leads inserted: one that already had an assignment is left out
+        (the caller then rolls the whole batch back)."""
         if not rows:
             return set()
         params: dict[str, list[Any]] = {name: [row[name] for row in rows] for name in _ASSIGNMENT_COLUMNS}
@@ -112,5 +118,7 @@ class AssignmentBatchRepository:
         params.update(
             day_rep_id=[r for r, _ in keys], day=[d for _, d in keys], day_n=[days[k] for k in keys]
         )
+        params.update(staged_columns(self.session, events))
         result = await self.session.execute(_RECORD, params)
+        await announce(self.session, outbox)
         return set(result.scalars().all())

@@ -269,7 +269,8 @@ async def hand_over(
         await SlaTimerRepository(session).schedule(
             assignment_id=assignment.id, rep_id=rep.id, due_at=assignment.sla_due_at
         )
-    await add_event(session, outbox, announce(assignment, rep, at=at, caused_by=caused_by))
+    await add_event(session, outbox, assigned_event(assignment, rep, at=at, caused_by=caused_by))
+    log_assigned(assignment, rep)
 
 
 class Assigned(Protocol):
@@ -294,10 +295,10 @@ class Assigned(Protocol):
     def correlation_id(self) -> uuid.UUID: ...
 
 
-def announce(
+def assigned_event(
     assignment: Assigned, rep: Rep, *, at: datetime, caused_by: LeadQualified | None
 ) -> LeadAssigned:
-    """The `lead.assigned` event of a (re)assignment, logged; the caller stages it."""
+    """The `lead.assigned` event of a (re)assignment, for the caller to stage."""
     payload = LeadAssignedPayload(
         assignment_id=assignment.id,
         rep_id=rep.id,
@@ -326,6 +327,10 @@ def announce(
             correlation_id=assignment.correlation_id,
             occurred_at=at,
         )
+    return event
+
+
+def log_assigned(assignment: Assigned, rep: Rep) -> None:
     log.info(
         "routing.lead_assigned",
         extra={
@@ -334,7 +339,6 @@ def announce(
             "assignment_id": str(assignment.id),
         },
     )
-    return event
 
 
 def _record(

@@ -354,7 +354,7 @@ def main() -> None:
     )
     parser.add_argument("--batch-size", type=int, default=100, help="leads per batched transaction")
     parser.add_argument(
-        "--batch-sessions", type=int, default=4, help="concurrent sessions of the batched run (all replicas)"
+        "--batch-sessions", type=int, default=2, help="concurrent sessions of the batched run (all replicas)"
     )
     parser.add_argument("--reps", type=int, default=10, help="reps in the pool for throughput and timers")
     parser.add_argument("--timers", type=int, default=100_000, help="pending timers")

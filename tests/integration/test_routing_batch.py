@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import text
 
 from services.routing import batch, reps, service
+from services.routing.batch_repository import AssignmentBatchRepository
 from services.routing.schemas import AbsenceCreate
 from shared.contracts import LeadQualified, LeadQualifiedPayload, LeadSnapshot, decode_event, utc_now
 from shared.db import Database
@@ -228,6 +229,28 @@ class TestAssignLeads:
 
         assert await outcome(db) == before
         assert results == {"already_assigned", "queued"}
+
+    async def test_a_lead_assigned_behind_its_back_abandons_the_whole_batch(
+        self, db: Database, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        await add_rep(db, "ada")
+        taken, fresh = qualified(), qualified()
+        async with db.transaction() as session:
+            await service.assign_lead(session, event=taken)
+        before = await outcome(db)
+
+        async def nobody_holds(
+            self: AssignmentBatchRepository, lead_ids: object
+        ) -> dict[uuid.UUID, uuid.UUID]:
+            return {}
+
+        # As if another transaction assigned `taken` between the batch's look-up and its write.
+        monkeypatch.setattr(AssignmentBatchRepository, "holders", nobody_holds)
+        with pytest.raises(batch.BatchAbandoned):
+            async with db.transaction() as session:
+                await batch.assign_leads(session, events=[fresh, taken])
+
+        assert await outcome(db) == before
 
     async def test_a_lead_twice_in_a_batch_is_assigned_once(self, db: Database) -> None:
         await add_rep(db, "ada")

@@ -44,7 +44,9 @@ class Workload:
     absences: Absences
     day_counts: dict[tuple[uuid.UUID, date], int]
 
-    _known: dict[tuple[int, int, bool, int], tuple[Rep, RepAvailability]] = field(default_factory=dict)
+    _known: dict[tuple[int, int, bool, int], tuple[Rep, RepAvailability]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def availability(self, rep: Rep, at: datetime) -> RepAvailability:
         rep_id = rep.id
@@ -75,7 +77,9 @@ class PoolView:
     pool: str
     members: Sequence[Rep]
     standings: dict[uuid.UUID, roundrobin.Standing]
-    _traced: dict[int, tuple[roundrobin.Standing, dict[str, Any]]] = field(default_factory=dict)
+    _traced: dict[int, tuple[roundrobin.Standing, dict[str, Any]]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def traced(self, standing: roundrobin.Standing) -> dict[str, Any]:
         """`trace_standing`, worked out once per standing: in a batch most stay unchanged."""

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from services.routing import service
+from services.routing import batch, service
 from services.routing.policy import SlaPolicy
 from services.routing.worker import RoutingWorker
 from shared.contracts import LeadQualified, LeadQualifiedPayload, LeadSnapshot, utc_now
@@ -39,36 +39,47 @@ def qualified(*, sla_minutes: int = 60) -> LeadQualified:
 
 
 async def assign_leads(
-    url: str, *, sessions: int, seconds: float | None, leads: int | None
+    url: str, *, sessions: int, seconds: float | None, leads: int | None, batch_size: int = 1
 ) -> dict[str, Any]:
-    """Assign leads from `sessions` concurrent sessions, for `seconds` or until `leads` are done."""
+    """Assign leads from `sessions` concurrent sessions, for `seconds` or until `leads` are done:
+    one `assign_lead` transaction per lead, or with `batch_size` > 1 one `batch.assign_leads`
+    transaction per `batch_size` leads (a consumer's batch). Latencies are per transaction."""
     db = Database(url, pool_size=sessions)
     latencies: list[float] = []
+    decisions = 0
     remaining = leads
     deadline = time.perf_counter() + seconds if seconds is not None else None
 
     async def session_loop() -> None:
-        nonlocal remaining
+        nonlocal remaining, decisions
         while True:
             if deadline is not None and time.perf_counter() >= deadline:
                 return
+            size = batch_size
             if remaining is not None:
                 if remaining <= 0:
                     return
-                remaining -= 1
+                size = min(size, remaining)
+                remaining -= size
+            # Events are built before the clock starts: in the service they arrive parsed.
+            events = [qualified() for _ in range(size)]
             started = time.perf_counter()
             async with db.transaction() as session:
-                outcome = await service.assign_lead(session, event=qualified())
-            if outcome.result != "assigned":
-                raise RuntimeError(f"bench lead was {outcome.result}")
+                if batch_size == 1:
+                    outcomes = [await service.assign_lead(session, event=events[0])]
+                else:
+                    outcomes = await batch.assign_leads(session, events=events)
+            if any(outcome.result != "assigned" for outcome in outcomes):
+                raise RuntimeError(f"bench leads were {sorted({o.result for o in outcomes})}")
             latencies.append(time.perf_counter() - started)
+            decisions += size
 
     started = time.perf_counter()
     try:
         await asyncio.gather(*(session_loop() for _ in range(sessions)))
     finally:
         await db.dispose()
-    return {"decisions": len(latencies), "elapsed_s": time.perf_counter() - started, "latencies": latencies}
+    return {"decisions": decisions, "elapsed_s": time.perf_counter() - started, "latencies": latencies}
 
 
 async def run_worker(

@@ -1,13 +1,14 @@
 """`python -m bench.routing`: routing's figures on embedded PostgreSQL, use cases driven in-process.
 
-1. assignment decisions per second (the real `assign_lead`, one transaction per decision,
-   concurrent sessions in two replica processes) against raw single-row transactions on the
-   same server (target ratio >= 0.3);
+1. assignment decisions per second against raw single-row transactions on the same server
+   (target ratio >= 0.3), two ways, each from concurrent sessions in two replica processes:
+   the real `assign_lead`, one transaction per decision, and the real `batch.assign_leads`
+   that routing's consumer runs on a fetched batch, `--batch-size` leads per transaction;
 2. SLA timers: pending timers all due within a short window, fired by two replica processes
    each running the real `RoutingWorker`: firing lateness p50/p99 (target p99 < 1 s), measured
    from the due time to the commit of the firing transaction, and double fires (target 0);
 3. fairness: leads assigned by two replicas, each rep's share against their weighted share
-   (target within +-1 % of it).
+   (target within +-1 % of it), one lead per transaction and then in batches.
 Prints a table and writes bench/results/routing-<UTC time>.json.
 """
 
@@ -68,25 +69,33 @@ async def reset(url: str, weights: tuple[int, ...]) -> None:
 
 
 def assignment_rate(url: str, host: str, args: argparse.Namespace) -> dict[str, Any]:
-    asyncio.run(reset(url, (1,) * args.reps))
     baseline = asyncio.run(
         postgres_transactions(host, connections=args.sessions, duration_s=args.assign_seconds)
     )
-    per_replica = max(1, args.sessions // REPLICAS)
-    processes, results = in_replicas(
-        "assign", {"url": url, "sessions": per_replica, "seconds": args.assign_seconds, "leads": None}
-    )
+    raw = baseline["transactions_per_s"]
+    single = _decisions(url, args, sessions=args.sessions, batch_size=1, raw=raw)
+    batched = _decisions(url, args, sessions=args.batch_sessions, batch_size=args.batch_size, raw=raw)
+    # The consumer's path (batches) is the headline; the single figure stays beside it.
+    return {**single, "raw_transactions_per_s": raw, "batched": batched}
+
+
+def _decisions(
+    url: str, args: argparse.Namespace, *, sessions: int, batch_size: int, raw: float
+) -> dict[str, Any]:
+    asyncio.run(reset(url, (1,) * args.reps))
+    per_replica = max(1, sessions // REPLICAS)
+    job = {"url": url, "sessions": per_replica, "seconds": args.assign_seconds, "leads": None}
+    processes, results = in_replicas("assign", {**job, "batch_size": batch_size})
     runs = collect(processes, results, timeout_s=args.assign_seconds + 120)
     decisions = sum(r["decisions"] for r in runs)
     rate = decisions / max(r["elapsed_s"] for r in runs)
-    raw = baseline["transactions_per_s"]
     return {
         "reps": args.reps,
         "replicas": REPLICAS,
         "sessions": per_replica * REPLICAS,
+        "batch_size": batch_size,
         "decisions": decisions,
         "decisions_per_s": round(rate),
-        "raw_transactions_per_s": raw,
         "ratio": round(rate / raw, 3),
         "latency": summary_ms([x for r in runs for x in r["latencies"]]),
     }
@@ -233,15 +242,21 @@ async def _shares(url: str) -> dict[str, Any]:
 
 
 def fairness(url: str, args: argparse.Namespace) -> dict[str, Any]:
+    figures = _fairness_run(url, args, batch_size=1)
+    figures["batched"] = _fairness_run(url, args, batch_size=args.batch_size)
+    return figures
+
+
+def _fairness_run(url: str, args: argparse.Namespace, *, batch_size: int) -> dict[str, Any]:
     asyncio.run(reset(url, FAIRNESS_WEIGHTS))
     per_replica = args.leads // REPLICAS
-    processes, results = in_replicas(
-        "assign", {"url": url, "sessions": args.fairness_sessions, "seconds": None, "leads": per_replica}
-    )
+    job = {"url": url, "sessions": args.fairness_sessions, "seconds": None, "leads": per_replica}
+    processes, results = in_replicas("assign", {**job, "batch_size": batch_size})
     runs = collect(processes, results, timeout_s=3600)
     figures = asyncio.run(_shares(url))
     figures["decisions_per_s"] = round(sum(r["decisions"] for r in runs) / max(r["elapsed_s"] for r in runs))
     figures["replicas"] = REPLICAS
+    figures["batch_size"] = batch_size
     return figures
 
 
@@ -287,6 +302,7 @@ async def _enable_commit_timestamps(host: str) -> None:
 def print_table(results: dict[str, Any]) -> None:
     rows: list[tuple[str, object]] = [("machine load average (1, 5, 15 min)", results["machine"]["load"])]
     if a := results.get("decisions"):
+        b = a["batched"]
         rows += [
             ("postgres single-row tx/s (baseline)", a["raw_transactions_per_s"]),
             (
@@ -295,6 +311,13 @@ def print_table(results: dict[str, Any]) -> None:
             ),
             ("  ratio decisions / raw tx (target >= 0.3)", a["ratio"]),
             ("  decision p50 / p99 ms", f"{a['latency']['p50_ms']} / {a['latency']['p99_ms']}"),
+            (
+                f"batched decisions/s ({b['batch_size']} leads/tx, {b['replicas']} replicas, "
+                f"{b['sessions']} sessions)",
+                b["decisions_per_s"],
+            ),
+            ("  ratio decisions / raw tx (target >= 0.3)", b["ratio"]),
+            ("  batch transaction p50 / p99 ms", f"{b['latency']['p50_ms']} / {b['latency']['p99_ms']}"),
         ]
     if t := results.get("timers"):
         rows += [
@@ -303,16 +326,17 @@ def print_table(results: dict[str, Any]) -> None:
             ("  double fires (target 0)", t["double_fires"]),
         ]
     if f := results.get("fairness"):
-        rows.append(
-            (
-                f"fairness over {f['leads']} leads: max |share error| % (target <= 1)",
-                f["max_deviation_pct"],
+        for run, how in ((f, "one per tx"), (f["batched"], f"{f['batched']['batch_size']} per tx")):
+            rows.append(
+                (
+                    f"fairness over {run['leads']} leads ({how}): max |share error| % (target <= 1)",
+                    run["max_deviation_pct"],
+                )
             )
-        )
-        rows += [
-            (f"  {r['rep']} (weight {r['weight']})", f"{r['share_pct']} % vs {r['weighted_share_pct']} %")
-            for r in f["reps"]
-        ]
+            rows += [
+                (f"  {r['rep']} (weight {r['weight']})", f"{r['share_pct']} % vs {r['weighted_share_pct']} %")
+                for r in run["reps"]
+            ]
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
         print(f"{name:<{width}}  {value}")
@@ -327,6 +351,10 @@ def main() -> None:
     parser.add_argument("--assign-seconds", type=float, default=10.0, help="length of the throughput run")
     parser.add_argument(
         "--sessions", type=int, default=16, help="concurrent sessions (and baseline connections)"
+    )
+    parser.add_argument("--batch-size", type=int, default=100, help="leads per batched transaction")
+    parser.add_argument(
+        "--batch-sessions", type=int, default=2, help="concurrent sessions of the batched run (all replicas)"
     )
     parser.add_argument("--reps", type=int, default=10, help="reps in the pool for throughput and timers")
     parser.add_argument("--timers", type=int, default=100_000, help="pending timers")

@@ -101,14 +101,21 @@ async def add_events(session: AsyncSession, table: Table, events: Sequence[Envel
     """Stage several events in one statement; their ids keep the given order."""
     if not events:
         return
+    await session.execute(text(insert_sql(table)), staged_columns(session, events))
+    await announce(session, table)
+
+
+def staged_columns(session: AsyncSession, events: Sequence[Envelope]) -> dict[str, list[Any]]:
+    """`outbox_columns` for events staged in `session`'s transaction, each continuing the trace
+    of the event that caused it; for a caller that folds `insert_sql` into its own statement
+    (and then calls `announce`)."""
     traces = None
     # A consumer batch leaves each incoming event's trace context here (no span is current).
     by_cause: dict[Any, dict[str, str]] = session.info.get(TRACE_HEADERS_BY_CAUSE) or {}
     if by_cause:
         current = inject_headers()
         traces = [by_cause.get(event.causation_id, current) for event in events]
-    await session.execute(text(insert_sql(table)), outbox_columns(events, traces))
-    await announce(session, table)
+    return outbox_columns(events, traces)
 
 
 def insert_sql(table: Table) -> str:

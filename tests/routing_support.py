@@ -5,12 +5,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
 
-from services.routing import reps, service
+from services.routing import reps, rule_versions, service
 from services.routing.main import create_app
 from services.routing.models import Assignment
+from services.routing.rules import RuleSet
 from services.routing.schemas import RepCreate
 from services.routing.settings import RoutingSettings
 from shared.contracts import LeadQualified, LeadQualifiedPayload, LeadSnapshot, utc_now
@@ -70,6 +72,18 @@ async def assign(db: Database, event: LeadQualified | None = None) -> Assignment
         outcome = await service.assign_lead(session, event=event or qualified())
     assert outcome.assignment is not None, outcome.result
     return outcome.assignment
+
+
+async def activate(db: Database, document: dict[str, Any]) -> str:
+    """Store `document` as a new rule set version and activate it; returns the version."""
+    # Unique per test: parsed versions are cached for the life of the process.
+    version = f"test-{uuid.uuid4().hex[:12]}"
+    async with db.transaction() as session:
+        await rule_versions.create_draft(
+            session, draft=RuleSet.from_document({**document, "version": version}), author="test"
+        )
+        await rule_versions.activate(session, version=version)
+    return version
 
 
 @asynccontextmanager

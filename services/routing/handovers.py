@@ -7,15 +7,16 @@ import logging
 import uuid
 from collections.abc import Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.routing import roundrobin
 from services.routing.access import Actor, check_may_act, check_on_team
 from services.routing.calendar import add_business_minutes
+from services.routing.choice import Decision, availability_of
 from services.routing.conditions import FieldValue
-from services.routing.decision import Decision, availability_of, decide
+from services.routing.decision import decide
 from services.routing.eligibility import local_day
 from services.routing.errors import AssignmentNotFound, CannotReassign, NotYourAssignment, RepNotFound
 from services.routing.lifecycle import DECLINABLE, REASSIGNABLE, check_handover
@@ -268,6 +269,36 @@ async def hand_over(
         await SlaTimerRepository(session).schedule(
             assignment_id=assignment.id, rep_id=rep.id, due_at=assignment.sla_due_at
         )
+    await add_event(session, outbox, assigned_event(assignment, rep, at=at, caused_by=caused_by))
+    log_assigned(assignment, rep)
+
+
+class Assigned(Protocol):
+    """What `lead.assigned` tells of an assignment: an `Assignment`, or a batch's row not yet
+    loaded as one."""
+
+    @property
+    def id(self) -> uuid.UUID: ...
+    @property
+    def lead_id(self) -> uuid.UUID: ...
+    @property
+    def strategy(self) -> str: ...
+    @property
+    def sla_tier(self) -> str: ...
+    @property
+    def sla_due_at(self) -> datetime: ...
+    @property
+    def assigned_at(self) -> datetime: ...
+    @property
+    def qualified_at(self) -> datetime: ...
+    @property
+    def correlation_id(self) -> uuid.UUID: ...
+
+
+def assigned_event(
+    assignment: Assigned, rep: Rep, *, at: datetime, caused_by: LeadQualified | None
+) -> LeadAssigned:
+    """The `lead.assigned` event of a (re)assignment, for the caller to stage."""
     payload = LeadAssignedPayload(
         assignment_id=assignment.id,
         rep_id=rep.id,
@@ -278,6 +309,7 @@ async def hand_over(
         assigned_at=assignment.assigned_at,
         qualified_at=assignment.qualified_at,
     )
+    event: LeadAssigned
     if caused_by is not None:
         event = LeadAssigned.new(
             lead_id=assignment.lead_id,
@@ -295,7 +327,10 @@ async def hand_over(
             correlation_id=assignment.correlation_id,
             occurred_at=at,
         )
-    await add_event(session, outbox, event)
+    return event
+
+
+def log_assigned(assignment: Assigned, rep: Rep) -> None:
     log.info(
         "routing.lead_assigned",
         extra={

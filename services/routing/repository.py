@@ -117,11 +117,19 @@ class AbsenceRepository:
         )
         return result.scalar_one_or_none() is not None
 
-    async def reps_away_at(self, at: datetime) -> frozenset[uuid.UUID]:
+    async def overlapping(
+        self, since: datetime, until: datetime
+    ) -> dict[uuid.UUID, list[tuple[datetime, datetime]]]:
+        """Each rep's absences that cover some instant in [since, until], as (start, end)."""
         result = await self.session.execute(
-            select(RepAbsence.rep_id).where(RepAbsence.starts_at <= at, RepAbsence.ends_at > at)
+            select(RepAbsence.rep_id, RepAbsence.starts_at, RepAbsence.ends_at).where(
+                RepAbsence.starts_at <= until, RepAbsence.ends_at > since
+            )
         )
-        return frozenset(result.scalars().all())
+        ranges: dict[uuid.UUID, list[tuple[datetime, datetime]]] = {}
+        for rep_id, starts_at, ends_at in result.all():
+            ranges.setdefault(rep_id, []).append((starts_at, ends_at))
+        return ranges
 
 
 class LedgerRepository:
@@ -227,10 +235,13 @@ class AssignmentRepository:
         )
         return result.scalars().all()
 
-    async def open_counts(self) -> dict[uuid.UUID, int]:
+    async def open_counts(self, rep_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, int]:
+        """Open assignments of these reps (by the rep_id index: not a scan of every assignment)."""
+        if not rep_ids:
+            return {}
         result = await self.session.execute(
             select(Assignment.rep_id, func.count())
-            .where(Assignment.status == "open")
+            .where(Assignment.rep_id.in_(rep_ids), Assignment.status == "open")
             .group_by(Assignment.rep_id)
         )
         return dict(result.all())

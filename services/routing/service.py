@@ -7,11 +7,12 @@ import logging
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.routing.decision import Decision, decide
+from services.routing.choice import Decision
+from services.routing.decision import decide
 from services.routing.handovers import PRODUCER as PRODUCER
 from services.routing.handovers import hand_over, reroute
 from services.routing.handovers import sla_due_at_for as sla_due_at_for
@@ -123,7 +124,8 @@ async def preview_assignment(session: AsyncSession, *, preview: RoutingPreviewCr
     return RoutingPreview.model_validate(decision.trace)
 
 
-def _qualification(event: LeadQualified) -> dict[str, str | float]:
+def qualification_facts(event: LeadQualified) -> dict[str, str | float]:
+    """The verdict the rules test besides the lead's snapshot."""
     payload = event.payload
     return {"grade": payload.grade, "score": payload.score, "sla_tier": payload.sla_tier}
 
@@ -134,45 +136,28 @@ async def _assign(
     assignments = AssignmentRepository(session)
     now = utc_now()
     payload = event.payload
+    lead = payload.lead.model_dump(mode="json")
     with DECISION_SECONDS.time():
-        decision = await decide(
-            session, at=now, lead=payload.lead.model_dump(mode="json"), qualification=_qualification(event)
-        )
+        decision = await decide(session, at=now, lead=lead, qualification=qualification_facts(event))
     if decision.chosen is None:
         if queued_at is None:
-            await _queue(session, event=event, decision=decision, at=now)
+            await queue_lead(session, event=event, decision=decision, at=now)
         return AssignOutcome("queued", queue=decision.queue)
 
     rep, standing = decision.chosen, decision.standing
     # A lead that waited in the fallback queue could not be touched earlier: its clock starts now.
     clock_start = payload.qualified_at if queued_at is None else max(payload.qualified_at, now)
-    trace = {
-        **decision.trace,
-        "sla_clock_started_at": clock_start.isoformat(),
-        # What the lead was routed on, so a re-route (a decline, a breach) asks the same rules.
-        "qualification": _qualification(event),
-    }
-    if queued_at is not None:
-        trace["queued_at"] = queued_at.isoformat()
-    assignment_id = uuid.uuid4()
     sla_due_at = await sla_due_at_for(session, rep=rep, start=clock_start, minutes=payload.sla_minutes)
-    inserted = await assignments.add_unless_lead_assigned(
-        id=assignment_id,
-        lead_id=event.lead_id,
-        rep_id=rep.id,
-        status="open",
-        sla_tier=payload.sla_tier,
-        sla_minutes=payload.sla_minutes,
+    values = assignment_values(
+        event,
+        decision,
+        lead=lead,
+        at=now,
+        clock_start=clock_start,
         sla_due_at=sla_due_at,
-        assigned_at=now,
-        qualified_at=payload.qualified_at,
-        lead=payload.lead.model_dump(mode="json"),
-        strategy=decision.strategy,
-        decision=trace,
-        qualified_event_id=event.event_id,
-        correlation_id=event.correlation_id,
-        reassignments=0,
+        queued_at=queued_at,
     )
+    inserted = await assignments.add_unless_lead_assigned(**values)
     if not inserted:
         return AssignOutcome("already_assigned", await assignments.by_lead(event.lead_id))
     assignment = await assignments.by_lead(event.lead_id)
@@ -181,7 +166,51 @@ async def _assign(
     return AssignOutcome("assigned", assignment)
 
 
-async def _queue(session: AsyncSession, *, event: LeadQualified, decision: Decision, at: datetime) -> None:
+def assignment_values(
+    event: LeadQualified,
+    decision: Decision,
+    *,
+    lead: dict[str, Any],
+    at: datetime,
+    clock_start: datetime,
+    sla_due_at: datetime,
+    queued_at: datetime | None = None,
+) -> dict[str, Any]:
+    """The assignment row that gives `event`'s lead (`lead`, its snapshot as JSON) to
+    `decision.chosen` at `at`, its SLA clock started at `clock_start`."""
+    assert decision.chosen is not None
+    payload = event.payload
+    trace = {
+        **decision.trace,
+        "sla_clock_started_at": clock_start.isoformat(),
+        # What the lead was routed on, so a re-route (a decline, a breach) asks the same rules.
+        "qualification": qualification_facts(event),
+    }
+    if queued_at is not None:
+        trace["queued_at"] = queued_at.isoformat()
+    return {
+        "id": uuid.uuid4(),
+        "lead_id": event.lead_id,
+        "rep_id": decision.chosen.id,
+        "status": "open",
+        "sla_tier": payload.sla_tier,
+        "sla_minutes": payload.sla_minutes,
+        "sla_due_at": sla_due_at,
+        "assigned_at": at,
+        "qualified_at": payload.qualified_at,
+        "lead": lead,
+        "strategy": decision.strategy,
+        "decision": trace,
+        "qualified_event_id": event.event_id,
+        "correlation_id": event.correlation_id,
+        "reassignments": 0,
+    }
+
+
+async def queue_lead(
+    session: AsyncSession, *, event: LeadQualified, decision: Decision, at: datetime
+) -> None:
+    """Park a lead nobody can take in its queue (once) and raise the alert."""
     reason = "no_rep" if not decision.trace["skipped"] else "no_eligible_rep"
     queued = await FallbackQueueRepository(session).enqueue(
         lead_id=event.lead_id,

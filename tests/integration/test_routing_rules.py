@@ -10,13 +10,12 @@ from typing import Any
 
 from sqlalchemy import select
 
-from services.routing import reps, rule_versions, service
+from services.routing import reps, service
 from services.routing.models import Assignment, RepLedger, UnassignedLead
-from services.routing.rules import RuleSet
 from services.routing.schemas import RepUpdate
 from shared.contracts import LeadQualified, LeadQualifiedPayload, LeadSnapshot, utc_now
 from shared.db import Database
-from tests.routing_support import add_rep
+from tests.routing_support import activate, add_rep
 
 TEAM_RULES: dict[str, Any] = {
     "name": "Territories",
@@ -44,17 +43,6 @@ TEAM_RULES: dict[str, Any] = {
 
 async def team(db: Database) -> dict[str, uuid.UUID]:
     return {name: await add_rep(db, name) for name in ("ada", "bob", "cy")}
-
-
-async def activate(db: Database, document: dict[str, Any]) -> str:
-    # Unique per test: parsed versions are cached for the life of the process.
-    version = f"test-{uuid.uuid4().hex[:12]}"
-    async with db.transaction() as session:
-        await rule_versions.create_draft(
-            session, draft=RuleSet.from_document({**document, "version": version}), author="test"
-        )
-        await rule_versions.activate(session, version=version)
-    return version
 
 
 def qualified(grade: str = "B", **lead: Any) -> LeadQualified:

@@ -1,0 +1,189 @@
+"""Assigning a consumer batch of qualified leads at once: the effect of `service.assign_lead`
+applied to each event in turn, in one transaction and a handful of statements.
+
+The batch takes the pool lock once and locks every rep once, in id order as every decider
+does, so no other decision, cap change or hand-over touches the team until it commits. The
+team's state (open and daily counts, absences, ledger standings) is then read once and kept
+current in memory while each lead goes through the same rule walk and pick as a single
+decision (`decision.decide_with`, `choice.choose_in_pool`); the rows are written at the end.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any, Literal
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.routing import roundrobin
+from services.routing.batch_repository import AssignmentBatchRepository
+from services.routing.calendar import add_business_minutes
+from services.routing.choice import Decision, PoolView, Workload, availability_of, unavailable
+from services.routing.decision import ask, decide_with, load_workload, open_pool, wanted_members, weights_in
+from services.routing.eligibility import RepAvailability, local_day
+from services.routing.handovers import assigned_event, log_assigned
+from services.routing.metrics import DECISION_SECONDS
+from services.routing.models import Rep
+from services.routing.repository import HolidayRepository, LedgerRepository, RepRepository
+from services.routing.rule_versions import active_rule_set
+from services.routing.rules import Pool, RepRef
+from services.routing.service import assignment_values, qualification_facts, queue_lead
+from shared.contracts import LeadQualified, utc_now
+
+# Absences are read once for the instants a batch decides at; a batch this slow is retried
+# one event at a time rather than decided on a stale calendar.
+HORIZON = timedelta(minutes=5)
+
+
+@dataclass(frozen=True, slots=True)
+class NewAssignment:
+    """What `lead.assigned` tells of a row the batch writes (no ORM object per lead)."""
+
+    id: uuid.UUID
+    lead_id: uuid.UUID
+    strategy: str
+    sla_tier: str
+    sla_due_at: datetime
+    assigned_at: datetime
+    qualified_at: datetime
+    correlation_id: uuid.UUID
+
+    @classmethod
+    def of(cls, row: dict[str, Any]) -> NewAssignment:
+        return cls(*(row[name] for name in cls.__slots__))
+
+
+@dataclass(frozen=True, slots=True)
+class BatchOutcome:
+    """What became of one event: `AssignOutcome` without the loaded assignment."""
+
+    result: Literal["assigned", "already_assigned", "queued"]
+    lead_id: uuid.UUID
+    rep_id: uuid.UUID | None = None
+    queue: str | None = None
+
+
+class BatchAbandoned(RuntimeError):
+    """The batch met what only the per-event path handles; the consumer rolls it back and
+    hands its events to `assign_lead` one by one."""
+
+
+class HeldTeam:
+    """Every rep, locked for the batch, and their state as the batch's own decisions left it."""
+
+    def __init__(self, session: AsyncSession, reps: Sequence[Rep], workload: Workload) -> None:
+        self.session = session
+        self.reps = reps
+        self.workload = workload
+        self.by_id = {rep.id: rep for rep in reps}
+        self.by_email = {rep.email: rep.id for rep in reps}
+        self.pools: dict[str, PoolView] = {}
+        self.calendars: dict[uuid.UUID, RepAvailability] = {}
+        # What the batch writes at the end: each credited ledger line's last standing and how
+        # many leads it took, and each rep's new leads per day.
+        self.credited: dict[tuple[str, uuid.UUID], tuple[roundrobin.Standing, int]] = {}
+        self.days: dict[tuple[uuid.UUID, date], int] = {}
+
+    @classmethod
+    async def hold(cls, session: AsyncSession, *, since: datetime, until: datetime) -> HeldTeam:
+        reps = await RepRepository(session).lock_candidates(None)
+        return cls(session, reps, await load_workload(session, reps, since=since, until=until))
+
+    async def named_rep(self, target: RepRef) -> Rep | None:
+        rep_id = target.rep_id or self.by_email.get(target.email)
+        return None if rep_id is None else self.by_id.get(rep_id)
+
+    async def claim(
+        self, rep: Rep, *, at: datetime, required: frozenset[str], excluding: uuid.UUID | None
+    ) -> str | None:
+        return unavailable(rep, self.workload, at=at, required=required, excluding=excluding)
+
+    async def pool_view(self, pool: Pool, *, at: datetime) -> tuple[PoolView, Workload]:
+        view = self.pools.get(pool.id)
+        if view is None:
+            wanted = wanted_members(pool, self.by_email)
+            members = [rep for rep in self.reps if wanted is None or rep.id in wanted]
+            view = await open_pool(self.session, pool.id, members, weights_in(members, wanted), create=True)
+            self.pools[pool.id] = view
+        return view, self.workload
+
+    def calendar(self, rep: Rep) -> RepAvailability:
+        """The rep's hours and days, as the SLA clock reads them (`handovers.sla_due_at_for`)."""
+        known = self.calendars.get(rep.id)
+        if known is None:
+            known = self.calendars[rep.id] = availability_of(rep, 0)
+        return known
+
+    def credit(self, decision: Decision, *, at: datetime) -> None:
+        """What `handovers.hand_over` stores for a decision, applied to the held state."""
+        rep, standing = decision.chosen, decision.standing
+        assert rep is not None
+        day = local_day(rep.timezone, at)
+        self.workload.count(rep.id, day)
+        self.days[(rep.id, day)] = self.days.get((rep.id, day), 0) + 1
+        if standing is not None:
+            credited = roundrobin.credited(standing, at=at)
+            self.pools[standing.pool].standings[rep.id] = credited
+            _, taken = self.credited.get((standing.pool, rep.id), (credited, 0))
+            self.credited[(standing.pool, rep.id)] = (credited, taken + 1)
+
+
+async def assign_leads(session: AsyncSession, *, events: Sequence[LeadQualified]) -> list[BatchOutcome]:
+    """Assign qualified leads, in order, as `assign_lead` would one by one: each to the next
+    eligible rep or into the fallback queue, once per lead however often it appears.
+
+    Raises `BatchAbandoned` when a lead turns out to be assigned by someone else meanwhile
+    (holders are looked up before the reps are locked).
+    """
+    if not events:
+        return []
+    await LedgerRepository(session).enter_pool(exclusive=False)
+    batch = AssignmentBatchRepository(session)
+    # Everything that needs no rep lock comes first: the other replica's batch may hold them.
+    rule_set = await active_rule_set(session)
+    holders = await batch.holders({e.lead_id for e in events})
+    earliest = min(e.payload.qualified_at for e in events).date()
+    holidays = await HolidayRepository(session).days_from(earliest - timedelta(days=1))
+    asked = []
+    for event in events:
+        lead = event.payload.lead.model_dump(mode="json")
+        asked.append((event, lead, ask(rule_set, lead, qualification_facts(event))))
+    started = utc_now()
+    team = await HeldTeam.hold(session, since=started, until=started + HORIZON)
+    outcomes: list[BatchOutcome] = []
+    rows: list[dict[str, Any]] = []
+    announced: list[tuple[NewAssignment, Rep, LeadQualified]] = []
+    now = started
+    for event, lead, question in asked:
+        if event.lead_id in holders:
+            outcomes.append(BatchOutcome("already_assigned", event.lead_id, holders[event.lead_id]))
+            continue
+        # Distinct instants, as one transaction per lead has: ties in the ledger go to whoever
+        # was assigned longest ago.
+        now = max(utc_now(), now + timedelta(microseconds=1))
+        if now >= started + HORIZON:
+            raise BatchAbandoned(f"the batch ran past {HORIZON} of absences read")
+        with DECISION_SECONDS.time():
+            decision = await decide_with(team, rule_set, question, at=now)
+        if decision.chosen is None:
+            await queue_lead(session, event=event, decision=decision, at=now)
+            outcomes.append(BatchOutcome("queued", event.lead_id, queue=decision.queue))
+            continue
+        start, minutes = event.payload.qualified_at, event.payload.sla_minutes
+        due = add_business_minutes(start, minutes, rep=team.calendar(decision.chosen), holidays=holidays)
+        row = assignment_values(event, decision, lead=lead, at=now, clock_start=start, sla_due_at=due)
+        team.credit(decision, at=now)
+        holders[event.lead_id] = decision.chosen.id
+        rows.append(row)
+        announced.append((NewAssignment.of(row), decision.chosen, event))
+        outcomes.append(BatchOutcome("assigned", event.lead_id, decision.chosen.id))
+    staged = [assigned_event(a, rep, at=a.assigned_at, caused_by=event) for a, rep, event in announced]
+    written = await batch.record(rows, credited=team.credited, days=team.days, events=staged)
+    if len(written) != len(rows):
+        raise BatchAbandoned("a lead of the batch was assigned by another transaction")
+    for assignment, rep, _ in announced:
+        log_assigned(assignment, rep)
+    return outcomes

@@ -1,0 +1,124 @@
+"""The statement that writes a batched assignment (kept apart from repository.py by size).
+
+One round trip for the batch's assignments, their breach timers, the credited ledger lines, the
+day counts and the staged `lead.assigned` events: data-modifying CTEs over `unnest(arrays)`,
+one statement text for any batch size, so PostgreSQL plans it once per connection and the
+driver encodes the arrays in C."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Collection, Mapping, Sequence
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.routing import roundrobin
+from services.routing.models import Assignment, outbox
+from shared.contracts import Envelope
+from shared.outbox import announce, insert_sql, staged_columns
+
+# A timer only for a row actually inserted, as the single path schedules one only then; a lead
+# assigned meanwhile by another transaction is left out of RETURNING and the caller gives up.
+_RECORD = text(
+    "WITH a AS ("
+    "INSERT INTO routing.assignment (id, lead_id, rep_id, status, sla_tier, sla_minutes, sla_due_at, "
+    "assigned_at, qualified_at, lead, strategy, decision, qualified_event_id, correlation_id, reassignments) "
+    "SELECT u.id, u.lead_id, u.rep_id, 'open', u.sla_tier, u.sla_minutes, u.sla_due_at, u.assigned_at, "
+    "u.qualified_at, CAST(u.lead AS jsonb), u.strategy, CAST(u.decision AS jsonb), u.qualified_event_id, "
+    "u.correlation_id, 0 "
+    "FROM unnest(CAST(:id AS uuid[]), CAST(:lead_id AS uuid[]), CAST(:rep_id AS uuid[]), "
+    "CAST(:sla_tier AS varchar[]), CAST(:sla_minutes AS integer[]), CAST(:sla_due_at AS timestamptz[]), "
+    "CAST(:assigned_at AS timestamptz[]), CAST(:qualified_at AS timestamptz[]), CAST(:lead AS text[]), "
+    "CAST(:strategy AS varchar[]), CAST(:decision AS text[]), CAST(:qualified_event_id AS uuid[]), "
+    "CAST(:correlation_id AS uuid[])) "
+    "AS u(id, lead_id, rep_id, sla_tier, sla_minutes, sla_due_at, assigned_at, qualified_at, lead, "
+    "strategy, decision, qualified_event_id, correlation_id) "
+    "ON CONFLICT (lead_id) DO NOTHING RETURNING id, lead_id, rep_id, sla_due_at), "
+    "t AS ("
+    "INSERT INTO routing.sla_timer (id, assignment_id, rep_id, due_at, kind, reminders_planned) "
+    "SELECT gen_random_uuid(), a.id, a.rep_id, a.sla_due_at, 'breach', false FROM a), "
+    "l AS ("
+    "UPDATE routing.rep_ledger AS l SET credit = c.credit, weight = c.weight, assigned = l.assigned + c.n, "
+    "last_assigned_at = c.at, last_share = c.share "
+    "FROM unnest(CAST(:pool AS varchar[]), CAST(:line_rep_id AS uuid[]), CAST(:credit AS float8[]), "
+    "CAST(:weight AS integer[]), CAST(:n AS integer[]), CAST(:at AS timestamptz[]), "
+    "CAST(:share AS float8[])) AS c(pool, rep_id, credit, weight, n, at, share) "
+    "WHERE l.pool = c.pool AND l.rep_id = c.rep_id), "
+    "d AS ("
+    "INSERT INTO routing.rep_day_count (rep_id, day, assigned) "
+    "SELECT * FROM unnest(CAST(:day_rep_id AS uuid[]), CAST(:day AS date[]), CAST(:day_n AS integer[])) "
+    "ON CONFLICT (rep_id, day) DO UPDATE SET assigned = routing.rep_day_count.assigned + excluded.assigned), "
+    f"o AS ({insert_sql(outbox)}) "
+    "SELECT lead_id FROM a"
+)
+_ASSIGNMENT_COLUMNS = (
+    "id",
+    "lead_id",
+    "rep_id",
+    "sla_tier",
+    "sla_minutes",
+    "sla_due_at",
+    "assigned_at",
+    "qualified_at",
+    "strategy",
+    "qualified_event_id",
+    "correlation_id",
+)
+
+Credited = Mapping[tuple[str, uuid.UUID], tuple[roundrobin.Standing, int]]
+
+
+class AssignmentBatchRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def holders(self, lead_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
+        """The rep holding each of these leads that has an assignment already."""
+        result = await self.session.execute(
+            select(Assignment.lead_id, Assignment.rep_id).where(Assignment.lead_id.in_(lead_ids))
+        )
+        return dict(result.all())
+
+    async def record(
+        self,
+        rows: Sequence[Mapping[str, Any]],
+        *,
+        credited: Credited,
+        days: Mapping[tuple[uuid.UUID, date], int],
+        events: Sequence[Envelope],
+    ) -> set[uuid.UUID]:
+        """Insert open assignments (`service.assignment_values` rows) with a breach timer each
+        (reminders to be planned); store each credited ledger line's last standing with `n`
+        more assignments counted on it, add `n` to each rep's count of the day, and stage
+        `events`. Returns the leads inserted: one that already had an assignment is left out
+        (the caller then rolls the whole batch back)."""
+        if not rows:
+            return set()
+        params: dict[str, list[Any]] = {name: [row[name] for row in rows] for name in _ASSIGNMENT_COLUMNS}
+        params["lead"] = [json.dumps(row["lead"]) for row in rows]
+        params["decision"] = [json.dumps(row["decision"]) for row in rows]
+        # Each standing is `roundrobin.credited` of the one picked: `last_share` is the share
+        # the rep was picked at, as `LedgerRepository.credit_assignment` stores it.
+        lines = [standing for standing, _ in credited.values()]
+        params.update(
+            pool=[s.pool for s in lines],
+            line_rep_id=[s.rep_id for s in lines],
+            credit=[s.credit for s in lines],
+            weight=[s.weight for s in lines],
+            n=[n for _, n in credited.values()],
+            at=[s.last_assigned_at for s in lines],
+            share=[s.last_share for s in lines],
+        )
+        # Sorted, so two writers of the same days upsert them in one order.
+        keys = sorted(days)
+        params.update(
+            day_rep_id=[r for r, _ in keys], day=[d for _, d in keys], day_n=[days[k] for k in keys]
+        )
+        params.update(staged_columns(self.session, events))
+        result = await self.session.execute(_RECORD, params)
+        await announce(self.session, outbox)
+        return set(result.scalars().all())

@@ -42,6 +42,25 @@ def qualified(
     )
 
 
+def qualified_for_rules(grade: str = "B", lead_id: uuid.UUID | None = None, **lead: Any) -> LeadQualified:
+    """A warm `lead.qualified` whose snapshot holds just `lead`'s fields, for rules to match on."""
+    lead_id = lead_id or uuid.uuid4()
+    return LeadQualified.new(
+        lead_id=lead_id,
+        producer="scoring",
+        payload=LeadQualifiedPayload(
+            rubric_version="2026-11-01",
+            score=70.0,
+            grade=grade,
+            reason="threshold",
+            sla_tier="warm",
+            sla_minutes=60,
+            qualified_at=utc_now(),
+            lead=LeadSnapshot.model_validate({"email": f"{lead_id}@example.com", **lead}),
+        ),
+    )
+
+
 async def publish(bootstrap: str, *events: LeadQualified) -> None:
     """Put `lead.qualified` events on the broker, as scoring would."""
     producer = create_producer(bootstrap, client_id="routing-test")

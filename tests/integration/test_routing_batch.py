@@ -12,9 +12,10 @@ from sqlalchemy import text
 from services.routing import batch, reps, service
 from services.routing.batch_repository import AssignmentBatchRepository
 from services.routing.schemas import AbsenceCreate
-from shared.contracts import LeadQualified, LeadQualifiedPayload, LeadSnapshot, decode_event, utc_now
+from shared.contracts import LeadQualified, decode_event, utc_now
 from shared.db import Database
 from tests.routing_support import activate, add_rep
+from tests.routing_support import qualified_for_rules as qualified
 
 TERRITORIES: dict[str, Any] = {
     "name": "Territories",
@@ -85,24 +86,6 @@ async def hire(db: Database) -> dict[str, uuid.UUID]:
             acting_rep=None,
         )
     return team
-
-
-def qualified(grade: str = "B", lead_id: uuid.UUID | None = None, **lead: Any) -> LeadQualified:
-    lead_id = lead_id or uuid.uuid4()
-    return LeadQualified.new(
-        lead_id=lead_id,
-        producer="scoring",
-        payload=LeadQualifiedPayload(
-            rubric_version="2026-11-01",
-            score=70.0,
-            grade=grade,
-            reason="threshold",
-            sla_tier="warm",
-            sla_minutes=60,
-            qualified_at=utc_now(),
-            lead=LeadSnapshot.model_validate({"email": f"{lead_id}@example.com", **lead}),
-        ),
-    )
 
 
 def script(team: dict[str, uuid.UUID]) -> list[LeadQualified]:

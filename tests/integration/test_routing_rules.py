@@ -13,9 +13,10 @@ from sqlalchemy import select
 from services.routing import reps, service
 from services.routing.models import Assignment, RepLedger, UnassignedLead
 from services.routing.schemas import RepUpdate
-from shared.contracts import LeadQualified, LeadQualifiedPayload, LeadSnapshot, utc_now
+from shared.contracts import LeadQualified
 from shared.db import Database
 from tests.routing_support import activate, add_rep
+from tests.routing_support import qualified_for_rules as qualified
 
 TEAM_RULES: dict[str, Any] = {
     "name": "Territories",
@@ -43,24 +44,6 @@ TEAM_RULES: dict[str, Any] = {
 
 async def team(db: Database) -> dict[str, uuid.UUID]:
     return {name: await add_rep(db, name) for name in ("ada", "bob", "cy")}
-
-
-def qualified(grade: str = "B", **lead: Any) -> LeadQualified:
-    lead_id = uuid.uuid4()
-    return LeadQualified.new(
-        lead_id=lead_id,
-        producer="scoring",
-        payload=LeadQualifiedPayload(
-            rubric_version="2026-11-01",
-            score=70.0,
-            grade=grade,
-            reason="threshold",
-            sla_tier="warm",
-            sla_minutes=60,
-            qualified_at=utc_now(),
-            lead=LeadSnapshot.model_validate({"email": f"{lead_id}@example.com", **lead}),
-        ),
-    )
 
 
 async def assign(db: Database, event: LeadQualified) -> Assignment | None:

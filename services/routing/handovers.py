@@ -48,10 +48,7 @@ async def decline_assignment(
 ) -> HandoverRead:
     """The rep hands an open lead back: the rules route it again, to anyone but them, with a
     fresh SLA clock; with nobody to take it, it waits in the fallback queue."""
-    await LedgerRepository(session).enter_pool(exclusive=False)
-    assignment = await _locked(session, assignment_id)
-    await check_may_act(session, holder=assignment.rep_id, actor=actor)
-    check_handover(assignment.status, "declined", DECLINABLE)
+    assignment = await _take_for_handover(session, assignment_id, actor=actor, kind="declined")
     from_rep = assignment.rep_id
     details = {"reason": decline.reason, "by": by}
     at = utc_now()
@@ -71,10 +68,7 @@ async def reassign_assignment(
     its holder (the fallback queue when nobody can). A named rep takes no turn in any rotation."""
     if actor.is_rep:
         raise NotYourAssignment("only a manager or an admin reassigns leads")
-    await LedgerRepository(session).enter_pool(exclusive=False)
-    assignment = await _locked(session, assignment_id)
-    await check_may_act(session, holder=assignment.rep_id, actor=actor)
-    check_handover(assignment.status, "reassigned", REASSIGNABLE)
+    assignment = await _take_for_handover(session, assignment_id, actor=actor, kind="reassigned")
     from_rep = assignment.rep_id
     details = {"reason": reassign.reason, "by": by}
     at = utc_now()
@@ -102,6 +96,18 @@ async def reassign_assignment(
     return HandoverRead(
         assignment=AssignmentRead.model_validate(assignment), from_rep_id=from_rep, to_rep_id=rep.id
     )
+
+
+async def _take_for_handover(
+    session: AsyncSession, assignment_id: uuid.UUID, *, actor: Actor, kind: str
+) -> Assignment:
+    """The assignment, locked, once the actor may hand it over and its status allows `kind`.
+    The pool lock comes first, in the order every decision takes its locks."""
+    await LedgerRepository(session).enter_pool(exclusive=False)
+    assignment = await _locked(session, assignment_id)
+    await check_may_act(session, holder=assignment.rep_id, actor=actor)
+    check_handover(assignment.status, kind, DECLINABLE if kind == "declined" else REASSIGNABLE)
+    return assignment
 
 
 async def _locked(session: AsyncSession, assignment_id: uuid.UUID) -> Assignment:

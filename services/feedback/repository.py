@@ -9,7 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, String, and_, case, cast, func, literal, or_, select
+from sqlalchemy import ColumnElement, String, and_, bindparam, case, cast, func, literal, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
@@ -106,6 +106,27 @@ def _follows_latest(
     return case((or_(basis.is_(None), new_basis > basis), new), else_=column)
 
 
+_UPSERTS: dict[tuple[tuple[str, ...], tuple[str, ...]], Any] = {}
+
+
+def _upsert_statement(values: Mapping[str, Any], updates: Mapping[str, Any]) -> Any:
+    """The upsert of these columns, built once and reused with new parameters: building and
+    compiling it for every event was most of feedback's CPU. Each method of the repository
+    writes its own set of columns, so the column names identify the statement."""
+    shape = (tuple(values), tuple(updates))
+    statement = _UPSERTS.get(shape)
+    if statement is None:
+        inserted = insert(LeadFact).values(
+            lead_id=bindparam("lead_id"), **{name: bindparam(name) for name in values}
+        )
+        # Every SET expression sees the row as it was before this event, so one pass is enough.
+        set_ = {name: build(inserted.excluded) for name, build in updates.items()}
+        statement = _UPSERTS[shape] = inserted.on_conflict_do_update(
+            index_elements=[LeadFact.lead_id], set_=set_
+        )
+    return statement
+
+
 class LeadFactRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -113,13 +134,7 @@ class LeadFactRepository:
     async def _upsert(
         self, lead_id: uuid.UUID, values: Mapping[str, Any], updates: Mapping[str, Any]
     ) -> None:
-        statement = insert(LeadFact).values(lead_id=lead_id, **values)
-        excluded = statement.excluded
-        # Every SET expression sees the row as it was before this event, so one pass is enough.
-        set_ = {name: build(excluded) for name, build in updates.items()}
-        await self.session.execute(
-            statement.on_conflict_do_update(index_elements=[LeadFact.lead_id], set_=set_)
-        )
+        await self.session.execute(_upsert_statement(values, updates), {"lead_id": lead_id, **values})
 
     async def record_ingestion(
         self,

@@ -9,7 +9,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, String, and_, bindparam, case, cast, func, literal, or_, select
+from sqlalchemy import ColumnElement, String, Table, and_, bindparam, case, cast, func, literal, or_, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
@@ -109,6 +109,12 @@ def _follows_latest(
 _UPSERTS: dict[tuple[tuple[str, ...], tuple[str, ...]], Any] = {}
 
 
+def _fact_table() -> Table:
+    table = LeadFact.__table__
+    assert isinstance(table, Table)
+    return table
+
+
 def _upsert_statement(values: Mapping[str, Any], updates: Mapping[str, Any]) -> Any:
     """The upsert of these columns, built once and reused with new parameters: building and
     compiling it for every event was most of feedback's CPU. Each method of the repository
@@ -116,7 +122,9 @@ def _upsert_statement(values: Mapping[str, Any], updates: Mapping[str, Any]) -> 
     shape = (tuple(values), tuple(updates))
     statement = _UPSERTS.get(shape)
     if statement is None:
-        inserted = insert(LeadFact).values(
+        # On the table, not the ORM entity: the ORM copies the statement on every execution,
+        # which would recompute its cache key each time.
+        inserted = insert(_fact_table()).values(
             lead_id=bindparam("lead_id"), **{name: bindparam(name) for name in values}
         )
         # Every SET expression sees the row as it was before this event, so one pass is enough.

@@ -24,41 +24,40 @@ from tests.support import running_service
 def qualified(
     lead_id: uuid.UUID | None = None, *, sla_minutes: int = 5, sla_tier: str = "hot", grade: str = "A"
 ) -> LeadQualified:
-    """A `lead.qualified` event for a fresh (or the given) lead, qualified now."""
+    """A hot hand-raiser's `lead.qualified` for a fresh (or the given) lead, qualified now."""
     lead_id = lead_id or uuid.uuid4()
-    return LeadQualified.new(
-        lead_id=lead_id,
-        producer="scoring",
-        payload=LeadQualifiedPayload(
-            rubric_version="2026-11-01",
-            score=82.0,
-            grade=grade,
-            reason="hand_raiser",
-            sla_tier=sla_tier,
-            sla_minutes=sla_minutes,
-            qualified_at=utc_now(),
-            lead=LeadSnapshot(email=f"{lead_id}@example.com", company="Analytical", source="form"),
-        ),
-    )
+    snapshot = {"email": f"{lead_id}@example.com", "company": "Analytical", "source": "form"}
+    return _qualified(lead_id, grade, 82.0, "hand_raiser", sla_tier, sla_minutes, snapshot)
 
 
 def qualified_for_rules(grade: str = "B", lead_id: uuid.UUID | None = None, **lead: Any) -> LeadQualified:
     """A warm `lead.qualified` whose snapshot holds just `lead`'s fields, for rules to match on."""
     lead_id = lead_id or uuid.uuid4()
-    return LeadQualified.new(
-        lead_id=lead_id,
-        producer="scoring",
-        payload=LeadQualifiedPayload(
-            rubric_version="2026-11-01",
-            score=70.0,
-            grade=grade,
-            reason="threshold",
-            sla_tier="warm",
-            sla_minutes=60,
-            qualified_at=utc_now(),
-            lead=LeadSnapshot.model_validate({"email": f"{lead_id}@example.com", **lead}),
-        ),
+    return _qualified(
+        lead_id, grade, 70.0, "threshold", "warm", 60, {"email": f"{lead_id}@example.com", **lead}
     )
+
+
+def _qualified(
+    lead_id: uuid.UUID,
+    grade: str,
+    score: float,
+    reason: str,
+    sla_tier: str,
+    sla_minutes: int,
+    snapshot: dict[str, Any],
+) -> LeadQualified:
+    payload = LeadQualifiedPayload(
+        rubric_version="2026-11-01",
+        score=score,
+        grade=grade,
+        reason=reason,
+        sla_tier=sla_tier,
+        sla_minutes=sla_minutes,
+        qualified_at=utc_now(),
+        lead=LeadSnapshot.model_validate(snapshot),
+    )
+    return LeadQualified.new(lead_id=lead_id, producer="scoring", payload=payload)
 
 
 async def publish(bootstrap: str, *events: LeadQualified) -> None:

@@ -22,6 +22,9 @@ from tests.integration.test_feedback_facts import T0, Journey, apply, scripted_h
 from tests.support import caught_up, eventually, running_app
 
 MANAGER = bearer(Role.MANAGER)
+# The scripted leads' day: a lead some other test's app publishes as this one starts (one was
+# seen once in a full run) is ingested today and stays out of the exact counts.
+ON_T0 = {"from": T0.date().isoformat(), "to": T0.date().isoformat()}
 
 
 async def publish(bootstrap_servers: str, events: Sequence[AnyEvent]) -> None:
@@ -67,13 +70,17 @@ class TestFunnelFromKafka:
             }  # fmt: skip
 
             async def all_consumed() -> None:
-                assert await stage_counts(client) == expected
+                assert await stage_counts(client, **ON_T0) == expected
                 async with db.transaction() as session:
-                    seen = await session.scalar(select(func.count()).select_from(processed_event))
+                    seen = await session.scalar(
+                        select(func.count())
+                        .select_from(processed_event)
+                        .where(processed_event.c.event_id.in_([e.event_id for e in unique]))
+                    )
                 assert seen == len(unique)
 
             await eventually(all_consumed, timeout_s=45)
-            body = (await client.get("/v1/funnel", headers=MANAGER)).json()
+            body = (await client.get("/v1/funnel", params=ON_T0, headers=MANAGER)).json()
             conversions = [(c["from"], c["to"], c["rate"], c["median_seconds"]) for c in body["conversions"]]
             assert conversions == [
                 ("ingested", "mql", 2 / 3, 2.0),
@@ -167,7 +174,7 @@ class TestReportsOverHttp:
     async def test_empty_funnel_has_null_rates(self, db: Database, settings_env: Infra) -> None:
         await apply(db, [Journey().ingested(T0)])
         async with running_app(create_app()) as client:
-            body = (await client.get("/v1/funnel", headers=MANAGER)).json()
+            body = (await client.get("/v1/funnel", params=ON_T0, headers=MANAGER)).json()
         assert [c["rate"] for c in body["conversions"]] == [0.0, None, None, None, None]
 
     async def test_mql_delivery_against_the_monthly_target(self, db: Database, settings_env: Infra) -> None:

@@ -56,9 +56,12 @@ async def start_group_at_end(bootstrap_servers: str, group: str, topics: list[st
     client = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=group, enable_auto_commit=False)
     await client.start()
     try:
+        await client.topics()  # metadata of every topic, so none is left without a start offset
         partitions = [
             TopicPartition(topic, p) for topic in topics for p in client.partitions_for_topic(topic) or ()
         ]
+        missing = {topic for topic in topics if not client.partitions_for_topic(topic)}
+        assert not missing, f"no partitions known for {sorted(missing)}"
         if any([await client.committed(tp) is not None for tp in partitions]):
             return
         client.assign(partitions)

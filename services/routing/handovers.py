@@ -48,7 +48,9 @@ async def decline_assignment(
 ) -> HandoverRead:
     """The rep hands an open lead back: the rules route it again, to anyone but them, with a
     fresh SLA clock; with nobody to take it, it waits in the fallback queue."""
-    assignment = await _take_for_handover(session, assignment_id, actor=actor, kind="declined")
+    assignment = await _take_for_handover(
+        session, assignment_id, actor=actor, kind="declined", allowed=DECLINABLE
+    )
     from_rep = assignment.rep_id
     details = {"reason": decline.reason, "by": by}
     at = utc_now()
@@ -68,7 +70,9 @@ async def reassign_assignment(
     its holder (the fallback queue when nobody can). A named rep takes no turn in any rotation."""
     if actor.is_rep:
         raise NotYourAssignment("only a manager or an admin reassigns leads")
-    assignment = await _take_for_handover(session, assignment_id, actor=actor, kind="reassigned")
+    assignment = await _take_for_handover(
+        session, assignment_id, actor=actor, kind="reassigned", allowed=REASSIGNABLE
+    )
     from_rep = assignment.rep_id
     details = {"reason": reassign.reason, "by": by}
     at = utc_now()
@@ -99,14 +103,19 @@ async def reassign_assignment(
 
 
 async def _take_for_handover(
-    session: AsyncSession, assignment_id: uuid.UUID, *, actor: Actor, kind: str
+    session: AsyncSession,
+    assignment_id: uuid.UUID,
+    *,
+    actor: Actor,
+    kind: str,
+    allowed: frozenset[str],
 ) -> Assignment:
     """The assignment, locked, once the actor may hand it over and its status allows `kind`.
     The pool lock comes first, in the order every decision takes its locks."""
     await LedgerRepository(session).enter_pool(exclusive=False)
     assignment = await _locked(session, assignment_id)
     await check_may_act(session, holder=assignment.rep_id, actor=actor)
-    check_handover(assignment.status, kind, DECLINABLE if kind == "declined" else REASSIGNABLE)
+    check_handover(assignment.status, kind, allowed)
     return assignment
 
 

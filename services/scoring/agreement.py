@@ -25,9 +25,10 @@ from services.scoring.errors import (
     RubricVersionNotFound,
 )
 from services.scoring.evaluation import Evaluation
-from services.scoring.models import LeadActivity, RescoreRun, RubricApproval, RubricRecord, Score, outbox
+from services.scoring.models import RescoreRun, RubricApproval, RubricRecord, Score, outbox
 from services.scoring.records import PRODUCER
 from services.scoring.repository import (
+    ActivityRecord,
     ActivityRepository,
     ProfileRepository,
     RescoreRepository,
@@ -255,7 +256,7 @@ async def rescore_batch(session: AsyncSession, *, active: ActiveRubric, batch_si
     rubric = await active.version(session, run.rubric_version)
     profiles = await ProfileRepository(session).page(after=run.cursor, limit=batch_size)
     now = utc_now()
-    by_lead: dict[uuid.UUID, list[LeadActivity]] = defaultdict(list)
+    by_lead: dict[uuid.UUID, list[ActivityRecord]] = defaultdict(list)
     for row in await ActivityRepository(session).for_leads([p.lead_id for p in profiles]):
         by_lead[row.lead_id].append(row)
     latest = await ScoreRepository(session).latest_for_leads([p.lead_id for p in profiles])

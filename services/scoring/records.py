@@ -4,10 +4,10 @@ whether one event or a consumer's whole batch is being scored."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 from services.scoring.evaluation import Evaluation
-from services.scoring.models import LeadProfile
 from shared.contracts import (
     Envelope,
     LeadQualified,
@@ -21,6 +21,35 @@ from shared.contracts import (
 PRODUCER = "scoring"
 # Routing's fields ride in the profile's attributes: scoring only passes them on to routing.
 ROUTING_FIELDS = ("state", "language", "product_interest", "account_id", "account_owner_id")
+
+
+class QualifiedProfile(Protocol):
+    """What `lead.qualified` tells routing about the lead: a stored profile or a merge's result."""
+
+    @property
+    def lead_id(self) -> uuid.UUID: ...
+    @property
+    def email(self) -> str: ...
+    @property
+    def first_name(self) -> str | None: ...
+    @property
+    def last_name(self) -> str | None: ...
+    @property
+    def company(self) -> str | None: ...
+    @property
+    def country(self) -> str | None: ...
+    @property
+    def job_title(self) -> str | None: ...
+    @property
+    def company_size(self) -> int | None: ...
+    @property
+    def industry(self) -> str | None: ...
+    @property
+    def source(self) -> str | None: ...
+    @property
+    def attributes(self) -> dict[str, str]: ...
+    @property
+    def qualified_at(self) -> datetime | None: ...
 
 
 def score_row(lead_id: uuid.UUID, evaluation: Evaluation, *, caused_by: Envelope | None) -> dict[str, Any]:
@@ -54,7 +83,7 @@ def scored_event(lead_id: uuid.UUID, evaluation: Evaluation, *, caused_by: Envel
 
 
 def qualified_event(
-    profile: LeadProfile,
+    profile: QualifiedProfile,
     evaluation: Evaluation,
     *,
     caused_by: Envelope | None,
@@ -89,5 +118,5 @@ def qualified_event(
     return LeadQualified.new(lead_id=profile.lead_id, payload=payload, producer=PRODUCER, caused_by=caused_by)
 
 
-def routing_fields(profile: LeadProfile) -> dict[str, str]:
+def routing_fields(profile: QualifiedProfile) -> dict[str, str]:
     return {name: profile.attributes[name] for name in ROUTING_FIELDS if profile.attributes.get(name)}

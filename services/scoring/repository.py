@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import ColumnElement, Table, bindparam, case, delete, func, select, update
+from sqlalchemy import Table, bindparam, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -21,6 +21,7 @@ from services.scoring.models import (
     Score,
     ShadowScore,
 )
+from shared.bulk import as_arrays, unnest_insert
 
 # Profile fields where the latest non-null value wins.
 PROFILE_FIELDS = (
@@ -36,6 +37,81 @@ PROFILE_FIELDS = (
     "source",
     "consent",
 )
+
+_MERGED_COLUMNS = ("lead_id", *PROFILE_FIELDS, "utm", "attributes", "observed_at", "created_at", "updated_at")
+_ACTIVITY_COLUMNS = ("lead_id", "event_id", "type", "occurred_at", "properties")
+_SCORE_COLUMNS = (
+    "lead_id",
+    "event_id",
+    "rubric_version",
+    "score",
+    "fit_score",
+    "engagement_score",
+    "grade",
+    "is_mql",
+    "fired_rules",
+    "scored_at",
+    "created_at",
+)
+
+
+class ProfileRecord(NamedTuple):
+    """A profile as a merge left it: what scoring evaluates and what `lead.qualified` carries."""
+
+    lead_id: uuid.UUID
+    email: str
+    first_name: str | None
+    last_name: str | None
+    company: str | None
+    job_title: str | None
+    phone: str | None
+    country: str | None
+    company_size: int | None
+    industry: str | None
+    source: str | None
+    consent: bool | None
+    utm: dict[str, str]
+    attributes: dict[str, str]
+    qualified_at: datetime | None
+
+
+class ActivityRecord(NamedTuple):
+    lead_id: uuid.UUID
+    type: str
+    occurred_at: datetime
+    properties: dict[str, str]
+
+
+def _merge_sql() -> str:
+    """The profile upsert: each field keeps the value of the latest observation that had one;
+    an older observation processed late only fills the fields newer ones left empty."""
+    newer = "excluded.observed_at >= t.observed_at"
+    latest = [
+        f"{name} = CASE WHEN {newer} THEN coalesce(excluded.{name}, t.{name}) "
+        f"ELSE coalesce(t.{name}, excluded.{name}) END"
+        for name in PROFILE_FIELDS
+    ]
+    merged = [
+        f"{name} = CASE WHEN {newer} THEN t.{name} || excluded.{name} ELSE excluded.{name} || t.{name} END"
+        for name in ("utm", "attributes")
+    ]
+    returned = ", ".join(f"t.{name}" for name in ProfileRecord._fields)
+    return (
+        unnest_insert(cast(Table, LeadProfile.__table__), _MERGED_COLUMNS)
+        + " ON CONFLICT (lead_id) DO UPDATE SET "
+        + ", ".join(
+            [
+                *latest,
+                *merged,
+                "observed_at = greatest(t.observed_at, excluded.observed_at)",
+                "updated_at = excluded.updated_at",
+            ]
+        )
+        + f" RETURNING {returned}"
+    )
+
+
+_MERGE_SQL = _merge_sql()
 
 
 class ProfileRepository:
@@ -56,7 +132,7 @@ class ProfileRepository:
 
     async def merge(
         self, lead_id: uuid.UUID, *, observed_at: datetime, now: datetime, fields: dict[str, Any]
-    ) -> LeadProfile:
+    ) -> ProfileRecord:
         """Upsert the profile: each field keeps the value of the latest observation that had one.
 
         Comparing `observed_at` makes the merge order-free: an older event processed late
@@ -66,47 +142,24 @@ class ProfileRepository:
 
     async def merge_many(
         self, observations: Sequence[tuple[uuid.UUID, datetime, dict[str, Any]]], *, now: datetime
-    ) -> dict[uuid.UUID, LeadProfile]:
-        """`merge` for several leads in one statement; each lead appears at most once."""
-        table = LeadProfile.__table__
-        rows = [
-            {
-                "lead_id": lead_id,
-                **{name: fields.get(name) for name in PROFILE_FIELDS},
-                "utm": fields.get("utm") or {},
-                "attributes": fields.get("attributes") or {},
-                "observed_at": observed_at,
-                "created_at": now,
-                "updated_at": now,
-            }
-            for lead_id, observed_at, fields in observations
-        ]
-        # One statement shape whatever the number of rows, so SQLAlchemy compiles it once.
-        statement = insert(LeadProfile)
-        new = statement.excluded
-        newer: ColumnElement[bool] = new.observed_at >= table.c.observed_at
-
-        def latest(name: str) -> ColumnElement[Any]:
-            return case(
-                (newer, func.coalesce(new[name], table.c[name])),
-                else_=func.coalesce(table.c[name], new[name]),
+    ) -> dict[uuid.UUID, ProfileRecord]:
+        """`merge` for several leads in one statement; each lead appears at most once. Returns
+        each profile as merged (locked until the transaction ends)."""
+        table = cast(Table, LeadProfile.__table__)
+        rows = (
+            (
+                lead_id,
+                *[fields.get(name) for name in PROFILE_FIELDS],
+                fields.get("utm") or {},
+                fields.get("attributes") or {},
+                observed_at,
+                now,
+                now,
             )
-
-        def merged_json(name: str) -> ColumnElement[Any]:
-            return case((newer, table.c[name].op("||")(new[name])), else_=new[name].op("||")(table.c[name]))
-
-        upsert = statement.on_conflict_do_update(
-            index_elements=[LeadProfile.lead_id],
-            set_={
-                **{name: latest(name) for name in PROFILE_FIELDS},
-                "utm": merged_json("utm"),
-                "attributes": merged_json("attributes"),
-                "observed_at": func.greatest(table.c.observed_at, new.observed_at),
-                "updated_at": new.updated_at,
-            },
-        ).returning(LeadProfile)
-        result = await self.session.scalars(upsert, rows, execution_options={"populate_existing": True})
-        return {profile.lead_id: profile for profile in result}
+            for lead_id, observed_at, fields in observations
+        )
+        result = await self.session.execute(text(_MERGE_SQL), as_arrays(table, _MERGED_COLUMNS, rows))
+        return {row[0]: ProfileRecord._make(row) for row in result}
 
     async def page(self, *, after: uuid.UUID | None, limit: int) -> Sequence[LeadProfile]:
         """Profiles in lead-id order, `limit` at a time, starting after `after`."""
@@ -175,28 +228,31 @@ class ActivityRepository:
     async def add_many_once(self, rows: Sequence[dict[str, Any]]) -> set[uuid.UUID]:
         """Record activities in one statement; returns the event ids not recorded before."""
         table = cast(Table, LeadActivity.__table__)
-        statement = (
-            insert(table)
-            .on_conflict_do_nothing(index_elements=[table.c.event_id])
-            .returning(table.c.event_id)
+        values = ((r["lead_id"], r["event_id"], r["type"], r["occurred_at"], r["properties"]) for r in rows)
+        statement = text(
+            unnest_insert(table, _ACTIVITY_COLUMNS) + " ON CONFLICT (event_id) DO NOTHING RETURNING event_id"
         )
-        return set((await self.session.execute(statement, list(rows))).scalars())
+        return set(
+            (await self.session.execute(statement, as_arrays(table, _ACTIVITY_COLUMNS, values))).scalars()
+        )
 
-    async def for_lead(self, lead_id: uuid.UUID, *, until: datetime) -> Sequence[LeadActivity]:
+    async def for_lead(self, lead_id: uuid.UUID, *, until: datetime) -> Sequence[ActivityRecord]:
         statement = (
-            select(LeadActivity)
+            select(LeadActivity.lead_id, LeadActivity.type, LeadActivity.occurred_at, LeadActivity.properties)
             .where(LeadActivity.lead_id == lead_id, LeadActivity.occurred_at <= until)
             .order_by(LeadActivity.occurred_at, LeadActivity.id)
         )
-        return (await self.session.scalars(statement)).all()
+        return [ActivityRecord._make(row) for row in await self.session.execute(statement)]
 
-    async def for_leads(self, lead_ids: Sequence[uuid.UUID]) -> Sequence[LeadActivity]:
+    async def for_leads(self, lead_ids: Sequence[uuid.UUID]) -> Sequence[ActivityRecord]:
+        """Every activity of `lead_ids`, per lead in time order, as plain rows (no ORM objects:
+        a consumer batch reads thousands)."""
         statement = (
-            select(LeadActivity)
+            select(LeadActivity.lead_id, LeadActivity.type, LeadActivity.occurred_at, LeadActivity.properties)
             .where(LeadActivity.lead_id.in_(lead_ids))
             .order_by(LeadActivity.lead_id, LeadActivity.occurred_at, LeadActivity.id)
         )
-        return (await self.session.scalars(statement)).all()
+        return [ActivityRecord._make(row) for row in await self.session.execute(statement)]
 
 
 class ScoreRepository:
@@ -205,7 +261,11 @@ class ScoreRepository:
 
     async def add_many(self, rows: Sequence[dict[str, Any]]) -> None:
         """Insert score rows (see `records.score_row`) in one statement."""
-        await self.session.execute(insert(Score), list(rows))
+        table = cast(Table, Score.__table__)
+        values = ([row[name] for name in _SCORE_COLUMNS] for row in rows)
+        await self.session.execute(
+            text(unnest_insert(table, _SCORE_COLUMNS)), as_arrays(table, _SCORE_COLUMNS, values)
+        )
 
     async def latest(self, lead_id: uuid.UUID) -> Score | None:
         statement = select(Score).where(Score.lead_id == lead_id).order_by(Score.id.desc()).limit(1)

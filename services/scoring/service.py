@@ -12,11 +12,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.scoring.backtest import BacktestReport, LeadHistory, backtest
 from services.scoring.errors import LeadNotScored
 from services.scoring.evaluation import Activity, Evaluation, Profile, explain_score
-from services.scoring.models import LeadActivity, LeadProfile, Score, outbox
-from services.scoring.records import ROUTING_FIELDS, qualified_event, score_row, scored_event
+from services.scoring.models import LeadProfile, Score, outbox
+from services.scoring.records import (
+    ROUTING_FIELDS,
+    QualifiedProfile,
+    qualified_event,
+    score_row,
+    scored_event,
+)
 from services.scoring.repository import (
+    ActivityRecord,
     ActivityRepository,
     DispositionRepository,
+    ProfileRecord,
     ProfileRepository,
     ScoreRepository,
     ShadowScoreRepository,
@@ -102,7 +110,7 @@ async def score_activity(
 async def _evaluate(
     session: AsyncSession,
     rubric: Rubric,
-    profile: LeadProfile,
+    profile: ProfileRecord,
     event: Envelope,
     shadows: Sequence[Rubric],
 ) -> Evaluation:
@@ -126,7 +134,7 @@ async def _evaluate(
 
 async def record_evaluation(
     session: AsyncSession,
-    profile: LeadProfile,
+    profile: QualifiedProfile,
     evaluation: Evaluation,
     *,
     caused_by: Envelope | None,
@@ -283,11 +291,11 @@ def activity_properties(payload: LeadIngestedPayload) -> dict[str, str]:
     return properties
 
 
-def to_profile(row: LeadProfile) -> Profile:
+def to_profile(row: LeadProfile | ProfileRecord) -> Profile:
     return Profile.model_validate(row, from_attributes=True)
 
 
-def to_activity(row: LeadActivity) -> Activity:
+def to_activity(row: ActivityRecord) -> Activity:
     return Activity(type=row.type, occurred_at=row.occurred_at, properties=row.properties)
 
 

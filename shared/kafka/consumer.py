@@ -20,10 +20,10 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError
 from aiokafka.structs import OffsetAndMetadata
-from sqlalchemy import Table
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Table, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from shared.bulk import as_arrays, unnest_insert
 from shared.contracts import AnyEvent, UndecodableEvent, decode_event, utc_now
 from shared.contracts.topics import dead_letter_topic
 from shared.db import Database
@@ -36,6 +36,7 @@ from shared.kafka.security import PLAINTEXT, KafkaSecurity
 from shared.metrics import CONSUMER_LAG, CONSUMER_RETRIES, EVENT_HANDLE_SECONDS, EVENTS_CONSUMED
 
 log = logging.getLogger(__name__)
+_PROCESSED = ("consumer", "event_id", "processed_at")
 
 
 __all__ = ["DLQ_VALUE_LIMIT", "EventConsumer", "Outcome", "decode_record"]
@@ -385,11 +386,9 @@ class EventConsumer:
             return set()
         now = utc_now()
         table = self.processed_table
-        inserted = await session.scalars(
-            insert(table).on_conflict_do_nothing().returning(table.c.event_id),
-            [{"consumer": self.group_id, "event_id": e.event_id, "processed_at": now} for e in events],
-        )
-        return set(inserted)
+        statement = text(unnest_insert(table, _PROCESSED) + " ON CONFLICT DO NOTHING RETURNING event_id")
+        rows = ((self.group_id, e.event_id, now) for e in events)
+        return set(await session.scalars(statement, as_arrays(table, _PROCESSED, rows)))
 
     async def _dead_letter(
         self, record: ConsumerRecord[bytes, bytes], exc: BaseException, *, attempts: int

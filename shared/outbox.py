@@ -23,6 +23,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import (
+    ARRAY,
     BigInteger,
     Column,
     DateTime,
@@ -32,6 +33,8 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     String,
     Table,
+    any_,
+    bindparam,
     delete,
     func,
     select,
@@ -318,10 +321,13 @@ class OutboxRelay:
                 for row in rows
             ]
             await asyncio.gather(*deliveries)
+            # `= ANY(array)`: one statement text whatever the batch's size (an IN list is a new
+            # statement, parsed and planned again, for every size).
             await session.execute(
                 update(self.table)
-                .where(self.table.c.id.in_([row.id for row in rows]))
-                .values(sent_at=utc_now())
+                .where(self.table.c.id == any_(bindparam("ids", type_=ARRAY(BigInteger))))
+                .values(sent_at=utc_now()),
+                {"ids": [row.id for row in rows]},
             )
         OUTBOX_PUBLISHED.labels(self.service).inc(len(rows))
         return len(rows)

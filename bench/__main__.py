@@ -36,6 +36,7 @@ SECTIONS = (
     Section("ingest", "bench.ingest"),
     Section("scoring", "bench.scoring"),
     Section("routing", "bench.routing"),
+    Section("feedback", "bench.feedback"),
 )
 
 
@@ -89,6 +90,12 @@ HEADLINES = (
         "worst rep share deviation (10k leads)",
         "<= 1 %",
         lambda r: r["fairness"]["max_deviation_pct"],
+    ),
+    Headline(
+        "feedback",
+        "feedback consumer events/s (ratio to passthrough)",
+        "-",
+        lambda r: f"{r['consumer']['feedback']['per_s']} ({r['consumer']['ratio']})",
     ),
     Headline(
         "xeducation",

@@ -1,12 +1,13 @@
 """Feedback's Kafka handlers: each folds one event into the lead's fact row.
 
 The shared consumer wrapper owns the transaction, the dedup and the offsets; a handler only
-calls its use case.
+calls its use case. Every handler also takes a partition's batch at once (`record_batch`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -29,7 +30,7 @@ from shared.contracts.topics import (
     LEAD_SCORED,
     LEAD_TOUCHED,
 )
-from shared.kafka import EventHandler
+from shared.kafka import BatchingHandler, EventHandler
 
 
 async def on_lead_ingested(session: AsyncSession, event: LeadIngested) -> None:
@@ -60,12 +61,19 @@ async def on_lead_dispositioned(session: AsyncSession, event: LeadDispositioned)
     await service.record_dispositioned(session, event)
 
 
+def _batching(one: EventHandler) -> BatchingHandler:
+    async def many(session: AsyncSession, events: Sequence[Any]) -> None:
+        await service.record_batch(session, events, record=one)
+
+    return BatchingHandler(one, many)
+
+
 HANDLERS: Mapping[str, EventHandler] = {
-    LEAD_INGESTED: on_lead_ingested,
-    ACTIVITY_RECORDED: on_activity_recorded,
-    LEAD_SCORED: on_lead_scored,
-    LEAD_QUALIFIED: on_lead_qualified,
-    LEAD_ASSIGNED: on_lead_assigned,
-    LEAD_TOUCHED: on_lead_touched,
-    LEAD_DISPOSITIONED: on_lead_dispositioned,
+    LEAD_INGESTED: _batching(on_lead_ingested),
+    ACTIVITY_RECORDED: _batching(on_activity_recorded),
+    LEAD_SCORED: _batching(on_lead_scored),
+    LEAD_QUALIFIED: _batching(on_lead_qualified),
+    LEAD_ASSIGNED: _batching(on_lead_assigned),
+    LEAD_TOUCHED: _batching(on_lead_touched),
+    LEAD_DISPOSITIONED: _batching(on_lead_dispositioned),
 }

@@ -16,6 +16,7 @@ from sqlalchemy.orm import InstrumentedAttribute
 
 from services.feedback.funnel import CONVERSIONS, Stage
 from services.feedback.models import LeadFact
+from services.feedback.write_buffer import write
 
 Dimension = Literal["source", "campaign", "form_id", "grade", "rubric_version", "rep_id", "sla_tier", "month"]
 NONE_KEY = "(none)"
@@ -142,7 +143,7 @@ class LeadFactRepository:
     async def _upsert(
         self, lead_id: uuid.UUID, values: Mapping[str, Any], updates: Mapping[str, Any]
     ) -> None:
-        await self.session.execute(_upsert_statement(values, updates), {"lead_id": lead_id, **values})
+        await write(self.session, _upsert_statement(values, updates), {"lead_id": lead_id, **values})
 
     async def record_ingestion(
         self,

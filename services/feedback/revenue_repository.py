@@ -5,14 +5,24 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Table, bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.feedback.attribution import Touch, WonDeal
 from services.feedback.models import LeadFact, LeadTouchpoint
 from services.feedback.repository import FactFilter, _conditions
+from services.feedback.write_buffer import write
+
+_TOUCH_COLUMNS = ("lead_id", "touch_key", "occurred_at", "kind", "source", "medium", "campaign", "ad", "utm")
+# Built once: `insert().values(...)` per call recomputed the statement's cache key every time.
+_RECORD_TOUCH = (
+    insert(cast(Table, LeadTouchpoint.__table__))
+    .values({name: bindparam(name) for name in _TOUCH_COLUMNS})
+    .on_conflict_do_nothing()
+)
 
 
 @dataclass(frozen=True)
@@ -28,18 +38,18 @@ class RevenueRepository:
 
     async def record_touch(self, lead_id: uuid.UUID, touch: Touch) -> None:
         """Store the touch once, however often and in whatever order it is delivered."""
-        statement = insert(LeadTouchpoint).values(
-            lead_id=lead_id,
-            touch_key=touch.key,
-            occurred_at=touch.occurred_at,
-            kind=touch.kind,
-            source=touch.source,
-            medium=touch.medium,
-            campaign=touch.campaign,
-            ad=touch.ad,
-            utm=dict(touch.utm),
-        )
-        await self.session.execute(statement.on_conflict_do_nothing())
+        params = {
+            "lead_id": lead_id,
+            "touch_key": touch.key,
+            "occurred_at": touch.occurred_at,
+            "kind": touch.kind,
+            "source": touch.source,
+            "medium": touch.medium,
+            "campaign": touch.campaign,
+            "ad": touch.ad,
+            "utm": dict(touch.utm),
+        }
+        await write(self.session, _RECORD_TOUCH, params)
 
     async def touches(self, lead_id: uuid.UUID) -> list[Touch]:
         """A lead's touches, oldest first."""

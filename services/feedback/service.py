@@ -6,9 +6,11 @@ read aggregates from the repository and hand them to the pure modules (`funnel`,
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -41,6 +43,7 @@ from services.feedback.tuning import (
     Policy,
     rule_evidence,
 )
+from services.feedback.write_buffer import buffered_writes
 from shared.contracts import (
     REASON_LABELS,
     ActivityRecorded,
@@ -51,6 +54,10 @@ from shared.contracts import (
     LeadScored,
     LeadTouched,
 )
+from shared.contracts.envelope import Envelope
+from shared.kafka.batching import rounds_by_lead
+
+E = TypeVar("E", bound=Envelope)
 
 OUTCOME_STAGES: dict[str, Stage] = {
     "accepted": Stage.ACCEPTED,
@@ -60,6 +67,18 @@ OUTCOME_STAGES: dict[str, Stage] = {
     "lost": Stage.LOST,
     "recycled": Stage.RECYCLED,
 }
+
+
+async def record_batch(
+    session: AsyncSession, events: Sequence[E], *, record: Callable[[AsyncSession, E], Awaitable[None]]
+) -> None:
+    """Fold a consumer batch with `record`, the use case of its event type, to the same effect as
+    `record` on each event in turn: in rounds of one event per lead, each round's writes sent as
+    one statement per kind of write."""
+    for round_ in rounds_by_lead(events):
+        async with buffered_writes(session):
+            for event in round_:
+                await record(session, event)
 
 
 async def record_ingested(session: AsyncSession, event: LeadIngested) -> None:

@@ -2,8 +2,9 @@
 `service.score_activity` applied to each event in turn, in a handful of statements per round
 instead of several per event.
 
-A round holds at most one event per lead (a lead's next event waits for the next round), so
-every event is scored on exactly the profile and history it would have seen on its own.
+A round holds at most one event per lead (`rounds_by_lead`: a lead's next event waits for the
+next round), so every event is scored on exactly the profile and history it would have seen
+on its own.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from services.scoring.repository import (
 from services.scoring.rubric import Rubric
 from services.scoring.service import activity_properties, profile_fields, to_activity, to_profile
 from shared.contracts import ActivityRecorded, Envelope, LeadIngested, utc_now
+from shared.kafka import rounds_by_lead
 from shared.outbox import add_events
 
 ScoredEvent = LeadIngested | ActivityRecorded
@@ -66,16 +68,8 @@ async def score_events(
 ) -> None:
     """Record and score `events` (in order per lead), staging their `lead.scored` and
     first-time `lead.qualified` events. Events whose activity is already recorded are skipped."""
-    rounds: list[list[_Observation]] = []
-    seen: dict[uuid.UUID, int] = defaultdict(int)
-    for event in events:
-        index = seen[event.lead_id]
-        seen[event.lead_id] += 1
-        if index == len(rounds):
-            rounds.append([])
-        rounds[index].append(_Observation.of(event))
-    for observations in rounds:
-        await _score_round(session, rubric, shadows, observations)
+    for round_ in rounds_by_lead(events):
+        await _score_round(session, rubric, shadows, [_Observation.of(event) for event in round_])
 
 
 async def _score_round(

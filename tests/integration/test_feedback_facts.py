@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from services.feedback import service
 from services.feedback.funnel import Stage
-from services.feedback.models import LeadFact
+from services.feedback.models import LeadFact, LeadTouchpoint
 from services.feedback.repository import FactFilter
 from shared.contracts import (
     AnyEvent,
@@ -158,6 +158,67 @@ async def fact_row(db: Database, lead_id: uuid.UUID) -> dict[str, Any]:
 
 def for_lead(events: Sequence[AnyEvent], lead_id: uuid.UUID) -> list[AnyEvent]:
     return [e.model_copy(update={"lead_id": lead_id}) for e in events]
+
+
+async def touchpoints(db: Database, lead_id: uuid.UUID) -> list[tuple[Any, ...]]:
+    async with db.transaction() as session:
+        rows = (
+            await session.execute(
+                select(LeadTouchpoint.__table__)
+                .where(LeadTouchpoint.lead_id == lead_id)
+                .order_by(LeadTouchpoint.touch_key)
+            )
+        ).all()
+    return [tuple(v for k, v in row._asdict().items() if k not in ("id", "lead_id")) for row in rows]
+
+
+def story(journeys: Sequence[Journey]) -> list[AnyEvent]:
+    """Several leads' events interleaved, with ties a first-value rule must break by arrival
+    (two ingestions at one instant from different sources) and stages arriving out of order."""
+    first, second, third = journeys
+    return [
+        *first.won_path(T0),
+        second.ingested(T0, source="linkedin", form_id="webinar"),
+        first.ingested(T0, source="google-ads", form_id="ebook", campaign="autumn"),
+        second.ingested(T0, source="form", form_id="demo-request"),
+        third.dispositioned(T0 + timedelta(hours=3), "rejected", reason="no budget"),
+        second.scored(T0 + timedelta(hours=1), score=40, grade="C", is_mql=False),
+        third.assigned(T0 + timedelta(hours=1)),
+        second.scored(T0 + timedelta(hours=1), score=60, grade="B"),
+        third.ingested(T0, campaign="spring"),
+        first.dispositioned(T0 + timedelta(days=1), "accepted"),
+    ]
+
+
+def by_type(events: Sequence[AnyEvent]) -> dict[str, list[AnyEvent]]:
+    """A consumer batch holds one topic's events, so one event type, in arrival order."""
+    grouped: dict[str, list[AnyEvent]] = {}
+    for event in events:
+        grouped.setdefault(event.event_type, []).append(event)
+    return grouped
+
+
+def by_topic(events: Sequence[AnyEvent]) -> list[AnyEvent]:
+    return [event for group in by_type(events).values() for event in group]
+
+
+class TestRecordBatch:
+    async def test_a_batch_folds_as_its_events_one_by_one(self, db: Database) -> None:
+        alone, together = [Journey() for _ in range(3)], [Journey() for _ in range(3)]
+        await apply(db, by_topic(story(alone)))
+        async with db.transaction() as session:
+            for events in by_type(story(together)).values():
+                event_type = events[0].event_type
+                await service.record_batch(session, events, record=HANDLERS[event_type])  # type: ignore[arg-type]
+
+        for one, batched in zip(alone, together, strict=True):
+            expected = await fact_row(db, one.lead_id)
+            got = await fact_row(db, batched.lead_id)
+            for key in ("assignment_id", "rep_id"):
+                assert (expected.pop(key) is None) == (got.pop(key) is None)
+            assert got == expected
+            assert await touchpoints(db, batched.lead_id) == await touchpoints(db, one.lead_id)
+        assert (await fact_row(db, together[1].lead_id))["source"] == "linkedin"  # the tie: first wins
 
 
 class TestRecordEvents:

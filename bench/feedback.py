@@ -1,0 +1,254 @@
+"""Feedback's consumer: how fast the funnel facts keep up with the rest of the pipeline.
+
+Every lead's journey (ingested, an activity, two scores, qualified, assigned, touched) is
+pre-produced across partitions on each event's own topic; then feedback's real consumer (the
+service's lifespan, in this process) runs until every event is recorded. The same number of
+messages goes through a raw consume-and-produce passthrough on the same broker, for scale.
+Feedback has no target of its own: it must simply not be the pipeline's slowest stage.
+
+    python -m bench.feedback [--leads N]
+
+Prints a table and writes bench/results/feedback-<UTC time>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import shutil
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import asyncpg
+
+from bench.baselines import broker_passthrough
+from bench.scoring_leads import NOW, lead_fields, lead_ids
+from shared.contracts import (
+    ActivityRecorded,
+    ActivityRecordedPayload,
+    Envelope,
+    LeadAssigned,
+    LeadAssignedPayload,
+    LeadIngested,
+    LeadIngestedPayload,
+    LeadQualified,
+    LeadQualifiedPayload,
+    LeadScored,
+    LeadScoredPayload,
+    LeadSnapshot,
+    LeadTouched,
+    LeadTouchedPayload,
+)
+from shared.contracts.topics import topic_for
+from shared.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
+from shared.kafka import create_producer, ensure_topics
+from shared.launcher import all_topics
+from shared.migrations import upgrade
+
+PARTITIONS = 6
+
+
+def journey(lead_id: uuid.UUID, rng: random.Random, i: int) -> list[Envelope]:
+    """One lead's events as the other services emit them, in time order."""
+    fields = lead_fields(rng, i)
+    at = NOW - timedelta(days=rng.uniform(1, 30))
+    rep, assignment = uuid.uuid4(), uuid.uuid4()
+    utm = {"source": "google", "campaign": f"c{i % 7}"}
+    events: list[Envelope] = [
+        LeadIngested.new(
+            lead_id=lead_id,
+            payload=LeadIngestedPayload(**{**fields, "utm": utm}, form_id="demo", submitted_at=at),
+            producer="ingest",
+            occurred_at=at,
+        ),
+        ActivityRecorded.new(
+            lead_id=lead_id,
+            payload=ActivityRecordedPayload(
+                activity_type="page_view",
+                occurred_at=at + timedelta(minutes=1),
+                email=fields["email"],
+                source="web",
+                properties={"utm.source": "linkedin", "utm.campaign": "retarget"},
+            ),
+            producer="ingest",
+            occurred_at=at + timedelta(minutes=1),
+        ),
+    ]
+    for step, score in enumerate((35.0, 72.0)):
+        scored = LeadScoredPayload(
+            rubric_version="v1",
+            score=score,
+            fit_score=score / 2,
+            engagement_score=score / 2,
+            grade="B",
+            is_mql=score > 50,
+        )
+        when = at + timedelta(minutes=2 + step)
+        events.append(LeadScored.new(lead_id=lead_id, payload=scored, producer="scoring", occurred_at=when))
+    qualified_at = at + timedelta(minutes=3)
+    events.append(
+        LeadQualified.new(
+            lead_id=lead_id,
+            payload=LeadQualifiedPayload(
+                rubric_version="v1",
+                score=72,
+                grade="B",
+                reason="threshold",
+                sla_tier="B",
+                sla_minutes=60,
+                qualified_at=qualified_at,
+                lead=LeadSnapshot(email=fields["email"]),
+            ),
+            producer="scoring",
+            occurred_at=qualified_at,
+        )
+    )
+    assigned_at = qualified_at + timedelta(seconds=1)
+    events.append(
+        LeadAssigned.new(
+            lead_id=lead_id,
+            payload=LeadAssignedPayload(
+                assignment_id=assignment,
+                rep_id=rep,
+                rep_name="Rep",
+                strategy="round_robin",
+                sla_tier="B",
+                sla_due_at=assigned_at + timedelta(hours=1),
+                assigned_at=assigned_at,
+                qualified_at=qualified_at,
+            ),
+            producer="routing",
+            occurred_at=assigned_at,
+        )
+    )
+    touched_at = assigned_at + timedelta(minutes=rng.uniform(1, 90))
+    events.append(
+        LeadTouched.new(
+            lead_id=lead_id,
+            payload=LeadTouchedPayload(
+                assignment_id=assignment, rep_id=rep, channel="call", touched_at=touched_at
+            ),
+            producer="routing",
+            occurred_at=touched_at,
+        )
+    )
+    return events
+
+
+async def produce(bootstrap: str, events: list[Envelope]) -> None:
+    producer = create_producer(bootstrap, client_id="bench-feedback")
+    await producer.start()
+    try:
+        sends = [
+            await producer.send(topic_for(e.event_type), value=e.to_bytes(), key=str(e.lead_id).encode())
+            for e in events
+        ]
+        await asyncio.gather(*sends)
+    finally:
+        await producer.stop()
+
+
+async def run_feedback(database_url: str, bootstrap: str, host: str, expected: int) -> dict[str, Any]:
+    """Feedback's lifespan in this process, timed from its group assignment until every event
+    has its processed_event row."""
+    os.environ.update(
+        BATON_DATABASE_URL=database_url,
+        BATON_KAFKA_BOOTSTRAP_SERVERS=bootstrap,
+        BATON_JWT_SECRET="bench-secret-" + "x" * 40,
+        BATON_CONSUMER_SESSION_TIMEOUT_MS="6000",
+        BATON_LOG_LEVEL=os.environ.get("BATON_BENCH_LOG_LEVEL", "WARNING"),
+    )
+    from services.feedback.main import create_app
+
+    app = create_app()
+    connection = await asyncpg.connect(host=host, user="postgres", database="postgres")
+    try:
+        async with app.router.lifespan_context(app):
+            consumer = app.state.runtime.consumer
+            while not consumer.has_partitions:
+                await asyncio.sleep(0.005)
+            started, cpu_started = time.perf_counter(), time.process_time()
+            done, deadline = 0, started + 600
+            while done < expected and time.perf_counter() < deadline:
+                await asyncio.sleep(0.05)
+                done = await connection.fetchval("SELECT count(*) FROM feedback.processed_event")
+            elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    finally:
+        await connection.close()
+    return {
+        "events": expected,
+        "recorded": done,
+        "seconds": round(elapsed, 2),
+        "per_s": round(done / elapsed),
+        "process_cpu_ms_per_event": round(1000 * cpu / max(done, 1), 3),
+    }
+
+
+async def bench_consumer(leads: int) -> dict[str, Any]:
+    root = Path(tempfile.mkdtemp(prefix="baton-bench-feedback-"))
+    postgres = EmbeddedPostgres(root / "pgdata")
+    broker = EmbeddedBroker(free_port(), log_path=root / "tansu.log")
+    try:
+        database_url = postgres.start()
+        bootstrap = broker.start()
+        await asyncio.to_thread(upgrade, "feedback", database_url)
+        await ensure_topics(bootstrap, all_topics(), partitions=PARTITIONS)
+        rng = random.Random(5)
+        events = [e for i, lead in enumerate(lead_ids(leads)) for e in journey(lead, rng, i)]
+        await produce(bootstrap, events)
+        mean_size = sum(len(e.to_bytes()) for e in events) // len(events)
+        print(f"bench: feedback consumer, {len(events)} events...", flush=True)
+        host = parse_qs(urlparse(database_url).query)["host"][0]
+        feedback = await run_feedback(database_url, bootstrap, host, len(events))
+        print(f"bench: raw passthrough, {len(events)} messages...", flush=True)
+        raw = await broker_passthrough(bootstrap, messages=len(events), size=mean_size)
+        return {
+            "leads": leads,
+            "partitions": PARTITIONS,
+            "feedback": feedback,
+            "passthrough_per_s": raw["passthrough_per_s"],
+            "ratio": round(feedback["per_s"] / raw["passthrough_per_s"], 3),
+        }
+    finally:
+        broker.stop()
+        postgres.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.feedback", description=__doc__)
+    parser.add_argument("--leads", type=int, default=2_000, help="lead journeys pre-produced")
+    parser.add_argument("--out", type=Path, default=Path("bench/results"))
+    args = parser.parse_args()
+    results: dict[str, Any] = {"python": sys.version.split()[0], "cpus": os.cpu_count()}
+    results["consumer"] = asyncio.run(bench_consumer(args.leads))
+    results["load_average"] = [round(x, 2) for x in os.getloadavg()]
+    results["finished_at"] = datetime.now(UTC).isoformat()
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"feedback-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    path.write_text(json.dumps(results, indent=2))
+    c = results["consumer"]
+    rows = [
+        ("load average (1/5/15 min)", results["load_average"]),
+        ("feedback consumer events/s (recorded)", c["feedback"]["per_s"]),
+        ("  process CPU ms per event", c["feedback"]["process_cpu_ms_per_event"]),
+        ("raw consume+produce passthrough msgs/s", c["passthrough_per_s"]),
+        ("  ratio feedback / passthrough", c["ratio"]),
+    ]
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")
+    print(f"bench: wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -49,12 +49,8 @@ def unnest_insert(table: Table, columns: Sequence[str]) -> str:
 def as_arrays(table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> dict[str, list[Any]]:
     """The parameters of `unnest_insert(table, columns)` for `rows`, each a sequence of values
     in `columns`' order; JSONB values are serialized here (None stays SQL NULL)."""
-    arrays: list[list[Any]] = [[] for _ in columns]
-    json_at = [i for i, name in enumerate(columns) if isinstance(table.c[name].type, JSONB)]
-    for row in rows:
-        for array, value in zip(arrays, row, strict=True):
-            array.append(value)
-        for i in json_at:
-            if arrays[i][-1] is not None:
-                arrays[i][-1] = json.dumps(arrays[i][-1])
+    arrays = [list(column) for column in zip(*rows, strict=True)] or [[] for _ in columns]
+    for i, name in enumerate(columns):
+        if isinstance(table.c[name].type, JSONB):
+            arrays[i] = [None if value is None else json.dumps(value) for value in arrays[i]]
     return dict(zip(columns, arrays, strict=True))

@@ -49,6 +49,15 @@ def decode_event(value: bytes | None) -> AnyEvent:
     """Parse one Kafka message value into a typed event, or raise `UndecodableEvent`."""
     if value is None:
         raise UndecodableEvent("message has no value")
+    # The common case in one step: pydantic parses the JSON straight into the model. Anything
+    # else (an older version to upcast, a newer one, bad input) takes the path that explains.
+    try:
+        event = _adapter.validate_json(value)
+    except ValidationError:
+        pass
+    else:
+        if event.schema_version == CURRENT_VERSIONS.get(event.event_type):
+            return event
     try:
         raw = json.loads(value)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

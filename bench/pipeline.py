@@ -1,7 +1,8 @@
 """The whole pipeline as `baton up` runs it, next to the machine's own limits, measured in one run.
 
 1. end-to-end latency, form post -> `lead.assigned` on the broker, at fixed open-loop rates
-   (ingest's own throughput against a bare endpoint is `bench.ingest`);
+   (ingest's own throughput against a bare endpoint is `bench.ingest`), and where it goes,
+   hop by hop (`bench.stages`);
 2. raw broker produce and passthrough; raw Postgres single-row transactions;
 3. resident memory of each service, idle and after load.
 Prints a table and writes pipeline-<UTC time>.json into --out (`python -m bench.pipeline`).
@@ -26,6 +27,7 @@ from aiokafka import AIOKafkaConsumer
 
 from bench.baselines import broker_passthrough, postgres_transactions
 from bench.load import open_loop
+from bench.stages import STAGES, stage_delays
 from bench.stats import summary_ms
 from bench.system import RunningBaton, start_baton
 
@@ -79,6 +81,8 @@ async def end_to_end(baton: RunningBaton, rate: float, duration_s: float) -> dic
     stop.set()
     await watcher
     latencies = [arrivals[lead] - at for lead, at in sent.items() if lead in arrivals]
+    host = parse_qs(urlparse(baton.local["database_url"]).query).get("host", [None])[0]
+    stages = await stage_delays(host, sent) if host else None
     return {
         "offered_per_s": rate,
         "duration_s": duration_s,
@@ -86,6 +90,7 @@ async def end_to_end(baton: RunningBaton, rate: float, duration_s: float) -> dic
         "http_errors": errors,
         "not_assigned_after_30s": len(sent.keys() - arrivals.keys()),
         "latency": summary_ms(latencies),
+        "stages": stages,
     }
 
 
@@ -129,6 +134,9 @@ def print_table(results: dict[str, Any]) -> None:
                 f"{lat['p50_ms']} / {lat['p95_ms']} / {lat['p99_ms']} (unassigned {run['not_assigned_after_30s']})",
             )
         )
+        for stage, _, _ in STAGES if run.get("stages") else ():
+            lat = run["stages"][stage]
+            rows.append((f"  {stage} p50/p99 ms", f"{lat['p50_ms']} / {lat['p99_ms']}"))
     if "broker_raw" in results:
         rows.append(("broker raw produce msgs/s", results["broker_raw"]["produce_per_s"]))
         rows.append(("broker raw consume+produce msgs/s", results["broker_raw"]["passthrough_per_s"]))

@@ -83,11 +83,13 @@ class EventConsumer:
         session_timeout_ms: int = 10_000,
         security: KafkaSecurity = PLAINTEXT,
         partition_concurrency: int = 4,
+        combine_partitions: bool = True,
         max_records: int = 1000,
         dead_letter_to: str | None = None,
     ) -> None:
         self.group_id = group_id
         self.partition_concurrency = max(1, partition_concurrency)
+        self.combine_partitions = combine_partitions
         self.max_records = max_records
         self.handlers = dict(handlers)
         self.db = db
@@ -233,6 +235,24 @@ class EventConsumer:
     async def _poll_once(self) -> bool:
         """One fetch and its handling; True if any record came."""
         batches = await self._consumer.getmany(timeout_ms=500, max_records=self.max_records)
+        if not (len(batches) > 1 and await self._process_together(batches)):
+            await self._process_apart(batches)
+        try:
+            await self.commit_pending(None)
+        except KafkaError as exc:
+            # Harmless: the offsets stay pending for the next commit, or the records are
+            # replayed to whoever owns their partitions now, and deduplicated there.
+            log.warning("kafka.commit_failed", extra={"group": self.group_id, "error": repr(exc)})
+            assigned = self._consumer.assignment()
+            for tp in [tp for tp in self._pending if tp not in assigned]:
+                del self._pending[tp]
+        self._report_lag(batches)
+        return bool(batches)
+
+    async def _process_apart(
+        self, batches: Mapping[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
+    ) -> None:
+        """Each partition in its own transactions."""
         if len(batches) == 1 or self.partition_concurrency == 1:
             for tp, records in batches.items():
                 await self._process_partition(tp, records)
@@ -252,17 +272,21 @@ class EventConsumer:
             async with asyncio.TaskGroup() as group:
                 for tp, records in batches.items():
                     group.create_task(bounded(tp, records))
-        try:
-            await self.commit_pending(None)
-        except KafkaError as exc:
-            # Harmless: the offsets stay pending for the next commit, or the records are
-            # replayed to whoever owns their partitions now, and deduplicated there.
-            log.warning("kafka.commit_failed", extra={"group": self.group_id, "error": repr(exc)})
-            assigned = self._consumer.assignment()
-            for tp in [tp for tp in self._pending if tp not in assigned]:
-                del self._pending[tp]
-        self._report_lag(batches)
-        return bool(batches)
+
+    async def _process_together(
+        self, batches: Mapping[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
+    ) -> bool:
+        """Every partition's records of one fetch in one transaction, when `combine_partitions`:
+        one commit, and one pass through whatever the handlers lock (routing locks its reps),
+        instead of one per partition. Each partition's records keep their order, and a lead's
+        events all live on one partition; on any trouble the partitions go their own way."""
+        if not self.combine_partitions or self._stopping.is_set():
+            return False
+        if not await self.handle_batch([record for records in batches.values() for record in records]):
+            return False
+        for tp, records in batches.items():
+            self._pending[tp] = self._handled[tp] = records[-1].offset + 1
+        return True
 
     async def _process_partition(
         self, tp: TopicPartition, records: list[ConsumerRecord[bytes, bytes]]

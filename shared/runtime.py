@@ -108,6 +108,7 @@ class ServiceRuntime:
                     max_attempts=s.consumer_max_attempts,
                     retry_backoff_s=s.consumer_retry_backoff_s,
                     session_timeout_ms=s.consumer_session_timeout_ms,
+                    fetch_max_wait_ms=s.consumer_fetch_max_wait_ms,
                     security=s.kafka_security,
                 )
                 await self.consumer.start()

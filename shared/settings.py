@@ -91,6 +91,15 @@ class ServiceSettings(KafkaSettings):
         "of its own (from the earliest offsets unless it committed some): e.g. a second deployment "
         "on the same Kafka cluster. Dead letters still go to `baton-<service>.dlq`.",
     )
+    consumer_fetch_max_wait_ms: int = Field(
+        default=40,
+        ge=1,
+        description="How long the broker may hold a fetch that found nothing new. Apache Kafka "
+        "answers as soon as a record arrives, so there it only paces idle polling; the embedded "
+        "broker holds every such fetch this long, which adds up to this much to each consumer "
+        "hop of a lead's journey (100 ms made form-to-assignment p50 about 330 ms at 100 leads/s, "
+        "40 ms about 105 ms, for about 8 % of a core more broker CPU when idle).",
+    )
     consumer_session_timeout_ms: int = Field(
         default=10_000,
         description="Kafka group session timeout. The embedded broker holds a join for half of it, "

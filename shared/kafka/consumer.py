@@ -81,6 +81,7 @@ class EventConsumer:
         max_attempts: int = 5,
         retry_backoff_s: float = 0.2,
         session_timeout_ms: int = 10_000,
+        fetch_max_wait_ms: int = 40,
         security: KafkaSecurity = PLAINTEXT,
         partition_concurrency: int = 4,
         combine_partitions: bool = True,
@@ -100,6 +101,7 @@ class EventConsumer:
         self.dead_letter_topic = dead_letter_to or dead_letter_topic(group_id)
         self._bootstrap = bootstrap_servers
         self._session_timeout_ms = session_timeout_ms
+        self._fetch_max_wait_ms = fetch_max_wait_ms
         self._security = security
         self.stall_check_s = STALL_CHECK_S
         self._consumer = self._new_client()
@@ -116,6 +118,7 @@ class EventConsumer:
             max_records=self.max_records,
             session_timeout_ms=self._session_timeout_ms,
             security=self._security,
+            fetch_max_wait_ms=self._fetch_max_wait_ms,
         )
 
     async def _subscribe(self) -> None:

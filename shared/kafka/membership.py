@@ -21,6 +21,7 @@ def group_client(
     max_records: int,
     session_timeout_ms: int,
     security: KafkaSecurity,
+    fetch_max_wait_ms: int = 40,
 ) -> AIOKafkaConsumer:
     """A group member that commits by hand (after the database commit) and starts a new group
     at the earliest offset, so nothing published before its first start is skipped."""
@@ -31,7 +32,7 @@ def group_client(
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         max_poll_records=max_records,
-        fetch_max_wait_ms=100,
+        fetch_max_wait_ms=fetch_max_wait_ms,
         max_partition_fetch_bytes=MAX_REQUEST_BYTES,
         session_timeout_ms=session_timeout_ms,
         heartbeat_interval_ms=max(100, session_timeout_ms // 5),

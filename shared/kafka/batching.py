@@ -9,7 +9,8 @@ caused it (`shared.outbox.add_events`).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
@@ -27,6 +28,8 @@ EventHandler = Callable[[AsyncSession, Any], Awaitable[None]]
 BatchHandler = Callable[[AsyncSession, Sequence[Any]], Awaitable[None]]
 Outcome = Literal["processed", "duplicate", "ignored", "dead_lettered"]
 E = TypeVar("E", bound=Envelope)
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,22 @@ class BatchingHandler:
 
     async def __call__(self, session: AsyncSession, event: Any) -> None:
         await self.one(session, event)
+
+
+async def side_by_side(
+    batches: Mapping[K, V], process: Callable[[K, V], Awaitable[None]], *, limit: int
+) -> None:
+    """`process` each batch in its own task, at most `limit` at once; returns when all are done
+    (and raises the first failure, once the others finished or were cancelled)."""
+    bound = asyncio.Semaphore(limit)
+
+    async def bounded(key: K, value: V) -> None:
+        async with bound:
+            await process(key, value)
+
+    async with asyncio.TaskGroup() as group:
+        for key, value in batches.items():
+            group.create_task(bounded(key, value))
 
 
 def rounds_by_lead(events: Sequence[E]) -> list[list[E]]:

@@ -14,29 +14,26 @@ import contextlib
 import logging
 import time
 from collections.abc import Mapping
-from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError
 from aiokafka.structs import OffsetAndMetadata
-from sqlalchemy import Table, text
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import Table
 
-from shared.bulk import as_arrays, unnest_insert
-from shared.contracts import AnyEvent, UndecodableEvent, decode_event, utc_now
+from shared.contracts import AnyEvent, UndecodableEvent
 from shared.contracts.topics import dead_letter_topic
 from shared.db import Database
-from shared.kafka.batching import EventHandler, Outcome, current_span, handle_in_order
+from shared.kafka.batching import EventHandler, Outcome, current_span, handle_in_order, side_by_side
 from shared.kafka.dead_letter import DLQ_VALUE_LIMIT, MAX_BACKOFF_S, Stopping, send_to_dead_letter
 from shared.kafka.errors import is_infrastructure_failure
 from shared.kafka.membership import abandon_group, group_client, messages_behind
 from shared.kafka.producer import create_producer
 from shared.kafka.security import PLAINTEXT, KafkaSecurity
+from shared.kafka.tracking import decode_record, record_processed
 from shared.metrics import CONSUMER_LAG, CONSUMER_RETRIES, EVENT_HANDLE_SECONDS, EVENTS_CONSUMED
 
 log = logging.getLogger(__name__)
-_PROCESSED = ("consumer", "event_id", "processed_at")
 
 
 __all__ = ["DLQ_VALUE_LIMIT", "EventConsumer", "Outcome", "decode_record"]
@@ -45,15 +42,6 @@ __all__ = ["DLQ_VALUE_LIMIT", "EventConsumer", "Outcome", "decode_record"]
 # it is behind; behind and fetching nothing is a stalled client (seen after a network cut),
 # which is replaced by a fresh one.
 STALL_CHECK_S = 30.0
-
-
-def decode_record(record: ConsumerRecord[bytes, bytes]) -> AnyEvent:
-    """Decode a record's value; a record without a key is refused too, since every event is
-    keyed by its lead id and a keyless one escaped the per-lead ordering on the way in."""
-    event = decode_event(record.value)
-    if record.key is None:
-        raise UndecodableEvent(f"message has no key; {event.event_type} events are keyed by lead id")
-    return event
 
 
 class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -262,19 +250,7 @@ class EventConsumer:
         else:
             # Partitions are independent (a lead's events on a topic all share one), so they
             # run side by side, each in order in its own transactions; the bound spares the pool.
-            limit = asyncio.Semaphore(self.partition_concurrency)
-
-            async def bounded(
-                tp: TopicPartition,
-                records: list[ConsumerRecord[bytes, bytes]],
-                limit: asyncio.Semaphore = limit,
-            ) -> None:
-                async with limit:
-                    await self._process_partition(tp, records)
-
-            async with asyncio.TaskGroup() as group:
-                for tp, records in batches.items():
-                    group.create_task(bounded(tp, records))
+            await side_by_side(batches, self._process_partition, limit=self.partition_concurrency)
 
     async def _process_together(
         self, batches: Mapping[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
@@ -333,7 +309,9 @@ class EventConsumer:
         started = time.perf_counter()
         try:
             async with self.db.transaction() as session:
-                fresh = await self._record_processed_many(session, [e for _, e, h in events if h])
+                fresh = await record_processed(
+                    session, self.processed_table, self.group_id, [e for _, e, h in events if h]
+                )
                 outcomes = await handle_in_order(session, events, fresh, self.group_id)
         except Exception as exc:
             log.info("kafka.batch_fallback", extra={"group": self.group_id, "error": repr(exc)})
@@ -402,20 +380,10 @@ class EventConsumer:
 
     async def _apply(self, event: AnyEvent, handler: EventHandler) -> Outcome:
         async with self.db.transaction() as session:
-            if not await self._record_processed_many(session, [event]):
+            if not await record_processed(session, self.processed_table, self.group_id, [event]):
                 return "duplicate"
             await handler(session, event)
         return "processed"
-
-    async def _record_processed_many(self, session: AsyncSession, events: list[AnyEvent]) -> set[Any]:
-        """Insert the tracking rows of a batch at once; returns the ids not processed before."""
-        if not events:
-            return set()
-        now = utc_now()
-        table = self.processed_table
-        statement = text(unnest_insert(table, _PROCESSED) + " ON CONFLICT DO NOTHING RETURNING event_id")
-        rows = ((self.group_id, e.event_id, now) for e in events)
-        return set(await session.scalars(statement, as_arrays(table, _PROCESSED, rows)))
 
     async def _dead_letter(
         self, record: ConsumerRecord[bytes, bytes], exc: BaseException, *, attempts: int

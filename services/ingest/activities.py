@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from datetime import datetime
 from typing import Any
@@ -30,14 +31,21 @@ def activity_properties(item: ActivityCreate) -> tuple[str, dict[str, str]]:
     kind: str = item.type
     if item.url:
         properties["url"] = item.url
-        properties.setdefault("page_path", urlparse(item.url).path or "/")
-        properties.update({f"utm.{k}": v for k, v in utm_from_url(item.url).items()})
+        path, utm = _page(item.url)
+        properties.setdefault("page_path", path)
+        properties.update(utm)
     if kind == "pricing_page_view":
         kind = "page_view"
         properties.setdefault("page_path", "/pricing")
     if item.name:
         properties["name"] = item.name
     return kind, properties
+
+
+@functools.lru_cache(maxsize=4096)
+def _page(url: str) -> tuple[str, tuple[tuple[str, str], ...]]:
+    """A page address's path and `utm.*` properties: a stream names the same pages over and over."""
+    return urlparse(url).path or "/", tuple((f"utm.{k}", v) for k, v in utm_from_url(url).items())
 
 
 async def record_activities(

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from pydantic_core import to_json
 from sqlalchemy import select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -56,7 +56,8 @@ class ActivityRows:
         self.lead_ids.append(lead_id)
         self.types.append(kind)
         self.occurred_at.append(occurred_at)
-        self.properties.append(json.dumps(properties))
+        # jsonb keeps no formatting: pydantic's serializer is five times faster than `json`'s.
+        self.properties.append(to_json(properties).decode())
         self.event_ids.append(event_id)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from aiokafka import AIOKafkaProducer
 
+from shared.kafka.partitioner import KeyPartitioner
 from shared.kafka.security import PLAINTEXT, KafkaSecurity
 
 # Headroom over Kafka's 1 MB default so a dead-lettered message keeps its original value.
@@ -24,6 +25,7 @@ def create_producer(
         acks="all",
         enable_idempotence=False,
         linger_ms=2,
+        partitioner=KeyPartitioner(),
         max_request_size=MAX_REQUEST_BYTES,
         request_timeout_ms=15000,
         **security.client_options(),

@@ -31,7 +31,9 @@ def test_lead_ids_go_where_they_always_went() -> None:
     partitions = [0, 1, 2, 3, 4, 5]
     for _ in range(100):
         key = str(uuid.uuid4()).encode()
-        assert partitioner(key, partitions, partitions[:2]) == DefaultPartitioner()(key, partitions, partitions[:2])
+        assert partitioner(key, partitions, partitions[:2]) == DefaultPartitioner()(
+            key, partitions, partitions[:2]
+        )
 
 
 def test_a_keyless_message_goes_to_an_available_partition() -> None:

@@ -45,7 +45,7 @@ from sqlalchemy.orm import Session
 
 from shared.contracts import Envelope, utc_now
 from shared.contracts.topics import topic_for
-from shared.db import Database
+from shared.db import Database, sql_text
 from shared.metrics import OUTBOX_LAG_SECONDS, OUTBOX_PUBLISHED
 from shared.tracing import inject_headers
 
@@ -101,7 +101,7 @@ async def add_events(session: AsyncSession, table: Table, events: Sequence[Envel
     """Stage several events in one statement; their ids keep the given order."""
     if not events:
         return
-    await session.execute(text(insert_sql(table)), staged_columns(session, events))
+    await session.execute(sql_text(insert_sql(table)), staged_columns(session, events))
     await announce(session, table)
 
 

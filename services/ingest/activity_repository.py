@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ingest.models import Activity, Visitor, outbox
 from shared.contracts import Envelope
+from shared.db import sql_text
 from shared.outbox import insert_sql, outbox_columns
 
 # The select sees the table as it was before the insert: a visitor new to this batch is anonymous.
@@ -124,7 +125,7 @@ class ActivityRepository:
             **outbox_columns(events),
         }
         # The outbox part inserts nothing when no event is staged (empty arrays).
-        await self.session.execute(text(_ACTIVITIES + insert_sql(outbox)), params)
+        await self.session.execute(sql_text(_ACTIVITIES + insert_sql(outbox)), params)
 
     async def claim_anonymous(self, visitor_id: str, lead_id: uuid.UUID) -> Sequence[Activity]:
         """Attribute the visitor's anonymous activities to the lead (locked, so a concurrent

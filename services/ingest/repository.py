@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ingest.models import Account, Form, Lead, Source, Submission, outbox
 from shared.contracts import Envelope
+from shared.db import sql_text
 from shared.outbox import insert_sql, outbox_columns
 
 
@@ -185,7 +186,7 @@ class SubmissionRepository:
             "received_at": received_at,
             **outbox_columns(events),
         }
-        staged = (await self.session.execute(text(statement + " RETURNING id"), params)).first()
+        staged = (await self.session.execute(sql_text(statement + " RETURNING id"), params)).first()
         return staged is not None
 
     async def by_idempotency_keys(self, keys: Sequence[str]) -> dict[str, Submission]:
@@ -222,7 +223,7 @@ class SubmissionRepository:
             "s_received": [r.received_at for r in rows],
             **outbox_columns(events, traces),
         }
-        return {row[0] for row in await self.session.execute(text(statement), params)}
+        return {row[0] for row in await self.session.execute(sql_text(statement), params)}
 
     async def forget_fields(self, lead_id: uuid.UUID) -> None:
         """Erasure: keep that a submission happened (counts), drop what was submitted."""

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aiokafka import AIOKafkaProducer
 
-from shared.kafka.partitioner import KeyPartitioner
 from shared.kafka.security import PLAINTEXT, KafkaSecurity
+from shared.partitioner import KeyPartitioner
 
 # Headroom over Kafka's 1 MB default so a dead-lettered message keeps its original value.
 MAX_REQUEST_BYTES = 8 * 1024 * 1024

@@ -107,7 +107,7 @@ async def record_activities(
         occurred_at = item.occurred_at or now
         event_id: uuid.UUID | None = None
         if lead_id is not None:
-            event = recorded_now(
+            event = _activity_event(
                 lead_id=lead_id,
                 email=emails[lead_id],
                 kind=kind,
@@ -115,6 +115,8 @@ async def record_activities(
                 properties=properties,
                 visitor_id=item.visitor_id,
                 source=source_id,
+                stitched=False,
+                caused_by=None,
             )
             staged.append(event)
             event_id = event.event_id
@@ -171,42 +173,6 @@ async def stitch_visitor(
         )
     await add_events(session, outbox, events)
     return len(claimed)
-
-
-def recorded_now(
-    *,
-    lead_id: uuid.UUID,
-    email: str,
-    kind: str,
-    occurred_at: datetime,
-    properties: dict[str, str],
-    visitor_id: str | None,
-    source: str,
-) -> ActivityRecorded:
-    """`_activity_event` of an activity that names its lead (not stitched, caused by nothing),
-    built without validation: its values are already validated and of their fields' types, and
-    re-validating the up to 1,000 events of a batch cost more than storing them."""
-    payload = ActivityRecordedPayload.model_construct(
-        activity_type=kind,
-        occurred_at=occurred_at,
-        email=email,
-        source=source,
-        visitor_id=visitor_id,
-        properties=properties,
-        stitched=False,
-    )
-    event_id = uuid.uuid4()
-    return ActivityRecorded.model_construct(
-        event_id=event_id,
-        event_type="activity.recorded",
-        schema_version=1,
-        occurred_at=utc_now(),
-        producer=PRODUCER,
-        correlation_id=event_id,
-        causation_id=None,
-        lead_id=lead_id,
-        payload=payload,
-    )
 
 
 def _activity_event(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime
 
 import pytest
@@ -147,39 +146,3 @@ class TestActivityProperties:
         assert kind == "page_view"
         assert properties["page_path"] == "/docs"
         assert properties["utm.campaign"] == "q4"
-
-
-def test_an_activity_event_built_unvalidated_equals_the_validated_one() -> None:
-    from services.ingest.activities import recorded_now
-    from shared.contracts import ActivityRecorded, ActivityRecordedPayload
-
-    lead_id = uuid.uuid4()
-    occurred_at = datetime(2026, 1, 2, 3, 4, 5, 678_000, tzinfo=UTC)
-    fast = recorded_now(
-        lead_id=lead_id,
-        email="ada@example.com",
-        kind="page_view",
-        occurred_at=occurred_at,
-        properties={"page_path": "/pricing", "utm.source": "x"},
-        visitor_id="v-1",
-        source="site",
-    )
-    checked = ActivityRecorded.model_validate(fast.model_dump())
-    assert checked.model_dump_json() == fast.model_dump_json()
-    assert fast.correlation_id == fast.event_id
-    assert fast.causation_id is None
-    slow = ActivityRecorded.new(
-        lead_id=lead_id,
-        payload=ActivityRecordedPayload(
-            activity_type="page_view",
-            occurred_at=occurred_at,
-            email="ada@example.com",
-            source="site",
-            visitor_id="v-1",
-            properties={"page_path": "/pricing", "utm.source": "x"},
-        ),
-        producer="ingest",
-        occurred_at=fast.occurred_at,
-    )
-    assert slow.model_copy(update={"event_id": fast.event_id, "correlation_id": fast.event_id}) == fast
-    assert fast.model_dump_json() == ActivityRecorded.model_validate_json(fast.to_bytes()).model_dump_json()

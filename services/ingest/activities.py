@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlparse
@@ -49,11 +50,12 @@ def _page(url: str) -> tuple[str, tuple[tuple[str, str], ...]]:
 
 
 async def record_activities(
-    session: AsyncSession, *, source_id: str, items: list[dict[str, Any]]
+    session: AsyncSession, *, source_id: str, items: Sequence[dict[str, Any]] | Sequence[ActivityCreate]
 ) -> ActivityBatchResult:
-    """Validate each item on its own (one bad item never sinks the batch), store every valid one,
-    and stage `activity.recorded` for those whose lead is known. An item carrying both an email
-    and a visitor id reveals the visitor: their anonymous activity is stitched to the lead."""
+    """Validate each item on its own (one bad item never sinks the batch; an item validated
+    already passes as it is), store every valid one, and stage `activity.recorded` for those
+    whose lead is known. An item carrying both an email and a visitor id reveals the visitor:
+    their anonymous activity is stitched to the lead."""
     now = utc_now()
     results: list[ActivityResult] = []
     valid: list[tuple[int, ActivityCreate]] = []

@@ -26,6 +26,7 @@ from services.ingest.schemas import (
     AccountRead,
     ActivityBatch,
     ActivityBatchResult,
+    ActivityCreate,
     ErasureDone,
     ErasureRequest,
     FormCreate,
@@ -34,6 +35,7 @@ from services.ingest.schemas import (
     SourceCreated,
     SourceRead,
     SubmissionAccepted,
+    ValidActivityBatch,
 )
 from shared.auth import Principal, Role, require_roles
 from shared.db import Database
@@ -153,13 +155,17 @@ async def get_form(form_id: FormId, session: SessionDep, _: Configurer) -> FormR
 async def record_events(
     request: Request, session: SessionDep, guard: ProtectionDep, source_id: SourceDep
 ) -> ActivityBatchResult:
+    body = await read_body(request, guard.max_body_bytes)
+    items: list[ActivityCreate] | list[dict[str, Any]]
     try:
-        batch = ActivityBatch.model_validate(
-            parse_json_object(await read_body(request, guard.max_body_bytes))
-        )
-    except ValidationError as exc:
-        raise field_errors(exc, "body") from exc
-    return await activities.record_activities(session, source_id=source_id, items=batch.events)
+        items = ValidActivityBatch.model_validate_json(body).events
+    except ValidationError:
+        # Some item (or the body) is invalid: each item is then validated, and answered, alone.
+        try:
+            items = ActivityBatch.model_validate(parse_json_object(body)).events
+        except ValidationError as exc:
+            raise field_errors(exc, "body") from exc
+    return await activities.record_activities(session, source_id=source_id, items=items)
 
 
 @router.post("/sources", status_code=status.HTTP_201_CREATED, tags=["sources"], summary="Register a source")

@@ -37,7 +37,6 @@ from sqlalchemy import (
     func,
     select,
     text,
-    update,
 )
 from sqlalchemy import event as sa_event
 from sqlalchemy.dialects.postgresql import JSONB, UUID
@@ -234,6 +233,13 @@ class OutboxRelay:
         self._task: asyncio.Task[None] | None = None
         self._listen_conn: AsyncConnection | None = None
         self._partitioner = KeyPartitioner()
+        # Built once: a pass runs for every commit that staged events. `= ANY` of one array, not
+        # `IN` of one parameter per row, so PostgreSQL prepares one statement, not one per size.
+        self._try_lock = select(func.pg_try_advisory_xact_lock(self._lock_key))
+        self._unsent = select(table).where(table.c.sent_at.is_(None)).order_by(table.c.id).limit(batch_size)
+        self._mark_sent = text(
+            f"UPDATE {table.schema}.{table.name} SET sent_at = :at WHERE id = ANY(CAST(:ids AS bigint[]))"
+        )
 
     async def start(self) -> None:
         await self._listen()
@@ -299,26 +305,15 @@ class OutboxRelay:
         """Publish up to one batch of unsent events; returns how many were published, or -1 when
         another relay holds the lock."""
         async with self.db.transaction() as session:
-            if not await session.scalar(select(func.pg_try_advisory_xact_lock(self._lock_key))):
+            if not await session.scalar(self._try_lock):
                 return -1
-            rows = (
-                await session.execute(
-                    select(self.table)
-                    .where(self.table.c.sent_at.is_(None))
-                    .order_by(self.table.c.id)
-                    .limit(self.batch_size)
-                )
-            ).all()
+            rows = (await session.execute(self._unsent)).all()
             if not rows:
                 OUTBOX_LAG_SECONDS.labels(self.service).set(0)
                 return 0
             OUTBOX_LAG_SECONDS.labels(self.service).set((utc_now() - rows[0].created_at).total_seconds())
             await asyncio.gather(*await self._send(rows))
-            await session.execute(
-                update(self.table)
-                .where(self.table.c.id.in_([row.id for row in rows]))
-                .values(sent_at=utc_now())
-            )
+            await session.execute(self._mark_sent, {"ids": [row.id for row in rows], "at": utc_now()})
         OUTBOX_PUBLISHED.labels(self.service).inc(len(rows))
         return len(rows)
 

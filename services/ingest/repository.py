@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import select, text, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import String, Uuid, any_, bindparam, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ingest.models import Account, Form, Lead, Source, Submission, outbox
@@ -83,7 +83,9 @@ class LeadRepository:
     async def emails_of(self, lead_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
         if not lead_ids:
             return {}
-        rows = await self.session.execute(select(Lead.id, Lead.email).where(Lead.id.in_(lead_ids)))
+        rows = await self.session.execute(
+            select(Lead.id, Lead.email).where(Lead.id == any_(bindparam("ids", list(lead_ids), ARRAY(Uuid))))
+        )
         return {row[0]: row[1] for row in rows}
 
     async def get(self, lead_id: uuid.UUID) -> Lead | None:
@@ -192,7 +194,9 @@ class SubmissionRepository:
     async def by_idempotency_keys(self, keys: Sequence[str]) -> dict[str, Submission]:
         if not keys:
             return {}
-        rows = await self.session.scalars(select(Submission).where(Submission.idempotency_key.in_(keys)))
+        # `= ANY` of one array: `IN` would prepare a statement for every number of keys.
+        taken = Submission.idempotency_key == any_(bindparam("keys", list(keys), ARRAY(String)))
+        rows = await self.session.scalars(select(Submission).where(taken))
         return {row.idempotency_key: row for row in rows if row.idempotency_key is not None}
 
     async def add_many_with_events(

@@ -17,7 +17,7 @@ from services.ingest.identity import match_key, normalize_email
 from services.ingest.models import outbox
 from services.ingest.normalize import utm_from_url
 from services.ingest.repository import LeadRepository
-from services.ingest.schemas import ActivityBatchResult, ActivityCreate, ActivityResult
+from services.ingest.schemas import ActivityBatchResult, ActivityCreate
 from shared.contracts import ActivityRecorded, ActivityRecordedPayload, Envelope, utc_now
 from shared.outbox import add_events, announce
 
@@ -57,7 +57,9 @@ async def record_activities(
     whose lead is known. An item carrying both an email and a visitor id reveals the visitor:
     their anonymous activity is stitched to the lead."""
     now = utc_now()
-    results: list[ActivityResult] = []
+    # Answers as plain dicts, validated into the result in one call at the end: a model per item
+    # cost a batch of 1,000 twice as much.
+    results: list[dict[str, Any]] = []
     valid: list[tuple[int, ActivityCreate]] = []
     try:
         # Most batches are wholly valid: one validation call for the list is the fast path.
@@ -70,7 +72,7 @@ async def record_activities(
                 reason = "; ".join(
                     f"{'.'.join(map(str, e['loc'])) or 'item'}: {e['msg']}" for e in exc.errors()
                 )
-                results.append(ActivityResult(index=index, status="rejected", reason=reason))
+                results.append({"index": index, "status": "rejected", "reason": reason})
     # Every lead and visitor of the batch is resolved in a few statements, not one per item.
     given = {normalize_email(i.email) for _, i in valid if i.email is not None}
     named = {match_key(e): e for e in sorted(given)}
@@ -130,14 +132,16 @@ async def record_activities(
             properties=properties,
             event_id=event_id,
         )
-        results.append(ActivityResult(index=index, status="accepted", lead_id=lead_id, event_id=event_id))
+        results.append({"index": index, "status": "accepted", "lead_id": lead_id, "event_id": event_id})
     # The activities and their events in one statement, not two per item.
     await ActivityRepository(session).add_many(rows, source_id=source_id, received_at=now, events=staged)
     if staged:
         await announce(session, outbox)
-    results.sort(key=lambda r: r.index)
-    accepted = sum(1 for r in results if r.status == "accepted")
-    return ActivityBatchResult(accepted=accepted, rejected=len(results) - accepted, results=results)
+    results.sort(key=lambda r: int(r["index"]))
+    accepted = sum(1 for r in results if r["status"] == "accepted")
+    return ActivityBatchResult.model_validate(
+        {"accepted": accepted, "rejected": len(results) - accepted, "results": results}
+    )
 
 
 async def stitch_visitor(

@@ -3,7 +3,7 @@
 producer sends them.
 
 aiokafka hashes each key with a pure-Python murmur2 that masks after every operation; it cost
-the outbox relay about a third of its CPU. Here the hash is computed with fewer operations, and
+the outbox relay about a quarter of its CPU. Here the hash is computed with fewer operations, and
 remembered per key (a lead's events reuse its key).
 """
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import zlib
 from collections.abc import Mapping, Sequence
@@ -22,8 +21,9 @@ from datetime import timedelta
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.producer.message_accumulator import BatchBuilder
+from pydantic_core import to_json
 from sqlalchemy import (
-    ARRAY,
     BigInteger,
     Column,
     DateTime,
@@ -33,13 +33,10 @@ from sqlalchemy import (
     PrimaryKeyConstraint,
     String,
     Table,
-    any_,
-    bindparam,
     delete,
     func,
     select,
     text,
-    update,
 )
 from sqlalchemy import event as sa_event
 from sqlalchemy.dialects.postgresql import JSONB, UUID
@@ -48,8 +45,9 @@ from sqlalchemy.orm import Session
 
 from shared.contracts import Envelope, utc_now
 from shared.contracts.topics import topic_for
-from shared.db import Database
+from shared.db import Database, sql_text
 from shared.metrics import OUTBOX_LAG_SECONDS, OUTBOX_PUBLISHED
+from shared.partitioner import KeyPartitioner
 from shared.tracing import inject_headers
 
 log = logging.getLogger(__name__)
@@ -104,7 +102,7 @@ async def add_events(session: AsyncSession, table: Table, events: Sequence[Envel
     """Stage several events in one statement; their ids keep the given order."""
     if not events:
         return
-    await session.execute(text(insert_sql(table)), staged_columns(session, events))
+    await session.execute(sql_text(insert_sql(table)), staged_columns(session, events))
     await announce(session, table)
 
 
@@ -159,11 +157,12 @@ def outbox_columns(
     }
     for index, event in enumerate(events):
         event_id = str(event.event_id)
+        correlation_id = event_id if event.correlation_id == event.event_id else str(event.correlation_id)
         headers = {
             "event_type": event.event_type,
             "schema_version": str(event.schema_version),
             "event_id": event_id,
-            "correlation_id": str(event.correlation_id),
+            "correlation_id": correlation_id,
             "producer": event.producer,
             "content-type": "application/json",
             # The W3C trace context, so the consumer continues this trace.
@@ -174,7 +173,8 @@ def outbox_columns(
         columns["topic"].append(topic_for(event.event_type))
         columns["key"].append(str(event.lead_id))
         columns["value"].append(event.to_bytes())
-        columns["headers"].append(json.dumps(headers))
+        # jsonb keeps no formatting: pydantic's serializer is five times faster than `json`'s.
+        columns["headers"].append(to_json(headers).decode())
         columns["created_at"].append(event.occurred_at)
     return columns
 
@@ -232,6 +232,14 @@ class OutboxRelay:
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._listen_conn: AsyncConnection | None = None
+        self._partitioner = KeyPartitioner()
+        # Built once: a pass runs for every commit that staged events. `= ANY` of one array, not
+        # `IN` of one parameter per row, so PostgreSQL prepares one statement, not one per size.
+        self._try_lock = select(func.pg_try_advisory_xact_lock(self._lock_key))
+        self._unsent = select(table).where(table.c.sent_at.is_(None)).order_by(table.c.id).limit(batch_size)
+        self._mark_sent = text(
+            f"UPDATE {table.schema}.{table.name} SET sent_at = :at WHERE id = ANY(CAST(:ids AS bigint[]))"
+        )
 
     async def start(self) -> None:
         await self._listen()
@@ -297,40 +305,45 @@ class OutboxRelay:
         """Publish up to one batch of unsent events; returns how many were published, or -1 when
         another relay holds the lock."""
         async with self.db.transaction() as session:
-            if not await session.scalar(select(func.pg_try_advisory_xact_lock(self._lock_key))):
+            if not await session.scalar(self._try_lock):
                 return -1
-            rows = (
-                await session.execute(
-                    select(self.table)
-                    .where(self.table.c.sent_at.is_(None))
-                    .order_by(self.table.c.id)
-                    .limit(self.batch_size)
-                )
-            ).all()
+            rows = (await session.execute(self._unsent)).all()
             if not rows:
                 OUTBOX_LAG_SECONDS.labels(self.service).set(0)
                 return 0
             OUTBOX_LAG_SECONDS.labels(self.service).set((utc_now() - rows[0].created_at).total_seconds())
-            deliveries = [
-                await self.producer.send(
-                    row.topic,
-                    value=row.value,
-                    key=row.key.encode(),
-                    headers=[(k, str(v).encode()) for k, v in row.headers.items()],
-                )
-                for row in rows
-            ]
-            await asyncio.gather(*deliveries)
-            # `= ANY(array)`: one statement text whatever the batch's size (an IN list is a new
-            # statement, parsed and planned again, for every size).
-            await session.execute(
-                update(self.table)
-                .where(self.table.c.id == any_(bindparam("ids", type_=ARRAY(BigInteger))))
-                .values(sent_at=utc_now()),
-                {"ids": [row.id for row in rows]},
-            )
+            await asyncio.gather(*await self._send(rows))
+            await session.execute(self._mark_sent, {"ids": [row.id for row in rows], "at": utc_now()})
         OUTBOX_PUBLISHED.labels(self.service).inc(len(rows))
         return len(rows)
+
+    async def _send(self, rows: Sequence[Any]) -> list[asyncio.Future[Any]]:
+        """Queue the rows for the broker as record batches, one partition's rows in their order,
+        each on the partition `producer.send` would choose for its key; returns the batches'
+        deliveries. (`send` per row cost more than the rest of a pass: a future, a metadata wait
+        and a size estimate per message.)"""
+        partitions: dict[str, list[int]] = {}
+        open_batches: dict[tuple[str, int], BatchBuilder] = {}
+        deliveries: list[asyncio.Future[Any]] = []
+        for row in rows:
+            if row.topic not in partitions:
+                partitions[row.topic] = sorted(await self.producer.partitions_for(row.topic))
+            key = row.key.encode()
+            partition = self._partitioner(key, partitions[row.topic], partitions[row.topic])
+            headers = [(k, str(v).encode()) for k, v in row.headers.items()]
+            batch = open_batches.get((row.topic, partition))
+            if (
+                batch is None
+                or batch.append(key=key, value=row.value, timestamp=None, headers=headers) is None
+            ):
+                if batch is not None:
+                    deliveries.append(await self.producer.send_batch(batch, row.topic, partition=partition))
+                batch = open_batches[row.topic, partition] = self.producer.create_batch()
+                # The first record always fits an empty batch.
+                batch.append(key=key, value=row.value, timestamp=None, headers=headers)
+        for (topic, partition), batch in open_batches.items():
+            deliveries.append(await self.producer.send_batch(batch, topic, partition=partition))
+        return deliveries
 
     async def _prune(self) -> None:
         async with self.db.transaction() as session:

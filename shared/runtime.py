@@ -233,6 +233,9 @@ class RequestMetricsMiddleware:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        # Label children by their labels: `labels()` takes a lock and builds a key every call.
+        self._counters: dict[tuple[str, str, int], Any] = {}
+        self._latencies: dict[tuple[str, str], Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -252,8 +255,17 @@ class RequestMetricsMiddleware:
         finally:
             route: Any = scope.get("route")
             template = getattr(route, "path", "unmatched")
-            HTTP_REQUESTS.labels(scope["method"], template, str(status)).inc()
-            HTTP_LATENCY.labels(scope["method"], template).observe(time.perf_counter() - started)
+            method = scope["method"]
+            counter = self._counters.get((method, template, status))
+            if counter is None:
+                counter = self._counters[method, template, status] = HTTP_REQUESTS.labels(
+                    method, template, str(status)
+                )
+            counter.inc()
+            latency = self._latencies.get((method, template))
+            if latency is None:
+                latency = self._latencies[method, template] = HTTP_LATENCY.labels(method, template)
+            latency.observe(time.perf_counter() - started)
 
 
 async def _session(request: Request) -> AsyncIterator[AsyncSession]:

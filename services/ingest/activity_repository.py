@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from pydantic_core import to_json
 from sqlalchemy import select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ingest.models import Activity, Visitor, outbox
 from shared.contracts import Envelope
+from shared.db import sql_text
 from shared.outbox import insert_sql, outbox_columns
 
 # The select sees the table as it was before the insert: a visitor new to this batch is anonymous.
@@ -56,7 +57,8 @@ class ActivityRows:
         self.lead_ids.append(lead_id)
         self.types.append(kind)
         self.occurred_at.append(occurred_at)
-        self.properties.append(json.dumps(properties))
+        # jsonb keeps no formatting: pydantic's serializer is five times faster than `json`'s.
+        self.properties.append(to_json(properties).decode())
         self.event_ids.append(event_id)
 
 
@@ -123,7 +125,7 @@ class ActivityRepository:
             **outbox_columns(events),
         }
         # The outbox part inserts nothing when no event is staged (empty arrays).
-        await self.session.execute(text(_ACTIVITIES + insert_sql(outbox)), params)
+        await self.session.execute(sql_text(_ACTIVITIES + insert_sql(outbox)), params)
 
     async def claim_anonymous(self, visitor_id: str, lead_id: uuid.UUID) -> Sequence[Activity]:
         """Attribute the visitor's anonymous activities to the lead (locked, so a concurrent

@@ -7,12 +7,18 @@ import uuid
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, Depends, Header, Path, Request, Response, status
+from fastapi import APIRouter, Depends, Path, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 
 from services.ingest import activities, service
-from services.ingest.dependencies import FormKeyDep, ProtectionDep, SourceDep, limit_client, read_body
+from services.ingest.dependencies import (
+    FORM_POST_PARAMETERS,
+    ProtectionDep,
+    SourceDep,
+    form_post,
+    read_body,
+)
 from services.ingest.errors import UnsupportedMediaType
 from services.ingest.intake import SubmissionWriter
 from services.ingest.schemas import (
@@ -20,6 +26,7 @@ from services.ingest.schemas import (
     AccountRead,
     ActivityBatch,
     ActivityBatchResult,
+    ActivityCreate,
     ErasureDone,
     ErasureRequest,
     FormCreate,
@@ -28,6 +35,7 @@ from services.ingest.schemas import (
     SourceCreated,
     SourceRead,
     SubmissionAccepted,
+    ValidActivityBatch,
 )
 from shared.auth import Principal, Role, require_roles
 from shared.db import Database
@@ -77,49 +85,51 @@ def field_errors(exc: ValidationError, *prefix: str) -> RequestValidationError:
 @router.post(
     "/forms/{form_id}/submissions",
     status_code=status.HTTP_202_ACCEPTED,
+    response_model=SubmissionAccepted,
+    responses={422: {"description": "Validation Error"}},
     tags=["forms"],
     summary="Submit a fill of a configured form (JSON or form-encoded, as a browser posts it)",
-    dependencies=[Depends(limit_client)],
     openapi_extra={
+        "parameters": FORM_POST_PARAMETERS,
         "requestBody": {
             "required": True,
             "content": {
                 "application/json": {"schema": _schema_ref},
                 "application/x-www-form-urlencoded": {"schema": _schema_ref},
             },
-        }
+        },
     },
 )
-async def submit_form(
-    request: Request,
-    guard: ProtectionDep,
-    form_id: FormId,
-    key: FormKeyDep,
-    idempotency_key: Annotated[str | None, Header(max_length=255)] = None,
-) -> SubmissionAccepted:
+async def submit_form(request: Request) -> Response:
+    # The hottest route: its parameters are read by `form_post`, not declared, and its answer
+    # serialized here, not by FastAPI (see `form_post`).
+    post = await form_post(request)
+    guard = post.protection
     fields = await _submitted_fields(request, guard.max_body_bytes)
-    form = guard.forms.cached(form_id)
+    form = guard.forms.cached(post.form_id)
     if form is None:
         db: Database = request.app.state.db
         # A short read of its own, ended before the wait for the writer: a waiting request never
         # holds a connection the writer needs.
         async with db.transaction() as session:
-            form = await service.find_form(session, form_id=form_id, forms=guard.forms)
+            form = await service.find_form(session, form_id=post.form_id, forms=guard.forms)
     try:
         prepared = service.prepare_submission(
             form,
             fields=fields,
-            idempotency_key=idempotency_key,
+            idempotency_key=post.idempotency_key,
             origin=request.headers.get("origin"),
             referer=request.headers.get("referer"),
-            check_origin=key is None,
+            check_origin=post.key is None,
         )
     except ValidationError as exc:
         raise field_errors(exc, "body") from exc
-    if isinstance(prepared, SubmissionAccepted):
-        return prepared
-    writer: SubmissionWriter = request.app.state.runtime.workers[SubmissionWriter.name]
-    return await writer.submit(prepared)
+    if not isinstance(prepared, SubmissionAccepted):
+        writer: SubmissionWriter = request.app.state.runtime.workers[SubmissionWriter.name]
+        prepared = await writer.submit(prepared)
+    return Response(
+        prepared.model_dump_json(), status_code=status.HTTP_202_ACCEPTED, media_type="application/json"
+    )
 
 
 @router.post("/forms", status_code=status.HTTP_201_CREATED, tags=["forms"], summary="Configure a form")
@@ -145,13 +155,17 @@ async def get_form(form_id: FormId, session: SessionDep, _: Configurer) -> FormR
 async def record_events(
     request: Request, session: SessionDep, guard: ProtectionDep, source_id: SourceDep
 ) -> ActivityBatchResult:
+    body = await read_body(request, guard.max_body_bytes)
+    items: list[ActivityCreate] | list[dict[str, Any]]
     try:
-        batch = ActivityBatch.model_validate(
-            parse_json_object(await read_body(request, guard.max_body_bytes))
-        )
-    except ValidationError as exc:
-        raise field_errors(exc, "body") from exc
-    return await activities.record_activities(session, source_id=source_id, items=batch.events)
+        items = ValidActivityBatch.model_validate_json(body).events
+    except ValidationError:
+        # Some item (or the body) is invalid: each item is then validated, and answered, alone.
+        try:
+            items = ActivityBatch.model_validate(parse_json_object(body)).events
+        except ValidationError as exc:
+            raise field_errors(exc, "body") from exc
+    return await activities.record_activities(session, source_id=source_id, items=items)
 
 
 @router.post("/sources", status_code=status.HTTP_201_CREATED, tags=["sources"], summary="Register a source")

@@ -64,12 +64,25 @@ def retry_after_header(wait_s: float) -> str:
 class ClientNetworks:
     """Addresses exempt from rate limiting (loopback by default: local tools and benchmarks)."""
 
-    def __init__(self, cidrs: Iterable[str]) -> None:
+    def __init__(self, cidrs: Iterable[str], *, max_remembered: int = 10_000) -> None:
         self.networks = [ipaddress.ip_network(c, strict=False) for c in cidrs]
+        self.max_remembered = max_remembered
+        # Parsing an address costs more than the rest of a rate-limit check; answers are kept
+        # (beyond `max_remembered` addresses it starts afresh, so a flood costs CPU, not memory).
+        self._answers: dict[str, bool] = {}
 
     def __contains__(self, host: object) -> bool:
+        key = str(host)
+        answer = self._answers.get(key)
+        if answer is None:
+            if len(self._answers) >= self.max_remembered:
+                self._answers.clear()
+            answer = self._answers[key] = self._member(key)
+        return answer
+
+    def _member(self, host: str) -> bool:
         try:
-            address = ipaddress.ip_address(str(host))
+            address = ipaddress.ip_address(host)
         except ValueError:
             return False
         return any(address in network for network in self.networks)

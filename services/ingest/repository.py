@@ -9,12 +9,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import select, text, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import String, Uuid, any_, bindparam, select, text, update
+from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ingest.models import Account, Form, Lead, Source, Submission, outbox
 from shared.contracts import Envelope
+from shared.db import sql_text
 from shared.outbox import insert_sql, outbox_columns
 
 
@@ -45,7 +46,7 @@ class LeadRepository:
     ) -> ResolvedLead:
         """The lead for this match key, created on first sight (race-free upsert), attached to the
         account of `domain` if there is one, in one round trip: this runs on every submission."""
-        params = {"id": uuid.uuid4(), "email": email, "key": match_key, "domain": domain, "at": seen_at}
+        params = {"email": email, "key": match_key, "domain": domain, "at": seen_at}
         row = (await self.session.execute(_RESOLVE_LEAD, params)).one()
         return ResolvedLead(row[0], row[1], row[2])
 
@@ -57,7 +58,6 @@ class LeadRepository:
         if not unique:
             return {}
         params = {
-            "ids": [uuid.uuid4() for _ in unique],
             "emails": [email for _, (email, _) in unique],
             "keys": [key for key, _ in unique],
             "domains": [domain for _, (_, domain) in unique],
@@ -72,7 +72,6 @@ class LeadRepository:
             return {}
         ordered = sorted(emails.items())
         params = {
-            "ids": [uuid.uuid4() for _ in ordered],
             "emails": [email for _, email in ordered],
             "keys": [key for key, _ in ordered],
             "at": seen_at,
@@ -82,7 +81,9 @@ class LeadRepository:
     async def emails_of(self, lead_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, str]:
         if not lead_ids:
             return {}
-        rows = await self.session.execute(select(Lead.id, Lead.email).where(Lead.id.in_(lead_ids)))
+        rows = await self.session.execute(
+            select(Lead.id, Lead.email).where(Lead.id == any_(bindparam("ids", list(lead_ids), ARRAY(Uuid))))
+        )
         return {row[0]: row[1] for row in rows}
 
     async def get(self, lead_id: uuid.UUID) -> Lead | None:
@@ -106,19 +107,21 @@ class LeadRepository:
 
 
 # Fixed text, not a statement built per call: building and cache-keying the Core construct cost
-# more CPU than the round trip on this path. A null domain matches no account.
+# more CPU than the round trip on this path. A null domain matches no account. PostgreSQL draws
+# new rows' ids (`gen_random_uuid`, version 4 like `uuid.uuid4`): cheaper there than drawn and
+# sent from here, and a lead that exists keeps its own.
 _RESOLVE_LEAD = text(
     "INSERT INTO ingest.lead AS lead (id, email, match_key, first_seen_at, last_seen_at, account_id) "
-    "VALUES (:id, :email, :key, :at, :at, (SELECT id FROM ingest.account WHERE domain = :domain)) "
+    "VALUES (gen_random_uuid(), :email, :key, :at, :at, (SELECT id FROM ingest.account WHERE domain = :domain)) "
     "ON CONFLICT (match_key) DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at, "
     "account_id = coalesce(EXCLUDED.account_id, lead.account_id) "
     "RETURNING id, account_id, (SELECT owner_id FROM ingest.account WHERE domain = :domain)"
 )
 _RESOLVE_LEAD_BATCH = text(
     "INSERT INTO ingest.lead AS lead (id, email, match_key, first_seen_at, last_seen_at, account_id) "
-    "SELECT i, e, k, :at, :at, (SELECT a.id FROM ingest.account AS a WHERE a.domain = d) "
-    "FROM unnest(CAST(:ids AS uuid[]), CAST(:emails AS varchar[]), CAST(:keys AS varchar[]), "
-    "CAST(:domains AS varchar[])) AS u(i, e, k, d) "
+    "SELECT gen_random_uuid(), e, k, :at, :at, (SELECT a.id FROM ingest.account AS a WHERE a.domain = d) "
+    "FROM unnest(CAST(:emails AS varchar[]), CAST(:keys AS varchar[]), CAST(:domains AS varchar[])) "
+    "AS u(e, k, d) "
     "ON CONFLICT (match_key) DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at, "
     "account_id = coalesce(EXCLUDED.account_id, lead.account_id) "
     "RETURNING match_key, id, account_id, "
@@ -126,24 +129,24 @@ _RESOLVE_LEAD_BATCH = text(
 )
 _SUBMISSIONS_WITH_EVENTS = (
     "WITH stored AS (INSERT INTO ingest.submission (id, lead_id, form_id, source, event_id, "
-    "idempotency_key, request_hash, fields, received_at) SELECT i, l, f, src, ev, ik, rh, "
-    "CAST(j AS jsonb), ra FROM unnest(CAST(:s_ids AS uuid[]), CAST(:s_leads AS uuid[]), "
+    "idempotency_key, request_hash, fields, received_at) SELECT gen_random_uuid(), l, f, src, ev, ik, rh, "
+    "CAST(j AS jsonb), ra FROM unnest(CAST(:s_leads AS uuid[]), "
     "CAST(:s_forms AS varchar[]), CAST(:s_sources AS varchar[]), CAST(:s_events AS uuid[]), "
     "CAST(:s_keys AS varchar[]), CAST(:s_hashes AS varchar[]), CAST(:s_fields AS text[]), "
-    "CAST(:s_received AS timestamptz[])) AS n(i, l, f, src, ev, ik, rh, j, ra) "
+    "CAST(:s_received AS timestamptz[])) AS n(l, f, src, ev, ik, rh, j, ra) "
     "ON CONFLICT (idempotency_key) DO NOTHING RETURNING event_id), staged AS ("
 )
 # Sorted keys, so concurrent batches lock the same leads in the same order (no deadlock).
 _RESOLVE_LEADS = text(
     "INSERT INTO ingest.lead AS lead (id, email, match_key, first_seen_at, last_seen_at) "
-    "SELECT i, e, k, :at, :at FROM unnest(CAST(:ids AS uuid[]), CAST(:emails AS varchar[]), "
-    "CAST(:keys AS varchar[])) AS u(i, e, k) "
+    "SELECT gen_random_uuid(), e, k, :at, :at "
+    "FROM unnest(CAST(:emails AS varchar[]), CAST(:keys AS varchar[])) AS u(e, k) "
     "ON CONFLICT (match_key) DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at "
     "RETURNING match_key, id"
 )
 _SUBMISSION_WITH_EVENTS = (
     "WITH stored AS (INSERT INTO ingest.submission (id, lead_id, form_id, source, event_id, "
-    "idempotency_key, request_hash, fields, received_at) VALUES (:id, :lead_id, :form_id, :source, "
+    "idempotency_key, request_hash, fields, received_at) VALUES (gen_random_uuid(), :lead_id, :form_id, :source, "
     ":submission_event_id, :idempotency_key, :request_hash, CAST(:fields AS jsonb), :received_at) "
     "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id) "
 )
@@ -174,7 +177,6 @@ class SubmissionRepository:
         stored or staged, when a concurrent request already took the idempotency key."""
         statement = _SUBMISSION_WITH_EVENTS + insert_sql(outbox) + " WHERE EXISTS (SELECT FROM stored)"
         params = {
-            "id": uuid.uuid4(),
             "lead_id": lead_id,
             "form_id": form_id,
             "source": source,
@@ -185,13 +187,15 @@ class SubmissionRepository:
             "received_at": received_at,
             **outbox_columns(events),
         }
-        staged = (await self.session.execute(text(statement + " RETURNING id"), params)).first()
+        staged = (await self.session.execute(sql_text(statement + " RETURNING id"), params)).first()
         return staged is not None
 
     async def by_idempotency_keys(self, keys: Sequence[str]) -> dict[str, Submission]:
         if not keys:
             return {}
-        rows = await self.session.scalars(select(Submission).where(Submission.idempotency_key.in_(keys)))
+        # `= ANY` of one array: `IN` would prepare a statement for every number of keys.
+        taken = Submission.idempotency_key == any_(bindparam("keys", list(keys), ARRAY(String)))
+        rows = await self.session.scalars(select(Submission).where(taken))
         return {row.idempotency_key: row for row in rows if row.idempotency_key is not None}
 
     async def add_many_with_events(
@@ -211,7 +215,6 @@ class SubmissionRepository:
             + " WHERE e IN (SELECT event_id FROM stored)) SELECT event_id FROM stored"
         )
         params = {
-            "s_ids": [uuid.uuid4() for _ in rows],
             "s_leads": [r.lead_id for r in rows],
             "s_forms": [r.form_id for r in rows],
             "s_sources": [r.source for r in rows],
@@ -222,7 +225,7 @@ class SubmissionRepository:
             "s_received": [r.received_at for r in rows],
             **outbox_columns(events, traces),
         }
-        return {row[0] for row in await self.session.execute(text(statement), params)}
+        return {row[0] for row in await self.session.execute(sql_text(statement), params)}
 
     async def forget_fields(self, lead_id: uuid.UUID) -> None:
         """Erasure: keep that a submission happened (counts), drop what was submitted."""

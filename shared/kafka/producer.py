@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiokafka import AIOKafkaProducer
 
 from shared.kafka.security import PLAINTEXT, KafkaSecurity
+from shared.partitioner import KeyPartitioner
 
 # Headroom over Kafka's 1 MB default so a dead-lettered message keeps its original value.
 MAX_REQUEST_BYTES = 8 * 1024 * 1024
@@ -24,6 +25,7 @@ def create_producer(
         acks="all",
         enable_idempotence=False,
         linger_ms=2,
+        partitioner=KeyPartitioner(),
         max_request_size=MAX_REQUEST_BYTES,
         request_timeout_ms=15000,
         **security.client_options(),

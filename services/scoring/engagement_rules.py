@@ -1,0 +1,184 @@
+"""A rubric's engagement rules generated into one pass over a lead's activities.
+
+`evaluation._engagement` groups the activities by type, then tests every rule of the type on
+every activity. Here one generated loop visits each activity once (most recent first), computes
+its age once, looks up which conditions its properties satisfy (a bit mask remembered per
+property value) and appends the age to the list of every rule it matches; each rule with
+matches then becomes its `FiredRule`. Only constants from the validated rubric reach the
+generated source, by name: no rubric text is ever part of it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel
+
+from services.scoring.evaluation import SECONDS_PER_DAY, Activity, RuleKind
+from services.scoring.predicates import Mask, Memo, Test, compile_test, mask_of
+from shared.contracts import FiredRule
+
+if TYPE_CHECKING:
+    from services.scoring.rubric import EngagementRule
+
+# The engagement rules that fired, in rubric order; None when two activities share a moment
+# and `ordered` was false (the caller then puts them in the reference's total order).
+EngagementPass = Callable[[Sequence[Activity], datetime, bool], "list[FiredRule] | None"]
+
+_FIRED_FIELDS = frozenset({"rule_id", "kind", "points", "reason", "decay_factor"})
+_new_fired = FiredRule.__new__
+# A pydantic model's state is its `__dict__` and three slots; their descriptors set them without
+# `object.__setattr__`'s lookup by name.
+_Setter = Callable[[object, object], None]
+_set_dict: _Setter = BaseModel.__dict__["__dict__"].__set__
+_set_fields_set: _Setter = BaseModel.__dict__["__pydantic_fields_set__"].__set__
+_set_extra: _Setter = BaseModel.__dict__["__pydantic_extra__"].__set__
+_set_private: _Setter = BaseModel.__dict__["__pydantic_private__"].__set__
+
+
+def fired_rule(rule_id: str, kind: RuleKind, points: float, reason: str, decay: float = 1.0) -> FiredRule:
+    """A `FiredRule` built the way `model_construct` builds it, minus its per-call field walk:
+    the values are ours and already valid, and this runs for every engagement rule that fires."""
+    rule = _new_fired(FiredRule)
+    _set_dict(
+        rule, {"rule_id": rule_id, "kind": kind, "points": points, "reason": reason, "decay_factor": decay}
+    )
+    _set_fields_set(rule, set(_FIRED_FIELDS))
+    _set_extra(rule, None)
+    _set_private(rule, None)
+    return rule
+
+
+def compile_engagement_rules(rules: Sequence[EngagementRule]) -> EngagementPass:
+    """The engagement rules as one function of the activities (most recent first) and `now`."""
+    namespace: dict[str, Any] = {}
+    by_type: dict[str, list[int]] = {}
+    for n, rule in enumerate(rules):
+        by_type.setdefault(rule.activity, []).append(n)
+        namespace[f"E{n}"] = _firing(rule)
+    lines = ["def engagement(recent, now, ordered):"]
+    lines += [f"    b{n} = []" for n in range(len(rules))]
+    lines += [
+        "    previous = None",
+        "    for a in recent:",
+        "        at = a.occurred_at",
+        "        if at == previous and not ordered:",
+        "            return None",
+        "        previous = at",
+        "        t = a.type",
+    ]
+    for m, (activity, numbers) in enumerate(by_type.items()):
+        namespace[f"T{m}"] = activity
+        lines += [
+            f"        {'if' if m == 0 else 'elif'} t == T{m}:",
+            "            age = (now - at).total_seconds()",
+        ]
+        lines += _matching(m, [rules[n] for n in numbers], numbers, namespace)
+    lines.append("    fired = []")
+    for n in range(len(rules)):
+        lines.append(f"    if b{n}:")
+        lines.append(f"        fired.append(E{n}(b{n}))")
+    lines.append("    return fired")
+    exec(compile("\n".join(lines), "<engagement rules>", "exec"), namespace)
+    function: EngagementPass = namespace["engagement"]
+    return function
+
+
+def _matching(
+    m: int, rules: list[EngagementRule], numbers: list[int], namespace: dict[str, Any]
+) -> list[str]:
+    """The body for activities of type `T{m}`: each property the rules test is read and its mask
+    looked up once, then the age goes to every rule whose condition bits are all set."""
+    keys: dict[str, list[tuple[Mask, Test]]] = {}
+    needed: list[dict[str, Mask]] = []
+    bit = 1
+    for rule in rules:
+        bits: dict[str, Mask] = {}
+        for condition in rule.when:
+            key = condition.field.removeprefix("properties.")
+            keys.setdefault(key, []).append((bit, compile_test(condition)))
+            bits[key] = bits.get(key, 0) | bit
+            bit <<= 1
+        needed.append(bits)
+    lines = ["            p = a.properties"] if keys else []
+    slot = {key: f"{m}_{i}" for i, key in enumerate(keys)}
+    for key, tests in keys.items():
+        s = slot[key]
+        memo: Memo = {}
+        namespace.update({f"K{s}": key, f"M{s}": memo, f"C{s}": mask_of(tests, memo)})
+        lines += [
+            f"            v{s} = p.get(K{s})",
+            f"            k{s} = M{s}.get(v{s})",
+            f"            if k{s} is None:",
+            f"                k{s} = C{s}(v{s})",
+        ]
+    for n, bits in zip(numbers, needed, strict=True):
+        if not bits:
+            lines.append(f"            b{n}.append(age)")
+            continue
+        union = " and ".join(
+            f"k{slot[key]} & {mask}" if mask.bit_count() == 1 else f"k{slot[key]} & {mask} == {mask}"
+            for key, mask in bits.items()
+        )
+        lines += [f"            if {union}:", f"                b{n}.append(age)"]
+    return lines
+
+
+def _firing(rule: EngagementRule) -> Callable[[list[float]], FiredRule]:
+    """`evaluation._engagement` for one rule, given the ages in seconds of its matching
+    activities, most recent first."""
+    rule_id, points, limit, cap = rule.id, rule.points, rule.max_occurrences, rule.cap
+    half_life_s = None if rule.half_life_days is None else rule.half_life_days * SECONDS_PER_DAY
+    # Rounded down to the cent, so the rounded total still never exceeds the cap.
+    cap_points = None if cap is None else math.floor(cap * 100 + 1e-9) / 100
+    # The wording depends only on the number of matches and whether the cap bit, so each is built once.
+    reasons: dict[int, str] = {}
+
+    def reason_for(matching: int, counted: int, capped: bool) -> str:
+        notes = [f"{counted}x {rule.activity}"]
+        if counted < matching:
+            notes.append(f"{matching - counted} more beyond the limit of {limit}")
+        if capped:
+            notes.append(f"capped at {cap:g}")
+        reason = reasons[matching * 2 + capped] = f"{rule.description} ({', '.join(notes)})"
+        return reason
+
+    def fire(ages: list[float]) -> FiredRule:
+        matching = len(ages)
+        if limit and matching > limit:
+            ages = ages[:limit]
+        counted = len(ages)
+        # The reference's float operations exactly: divided by the half-life (not multiplied by
+        # its inverse), and summed with `sum`, except that one term needs no sum.
+        if half_life_s is None:
+            decayed = points * 1.0 if counted == 1 else sum([points * 1.0] * counted)
+        elif counted == 1:
+            age = ages[0]
+            decayed = points * (0.5 ** (age / half_life_s) if age > 0 else 1.0)
+        else:
+            decayed = sum([points * (0.5 ** (age / half_life_s) if age > 0 else 1.0) for age in ages])
+        total = round(decayed, 2)
+        capped = cap is not None and total > cap
+        if capped:
+            total = cap_points  # type: ignore[assignment]
+        reason = reasons.get(matching * 2 + capped) or reason_for(matching, counted, capped)
+        fired = _new_fired(FiredRule)
+        _set_dict(
+            fired,
+            {
+                "rule_id": rule_id,
+                "kind": "engagement",
+                "points": total,
+                "reason": reason,
+                "decay_factor": round(decayed / (points * counted), 4),
+            },
+        )
+        _set_fields_set(fired, set(_FIRED_FIELDS))
+        _set_extra(fired, None)
+        _set_private(fired, None)
+        return fired
+
+    return fire

@@ -16,9 +16,8 @@ from operator import attrgetter
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from services.scoring.conditions import FieldValue
-from services.scoring.engagement_rules import compile_engagement_rules, fired_rule
+from services.scoring.engagement_rules import FLAGGED, HandRaiser, compile_activity_pass, fired_rule
 from services.scoring.evaluation import Activity, Evaluation, Profile, QualificationReason
-from services.scoring.predicates import MEMO_SIZE
 from services.scoring.profile_rules import compile_profile_rules
 from shared.contracts import FiredRule
 
@@ -50,16 +49,17 @@ def _profile_reader(field: str) -> Callable[[Profile], FieldValue]:
     return attrgetter(field)
 
 
-# `Evaluation` is a frozen dataclass with slots: its generated `__init__` sets each field through
-# `object.__setattr__` by name. Setting the slots through their descriptors builds the same
-# object at a third of the cost. Generated from the dataclass's own fields, so none is missed.
+# `Evaluation` is a frozen dataclass with slots: its `__init__` sets each field through
+# `object.__setattr__`, a call per field. A plain class with the very same slots takes the values
+# as ordinary attribute stores, then becomes an `Evaluation` (same layout, so Python allows the
+# class change); generated from the dataclass's own fields, so none is missed.
 def _evaluation_factory() -> Callable[..., Evaluation]:
     names = [f.name for f in fields(Evaluation)]
-    namespace: dict[str, Any] = {f"S_{n}": getattr(Evaluation, n).__set__ for n in names}
-    namespace.update(Evaluation=Evaluation, new=object.__new__)
-    lines = [f"def new_evaluation({', '.join(names)}):", "    e = new(Evaluation)"]
-    lines += [f"    S_{n}(e, {n})" for n in names]
-    lines.append("    return e")
+    builder = type("_EvaluationBuilder", (), {"__slots__": Evaluation.__slots__})
+    namespace: dict[str, Any] = {"Builder": builder, "Evaluation": Evaluation}
+    lines = [f"def new_evaluation({', '.join(names)}):", "    e = Builder()"]
+    lines += [f"    e.{n} = {n}" for n in names]
+    lines += ["    e.__class__ = Evaluation", "    return e"]
     exec("\n".join(lines), namespace)
     factory: Callable[..., Evaluation] = namespace["new_evaluation"]
     return factory
@@ -78,13 +78,13 @@ class CompiledRubric:
         rules = [(r.when, rubric.fired_rule(r.id), False) for r in rubric.fit]
         rules += [(r.when, rubric.fired_rule(r.id), r.disqualify) for r in rubric.negative]
         self._profile_rules = compile_profile_rules(readers, rules, self._fit)
-        self._engagement = compile_engagement_rules(rubric.engagement)
+        q = rubric.qualification
+        self._activity_pass = compile_activity_pass(
+            rubric.engagement, frozenset(f.casefold() for f in q.hand_raiser_forms)
+        )
         self._bands = [(b.grade, b.min_fit) for b in rubric.grades]
         self._rank = {b.grade: i for i, b in enumerate(rubric.grades)}
         self._tiers = {t.grade: (t.tier, t.minutes) for t in rubric.sla}
-        q = rubric.qualification
-        self._hand_raisers = frozenset(f.casefold() for f in q.hand_raiser_forms)
-        self._hand_raiser_forms: dict[str, bool] = {}
         self._mql = [
             (self._rank[c.grade_at_least], c.grade_at_least, c.min_engagement, f"{c.min_engagement:g}")
             for c in q.mql
@@ -100,18 +100,19 @@ class CompiledRubric:
     def evaluate(self, profile: Profile, activities: Sequence[Activity], *, now: datetime) -> Evaluation:
         """Score `profile` with `activities` up to `now`, as `evaluation.evaluate` does."""
         fit_fired, fit_score, disqualified, grade, rank, sla_tier, sla_minutes = self._profile_rules(profile)
-        fired = list(fit_fired)
 
         recent = sorted(activities, key=_by_time, reverse=True)
         if recent and recent[0].occurred_at > now:
             recent = [a for a in recent if a.occurred_at <= now]
+        fired = list(fit_fired)
         engagement_score: float = 0
+        hand_raiser: HandRaiser = None
         if recent:
-            engagement = self._engagement(recent, now, False)
-            if engagement is None:
+            seen = self._activity_pass(recent, now, False)
+            if seen is None:
                 # Two activities share a moment: the reference's tie-break decides their order.
-                recent = _in_total_order(recent)
-                engagement = self._engagement(recent, now, True)
+                seen = self._activity_pass(_in_total_order(recent), now, True)
+            engagement, hand_raiser = seen  # type: ignore[misc]  # not None on an ordered pass
             if engagement:
                 engagement_score = round(sum(map(_points, engagement)), 2)
                 fired += engagement
@@ -119,7 +120,7 @@ class CompiledRubric:
         score = round(fit_score + engagement_score, 2)
         reason: QualificationReason | None = None
         if not disqualified:
-            reason, why = self._qualification(recent, grade, rank, engagement_score, score)
+            reason, why = self._qualification(hand_raiser, grade, rank, engagement_score, score)
             if reason is not None:
                 fired.append(fired_rule(f"mql.{reason}", "qualification", 0.0, why))
         return _new_evaluation(
@@ -144,20 +145,12 @@ class CompiledRubric:
         raise AssertionError("validation guarantees a catch-all band")
 
     def _qualification(
-        self, recent: list[Activity], grade: str, rank: int, engagement: float, score: float
+        self, hand_raiser: HandRaiser, grade: str, rank: int, engagement: float, score: float
     ) -> tuple[QualificationReason | None, str]:
-        hand_raiser_forms = self._hand_raiser_forms
-        for activity in reversed(recent):  # earliest first, as the reference reads them
-            properties = activity.properties
-            if activity.type == "form_submission":
-                form_id = properties.get("form_id", "")
-                known = hand_raiser_forms.get(form_id)
-                if known is None:
-                    known = self._is_hand_raiser_form(form_id)
-                if known:
-                    return "hand_raiser", f"hand-raiser form {form_id!r} qualifies at once"
-            if properties.get("hand_raiser") == "true":
-                return "hand_raiser", "the source flagged the submission as a hand-raiser"
+        if hand_raiser is FLAGGED:
+            return "hand_raiser", "the source flagged the submission as a hand-raiser"
+        if hand_raiser is not None:
+            return "hand_raiser", f"hand-raiser form {hand_raiser!r} qualifies at once"
         for needed_rank, needed_grade, min_engagement, min_text in self._mql:
             if rank <= needed_rank and engagement >= min_engagement:
                 return "threshold", (
@@ -166,12 +159,6 @@ class CompiledRubric:
         if self._min_total is not None and score >= self._min_total:
             return "threshold", f"total score {score:g} >= {self._min_total:g}"
         return None, ""
-
-    def _is_hand_raiser_form(self, form_id: str) -> bool:
-        if len(self._hand_raiser_forms) >= MEMO_SIZE:
-            self._hand_raiser_forms.clear()
-        known = self._hand_raiser_forms[form_id] = form_id.casefold() in self._hand_raisers
-        return known
 
 
 _by_time = attrgetter("occurred_at")

@@ -1,22 +1,25 @@
-"""A rubric's engagement rules generated into one pass over a lead's activities.
+"""A rubric's engagement rules (and its hand-raiser test) generated into one pass over a lead's
+activities.
 
 `evaluation._engagement` groups the activities by type, then tests every rule of the type on
-every activity. Here one generated loop visits each activity once (most recent first), computes
-its age once, looks up which conditions its properties satisfy (a bit mask remembered per
-property value) and appends the age to the list of every rule it matches; each rule with
-matches then becomes its `FiredRule`. Only constants from the validated rubric reach the
-generated source, by name: no rubric text is ever part of it.
+every activity, and `evaluation._qualification` reads them all again for a hand-raiser. Here
+one generated loop visits each activity once (most recent first), computes its age at most once,
+looks up which conditions its properties satisfy (a bit mask remembered per property value) and
+appends the age to the list of every rule it matches; each rule with matches then becomes its
+`FiredRule`. Only constants from the validated rubric reach the generated source, by name: no
+rubric text is ever part of it.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel
 
+from services.scoring.conditions import FieldValue
 from services.scoring.evaluation import SECONDS_PER_DAY, Activity, RuleKind
 from services.scoring.predicates import Mask, Memo, Test, compile_test, mask_of
 from shared.contracts import FiredRule
@@ -24,11 +27,23 @@ from shared.contracts import FiredRule
 if TYPE_CHECKING:
     from services.scoring.rubric import EngagementRule
 
-# The engagement rules that fired, in rubric order; None when two activities share a moment
-# and `ordered` was false (the caller then puts them in the reference's total order).
-EngagementPass = Callable[[Sequence[Activity], datetime, bool], "list[FiredRule] | None"]
+# The activity type and property `evaluation._qualification` reads for hand-raiser forms.
+HAND_RAISER_TYPE = "form_submission"
+HAND_RAISER_FORM_KEY = "form_id"
 
-_FIRED_FIELDS = frozenset({"rule_id", "kind", "points", "reason", "decay_factor"})
+
+class Flagged:
+    """The hand-raiser found was flagged as such by its source (`hand_raiser: "true"`)."""
+
+
+FLAGGED = Flagged()
+# The earliest hand-raiser: the form id of a hand-raiser form, or FLAGGED; None if there is none.
+HandRaiser = str | Flagged | None
+# (the engagement rules that fired in rubric order, the earliest hand-raiser); None when two
+# activities share a moment and `ordered` was false: the caller then puts them in the
+# reference's total order and passes `ordered`.
+ActivityPass = Callable[[Sequence[Activity], datetime, bool], "tuple[list[FiredRule], HandRaiser] | None"]
+
 _new_fired = FiredRule.__new__
 # A pydantic model's state is its `__dict__` and three slots; their descriptors set them without
 # `object.__setattr__`'s lookup by name.
@@ -37,6 +52,9 @@ _set_dict: _Setter = BaseModel.__dict__["__dict__"].__set__
 _set_fields_set: _Setter = BaseModel.__dict__["__pydantic_fields_set__"].__set__
 _set_extra: _Setter = BaseModel.__dict__["__pydantic_extra__"].__set__
 _set_private: _Setter = BaseModel.__dict__["__pydantic_private__"].__set__
+# Every field is given, so every rule shares one fields-set, as the fit rules share their whole
+# `FiredRule`: the models are frozen, and pydantic copies the set before changing a copy's.
+_ALL_FIELDS_SET = set(FiredRule.model_fields)
 
 
 def fired_rule(rule_id: str, kind: RuleKind, points: float, reason: str, decay: float = 1.0) -> FiredRule:
@@ -46,49 +64,62 @@ def fired_rule(rule_id: str, kind: RuleKind, points: float, reason: str, decay: 
     _set_dict(
         rule, {"rule_id": rule_id, "kind": kind, "points": points, "reason": reason, "decay_factor": decay}
     )
-    _set_fields_set(rule, set(_FIRED_FIELDS))
+    _set_fields_set(rule, _ALL_FIELDS_SET)
     _set_extra(rule, None)
     _set_private(rule, None)
     return rule
 
 
-def compile_engagement_rules(rules: Sequence[EngagementRule]) -> EngagementPass:
-    """The engagement rules as one function of the activities (most recent first) and `now`."""
-    namespace: dict[str, Any] = {}
+def compile_activity_pass(
+    rules: Sequence[EngagementRule], hand_raiser_forms: Collection[str]
+) -> ActivityPass:
+    """The engagement rules and the hand-raiser test as one function of the activities (most
+    recent first) and `now`. `hand_raiser_forms` are case-folded."""
+    namespace: dict[str, Any] = {"FLAGGED": FLAGGED}
     by_type: dict[str, list[int]] = {}
     for n, rule in enumerate(rules):
         by_type.setdefault(rule.activity, []).append(n)
         namespace[f"E{n}"] = _firing(rule)
-    lines = ["def engagement(recent, now, ordered):"]
+    if hand_raiser_forms:
+        by_type.setdefault(HAND_RAISER_TYPE, [])
+    lines = ["def activity_pass(recent, now, ordered):"]
     lines += [f"    b{n} = []" for n in range(len(rules))]
     lines += [
         "    previous = None",
+        "    raiser = None",
         "    for a in recent:",
         "        at = a.occurred_at",
         "        if at == previous and not ordered:",
         "            return None",
         "        previous = at",
+        "        p = a.properties",
+        # Checked before the form, which wins for the same activity; a later (earlier in time)
+        # hand-raiser overwrites, as the reference takes the earliest.
+        '        if p.get("hand_raiser") == "true":',
+        "            raiser = FLAGGED",
         "        t = a.type",
     ]
     for m, (activity, numbers) in enumerate(by_type.items()):
         namespace[f"T{m}"] = activity
-        lines += [
-            f"        {'if' if m == 0 else 'elif'} t == T{m}:",
-            "            age = (now - at).total_seconds()",
-        ]
-        lines += _matching(m, [rules[n] for n in numbers], numbers, namespace)
+        lines.append(f"        {'if' if m == 0 else 'elif'} t == T{m}:")
+        forms = hand_raiser_forms if activity == HAND_RAISER_TYPE else ()
+        lines += _matching(m, [rules[n] for n in numbers], numbers, forms, namespace)
     lines.append("    fired = []")
     for n in range(len(rules)):
         lines.append(f"    if b{n}:")
         lines.append(f"        fired.append(E{n}(b{n}))")
-    lines.append("    return fired")
-    exec(compile("\n".join(lines), "<engagement rules>", "exec"), namespace)
-    function: EngagementPass = namespace["engagement"]
+    lines.append("    return fired, raiser")
+    exec(compile("\n".join(lines), "<activity pass>", "exec"), namespace)
+    function: ActivityPass = namespace["activity_pass"]
     return function
 
 
 def _matching(
-    m: int, rules: list[EngagementRule], numbers: list[int], namespace: dict[str, Any]
+    m: int,
+    rules: list[EngagementRule],
+    numbers: list[int],
+    hand_raiser_forms: Collection[str],
+    namespace: dict[str, Any],
 ) -> list[str]:
     """The body for activities of type `T{m}`: each property the rules test is read and its mask
     looked up once, then the age goes to every rule whose condition bits are all set."""
@@ -103,7 +134,11 @@ def _matching(
             bits[key] = bits.get(key, 0) | bit
             bit <<= 1
         needed.append(bits)
-    lines = ["            p = a.properties"] if keys else []
+    if hand_raiser_forms:
+        keys.setdefault(HAND_RAISER_FORM_KEY, []).append((bit, _is_hand_raiser_form(hand_raiser_forms)))
+    # The age is worked out up front when some rule will need it, else only on a match.
+    lazy = len(rules) == 1 and bool(needed[0])
+    lines = [] if lazy or not rules else ["            age = (now - at).total_seconds()"]
     slot = {key: f"{m}_{i}" for i, key in enumerate(keys)}
     for key, tests in keys.items():
         s = slot[key]
@@ -115,6 +150,9 @@ def _matching(
             f"            if k{s} is None:",
             f"                k{s} = C{s}(v{s})",
         ]
+    if hand_raiser_forms:
+        s = slot[HAND_RAISER_FORM_KEY]
+        lines += [f"            if k{s} & {bit}:", f'                raiser = "" if v{s} is None else v{s}']
     for n, bits in zip(numbers, needed, strict=True):
         if not bits:
             lines.append(f"            b{n}.append(age)")
@@ -123,8 +161,19 @@ def _matching(
             f"k{slot[key]} & {mask}" if mask.bit_count() == 1 else f"k{slot[key]} & {mask} == {mask}"
             for key, mask in bits.items()
         )
-        lines += [f"            if {union}:", f"                b{n}.append(age)"]
+        age = "(now - at).total_seconds()" if lazy else "age"
+        lines += [f"            if {union}:", f"                b{n}.append({age})"]
+    if not rules and not hand_raiser_forms:
+        lines.append("            pass")
     return lines
+
+
+def _is_hand_raiser_form(forms: Collection[str]) -> Test:
+    # The reference reads a missing form id as "".
+    def test(value: FieldValue, text: str | None) -> bool:
+        return ("" if value is None else str(value)).casefold() in forms
+
+    return test
 
 
 def _firing(rule: EngagementRule) -> Callable[[list[float]], FiredRule]:
@@ -176,7 +225,7 @@ def _firing(rule: EngagementRule) -> Callable[[list[float]], FiredRule]:
                 "decay_factor": round(decayed / (points * counted), 4),
             },
         )
-        _set_fields_set(fired, set(_FIRED_FIELDS))
+        _set_fields_set(fired, _ALL_FIELDS_SET)
         _set_extra(fired, None)
         _set_private(fired, None)
         return fired

@@ -23,6 +23,8 @@ if TYPE_CHECKING:
     from services.scoring.evaluation import Condition
 
 ATTRIBUTE_FIELDS = frozenset(PROFILE_FIELDS - {"email_domain"})
+# `Profile.email_domain`, inlined: a property every lead pays for when a rule tests the domain.
+INLINE_READERS = {"email_domain": 'p.email.rpartition("@")[2].lower()'}
 
 Outcome = TypeVar("Outcome")
 # (fired rules in rubric order, their summed points, whether one disqualifies) -> the outcome
@@ -68,7 +70,9 @@ def compile_profile_rules(
         namespace.update({f"R{i}": read, f"M{i}": memo, f"C{i}": mask_of(field_tests[i], memo)})
         # Plain profile attributes are read inline; field names were validated against a fixed set.
         lines += [
-            f"    v{i} = p.{field}" if field in ATTRIBUTE_FIELDS else f"    v{i} = R{i}(p)",
+            f"    v{i} = {INLINE_READERS.get(field, f'p.{field}')}"
+            if field in INLINE_READERS or field in ATTRIBUTE_FIELDS
+            else f"    v{i} = R{i}(p)",
             f"    k{i} = M{i}.get(v{i}) if v{i}.__class__ in MEMOABLE else None",
             f"    if k{i} is None:",
             f"        k{i} = C{i}(v{i})",

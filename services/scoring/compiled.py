@@ -15,7 +15,6 @@ from datetime import datetime
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from services.scoring.conditions import FieldValue
 from services.scoring.engagement_rules import FLAGGED, HandRaiser, compile_activity_pass, fired_rule
 from services.scoring.evaluation import Activity, Evaluation, Profile, QualificationReason
 from services.scoring.profile_rules import compile_profile_rules
@@ -35,18 +34,6 @@ class _Fit(NamedTuple):
     rank: int
     sla_tier: str
     sla_minutes: int
-
-
-def _profile_reader(field: str) -> Callable[[Profile], FieldValue]:
-    if field == "email_domain":
-        return lambda p: p.email.rpartition("@")[2].lower()
-    if field.startswith("attributes."):
-        key = field.removeprefix("attributes.")
-        return lambda p: p.attributes.get(key)
-    if field.startswith("utm."):
-        key = field.removeprefix("utm.")
-        return lambda p: p.utm.get(key)
-    return attrgetter(field)
 
 
 # `Evaluation` is a frozen dataclass with slots: its `__init__` sets each field through
@@ -73,11 +60,10 @@ class CompiledRubric:
 
     def __init__(self, rubric: Rubric) -> None:
         self.version = rubric.version
-        readers = [(f, _profile_reader(f)) for f in sorted(rubric.profile_fields)]
         # Fit then negative rules, in rubric order: (conditions, explanation, disqualifies).
         rules = [(r.when, rubric.fired_rule(r.id), False) for r in rubric.fit]
         rules += [(r.when, rubric.fired_rule(r.id), r.disqualify) for r in rubric.negative]
-        self._profile_rules = compile_profile_rules(readers, rules, self._fit)
+        self._profile_rules = compile_profile_rules(sorted(rubric.profile_fields), rules, self._fit)
         q = rubric.qualification
         self._activity_pass = compile_activity_pass(
             rubric.engagement, frozenset(f.casefold() for f in q.hand_raiser_forms)

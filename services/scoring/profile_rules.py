@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from services.scoring.conditions import PROFILE_FIELDS, FieldValue
+from services.scoring.conditions import PROFILE_FIELDS, PROFILE_PREFIXES
 from services.scoring.evaluation import Profile
 from services.scoring.predicates import MEMO_SIZE, MEMOABLE, Mask, Memo, Test, compile_test, mask_of
 from shared.contracts import FiredRule
@@ -23,8 +23,30 @@ if TYPE_CHECKING:
     from services.scoring.evaluation import Condition
 
 ATTRIBUTE_FIELDS = frozenset(PROFILE_FIELDS - {"email_domain"})
-# `Profile.email_domain`, inlined: a property every lead pays for when a rule tests the domain.
-INLINE_READERS = {"email_domain": 'p.email.rpartition("@")[2].lower()'}
+MAPPING_FIELDS = frozenset(prefix.removesuffix(".") for prefix in PROFILE_PREFIXES)
+
+
+def _source(field: str, i: int) -> str:
+    """The expression reading `field` from `d`, the profile's `__dict__` (where pydantic keeps
+    the fields: one attribute access per lead instead of one per field). Only names from the
+    fixed set reach the source; a custom key is the constant `K{i}`."""
+    if field == "email_domain":
+        return 'd["email"].rpartition("@")[2].lower()'  # `Profile.email_domain`, inlined
+    mapping, dot, _ = field.partition(".")
+    if dot and mapping in MAPPING_FIELDS:
+        return f'd["{mapping}"].get(K{i})'
+    if field in ATTRIBUTE_FIELDS:
+        return f'd["{field}"]'
+    raise ValueError(f"unknown profile field {field!r}")
+
+
+def _is_text(field: str) -> bool:
+    """Whether the model guarantees the field's value is text or absent: then any value is a
+    safe memo key and the key check is skipped."""
+    if field == "email_domain" or field.startswith(PROFILE_PREFIXES):
+        return True
+    return Profile.model_fields[field].annotation in (str, str | None)
+
 
 Outcome = TypeVar("Outcome")
 # (fired rules in rubric order, their summed points, whether one disqualifies) -> the outcome
@@ -32,14 +54,14 @@ Finish = Callable[[list[FiredRule], float, bool], Outcome]
 
 
 def compile_profile_rules(
-    readers: Sequence[tuple[str, Callable[[Profile], FieldValue]]],
+    fields: Sequence[str],
     rules: Sequence[tuple[Sequence[Condition], FiredRule, bool]],
     finish: Finish[Outcome],
 ) -> Callable[[Profile], Outcome]:
     """One function evaluating `rules` (conditions, explanation, disqualifies) in order and
     returning `finish` of what fired, computed once per distinct combination of conditions met."""
-    slot = {field: i for i, (field, _) in enumerate(readers)}
-    field_tests: list[list[tuple[Mask, Test]]] = [[] for _ in readers]
+    slot = {field: i for i, field in enumerate(fields)}
+    field_tests: list[list[tuple[Mask, Test]]] = [[] for _ in fields]
     rule_masks: list[tuple[Mask, FiredRule, bool]] = []
     bit = 1
     for conditions, explanation, disqualifies in rules:
@@ -63,21 +85,19 @@ def compile_profile_rules(
         return outcome
 
     namespace: dict[str, Any] = {"MEMOABLE": MEMOABLE, "OUTCOMES": outcomes, "OUTCOME_OF": outcome_of}
-    lines = ["def profile_rules(p):"]
-    for field, read in readers:
-        i = slot[field]
+    lines = ["def profile_rules(p):", "    d = p.__dict__"]
+    for i, field in enumerate(fields):
         memo: Memo = {}
-        namespace.update({f"R{i}": read, f"M{i}": memo, f"C{i}": mask_of(field_tests[i], memo)})
-        # Plain profile attributes are read inline; field names were validated against a fixed set.
-        lines += [
-            f"    v{i} = {INLINE_READERS.get(field, f'p.{field}')}"
-            if field in INLINE_READERS or field in ATTRIBUTE_FIELDS
-            else f"    v{i} = R{i}(p)",
-            f"    k{i} = M{i}.get(v{i}) if v{i}.__class__ in MEMOABLE else None",
-            f"    if k{i} is None:",
-            f"        k{i} = C{i}(v{i})",
-        ]
-    union = " | ".join(f"k{slot[field]}" for field, _ in readers) or "0"
+        namespace.update(
+            {f"K{i}": field.partition(".")[2], f"M{i}": memo, f"C{i}": mask_of(field_tests[i], memo)}
+        )
+        lines.append(f"    v{i} = {_source(field, i)}")
+        if _is_text(field):
+            lines.append(f"    k{i} = M{i}.get(v{i})")
+        else:
+            lines.append(f"    k{i} = M{i}.get(v{i}) if v{i}.__class__ in MEMOABLE else None")
+        lines += [f"    if k{i} is None:", f"        k{i} = C{i}(v{i})"]
+    union = " | ".join(f"k{i}" for i in range(len(fields))) or "0"
     lines += [
         f"    mask = {union}",
         "    outcome = OUTCOMES.get(mask)",

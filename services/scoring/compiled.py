@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 from services.scoring.engagement_rules import FLAGGED, HandRaiser, compile_activity_pass, fired_rule
 from services.scoring.evaluation import Activity, Evaluation, Profile, QualificationReason
+from services.scoring.predicates import MEMO_SIZE
 from services.scoring.profile_rules import compile_profile_rules
 from shared.contracts import FiredRule
 
@@ -76,6 +77,7 @@ class CompiledRubric:
             for c in q.mql
         ]
         self._min_total = q.min_total
+        self._hand_raiser_rules: dict[HandRaiser, FiredRule] = {}
 
     def _fit(self, fired: list[FiredRule], points: float, disqualified: bool) -> _Fit:
         fit_score = round(points, 2)
@@ -106,9 +108,14 @@ class CompiledRubric:
         score = round(fit_score + engagement_score, 2)
         reason: QualificationReason | None = None
         if not disqualified:
-            reason, why = self._qualification(hand_raiser, grade, rank, engagement_score, score)
-            if reason is not None:
-                fired.append(fired_rule(f"mql.{reason}", "qualification", 0.0, why))
+            if hand_raiser is not None:
+                reason = "hand_raiser"
+                fired.append(self._hand_raiser_rules.get(hand_raiser) or self._hand_raiser_rule(hand_raiser))
+            else:
+                why = self._threshold(grade, rank, engagement_score, score)
+                if why is not None:
+                    reason = "threshold"
+                    fired.append(fired_rule("mql.threshold", "qualification", 0.0, why))
         return _new_evaluation(
             self.version,
             now,
@@ -130,21 +137,27 @@ class CompiledRubric:
                 return grade
         raise AssertionError("validation guarantees a catch-all band")
 
-    def _qualification(
-        self, hand_raiser: HandRaiser, grade: str, rank: int, engagement: float, score: float
-    ) -> tuple[QualificationReason | None, str]:
+    def _hand_raiser_rule(self, hand_raiser: HandRaiser) -> FiredRule:
+        # One explanation per form id (a small vocabulary), shared as the fit rules' are.
         if hand_raiser is FLAGGED:
-            return "hand_raiser", "the source flagged the submission as a hand-raiser"
-        if hand_raiser is not None:
-            return "hand_raiser", f"hand-raiser form {hand_raiser!r} qualifies at once"
+            why = "the source flagged the submission as a hand-raiser"
+        else:
+            why = f"hand-raiser form {hand_raiser!r} qualifies at once"
+        if len(self._hand_raiser_rules) >= MEMO_SIZE:
+            self._hand_raiser_rules.clear()
+        rule = self._hand_raiser_rules[hand_raiser] = fired_rule("mql.hand_raiser", "qualification", 0.0, why)
+        return rule
+
+    def _threshold(self, grade: str, rank: int, engagement: float, score: float) -> str | None:
+        """Why the lead qualifies by its grade and scores, or None if it does not."""
         for needed_rank, needed_grade, min_engagement, min_text in self._mql:
             if rank <= needed_rank and engagement >= min_engagement:
-                return "threshold", (
+                return (
                     f"grade {grade} is {needed_grade} or better and engagement {engagement:g} >= {min_text}"
                 )
         if self._min_total is not None and score >= self._min_total:
-            return "threshold", f"total score {score:g} >= {self._min_total:g}"
-        return None, ""
+            return f"total score {score:g} >= {self._min_total:g}"
+        return None
 
 
 _by_time = attrgetter("occurred_at")

@@ -9,10 +9,10 @@ consumer. Arrays are encoded by asyncpg in C and the statement is prepared once 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from pydantic_core import to_json
 from sqlalchemy import Table
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import JSONB
@@ -52,5 +52,5 @@ def as_arrays(table: Table, columns: Sequence[str], rows: Iterable[Sequence[Any]
     arrays = [list(column) for column in zip(*rows, strict=True)] or [[] for _ in columns]
     for i, name in enumerate(columns):
         if isinstance(table.c[name].type, JSONB):
-            arrays[i] = [None if value is None else json.dumps(value) for value in arrays[i]]
+            arrays[i] = [None if value is None else to_json(value).decode() for value in arrays[i]]
     return dict(zip(columns, arrays, strict=True))

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Table, bindparam, delete, func, select, text, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import ARRAY, Table, any_, bindparam, delete, func, select, text, update
+from sqlalchemy.dialects.postgresql import UUID, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scoring.models import (
@@ -249,7 +249,11 @@ class ActivityRepository:
         a consumer batch reads thousands)."""
         statement = (
             select(LeadActivity.lead_id, LeadActivity.type, LeadActivity.occurred_at, LeadActivity.properties)
-            .where(LeadActivity.lead_id.in_(lead_ids))
+            # `= ANY(array)`: one prepared statement for any number of leads (an IN list is
+            # a new statement for every length, evicting the hot ones from the driver's cache).
+            .where(
+                LeadActivity.lead_id == any_(bindparam("lead_ids", lead_ids, type_=ARRAY(UUID(as_uuid=True))))
+            )
             .order_by(LeadActivity.lead_id, LeadActivity.occurred_at, LeadActivity.id)
         )
         return [ActivityRecord._make(row) for row in await self.session.execute(statement)]

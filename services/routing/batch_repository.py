@@ -70,6 +70,7 @@ _ASSIGNMENT_COLUMNS = (
 )
 
 Credited = Mapping[tuple[str, uuid.UUID], tuple[roundrobin.Standing, int]]
+Days = Mapping[tuple[uuid.UUID, date], int]
 
 
 class AssignmentBatchRepository:
@@ -88,7 +89,7 @@ class AssignmentBatchRepository:
         rows: Sequence[Mapping[str, Any]],
         *,
         credited: Credited,
-        days: Mapping[tuple[uuid.UUID, date], int],
+        days: Days,
         events: Sequence[Envelope],
     ) -> set[uuid.UUID]:
         """Insert open assignments (`service.assignment_values` rows) with a breach timer each

@@ -76,7 +76,8 @@ def pick(standings: Sequence[Standing]) -> Pick:
 
 def credited(standing: Standing, *, at: datetime) -> Standing:
     """The standing after one more assignment; `last_share` remembers the pool's level."""
-    return replace(standing, credit=standing.credit + 1, last_assigned_at=at, last_share=standing.share)
+    # Built directly rather than by `replace`: a batch credits one standing per lead.
+    return Standing(standing.rep_id, standing.weight, standing.credit + 1, at, standing.share, standing.pool)
 
 
 def pool_level(standings: Sequence[Standing]) -> float:

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.routing import roundrobin
 from services.routing.batch_repository import AssignmentBatchRepository, Credited, Days
-from services.routing.calendar import add_business_minutes
+from services.routing.calendar import HolidaysFrom, add_business_minutes
 from services.routing.choice import Absences, Decision, PoolView, Workload, availability_of, unavailable
 from services.routing.decision import (
     Question,
@@ -201,8 +201,8 @@ async def assign_leads(session: AsyncSession, *, events: Sequence[LeadQualified]
     absences = await AbsenceRepository(session).overlapping(started, started + HORIZON)
     rule_set = await active_rule_set(session)
     holders = await batch.holders({e.lead_id for e in events})
-    earliest = min(e.payload.qualified_at for e in events).date()
-    holidays = await HolidayRepository(session).days_from(earliest - timedelta(days=1))
+    earliest = min(e.payload.qualified_at.date() for e in events)
+    holidays = HolidaysFrom(await HolidayRepository(session).days_from(earliest - timedelta(days=1)))
     asked = []
     for event in events:
         lead = event.payload.lead.model_dump(mode="json")
@@ -222,7 +222,7 @@ async def _decide_and_write(
     rule_set: RuleSet,
     asked: Sequence[tuple[LeadQualified, dict[str, Any], Question, uuid.UUID]],
     holders: dict[uuid.UUID, uuid.UUID],
-    holidays: frozenset[date],
+    holidays: HolidaysFrom,
     started: datetime,
 ) -> list[BatchOutcome]:
     outcomes: list[BatchOutcome] = []
@@ -247,7 +247,8 @@ async def _decide_and_write(
             outcomes.append(BatchOutcome("queued", event.lead_id, queue=decision.queue))
             continue
         start, minutes = event.payload.qualified_at, event.payload.sla_minutes
-        due = add_business_minutes(start, minutes, rep=team.calendar(decision.chosen), holidays=holidays)
+        calendar = team.calendar(decision.chosen)
+        due = add_business_minutes(start, minutes, rep=calendar, holidays=holidays.since(start))
         row = assignment_values(
             event, decision, lead=lead, at=now, clock_start=start, sla_due_at=due, assignment_id=assignment_id
         )

@@ -2,10 +2,12 @@
 applied to each event in turn, in one transaction and a handful of statements.
 
 The batch takes the pool lock once and locks every rep once, in id order as every decider
-does, so no other decision, cap change or hand-over touches the team until it commits. The
-team's state (open and daily counts, absences, ledger standings) is then read once and kept
+does, so no other decision, cap change or hand-over touches the team until it commits: the
+other replica's batches wait, so whatever needs no lock is done before it. The team's state
+(open and daily counts, ledger standings; absences, read before) is then read once and kept
 current in memory while each lead goes through the same rule walk and pick as a single
-decision (`decision.decide_with`, `choice.choose_in_pool`); the rows are written at the end.
+decision (`decision.decide_with`, `choice.choose_in_pool`); the rows are written a chunk at a
+time, each while the next is decided.
 """
 
 from __future__ import annotations
@@ -35,12 +37,13 @@ from services.routing.decision import (
 from services.routing.eligibility import RepAvailability, local_day
 from services.routing.handovers import assigned_event, log_assigned
 from services.routing.metrics import DECISION_SECONDS
-from services.routing.models import Rep
+from services.routing.models import Rep, outbox
 from services.routing.repository import AbsenceRepository, HolidayRepository, LedgerRepository, RepRepository
 from services.routing.rule_versions import active_rule_set
 from services.routing.rules import Pool, RepRef, RuleSet
 from services.routing.service import assignment_values, qualification_facts, queue_lead
 from shared.contracts import LeadAssigned, LeadQualified, utc_now
+from shared.outbox import announce
 
 # Absences are read once for the instants a batch decides at; a batch this slow is retried
 # one event at a time rather than decided on a stale calendar.
@@ -207,6 +210,10 @@ async def assign_leads(session: AsyncSession, *, events: Sequence[LeadQualified]
     for event in events:
         lead = event.payload.lead.model_dump(mode="json")
         asked.append((event, lead, ask(rule_set, lead, qualification_facts(event)), uuid.uuid4()))
+    if any(e.lead_id not in holders for e in events):
+        # Delivered at commit whenever it is sent: sent now, it costs the locked reps no round
+        # trip (should every lead be queued after all, a relay wakes to find nothing).
+        await announce(session, outbox)
     team = await HeldTeam.hold(session, since=started, until=started + HORIZON, absences=absences)
     try:
         outcomes = await _decide_and_write(session, team, rule_set, asked, holders, holidays, started)

@@ -49,7 +49,7 @@ from shared.outbox import announce
 # one event at a time rather than decided on a stale calendar.
 HORIZON = timedelta(minutes=5)
 # Leads per write: the last chunk's write is the only one not overlapped by deciding.
-CHUNK = 25
+CHUNK = 50
 
 
 @dataclass(frozen=True, slots=True)

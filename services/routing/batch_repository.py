@@ -7,12 +7,12 @@ driver encodes the arrays in C."""
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Collection, Mapping, Sequence
 from datetime import date
 from typing import Any
 
+from pydantic_core import to_json
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -70,6 +70,7 @@ _ASSIGNMENT_COLUMNS = (
 )
 
 Credited = Mapping[tuple[str, uuid.UUID], tuple[roundrobin.Standing, int]]
+Days = Mapping[tuple[uuid.UUID, date], int]
 
 
 class AssignmentBatchRepository:
@@ -88,7 +89,7 @@ class AssignmentBatchRepository:
         rows: Sequence[Mapping[str, Any]],
         *,
         credited: Credited,
-        days: Mapping[tuple[uuid.UUID, date], int],
+        days: Days,
         events: Sequence[Envelope],
     ) -> set[uuid.UUID]:
         """Insert open assignments (`service.assignment_values` rows) with a breach timer each
@@ -99,8 +100,9 @@ class AssignmentBatchRepository:
         if not rows:
             return set()
         params: dict[str, list[Any]] = {name: [row[name] for row in rows] for name in _ASSIGNMENT_COLUMNS}
-        params["lead"] = [json.dumps(row["lead"]) for row in rows]
-        params["decision"] = [json.dumps(row["decision"]) for row in rows]
+        # pydantic's encoder (Rust) writes the same JSON as `json.dumps`, several times faster.
+        params["lead"] = [to_json(row["lead"]).decode() for row in rows]
+        params["decision"] = [to_json(row["decision"]).decode() for row in rows]
         # Each standing is `roundrobin.credited` of the one picked: `last_share` is the share
         # the rep was picked at, as `LedgerRepository.credit_assignment` stores it.
         lines = [standing for standing, _ in credited.values()]

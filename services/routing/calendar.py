@@ -9,6 +9,24 @@ from zoneinfo import ZoneInfo
 
 from services.routing.eligibility import RepAvailability
 
+
+class HolidaysFrom:
+    """Holidays read once from some day on, handed out as a single reckoning reads them: from
+    the day before its start (`handovers.sla_due_at_for`), so a batch that reads once sets
+    each deadline exactly as one reckoning at a time would."""
+
+    def __init__(self, days: frozenset[date]) -> None:
+        self.days = days
+        self._since: dict[date, frozenset[date]] = {}
+
+    def since(self, start: datetime) -> frozenset[date]:
+        first = start.date() - timedelta(days=1)
+        known = self._since.get(first)
+        if known is None:
+            known = self._since[first] = frozenset(d for d in self.days if d >= first)
+        return known
+
+
 # A calendar with working days but every one a holiday would loop forever; nobody waits 5 years.
 MAX_DAYS = 5 * 366
 

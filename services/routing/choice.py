@@ -44,30 +44,68 @@ class Workload:
     absences: Absences
     day_counts: dict[tuple[uuid.UUID, date], int]
 
+    _held: dict[int, _Held] = field(default_factory=dict, init=False, repr=False, compare=False)
     _known: dict[tuple[int, int, bool, int], tuple[Rep, RepAvailability]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
 
+    def _hold(self, rep: Rep) -> _Held:
+        # A batch asks about every member for every lead: the rep's row is read once (each
+        # read of an ORM attribute costs). The rep is kept beside its entries, so its id()
+        # cannot be another's meanwhile.
+        held = self._held.get(id(rep))
+        if held is None or held.rep is not rep:
+            absences = (self.absences.get(rep.id) if self.absences else None) or None
+            held = self._held[id(rep)] = _Held(rep, availability_of(rep, 0), absences)
+        return held
+
     def availability(self, rep: Rep, at: datetime) -> RepAvailability:
-        rep_id = rep.id
-        absences = self.absences.get(rep_id) if self.absences else None
+        held = self._hold(rep)
+        base, absences = held.base, held.absences
         away = absences is not None and any(start <= at < end for start, end in absences)
         today = 0
-        if rep.max_per_day is not None:
-            today = self.day_counts.get((rep_id, local_day(rep.timezone, at)), 0)
-        open_count = self.open_counts.get(rep_id, 0)
-        # A batch asks about every member for every lead, and most of them have not changed;
-        # the rep is kept beside its entry, so its id() cannot be another's meanwhile.
+        if base.max_per_day is not None:
+            today = self.day_counts.get((base.rep_id, local_day(base.timezone, at)), 0)
+        # Counts matter only under a cap.
+        open_count = 0 if base.max_open is None else self.open_counts.get(base.rep_id, 0)
+        if not (away or today or open_count):
+            return base
         known = self._known.get((id(rep), open_count, away, today))
         if known is None or known[0] is not rep:
-            available = availability_of(rep, open_count, away=away, assigned_today=today)
+            available = replace(base, open_count=open_count, away=away, assigned_today=today)
             known = self._known[(id(rep), open_count, away, today)] = (rep, available)
         return known[1]
+
+    def skip_reason(self, rep: Rep, at: datetime, required: frozenset[str]) -> str | None:
+        """`eligibility.skip_reason` of the rep as this workload has them at `at`."""
+        held = self._hold(rep)
+        if held.steady and not required:
+            return held.steady_reason
+        return skip_reason(self.availability(rep, at), at=at, required_skills=required)
 
     def count(self, rep_id: uuid.UUID, day: date) -> None:
         """One more open lead for the rep, on `day` of their calendar."""
         self.open_counts[rep_id] = self.open_counts.get(rep_id, 0) + 1
         self.day_counts[(rep_id, day)] = self.day_counts.get((rep_id, day), 0) + 1
+
+
+class _Held:
+    """A rep's row as eligibility reads it. Steady: no absence, cap or working hours, so what
+    keeps them from a lead that needs no skill never changes with the instant or the counts."""
+
+    __slots__ = ("absences", "base", "rep", "steady", "steady_reason")
+
+    def __init__(
+        self, rep: Rep, base: RepAvailability, absences: Sequence[tuple[datetime, datetime]] | None
+    ) -> None:
+        self.rep, self.base, self.absences = rep, base, absences
+        self.steady = (
+            absences is None
+            and base.max_open is None
+            and base.max_per_day is None
+            and (base.work_start is None or base.work_end is None)
+        )
+        self.steady_reason = skip_reason(base, at=roundrobin.NEVER) if self.steady else None
 
 
 @dataclass(frozen=True)
@@ -81,13 +119,23 @@ class PoolView:
         default_factory=dict, init=False, repr=False, compare=False
     )
 
-    def traced(self, standing: roundrobin.Standing) -> dict[str, Any]:
-        """`trace_standing`, worked out once per standing: in a batch most stay unchanged."""
-        known = self._traced.get(id(standing))
-        # The standing is kept beside its entry, so its id cannot be another's meanwhile.
-        if known is None or known[0] is not standing:
-            known = self._traced[id(standing)] = (standing, trace_standing(standing))
-        return dict(known[1])
+    # Each member with its id, read once: every read of an ORM attribute costs, per lead.
+    keyed: tuple[tuple[Rep, uuid.UUID], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "keyed", tuple((rep, rep.id) for rep in self.members))
+
+    def traced(self, ranking: Sequence[roundrobin.Standing]) -> list[dict[str, Any]]:
+        """`trace_standing` of each, worked out once per standing: in a batch most stay unchanged."""
+        known = self._traced
+        entries = []
+        for standing in ranking:
+            entry = known.get(id(standing))
+            # The standing is kept beside its entry, so its id cannot be another's meanwhile.
+            if entry is None or entry[0] is not standing:
+                entry = known[id(standing)] = (standing, trace_standing(standing))
+            entries.append(entry[1].copy())
+        return entries
 
 
 def unavailable(
@@ -96,7 +144,7 @@ def unavailable(
     """Why `rep` cannot take the lead at `at`, or None."""
     if rep.id == excluding:
         return "escalated_from"
-    return skip_reason(workload.availability(rep, at), at=at, required_skills=required)
+    return workload.skip_reason(rep, at, required)
 
 
 def choose_in_pool(
@@ -110,22 +158,28 @@ def choose_in_pool(
     excluding: uuid.UUID | None,
 ) -> Decision:
     """Drop the pool's members who cannot take the lead at `at`, pick among the rest."""
-    level = roundrobin.pool_level(list(view.standings.values()))
-    eligible: list[tuple[Rep, roundrobin.Standing]] = []
+    standings = view.standings
+    level = roundrobin.pool_level(list(standings.values()))
+    eligible: dict[int, Rep] = {}
+    ranked: list[roundrobin.Standing] = []
     skipped: list[dict[str, Any]] = []
     leveled: dict[str, float] = {}
-    for rep in view.members:
-        reason = unavailable(rep, workload, at=at, required=required, excluding=excluding)
+    for rep, rep_id in view.keyed:
+        if excluding is not None and rep_id == excluding:
+            reason: str | None = "escalated_from"
+        else:
+            reason = workload.skip_reason(rep, at, required)
         if reason is None:
-            current = view.standings[rep.id]
+            current = standings[rep_id]
             standing = roundrobin.leveled(current, level)
             if standing.credit != current.credit:
-                leveled[str(rep.id)] = round(current.share, 6)
-            eligible.append((rep, standing))
+                leveled[str(rep_id)] = round(current.share, 6)
+            eligible[id(standing)] = rep
+            ranked.append(standing)
         else:
-            entry: dict[str, Any] = {"rep_id": str(rep.id), "reason": reason}
+            entry: dict[str, Any] = {"rep_id": str(rep_id), "reason": reason}
             if reason == "missing_skill":
-                entry["missing"] = sorted(required - {s.strip().casefold() for s in rep.skills})
+                entry["missing"] = sorted(required - workload.availability(rep, at).held_skills)
             skipped.append(entry)
     trace: dict[str, Any] = {
         **base,
@@ -137,17 +191,16 @@ def choose_in_pool(
         "eligible": [],
         "skipped": skipped,
     }
-    if not eligible:
+    if not ranked:
         return Decision(None, None, trace, queue=view.pool)
-    picked = roundrobin.pick([standing for _, standing in eligible])
-    trace["eligible"] = [view.traced(s) for s in picked.ranking]
+    picked = roundrobin.pick(ranked)
+    trace["eligible"] = view.traced(picked.ranking)
     if leveled:
         # Reps back from a skip (hours, cap) or new to the pool, whose share was raised to its level.
         trace["leveled_from"] = leveled
     trace["chosen"] = str(picked.chosen.rep_id)
     trace["tie_break"] = picked.tie_break
-    chosen = next(rep for rep, standing in eligible if standing is picked.chosen)
-    return Decision(chosen, picked.chosen, trace, queue=view.pool)
+    return Decision(eligible[id(picked.chosen)], picked.chosen, trace, queue=view.pool)
 
 
 def opened_standings(

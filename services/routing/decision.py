@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.routing.choice import (
     STRATEGY,
+    Absences,
     Decision,
     PoolView,
     Workload,
@@ -189,16 +190,23 @@ async def open_pool(
 
 
 async def load_workload(
-    session: AsyncSession, reps: Sequence[Rep], *, since: datetime, until: datetime
+    session: AsyncSession,
+    reps: Sequence[Rep],
+    *,
+    since: datetime,
+    until: datetime,
+    absences: Absences | None = None,
 ) -> Workload:
     """What eligibility needs to know of `reps` for instants in [since, until]: the open counts
     and day counts of those with a cap on them (nobody else's count is ever looked at) and the
-    absences overlapping the range."""
+    absences overlapping the range (unless the caller read them already)."""
     capped = [rep.id for rep in reps if rep.max_open is not None]
     daily = any(rep.max_per_day is not None for rep in reps)
+    if absences is None:
+        absences = await AbsenceRepository(session).overlapping(since, until)
     return Workload(
         open_counts=await AssignmentRepository(session).open_counts(capped),
-        absences=await AbsenceRepository(session).overlapping(since, until),
+        absences=absences,
         # Every zone's today lies within a day of UTC's.
         day_counts=await DayCountRepository(session).since(since.date() - timedelta(days=1)) if daily else {},
     )

@@ -27,6 +27,12 @@ class RepAvailability:
     skills: frozenset[str] = field(default_factory=frozenset)
     max_per_day: int | None = None
     assigned_today: int = 0
+    # The skills as a lead's needs are written (normalized), worked out once: a batch tests the
+    # same availability against many leads.
+    held_skills: frozenset[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "held_skills", frozenset(s.strip().casefold() for s in self.skills))
 
 
 def within_working_hours(rep: RepAvailability, at: datetime) -> bool:
@@ -53,7 +59,7 @@ def skip_reason(
     lead's needs, normalized; the rep's skills must cover them all."""
     if not rep.active:
         return "inactive"
-    if required_skills and not required_skills <= {s.strip().casefold() for s in rep.skills}:
+    if required_skills and not required_skills <= rep.held_skills:
         return "missing_skill"
     if rep.away:
         return "away"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 import zlib
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -217,6 +217,10 @@ class AssignmentRepository:
     async def by_id(self, assignment_id: uuid.UUID) -> Assignment | None:
         return await self.session.get(Assignment, assignment_id)
 
+    async def by_ids(self, assignment_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Assignment]:
+        result = await self.session.execute(select(Assignment).where(Assignment.id.in_(assignment_ids)))
+        return {assignment.id: assignment for assignment in result.scalars().all()}
+
     async def add_unless_lead_assigned(self, **values: Any) -> bool:
         """Insert the assignment; False when the lead already has one (the unique lead_id)."""
         statement = (
@@ -280,6 +284,14 @@ class SlaTimerRepository:
             )
         )
         await self.session.flush()
+
+    def schedule_reminders(self, reminders: Sequence[Mapping[str, Any]]) -> None:
+        """Reminder timers (`assignment_id`, `rep_id`, `due_at`, `fraction`), written with the
+        session's next flush in one statement."""
+        self.session.add_all(
+            SlaTimer(id=uuid.uuid4(), kind="reminder", reminders_planned=True, **reminder)
+            for reminder in reminders
+        )
 
     async def claim_unplanned(self, *, limit: int) -> Sequence[SlaTimer]:
         """Pending breach timers whose reminders are not planned yet; SKIP LOCKED, so replicas

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from operator import attrgetter
 from typing import Literal
 
 NEVER = datetime.min.replace(tzinfo=UTC)
@@ -31,13 +32,21 @@ class Standing:
     last_assigned_at: datetime | None = None
     last_share: float | None = None
     pool: str = "default"
+    # Worked out once: a batch ranks the same standings for lead after lead.
+    _key: tuple[float, datetime, uuid.UUID] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_key", (self.share, self.last_assigned_at or NEVER, self.rep_id))
 
     @property
     def share(self) -> float:
         return self.credit / self.weight
 
     def sort_key(self) -> tuple[float, datetime, uuid.UUID]:
-        return (self.share, self.last_assigned_at or NEVER, self.rep_id)
+        return self._key
+
+
+_SORT_KEY = attrgetter("_key")
 
 
 @dataclass(frozen=True)
@@ -51,7 +60,7 @@ def pick(standings: Sequence[Standing]) -> Pick:
     """The rep who gets the next lead, with the ranking and what decided it."""
     if not standings:
         raise ValueError("no standings to pick from")
-    ranking = tuple(sorted(standings, key=Standing.sort_key))
+    ranking = tuple(sorted(standings, key=_SORT_KEY))
     first = ranking[0]
     if len(ranking) == 1:
         return Pick(first, ranking, "only_candidate")
@@ -67,7 +76,8 @@ def pick(standings: Sequence[Standing]) -> Pick:
 
 def credited(standing: Standing, *, at: datetime) -> Standing:
     """The standing after one more assignment; `last_share` remembers the pool's level."""
-    return replace(standing, credit=standing.credit + 1, last_assigned_at=at, last_share=standing.share)
+    # Built directly rather than by `replace`: a batch credits one standing per lead.
+    return Standing(standing.rep_id, standing.weight, standing.credit + 1, at, standing.share, standing.pool)
 
 
 def pool_level(standings: Sequence[Standing]) -> float:

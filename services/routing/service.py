@@ -175,9 +175,10 @@ def assignment_values(
     clock_start: datetime,
     sla_due_at: datetime,
     queued_at: datetime | None = None,
+    assignment_id: uuid.UUID | None = None,
 ) -> dict[str, Any]:
     """The assignment row that gives `event`'s lead (`lead`, its snapshot as JSON) to
-    `decision.chosen` at `at`, its SLA clock started at `clock_start`."""
+    `decision.chosen` at `at`, its SLA clock started at `clock_start` (a new id unless given)."""
     assert decision.chosen is not None
     payload = event.payload
     trace = {
@@ -189,7 +190,7 @@ def assignment_values(
     if queued_at is not None:
         trace["queued_at"] = queued_at.isoformat()
     return {
-        "id": uuid.uuid4(),
+        "id": assignment_id or uuid.uuid4(),
         "lead_id": event.lead_id,
         "rep_id": decision.chosen.id,
         "status": "open",

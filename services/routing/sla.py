@@ -4,22 +4,31 @@ Transport-free."""
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.routing import notifications
+from services.routing.calendar import HolidaysFrom, add_business_minutes
+from services.routing.choice import availability_of
 from services.routing.escalation import Escalation, escalate_breach
-from services.routing.handovers import PRODUCER, sla_due_at_for
+from services.routing.handovers import PRODUCER
 from services.routing.metrics import SLA_BREACHES, SLA_FIRING_LATENESS_SECONDS, SLA_REMINDERS
 from services.routing.models import Assignment, Rep, SlaTimer, outbox
 from services.routing.policy import SlaPolicy
-from services.routing.repository import AssignmentRepository, RepRepository, SlaTimerRepository
-from shared.contracts import SlaBreached, SlaBreachedPayload
+from services.routing.repository import (
+    AssignmentRepository,
+    HolidayRepository,
+    RepRepository,
+    SlaTimerRepository,
+)
+from shared.contracts import SlaBreached, SlaBreachedPayload, utc_now
 from shared.outbox import add_events
 
 log = logging.getLogger(__name__)
+
+DAY = timedelta(days=1)
 
 
 class Fired(NamedTuple):
@@ -74,17 +83,29 @@ async def plan_reminders(session: AsyncSession, *, fractions: tuple[float, ...],
     deadline (a zero-minute target, say) are left out."""
     timers = SlaTimerRepository(session)
     unplanned = await timers.claim_unplanned(limit=limit)
+    if not unplanned:
+        return 0
+    # A handful of statements for the whole claim, not a few per timer: every new assignment
+    # brings one, so this runs as often as leads are assigned.
+    assignments = await AssignmentRepository(session).by_ids({t.assignment_id for t in unplanned})
+    reps = await RepRepository(session).by_ids({t.rep_id for t in unplanned})
+    starts = {a.id: _clock_start(a) for a in assignments.values()}
+    holidays = HolidaysFrom(
+        await HolidayRepository(session).days_from(min(starts.values(), default=utc_now()).date() - DAY)
+    )
+    reminders: list[dict[str, Any]] = []
     for timer in unplanned:
         timer.reminders_planned = True
-        assignment = await AssignmentRepository(session).by_id(timer.assignment_id)
-        rep = await RepRepository(session).get(timer.rep_id)
+        assignment, rep = assignments.get(timer.assignment_id), reps.get(timer.rep_id)
         if assignment is None or rep is None or not _still_waiting(assignment, timer):
             continue
-        start = _clock_start(assignment)
+        start = starts[assignment.id]
+        calendar = availability_of(rep, 0)
         for fraction in fractions:
             try:
-                due_at = await sla_due_at_for(
-                    session, rep=rep, start=start, minutes=fraction * assignment.sla_minutes
+                # As `handovers.sla_due_at_for` reckons it, with the holidays it would read.
+                due_at = add_business_minutes(
+                    start, fraction * assignment.sla_minutes, rep=calendar, holidays=holidays.since(start)
                 )
             except ValueError:
                 # The rep's calendar lost all working time since the deadline was set: the
@@ -92,13 +113,10 @@ async def plan_reminders(session: AsyncSession, *, fractions: tuple[float, ...],
                 log.warning("routing.sla_reminder_unplannable", extra={"timer_id": str(timer.id)})
                 break
             if due_at < timer.due_at:
-                await timers.schedule(
-                    assignment_id=assignment.id,
-                    rep_id=rep.id,
-                    due_at=due_at,
-                    kind="reminder",
-                    fraction=fraction,
+                reminders.append(
+                    {"assignment_id": assignment.id, "rep_id": rep.id, "due_at": due_at, "fraction": fraction}
                 )
+    timers.schedule_reminders(reminders)
     await session.flush()
     return len(unplanned)
 

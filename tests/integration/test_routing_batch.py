@@ -177,10 +177,13 @@ async def forget_assignments(db: Database) -> None:
 
 
 class TestAssignLeads:
+    @pytest.mark.parametrize("chunk", [batch.CHUNK, 3], ids=["one_write", "written_in_chunks"])
     @pytest.mark.parametrize("rules", [None, TERRITORIES], ids=["one_pool", "territories"])
     async def test_a_batch_assigns_as_its_events_one_by_one(
-        self, db: Database, rules: dict[str, Any] | None
+        self, db: Database, rules: dict[str, Any] | None, chunk: int, monkeypatch: pytest.MonkeyPatch
     ) -> None:
+        # Small chunks put writes in flight while leads are queued and pools opened.
+        monkeypatch.setattr(batch, "CHUNK", chunk)
         team = await hire(db)
         if rules is not None:
             await activate(db, rules)
@@ -213,9 +216,11 @@ class TestAssignLeads:
         assert await outcome(db) == before
         assert results == {"already_assigned", "queued"}
 
+    @pytest.mark.parametrize("chunk", [batch.CHUNK, 1], ids=["one_write", "written_in_chunks"])
     async def test_a_lead_assigned_behind_its_back_abandons_the_whole_batch(
-        self, db: Database, monkeypatch: pytest.MonkeyPatch
+        self, db: Database, monkeypatch: pytest.MonkeyPatch, chunk: int
     ) -> None:
+        monkeypatch.setattr(batch, "CHUNK", chunk)
         await add_rep(db, "ada")
         taken, fresh = qualified(), qualified()
         async with db.transaction() as session:
@@ -231,7 +236,7 @@ class TestAssignLeads:
         monkeypatch.setattr(AssignmentBatchRepository, "holders", nobody_holds)
         with pytest.raises(batch.BatchAbandoned):
             async with db.transaction() as session:
-                await batch.assign_leads(session, events=[fresh, taken])
+                await batch.assign_leads(session, events=[fresh, taken, qualified()])
 
         assert await outcome(db) == before
 

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 import pytest
 from prometheus_client import REGISTRY
 from pydantic import SecretStr
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from services.routing import dispositions, reps, service, sla
 from services.routing.access import Actor
@@ -111,6 +111,40 @@ class TestReminders:
 
         assert await fire_at(db, event.payload.qualified_at + timedelta(hours=1)) == (0, 0, 0)
         assert [t.outcome for t in await timers(db, assignment.id)] == ["reminded", "cancelled", "cancelled"]
+
+    async def test_reminders_planned_together_fall_where_each_reckoned_alone_would(
+        self, db: Database
+    ) -> None:
+        # Shifts in three zones (one across midnight), a holiday and targets long enough to
+        # cross days: one pass plans every timer as `sla_due_at_for` would, one at a time.
+        hours = {
+            "tokyo": ("Asia/Tokyo", {"start": "09:00", "end": "17:00"}),
+            "denver": ("America/Denver", {"start": "22:00", "end": "06:00", "days": [0, 1, 2, 3, 4, 5]}),
+            "utc": ("UTC", {"start": "08:00", "end": "12:00"}),
+        }
+        team = {name: await add_rep(db, name) for name in hours}
+        assigned = [await assign(db, qualified_for(minutes)) for minutes in (30, 600, 2000, 90, 4000, 45)]
+        async with db.transaction() as session:
+            for name, (timezone, working) in hours.items():
+                changes = RepUpdate.model_validate({"timezone": timezone, "working_hours": working})
+                await reps.update_rep(session, rep_id=team[name], changes=changes)
+            await reps.set_holiday(session, day=utc_now().date() + timedelta(days=1), name="Founders' day")
+            # Deadlines set before the hours were: moved out of the way, so every reminder counts.
+            await session.execute(text("UPDATE routing.sla_timer SET due_at = due_at + interval '60 days'"))
+
+        assert await plan(db, (0.25, 0.5, 0.8)) == len(assigned)
+        async with db.transaction() as session:
+            for assignment in assigned:
+                rep = await session.get(Rep, assignment.rep_id)
+                assert rep is not None
+                expected = [
+                    await service.sla_due_at_for(
+                        session, rep=rep, start=assignment.qualified_at, minutes=f * assignment.sla_minutes
+                    )
+                    for f in (0.25, 0.5, 0.8)
+                ]
+                planned = [t.due_at for t in await timers(db, assignment.id) if t.kind == "reminder"]
+                assert planned == expected
 
     async def test_a_breach_without_planned_reminders_plans_none_after_it(self, db: Database) -> None:
         await add_rep(db, "instant")

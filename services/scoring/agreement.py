@@ -25,12 +25,10 @@ from services.scoring.errors import (
     RubricVersionNotFound,
 )
 from services.scoring.evaluation import Evaluation
+from services.scoring.lead_repository import ActivityRecord, ActivityRepository, ProfileRepository
 from services.scoring.models import RescoreRun, RubricApproval, RubricRecord, Score, outbox
 from services.scoring.records import PRODUCER
 from services.scoring.repository import (
-    ActivityRecord,
-    ActivityRepository,
-    ProfileRepository,
     RescoreRepository,
     RubricRepository,
     ScoreRepository,

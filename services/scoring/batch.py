@@ -19,14 +19,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scoring.evaluation import Activity, Profile
+from services.scoring.lead_repository import ActivityRepository, ProfileRepository
 from services.scoring.models import outbox
 from services.scoring.records import qualified_event, score_row, scored_event
-from services.scoring.repository import (
-    ActivityRepository,
-    ProfileRepository,
-    ScoreRepository,
-    ShadowScoreRepository,
-)
+from services.scoring.repository import ScoreRepository, ShadowScoreRepository
 from services.scoring.rubric import Rubric
 from services.scoring.service import activity_properties, profile_fields, to_activity, to_profile
 from shared.contracts import ActivityRecorded, Envelope, LeadIngested, utc_now

@@ -12,6 +12,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.scoring.backtest import BacktestReport, LeadHistory, backtest
 from services.scoring.errors import LeadNotScored
 from services.scoring.evaluation import Activity, Evaluation, Profile, explain_score
+from services.scoring.lead_repository import (
+    ActivityRecord,
+    ActivityRepository,
+    ProfileRecord,
+    ProfileRepository,
+)
 from services.scoring.models import LeadProfile, Score, outbox
 from services.scoring.records import (
     ROUTING_FIELDS,
@@ -20,15 +26,7 @@ from services.scoring.records import (
     score_row,
     scored_event,
 )
-from services.scoring.repository import (
-    ActivityRecord,
-    ActivityRepository,
-    DispositionRepository,
-    ProfileRecord,
-    ProfileRepository,
-    ScoreRepository,
-    ShadowScoreRepository,
-)
+from services.scoring.repository import DispositionRepository, ScoreRepository, ShadowScoreRepository
 from services.scoring.rubric import Rubric
 from services.scoring.schemas import ScoreHistory, ScoreHistoryEntry, ScoreRead
 from shared.contracts import (

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Boolean, Computed, DateTime, Float, Numeric, Text, false, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Mapped, mapped_column
 
+from services.feedback.funnel import Stage
 from shared.db import service_metadata
 from shared.outbox import outbox_table, processed_event_table
 
@@ -97,3 +99,17 @@ class LeadTouchpoint(Base):
 
 outbox = outbox_table(Base.metadata)
 processed_event = processed_event_table(Base.metadata)
+
+
+# The column that records when a lead reached each funnel stage.
+STAGE_COLUMNS: Mapping[Stage, InstrumentedAttribute[datetime | None]] = {
+    Stage.INGESTED: LeadFact.ingested_at,
+    Stage.MQL: LeadFact.mql_at,
+    Stage.ASSIGNED: LeadFact.assigned_at,
+    Stage.ACCEPTED: LeadFact.accepted_at,
+    Stage.REJECTED: LeadFact.rejected_at,
+    Stage.SQL: LeadFact.sql_at,
+    Stage.WON: LeadFact.won_at,
+    Stage.LOST: LeadFact.lost_at,
+    Stage.RECYCLED: LeadFact.recycled_at,
+}

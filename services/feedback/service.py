@@ -23,12 +23,13 @@ from services.feedback.attribution import (
     touch_from_ingestion,
 )
 from services.feedback.errors import NotEnoughHistory
+from services.feedback.fact_repository import LeadFactRepository
 from services.feedback.funnel import Funnel, Stage, count_stages, funnel_from_signatures
 from services.feedback.pareto import ParetoRow, pareto
 from services.feedback.repository import (
     Dimension,
     FactFilter,
-    LeadFactRepository,
+    FunnelRepository,
     OutcomeRepository,
     ScoredLead,
     SlaTally,
@@ -214,7 +215,7 @@ class Reasons:
 async def funnel_report(session: AsyncSession, where: FactFilter) -> Funnel:
     """Leads at each stage (a stage reached implies the earlier ones), the conversions and
     the median time each conversion takes."""
-    facts = LeadFactRepository(session)
+    facts = FunnelRepository(session)
     signatures = await facts.stage_signatures(where)
     medians = (await facts.stage_medians(where)).get(None)
     return funnel_from_signatures(((stages, n) for _, stages, n in signatures), medians)
@@ -222,7 +223,7 @@ async def funnel_report(session: AsyncSession, where: FactFilter) -> Funnel:
 
 async def funnel_by(session: AsyncSession, where: FactFilter, *, by: Dimension) -> list[FunnelGroup]:
     """The funnel per value of one dimension, largest group first (then by key)."""
-    facts = LeadFactRepository(session)
+    facts = FunnelRepository(session)
     grouped: dict[str | None, list[tuple[frozenset[Stage], int]]] = {}
     for key, stages, n in await facts.stage_signatures(where, by=by):
         grouped.setdefault(key, []).append((stages, n))
@@ -236,7 +237,7 @@ async def mql_delivery(
     session: AsyncSession, where: FactFilter, *, monthly_target: int | None
 ) -> list[MqlMonth]:
     """Marketing's side of the agreement: MQLs delivered each month against the agreed number."""
-    months = await LeadFactRepository(session).mqls_by_month(where)
+    months = await FunnelRepository(session).mqls_by_month(where)
     return [
         MqlMonth(
             month=month,
@@ -250,7 +251,7 @@ async def mql_delivery(
 
 async def speed_to_lead(session: AsyncSession, where: FactFilter, *, by: Dimension | None) -> list[Speed]:
     """System time (form to assignment) and human time (assignment to first touch)."""
-    return await LeadFactRepository(session).speed_to_lead(where, by=by)
+    return await FunnelRepository(session).speed_to_lead(where, by=by)
 
 
 async def sla_attainment(
@@ -261,13 +262,13 @@ async def sla_attainment(
     Untouched leads past their deadline count as missed; those still within it are pending and
     left out of the share, so the number does not improve by never touching a lead.
     """
-    tallies = await LeadFactRepository(session).sla_tallies(where, by=by, now=now)
+    tallies = await FunnelRepository(session).sla_tallies(where, by=by, now=now)
     return [_share(t) for t in tallies]
 
 
 async def reasons_report(session: AsyncSession, where: FactFilter) -> Reasons:
     """Why sales turns leads down and why deals are lost, most frequent reason first."""
-    facts = LeadFactRepository(session)
+    facts = FunnelRepository(session)
     return Reasons(
         rejected=pareto(await facts.reason_counts(where, stage=Stage.REJECTED)),
         lost=pareto(await facts.reason_counts(where, stage=Stage.LOST)),
@@ -299,7 +300,7 @@ async def reverse_funnel(
     """Sales' revenue goal turned into the won deals, SQLs, MQLs and leads needed each month,
     from the conversion rates and average deal size measured over the leads `where` covers."""
     counts = count_stages(
-        (stages, n) for _, stages, n in await LeadFactRepository(session).stage_signatures(where)
+        (stages, n) for _, stages, n in await FunnelRepository(session).stage_signatures(where)
     )
     rates = measured_rates(counts)
     won = await RevenueRepository(session).won_revenue(where)

@@ -38,10 +38,11 @@ from services.routing.eligibility import RepAvailability, local_day
 from services.routing.handovers import assigned_event, log_assigned
 from services.routing.metrics import DECISION_SECONDS
 from services.routing.models import Rep, outbox
-from services.routing.repository import AbsenceRepository, HolidayRepository, LedgerRepository, RepRepository
+from services.routing.repository import AbsenceRepository, LedgerRepository, RepRepository
 from services.routing.rule_versions import active_rule_set
 from services.routing.rules import Pool, RepRef, RuleSet
 from services.routing.service import assignment_values, qualification_facts, queue_lead
+from services.routing.sla_repository import HolidayRepository
 from shared.contracts import LeadAssigned, LeadQualified, utc_now
 from shared.outbox import announce
 

@@ -25,9 +25,9 @@ from services.routing.repository import (
     DispositionRepository,
     FallbackQueueRepository,
     RepRepository,
-    SlaTimerRepository,
 )
 from services.routing.schemas import AssignmentRead, DispositionCreate, DispositionRead, TouchCreate
+from services.routing.sla_repository import SlaTimerRepository
 from shared.contracts import (
     REASON_LABELS,
     LeadDispositioned,

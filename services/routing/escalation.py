@@ -17,7 +17,8 @@ from services.routing.handovers import reroute
 from services.routing.metrics import REPS_PAUSED
 from services.routing.models import Assignment, Rep, SlaTimer
 from services.routing.policy import SlaPolicy
-from services.routing.repository import LedgerRepository, RepRepository, SlaTimerRepository
+from services.routing.repository import LedgerRepository, RepRepository
+from services.routing.sla_repository import SlaTimerRepository
 
 log = logging.getLogger(__name__)
 

@@ -25,13 +25,12 @@ from services.routing.models import Assignment, Rep, outbox
 from services.routing.repository import (
     AssignmentRepository,
     FallbackQueueRepository,
-    HolidayRepository,
     LedgerRepository,
     RepRepository,
-    SlaTimerRepository,
 )
 from services.routing.rule_repository import DayCountRepository
 from services.routing.schemas import AssignmentRead, DeclineCreate, HandoverRead, ReassignCreate
+from services.routing.sla_repository import HolidayRepository, SlaTimerRepository
 from shared.contracts import LeadAssigned, LeadAssignedPayload, LeadQualified, utc_now
 from shared.outbox import add_event
 

@@ -17,7 +17,7 @@ from services.routing.errors import (
     RepSelfServiceOnly,
 )
 from services.routing.models import Rep, RepAbsence
-from services.routing.repository import AbsenceRepository, HolidayRepository, LedgerRepository, RepRepository
+from services.routing.repository import AbsenceRepository, LedgerRepository, RepRepository
 from services.routing.schemas import (
     AbsenceCreate,
     AbsenceRead,
@@ -28,6 +28,7 @@ from services.routing.schemas import (
     WorkingHours,
 )
 from services.routing.service import assign_queued_leads
+from services.routing.sla_repository import HolidayRepository
 from shared.contracts import utc_now
 
 log = logging.getLogger(__name__)

@@ -17,12 +17,8 @@ from services.routing.handovers import PRODUCER
 from services.routing.metrics import SLA_BREACHES, SLA_FIRING_LATENESS_SECONDS, SLA_REMINDERS
 from services.routing.models import Assignment, Rep, SlaTimer, outbox
 from services.routing.policy import SlaPolicy
-from services.routing.repository import (
-    AssignmentRepository,
-    HolidayRepository,
-    RepRepository,
-    SlaTimerRepository,
-)
+from services.routing.repository import AssignmentRepository, RepRepository
+from services.routing.sla_repository import HolidayRepository, SlaTimerRepository
 from shared.contracts import SlaBreached, SlaBreachedPayload, utc_now
 from shared.outbox import add_events
 

@@ -13,7 +13,7 @@ from services.routing import notifications, service, sla
 from services.routing.metrics import NOTIFICATION_FAILURES, NOTIFICATIONS_PENDING, SLA_TIMERS_PENDING
 from services.routing.notification_repository import NotificationRepository
 from services.routing.policy import SlaPolicy
-from services.routing.repository import SlaTimerRepository
+from services.routing.sla_repository import SlaTimerRepository
 from shared.contracts import utc_now
 from shared.db import Database
 from shared.workers import PeriodicWorker

@@ -9,12 +9,16 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_BASE = "https://baton.dev/problems/"
+# PostgreSQL stores no NUL character, in text or in jsonb (character_not_in_repertoire,
+# untranslatable_character): input carrying one is refused as a whole, never half-saved.
+_UNSTORABLE_TEXT = frozenset({"22021", "22P05"})
 
 
 class Problem(Exception):
@@ -123,7 +127,20 @@ def install_problem_handlers(app: FastAPI) -> None:
             request, status=500, title="Internal error", slug="internal", detail="unexpected error; see logs"
         )
 
+    async def on_database_error(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, DBAPIError)
+        if _sqlstate(exc) in _UNSTORABLE_TEXT:
+            return problem_response(
+                request,
+                status=422,
+                title="Unprocessable content",
+                slug="unstorable-text",
+                detail="a text value contains a character that cannot be stored (NUL, \\u0000); nothing was saved",
+            )
+        return await on_unexpected(request, exc)
+
     app.add_exception_handler(Problem, on_problem)
+    app.add_exception_handler(DBAPIError, on_database_error)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
     app.add_exception_handler(Exception, on_unexpected)
@@ -163,3 +180,16 @@ def _title_for(status: int) -> str:
         return HTTPStatus(status).phrase
     except ValueError:
         return "Error"
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    """The SQLSTATE of a database error, wherever the driver's wrapping put it."""
+    seen: BaseException | None = exc
+    for _ in range(4):  # SQLAlchemy's error, the dialect's adapted one, the driver's
+        if seen is None:
+            return None
+        code = getattr(seen, "sqlstate", None) or getattr(seen, "pgcode", None)
+        if isinstance(code, str):
+            return code
+        seen = getattr(seen, "orig", None) or seen.__cause__
+    return None

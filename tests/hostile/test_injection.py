@@ -40,6 +40,7 @@ INJECTIONS = [
     "'); SELECT pg_sleep(10); --",
     "\\x00\\' OR 1=1 /*",
     "%' AND 1=CAST((SELECT version()) AS int) --",
+    "nul\x00byte",  # PostgreSQL stores no NUL: refused (4xx), not a 500
 ]
 OVERSIZED = "A" * 20_000
 

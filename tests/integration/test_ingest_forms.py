@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
@@ -109,3 +110,30 @@ class TestSubmitForm:
             )
         assert response.status_code == 422
         assert json.loads(response.text)["status"] == 422
+
+
+class TestUnstorableText:
+    async def test_a_nul_character_is_refused_and_saves_nothing(
+        self, db: Database, settings_env: Infra
+    ) -> None:
+        async with running_app(create_app()) as client:
+            form = await client.post(
+                "/v1/forms", json={"id": "nul", "name": "bad\u0000name"}, headers=bearer(Role.MARKETING)
+            )
+            assert form.status_code == 422, form.text
+            assert form.json()["type"].endswith("/unstorable-text")
+            assert (await client.get("/v1/forms/nul", headers=bearer(Role.MARKETING))).status_code == 404
+
+    async def test_one_nul_submission_does_not_sink_the_others_written_with_it(
+        self, db: Database, settings_env: Infra
+    ) -> None:
+        async with running_app(create_app()) as client:
+
+            async def submit(first_name: str) -> httpx.Response:
+                body = {"email": f"{uuid.uuid4().hex}@example.com", "first_name": first_name}
+                return await client.post("/v1/forms/newsletter/submissions", json=body)
+
+            # Sent together, so the writer commits them in one batch until the NUL sinks it.
+            answers = await asyncio.gather(submit("Ada"), submit("Nul\u0000"), submit("Grace"))
+        assert [a.status_code for a in answers] == [202, 422, 202], [a.text for a in answers]
+        assert answers[1].headers["content-type"].startswith("application/problem+json")

@@ -18,9 +18,7 @@ import asyncio
 import json
 import os
 import random
-import shutil
 import sys
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -31,6 +29,7 @@ from urllib.parse import parse_qs, urlparse
 import asyncpg
 
 from bench.baselines import broker_passthrough
+from bench.harness import produce, service_infrastructure
 from bench.scoring_leads import NOW, lead_fields, lead_ids
 from shared.contracts import (
     ActivityRecorded,
@@ -48,11 +47,6 @@ from shared.contracts import (
     LeadTouched,
     LeadTouchedPayload,
 )
-from shared.contracts.topics import topic_for
-from shared.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
-from shared.kafka import create_producer, ensure_topics
-from shared.launcher import all_topics
-from shared.migrations import upgrade
 
 PARTITIONS = 6
 
@@ -144,19 +138,6 @@ def journey(lead_id: uuid.UUID, rng: random.Random, i: int) -> list[Envelope]:
     return events
 
 
-async def produce(bootstrap: str, events: list[Envelope]) -> None:
-    producer = create_producer(bootstrap, client_id="bench-feedback")
-    await producer.start()
-    try:
-        sends = [
-            await producer.send(topic_for(e.event_type), value=e.to_bytes(), key=str(e.lead_id).encode())
-            for e in events
-        ]
-        await asyncio.gather(*sends)
-    finally:
-        await producer.stop()
-
-
 async def run_feedback(database_url: str, bootstrap: str, host: str, expected: int) -> dict[str, Any]:
     """Feedback's lifespan in this process, timed from its group assignment until every event
     has its processed_event row."""
@@ -194,17 +175,10 @@ async def run_feedback(database_url: str, bootstrap: str, host: str, expected: i
 
 
 async def bench_consumer(leads: int) -> dict[str, Any]:
-    root = Path(tempfile.mkdtemp(prefix="baton-bench-feedback-"))
-    postgres = EmbeddedPostgres(root / "pgdata")
-    broker = EmbeddedBroker(free_port(), log_path=root / "tansu.log")
-    try:
-        database_url = postgres.start()
-        bootstrap = broker.start()
-        await asyncio.to_thread(upgrade, "feedback", database_url)
-        await ensure_topics(bootstrap, all_topics(), partitions=PARTITIONS)
+    async with service_infrastructure("feedback", partitions=PARTITIONS) as (database_url, bootstrap):
         rng = random.Random(5)
         events = [e for i, lead in enumerate(lead_ids(leads)) for e in journey(lead, rng, i)]
-        await produce(bootstrap, events)
+        await produce(bootstrap, events, client_id="bench-feedback")
         mean_size = sum(len(e.to_bytes()) for e in events) // len(events)
         print(f"bench: feedback consumer, {len(events)} events...", flush=True)
         host = parse_qs(urlparse(database_url).query)["host"][0]
@@ -218,10 +192,6 @@ async def bench_consumer(leads: int) -> dict[str, Any]:
             "passthrough_per_s": raw["passthrough_per_s"],
             "ratio": round(feedback["per_s"] / raw["passthrough_per_s"], 3),
         }
-    finally:
-        broker.stop()
-        postgres.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def main() -> None:

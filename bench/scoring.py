@@ -19,9 +19,7 @@ import asyncio
 import json
 import os
 import random
-import shutil
 import sys
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -30,6 +28,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bench.baselines import broker_passthrough
+from bench.harness import produce, service_infrastructure
 from bench.scoring_leads import NOW, activity_specs, lead_fields, lead_ids, sample_leads
 from services.scoring.evaluation import evaluate
 from services.scoring.rubric import load_rubric
@@ -40,11 +39,7 @@ from shared.contracts import (
     LeadIngested,
     LeadIngestedPayload,
 )
-from shared.contracts.topics import ACTIVITY_RECORDED, LEAD_INGESTED, LEAD_SCORED
-from shared.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
-from shared.kafka import create_producer, ensure_topics
-from shared.launcher import all_topics
-from shared.migrations import upgrade
+from shared.contracts.topics import LEAD_SCORED
 
 RUBRIC_TARGET_PER_S = 50_000
 CONSUMER_TARGET_RATIO = 0.5
@@ -107,20 +102,6 @@ def scoring_events(leads: int, *, seed: int = 11) -> list[Envelope]:
     return events
 
 
-async def produce(bootstrap: str, events: list[Envelope]) -> None:
-    producer = create_producer(bootstrap, client_id="bench-scoring")
-    await producer.start()
-    try:
-        topics = {"lead.ingested": LEAD_INGESTED, "activity.recorded": ACTIVITY_RECORDED}
-        sends = [
-            await producer.send(topics[e.event_type], value=e.to_bytes(), key=str(e.lead_id).encode())
-            for e in events
-        ]
-        await asyncio.gather(*sends)
-    finally:
-        await producer.stop()
-
-
 async def wait_for_messages(bootstrap: str, topic: str, expected: int, *, timeout_s: float) -> int:
     """Count the messages on `topic` (every partition, from the start) until `expected` arrive."""
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
@@ -171,16 +152,9 @@ async def run_scoring(database_url: str, bootstrap: str, expected: int) -> dict[
 
 
 async def bench_consumer(leads: int) -> dict[str, Any]:
-    root = Path(tempfile.mkdtemp(prefix="baton-bench-scoring-"))
-    postgres = EmbeddedPostgres(root / "pgdata")
-    broker = EmbeddedBroker(free_port(), log_path=root / "tansu.log")
-    try:
-        database_url = postgres.start()
-        bootstrap = broker.start()
-        await asyncio.to_thread(upgrade, "scoring", database_url)
-        await ensure_topics(bootstrap, all_topics(), partitions=PARTITIONS)
+    async with service_infrastructure("scoring", partitions=PARTITIONS) as (database_url, bootstrap):
         events = scoring_events(leads)
-        await produce(bootstrap, events)
+        await produce(bootstrap, events, client_id="bench-scoring")
         mean_size = sum(len(e.to_bytes()) for e in events) // len(events)
         print(f"bench: scoring consumer, {len(events)} events...", flush=True)
         scoring = await run_scoring(database_url, bootstrap, len(events))
@@ -194,10 +168,6 @@ async def bench_consumer(leads: int) -> dict[str, Any]:
             "ratio": round(scoring["per_s"] / raw["passthrough_per_s"], 3),
             "target_ratio": CONSUMER_TARGET_RATIO,
         }
-    finally:
-        broker.stop()
-        postgres.stop()
-        shutil.rmtree(root, ignore_errors=True)
 
 
 def print_table(results: dict[str, Any]) -> None:

@@ -13,6 +13,7 @@ from services.scoring.backtest import BacktestReport, LeadHistory, backtest
 from services.scoring.errors import LeadNotScored
 from services.scoring.evaluation import Activity, Evaluation, Profile, explain_score
 from services.scoring.lead_repository import (
+    PROFILE_FIELDS,
     ActivityRecord,
     ActivityRepository,
     ProfileRecord,
@@ -307,23 +308,7 @@ def profile_fields(payload: LeadIngestedPayload) -> dict[str, object]:
 
 
 def _scored_fields(payload: LeadIngestedPayload) -> dict[str, object]:
-    return payload.model_dump(
-        include={
-            "email",
-            "first_name",
-            "last_name",
-            "company",
-            "job_title",
-            "phone",
-            "country",
-            "company_size",
-            "industry",
-            "source",
-            "consent",
-            "utm",
-            "attributes",
-        }
-    )
+    return payload.model_dump(include={*PROFILE_FIELDS, "utm", "attributes"})
 
 
 def _fired(score: Score) -> list[FiredRule]:

@@ -1,0 +1,50 @@
+"""What the consumer benches share: the service's own infrastructure, and events on the broker."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import tempfile
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from shared.contracts import Envelope
+from shared.contracts.topics import topic_for
+from shared.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
+from shared.kafka import create_producer, ensure_topics
+from shared.launcher import all_topics
+from shared.migrations import upgrade
+
+
+@asynccontextmanager
+async def service_infrastructure(service: str, *, partitions: int) -> AsyncIterator[tuple[str, str]]:
+    """An embedded PostgreSQL migrated for `service` and an embedded broker holding every topic;
+    yields (database URL, bootstrap servers) and removes both afterwards."""
+    root = Path(tempfile.mkdtemp(prefix=f"baton-bench-{service}-"))
+    postgres = EmbeddedPostgres(root / "pgdata")
+    broker = EmbeddedBroker(free_port(), log_path=root / "tansu.log")
+    try:
+        database_url = postgres.start()
+        bootstrap = broker.start()
+        await asyncio.to_thread(upgrade, service, database_url)
+        await ensure_topics(bootstrap, all_topics(), partitions=partitions)
+        yield database_url, bootstrap
+    finally:
+        broker.stop()
+        postgres.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+async def produce(bootstrap: str, events: Sequence[Envelope], *, client_id: str) -> None:
+    """Put `events` on their topics, keyed by lead id, and wait for every acknowledgement."""
+    producer = create_producer(bootstrap, client_id=client_id)
+    await producer.start()
+    try:
+        sends = [
+            await producer.send(topic_for(e.event_type), value=e.to_bytes(), key=str(e.lead_id).encode())
+            for e in events
+        ]
+        await asyncio.gather(*sends)
+    finally:
+        await producer.stop()

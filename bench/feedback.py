@@ -22,14 +22,14 @@ import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import asyncpg
 
-from bench.baselines import broker_passthrough
-from bench.harness import produce, service_infrastructure
+from bench.harness import next_to_passthrough, produce, service_infrastructure
 from bench.scoring_leads import NOW, lead_fields, lead_ids
 from shared.contracts import (
     ActivityRecorded,
@@ -179,19 +179,10 @@ async def bench_consumer(leads: int) -> dict[str, Any]:
         rng = random.Random(5)
         events = [e for i, lead in enumerate(lead_ids(leads)) for e in journey(lead, rng, i)]
         await produce(bootstrap, events, client_id="bench-feedback")
-        mean_size = sum(len(e.to_bytes()) for e in events) // len(events)
-        print(f"bench: feedback consumer, {len(events)} events...", flush=True)
         host = parse_qs(urlparse(database_url).query)["host"][0]
-        feedback = await run_feedback(database_url, bootstrap, host, len(events))
-        print(f"bench: raw passthrough, {len(events)} messages...", flush=True)
-        raw = await broker_passthrough(bootstrap, messages=len(events), size=mean_size)
-        return {
-            "leads": leads,
-            "partitions": PARTITIONS,
-            "feedback": feedback,
-            "passthrough_per_s": raw["passthrough_per_s"],
-            "ratio": round(feedback["per_s"] / raw["passthrough_per_s"], 3),
-        }
+        run = partial(run_feedback, database_url, bootstrap, host, len(events))
+        figures = await next_to_passthrough(bootstrap, events, "feedback", run)
+        return {"leads": leads, "partitions": PARTITIONS, **figures}
 
 
 def main() -> None:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import asyncio
 import shutil
 import tempfile
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
+from bench.baselines import broker_passthrough
 from shared.contracts import Envelope
 from shared.contracts.topics import topic_for
 from shared.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
@@ -48,3 +50,21 @@ async def produce(bootstrap: str, events: Sequence[Envelope], *, client_id: str)
         await asyncio.gather(*sends)
     finally:
         await producer.stop()
+
+
+async def next_to_passthrough(
+    bootstrap: str, events: Sequence[Envelope], name: str, run: Callable[[], Awaitable[dict[str, Any]]]
+) -> dict[str, Any]:
+    """`run` (a service's consumer over `events`, already on the broker), then the same number of
+    messages of the same mean size through a raw consume-and-produce passthrough on the broker:
+    `run`'s figures with `passthrough_per_s` and `ratio` (its `per_s` over the passthrough's)."""
+    mean_size = sum(len(e.to_bytes()) for e in events) // len(events)
+    print(f"bench: {name} consumer, {len(events)} events...", flush=True)
+    measured = await run()
+    print(f"bench: raw passthrough, {len(events)} messages...", flush=True)
+    raw = await broker_passthrough(bootstrap, messages=len(events), size=mean_size)
+    return {
+        name: measured,
+        "passthrough_per_s": raw["passthrough_per_s"],
+        "ratio": round(measured["per_s"] / raw["passthrough_per_s"], 3),
+    }

@@ -22,13 +22,13 @@ import random
 import sys
 import time
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from bench.baselines import broker_passthrough
-from bench.harness import produce, service_infrastructure
+from bench.harness import next_to_passthrough, produce, service_infrastructure
 from bench.scoring_leads import NOW, activity_specs, lead_fields, lead_ids, sample_leads
 from services.scoring.evaluation import evaluate
 from services.scoring.rubric import load_rubric
@@ -155,19 +155,9 @@ async def bench_consumer(leads: int) -> dict[str, Any]:
     async with service_infrastructure("scoring", partitions=PARTITIONS) as (database_url, bootstrap):
         events = scoring_events(leads)
         await produce(bootstrap, events, client_id="bench-scoring")
-        mean_size = sum(len(e.to_bytes()) for e in events) // len(events)
-        print(f"bench: scoring consumer, {len(events)} events...", flush=True)
-        scoring = await run_scoring(database_url, bootstrap, len(events))
-        print(f"bench: raw passthrough, {len(events)} messages...", flush=True)
-        raw = await broker_passthrough(bootstrap, messages=len(events), size=mean_size)
-        return {
-            "leads": leads,
-            "partitions": PARTITIONS,
-            "scoring": scoring,
-            "passthrough_per_s": raw["passthrough_per_s"],
-            "ratio": round(scoring["per_s"] / raw["passthrough_per_s"], 3),
-            "target_ratio": CONSUMER_TARGET_RATIO,
-        }
+        run = partial(run_scoring, database_url, bootstrap, len(events))
+        figures = await next_to_passthrough(bootstrap, events, "scoring", run)
+        return {"leads": leads, "partitions": PARTITIONS, **figures, "target_ratio": CONSUMER_TARGET_RATIO}
 
 
 def print_table(results: dict[str, Any]) -> None:

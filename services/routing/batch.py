@@ -38,11 +38,10 @@ from services.routing.eligibility import RepAvailability, local_day
 from services.routing.handovers import assigned_event, log_assigned
 from services.routing.metrics import DECISION_SECONDS
 from services.routing.models import Rep, outbox
-from services.routing.repository import AbsenceRepository, LedgerRepository, RepRepository
-from services.routing.rule_versions import active_rule_set
+from services.routing.repository import LedgerRepository, RepRepository
+from services.routing.rule_versions import rule_set_of
 from services.routing.rules import Pool, RepRef, RuleSet
 from services.routing.service import assignment_values, qualification_facts, queue_lead
-from services.routing.sla_repository import HolidayRepository
 from shared.contracts import LeadAssigned, LeadQualified, utc_now
 from shared.outbox import announce
 
@@ -202,11 +201,16 @@ async def assign_leads(session: AsyncSession, *, events: Sequence[LeadQualified]
     # That includes the absences, which are written without it: read now or under the lock, a
     # batch decides as if it came before any absence committed meanwhile.
     started = utc_now()
-    absences = await AbsenceRepository(session).overlapping(started, started + HORIZON)
-    rule_set = await active_rule_set(session)
-    holders = await batch.holders({e.lead_id for e in events})
     earliest = min(e.payload.qualified_at.date() for e in events)
-    holidays = HolidaysFrom(await HolidayRepository(session).days_from(earliest - timedelta(days=1)))
+    read = await batch.before_lock(
+        since=started,
+        until=started + HORIZON,
+        lead_ids={e.lead_id for e in events},
+        holidays_from=earliest - timedelta(days=1),
+    )
+    absences, holders = read.absences, read.holders
+    rule_set = await rule_set_of(session, read.rule_set_version)
+    holidays = HolidaysFrom(read.holidays)
     asked = []
     for event in events:
         lead = event.payload.lead.model_dump(mode="json")

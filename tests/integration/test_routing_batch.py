@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -10,7 +11,7 @@ import pytest
 from sqlalchemy import text
 
 from services.routing import batch, reps, service
-from services.routing.batch_repository import AssignmentBatchRepository
+from services.routing.batch_repository import AssignmentBatchRepository, BeforeLock
 from services.routing.schemas import AbsenceCreate
 from shared.contracts import LeadQualified, decode_event, utc_now
 from shared.db import Database
@@ -227,13 +228,13 @@ class TestAssignLeads:
             await service.assign_lead(session, event=taken)
         before = await outcome(db)
 
-        async def nobody_holds(
-            self: AssignmentBatchRepository, lead_ids: object
-        ) -> dict[uuid.UUID, uuid.UUID]:
-            return {}
+        read_before_lock = AssignmentBatchRepository.before_lock
+
+        async def nobody_holds(self: AssignmentBatchRepository, **kwargs: Any) -> BeforeLock:
+            return dataclasses.replace(await read_before_lock(self, **kwargs), holders={})
 
         # As if another transaction assigned `taken` between the batch's look-up and its write.
-        monkeypatch.setattr(AssignmentBatchRepository, "holders", nobody_holds)
+        monkeypatch.setattr(AssignmentBatchRepository, "before_lock", nobody_holds)
         with pytest.raises(batch.BatchAbandoned):
             async with db.transaction() as session:
                 await batch.assign_leads(session, events=[fresh, taken, qualified()])

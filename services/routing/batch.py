@@ -43,7 +43,7 @@ from services.routing.rule_versions import rule_set_of
 from services.routing.rules import Pool, RepRef, RuleSet
 from services.routing.service import assignment_values, qualification_facts, queue_lead
 from shared.contracts import LeadAssigned, LeadQualified, utc_now
-from shared.outbox import announce
+from shared.outbox import announce, notified, notify_due
 
 # Absences are read once for the instants a batch decides at; a batch this slow is retried
 # one event at a time rather than decided on a stale calendar.
@@ -207,6 +207,7 @@ async def assign_leads(session: AsyncSession, *, events: Sequence[LeadQualified]
         until=started + HORIZON,
         lead_ids={e.lead_id for e in events},
         holidays_from=earliest - timedelta(days=1),
+        notify=notify_due(session, outbox),
     )
     absences, holders = read.absences, read.holders
     rule_set = await rule_set_of(session, read.rule_set_version)
@@ -215,9 +216,12 @@ async def assign_leads(session: AsyncSession, *, events: Sequence[LeadQualified]
     for event in events:
         lead = event.payload.lead.model_dump(mode="json")
         asked.append((event, lead, ask(rule_set, lead, qualification_facts(event)), uuid.uuid4()))
-    if any(e.lead_id not in holders for e in events):
-        # Delivered at commit whenever it is sent: sent now, it costs the locked reps no round
-        # trip (should every lead be queued after all, a relay wakes to find nothing).
+    # Delivered at commit whenever it is sent: sent before the lock (by the read above, when it
+    # needs a round trip), it costs the locked reps none (should every lead be queued after
+    # all, a relay wakes to find nothing).
+    if read.notified:
+        notified(session, outbox)
+    elif any(e.lead_id not in holders for e in events):
         await announce(session, outbox)
     team = await HeldTeam.hold(session, since=started, until=started + HORIZON, absences=absences)
     try:

@@ -14,7 +14,7 @@ from datetime import date, datetime
 from typing import Any
 
 from pydantic_core import to_json
-from sqlalchemy import any_, bindparam, func, select, text, true
+from sqlalchemy import String, and_, any_, bindparam, case, false, func, select, text, true
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -83,14 +83,28 @@ _absent = (
     .where(RepAbsence.starts_at <= bindparam("until"), RepAbsence.ends_at > bindparam("since"))
     .subquery()
 )
+_lead_ids = bindparam("lead_ids", type_=ARRAY(UUID(as_uuid=True)))
+_channel = bindparam("channel", type_=String)
 _held = (
     select(
         func.array_agg(Assignment.lead_id).label("lead_ids"),
         func.array_agg(Assignment.rep_id).label("rep_ids"),
     )
     # One statement text for any batch size (an IN list would be planned once per size).
-    .where(Assignment.lead_id == any_(bindparam("lead_ids", type_=ARRAY(UUID(as_uuid=True)))))
+    .where(Assignment.lead_id == any_(_lead_ids))
     .subquery()
+)
+# The outbox notification (`shared.outbox.announce`), sent when a lead of the batch has no
+# assignment yet (`lead_ids` are distinct) and a round trip would otherwise carry it.
+_notify = case(
+    (
+        and_(
+            _channel.is_not(None),
+            func.coalesce(func.cardinality(_held.c.lead_ids), 0) < func.cardinality(_lead_ids),
+        ),
+        select(true()).select_from(func.pg_notify(_channel, "")).scalar_subquery(),
+    ),
+    else_=false(),
 )
 _BEFORE_LOCK = select(
     _absent.c.rep_ids,
@@ -100,6 +114,7 @@ _BEFORE_LOCK = select(
     _held.c.lead_ids,
     _held.c.rep_ids,
     select(func.array_agg(Holiday.day)).where(Holiday.day >= bindparam("holidays_from")).scalar_subquery(),
+    _notify,
 ).select_from(_absent.join(_held, true()))
 
 
@@ -109,6 +124,7 @@ class BeforeLock:
     rule_set_version: str | None
     holders: dict[uuid.UUID, uuid.UUID]
     holidays: frozenset[date]
+    notified: bool
 
 
 Credited = Mapping[tuple[str, uuid.UUID], tuple[roundrobin.Standing, int]]
@@ -120,16 +136,29 @@ class AssignmentBatchRepository:
         self.session = session
 
     async def before_lock(
-        self, *, since: datetime, until: datetime, lead_ids: Collection[uuid.UUID], holidays_from: date
+        self,
+        *,
+        since: datetime,
+        until: datetime,
+        lead_ids: Collection[uuid.UUID],
+        holidays_from: date,
+        notify: str | None,
     ) -> BeforeLock:
         """Absences covering some instant in [since, until] (per rep, as (start, end)), the
         active rule set version, the rep holding each of these leads that has an assignment
-        already, and the holidays from `holidays_from` on."""
+        already, and the holidays from `holidays_from` on. Notifies channel `notify` (if any)
+        when some of these leads have no assignment, and says whether it did."""
         result = await self.session.execute(
             _BEFORE_LOCK,
-            {"since": since, "until": until, "lead_ids": list(lead_ids), "holidays_from": holidays_from},
+            {
+                "since": since,
+                "until": until,
+                "lead_ids": list(lead_ids),
+                "holidays_from": holidays_from,
+                "channel": notify,
+            },
         )
-        absent, starts, ends, version, held, holding, days = result.one()
+        absent, starts, ends, version, held, holding, days, notified = result.one()
         absences: dict[uuid.UUID, list[tuple[datetime, datetime]]] = {}
         for rep_id, starts_at, ends_at in zip(absent or (), starts or (), ends or (), strict=True):
             absences.setdefault(rep_id, []).append((starts_at, ends_at))
@@ -138,6 +167,7 @@ class AssignmentBatchRepository:
             rule_set_version=version,
             holders=dict(zip(held or (), holding or (), strict=True)),
             holidays=frozenset(days or ()),
+            notified=notified,
         )
 
     async def record(

@@ -1,4 +1,5 @@
-"""The statement that writes a batched assignment (kept apart from repository.py by size).
+"""The statements of a batched assignment (kept apart from repository.py by size): what it reads
+before locking the reps, and what it writes.
 
 One round trip for the batch's assignments, their breach timers, the credited ledger lines, the
 day counts and the staged `lead.assigned` events: data-modifying CTEs over `unnest(arrays)`,
@@ -72,8 +73,9 @@ _ASSIGNMENT_COLUMNS = (
 )
 
 # What a batch reads before it locks the reps, in one round trip (one snapshot): the same rows
-# as `AbsenceRepository.overlapping`, `RuleSetRepository.active_version`, `holders` and
-# `HolidayRepository.days_from`. An aggregate over no rows is one row of NULLs.
+# as `AbsenceRepository.overlapping`, `RuleSetRepository.active_version`, the leads' current
+# assignments and `HolidayRepository.days_from`; under the pool lock (taken by the statement
+# before), so a rule set activated meanwhile is seen. An aggregate over no rows is one row of NULLs.
 _absent = (
     select(
         func.array_agg(RepAbsence.rep_id).label("rep_ids"),

@@ -194,6 +194,22 @@ async def announce(session: AsyncSession, table: Table) -> None:
         session.info[(_NOTIFIED, channel)] = transaction
 
 
+def notify_due(session: AsyncSession, table: Table) -> str | None:
+    """The channel `announce` would notify in a round trip of its own now, for a caller that
+    folds `pg_notify(channel, '')` into a statement it sends anyway (and then calls `notified`);
+    None when `announce` needs no round trip (local relays, or notified in this transaction)."""
+    channel = notify_channel(str(table.schema))
+    transaction = session.get_transaction()
+    if _local_relays.get(channel) or transaction is None:
+        return None
+    return None if session.info.get((_NOTIFIED, channel)) is transaction else channel
+
+
+def notified(session: AsyncSession, table: Table) -> None:
+    """Record that the caller's statement sent the notification `notify_due` named."""
+    session.info[(_NOTIFIED, notify_channel(str(table.schema)))] = session.get_transaction()
+
+
 @sa_event.listens_for(Session, "after_commit")
 def _wake_local_relays(session: Session) -> None:
     channel = session.info.pop(_STAGED, None)

@@ -38,13 +38,12 @@ from services.routing.eligibility import RepAvailability, local_day
 from services.routing.handovers import assigned_event, log_assigned
 from services.routing.metrics import DECISION_SECONDS
 from services.routing.models import Rep, outbox
-from services.routing.repository import AbsenceRepository, LedgerRepository, RepRepository
-from services.routing.rule_versions import active_rule_set
+from services.routing.repository import LedgerRepository, RepRepository
+from services.routing.rule_versions import rule_set_of
 from services.routing.rules import Pool, RepRef, RuleSet
 from services.routing.service import assignment_values, qualification_facts, queue_lead
-from services.routing.sla_repository import HolidayRepository
 from shared.contracts import LeadAssigned, LeadQualified, utc_now
-from shared.outbox import announce
+from shared.outbox import announce, notified, notify_due
 
 # Absences are read once for the instants a batch decides at; a batch this slow is retried
 # one event at a time rather than decided on a stale calendar.
@@ -202,18 +201,27 @@ async def assign_leads(session: AsyncSession, *, events: Sequence[LeadQualified]
     # That includes the absences, which are written without it: read now or under the lock, a
     # batch decides as if it came before any absence committed meanwhile.
     started = utc_now()
-    absences = await AbsenceRepository(session).overlapping(started, started + HORIZON)
-    rule_set = await active_rule_set(session)
-    holders = await batch.holders({e.lead_id for e in events})
     earliest = min(e.payload.qualified_at.date() for e in events)
-    holidays = HolidaysFrom(await HolidayRepository(session).days_from(earliest - timedelta(days=1)))
+    read = await batch.before_lock(
+        since=started,
+        until=started + HORIZON,
+        lead_ids={e.lead_id for e in events},
+        holidays_from=earliest - timedelta(days=1),
+        notify=notify_due(session, outbox),
+    )
+    absences, holders = read.absences, read.holders
+    rule_set = await rule_set_of(session, read.rule_set_version)
+    holidays = HolidaysFrom(read.holidays)
     asked = []
     for event in events:
         lead = event.payload.lead.model_dump(mode="json")
         asked.append((event, lead, ask(rule_set, lead, qualification_facts(event)), uuid.uuid4()))
-    if any(e.lead_id not in holders for e in events):
-        # Delivered at commit whenever it is sent: sent now, it costs the locked reps no round
-        # trip (should every lead be queued after all, a relay wakes to find nothing).
+    # Delivered at commit whenever it is sent: sent before the lock (by the read above, when it
+    # needs a round trip), it costs the locked reps none (should every lead be queued after
+    # all, a relay wakes to find nothing).
+    if read.notified:
+        notified(session, outbox)
+    elif any(e.lead_id not in holders for e in events):
         await announce(session, outbox)
     team = await HeldTeam.hold(session, since=started, until=started + HORIZON, absences=absences)
     try:

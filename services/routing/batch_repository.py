@@ -1,4 +1,5 @@
-"""The statement that writes a batched assignment (kept apart from repository.py by size).
+"""The statements of a batched assignment (kept apart from repository.py by size): what it reads
+before locking the reps, and what it writes.
 
 One round trip for the batch's assignments, their breach timers, the credited ledger lines, the
 day counts and the staged `lead.assigned` events: data-modifying CTEs over `unnest(arrays)`,
@@ -9,15 +10,17 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Mapping, Sequence
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime
 from typing import Any
 
 from pydantic_core import to_json
-from sqlalchemy import select, text
+from sqlalchemy import String, and_, any_, bindparam, case, false, func, select, text, true
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.routing import roundrobin
-from services.routing.models import Assignment, outbox
+from services.routing.models import Assignment, Holiday, RepAbsence, RuleSetRecord, outbox
 from shared.contracts import Envelope
 from shared.outbox import announce, insert_sql, staged_columns
 
@@ -69,6 +72,63 @@ _ASSIGNMENT_COLUMNS = (
     "correlation_id",
 )
 
+# What a batch reads before it locks the reps, in one round trip (one snapshot): the same rows
+# as `AbsenceRepository.overlapping`, `RuleSetRepository.active_version`, the leads' current
+# assignments and `HolidayRepository.days_from`; under the pool lock (taken by the statement
+# before), so a rule set activated meanwhile is seen. An aggregate over no rows is one row of NULLs.
+_absent = (
+    select(
+        func.array_agg(RepAbsence.rep_id).label("rep_ids"),
+        func.array_agg(RepAbsence.starts_at).label("starts"),
+        func.array_agg(RepAbsence.ends_at).label("ends"),
+    )
+    .where(RepAbsence.starts_at <= bindparam("until"), RepAbsence.ends_at > bindparam("since"))
+    .subquery()
+)
+_lead_ids = bindparam("lead_ids", type_=ARRAY(UUID(as_uuid=True)))
+_channel = bindparam("channel", type_=String)
+_held = (
+    select(
+        func.array_agg(Assignment.lead_id).label("lead_ids"),
+        func.array_agg(Assignment.rep_id).label("rep_ids"),
+    )
+    # One statement text for any batch size (an IN list would be planned once per size).
+    .where(Assignment.lead_id == any_(_lead_ids))
+    .subquery()
+)
+# The outbox notification (`shared.outbox.announce`), sent when a lead of the batch has no
+# assignment yet (`lead_ids` are distinct) and a round trip would otherwise carry it.
+_notify = case(
+    (
+        and_(
+            _channel.is_not(None),
+            func.coalesce(func.cardinality(_held.c.lead_ids), 0) < func.cardinality(_lead_ids),
+        ),
+        select(true()).select_from(func.pg_notify(_channel, "")).scalar_subquery(),
+    ),
+    else_=false(),
+)
+_BEFORE_LOCK = select(
+    _absent.c.rep_ids,
+    _absent.c.starts,
+    _absent.c.ends,
+    select(RuleSetRecord.version).where(RuleSetRecord.status == "active").scalar_subquery(),
+    _held.c.lead_ids,
+    _held.c.rep_ids,
+    select(func.array_agg(Holiday.day)).where(Holiday.day >= bindparam("holidays_from")).scalar_subquery(),
+    _notify,
+).select_from(_absent.join(_held, true()))
+
+
+@dataclass(frozen=True, slots=True)
+class BeforeLock:
+    absences: dict[uuid.UUID, list[tuple[datetime, datetime]]]
+    rule_set_version: str | None
+    holders: dict[uuid.UUID, uuid.UUID]
+    holidays: frozenset[date]
+    notified: bool
+
+
 Credited = Mapping[tuple[str, uuid.UUID], tuple[roundrobin.Standing, int]]
 Days = Mapping[tuple[uuid.UUID, date], int]
 
@@ -77,12 +137,40 @@ class AssignmentBatchRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def holders(self, lead_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
-        """The rep holding each of these leads that has an assignment already."""
+    async def before_lock(
+        self,
+        *,
+        since: datetime,
+        until: datetime,
+        lead_ids: Collection[uuid.UUID],
+        holidays_from: date,
+        notify: str | None,
+    ) -> BeforeLock:
+        """Absences covering some instant in [since, until] (per rep, as (start, end)), the
+        active rule set version, the rep holding each of these leads that has an assignment
+        already, and the holidays from `holidays_from` on. Notifies channel `notify` (if any)
+        when some of these leads have no assignment, and says whether it did."""
         result = await self.session.execute(
-            select(Assignment.lead_id, Assignment.rep_id).where(Assignment.lead_id.in_(lead_ids))
+            _BEFORE_LOCK,
+            {
+                "since": since,
+                "until": until,
+                "lead_ids": list(lead_ids),
+                "holidays_from": holidays_from,
+                "channel": notify,
+            },
         )
-        return dict(result.all())
+        absent, starts, ends, version, held, holding, days, notified = result.one()
+        absences: dict[uuid.UUID, list[tuple[datetime, datetime]]] = {}
+        for rep_id, starts_at, ends_at in zip(absent or (), starts or (), ends or (), strict=True):
+            absences.setdefault(rep_id, []).append((starts_at, ends_at))
+        return BeforeLock(
+            absences=absences,
+            rule_set_version=version,
+            holders=dict(zip(held or (), holding or (), strict=True)),
+            holidays=frozenset(days or ()),
+            notified=notified,
+        )
 
     async def record(
         self,

@@ -49,7 +49,11 @@ def configured() -> RuleSet:
 
 async def active_rule_set(session: AsyncSession) -> RuleSet:
     """The rule set decisions use now: the active version, or the configured file."""
-    version = await RuleSetRepository(session).active_version()
+    return await rule_set_of(session, await RuleSetRepository(session).active_version())
+
+
+async def rule_set_of(session: AsyncSession, version: str | None) -> RuleSet:
+    """The rule set of the active version read by the caller (None: the configured file)."""
     if version is None:
         return configured()
     return _parsed.get(version) or await _version(session, version)

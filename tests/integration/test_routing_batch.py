@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import event as sa_event
 from sqlalchemy import text
 
 from services.routing import batch, reps, service
-from services.routing.batch_repository import AssignmentBatchRepository
+from services.routing.batch_repository import AssignmentBatchRepository, BeforeLock
 from services.routing.schemas import AbsenceCreate
 from shared.contracts import LeadQualified, decode_event, utc_now
 from shared.db import Database
+from shared.outbox import notify_channel
 from tests.routing_support import activate, add_rep
 from tests.routing_support import qualified_for_rules as qualified
 
@@ -227,13 +230,13 @@ class TestAssignLeads:
             await service.assign_lead(session, event=taken)
         before = await outcome(db)
 
-        async def nobody_holds(
-            self: AssignmentBatchRepository, lead_ids: object
-        ) -> dict[uuid.UUID, uuid.UUID]:
-            return {}
+        read_before_lock = AssignmentBatchRepository.before_lock
+
+        async def nobody_holds(self: AssignmentBatchRepository, **kwargs: Any) -> BeforeLock:
+            return dataclasses.replace(await read_before_lock(self, **kwargs), holders={})
 
         # As if another transaction assigned `taken` between the batch's look-up and its write.
-        monkeypatch.setattr(AssignmentBatchRepository, "holders", nobody_holds)
+        monkeypatch.setattr(AssignmentBatchRepository, "before_lock", nobody_holds)
         with pytest.raises(batch.BatchAbandoned):
             async with db.transaction() as session:
                 await batch.assign_leads(session, events=[fresh, taken, qualified()])
@@ -252,3 +255,37 @@ class TestAssignLeads:
         assert list(state["assignments"]) == [first.lead_id]
         assert [a[:3] for a in state["announced"]] == [("lead.assigned", first.lead_id, first.event_id)]
         assert [line[3] for line in state["ledger"]] == [1]
+
+
+async def test_a_batch_wakes_the_relays_only_when_it_may_assign(db: Database) -> None:
+    """The outbox notification rides on the batch's first read: sent when some lead has no
+    assignment yet, not when every lead is held already (as `announce` was called before)."""
+    await add_rep(db, "ada")
+    taken = qualified()
+    async with db.transaction() as session:
+        await service.assign_lead(session, event=taken)
+    heard: list[str] = []
+    async with db.engine.connect() as listening:
+        raw = (await listening.get_raw_connection()).driver_connection
+        assert raw is not None
+        await raw.add_listener(notify_channel("routing"), lambda *args: heard.append(args[2]))
+
+        async with db.transaction() as session:
+            await batch.assign_leads(session, events=[taken, taken])
+        # A notification committed before a statement's end reaches the listener with its answer.
+        await raw.fetchval("SELECT 1")
+        nothing_to_send = list(heard)
+        sent: list[str] = []
+        log = lambda *args: sent.append(args[2])  # noqa: E731
+        sa_event.listen(db.engine.sync_engine, "before_cursor_execute", log)
+        try:
+            async with db.transaction() as session:
+                await batch.assign_leads(session, events=[taken, qualified()])
+        finally:
+            sa_event.remove(db.engine.sync_engine, "before_cursor_execute", log)
+        await raw.fetchval("SELECT 1")
+
+    assert nothing_to_send == []
+    assert heard == [notify_channel("routing")]
+    # No round trip of its own: it went with the batch's first read.
+    assert [s for s in sent if "pg_notify" in s and "rule_set" not in s] == []

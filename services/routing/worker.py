@@ -30,6 +30,9 @@ class RoutingWorker(PeriodicWorker):
     # Settled notifications are kept a month for audit, then pruned about once an hour.
     notification_retention = timedelta(days=30)
     prune_every = timedelta(hours=1)
+    # Counting pending timers reads the whole pending index (100k timers: milliseconds every
+    # tick); a scrape every 15 s or so needs it no oftener.
+    count_pending_every = timedelta(seconds=10)
 
     def __init__(self, db: Database, *, interval_s: float, batch_size: int, policy: SlaPolicy) -> None:
         super().__init__(interval_s=interval_s)
@@ -37,6 +40,7 @@ class RoutingWorker(PeriodicWorker):
         self.batch_size = batch_size
         self.policy = policy
         self._next_prune_at = utc_now() + self.prune_every
+        self._next_count_at = utc_now()
 
     async def run_once(self) -> tuple[int, int]:
         """One pass; returns (breaches fired, queued leads assigned)."""
@@ -60,7 +64,9 @@ class RoutingWorker(PeriodicWorker):
                     break
         async with self.db.transaction() as session:
             assigned = await service.retry_fallback_queue(session)
-            SLA_TIMERS_PENDING.set(await SlaTimerRepository(session).count_pending())
+            if utc_now() >= self._next_count_at:
+                self._next_count_at = utc_now() + self.count_pending_every
+                SLA_TIMERS_PENDING.set(await SlaTimerRepository(session).count_pending())
         if utc_now() >= self._next_prune_at:
             self._next_prune_at = utc_now() + self.prune_every
             async with self.db.transaction() as session:

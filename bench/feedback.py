@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import random
 import sys
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,7 @@ from urllib.parse import parse_qs, urlparse
 
 import asyncpg
 
-from bench.harness import next_to_passthrough, produce, service_infrastructure
+from bench.harness import next_to_passthrough, produce, service_infrastructure, write_results
 from bench.scoring_leads import NOW, lead_fields, lead_ids
 from shared.contracts import (
     ActivityRecorded,
@@ -192,11 +191,7 @@ def main() -> None:
     args = parser.parse_args()
     results: dict[str, Any] = {"python": sys.version.split()[0], "cpus": os.cpu_count()}
     results["consumer"] = asyncio.run(bench_consumer(args.leads))
-    results["load_average"] = [round(x, 2) for x in os.getloadavg()]
-    results["finished_at"] = datetime.now(UTC).isoformat()
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"feedback-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
-    path.write_text(json.dumps(results, indent=2))
+    path = write_results(args.out, "feedback", results)
     c = results["consumer"]
     rows = [
         ("load average (1/5/15 min)", results["load_average"]),

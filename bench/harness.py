@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import shutil
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -68,3 +71,14 @@ async def next_to_passthrough(
         "passthrough_per_s": raw["passthrough_per_s"],
         "ratio": round(measured["per_s"] / raw["passthrough_per_s"], 3),
     }
+
+
+def write_results(out: Path, section: str, results: dict[str, Any]) -> Path:
+    """Stamp `results` with the machine's load and the time, and write them as
+    `<out>/<section>-<UTC time>.json`."""
+    results["load_average"] = [round(x, 2) for x in os.getloadavg()]
+    results["finished_at"] = datetime.now(UTC).isoformat()
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{section}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    path.write_text(json.dumps(results, indent=2))
+    return path

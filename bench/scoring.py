@@ -16,19 +16,18 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import random
 import sys
 import time
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from bench.harness import next_to_passthrough, produce, service_infrastructure
+from bench.harness import next_to_passthrough, produce, service_infrastructure, write_results
 from bench.scoring_leads import NOW, activity_specs, lead_fields, lead_ids, sample_leads
 from services.scoring.evaluation import evaluate
 from services.scoring.rubric import load_rubric
@@ -194,11 +193,7 @@ def main() -> None:
         results["rubric"] = bench_rubric(seconds=args.seconds)
     if args.only in (None, "consumer"):
         results["consumer"] = asyncio.run(bench_consumer(args.leads))
-    results["load_average"] = [round(x, 2) for x in os.getloadavg()]
-    results["finished_at"] = datetime.now(UTC).isoformat()
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"scoring-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
-    path.write_text(json.dumps(results, indent=2))
+    path = write_results(args.out, "scoring", results)
     print_table(results)
     print(f"bench: wrote {path}")
 

@@ -56,7 +56,7 @@ from shared.contracts import (
     LeadTouched,
 )
 from shared.contracts.envelope import Envelope
-from shared.kafka.batching import rounds_by_lead
+from shared.contracts.rounds import rounds_by_lead
 
 E = TypeVar("E", bound=Envelope)
 

@@ -2,7 +2,7 @@
 
 Every feedback event is one or two single-row upserts. Executed one by one, the execution
 itself (SQLAlchemy's per-call work, a round trip) costs far more than the row; a batch instead
-collects a round's writes (at most one event per lead, `shared.kafka.rounds_by_lead`) and sends
+collects a round's writes (at most one event per lead, `shared.contracts.rounds`) and sends
 each statement once with all its rows. The repositories write through `write`, which executes at
 once unless the session is inside `buffered_writes`.
 """

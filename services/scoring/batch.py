@@ -26,7 +26,7 @@ from services.scoring.repository import ScoreRepository, ShadowScoreRepository
 from services.scoring.rubric import Rubric
 from services.scoring.service import activity_properties, profile_fields, to_activity, to_profile
 from shared.contracts import ActivityRecorded, Envelope, LeadIngested, utc_now
-from shared.kafka import rounds_by_lead
+from shared.contracts.rounds import rounds_by_lead
 from shared.outbox import add_events
 
 ScoredEvent = LeadIngested | ActivityRecorded

@@ -15,23 +15,13 @@ from sqlalchemy import ARRAY, Table, any_, bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.scoring import conditions
 from services.scoring.models import LeadActivity, LeadProfile
 from shared.bulk import as_arrays, unnest_insert
 
-# Profile fields where the latest non-null value wins.
-PROFILE_FIELDS = (
-    "email",
-    "first_name",
-    "last_name",
-    "company",
-    "job_title",
-    "phone",
-    "country",
-    "company_size",
-    "industry",
-    "source",
-    "consent",
-)
+# Profile fields where the latest non-null value wins: the ones rubrics may name, but for
+# `email_domain`, which is derived from the email.
+PROFILE_FIELDS = tuple(sorted(conditions.PROFILE_FIELDS - {"email_domain"}))
 
 _MERGED_COLUMNS = ("lead_id", *PROFILE_FIELDS, "utm", "attributes", "observed_at", "created_at", "updated_at")
 _ACTIVITY_COLUMNS = ("lead_id", "event_id", "type", "occurred_at", "properties")

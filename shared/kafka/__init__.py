@@ -1,7 +1,7 @@
 """Kafka runtime: producer factory, topic administration and the idempotent consumer wrapper."""
 
 from shared.kafka.admin import ensure_topics
-from shared.kafka.batching import BatchingHandler, EventHandler, rounds_by_lead
+from shared.kafka.batching import BatchingHandler, EventHandler
 from shared.kafka.consumer import EventConsumer
 from shared.kafka.producer import create_producer
 
@@ -11,5 +11,4 @@ __all__ = [
     "EventHandler",
     "create_producer",
     "ensure_topics",
-    "rounds_by_lead",
 ]

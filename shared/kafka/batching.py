@@ -20,14 +20,13 @@ from opentelemetry import propagate, trace
 from opentelemetry.trace import Span, SpanKind
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from shared.contracts import AnyEvent, Envelope
+from shared.contracts import AnyEvent
 from shared.outbox import TRACE_HEADERS_BY_CAUSE
 from shared.tracing import extract_context, tracer
 
 EventHandler = Callable[[AsyncSession, Any], Awaitable[None]]
 BatchHandler = Callable[[AsyncSession, Sequence[Any]], Awaitable[None]]
 Outcome = Literal["processed", "duplicate", "ignored", "dead_lettered"]
-E = TypeVar("E", bound=Envelope)
 K = TypeVar("K")
 V = TypeVar("V")
 
@@ -60,21 +59,6 @@ async def side_by_side(
     async with asyncio.TaskGroup() as group:
         for key, value in batches.items():
             group.create_task(bounded(key, value))
-
-
-def rounds_by_lead(events: Sequence[E]) -> list[list[E]]:
-    """`events` in rounds holding at most one event per lead: round k has each lead's k-th
-    event. Applying the rounds in turn, each with multi-row statements, keeps every lead's
-    events in order, and no statement meets the same row twice (which ON CONFLICT forbids)."""
-    rounds: list[list[E]] = []
-    seen: dict[Any, int] = {}
-    for event in events:
-        index = seen.get(event.lead_id, 0)
-        seen[event.lead_id] = index + 1
-        if index == len(rounds):
-            rounds.append([])
-        rounds[index].append(event)
-    return rounds
 
 
 def _attributes(record: ConsumerRecord[bytes, bytes], event: AnyEvent, group_id: str) -> dict[str, Any]:

@@ -72,13 +72,11 @@ class EventConsumer:
         fetch_max_wait_ms: int = 40,
         security: KafkaSecurity = PLAINTEXT,
         partition_concurrency: int = 4,
-        combine_partitions: bool = True,
         max_records: int = 1000,
         dead_letter_to: str | None = None,
     ) -> None:
         self.group_id = group_id
         self.partition_concurrency = max(1, partition_concurrency)
-        self.combine_partitions = combine_partitions
         self.max_records = max_records
         self.handlers = dict(handlers)
         self.db = db
@@ -255,11 +253,11 @@ class EventConsumer:
     async def _process_together(
         self, batches: Mapping[TopicPartition, list[ConsumerRecord[bytes, bytes]]]
     ) -> bool:
-        """Every partition's records of one fetch in one transaction, when `combine_partitions`:
+        """Every partition's records of one fetch in one transaction:
         one commit, and one pass through whatever the handlers lock (routing locks its reps),
         instead of one per partition. Each partition's records keep their order, and a lead's
         events all live on one partition; on any trouble the partitions go their own way."""
-        if not self.combine_partitions or self._stopping.is_set():
+        if self._stopping.is_set():
             return False
         if not await self.handle_batch([record for records in batches.values() for record in records]):
             return False

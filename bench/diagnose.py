@@ -8,6 +8,8 @@ warnings and errors it logged, so a failure on a CI machine can be read without 
 from __future__ import annotations
 
 import asyncio
+import json
+from collections import Counter
 from typing import Any
 
 import httpx
@@ -17,6 +19,9 @@ from bench.system import SERVICES, RunningBaton
 from shared.contracts.topics import consumer_group
 
 LOG_LINES = 25
+LINE_CHARS = 2000
+# A warning logged more often than this is counted, not quoted.
+FREQUENT = 20
 
 
 async def consumer_lag(bootstrap: str, group: str) -> dict[str, int] | str:
@@ -53,17 +58,29 @@ async def readiness(baton: RunningBaton, service: str) -> Any:
         return f"unreachable: {type(exc).__name__}"
 
 
-def log_warnings(baton: RunningBaton, service: str) -> list[str]:
+def log_warnings(baton: RunningBaton, service: str) -> dict[str, Any]:
+    """How often each warning or error was logged, and the last lines of the rarer ones.
+
+    The services log JSON lines. What repeats many times (the broker client's connection errors
+    during a fault, routing's SLA breaches under load) is only counted, so it cannot crowd the
+    lines that say why a consumer stopped out of the report.
+    """
     path = baton.home / "logs" / f"{service}.log"
     if not path.exists():
-        return []
-    # The services log JSON lines; the broker client's own connection errors repeat many times
-    # a second during a fault and would crowd out the service's own warnings, so they are counted.
-    lines = path.read_text(errors="replace").splitlines()
-    serious = [line for line in lines if '"level": "warning"' in line or '"level": "error"' in line]
-    client_noise = [line for line in serious if '"logger": "aiokafka' in line]
-    own = [line[:300] for line in serious if '"logger": "aiokafka' not in line]
-    return [*own[-LOG_LINES:], f"(and {len(client_noise)} warnings or errors from aiokafka)"]
+        return {}
+    serious: list[tuple[str, str]] = []
+    for line in path.read_text(errors="replace").splitlines():
+        if '"level": "warning"' not in line and '"level": "error"' not in line:
+            continue
+        try:
+            record = json.loads(line)
+            name = f"{record.get('logger')}: {record.get('event')}"
+        except ValueError:
+            name = "unparsed"
+        serious.append((name, line))
+    counts = Counter(name for name, _ in serious)
+    rare = [line[:LINE_CHARS] for name, line in serious if counts[name] <= FREQUENT]
+    return {"counts": dict(counts.most_common()), "last_rare": rare[-LOG_LINES:]}
 
 
 async def diagnose(baton: RunningBaton) -> dict[str, Any]:

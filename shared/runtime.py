@@ -149,8 +149,11 @@ class ServiceRuntime:
         if self.relay is not None:
             checks["outbox_relay"] = "ok" if self.relay.healthy else "stopped"
         if self.consumer is not None:
+            stuck_for = self.consumer.watch.stuck_for
             if not self.consumer.healthy:
                 checks["consumer"] = "stopped"
+            elif stuck_for is not None:
+                checks["consumer"] = f"stuck: one pass has run for {stuck_for:.0f} s"
             else:
                 checks["consumer"] = "ok" if self.consumer.has_partitions else "joining group"
         for name, worker in self.workers.items():

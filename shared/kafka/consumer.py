@@ -27,10 +27,11 @@ from shared.db import Database
 from shared.kafka.batching import EventHandler, Outcome, current_span, handle_in_order, side_by_side
 from shared.kafka.dead_letter import DLQ_VALUE_LIMIT, MAX_BACKOFF_S, Stopping, send_to_dead_letter
 from shared.kafka.errors import is_infrastructure_failure
-from shared.kafka.membership import abandon_group, group_client, messages_behind
+from shared.kafka.membership import abandon_group, group_behind, group_client, messages_behind
 from shared.kafka.producer import create_producer
 from shared.kafka.security import PLAINTEXT, KafkaSecurity
 from shared.kafka.tracking import decode_record, record_processed
+from shared.kafka.watchdog import PassStuck, PassWatch
 from shared.metrics import CONSUMER_LAG, CONSUMER_RETRIES, EVENT_HANDLE_SECONDS, EVENTS_CONSUMED
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,9 @@ __all__ = ["DLQ_VALUE_LIMIT", "EventConsumer", "Outcome", "decode_record"]
 # it is behind; behind and fetching nothing is a stalled client (seen after a network cut),
 # which is replaced by a fresh one.
 STALL_CHECK_S = 30.0
+# aiokafka retries a commit for as long as the coordinator answers with a retriable error; past
+# this the offsets stay pending for the next commit.
+COMMIT_TIMEOUT_S = 10.0
 
 
 class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -49,7 +53,8 @@ class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
         self.owner = owner
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
-        await self.owner.commit_pending(set(revoked))
+        # Bounded: the rebalance waits for this, and uncommitted offsets only mean a replay.
+        await asyncio.wait_for(self.owner.commit_pending(set(revoked)), COMMIT_TIMEOUT_S)
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         log.info("kafka.partitions_assigned", extra={"partitions": [str(tp) for tp in assigned]})
@@ -96,6 +101,9 @@ class EventConsumer:
         self._handled: dict[TopicPartition, int] = {}
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self.watch = PassWatch(group_id)
+        self._client_lost = False
+        self._watchdog: asyncio.Task[None] | None = None
 
     def _new_client(self) -> AIOKafkaConsumer:
         return group_client(
@@ -118,6 +126,7 @@ class EventConsumer:
         await self._dlq.start()
         await self._subscribe()
         self._task = asyncio.create_task(self._run(), name=f"consumer:{self.group_id}")
+        self._watchdog = asyncio.create_task(self.watch.watch(self._task), name=f"watchdog:{self.group_id}")
         log.info("kafka.consumer_started", extra={"group": self.group_id, "topics": self.topics})
 
     async def stop(self, timeout_s: float = 15.0) -> None:
@@ -129,6 +138,9 @@ class EventConsumer:
             except TimeoutError:
                 self._task.cancel()
                 await asyncio.gather(self._task, return_exceptions=True)
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+            await asyncio.gather(self._watchdog, return_exceptions=True)
         # Each step is bounded: a broker that stops answering (or never finishes a LeaveGroup)
         # must not hold the process hostage. Uncommitted offsets only mean a replay, which the
         # processed_event table absorbs.
@@ -153,6 +165,11 @@ class EventConsumer:
         """Messages on this member's partitions not yet handled (0 when caught up)."""
         return await messages_behind(self._consumer, self._handled)
 
+    async def group_lag(self) -> int:
+        """Messages on every partition of the consumed topics the group has not handled, this
+        member's and the others' (0 when the whole group is caught up)."""
+        return await group_behind(self._consumer, self.topics, self._handled)
+
     @property
     def has_partitions(self) -> bool:
         """True once the group has assigned this member its partitions."""
@@ -166,11 +183,14 @@ class EventConsumer:
         quiet_since = time.monotonic()
         while not self._stopping.is_set():
             try:
-                if await self._poll_once():
+                # Each step runs as the watchdog's pass: one that hangs is cancelled.
+                if self._client_lost:
+                    await self.watch.run(self._replace_client())
+                elif await self.watch.run(self._poll_once()):
                     quiet_since = time.monotonic()
                 elif time.monotonic() - quiet_since > self.stall_check_s:
                     quiet_since = time.monotonic()
-                    await self._replace_client_if_stalled()
+                    await self.watch.run(self._replace_client_if_stalled())
                 failures = 0
             except Exception as exc:
                 failures += 1
@@ -180,7 +200,12 @@ class EventConsumer:
                     extra={"group": self.group_id, "failures": failures},
                 )
                 await self._pause(min(self.retry_backoff_s * 2**failures, MAX_BACKOFF_S))
-                await self._rewind()
+                if isinstance(exc, PassStuck):
+                    # Wherever it hung, a fresh client rejoins the group and fetches from the
+                    # committed offsets.
+                    self._client_lost = True
+                if not self._client_lost:
+                    await self._rewind()
 
     async def _rewind(self) -> None:
         """Fetch again from the first record not handled: a failed pass may have fetched records
@@ -201,10 +226,20 @@ class EventConsumer:
     async def _replace_client_if_stalled(self) -> None:
         if not self._consumer.assignment():
             return
-        behind = await asyncio.wait_for(self.lag(), 10)
+        try:
+            behind: int | str = await asyncio.wait_for(self.lag(), 10)
+        except Exception as exc:
+            # A client that cannot say how far behind it is cannot be trusted to fetch either.
+            behind = f"unknown: {exc!r}"
         if behind == 0:
             return
         log.warning("kafka.consumer_stalled", extra={"group": self.group_id, "behind": behind})
+        await self._replace_client()
+
+    async def _replace_client(self) -> None:
+        """Leave the group with the current client (abandoning it if it cannot) and join anew;
+        a replacement that fails half-way is tried again by the next pass."""
+        self._client_lost = True
         try:
             await asyncio.wait_for(self.commit_pending(None), 5)
         except Exception as exc:
@@ -220,6 +255,7 @@ class EventConsumer:
         self._handled.clear()
         self._consumer = self._new_client()
         await self._subscribe()
+        self._client_lost = False
 
     async def _poll_once(self) -> bool:
         """One fetch and its handling; True if any record came."""
@@ -227,8 +263,8 @@ class EventConsumer:
         if not (len(batches) > 1 and await self._process_together(batches)):
             await self._process_apart(batches)
         try:
-            await self.commit_pending(None)
-        except KafkaError as exc:
+            await asyncio.wait_for(self.commit_pending(None), COMMIT_TIMEOUT_S)
+        except (KafkaError, TimeoutError) as exc:
             # Harmless: the offsets stay pending for the next commit, or the records are
             # replayed to whoever owns their partitions now, and deduplicated there.
             log.warning("kafka.commit_failed", extra={"group": self.group_id, "error": repr(exc)})

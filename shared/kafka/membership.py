@@ -43,13 +43,31 @@ def group_client(
 async def messages_behind(consumer: AIOKafkaConsumer, handled: Mapping[TopicPartition, int]) -> int:
     """Messages on the member's partitions not yet handled: past `handled` where it has a
     position, else past the committed offset (or the log start)."""
-    assigned = consumer.assignment()
-    if not assigned:
+    return await _behind(consumer, list(consumer.assignment()), handled)
+
+
+async def group_behind(
+    consumer: AIOKafkaConsumer, topics: list[str], handled: Mapping[TopicPartition, int]
+) -> int:
+    """Messages on every partition of `topics` the whole group has not handled: past `handled`
+    on this member's partitions, past the group's committed offset on the others. A member
+    that left or died leaves its partitions' uncommitted backlog for whoever gets them next,
+    which this counts and `messages_behind` cannot."""
+    partitions = [
+        TopicPartition(topic, p) for topic in topics for p in consumer.partitions_for_topic(topic) or ()
+    ]
+    return await _behind(consumer, partitions, handled)
+
+
+async def _behind(
+    consumer: AIOKafkaConsumer, partitions: list[TopicPartition], handled: Mapping[TopicPartition, int]
+) -> int:
+    if not partitions:
         return 0
-    ends = await consumer.end_offsets(list(assigned))
-    starts = await consumer.beginning_offsets(list(assigned))
+    ends = await consumer.end_offsets(partitions)
+    starts = await consumer.beginning_offsets(partitions)
     behind = 0
-    for tp in assigned:
+    for tp in partitions:
         done = handled.get(tp)
         if done is None:
             done = await consumer.committed(tp)

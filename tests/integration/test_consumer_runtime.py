@@ -17,7 +17,7 @@ from services.feedback.models import processed_event
 from services.ingest.models import outbox
 from shared.contracts import LeadIngested, LeadIngestedPayload, utc_now
 from shared.db import Database
-from shared.kafka import EventConsumer, create_producer, ensure_topics
+from shared.kafka import EventConsumer, EventHandler, create_producer, ensure_topics
 from shared.outbox import OutboxRelay, add_event
 from tests.conftest import TEST_PARTITIONS, Infra
 from tests.support import eventually, read_topic
@@ -65,7 +65,7 @@ async def producer(migrated: Infra) -> Any:
         await kafka.stop()
 
 
-async def start_consumer(db: Database, infra: Infra, recorder: Recorder, group: str) -> EventConsumer:
+async def start_consumer(db: Database, infra: Infra, recorder: EventHandler, group: str) -> EventConsumer:
     await ensure_topics(infra.kafka_bootstrap_servers, [f"{group}.dlq"], partitions=TEST_PARTITIONS)
     consumer = EventConsumer(
         bootstrap_servers=infra.kafka_bootstrap_servers,
@@ -272,6 +272,37 @@ class TestConsumerSurvives:
 
             await eventually(handled, timeout_s=30)
             assert consumer._consumer is not stalled
+        finally:
+            await consumer.stop()
+
+    async def test_a_pass_that_hangs_is_cancelled_and_its_message_handled_by_a_fresh_client(
+        self, db: Database, migrated: Infra, producer: AIOKafkaProducer
+    ) -> None:
+        group = f"test-{uuid.uuid4()}"
+        lead = uuid.uuid4()
+        recorder = Recorder({lead})
+        hangs = asyncio.Event()
+
+        async def hangs_the_first_time(session: AsyncSession, event: Any) -> None:
+            if event.lead_id == lead and not hangs.is_set():
+                hangs.set()
+                await asyncio.Event().wait()  # what no timeout ends: the watchdog must
+            await recorder(session, event)
+
+        consumer = await start_consumer(db, migrated, hangs_the_first_time, group)
+        consumer.watch.stuck_after_s = 5.0
+        try:
+            first_client = consumer._consumer
+            event = ingested_event(lead)
+            await producer.send_and_wait("lead.ingested", value=event.to_bytes(), key=event.key)
+
+            async def handled() -> None:
+                assert recorder.effects[lead] == 1
+
+            await eventually(handled, timeout_s=40)
+            assert hangs.is_set()
+            assert consumer._consumer is not first_client
+            assert consumer.healthy
         finally:
             await consumer.stop()
 

@@ -68,9 +68,21 @@ HEADLINES = (
         ">= 0.6",
         lambda r: r["form_post"]["ratio_ingest_to_bare"],
     ),
+    Headline(
+        "ingest",
+        "  bare + one INSERT per post / bare (durability's floor)",
+        "-",
+        lambda r: r["form_post"]["ratio_durable_bare_to_bare"],
+    ),
     Headline("ingest", "activity events/s per worker", ">= 20,000", lambda r: r["events"]["events_per_s"]),
     Headline("scoring", "rubric evaluations/s", ">= 50,000", lambda r: r["rubric"]["compiled_per_s"]),
     Headline("scoring", "scoring consumer / raw passthrough", ">= 0.5", lambda r: r["consumer"]["ratio"]),
+    Headline(
+        "scoring",
+        "  echo consumer + outbox / raw passthrough (the platform's floor)",
+        "-",
+        lambda r: r["consumer"]["floor_ratio"],
+    ),
     Headline(
         "routing",
         "assignment decisions / raw PG tx (consumer batches)",

@@ -28,7 +28,13 @@ from urllib.parse import parse_qs, urlparse
 
 import asyncpg
 
-from bench.harness import next_to_passthrough, produce, service_infrastructure, write_results
+from bench.harness import (
+    next_to_passthrough,
+    produce,
+    service_environment,
+    service_infrastructure,
+    write_results,
+)
 from bench.scoring_leads import NOW, lead_fields, lead_ids
 from shared.contracts import (
     ActivityRecorded,
@@ -140,13 +146,7 @@ def journey(lead_id: uuid.UUID, rng: random.Random, i: int) -> list[Envelope]:
 async def run_feedback(database_url: str, bootstrap: str, host: str, expected: int) -> dict[str, Any]:
     """Feedback's lifespan in this process, timed from its group assignment until every event
     has its processed_event row."""
-    os.environ.update(
-        BATON_DATABASE_URL=database_url,
-        BATON_KAFKA_BOOTSTRAP_SERVERS=bootstrap,
-        BATON_JWT_SECRET="bench-secret-" + "x" * 40,
-        BATON_CONSUMER_SESSION_TIMEOUT_MS="6000",
-        BATON_LOG_LEVEL=os.environ.get("BATON_BENCH_LOG_LEVEL", "WARNING"),
-    )
+    service_environment(database_url, bootstrap)
     from services.feedback.main import create_app
 
     app = create_app()

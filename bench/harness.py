@@ -7,11 +7,15 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from fastapi import FastAPI
 
 from bench.baselines import broker_passthrough
 from shared.contracts import Envelope
@@ -39,6 +43,19 @@ async def service_infrastructure(service: str, *, partitions: int) -> AsyncItera
         broker.stop()
         postgres.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+def service_environment(database_url: str, bootstrap: str, **more: str) -> None:
+    """Point a service created in this process at the bench's infrastructure (its settings read
+    the environment), quiet unless `BATON_BENCH_LOG_LEVEL` says otherwise."""
+    os.environ.update(
+        BATON_DATABASE_URL=database_url,
+        BATON_KAFKA_BOOTSTRAP_SERVERS=bootstrap,
+        BATON_JWT_SECRET="bench-secret-" + "x" * 40,
+        BATON_CONSUMER_SESSION_TIMEOUT_MS="6000",
+        BATON_LOG_LEVEL=os.environ.get("BATON_BENCH_LOG_LEVEL", "WARNING"),
+        **more,
+    )
 
 
 async def produce(bootstrap: str, events: Sequence[Envelope], *, client_id: str) -> None:
@@ -70,6 +87,47 @@ async def next_to_passthrough(
         name: measured,
         "passthrough_per_s": raw["passthrough_per_s"],
         "ratio": round(measured["per_s"] / raw["passthrough_per_s"], 3),
+    }
+
+
+async def wait_for_messages(bootstrap: str, topic: str, expected: int, *, timeout_s: float) -> int:
+    """Count the messages on `topic` (every partition, from the start) until `expected` arrive."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        await consumer.topics()
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        seen, deadline = 0, time.monotonic() + timeout_s
+        while seen < expected and time.monotonic() < deadline:
+            batches = await consumer.getmany(timeout_ms=200, max_records=5_000)
+            seen += sum(len(records) for records in batches.values())
+        return seen
+    finally:
+        await consumer.stop()
+
+
+async def timed_consumer(app: FastAPI, topic: str, expected: int) -> dict[str, Any]:
+    """Run `app`'s lifespan (consumer, relay, workers) in this process, timed from its group's
+    assignment (as the passthrough is: its start() waits for it) until `expected` messages are
+    on `topic`."""
+    async with app.router.lifespan_context(app):
+        runtime = app.state.runtime
+        while not runtime.consumer.has_partitions:
+            await asyncio.sleep(0.005)
+        started, cpu_started = time.perf_counter(), time.process_time()
+        seen = await wait_for_messages(
+            runtime.settings.kafka_bootstrap_servers, topic, expected, timeout_s=600
+        )
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    return {
+        "events": expected,
+        "on_broker": seen,
+        "seconds": round(elapsed, 2),
+        "per_s": round(seen / elapsed),
+        # This process's CPU (consumer, relay, watcher): close to `seconds` means Python-bound.
+        "process_cpu_s": round(cpu, 2),
     }
 
 

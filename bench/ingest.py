@@ -62,6 +62,7 @@ end
 class Servers:
     ingest_port: int
     bare_port: int
+    durable_port: int
     admin: str
     marketing: str
     database_host: str = ""
@@ -161,14 +162,25 @@ def servers(tmp: Path, workers: int) -> Iterator[Servers]:
             "BATON_SOURCE_RATE_LIMIT_PER_MINUTE": "1000000000",
             "BATON_SOURCE_RATE_LIMIT_BURST": "1000000",
         }
-        ports = Servers(free_port(), free_port(), "", "", parse_qs(urlparse(database_url).query)["host"][0])
+        host = parse_qs(urlparse(database_url).query)["host"][0]
+        ports = Servers(free_port(), free_port(), free_port(), "", "", host)
         processes.append(
             _uvicorn("services.ingest.main:create_app", ports.ingest_port, workers, env, tmp / "ingest.log")
         )
         processes.append(_uvicorn("bench.bare_app:app", ports.bare_port, workers, env, tmp / "bare.log"))
-        ports.pids = {ports.ingest_port: processes[0].pid, ports.bare_port: processes[1].pid}
+        processes.append(
+            _uvicorn("bench.bare_app:durable_app", ports.durable_port, workers, env, tmp / "durable.log")
+        )
+        ports.pids = dict(
+            zip(
+                (ports.ingest_port, ports.bare_port, ports.durable_port),
+                (p.pid for p in processes),
+                strict=True,
+            )
+        )
         _wait_ready(ports.ingest_port)
         wait_for_port("127.0.0.1", ports.bare_port)
+        wait_for_port("127.0.0.1", ports.durable_port)
         ports.admin = issue_token(secret, role=Role.ADMIN, subject="bench")
         ports.marketing = issue_token(secret, role=Role.MARKETING, subject="bench")
         yield ports
@@ -280,9 +292,12 @@ def measure(args: argparse.Namespace, ports: Servers) -> dict[str, Any]:
     results: dict[str, Any] = {"workers": args.workers, "load_average_before": os.getloadavg()}
     print("bench.ingest: warming up...", flush=True)
     form_posts(ports, ports.ingest_port, connections=args.connections, seconds=2, run=f"{run}w")
-    print("bench.ingest: form posts, bare endpoint then ingest...", flush=True)
+    print("bench.ingest: form posts, bare endpoint, durable bare endpoint, then ingest...", flush=True)
     bare = form_posts(
         ports, ports.bare_port, connections=args.connections, seconds=args.seconds, run=f"{run}b"
+    )
+    durable = form_posts(
+        ports, ports.durable_port, connections=args.connections, seconds=args.seconds, run=f"{run}d"
     )
     ingest = form_posts(
         ports, ports.ingest_port, connections=args.connections, seconds=args.seconds, run=f"{run}i"
@@ -291,6 +306,11 @@ def measure(args: argparse.Namespace, ports: Servers) -> dict[str, Any]:
         "bare": bare,
         "ingest": ingest,
         "ratio_ingest_to_bare": round(ingest["per_s"] / bare["per_s"], 3) if bare["per_s"] else None,
+        "durable_bare": durable,
+        "ratio_durable_bare_to_bare": round(durable["per_s"] / bare["per_s"], 3) if bare["per_s"] else None,
+        "ratio_ingest_to_durable_bare": round(ingest["per_s"] / durable["per_s"], 3)
+        if durable["per_s"]
+        else None,
         "cpu_ratio_bare_to_ingest": (
             round(bare["server_cpu_ms_per_post"] / ingest["server_cpu_ms_per_post"], 3)
             if bare["server_cpu_ms_per_post"] and ingest["server_cpu_ms_per_post"]
@@ -341,6 +361,9 @@ def print_table(results: dict[str, Any]) -> None:
             f"{fp['bare']['server_cpu_ms_per_post']} / {fp['ingest']['server_cpu_ms_per_post']} "
             f"(ratio {fp['cpu_ratio_bare_to_ingest']})",
         ),
+        ("form posts/s, durable bare (+ one INSERT per post)", fp["durable_bare"]["per_s"]),
+        ("  ratio durable bare / bare", fp["ratio_durable_bare_to_bare"]),
+        ("  ratio ingest / durable bare", fp["ratio_ingest_to_durable_bare"]),
         ("/v1/events events/s, 1,000-item batches (target >= 20,000/worker)", ev["events_per_s"]),
         ("  batch p50 / p99 ms", f"{ev['batch_latency']['p50_ms']} / {ev['batch_latency']['p99_ms']}"),
         (

@@ -25,12 +25,20 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-
-from bench.harness import next_to_passthrough, produce, service_infrastructure, write_results
+from bench.floor import run_floor
+from bench.harness import (
+    next_to_passthrough,
+    produce,
+    service_environment,
+    service_infrastructure,
+    timed_consumer,
+    write_results,
+)
 from bench.scoring_leads import NOW, activity_specs, lead_fields, lead_ids, sample_leads
 from services.scoring.evaluation import evaluate
+from services.scoring.models import outbox, processed_event
 from services.scoring.rubric import load_rubric
+from services.scoring.settings import ScoringSettings
 from shared.contracts import (
     ActivityRecorded,
     ActivityRecordedPayload,
@@ -38,7 +46,7 @@ from shared.contracts import (
     LeadIngested,
     LeadIngestedPayload,
 )
-from shared.contracts.topics import LEAD_SCORED
+from shared.contracts.topics import ACTIVITY_RECORDED, LEAD_INGESTED, LEAD_SCORED
 
 RUBRIC_TARGET_PER_S = 50_000
 CONSUMER_TARGET_RATIO = 0.5
@@ -101,53 +109,13 @@ def scoring_events(leads: int, *, seed: int = 11) -> list[Envelope]:
     return events
 
 
-async def wait_for_messages(bootstrap: str, topic: str, expected: int, *, timeout_s: float) -> int:
-    """Count the messages on `topic` (every partition, from the start) until `expected` arrive."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        partitions = [TopicPartition(topic, p) for p in range(PARTITIONS)]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        seen, deadline = 0, time.monotonic() + timeout_s
-        while seen < expected and time.monotonic() < deadline:
-            batches = await consumer.getmany(timeout_ms=200, max_records=5_000)
-            seen += sum(len(records) for records in batches.values())
-        return seen
-    finally:
-        await consumer.stop()
-
-
 async def run_scoring(database_url: str, bootstrap: str, expected: int) -> dict[str, Any]:
     """Scoring's lifespan (consumer, relay, workers) in this process, timed until every
     `lead.scored` is on the broker."""
-    os.environ.update(
-        BATON_DATABASE_URL=database_url,
-        BATON_KAFKA_BOOTSTRAP_SERVERS=bootstrap,
-        BATON_JWT_SECRET="bench-secret-" + "x" * 40,
-        BATON_CONSUMER_SESSION_TIMEOUT_MS="6000",
-        BATON_LOG_LEVEL=os.environ.get("BATON_BENCH_LOG_LEVEL", "WARNING"),
-        BATON_DECAY_PASS_INTERVAL_S="0",
-    )
+    service_environment(database_url, bootstrap, BATON_DECAY_PASS_INTERVAL_S="0")
     from services.scoring.main import create_app
 
-    app = create_app()
-    async with app.router.lifespan_context(app):
-        # Timed from the group's assignment, as the passthrough is (its start() waits for it).
-        consumer = app.state.runtime.consumer
-        while not consumer.has_partitions:
-            await asyncio.sleep(0.005)
-        started, cpu_started = time.perf_counter(), time.process_time()
-        seen = await wait_for_messages(bootstrap, LEAD_SCORED, expected, timeout_s=600)
-        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
-    return {
-        "events": expected,
-        "scored_on_broker": seen,
-        "seconds": round(elapsed, 2),
-        "per_s": round(seen / elapsed),
-        # This process's CPU (consumer, relay, watcher): close to `seconds` means Python-bound.
-        "process_cpu_s": round(cpu, 2),
-    }
+    return await timed_consumer(create_app(), LEAD_SCORED, expected)
 
 
 async def bench_consumer(leads: int) -> dict[str, Any]:
@@ -156,7 +124,24 @@ async def bench_consumer(leads: int) -> dict[str, Any]:
         await produce(bootstrap, events, client_id="bench-scoring")
         run = partial(run_scoring, database_url, bootstrap, len(events))
         figures = await next_to_passthrough(bootstrap, events, "scoring", run)
-        return {"leads": leads, "partitions": PARTITIONS, **figures, "target_ratio": CONSUMER_TARGET_RATIO}
+        print(f"bench: the platform's floor (echo consumer), {len(events)} events...", flush=True)
+        floor = await run_floor(
+            ScoringSettings(),
+            outbox=outbox,
+            processed=processed_event,
+            topics=[LEAD_INGESTED, ACTIVITY_RECORDED],
+            expected=len(events),
+            partitions=PARTITIONS,
+        )
+        return {
+            "leads": leads,
+            "partitions": PARTITIONS,
+            **figures,
+            "target_ratio": CONSUMER_TARGET_RATIO,
+            "floor": floor,
+            "floor_ratio": round(floor["per_s"] / figures["passthrough_per_s"], 3),
+            "scoring_over_floor": round(figures["scoring"]["per_s"] / floor["per_s"], 3),
+        }
 
 
 def print_table(results: dict[str, Any]) -> None:
@@ -174,6 +159,9 @@ def print_table(results: dict[str, Any]) -> None:
             ("scoring consumer events/s (to lead.scored)", c["scoring"]["per_s"]),
             ("raw consume+produce passthrough msgs/s", c["passthrough_per_s"]),
             ("  ratio scoring / passthrough (target 0.5)", c["ratio"]),
+            ("platform floor events/s (echo consumer + outbox)", c["floor"]["per_s"]),
+            ("  ratio floor / passthrough", c["floor_ratio"]),
+            ("  ratio scoring / floor", c["scoring_over_floor"]),
         ]
     width = max(len(name) for name, _ in rows)
     for name, value in rows:

@@ -67,11 +67,11 @@ async def assign_leads(
             started = time.perf_counter()
             async with db.transaction() as session:
                 if batch_size == 1:
-                    outcomes = [await service.assign_lead(session, event=events[0])]
+                    results = [(await service.assign_lead(session, event=events[0])).result]
                 else:
-                    outcomes = await batch.assign_leads(session, events=events)
-            if any(outcome.result != "assigned" for outcome in outcomes):
-                raise RuntimeError(f"bench leads were {sorted({o.result for o in outcomes})}")
+                    results = [o.result for o in await batch.assign_leads(session, events=events)]
+            if any(result != "assigned" for result in results):
+                raise RuntimeError(f"bench leads were {sorted(set(results))}")
             latencies.append(time.perf_counter() - started)
             decisions += size
 

@@ -5,6 +5,9 @@ and run the handler. The offset is committed only after that transaction commits
 replays the message and the `processed_event` row turns the replay into a no-op. A message
 that cannot be decoded, or whose handler keeps failing, goes to the consumer group's
 dead-letter topic with the error in its headers, and the consumer moves on.
+
+This module is the group member: fetching, offsets, rebalances, stalls and the watchdog. What
+happens to records inside the database is `shared.kafka.transactions`.
 """
 
 from __future__ import annotations
@@ -21,18 +24,17 @@ from aiokafka.errors import KafkaError
 from aiokafka.structs import OffsetAndMetadata
 from sqlalchemy import Table
 
-from shared.contracts import AnyEvent, UndecodableEvent
 from shared.contracts.topics import dead_letter_topic
 from shared.db import Database
-from shared.kafka.batching import EventHandler, Outcome, current_span, handle_in_order, side_by_side
-from shared.kafka.dead_letter import DLQ_VALUE_LIMIT, MAX_BACKOFF_S, Stopping, send_to_dead_letter
-from shared.kafka.errors import is_infrastructure_failure
+from shared.kafka.batching import EventHandler, Outcome, side_by_side
+from shared.kafka.dead_letter import DLQ_VALUE_LIMIT, MAX_BACKOFF_S, Stopping
 from shared.kafka.membership import abandon_group, group_behind, group_client, messages_behind
 from shared.kafka.producer import create_producer
 from shared.kafka.security import PLAINTEXT, KafkaSecurity
-from shared.kafka.tracking import decode_record, record_processed
+from shared.kafka.tracking import decode_record
+from shared.kafka.transactions import EventTransactions
 from shared.kafka.watchdog import PassStuck, PassWatch
-from shared.metrics import CONSUMER_LAG, CONSUMER_RETRIES, EVENT_HANDLE_SECONDS, EVENTS_CONSUMED
+from shared.metrics import CONSUMER_LAG
 
 log = logging.getLogger(__name__)
 
@@ -84,9 +86,6 @@ class EventConsumer:
         self.partition_concurrency = max(1, partition_concurrency)
         self.max_records = max_records
         self.handlers = dict(handlers)
-        self.db = db
-        self.processed_table = processed_table
-        self.max_attempts = max_attempts
         self.retry_backoff_s = retry_backoff_s
         self.topics = sorted(self.handlers)
         self.dead_letter_topic = dead_letter_to or dead_letter_topic(group_id)
@@ -101,6 +100,20 @@ class EventConsumer:
         self._handled: dict[TopicPartition, int] = {}
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self.transactions = EventTransactions(
+            group_id=group_id,
+            handlers=self.handlers,
+            db=db,
+            processed_table=processed_table,
+            dead_letters=self._dlq,
+            dead_letter_topic=self.dead_letter_topic,
+            stopping=self._stopping,
+            max_attempts=max_attempts,
+            retry_backoff_s=retry_backoff_s,
+        )
+        # One transaction per batch, or per message with retries and dead-lettering.
+        self.handle_batch = self.transactions.handle_batch
+        self.handle_record = self.transactions.handle_record
         self.watch = PassWatch(group_id)
         self._client_lost = False
         self._watchdog: asyncio.Task[None] | None = None
@@ -328,33 +341,6 @@ class EventConsumer:
                     max(0, highwater - self._handled[tp])
                 )
 
-    async def handle_batch(self, records: list[ConsumerRecord[bytes, bytes]]) -> bool:
-        """Handle a partition's batch in ONE transaction (one commit, one fsync, instead of
-        one per message). Anything unusual — an undecodable message, a handler error — rolls
-        the batch back and returns False; the caller then takes the per-message path, which
-        retries and dead-letters one message at a time. Nothing is dead-lettered from here."""
-        events: list[tuple[ConsumerRecord[bytes, bytes], AnyEvent, EventHandler | None]] = []
-        for record in records:
-            try:
-                event = decode_record(record)
-            except UndecodableEvent:
-                return False
-            events.append((record, event, self.handlers.get(event.event_type)))
-        started = time.perf_counter()
-        try:
-            async with self.db.transaction() as session:
-                fresh = await record_processed(
-                    session, self.processed_table, self.group_id, [e for _, e, h in events if h]
-                )
-                outcomes = await handle_in_order(session, events, fresh, self.group_id)
-        except Exception as exc:
-            log.info("kafka.batch_fallback", extra={"group": self.group_id, "error": repr(exc)})
-            return False
-        EVENT_HANDLE_SECONDS.labels(self.group_id).observe((time.perf_counter() - started) / len(records))
-        for event_type, outcome in outcomes:
-            self._count(event_type, outcome)
-        return True
-
     async def commit_pending(self, only: set[TopicPartition] | None) -> None:
         offsets = {
             tp: OffsetAndMetadata(offset, "")
@@ -366,73 +352,3 @@ class EventConsumer:
         await self._consumer.commit(offsets)
         for tp in offsets:
             self._pending.pop(tp, None)
-
-    async def handle_record(self, record: ConsumerRecord[bytes, bytes]) -> Outcome:
-        """Process one record to completion: handled, skipped as a duplicate, or dead-lettered."""
-        started = time.perf_counter()
-        try:
-            event = decode_record(record)
-        except UndecodableEvent as exc:
-            await self._dead_letter(record, exc, attempts=1)
-            return self._count(record.topic, "dead_lettered")
-        handler = self.handlers.get(event.event_type)
-        if handler is None:
-            return self._count(event.event_type, "ignored")
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                with current_span(record, event, self.group_id):
-                    outcome = await self._apply(event, handler)
-                EVENT_HANDLE_SECONDS.labels(self.group_id).observe(time.perf_counter() - started)
-                return self._count(event.event_type, outcome)
-            except Exception as exc:
-                infrastructure = is_infrastructure_failure(exc)
-                if not infrastructure and attempt >= self.max_attempts:
-                    log.error(
-                        "kafka.message_dead_lettered",
-                        exc_info=exc,
-                        extra={"group": self.group_id, "event_id": str(event.event_id)},
-                    )
-                    await self._dead_letter(record, exc, attempts=attempt)
-                    return self._count(event.event_type, "dead_lettered")
-                if self._stopping.is_set():
-                    raise Stopping from exc
-                CONSUMER_RETRIES.labels(self.group_id).inc()
-                delay = min(self.retry_backoff_s * 2 ** (attempt - 1), MAX_BACKOFF_S)
-                log.warning(
-                    "kafka.handler_retry",
-                    extra={
-                        "group": self.group_id,
-                        "event_id": str(event.event_id),
-                        "attempt": attempt,
-                        "infrastructure": infrastructure,
-                        "error": repr(exc),
-                    },
-                )
-                await asyncio.sleep(delay)
-
-    async def _apply(self, event: AnyEvent, handler: EventHandler) -> Outcome:
-        async with self.db.transaction() as session:
-            if not await record_processed(session, self.processed_table, self.group_id, [event]):
-                return "duplicate"
-            await handler(session, event)
-        return "processed"
-
-    async def _dead_letter(
-        self, record: ConsumerRecord[bytes, bytes], exc: BaseException, *, attempts: int
-    ) -> None:
-        await send_to_dead_letter(
-            self._dlq,
-            self.dead_letter_topic,
-            record,
-            exc,
-            group_id=self.group_id,
-            attempts=attempts,
-            backoff_s=self.retry_backoff_s,
-            stopping=self._stopping,
-        )
-
-    def _count(self, event_type: str, outcome: Outcome) -> Outcome:
-        EVENTS_CONSUMED.labels(self.group_id, event_type, outcome).inc()
-        return outcome

@@ -37,6 +37,7 @@ from services.routing.schemas import (
     RepUpdate,
     RoutingPreview,
     RoutingPreviewCreate,
+    RuleSetHealthRead,
     RuleSetVersionRead,
     TouchCreate,
 )
@@ -263,6 +264,24 @@ async def list_rule_sets(session: SessionDep, principal: ManagerDep) -> list[Rul
 )
 async def get_rule_set(session: SessionDep, principal: ManagerDep, version: str) -> RuleSetVersionRead:
     return await rule_versions.get_version(session, version=version)
+
+
+@router.get(
+    "/routing/health",
+    tags=["routing"],
+    summary="The rules routing uses now, checked against today's team: reps gone or off, pools nobody can take leads from",
+)
+async def rules_in_use_health(session: SessionDep, principal: ManagerDep) -> RuleSetHealthRead:
+    return await rule_versions.health(session, version=None)
+
+
+@router.get(
+    "/routing/rules/{version}/health",
+    tags=["routing"],
+    summary="One rule set version checked against today's team (e.g. a draft before it is activated)",
+)
+async def rule_set_health(session: SessionDep, principal: ManagerDep, version: str) -> RuleSetHealthRead:
+    return await rule_versions.health(session, version=version)
 
 
 @router.post(

@@ -21,9 +21,10 @@ from services.routing.errors import (
 )
 from services.routing.models import RuleSetRecord
 from services.routing.repository import LedgerRepository, RepRepository
+from services.routing.rule_health import TeamMember, findings
 from services.routing.rule_repository import RuleSetRepository
 from services.routing.rules import RepRef, RuleSet, load_rule_set, rep_references
-from services.routing.schemas import RuleSetVersionRead
+from services.routing.schemas import RuleSetFindingRead, RuleSetHealthRead, RuleSetVersionRead
 from shared.contracts import utc_now
 
 log = logging.getLogger(__name__)
@@ -145,6 +146,22 @@ async def activate(session: AsyncSession, *, version: str) -> RuleSetVersionRead
     read = _read(record, include_document=False)
     read.previous_version = previous
     return read
+
+
+async def health(session: AsyncSession, *, version: str | None) -> RuleSetHealthRead:
+    """`version` (None: the one routing uses now) checked against today's team."""
+    in_use = await RuleSetRepository(session).active_version() or configured().version
+    rule_set = await rule_set_of(session, version or in_use)
+    team = [
+        TeamMember(rep.id, rep.email, rep.active, rep.paused_reason)
+        for rep in await RepRepository(session).all()
+    ]
+    found = [
+        RuleSetFindingRead(loc=f.loc, problem=f.problem, detail=f.detail) for f in findings(rule_set, team)
+    ]
+    return RuleSetHealthRead(
+        version=rule_set.version, in_use=rule_set.version == in_use, healthy=not found, findings=found
+    )
 
 
 def _read(record: RuleSetRecord, *, include_document: bool) -> RuleSetVersionRead:

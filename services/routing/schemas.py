@@ -6,7 +6,7 @@ import re
 import uuid
 from datetime import date, datetime, time
 from decimal import Decimal
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
@@ -345,6 +345,24 @@ class HolidayPut(BaseModel):
 class HolidayRead(BaseModel):
     day: date
     name: str
+
+
+class RuleSetFindingRead(BaseModel):
+    """One place where the rules and the team have drifted apart."""
+
+    loc: list[str | int] = Field(description="The path of the part of the rule set at fault.")
+    problem: Literal["rep_unknown", "rep_off", "pool_without_active_rep", "rule_to_pool_without_active_rep"]
+    detail: str
+
+
+class RuleSetHealthRead(BaseModel):
+    """A rule set checked against today's team: reps it names who are gone or switched off, and
+    pools (and the rules that feed them) with nobody active to take a lead."""
+
+    version: str
+    in_use: bool = Field(description="Whether routing decides with this version now.")
+    healthy: bool
+    findings: list[RuleSetFindingRead]
 
 
 class RuleSetVersionRead(BaseModel):

@@ -25,6 +25,41 @@ def draft(**changes: object) -> str:
     return yaml.safe_dump({**TEAM_RULES, "version": f"api-{uuid.uuid4().hex[:12]}", **changes})
 
 
+class TestRuleSetHealth:
+    async def test_rules_drift_from_the_team_is_reported_for_the_rules_in_use_and_for_a_draft(
+        self, db: Database, settings_env: Infra
+    ) -> None:
+        async with running_service(create_app(), db) as client:
+            ids = await team(db)
+            version = (await client.post("/v1/routing/rules", content=draft(), headers=YAML)).json()[
+                "version"
+            ]
+            await client.post(f"/v1/routing/rules/{version}/activate", headers=MANAGER)
+            healthy = await client.get("/v1/routing/health", headers=MANAGER)
+            for name in ("ada", "bob"):
+                await client.patch(f"/v1/reps/{ids[name]}", json={"active": False}, headers=MANAGER)
+            drifted = await client.get("/v1/routing/health", headers=MANAGER)
+            configured = await client.get("/v1/routing/rules/default-1/health", headers=MANAGER)
+            missing = await client.get("/v1/routing/rules/nope/health", headers=MANAGER)
+            as_rep = await client.get("/v1/routing/health", headers=bearer(Role.REP, rep_id=ids["ada"]))
+
+        assert healthy.status_code == 200, healthy.text
+        assert healthy.json() == {"version": version, "in_use": True, "healthy": True, "findings": []}
+        body = drifted.json()
+        assert body["healthy"] is False
+        assert [(f["loc"], f["problem"]) for f in body["findings"]] == [
+            (["pools", 0, "members", 0, "rep"], "rep_off"),
+            (["pools", 0, "members", 1, "rep"], "rep_off"),
+            (["pools", 0], "pool_without_active_rep"),
+            (["pools", 1, "members", 0, "rep"], "rep_off"),
+            (["rules", 2, "action", "pool"], "rule_to_pool_without_active_rep"),
+        ]
+        # The packaged file (one pool of every rep) still has cy, and is not in use.
+        assert configured.json() == {"version": "default-1", "in_use": False, "healthy": True, "findings": []}
+        assert missing.status_code == 404
+        assert as_rep.status_code == 403
+
+
 class TestRuleSetVersions:
     async def test_draft_is_stored_listed_and_activated_once(self, db: Database, settings_env: Infra) -> None:
         async with running_service(create_app(), db) as client:

@@ -9,6 +9,11 @@ DECISION_SECONDS = Histogram(
     "Time to choose a rep for a lead: lock the ledger, check eligibility, pick.",
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
 )
+RULE_FINDINGS = Gauge(
+    "baton_routing_rule_findings",
+    "Places where the rules in use have drifted from the team (GET /v1/routing/health), by problem.",
+    ["problem"],
+)
 SLA_TIMERS_PENDING = Gauge("baton_sla_timers_pending", "SLA timers not yet fired, at the worker's last pass.")
 SLA_BREACHES = Counter("baton_sla_breaches_total", "SLA timers that fired as breaches.", ["sla_tier"])
 SLA_FIRING_LATENESS_SECONDS = Histogram(

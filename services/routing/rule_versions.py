@@ -9,7 +9,8 @@ Transport-free: the caller owns the session and its transaction.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from collections import Counter
+from typing import Any, get_args
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,9 +20,10 @@ from services.routing.errors import (
     RuleSetVersionExists,
     RuleSetVersionNotFound,
 )
+from services.routing.metrics import RULE_FINDINGS
 from services.routing.models import RuleSetRecord
 from services.routing.repository import LedgerRepository, RepRepository
-from services.routing.rule_health import TeamMember, findings
+from services.routing.rule_health import Problem, TeamMember, findings
 from services.routing.rule_repository import RuleSetRepository
 from services.routing.rules import RepRef, RuleSet, load_rule_set, rep_references
 from services.routing.schemas import RuleSetFindingRead, RuleSetHealthRead, RuleSetVersionRead
@@ -159,6 +161,10 @@ async def health(session: AsyncSession, *, version: str | None) -> RuleSetHealth
     found = [
         RuleSetFindingRead(loc=f.loc, problem=f.problem, detail=f.detail) for f in findings(rule_set, team)
     ]
+    if rule_set.version == in_use:
+        counts = Counter(f.problem for f in found)
+        for problem in get_args(Problem):
+            RULE_FINDINGS.labels(problem).set(counts[problem])
     return RuleSetHealthRead(
         version=rule_set.version, in_use=rule_set.version == in_use, healthy=not found, findings=found
     )

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import httpx
 
-from services.routing import notifications, service, sla
+from services.routing import notifications, rule_versions, service, sla
 from services.routing.metrics import NOTIFICATION_FAILURES, NOTIFICATIONS_PENDING, SLA_TIMERS_PENDING
 from services.routing.notification_repository import NotificationRepository
 from services.routing.policy import SlaPolicy
@@ -67,6 +67,8 @@ class RoutingWorker(PeriodicWorker):
             if utc_now() >= self._next_count_at:
                 self._next_count_at = utc_now() + self.count_pending_every
                 SLA_TIMERS_PENDING.set(await SlaTimerRepository(session).count_pending())
+                # On the same cadence: rules drifting from the team are worth an alert.
+                await rule_versions.health(session, version=None)
         if utc_now() >= self._next_prune_at:
             self._next_prune_at = utc_now() + self.prune_every
             async with self.db.transaction() as session:

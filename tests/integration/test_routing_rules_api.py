@@ -6,6 +6,7 @@ import uuid
 from collections import Counter
 
 import yaml
+from prometheus_client import REGISTRY
 from sqlalchemy import func, select
 
 from services.routing.main import create_app
@@ -39,6 +40,10 @@ class TestRuleSetHealth:
             for name in ("ada", "bob"):
                 await client.patch(f"/v1/reps/{ids[name]}", json={"active": False}, headers=MANAGER)
             drifted = await client.get("/v1/routing/health", headers=MANAGER)
+            gauge = {
+                problem: REGISTRY.get_sample_value("baton_routing_rule_findings", {"problem": problem})
+                for problem in ("rep_off", "pool_without_active_rep", "rep_unknown")
+            }
             configured = await client.get("/v1/routing/rules/default-1/health", headers=MANAGER)
             missing = await client.get("/v1/routing/rules/nope/health", headers=MANAGER)
             as_rep = await client.get("/v1/routing/health", headers=bearer(Role.REP, rep_id=ids["ada"]))
@@ -54,6 +59,7 @@ class TestRuleSetHealth:
             (["pools", 1, "members", 0, "rep"], "rep_off"),
             (["rules", 2, "action", "pool"], "rule_to_pool_without_active_rep"),
         ]
+        assert gauge == {"rep_off": 3, "pool_without_active_rep": 1, "rep_unknown": 0}
         # The packaged file (one pool of every rep) still has cy, and is not in use.
         assert configured.json() == {"version": "default-1", "in_use": False, "healthy": True, "findings": []}
         assert missing.status_code == 404

@@ -22,6 +22,11 @@ CONSUMER_LAG = Gauge(
     "Messages on a partition not yet handled by this consumer (from the last fetch's high-water mark).",
     ["consumer", "topic", "partition"],
 )
+CONSUMER_PASSES_CANCELLED = Counter(
+    "baton_consumer_passes_cancelled_total",
+    "Consumer passes the watchdog found stuck and cancelled (the client is then replaced).",
+    ["consumer"],
+)
 OUTBOX_PUBLISHED = Counter("baton_outbox_published_total", "Outbox events published to Kafka.", ["service"])
 OUTBOX_LAG_SECONDS = Gauge(
     "baton_outbox_oldest_unsent_age_seconds",

@@ -55,6 +55,10 @@ class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
         self.owner = owner
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        # A partition's lag is reported by whoever owns it: a stale figure here would alert.
+        for tp in revoked:
+            with contextlib.suppress(KeyError):
+                CONSUMER_LAG.remove(self.owner.group_id, tp.topic, str(tp.partition))
         # Bounded: the rebalance waits for this, and uncommitted offsets only mean a replay.
         await asyncio.wait_for(self.owner.commit_pending(set(revoked)), COMMIT_TIMEOUT_S)
 

@@ -15,6 +15,8 @@ import time
 from collections.abc import Coroutine, Generator
 from typing import Any, TypeVar
 
+from shared.metrics import CONSUMER_PASSES_CANCELLED
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -88,5 +90,6 @@ class PassWatch:
                 "kafka.consumer_pass_stuck",
                 extra={"group": self.group_id, "seconds": round(stuck_for), "awaiting": awaiting(current)},
             )
+            CONSUMER_PASSES_CANCELLED.labels(self.group_id).inc()
             self._cancelled = current
             current.cancel()

@@ -7,6 +7,8 @@ kinds, which kubernetes-validate waves through with a warning, go through our ow
 from __future__ import annotations
 
 import copy
+import importlib
+import re
 from typing import Any
 
 import jsonschema
@@ -22,6 +24,7 @@ CUSTOM_KINDS = {
     "KafkaUser": "kafkauser",
     "ScaledObject": "scaledobject",
     "ServiceMonitor": "servicemonitor",
+    "PrometheusRule": "prometheusrule",
 }
 CONSUMER_GROUPS = ("baton-scoring", "baton-routing", "baton-feedback")
 PARTITIONS = 6
@@ -300,3 +303,33 @@ def test_service_monitor_scrapes_every_service(rendered: Rendered) -> None:
         assert all(labels.get(k) == v for k, v in selector.items()), _name(service)
         assert [p["name"] for p in service["spec"]["ports"]] == ["http"]
     assert monitor["spec"]["endpoints"][0]["path"] == "/metrics"
+
+
+def _metric_names() -> set[str]:
+    """Every metric the code defines (the registry's names, `_total` kept for counters)."""
+    from prometheus_client import REGISTRY
+
+    # Importing a metrics module registers its metrics.
+    for module in ("shared.metrics", "services.routing.metrics", "services.ingest.protection"):
+        importlib.import_module(module)
+    names = set()
+    for family in REGISTRY.collect():
+        names.add(family.name)
+        if family.type == "counter":
+            names.add(f"{family.name}_total")
+    return names
+
+
+def test_every_alert_reads_metrics_the_services_export_and_says_what_to_do(rendered: Rendered) -> None:
+    (rules,) = rendered.of_kind("PrometheusRule")
+    alerts = [rule for group in rules["spec"]["groups"] for rule in group["rules"]]
+    assert len({a["alert"] for a in alerts}) == len(alerts) >= 7
+    known = _metric_names()
+    for alert in alerts:
+        used = set(re.findall(r"\bbaton_[a-z_]+", alert["expr"]))
+        assert used, alert["alert"]
+        assert used <= known, f"{alert['alert']} reads unknown metrics {sorted(used - known)}"
+        assert f'namespace="{rules["metadata"]["namespace"]}"' in alert["expr"], alert["alert"]
+        assert alert["labels"]["severity"] in {"warning", "critical"}
+        assert alert["annotations"]["summary"]
+        assert alert["annotations"]["description"]

@@ -9,6 +9,7 @@ OTEL_EXPORTER_OTLP_ENDPOINT); otherwise the API is a no-op and costs next to not
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Iterable, Mapping
 
@@ -50,8 +51,28 @@ def _sdk_provider_type() -> type:
     return TracerProvider
 
 
+@functools.cache
 def tracer() -> Tracer:
+    # Kept: before a provider is installed this is a proxy that follows the one installed later.
     return trace.get_tracer(TRACER_NAME)
+
+
+def spans_recorded() -> bool:
+    """Whether an SDK tracer provider is installed. Without one every span is a stand-in that
+    only carries the incoming context through, which a caller may do itself for less."""
+    return isinstance(trace.get_tracer_provider(), _sdk_provider_type())
+
+
+def passed_on(headers: Iterable[tuple[str, bytes]] | None, fields: set[str] | None = None) -> dict[str, str]:
+    """The trace context of Kafka record headers as the headers that continue it (what injecting
+    a stand-in span's context writes, with no span made). `fields`: the propagator's header
+    names, when the caller already has them."""
+    fields = propagate.get_global_textmap().fields if fields is None else fields
+    return {
+        key: value.decode(errors="replace")
+        for key, value in headers or ()
+        if key in fields and value is not None
+    }
 
 
 def inject_headers() -> dict[str, str]:

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from shared.contracts import AnyEvent
 from shared.outbox import TRACE_HEADERS_BY_CAUSE
-from shared.tracing import extract_context, tracer
+from shared.tracing import extract_context, passed_on, spans_recorded, tracer
 
 EventHandler = Callable[[AsyncSession, Any], Awaitable[None]]
 BatchHandler = Callable[[AsyncSession, Sequence[Any]], Awaitable[None]]
@@ -92,6 +92,15 @@ async def run_batch(
 ) -> None:
     """Hand `batch` to `handler.many` with one span per event, each event's trace context
     recorded for the outbox."""
+    by_cause: dict[Any, dict[str, str]] = session.info.setdefault(TRACE_HEADERS_BY_CAUSE, {})
+    if not spans_recorded():
+        # Nothing exports spans: each event's own context is what continues its trace (making
+        # and ending a stand-in span per event was a sixth of a batch's time).
+        fields = propagate.get_global_textmap().fields
+        for record, event in batch:
+            by_cause[event.event_id] = passed_on(record.headers, fields)
+        await handler.many(session, [event for _, event in batch])
+        return
     spans = [
         tracer().start_span(
             f"{record.topic} process",
@@ -101,7 +110,6 @@ async def run_batch(
         )
         for record, event in batch
     ]
-    by_cause: dict[Any, dict[str, str]] = session.info.setdefault(TRACE_HEADERS_BY_CAUSE, {})
     for (_, event), span in zip(batch, spans, strict=True):
         carrier: dict[str, str] = {}
         propagate.inject(carrier, context=trace.set_span_in_context(span))

@@ -172,7 +172,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.scoring", description=__doc__)
     parser.add_argument("--only", choices=["rubric", "consumer"])
     parser.add_argument("--seconds", type=float, default=3.0, help="rough CPU seconds per rubric timing")
-    parser.add_argument("--leads", type=int, default=2_000, help="leads pre-produced for the consumer run")
+    parser.add_argument(
+        "--leads", type=int, default=6_000, help="leads pre-produced for the consumer runs (four events each)"
+    )
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
     args = parser.parse_args()
     results: dict[str, Any] = {"python": sys.version.split()[0], "cpus": os.cpu_count()}

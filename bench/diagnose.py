@@ -79,7 +79,12 @@ def log_warnings(baton: RunningBaton, service: str) -> dict[str, Any]:
             name = "unparsed"
         serious.append((name, line))
     counts = Counter(name for name, _ in serious)
-    rare = [line[:LINE_CHARS] for name, line in serious if counts[name] <= FREQUENT]
+    # A stuck consumer pass's line carries every task's await chain: it is the diagnosis, whole.
+    rare = [
+        line if "consumer_pass_stuck" in name else line[:LINE_CHARS]
+        for name, line in serious
+        if counts[name] <= FREQUENT
+    ]
     return {"counts": dict(counts.most_common()), "last_rare": rare[-LOG_LINES:]}
 
 

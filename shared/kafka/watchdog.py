@@ -24,6 +24,8 @@ T = TypeVar("T")
 # through a database restart; a pass cancelled during a longer outage is only retried.
 STUCK_AFTER_S = 60.0
 CHECK_EVERY_S = 10.0
+# Tasks whose chains a stuck pass's report carries at most (a service runs a few dozen).
+OTHER_TASKS = 60
 
 
 def awaiting(task: asyncio.Task[Any]) -> list[str]:
@@ -39,6 +41,13 @@ def awaiting(task: asyncio.Task[Any]) -> list[str]:
     if awaited is not None:
         chain.append(f"waiting on {awaited!r:.300}")
     return chain
+
+
+def other_tasks(but: asyncio.Task[Any], *, limit: int = OTHER_TASKS) -> dict[str, list[str]]:
+    """The await chain of each pending task of the loop but `but` and the caller, by task name."""
+    this = asyncio.current_task()
+    pending = [t for t in asyncio.all_tasks() if t is not but and t is not this and not t.done()]
+    return {f"{t.get_name()} ({i})": awaiting(t) for i, t in enumerate(pending[:limit])}
 
 
 class PassStuck(Exception):
@@ -88,7 +97,14 @@ class PassWatch:
                 continue
             log.error(
                 "kafka.consumer_pass_stuck",
-                extra={"group": self.group_id, "seconds": round(stuck_for), "awaiting": awaiting(current)},
+                extra={
+                    "group": self.group_id,
+                    "seconds": round(stuck_for),
+                    "awaiting": awaiting(current),
+                    # What the pass waits on may be another task (a TaskGroup's children, a
+                    # shielded commit inside aiokafka): every other task's chain, once.
+                    "other_tasks": other_tasks(current),
+                },
             )
             CONSUMER_PASSES_CANCELLED.labels(self.group_id).inc()
             self._cancelled = current

@@ -59,6 +59,8 @@ async def test_a_stuck_pass_is_logged_and_cancelled_and_a_quick_one_is_left_alon
     reports = [r for r in caplog.records if r.getMessage() == "kafka.consumer_pass_stuck"]
     assert len(reports) == 1
     assert any("_inner" in frame for frame in reports[0].awaiting)  # type: ignore[attr-defined]
+    others = reports[0].other_tasks  # type: ignore[attr-defined]
+    assert any(any("consumer_loop" in frame for frame in chain) for chain in others.values())
 
 
 async def test_cancelling_the_loop_is_not_mistaken_for_a_stuck_pass() -> None:

@@ -64,11 +64,16 @@ class RoutingWorker(PeriodicWorker):
                     break
         async with self.db.transaction() as session:
             assigned = await service.retry_fallback_queue(session)
-            if utc_now() >= self._next_count_at:
-                self._next_count_at = utc_now() + self.count_pending_every
-                SLA_TIMERS_PENDING.set(await SlaTimerRepository(session).count_pending())
-                # On the same cadence: rules drifting from the team are worth an alert.
-                await rule_versions.health(session, version=None)
+        if utc_now() >= self._next_count_at:
+            self._next_count_at = utc_now() + self.count_pending_every
+            # Gauges only, each in its own read: a failure here must not undo the work above.
+            try:
+                async with self.db.transaction() as session:
+                    SLA_TIMERS_PENDING.set(await SlaTimerRepository(session).count_pending())
+                    # Rules drifting from the team are worth an alert (baton_routing_rule_findings).
+                    await rule_versions.health(session, version=None)
+            except Exception as exc:
+                log.warning("routing.gauges_failed", extra={"error": repr(exc)})
         if utc_now() >= self._next_prune_at:
             self._next_prune_at = utc_now() + self.prune_every
             async with self.db.transaction() as session:

@@ -151,7 +151,8 @@ async def activate(session: AsyncSession, *, version: str) -> RuleSetVersionRead
 
 
 async def health(session: AsyncSession, *, version: str | None) -> RuleSetHealthRead:
-    """`version` (None: the one routing uses now) checked against today's team."""
+    """`version` (None: the one routing uses now) checked against today's team. A check of the
+    version in use also sets `baton_routing_rule_findings`, whoever asked (the worker every 10 s)."""
     in_use = await RuleSetRepository(session).active_version() or configured().version
     rule_set = await rule_set_of(session, version or in_use)
     team = [

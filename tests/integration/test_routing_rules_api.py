@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 
+import httpx
 import yaml
 from prometheus_client import REGISTRY
 from sqlalchemy import func, select
@@ -26,16 +27,21 @@ def draft(**changes: object) -> str:
     return yaml.safe_dump({**TEAM_RULES, "version": f"api-{uuid.uuid4().hex[:12]}", **changes})
 
 
+async def activate_team_rules(client: httpx.AsyncClient) -> str:
+    """Store the team's rules as a draft through the API and activate them; returns the version."""
+    version = str((await client.post("/v1/routing/rules", content=draft(), headers=YAML)).json()["version"])
+    activated = await client.post(f"/v1/routing/rules/{version}/activate", headers=MANAGER)
+    assert activated.status_code == 200, activated.text
+    return version
+
+
 class TestRuleSetHealth:
     async def test_rules_drift_from_the_team_is_reported_for_the_rules_in_use_and_for_a_draft(
         self, db: Database, settings_env: Infra
     ) -> None:
         async with running_service(create_app(), db) as client:
             ids = await team(db)
-            version = (await client.post("/v1/routing/rules", content=draft(), headers=YAML)).json()[
-                "version"
-            ]
-            await client.post(f"/v1/routing/rules/{version}/activate", headers=MANAGER)
+            version = await activate_team_rules(client)
             healthy = await client.get("/v1/routing/health", headers=MANAGER)
             for name in ("ada", "bob"):
                 await client.patch(f"/v1/reps/{ids[name]}", json={"active": False}, headers=MANAGER)
@@ -146,10 +152,7 @@ class TestPreview:
     ) -> None:
         async with running_service(create_app(), db) as client:
             ids = await team(db)
-            version = (await client.post("/v1/routing/rules", content=draft(), headers=YAML)).json()[
-                "version"
-            ]
-            await client.post(f"/v1/routing/rules/{version}/activate", headers=MANAGER)
+            version = await activate_team_rules(client)
             european = await client.post(
                 "/v1/routing/preview", json={"lead": {"country": "DE", "language": "de"}}, headers=MANAGER
             )
@@ -183,10 +186,7 @@ class TestTwoReplicasWithRules:
                 await caught_up(replica)
             await truncate_all(db)
             ids = await team(db)
-            version = (await client.post("/v1/routing/rules", content=draft(), headers=YAML)).json()[
-                "version"
-            ]
-            await client.post(f"/v1/routing/rules/{version}/activate", headers=MANAGER)
+            await activate_team_rules(client)
             await publish(settings_env.kafka_bootstrap_servers, *europe, *rest, *europe)
 
             async def all_processed() -> None:

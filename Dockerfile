@@ -12,6 +12,7 @@ ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
 # Metadata first so the dependency layer is cached until pyproject.toml changes.
 COPY pyproject.toml README.md ./
+COPY baton ./baton
 COPY shared ./shared
 COPY services ./services
 # Build a wheel, then install it (not the source tree) so the runtime venv holds no sources

@@ -32,7 +32,7 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy shared services bench
+	$(BIN)/mypy baton shared services bench
 
 migrate: $(STAMP)
 	$(BIN)/baton migrate

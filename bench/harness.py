@@ -17,13 +17,13 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from fastapi import FastAPI
 
+from baton.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
+from baton.launcher import all_topics
+from baton.services import upgrade
 from bench.baselines import broker_passthrough
 from shared.contracts import Envelope
 from shared.contracts.topics import topic_for
-from shared.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
 from shared.kafka import create_producer, ensure_topics
-from shared.launcher import all_topics
-from shared.migrations import upgrade
 
 
 @asynccontextmanager

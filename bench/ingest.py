@@ -40,10 +40,10 @@ from urllib.parse import parse_qs, urlparse
 import asyncpg
 import psutil
 
+from baton.embedded import EmbeddedBroker, EmbeddedPostgres, free_port, terminate, wait_for_port
 from bench import rawhttp
 from bench.stats import summary_ms
 from shared.auth import Role, issue_token
-from shared.embedded import EmbeddedBroker, EmbeddedPostgres, free_port, terminate, wait_for_port
 
 FORM_ID = "bench"
 WRK_SCRIPT = """
@@ -140,9 +140,9 @@ def _uvicorn(app: str, port: int, workers: int, env: dict[str, str], log: Path) 
 @contextmanager
 def servers(tmp: Path, workers: int) -> Iterator[Servers]:
     """Embedded PostgreSQL and broker, ingest migrated and served, and the bare endpoint."""
+    from baton.launcher import all_topics
+    from baton.services import upgrade
     from shared.kafka import ensure_topics
-    from shared.launcher import all_topics
-    from shared.migrations import upgrade
 
     postgres = EmbeddedPostgres(tmp / "pg")
     broker = EmbeddedBroker(free_port(), log_path=tmp / "broker.log")

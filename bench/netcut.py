@@ -21,7 +21,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from shared.embedded import die_with_parent, wait_for_port
+from baton.embedded import die_with_parent, wait_for_port
 
 CHUNK = 64 * 1024
 

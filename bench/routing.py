@@ -30,6 +30,8 @@ from urllib.parse import parse_qs, urlparse
 import asyncpg
 from sqlalchemy import text
 
+from baton.embedded import EmbeddedPostgres
+from baton.services import upgrade
 from bench.baselines import postgres_transactions
 from bench.replicas import REPLICAS, collect, in_replicas
 from bench.stats import summary_ms
@@ -37,8 +39,6 @@ from services.routing import reps
 from services.routing.policy import SlaPolicy
 from services.routing.schemas import RepCreate
 from shared.db import Database
-from shared.embedded import EmbeddedPostgres
-from shared.migrations import upgrade
 
 FAIRNESS_WEIGHTS = (1, 1, 2, 3, 5)
 PHASES = ("decisions", "timers", "fairness")

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from baton.embedded import die_with_parent, free_port, tansu_binary, wait_for_port
 from bench.netcut import NetCut
-from shared.embedded import die_with_parent, free_port, tansu_binary, wait_for_port
 
 SERVICES = ("ingest", "scoring", "routing", "feedback")
 
@@ -109,7 +109,7 @@ def start_baton(
         child_env.setdefault("BATON_CONSUMER_SESSION_TIMEOUT_MS", "4000")
     with open(output, "wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "shared.cli", "up"],
+            [sys.executable, "-m", "baton.cli", "up"],
             env=child_env,
             stdout=out,
             stderr=subprocess.STDOUT,

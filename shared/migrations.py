@@ -1,12 +1,15 @@
 """Alembic, once for every service: each service migrates only its own Postgres schema.
 
-A service's `migrations/env.py` is two lines: import its metadata and call `run_env`.
+A service's `migrations/env.py` is two lines: import its metadata and call `run_env`. The runner
+takes the package that holds a `migrations/` folder; which packages there are is the
+application's registry (`baton.services`), not this module's business.
 """
 
 from __future__ import annotations
 
 import asyncio
 import zlib
+from collections.abc import Iterable
 from importlib.resources import files
 
 from alembic import command, context
@@ -14,27 +17,24 @@ from alembic.config import Config
 from sqlalchemy import Connection, MetaData, pool, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-SERVICES = ("ingest", "scoring", "routing", "feedback")
 
-
-def alembic_config(service: str, database_url: str) -> Config:
-    if service not in SERVICES:
-        raise ValueError(f"unknown service {service!r}; expected one of {', '.join(SERVICES)}")
+def alembic_config(package: str, database_url: str) -> Config:
+    """The Alembic configuration for the `migrations/` folder inside `package` (dotted name)."""
     config = Config()
-    config.set_main_option("script_location", str(files(f"services.{service}") / "migrations"))
+    config.set_main_option("script_location", str(files(package) / "migrations"))
     config.set_main_option("file_template", "%%(year)d_%%(month).2d_%%(day).2d_%%(rev)s_%%(slug)s")
     config.attributes["database_url"] = database_url
     return config
 
 
-def upgrade(service: str, database_url: str, revision: str = "head") -> None:
-    """Bring one service's schema to `revision`. Blocking: run it in a thread from async code."""
-    command.upgrade(alembic_config(service, database_url), revision)
+def upgrade(package: str, database_url: str, revision: str = "head") -> None:
+    """Bring one package's schema to `revision`. Blocking: run it in a thread from async code."""
+    command.upgrade(alembic_config(package, database_url), revision)
 
 
-def upgrade_all(database_url: str) -> None:
-    for service in SERVICES:
-        upgrade(service, database_url)
+def upgrade_all(packages: Iterable[str], database_url: str) -> None:
+    for package in packages:
+        upgrade(package, database_url)
 
 
 def run_env(metadata: MetaData) -> None:

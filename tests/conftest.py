@@ -22,12 +22,12 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from baton.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
+from baton.launcher import all_topics
+from baton.services import SERVICES, upgrade_all
 from shared.auth import Role, issue_token
 from shared.db import Database
-from shared.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
 from shared.kafka import ensure_topics
-from shared.launcher import all_topics
-from shared.migrations import SERVICES, upgrade_all
 
 TEST_JWT_SECRET = "test-secret-" + "x" * 40
 TEST_PARTITIONS = 3

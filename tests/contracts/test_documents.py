@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.contracts.documents import asyncapi_document, rendered_documents
+from baton.documents import asyncapi_document, rendered_documents
 from shared.contracts.topics import EVENT_TOPICS, TOPOLOGY
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from baton.cli import main
 from bench.system import BatonDidNotStart, RunningBaton, start_baton
-from shared.cli import main
 
 pytestmark = pytest.mark.e2e
 

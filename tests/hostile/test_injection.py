@@ -17,13 +17,13 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
 
+from baton.services import SERVICES
 from services.feedback.main import create_app as feedback_app
 from services.ingest.main import create_app as ingest_app
 from services.routing.main import create_app as routing_app
 from services.scoring.main import create_app as scoring_app
 from shared.auth import Role
 from shared.db import Database
-from shared.migrations import SERVICES
 from tests.conftest import Infra, bearer
 from tests.support import running_app
 

@@ -24,11 +24,11 @@ from fastapi import FastAPI
 from playwright.async_api import ConsoleMessage, async_playwright
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
+from baton.demo.agreement import starter_document
 from services.feedback.main import create_app
 from services.scoring.main import create_app as create_scoring_app
 from shared.auth import Role
 from shared.db import Database
-from shared.demo.agreement import starter_document
 from tests.conftest import Infra, bearer, truncate_all
 from tests.integration.feedback_history import EXECUTIVE, scripted_events
 from tests.integration.test_feedback_reports import replay

@@ -17,13 +17,13 @@ import pytest
 from aiokafka import ConsumerRecord
 from sqlalchemy import text
 
+from baton.embedded import EmbeddedBroker, free_port
+from baton.launcher import all_topics
 from services.ingest.main import create_app
 from services.ingest.settings import IngestSettings
 from shared.contracts import decode_event
 from shared.db import Database
-from shared.embedded import EmbeddedBroker, free_port
 from shared.kafka import ensure_topics
-from shared.launcher import all_topics
 from tests.conftest import Infra
 from tests.integration.test_ingest_support import configure_form, ingest_client
 from tests.support import read_topic

@@ -6,8 +6,8 @@ import importlib
 
 import pytest
 
+from baton.services import SERVICES
 from shared.db import Database
-from shared.migrations import SERVICES
 from tests.conftest import Infra
 from tests.support import eventually, running_app
 

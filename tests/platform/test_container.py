@@ -63,7 +63,7 @@ def test_dockerignore_sends_only_the_package_sources() -> None:
     ]
     assert lines[0] == "*"
     allowed = {line for line in lines if line.startswith("!")}
-    assert allowed == {"!pyproject.toml", "!README.md", "!shared/", "!services/"}
+    assert allowed == {"!pyproject.toml", "!README.md", "!baton/", "!shared/", "!services/"}
     copied = re.findall(r"(?m)^COPY (?!--from)(.+) \S+$", DOCKERFILE.read_text())
     for sources in copied:
         for source in sources.split():

@@ -8,9 +8,9 @@ from collections.abc import Mapping
 
 import pytest
 
+from baton.embedded import free_port
 from bench.netcut import CuttableLink
 from bench.reconcile import Observed, recovery_s
-from shared.embedded import free_port
 
 
 def observed(latency_by_send_time: Mapping[float, float | None]) -> Observed:

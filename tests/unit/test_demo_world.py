@@ -8,9 +8,9 @@ from statistics import mean
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.demo.report import Ledger, final_report, progress_bar, summary_line
-from shared.demo.sales import plan
-from shared.demo.world import HAND_RAISER_FORMS, Market, all_form_ids
+from baton.demo.report import Ledger, final_report, progress_bar, summary_line
+from baton.demo.sales import plan
+from baton.demo.world import HAND_RAISER_FORMS, Market, all_form_ids
 
 
 def market(seed: int = 1, weeks: int = 2, leads: int = 100) -> Market:

@@ -6,8 +6,8 @@ import importlib
 
 import pytest
 
+from baton.services import SERVICES
 from shared.contracts.topics import EVENT_TOPICS, TOPOLOGY
-from shared.migrations import SERVICES
 
 
 @pytest.mark.parametrize("service", SERVICES)

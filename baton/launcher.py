@@ -23,19 +23,18 @@ from typing import Any
 
 import httpx
 
-from shared.auth import Role, issue_token
-from shared.contracts.topics import EVENT_TOPICS, TOPOLOGY, consumer_group, dead_letter_topic
-from shared.embedded import (
+from baton.embedded import (
     EmbeddedBroker,
     EmbeddedPostgres,
     InfrastructureError,
     die_with_parent,
     terminate,
 )
+from baton.services import DEFAULT_PORTS, SERVICES, upgrade_all
+from shared.auth import Role, issue_token
+from shared.contracts.topics import EVENT_TOPICS, TOPOLOGY, consumer_group, dead_letter_topic
 from shared.kafka import ensure_topics
-from shared.migrations import SERVICES, upgrade_all
 
-DEFAULT_PORTS = {"ingest": 8001, "scoring": 8002, "routing": 8003, "feedback": 8004}
 DEMO_TEAM = (
     ("Ava Reyes", "ava.reyes@example.com", "America/New_York"),
     ("Ben Okafor", "ben.okafor@example.com", "Europe/London"),
@@ -165,7 +164,7 @@ class Launcher:
                 command=[
                     sys.executable,
                     "-m",
-                    "shared.cli",
+                    "baton.cli",
                     "serve",
                     name,
                     "--host",

@@ -10,13 +10,11 @@ import sys
 import uuid
 from pathlib import Path
 
-from shared.migrations import SERVICES
-
-SERVICE_APPS = {name: f"services.{name}.main:create_app" for name in SERVICES}
+from baton.services import DEFAULT_PORTS, SERVICES, service
 
 
 def _up(args: argparse.Namespace) -> int:
-    from shared.launcher import Launcher, UpConfig
+    from baton.launcher import Launcher, UpConfig
 
     return Launcher(UpConfig.from_env(home=args.home, partitions=args.partitions)).run()
 
@@ -25,7 +23,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     uvicorn.run(
-        SERVICE_APPS[args.service],
+        service(args.service).app_factory,
         factory=True,
         host=args.host,
         port=args.port,
@@ -48,19 +46,19 @@ def _database_url() -> str:
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    from shared.migrations import upgrade
+    from baton.services import upgrade
 
-    for service in args.service or SERVICES:
-        upgrade(service, _database_url())
-        print(f"baton: {service} migrated")
+    for name in args.service or SERVICES:
+        upgrade(name, _database_url())
+        print(f"baton: {name} migrated")
     return 0
 
 
 def _topics(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
+    from baton.launcher import all_topics
     from shared.kafka import ensure_topics
-    from shared.launcher import all_topics
     from shared.settings import KafkaSettings
 
     try:
@@ -104,7 +102,8 @@ def _token(args: argparse.Namespace) -> int:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from shared.demo.runner import DemoConfig, run_demo
+    from baton.demo.run import DemoConfig
+    from baton.demo.runner import run_demo
 
     return run_demo(
         DemoConfig(
@@ -120,7 +119,7 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _docs(args: argparse.Namespace) -> int:
-    from shared.contracts.documents import write_documents
+    from baton.documents import write_documents
 
     written = write_documents(Path.cwd())
     print(f"baton: {len(written)} document(s) updated: {', '.join(map(str, written)) or 'all current'}")
@@ -189,8 +188,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "serve" and args.port is None:
-        from shared.launcher import DEFAULT_PORTS
-
         args.port = DEFAULT_PORTS[args.service]
     code: int = args.run(args)
     return code

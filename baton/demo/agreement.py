@@ -8,16 +8,14 @@ from __future__ import annotations
 
 import time
 from importlib.resources import files
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 
-from shared.demo.report import Ledger, pct
-from shared.demo.system import DemoFailed
-from shared.demo.world import HAND_RAISER_FORMS, all_form_ids
-
-if TYPE_CHECKING:
-    from shared.demo.runner import Run
+from baton.demo.report import Ledger, pct
+from baton.demo.run import Run
+from baton.demo.system import DemoFailed
+from baton.demo.world import HAND_RAISER_FORMS, all_form_ids
 
 
 def starter_document() -> dict[str, Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from shared.demo.world import Prospect
+from baton.demo.world import Prospect
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,8 @@ from typing import Any
 
 import httpx
 
-from shared.embedded import free_port
-
-SERVICES = ("ingest", "scoring", "routing", "feedback")
+from baton.embedded import free_port
+from baton.services import SERVICES
 
 
 @dataclass
@@ -75,7 +74,7 @@ def private_baton(say: Callable[[str], None], timeout_s: float = 180.0) -> Itera
         say(f"starting a private Baton in {home} (no running `baton up` found)")
         with open(output, "wb") as sink:
             process = subprocess.Popen(
-                [sys.executable, "-m", "shared.cli", "up"], env=env, stdout=sink, stderr=subprocess.STDOUT
+                [sys.executable, "-m", "baton.cli", "up"], env=env, stdout=sink, stderr=subprocess.STDOUT
             )
         try:
             deadline = time.monotonic() + timeout_s

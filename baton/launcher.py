@@ -303,13 +303,17 @@ class Launcher:
         for child in self.children:
             if child.process is not None:
                 terminate(child.process, timeout_s=20)
+        if self.children:
+            self.say("services stopped")
         self.children.clear()
         if self.broker is not None:
             self.broker.stop()
             self.broker = None
+            self.say("broker stopped")
         if self.postgres is not None:
             self.postgres.stop()
             self.postgres = None
+            self.say("PostgreSQL stopped")
 
 
 def _items(body: Any) -> list[dict[str, Any]]:

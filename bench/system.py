@@ -95,9 +95,12 @@ def start_baton(
     timeout_s: float = 180,
     cuttable_broker: bool = False,
     env: dict[str, str] | None = None,
+    own_process_group: bool = False,
 ) -> RunningBaton:
     """`baton up` in `home`. With `cuttable_broker` the broker is ours, behind a `NetCut` proxy
-    (the services see a configured Kafka); `env` adds settings for the services."""
+    (the services see a configured Kafka); `env` adds settings for the services. With
+    `own_process_group` it leads a process group of its own, as a shell's foreground job does,
+    so a test can send the group what Ctrl-C sends."""
     home.mkdir(parents=True, exist_ok=True)
     output = home / "up.out"
     child_env = {**isolated_env(home, partitions=partitions), **(env or {})}
@@ -113,6 +116,7 @@ def start_baton(
             env=child_env,
             stdout=out,
             stderr=subprocess.STDOUT,
+            process_group=0 if own_process_group else None,
         )
     deadline = time.monotonic() + timeout_s
     while b"baton: ready" not in output.read_bytes():

@@ -114,6 +114,7 @@ def _demo(args: argparse.Namespace) -> int:
             retune_every=args.retune_every,
             min_outcomes=args.min_outcomes,
             home=args.home,
+            against_running=args.against_running,
         )
     )
 
@@ -181,6 +182,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--min-outcomes", type=int, default=30, help="judged MQLs a proposal needs (default 30)"
     )
     demo.add_argument("--home", type=Path, default=home, help="the `baton up` to use (default .baton)")
+    demo.add_argument(
+        "--against-running",
+        action="store_true",
+        help="drive the running `baton up` even if people signed its active rubric (the demo "
+        "activates rubrics of its own); without it such a Baton is left alone and a private one runs",
+    )
     demo.set_defaults(run=_demo)
     return parser
 

@@ -24,6 +24,16 @@ def starter_document() -> dict[str, Any]:
     return document
 
 
+def is_the_demos(version: str, starter_version: str) -> bool:
+    """Whether `version` is the starter rubric or one a demo run activated: the names the demo
+    gives (`<starter>-demo-<run>`, `demo-<run>-week<n>`) say so. Anything else people signed."""
+    return version == starter_version or version.startswith((f"{starter_version}-demo-", "demo-"))
+
+
+def demo_version_of_starter(starter_version: str, run_id: str) -> str:
+    return f"{starter_version}-demo-{run_id}"
+
+
 def configure_forms(run: Run) -> None:
     """Declare the simulated company's forms to ingest (an ingest without configured forms
     answers 404 to this call and accepts any form id)."""
@@ -75,7 +85,7 @@ def _backtest(run: Run, version: str) -> str:
 def retune(run: Run, week: int) -> None:
     """Ask feedback for a proposal and, if there is one, have both teams sign it."""
     rubric = run.ok(run.call("GET", "scoring", "/v1/rubric"))
-    version = f"demo-{run.run_id}-week{week}"
+    version = f"demo-{run.run_id}-week{week}"  # is_the_demos() recognises it
     proposal = run.ok(
         run.call(
             "POST",
@@ -114,6 +124,7 @@ def retune(run: Run, week: int) -> None:
 def attribute(run: Run, ledger: Ledger) -> None:
     """Each MQL to the rubric version whose scoring first qualified it (from scoring's history)."""
     outcome_by_lead = {a.lead_id: a for a in run.assignments.values()}
+    ledger.currency = run.currency
     for version in run.lead_posted_version.values():
         ledger.of(version).leads += 1
     for lead_id, assignment in outcome_by_lead.items():

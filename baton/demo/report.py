@@ -31,6 +31,8 @@ class Ledger:
     """Per rubric version, in the order the versions became active."""
 
     tallies: dict[str, VersionTally] = field(default_factory=dict)
+    # The currency routing stored the wins in (its configured default: the demo names none).
+    currency: str | None = None
 
     def of(self, version: str) -> VersionTally:
         return self.tallies.setdefault(version, VersionTally(version))
@@ -44,8 +46,10 @@ def pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.1f} %"
 
 
-def money(value: float | None) -> str:
-    return "-" if value is None else f"${value:,.0f}"
+def money(value: float | None, currency: str | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:,.0f} {currency}" if currency else f"{value:,.0f}"
 
 
 def seconds(value: float | None) -> str:
@@ -97,8 +101,8 @@ def final_report(
             str(t.sqls),
             pct(t.mql_to_sql),
             str(t.won),
-            money(t.revenue),
-            money(t.revenue_per_mql),
+            money(t.revenue, ledger.currency),
+            money(t.revenue_per_mql, ledger.currency),
         ]
         for t in ledger.tallies.values()
     ]
@@ -113,7 +117,7 @@ def final_report(
         parts.append(
             f"\nBefore → after: MQL→SQL {pct(first.mql_to_sql)} ({first.version}) → {pct(last.mql_to_sql)} "
             f"({last.version}), {100 * change:+.1f} points; revenue per MQL "
-            f"{money(first.revenue_per_mql)} → {money(last.revenue_per_mql)}."
+            f"{money(first.revenue_per_mql, ledger.currency)} → {money(last.revenue_per_mql, ledger.currency)}."
         )
     if speed_rows:
         sla = {r.get("key"): r for r in sla_rows}

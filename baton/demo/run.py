@@ -35,6 +35,8 @@ class DemoConfig:
     min_outcomes: int = 30
     home: Path = Path(".baton")
     reset_rubric: bool = True
+    # Drive the running Baton even when people signed its active rubric (the demo replaces it).
+    against_running: bool = False
 
     @property
     def sim_hours_per_second(self) -> float:
@@ -71,6 +73,7 @@ class Run:
     due: list[tuple[float, int, str]] = field(default_factory=list)
     activations: list[tuple[str, str]] = field(default_factory=list)
     version: str = ""
+    currency: str | None = None
     sim_hours: float = 0.0
     sqls: int = 0
     judged: int = 0
@@ -173,6 +176,9 @@ class Run:
             response = self.call("POST", "routing", f"{path}/disposition", headers=headers, json=body)
             if response.status_code < 400:
                 self._count(assignment, step.action)
+                if step.amount is not None:
+                    # The amount goes without a currency; routing answers the one it stored.
+                    self.currency = response.json().get("currency") or self.currency
         if response.status_code >= 400:
             self.refused(response)
 

@@ -14,11 +14,20 @@ import itertools
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any, TextIO
 
 import httpx
 
-from baton.demo.agreement import activate, attribute, configure_forms, retune, starter_document
+from baton.demo.agreement import (
+    activate,
+    attribute,
+    configure_forms,
+    demo_version_of_starter,
+    is_the_demos,
+    retune,
+    starter_document,
+)
 from baton.demo.report import Ledger, final_report
 from baton.demo.run import DemoConfig, Run
 from baton.demo.system import Baton, DemoFailed, private_baton, running_baton
@@ -50,7 +59,7 @@ def simulate(config: DemoConfig, baton: Baton, out: TextIO | None = None) -> Led
         current = run.ok(run.call("GET", "scoring", "/v1/rubric"))
         starter = starter_document()
         if config.reset_rubric and current["version"] != starter["version"]:
-            activate(run, {**starter, "version": f"{starter['version']}-demo-{run_id}"})
+            activate(run, {**starter, "version": demo_version_of_starter(starter["version"], run_id)})
             run.say(f"re-activated the starter rubric as {run.version} (versions are never reused)")
         else:
             run.version = str(current["version"])
@@ -154,6 +163,29 @@ def _wait_for_feedback(run: Run, timeout_s: float = 30.0) -> None:
         time.sleep(1.0)
 
 
+def baton_to_drive(config: DemoConfig, say: Callable[[str], None]) -> Baton | None:
+    """The Baton running from `config.home`, unless it holds a rubric people signed: the demo
+    activates rubrics of its own, so it leaves that one alone and runs a private Baton (None)
+    unless told `--against-running`."""
+    baton = running_baton(config.home)
+    if baton is None:
+        return None
+    with httpx.Client(timeout=10) as client:
+        active = client.get(f"{baton.urls['scoring']}/v1/rubric", headers=baton.headers("manager"))
+    if active.status_code != 200:
+        raise DemoFailed(f"scoring answered {active.status_code} for the active rubric: {active.text[:300]}")
+    version = str(active.json()["version"])
+    if is_the_demos(version, str(starter_document()["version"])) or config.against_running:
+        say(f"using the Baton running from {config.home} ({baton.urls['feedback']})")
+        return baton
+    say(
+        f"the Baton running from {config.home} holds rubric {version}, which people signed; the demo "
+        "activates rubrics of its own, so it leaves that Baton alone and starts a private one "
+        "(`baton demo --against-running` drives the running Baton anyway)"
+    )
+    return None
+
+
 def run_demo(config: DemoConfig, out: TextIO | None = None) -> int:
     """The `baton demo` command: 0 when the run completed, 1 when Baton refused to play along."""
     out = out or sys.stdout
@@ -162,9 +194,8 @@ def run_demo(config: DemoConfig, out: TextIO | None = None) -> int:
         print(f"baton: {message}", file=out, flush=True)
 
     try:
-        baton = running_baton(config.home)
+        baton = baton_to_drive(config, say)
         if baton is not None:
-            say(f"using the Baton running from {config.home} ({baton.urls['feedback']})")
             simulate(config, baton, out)
             return 0
         with private_baton(say) as private:

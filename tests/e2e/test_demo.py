@@ -57,6 +57,7 @@ def test_short_demo_changes_the_rubric_and_prints_the_before_and_after(
     assert [r[0] for r in rows] == ["2026.11-starter", version], out
     assert all(int(leads) > 0 and int(mqls) > 0 for _, leads, mqls, _, _ in rows)
     assert "Before → after: MQL→SQL" in out
+    assert "$" not in out  # revenue is in the currency routing stored the wins in (EUR by default)
     assert "Speed to lead per SLA tier" in out
     assert re.search(
         r"week 2\.0/2\s+leads \d+\s+MQLs \d+\s+MQL→SQL [\d.]+ %\s+SLA met [\d.]+ %\s+rubric " + version, out

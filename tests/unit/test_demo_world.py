@@ -97,7 +97,7 @@ class TestSalesTeam:
 
 class TestReport:
     def test_before_and_after_per_rubric_version(self) -> None:
-        ledger = Ledger()
+        ledger = Ledger(currency="EUR")
         first, last = ledger.of("starter"), ledger.of("tuned")
         first.leads, first.mqls, first.sqls, first.won, first.revenue = 100, 40, 10, 2, 20_000
         last.leads, last.mqls, last.sqls, last.won, last.revenue = 100, 30, 15, 5, 60_000
@@ -110,7 +110,8 @@ class TestReport:
         ]
         text = final_report(ledger, speed, [{"key": "A", "share_met": 0.9}])
         assert "25.0 % (starter) → 50.0 % (tuned), +25.0 points" in text
-        assert "$500 → $2,000" in text
+        assert "500 EUR → 2,000 EUR" in text
+        assert "$" not in text
         assert "0.2 s / 0.4 s" in text
         assert "3.3 min / 2.5 h" in text
         assert "90.0 %" in text

@@ -83,6 +83,13 @@ def _topics(args: argparse.Namespace) -> int:
 def _token(args: argparse.Namespace) -> int:
     from shared.auth import Role, issue_token
 
+    if args.role == Role.REP.value and args.rep_id is None:
+        # A rep sees only their own queue, found by the token's rep id: without one, every rep
+        # route would answer 403.
+        raise SystemExit(
+            "baton: a rep token needs --rep-id REP_ID (the rep's id from GET /v1/reps on routing; "
+            f"`baton up` also writes each seeded rep's id and token to {args.home / 'local.json'})"
+        )
     secret = os.environ.get("BATON_JWT_SECRET")
     if not secret:
         local = args.home / "local.json"
@@ -162,7 +169,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     token = commands.add_parser("token", help="issue a development bearer token")
     token.add_argument("role", choices=["admin", "manager", "rep", "marketing", "sales", "source"])
-    token.add_argument("--rep-id", type=uuid.UUID)
+    token.add_argument("--rep-id", type=uuid.UUID, help="the rep's id (required for a rep token)")
     token.add_argument("--source-id")
     token.add_argument("--subject")
     token.add_argument("--home", type=Path, default=home)

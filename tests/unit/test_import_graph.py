@@ -171,6 +171,19 @@ def test_shared_imports_no_service_and_not_the_application() -> None:
     assert found == []
 
 
+def test_shared_names_no_service_module_even_in_a_string() -> None:
+    """`importlib.import_module(f"services.{name}.main")` is an import the graph cannot see."""
+    found = sorted(
+        f"{module}:{node.lineno} {node.value!r}"
+        for module, path in _sources().items()
+        if _top(module) == "shared"
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Constant) and isinstance(node.value, str)
+        if node.value.startswith("services.")
+    )
+    assert found == []
+
+
 def test_contracts_import_only_pydantic_the_standard_library_and_themselves() -> None:
     allowed = set(sys.stdlib_module_names) | CONTRACT_DEPENDENCIES | {"__future__"}
     found = sorted(

@@ -1,8 +1,9 @@
 """The rubric: the versioned definition of a qualified lead that marketing and sales both sign.
 
-A rubric is a YAML document validated by these pydantic models. Everything a rule references
-(fields, activity types, grades) is checked at load time, and every error is reported with its
-path, so a rubric that loads is one that means what it says.
+A rubric is a YAML document validated by these pydantic models (its sections are in
+`rubric_sections.py`). Everything a rule references (fields, activity types, grades) is checked
+at load time, and every error is reported with its path, so a rubric that loads is one that
+means what it says.
 """
 
 from __future__ import annotations

@@ -35,8 +35,8 @@ from bench.harness import (
     write_results,
 )
 from bench.scoring_leads import NOW, activity_specs, lead_fields, lead_ids, sample_leads
-from services.scoring.evaluation import evaluate
 from services.scoring.models import outbox, processed_event
+from services.scoring.reference_evaluation import evaluate
 from services.scoring.rubric import load_rubric
 from services.scoring.settings import ScoringSettings
 from shared.contracts import (

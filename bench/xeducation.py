@@ -12,7 +12,7 @@ The starter rubric knows none of these columns, so the tuned rubric is built fro
 rule set generated from the training leads: one profile rule per frequent value (>= 1 %) of each
 mapped field and one per field left blank; engagement rules counting up to k visits (k = 1, 2,
 3, 5, 8, 13), and step rules on time on site and pages per visit at their training deciles. The
-feedback tuner (`services.feedback.model`) fits its L2 logistic model on the rules as they fired
+feedback tuner (`services.feedback.logistic`) fits its L2 logistic model on the rules as they fired
 and turns the weights into integer points (10 points per unit of log-odds), placing each
 profile rule as fit or negative by its sign and refitting without any engagement rule whose
 weight comes out negative (`services.feedback.candidates`); the MQL bar (`min_total`) maximises
@@ -47,7 +47,7 @@ from bench.xeducation_leads import (
     to_profile,
 )
 from services.feedback.candidates import candidate_points, fit_with_positive_engagement
-from services.feedback.model import auc, feature_rows
+from services.feedback.logistic import auc, feature_rows
 from services.feedback.tuning import Observation
 from services.scoring.rubric import Rubric, load_rubric
 

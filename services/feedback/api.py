@@ -11,6 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response
 
 from services.feedback import proposals, service
+from services.feedback.activation import AutoActivation
 from services.feedback.attribution import AttributionKey
 from services.feedback.dependencies import FilterDep, ReaderDep, SettingsDep
 from services.feedback.funnel import Funnel
@@ -176,7 +177,7 @@ async def create_proposal(
     session: SessionDep, _: ReaderDep, where: FilterDep, body: ProposalCreate, settings: SettingsDep
 ) -> ProposalRead:
     version = body.version or _default_version(str(body.rubric.get("version", "rubric")))
-    auto = proposals.AutoActivation(
+    auto = AutoActivation(
         allowed=settings.tuning_auto_activate,
         max_points_change=settings.tuning_auto_max_points_change,
         max_bar_change=settings.tuning_auto_max_bar_change,

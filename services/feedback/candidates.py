@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from services.feedback.model import FittedModel, fit_logistic
+from services.feedback.logistic import FittedModel, fit_logistic
 
 
 def fit_with_positive_engagement(

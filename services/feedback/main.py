@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from services.feedback import api, pages
-from services.feedback.consumers import HANDLERS
+from services.feedback.consumers import build_handlers
 from services.feedback.models import outbox, processed_event
 from services.feedback.settings import FeedbackSettings
 from shared.runtime import ServiceRuntime, create_service_app
@@ -13,7 +13,7 @@ from shared.runtime import ServiceRuntime, create_service_app
 
 def create_app(settings: FeedbackSettings | None = None) -> FastAPI:
     settings = settings or FeedbackSettings()
-    runtime = ServiceRuntime(settings, outbox=outbox, processed=processed_event, handlers=HANDLERS)
+    runtime = ServiceRuntime(settings, outbox=outbox, processed=processed_event, handlers=build_handlers())
     return create_service_app(
         runtime,
         title="Baton feedback",

@@ -7,8 +7,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, Field
 
-from services.feedback.model import Backtest, FittedModel, RulePoints
-from services.feedback.proposals import Tuning, TuningMethod
+from services.feedback.activation import Tuning, TuningMethod
+from services.feedback.logistic import Backtest, FittedModel, RulePoints
 from services.feedback.schemas import IntervalRead
 from services.feedback.tuning import Policy, RuleEvidence
 

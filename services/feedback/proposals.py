@@ -3,42 +3,17 @@ the two teams' review. No transport here: the caller owns the session and its tr
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.feedback.activation import AutoActivation, Tuning, TuningMethod, activation_for
 from services.feedback.errors import RubricUnreadable
-from services.feedback.model import ModelProposal, backtest, propose_from_model
+from services.feedback.logistic import ModelProposal, backtest, propose_from_model
 from services.feedback.readable import rubric_problems
 from services.feedback.repository import FactFilter, OutcomeRepository
 from services.feedback.service import observation
 from services.feedback.tuning import Policy, propose
-
-TuningMethod = Literal["logistic", "lift"]
-
-
-@dataclass(frozen=True)
-class AutoActivation:
-    """Feedback's policy flag: may a proposal this small skip the two teams' review?"""
-
-    allowed: bool = False
-    max_points_change: int = 5
-    max_bar_change: int = 5
-    max_volume_change: float = 0.1
-
-
-@dataclass(frozen=True)
-class Activation:
-    mode: Literal["approval", "auto"]
-    reasons: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Tuning:
-    method: TuningMethod
-    result: ModelProposal
-    activation: Activation
 
 
 async def propose_rubric(
@@ -74,32 +49,6 @@ async def propose_rubric(
             tested = backtest(rubric, scored, judged, new_points=points, shift=shift)
         result = ModelProposal(proposal, backtest=tested)
     return Tuning(method, result, activation_for(result, auto or AutoActivation()))
-
-
-def activation_for(result: ModelProposal, auto: AutoActivation) -> Activation:
-    """`auto` only when the policy flag is on and the draft stays within every limit."""
-    proposal = result.proposal
-    if not proposal.ready:
-        return Activation("approval", ("no draft to activate",))
-    if not auto.allowed:
-        return Activation("approval", ("auto-activation is off: marketing and sales both approve",))
-    reasons = [
-        f"{r.rule_id} moves {r.proposed_points - r.points:+g} points, past the auto limit of "
-        f"{auto.max_points_change}"
-        for r in proposal.rules
-        if abs(r.proposed_points - r.points) > auto.max_points_change
-    ]
-    bar = proposal.bar
-    if bar is not None and abs(bar.proposed - bar.current) > auto.max_bar_change:
-        reasons.append(
-            f"the bar moves {bar.proposed - bar.current:+g}, past the auto limit of {auto.max_bar_change}"
-        )
-    change = None if result.backtest is None else result.backtest.volume_change
-    if change is None or abs(change) > auto.max_volume_change:
-        reasons.append(
-            f"MQL volume change {change} is unknown or past the auto limit of {auto.max_volume_change:.0%}"
-        )
-    return Activation("approval", tuple(reasons)) if reasons else Activation("auto", ())
 
 
 def _field_error(problem: str) -> dict[str, Any]:

@@ -8,15 +8,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import ColumnElement, String, and_, cast, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.feedback.funnel import CONVERSIONS, Stage
 from services.feedback.models import STAGE_COLUMNS, LeadFact
+from services.feedback.reports import Dimension, SlaTally, Speed
 
-Dimension = Literal["source", "campaign", "form_id", "grade", "rubric_version", "rep_id", "sla_tier", "month"]
 NONE_KEY = "(none)"
 
 
@@ -31,25 +31,6 @@ class FactFilter:
     rep_id: uuid.UUID | None = None
     ingested_from: datetime | None = None
     ingested_before: datetime | None = None
-
-
-@dataclass(frozen=True)
-class Speed:
-    key: str | None
-    system_n: int
-    system_p50_s: float | None
-    system_p95_s: float | None
-    human_n: int
-    human_p50_s: float | None
-    human_p95_s: float | None
-
-
-@dataclass(frozen=True)
-class SlaTally:
-    key: str | None
-    met: int
-    missed: int
-    pending: int
 
 
 # The verdict that sent a lead to sales describes it better than a later re-score.

@@ -8,8 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.feedback.attribution import AttributionKey
 from services.feedback.funnel import Stage
+from services.feedback.reports import Attribution
 from services.feedback.reverse_funnel import Plan
-from services.feedback.service import Attribution
 
 
 def money(amount: Decimal) -> float:

@@ -9,21 +9,25 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.feedback.funnel import Funnel, Stage
 from services.feedback.pareto import ParetoRow
-from services.feedback.repository import Dimension, Speed
+from services.feedback.reports import Dimension, MqlMonth, Reasons, SlaShare, Speed
 from services.feedback.review import DraftReview
-from services.feedback.service import MqlMonth, Reasons, SlaShare
 from services.feedback.tuning import Interval
 
+# Any report dimension; the team reports group by the ones below.
 GroupBy = Dimension
 TeamGroupBy = Literal["sla_tier", "rep_id", "source", "campaign", "month"]
 
 
 class StageCountRead(BaseModel):
+    """Leads that reached one funnel stage."""
+
     stage: Stage
     count: int
 
 
 class ConversionRead(BaseModel):
+    """The conversion from one stage to a later one: its rate and median time."""
+
     model_config = ConfigDict(populate_by_name=True)
 
     from_stage: Stage = Field(alias="from")
@@ -35,11 +39,14 @@ class ConversionRead(BaseModel):
 
 
 class FunnelRead(BaseModel):
+    """The funnel: leads at each stage and the conversions between them."""
+
     stages: list[StageCountRead]
     conversions: list[ConversionRead]
 
     @classmethod
     def of(cls, funnel: Funnel) -> FunnelRead:
+        """The funnel computed by `funnel.funnel_from_signatures`."""
         return cls(
             stages=[StageCountRead(stage=s.stage, count=s.count) for s in funnel.stages],
             conversions=[
@@ -52,27 +59,36 @@ class FunnelRead(BaseModel):
 
 
 class FunnelGroupRead(FunnelRead):
+    """The funnel of the leads sharing one value of the grouping dimension."""
+
     key: str | None = Field(description="The dimension's value; null when the lead has none.")
 
 
 class FunnelGroupsRead(BaseModel):
+    """The funnel per value of one dimension, largest group first."""
+
     by: GroupBy
     groups: list[FunnelGroupRead]
 
 
 class DurationRead(BaseModel):
+    """Median and 95th percentile of one duration, over the leads that have it."""
+
     n: int = Field(description="Leads with both timestamps.")
     p50_s: float | None
     p95_s: float | None
 
 
 class SpeedRowRead(BaseModel):
+    """Speed to lead for one group: system time and human time."""
+
     key: str | None
     system: DurationRead = Field(description="Form submission to assignment.")
     human: DurationRead = Field(description="Assignment to the rep's first touch.")
 
     @classmethod
     def of(cls, row: Speed) -> SpeedRowRead:
+        """A repository's speed row."""
         return cls(
             key=row.key,
             system=DurationRead(n=row.system_n, p50_s=row.system_p50_s, p95_s=row.system_p95_s),
@@ -81,11 +97,15 @@ class SpeedRowRead(BaseModel):
 
 
 class SpeedToLeadRead(BaseModel):
+    """Speed to lead, overall or per group."""
+
     by: TeamGroupBy | None
     rows: list[SpeedRowRead]
 
 
 class SlaRowRead(BaseModel):
+    """SLA attainment for one group: leads first touched in time, late, or not yet due."""
+
     key: str | None
     met: int
     missed: int = Field(description="Touched late, or untouched past the deadline.")
@@ -94,15 +114,20 @@ class SlaRowRead(BaseModel):
 
     @classmethod
     def of(cls, row: SlaShare) -> SlaRowRead:
+        """A tally with its share met."""
         return cls(key=row.key, met=row.met, missed=row.missed, pending=row.pending, share_met=row.share_met)
 
 
 class SlaRead(BaseModel):
+    """Sales' side of the agreement: SLA attainment, overall or per group."""
+
     by: TeamGroupBy | None
     rows: list[SlaRowRead]
 
 
 class ReasonRead(BaseModel):
+    """One rejection or loss reason with its share and running share (a Pareto row)."""
+
     reason: str
     count: int
     share: float
@@ -110,15 +135,19 @@ class ReasonRead(BaseModel):
 
     @classmethod
     def of(cls, row: ParetoRow) -> ReasonRead:
+        """A Pareto row."""
         return cls(reason=row.reason, count=row.count, share=row.share, cumulative_share=row.cumulative_share)
 
 
 class ReasonsRead(BaseModel):
+    """Why sales rejects leads and why deals are lost, most frequent first."""
+
     rejected: list[ReasonRead]
     lost: list[ReasonRead]
 
     @classmethod
     def of(cls, reasons: Reasons) -> ReasonsRead:
+        """The reasons report's result."""
         return cls(
             rejected=[ReasonRead.of(r) for r in reasons.rejected],
             lost=[ReasonRead.of(r) for r in reasons.lost],
@@ -126,6 +155,8 @@ class ReasonsRead(BaseModel):
 
 
 class MqlMonthRead(BaseModel):
+    """MQLs delivered in one month against the agreed monthly number."""
+
     month: str = Field(description="Calendar month (UTC) of qualification, YYYY-MM.")
     mqls: int
     target: int | None
@@ -133,30 +164,40 @@ class MqlMonthRead(BaseModel):
 
     @classmethod
     def of(cls, row: MqlMonth) -> MqlMonthRead:
+        """One month of MQL delivery."""
         return cls(month=row.month, mqls=row.mqls, target=row.target, share_of_target=row.share_of_target)
 
 
 class MqlDeliveryRead(BaseModel):
+    """Marketing's side of the agreement: MQLs delivered each month."""
+
     monthly_target: int | None
     months: list[MqlMonthRead]
 
 
 class IntervalRead(BaseModel):
+    """A confidence interval of a rate."""
+
     low: float
     high: float
 
     @classmethod
     def of(cls, interval: Interval | None) -> IntervalRead | None:
+        """A Wilson interval, or None when there is none."""
         return None if interval is None else cls(low=interval.low, high=interval.high)
 
 
 class ApprovalRead(BaseModel):
+    """One team's approval of a rubric draft."""
+
     team: str
     approver: str
     approved_at: datetime
 
 
 class RuleChangeRead(BaseModel):
+    """One rule a draft adds, removes or changes, with the outcomes of the leads it fired for."""
+
     rule_id: str
     section: str
     change: str = Field(description="added, removed or changed.")
@@ -170,6 +211,8 @@ class RuleChangeRead(BaseModel):
 
 
 class DraftReviewRead(BaseModel):
+    """A rubric draft awaiting approval, with the evidence both teams sign on."""
+
     version: str
     created_by: str
     created_at: datetime
@@ -181,6 +224,7 @@ class DraftReviewRead(BaseModel):
 
     @classmethod
     def of(cls, r: DraftReview) -> DraftReviewRead:
+        """A draft with the evidence for each rule it changes."""
         d = r.draft
         return cls(
             version=d.version,
@@ -211,5 +255,7 @@ class DraftReviewRead(BaseModel):
 
 
 class DraftReviewsRead(BaseModel):
+    """The rubric drafts awaiting approval, newest first."""
+
     scoring_configured: bool = Field(description="False when BATON_SCORING_URL is not set.")
     drafts: list[DraftReviewRead] = Field(description="Newest first.")

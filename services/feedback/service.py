@@ -7,7 +7,6 @@ read aggregates from the repository and hand them to the pure modules (`funnel`,
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import TypeVar
@@ -17,7 +16,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.feedback.attribution import (
     KEYS,
     AttributionKey,
-    Credit,
     attribute,
     touch_from_activity,
     touch_from_ingestion,
@@ -25,16 +23,18 @@ from services.feedback.attribution import (
 from services.feedback.errors import NotEnoughHistory
 from services.feedback.fact_repository import LeadFactRepository
 from services.feedback.funnel import Funnel, Stage, count_stages, funnel_from_signatures
-from services.feedback.pareto import ParetoRow, pareto
-from services.feedback.repository import (
+from services.feedback.pareto import pareto
+from services.feedback.reports import (
+    Attribution,
     Dimension,
-    FactFilter,
-    FunnelRepository,
-    OutcomeRepository,
-    ScoredLead,
+    FunnelGroup,
+    MqlMonth,
+    Reasons,
+    SlaShare,
     SlaTally,
     Speed,
 )
+from services.feedback.repository import FactFilter, FunnelRepository, OutcomeRepository, ScoredLead
 from services.feedback.revenue_repository import RevenueRepository
 from services.feedback.reverse_funnel import Plan, measured_rates, missing_measurements, plan
 from services.feedback.review import DraftReview, DraftSource, review
@@ -183,35 +183,6 @@ async def record_dispositioned(session: AsyncSession, event: LeadDispositioned) 
     )
 
 
-@dataclass(frozen=True)
-class FunnelGroup:
-    key: str | None
-    funnel: Funnel
-
-
-@dataclass(frozen=True)
-class SlaShare:
-    key: str | None
-    met: int
-    missed: int
-    pending: int
-    share_met: float | None
-
-
-@dataclass(frozen=True)
-class MqlMonth:
-    month: str
-    mqls: int
-    target: int | None
-    share_of_target: float | None
-
-
-@dataclass(frozen=True)
-class Reasons:
-    rejected: tuple[ParetoRow, ...]
-    lost: tuple[ParetoRow, ...]
-
-
 async def funnel_report(session: AsyncSession, where: FactFilter) -> Funnel:
     """Leads at each stage (a stage reached implies the earlier ones), the conversions and
     the median time each conversion takes."""
@@ -273,14 +244,6 @@ async def reasons_report(session: AsyncSession, where: FactFilter) -> Reasons:
         rejected=pareto(await facts.reason_counts(where, stage=Stage.REJECTED)),
         lost=pareto(await facts.reason_counts(where, stage=Stage.LOST)),
     )
-
-
-@dataclass(frozen=True)
-class Attribution:
-    by: AttributionKey
-    deals: int
-    revenue: Decimal
-    rows: list[Credit]
 
 
 async def revenue_attribution(session: AsyncSession, where: FactFilter, *, by: AttributionKey) -> Attribution:

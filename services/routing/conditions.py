@@ -1,17 +1,20 @@
-"""The conditions of routing rules: four operators over the lead fields rules may test, and
-the facts derived from them (region from country). Pure."""
+"""The conditions of routing rules: four of the shared operators (`shared.conditions`) over the
+lead fields rules may test, and the facts derived from them (region from country). Pure."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
-from functools import cached_property
-from typing import Annotated, Literal, Self
+from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-Scalar = str | int | float | bool
-FieldValue = str | int | float | bool | None
+from shared import conditions
+
+# Re-exported for the routing modules that import them from here (to go once they import
+# `shared.conditions` themselves).
+from shared.conditions import FieldValue as FieldValue
+from shared.conditions import comparable as comparable
+from shared.conditions import normalize as normalize
 
 # What a rule may test: the lead snapshot scoring sends, the qualification, and two derived
 # fields (region from country, segment from company size).
@@ -59,91 +62,24 @@ def _known_field(name: str) -> str:
 LeadField = Annotated[str, AfterValidator(_known_field)]
 
 
-def normalize(value: Scalar) -> str:
-    """One comparable text form: case-folded strings, 'true'/'false', integral floats as ints."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, int | float):
-        return str(value)
-    return value.strip().casefold()
-
-
-def comparable(value: FieldValue) -> str | None:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    return normalize(value)
-
-
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class Equals(Strict):
+class Equals(conditions.Equals[LeadField]):
     """The field equals the value (strings compared case-insensitively)."""
 
-    field: LeadField
-    op: Literal["equals"]
-    value: Scalar
 
-    def matches(self, value: FieldValue) -> bool:
-        return comparable(value) == normalize(self.value)
-
-
-class In(Strict):
+class In(conditions.In[LeadField]):
     """The field equals one of the values (strings compared case-insensitively)."""
 
-    field: LeadField
-    op: Literal["in"]
-    value: list[Scalar] = Field(min_length=1)
 
-    @cached_property
-    def _normalized(self) -> frozenset[str]:
-        return frozenset(normalize(v) for v in self.value)
-
-    def matches(self, value: FieldValue) -> bool:
-        text = comparable(value)
-        return text is not None and text in self._normalized
-
-
-class Exists(Strict):
+class Exists(conditions.Exists[LeadField]):
     """The field has a value (or, with `value: false`, has none)."""
 
-    field: LeadField
-    op: Literal["exists"]
-    value: bool = True
 
-    def matches(self, value: FieldValue) -> bool:
-        return (comparable(value) is not None) == self.value
-
-
-class Range(Strict):
+class Range(conditions.Range[LeadField]):
     """The field, read as a number, lies within [min, max] (either bound may be left out)."""
-
-    field: LeadField
-    op: Literal["range"]
-    min: float | None = None
-    max: float | None = None
-
-    @model_validator(mode="after")
-    def _bounded(self) -> Self:
-        if self.min is None and self.max is None:
-            raise ValueError("range needs at least one of min and max")
-        if self.min is not None and self.max is not None and self.min > self.max:
-            raise ValueError(f"range min {self.min} is greater than max {self.max}")
-        return self
-
-    def matches(self, value: FieldValue) -> bool:
-        if value is None or isinstance(value, bool):
-            return False
-        try:
-            number = float(value)
-        except (ValueError, OverflowError):
-            return False
-        if math.isnan(number):
-            return False
-        return (self.min is None or number >= self.min) and (self.max is None or number <= self.max)
 
 
 Condition = Annotated[Equals | In | Exists | Range, Field(discriminator="op")]

@@ -43,6 +43,10 @@ Team = Literal["marketing", "sales"]
 TEAMS: tuple[Team, ...] = ("marketing", "sales")
 
 
+# Where `ActiveRubric.in_force` keeps its answer for the rest of the session's transaction.
+_IN_FORCE = "scoring.rubrics_in_force"
+
+
 class ActiveRubric:
     """The rubric scoring uses now: the active version in the database or, before any
     activation, the rubric file the service was configured with. Parsed documents are cached
@@ -62,6 +66,18 @@ class ActiveRubric:
         """Drafts running in shadow: scored on live traffic, never published."""
         stamps = await RubricRepository(session).shadow_stamps()
         return [self._parsed.get(stamp) or await self.version(session, stamp[0]) for stamp in stamps]
+
+    async def in_force(self, session: AsyncSession) -> tuple[Rubric, list[Rubric]]:
+        """The active rubric and the shadows, looked up once per transaction: a consumer batch
+        scores all its events with the rubrics in force when it began, as one event would be."""
+        transaction = session.get_transaction()
+        cached = session.info.get(_IN_FORCE)
+        if cached is not None and transaction is not None and cached[0] is transaction:
+            return cached[1], cached[2]
+        rubric = await self.current(session)
+        shadows = await self.shadows(session)
+        session.info[_IN_FORCE] = (transaction, rubric, shadows)
+        return rubric, shadows
 
     async def version(self, session: AsyncSession, version: str) -> Rubric:
         if version == self.configured.version:

@@ -18,13 +18,19 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.scoring.evaluation import Activity, Profile
+from services.scoring.evaluation import Activity
 from services.scoring.lead_repository import ActivityRepository, ProfileRepository
 from services.scoring.models import outbox
 from services.scoring.records import qualified_event, score_row, scored_event
-from services.scoring.repository import ScoreRepository, ShadowScoreRepository
+from services.scoring.repository import ScoreRepository
 from services.scoring.rubric import Rubric
-from services.scoring.service import activity_properties, profile_fields, to_activity, to_profile
+from services.scoring.service import (
+    activity_properties,
+    profile_fields,
+    record_shadow_scores,
+    to_activity,
+    to_profile,
+)
 from shared.contracts import ActivityRecorded, Envelope, LeadIngested, utc_now
 from shared.contracts.rounds import rounds_by_lead
 from shared.outbox import add_events
@@ -93,7 +99,7 @@ async def _score_round(
         lead = to_profile(profile)
         history = _until(histories[event.lead_id], now)
         evaluation = rubric.evaluate(lead, history, now=now)
-        await _record_shadows(session, shadows, event, lead, history, now)
+        await record_shadow_scores(session, shadows, event=event, lead=lead, history=history)
         rows.append(score_row(event.lead_id, evaluation, caused_by=event))
         staged.append(scored_event(event.lead_id, evaluation, caused_by=event))
         reason = evaluation.qualification_reason
@@ -118,24 +124,3 @@ async def _score_round(
 
 def _until(history: list[Activity], now: datetime) -> list[Activity]:
     return [a for a in history if a.occurred_at <= now]
-
-
-async def _record_shadows(
-    session: AsyncSession,
-    shadows: Sequence[Rubric],
-    event: Envelope,
-    lead: Profile,
-    history: list[Activity],
-    now: datetime,
-) -> None:
-    for shadow in shadows:
-        would = shadow.evaluate(lead, history, now=now)
-        await ShadowScoreRepository(session).add(
-            rubric_version=shadow.version,
-            lead_id=event.lead_id,
-            event_id=event.event_id,
-            score=would.score,
-            grade=would.grade,
-            is_mql=would.is_mql,
-            scored_at=now,
-        )

@@ -1,8 +1,8 @@
 """The rubric compiled once into generated functions and closures: the evaluator scoring runs on
 every event.
 
-`services.scoring.evaluation.evaluate` is the reference semantics, written to be read; this
-module computes exactly the same `Evaluation` (same numbers, same fired rules, same wording) at a
+`reference_evaluation.evaluate` is the reference semantics, written to be read; this module
+computes exactly the same `Evaluation` (same numbers, same fired rules, same wording) at a
 fraction of the cost: conditions are answered once per distinct field value (bit masks remembered
 per value, the fit outcome remembered per mask), one generated pass over the activities serves
 every engagement rule and the hand-raiser test, and results are built without pydantic's or the
@@ -15,16 +15,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import fields
 from datetime import datetime
 from operator import attrgetter
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 from services.scoring.engagement_rules import FLAGGED, HandRaiser, compile_activity_pass, fired_rule
 from services.scoring.evaluation import Activity, Evaluation, Profile, QualificationReason
 from services.scoring.predicates import MEMO_SIZE
-from services.scoring.profile_rules import compile_profile_rules
+from services.scoring.profile_rules import ProfileRule, compile_profile_rules
+from services.scoring.rubric_sections import EngagementRule, GradeBand, Qualification, SlaTier
 from shared.contracts import FiredRule
-
-if TYPE_CHECKING:
-    from services.scoring.rubric import Rubric
 
 
 class _Fit(NamedTuple):
@@ -61,19 +59,27 @@ _new_evaluation = _evaluation_factory()
 class CompiledRubric:
     """A rubric's rules as generated functions and precomputed constants; `evaluate` is the hot path."""
 
-    def __init__(self, rubric: Rubric) -> None:
-        self.version = rubric.version
-        # Fit then negative rules, in rubric order: (conditions, explanation, disqualifies).
-        rules = [(r.when, rubric.fired_rule(r.id), False) for r in rubric.fit]
-        rules += [(r.when, rubric.fired_rule(r.id), r.disqualify) for r in rubric.negative]
-        self._profile_rules = compile_profile_rules(sorted(rubric.profile_fields), rules, self._fit)
-        q = rubric.qualification
+    def __init__(
+        self,
+        *,
+        version: str,
+        profile_rules: Sequence[ProfileRule],
+        engagement: Sequence[EngagementRule],
+        grades: Sequence[GradeBand],
+        qualification: Qualification,
+        sla: Sequence[SlaTier],
+    ) -> None:
+        """A validated rubric's parts; `profile_rules` are its fit then negative rules, in order."""
+        self.version = version
+        fields = sorted({c.field for conditions, _, _ in profile_rules for c in conditions})
+        self._profile_rules = compile_profile_rules(fields, profile_rules, self._fit)
+        q = qualification
         self._activity_pass = compile_activity_pass(
-            rubric.engagement, frozenset(f.casefold() for f in q.hand_raiser_forms)
+            engagement, frozenset(f.casefold() for f in q.hand_raiser_forms)
         )
-        self._bands = [(b.grade, b.min_fit) for b in rubric.grades]
-        self._rank = {b.grade: i for i, b in enumerate(rubric.grades)}
-        self._tiers = {t.grade: (t.tier, t.minutes) for t in rubric.sla}
+        self._bands = [(b.grade, b.min_fit) for b in grades]
+        self._rank = {b.grade: i for i, b in enumerate(grades)}
+        self._tiers = {t.grade: (t.tier, t.minutes) for t in sla}
         self._mql = [
             (self._rank[c.grade_at_least], c.grade_at_least, c.min_engagement, f"{c.min_engagement:g}")
             for c in q.mql
@@ -88,7 +94,7 @@ class CompiledRubric:
         return _Fit(tuple(fired), fit_score, disqualified, grade, self._rank[grade], tier, minutes)
 
     def evaluate(self, profile: Profile, activities: Sequence[Activity], *, now: datetime) -> Evaluation:
-        """Score `profile` with `activities` up to `now`, as `evaluation.evaluate` does."""
+        """Score `profile` with `activities` up to `now`, as `reference_evaluation.evaluate` does."""
         fit_fired, fit_score, disqualified, grade, rank, sla_tier, sla_minutes = self._profile_rules(profile)
 
         recent = sorted(activities, key=_by_time, reverse=True)

@@ -1,8 +1,8 @@
 """Scoring's Kafka handlers: parse the event, call one use case.
 
 The shared `EventConsumer` owns the transaction and the idempotency record; handlers hold only
-the call. They are built by a factory so the active-rubric lookup, created once at start-up,
-is closed over.
+the call. They are built by a factory so the active rubric, created once at start-up (and kept
+on `app.state`), is closed over.
 """
 
 from __future__ import annotations
@@ -14,38 +14,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.scoring import batch, service
 from services.scoring.agreement import ActiveRubric
 from services.scoring.batch import ScoredEvent
-from services.scoring.rubric import Rubric
 from shared.contracts import ActivityRecorded, LeadDispositioned, LeadErased, LeadIngested
 from shared.contracts.topics import ACTIVITY_RECORDED, LEAD_DISPOSITIONED, LEAD_ERASED, LEAD_INGESTED
 from shared.kafka import BatchingHandler, EventHandler
 
-_RUBRICS = "scoring.rubrics_of"
-
-
-async def rubrics_for(session: AsyncSession, active: ActiveRubric) -> tuple[Rubric, list[Rubric]]:
-    """The active rubric and the shadows, looked up once per transaction: a consumer batch
-    scores all its events with the rubrics in force when it began, as one event would be."""
-    transaction = session.get_transaction()
-    cached = session.info.get(_RUBRICS)
-    if cached is not None and transaction is not None and cached[0] is transaction:
-        return cached[1], cached[2]
-    rubric = await active.current(session)
-    shadows = await active.shadows(session)
-    session.info[_RUBRICS] = (transaction, rubric, shadows)
-    return rubric, shadows
-
 
 def build_handlers(active: ActiveRubric) -> Mapping[str, EventHandler]:
+    """Scoring's handlers by topic, scoring with the rubrics `active` holds in force."""
+
     async def on_lead_ingested(session: AsyncSession, event: LeadIngested) -> None:
-        rubric, shadows = await rubrics_for(session, active)
+        rubric, shadows = await active.in_force(session)
         await service.score_lead(session, rubric=rubric, event=event, shadows=shadows)
 
     async def on_activity_recorded(session: AsyncSession, event: ActivityRecorded) -> None:
-        rubric, shadows = await rubrics_for(session, active)
+        rubric, shadows = await active.in_force(session)
         await service.score_activity(session, rubric=rubric, event=event, shadows=shadows)
 
     async def on_scored_events(session: AsyncSession, events: Sequence[ScoredEvent]) -> None:
-        rubric, shadows = await rubrics_for(session, active)
+        rubric, shadows = await active.in_force(session)
         await batch.score_events(session, rubric=rubric, events=events, shadows=shadows)
 
     async def on_lead_dispositioned(session: AsyncSession, event: LeadDispositioned) -> None:

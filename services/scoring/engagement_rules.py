@@ -1,12 +1,12 @@
 """A rubric's engagement rules (and its hand-raiser test) generated into one pass over a lead's
 activities.
 
-`evaluation._engagement` groups the activities by type, then tests every rule of the type on
-every activity, and `evaluation._qualification` reads them all again for a hand-raiser. Here
-one generated loop visits each activity once (most recent first), computes its age at most once,
-looks up which conditions its properties satisfy (a bit mask remembered per property value) and
-appends the age to the list of every rule it matches; each rule with matches then becomes its
-`FiredRule`. Only constants from the validated rubric reach the generated source, by name: no
+`reference_evaluation._engagement` groups the activities by type, then tests every rule of the
+type on every activity, and `reference_evaluation._qualification` reads them all again for a
+hand-raiser. Here one generated loop visits each activity once (most recent first), computes its
+age at most once, looks up which conditions its properties satisfy (a bit mask remembered per
+property value) and appends the age to the list of every rule it matches; each rule with matches
+then becomes its `FiredRule`. Only constants from the validated rubric reach the generated source, by name: no
 rubric text is ever part of it.
 """
 
@@ -15,19 +15,17 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Collection, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from pydantic import BaseModel
 
-from services.scoring.conditions import FieldValue
 from services.scoring.evaluation import SECONDS_PER_DAY, Activity, RuleKind
 from services.scoring.predicates import Mask, Memo, Test, compile_test, mask_of
+from services.scoring.rubric_sections import EngagementRule
+from shared.conditions import FieldValue
 from shared.contracts import FiredRule
 
-if TYPE_CHECKING:
-    from services.scoring.rubric import EngagementRule
-
-# The activity type and property `evaluation._qualification` reads for hand-raiser forms.
+# The activity type and property `reference_evaluation._qualification` reads for hand-raiser forms.
 HAND_RAISER_TYPE = "form_submission"
 HAND_RAISER_FORM_KEY = "form_id"
 
@@ -179,7 +177,7 @@ def _is_hand_raiser_form(forms: Collection[str]) -> Test:
 
 
 def _firing(rule: EngagementRule) -> Callable[[list[float]], FiredRule]:
-    """`evaluation._engagement` for one rule, given the ages in seconds of its matching
+    """`reference_evaluation._engagement` for one rule, given the ages in seconds of its matching
     activities, most recent first."""
     rule_id, points, limit, cap = rule.id, rule.points, rule.max_occurrences, rule.cap
     half_life_s = None if rule.half_life_days is None else rule.half_life_days * SECONDS_PER_DAY

@@ -1,26 +1,14 @@
 """Rule conditions as plain closures, and the per-value memo the compiled evaluator reads them through.
 
-Each closure is its condition's own `test` (in `conditions.py`) over precomputed constants.
+Each closure is its condition's own `test` (in `shared.conditions`) over precomputed constants.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
 
-from services.scoring.conditions import (
-    Contains,
-    Equals,
-    Exists,
-    FieldValue,
-    In,
-    Range,
-    Regex,
-    comparable,
-)
-
-if TYPE_CHECKING:
-    from services.scoring.evaluation import Condition
+from services.scoring.conditions import Condition
+from shared.conditions import Contains, Equals, Exists, FieldValue, In, Range, Regex, comparable, in_range
 
 # A test receives the raw value and its normalized text (None when the field is empty).
 Test = Callable[[FieldValue, "str | None"], bool]
@@ -37,7 +25,7 @@ MEMOABLE = frozenset({str, int, type(None)})
 
 
 def text_of(value: FieldValue) -> str | None:
-    """`conditions.comparable`, with the common cases (absent, text, whole number) first."""
+    """`shared.conditions.comparable`, with the common cases (absent, text, whole number) first."""
     if value is None:
         return None
     cls = value.__class__
@@ -69,23 +57,9 @@ def compile_test(condition: Condition) -> Test:
         wanted = condition.value
         return lambda value, text: (text is not None) == wanted
     if isinstance(condition, Range):
-        return range_test(condition.min, condition.max)
+        low, high = condition.min, condition.max
+        return lambda value, text: in_range(value, low, high)
     raise TypeError(f"unknown condition {type(condition).__name__}")
-
-
-def range_test(low: float | None, high: float | None) -> Test:
-    def test(value: FieldValue, text: str | None) -> bool:
-        if value is None or value.__class__ is bool:
-            return False
-        try:
-            number = float(value)
-        except ValueError:
-            return False
-        if number != number:  # NaN
-            return False
-        return (low is None or number >= low) and (high is None or number <= high)
-
-    return test
 
 
 def mask_of(tests: Sequence[tuple[Mask, Test]], memo: Memo) -> Callable[[FieldValue], Mask]:

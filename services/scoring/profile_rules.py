@@ -12,15 +12,12 @@ generated source, by name: no rubric text is ever part of it.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
-from services.scoring.conditions import PROFILE_FIELDS, PROFILE_PREFIXES
+from services.scoring.conditions import PROFILE_FIELDS, PROFILE_PREFIXES, Condition
 from services.scoring.evaluation import Profile
 from services.scoring.predicates import MEMO_SIZE, MEMOABLE, Mask, Memo, Test, compile_test, mask_of
 from shared.contracts import FiredRule
-
-if TYPE_CHECKING:
-    from services.scoring.evaluation import Condition
 
 ATTRIBUTE_FIELDS = frozenset(PROFILE_FIELDS - {"email_domain"})
 MAPPING_FIELDS = frozenset(prefix.removesuffix(".") for prefix in PROFILE_PREFIXES)
@@ -48,6 +45,8 @@ def _is_text(field: str) -> bool:
     return Profile.model_fields[field].annotation in (str, str | None)
 
 
+# A fit or negative rule: its conditions, its explanation when it fires, whether it disqualifies.
+ProfileRule = tuple[Sequence[Condition], FiredRule, bool]
 Outcome = TypeVar("Outcome")
 # (fired rules in rubric order, their summed points, whether one disqualifies) -> the outcome
 Finish = Callable[[list[FiredRule], float, bool], Outcome]
@@ -55,7 +54,7 @@ Finish = Callable[[list[FiredRule], float, bool], Outcome]
 
 def compile_profile_rules(
     fields: Sequence[str],
-    rules: Sequence[tuple[Sequence[Condition], FiredRule, bool]],
+    rules: Sequence[ProfileRule],
     finish: Finish[Outcome],
 ) -> Callable[[Profile], Outcome]:
     """One function evaluating `rules` (conditions, explanation, disqualifies) in order and

@@ -1,8 +1,9 @@
 """The rubric: the versioned definition of a qualified lead that marketing and sales both sign.
 
-A rubric is a YAML document validated by these pydantic models. Everything a rule references
-(fields, activity types, grades) is checked at load time, and every error is reported with its
-path, so a rubric that loads is one that means what it says.
+A rubric is a YAML document validated by these pydantic models (its sections are in
+`rubric_sections.py`). Everything a rule references (fields, activity types, grades) is checked
+at load time, and every error is reported with its path, so a rubric that loads is one that
+means what it says.
 """
 
 from __future__ import annotations
@@ -14,19 +15,27 @@ from functools import cached_property
 from importlib.resources import files
 from itertools import pairwise
 from pathlib import Path
-from typing import Annotated, Self
+from typing import Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 
 from services.scoring.compiled import CompiledRubric
-from services.scoring.conditions import ActivityCondition, ActivityType, ProfileCondition
 from services.scoring.evaluation import Activity, Evaluation, Profile
+from services.scoring.profile_rules import ProfileRule
+from services.scoring.rubric_sections import (
+    EngagementRule,
+    FitRule,
+    GradeBand,
+    NegativeRule,
+    Qualification,
+    SlaTier,
+    Stage,
+    Strict,
+)
 from shared.authored import DocumentInvalid, load_yaml, validate_document
 from shared.contracts import FiredRule
 
 STARTER_RUBRIC = "starter.yaml"
-
-Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", max_length=100)]
 
 
 class RubricInvalid(DocumentInvalid):
@@ -35,87 +44,7 @@ class RubricInvalid(DocumentInvalid):
     kind = "rubric"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Stage(_Strict):
-    """A lifecycle stage and the words both teams agreed to define it with."""
-
-    id: Slug
-    name: str
-    definition: str
-
-
-class _Rule(_Strict):
-    id: Slug
-    description: str = Field(min_length=1, description="Why the rule exists; shown in score explanations.")
-
-    @field_validator("when", mode="before", check_fields=False)
-    @classmethod
-    def _single_condition(cls, value: object) -> object:
-        # A rule with one condition may give it as a mapping instead of a one-item list.
-        return [value] if isinstance(value, dict) else value
-
-
-class FitRule(_Rule):
-    """Points for who the lead is. Fit never decays."""
-
-    when: Annotated[list[ProfileCondition], Field(min_length=1)]
-    points: float = Field(gt=0)
-
-
-class NegativeRule(_Rule):
-    """Points taken away for who the lead is; `disqualify` also bars qualification outright."""
-
-    when: Annotated[list[ProfileCondition], Field(min_length=1)]
-    points: float = Field(le=0)
-    disqualify: bool = False
-
-
-class EngagementRule(_Rule):
-    """Points per matching activity, decayed by age, counted at most `max_occurrences` times
-    (most recent first) and capped at `cap` points in total."""
-
-    activity: ActivityType
-    when: list[ActivityCondition] = Field(default_factory=list)
-    points: float = Field(gt=0)
-    cap: float | None = Field(default=None, gt=0)
-    max_occurrences: int | None = Field(default=None, ge=1)
-    half_life_days: float | None = Field(
-        default=None, gt=0, description="Age at which an activity counts half; omitted means no decay."
-    )
-
-
-class GradeBand(_Strict):
-    grade: str = Field(min_length=1, max_length=16)
-    min_fit: float | None = Field(
-        default=None, description="Lowest fit score of the band; the last has none."
-    )
-
-
-class MqlCriterion(_Strict):
-    """Qualifies when the grade is this good or better and engagement reaches `min_engagement`."""
-
-    grade_at_least: str
-    min_engagement: float = 0
-
-
-class Qualification(_Strict):
-    mql: list[MqlCriterion] = Field(default_factory=list)
-    min_total: float | None = Field(default=None, description="Any lead reaching this total qualifies.")
-    hand_raiser_forms: list[str] = Field(default_factory=list, description="Forms that qualify at once.")
-
-
-class SlaTier(_Strict):
-    """How soon sales must first touch a qualified lead of this grade."""
-
-    grade: str
-    tier: str = Field(min_length=1, max_length=64)
-    minutes: int = Field(gt=0)
-
-
-class Rubric(_Strict):
+class Rubric(Strict):
     """One version of the agreement. Fields are validated in order, so the checks that refer to
     grades (qualification, SLA tiers) can see the bands declared before them."""
 
@@ -232,10 +161,20 @@ class Rubric(_Strict):
     @cached_property
     def compiled(self) -> CompiledRubric:
         """This rubric compiled for evaluation; built on first use, once per parsed rubric."""
-        return CompiledRubric(self)
+        # Fit then negative rules, in rubric order: (conditions, explanation, disqualifies).
+        rules: list[ProfileRule] = [(r.when, self.fired_rule(r.id), False) for r in self.fit]
+        rules += [(r.when, self.fired_rule(r.id), r.disqualify) for r in self.negative]
+        return CompiledRubric(
+            version=self.version,
+            profile_rules=rules,
+            engagement=self.engagement,
+            grades=self.grades,
+            qualification=self.qualification,
+            sla=self.sla,
+        )
 
     def evaluate(self, profile: Profile, activities: Sequence[Activity], *, now: datetime) -> Evaluation:
-        """Score the lead as of `now`, with the semantics of `services.scoring.evaluation.evaluate`."""
+        """Score the lead as of `now`, with the semantics of `reference_evaluation.evaluate`."""
         return self.compiled.evaluate(profile, activities, now=now)
 
 

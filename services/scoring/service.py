@@ -117,6 +117,20 @@ async def _evaluate(
     history = [to_activity(a) for a in await ActivityRepository(session).for_lead(event.lead_id, until=now)]
     lead = to_profile(profile)
     evaluation = rubric.evaluate(lead, history, now=now)
+    await record_shadow_scores(session, shadows, event=event, lead=lead, history=history)
+    return evaluation
+
+
+async def record_shadow_scores(
+    session: AsyncSession,
+    shadows: Sequence[Rubric],
+    *,
+    event: Envelope,
+    lead: Profile,
+    history: Sequence[Activity],
+) -> None:
+    """Store what each shadow rubric would have scored for the event, as of the event's time."""
+    now = event.occurred_at
     for shadow in shadows:
         would = shadow.evaluate(lead, history, now=now)
         await ShadowScoreRepository(session).add(
@@ -128,7 +142,6 @@ async def _evaluate(
             is_mql=would.is_mql,
             scored_at=now,
         )
-    return evaluation
 
 
 async def record_evaluation(

@@ -16,7 +16,7 @@ import pytest
 
 from services.feedback import service
 from services.feedback.attribution import UNATTRIBUTED
-from services.feedback.consumers import HANDLERS
+from services.feedback.consumers import build_handlers
 from services.feedback.errors import NotEnoughHistory
 from services.feedback.funnel import Stage
 from services.feedback.main import create_app
@@ -31,6 +31,7 @@ from tests.integration.test_feedback_api import publish
 from tests.support import eventually, running_app, running_service
 
 ALL = FactFilter()
+HANDLERS = build_handlers()
 MANAGER = bearer(Role.MANAGER)
 
 

@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.scoring.evaluation import Activity, Evaluation, Profile, evaluate
+from services.scoring.evaluation import Activity, Evaluation, Profile
 from services.scoring.predicates import MEMO_SIZE
+from services.scoring.reference_evaluation import evaluate
 from services.scoring.rubric import Rubric, load_rubric
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.feedback.model import (
+from services.feedback.logistic import (
     feature_rows,
     fit_logistic,
     headroom,

@@ -197,9 +197,10 @@ def test_contracts_import_only_pydantic_the_standard_library_and_themselves() ->
     assert found == []
 
 
-# The services' own packages get the same assertion once their loops are broken (issue 18);
-# until then `test_cycles_are_reported_as_paths` shows how a loop is reported.
-@pytest.mark.parametrize("package", ["shared", "baton"])
+@pytest.mark.parametrize(
+    "package",
+    ["shared", "baton", "services.ingest", "services.scoring", "services.routing", "services.feedback"],
+)
 def test_no_import_cycles_inside(package: str) -> None:
     assert _cycles(_local_edges(package)) == []
 

@@ -230,11 +230,22 @@ class ActivityBatchResult(BaseModel):
     results: list[ActivityResult]
 
 
+class LeadNotFetched(BaseModel):
+    """A platform lead the platform's API refused for good (deleted, unreadable with this token):
+    acknowledged, so the platform stops retrying it, with the reason."""
+
+    external_id: str
+    reason: str
+
+
 class WebhookAccepted(BaseModel):
     provider: str
     leads: list[SubmissionAccepted] = Field(default_factory=list)
     duplicates: int = 0
     erased: int = 0
+    not_fetched: list[LeadNotFetched] = Field(
+        default_factory=list, description="Leads the platform's API refused for good, with the reason."
+    )
 
 
 class ErasureRequest(BaseModel):

@@ -203,8 +203,12 @@ def linkedin_notice(urn: str, action: str) -> Delivery:
             "occurredAt": 1700000000000,
         }
     ).encode()
-    signed = {"X-LI-Signature": "hmacsha256=" + _hmac(body).hex(), "content-type": "application/json"}
-    bad = {**signed, "X-LI-Signature": "hmacsha256=" + _hmac(b"other").hex()}
+    # LinkedIn signs the body prefixed by `hmacsha256=` (its webhook-validation guide).
+    signed = {
+        "X-LI-Signature": "hmacsha256=" + _hmac(b"hmacsha256=" + body).hex(),
+        "content-type": "application/json",
+    }
+    bad = {**signed, "X-LI-Signature": "hmacsha256=" + _hmac(body).hex()}
     return Delivery("/v1/webhooks/linkedin", body, signed, lambda d: Delivery(d.path, d.body, bad, d.tamper))
 
 
@@ -446,13 +450,13 @@ class TestFacebook:
         assert "access_token=page-token" in platform.requests[-1]
         assert len(await staged(db, "lead.ingested")) == 1
 
-    async def test_graph_api_down_is_502_and_nothing_is_half_applied(
+    async def test_graph_api_down_is_503_so_meta_retries_and_nothing_is_half_applied(
         self, platform: FakePlatform, db: Database, settings_env: Infra
     ) -> None:
         platform.fail_next = 100
         async with ingest_client(create_app(settings_for(platform))) as http:
             response = await post(http, facebook(platform, person()))
-        assert response.status_code == 502
+        assert response.status_code == 503
         assert await staged(db) == []
 
     async def test_unconfigured_provider_is_404(self, db: Database, settings_env: Infra) -> None:

@@ -90,6 +90,7 @@ def classify_graph_error(status: int | None, body: object) -> Permanent | Transi
     return Permanent(reason) if isinstance(general, Permanent) else Transient(reason)
 
 
+RESPONSE_URN_PREFIX = "urn:li:leadGenFormResponse:"
 Classifier = Callable[[int | None, object], Permanent | Transient]
 CLASSIFIERS: dict[str, Classifier] = {"facebook": classify_graph_error}
 
@@ -182,7 +183,9 @@ class LinkedInLeadFetcher:
         self.api = api
 
     async def fetch(self, lead_id: str) -> Any:
-        return await self.api.get(f"leadFormResponses/{quote(lead_id, safe='')}", {})
+        # The notification names the response by URN; the endpoint takes the id it ends in.
+        response_id = lead_id.removeprefix(RESPONSE_URN_PREFIX) if "(" not in lead_id else lead_id
+        return await self.api.get(f"leadFormResponses/{quote(response_id, safe='')}", {})
 
     async def form(self, form_number: str) -> Any:
         return await self.api.get(f"leadForms/{quote(form_number, safe='')}", {})

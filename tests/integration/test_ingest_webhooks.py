@@ -35,9 +35,11 @@ SECRET = "webhook-secret-" + "z" * 20
 
 @dataclass
 class FakePlatform:
-    """A platform API: JSON by path, optionally failing the first requests with 503."""
+    """A platform API: JSON by path, an error answer (status, body) by path, optionally failing
+    the first requests with 503."""
 
     leads: dict[str, Any] = field(default_factory=dict)
+    errors: dict[str, tuple[int, Any]] = field(default_factory=dict)
     fail_next: int = 0
     requests: list[str] = field(default_factory=list)
     url: str = ""
@@ -45,6 +47,11 @@ class FakePlatform:
 
 @pytest.fixture
 def platform() -> Iterator[FakePlatform]:
+    yield from serve_platform()
+
+
+def serve_platform() -> Iterator[FakePlatform]:
+    """A `FakePlatform` answering on a local port until the generator closes."""
     fake = FakePlatform()
 
     class Handler(BaseHTTPRequestHandler):
@@ -56,8 +63,9 @@ def platform() -> Iterator[FakePlatform]:
                 self.send_response(503)
                 self.end_headers()
                 return
-            body = fake.leads.get(path.removeprefix("leadFormResponses/"))
-            self.send_response(200 if body is not None else 404)
+            key = path.removeprefix("leadFormResponses/")
+            status, body = fake.errors.get(key, (200, fake.leads.get(key)))
+            self.send_response(status if body is not None else 404)
             self.send_header("content-type", "application/json")
             self.end_headers()
             self.wfile.write(json.dumps(body or {"error": {"message": "unknown"}}).encode())

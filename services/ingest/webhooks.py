@@ -210,7 +210,7 @@ def _payload(provider: str, lead: PlatformLead) -> tuple[LeadIngestedPayload, di
     received_at = utc_now()
     fields = map_fields(lead.fields, {}, {})
     attributes = dict(lead.attributes)
-    submission = _validated(provider, lead, coerce_fields(fields), attributes)
+    submission = validated_submission(provider, lead, coerce_fields(fields), attributes)
     payload = to_ingested_payload(
         lead.form_id,
         submission,
@@ -225,7 +225,7 @@ def _payload(provider: str, lead: PlatformLead) -> tuple[LeadIngestedPayload, di
     return payload, submission.model_dump(mode="json", exclude_none=True)
 
 
-def _validated(
+def validated_submission(
     provider: str, lead: PlatformLead, fields: dict[str, Any], attributes: dict[str, str]
 ) -> FormSubmissionCreate:
     """The fields as a submission. A field Baton knows whose value does not fit (a phone number

@@ -93,6 +93,10 @@ def as_list(value: object, what: str) -> list[Any]:
 
 
 def as_time(value: object) -> datetime | None:
+    """An instant from epoch seconds or milliseconds (a number, or digits in a string, as HubSpot
+    documents `submittedAt`) or an ISO-8601 string; None when it is neither."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
     if isinstance(value, int | float) and not isinstance(value, bool):
         seconds = value / 1000 if value > 10**11 else value
         return datetime.fromtimestamp(seconds, UTC)
@@ -254,7 +258,12 @@ def hubspot_lead(body: object, *, external_id: str, form_id: str | None) -> Plat
     if context.get("pageUri"):
         fields["page_url"] = str(context["pageUri"])
     attributes = {"page_name": str(context["pageName"])} if context.get("pageName") else {}
-    consent = as_dict(data.get("legalConsentOptions", {}), "legalConsentOptions").get("consent")
+    options = as_dict(data.get("legalConsentOptions", {}), "legalConsentOptions")
+    consent = options.get("consent")
+    interest = options.get("legitimateInterest")
+    if isinstance(interest, dict) and interest.get("legalBasis"):
+        # A legal basis for processing, not the person's consent: kept, not mapped to consent.
+        attributes["legal_basis"] = str(interest["legalBasis"])
     if isinstance(consent, dict):
         communications = consent.get("communications") or []
         agreed = [c.get("value") is True for c in communications if isinstance(c, dict)]

@@ -215,6 +215,29 @@ class TestMetaGraphErrors:
         assert await staged(db) == []
 
 
+async def test_hubspot_documented_example_arrives_with_its_consent_and_string_timestamp(
+    platform: FakePlatform, db: Database, settings_env: Infra
+) -> None:
+    body = sample("hubspot_submission.json")
+    path = "/v1/webhooks/hubspot?formGuid=78c2891f-ebdd-44c0-bd94-15c012bbbfbf"
+    timestamp = str(int(time.time() * 1000))
+    # v3: base64 HMAC-SHA256 of method + URI + body + timestamp, the app's client secret as key.
+    message = b"POST" + f"http://testserver{path}".encode() + body + timestamp.encode()
+    headers = {
+        "X-HubSpot-Signature-v3": base64.b64encode(_hmac(message)).decode(),
+        "X-HubSpot-Request-Timestamp": timestamp,
+        "content-type": "application/json",
+    }
+    async with ingest_client(create_app(settings_for(platform))) as http:
+        response = await http.post(path, content=body, headers=headers)
+    assert response.status_code == 200, response.text
+    lead = (await ingested(db)).payload
+    assert (lead.email, lead.first_name) == ("example@example.com", "Jeff")
+    assert lead.consent is True
+    assert lead.submitted_at == datetime.fromtimestamp(1_517_927_174, UTC)
+    assert lead.form_id == "78c2891f-ebdd-44c0-bd94-15c012bbbfbf"
+
+
 async def test_hubspot_consent_and_submission_time_arrive(
     platform: FakePlatform, db: Database, settings_env: Infra
 ) -> None:

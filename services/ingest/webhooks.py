@@ -33,6 +33,7 @@ from services.ingest.platforms import LeadFetcher, LinkedInFetcher, Permanent, P
 from services.ingest.providers import LeadgenChange, PayloadInvalid, PlatformLead, facebook_lead
 from services.ingest.repository import FormRepository, SubmissionRepository
 from services.ingest.schemas import (
+    MAX_ATTRIBUTE_LENGTH,
     FormSubmissionCreate,
     LeadNotFetched,
     SubmissionAccepted,
@@ -249,7 +250,7 @@ def validated_submission(
                     f"{provider} lead {lead.external_id} is missing or has invalid fields", errors=errors
                 ) from exc
             for name in misfits:
-                attributes[name] = as_text(fields.pop(name)) or ""
+                attributes[name] = (as_text(fields.pop(name)) or "")[:MAX_ATTRIBUTE_LENGTH]
             log.info(
                 "ingest.webhook_fields_kept_as_attributes",
                 extra={"provider": provider, "external_id": lead.external_id, "fields": sorted(misfits)},
@@ -258,12 +259,16 @@ def validated_submission(
 
 def coerce_fields(fields: dict[str, Any]) -> dict[str, Any]:
     """Every value as text, whatever JSON type the platform sent (Webflow sends a phone number as
-    a number), except the types Baton's own fields take as they are."""
-    return {
-        key: value
-        if value is None
-        or (key == "consent" and isinstance(value, bool))
-        or (key == "company_size" and isinstance(value, int) and not isinstance(value, bool))
-        else as_text(value)
-        for key, value in fields.items()
-    }
+    a number), except the types Baton's own fields take as they are. An object where one of
+    Baton's fields is expected stays an object, so validation sets it aside as an attribute."""
+    return {key: _coerced(key, value) for key, value in fields.items()}
+
+
+def _coerced(key: str, value: Any) -> Any:
+    if value is None or (key == "consent" and isinstance(value, bool)):
+        return value
+    if key == "company_size" and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if key in FormSubmissionCreate.model_fields and isinstance(value, dict):
+        return value
+    return as_text(value)

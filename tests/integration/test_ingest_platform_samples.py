@@ -184,6 +184,26 @@ class TestWebflow:
 
 
 class TestMetaGraphErrors:
+    async def test_a_fetched_lead_brings_its_disclaimer_consent_and_created_time(
+        self, platform: FakePlatform, db: Database, settings_env: Infra
+    ) -> None:
+        who = person()
+        delivery = facebook(platform, who)
+        leadgen_id = str(json.loads(delivery.body)["entry"][0]["changes"][0]["value"]["leadgen_id"])
+        # The Lead node's `custom_disclaimer_responses`: checkbox_key and is_checked, both strings.
+        platform.leads[leadgen_id]["custom_disclaimer_responses"] = [
+            {"checkbox_key": "optin", "is_checked": "1"}
+        ]
+        async with ingest_client(create_app(settings_for(platform))) as http:
+            response = await post(http, delivery)
+        assert response.status_code == 200, response.text
+        lead = (await ingested(db)).payload
+        assert (lead.email, lead.first_name, lead.company) == (who["email"], "Ada", "Analytical")
+        assert lead.utm["campaign"] == who["campaign"]
+        assert lead.consent is True
+        assert lead.submitted_at == datetime(2026, 11, 23, 9, 30, tzinfo=UTC)
+        assert "custom_disclaimer_responses" in platform.requests[0]
+
     async def test_a_lead_the_graph_api_refuses_for_good_is_acknowledged_with_the_reason(
         self, platform: FakePlatform, db: Database, settings_env: Infra
     ) -> None:

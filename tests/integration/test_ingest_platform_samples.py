@@ -28,6 +28,7 @@ from tests.integration.test_ingest_webhooks import (
     _hmac,
     facebook,
     hubspot,
+    linkedin,
     person,
     post,
     serve_platform,
@@ -69,12 +70,16 @@ class TestLinkedIn:
         }
 
     def notification(self, *, prefix_header: bool = True) -> tuple[bytes, dict[str, str]]:
+        # Lead Sync's notification, as documented: the form by its versioned URN (with the
+        # space after the comma), the response by URN, the owner and the creative.
         body = json.dumps(
             {
                 "type": "LEAD_ACTION",
                 "leadGenFormResponse": f"urn:li:leadGenFormResponse:{self.RESPONSE_ID}",
-                "leadGenForm": "urn:li:leadGenForm:3213",
+                "leadGenForm": "urn:li:versionedLeadGenForm:(urn:li:leadGenForm:3213, 1)",
                 "owner": {"sponsoredAccount": "urn:li:sponsoredAccount:1232131"},
+                "associatedEntity": {"sponsoredCreative": "urn:li:sponsoredCreative:369799186"},
+                "leadType": "SPONSORED",
                 "leadAction": "CREATED",
                 "occurredAt": 1706741503000,
             }
@@ -102,6 +107,17 @@ class TestLinkedIn:
         assert lead.received_at is not None
         assert lead.received_at > lead.submitted_at
         assert f"/leadFormResponses/{self.RESPONSE_ID}" in platform.requests
+
+    async def test_a_form_field_map_names_a_custom_question(
+        self, platform: FakePlatform, db: Database, settings_env: Infra
+    ) -> None:
+        async with ingest_client(create_app(settings_for(platform))) as http:
+            await configure_form(http, "linkedin.77", field_map={"Budget": "product_interest"})
+            response = await post(http, linkedin(platform, person()))
+        assert response.status_code == 200, response.text
+        lead = (await ingested(db)).payload
+        assert lead.product_interest == "50k"
+        assert "Budget" not in lead.attributes
 
 
 class TestTypeform:

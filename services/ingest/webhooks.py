@@ -125,10 +125,15 @@ async def receive_linkedin(
         return WebhookAccepted(provider="linkedin", leads=[answer], duplicates=1)
     try:
         response = await fetcher.fetch(notification.response_id)
-        questions = await _form_questions(notification, response, fetcher, forms)
     except PlatformLeadUnavailable as exc:
         missing = lead_not_fetched("linkedin", notification.response_id, exc.failure)
         return WebhookAccepted(provider="linkedin", not_fetched=[missing])
+    try:
+        questions = await _form_questions(notification, response, fetcher, forms)
+    except PlatformLeadUnavailable as exc:
+        # The lead is here: its answers stay, under their question ids, for a field map to name.
+        log.warning("ingest.linkedin_form_not_fetched", extra={"reason": exc.failure.reason})
+        questions = {}
     lead = parse_payload(partial(linkedin_lead, notification, response, questions))
     return await ingest_platform_leads(session, provider="linkedin", leads=[lead])
 

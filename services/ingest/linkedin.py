@@ -161,7 +161,7 @@ def linkedin_consent(form_response: dict[str, Any]) -> bool | None:
     form asked none."""
     responses = [
         r
-        for r in as_list(form_response.get("consentResponses", []), "consentResponses")
+        for r in as_list(form_response.get("consentResponses") or [], "consentResponses")
         if isinstance(r, dict)
     ]
     if not responses:

@@ -165,6 +165,7 @@ def facebook_lead(change: LeadgenChange, graph_lead: object) -> PlatformLead:
     for item in as_list(lead.get("field_data"), "field_data"):
         item = as_dict(item, "field_data[]")
         values = item.get("values") or []
+        values = values if isinstance(values, list) else [values]
         if isinstance(item.get("name"), str) and values:
             value = values[0] if len(values) == 1 else ", ".join(str(v) for v in values)
             answers.put(item["name"], value, FACEBOOK_FIELDS.get(item["name"]))
@@ -285,10 +286,10 @@ def typeform_lead(body: object) -> PlatformLead:
     title are then found in `definition.fields`. Typed answers (email, phone number, legal) fill
     their Baton field; others by what their ref or title asks, else under their ref as attributes."""
     response = as_dict(as_dict(body, "body").get("form_response"), "form_response")
-    definition = as_dict(response.get("definition", {}), "definition")
+    definition = as_dict(response.get("definition") or {}, "definition")
     questions = {
         str(question["id"]): question
-        for question in as_list(definition.get("fields", []), "definition.fields")
+        for question in as_list(definition.get("fields") or [], "definition.fields")
         if isinstance(question, dict) and question.get("id") is not None
     }
     answers = Answers()
@@ -304,9 +305,9 @@ def typeform_lead(body: object) -> PlatformLead:
             continue
         answers.put(name, value, _typeform_target(kind, asked, ref, title))
     fields = answers.fields
-    hidden = as_dict(response.get("hidden", {}), "hidden")
+    hidden = as_dict(response.get("hidden") or {}, "hidden")
     fields.update({str(k): v for k, v in hidden.items() if v not in (None, "")})
-    score = as_dict(response.get("calculated", {}), "calculated").get("score")
+    score = as_dict(response.get("calculated") or {}, "calculated").get("score")
     return PlatformLead(
         external_id=as_id(response.get("token"), "token"),
         form_id=as_id(response["form_id"], "form_id") if response.get("form_id") is not None else None,
@@ -336,12 +337,18 @@ def _typeform_target(kind: object, asked: dict[str, Any], ref: object, title: ob
 
 def _typeform_value(kind: object, answer: dict[str, Any]) -> Any:
     if kind == "choice":
-        choice = answer.get("choice") or {}
-        return choice.get("label") or choice.get("other")
+        choice = answer.get("choice")
+        return (choice.get("label") or choice.get("other")) if isinstance(choice, dict) else choice
     if kind == "choices":
-        choices = answer.get("choices") or {}
-        labels = [*(choices.get("labels") or []), *([choices["other"]] if choices.get("other") else [])]
-        return ", ".join(str(label) for label in labels)
+        choices = answer.get("choices")
+        if not isinstance(choices, dict):
+            return choices
+        labels = choices.get("labels")
+        given = [
+            *(labels if isinstance(labels, list) else []),
+            *([choices["other"]] if choices.get("other") else []),
+        ]
+        return ", ".join(str(label) for label in given)
     if isinstance(kind, str):
         return answer.get(kind)
     return None

@@ -272,7 +272,7 @@ def coerce_fields(fields: dict[str, Any]) -> dict[str, Any]:
 def _coerced(key: str, value: Any) -> Any:
     if value is None or (key == "consent" and isinstance(value, bool)):
         return value
-    if key == "company_size" and isinstance(value, int) and not isinstance(value, bool):
+    if key == "company_size" and isinstance(value, int | float) and not isinstance(value, bool):
         return value
     if key in FormSubmissionCreate.model_fields and isinstance(value, dict):
         return value

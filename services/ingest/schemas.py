@@ -80,7 +80,12 @@ class SubmissionAccepted(BaseModel):
 
 
 class FormCreate(BaseModel):
-    """A form's configuration; posting an existing id replaces its configuration."""
+    """A form's configuration; posting an existing id replaces its configuration.
+
+    A webhook provider's answers are mapped the same way: the form `<provider>` (`typeform`,
+    `linkedin`, `facebook`, `google-ads`, `hubspot`, `webflow`, `unbounce`) maps all its leads,
+    `<provider>.<platform form id>` one form's, keyed by the platform's name for each answer
+    (a Typeform ref, a form builder's label, a Meta field or LinkedIn question name)."""
 
     model_config = ConfigDict(extra="forbid")
 

@@ -45,8 +45,8 @@ class Permanent:
 
 @dataclass(frozen=True)
 class Transient:
-    """A failure a later retry may not meet (downtime, throttling, a timeout): answered 503, so
-    the platform delivers again."""
+    """A failure that passes (downtime, throttling, a timeout): after our own retries it is
+    answered 503, so the platform delivers again later."""
 
     reason: str
 

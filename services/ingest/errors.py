@@ -82,8 +82,9 @@ class WebhookPayloadInvalid(Problem):
 
 
 class PlatformUnavailable(Problem):
-    """The platform API the lead must be fetched from failed; the platform will retry the delivery."""
+    """The platform API the lead must be fetched from failed for now (downtime, throttling); 503
+    tells the platform to deliver again. A permanent failure is answered 2xx instead."""
 
-    status = 502
+    status = 503
     title = "Platform API unavailable"
     slug = "platform-unavailable"

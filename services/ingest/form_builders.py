@@ -3,49 +3,21 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
-from services.ingest.providers import PayloadInvalid, PlatformLead, as_dict, as_id, as_time, put_field
+from services.ingest.labels import LABEL_FIELDS, field_for_label, label_key
+from services.ingest.providers import Answers, PayloadInvalid, PlatformLead, as_dict, as_id, as_time
 
-# Form builders name fields by their labels ("Email Address", "Phone Number"): match by slug.
-LABEL_FIELDS = {
-    "email": "email",
-    "email_address": "email",
-    "work_email": "email",
-    "name": "full_name",
-    "full_name": "full_name",
-    "your_name": "full_name",
-    "first_name": "first_name",
-    "last_name": "last_name",
-    "company": "company",
-    "company_name": "company",
-    "organization": "company",
-    "job_title": "job_title",
-    "title": "job_title",
-    "phone": "phone",
-    "phone_number": "phone",
-    "country": "country",
-    "company_size": "company_size",
-    "industry": "industry",
-    "state": "state",
-    "province": "state",
-    "language": "language",
-    "preferred_language": "language",
-    "product": "product_interest",
-    "product_interest": "product_interest",
-}
+__all__ = ["LABEL_FIELDS", "label_key", "unbounce_lead", "webflow_lead"]
 
 
-def label_key(label: str) -> str:
-    return "_".join("".join(c if c.isalnum() else " " for c in label.lower()).split())
-
-
-def _labelled(data: dict[str, Any]) -> dict[str, Any]:
-    fields: dict[str, Any] = {}
+def _labelled(data: dict[str, Any]) -> Answers:
+    # Form builders name fields by their labels ("Email Address", "Phone Number").
+    answers = Answers()
     for label, value in data.items():
-        key = label_key(str(label))
-        put_field(fields, LABEL_FIELDS, key, value)
-    return fields
+        answers.put(str(label), value, field_for_label(str(label)) or label_key(str(label)))
+    return answers
 
 
 def webflow_lead(body: object) -> PlatformLead:
@@ -54,7 +26,8 @@ def webflow_lead(body: object) -> PlatformLead:
     if data.get("triggerType") != "form_submission":
         raise PayloadInvalid("triggerType must be form_submission")
     payload = as_dict(data.get("payload"), "payload")
-    fields = _labelled(as_dict(payload.get("data"), "payload.data"))
+    answers = _labelled(as_dict(payload.get("data"), "payload.data"))
+    fields = answers.fields
     attributes = {"form_name": str(payload["name"])} if payload.get("name") else {}
     if payload.get("siteId"):
         attributes["site_id"] = str(payload["siteId"])
@@ -65,6 +38,8 @@ def webflow_lead(body: object) -> PlatformLead:
         utm={"source": "webflow"} if not fields.get("page_url") else {},
         attributes=attributes,
         submitted_at=as_time(payload.get("submittedAt")),
+        answers=answers.raw,
+        origins=answers.origins,
     )
 
 
@@ -78,7 +53,9 @@ def unbounce_lead(form: dict[str, str], *, external_id: str) -> PlatformLead:
     for key, value in as_dict(data, "data.json").items():
         items = value if isinstance(value, list) else [value]
         values[str(key)] = ", ".join(str(v) for v in items if v is not None)
-    fields = _labelled(values)
+    submitted_at = unbounce_time(values.pop("date_submitted", None), values.pop("time_submitted", None))
+    answers = _labelled(values)
+    fields = answers.fields
     page_url = form.get("page_url") or values.get("page_url")
     if page_url:
         fields["page_url"] = page_url
@@ -89,4 +66,21 @@ def unbounce_lead(form: dict[str, str], *, external_id: str) -> PlatformLead:
         fields=fields,
         utm={} if page_url else {"source": "unbounce"},
         attributes=attributes,
+        submitted_at=submitted_at,
+        answers=answers.raw,
+        origins=answers.origins,
     )
+
+
+def unbounce_time(date: str | None, time: str | None) -> datetime | None:
+    """Unbounce's `date_submitted` (`2014-07-01`) and `time_submitted` (`04:17 PM UTC`) as one
+    instant; None unless both parse (the time alone names no day)."""
+    if not date or not time:
+        return None
+    clock, _, zone = time.strip().rpartition(" ")
+    if zone.upper() != "UTC":
+        clock, zone = time.strip(), "UTC"
+    try:
+        return datetime.strptime(f"{date.strip()} {clock}", "%Y-%m-%d %I:%M %p").replace(tzinfo=UTC)
+    except ValueError:
+        return None

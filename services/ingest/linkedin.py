@@ -13,13 +13,13 @@ from datetime import datetime
 from typing import Any
 
 from services.ingest.providers import (
+    Answers,
     PayloadInvalid,
     PlatformLead,
     as_dict,
     as_id,
     as_list,
     as_time,
-    put_field,
 )
 
 LINKEDIN_FIELDS = {
@@ -124,16 +124,20 @@ def linkedin_lead(
     `questions`, by what its `questionId` asks (custom questions are kept as attributes)."""
     data = as_dict(response, "lead form response")
     questions = questions or {}
-    fields: dict[str, Any] = {}
-    answers = as_dict(data.get("formResponse"), "formResponse").get("answers")
-    for item in as_list(answers, "formResponse.answers"):
+    answers = Answers()
+    form_response = as_dict(data.get("formResponse"), "formResponse")
+    for item in as_list(form_response.get("answers"), "formResponse.answers"):
         answer = as_dict(item, "answers[]")
         question_id = str(answer.get("questionId", ""))
         question = questions.get(question_id, LinkedInQuestion(name=f"question_{question_id}"))
         name = answer.get("predefinedField") or question.name
         value = _answer_value(as_dict(answer.get("answerDetails", {}), "answerDetails"), question)
         if value is not None:
-            put_field(fields, LINKEDIN_FIELDS, str(name), value)
+            answers.put(str(name), value, LINKEDIN_FIELDS.get(str(name)))
+    fields = answers.fields
+    consent = linkedin_consent(form_response)
+    if consent is not None:
+        fields["consent"] = consent
     metadata = as_dict(data.get("leadMetadata", {}), "leadMetadata")
     campaign = as_dict(metadata.get("sponsoredLeadMetadata", {}), "sponsoredLeadMetadata").get("campaign")
     utm = {"source": "linkedin", "medium": "paid_social"}
@@ -146,7 +150,23 @@ def linkedin_lead(
         utm=utm,
         is_test=data.get("testLead") is True,
         submitted_at=as_time(data.get("submittedAt")),
+        answers=answers.raw,
+        origins=answers.origins,
     )
+
+
+def linkedin_consent(form_response: dict[str, Any]) -> bool | None:
+    """The member's answers to the form's consent checkboxes (`consentResponses[]`, each
+    `{"consentId", "accepted"}`): true only if every consent asked was accepted; None when the
+    form asked none."""
+    responses = [
+        r
+        for r in as_list(form_response.get("consentResponses") or [], "consentResponses")
+        if isinstance(r, dict)
+    ]
+    if not responses:
+        return None
+    return all(r.get("accepted") is True for r in responses)
 
 
 def _answer_value(details: dict[str, Any], question: LinkedInQuestion) -> str | None:

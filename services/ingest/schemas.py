@@ -80,7 +80,12 @@ class SubmissionAccepted(BaseModel):
 
 
 class FormCreate(BaseModel):
-    """A form's configuration; posting an existing id replaces its configuration."""
+    """A form's configuration; posting an existing id replaces its configuration.
+
+    A webhook provider's answers are mapped the same way: the form `<provider>` (`typeform`,
+    `linkedin`, `facebook`, `google-ads`, `hubspot`, `webflow`, `unbounce`) maps all its leads,
+    `<provider>.<platform form id>` one form's, keyed by the platform's name for each answer
+    (a Typeform ref, a form builder's label, a Meta field or LinkedIn question name)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -230,11 +235,22 @@ class ActivityBatchResult(BaseModel):
     results: list[ActivityResult]
 
 
+class LeadNotFetched(BaseModel):
+    """A platform lead the platform's API refused for good (deleted, unreadable with this token):
+    acknowledged, so the platform stops retrying it, with the reason."""
+
+    external_id: str
+    reason: str
+
+
 class WebhookAccepted(BaseModel):
     provider: str
     leads: list[SubmissionAccepted] = Field(default_factory=list)
     duplicates: int = 0
     erased: int = 0
+    not_fetched: list[LeadNotFetched] = Field(
+        default_factory=list, description="Leads the platform's API refused for good, with the reason."
+    )
 
 
 class ErasureRequest(BaseModel):

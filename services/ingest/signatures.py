@@ -6,6 +6,8 @@ import base64
 import hashlib
 import hmac
 
+LINKEDIN_PREFIX = b"hmacsha256="
+
 
 def _hmac(secret: str, message: bytes) -> bytes:
     return hmac.new(secret.encode(), message, hashlib.sha256).digest()
@@ -27,12 +29,13 @@ def typeform_valid(secret: str, body: bytes, header: str | None) -> bool:
 
 
 def linkedin_valid(secret: str, body: bytes, header: str | None) -> bool:
-    """LinkedIn: `X-LI-Signature: hmacsha256=<hex HMAC-SHA256 of the body, client secret as key>`
-    (the prefix is optional in older integrations)."""
+    """LinkedIn: `X-LI-Signature` is the hex HMAC-SHA256, client secret as key, of the POST body
+    prefixed by `hmacsha256=` (LinkedIn's webhook-validation guide). The header's own
+    `hmacsha256=` prefix is optional: implementations differ."""
     if not header:
         return False
-    signature = header.removeprefix("hmacsha256=")
-    return hmac.compare_digest(signature, _hmac(secret, body).hex())
+    signature = header.strip().removeprefix("hmacsha256=").lower()
+    return hmac.compare_digest(signature, _hmac(secret, LINKEDIN_PREFIX + body).hex())
 
 
 def linkedin_challenge_response(secret: str, challenge_code: str) -> str:

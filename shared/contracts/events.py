@@ -68,7 +68,12 @@ class LeadIngestedPayload(Payload):
     is_hand_raiser: bool = False
     utm: dict[str, str] = Field(default_factory=dict)
     attributes: dict[str, str] = Field(default_factory=dict)
-    submitted_at: datetime
+    submitted_at: datetime = Field(
+        description="When the lead submitted: the platform's own time when it gives one, else receipt."
+    )
+    received_at: datetime | None = Field(
+        default=None, description="When Baton received it, when that differs from a platform's submitted_at."
+    )
     is_test: bool = Field(default=False, description="A platform's test lead: keep out of reporting.")
     external_id: str | None = Field(default=None, description="The platform's own lead id.")
     visitor_id: str | None = Field(default=None, description="The browser the submission came from.")

@@ -4,7 +4,8 @@
 one and a retried one. Here: a delivery without any signature, and for the providers that
 sign a timestamp (HubSpot, Webflow) a delivery signed correctly but outside the five-minute
 window, in the past (a replay) or the future, or with a timestamp that is no number. Each is
-401 with a problem document, and nothing is staged; the platform's API is never called.
+401 with a problem document, and nothing is staged; the platform's API is never called. And a
+signed delivery whose fields have every wrong JSON type still yields its lead, never a 5xx.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from dataclasses import replace
 import pytest
 
 from services.ingest.main import create_app
+from services.ingest.schemas import MAX_ATTRIBUTE_LENGTH
+from shared.contracts import LeadIngested
 from shared.db import Database
 from tests.conftest import Infra
 from tests.integration.test_ingest_support import ingest_client, staged
@@ -132,3 +135,57 @@ async def test_a_fresh_timestamp_on_a_changed_body_is_401(
     delivery = PROVIDERS[provider](platform, person())
     swapped = replace(delivery, body=delivery.body.replace(b"Analytical", b"Malicious!"))
     await assert_refused(db, platform, swapped)
+
+
+async def test_a_linkedin_signature_over_the_bare_body_is_401(db: Database, settings_env: Infra) -> None:
+    """LinkedIn signs the body prefixed by `hmacsha256=`; the bare body's HMAC is a forgery's guess."""
+    platform = nowhere()
+    delivery = PROVIDERS["linkedin"](platform, person())
+    for forged in (_hmac(delivery.body).hex(), _hmac(b"hmacsha256=").hex(), "hmacsha256="):
+        await assert_refused(
+            db, platform, replace(delivery, headers={**delivery.headers, "X-LI-Signature": forged})
+        )
+
+
+async def test_oddly_typed_fields_are_kept_as_bounded_attributes_never_a_5xx(
+    db: Database, settings_env: Infra
+) -> None:
+    """Numbers, booleans, nulls, arrays, objects and a half-megabyte answer where text is expected:
+    the lead is accepted, nothing is dropped silently, and no attribute outgrows its bound."""
+    timestamp = str(int(time.time() * 1000))
+    body = json.dumps(
+        {
+            "triggerType": "form_submission",
+            "payload": {
+                "name": "Contact Us",
+                "id": "6321ca84df3949bfc6752327",
+                "data": {
+                    "email": "odd@example.com",
+                    "First Name": ["Zaphod", "Z"],
+                    "Company": {"name": "Heart of Gold"},
+                    "Company Size": "lots",
+                    "Phone Number": 15550000000,
+                    "Newsletter": True,
+                    "Country": None,
+                    "Notes": "x" * 500_000,
+                },
+            },
+        }
+    ).encode()
+    headers = {
+        "content-type": "application/json",
+        "x-webflow-timestamp": timestamp,
+        "x-webflow-signature": _hmac(timestamp.encode() + b":" + body).hex(),
+    }
+    async with ingest_client(create_app(settings_for(nowhere()))) as http:
+        response = await http.post("/v1/webhooks/webflow", content=body, headers=headers)
+    assert response.status_code == 200, response.text
+    [event] = await staged(db, "lead.ingested")
+    assert isinstance(event, LeadIngested)
+    lead = event.payload
+    assert (lead.email, lead.first_name, lead.company) == ("odd@example.com", "Zaphod, Z", None)
+    assert lead.attributes["company"] == '{"name": "Heart of Gold"}'
+    assert (lead.phone, lead.company_size) == ("15550000000", None)
+    assert lead.attributes["company_size"] == "lots"
+    assert lead.attributes["newsletter"] == "true"
+    assert all(len(value) <= MAX_ATTRIBUTE_LENGTH for value in lead.attributes.values())

@@ -35,9 +35,11 @@ SECRET = "webhook-secret-" + "z" * 20
 
 @dataclass
 class FakePlatform:
-    """A platform API: JSON by path, optionally failing the first requests with 503."""
+    """A platform API: JSON by path, an error answer (status, body) by path, optionally failing
+    the first requests with 503."""
 
     leads: dict[str, Any] = field(default_factory=dict)
+    errors: dict[str, tuple[int, Any]] = field(default_factory=dict)
     fail_next: int = 0
     requests: list[str] = field(default_factory=list)
     url: str = ""
@@ -45,6 +47,11 @@ class FakePlatform:
 
 @pytest.fixture
 def platform() -> Iterator[FakePlatform]:
+    yield from serve_platform()
+
+
+def serve_platform() -> Iterator[FakePlatform]:
+    """A `FakePlatform` answering on a local port until the generator closes."""
     fake = FakePlatform()
 
     class Handler(BaseHTTPRequestHandler):
@@ -56,8 +63,9 @@ def platform() -> Iterator[FakePlatform]:
                 self.send_response(503)
                 self.end_headers()
                 return
-            body = fake.leads.get(path.removeprefix("leadFormResponses/"))
-            self.send_response(200 if body is not None else 404)
+            key = path.removeprefix("leadFormResponses/")
+            status, body = fake.errors.get(key, (200, fake.leads.get(key)))
+            self.send_response(status if body is not None else 404)
             self.send_header("content-type", "application/json")
             self.end_headers()
             self.wfile.write(json.dumps(body or {"error": {"message": "unknown"}}).encode())
@@ -203,8 +211,12 @@ def linkedin_notice(urn: str, action: str) -> Delivery:
             "occurredAt": 1700000000000,
         }
     ).encode()
-    signed = {"X-LI-Signature": "hmacsha256=" + _hmac(body).hex(), "content-type": "application/json"}
-    bad = {**signed, "X-LI-Signature": "hmacsha256=" + _hmac(b"other").hex()}
+    # LinkedIn signs the body prefixed by `hmacsha256=` (its webhook-validation guide).
+    signed = {
+        "X-LI-Signature": "hmacsha256=" + _hmac(b"hmacsha256=" + body).hex(),
+        "content-type": "application/json",
+    }
+    bad = {**signed, "X-LI-Signature": "hmacsha256=" + _hmac(body).hex()}
     return Delivery("/v1/webhooks/linkedin", body, signed, lambda d: Delivery(d.path, d.body, bad, d.tamper))
 
 
@@ -446,13 +458,13 @@ class TestFacebook:
         assert "access_token=page-token" in platform.requests[-1]
         assert len(await staged(db, "lead.ingested")) == 1
 
-    async def test_graph_api_down_is_502_and_nothing_is_half_applied(
+    async def test_graph_api_down_is_503_so_meta_retries_and_nothing_is_half_applied(
         self, platform: FakePlatform, db: Database, settings_env: Infra
     ) -> None:
         platform.fail_next = 100
         async with ingest_client(create_app(settings_for(platform))) as http:
             response = await post(http, facebook(platform, person()))
-        assert response.status_code == 502
+        assert response.status_code == 503
         assert await staged(db) == []
 
     async def test_unconfigured_provider_is_404(self, db: Database, settings_env: Infra) -> None:

@@ -34,10 +34,18 @@ class TestTypeform:
 
 
 class TestLinkedIn:
-    def test_signature_with_or_without_prefix_passes(self) -> None:
-        assert signatures.linkedin_valid(SECRET, BODY, "hmacsha256=" + _hex(BODY))
-        assert signatures.linkedin_valid(SECRET, BODY, _hex(BODY))
-        assert not signatures.linkedin_valid(SECRET, BODY, "hmacsha256=" + _hex(b"other"))
+    # LinkedIn's webhook-validation guide: "the HMACSHA256 hash of the JSON-encoded string
+    # representation of the POST body prefixed by `hmacsha256=`", keyed with the clientSecret.
+    def test_signature_over_the_prefixed_body_passes_with_or_without_the_header_prefix(self) -> None:
+        signed = _hex(b"hmacsha256=" + BODY)
+        assert signatures.linkedin_valid(SECRET, BODY, "hmacsha256=" + signed)
+        assert signatures.linkedin_valid(SECRET, BODY, signed)
+        assert signatures.linkedin_valid(SECRET, BODY, signed.upper())
+
+    def test_signature_over_the_bare_body_or_another_body_fails(self) -> None:
+        assert not signatures.linkedin_valid(SECRET, BODY, "hmacsha256=" + _hex(BODY))
+        assert not signatures.linkedin_valid(SECRET, BODY, "hmacsha256=" + _hex(b"hmacsha256=other"))
+        assert not signatures.linkedin_valid(SECRET, BODY, None)
 
     def test_challenge_response_is_the_hmac_of_the_code(self) -> None:
         assert signatures.linkedin_challenge_response(SECRET, "abc") == _hex(b"abc")

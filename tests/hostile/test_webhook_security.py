@@ -21,7 +21,6 @@ import pytest
 from services.ingest.main import create_app
 from shared.db import Database
 from tests.conftest import Infra
-from tests.integration.test_ingest_support import ingest_client, staged
 from tests.integration.test_ingest_webhooks import (
     PROVIDERS,
     SECRET,
@@ -31,6 +30,7 @@ from tests.integration.test_ingest_webhooks import (
     post,
     settings_for,
 )
+from tests.support.ingest import ingest_client, staged
 
 SIGNATURE_HEADERS = {
     "x-hub-signature-256",

@@ -17,13 +17,13 @@ from typing import Annotated, Any, Protocol
 
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
-from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.api_docs import install_api_docs
 from shared.auth import TokenVerifier
 from shared.db import Database
 from shared.kafka import EventConsumer, EventHandler, create_producer
@@ -31,6 +31,7 @@ from shared.logging import configure_logging
 from shared.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from shared.outbox import OutboxRelay
 from shared.problems import install_problem_handlers
+from shared.responses import NewlineJSONResponse
 from shared.settings import ServiceSettings
 from shared.tracing import configure_tracing
 
@@ -175,11 +176,22 @@ def create_service_app(
     """The FastAPI app every service builds: logging, problem details, health, metrics."""
     s = runtime.settings
     configure_logging(service=s.service_name, level=s.log_level, fmt=s.log_format)
-    app = FastAPI(title=title, description=description, version="0.1.0", lifespan=runtime.lifespan)
+    app = FastAPI(
+        title=title,
+        description=description,
+        version="0.1.0",
+        lifespan=runtime.lifespan,
+        default_response_class=NewlineJSONResponse,
+        # install_api_docs serves these three itself, without a CDN.
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
     app.state.settings = s
     app.state.runtime = runtime
     app.state.token_verifier = TokenVerifier(s)
     install_problem_handlers(app)
+    install_api_docs(app)
     # FastAPI itself opens a server span per request (continuing an incoming traceparent) once
     # OpenTelemetry is installed; Baton adds the Kafka hops (shared.outbox, shared.kafka).
     configure_tracing(s.service_name)
@@ -216,10 +228,10 @@ def _operations_router(runtime: ServiceRuntime) -> APIRouter:
         return {"status": "ok"}
 
     @router.get("/readyz", summary="Readiness: database and broker reachable, workers running")
-    async def readyz() -> JSONResponse:
+    async def readyz() -> NewlineJSONResponse:
         checks = await runtime.check_ready()
         ready = all(v == "ok" for v in checks.values())
-        return JSONResponse(
+        return NewlineJSONResponse(
             {"status": "ready" if ready else "unavailable", "checks": checks},
             status_code=200 if ready else 503,
         )

@@ -6,6 +6,7 @@ module; the last test stops it with SIGTERM and checks that nothing is left runn
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import time
 import uuid
@@ -15,8 +16,13 @@ from typing import Any
 import httpx
 import psutil
 import pytest
+from sqlalchemy import text
 
 from bench.system import BatonDidNotStart, RunningBaton, start_baton
+from shared.contracts.topics import consumer_group
+from shared.db import Database
+from tests.support.events import committed_lag
+from tests.support.waiting import wait_until
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +45,26 @@ def wait_for(fetch: Any, *, timeout_s: float = 15.0) -> httpx.Response:
         if response.status_code == 200 or time.monotonic() > deadline:
             return response
         time.sleep(0.05)
+
+
+async def pipeline_quiet(baton: RunningBaton) -> bool:
+    """Every event ingest and scoring staged is on the broker, and scoring and routing have
+    handled everything there: checked in the pipeline's order, so nothing can slip between."""
+    bootstrap = baton.local["kafka_bootstrap_servers"]
+    db = Database(baton.local["database_url"], pool_size=1)
+    try:
+        for service in ("ingest", "scoring", "routing"):
+            if service != "ingest" and await committed_lag(bootstrap, consumer_group(service)):
+                return False
+            async with db.transaction() as session:
+                unsent = await session.scalar(
+                    text(f"SELECT count(*) FROM {service}.outbox WHERE sent_at IS NULL")
+                )
+            if unsent:
+                return False
+        return True
+    finally:
+        await db.dispose()
 
 
 def test_readme_walkthrough_from_form_post_to_funnel(baton: RunningBaton) -> None:
@@ -121,7 +147,10 @@ def test_same_idempotency_key_yields_one_lead_and_one_assignment(baton: RunningB
             lambda: http.get(f"{baton.url('routing')}/v1/leads/{lead_id}/assignment", headers=baton.headers())
         )
         assert assignment.status_code == 200
-        time.sleep(1.0)  # give a duplicate, if there were one, the time to arrive
+        # A duplicate, had ingest staged one, has reached routing once the pipeline is quiet.
+        asyncio.run(
+            wait_until(lambda: pipeline_quiet(baton), timeout=30, interval=0.2, what="the pipeline is quiet")
+        )
         queues = [
             http.get(f"{baton.url('routing')}/v1/reps/{rep['id']}/queue", headers=baton.headers()).json()
             for rep in baton.local["reps"]

@@ -26,7 +26,7 @@ from services.routing.main import create_app as routing_app
 from services.scoring.main import create_app as scoring_app
 from shared.auth import DEV_ISSUER, ROLE_CLAIM, Role, issue_token
 from tests.conftest import TEST_JWT_SECRET, Infra
-from tests.support import running_app
+from tests.support.apps import running_app
 
 APPS: dict[str, Callable[[], FastAPI]] = {
     "ingest": ingest_app,

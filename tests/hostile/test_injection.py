@@ -25,7 +25,7 @@ from services.scoring.main import create_app as scoring_app
 from shared.auth import Role
 from shared.db import Database
 from tests.conftest import Infra, bearer
-from tests.support import running_app
+from tests.support.apps import running_app
 
 APPS: dict[str, Callable[[], FastAPI]] = {
     "ingest": ingest_app,

@@ -29,7 +29,7 @@ from services.routing.main import create_app as routing_app
 from services.scoring.main import create_app as scoring_app
 from shared.auth import Role
 from tests.conftest import Infra, bearer
-from tests.support import running_app
+from tests.support.apps import running_app
 
 MAX_EXAMPLES = 25
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]

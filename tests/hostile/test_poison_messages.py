@@ -36,7 +36,9 @@ from shared.db import Database
 from shared.kafka import create_producer, ensure_topics
 from shared.kafka.dead_letter import DLQ_VALUE_LIMIT
 from tests.conftest import TEST_PARTITIONS, Infra
-from tests.support import eventually, read_topic, running_app
+from tests.support.apps import running_app
+from tests.support.events import read_topic
+from tests.support.waiting import eventually
 
 FIVE_MB = 5 * 1024 * 1024
 MARKER = "x-poison-test"

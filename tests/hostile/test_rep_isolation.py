@@ -18,7 +18,7 @@ from shared.contracts import utc_now
 from shared.db import Database
 from tests.conftest import Infra, bearer
 from tests.integration.test_routing_api import MANAGER, assert_problem, assign_fresh, create_rep
-from tests.routing_support import routing_app
+from tests.support.routing import routing_app
 
 
 async def test_a_rep_can_neither_see_nor_change_a_colleagues_work(db: Database, settings_env: Infra) -> None:

@@ -24,7 +24,6 @@ from services.ingest.schemas import MAX_ATTRIBUTE_LENGTH
 from shared.contracts import LeadIngested
 from shared.db import Database
 from tests.conftest import Infra
-from tests.integration.test_ingest_support import ingest_client, staged
 from tests.integration.test_ingest_webhooks import (
     PROVIDERS,
     SECRET,
@@ -34,6 +33,7 @@ from tests.integration.test_ingest_webhooks import (
     post,
     settings_for,
 )
+from tests.support.ingest import ingest_client, staged
 
 SIGNATURE_HEADERS = {
     "x-hub-signature-256",

@@ -17,7 +17,8 @@ from shared.db import Database
 from shared.kafka import BatchingHandler, EventConsumer, create_producer, ensure_topics
 from tests.conftest import TEST_PARTITIONS, Infra
 from tests.integration.test_consumer_runtime import ingested_event
-from tests.support import eventually, read_topic
+from tests.support.events import read_topic
+from tests.support.waiting import eventually
 
 
 @pytest.fixture

@@ -20,7 +20,8 @@ from shared.db import Database
 from shared.kafka import EventConsumer, EventHandler, create_producer, ensure_topics
 from shared.outbox import OutboxRelay, add_event
 from tests.conftest import TEST_PARTITIONS, Infra
-from tests.support import eventually, read_topic
+from tests.support.events import read_topic
+from tests.support.waiting import eventually, wait_until
 
 
 def ingested_event(lead_id: uuid.UUID) -> LeadIngested:
@@ -108,8 +109,12 @@ class TestEventConsumer:
                 assert await processed_count(db, group, event.event_id) == 1
                 assert recorder.calls[lead] == 1
 
+            async def every_copy_handled() -> bool:
+                return consumer.has_partitions and await consumer.lag() == 0
+
             await eventually(three_seen)
-            await asyncio.sleep(0.5)
+            await wait_until(every_copy_handled, timeout=15)
+            assert recorder.calls[lead] == 1
         finally:
             await consumer.stop()
         assert recorder.effects[lead] == 1

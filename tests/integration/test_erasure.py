@@ -12,7 +12,8 @@ from services.scoring.main import create_app as create_scoring
 from shared.auth import Role
 from shared.db import Database
 from tests.conftest import Infra, bearer
-from tests.support import eventually, running_service
+from tests.support.apps import running_service
+from tests.support.waiting import eventually
 
 
 async def test_erased_lead_loses_its_identity_in_scoring_and_routing(

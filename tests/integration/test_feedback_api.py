@@ -19,7 +19,8 @@ from shared.db import Database
 from shared.kafka import create_producer
 from tests.conftest import Infra, bearer, truncate_all
 from tests.integration.test_feedback_facts import T0, Journey, apply, scripted_history
-from tests.support import caught_up, eventually, running_app
+from tests.support.apps import caught_up, running_app
+from tests.support.waiting import eventually
 
 MANAGER = bearer(Role.MANAGER)
 # The scripted leads' day: a lead some other test's app publishes as this one starts (one was

@@ -30,9 +30,9 @@ from services.scoring.main import create_app as create_scoring_app
 from shared.auth import Role
 from shared.db import Database
 from tests.conftest import Infra, bearer, truncate_all
-from tests.integration.feedback_history import EXECUTIVE, scripted_events
 from tests.integration.test_feedback_reports import replay
-from tests.support import caught_up
+from tests.support.apps import caught_up
+from tests.support.feedback import EXECUTIVE, scripted_events
 
 CHROMIUM_ARGS = [
     "--headless",

@@ -21,7 +21,7 @@ from tests.integration.test_feedback_proposals import (
     judged_history,
     starter,
 )
-from tests.support import running_app
+from tests.support.apps import running_app
 
 SALES, MARKETING = bearer(Role.SALES), bearer(Role.MARKETING)
 

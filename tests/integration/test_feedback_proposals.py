@@ -15,7 +15,7 @@ from shared.contracts import AnyEvent, FiredRule, LeadScored, LeadScoredPayload
 from shared.db import Database
 from tests.conftest import Infra, bearer
 from tests.integration.test_feedback_facts import T0, Journey, apply, fact_row
-from tests.support import running_app
+from tests.support.apps import running_app
 
 SALES = bearer(Role.SALES)
 

@@ -26,9 +26,10 @@ from shared.auth import Role
 from shared.contracts import AnyEvent
 from shared.db import Database
 from tests.conftest import Infra, bearer
-from tests.integration.feedback_history import EXECUTIVE, NOW, T0, D, Lead, scripted_events
 from tests.integration.test_feedback_api import publish
-from tests.support import eventually, running_app, running_service
+from tests.support.apps import running_app, running_service
+from tests.support.feedback import EXECUTIVE, NOW, T0, D, Lead, scripted_events
+from tests.support.waiting import eventually
 
 ALL = FactFilter()
 HANDLERS = build_handlers()

@@ -11,7 +11,7 @@ from shared.auth import Role
 from shared.contracts import ActivityRecorded
 from shared.db import Database
 from tests.conftest import Infra, bearer
-from tests.integration.test_ingest_support import ADMIN, configure_form, ingest_client, staged
+from tests.support.ingest import ADMIN, configure_form, ingest_client, staged
 
 
 async def new_source(http: Any, source_id: str = "website") -> str:

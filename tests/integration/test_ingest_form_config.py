@@ -12,7 +12,7 @@ from shared.auth import Role
 from shared.contracts import LeadIngested
 from shared.db import Database
 from tests.conftest import Infra, bearer
-from tests.integration.test_ingest_support import configure_form, ingest_client, staged
+from tests.support.ingest import configure_form, ingest_client, staged
 
 
 def honeypot_count(form_id: str) -> float:

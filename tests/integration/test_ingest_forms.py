@@ -16,8 +16,8 @@ from shared.auth import Role
 from shared.contracts import LeadIngested, decode_event
 from shared.db import Database
 from tests.conftest import Infra, bearer
-from tests.support import read_topic
-from tests.support import running_app as _running_app
+from tests.support.apps import running_app as _running_app
+from tests.support.events import read_topic
 
 # The migration seeds these; every test starts from truncated tables, so they are configured again.
 SEEDED = {"demo-request": True, "contact-sales": True, "newsletter": False, "f": False}

@@ -12,7 +12,7 @@ from services.ingest.main import create_app
 from shared.contracts import ActivityRecorded, LeadIngested
 from shared.db import Database
 from tests.conftest import Infra
-from tests.integration.test_ingest_support import ADMIN, configure_form, ingest_client, staged
+from tests.support.ingest import ADMIN, configure_form, ingest_client, staged
 
 LOCAL = ("127.0.0.1", 40000)
 

@@ -10,7 +10,7 @@ from services.ingest.main import create_app
 from shared.contracts import LeadIngested
 from shared.db import Database
 from tests.conftest import Infra
-from tests.integration.test_ingest_support import ADMIN, configure_form, ingest_client, staged
+from tests.support.ingest import ADMIN, configure_form, ingest_client, staged
 
 BATCH = {"events": [{"type": "page_view", "visitor_id": "v1"}]}
 

@@ -25,8 +25,8 @@ from shared.contracts import decode_event
 from shared.db import Database
 from shared.kafka import ensure_topics
 from tests.conftest import Infra
-from tests.integration.test_ingest_support import configure_form, ingest_client
-from tests.support import read_topic
+from tests.support.events import read_topic
+from tests.support.ingest import configure_form, ingest_client
 
 POSTS = 1000
 

@@ -27,8 +27,9 @@ from services.scoring.main import create_app as create_scoring_app
 from shared.contracts import LeadErased, LeadIngested
 from shared.db import Database
 from tests.conftest import Infra
-from tests.integration.test_ingest_support import ADMIN, ingest_client, staged
-from tests.support import eventually, running_service
+from tests.support.apps import running_service
+from tests.support.ingest import ADMIN, ingest_client, staged
+from tests.support.waiting import eventually
 
 SECRET = "webhook-secret-" + "z" * 20
 

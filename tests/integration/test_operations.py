@@ -9,7 +9,8 @@ import pytest
 from baton.services import SERVICES
 from shared.db import Database
 from tests.conftest import Infra
-from tests.support import eventually, running_app
+from tests.support.apps import running_app
+from tests.support.waiting import eventually
 
 SHARED_METRICS = (
     "baton_http_requests_total",

@@ -14,8 +14,8 @@ from shared.auth import Role
 from shared.contracts import decode_event, utc_now
 from shared.db import Database
 from tests.conftest import Infra, bearer
-from tests.routing_support import assign, qualified, routing_app
-from tests.support import read_topic
+from tests.support.events import read_topic
+from tests.support.routing import assign, qualified, routing_app
 
 MANAGER = bearer(Role.MANAGER)
 ADMIN = bearer(Role.ADMIN)

@@ -17,8 +17,10 @@ from shared.auth import Role
 from shared.contracts import LeadQualified, decode_event, utc_now
 from shared.db import Database
 from tests.conftest import Infra, bearer, truncate_all
-from tests.routing_support import add_reps, publish, qualified, routing_app
-from tests.support import caught_up, eventually, read_topic, running_app
+from tests.support.apps import caught_up, running_app
+from tests.support.events import read_topic
+from tests.support.routing import add_reps, publish, qualified, routing_app
+from tests.support.waiting import eventually
 
 MANAGER = bearer(Role.MANAGER)
 

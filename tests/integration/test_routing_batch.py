@@ -17,8 +17,8 @@ from services.routing.schemas import AbsenceCreate
 from shared.contracts import LeadQualified, decode_event, utc_now
 from shared.db import Database
 from shared.outbox import notify_channel
-from tests.routing_support import activate, add_rep
-from tests.routing_support import qualified_for_rules as qualified
+from tests.support.routing import activate, add_rep
+from tests.support.routing import qualified_for_rules as qualified
 
 TERRITORIES: dict[str, Any] = {
     "name": "Territories",

@@ -28,8 +28,9 @@ from services.routing.worker import NotificationWorker
 from shared.contracts import LeadQualified, utc_now
 from shared.db import Database
 from tests.conftest import Infra, truncate_all
-from tests.routing_support import add_rep, assign, qualified
-from tests.support import eventually, running_app
+from tests.support.apps import running_app
+from tests.support.routing import add_rep, assign, qualified
+from tests.support.waiting import eventually
 
 QUIET = SlaPolicy(reminder_fractions=(0.5, 0.8), max_reassignments=0, notify_manager=False)
 

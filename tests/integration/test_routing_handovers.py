@@ -23,8 +23,8 @@ from shared.db import Database
 from tests.conftest import Infra, bearer
 from tests.integration.test_routing_api import assert_problem
 from tests.integration.test_routing_rules import activate, assigned, qualified
-from tests.routing_support import add_rep
-from tests.support import running_app
+from tests.support.apps import running_app
+from tests.support.routing import add_rep
 
 MANAGER = bearer(Role.MANAGER)
 

@@ -15,8 +15,8 @@ from services.routing.models import Assignment, RepLedger, UnassignedLead
 from services.routing.schemas import RepUpdate
 from shared.contracts import LeadQualified
 from shared.db import Database
-from tests.routing_support import activate, add_rep
-from tests.routing_support import qualified_for_rules as qualified
+from tests.support.routing import activate, add_rep
+from tests.support.routing import qualified_for_rules as qualified
 
 TEAM_RULES: dict[str, Any] = {
     "name": "Territories",

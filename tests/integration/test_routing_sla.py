@@ -22,8 +22,9 @@ from shared.contracts import (
 )
 from shared.db import Database
 from tests.conftest import Infra, bearer, truncate_all
-from tests.routing_support import add_rep, assign, qualified, routing_app
-from tests.support import eventually, running_app
+from tests.support.apps import running_app
+from tests.support.routing import add_rep, assign, qualified, routing_app
+from tests.support.waiting import eventually
 
 MANAGER = bearer(Role.MANAGER)
 

@@ -11,8 +11,9 @@ from services.scoring.main import create_app as create_scoring_app
 from shared.auth import Role
 from shared.db import Database
 from tests.conftest import Infra, bearer
-from tests.integration.test_ingest_support import configure_form, ingest_client
-from tests.support import eventually, running_service
+from tests.support.apps import running_service
+from tests.support.ingest import configure_form, ingest_client
+from tests.support.waiting import eventually
 
 READER = bearer(Role.MARKETING)
 SOURCE = bearer(Role.SOURCE, source_id="website")

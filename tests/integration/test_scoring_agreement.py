@@ -21,7 +21,8 @@ from shared.contracts import NO_LEAD, LeadIngested, LeadIngestedPayload, decode_
 from shared.db import Database
 from shared.kafka import create_producer
 from tests.conftest import Infra, bearer
-from tests.support import eventually, running_service
+from tests.support.apps import running_service
+from tests.support.waiting import eventually
 
 MARKETING, SALES, MANAGER = bearer(Role.MARKETING), bearer(Role.SALES), bearer(Role.MANAGER)
 

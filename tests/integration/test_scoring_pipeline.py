@@ -25,7 +25,9 @@ from shared.contracts import (
 from shared.db import Database
 from shared.kafka import create_producer
 from tests.conftest import Infra, bearer
-from tests.support import eventually, read_topic, running_service
+from tests.support.apps import running_service
+from tests.support.events import read_topic
+from tests.support.waiting import eventually
 
 READER = bearer(Role.MARKETING)
 

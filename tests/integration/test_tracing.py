@@ -17,7 +17,8 @@ from services.scoring.main import create_app as create_scoring
 from shared.auth import Role
 from shared.db import Database
 from tests.conftest import Infra, bearer
-from tests.support import eventually, running_service
+from tests.support.apps import running_service
+from tests.support.waiting import eventually
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ import logging
 import pytest
 
 from shared.kafka.watchdog import PassStuck, PassWatch, awaiting
+from tests.support.waiting import wait_until
 
 
 async def _inner(gate: asyncio.Event) -> str:
@@ -36,8 +37,10 @@ async def test_a_stuck_pass_is_logged_and_cancelled_and_a_quick_one_is_left_alon
     watch = PassWatch("group", stuck_after_s=0.1)
     loop_ended = asyncio.Event()
 
+    outcomes: list[str] = []
+
     async def consumer_loop() -> list[str]:
-        outcomes = [await watch.run(_outer(done_gate))]
+        outcomes.append(await watch.run(_outer(done_gate)))
         try:
             await watch.run(_outer(asyncio.Event()))  # never set: stuck
         except PassStuck:
@@ -51,7 +54,7 @@ async def test_a_stuck_pass_is_logged_and_cancelled_and_a_quick_one_is_left_alon
     with caplog.at_level(logging.ERROR, logger="shared.kafka.watchdog"):
         loop = asyncio.create_task(consumer_loop())
         watchdog = asyncio.create_task(watch.watch(loop, every_s=0.02))
-        await asyncio.sleep(0.5)
+        await wait_until(lambda: len(outcomes) == 3, timeout=5, what="the three passes ran")
         assert watch.stuck_for is None
         loop_ended.set()
         assert await loop == ["done", "stuck", "done"]

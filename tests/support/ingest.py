@@ -1,4 +1,4 @@
-"""Helpers for ingest's integration tests (no tests here): a client from a chosen address,
+"""Helpers for ingest's integration tests: a client from a chosen address,
 form configuration, and the events staged in ingest's outbox."""
 
 from __future__ import annotations

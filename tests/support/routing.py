@@ -18,7 +18,7 @@ from services.routing.settings import RoutingSettings
 from shared.contracts import LeadQualified, LeadQualifiedPayload, LeadSnapshot, utc_now
 from shared.db import Database
 from shared.kafka import create_producer
-from tests.support import running_service
+from tests.support.apps import running_service
 
 
 def qualified(

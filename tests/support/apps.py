@@ -1,19 +1,20 @@
-"""Helpers shared by the integration tests: run an app with its lifespan, read topics."""
+"""Running a service app in-process: its lifespan (database, relay, consumer) and a client."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 from fastapi import FastAPI
 
 from shared.db import Database
 from tests.conftest import truncate_all
+from tests.support.waiting import eventually
 
 
 @asynccontextmanager
@@ -71,38 +72,6 @@ async def start_group_at_end(bootstrap_servers: str, group: str, topics: list[st
         await client.stop()
 
 
-async def read_topic(
-    bootstrap_servers: str,
-    topic: str,
-    *,
-    until: Callable[[list[ConsumerRecord[bytes, bytes]]], bool],
-    timeout_s: float = 15.0,
-) -> list[ConsumerRecord[bytes, bytes]]:
-    """Read `topic` from the beginning with a throwaway group until `until(records)` holds."""
-    consumer = AIOKafkaConsumer(
-        topic,
-        bootstrap_servers=bootstrap_servers,
-        group_id=f"test-reader-{uuid.uuid4()}",
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-        session_timeout_ms=2000,
-        heartbeat_interval_ms=400,
-    )
-    await consumer.start()
-    records: list[ConsumerRecord[bytes, bytes]] = []
-    try:
-        async with asyncio.timeout(timeout_s):
-            while not until(records):
-                batch = await consumer.getmany(timeout_ms=200)
-                for partition_records in batch.values():
-                    records.extend(partition_records)
-    except TimeoutError as exc:
-        raise AssertionError(f"{topic}: condition not met after {timeout_s}s; saw {len(records)}") from exc
-    finally:
-        await consumer.stop()
-    return records
-
-
 async def caught_up(app: FastAPI, *, timeout_s: float = 60.0) -> None:
     """Wait until the app's consumer holds partitions and has handled everything on them.
 
@@ -121,18 +90,3 @@ async def caught_up(app: FastAPI, *, timeout_s: float = 60.0) -> None:
         assert await asyncio.wait_for(consumer.group_lag(), 5) == 0
 
     await eventually(no_lag, timeout_s=timeout_s)
-
-
-async def eventually(check: Callable[[], object], *, timeout_s: float = 10.0) -> None:
-    """Poll an async or sync assertion until it passes or the time is up."""
-    deadline = asyncio.get_running_loop().time() + timeout_s
-    while True:
-        try:
-            result = check()
-            if asyncio.iscoroutine(result):
-                await result
-            return
-        except AssertionError:
-            if asyncio.get_running_loop().time() > deadline:
-                raise
-            await asyncio.sleep(0.1)

@@ -15,6 +15,7 @@ from typing import Any, get_args
 from pydantic import TypeAdapter
 
 from baton import services as registry
+from services.scoring.rubric_reference import rubric_reference
 from shared.contracts.events import CURRENT_VERSIONS, AnyEvent
 from shared.contracts.topics import TOPOLOGY, consumer_group, dead_letter_topic
 
@@ -127,7 +128,11 @@ def rendered_documents() -> dict[Path, str]:
     documents.update(
         {DOCS / "openapi" / f"{name}.json": openapi_document(name) for name in registry.SERVICES}
     )
-    return {path: json.dumps(doc, indent=2, sort_keys=True) + "\n" for path, doc in documents.items()}
+    rendered = {path: json.dumps(doc, indent=2, sort_keys=True) + "\n" for path, doc in documents.items()}
+    # The rubric language's reference is prose generated from the rubric's models, so it is
+    # kept current with the same command as the machine-readable documents.
+    rendered[DOCS / "rubric.md"] = rubric_reference()
+    return rendered
 
 
 def write_documents(root: Path) -> list[Path]:

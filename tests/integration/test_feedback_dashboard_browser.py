@@ -7,20 +7,14 @@ installs it): a missing browser fails the test unless BATON_SKIP_BROWSER_TESTS=1
 
 from __future__ import annotations
 
-import asyncio
 import os
 import shutil
-import socket
 import struct
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
-from fastapi import FastAPI
 from playwright.async_api import ConsoleMessage, async_playwright
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
@@ -32,51 +26,12 @@ from shared.db import Database
 from tests.conftest import Infra, bearer, truncate_all
 from tests.integration.test_feedback_reports import replay
 from tests.support.apps import caught_up
+from tests.support.browser import CHROMIUM_ARGS, chromium, serving
 from tests.support.feedback import EXECUTIVE, scripted_events
 
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 GOAL = {"revenue_goal": "60000", "months": "3"}
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 DRAFT = "2026.11-tuned-1"
-
-
-def chromium() -> str:
-    if os.environ.get("BATON_SKIP_BROWSER_TESTS") == "1":
-        pytest.skip("BATON_SKIP_BROWSER_TESTS=1")
-    for candidate in (os.environ.get("BATON_CHROMIUM"), "chromium", "chromium-browser"):
-        found = candidate and shutil.which(candidate)
-        if found:
-            return found
-    pytest.fail("Chromium is missing: run scripts/ensure-chromium, or set BATON_SKIP_BROWSER_TESTS=1")
-
-
-@asynccontextmanager
-async def serving(app: FastAPI) -> AsyncIterator[str]:
-    """The app under uvicorn on a free loopback port, lifespan included; yields its base URL."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="on"))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    try:
-        while not server.started:
-            if task.done():
-                task.result()
-            await asyncio.sleep(0.05)
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await asyncio.wait_for(task, 30)
-        sock.close()
 
 
 def count(n: int | None) -> str:

@@ -14,9 +14,7 @@ PAGE = ROOT / "docs" / "rubric.md"
 
 
 def test_committed_page_is_the_generators_output() -> None:
-    assert PAGE.read_text() == rubric_reference(), (
-        "docs/rubric.md is stale: regenerate it from services.scoring.rubric_reference.rubric_reference()"
-    )
+    assert PAGE.read_text() == rubric_reference(), "docs/rubric.md is stale: regenerate it with `baton docs`"
 
 
 def test_page_names_every_key_operator_and_field_of_the_json_schema() -> None:

@@ -29,6 +29,8 @@ HANDOVER_REASONS = {
     "escalated": "its SLA was breached",
     "from_fallback_queue": "it waited in the fallback queue",
 }
+# The same, as the rep who no longer holds the lead reads it.
+HANDED_OVER_BECAUSE = {**HANDOVER_REASONS, "declined": "you declined it", "escalated": "its SLA was breached"}
 
 
 def notice_rows(
@@ -98,7 +100,8 @@ def headline(notice: Mapping[str, Any]) -> str:
     why = HANDOVER_REASONS.get(handover or "", handover or "")
     if kind == "lead.handed_over":
         to = f" to {other}" if other else ""
-        return f"{who} was handed over{to}: {why}. You need not act on it any more."
+        because = HANDED_OVER_BECAUSE.get(handover or "", handover or "")
+        return f"{who} was handed over{to}: {because}. You need not act on it any more."
     if kind == "sla.reminder":
         gone = round(float(notice.get("fraction") or 0) * 100)
         return f"Reminder: {who} is still waiting for your first touch ({gone} % of the SLA gone)."

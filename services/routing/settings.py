@@ -69,7 +69,11 @@ class RoutingSettings(ServiceSettings):
     notification_email_from: str = Field(
         default="Baton <baton@localhost>", description="The From of notification emails."
     )
-    notification_interval_s: float = Field(default=1.0, gt=0, description="How often the notifier polls.")
+    notification_interval_s: float = Field(
+        default=0.25,
+        gt=0,
+        description="How often the notifier polls: a rep hears of a new lead within about this long.",
+    )
     notification_timeout_s: float = Field(default=5.0, gt=0, description="Timeout of one webhook call.")
     notification_max_attempts: int = Field(
         default=8, ge=1, description="Webhook attempts before a notification is given up as `failed`."

@@ -6,6 +6,7 @@ server (aiosmtpd)."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -17,6 +18,7 @@ from services.routing import handovers, sla
 from services.routing.access import Actor
 from services.routing.models import Assignment, Notification
 from services.routing.policy import SlaPolicy, SmtpServer
+from services.routing.repository import ErasureRepository
 from services.routing.schemas import DeclineCreate, ReassignCreate
 from services.routing.settings import RoutingSettings
 from services.routing.worker import NotificationWorker
@@ -190,6 +192,24 @@ class TestToldAtAssignment:
                 select(Notification).where(Notification.assignment_id == assignment.id)
             )
         assert (row.status, row.channel, row.recipient) == ("unsent", "email", "ada@example.com")
+
+
+class TestErasure:
+    async def test_an_erased_lead_is_no_longer_named_in_what_reps_are_sent(self, db: Database) -> None:
+        async with slack_fake() as slack:
+            _, url = await add_told_rep(db, slack, "ada", "slack")
+            assignment = await assign(db, hot_lead())
+            async with db.transaction() as session:
+                await ErasureRepository(session).erase_lead(assignment.lead_id)
+            worker = notifier(db, None)
+            try:
+                await deliver_all(db, worker)
+            finally:
+                await worker.stop()
+        (message,) = slack.to(url)
+        assert message["text"] == "<@U0ADA> New lead for you: a lead."
+        assert "Grace" not in json.dumps(message)
+        assert "Analytical" not in json.dumps(message)
 
 
 class TestToldAtHandOver:

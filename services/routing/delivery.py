@@ -25,14 +25,20 @@ from services.routing.policy import SmtpServer
 
 log = logging.getLogger(__name__)
 
+# Slack's answers that no retry changes: 400 `invalid_payload`/`no_text`, 403
+# `action_prohibited`, 404 `no_service`/`channel_not_found`, 410 `channel_is_archived`.
+PERMANENT = frozenset({400, 403, 404, 410})
+
 
 @dataclass(frozen=True)
 class Outcome:
-    """None: delivered; `UNDELIVERABLE`: the channel is not set up; else why it failed, and
-    how long the other side asked us to wait (Slack's Retry-After on a 429)."""
+    """None: delivered; `UNDELIVERABLE`: the channel is not set up; else why it failed, how
+    long the other side asked us to wait (Slack's Retry-After on a 429), and whether trying
+    again cannot help (a revoked webhook, a payload Slack refuses)."""
 
     error: str | None = None
     retry_after_s: float | None = None
+    permanent: bool = False
 
 
 Sender = Callable[[Outgoing], Awaitable[Outcome]]
@@ -99,7 +105,11 @@ async def post_json(
         "routing.notification_failed",
         extra={"notification_id": str(notification.id), "status": response.status_code},
     )
-    return Outcome(f"HTTP {response.status_code}: {response.text[:200]}", _retry_after(response))
+    return Outcome(
+        f"HTTP {response.status_code}: {response.text[:200]}",
+        _retry_after(response),
+        permanent=response.status_code in PERMANENT,
+    )
 
 
 def _retry_after(response: httpx.Response) -> float | None:

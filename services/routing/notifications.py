@@ -116,6 +116,7 @@ async def record_delivery(
     max_attempts: int,
     backoff_s: float,
     retry_after_s: float | None = None,
+    permanent: bool = False,
 ) -> str:
     """Book the outcome of one delivery; returns the notification's new status. `error` None:
     delivered; `UNDELIVERABLE`: nothing is set up to carry it (recorded as `unsent`)."""
@@ -127,7 +128,7 @@ async def record_delivery(
         await notifications.mark_sent(sent.id, at=at)
         NOTIFICATIONS_SENT.labels(sent.kind).inc()
         return "sent"
-    if sent.attempts >= max_attempts:
+    if permanent or sent.attempts >= max_attempts:
         await notifications.mark_failed(sent.id, error=error)
         NOTIFICATIONS_ABANDONED.labels(sent.kind).inc()
         return "failed"

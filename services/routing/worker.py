@@ -143,6 +143,7 @@ class NotificationWorker(PeriodicWorker):
                         max_attempts=self.max_attempts,
                         backoff_s=self.backoff_s,
                         retry_after_s=outcome.retry_after_s,
+                        permanent=outcome.permanent,
                     )
                     delivered += status == "sent"
             if len(claimed) < self.batch_size:

@@ -179,6 +179,23 @@ class TestToldAtAssignment:
             )
         assert (row.status, row.attempts, row.channel) == ("sent", 3, "slack")
 
+    async def test_a_revoked_webhook_fails_at_once_with_slacks_reason(self, db: Database) -> None:
+        async with slack_fake() as slack:
+            revoked = f"http://127.0.0.1:{slack.port}/services/T0BATON/B999/revoked"
+            await add_rep(db, "ada", slack_webhook_url=revoked, notify_channels=["slack"])
+            assignment = await assign(db, hot_lead())
+            worker = notifier(db, None)
+            try:
+                await deliver_all(db, worker)
+            finally:
+                await worker.stop()
+        assert slack.answered == [404]
+        async with db.transaction() as session:
+            (row,) = await session.scalars(
+                select(Notification).where(Notification.assignment_id == assignment.id)
+            )
+        assert (row.status, row.attempts, row.last_error) == ("failed", 1, "HTTP 404: no_service")
+
     async def test_without_an_smtp_server_the_email_is_recorded_unsent(self, db: Database) -> None:
         await add_rep(db, "ada", notify_channels=["email"])
         assignment = await assign(db, hot_lead())

@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, select, update
 
-from services.routing import handovers, sla
+from services.routing import batch, handovers, sla
 from services.routing.access import Actor
 from services.routing.models import Assignment, Notification
 from services.routing.policy import SlaPolicy, SmtpServer
@@ -149,6 +149,23 @@ class TestToldAtAssignment:
         assert received.at - assigned_at < timedelta(seconds=1)
         ((_, _, emailed_at),) = mailbox.messages
         assert emailed_at - assigned_at < timedelta(seconds=1)
+
+    async def test_a_consumer_batch_tells_each_holder_as_one_assignment_would(self, db: Database) -> None:
+        async with slack_fake() as slack:
+            team = {name: await add_told_rep(db, slack, name, "slack") for name in ("ada", "bob")}
+            events = [hot_lead(), hot_lead()]
+            async with db.transaction() as session:
+                outcomes = await batch.assign_leads(session, rules=RULES, events=events)
+            worker = notifier(db, None)
+            try:
+                await deliver_all(db, worker)
+            finally:
+                await worker.stop()
+        holders = {outcome.rep_id for outcome in outcomes}
+        assert holders == {rep_id for rep_id, _ in team.values()}
+        for _, url in team.values():
+            (message,) = slack.to(url)
+            assert "New lead for you: Grace Hopper, CTO at Analytical." in message["text"]
 
     async def test_a_rep_who_chose_no_channel_is_told_nothing(self, db: Database) -> None:
         async with slack_fake() as slack, smtp_server() as mailbox:

@@ -12,11 +12,17 @@ import uuid
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from services.routing import batch, service
+from services.routing import batch
+from services.routing.assignment import assign_lead
 from services.routing.policy import SlaPolicy
+from services.routing.rule_versions import ActiveRules
+from services.routing.rules import load_rule_set
 from services.routing.worker import RoutingWorker
 from shared.contracts import LeadQualified, LeadQualifiedPayload, LeadSnapshot, utc_now
 from shared.db import Database
+
+# The packaged default rules, as a routing replica configured with none decides.
+RULES = ActiveRules(load_rule_set())
 
 REPLICAS = 2
 
@@ -67,9 +73,11 @@ async def assign_leads(
             started = time.perf_counter()
             async with db.transaction() as session:
                 if batch_size == 1:
-                    results = [(await service.assign_lead(session, event=events[0])).result]
+                    results = [(await assign_lead(session, rules=RULES, event=events[0])).result]
                 else:
-                    results = [o.result for o in await batch.assign_leads(session, events=events)]
+                    results = [
+                        o.result for o in await batch.assign_leads(session, rules=RULES, events=events)
+                    ]
             if any(result != "assigned" for result in results):
                 raise RuntimeError(f"bench leads were {sorted(set(results))}")
             latencies.append(time.perf_counter() - started)
@@ -92,7 +100,7 @@ async def run_worker(
     url: str, *, interval_s: float, batch_size: int, policy: SlaPolicy, stop: Any
 ) -> dict[str, Any]:
     db = Database(url, pool_size=4)
-    worker = RoutingWorker(db, interval_s=interval_s, batch_size=batch_size, policy=policy)
+    worker = RoutingWorker(db, RULES, interval_s=interval_s, batch_size=batch_size, policy=policy)
     await worker.start()
     try:
         while not stop.is_set():

@@ -33,7 +33,7 @@ from sqlalchemy import text
 from baton.embedded import EmbeddedPostgres
 from baton.services import upgrade
 from bench.baselines import postgres_transactions
-from bench.replicas import REPLICAS, collect, in_replicas
+from bench.replicas import REPLICAS, RULES, collect, in_replicas
 from bench.stats import summary_ms
 from services.routing import reps
 from services.routing.policy import SlaPolicy
@@ -62,7 +62,9 @@ async def reset(url: str, weights: tuple[int, ...]) -> None:
         async with db.transaction() as session:
             for i, weight in enumerate(weights):
                 await reps.register_rep(
-                    session, rep=RepCreate(name=f"rep {i}", email=f"rep{i}@bench.example", weight=weight)
+                    session,
+                    rules=RULES,
+                    rep=RepCreate(name=f"rep {i}", email=f"rep{i}@bench.example", weight=weight),
                 )
     finally:
         await db.dispose()

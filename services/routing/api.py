@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, Request, status
 
 from services.routing import dispositions, handovers, reps, rule_versions, service
 from services.routing.dependencies import (
+    ActiveRulesDep,
     DefaultCurrencyDep,
     ManagerDep,
     PreviewerDep,
@@ -55,8 +56,10 @@ async def list_reps(session: SessionDep, principal: ReaderDep) -> list[RepRead]:
 
 
 @router.post("/reps", tags=["reps"], status_code=status.HTTP_201_CREATED, summary="Add a rep")
-async def register_rep(session: SessionDep, principal: ManagerDep, rep: RepCreate) -> RepRead:
-    return await reps.register_rep(session, rep=rep)
+async def register_rep(
+    session: SessionDep, principal: ManagerDep, rules: ActiveRulesDep, rep: RepCreate
+) -> RepRead:
+    return await reps.register_rep(session, rules=rules, rep=rep)
 
 
 @router.patch(
@@ -65,9 +68,15 @@ async def register_rep(session: SessionDep, principal: ManagerDep, rep: RepCreat
     summary="Switch a rep on or off, change weight, hours or cap (a rep: their own availability)",
 )
 async def update_rep(
-    session: SessionDep, principal: RepOrManagerDep, rep_id: uuid.UUID, changes: RepUpdate
+    session: SessionDep,
+    principal: RepOrManagerDep,
+    rules: ActiveRulesDep,
+    rep_id: uuid.UUID,
+    changes: RepUpdate,
 ) -> RepRead:
-    return await reps.update_rep(session, rep_id=rep_id, changes=changes, acting_rep=acting_rep(principal))
+    return await reps.update_rep(
+        session, rules=rules, rep_id=rep_id, changes=changes, acting_rep=acting_rep(principal)
+    )
 
 
 @router.post(
@@ -171,10 +180,19 @@ async def accept_assignment(
     summary="Hand an open lead back: the rules route it to another rep (or the fallback queue)",
 )
 async def decline_assignment(
-    session: SessionDep, principal: RepOrManagerDep, assignment_id: uuid.UUID, decline: DeclineCreate
+    session: SessionDep,
+    principal: RepOrManagerDep,
+    rules: ActiveRulesDep,
+    assignment_id: uuid.UUID,
+    decline: DeclineCreate,
 ) -> HandoverRead:
     return await handovers.decline_assignment(
-        session, assignment_id=assignment_id, decline=decline, actor=actor(principal), by=principal.subject
+        session,
+        rules=rules,
+        assignment_id=assignment_id,
+        decline=decline,
+        actor=actor(principal),
+        by=principal.subject,
     )
 
 
@@ -184,10 +202,19 @@ async def decline_assignment(
     summary="Move a lead to a named rep, or to whoever the rules pick next (managers and admins)",
 )
 async def reassign_assignment(
-    session: SessionDep, principal: ManagerDep, assignment_id: uuid.UUID, reassign: ReassignCreate
+    session: SessionDep,
+    principal: ManagerDep,
+    rules: ActiveRulesDep,
+    assignment_id: uuid.UUID,
+    reassign: ReassignCreate,
 ) -> HandoverRead:
     return await handovers.reassign_assignment(
-        session, assignment_id=assignment_id, reassign=reassign, actor=actor(principal), by=principal.subject
+        session,
+        rules=rules,
+        assignment_id=assignment_id,
+        reassign=reassign,
+        actor=actor(principal),
+        by=principal.subject,
     )
 
 
@@ -211,9 +238,9 @@ async def log_touch(
     summary="Run a lead through the rules without assigning it: which rule, who would get it, and why",
 )
 async def preview_assignment(
-    session: SessionDep, principal: PreviewerDep, preview: RoutingPreviewCreate
+    session: SessionDep, principal: PreviewerDep, rules: ActiveRulesDep, preview: RoutingPreviewCreate
 ) -> RoutingPreview:
-    return await service.preview_assignment(session, preview=preview)
+    return await service.preview_assignment(session, rules=rules, preview=preview)
 
 
 _rule_set_body = {
@@ -247,9 +274,9 @@ RuleSetDep = Annotated[RuleSet, Depends(_rule_set)]
     openapi_extra=_rule_set_body,
 )
 async def create_rule_set(
-    session: SessionDep, principal: ManagerDep, draft: RuleSetDep
+    session: SessionDep, principal: ManagerDep, rules: ActiveRulesDep, draft: RuleSetDep
 ) -> RuleSetVersionRead:
-    return await rule_versions.create_draft(session, draft=draft, author=principal.subject)
+    return await rule_versions.create_draft(session, rules=rules, draft=draft, author=principal.subject)
 
 
 @router.get("/routing/rules", tags=["routing"], summary="Every stored routing rule set version")
@@ -262,8 +289,10 @@ async def list_rule_sets(session: SessionDep, principal: ManagerDep) -> list[Rul
     tags=["routing"],
     summary="One routing rule set version with its document (also the configured file's version)",
 )
-async def get_rule_set(session: SessionDep, principal: ManagerDep, version: str) -> RuleSetVersionRead:
-    return await rule_versions.get_version(session, version=version)
+async def get_rule_set(
+    session: SessionDep, principal: ManagerDep, rules: ActiveRulesDep, version: str
+) -> RuleSetVersionRead:
+    return await rule_versions.get_version(session, rules=rules, version=version)
 
 
 @router.get(
@@ -271,8 +300,10 @@ async def get_rule_set(session: SessionDep, principal: ManagerDep, version: str)
     tags=["routing"],
     summary="The rules routing uses now, checked against today's team: reps gone or off, pools nobody can take leads from",
 )
-async def rules_in_use_health(session: SessionDep, principal: ManagerDep) -> RuleSetHealthRead:
-    return await rule_versions.health(session, version=None)
+async def rules_in_use_health(
+    session: SessionDep, principal: ManagerDep, rules: ActiveRulesDep
+) -> RuleSetHealthRead:
+    return await rule_versions.health(session, rules=rules, version=None)
 
 
 @router.get(
@@ -280,8 +311,10 @@ async def rules_in_use_health(session: SessionDep, principal: ManagerDep) -> Rul
     tags=["routing"],
     summary="One rule set version checked against today's team (e.g. a draft before it is activated)",
 )
-async def rule_set_health(session: SessionDep, principal: ManagerDep, version: str) -> RuleSetHealthRead:
-    return await rule_versions.health(session, version=version)
+async def rule_set_health(
+    session: SessionDep, principal: ManagerDep, rules: ActiveRulesDep, version: str
+) -> RuleSetHealthRead:
+    return await rule_versions.health(session, rules=rules, version=version)
 
 
 @router.post(

@@ -1,4 +1,4 @@
-"""Assigning a consumer batch of qualified leads at once: the effect of `service.assign_lead`
+"""Assigning a consumer batch of qualified leads at once: the effect of `assignment.assign_lead`
 applied to each event in turn, in one transaction and a handful of statements.
 
 The batch takes the pool lock once and locks every rep once, in id order as every decider
@@ -22,6 +22,13 @@ from typing import Any, Literal
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.routing import roundrobin
+from services.routing.assignment import (
+    assigned_event,
+    assignment_values,
+    log_assigned,
+    qualification_facts,
+    queue_lead,
+)
 from services.routing.batch_repository import AssignmentBatchRepository, Credited, Days
 from services.routing.calendar import HolidaysFrom, add_business_minutes
 from services.routing.choice import Absences, Decision, PoolView, Workload, availability_of, unavailable
@@ -35,13 +42,13 @@ from services.routing.decision import (
     weights_in,
 )
 from services.routing.eligibility import RepAvailability, local_day
-from services.routing.handovers import assigned_event, log_assigned
 from services.routing.metrics import DECISION_SECONDS
 from services.routing.models import Rep, outbox
+from services.routing.notifications import record_notifications
+from services.routing.rep_notices import notice_rows
 from services.routing.repository import LedgerRepository, RepRepository
-from services.routing.rule_versions import rule_set_of
+from services.routing.rule_versions import ActiveRules
 from services.routing.rules import Pool, RepRef, RuleSet
-from services.routing.service import assignment_values, qualification_facts, queue_lead
 from shared.contracts import LeadAssigned, LeadQualified, utc_now
 from shared.outbox import announce, notified, notify_due
 
@@ -166,14 +173,14 @@ class HeldTeam:
         return view, self.workload
 
     def calendar(self, rep: Rep) -> RepAvailability:
-        """The rep's hours and days, as the SLA clock reads them (`handovers.sla_due_at_for`)."""
+        """The rep's hours and days, as the SLA clock reads them (`assignment.sla_due_at_for`)."""
         known = self.calendars.get(rep.id)
         if known is None:
             known = self.calendars[rep.id] = availability_of(rep, 0)
         return known
 
     def credit(self, decision: Decision, *, at: datetime) -> None:
-        """What `handovers.hand_over` stores for a decision, applied to the held state."""
+        """What `assignment.hand_over` stores for a decision, applied to the held state."""
         rep, standing = decision.chosen, decision.standing
         assert rep is not None
         day = local_day(self.calendar(rep).timezone, at)
@@ -186,7 +193,9 @@ class HeldTeam:
             self.credited[(standing.pool, rep.id)] = (credited, taken + 1)
 
 
-async def assign_leads(session: AsyncSession, *, events: Sequence[LeadQualified]) -> list[BatchOutcome]:
+async def assign_leads(
+    session: AsyncSession, *, rules: ActiveRules, events: Sequence[LeadQualified]
+) -> list[BatchOutcome]:
     """Assign qualified leads, in order, as `assign_lead` would one by one: each to the next
     eligible rep or into the fallback queue, once per lead however often it appears.
 
@@ -210,7 +219,7 @@ async def assign_leads(session: AsyncSession, *, events: Sequence[LeadQualified]
         notify=notify_due(session, outbox),
     )
     absences, holders = read.absences, read.holders
-    rule_set = await rule_set_of(session, read.rule_set_version)
+    rule_set = await rules.of_version(session, read.rule_set_version)
     holidays = HolidaysFrom(read.holidays)
     asked = []
     for event in events:
@@ -245,6 +254,8 @@ async def _decide_and_write(
     rows: list[dict[str, Any]] = []
     announced: list[tuple[NewAssignment, Rep, LeadQualified]] = []
     logged: list[tuple[NewAssignment, Rep]] = []
+    # What the reps are told, on the channels they chose, as `assignment.hand_over` tells them.
+    notices: list[dict[str, Any]] = []
     now = started
     for event, lead, question, assignment_id in asked:
         if event.lead_id in holders:
@@ -270,6 +281,16 @@ async def _decide_and_write(
         )
         team.credit(decision, at=now)
         holders[event.lead_id] = decision.chosen.id
+        notices += notice_rows(
+            decision.chosen,
+            kind="lead.assigned",
+            at=now,
+            assignment_id=assignment_id,
+            lead_id=event.lead_id,
+            lead=lead,
+            qualification=qualification_facts(event),
+            sla_due_at=due,
+        )
         rows.append(row)
         announced.append((NewAssignment.of(row), decision.chosen, event))
         outcomes.append(BatchOutcome("assigned", event.lead_id, decision.chosen.id))
@@ -281,6 +302,7 @@ async def _decide_and_write(
         await _send(team, rows, announced)
         logged += [(a, rep) for a, rep, _ in announced]
     await team.writes.settle()
+    await record_notifications(session, notices)
     for assignment, rep in logged:
         log_assigned(assignment, rep)
     return outcomes

@@ -180,7 +180,7 @@ class AssignmentBatchRepository:
         days: Days,
         events: Sequence[Envelope],
     ) -> set[uuid.UUID]:
-        """Insert open assignments (`service.assignment_values` rows) with a breach timer each
+        """Insert open assignments (`assignment.assignment_values` rows) with a breach timer each
         (reminders to be planned); store each credited ledger line's last standing with `n`
         more assignments counted on it, add `n` to each rep's count of the day, and stage
         `events`. Returns the leads inserted: one that already had an assignment is left out

@@ -12,7 +12,7 @@ from services.routing.eligibility import RepAvailability
 
 class HolidaysFrom:
     """Holidays read once from some day on, handed out as a single reckoning reads them: from
-    the day before its start (`handovers.sla_due_at_for`), so a batch that reads once sets
+    the day before its start (`assignment.sla_due_at_for`), so a batch that reads once sets
     each deadline exactly as one reckoning at a time would."""
 
     def __init__(self, days: frozenset[date]) -> None:

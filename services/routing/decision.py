@@ -31,7 +31,7 @@ from services.routing.repository import (
     RepRepository,
 )
 from services.routing.rule_repository import DayCountRepository
-from services.routing.rule_versions import active_rule_set
+from services.routing.rule_versions import ActiveRules
 from services.routing.rules import (
     AccountOwnerAction,
     Pool,
@@ -63,6 +63,7 @@ class Team(Protocol):
 async def decide(
     session: AsyncSession,
     *,
+    rules: ActiveRules,
     at: datetime,
     lead: Mapping[str, Any] | None = None,
     qualification: Mapping[str, FieldValue] | None = None,
@@ -75,7 +76,7 @@ async def decide(
     With `lock` the candidates stay locked until commit, so the caller can credit the pick; a
     preview reads without locking. `excluding` is the rep an escalation takes the lead from.
     """
-    rule_set = await active_rule_set(session)
+    rule_set = await rules.current(session)
     team = StoredTeam(session, lock=lock)
     return await decide_with(team, rule_set, ask(rule_set, lead, qualification), at=at, excluding=excluding)
 

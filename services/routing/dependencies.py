@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from services.routing.access import Actor
+from services.routing.rule_versions import ActiveRules
 from shared.auth import Forbidden, Principal, Role, require_roles
 
 ManagerDep = Annotated[Principal, Depends(require_roles(Role.MANAGER))]
@@ -34,6 +35,14 @@ def actor(principal: Principal) -> Actor:
     if principal.role == Role.MANAGER and principal.rep_id is not None:
         return Actor(manager_id=principal.rep_id)
     return Actor()
+
+
+def _active_rules(request: Request) -> ActiveRules:
+    rules: ActiveRules = request.app.state.active_rules
+    return rules
+
+
+ActiveRulesDep = Annotated[ActiveRules, Depends(_active_rules)]
 
 
 def _default_currency(request: Request) -> str:

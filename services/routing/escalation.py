@@ -13,11 +13,12 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.routing import notifications
-from services.routing.handovers import reroute
+from services.routing.assignment import reroute
 from services.routing.metrics import REPS_PAUSED
 from services.routing.models import Assignment, Rep, SlaTimer
 from services.routing.policy import SlaPolicy
 from services.routing.repository import LedgerRepository, RepRepository
+from services.routing.rule_versions import ActiveRules
 from services.routing.sla_repository import SlaTimerRepository
 
 log = logging.getLogger(__name__)
@@ -36,6 +37,7 @@ class Escalation:
 async def escalate_breach(
     session: AsyncSession,
     *,
+    rules: ActiveRules,
     assignment: Assignment,
     breached: SlaTimer,
     rep: Rep | None,
@@ -45,7 +47,7 @@ async def escalate_breach(
     """Run the escalation policy for a breached timer of a locked assignment held by `rep`."""
     taken_over_by = None
     if assignment.reassignments < policy.max_reassignments:
-        taken_over_by = await _reassign(session, assignment=assignment, breached=breached, at=at)
+        taken_over_by = await _reassign(session, rules=rules, assignment=assignment, breached=breached, at=at)
     manager_id = rep.manager_id if rep is not None and policy.notify_manager else None
     if taken_over_by is None:
         _record_escalation(assignment, breached=breached, to_rep=None, manager_id=manager_id, at=at)
@@ -91,13 +93,14 @@ async def escalate_breach(
 
 
 async def _reassign(
-    session: AsyncSession, *, assignment: Assignment, breached: SlaTimer, at: datetime
+    session: AsyncSession, *, rules: ActiveRules, assignment: Assignment, breached: SlaTimer, at: datetime
 ) -> Rep | None:
     """Hand the lead to the next eligible rep of its own rule; returns that rep, or None if nobody
     can. The breach settles the timers itself."""
     await LedgerRepository(session).enter_pool(exclusive=False)
     decision = await reroute(
         session,
+        rules=rules,
         assignment=assignment,
         at=at,
         excluding=assignment.rep_id,

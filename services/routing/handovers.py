@@ -1,49 +1,43 @@
-"""A lead changing hands: the first assignment's hand-over, and the re-route that an SLA breach,
-a rep's decline, a manager's reassignment and the fallback queue's retry share. Transport-free."""
+"""The hand-overs a rep or a manager asks for: a rep declines a lead, a manager reassigns one.
+Both move the lead through `assignment` (the same re-route an SLA breach takes). Transport-free."""
 
 from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Mapping
-from datetime import datetime, timedelta
-from typing import Any, Protocol
+from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.routing import roundrobin
 from services.routing.access import Actor, check_may_act, check_on_team
-from services.routing.calendar import add_business_minutes
-from services.routing.choice import Decision, availability_of
-from services.routing.conditions import FieldValue
-from services.routing.decision import decide
-from services.routing.eligibility import local_day
+from services.routing.assignment import move, record_handover, reroute
+from services.routing.choice import Decision
 from services.routing.errors import AssignmentNotFound, CannotReassign, NotYourAssignment, RepNotFound
 from services.routing.lifecycle import DECLINABLE, REASSIGNABLE, check_handover
 from services.routing.metrics import LEADS_QUEUED
-from services.routing.models import Assignment, Rep, outbox
+from services.routing.models import Assignment
 from services.routing.repository import (
     AssignmentRepository,
     FallbackQueueRepository,
     LedgerRepository,
     RepRepository,
 )
-from services.routing.rule_repository import DayCountRepository
+from services.routing.rule_versions import ActiveRules
 from services.routing.schemas import AssignmentRead, DeclineCreate, HandoverRead, ReassignCreate
-from services.routing.sla_repository import HolidayRepository, SlaTimerRepository
-from shared.contracts import LeadAssigned, LeadAssignedPayload, LeadQualified, utc_now
-from shared.outbox import add_event
+from services.routing.sla_repository import SlaTimerRepository
+from shared.contracts import utc_now
 
 log = logging.getLogger(__name__)
 
-PRODUCER = "routing"
-
-# Statuses in which nobody has answered the lead yet: a new holder gets a fresh SLA clock.
-UNANSWERED = frozenset({"open", "queued"})
-
 
 async def decline_assignment(
-    session: AsyncSession, *, assignment_id: uuid.UUID, decline: DeclineCreate, actor: Actor, by: str
+    session: AsyncSession,
+    *,
+    rules: ActiveRules,
+    assignment_id: uuid.UUID,
+    decline: DeclineCreate,
+    actor: Actor,
+    by: str,
 ) -> HandoverRead:
     """The rep hands an open lead back: the rules route it again, to anyone but them, with a
     fresh SLA clock; with nobody to take it, it waits in the fallback queue."""
@@ -54,7 +48,13 @@ async def decline_assignment(
     details = {"reason": decline.reason, "by": by}
     at = utc_now()
     decision = await reroute(
-        session, assignment=assignment, at=at, excluding=from_rep, kind="declined", details=details
+        session,
+        rules=rules,
+        assignment=assignment,
+        at=at,
+        excluding=from_rep,
+        kind="declined",
+        details=details,
     )
     if decision.chosen is None:
         await queue_assignment(session, assignment=assignment, decision=decision, at=at, kind="declined")
@@ -63,7 +63,13 @@ async def decline_assignment(
 
 
 async def reassign_assignment(
-    session: AsyncSession, *, assignment_id: uuid.UUID, reassign: ReassignCreate, actor: Actor, by: str
+    session: AsyncSession,
+    *,
+    rules: ActiveRules,
+    assignment_id: uuid.UUID,
+    reassign: ReassignCreate,
+    actor: Actor,
+    by: str,
 ) -> HandoverRead:
     """A manager moves a lead to a named rep of their team, or lets the rules pick anyone but
     its holder (the fallback queue when nobody can). A named rep takes no turn in any rotation."""
@@ -77,7 +83,13 @@ async def reassign_assignment(
     at = utc_now()
     if reassign.rep_id is None:
         decision = await reroute(
-            session, assignment=assignment, at=at, excluding=from_rep, kind="reassigned", details=details
+            session,
+            rules=rules,
+            assignment=assignment,
+            at=at,
+            excluding=from_rep,
+            kind="reassigned",
+            details=details,
         )
         if decision.chosen is None and assignment.status != "queued":
             await queue_assignment(
@@ -136,87 +148,6 @@ def _handover_read(assignment: Assignment, *, from_rep: uuid.UUID, decision: Dec
     )
 
 
-async def sla_due_at_for(session: AsyncSession, *, rep: Rep, start: datetime, minutes: float) -> datetime:
-    """The first-touch deadline in the rep's business time (their hours, minus holidays)."""
-    holidays = await HolidayRepository(session).days_from(start.date() - timedelta(days=1))
-    return add_business_minutes(start, minutes, rep=availability_of(rep, 0), holidays=holidays)
-
-
-def qualification_of(assignment: Assignment) -> dict[str, FieldValue]:
-    """The verdict the lead was routed on (kept in the trace since the trace had it; before
-    that, the grade in the snapshot and the SLA tier)."""
-    kept = assignment.decision.get("qualification")
-    if isinstance(kept, Mapping):
-        return dict(kept)
-    return {"grade": assignment.lead.get("grade"), "sla_tier": assignment.sla_tier}
-
-
-async def reroute(
-    session: AsyncSession,
-    *,
-    assignment: Assignment,
-    at: datetime,
-    excluding: uuid.UUID | None,
-    kind: str,
-    cancel_timers: bool = True,
-    details: Mapping[str, Any] | None = None,
-) -> Decision:
-    """Run the lead (its snapshot and qualification, so its own rule decides) through the active
-    rules again without `excluding`, and move it to whoever they choose. The caller holds the
-    pool lock and the assignment's lock; with nobody chosen nothing moves."""
-    decision = await decide(
-        session, at=at, lead=assignment.lead, qualification=qualification_of(assignment), excluding=excluding
-    )
-    if decision.chosen is not None:
-        await move(
-            session,
-            assignment=assignment,
-            rep=decision.chosen,
-            standing=decision.standing,
-            at=at,
-            kind=kind,
-            cancel_timers=cancel_timers,
-            details={**(details or {}), "rule": decision.trace.get("rule"), "trace": decision.trace},
-        )
-    return decision
-
-
-async def move(
-    session: AsyncSession,
-    *,
-    assignment: Assignment,
-    rep: Rep,
-    standing: roundrobin.Standing | None,
-    at: datetime,
-    kind: str,
-    cancel_timers: bool = True,
-    details: Mapping[str, Any] | None = None,
-) -> None:
-    """Give the assignment to `rep`: the old holder's pending timers are cancelled (an
-    escalation's breach settles its own), a lead nobody answered yet restarts its SLA clock
-    for the new rep, and `hand_over` does the rest. The move is kept in the trace."""
-    from_rep = assignment.rep_id
-    if cancel_timers:
-        await SlaTimerRepository(session).settle_pending([assignment.id], outcome="cancelled", at=at)
-    if assignment.status == "queued":
-        await FallbackQueueRepository(session).remove(assignment.lead_id)
-    restart = assignment.status in UNANSWERED
-    if restart:
-        assignment.status = "open"
-        assignment.first_touch_at = None
-        assignment.sla_due_at = await sla_due_at_for(
-            session, rep=rep, start=at, minutes=assignment.sla_minutes
-        )
-    assignment.rep_id = rep.id
-    assignment.assigned_at = at
-    assignment.reassignments += 1
-    _record(assignment, kind=kind, at=at, from_rep=from_rep, to_rep=rep.id, details=details)
-    await session.flush()
-    await hand_over(
-        session, assignment=assignment, rep=rep, standing=standing, at=at, caused_by=None, start_clock=restart
-    )
-
-
 async def queue_assignment(
     session: AsyncSession, *, assignment: Assignment, decision: Decision, at: datetime, kind: str
 ) -> None:
@@ -224,7 +155,7 @@ async def queue_assignment(
     routes it again, away from the rep who gave it back), and the alert is raised."""
     await SlaTimerRepository(session).settle_pending([assignment.id], outcome="cancelled", at=at)
     assignment.status = "queued"
-    _record(
+    record_handover(
         assignment,
         kind=kind,
         at=at,
@@ -253,126 +184,3 @@ async def queue_assignment(
                 "skipped": decision.trace.get("skipped"),
             },
         )
-
-
-async def hand_over(
-    session: AsyncSession,
-    *,
-    assignment: Assignment,
-    rep: Rep,
-    standing: roundrobin.Standing | None,
-    at: datetime,
-    caused_by: LeadQualified | None,
-    start_clock: bool = True,
-) -> None:
-    """What follows every (re)assignment: credit the pool's ledger (a rep a rule or a manager
-    named directly took no turn in any rotation), count the rep's day, start their SLA timer
-    (unless the lead was answered already), and stage `lead.assigned`."""
-    if standing is not None:
-        credited = roundrobin.credited(standing, at=at)
-        await LedgerRepository(session).credit_assignment(
-            rep.id,
-            pool=standing.pool,
-            credit=credited.credit,
-            weight=standing.weight,
-            at=at,
-            share_when_picked=standing.share,
-        )
-    await DayCountRepository(session).count_one(rep.id, local_day(rep.timezone, at))
-    if start_clock:
-        await SlaTimerRepository(session).schedule(
-            assignment_id=assignment.id, rep_id=rep.id, due_at=assignment.sla_due_at
-        )
-    await add_event(session, outbox, assigned_event(assignment, rep, at=at, caused_by=caused_by))
-    log_assigned(assignment, rep)
-
-
-class Assigned(Protocol):
-    """What `lead.assigned` tells of an assignment: an `Assignment`, or a batch's row not yet
-    loaded as one."""
-
-    @property
-    def id(self) -> uuid.UUID: ...
-    @property
-    def lead_id(self) -> uuid.UUID: ...
-    @property
-    def strategy(self) -> str: ...
-    @property
-    def sla_tier(self) -> str: ...
-    @property
-    def sla_due_at(self) -> datetime: ...
-    @property
-    def assigned_at(self) -> datetime: ...
-    @property
-    def qualified_at(self) -> datetime: ...
-    @property
-    def correlation_id(self) -> uuid.UUID: ...
-
-
-def assigned_event(
-    assignment: Assigned, rep: Rep, *, at: datetime, caused_by: LeadQualified | None
-) -> LeadAssigned:
-    """The `lead.assigned` event of a (re)assignment, for the caller to stage."""
-    payload = LeadAssignedPayload(
-        assignment_id=assignment.id,
-        rep_id=rep.id,
-        rep_name=rep.name,
-        strategy=assignment.strategy,
-        sla_tier=assignment.sla_tier,
-        sla_due_at=assignment.sla_due_at,
-        assigned_at=assignment.assigned_at,
-        qualified_at=assignment.qualified_at,
-    )
-    event: LeadAssigned
-    if caused_by is not None:
-        event = LeadAssigned.new(
-            lead_id=assignment.lead_id,
-            payload=payload,
-            producer=PRODUCER,
-            caused_by=caused_by,
-            occurred_at=at,
-        )
-    else:
-        # A reassignment has no causing event on the wire; it stays in the lead's journey.
-        event = LeadAssigned(
-            lead_id=assignment.lead_id,
-            payload=payload,
-            producer=PRODUCER,
-            correlation_id=assignment.correlation_id,
-            occurred_at=at,
-        )
-    return event
-
-
-def log_assigned(assignment: Assigned, rep: Rep) -> None:
-    log.info(
-        "routing.lead_assigned",
-        extra={
-            "lead_id": str(assignment.lead_id),
-            "rep_id": str(rep.id),
-            "assignment_id": str(assignment.id),
-        },
-    )
-
-
-def _record(
-    assignment: Assignment,
-    *,
-    kind: str,
-    at: datetime,
-    from_rep: uuid.UUID,
-    to_rep: uuid.UUID | None,
-    details: Mapping[str, Any] | None,
-) -> None:
-    entry = {
-        "kind": kind,
-        "at": at.isoformat(),
-        "from_rep": str(from_rep),
-        "to_rep": str(to_rep) if to_rep else None,
-        **(details or {}),
-    }
-    # A new dict, so the ORM sees the JSONB change.
-    assignment.decision = {
-        **assignment.decision,
-        "handovers": [*assignment.decision.get("handovers", []), entry],
-    }

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.routing import api, rule_versions
-from services.routing.consumers import HANDLERS
+from services.routing import api
+from services.routing.consumers import build_handlers
 from services.routing.models import outbox, processed_event
+from services.routing.rule_versions import ActiveRules
 from services.routing.rules import RuleSet, load_rule_set
 from services.routing.settings import RoutingSettings
 from services.routing.worker import NotificationWorker, RoutingWorker
@@ -17,38 +18,40 @@ from shared.runtime import ServiceRuntime, WorkerFactory, create_service_app, pu
 def create_app(settings: RoutingSettings | None = None) -> FastAPI:
     settings = settings or RoutingSettings()
     # Loaded before anything starts: an invalid rules file stops the service at boot, not per lead.
-    rule_versions.configure(load_rule_set(settings.routing_rules_path))
+    rules = ActiveRules(load_rule_set(settings.routing_rules_path))
 
     def sla_worker(db: Database) -> RoutingWorker:
         return RoutingWorker(
             db,
+            rules,
             interval_s=settings.worker_interval_s,
             batch_size=settings.worker_batch_size,
             policy=settings.sla_policy,
         )
 
-    workers: dict[str, WorkerFactory] = {"sla_worker": sla_worker}
     webhook = settings.notification_webhook_url
-    if webhook is not None:
-        url = webhook.get_secret_value()
 
-        def notifier(db: Database) -> NotificationWorker:
-            return NotificationWorker(
-                db,
-                url=url,
-                interval_s=settings.notification_interval_s,
-                timeout_s=settings.notification_timeout_s,
-                max_attempts=settings.notification_max_attempts,
-                backoff_s=settings.notification_backoff_s,
-            )
+    # Always on: reps' own Slack webhooks need no team setting (what no channel can carry is
+    # recorded as `unsent`).
+    def notifier(db: Database) -> NotificationWorker:
+        return NotificationWorker(
+            db,
+            url=webhook.get_secret_value() if webhook is not None else None,
+            interval_s=settings.notification_interval_s,
+            timeout_s=settings.notification_timeout_s,
+            max_attempts=settings.notification_max_attempts,
+            backoff_s=settings.notification_backoff_s,
+            smtp=settings.smtp,
+            public_url=settings.public_url,
+        )
 
-        workers["notifier"] = notifier
+    workers: dict[str, WorkerFactory] = {"sla_worker": sla_worker, "notifier": notifier}
 
     runtime = ServiceRuntime(
         settings,
         outbox=outbox,
         processed=processed_event,
-        handlers=HANDLERS,
+        handlers=build_handlers(rules),
         workers=workers,
     )
     app = create_service_app(
@@ -57,5 +60,6 @@ def create_app(settings: RoutingSettings | None = None) -> FastAPI:
         description="Qualified leads in, fair assignments with SLA clocks out (`lead.assigned`).",
         routers=[api.router],
     )
+    app.state.active_rules = rules
     publish_schemas(app, RuleSet)
     return app

@@ -37,6 +37,8 @@ ASSIGNMENT_STATUSES = ("open", "accepted", "rejected", "sql", "won", "lost", "re
 TIMER_KINDS = ("reminder", "breach")
 TIMER_OUTCOMES = ("breached", "moot", "reminded", "cancelled")
 NOTIFICATION_STATUSES = ("pending", "sent", "failed", "unsent")
+# `team`: the team's webhook; `slack` and `email`: one rep, on the channel they chose.
+NOTIFICATION_CHANNELS = ("team", "slack", "email")
 
 
 class Base(DeclarativeBase):
@@ -66,6 +68,13 @@ class Rep(Base):
     # Set when the SLA policy switched the rep off; cleared when a manager switches them back on.
     paused_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     paused_reason: Mapped[str | None] = mapped_column(Text)
+    # Where the rep is told of their leads (`notify_channels`: "slack", "email"): their own Slack
+    # incoming webhook, else the team's with `slack_user_id` mentioned; email goes to `email`.
+    slack_webhook_url: Mapped[str | None] = mapped_column(Text)
+    slack_user_id: Mapped[str | None] = mapped_column(String(32))
+    notify_channels: Mapped[list[str]] = mapped_column(
+        ARRAY(String(16)), server_default=text("'{}'::varchar[]")
+    )
 
 
 class RepAbsence(Base):
@@ -181,13 +190,15 @@ class SlaTimer(Base):
 
 
 class Notification(Base):
-    """A message for the team's webhook (Slack-compatible), written in the transaction of what it
-    announces and delivered at least once by the notifier; `unsent` when no webhook is set."""
+    """A message for the team's webhook (Slack-compatible) or for one rep on a channel they chose,
+    written in the transaction of what it announces and delivered at least once by the notifier;
+    `unsent` when nothing is set up to carry it."""
 
     __tablename__ = "notification"
     __table_args__ = (
         Index("ix_notification_due", "next_attempt_at", postgresql_where=text("status = 'pending'")),
         CheckConstraint(f"status IN {NOTIFICATION_STATUSES}", name="status_known"),
+        CheckConstraint(f"channel IN {NOTIFICATION_CHANNELS}", name="channel_known"),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
@@ -203,6 +214,9 @@ class Notification(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    channel: Mapped[str] = mapped_column(String(16), server_default=text("'team'"))
+    # The rep's own Slack webhook or email address; None for the team's webhook.
+    recipient: Mapped[str | None] = mapped_column(Text)
 
 
 class Disposition(Base):

@@ -1,4 +1,4 @@
-"""Routing's SQL for webhook notifications (the rest is in `repository.py`)."""
+"""Routing's SQL for notifications (the rest is in `repository.py`)."""
 
 from __future__ import annotations
 
@@ -48,6 +48,13 @@ class NotificationRepository:
             update(Notification)
             .where(Notification.id == notification_id, Notification.status == "pending")
             .values(next_attempt_at=at, last_error=error)
+        )
+
+    async def mark_unsent(self, notification_id: uuid.UUID) -> None:
+        await self.session.execute(
+            update(Notification)
+            .where(Notification.id == notification_id, Notification.status == "pending")
+            .values(status="unsent")
         )
 
     async def mark_failed(self, notification_id: uuid.UUID, *, error: str) -> None:

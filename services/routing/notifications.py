@@ -1,11 +1,12 @@
-"""Notifications for the team's webhook: what to say (Slack-compatible JSON) and the durable
-record of each message, written in the transaction of what it announces. Transport-free: the
-notifier worker does the HTTP.
+"""Notifications: for the team's webhook, what to say (Slack-compatible JSON); for a rep, the
+notice `rep_notices` renders per channel. Each is a durable row written in the transaction of
+what it announces. Transport-free: the notifier worker does the HTTP and the SMTP.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -16,8 +17,11 @@ from services.routing.metrics import NOTIFICATIONS_ABANDONED, NOTIFICATIONS_SENT
 from services.routing.models import Assignment, Rep
 from services.routing.notification_repository import NotificationRepository
 from services.routing.policy import retry_delay_s
+from services.routing.rep_notices import NoticeKind, notice_rows
 
 NotificationKind = Literal["sla.reminder", "sla.breached", "sla.escalated", "rep.paused"]
+# A delivery outcome: the notification's channel is not set up (no SMTP server, no webhook).
+UNDELIVERABLE = "undeliverable"
 
 
 def notification(
@@ -44,11 +48,41 @@ def notification(
         "attempts": 0,
         "next_attempt_at": at,
         "created_at": at,
+        "channel": "team",
+        "recipient": None,
     }
 
 
 async def record_notifications(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
     """Write notifications in the caller's transaction, in one statement for a timer batch."""
+    await NotificationRepository(session).add_all(rows)
+
+
+async def tell_rep(
+    session: AsyncSession,
+    rep: Rep,
+    assignment: Assignment,
+    *,
+    kind: NoticeKind,
+    at: datetime,
+    qualification: Mapping[str, Any],
+    handover: str | None = None,
+    other: Rep | None = None,
+) -> None:
+    """Tell `rep` of `kind` about `assignment` on each channel they chose, in the caller's
+    transaction (nothing when they chose none)."""
+    rows = notice_rows(
+        rep,
+        kind=kind,
+        at=at,
+        assignment_id=assignment.id,
+        lead_id=assignment.lead_id,
+        lead=assignment.lead,
+        qualification=qualification,
+        sla_due_at=assignment.sla_due_at,
+        handover=handover,
+        other_rep=other.name if other else None,
+    )
     await NotificationRepository(session).add_all(rows)
 
 
@@ -60,6 +94,8 @@ class Outgoing:
     kind: str
     message: dict[str, Any]
     attempts: int
+    channel: str = "team"
+    recipient: str | None = None
 
 
 async def claim_due_notifications(
@@ -68,7 +104,7 @@ async def claim_due_notifications(
     """Take up to `limit` due notifications for sending. Each claim counts an attempt and hides
     the row for `lease`, so a replica that dies mid-send leaves it to be retried, not lost."""
     rows = await NotificationRepository(session).claim_due(now=now, limit=limit, lease=lease)
-    return [Outgoing(row.id, row.kind, row.message, row.attempts) for row in rows]
+    return [Outgoing(row.id, row.kind, row.message, row.attempts, row.channel, row.recipient) for row in rows]
 
 
 async def record_delivery(
@@ -80,14 +116,19 @@ async def record_delivery(
     max_attempts: int,
     backoff_s: float,
     retry_after_s: float | None = None,
+    permanent: bool = False,
 ) -> str:
-    """Book the outcome of one webhook call; returns the notification's new status."""
+    """Book the outcome of one delivery; returns the notification's new status. `error` None:
+    delivered; `UNDELIVERABLE`: nothing is set up to carry it (recorded as `unsent`)."""
     notifications = NotificationRepository(session)
+    if error == UNDELIVERABLE:
+        await notifications.mark_unsent(sent.id)
+        return "unsent"
     if error is None:
         await notifications.mark_sent(sent.id, at=at)
         NOTIFICATIONS_SENT.labels(sent.kind).inc()
         return "sent"
-    if sent.attempts >= max_attempts:
+    if permanent or sent.attempts >= max_attempts:
         await notifications.mark_failed(sent.id, error=error)
         NOTIFICATIONS_ABANDONED.labels(sent.kind).inc()
         return "failed"

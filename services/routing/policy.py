@@ -1,8 +1,9 @@
-"""The SLA policy: when to remind, how to escalate a breach, when to pause a rep. Pure."""
+"""The SLA policy: when to remind, how to escalate a breach, when to pause a rep; and how the
+notifier retries and where it sends email. Pure."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 
@@ -20,6 +21,18 @@ class SlaPolicy:
     pause_after_breaches: int = 0
     pause_window: timedelta = timedelta(hours=24)
     deliver_notifications: bool = False
+
+
+@dataclass(frozen=True)
+class SmtpServer:
+    """Where the notifier hands reps' emails over, built from the routing settings."""
+
+    host: str
+    port: int
+    sender: str
+    starttls: bool = False
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
 
 
 def retry_delay_s(attempts: int, *, base_s: float, cap_s: float = 300.0) -> float:

@@ -9,13 +9,14 @@ from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import bindparam, delete, func, select, update
+from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.routing.models import (
     Assignment,
     Disposition,
+    Notification,
     Rep,
     RepAbsence,
     RepLedger,
@@ -285,6 +286,14 @@ class ErasureRepository:
             update(UnassignedLead)
             .where(UnassignedLead.lead_id == lead_id)
             .values(event=erased)
+            .execution_options(synchronize_session=False)
+        )
+        # A rep's notice names the lead; one not yet sent goes out as "a lead".
+        anonymous = {"lead": {"id": str(lead_id), "name": None, "company": None, "title": None}}
+        await self.session.execute(
+            update(Notification)
+            .where(Notification.lead_id == lead_id, Notification.channel != "team")
+            .values(message=Notification.message.op("||")(bindparam("anonymous", anonymous, type_=JSONB)))
             .execution_options(synchronize_session=False)
         )
 

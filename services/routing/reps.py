@@ -16,8 +16,10 @@ from services.routing.errors import (
     RepNotFound,
     RepSelfServiceOnly,
 )
+from services.routing.fallback_queue import assign_queued_leads
 from services.routing.models import Rep, RepAbsence
 from services.routing.repository import AbsenceRepository, LedgerRepository, RepRepository
+from services.routing.rule_versions import ActiveRules
 from services.routing.schemas import (
     AbsenceCreate,
     AbsenceRead,
@@ -27,21 +29,23 @@ from services.routing.schemas import (
     RepUpdate,
     WorkingHours,
 )
-from services.routing.service import assign_queued_leads
 from services.routing.sla_repository import HolidayRepository
 from shared.contracts import utc_now
 
 log = logging.getLogger(__name__)
 
-# What a rep may set on themselves: availability. Weight and cap are the manager's call.
-SELF_SERVICE_FIELDS = frozenset({"active", "timezone", "working_hours"})
+# What a rep may set on themselves: their availability and where they are told of their leads.
+# Weight and cap are the manager's call.
+SELF_SERVICE_FIELDS = frozenset(
+    {"active", "timezone", "working_hours", "slack_webhook_url", "slack_user_id", "notify_channels"}
+)
 
 
 async def list_reps(session: AsyncSession) -> list[RepRead]:
     return [_rep_read(rep, assigned) for rep, assigned in await RepRepository(session).all_with_assigned()]
 
 
-async def register_rep(session: AsyncSession, *, rep: RepCreate) -> RepRead:
+async def register_rep(session: AsyncSession, *, rules: ActiveRules, rep: RepCreate) -> RepRead:
     """Add a rep to the team. Each pool they belong to opens their ledger line at its first
     decision, level with the pool, so they get no catch-up burst.
 
@@ -64,17 +68,25 @@ async def register_rep(session: AsyncSession, *, rep: RepCreate) -> RepRead:
         max_per_day=rep.max_per_day,
         created_at=utc_now(),
         manager_id=rep.manager_id,
+        slack_webhook_url=rep.slack_webhook_url,
+        slack_user_id=rep.slack_user_id,
+        notify_channels=rep.notify_channels,
     )
     if created is None:
         raise RepEmailTaken(f"a rep with email {rep.email!r} already exists")
     log.info("routing.rep_registered", extra={"rep_id": str(created.id)})
     if created.active:
-        await assign_queued_leads(session)
+        await assign_queued_leads(session, rules=rules)
     return _rep_read(created, 0)
 
 
 async def update_rep(
-    session: AsyncSession, *, rep_id: uuid.UUID, changes: RepUpdate, acting_rep: uuid.UUID | None = None
+    session: AsyncSession,
+    *,
+    rules: ActiveRules,
+    rep_id: uuid.UUID,
+    changes: RepUpdate,
+    acting_rep: uuid.UUID | None = None,
 ) -> RepRead:
     """Change a rep's switch, weight, hours, caps or skills without disturbing anyone's standing.
 
@@ -105,13 +117,15 @@ async def update_rep(
         rep.work_start = hours.start if hours else None
         rep.work_end = hours.end if hours else None
         rep.work_days = hours.days if hours else [0, 1, 2, 3, 4]
-    for name in ("max_open", "max_per_day", "manager_id"):
+    for name in ("max_open", "max_per_day", "manager_id", "slack_webhook_url", "slack_user_id"):
         if name in given:
             setattr(rep, name, getattr(changes, name))
+    if changes.notify_channels is not None:
+        rep.notify_channels = [str(channel) for channel in changes.notify_channels]
     await session.flush()
     log.info("routing.rep_updated", extra={"rep_id": str(rep.id), "changed": sorted(given)})
     if rep.active:
-        await assign_queued_leads(session)
+        await assign_queued_leads(session, rules=rules)
     return _rep_read(rep, await LedgerRepository(session).assigned_to(rep.id))
 
 
@@ -200,4 +214,7 @@ def _rep_read(rep: Rep, assigned: int) -> RepRead:
         manager_id=rep.manager_id,
         paused_at=rep.paused_at,
         paused_reason=rep.paused_reason,
+        slack_user_id=rep.slack_user_id,
+        slack_webhook_set=rep.slack_webhook_url is not None,
+        notify_channels=list(rep.notify_channels or ()),
     )

@@ -25,54 +25,46 @@ from services.routing.models import RuleSetRecord
 from services.routing.repository import LedgerRepository, RepRepository
 from services.routing.rule_health import Problem, TeamMember, findings
 from services.routing.rule_repository import RuleSetRepository
-from services.routing.rules import RepRef, RuleSet, load_rule_set, rep_references
+from services.routing.rules import RepRef, RuleSet, rep_references
 from services.routing.schemas import RuleSetFindingRead, RuleSetHealthRead, RuleSetVersionRead
 from shared.contracts import utc_now
 
 log = logging.getLogger(__name__)
 
-_configured: RuleSet | None = None
-# Versions are immutable, so a parsed document is valid for as long as the process lives.
-_parsed: dict[str, RuleSet] = {}
+
+class ActiveRules:
+    """The rule set routing decides with: the active version in the database or, before any
+    activation, the rule set file the service was configured with. Created once in the app's
+    lifespan (an invalid file stops the service at boot) and handed to whatever decides."""
+
+    def __init__(self, configured: RuleSet) -> None:
+        self.configured = configured
+        # Versions are immutable, so a parsed document is valid for as long as the process lives.
+        self._parsed: dict[str, RuleSet] = {}
+
+    async def current(self, session: AsyncSession) -> RuleSet:
+        """The rule set decisions use now: the active version, or the configured file."""
+        return await self.of_version(session, await RuleSetRepository(session).active_version())
+
+    async def of_version(self, session: AsyncSession, version: str | None) -> RuleSet:
+        """The rule set of the active version read by the caller (None: the configured file)."""
+        if version is None:
+            return self.configured
+        return self._parsed.get(version) or await self._version(session, version)
+
+    async def _version(self, session: AsyncSession, version: str) -> RuleSet:
+        if version == self.configured.version:
+            return self.configured
+        record = await RuleSetRepository(session).get(version)
+        if record is None:
+            raise RuleSetVersionNotFound(f"no routing rule set version {version!r}")
+        rule_set = self._parsed[version] = RuleSet.model_validate(record.document)
+        return rule_set
 
 
-def configure(rule_set: RuleSet) -> None:
-    """Set the rule set routing uses before any version is activated (the app factory calls
-    this with the configured file, so an invalid file stops the service at boot)."""
-    global _configured
-    _configured = rule_set
-
-
-def configured() -> RuleSet:
-    global _configured
-    if _configured is None:
-        _configured = load_rule_set()
-    return _configured
-
-
-async def active_rule_set(session: AsyncSession) -> RuleSet:
-    """The rule set decisions use now: the active version, or the configured file."""
-    return await rule_set_of(session, await RuleSetRepository(session).active_version())
-
-
-async def rule_set_of(session: AsyncSession, version: str | None) -> RuleSet:
-    """The rule set of the active version read by the caller (None: the configured file)."""
-    if version is None:
-        return configured()
-    return _parsed.get(version) or await _version(session, version)
-
-
-async def _version(session: AsyncSession, version: str) -> RuleSet:
-    if version == configured().version:
-        return configured()
-    record = await RuleSetRepository(session).get(version)
-    if record is None:
-        raise RuleSetVersionNotFound(f"no routing rule set version {version!r}")
-    rule_set = _parsed[version] = RuleSet.model_validate(record.document)
-    return rule_set
-
-
-async def create_draft(session: AsyncSession, *, draft: RuleSet, author: str) -> RuleSetVersionRead:
+async def create_draft(
+    session: AsyncSession, *, rules: ActiveRules, draft: RuleSet, author: str
+) -> RuleSetVersionRead:
     """Store a new draft once every rep it names is on the team (422 with the paths otherwise)."""
     await check_reps_exist(session, draft)
     record = RuleSetRecord(
@@ -83,7 +75,7 @@ async def create_draft(session: AsyncSession, *, draft: RuleSet, author: str) ->
         created_at=utc_now(),
         activated_at=None,
     )
-    if draft.version == configured().version or not await RuleSetRepository(session).add(record):
+    if draft.version == rules.configured.version or not await RuleSetRepository(session).add(record):
         raise RuleSetVersionExists(
             f"routing rule set version {draft.version!r} already exists; choose a new version"
         )
@@ -110,10 +102,10 @@ async def list_versions(session: AsyncSession) -> list[RuleSetVersionRead]:
     return [_read(r, include_document=False) for r in await RuleSetRepository(session).all()]
 
 
-async def get_version(session: AsyncSession, *, version: str) -> RuleSetVersionRead:
+async def get_version(session: AsyncSession, *, rules: ActiveRules, version: str) -> RuleSetVersionRead:
     record = await RuleSetRepository(session).get(version)
     if record is None:
-        configured_set = configured()
+        configured_set = rules.configured
         if version != configured_set.version:
             raise RuleSetVersionNotFound(f"no routing rule set version {version!r}")
         return RuleSetVersionRead(
@@ -150,11 +142,11 @@ async def activate(session: AsyncSession, *, version: str) -> RuleSetVersionRead
     return read
 
 
-async def health(session: AsyncSession, *, version: str | None) -> RuleSetHealthRead:
+async def health(session: AsyncSession, *, rules: ActiveRules, version: str | None) -> RuleSetHealthRead:
     """`version` (None: the one routing uses now) checked against today's team. A check of the
     version in use also sets `baton_routing_rule_findings`, whoever asked (the worker every 10 s)."""
-    in_use = await RuleSetRepository(session).active_version() or configured().version
-    rule_set = await rule_set_of(session, version or in_use)
+    in_use = await RuleSetRepository(session).active_version() or rules.configured.version
+    rule_set = await rules.of_version(session, version or in_use)
     team = [
         TeamMember(rep.id, rep.email, rep.active, rep.paused_reason)
         for rep in await RepRepository(session).all()

@@ -68,6 +68,24 @@ class WorkingHours(BaseModel):
         return sorted(set(value))
 
 
+SlackUserId = Annotated[
+    str, Field(pattern=r"^[UW][A-Z0-9]{2,30}$", description="Slack member id to mention, e.g. U024BE7LH.")
+]
+SlackWebhookUrl = Annotated[
+    str,
+    Field(
+        pattern=r"^https?://\S+$",
+        max_length=2000,
+        description="The rep's own Slack incoming webhook (a DM or their channel); never shown back.",
+    ),
+]
+NotifyChannel = Literal["slack", "email"]
+
+
+def _channels(value: list[str] | None) -> list[str] | None:
+    return None if value is None else sorted(set(value))
+
+
 class RepCreate(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     email: EmailStr
@@ -83,8 +101,16 @@ class RepCreate(BaseModel):
     manager_id: uuid.UUID | None = Field(
         default=None, description="The rep's manager, who is notified when the rep breaches an SLA."
     )
+    slack_webhook_url: SlackWebhookUrl | None = None
+    slack_user_id: SlackUserId | None = None
+    notify_channels: list[NotifyChannel] = Field(
+        default_factory=list,
+        description="Where the rep is told of assignments, hand-overs and SLA reminders: `slack` (their "
+        "webhook, else the team's with their mention), `email` (their email address).",
+    )
 
     _tz = field_validator("timezone")(_known_timezone)
+    _unique_channels = field_validator("notify_channels")(_channels)
 
 
 class RepUpdate(BaseModel):
@@ -98,6 +124,11 @@ class RepUpdate(BaseModel):
     max_per_day: int | None = Field(default=None, ge=0)
     skills: list[str] | None = Field(default=None, max_length=50)
     manager_id: uuid.UUID | None = None
+    slack_webhook_url: SlackWebhookUrl | None = None
+    slack_user_id: SlackUserId | None = None
+    notify_channels: list[NotifyChannel] | None = None
+
+    _unique_channels = field_validator("notify_channels")(_channels)
 
     @field_validator("timezone")
     @classmethod
@@ -145,6 +176,11 @@ class RepRead(BaseModel):
         default=None, description="When the SLA policy switched the rep off for repeated breaches."
     )
     paused_reason: str | None = None
+    slack_user_id: str | None = None
+    slack_webhook_set: bool = Field(
+        default=False, description="Whether the rep has a Slack webhook of their own."
+    )
+    notify_channels: list[str] = Field(default_factory=list)
 
 
 class AssignmentRead(BaseModel):

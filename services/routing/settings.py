@@ -5,7 +5,7 @@ from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
 
-from services.routing.policy import SlaPolicy
+from services.routing.policy import SlaPolicy, SmtpServer
 from shared.settings import ServiceSettings
 
 
@@ -52,7 +52,28 @@ class RoutingSettings(ServiceSettings):
         description="Slack-compatible incoming webhook for SLA reminders, breaches and pauses. "
         "Unset: notifications are recorded (status `unsent`) but not sent.",
     )
-    notification_interval_s: float = Field(default=1.0, gt=0, description="How often the notifier polls.")
+    public_url: str = Field(
+        default="http://localhost:8003",
+        pattern=r"^https?://\S+$",
+        description="Where reps reach routing's API (BATON_PUBLIC_URL): the links in their notifications.",
+    )
+    smtp_host: str | None = Field(
+        default=None,
+        description="SMTP server for reps who chose email notifications. Unset: those are recorded "
+        "(status `unsent`) but not sent.",
+    )
+    smtp_port: int = Field(default=25, ge=1, le=65535)
+    smtp_starttls: bool = Field(default=False, description="Upgrade the SMTP connection with STARTTLS.")
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    notification_email_from: str = Field(
+        default="Baton <baton@localhost>", description="The From of notification emails."
+    )
+    notification_interval_s: float = Field(
+        default=0.25,
+        gt=0,
+        description="How often the notifier polls: a rep hears of a new lead within about this long.",
+    )
     notification_timeout_s: float = Field(default=5.0, gt=0, description="Timeout of one webhook call.")
     notification_max_attempts: int = Field(
         default=8, ge=1, description="Webhook attempts before a notification is given up as `failed`."
@@ -67,6 +88,19 @@ class RoutingSettings(ServiceSettings):
         if any(not 0 < f < 1 for f in value):
             raise ValueError("reminder fractions must lie strictly between 0 and 1")
         return sorted(set(value))
+
+    @property
+    def smtp(self) -> SmtpServer | None:
+        if self.smtp_host is None:
+            return None
+        return SmtpServer(
+            host=self.smtp_host,
+            port=self.smtp_port,
+            starttls=self.smtp_starttls,
+            username=self.smtp_username,
+            password=self.smtp_password.get_secret_value() if self.smtp_password else None,
+            sender=self.notification_email_from,
+        )
 
     @property
     def sla_policy(self) -> SlaPolicy:

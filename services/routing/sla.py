@@ -10,14 +10,16 @@ from typing import Any, NamedTuple
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.routing import notifications
+from services.routing.assignment import PRODUCER, qualification_of
 from services.routing.calendar import HolidaysFrom, add_business_minutes
 from services.routing.choice import availability_of
 from services.routing.escalation import Escalation, escalate_breach
-from services.routing.handovers import PRODUCER
 from services.routing.metrics import SLA_BREACHES, SLA_FIRING_LATENESS_SECONDS, SLA_REMINDERS
 from services.routing.models import Assignment, Rep, SlaTimer, outbox
 from services.routing.policy import SlaPolicy
+from services.routing.rep_notices import notice_rows
 from services.routing.repository import AssignmentRepository, RepRepository
+from services.routing.rule_versions import ActiveRules
 from services.routing.sla_repository import HolidayRepository, SlaTimerRepository
 from shared.contracts import SlaBreached, SlaBreachedPayload, utc_now
 from shared.outbox import add_events
@@ -34,7 +36,7 @@ class Fired(NamedTuple):
 
 
 async def fire_due_sla_timers(
-    session: AsyncSession, *, now: datetime, limit: int, policy: SlaPolicy
+    session: AsyncSession, *, rules: ActiveRules, now: datetime, limit: int, policy: SlaPolicy
 ) -> Fired:
     """Fire every timer due by `now` (up to `limit`).
 
@@ -52,13 +54,12 @@ async def fire_due_sla_timers(
         SLA_FIRING_LATENESS_SECONDS.observe(max(0.0, (now - timer.due_at).total_seconds()))
         rep = reps.get(timer.rep_id)
         if timer.kind == "reminder":
-            reminder = _remind(session, assignment=assignment, timer=timer, rep=rep, policy=policy, now=now)
-            outgoing += [reminder] if reminder else []
+            outgoing += _remind(session, assignment=assignment, timer=timer, rep=rep, policy=policy, now=now)
         elif not _still_waiting(assignment, timer):
             timers.mark_fired(timer, outcome="moot", at=now)
         else:
             event, escalation = await _breach(
-                session, assignment=assignment, timer=timer, rep=rep, policy=policy, now=now
+                session, rules=rules, assignment=assignment, timer=timer, rep=rep, policy=policy, now=now
             )
             breached.append(event)
             outgoing += escalation.notifications
@@ -69,7 +70,7 @@ async def fire_due_sla_timers(
     )
     await notifications.record_notifications(session, outgoing)
     await add_events(session, outbox, breached)
-    reminders = sum(n["kind"] == "sla.reminder" for n in outgoing)
+    reminders = sum(n["kind"] == "sla.reminder" and n["channel"] == "team" for n in outgoing)
     return Fired(len(due), len(breached), reminders)
 
 
@@ -99,7 +100,7 @@ async def plan_reminders(session: AsyncSession, *, fractions: tuple[float, ...],
         calendar = availability_of(rep, 0)
         for fraction in fractions:
             try:
-                # As `handovers.sla_due_at_for` reckons it, with the holidays it would read.
+                # As `assignment.sla_due_at_for` reckons it, with the holidays it would read.
                 due_at = add_business_minutes(
                     start, fraction * assignment.sla_minutes, rep=calendar, holidays=holidays.since(start)
                 )
@@ -125,14 +126,30 @@ def _remind(
     rep: Rep | None,
     policy: SlaPolicy,
     now: datetime,
-) -> dict[str, Any] | None:
+) -> list[dict[str, Any]]:
+    """The reminder for the team's webhook and for the rep on the channels they chose."""
     # A reminder after the deadline says nothing the breach does not.
     if not _still_waiting(assignment, timer) or now >= assignment.sla_due_at:
         SlaTimerRepository(session).mark_fired(timer, outcome="moot", at=now)
-        return None
+        return []
     SlaTimerRepository(session).mark_fired(timer, outcome="reminded", at=now)
     SLA_REMINDERS.labels(assignment.sla_tier).inc()
-    return notifications.notification(
+    to_rep = (
+        notice_rows(
+            rep,
+            kind="sla.reminder",
+            at=now,
+            assignment_id=assignment.id,
+            lead_id=assignment.lead_id,
+            lead=assignment.lead,
+            qualification=qualification_of(assignment),
+            sla_due_at=assignment.sla_due_at,
+            fraction=timer.fraction,
+        )
+        if rep is not None
+        else []
+    )
+    team = notifications.notification(
         kind="sla.reminder",
         message=notifications.reminder_message(assignment, rep, fraction=timer.fraction or 0.0),
         deliver=policy.deliver_notifications,
@@ -140,11 +157,13 @@ def _remind(
         assignment=assignment,
         rep=rep,
     )
+    return [team, *to_rep]
 
 
 async def _breach(
     session: AsyncSession,
     *,
+    rules: ActiveRules,
     assignment: Assignment,
     timer: SlaTimer,
     rep: Rep | None,
@@ -168,7 +187,7 @@ async def _breach(
         },
     )
     escalation = await escalate_breach(
-        session, assignment=assignment, breached=timer, rep=rep, policy=policy, at=now
+        session, rules=rules, assignment=assignment, breached=timer, rep=rep, policy=policy, at=now
     )
     event = SlaBreached.new(
         lead_id=assignment.lead_id,

@@ -1,5 +1,5 @@
 """The routing process's background loops, in every replica: SLA timers and the fallback queue,
-and the delivery of notifications to the team's webhook."""
+and the delivery of notifications (the team's webhook, each rep's Slack and email)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from datetime import timedelta
 
 import httpx
 
-from services.routing import notifications, rule_versions, service, sla
-from services.routing.metrics import NOTIFICATION_FAILURES, NOTIFICATIONS_PENDING, SLA_TIMERS_PENDING
+from services.routing import delivery, fallback_queue, notifications, rule_versions, sla
+from services.routing.metrics import NOTIFICATIONS_PENDING, SLA_TIMERS_PENDING
 from services.routing.notification_repository import NotificationRepository
-from services.routing.policy import SlaPolicy
+from services.routing.policy import SlaPolicy, SmtpServer
+from services.routing.rule_versions import ActiveRules
 from services.routing.sla_repository import SlaTimerRepository
 from shared.contracts import utc_now
 from shared.db import Database
@@ -34,9 +35,12 @@ class RoutingWorker(PeriodicWorker):
     # tick); a scrape every 15 s or so needs it no oftener.
     count_pending_every = timedelta(seconds=10)
 
-    def __init__(self, db: Database, *, interval_s: float, batch_size: int, policy: SlaPolicy) -> None:
+    def __init__(
+        self, db: Database, rules: ActiveRules, *, interval_s: float, batch_size: int, policy: SlaPolicy
+    ) -> None:
         super().__init__(interval_s=interval_s)
         self.db = db
+        self.rules = rules
         self.batch_size = batch_size
         self.policy = policy
         self._next_prune_at = utc_now() + self.prune_every
@@ -48,7 +52,7 @@ class RoutingWorker(PeriodicWorker):
         while True:
             async with self.db.transaction() as session:
                 fired = await sla.fire_due_sla_timers(
-                    session, now=utc_now(), limit=self.batch_size, policy=self.policy
+                    session, rules=self.rules, now=utc_now(), limit=self.batch_size, policy=self.policy
                 )
             breaches += fired.breaches
             if fired.timers < self.batch_size:
@@ -63,7 +67,7 @@ class RoutingWorker(PeriodicWorker):
                 if planned < self.batch_size:
                     break
         async with self.db.transaction() as session:
-            assigned = await service.retry_fallback_queue(session)
+            assigned = await fallback_queue.retry_fallback_queue(session, rules=self.rules)
         if utc_now() >= self._next_count_at:
             self._next_count_at = utc_now() + self.count_pending_every
             # Gauges only, each in its own read: a failure here must not undo the work above.
@@ -71,7 +75,7 @@ class RoutingWorker(PeriodicWorker):
                 async with self.db.transaction() as session:
                     SLA_TIMERS_PENDING.set(await SlaTimerRepository(session).count_pending())
                     # Rules drifting from the team are worth an alert (baton_routing_rule_findings).
-                    await rule_versions.health(session, version=None)
+                    await rule_versions.health(session, rules=self.rules, version=None)
             except Exception as exc:
                 log.warning("routing.gauges_failed", extra={"error": repr(exc)})
         if utc_now() >= self._next_prune_at:
@@ -82,9 +86,11 @@ class RoutingWorker(PeriodicWorker):
 
 
 class NotificationWorker(PeriodicWorker):
-    """Sends pending notifications to the webhook, at least once, apart from the timer path (a
-    slow or failing webhook never delays a timer). A failed call is retried with exponential
-    backoff (or the webhook's Retry-After) until `max_attempts`, then the row is `failed`."""
+    """Sends pending notifications on their channels (the team's webhook, a rep's Slack, a rep's
+    email), at least once, apart from the timer and assignment paths (a slow or failing channel
+    never delays routing). A failed delivery is retried with exponential backoff (or the
+    webhook's Retry-After) until `max_attempts`, then the row is `failed`; a notification whose
+    channel is not set up is recorded as `unsent`."""
 
     name = "routing.notifier"
     batch_size = 50
@@ -94,26 +100,30 @@ class NotificationWorker(PeriodicWorker):
         self,
         db: Database,
         *,
-        url: str,
+        url: str | None,
         interval_s: float,
         timeout_s: float,
         max_attempts: int,
         backoff_s: float,
+        smtp: SmtpServer | None = None,
+        public_url: str = "http://localhost:8003",
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         super().__init__(interval_s=interval_s)
         self.db = db
-        self.url = url
         self.max_attempts = max_attempts
         self.backoff_s = backoff_s
         self.client = httpx.AsyncClient(timeout=timeout_s, transport=transport)
+        self.senders = delivery.senders(
+            self.client, team_url=url, smtp=smtp, public_url=public_url, timeout_s=timeout_s
+        )
 
     async def stop(self) -> None:
         await super().stop()
         await self.client.aclose()
 
     async def run_once(self) -> int:
-        """One pass; returns how many notifications the webhook accepted."""
+        """One pass; returns how many notifications were delivered."""
         delivered = 0
         while not self.stopping:
             async with self.db.transaction() as session:
@@ -122,17 +132,18 @@ class NotificationWorker(PeriodicWorker):
                 )
             if not claimed:
                 break
-            outcomes = await asyncio.gather(*(self._post(n) for n in claimed))
+            outcomes = await asyncio.gather(*(self.senders[n.channel](n) for n in claimed))
             async with self.db.transaction() as session:
-                for sent, (error, retry_after) in zip(claimed, outcomes, strict=True):
+                for sent, outcome in zip(claimed, outcomes, strict=True):
                     status = await notifications.record_delivery(
                         session,
                         sent=sent,
-                        error=error,
+                        error=outcome.error,
                         at=utc_now(),
                         max_attempts=self.max_attempts,
                         backoff_s=self.backoff_s,
-                        retry_after_s=retry_after,
+                        retry_after_s=outcome.retry_after_s,
+                        permanent=outcome.permanent,
                     )
                     delivered += status == "sent"
             if len(claimed) < self.batch_size:
@@ -140,28 +151,3 @@ class NotificationWorker(PeriodicWorker):
         async with self.db.transaction() as session:
             NOTIFICATIONS_PENDING.set(await NotificationRepository(session).count_pending())
         return delivered
-
-    async def _post(self, outgoing: notifications.Outgoing) -> tuple[str | None, float | None]:
-        """POST one message; returns (error or None, the webhook's Retry-After in seconds)."""
-        try:
-            response = await self.client.post(self.url, json=outgoing.message)
-        except httpx.TimeoutException as exc:
-            NOTIFICATION_FAILURES.labels("timeout").inc()
-            return f"timeout: {exc!r}", None
-        except httpx.HTTPError as exc:
-            NOTIFICATION_FAILURES.labels("connection").inc()
-            return f"connection: {exc!r}", None
-        if response.is_success:
-            return None, None
-        NOTIFICATION_FAILURES.labels(f"http_{response.status_code}").inc()
-        log.warning(
-            "routing.notification_failed",
-            extra={"notification_id": str(outgoing.id), "status": response.status_code},
-        )
-        return f"HTTP {response.status_code}: {response.text[:200]}", _retry_after(response)
-
-
-def _retry_after(response: httpx.Response) -> float | None:
-    # Slack answers 429 with Retry-After in seconds.
-    value = response.headers.get("retry-after", "")
-    return float(value) if value.isdigit() else None

@@ -9,7 +9,8 @@ from datetime import timedelta
 
 from sqlalchemy import func, select, text
 
-from services.routing import reps, service
+from services.routing import reps
+from services.routing.assignment import assign_lead
 from services.routing.main import create_app
 from services.routing.models import Assignment, outbox, processed_event
 from services.routing.schemas import RepCreate, RepUpdate
@@ -19,7 +20,7 @@ from shared.db import Database
 from tests.conftest import Infra, bearer, truncate_all
 from tests.support.apps import caught_up, running_app
 from tests.support.events import read_topic
-from tests.support.routing import add_reps, publish, qualified, routing_app
+from tests.support.routing import RULES, add_reps, publish, qualified, routing_app
 from tests.support.waiting import eventually
 
 MANAGER = bearer(Role.MANAGER)
@@ -147,9 +148,9 @@ class TestFallbackQueue:
     async def test_capped_and_inactive_reps_are_skipped_with_the_reason(self, db: Database) -> None:
         capped, off, free = await add_reps(db, 3)
         async with db.transaction() as session:
-            await reps.update_rep(session, rep_id=capped, changes=RepUpdate(max_open=0))
-            await reps.update_rep(session, rep_id=off, changes=RepUpdate(active=False))
-            outcome = await service.assign_lead(session, event=qualified())
+            await reps.update_rep(session, rules=RULES, rep_id=capped, changes=RepUpdate(max_open=0))
+            await reps.update_rep(session, rules=RULES, rep_id=off, changes=RepUpdate(active=False))
+            outcome = await assign_lead(session, rules=RULES, event=qualified())
         assert outcome.assignment is not None
         assert outcome.assignment.rep_id == free
         reasons = {s["rep_id"]: s["reason"] for s in outcome.assignment.decision["skipped"]}
@@ -163,7 +164,7 @@ class TestConcurrentReplicas:
 
         async def assign(event: LeadQualified) -> None:
             async with db.transaction() as session:
-                await service.assign_lead(session, event=event)
+                await assign_lead(session, rules=RULES, event=event)
 
         await asyncio.gather(*(assign(e) for e in events))
         assigned = await assignments_by_lead(db, [e.lead_id for e in events])
@@ -175,7 +176,7 @@ class TestConcurrentReplicas:
 
         async def assign() -> None:
             async with db.transaction() as session:
-                await service.assign_lead(session, event=qualified(lead_id))
+                await assign_lead(session, rules=RULES, event=qualified(lead_id))
 
         await asyncio.gather(*(assign() for _ in range(5)))
         async with db.transaction() as session:
@@ -194,18 +195,20 @@ class TestFairnessAcrossSkips:
         (away,) = await add_reps(db, 1, working_hours={**later, "days": list(range(7))})
         async with db.transaction() as session:
             for i in range(2):
-                await reps.register_rep(session, rep=RepCreate(name=f"On {i}", email=f"on{i}@example.com"))
+                await reps.register_rep(
+                    session, rules=RULES, rep=RepCreate(name=f"On {i}", email=f"on{i}@example.com")
+                )
         for _ in range(6):
             async with db.transaction() as session:
-                outcome = await service.assign_lead(session, event=qualified())
+                outcome = await assign_lead(session, rules=RULES, event=qualified())
             assert outcome.assignment is not None
             assert outcome.assignment.rep_id != away
         async with db.transaction() as session:
-            await reps.update_rep(session, rep_id=away, changes=RepUpdate(working_hours=None))
+            await reps.update_rep(session, rules=RULES, rep_id=away, changes=RepUpdate(working_hours=None))
         chosen = []
         for _ in range(3):
             async with db.transaction() as session:
-                outcome = await service.assign_lead(session, event=qualified())
+                outcome = await assign_lead(session, rules=RULES, event=qualified())
             assert outcome.assignment is not None
             chosen.append(outcome.assignment.rep_id)
         assert chosen.count(away) == 1

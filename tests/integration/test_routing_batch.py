@@ -11,13 +11,14 @@ import pytest
 from sqlalchemy import event as sa_event
 from sqlalchemy import text
 
-from services.routing import batch, reps, service
+from services.routing import batch, reps
+from services.routing.assignment import assign_lead
 from services.routing.batch_repository import AssignmentBatchRepository, BeforeLock
 from services.routing.schemas import AbsenceCreate
 from shared.contracts import LeadQualified, decode_event, utc_now
 from shared.db import Database
 from shared.outbox import notify_channel
-from tests.support.routing import activate, add_rep
+from tests.support.routing import RULES, activate, add_rep
 from tests.support.routing import qualified_for_rules as qualified
 
 TERRITORIES: dict[str, Any] = {
@@ -193,11 +194,11 @@ class TestAssignLeads:
         events = script(team)
         for event in events:
             async with db.transaction() as session:
-                await service.assign_lead(session, event=event)
+                await assign_lead(session, rules=RULES, event=event)
         expected = await outcome(db)
         await forget_assignments(db)
         async with db.transaction() as session:
-            results = [o.result for o in await batch.assign_leads(session, events=events)]
+            results = [o.result for o in await batch.assign_leads(session, rules=RULES, events=events)]
 
         assert await outcome(db) == expected
         assert results.count("already_assigned") == 2
@@ -211,10 +212,10 @@ class TestAssignLeads:
         team = await hire(db)
         events = script(team)
         async with db.transaction() as session:
-            await batch.assign_leads(session, events=events)
+            await batch.assign_leads(session, rules=RULES, events=events)
         before = await outcome(db)
         async with db.transaction() as session:
-            results = {o.result for o in await batch.assign_leads(session, events=events)}
+            results = {o.result for o in await batch.assign_leads(session, rules=RULES, events=events)}
 
         assert await outcome(db) == before
         assert results == {"already_assigned", "queued"}
@@ -227,7 +228,7 @@ class TestAssignLeads:
         await add_rep(db, "ada")
         taken, fresh = qualified(), qualified()
         async with db.transaction() as session:
-            await service.assign_lead(session, event=taken)
+            await assign_lead(session, rules=RULES, event=taken)
         before = await outcome(db)
 
         read_before_lock = AssignmentBatchRepository.before_lock
@@ -239,7 +240,7 @@ class TestAssignLeads:
         monkeypatch.setattr(AssignmentBatchRepository, "before_lock", nobody_holds)
         with pytest.raises(batch.BatchAbandoned):
             async with db.transaction() as session:
-                await batch.assign_leads(session, events=[fresh, taken, qualified()])
+                await batch.assign_leads(session, rules=RULES, events=[fresh, taken, qualified()])
 
         assert await outcome(db) == before
 
@@ -248,7 +249,9 @@ class TestAssignLeads:
         first = qualified()
         again = qualified(lead_id=first.lead_id)
         async with db.transaction() as session:
-            results = [o.result for o in await batch.assign_leads(session, events=[first, again, first])]
+            results = [
+                o.result for o in await batch.assign_leads(session, rules=RULES, events=[first, again, first])
+            ]
         state = await outcome(db)
 
         assert results == ["assigned", "already_assigned", "already_assigned"]
@@ -263,7 +266,7 @@ async def test_a_batch_wakes_the_relays_only_when_it_may_assign(db: Database) ->
     await add_rep(db, "ada")
     taken = qualified()
     async with db.transaction() as session:
-        await service.assign_lead(session, event=taken)
+        await assign_lead(session, rules=RULES, event=taken)
     heard: list[str] = []
     async with db.engine.connect() as listening:
         raw = (await listening.get_raw_connection()).driver_connection
@@ -271,7 +274,7 @@ async def test_a_batch_wakes_the_relays_only_when_it_may_assign(db: Database) ->
         await raw.add_listener(notify_channel("routing"), lambda *args: heard.append(args[2]))
 
         async with db.transaction() as session:
-            await batch.assign_leads(session, events=[taken, taken])
+            await batch.assign_leads(session, rules=RULES, events=[taken, taken])
         # A notification committed before a statement's end reaches the listener with its answer.
         await raw.fetchval("SELECT 1")
         nothing_to_send = list(heard)
@@ -280,7 +283,7 @@ async def test_a_batch_wakes_the_relays_only_when_it_may_assign(db: Database) ->
         sa_event.listen(db.engine.sync_engine, "before_cursor_execute", log)
         try:
             async with db.transaction() as session:
-                await batch.assign_leads(session, events=[taken, qualified()])
+                await batch.assign_leads(session, rules=RULES, events=[taken, qualified()])
         finally:
             sa_event.remove(db.engine.sync_engine, "before_cursor_execute", log)
         await raw.fetchval("SELECT 1")

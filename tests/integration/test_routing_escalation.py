@@ -16,8 +16,9 @@ from prometheus_client import REGISTRY
 from pydantic import SecretStr
 from sqlalchemy import select, text
 
-from services.routing import dispositions, reps, service, sla
+from services.routing import dispositions, reps, sla
 from services.routing.access import Actor
+from services.routing.assignment import assign_lead, sla_due_at_for
 from services.routing.errors import RepSelfServiceOnly
 from services.routing.main import create_app
 from services.routing.models import Assignment, Notification, Rep, SlaTimer
@@ -29,7 +30,7 @@ from shared.contracts import LeadQualified, utc_now
 from shared.db import Database
 from tests.conftest import Infra, truncate_all
 from tests.support.apps import running_app
-from tests.support.routing import add_rep, assign, qualified
+from tests.support.routing import RULES, add_rep, assign, qualified
 from tests.support.waiting import eventually
 
 QUIET = SlaPolicy(reminder_fractions=(0.5, 0.8), max_reassignments=0, notify_manager=False)
@@ -42,7 +43,7 @@ async def plan(db: Database, fractions: tuple[float, ...] = (0.5, 0.8)) -> int:
 
 async def fire_at(db: Database, at: datetime, policy: SlaPolicy = QUIET, *, limit: int = 100) -> sla.Fired:
     async with db.transaction() as session:
-        return await sla.fire_due_sla_timers(session, now=at, limit=limit, policy=policy)
+        return await sla.fire_due_sla_timers(session, rules=RULES, now=at, limit=limit, policy=policy)
 
 
 async def notifications(db: Database) -> list[Notification]:
@@ -128,7 +129,7 @@ class TestReminders:
         async with db.transaction() as session:
             for name, (timezone, working) in hours.items():
                 changes = RepUpdate.model_validate({"timezone": timezone, "working_hours": working})
-                await reps.update_rep(session, rep_id=team[name], changes=changes)
+                await reps.update_rep(session, rules=RULES, rep_id=team[name], changes=changes)
             await reps.set_holiday(session, day=utc_now().date() + timedelta(days=1), name="Founders' day")
             # Deadlines set before the hours were: moved out of the way, so every reminder counts.
             await session.execute(text("UPDATE routing.sla_timer SET due_at = due_at + interval '60 days'"))
@@ -139,7 +140,7 @@ class TestReminders:
                 rep = await session.get(Rep, assignment.rep_id)
                 assert rep is not None
                 expected = [
-                    await service.sla_due_at_for(
+                    await sla_due_at_for(
                         session, rep=rep, start=assignment.qualified_at, minutes=f * assignment.sla_minutes
                     )
                     for f in (0.25, 0.5, 0.8)
@@ -209,7 +210,7 @@ class TestEscalationPolicy:
             rep = await session.get(Rep, rep_id)
             assert rep is not None
             assert (rep.active, rep.paused_reason) == (False, "2 SLA breaches within 24 h")
-            queued = await service.assign_lead(session, event=qualified_for(0))
+            queued = await assign_lead(session, rules=RULES, event=qualified_for(0))
         assert queued.result == "queued"
         paused = [n for n in await notifications(db) if n.kind == "rep.paused"]
         assert len(paused) == 1
@@ -218,10 +219,10 @@ class TestEscalationPolicy:
         with pytest.raises(RepSelfServiceOnly):
             async with db.transaction() as session:
                 await reps.update_rep(
-                    session, rep_id=rep_id, changes=RepUpdate(active=True), acting_rep=rep_id
+                    session, rules=RULES, rep_id=rep_id, changes=RepUpdate(active=True), acting_rep=rep_id
                 )
         async with db.transaction() as session:
-            back = await reps.update_rep(session, rep_id=rep_id, changes=RepUpdate(active=True))
+            back = await reps.update_rep(session, rules=RULES, rep_id=rep_id, changes=RepUpdate(active=True))
         assert (back.active, back.paused_reason, back.paused_at) == (True, None, None)
         async with db.transaction() as session:
             # Switching the rep back on drained the fallback queue to them.

@@ -12,7 +12,8 @@ import httpx
 from fastapi import FastAPI
 from sqlalchemy import select
 
-from services.routing import reps, service, sla
+from services.routing import reps, sla
+from services.routing.fallback_queue import retry_fallback_queue
 from services.routing.main import create_app
 from services.routing.models import Assignment, SlaTimer, UnassignedLead, outbox
 from services.routing.policy import SlaPolicy
@@ -24,7 +25,7 @@ from tests.conftest import Infra, bearer
 from tests.integration.test_routing_api import assert_problem
 from tests.integration.test_routing_rules import activate, assigned, qualified
 from tests.support.apps import running_app
-from tests.support.routing import add_rep
+from tests.support.routing import RULES, add_rep
 
 MANAGER = bearer(Role.MANAGER)
 
@@ -144,7 +145,9 @@ class TestDecline:
         lead = await french_lead(db)
         holder, colleague = lead.rep_id, other(ids, lead.rep_id)
         async with db.transaction() as session:
-            await reps.update_rep(session, rep_id=colleague, changes=RepUpdate(active=False), acting_rep=None)
+            await reps.update_rep(
+                session, rules=RULES, rep_id=colleague, changes=RepUpdate(active=False), acting_rep=None
+            )
         async with running_app(app(), consume=False) as client:
             declined = await post(
                 client,
@@ -163,9 +166,11 @@ class TestDecline:
 
         # Switching a rep on drains the fallback queue; the lead does not go back to its decliner.
         async with db.transaction() as session:
-            await reps.update_rep(session, rep_id=colleague, changes=RepUpdate(active=True), acting_rep=None)
+            await reps.update_rep(
+                session, rules=RULES, rep_id=colleague, changes=RepUpdate(active=True), acting_rep=None
+            )
         async with db.transaction() as session:
-            assert await service.retry_fallback_queue(session) == 0
+            assert await retry_fallback_queue(session, rules=RULES) == 0
         after = await reload(db, lead.id)
         assert (after.rep_id, after.status) == (colleague, "open")
         async with db.transaction() as session:
@@ -288,7 +293,7 @@ class TestEscalation:
         policy = SlaPolicy(reminder_fractions=(), max_reassignments=1, notify_manager=False)
         async with db.transaction() as session:
             fired = await sla.fire_due_sla_timers(
-                session, now=lead.sla_due_at + timedelta(seconds=1), limit=10, policy=policy
+                session, rules=RULES, now=lead.sla_due_at + timedelta(seconds=1), limit=10, policy=policy
             )
         assert fired.breaches == 1
         after = await reload(db, lead.id)

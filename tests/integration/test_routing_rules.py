@@ -10,12 +10,13 @@ from typing import Any
 
 from sqlalchemy import select
 
-from services.routing import reps, service
+from services.routing import reps
+from services.routing.assignment import assign_lead
 from services.routing.models import Assignment, RepLedger, UnassignedLead
 from services.routing.schemas import RepUpdate
 from shared.contracts import LeadQualified
 from shared.db import Database
-from tests.support.routing import activate, add_rep
+from tests.support.routing import RULES, activate, add_rep
 from tests.support.routing import qualified_for_rules as qualified
 
 TEAM_RULES: dict[str, Any] = {
@@ -48,7 +49,7 @@ async def team(db: Database) -> dict[str, uuid.UUID]:
 
 async def assign(db: Database, event: LeadQualified) -> Assignment | None:
     async with db.transaction() as session:
-        outcome = await service.assign_lead(session, event=event)
+        outcome = await assign_lead(session, rules=RULES, event=event)
     return outcome.assignment
 
 
@@ -92,7 +93,7 @@ class TestRuleOrderAndActions:
         ids = await team(db)
         await activate(db, TEAM_RULES)
         async with db.transaction() as session:
-            await reps.update_rep(session, rep_id=ids["bob"], changes=RepUpdate(active=False))
+            await reps.update_rep(session, rules=RULES, rep_id=ids["bob"], changes=RepUpdate(active=False))
 
         assignment = await assign(db, qualified(country="DE", account_owner_id=ids["bob"]))
 
@@ -114,7 +115,7 @@ class TestRuleOrderAndActions:
         }
         await activate(db, rules)
         async with db.transaction() as session:
-            await reps.update_rep(session, rep_id=ids["bob"], changes=RepUpdate(active=False))
+            await reps.update_rep(session, rules=RULES, rep_id=ids["bob"], changes=RepUpdate(active=False))
         event = qualified(account_owner_id=ids["bob"])
 
         assert await assign(db, event) is None
@@ -122,7 +123,7 @@ class TestRuleOrderAndActions:
             waiting = await session.get(UnassignedLead, event.lead_id)
             assert waiting is not None
             assert waiting.pool == "rule:owner"
-            await reps.update_rep(session, rep_id=ids["bob"], changes=RepUpdate(active=True))
+            await reps.update_rep(session, rules=RULES, rep_id=ids["bob"], changes=RepUpdate(active=True))
         async with db.transaction() as session:
             assignment = (
                 await session.execute(select(Assignment).where(Assignment.lead_id == event.lead_id))
@@ -227,7 +228,7 @@ class TestConcurrentDeciders:
     ) -> None:
         ids = await team(db)
         async with db.transaction() as session:
-            await reps.update_rep(session, rep_id=ids["ada"], changes=RepUpdate(max_open=3))
+            await reps.update_rep(session, rules=RULES, rep_id=ids["ada"], changes=RepUpdate(max_open=3))
         await activate(db, TEAM_RULES)
         events = [qualified(country="DE") for _ in range(8)] + [qualified(country="US") for _ in range(8)]
 

@@ -8,8 +8,10 @@ from datetime import UTC, datetime
 
 from sqlalchemy import func, select
 
-from services.routing import dispositions, service, sla
+from services.routing import dispositions, sla
 from services.routing.access import ANYONE, Actor
+from services.routing.assignment import assign_lead, sla_due_at_for
+from services.routing.fallback_queue import retry_fallback_queue
 from services.routing.main import create_app
 from services.routing.models import Assignment, Rep, SlaTimer, outbox
 from services.routing.policy import SlaPolicy
@@ -23,7 +25,7 @@ from shared.contracts import (
 from shared.db import Database
 from tests.conftest import Infra, bearer, truncate_all
 from tests.support.apps import running_app
-from tests.support.routing import add_rep, assign, qualified, routing_app
+from tests.support.routing import RULES, add_rep, assign, qualified, routing_app
 from tests.support.waiting import eventually
 
 MANAGER = bearer(Role.MANAGER)
@@ -33,7 +35,7 @@ async def fire(db: Database, *, max_reassignments: int = 1, limit: int = 100) ->
     """Fire due timers once; returns (timers fired, breaches)."""
     policy = SlaPolicy(reminder_fractions=(), max_reassignments=max_reassignments)
     async with db.transaction() as session:
-        fired = await sla.fire_due_sla_timers(session, now=utc_now(), limit=limit, policy=policy)
+        fired = await sla.fire_due_sla_timers(session, rules=RULES, now=utc_now(), limit=limit, policy=policy)
     return fired.timers, fired.breaches
 
 
@@ -146,10 +148,10 @@ class TestFallbackRetry:
         first = await assign(db, qualified(sla_minutes=60))
         waiting = qualified(sla_minutes=60)
         async with db.transaction() as session:
-            outcome = await service.assign_lead(session, event=waiting)
+            outcome = await assign_lead(session, rules=RULES, event=waiting)
         assert outcome.result == "queued"
         async with db.transaction() as session:
-            assert await service.retry_fallback_queue(session) == 0
+            assert await retry_fallback_queue(session, rules=RULES) == 0
             await dispositions.record_disposition(
                 session,
                 assignment_id=first.id,
@@ -159,7 +161,7 @@ class TestFallbackRetry:
                 default_currency="EUR",
             )
         async with db.transaction() as session:
-            assert await service.retry_fallback_queue(session) == 1
+            assert await retry_fallback_queue(session, rules=RULES) == 1
             later = await session.scalar(select(Assignment).where(Assignment.lead_id == waiting.lead_id))
         assert later is not None
         assert later.rep_id == rep
@@ -230,6 +232,6 @@ class TestBusinessTimeClock:
         async with db.transaction() as session:
             rep = await session.get(Rep, rep_id)
             assert rep is not None
-            due = await service.sla_due_at_for(session, rep=rep, start=friday_1650_local, minutes=20)
+            due = await sla_due_at_for(session, rep=rep, start=friday_1650_local, minutes=20)
         # Ten minutes on Friday, then Saturday, Sunday and the Monday holiday pass: Tuesday 09:10.
         assert due == datetime(2026, 12, 1, 14, 10, tzinfo=UTC)

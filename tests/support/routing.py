@@ -9,16 +9,22 @@ from typing import Any
 
 import httpx
 
-from services.routing import reps, rule_versions, service
+from services.routing import reps, rule_versions
+from services.routing.assignment import assign_lead
 from services.routing.main import create_app
 from services.routing.models import Assignment
-from services.routing.rules import RuleSet
+from services.routing.rule_versions import ActiveRules
+from services.routing.rules import RuleSet, load_rule_set
 from services.routing.schemas import RepCreate
 from services.routing.settings import RoutingSettings
 from shared.contracts import LeadQualified, LeadQualifiedPayload, LeadSnapshot, utc_now
 from shared.db import Database
 from shared.kafka import create_producer
 from tests.support.apps import running_service
+
+# The rules routing decides with in tests that call its use cases directly: the packaged default
+# until a test activates a version (what the test apps run with, too).
+RULES = ActiveRules(load_rule_set())
 
 
 def qualified(
@@ -75,7 +81,9 @@ async def add_rep(db: Database, name: str, **fields: object) -> uuid.UUID:
     """Register a rep through the use case (level with the team's standing); returns the id."""
     async with db.transaction() as session:
         rep = await reps.register_rep(
-            session, rep=RepCreate.model_validate({"name": name, "email": f"{name}@example.com", **fields})
+            session,
+            rules=RULES,
+            rep=RepCreate.model_validate({"name": name, "email": f"{name}@example.com", **fields}),
         )
     return rep.id
 
@@ -87,7 +95,7 @@ async def add_reps(db: Database, count: int, **fields: object) -> list[uuid.UUID
 async def assign(db: Database, event: LeadQualified | None = None) -> Assignment:
     """Assign a lead (a fresh one by default) in its own transaction; it must find a rep."""
     async with db.transaction() as session:
-        outcome = await service.assign_lead(session, event=event or qualified())
+        outcome = await assign_lead(session, rules=RULES, event=event or qualified())
     assert outcome.assignment is not None, outcome.result
     return outcome.assignment
 
@@ -98,7 +106,7 @@ async def activate(db: Database, document: dict[str, Any]) -> str:
     version = f"test-{uuid.uuid4().hex[:12]}"
     async with db.transaction() as session:
         await rule_versions.create_draft(
-            session, draft=RuleSet.from_document({**document, "version": version}), author="test"
+            session, rules=RULES, draft=RuleSet.from_document({**document, "version": version}), author="test"
         )
         await rule_versions.activate(session, version=version)
     return version

@@ -1,137 +1,245 @@
-"""Eligibility (switch, capacity, working hours) and the assignment lifecycle."""
+"""The routing rule language: validation with paths, first match wins, derived facts, skills."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime
+from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from services.routing.eligibility import RepAvailability, skip_reason, within_working_hours
-from services.routing.errors import DispositionInvalid, IllegalTransition
-from services.routing.lifecycle import (
-    DECLINABLE,
-    REASSIGNABLE,
-    REJECT_REASONS,
-    check_details,
-    check_handover,
-    check_transition,
-)
-from shared.contracts import Outcome
+from services.routing.eligibility import RepAvailability, local_day, skip_reason
+from services.routing.rules import RuleSet, RuleSetInvalid, load_rule_set, missing_skills, rep_references
 
-REP = uuid.UUID(int=1)
-# A Monday: 14:00 UTC is 09:00 in New York and 23:00 in Tokyo.
-MONDAY_1400_UTC = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)
+MONDAY = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 
-def nine_to_five(tz: str, **overrides: object) -> RepAvailability:
-    values: dict[str, object] = {
-        "rep_id": REP,
-        "active": True,
-        "timezone": tz,
-        "work_start": time(9),
-        "work_end": time(17),
-        **overrides,
+def rule_set(rules: list[dict[str, Any]], **extra: Any) -> RuleSet:
+    document = {
+        "version": "test-1",
+        "name": "Test",
+        "pools": [
+            {"id": "everyone", "members": "all"},
+            {"id": "emea", "members": [{"rep": "ada@example.com"}]},
+        ],
+        "rules": [*rules, {"id": "rest", "action": {"type": "pool", "pool": "everyone"}}],
+        **extra,
     }
-    return RepAvailability(**values)  # type: ignore[arg-type]
+    return RuleSet.from_document(document)
 
 
-class TestSkipReason:
-    def test_available_rep_is_not_skipped(self) -> None:
-        assert skip_reason(nine_to_five("America/New_York"), at=MONDAY_1400_UTC) is None
-
-    def test_switched_off_rep_is_inactive(self) -> None:
-        assert skip_reason(RepAvailability(REP, active=False), at=MONDAY_1400_UTC) == "inactive"
-
-    def test_rep_out_of_office_is_away(self) -> None:
-        assert skip_reason(RepAvailability(REP, active=True, away=True), at=MONDAY_1400_UTC) == "away"
-
-    def test_rep_at_their_cap_is_capped(self) -> None:
-        rep = RepAvailability(REP, active=True, max_open=3, open_count=3)
-        assert skip_reason(rep, at=MONDAY_1400_UTC) == "capped"
-
-    def test_rep_below_their_cap_is_not(self) -> None:
-        rep = RepAvailability(REP, active=True, max_open=3, open_count=2)
-        assert skip_reason(rep, at=MONDAY_1400_UTC) is None
-
-    def test_hours_are_read_in_the_reps_own_time_zone(self) -> None:
-        assert skip_reason(nine_to_five("Asia/Tokyo"), at=MONDAY_1400_UTC) == "outside_hours"
-
-    def test_weekend_is_outside_hours(self) -> None:
-        saturday = datetime(2026, 11, 28, 15, 0, tzinfo=UTC)
-        assert not within_working_hours(nine_to_five("UTC"), saturday)
-
-    def test_night_shift_spans_midnight(self) -> None:
-        night = nine_to_five("UTC", work_start=time(22), work_end=time(6))
-        assert within_working_hours(night, datetime(2026, 11, 23, 23, 0, tzinfo=UTC))
-        assert within_working_hours(night, datetime(2026, 11, 24, 5, 0, tzinfo=UTC))
-        assert not within_working_hours(night, datetime(2026, 11, 24, 7, 0, tzinfo=UTC))
-        # Saturday 03:00 is the tail of Friday's shift; Sunday 03:00 belongs to no shift.
-        assert within_working_hours(night, datetime(2026, 11, 28, 3, 0, tzinfo=UTC))
-        assert not within_working_hours(night, datetime(2026, 11, 29, 3, 0, tzinfo=UTC))
-
-    def test_rep_without_hours_is_always_available(self) -> None:
-        assert within_working_hours(RepAvailability(REP, active=True), datetime(2026, 11, 29, 3, tzinfo=UTC))
+def errors_of(document: dict[str, Any]) -> list[dict[str, Any]]:
+    with pytest.raises(RuleSetInvalid) as caught:
+        RuleSet.from_document(document)
+    return caught.value.errors
 
 
-class TestLifecycle:
-    @pytest.mark.parametrize(
-        ("current", "outcome"),
-        [("open", "accepted"), ("open", "rejected"), ("accepted", "sql"), ("sql", "won"), ("sql", "lost")],
+class TestValidation:
+    def test_packaged_default_is_one_pool_of_every_rep(self) -> None:
+        default = load_rule_set()
+        assert [(r.id, r.when) for r in default.rules] == [("everyone", [])]
+        assert default.pool("default").members == "all"
+
+    def test_unknown_field_is_reported_with_its_path(self) -> None:
+        errors = errors_of(
+            {
+                "version": "v",
+                "name": "n",
+                "pools": [{"id": "p", "members": "all"}],
+                "rules": [
+                    {
+                        "id": "a",
+                        "when": [{"field": "colour", "op": "equals", "value": "red"}],
+                        "action": {"type": "rep", "rep": "x"},
+                    },
+                    {"id": "b", "action": {"type": "pool", "pool": "p"}},
+                ],
+            }
+        )
+        assert errors[0]["loc"][:4] == ["rules", 0, "when", 0]
+        assert "unknown lead field 'colour'" in errors[0]["msg"]
+
+    def test_unknown_pool_duplicate_ids_and_missing_catch_all_are_each_reported(self) -> None:
+        errors = errors_of(
+            {
+                "version": "v",
+                "name": "n",
+                "pools": [{"id": "p", "members": "all"}],
+                "rules": [
+                    {"id": "a", "action": {"type": "pool", "pool": "nowhere"}},
+                    {
+                        "id": "a",
+                        "when": [{"field": "grade", "op": "equals", "value": "A"}],
+                        "action": {"type": "pool", "pool": "p"},
+                    },
+                ],
+            }
+        )
+        assert {tuple(e["loc"]) for e in errors} == {
+            ("rules", 1, "id"),
+            ("rules", 0, "action", "pool"),
+            ("rules", 1),
+        }
+
+    def test_named_rep_as_last_rule_is_not_a_catch_all(self) -> None:
+        errors = errors_of(
+            {
+                "version": "v",
+                "name": "n",
+                "pools": [{"id": "p", "members": "all"}],
+                "rules": [{"id": "a", "action": {"type": "rep", "rep": "x"}}],
+            }
+        )
+        assert "catch-all" in errors[0]["msg"]
+
+    def test_range_needs_a_bound_and_pool_lists_a_rep_once(self) -> None:
+        errors = errors_of(
+            {
+                "version": "v",
+                "name": "n",
+                "pools": [{"id": "p", "members": [{"rep": "a@x.io"}, {"rep": "A@x.io"}]}],
+                "rules": [
+                    {
+                        "id": "a",
+                        "when": [{"field": "company_size", "op": "range"}],
+                        "action": {"type": "pool", "pool": "p"},
+                    },
+                    {"id": "b", "action": {"type": "pool", "pool": "p"}},
+                ],
+            }
+        )
+        assert {e["loc"][0] for e in errors} == {"pools", "rules"}
+
+    def test_yaml_that_does_not_parse_is_one_error(self) -> None:
+        with pytest.raises(RuleSetInvalid) as caught:
+            RuleSet.from_yaml("rules: [")
+        assert caught.value.errors[0]["type"] == "yaml_invalid"
+
+    def test_rep_references_carry_their_paths(self) -> None:
+        rules = rule_set([{"id": "vip", "action": {"type": "rep", "rep": "grace@example.com"}}])
+        assert rep_references(rules) == [
+            (["pools", 1, "members", 0, "rep"], "ada@example.com"),
+            (["rules", 0, "action", "rep"], "grace@example.com"),
+        ]
+
+
+class TestMatching:
+    def test_first_matching_rule_wins(self) -> None:
+        rules = rule_set(
+            [
+                {
+                    "id": "german",
+                    "when": [{"field": "language", "op": "equals", "value": "de"}],
+                    "action": {"type": "pool", "pool": "emea"},
+                },
+                {
+                    "id": "europe",
+                    "when": [{"field": "region", "op": "equals", "value": "emea"}],
+                    "action": {"type": "pool", "pool": "everyone"},
+                },
+            ]
+        )
+        german_in_france = rules.facts({"country": "FR", "language": "DE"})
+        assert [r.id for r in rules.matching(german_in_france)] == ["german", "europe", "rest"]
+        assert next(rules.matching(rules.facts({"country": "US"}))).id == "rest"
+
+    def test_region_and_segment_are_derived(self) -> None:
+        rules = rule_set([])
+        facts = rules.facts({"country": "jp", "company_size": 1500}, grade="A")
+        assert (facts["region"], facts["segment"], facts["grade"]) == ("apac", "enterprise", "A")
+        assert rules.facts({"company_size": 12})["segment"] == "smb"
+        assert rules.facts({})["segment"] is None
+
+    def test_operators(self) -> None:
+        rules = rule_set(
+            [
+                {
+                    "id": "mid-software",
+                    "when": [
+                        {"field": "industry", "op": "in", "value": ["Software", "SaaS"]},
+                        {"field": "company_size", "op": "range", "min": 100, "max": 999},
+                        {"field": "account_owner_id", "op": "exists", "value": False},
+                    ],
+                    "action": {"type": "pool", "pool": "emea"},
+                }
+            ]
+        )
+        rule = rules.rules[0]
+        assert rule.matches(rules.facts({"industry": "saas", "company_size": 100}))
+        assert not rule.matches(rules.facts({"industry": "saas", "company_size": 1000}))
+        assert not rule.matches(
+            rules.facts({"industry": "saas", "company_size": 500, "account_owner_id": str(uuid.uuid4())})
+        )
+
+    @given(
+        facts=st.fixed_dictionaries(
+            {"grade": st.sampled_from(["A", "B", "C", None]), "language": st.sampled_from(["de", "fr", None])}
+        ),
+        picks=st.lists(
+            st.tuples(
+                st.sampled_from(["grade", "language"]), st.sampled_from(["A", "B", "de", "fr"]), st.booleans()
+            ),
+            max_size=6,
+        ),
     )
-    def test_forward_transitions_are_allowed(self, current: str, outcome: str) -> None:
-        check_transition(current, outcome)  # type: ignore[arg-type]
+    def test_the_deciding_rule_is_the_first_whose_conditions_all_hold(
+        self, facts: dict[str, str | None], picks: list[tuple[str, str, bool]]
+    ) -> None:
+        rules = rule_set(
+            [
+                {
+                    "id": f"r{i}",
+                    "when": [{"field": field, "op": "equals", "value": value}]
+                    + ([{"field": field, "op": "exists"}] if also_exists else []),
+                    "action": {"type": "pool", "pool": "emea"},
+                }
+                for i, (field, value, also_exists) in enumerate(picks)
+            ]
+        )
+        expected = next(
+            (
+                f"r{i}"
+                for i, (field, value, _) in enumerate(picks)
+                if facts[field] is not None and facts[field] == value
+            ),
+            "rest",
+        )
+        assert next(rules.matching(rules.facts(facts))).id == expected
 
-    def test_won_before_accepted_is_illegal_and_names_the_next_states(self) -> None:
-        with pytest.raises(IllegalTransition) as caught:
-            check_transition("open", "won")
-        assert caught.value.extensions["allowed"] == ["accepted", "recycled", "rejected"]
 
-    @pytest.mark.parametrize("closed", ["won", "lost", "rejected", "recycled", "queued"])
-    def test_nothing_follows_a_closed_or_queued_assignment(self, closed: str) -> None:
-        with pytest.raises(IllegalTransition):
-            check_transition(closed, "accepted")
+class TestSkills:
+    @given(
+        language=st.sampled_from(["de", "FR", "en", None]),
+        product=st.sampled_from(["analytics", "Platform", None]),
+        held=st.sets(st.sampled_from(["de", "fr", "en", "analytics", "platform"])),
+    )
+    def test_a_rep_is_skipped_exactly_when_a_needed_skill_is_missing(
+        self, language: str | None, product: str | None, held: set[str]
+    ) -> None:
+        rules = rule_set([], common_skills=["en"])
+        required = rules.required_skills(rules.facts({"language": language, "product_interest": product}))
+        needed = {v.casefold() for v in (language, product) if v is not None} - {"en"}
+        assert required == needed
+        rep = RepAvailability(uuid.UUID(int=1), active=True, skills=frozenset(held))
+        reason = skip_reason(rep, at=MONDAY, required_skills=required)
+        assert (reason == "missing_skill") == bool(missing_skills(required, sorted(held)))
+        assert (reason is None) == needed.issubset(held)
 
-    @pytest.mark.parametrize("current", ["open", "accepted", "sql"])
-    def test_a_lead_is_recycled_to_nurture_from_any_stage_before_it_closes(self, current: str) -> None:
-        check_transition(current, "recycled")
 
-    def test_rejection_needs_a_code_from_the_fixed_list(self) -> None:
-        for code in (None, "price", "went dark"):
-            with pytest.raises(DispositionInvalid):
-                check_details("rejected", reason_code=code, note="not our ICP", has_amount=False)
-        for code in sorted(REJECT_REASONS):
-            check_details("rejected", reason_code=code, note=None, has_amount=False)
+class TestDailyCap:
+    def test_rep_at_their_daily_cap_is_skipped(self) -> None:
+        rep = RepAvailability(uuid.UUID(int=1), active=True, max_per_day=2, assigned_today=2)
+        assert skip_reason(rep, at=MONDAY) == "daily_cap"
+        assert (
+            skip_reason(
+                RepAvailability(uuid.UUID(int=1), active=True, max_per_day=2, assigned_today=1), at=MONDAY
+            )
+            is None
+        )
 
-    def test_a_loss_needs_a_loss_code_or_a_note(self) -> None:
-        check_details("lost", reason_code="price", note=None, has_amount=False)
-        check_details("lost", reason_code=None, note="went dark", has_amount=False)
-        for code, note in ((None, "  "), ("student", None), ("other", None)):
-            with pytest.raises(DispositionInvalid):
-                check_details("lost", reason_code=code, note=note, has_amount=False)
-        check_details("lost", reason_code="other", note="merged with a customer", has_amount=False)
-
-    @pytest.mark.parametrize("outcome", ["accepted", "sql", "won", "recycled"])
-    def test_only_rejections_and_losses_carry_a_code(self, outcome: Outcome) -> None:
-        with pytest.raises(DispositionInvalid):
-            check_details(outcome, reason_code="no_budget", note=None, has_amount=False)
-
-    def test_only_a_win_carries_an_amount_and_a_currency_only_with_it(self) -> None:
-        check_details("won", reason_code=None, note=None, has_amount=True, has_currency=True)
-        check_details("won", reason_code=None, note=None, has_amount=False)
-        with pytest.raises(DispositionInvalid):
-            check_details("sql", reason_code=None, note=None, has_amount=True)
-        with pytest.raises(DispositionInvalid):
-            check_details("won", reason_code=None, note=None, has_amount=False, has_currency=True)
-
-    def test_a_rep_declines_only_before_accepting_and_a_manager_reassigns_any_live_lead(self) -> None:
-        check_handover("open", "declined", DECLINABLE)
-        for status in ("accepted", "sql", "won", "queued"):
-            with pytest.raises(IllegalTransition) as caught:
-                check_handover(status, "declined", DECLINABLE)
-            assert caught.value.extensions["allowed"] == ["open"]
-        for status in ("open", "accepted", "sql", "queued"):
-            check_handover(status, "reassigned", REASSIGNABLE)
-        with pytest.raises(IllegalTransition) as closed:
-            check_handover("won", "reassigned", REASSIGNABLE)
-        assert closed.value.extensions["allowed"] == ["accepted", "open", "queued", "sql"]
+    def test_the_day_is_the_reps_own(self) -> None:
+        late_monday_utc = datetime(2026, 11, 23, 23, 30, tzinfo=UTC)
+        assert local_day("Asia/Tokyo", late_monday_utc).isoformat() == "2026-11-24"
+        assert local_day("America/Los_Angeles", late_monday_utc).isoformat() == "2026-11-23"

@@ -6,9 +6,16 @@ from collections.abc import Mapping, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.routing import batch, service
+from services.routing import batch, outbound, service
 from shared.contracts import LeadErased, LeadQualified
-from shared.contracts.topics import LEAD_ERASED, LEAD_QUALIFIED
+from shared.contracts.topics import (
+    LEAD_ASSIGNED,
+    LEAD_DISPOSITIONED,
+    LEAD_ERASED,
+    LEAD_QUALIFIED,
+    LEAD_TOUCHED,
+    SLA_BREACHED,
+)
 from shared.kafka import BatchingHandler, EventHandler
 
 
@@ -24,7 +31,17 @@ async def on_lead_erased(session: AsyncSession, event: LeadErased) -> None:
     await service.erase_lead(session, event=event)
 
 
+async def on_outbound_event(session: AsyncSession, event: outbound.OutboundEvent) -> None:
+    await outbound.send_event_out(session, event=event)
+
+
 HANDLERS: Mapping[str, EventHandler] = {
     LEAD_QUALIFIED: BatchingHandler(on_lead_qualified, on_leads_qualified),
     LEAD_ERASED: on_lead_erased,
+    # Routing's own events, read back to queue webhook deliveries and CRM syncs: apart from the
+    # assignment's transaction, so an outbound failure can never undo or delay an assignment.
+    LEAD_ASSIGNED: on_outbound_event,
+    LEAD_TOUCHED: on_outbound_event,
+    LEAD_DISPOSITIONED: on_outbound_event,
+    SLA_BREACHED: on_outbound_event,
 }

@@ -1,0 +1,148 @@
+"""Routing's SQL for the CRM owner write-back, and the assignment facts outbound messages need."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.routing.models import Assignment
+from services.routing.outbound_models import CrmSync, RepCrmIdentity
+
+
+@dataclass(frozen=True)
+class AssignmentFacts:
+    """What outbound messages add to an event: the lead as routing saw it, and its pool."""
+
+    lead: dict[str, Any]
+    pool: str | None
+
+
+class CrmRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def assignment_facts(self, assignment_id: uuid.UUID) -> AssignmentFacts | None:
+        row = (
+            await self.session.execute(
+                select(Assignment.lead, Assignment.decision).where(Assignment.id == assignment_id)
+            )
+        ).first()
+        if row is None:
+            return None
+        pool = row.decision.get("pool") if isinstance(row.decision, dict) else None
+        return AssignmentFacts(lead=dict(row.lead), pool=pool if isinstance(pool, str) else None)
+
+    async def put_identity(self, *, rep_id: uuid.UUID, crm: str, crm_user_id: str, at: datetime) -> None:
+        statement = insert(RepCrmIdentity).values(
+            rep_id=rep_id, crm=crm, crm_user_id=crm_user_id, updated_at=at
+        )
+        await self.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["rep_id", "crm"], set_={"crm_user_id": crm_user_id, "updated_at": at}
+            )
+        )
+
+    async def identities(self, rep_id: uuid.UUID | None = None) -> Sequence[RepCrmIdentity]:
+        statement = select(RepCrmIdentity).order_by(RepCrmIdentity.rep_id, RepCrmIdentity.crm)
+        if rep_id is not None:
+            statement = statement.where(RepCrmIdentity.rep_id == rep_id)
+        return (await self.session.execute(statement)).scalars().all()
+
+    async def queue_owner(
+        self,
+        *,
+        lead_id: uuid.UUID,
+        crm: str,
+        assignment_id: uuid.UUID,
+        rep_id: uuid.UUID,
+        crm_user_id: str,
+        lead: dict[str, Any],
+        at: datetime,
+    ) -> None:
+        """Ask for the lead's owner in `crm` to be `crm_user_id`. A new holder restarts the sync
+        (a new generation, attempts from zero) and keeps the record id already found; the same
+        holder again (a redelivered fact) changes nothing."""
+        values = {
+            "lead_id": lead_id,
+            "crm": crm,
+            "assignment_id": assignment_id,
+            "rep_id": rep_id,
+            "crm_user_id": crm_user_id,
+            "lead": lead,
+            "state": "pending",
+            "generation": 1,
+            "attempts": 0,
+            "next_attempt_at": at,
+            "created_at": at,
+            "updated_at": at,
+        }
+        statement = insert(CrmSync).values(values)
+        changed = CrmSync.crm_user_id.is_distinct_from(statement.excluded.crm_user_id) | (
+            CrmSync.assignment_id != statement.excluded.assignment_id
+        )
+        await self.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=["lead_id", "crm"],
+                set_={
+                    "assignment_id": statement.excluded.assignment_id,
+                    "rep_id": statement.excluded.rep_id,
+                    "crm_user_id": statement.excluded.crm_user_id,
+                    "lead": statement.excluded.lead,
+                    "state": "pending",
+                    "generation": CrmSync.generation + 1,
+                    "attempts": 0,
+                    "next_attempt_at": at,
+                    "last_error": None,
+                    "updated_at": at,
+                },
+                where=changed,
+            )
+        )
+
+    async def claim_due(self, *, crm: str, now: datetime, limit: int, lease: timedelta) -> Sequence[CrmSync]:
+        result = await self.session.execute(
+            select(CrmSync)
+            .where(
+                CrmSync.crm == crm,
+                CrmSync.state.in_(("pending", "failed")),
+                CrmSync.next_attempt_at <= now,
+            )
+            .order_by(CrmSync.next_attempt_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        rows = result.scalars().all()
+        for row in rows:
+            row.attempts += 1
+            row.next_attempt_at = now + lease
+        await self.session.flush()
+        return rows
+
+    async def settle(self, *, lead_id: uuid.UUID, crm: str, generation: int, **values: Any) -> None:
+        """Record an attempt's outcome, unless the lead changed hands meanwhile (then the new
+        generation's own attempt decides)."""
+        await self.session.execute(
+            update(CrmSync)
+            .where(CrmSync.lead_id == lead_id, CrmSync.crm == crm, CrmSync.generation == generation)
+            .values(**values)
+        )
+
+    async def syncs(self, *, state: str | None, lead_id: uuid.UUID | None, limit: int) -> Sequence[CrmSync]:
+        statement = select(CrmSync)
+        if state is not None:
+            statement = statement.where(CrmSync.state == state)
+        if lead_id is not None:
+            statement = statement.where(CrmSync.lead_id == lead_id)
+        result = await self.session.execute(statement.order_by(CrmSync.updated_at.desc()).limit(limit))
+        return result.scalars().all()
+
+    async def count_by_state(self) -> dict[str, int]:
+        result = await self.session.execute(select(CrmSync.state, func.count()).group_by(CrmSync.state))
+        return {state: int(n) for state, n in result.all()}

@@ -1,0 +1,15 @@
+"""Errors of outbound webhooks and the CRM write-back; each carries its HTTP status."""
+
+from __future__ import annotations
+
+from shared.problems import NotFound
+
+
+class WebhookNotFound(NotFound):
+    title = "Webhook subscription not found"
+    slug = "webhook-not-found"
+
+
+class WebhookDeliveryNotFound(NotFound):
+    title = "Webhook delivery not found"
+    slug = "webhook-delivery-not-found"

@@ -35,13 +35,17 @@ async def on_outbound_event(session: AsyncSession, event: outbound.OutboundEvent
     await outbound.send_event_out(session, event=event)
 
 
+async def on_outbound_events(session: AsyncSession, events: Sequence[outbound.OutboundEvent]) -> None:
+    await outbound.send_events_out(session, events=events)
+
+
 HANDLERS: Mapping[str, EventHandler] = {
     LEAD_QUALIFIED: BatchingHandler(on_lead_qualified, on_leads_qualified),
     LEAD_ERASED: on_lead_erased,
     # Routing's own events, read back to queue webhook deliveries and CRM syncs: apart from the
     # assignment's transaction, so an outbound failure can never undo or delay an assignment.
-    LEAD_ASSIGNED: on_outbound_event,
-    LEAD_TOUCHED: on_outbound_event,
-    LEAD_DISPOSITIONED: on_outbound_event,
-    SLA_BREACHED: on_outbound_event,
+    **dict.fromkeys(
+        (LEAD_ASSIGNED, LEAD_TOUCHED, LEAD_DISPOSITIONED, SLA_BREACHED),
+        BatchingHandler(on_outbound_event, on_outbound_events),
+    ),
 }

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,16 +28,23 @@ class CrmRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def assignment_facts(self, assignment_id: uuid.UUID) -> AssignmentFacts | None:
-        row = (
-            await self.session.execute(
-                select(Assignment.lead, Assignment.decision).where(Assignment.id == assignment_id)
+    async def assignment_facts(
+        self, assignment_ids: Collection[uuid.UUID]
+    ) -> dict[uuid.UUID, AssignmentFacts]:
+        if not assignment_ids:
+            return {}
+        rows = await self.session.execute(
+            select(Assignment.id, Assignment.lead, Assignment.decision).where(
+                Assignment.id.in_(assignment_ids)
             )
-        ).first()
-        if row is None:
-            return None
-        pool = row.decision.get("pool") if isinstance(row.decision, dict) else None
-        return AssignmentFacts(lead=dict(row.lead), pool=pool if isinstance(pool, str) else None)
+        )
+        facts = {}
+        for assignment_id, lead, decision in rows.all():
+            pool = decision.get("pool") if isinstance(decision, dict) else None
+            facts[assignment_id] = AssignmentFacts(
+                lead=dict(lead), pool=pool if isinstance(pool, str) else None
+            )
+        return facts
 
     async def put_identity(self, *, rep_id: uuid.UUID, crm: str, crm_user_id: str, at: datetime) -> None:
         statement = insert(RepCrmIdentity).values(
@@ -49,61 +56,36 @@ class CrmRepository:
             )
         )
 
-    async def identities(self, rep_id: uuid.UUID | None = None) -> Sequence[RepCrmIdentity]:
+    async def identities(self, rep_ids: Collection[uuid.UUID] | None = None) -> Sequence[RepCrmIdentity]:
         statement = select(RepCrmIdentity).order_by(RepCrmIdentity.rep_id, RepCrmIdentity.crm)
-        if rep_id is not None:
-            statement = statement.where(RepCrmIdentity.rep_id == rep_id)
+        if rep_ids is not None:
+            statement = statement.where(RepCrmIdentity.rep_id.in_(rep_ids))
         return (await self.session.execute(statement)).scalars().all()
 
-    async def queue_owner(
-        self,
-        *,
-        lead_id: uuid.UUID,
-        crm: str,
-        assignment_id: uuid.UUID,
-        rep_id: uuid.UUID,
-        crm_user_id: str,
-        lead: dict[str, Any],
-        at: datetime,
-    ) -> None:
-        """Ask for the lead's owner in `crm` to be `crm_user_id`. A new holder restarts the sync
-        (a new generation, attempts from zero) and keeps the record id already found; the same
-        holder again (a redelivered fact) changes nothing."""
-        values = {
-            "lead_id": lead_id,
-            "crm": crm,
-            "assignment_id": assignment_id,
-            "rep_id": rep_id,
-            "crm_user_id": crm_user_id,
-            "lead": lead,
-            "state": "pending",
-            "generation": 1,
-            "attempts": 0,
-            "next_attempt_at": at,
-            "created_at": at,
-            "updated_at": at,
-        }
-        statement = insert(CrmSync).values(values)
+    async def queue_owners(self, rows: list[dict[str, Any]]) -> None:
+        """Ask for each lead's owner in a CRM to be the row's `crm_user_id` (at most one row per
+        lead and CRM). A new holder restarts the sync (a new generation, attempts from zero) and
+        keeps the record id already found; the same holder again (a redelivered fact) changes
+        nothing."""
+        if not rows:
+            return
+        statement = insert(CrmSync)
         changed = CrmSync.crm_user_id.is_distinct_from(statement.excluded.crm_user_id) | (
             CrmSync.assignment_id != statement.excluded.assignment_id
         )
+        restarted = ("assignment_id", "rep_id", "crm_user_id", "lead", "state", "attempts", "next_attempt_at")
         await self.session.execute(
             statement.on_conflict_do_update(
                 index_elements=["lead_id", "crm"],
                 set_={
-                    "assignment_id": statement.excluded.assignment_id,
-                    "rep_id": statement.excluded.rep_id,
-                    "crm_user_id": statement.excluded.crm_user_id,
-                    "lead": statement.excluded.lead,
-                    "state": "pending",
+                    **{column: statement.excluded[column] for column in restarted},
                     "generation": CrmSync.generation + 1,
-                    "attempts": 0,
-                    "next_attempt_at": at,
                     "last_error": None,
-                    "updated_at": at,
+                    "updated_at": statement.excluded.updated_at,
                 },
                 where=changed,
-            )
+            ),
+            rows,
         )
 
     async def claim_due(self, *, crm: str, now: datetime, limit: int, lease: timedelta) -> Sequence[CrmSync]:

@@ -5,6 +5,7 @@ never dropped)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -30,7 +31,10 @@ async def set_rep_identity(
 
 
 async def list_rep_identities(session: AsyncSession, *, rep_id: uuid.UUID | None) -> list[CrmIdentityRead]:
-    return [CrmIdentityRead.model_validate(i) for i in await CrmRepository(session).identities(rep_id)]
+    return [
+        CrmIdentityRead.model_validate(i)
+        for i in await CrmRepository(session).identities(None if rep_id is None else {rep_id})
+    ]
 
 
 async def list_syncs(
@@ -40,30 +44,47 @@ async def list_syncs(
     return [CrmSyncRead.model_validate(r) for r in rows]
 
 
-async def queue_owner_sync(
-    session: AsyncSession,
-    *,
-    lead_id: uuid.UUID,
-    assignment_id: uuid.UUID,
-    rep_id: uuid.UUID,
-    lead: dict[str, Any],
-    at: datetime,
-) -> int:
-    """One sync row per CRM the new holder has a user id in; returns how many were queued. A rep
-    without one is not written to any CRM (the row would only ever fail)."""
+@dataclass(frozen=True)
+class NewHolder:
+    """A lead assigned (or handed over) to a rep, as the CRM write-back needs it."""
+
+    lead_id: uuid.UUID
+    assignment_id: uuid.UUID
+    rep_id: uuid.UUID
+    lead: dict[str, Any]
+    at: datetime
+
+
+async def queue_owner_syncs(session: AsyncSession, *, holders: Sequence[NewHolder]) -> int:
+    """One sync row per CRM each new holder has a user id in (at most one holder per lead:
+    one statement may not upsert a row twice); returns how many were queued. A rep without a
+    CRM user id is written to no CRM (the row would only ever fail)."""
     repository = CrmRepository(session)
-    identities = await repository.identities(rep_id)
-    for identity in identities:
-        await repository.queue_owner(
-            lead_id=lead_id,
-            crm=identity.crm,
-            assignment_id=assignment_id,
-            rep_id=rep_id,
-            crm_user_id=identity.crm_user_id,
-            lead=lead,
-            at=at,
-        )
-    return len(identities)
+    user_ids: dict[uuid.UUID, list[tuple[str, str]]] = {}
+    for identity in await repository.identities({h.rep_id for h in holders}):
+        user_ids.setdefault(identity.rep_id, []).append((identity.crm, identity.crm_user_id))
+    rows = [
+        {
+            "lead_id": h.lead_id,
+            "crm": crm,
+            "assignment_id": h.assignment_id,
+            "rep_id": h.rep_id,
+            "crm_user_id": crm_user_id,
+            "lead": h.lead,
+            "state": "pending",
+            "generation": 1,
+            "attempts": 0,
+            "next_attempt_at": h.at,
+            "last_error": None,
+            "record_id": None,
+            "created_at": h.at,
+            "updated_at": h.at,
+        }
+        for h in holders
+        for crm, crm_user_id in user_ids.get(h.rep_id, ())
+    ]
+    await repository.queue_owners(rows)
+    return len(rows)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -49,10 +49,11 @@ class WebhookRepository:
         )
         return result.scalars().all()
 
-    async def subscribed_to(self, event_type: str) -> Sequence[WebhookSubscription]:
+    async def subscribed_to(self, event_types: Collection[str]) -> Sequence[WebhookSubscription]:
+        """Active subscriptions to any of `event_types`."""
         result = await self.session.execute(
             select(WebhookSubscription).where(
-                WebhookSubscription.active, WebhookSubscription.event_types.any_() == event_type
+                WebhookSubscription.active, WebhookSubscription.event_types.overlap(sorted(event_types))
             )
         )
         return result.scalars().all()

@@ -423,3 +423,20 @@ class TestThroughTheBroker:
         (accepted,) = receiver.accepted
         assert (accepted["data"]["lead_id"], accepted["data"]["rep_id"]) == (str(event.lead_id), str(rep))
         assert [owner for _, owner in hubspot.owner_updates] == ["83017465"]
+
+
+class TestSendEventsOutInBatches:
+    async def test_a_batch_has_the_effect_of_its_events_one_at_a_time(self, db: Database) -> None:
+        ada, bob = await add_rep(db, "ada"), await add_rep(db, "bob")
+        await set_crm_user(db, ada, "hubspot", "1001")
+        await set_crm_user(db, bob, "hubspot", "2002")
+        await subscribe(db, "https://tools.example.com/all")
+        await subscribe(db, "https://tools.example.com/bob", rep_ids=[str(bob)])
+        first, second = await assign(db, qualified()), await assign(db, qualified())
+        batch = [assigned_event(first, ada), assigned_event(second, ada), assigned_event(first, bob)]
+        async with db.transaction() as session:
+            queued = await outbound.send_events_out(session, events=batch)
+            syncs = await crm_sync.list_syncs(session, state=None, lead_id=None, limit=10)
+        assert queued == 4  # three to the catch-all subscription, bob's hand-over to his own
+        owners = {(s.lead_id, s.crm_user_id) for s in syncs}
+        assert owners == {(first.lead_id, "2002"), (second.lead_id, "1001")}

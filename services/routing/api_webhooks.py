@@ -13,6 +13,7 @@ from services.routing.dependencies import ManagerDep
 from services.routing.outbound_schemas import (
     CrmIdentityPut,
     CrmIdentityRead,
+    CrmName,
     CrmSyncRead,
     CrmSyncState,
     DeliveryStatus,
@@ -138,3 +139,15 @@ async def list_syncs(
     limit: Limit = 100,
 ) -> list[CrmSyncRead]:
     return await crm_sync.list_syncs(session, state=state, lead_id=lead_id, limit=limit)
+
+
+@router.post(
+    "/crm/syncs/{lead_id}/retry",
+    tags=["crm"],
+    status_code=status.HTTP_202_ACCEPTED,
+    summary="Try a lead's failed or dead owner write-back again, with a fresh budget of attempts",
+)
+async def retry_sync(
+    session: SessionDep, principal: ManagerDep, lead_id: uuid.UUID, crm: CrmName | None = None
+) -> list[CrmSyncRead]:
+    return await crm_sync.retry_sync(session, lead_id=lead_id, crm=crm, at=utc_now())

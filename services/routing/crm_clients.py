@@ -12,6 +12,7 @@ Retry-After."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from typing import Any, Protocol
 
@@ -129,13 +130,21 @@ class HubSpotConnector(_Connector):
         names = {"email": "email", "first_name": "firstname", "last_name": "lastname", "company": "company"}
         names |= {"phone": "phone", "job_title": "jobtitle", "country": "country"}
         properties = {prop: str(lead[key]) for key, prop in names.items() if lead.get(key)}
-        response = await _call(
-            self.client,
-            "POST",
-            f"{self.base_url}/crm/v3/objects/contacts",
-            headers=self.headers,
-            json={"properties": properties},
-        )
+        try:
+            response = await _call(
+                self.client,
+                "POST",
+                f"{self.base_url}/crm/v3/objects/contacts",
+                headers=self.headers,
+                json={"properties": properties},
+            )
+        except CrmCallFailed as exc:
+            # Search is eventually consistent: a contact created moments ago may not be found yet,
+            # and HubSpot's 409 names it ("Contact already exists. Existing ID: 123").
+            existing = re.search(r"Existing ID: (\d+)", str(exc)) if exc.status == 409 else None
+            if existing is None:
+                raise
+            return existing.group(1)
         return str(response.json()["id"])
 
     async def assign(self, record_id: str, owner_id: str) -> None:

@@ -116,6 +116,23 @@ class CrmRepository:
             .values(**values)
         )
 
+    async def restart(self, *, lead_id: uuid.UUID, crm: str | None, at: datetime) -> int:
+        """Try failed or dead syncs of a lead again from a fresh budget (a new generation, so an
+        attempt still in flight cannot settle them)."""
+        statement = update(CrmSync).where(CrmSync.lead_id == lead_id, CrmSync.state.in_(("failed", "dead")))
+        if crm is not None:
+            statement = statement.where(CrmSync.crm == crm)
+        result = await self.session.execute(
+            statement.values(
+                state="pending",
+                attempts=0,
+                next_attempt_at=at,
+                generation=CrmSync.generation + 1,
+                updated_at=at,
+            ).returning(CrmSync.lead_id)
+        )
+        return len(result.all())
+
     async def syncs(self, *, state: str | None, lead_id: uuid.UUID | None, limit: int) -> Sequence[CrmSync]:
         statement = select(CrmSync)
         if state is not None:

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.routing import webhooks
 from services.routing.crm_repository import CrmRepository
 from services.routing.errors import RepNotFound
+from services.routing.outbound_errors import CrmSyncNotRetryable
 from services.routing.outbound_schemas import CrmIdentityPut, CrmIdentityRead, CrmSyncRead
 from services.routing.repository import RepRepository
 
@@ -35,6 +36,15 @@ async def list_rep_identities(session: AsyncSession, *, rep_id: uuid.UUID | None
         CrmIdentityRead.model_validate(i)
         for i in await CrmRepository(session).identities(None if rep_id is None else {rep_id})
     ]
+
+
+async def retry_sync(
+    session: AsyncSession, *, lead_id: uuid.UUID, crm: str | None, at: datetime
+) -> list[CrmSyncRead]:
+    """Queue a lead's failed or dead owner syncs again (after fixing a token or a user id)."""
+    if not await CrmRepository(session).restart(lead_id=lead_id, crm=crm, at=at):
+        raise CrmSyncNotRetryable(f"lead {lead_id} has no failed or dead CRM sync")
+    return await list_syncs(session, state=None, lead_id=lead_id, limit=10)
 
 
 async def list_syncs(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.problems import NotFound
+from shared.problems import Conflict, NotFound
 
 
 class WebhookNotFound(NotFound):
@@ -13,3 +13,8 @@ class WebhookNotFound(NotFound):
 class WebhookDeliveryNotFound(NotFound):
     title = "Webhook delivery not found"
     slug = "webhook-delivery-not-found"
+
+
+class CrmSyncNotRetryable(Conflict):
+    title = "No CRM sync to retry"
+    slug = "crm-sync-not-retryable"

@@ -170,7 +170,7 @@ async def record_attempt(
     """Log one attempt and settle the delivery: `delivered`, again later, or `dead` once its
     attempts are used up. Returns the delivery's status."""
     repository = WebhookRepository(session)
-    await repository.add_attempt(
+    logged = await repository.add_attempt(
         WebhookAttempt(
             id=uuid.uuid4(),
             delivery_id=sent.delivery_id,
@@ -180,6 +180,8 @@ async def record_attempt(
             duration_ms=result.duration_ms,
         )
     )
+    if not logged:
+        return "gone"
     if result.accepted:
         status, values = "delivered", {"status": "delivered", "delivered_at": at, "last_error": None}
     elif sent.attempts >= max_attempts:

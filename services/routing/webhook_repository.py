@@ -124,8 +124,15 @@ class WebhookRepository:
         await self.session.flush()
         return rows
 
-    async def add_attempt(self, attempt: WebhookAttempt) -> None:
+    async def add_attempt(self, attempt: WebhookAttempt) -> bool:
+        """Log an attempt; False when its delivery is gone (unsubscribed while in flight)."""
+        exists = await self.session.scalar(
+            select(WebhookDelivery.id).where(WebhookDelivery.id == attempt.delivery_id).with_for_update()
+        )
+        if exists is None:
+            return False
         self.session.add(attempt)
+        return True
 
     async def settle(self, delivery_id: uuid.UUID, *, attempts: int, **values: Any) -> None:
         """Record an attempt's outcome unless a resend has restarted the delivery meanwhile."""

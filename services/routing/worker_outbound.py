@@ -86,7 +86,8 @@ class WebhookDeliveryWorker(PeriodicWorker):
                         max_attempts=self.max_attempts,
                         backoff_s=self.backoff_s,
                     )
-                    WEBHOOK_DELIVERIES.labels("retry" if status == "pending" else status).inc()
+                    if status != "gone":
+                        WEBHOOK_DELIVERIES.labels("retry" if status == "pending" else status).inc()
                     delivered += status == "delivered"
             if len(claimed) < self.batch_size:
                 break

@@ -360,6 +360,42 @@ class TestCrmOwnerSync:
         assert sync["last_error"] == "HTTP 403 REQUEST_LIMIT_EXCEEDED: TotalRequests Limit exceeded."
         assert sync["record_id"] is not None  # created before the update failed; a retry reuses it
 
+    async def test_a_hubspot_contact_not_yet_searchable_is_taken_from_the_409_not_duplicated(
+        self, db: Database
+    ) -> None:
+        ada = await add_rep(db, "ada")
+        await set_crm_user(db, ada, "hubspot", "83017465")
+        assignment = await assign(db, qualified())
+        hubspot = HubSpot(unindexed={"612"})
+        hubspot.contacts["612"] = {"email": f"{assignment.lead_id}@example.com"}
+        async with serving(hubspot.app()) as base, httpx.AsyncClient() as http:
+            worker = await crm_worker(db, HubSpotConnector(http, base_url=base, token=hubspot.token), http)
+            await send_out(db, assigned_event(assignment))
+            await run_until(worker, lambda: hubspot.owner_updates)
+        assert hubspot.owner_updates == [("612", "83017465")]
+        assert list(hubspot.contacts) == ["612"]
+
+    async def test_a_dead_sync_is_retried_on_request_and_lands(
+        self, db: Database, settings_env: Infra
+    ) -> None:
+        ada = await add_rep(db, "ada")
+        await set_crm_user(db, ada, "salesforce", "005Dn000001ZQhLIAW")
+        salesforce = Salesforce(failures=[(401, SALESFORCE_INVALID_SESSION)])
+        assignment = await assign(db, qualified())
+        async with serving(salesforce.app()) as base, httpx.AsyncClient() as http, admin_app() as client:
+            connector = SalesforceConnector(http, base_url=base, token=salesforce.token, api_version="v62.0")
+            worker = await crm_worker(db, connector, http, max_attempts=1)
+            await send_out(db, assigned_event(assignment))
+            await worker.run_once()
+            url = f"/v1/crm/syncs/{assignment.lead_id}/retry"
+            retried = await client.post(url, headers=MANAGER)
+            assert retried.status_code == 202, retried.text
+            assert [s["state"] for s in retried.json()] == ["pending"]
+            await run_until(worker, lambda: salesforce.owner_updates)
+            again = await client.post(url, headers=MANAGER)
+        assert len(salesforce.owner_updates) == 1
+        assert_problem(again, 409, "crm-sync-not-retryable")
+
     async def test_a_new_holder_requeues_the_sync_with_their_crm_user_id(self, db: Database) -> None:
         ada, bob = await add_rep(db, "ada"), await add_rep(db, "bob")
         await set_crm_user(db, ada, "hubspot", "1001")

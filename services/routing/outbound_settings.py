@@ -7,7 +7,7 @@ from typing import Literal, Self
 
 from pydantic import Field, SecretStr, model_validator
 
-from shared.settings import ServiceSettings
+from shared.settings import PLACEHOLDER_SECRETS, ServiceSettings
 
 
 class OutboundSettings(ServiceSettings):
@@ -52,6 +52,10 @@ class OutboundSettings(ServiceSettings):
 
     @model_validator(mode="after")
     def _crm_fully_configured(self) -> Self:
-        if self.crm_provider is not None and (not self.crm_base_url or self.crm_token is None):
+        if self.crm_provider is None:
+            return self
+        if not self.crm_base_url or self.crm_token is None:
             raise ValueError("BATON_CRM_PROVIDER needs BATON_CRM_BASE_URL and BATON_CRM_TOKEN")
+        if self.crm_token.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS:
+            raise ValueError("BATON_CRM_TOKEN is a placeholder; set the CRM's real token")
         return self

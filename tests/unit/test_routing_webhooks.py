@@ -9,10 +9,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from services.routing import webhooks
 from services.routing.crm_clients import soql_literal
+from services.routing.settings import RoutingSettings
 
 NOW = datetime.now(UTC)
 
@@ -96,3 +98,25 @@ class TestBackoff:
 
 def test_soql_literals_escape_quotes_and_backslashes() -> None:
     assert soql_literal("o'brien\\x@example.com") == "'o\\'brien\\\\x@example.com'"
+
+
+class TestCrmSettings:
+    @pytest.fixture(autouse=True)
+    def service_env(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("BATON_DATABASE_URL", "postgresql+asyncpg://u:p@h/db")
+        monkeypatch.setenv("BATON_KAFKA_BOOTSTRAP_SERVERS", "localhost:9092")
+        monkeypatch.setenv("BATON_JWT_SECRET", "a-test-secret-of-at-least-thirty-two-characters")
+
+    def test_a_crm_needs_its_url_and_a_real_token(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.setenv("BATON_CRM_PROVIDER", "hubspot")
+        with pytest.raises(ValidationError, match="BATON_CRM_BASE_URL"):
+            RoutingSettings()
+        monkeypatch.setenv("BATON_CRM_BASE_URL", "https://api.hubapi.com")
+        monkeypatch.setenv("BATON_CRM_TOKEN", "changeme")
+        with pytest.raises(ValidationError, match="placeholder"):
+            RoutingSettings()
+        monkeypatch.setenv("BATON_CRM_TOKEN", "pat-eu1-4f0e2c1a-9b7d-4e11-8d2c-0b9f3e6a5d21")
+        assert RoutingSettings().crm_provider == "hubspot"
+
+    def test_no_crm_is_the_default(self) -> None:
+        assert RoutingSettings().crm_provider is None

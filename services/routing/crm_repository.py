@@ -24,6 +24,9 @@ class AssignmentFacts:
     pool: str | None
 
 
+ERASED: dict[str, Any] = {"erased": True}
+
+
 class CrmRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -116,10 +119,22 @@ class CrmRepository:
             .values(**values)
         )
 
+    async def erase_lead(self, lead_id: uuid.UUID, *, at: datetime) -> None:
+        """Drop the lead's identity; a sync not yet done is given up (the person is not to be
+        written anywhere any more)."""
+        await self.session.execute(
+            update(CrmSync)
+            .where(CrmSync.lead_id == lead_id, CrmSync.state.in_(("pending", "failed")))
+            .values(state="dead", last_error="lead erased before the sync", updated_at=at)
+        )
+        await self.session.execute(update(CrmSync).where(CrmSync.lead_id == lead_id).values(lead=ERASED))
+
     async def restart(self, *, lead_id: uuid.UUID, crm: str | None, at: datetime) -> int:
         """Try failed or dead syncs of a lead again from a fresh budget (a new generation, so an
         attempt still in flight cannot settle them)."""
-        statement = update(CrmSync).where(CrmSync.lead_id == lead_id, CrmSync.state.in_(("failed", "dead")))
+        statement = update(CrmSync).where(
+            CrmSync.lead_id == lead_id, CrmSync.state.in_(("failed", "dead")), CrmSync.lead != ERASED
+        )
         if crm is not None:
             statement = statement.where(CrmSync.crm == crm)
         result = await self.session.execute(

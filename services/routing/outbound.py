@@ -49,6 +49,16 @@ async def send_events_out(session: AsyncSession, *, events: Sequence[OutboundEve
     return queued
 
 
+async def forget_lead(session: AsyncSession, *, lead_id: uuid.UUID) -> None:
+    """Honour an erasure in what was queued to go out: the person leaves the webhook bodies
+    and CRM syncs, and nothing still pending is sent."""
+    erased = webhooks.delivery_body(
+        event_type="lead.erased", occurred_at=utc_now(), data={"lead_id": str(lead_id)}
+    )
+    await WebhookRepository(session).erase_lead(lead_id, body=erased)
+    await CrmRepository(session).erase_lead(lead_id, at=utc_now())
+
+
 def _reps_of(event: OutboundEvent) -> set[uuid.UUID]:
     reps = {event.payload.rep_id}
     if isinstance(event, SlaBreached) and event.payload.reassigned_to is not None:

@@ -11,6 +11,7 @@ from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.routing import outbound
 from services.routing.choice import Decision
 from services.routing.decision import decide
 from services.routing.handovers import PRODUCER as PRODUCER
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 async def erase_lead(session: AsyncSession, *, event: LeadErased) -> None:
     """Honour an erasure: assignments keep their facts, lose the person."""
     await ErasureRepository(session).erase_lead(event.lead_id)
+    await outbound.forget_lead(session, lead_id=event.lead_id)
 
 
 DRAIN_BATCH = 100

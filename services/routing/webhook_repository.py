@@ -146,6 +146,18 @@ class WebhookRepository:
             .values(**values)
         )
 
+    async def erase_lead(self, lead_id: uuid.UUID, *, body: str) -> None:
+        """Replace the bodies of the lead's deliveries (which carry the person) with `body`;
+        those not yet delivered are given up."""
+        await self.session.execute(
+            update(WebhookDelivery)
+            .where(WebhookDelivery.lead_id == lead_id, WebhookDelivery.status == "pending")
+            .values(status="dead", last_error="lead erased before delivery")
+        )
+        await self.session.execute(
+            update(WebhookDelivery).where(WebhookDelivery.lead_id == lead_id).values(body=body)
+        )
+
     async def count_pending(self) -> int:
         result = await self.session.scalar(
             select(func.count()).select_from(WebhookDelivery).where(WebhookDelivery.status == "pending")

@@ -11,10 +11,17 @@ from collections.abc import Mapping, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.routing import assignment, batch, service
+from services.routing import assignment, batch, outbound, service
 from services.routing.rule_versions import ActiveRules
 from shared.contracts import LeadErased, LeadQualified
-from shared.contracts.topics import LEAD_ERASED, LEAD_QUALIFIED
+from shared.contracts.topics import (
+    LEAD_ASSIGNED,
+    LEAD_DISPOSITIONED,
+    LEAD_ERASED,
+    LEAD_QUALIFIED,
+    LEAD_TOUCHED,
+    SLA_BREACHED,
+)
 from shared.kafka import BatchingHandler, EventHandler
 
 
@@ -28,7 +35,19 @@ def build_handlers(rules: ActiveRules) -> Mapping[str, EventHandler]:
     async def on_lead_erased(session: AsyncSession, event: LeadErased) -> None:
         await service.erase_lead(session, event=event)
 
+    async def on_outbound_event(session: AsyncSession, event: outbound.OutboundEvent) -> None:
+        await outbound.send_event_out(session, event=event)
+
+    async def on_outbound_events(session: AsyncSession, events: Sequence[outbound.OutboundEvent]) -> None:
+        await outbound.send_events_out(session, events=events)
+
     return {
         LEAD_QUALIFIED: BatchingHandler(on_lead_qualified, on_leads_qualified),
         LEAD_ERASED: on_lead_erased,
+        # Routing's own events, read back to queue webhook deliveries and CRM syncs: apart from the
+        # assignment's transaction, so an outbound failure can never undo or delay an assignment.
+        **dict.fromkeys(
+            (LEAD_ASSIGNED, LEAD_TOUCHED, LEAD_DISPOSITIONED, SLA_BREACHED),
+            BatchingHandler(on_outbound_event, on_outbound_events),
+        ),
     }

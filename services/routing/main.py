@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import httpx
 from fastapi import FastAPI
 
-from services.routing import api
+from services.routing import api, api_webhooks, crm_clients
 from services.routing.consumers import build_handlers
 from services.routing.models import outbox, processed_event
 from services.routing.rule_versions import ActiveRules
 from services.routing.rules import RuleSet, load_rule_set
 from services.routing.settings import RoutingSettings
 from services.routing.worker import NotificationWorker, RoutingWorker
+from services.routing.worker_outbound import CrmSyncWorker, WebhookDeliveryWorker
 from shared.db import Database
 from shared.runtime import ServiceRuntime, WorkerFactory, create_service_app, publish_schemas
 
@@ -47,6 +49,7 @@ def create_app(settings: RoutingSettings | None = None) -> FastAPI:
 
     workers: dict[str, WorkerFactory] = {"sla_worker": sla_worker, "notifier": notifier}
 
+    workers.update(outbound_workers(settings))
     runtime = ServiceRuntime(
         settings,
         outbox=outbox,
@@ -58,8 +61,52 @@ def create_app(settings: RoutingSettings | None = None) -> FastAPI:
         runtime,
         title="Baton routing",
         description="Qualified leads in, fair assignments with SLA clocks out (`lead.assigned`).",
-        routers=[api.router],
+        routers=[api.router, api_webhooks.router],
     )
     app.state.active_rules = rules
     publish_schemas(app, RuleSet)
     return app
+
+
+def outbound_workers(settings: RoutingSettings) -> dict[str, WorkerFactory]:
+    """The webhook sender always runs; the CRM sync only with a CRM configured."""
+
+    def webhook_sender(db: Database) -> WebhookDeliveryWorker:
+        return WebhookDeliveryWorker(
+            db,
+            interval_s=settings.webhook_interval_s,
+            timeout_s=settings.webhook_timeout_s,
+            max_attempts=settings.webhook_max_attempts,
+            backoff_s=settings.webhook_backoff_s,
+        )
+
+    workers: dict[str, WorkerFactory] = {"webhook_sender": webhook_sender}
+    crm, base_url, token = settings.crm_provider, settings.crm_base_url, settings.crm_token
+    if crm is None or base_url is None or token is None:
+        return workers
+
+    def crm_syncer(db: Database) -> CrmSyncWorker:
+        client = httpx.AsyncClient(timeout=settings.crm_timeout_s)
+        connector: crm_clients.CrmConnector
+        if crm == "hubspot":
+            connector = crm_clients.HubSpotConnector(
+                client, base_url=base_url, token=token.get_secret_value()
+            )
+        else:
+            connector = crm_clients.SalesforceConnector(
+                client,
+                base_url=base_url,
+                token=token.get_secret_value(),
+                api_version=settings.crm_salesforce_api_version,
+            )
+        return CrmSyncWorker(
+            db,
+            connector=connector,
+            client=client,
+            interval_s=settings.crm_interval_s,
+            max_attempts=settings.crm_max_attempts,
+            backoff_s=settings.crm_backoff_s,
+        )
+
+    workers["crm_sync"] = crm_syncer
+    return workers

@@ -276,3 +276,7 @@ class UnassignedLead(Base):
 
 outbox = outbox_table(Base.metadata)
 processed_event = processed_event_table(Base.metadata)
+
+# The outbound tables (webhooks, CRM write-back) share this metadata; importing them here keeps
+# one `Base.metadata` describing the whole schema for migrations and their test.
+from services.routing import outbound_models as outbound_models  # noqa: E402

@@ -5,11 +5,11 @@ from pathlib import Path
 
 from pydantic import Field, SecretStr, field_validator
 
+from services.routing.outbound_settings import OutboundSettings
 from services.routing.policy import SlaPolicy, SmtpServer
-from shared.settings import ServiceSettings
 
 
-class RoutingSettings(ServiceSettings):
+class RoutingSettings(OutboundSettings):
     service_name: str = "routing"
     routing_rules_path: Path | None = Field(
         default=None,

@@ -49,8 +49,11 @@ TOPOLOGY: Final[dict[str, Flow]] = {
         frozenset({LEAD_INGESTED, LEAD_DISPOSITIONED, ACTIVITY_RECORDED, LEAD_ERASED}),
         frozenset({LEAD_SCORED, LEAD_QUALIFIED, RUBRIC_ACTIVATED}),
     ),
+    # Routing reads its own rep-facing events back to send them out (webhooks, CRM owner).
     "routing": Flow(
-        frozenset({LEAD_QUALIFIED, LEAD_ERASED}),
+        frozenset(
+            {LEAD_QUALIFIED, LEAD_ERASED, LEAD_ASSIGNED, LEAD_TOUCHED, LEAD_DISPOSITIONED, SLA_BREACHED}
+        ),
         frozenset({LEAD_ASSIGNED, LEAD_TOUCHED, LEAD_DISPOSITIONED, SLA_BREACHED}),
     ),
     # Feedback counts the lead journey; activities only as touchpoints for revenue attribution.

@@ -21,7 +21,7 @@ from services.ingest.main import create_app
 from shared.contracts import LeadIngested
 from shared.db import Database
 from tests.conftest import Infra
-from tests.integration.test_ingest_support import configure_form, ingest_client, staged
+from tests.support.ingest import configure_form, ingest_client, staged
 from tests.integration.test_ingest_webhooks import (
     SECRET,
     FakePlatform,

@@ -17,10 +17,10 @@ from services.ingest.dependencies import (
     ProtectionDep,
     SourceDep,
     form_post,
+    intake,
     read_body,
 )
 from services.ingest.errors import UnsupportedMediaType
-from services.ingest.intake import SubmissionWriter
 from services.ingest.schemas import (
     AccountCreate,
     AccountRead,
@@ -38,7 +38,6 @@ from services.ingest.schemas import (
     ValidActivityBatch,
 )
 from shared.auth import Principal, Role, require_roles
-from shared.db import Database
 from shared.runtime import SessionDep
 
 router = APIRouter(prefix="/v1")
@@ -104,18 +103,11 @@ async def submit_form(request: Request) -> Response:
     # The hottest route: its parameters are read by `form_post`, not declared, and its answer
     # serialized here, not by FastAPI (see `form_post`).
     post = await form_post(request)
-    guard = post.protection
-    fields = await _submitted_fields(request, guard.max_body_bytes)
-    form = guard.forms.cached(post.form_id)
-    if form is None:
-        db: Database = request.app.state.db
-        # A short read of its own, ended before the wait for the writer: a waiting request never
-        # holds a connection the writer needs.
-        async with db.transaction() as session:
-            form = await service.find_form(session, form_id=post.form_id, forms=guard.forms)
+    fields = await _submitted_fields(request, post.protection.max_body_bytes)
     try:
-        prepared = service.prepare_submission(
-            form,
+        accepted = await service.submit_form(
+            intake(request),
+            form_id=post.form_id,
             fields=fields,
             idempotency_key=post.idempotency_key,
             origin=request.headers.get("origin"),
@@ -124,11 +116,8 @@ async def submit_form(request: Request) -> Response:
         )
     except ValidationError as exc:
         raise field_errors(exc, "body") from exc
-    if not isinstance(prepared, SubmissionAccepted):
-        writer: SubmissionWriter = request.app.state.runtime.workers[SubmissionWriter.name]
-        prepared = await writer.submit(prepared)
     return Response(
-        prepared.model_dump_json(), status_code=status.HTTP_202_ACCEPTED, media_type="application/json"
+        accepted.model_dump_json(), status_code=status.HTTP_202_ACCEPTED, media_type="application/json"
     )
 
 
@@ -144,7 +133,7 @@ async def list_forms(session: SessionDep, _: Configurer) -> list[FormRead]:
 
 @router.get("/forms/{form_id}", tags=["forms"], summary="One form's configuration")
 async def get_form(form_id: FormId, session: SessionDep, _: Configurer) -> FormRead:
-    return await service.get_form(session, form_id=form_id)
+    return await service.find_form(session, form_id=form_id)
 
 
 @router.post(

@@ -14,10 +14,9 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import SecretStr
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ingest import signatures, webhooks
-from services.ingest.dependencies import Protection, ProtectionDep, read_body
+from services.ingest.dependencies import Protection, ProtectionDep, intake, read_body
 from services.ingest.errors import ProviderNotConfigured, SignatureInvalid, WebhookPayloadInvalid
 from services.ingest.form_builders import unbounce_lead, webflow_lead
 from services.ingest.linkedin import linkedin_notification
@@ -79,7 +78,6 @@ async def _verified_body(request: Request, guard: Protection, verification: Veri
 
 async def _receive_lead(
     request: Request,
-    session: AsyncSession,
     guard: Protection,
     verification: Verification,
     parse: Callable[[bytes], PlatformLead],
@@ -87,7 +85,7 @@ async def _receive_lead(
     """The one path of every provider whose delivery carries the whole lead: verify, parse, accept."""
     body = await _verified_body(request, guard, verification)
     lead = webhooks.parse_payload(lambda: parse(body))
-    return await webhooks.ingest_platform_leads(session, provider=verification.provider, leads=[lead])
+    return await webhooks.ingest_platform_leads(intake(request), provider=verification.provider, leads=[lead])
 
 
 def _now_ms() -> int:
@@ -125,7 +123,6 @@ async def facebook_verify(
 @router.post("/facebook", summary="Meta Lead Ads leadgen notification (X-Hub-Signature-256)")
 async def facebook_notification(
     request: Request,
-    session: SessionDep,
     guard: ProtectionDep,
     x_hub_signature_256: Annotated[str | None, Header()] = None,
 ) -> WebhookAccepted:
@@ -143,22 +140,18 @@ async def facebook_notification(
     )
     changes = webhooks.parse_payload(lambda: facebook_changes(_json(body)))
     fetcher = GraphLeadFetcher(_api(settings, settings.facebook_graph_url, "facebook"), token)
-    return await webhooks.receive_facebook(session, changes=changes, fetcher=fetcher)
+    return await webhooks.receive_facebook(intake(request), changes=changes, fetcher=fetcher)
 
 
 @router.post("/google-ads", summary="Google Ads lead form extension (google_key in the body)")
-async def google_ads_lead_form(
-    request: Request, session: SessionDep, guard: ProtectionDep
-) -> WebhookAccepted:
+async def google_ads_lead_form(request: Request, guard: ProtectionDep) -> WebhookAccepted:
     verification = Verification(
         "google-ads",
         "google_ads_key",
         lambda key, body: signatures.shared_key_valid(key, _google_key(body)),
         "google_key does not match",
     )
-    return await _receive_lead(
-        request, session, guard, verification, lambda body: google_ads_lead(_json(body))
-    )
+    return await _receive_lead(request, guard, verification, lambda body: google_ads_lead(_json(body)))
 
 
 @router.get("/linkedin", summary="LinkedIn's challenge validation")
@@ -199,6 +192,7 @@ async def linkedin_notification_received(
     )
     return await webhooks.receive_linkedin(
         session,
+        intake(request),
         notification=notification,
         fetcher=LinkedInLeadFetcher(api),
         forms=request.app.state.linkedin_forms,
@@ -210,7 +204,6 @@ async def linkedin_notification_received(
 )
 async def hubspot_submission(
     request: Request,
-    session: SessionDep,
     guard: ProtectionDep,
     form_id: Annotated[str | None, Query(alias="formGuid", max_length=200)] = None,
     x_hubspot_signature_v3: Annotated[str | None, Header()] = None,
@@ -239,13 +232,12 @@ async def hubspot_submission(
         check,
         "X-HubSpot-Signature-v3 does not match, or the timestamp is stale",
     )
-    return await _receive_lead(request, session, guard, verification, parse)
+    return await _receive_lead(request, guard, verification, parse)
 
 
 @router.post("/typeform", summary="Typeform form_response (Typeform-Signature)")
 async def typeform_response(
     request: Request,
-    session: SessionDep,
     guard: ProtectionDep,
     typeform_signature: Annotated[str | None, Header()] = None,
 ) -> WebhookAccepted:
@@ -255,13 +247,12 @@ async def typeform_response(
         lambda secret, body: signatures.typeform_valid(secret, body, typeform_signature),
         "Typeform-Signature does not match the body",
     )
-    return await _receive_lead(request, session, guard, verification, lambda body: typeform_lead(_json(body)))
+    return await _receive_lead(request, guard, verification, lambda body: typeform_lead(_json(body)))
 
 
 @router.post("/webflow", summary="Webflow form_submission (x-webflow-signature over timestamp and body)")
 async def webflow_submission(
     request: Request,
-    session: SessionDep,
     guard: ProtectionDep,
     x_webflow_signature: Annotated[str | None, Header()] = None,
     x_webflow_timestamp: Annotated[str | None, Header()] = None,
@@ -274,13 +265,12 @@ async def webflow_submission(
         ),
         "x-webflow-signature does not match, or the timestamp is outside the window",
     )
-    return await _receive_lead(request, session, guard, verification, lambda body: webflow_lead(_json(body)))
+    return await _receive_lead(request, guard, verification, lambda body: webflow_lead(_json(body)))
 
 
 @router.post("/unbounce", summary="Unbounce form post (form-encoded, data.json; ?token= authenticates)")
 async def unbounce_submission(
     request: Request,
-    session: SessionDep,
     guard: ProtectionDep,
     token: Annotated[str | None, Query(max_length=200)] = None,
 ) -> WebhookAccepted:
@@ -295,4 +285,4 @@ async def unbounce_submission(
         lambda expected, _: signatures.shared_key_valid(expected, token),
         "the token in the webhook URL does not match",
     )
-    return await _receive_lead(request, session, guard, verification, parse)
+    return await _receive_lead(request, guard, verification, parse)

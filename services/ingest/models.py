@@ -21,7 +21,8 @@ class Base(DeclarativeBase):
 
 
 class Lead(Base):
-    """One person, identified by a match key derived from the email (see `identity.match_key`).
+    """One person, identified by a match key derived from the email, else the phone number, else
+    the platform's lead id (see `identity.lead_identity`).
 
     `email` is the address as the person last typed it (trimmed, lower-cased), so a match on the
     canonical key stays reversible; `erased_at` marks a lead whose personal data was removed.
@@ -30,8 +31,9 @@ class Lead(Base):
     __tablename__ = "lead"
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
-    email: Mapped[str] = mapped_column(String(320), unique=True)
+    email: Mapped[str | None] = mapped_column(String(320), unique=True)
     match_key: Mapped[str] = mapped_column(String(320), unique=True)
+    phone: Mapped[str | None] = mapped_column(String(50), index=True)
     first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

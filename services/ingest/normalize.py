@@ -141,9 +141,9 @@ def to_ingested_payload(
     tags = {key.removeprefix("utm_"): extras.pop(key) for key in UTM_FIELDS if key in extras}
     page_url = next((extras[k] for k in PAGE_URL_FIELDS if k in extras), None)
     from_page = utm_from_url(page_url) if page_url else {}
-    email = normalize_email(submission.email)
+    email = normalize_email(submission.email) if submission.email else None
     extra_attributes = dict(attributes or {})
-    domain = company_domain(email)
+    domain = company_domain(email) if email else None
     if domain:
         extra_attributes.setdefault("company_domain", domain)
     return LeadIngestedPayload(

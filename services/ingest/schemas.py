@@ -13,6 +13,7 @@ from pydantic import (
     ConfigDict,
     EmailStr,
     Field,
+    ValidationInfo,
     WithJsonSchema,
     field_validator,
     model_validator,
@@ -42,12 +43,18 @@ CANONICAL_FIELDS = (
 )
 
 
+NO_CONTACT_POINT = "a lead needs an email or a phone number (or, from an ad platform, its lead id)"
+# The validation context of a platform's lead (see `FormSubmissionCreate._reachable`).
+PLATFORM_LEAD = {"platform_lead_id": True}
+
+
 class FormSubmissionCreate(BaseModel):
-    """A form fill as a browser or a server posts it. Unknown fields are kept as attributes."""
+    """A form fill as a browser or a server posts it: an email, a phone number or both. Unknown
+    fields are kept as attributes."""
 
     model_config = ConfigDict(extra="allow", str_strip_whitespace=True)
 
-    email: EmailStr
+    email: EmailStr | None = None
     first_name: str | None = Field(default=None, max_length=200)
     last_name: str | None = Field(default=None, max_length=200)
     company: str | None = Field(default=None, max_length=300)
@@ -68,6 +75,14 @@ class FormSubmissionCreate(BaseModel):
     def _blank_is_missing(cls, value: Any) -> Any:
         # Browsers post empty inputs as "", which means "not given", not "the empty string".
         return None if value == "" else value
+
+    @model_validator(mode="after")
+    def _reachable(self, info: ValidationInfo) -> FormSubmissionCreate:
+        # A platform's lead carries the platform's own lead id, which identifies it on its own.
+        identified = bool(info.context and info.context.get("platform_lead_id"))
+        if self.email is None and self.phone is None and not identified:
+            raise ValueError(NO_CONTACT_POINT)
+        return self
 
     def extra_fields(self) -> dict[str, str]:
         extras = self.model_extra or {}

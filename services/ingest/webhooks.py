@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ingest.cache import Timed
 from services.ingest.errors import WebhookPayloadInvalid
+from services.ingest.intake import PreparedSubmission
 from services.ingest.linkedin import (
     LinkedInNotification,
     LinkedInQuestion,
@@ -28,10 +29,9 @@ from services.ingest.linkedin import (
 from services.ingest.normalize import map_fields, to_ingested_payload
 from services.ingest.platforms import LeadFetcher, LinkedInFetcher
 from services.ingest.providers import LeadgenChange, PayloadInvalid, PlatformLead, facebook_lead
-from services.ingest.repository import SubmissionRepository
-from services.ingest.schemas import FormSubmissionCreate, SubmissionAccepted, WebhookAccepted
-from services.ingest.service import accept_lead, erase_lead
-from shared.contracts import LeadIngestedPayload, utc_now
+from services.ingest.schemas import PLATFORM_LEAD, FormSubmissionCreate, SubmissionAccepted, WebhookAccepted
+from services.ingest.service import Intake, erase_lead
+from shared.contracts import utc_now
 
 T = TypeVar("T")
 
@@ -43,39 +43,33 @@ def idempotency_key(provider: str, external_id: str) -> str:
 
 
 async def ingest_platform_leads(
-    session: AsyncSession, *, provider: str, leads: Sequence[PlatformLead]
+    intake: Intake, *, provider: str, leads: Sequence[PlatformLead]
 ) -> WebhookAccepted:
-    """Accept each platform lead once: a lead id seen before is acknowledged and changes nothing."""
-    prepared = [(lead, _payload(provider, lead)) for lead in leads]
+    """Accept each platform lead once, all of a delivery together: a lead id seen before is
+    acknowledged and changes nothing."""
+    prepared = [_prepared(provider, lead) for lead in leads]
     result = WebhookAccepted(provider=provider)
-    for lead, (payload, fields) in prepared:
-        accepted = await accept_lead(
-            session,
-            payload=payload,
-            idempotency_key=idempotency_key(provider, lead.external_id),
-            digest=hashlib.sha256(repr(sorted(fields.items())).encode()).hexdigest(),
-            fields=fields,
-        )
+    for accepted in await intake.submit_all(prepared):
         result.leads.append(accepted.answer)
         result.duplicates += accepted.duplicate
     return result
 
 
 async def receive_facebook(
-    session: AsyncSession, *, changes: Sequence[LeadgenChange], fetcher: LeadFetcher
+    intake: Intake, *, changes: Sequence[LeadgenChange], fetcher: LeadFetcher
 ) -> WebhookAccepted:
     """Meta sends ids only: fetch each new lead from the Graph API, then accept them all."""
-    submissions = SubmissionRepository(session)
+    earlier = await intake.accepted_before([idempotency_key("facebook", c.leadgen_id) for c in changes])
     leads: list[PlatformLead] = []
     seen: list[SubmissionAccepted] = []
     for change in changes:
-        earlier = await submissions.by_idempotency_key(idempotency_key("facebook", change.leadgen_id))
-        if earlier is not None:
-            seen.append(SubmissionAccepted(lead_id=earlier.lead_id, event_id=earlier.event_id))
+        known = earlier.get(idempotency_key("facebook", change.leadgen_id))
+        if known is not None:
+            seen.append(known)
             continue
         fetched = await fetcher.fetch(change.leadgen_id)
         leads.append(parse_payload(partial(facebook_lead, change, fetched)))
-    result = await ingest_platform_leads(session, provider="facebook", leads=leads)
+    result = await ingest_platform_leads(intake, provider="facebook", leads=leads)
     result.leads.extend(seen)
     result.duplicates += len(seen)
     return result
@@ -83,27 +77,27 @@ async def receive_facebook(
 
 async def receive_linkedin(
     session: AsyncSession,
+    intake: Intake,
     *,
     notification: LinkedInNotification,
     fetcher: LinkedInFetcher,
     forms: Timed[dict[str, LinkedInQuestion]],
 ) -> WebhookAccepted:
     """CREATED: fetch the form response (and, for answers known only by question id, the form
-    that asked them) and accept it. DELETED: erase the lead it created."""
+    that asked them) and accept it. DELETED: erase, in `session`, the lead it created."""
     key = idempotency_key("linkedin", notification.response_id)
-    earlier = await SubmissionRepository(session).by_idempotency_key(key)
+    earlier = (await intake.accepted_before([key])).get(key)
     if notification.action == "DELETED":
         if earlier is None:
             return WebhookAccepted(provider="linkedin")
         await erase_lead(session, lead_id=earlier.lead_id, reason="linkedin")
         return WebhookAccepted(provider="linkedin", erased=1)
     if earlier is not None:
-        answer = SubmissionAccepted(lead_id=earlier.lead_id, event_id=earlier.event_id)
-        return WebhookAccepted(provider="linkedin", leads=[answer], duplicates=1)
+        return WebhookAccepted(provider="linkedin", leads=[earlier], duplicates=1)
     response = await fetcher.fetch(notification.response_id)
     questions = await _form_questions(notification, response, fetcher, forms)
     lead = parse_payload(partial(linkedin_lead, notification, response, questions))
-    return await ingest_platform_leads(session, provider="linkedin", leads=[lead])
+    return await ingest_platform_leads(intake, provider="linkedin", leads=[lead])
 
 
 async def _form_questions(
@@ -133,10 +127,10 @@ def parse_payload(parse: Callable[[], T]) -> T:
         raise WebhookPayloadInvalid(str(exc)) from exc
 
 
-def _payload(provider: str, lead: PlatformLead) -> tuple[LeadIngestedPayload, dict[str, Any]]:
+def _prepared(provider: str, lead: PlatformLead) -> PreparedSubmission:
     fields = map_fields(lead.fields, {}, {})
     try:
-        submission = FormSubmissionCreate.model_validate(fields)
+        submission = FormSubmissionCreate.model_validate(fields, context=PLATFORM_LEAD)
     except ValidationError as exc:
         errors = [
             {"loc": ["lead", *map(str, e["loc"])], "msg": e["msg"], "type": e["type"]}
@@ -155,4 +149,11 @@ def _payload(provider: str, lead: PlatformLead) -> tuple[LeadIngestedPayload, di
         is_test=lead.is_test,
         external_id=lead.external_id,
     )
-    return payload, submission.model_dump(mode="json", exclude_none=True)
+    stored = submission.model_dump(mode="json", exclude_none=True)
+    return PreparedSubmission(
+        payload,
+        idempotency_key(provider, lead.external_id),
+        hashlib.sha256(repr(sorted(stored.items())).encode()).hexdigest(),
+        stored,
+        body_must_match=False,
+    )

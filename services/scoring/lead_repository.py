@@ -31,7 +31,7 @@ class ProfileRecord(NamedTuple):
     """A profile as a merge left it: what scoring evaluates and what `lead.qualified` carries."""
 
     lead_id: uuid.UUID
-    email: str
+    email: str | None
     first_name: str | None
     last_name: str | None
     company: str | None

@@ -52,7 +52,10 @@ QualificationReason = Literal["threshold", "hand_raiser"]
 class LeadIngestedPayload(Payload):
     source: str = Field(description="Where the lead came from: 'form', or a webhook provider name.")
     form_id: str | None = None
-    email: str
+    email: str | None = Field(
+        default=None,
+        description="Null for a lead reachable only by phone, or known only by the platform's lead id.",
+    )
     first_name: str | None = None
     last_name: str | None = None
     company: str | None = None
@@ -116,7 +119,7 @@ class LeadScoredPayload(Payload):
 class LeadSnapshot(Payload):
     """What routing needs to know about a lead without asking another service."""
 
-    email: str
+    email: str | None = Field(default=None, description="Null for a lead reachable only by phone.")
     first_name: str | None = None
     last_name: str | None = None
     company: str | None = None

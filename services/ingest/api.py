@@ -9,6 +9,7 @@ from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, Path, Request, Response, status
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
 from services.ingest import activities, service
@@ -85,7 +86,10 @@ def field_errors(exc: ValidationError, *prefix: str) -> RequestValidationError:
     "/forms/{form_id}/submissions",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=SubmissionAccepted,
-    responses={422: {"description": "Validation Error"}},
+    responses={
+        303: {"description": "A browser's form post, sent on to the form's success URL (or its retURL)"},
+        422: {"description": "Validation Error"},
+    },
     tags=["forms"],
     summary="Submit a fill of a configured form (JSON or form-encoded, as a browser posts it)",
     openapi_extra={
@@ -105,7 +109,7 @@ async def submit_form(request: Request) -> Response:
     post = await form_post(request)
     fields = await _submitted_fields(request, post.protection.max_body_bytes)
     try:
-        accepted = await service.submit_form(
+        answer = await service.submit_form(
             intake(request),
             form_id=post.form_id,
             fields=fields,
@@ -113,12 +117,21 @@ async def submit_form(request: Request) -> Response:
             origin=request.headers.get("origin"),
             referer=request.headers.get("referer"),
             check_origin=post.key is None,
+            browser=_browser_post(request),
         )
     except ValidationError as exc:
         raise field_errors(exc, "body") from exc
+    if answer.redirect_to is not None:
+        return RedirectResponse(answer.redirect_to, status_code=status.HTTP_303_SEE_OTHER)
     return Response(
-        accepted.model_dump_json(), status_code=status.HTTP_202_ACCEPTED, media_type="application/json"
+        answer.accepted.model_dump_json(), status_code=status.HTTP_202_ACCEPTED, media_type="application/json"
     )
+
+
+def _browser_post(request: Request) -> bool:
+    """A browser submitting an HTML form (form-encoded, wanting a page back), not an API client."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return content_type in FORM_MEDIA_TYPES and "text/html" in request.headers.get("accept", "")
 
 
 @router.post("/forms", status_code=status.HTTP_201_CREATED, tags=["forms"], summary="Configure a form")

@@ -22,7 +22,7 @@ from services.ingest.identity import Identity, lead_identity
 from services.ingest.models import outbox
 from services.ingest.repository import LeadRepository, NewSubmission, SubmissionRepository
 from services.ingest.schemas import SubmissionAccepted
-from shared.contracts import LeadIngested, LeadIngestedPayload, utc_now
+from shared.contracts import LeadIngested, LeadIngestedPayload, Touch, utc_now
 from shared.outbox import announce
 from shared.tracing import extract_context
 
@@ -95,7 +95,10 @@ async def accept_submissions(session: AsyncSession, batch: Sequence[PreparedSubm
     repository = LeadRepository(session)
     identities = await _identities(repository, {i: batch[i].payload for i in fresh})
     leads = await repository.resolve_batch(
-        [(who.email, who.match_key, who.domain, who.phone) for who in identities.values()],
+        [
+            (who.email, who.match_key, who.domain, who.phone, _touch_json(batch[i].payload))
+            for i, who in identities.items()
+        ],
         seen_at=received_at,
     )
     events: dict[int, LeadIngested] = {}
@@ -104,10 +107,13 @@ async def accept_submissions(session: AsyncSession, batch: Sequence[PreparedSubm
         prepared = batch[index]
         lead = leads[identities[index].match_key]
         payload = prepared.payload
+        update: dict[str, Any] = {}
+        if lead.first_touch is not None:
+            update["first_touch"] = Touch.model_validate(lead.first_touch)
         if lead.account_id is not None:
-            payload = payload.model_copy(
-                update={"account_id": lead.account_id, "account_owner_id": lead.account_owner_id}
-            )
+            update.update(account_id=lead.account_id, account_owner_id=lead.account_owner_id)
+        if update:
+            payload = payload.model_copy(update=update)
         event = events[index] = LeadIngested.new(lead_id=lead.lead_id, payload=payload, producer=PRODUCER)
         rows.append(
             NewSubmission(
@@ -119,6 +125,7 @@ async def accept_submissions(session: AsyncSession, batch: Sequence[PreparedSubm
                 request_hash=prepared.digest,
                 fields=prepared.fields,
                 received_at=received_at,
+                touch=_touch_json(payload),
             )
         )
     stored = await submissions.add_many_with_events(
@@ -145,6 +152,11 @@ async def accept_submissions(session: AsyncSession, batch: Sequence[PreparedSubm
             first_index = first_of_key[prepared.idempotency_key]
             answers[index] = _replay_sibling(answers[first_index], batch[first_index], prepared)
     return [a if a is not None else RuntimeError("unanswered") for a in answers]
+
+
+def _touch_json(payload: LeadIngestedPayload) -> dict[str, Any] | None:
+    touch = payload.latest_touch
+    return touch.model_dump(mode="json") if touch is not None else None
 
 
 async def _identities(

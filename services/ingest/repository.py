@@ -23,6 +23,7 @@ class ResolvedLead(NamedTuple):
     lead_id: uuid.UUID
     account_id: uuid.UUID | None
     account_owner_id: uuid.UUID | None
+    first_touch: dict[str, Any] | None
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,7 @@ class NewSubmission:
     request_hash: str
     fields: dict[str, Any]
     received_at: datetime
+    touch: dict[str, Any] | None = None
 
 
 class LeadRepository:
@@ -42,26 +44,33 @@ class LeadRepository:
         self.session = session
 
     async def resolve_batch(
-        self, people: Sequence[tuple[str | None, str, str | None, str | None]], *, seen_at: datetime
+        self,
+        people: Sequence[tuple[str | None, str, str | None, str | None, dict[str, Any] | None]],
+        *,
+        seen_at: datetime,
     ) -> dict[str, ResolvedLead]:
         """The leads for many `(email, match key, company domain, phone)` by match key, created on
         first sight (race-free upsert), attached to the account of their domain if there is one,
         in one round trip: this runs on every submission. A phone given now is kept; one given
-        before is not erased by a submission without one."""
+        before is not erased by a submission without one. A new lead's first touch is its first
+        submission's (`people` in order of arrival); a lead's first touch never changes."""
         unique = sorted(
-            {key: (email, domain, phone) for email, key, domain, phone in reversed(people)}.items()
+            {
+                key: (email, domain, phone, touch) for email, key, domain, phone, touch in reversed(people)
+            }.items()
         )
         if not unique:
             return {}
         params = {
-            "emails": [email for _, (email, _, _) in unique],
+            "emails": [email for _, (email, _, _, _) in unique],
             "keys": [key for key, _ in unique],
-            "domains": [domain for _, (_, domain, _) in unique],
-            "phones": [phone for _, (_, _, phone) in unique],
+            "domains": [domain for _, (_, domain, _, _) in unique],
+            "phones": [phone for _, (_, _, phone, _) in unique],
+            "touches": [json.dumps(touch) if touch else None for _, (_, _, _, touch) in unique],
             "at": seen_at,
         }
         rows = await self.session.execute(_RESOLVE_LEAD_BATCH, params)
-        return {row[0]: ResolvedLead(row[1], row[2], row[3]) for row in rows}
+        return {row[0]: ResolvedLead(row[1], row[2], row[3], row[4]) for row in rows}
 
     async def keys_by_phone(self, phones: Sequence[str]) -> dict[str, str]:
         """The match key of the earliest live lead with each phone number, for phone-only
@@ -124,23 +133,25 @@ class LeadRepository:
 # new rows' ids (`gen_random_uuid`, version 4 like `uuid.uuid4`): cheaper there than drawn and
 # sent from here, and a lead that exists keeps its own.
 _RESOLVE_LEAD_BATCH = text(
-    "INSERT INTO ingest.lead AS lead (id, email, match_key, phone, first_seen_at, last_seen_at, account_id) "
-    "SELECT gen_random_uuid(), e, k, p, :at, :at, (SELECT a.id FROM ingest.account AS a WHERE a.domain = d) "
+    "INSERT INTO ingest.lead AS lead (id, email, match_key, phone, first_touch, first_seen_at, last_seen_at, "
+    "account_id) SELECT gen_random_uuid(), e, k, p, CAST(t AS jsonb), :at, :at, "
+    "(SELECT a.id FROM ingest.account AS a WHERE a.domain = d) "
     "FROM unnest(CAST(:emails AS varchar[]), CAST(:keys AS varchar[]), CAST(:domains AS varchar[]), "
-    "CAST(:phones AS varchar[])) AS u(e, k, d, p) "
+    "CAST(:phones AS varchar[]), CAST(:touches AS text[])) AS u(e, k, d, p, t) "
     "ON CONFLICT (match_key) DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at, "
     "phone = coalesce(EXCLUDED.phone, lead.phone), "
+    "first_touch = coalesce(lead.first_touch, EXCLUDED.first_touch), "
     "account_id = coalesce(EXCLUDED.account_id, lead.account_id) "
     "RETURNING match_key, id, account_id, "
-    "(SELECT a.owner_id FROM ingest.account AS a WHERE a.id = lead.account_id)"
+    "(SELECT a.owner_id FROM ingest.account AS a WHERE a.id = lead.account_id), first_touch"
 )
 _SUBMISSIONS_WITH_EVENTS = (
     "WITH stored AS (INSERT INTO ingest.submission (id, lead_id, form_id, source, event_id, "
-    "idempotency_key, request_hash, fields, received_at) SELECT gen_random_uuid(), l, f, src, ev, ik, rh, "
-    "CAST(j AS jsonb), ra FROM unnest(CAST(:s_leads AS uuid[]), "
+    "idempotency_key, request_hash, fields, touch, received_at) SELECT gen_random_uuid(), l, f, src, ev, ik, "
+    "rh, CAST(j AS jsonb), CAST(tc AS jsonb), ra FROM unnest(CAST(:s_leads AS uuid[]), "
     "CAST(:s_forms AS varchar[]), CAST(:s_sources AS varchar[]), CAST(:s_events AS uuid[]), "
     "CAST(:s_keys AS varchar[]), CAST(:s_hashes AS varchar[]), CAST(:s_fields AS text[]), "
-    "CAST(:s_received AS timestamptz[])) AS n(l, f, src, ev, ik, rh, j, ra) "
+    "CAST(:s_touches AS text[]), CAST(:s_received AS timestamptz[])) AS n(l, f, src, ev, ik, rh, j, tc, ra) "
     "ON CONFLICT (idempotency_key) DO NOTHING RETURNING event_id), staged AS ("
 )
 # Sorted keys, so concurrent batches lock the same leads in the same order (no deadlock).
@@ -193,6 +204,7 @@ class SubmissionRepository:
             "s_keys": [r.idempotency_key for r in rows],
             "s_hashes": [r.request_hash for r in rows],
             "s_fields": [json.dumps(r.fields) for r in rows],
+            "s_touches": [json.dumps(r.touch) if r.touch else None for r in rows],
             "s_received": [r.received_at for r in rows],
             **outbox_columns(events, traces),
         }

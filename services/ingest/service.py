@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,6 +19,7 @@ from services.ingest.errors import (
     OriginNotAllowed,
     SourceExists,
     SourceNotFound,
+    WebhookPayloadInvalid,
 )
 from services.ingest.identity import match_key
 from services.ingest.intake import Accepted, PreparedSubmission
@@ -46,6 +48,7 @@ from shared.contracts import LeadErased, LeadErasedPayload, utc_now
 from shared.outbox import add_event
 
 PRODUCER = "ingest"
+RETURN_URL_FIELD = "retURL"
 API_KEY_PREFIX = "bk_"
 
 
@@ -61,6 +64,10 @@ class Intake(Protocol):
     async def submit(self, prepared: PreparedSubmission) -> Accepted: ...
 
     async def submit_all(self, group: Sequence[PreparedSubmission]) -> list[Accepted]: ...
+
+    async def quarantine(
+        self, *, source: str, body: bytes, params: Mapping[str, str], problem: WebhookPayloadInvalid
+    ) -> uuid.UUID: ...
 
 
 async def save_form(session: AsyncSession, *, form: FormCreate, cache: FormCache | None = None) -> FormRead:
@@ -106,12 +113,36 @@ def prepare_submission(
         HONEYPOT_TRIPPED.labels(form.id).inc()
         return SubmissionAccepted(lead_id=uuid.uuid4(), event_id=uuid.uuid4())
     fields = {k: v for k, v in fields.items() if k != form.honeypot_field}
-    submission = FormSubmissionCreate.model_validate(map_fields(fields, form.field_map, form.utm_fields))
+    submission = FormSubmissionCreate.model_validate(
+        map_fields(fields, form.field_map, form.utm_fields, form.value_transforms)
+    )
     stored = submission.model_dump(mode="json", exclude_none=True)
     payload = to_ingested_payload(
         form.id, submission, submitted_at=utc_now(), is_hand_raiser=form.is_hand_raiser
     )
     return PreparedSubmission(payload, idempotency_key, request_hash(form.id, stored), stored)
+
+
+@dataclass(frozen=True)
+class FormAnswer:
+    """A form post's answer, and where to send the browser that posted it (None: answer JSON)."""
+
+    accepted: SubmissionAccepted
+    redirect_to: str | None = None
+
+
+def return_url(form: FormRead, posted: object) -> str | None:
+    """Where a browser goes after posting `form`: the post's own `retURL` when the form allows it
+    (and, when the form names its origins, it points at one of them: never an open redirect),
+    else the form's success URL."""
+    if (
+        form.allow_return_url
+        and isinstance(posted, str)
+        and posted.startswith(("https://", "http://"))
+        and origin_allowed(form.allowed_origins, None, posted)
+    ):
+        return posted
+    return form.success_url
 
 
 async def submit_form(
@@ -123,13 +154,21 @@ async def submit_form(
     origin: str | None = None,
     referer: str | None = None,
     check_origin: bool = True,
-) -> SubmissionAccepted:
+    browser: bool = False,
+) -> FormAnswer:
     """Accept a fill of a configured form: `prepare_submission`, then the one intake use case
     (`intake.accept_submissions`) through `intake`, which owns the transaction. The same
     idempotency key with the same body returns the first answer; with another body it is refused.
-    Raises pydantic's `ValidationError` for invalid fields."""
+    Raises pydantic's `ValidationError` for invalid fields.
+
+    `browser`: a browser's own form post, answered with a redirect where the form has somewhere
+    to send it (`return_url`). Salesforce Web-to-Lead's control field `retURL` is never kept as
+    lead data."""
+    form = await intake.find_form(form_id)
+    posted_return = fields.pop(RETURN_URL_FIELD, None)
+    redirect_to = return_url(form, posted_return) if browser else None
     prepared = prepare_submission(
-        await intake.find_form(form_id),
+        form,
         fields=fields,
         idempotency_key=idempotency_key,
         origin=origin,
@@ -137,8 +176,8 @@ async def submit_form(
         check_origin=check_origin,
     )
     if isinstance(prepared, SubmissionAccepted):
-        return prepared
-    return (await intake.submit(prepared)).answer
+        return FormAnswer(prepared, redirect_to)
+    return FormAnswer((await intake.submit(prepared)).answer, redirect_to)
 
 
 async def erase_lead(session: AsyncSession, *, lead_id: uuid.UUID, reason: str) -> None:

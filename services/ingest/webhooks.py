@@ -7,17 +7,15 @@ and the platform's retry finds nothing half-done.
 
 from __future__ import annotations
 
-import hashlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any, TypeVar
 
-from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ingest.cache import Timed
 from services.ingest.errors import WebhookPayloadInvalid
-from services.ingest.intake import PreparedSubmission
+from services.ingest.intake import Accepted
 from services.ingest.linkedin import (
     LinkedInNotification,
     LinkedInQuestion,
@@ -26,20 +24,13 @@ from services.ingest.linkedin import (
     linkedin_lead,
     response_form,
 )
-from services.ingest.normalize import map_fields, to_ingested_payload
+from services.ingest.platform_leads import Parser, idempotency_key, prepare_platform_lead
 from services.ingest.platforms import LeadFetcher, LinkedInFetcher
 from services.ingest.providers import LeadgenChange, PayloadInvalid, PlatformLead, facebook_lead
-from services.ingest.schemas import PLATFORM_LEAD, FormSubmissionCreate, SubmissionAccepted, WebhookAccepted
+from services.ingest.schemas import SubmissionAccepted, WebhookAccepted
 from services.ingest.service import Intake, erase_lead
-from shared.contracts import utc_now
 
 T = TypeVar("T")
-
-
-def idempotency_key(provider: str, external_id: str) -> str:
-    key = f"{provider}:{external_id}"
-    # Platform ids (LinkedIn URNs) can outgrow the column; a digest keeps them unique.
-    return key if len(key) <= 255 else f"{provider}:sha256:{hashlib.sha256(key.encode()).hexdigest()}"
 
 
 async def ingest_platform_leads(
@@ -47,12 +38,31 @@ async def ingest_platform_leads(
 ) -> WebhookAccepted:
     """Accept each platform lead once, all of a delivery together: a lead id seen before is
     acknowledged and changes nothing."""
-    prepared = [_prepared(provider, lead) for lead in leads]
+    prepared = [prepare_platform_lead(provider, lead) for lead in leads]
+    return _answer(provider, await intake.submit_all(prepared))
+
+
+def _answer(provider: str, accepted: Sequence[Accepted]) -> WebhookAccepted:
     result = WebhookAccepted(provider=provider)
-    for accepted in await intake.submit_all(prepared):
-        result.leads.append(accepted.answer)
-        result.duplicates += accepted.duplicate
+    for one in accepted:
+        result.leads.append(one.answer)
+        result.duplicates += one.duplicate
     return result
+
+
+async def receive_delivery(
+    intake: Intake, *, provider: str, body: bytes, params: Mapping[str, str], parse: Parser
+) -> WebhookAccepted:
+    """The one path of every provider whose delivery carries the whole lead (its signature
+    already checked): parse, map, accept. A delivery that cannot be mapped is quarantined whole
+    and answered with its quarantine id, so the platform does not retry what cannot succeed."""
+    try:
+        lead = parse_payload(partial(parse, body, params))
+        prepared = prepare_platform_lead(provider, lead)
+    except WebhookPayloadInvalid as exc:
+        quarantine_id = await intake.quarantine(source=provider, body=body, params=params, problem=exc)
+        return WebhookAccepted(provider=provider, quarantine_id=quarantine_id)
+    return _answer(provider, await intake.submit_all([prepared]))
 
 
 async def receive_facebook(
@@ -125,35 +135,3 @@ def parse_payload(parse: Callable[[], T]) -> T:
         return parse()
     except PayloadInvalid as exc:
         raise WebhookPayloadInvalid(str(exc)) from exc
-
-
-def _prepared(provider: str, lead: PlatformLead) -> PreparedSubmission:
-    fields = map_fields(lead.fields, {}, {})
-    try:
-        submission = FormSubmissionCreate.model_validate(fields, context=PLATFORM_LEAD)
-    except ValidationError as exc:
-        errors = [
-            {"loc": ["lead", *map(str, e["loc"])], "msg": e["msg"], "type": e["type"]}
-            for e in exc.errors(include_url=False)
-        ]
-        raise WebhookPayloadInvalid(
-            f"{provider} lead {lead.external_id} is missing or has invalid fields", errors=errors
-        ) from exc
-    payload = to_ingested_payload(
-        lead.form_id,
-        submission,
-        submitted_at=lead.submitted_at or utc_now(),
-        source=provider,
-        utm=lead.utm,
-        attributes=lead.attributes,
-        is_test=lead.is_test,
-        external_id=lead.external_id,
-    )
-    stored = submission.model_dump(mode="json", exclude_none=True)
-    return PreparedSubmission(
-        payload,
-        idempotency_key(provider, lead.external_id),
-        hashlib.sha256(repr(sorted(stored.items())).encode()).hexdigest(),
-        stored,
-        body_must_match=False,
-    )

@@ -18,12 +18,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Sequence
+import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from services.ingest import service
 from services.ingest.cache import FormCache
+from services.ingest.errors import WebhookPayloadInvalid
 from services.ingest.intake import Accepted, Answer, PreparedSubmission, accept_submissions
+from services.ingest.quarantine import quarantine_delivery
 from services.ingest.repository import SubmissionRepository
 from services.ingest.schemas import FormRead, SubmissionAccepted
 from shared.db import Database
@@ -72,6 +75,16 @@ class SubmissionWriter:
         async with self.db.transaction() as session:
             earlier = await SubmissionRepository(session).by_idempotency_keys(keys)
         return {k: SubmissionAccepted(lead_id=s.lead_id, event_id=s.event_id) for k, s in earlier.items()}
+
+    async def quarantine(
+        self, *, source: str, body: bytes, params: Mapping[str, str], problem: WebhookPayloadInvalid
+    ) -> uuid.UUID:
+        """Keep an unmappable delivery whole (`quarantine.quarantine_delivery`), in a short
+        transaction of its own; returns its quarantine id."""
+        async with self.db.transaction() as session:
+            return await quarantine_delivery(
+                session, source=source, body=body, params=params, problem=problem
+            )
 
     async def submit(self, prepared: PreparedSubmission) -> Accepted:
         """Accept one submission; returns once it is committed (or raises why it was not)."""

@@ -36,7 +36,9 @@ class PreparedSubmission:
     background writer has none of its own).
 
     `body_must_match`: a client's idempotency key promises the same body, so another body under
-    it is refused; a platform's lead id names the lead whatever a redelivery carries (False)."""
+    it is refused; a platform's lead id names the lead whatever a redelivery carries (False).
+    `publish`: False for a lead imported as history, recorded (its identity, submission and
+    touch) but never announced, so nothing downstream scores, routes or counts it."""
 
     payload: LeadIngestedPayload
     idempotency_key: str | None
@@ -44,6 +46,7 @@ class PreparedSubmission:
     fields: dict[str, Any]
     trace: Mapping[str, str] = field(default_factory=dict)
     body_must_match: bool = True
+    publish: bool = True
 
 
 @dataclass(frozen=True)
@@ -128,8 +131,9 @@ async def accept_submissions(session: AsyncSession, batch: Sequence[PreparedSubm
                 touch=_touch_json(payload),
             )
         )
+    announced = [i for i in fresh if batch[i].publish]
     stored = await submissions.add_many_with_events(
-        rows, [events[i] for i in fresh], [dict(batch[i].trace) for i in fresh]
+        rows, [events[i] for i in announced], [dict(batch[i].trace) for i in announced]
     )
     if stored:
         await announce(session, outbox)

@@ -7,7 +7,7 @@ from functools import partial
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from services.ingest import api, api_quarantine, api_webhooks
+from services.ingest import api, api_imports, api_quarantine, api_webhooks
 from services.ingest.cache import linkedin_form_cache
 from services.ingest.dependencies import Protection
 from services.ingest.errors import RateLimited
@@ -41,7 +41,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         title="Baton ingest",
         description="Web forms, ad-platform webhooks and activity events in; `lead.ingested`, "
         "`activity.recorded` and `lead.erased` out.",
-        routers=[api.router, api_webhooks.router, api_quarantine.router],
+        routers=[api.router, api_webhooks.router, api_quarantine.router, api_imports.router],
     )
     app.state.protection = protection
     app.state.linkedin_forms = linkedin_form_cache(ttl_s=settings.linkedin_form_cache_ttl_s)

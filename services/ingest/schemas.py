@@ -359,3 +359,21 @@ class QuarantineReplayed(BaseModel):
     )
     lead_id: uuid.UUID
     event_id: uuid.UUID
+
+
+class ImportRowResult(BaseModel):
+    row: int = Field(description="The row's number in the file, its header not counted (first row: 1).")
+    status: Literal["created", "duplicate", "rejected"] = Field(
+        description="duplicate: an earlier import (or run) already brought this row; nothing new."
+    )
+    lead_id: uuid.UUID | None = None
+    event_id: uuid.UUID | None = Field(default=None, description="The `lead.ingested` announced (live mode).")
+    errors: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class ImportResult(BaseModel):
+    mode: Literal["live", "history"]
+    created: int
+    duplicates: int
+    rejected: int
+    rows: list[ImportRowResult]

@@ -46,6 +46,7 @@ from services.ingest.schemas import (
 )
 from shared.contracts import LeadErased, LeadErasedPayload, utc_now
 from shared.outbox import add_event
+from shared.problems import Problem
 
 PRODUCER = "ingest"
 RETURN_URL_FIELD = "retURL"
@@ -64,6 +65,8 @@ class Intake(Protocol):
     async def submit(self, prepared: PreparedSubmission) -> Accepted: ...
 
     async def submit_all(self, group: Sequence[PreparedSubmission]) -> list[Accepted]: ...
+
+    async def submit_each(self, submissions: Sequence[PreparedSubmission]) -> list[Accepted | Problem]: ...
 
     async def quarantine(
         self, *, source: str, body: bytes, params: Mapping[str, str], problem: WebhookPayloadInvalid

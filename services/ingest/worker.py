@@ -30,6 +30,7 @@ from services.ingest.quarantine import quarantine_delivery
 from services.ingest.repository import SubmissionRepository
 from services.ingest.schemas import FormRead, SubmissionAccepted
 from shared.db import Database
+from shared.problems import Problem
 from shared.tracing import inject_headers
 
 log = logging.getLogger(__name__)
@@ -89,6 +90,15 @@ class SubmissionWriter:
     async def submit(self, prepared: PreparedSubmission) -> Accepted:
         """Accept one submission; returns once it is committed (or raises why it was not)."""
         return (await self.submit_all([prepared]))[0]
+
+    async def submit_each(self, submissions: Sequence[PreparedSubmission]) -> list[Accepted | Problem]:
+        """Accept submissions that stand alone (the rows of an import): each committed, or
+        refused with its reason, on its own, in the writer's shared batches."""
+        answers = await asyncio.gather(*(self.submit(p) for p in submissions), return_exceptions=True)
+        for answer in answers:
+            if isinstance(answer, BaseException) and not isinstance(answer, Problem):
+                raise answer
+        return [a for a in answers if isinstance(a, Accepted | Problem)]
 
     async def submit_all(self, group: Sequence[PreparedSubmission]) -> list[Accepted]:
         """Accept submissions that stand or fall together (the leads of one delivery); returns

@@ -97,11 +97,9 @@ async def accept_submissions(session: AsyncSession, batch: Sequence[PreparedSubm
     received_at = utc_now()
     repository = LeadRepository(session)
     identities = await _identities(repository, {i: batch[i].payload for i in fresh})
+    touches = {i: _touch_json(batch[i].payload) for i in fresh}
     leads = await repository.resolve_batch(
-        [
-            (who.email, who.match_key, who.domain, who.phone, _touch_json(batch[i].payload))
-            for i, who in identities.items()
-        ],
+        [(who.email, who.match_key, who.domain, who.phone, touches[i]) for i, who in identities.items()],
         seen_at=received_at,
     )
     events: dict[int, LeadIngested] = {}
@@ -112,7 +110,11 @@ async def accept_submissions(session: AsyncSession, batch: Sequence[PreparedSubm
         payload = prepared.payload
         update: dict[str, Any] = {}
         if lead.first_touch is not None:
-            update["first_touch"] = Touch.model_validate(lead.first_touch)
+            # A new lead's first touch is this submission's own: no second validation for it.
+            first_is_own = lead.first_touch == touches[index]
+            update["first_touch"] = (
+                payload.latest_touch if first_is_own else Touch.model_validate(lead.first_touch)
+            )
         if lead.account_id is not None:
             update.update(account_id=lead.account_id, account_owner_id=lead.account_owner_id)
         if update:
@@ -128,7 +130,7 @@ async def accept_submissions(session: AsyncSession, batch: Sequence[PreparedSubm
                 request_hash=prepared.digest,
                 fields=prepared.fields,
                 received_at=received_at,
-                touch=_touch_json(payload),
+                touch=touches[index],
             )
         )
     announced = [i for i in fresh if batch[i].publish]

@@ -145,7 +145,8 @@ async def accept_submissions(session: AsyncSession, batch: Sequence[PreparedSubm
         event = events[index]
         if event.event_id in stored:
             answers[index] = Accepted(SubmissionAccepted(lead_id=event.lead_id, event_id=event.event_id))
-            await _stitch(session, event, identities[index], batch[index].trace)
+            if batch[index].publish:
+                await _stitch(session, event, identities[index], batch[index].trace)
         else:
             key = batch[index].idempotency_key
             assert key is not None, "only a taken idempotency key stops a submission"

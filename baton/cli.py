@@ -1,14 +1,19 @@
-"""The `baton` command: run the whole system, one service, migrations, topics, tokens."""
+"""The `baton` command: run the whole system, one service, migrations, topics, tokens, imports."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
+import io
 import json
 import os
 import sys
 import uuid
 from pathlib import Path
+from typing import TextIO
+
+import httpx
 
 from baton.services import DEFAULT_PORTS, SERVICES, service
 
@@ -134,6 +139,82 @@ def _docs(args: argparse.Namespace) -> int:
     return 0
 
 
+async def import_csv(
+    path: Path,
+    *,
+    url: str,
+    token: str,
+    column_map: list[str],
+    mode: str = "live",
+    id_column: str | None = None,
+    batch_size: int = 500,
+    transport: httpx.AsyncBaseTransport | None = None,
+    progress: TextIO = sys.stderr,
+) -> dict[str, int]:
+    """Send a CSV file to ingest's `POST /v1/imports` in parts of `batch_size` rows, showing
+    progress after each; returns the totals. Every row's result is the API's; a re-run of the
+    same file creates nothing new (rows are keyed by their content or `id_column`)."""
+    with path.open(newline="", encoding="utf-8-sig") as file:
+        reader = csv.reader(file)
+        header = next(reader, None)
+        rows = list(reader)
+    if header is None:
+        raise SystemExit(f"baton: {path} is empty")
+    totals = {"created": 0, "duplicates": 0, "rejected": 0}
+    params: list[tuple[str, str]] = [("map", pair) for pair in column_map] + [("mode", mode)]
+    params += [("id_column", id_column)] if id_column else []
+    headers = {"authorization": f"Bearer {token}", "content-type": "text/csv"}
+    async with httpx.AsyncClient(base_url=url, transport=transport, timeout=120) as client:
+        for start in range(0, len(rows), batch_size):
+            part = io.StringIO()
+            csv.writer(part).writerows([header, *rows[start : start + batch_size]])
+            response = await client.post(
+                "/v1/imports",
+                content=part.getvalue(),
+                params=[*params, ("first_row", str(start + 1))],
+                headers=headers,
+            )
+            if response.status_code != 200:
+                raise SystemExit(
+                    f"baton: import refused at row {start + 1}: {response.status_code} {response.text}"
+                )
+            result = response.json()
+            for name in totals:
+                totals[name] += result[name]
+            for row in result["rows"]:
+                if row["status"] == "rejected":
+                    print(f"baton import: row {row['row']} rejected: {row['errors']}", file=progress)
+            done = min(start + batch_size, len(rows))
+            print(
+                f"baton import: {done}/{len(rows)} rows ({done * 100 // max(len(rows), 1)}%): "
+                f"{totals['created']} created, {totals['duplicates']} already there, {totals['rejected']} rejected",
+                file=progress,
+                flush=True,
+            )
+    return totals
+
+
+def _import(args: argparse.Namespace) -> int:
+    local = args.home / "local.json"
+    known = json.loads(local.read_text()) if local.exists() else {}
+    url = args.url or known.get("urls", {}).get("ingest")
+    token = args.token or os.environ.get("BATON_TOKEN") or known.get("tokens", {}).get("marketing")
+    if not url or not token:
+        raise SystemExit("baton: pass --url and --token (or run `baton up`, whose local.json has both)")
+    totals = asyncio.run(
+        import_csv(
+            args.file,
+            url=url,
+            token=token,
+            column_map=args.map,
+            mode=args.mode,
+            id_column=args.id_column,
+            batch_size=args.batch_size,
+        )
+    )
+    return 1 if totals["rejected"] else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="baton", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -196,6 +277,30 @@ def build_parser() -> argparse.ArgumentParser:
         "activates rubrics of its own); without it such a Baton is left alone and a private one runs",
     )
     demo.set_defaults(run=_demo)
+
+    imported = commands.add_parser("import", help="import existing leads from a CSV file into ingest")
+    imported.add_argument("file", type=Path, help="a CSV file with a header row")
+    imported.add_argument(
+        "--map",
+        action="append",
+        default=[],
+        metavar="COLUMN=FIELD",
+        help="map a column to a lead field (repeat)",
+    )
+    imported.add_argument(
+        "--mode",
+        choices=["live", "history"],
+        default="live",
+        help="live: score and route new leads; history: record them, assign no one (default live)",
+    )
+    imported.add_argument(
+        "--id-column", help="a column naming each row across runs (default: the row's content)"
+    )
+    imported.add_argument("--batch-size", type=int, default=500, help="rows per request (default 500)")
+    imported.add_argument("--url", help="ingest's URL (default: from `baton up`'s local.json)")
+    imported.add_argument("--token", help="a marketing or admin token (default: $BATON_TOKEN or local.json)")
+    imported.add_argument("--home", type=Path, default=home)
+    imported.set_defaults(run=_import)
     return parser
 
 

@@ -23,7 +23,7 @@ app = FastAPI()
 
 
 @app.post("/v1/forms/{form_id}/submissions", status_code=202)
-async def submit(form_id: str, request: Request) -> dict[str, str]:
+async def submit(form_id: str, request: Request) -> dict[str, str | None]:
     submission = FormSubmissionCreate.model_validate(await request.json())
     return {"form_id": form_id, "email": submission.email}
 
@@ -49,7 +49,7 @@ durable_app = FastAPI(lifespan=_pool)
 
 
 @durable_app.post("/v1/forms/{form_id}/submissions", status_code=202)
-async def submit_durably(form_id: str, request: Request) -> dict[str, str]:
+async def submit_durably(form_id: str, request: Request) -> dict[str, str | None]:
     submission = FormSubmissionCreate.model_validate(await request.json())
     await request.app.state.pool.execute(
         "INSERT INTO public.bench_post (form_id, body) VALUES ($1, $2)", form_id, await request.body()

@@ -9,6 +9,7 @@ from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Depends, Path, Request, Response, status
 from fastapi.exceptions import RequestValidationError
+from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
 from services.ingest import activities, service
@@ -17,10 +18,10 @@ from services.ingest.dependencies import (
     ProtectionDep,
     SourceDep,
     form_post,
+    intake,
     read_body,
 )
 from services.ingest.errors import UnsupportedMediaType
-from services.ingest.intake import SubmissionWriter
 from services.ingest.schemas import (
     AccountCreate,
     AccountRead,
@@ -38,7 +39,6 @@ from services.ingest.schemas import (
     ValidActivityBatch,
 )
 from shared.auth import Principal, Role, require_roles
-from shared.db import Database
 from shared.runtime import SessionDep
 
 router = APIRouter(prefix="/v1")
@@ -86,7 +86,10 @@ def field_errors(exc: ValidationError, *prefix: str) -> RequestValidationError:
     "/forms/{form_id}/submissions",
     status_code=status.HTTP_202_ACCEPTED,
     response_model=SubmissionAccepted,
-    responses={422: {"description": "Validation Error"}},
+    responses={
+        303: {"description": "A browser's form post, sent on to the form's success URL (or its retURL)"},
+        422: {"description": "Validation Error"},
+    },
     tags=["forms"],
     summary="Submit a fill of a configured form (JSON or form-encoded, as a browser posts it)",
     openapi_extra={
@@ -104,32 +107,31 @@ async def submit_form(request: Request) -> Response:
     # The hottest route: its parameters are read by `form_post`, not declared, and its answer
     # serialized here, not by FastAPI (see `form_post`).
     post = await form_post(request)
-    guard = post.protection
-    fields = await _submitted_fields(request, guard.max_body_bytes)
-    form = guard.forms.cached(post.form_id)
-    if form is None:
-        db: Database = request.app.state.db
-        # A short read of its own, ended before the wait for the writer: a waiting request never
-        # holds a connection the writer needs.
-        async with db.transaction() as session:
-            form = await service.find_form(session, form_id=post.form_id, forms=guard.forms)
+    fields = await _submitted_fields(request, post.protection.max_body_bytes)
     try:
-        prepared = service.prepare_submission(
-            form,
+        answer = await service.submit_form(
+            intake(request),
+            form_id=post.form_id,
             fields=fields,
             idempotency_key=post.idempotency_key,
             origin=request.headers.get("origin"),
             referer=request.headers.get("referer"),
             check_origin=post.key is None,
+            browser=_browser_post(request),
         )
     except ValidationError as exc:
         raise field_errors(exc, "body") from exc
-    if not isinstance(prepared, SubmissionAccepted):
-        writer: SubmissionWriter = request.app.state.runtime.workers[SubmissionWriter.name]
-        prepared = await writer.submit(prepared)
+    if answer.redirect_to is not None:
+        return RedirectResponse(answer.redirect_to, status_code=status.HTTP_303_SEE_OTHER)
     return Response(
-        prepared.model_dump_json(), status_code=status.HTTP_202_ACCEPTED, media_type="application/json"
+        answer.accepted.model_dump_json(), status_code=status.HTTP_202_ACCEPTED, media_type="application/json"
     )
+
+
+def _browser_post(request: Request) -> bool:
+    """A browser submitting an HTML form (form-encoded, wanting a page back), not an API client."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return content_type in FORM_MEDIA_TYPES and "text/html" in request.headers.get("accept", "")
 
 
 @router.post("/forms", status_code=status.HTTP_201_CREATED, tags=["forms"], summary="Configure a form")
@@ -144,7 +146,7 @@ async def list_forms(session: SessionDep, _: Configurer) -> list[FormRead]:
 
 @router.get("/forms/{form_id}", tags=["forms"], summary="One form's configuration")
 async def get_form(form_id: FormId, session: SessionDep, _: Configurer) -> FormRead:
-    return await service.get_form(session, form_id=form_id)
+    return await service.find_form(session, form_id=form_id)
 
 
 @router.post(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import parse_qsl
@@ -14,13 +14,13 @@ from urllib.parse import parse_qsl
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import SecretStr
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ingest import signatures, webhooks
-from services.ingest.dependencies import Protection, ProtectionDep, read_body
+from services.ingest.dependencies import Protection, ProtectionDep, intake, read_body
 from services.ingest.errors import ProviderNotConfigured, SignatureInvalid, WebhookPayloadInvalid
 from services.ingest.form_builders import unbounce_lead, webflow_lead
 from services.ingest.linkedin import linkedin_notification
+from services.ingest.platform_leads import Parser
 from services.ingest.platforms import GraphLeadFetcher, JsonApi, LinkedInLeadFetcher
 from services.ingest.providers import (
     PlatformLead,
@@ -78,16 +78,41 @@ async def _verified_body(request: Request, guard: Protection, verification: Veri
 
 
 async def _receive_lead(
-    request: Request,
-    session: AsyncSession,
-    guard: Protection,
-    verification: Verification,
-    parse: Callable[[bytes], PlatformLead],
+    request: Request, guard: Protection, verification: Verification, params: Mapping[str, str | None]
 ) -> WebhookAccepted:
-    """The one path of every provider whose delivery carries the whole lead: verify, parse, accept."""
+    """The one path of every provider whose delivery carries the whole lead: verify, then parse,
+    map and accept (or quarantine) with `PARSERS[provider]`, which reads the body and `params`."""
     body = await _verified_body(request, guard, verification)
-    lead = webhooks.parse_payload(lambda: parse(body))
-    return await webhooks.ingest_platform_leads(session, provider=verification.provider, leads=[lead])
+    return await webhooks.receive_delivery(
+        intake(request),
+        provider=verification.provider,
+        body=body,
+        params={k: v for k, v in params.items() if v is not None},
+        parse=PARSERS[verification.provider],
+    )
+
+
+def _hubspot(body: bytes, params: Mapping[str, str]) -> PlatformLead:
+    # HubSpot submissions carry no id of their own: a retry repeats the body, so its digest is the key.
+    external_id = params.get("idempotency_key") or hashlib.sha256(body).hexdigest()
+    return hubspot_lead(_json(body), external_id=external_id, form_id=params.get("form_id"))
+
+
+def _unbounce(body: bytes, params: Mapping[str, str]) -> PlatformLead:
+    form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
+    # Unbounce sends no submission id: a retry repeats the body, so its digest is the key.
+    return unbounce_lead(form, external_id=hashlib.sha256(body).hexdigest())
+
+
+# How each provider whose delivery carries the whole lead is read: on receipt, and again when a
+# quarantined delivery is replayed.
+PARSERS: dict[str, Parser] = {
+    "google-ads": lambda body, _: google_ads_lead(_json(body)),
+    "hubspot": _hubspot,
+    "typeform": lambda body, _: typeform_lead(_json(body)),
+    "webflow": lambda body, _: webflow_lead(_json(body)),
+    "unbounce": _unbounce,
+}
 
 
 def _now_ms() -> int:
@@ -125,7 +150,6 @@ async def facebook_verify(
 @router.post("/facebook", summary="Meta Lead Ads leadgen notification (X-Hub-Signature-256)")
 async def facebook_notification(
     request: Request,
-    session: SessionDep,
     guard: ProtectionDep,
     x_hub_signature_256: Annotated[str | None, Header()] = None,
 ) -> WebhookAccepted:
@@ -143,22 +167,18 @@ async def facebook_notification(
     )
     changes = webhooks.parse_payload(lambda: facebook_changes(_json(body)))
     fetcher = GraphLeadFetcher(_api(settings, settings.facebook_graph_url, "facebook"), token)
-    return await webhooks.receive_facebook(session, changes=changes, fetcher=fetcher)
+    return await webhooks.receive_facebook(intake(request), changes=changes, fetcher=fetcher)
 
 
 @router.post("/google-ads", summary="Google Ads lead form extension (google_key in the body)")
-async def google_ads_lead_form(
-    request: Request, session: SessionDep, guard: ProtectionDep
-) -> WebhookAccepted:
+async def google_ads_lead_form(request: Request, guard: ProtectionDep) -> WebhookAccepted:
     verification = Verification(
         "google-ads",
         "google_ads_key",
         lambda key, body: signatures.shared_key_valid(key, _google_key(body)),
         "google_key does not match",
     )
-    return await _receive_lead(
-        request, session, guard, verification, lambda body: google_ads_lead(_json(body))
-    )
+    return await _receive_lead(request, guard, verification, {})
 
 
 @router.get("/linkedin", summary="LinkedIn's challenge validation")
@@ -199,6 +219,7 @@ async def linkedin_notification_received(
     )
     return await webhooks.receive_linkedin(
         session,
+        intake(request),
         notification=notification,
         fetcher=LinkedInLeadFetcher(api),
         forms=request.app.state.linkedin_forms,
@@ -210,7 +231,6 @@ async def linkedin_notification_received(
 )
 async def hubspot_submission(
     request: Request,
-    session: SessionDep,
     guard: ProtectionDep,
     form_id: Annotated[str | None, Query(alias="formGuid", max_length=200)] = None,
     x_hubspot_signature_v3: Annotated[str | None, Header()] = None,
@@ -228,24 +248,19 @@ async def hubspot_submission(
             now_ms=_now_ms(),
         )
 
-    def parse(body: bytes) -> PlatformLead:
-        # HubSpot submissions carry no id of their own: a retry repeats the body, so its digest is the key.
-        external_id = idempotency_key or hashlib.sha256(body).hexdigest()
-        return hubspot_lead(_json(body), external_id=external_id, form_id=form_id)
-
     verification = Verification(
         "hubspot",
         "hubspot_client_secret",
         check,
         "X-HubSpot-Signature-v3 does not match, or the timestamp is stale",
     )
-    return await _receive_lead(request, session, guard, verification, parse)
+    params = {"form_id": form_id, "idempotency_key": idempotency_key}
+    return await _receive_lead(request, guard, verification, params)
 
 
 @router.post("/typeform", summary="Typeform form_response (Typeform-Signature)")
 async def typeform_response(
     request: Request,
-    session: SessionDep,
     guard: ProtectionDep,
     typeform_signature: Annotated[str | None, Header()] = None,
 ) -> WebhookAccepted:
@@ -255,13 +270,12 @@ async def typeform_response(
         lambda secret, body: signatures.typeform_valid(secret, body, typeform_signature),
         "Typeform-Signature does not match the body",
     )
-    return await _receive_lead(request, session, guard, verification, lambda body: typeform_lead(_json(body)))
+    return await _receive_lead(request, guard, verification, {})
 
 
 @router.post("/webflow", summary="Webflow form_submission (x-webflow-signature over timestamp and body)")
 async def webflow_submission(
     request: Request,
-    session: SessionDep,
     guard: ProtectionDep,
     x_webflow_signature: Annotated[str | None, Header()] = None,
     x_webflow_timestamp: Annotated[str | None, Header()] = None,
@@ -274,25 +288,19 @@ async def webflow_submission(
         ),
         "x-webflow-signature does not match, or the timestamp is outside the window",
     )
-    return await _receive_lead(request, session, guard, verification, lambda body: webflow_lead(_json(body)))
+    return await _receive_lead(request, guard, verification, {})
 
 
 @router.post("/unbounce", summary="Unbounce form post (form-encoded, data.json; ?token= authenticates)")
 async def unbounce_submission(
     request: Request,
-    session: SessionDep,
     guard: ProtectionDep,
     token: Annotated[str | None, Query(max_length=200)] = None,
 ) -> WebhookAccepted:
-    def parse(body: bytes) -> PlatformLead:
-        form = dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True))
-        # Unbounce sends no submission id: a retry repeats the body, so its digest is the key.
-        return unbounce_lead(form, external_id=hashlib.sha256(body).hexdigest())
-
     verification = Verification(
         "unbounce",
         "unbounce_token",
         lambda expected, _: signatures.shared_key_valid(expected, token),
         "the token in the webhook URL does not match",
     )
-    return await _receive_lead(request, session, guard, verification, parse)
+    return await _receive_lead(request, guard, verification, {})

@@ -18,6 +18,7 @@ from services.ingest.errors import BodyTooLarge, RateLimited
 from services.ingest.protection import RATE_LIMITED, ClientNetworks, TokenBucket, retry_after_header
 from services.ingest.schemas import ID_PATTERN
 from services.ingest.settings import IngestSettings
+from services.ingest.worker import SubmissionWriter
 from shared.auth import Forbidden, Role, Unauthenticated, require_roles
 from shared.db import Database
 from shared.runtime import SessionDep
@@ -46,6 +47,13 @@ async def protection(request: Request) -> Protection:
 
 
 ProtectionDep = Annotated[Protection, Depends(protection)]
+
+
+def intake(request: Request) -> SubmissionWriter:
+    """The process's submission writer: every intake path stores through it."""
+    writer = request.app.state.runtime.workers[SubmissionWriter.name]
+    assert isinstance(writer, SubmissionWriter)
+    return writer
 
 
 async def read_body(request: Request, limit: int) -> bytes:

@@ -88,3 +88,15 @@ class PlatformUnavailable(Problem):
     status = 503
     title = "Platform API unavailable"
     slug = "platform-unavailable"
+
+
+class QuarantinedDeliveryNotFound(Problem):
+    status = 404
+    title = "Quarantined delivery not found"
+    slug = "quarantined-delivery-not-found"
+
+
+class ReplayNotSupported(Problem):
+    status = 409
+    title = "This delivery cannot be replayed"
+    slug = "replay-not-supported"

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from shared.contracts import LeadIngestedPayload
+
 # Google ignores dots and anything after "+" in a Gmail mailbox, so these spell one inbox.
 DOT_INSENSITIVE_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
 PLUS_TAG_DOMAINS = DOT_INSENSITIVE_DOMAINS | frozenset(
@@ -57,3 +61,35 @@ def company_domain(email: str) -> str | None:
     if not domain or domain in FREE_MAIL_DOMAINS or domain in DISPOSABLE_DOMAINS:
         return None
     return domain
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Who a submission is about: the match key its lead is found by, and the contact points the
+    lead row keeps (a lead needs an email, a phone or a platform's lead id; see `lead_identity`)."""
+
+    match_key: str
+    email: str | None
+    phone: str | None
+    domain: str | None
+
+
+class NoContactPoint(ValueError):
+    """A submission names no one: no email, no phone and no platform lead id."""
+
+
+def lead_identity(payload: LeadIngestedPayload) -> Identity:
+    """The email's match key when there is an email; else the phone (E.164) as `tel:<number>`;
+    else the platform's own lead id as `<source>:<id>`. A phone-only submission whose number a
+    lead already has joins that lead (the repository looks it up before the upsert)."""
+    if payload.email:
+        return Identity(match_key(payload.email), payload.email, payload.phone, company_domain(payload.email))
+    if payload.phone:
+        return Identity(phone_key(payload.phone), None, payload.phone, None)
+    if payload.external_id:
+        return Identity(f"{payload.source}:{payload.external_id}", None, None, None)
+    raise NoContactPoint("a lead needs an email, a phone number or the platform's lead id")
+
+
+def phone_key(phone: str) -> str:
+    return f"tel:{phone}"

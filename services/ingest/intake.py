@@ -1,22 +1,16 @@
-"""Group commit for form posts: submissions that arrive together are written together.
+"""The one intake use case: prepared submissions in, leads resolved, submissions recorded under
+their idempotency keys and `lead.ingested` staged in the outbox.
 
-A form post costs little CPU of its own; what it paid for was a transaction (begin, lead upsert,
-submission and outbox inserts, commit) with every round trip and driver call that goes with it.
-Here each request hands its validated submission to the writer and waits; the writer takes
-everything waiting, stores it in one transaction with one statement per table, and answers
-each request only after the commit, so `202` still means durable in the outbox. Under light
-load a batch is one submission (no added wait); under heavy load the cost is shared.
-
-A batch that fails is retried one submission at a time, so one bad submission never fails its
-neighbours, and each either commits whole or not at all.
+Every source reaches it with a `PreparedSubmission`: a form post (through the group-committing
+`SubmissionWriter` in `worker.py`), a platform's webhook delivery, a bulk import. Single and
+batch intake are the same code: a single submission is a batch of one. The caller owns the
+transaction; this only stages rows and events in it.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import logging
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from opentelemetry import context as otel_context
@@ -24,139 +18,76 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ingest.activities import stitch_visitor
 from services.ingest.errors import IdempotencyKeyReused
-from services.ingest.identity import company_domain, match_key
-from services.ingest.models import Submission, outbox
+from services.ingest.identity import Identity, lead_identity
+from services.ingest.models import outbox
 from services.ingest.repository import LeadRepository, NewSubmission, SubmissionRepository
 from services.ingest.schemas import SubmissionAccepted
-from shared.contracts import LeadIngested, LeadIngestedPayload, utc_now
-from shared.db import Database
+from shared.contracts import LeadIngested, LeadIngestedPayload, Touch, utc_now
 from shared.outbox import announce
-from shared.tracing import extract_context, inject_headers
-
-log = logging.getLogger(__name__)
+from shared.tracing import extract_context
 
 PRODUCER = "ingest"
-Answer = SubmissionAccepted | Exception
 
 
 @dataclass(frozen=True)
 class PreparedSubmission:
-    """A validated form fill, ready to be stored: its event payload, idempotency key, request
-    digest and the fields as stored."""
+    """A validated submission, ready to be stored: its event payload, idempotency key, request
+    digest, the fields as stored, and the trace context of the request that brought it (a
+    background writer has none of its own).
+
+    `body_must_match`: a client's idempotency key promises the same body, so another body under
+    it is refused; a platform's lead id names the lead whatever a redelivery carries (False).
+    `publish`: False for a lead imported as history, recorded (its identity, submission and
+    touch) but never announced, so nothing downstream scores, routes or counts it."""
 
     payload: LeadIngestedPayload
     idempotency_key: str | None
     digest: str
     fields: dict[str, Any]
+    trace: Mapping[str, str] = field(default_factory=dict)
+    body_must_match: bool = True
+    publish: bool = True
 
 
 @dataclass(frozen=True)
-class Pending(PreparedSubmission):
-    """One prepared submission waiting for its batch, with the trace context of its request (the
-    writer's own task has none), so its events continue the request's trace."""
+class Accepted:
+    """A submission's answer; `duplicate` when its key was taken and this is the first answer."""
 
-    trace: dict[str, str] = field(default_factory=dict)
-    done: asyncio.Future[SubmissionAccepted] = field(
-        default_factory=lambda: asyncio.get_running_loop().create_future()
-    )
+    answer: SubmissionAccepted
+    duplicate: bool = False
 
 
-class SubmissionWriter:
-    """The background writer of one process (a `BackgroundWorker`): a transaction owner, like the
-    consumer wrapper and the outbox relay."""
-
-    name = "submission_writer"
-
-    def __init__(self, db: Database, *, max_batch: int = 500) -> None:
-        self.db = db
-        self.max_batch = max_batch
-        self._queue: list[Pending] = []
-        self._wake = asyncio.Event()
-        self._stopping = False
-        self._task: asyncio.Task[None] | None = None
-
-    async def submit(self, prepared: PreparedSubmission) -> SubmissionAccepted:
-        """Accept one submission; returns once it is committed (or raises why it was not)."""
-        if not self.healthy:
-            raise RuntimeError("the submission writer is not running")
-        pending = Pending(
-            prepared.payload,
-            prepared.idempotency_key,
-            prepared.digest,
-            prepared.fields,
-            trace=inject_headers(),
-        )
-        self._queue.append(pending)
-        self._wake.set()
-        # Shielded: a client that hangs up does not cancel a write that may already be committed.
-        return await asyncio.shield(pending.done)
-
-    @property
-    def healthy(self) -> bool:
-        return self._task is not None and not self._task.done()
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=self.name)
-
-    async def stop(self) -> None:
-        """Write what is waiting, then stop."""
-        self._stopping = True
-        self._wake.set()
-        if self._task is not None:
-            await self._task
-
-    async def _run(self) -> None:
-        while True:
-            await self._wake.wait()
-            self._wake.clear()
-            while self._queue:
-                batch, self._queue = self._queue[: self.max_batch], self._queue[self.max_batch :]
-                await self._write(batch)
-            if self._stopping:
-                return
-
-    async def _write(self, batch: list[Pending]) -> None:
-        try:
-            async with self.db.transaction() as session:
-                answers = await accept_submissions(session, batch)
-        except Exception as exc:
-            if len(batch) > 1:
-                log.warning("ingest.batch_retried_singly", extra={"size": len(batch), "error": repr(exc)})
-                for pending in batch:
-                    await self._write([pending])
-                return
-            answers = [exc]
-        for pending, answer in zip(batch, answers, strict=True):
-            if pending.done.done():
-                continue
-            if isinstance(answer, Exception):
-                pending.done.set_exception(answer)
-            else:
-                pending.done.set_result(answer)
-        # Answers nobody awaits any more (the client hung up) need not be reported as unretrieved.
-        for pending in batch:
-            if pending.done.done() and not pending.done.cancelled():
-                with contextlib.suppress(Exception):
-                    pending.done.exception()
+Answer = Accepted | Exception
 
 
-async def accept_submissions(session: AsyncSession, batch: list[Pending]) -> list[Answer]:
-    """`service.accept_lead` for many submissions at once: one idempotency lookup, one lead
-    upsert, one insert of submissions and their events; an answer (or refusal) per submission.
+def replay(prepared: PreparedSubmission, *, first: SubmissionAccepted, first_digest: str) -> Answer:
+    """The one idempotency rule: a key seen before answers as it did the first time, or is
+    refused when the body differs and the key promised the same body."""
+    if prepared.body_must_match and first_digest != prepared.digest:
+        return IdempotencyKeyReused("this Idempotency-Key was already used with a different body")
+    return Accepted(first, duplicate=True)
 
-    A key seen before (or taken by a concurrent request) replays the first answer, or is refused
-    when the body differs; a key repeated inside the batch is written once and replayed after.
+
+async def accept_submissions(session: AsyncSession, batch: Sequence[PreparedSubmission]) -> list[Answer]:
+    """Accept many submissions at once: one idempotency lookup, one lead upsert, one insert of
+    submissions and their events; an answer (or refusal) per submission, in order.
+
+    A key seen before (or taken by a concurrent request) replays the first answer (`replay`); a
+    key repeated inside the batch is written once and replayed after. Database errors raise.
     """
     submissions = SubmissionRepository(session)
-    keys = sorted({p.idempotency_key for p in batch if p.idempotency_key is not None})
-    earlier = await submissions.by_idempotency_keys(keys)
+    earlier = await submissions.by_idempotency_keys(
+        sorted({p.idempotency_key for p in batch if p.idempotency_key is not None})
+    )
     answers: list[Answer | None] = [None] * len(batch)
     first_of_key: dict[str, int] = {}
     fresh: list[int] = []
-    for index, pending in enumerate(batch):
-        key = pending.idempotency_key
+    for index, prepared in enumerate(batch):
+        key = prepared.idempotency_key
         if key is not None and key in earlier:
-            answers[index] = replay(earlier[key], pending.digest)
+            row = earlier[key]
+            first = SubmissionAccepted(lead_id=row.lead_id, event_id=row.event_id)
+            answers[index] = replay(prepared, first=first, first_digest=row.request_hash)
         elif key is not None and key in first_of_key:
             continue  # answered from the first of its key, below
         else:
@@ -164,27 +95,30 @@ async def accept_submissions(session: AsyncSession, batch: list[Pending]) -> lis
                 first_of_key[key] = index
             fresh.append(index)
     received_at = utc_now()
-    leads = await LeadRepository(session).resolve_batch(
-        [
-            (
-                batch[i].payload.email,
-                match_key(batch[i].payload.email),
-                company_domain(batch[i].payload.email),
-            )
-            for i in fresh
-        ],
+    repository = LeadRepository(session)
+    identities = await _identities(repository, {i: batch[i].payload for i in fresh})
+    touches = {i: _touch_json(batch[i].payload) for i in fresh}
+    leads = await repository.resolve_batch(
+        [(who.email, who.match_key, who.domain, who.phone, touches[i]) for i, who in identities.items()],
         seen_at=received_at,
     )
     events: dict[int, LeadIngested] = {}
     rows: list[NewSubmission] = []
     for index in fresh:
-        pending = batch[index]
-        lead = leads[match_key(pending.payload.email)]
-        payload = pending.payload
-        if lead.account_id is not None:
-            payload = payload.model_copy(
-                update={"account_id": lead.account_id, "account_owner_id": lead.account_owner_id}
+        prepared = batch[index]
+        lead = leads[identities[index].match_key]
+        payload = prepared.payload
+        update: dict[str, Any] = {}
+        if lead.first_touch is not None:
+            # A new lead's first touch is this submission's own: no second validation for it.
+            first_is_own = lead.first_touch == touches[index]
+            update["first_touch"] = (
+                payload.latest_touch if first_is_own else Touch.model_validate(lead.first_touch)
             )
+        if lead.account_id is not None:
+            update.update(account_id=lead.account_id, account_owner_id=lead.account_owner_id)
+        if update:
+            payload = payload.model_copy(update=update)
         event = events[index] = LeadIngested.new(lead_id=lead.lead_id, payload=payload, producer=PRODUCER)
         rows.append(
             NewSubmission(
@@ -192,14 +126,16 @@ async def accept_submissions(session: AsyncSession, batch: list[Pending]) -> lis
                 form_id=payload.form_id or payload.source,
                 source=payload.source,
                 event_id=event.event_id,
-                idempotency_key=pending.idempotency_key,
-                request_hash=pending.digest,
-                fields=pending.fields,
+                idempotency_key=prepared.idempotency_key,
+                request_hash=prepared.digest,
+                fields=prepared.fields,
                 received_at=received_at,
+                touch=touches[index],
             )
         )
+    announced = [i for i in fresh if batch[i].publish]
     stored = await submissions.add_many_with_events(
-        rows, [events[i] for i in fresh], [batch[i].trace for i in fresh]
+        rows, [events[i] for i in announced], [dict(batch[i].trace) for i in announced]
     )
     if stored:
         await announce(session, outbox)
@@ -208,41 +144,64 @@ async def accept_submissions(session: AsyncSession, batch: list[Pending]) -> lis
     for index in fresh:
         event = events[index]
         if event.event_id in stored:
-            answers[index] = SubmissionAccepted(lead_id=event.lead_id, event_id=event.event_id)
-            if event.payload.visitor_id:
-                token = otel_context.attach(extract_context(batch[index].trace))
-                try:
-                    await stitch_visitor(
-                        session,
-                        visitor_id=event.payload.visitor_id,
-                        lead_id=event.lead_id,
-                        email=event.payload.email,
-                        decision=f"{event.payload.source}_submission",
-                        caused_by=event,
-                    )
-                finally:
-                    otel_context.detach(token)
+            answers[index] = Accepted(SubmissionAccepted(lead_id=event.lead_id, event_id=event.event_id))
+            if batch[index].publish:
+                await _stitch(session, event, identities[index], batch[index].trace)
         else:
             key = batch[index].idempotency_key
             assert key is not None, "only a taken idempotency key stops a submission"
-            answers[index] = replay(winners[key], batch[index].digest)
-    for index, pending in enumerate(batch):
+            row = winners[key]
+            first = SubmissionAccepted(lead_id=row.lead_id, event_id=row.event_id)
+            answers[index] = replay(batch[index], first=first, first_digest=row.request_hash)
+    for index, prepared in enumerate(batch):
         if answers[index] is None:
-            assert pending.idempotency_key is not None
-            first = batch[first_of_key[pending.idempotency_key]]
-            answers[index] = _replay_sibling(answers[first_of_key[pending.idempotency_key]], first, pending)
+            assert prepared.idempotency_key is not None
+            first_index = first_of_key[prepared.idempotency_key]
+            answers[index] = _replay_sibling(answers[first_index], batch[first_index], prepared)
     return [a if a is not None else RuntimeError("unanswered") for a in answers]
 
 
-def replay(earlier: Submission, digest: str) -> Answer:
-    if earlier.request_hash != digest:
-        return IdempotencyKeyReused("this Idempotency-Key was already used with a different body")
-    return SubmissionAccepted(lead_id=earlier.lead_id, event_id=earlier.event_id)
+def _touch_json(payload: LeadIngestedPayload) -> dict[str, Any] | None:
+    touch = payload.latest_touch
+    return touch.model_dump(mode="json") if touch is not None else None
 
 
-def _replay_sibling(first_answer: Answer | None, first: Pending, pending: Pending) -> Answer:
-    if first.digest != pending.digest:
-        return IdempotencyKeyReused("this Idempotency-Key was already used with a different body")
+async def _identities(
+    repository: LeadRepository, payloads: Mapping[int, LeadIngestedPayload]
+) -> dict[int, Identity]:
+    identities = {index: lead_identity(payload) for index, payload in payloads.items()}
+    phones = sorted({who.phone for who in identities.values() if who.email is None and who.phone})
+    known = await repository.keys_by_phone(phones)
+    return {
+        index: replace(who, match_key=known[who.phone]) if who.email is None and who.phone in known else who
+        for index, who in identities.items()
+    }
+
+
+async def _stitch(
+    session: AsyncSession, event: LeadIngested, who: Identity, trace: Mapping[str, str]
+) -> None:
+    # Activities name their lead by email (`activity.recorded`): a visitor whose lead left only
+    # a phone number stays anonymous until the lead gives an address.
+    if not event.payload.visitor_id or who.email is None:
+        return
+    token = otel_context.attach(extract_context(dict(trace)))
+    try:
+        await stitch_visitor(
+            session,
+            visitor_id=event.payload.visitor_id,
+            lead_id=event.lead_id,
+            email=who.email,
+            decision=f"{event.payload.source}_submission",
+            caused_by=event,
+        )
+    finally:
+        otel_context.detach(token)
+
+
+def _replay_sibling(
+    first_answer: Answer | None, first: PreparedSubmission, prepared: PreparedSubmission
+) -> Answer:
     if first_answer is None or isinstance(first_answer, Exception):
         return first_answer or RuntimeError("unanswered")
-    return first_answer
+    return replay(prepared, first=first_answer.answer, first_digest=first.digest)

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from services.ingest import api, api_webhooks
+from services.ingest import api, api_imports, api_quarantine, api_webhooks
 from services.ingest.cache import linkedin_form_cache
 from services.ingest.dependencies import Protection
 from services.ingest.errors import RateLimited
-from services.ingest.intake import SubmissionWriter
 from services.ingest.models import outbox
 from services.ingest.schemas import ActivityCreate, FormSubmissionCreate
 from services.ingest.settings import IngestSettings
+from services.ingest.worker import SubmissionWriter
 from shared.problems import problem_response
 from shared.runtime import ServiceRuntime, create_service_app, publish_schemas
 
@@ -28,15 +30,20 @@ async def _rate_limited(request: Request, exc: Exception) -> JSONResponse:
 
 def create_app(settings: IngestSettings | None = None) -> FastAPI:
     settings = settings or IngestSettings()
-    runtime = ServiceRuntime(settings, outbox=outbox, workers={SubmissionWriter.name: SubmissionWriter})
+    protection = Protection(settings)
+    runtime = ServiceRuntime(
+        settings,
+        outbox=outbox,
+        workers={SubmissionWriter.name: partial(SubmissionWriter, forms=protection.forms)},
+    )
     app = create_service_app(
         runtime,
         title="Baton ingest",
         description="Web forms, ad-platform webhooks and activity events in; `lead.ingested`, "
         "`activity.recorded` and `lead.erased` out.",
-        routers=[api.router, api_webhooks.router],
+        routers=[api.router, api_webhooks.router, api_quarantine.router, api_imports.router],
     )
-    app.state.protection = Protection(settings)
+    app.state.protection = protection
     app.state.linkedin_forms = linkedin_form_cache(ttl_s=settings.linkedin_form_cache_ttl_s)
     app.add_exception_handler(RateLimited, _rate_limited)
     # Bodies are parsed by hand (raw bytes for signatures, form encodings), so publish their schemas.

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, DateTime, Float, ForeignKey, Index, String
+from sqlalchemy import BigInteger, Boolean, DateTime, Float, ForeignKey, Index, LargeBinary, String
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -21,7 +21,8 @@ class Base(DeclarativeBase):
 
 
 class Lead(Base):
-    """One person, identified by a match key derived from the email (see `identity.match_key`).
+    """One person, identified by a match key derived from the email, else the phone number, else
+    the platform's lead id (see `identity.lead_identity`).
 
     `email` is the address as the person last typed it (trimmed, lower-cased), so a match on the
     canonical key stays reversible; `erased_at` marks a lead whose personal data was removed.
@@ -30,8 +31,10 @@ class Lead(Base):
     __tablename__ = "lead"
 
     id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
-    email: Mapped[str] = mapped_column(String(320), unique=True)
+    email: Mapped[str | None] = mapped_column(String(320), unique=True)
     match_key: Mapped[str] = mapped_column(String(320), unique=True)
+    phone: Mapped[str | None] = mapped_column(String(50), index=True)
+    first_touch: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -67,6 +70,7 @@ class Submission(Base):
     idempotency_key: Mapped[str | None] = mapped_column(String(255), unique=True)
     request_hash: Mapped[str] = mapped_column(String(64))
     fields: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    touch: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
@@ -82,6 +86,9 @@ class Form(Base):
     is_hand_raiser: Mapped[bool] = mapped_column(Boolean)
     allowed_origins: Mapped[list[str]] = mapped_column(JSONB)
     honeypot_field: Mapped[str | None] = mapped_column(String(100))
+    success_url: Mapped[str | None] = mapped_column(String(2000))
+    allow_return_url: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    value_transforms: Mapped[dict[str, Any]] = mapped_column(JSONB, server_default="{}")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
@@ -132,6 +139,24 @@ class Activity(Base):
     properties: Mapped[dict[str, str]] = mapped_column(JSONB)
     event_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), unique=True)
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class QuarantinedDelivery(Base):
+    """An authenticated delivery that could not be mapped to a lead, kept whole (its raw body and
+    the request parameters its parser reads) with the reason, until it is replayed."""
+
+    __tablename__ = "quarantined_delivery"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    source: Mapped[str] = mapped_column(String(50))
+    reason: Mapped[str] = mapped_column(String(64))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+    params: Mapped[dict[str, str]] = mapped_column(JSONB)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    replayed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    lead_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    event_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
 
 
 outbox = outbox_table(Base.metadata)

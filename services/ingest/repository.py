@@ -23,6 +23,7 @@ class ResolvedLead(NamedTuple):
     lead_id: uuid.UUID
     account_id: uuid.UUID | None
     account_owner_id: uuid.UUID | None
+    first_touch: dict[str, Any] | None
 
 
 @dataclass(frozen=True)
@@ -35,36 +36,57 @@ class NewSubmission:
     request_hash: str
     fields: dict[str, Any]
     received_at: datetime
+    touch: dict[str, Any] | None = None
 
 
 class LeadRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def resolve(
-        self, *, email: str, match_key: str, domain: str | None, seen_at: datetime
-    ) -> ResolvedLead:
-        """The lead for this match key, created on first sight (race-free upsert), attached to the
-        account of `domain` if there is one, in one round trip: this runs on every submission."""
-        params = {"email": email, "key": match_key, "domain": domain, "at": seen_at}
-        row = (await self.session.execute(_RESOLVE_LEAD, params)).one()
-        return ResolvedLead(row[0], row[1], row[2])
-
     async def resolve_batch(
-        self, people: Sequence[tuple[str, str, str | None]], *, seen_at: datetime
+        self,
+        people: Sequence[tuple[str | None, str, str | None, str | None, dict[str, Any] | None]],
+        *,
+        seen_at: datetime,
     ) -> dict[str, ResolvedLead]:
-        """`resolve` for many `(email, match key, company domain)` at once, by match key."""
-        unique = sorted({key: (email, domain) for email, key, domain in reversed(people)}.items())
+        """The leads for many `(email, match key, company domain, phone)` by match key, created on
+        first sight (race-free upsert), attached to the account of their domain if there is one,
+        in one round trip: this runs on every submission. A phone given now is kept; one given
+        before is not erased by a submission without one. A new lead's first touch is its first
+        submission's (`people` in order of arrival); a lead's first touch never changes."""
+        unique = sorted(
+            {
+                key: (email, domain, phone, touch) for email, key, domain, phone, touch in reversed(people)
+            }.items()
+        )
         if not unique:
             return {}
         params = {
-            "emails": [email for _, (email, _) in unique],
+            "emails": [email for _, (email, _, _, _) in unique],
             "keys": [key for key, _ in unique],
-            "domains": [domain for _, (_, domain) in unique],
+            "domains": [domain for _, (_, domain, _, _) in unique],
+            "phones": [phone for _, (_, _, phone, _) in unique],
+            "touches": [json.dumps(touch) if touch else None for _, (_, _, _, touch) in unique],
             "at": seen_at,
         }
         rows = await self.session.execute(_RESOLVE_LEAD_BATCH, params)
-        return {row[0]: ResolvedLead(row[1], row[2], row[3]) for row in rows}
+        return {row[0]: ResolvedLead(row[1], row[2], row[3], row[4]) for row in rows}
+
+    async def keys_by_phone(self, phones: Sequence[str]) -> dict[str, str]:
+        """The match key of the earliest live lead with each phone number, for phone-only
+        submissions to join the lead that number already belongs to."""
+        if not phones:
+            return {}
+        rows = await self.session.execute(
+            select(Lead.phone, Lead.match_key)
+            .where(
+                Lead.phone == any_(bindparam("phones", list(phones), ARRAY(String))),
+                Lead.erased_at.is_(None),
+            )
+            .order_by(Lead.first_seen_at.desc())
+        )
+        # Ordered newest first, so the earliest lead of a number is the one kept.
+        return {row[0]: row[1] for row in rows if row[0] is not None}
 
     async def resolve_many(self, emails: dict[str, str], *, seen_at: datetime) -> dict[str, uuid.UUID]:
         """Lead ids by match key for `{match_key: email}`, creating the missing leads, in one statement."""
@@ -84,7 +106,7 @@ class LeadRepository:
         rows = await self.session.execute(
             select(Lead.id, Lead.email).where(Lead.id == any_(bindparam("ids", list(lead_ids), ARRAY(Uuid))))
         )
-        return {row[0]: row[1] for row in rows}
+        return {row[0]: row[1] for row in rows if row[1] is not None}
 
     async def get(self, lead_id: uuid.UUID) -> Lead | None:
         return await self.session.get(Lead, lead_id)
@@ -99,7 +121,7 @@ class LeadRepository:
         statement = (
             update(Lead)
             .where(Lead.id == lead_id, Lead.erased_at.is_(None))
-            .values(email=tombstone, match_key=tombstone, erased_at=at)
+            .values(email=tombstone, match_key=tombstone, phone=None, erased_at=at)
             .returning(Lead.id)
             .execution_options(synchronize_session=False)
         )
@@ -110,30 +132,26 @@ class LeadRepository:
 # more CPU than the round trip on this path. A null domain matches no account. PostgreSQL draws
 # new rows' ids (`gen_random_uuid`, version 4 like `uuid.uuid4`): cheaper there than drawn and
 # sent from here, and a lead that exists keeps its own.
-_RESOLVE_LEAD = text(
-    "INSERT INTO ingest.lead AS lead (id, email, match_key, first_seen_at, last_seen_at, account_id) "
-    "VALUES (gen_random_uuid(), :email, :key, :at, :at, (SELECT id FROM ingest.account WHERE domain = :domain)) "
-    "ON CONFLICT (match_key) DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at, "
-    "account_id = coalesce(EXCLUDED.account_id, lead.account_id) "
-    "RETURNING id, account_id, (SELECT owner_id FROM ingest.account WHERE domain = :domain)"
-)
 _RESOLVE_LEAD_BATCH = text(
-    "INSERT INTO ingest.lead AS lead (id, email, match_key, first_seen_at, last_seen_at, account_id) "
-    "SELECT gen_random_uuid(), e, k, :at, :at, (SELECT a.id FROM ingest.account AS a WHERE a.domain = d) "
-    "FROM unnest(CAST(:emails AS varchar[]), CAST(:keys AS varchar[]), CAST(:domains AS varchar[])) "
-    "AS u(e, k, d) "
+    "INSERT INTO ingest.lead AS lead (id, email, match_key, phone, first_touch, first_seen_at, last_seen_at, "
+    "account_id) SELECT gen_random_uuid(), e, k, p, CAST(t AS jsonb), :at, :at, "
+    "(SELECT a.id FROM ingest.account AS a WHERE a.domain = d) "
+    "FROM unnest(CAST(:emails AS varchar[]), CAST(:keys AS varchar[]), CAST(:domains AS varchar[]), "
+    "CAST(:phones AS varchar[]), CAST(:touches AS text[])) AS u(e, k, d, p, t) "
     "ON CONFLICT (match_key) DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at, "
+    "phone = coalesce(EXCLUDED.phone, lead.phone), "
+    "first_touch = coalesce(lead.first_touch, EXCLUDED.first_touch), "
     "account_id = coalesce(EXCLUDED.account_id, lead.account_id) "
     "RETURNING match_key, id, account_id, "
-    "(SELECT a.owner_id FROM ingest.account AS a WHERE a.id = lead.account_id)"
+    "(SELECT a.owner_id FROM ingest.account AS a WHERE a.id = lead.account_id), first_touch"
 )
 _SUBMISSIONS_WITH_EVENTS = (
     "WITH stored AS (INSERT INTO ingest.submission (id, lead_id, form_id, source, event_id, "
-    "idempotency_key, request_hash, fields, received_at) SELECT gen_random_uuid(), l, f, src, ev, ik, rh, "
-    "CAST(j AS jsonb), ra FROM unnest(CAST(:s_leads AS uuid[]), "
+    "idempotency_key, request_hash, fields, touch, received_at) SELECT gen_random_uuid(), l, f, src, ev, ik, "
+    "rh, CAST(j AS jsonb), CAST(tc AS jsonb), ra FROM unnest(CAST(:s_leads AS uuid[]), "
     "CAST(:s_forms AS varchar[]), CAST(:s_sources AS varchar[]), CAST(:s_events AS uuid[]), "
     "CAST(:s_keys AS varchar[]), CAST(:s_hashes AS varchar[]), CAST(:s_fields AS text[]), "
-    "CAST(:s_received AS timestamptz[])) AS n(l, f, src, ev, ik, rh, j, ra) "
+    "CAST(:s_touches AS text[]), CAST(:s_received AS timestamptz[])) AS n(l, f, src, ev, ik, rh, j, tc, ra) "
     "ON CONFLICT (idempotency_key) DO NOTHING RETURNING event_id), staged AS ("
 )
 # Sorted keys, so concurrent batches lock the same leads in the same order (no deadlock).
@@ -144,12 +162,6 @@ _RESOLVE_LEADS = text(
     "ON CONFLICT (match_key) DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at "
     "RETURNING match_key, id"
 )
-_SUBMISSION_WITH_EVENTS = (
-    "WITH stored AS (INSERT INTO ingest.submission (id, lead_id, form_id, source, event_id, "
-    "idempotency_key, request_hash, fields, received_at) VALUES (gen_random_uuid(), :lead_id, :form_id, :source, "
-    ":submission_event_id, :idempotency_key, :request_hash, CAST(:fields AS jsonb), :received_at) "
-    "ON CONFLICT (idempotency_key) DO NOTHING RETURNING id) "
-)
 
 
 class SubmissionRepository:
@@ -159,36 +171,6 @@ class SubmissionRepository:
     async def by_idempotency_key(self, key: str) -> Submission | None:
         result = await self.session.execute(select(Submission).where(Submission.idempotency_key == key))
         return result.scalar_one_or_none()
-
-    async def add_with_events(
-        self,
-        *,
-        lead_id: uuid.UUID,
-        form_id: str,
-        source: str,
-        event_id: uuid.UUID,
-        idempotency_key: str | None,
-        request_hash: str,
-        fields: dict[str, Any],
-        received_at: datetime,
-        events: Sequence[Envelope],
-    ) -> bool:
-        """Insert the submission and stage its events in one statement; False, with nothing
-        stored or staged, when a concurrent request already took the idempotency key."""
-        statement = _SUBMISSION_WITH_EVENTS + insert_sql(outbox) + " WHERE EXISTS (SELECT FROM stored)"
-        params = {
-            "lead_id": lead_id,
-            "form_id": form_id,
-            "source": source,
-            "submission_event_id": event_id,
-            "idempotency_key": idempotency_key,
-            "request_hash": request_hash,
-            "fields": json.dumps(fields),
-            "received_at": received_at,
-            **outbox_columns(events),
-        }
-        staged = (await self.session.execute(sql_text(statement + " RETURNING id"), params)).first()
-        return staged is not None
 
     async def by_idempotency_keys(self, keys: Sequence[str]) -> dict[str, Submission]:
         if not keys:
@@ -222,6 +204,7 @@ class SubmissionRepository:
             "s_keys": [r.idempotency_key for r in rows],
             "s_hashes": [r.request_hash for r in rows],
             "s_fields": [json.dumps(r.fields) for r in rows],
+            "s_touches": [json.dumps(r.touch) if r.touch else None for r in rows],
             "s_received": [r.received_at for r in rows],
             **outbox_columns(events, traces),
         }

@@ -13,6 +13,7 @@ from pydantic import (
     ConfigDict,
     EmailStr,
     Field,
+    ValidationInfo,
     WithJsonSchema,
     field_validator,
     model_validator,
@@ -42,12 +43,18 @@ CANONICAL_FIELDS = (
 )
 
 
+NO_CONTACT_POINT = "a lead needs an email or a phone number (or, from an ad platform, its lead id)"
+# The validation context of a platform's lead (see `FormSubmissionCreate._reachable`).
+PLATFORM_LEAD = {"platform_lead_id": True}
+
+
 class FormSubmissionCreate(BaseModel):
-    """A form fill as a browser or a server posts it. Unknown fields are kept as attributes."""
+    """A form fill as a browser or a server posts it: an email, a phone number or both. Unknown
+    fields are kept as attributes."""
 
     model_config = ConfigDict(extra="allow", str_strip_whitespace=True)
 
-    email: EmailStr
+    email: EmailStr | None = None
     first_name: str | None = Field(default=None, max_length=200)
     last_name: str | None = Field(default=None, max_length=200)
     company: str | None = Field(default=None, max_length=300)
@@ -69,6 +76,14 @@ class FormSubmissionCreate(BaseModel):
         # Browsers post empty inputs as "", which means "not given", not "the empty string".
         return None if value == "" else value
 
+    @model_validator(mode="after")
+    def _reachable(self, info: ValidationInfo) -> FormSubmissionCreate:
+        # A platform's lead carries the platform's own lead id, which identifies it on its own.
+        identified = bool(info.context and info.context.get("platform_lead_id"))
+        if self.email is None and self.phone is None and not identified:
+            raise ValueError(NO_CONTACT_POINT)
+        return self
+
     def extra_fields(self) -> dict[str, str]:
         extras = self.model_extra or {}
         return {str(k): str(v)[:MAX_ATTRIBUTE_LENGTH] for k, v in extras.items() if v is not None}
@@ -77,6 +92,26 @@ class FormSubmissionCreate(BaseModel):
 class SubmissionAccepted(BaseModel):
     lead_id: uuid.UUID
     event_id: uuid.UUID
+
+
+class ValueTransform(BaseModel):
+    """How an incoming field's value is read before it is mapped, for forms built for another
+    system: a value table, then a boolean inversion, or a number range made one number."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    values: dict[str, str | int | bool | None] = Field(
+        default_factory=dict, description="A value table: incoming value -> the value Baton keeps."
+    )
+    invert: bool = Field(
+        default=False,
+        description="Read the value as a yes/no and keep its opposite (`emailOptOut=1` -> consent false).",
+    )
+    number_range: Literal["midpoint", "lower"] | None = Field(
+        default=None,
+        description="Read `50-200` as one number: the midpoint (125) or the lower bound (50). "
+        "`1000+` reads as 1000 either way.",
+    )
 
 
 class FormCreate(BaseModel):
@@ -106,6 +141,20 @@ class FormCreate(BaseModel):
     )
     honeypot_field: str | None = Field(
         default="_gotcha", max_length=100, description="A hidden input humans leave empty."
+    )
+    success_url: str | None = Field(
+        default=None,
+        max_length=2000,
+        pattern=r"^https?://",
+        description="Where a browser posting the form is sent (303) after its fill is accepted.",
+    )
+    allow_return_url: bool = Field(
+        default=False,
+        description="Send the browser to the post's own `retURL` (Salesforce Web-to-Lead's field) "
+        "instead; it must be on one of `allowed_origins` when those are set.",
+    )
+    value_transforms: dict[str, ValueTransform] = Field(
+        default_factory=dict, description="Incoming field name -> how its value is read."
     )
 
     @field_validator("allowed_origins")
@@ -251,6 +300,11 @@ class WebhookAccepted(BaseModel):
     not_fetched: list[LeadNotFetched] = Field(
         default_factory=list, description="Leads the platform's API refused for good, with the reason."
     )
+    quarantine_id: uuid.UUID | None = Field(
+        default=None,
+        description="Set when the delivery could not be mapped: it is kept whole, to be replayed "
+        "(POST /v1/quarantine/{id}/replay); answered 2xx so the platform does not retry it.",
+    )
 
 
 class ErasureRequest(BaseModel):
@@ -278,3 +332,64 @@ class AccountRead(AccountCreate):
 
     id: uuid.UUID
     created_at: datetime
+
+
+class QuarantinedDeliveryRead(BaseModel):
+    """An authenticated delivery that could not be mapped to a lead, kept whole."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    source: str = Field(description="The platform it came from (the webhook's provider).")
+    reason: str = Field(description="unmappable, invalid_fields or no_contact_point.")
+    detail: dict[str, Any] = Field(description="What could not be mapped: the message and field errors.")
+    body: str = Field(description="The raw body as received (UTF-8; undecodable bytes replaced).")
+    params: dict[str, str] = Field(description="The request parameters the platform's parser reads.")
+    received_at: datetime
+    replayed_at: datetime | None = None
+    lead_id: uuid.UUID | None = None
+    event_id: uuid.UUID | None = None
+
+    @field_validator("body", mode="before")
+    @classmethod
+    def _text(cls, value: Any) -> Any:
+        return value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+
+
+class QuarantineReplay(BaseModel):
+    """How to read the delivery this time: the mapping fixed since it was quarantined."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    field_map: dict[str, str] = Field(
+        default_factory=dict,
+        description="The platform's field name -> Baton field, applied on top of the provider's own "
+        "mapping (" + ", ".join(CANONICAL_FIELDS) + ").",
+    )
+
+
+class QuarantineReplayed(BaseModel):
+    id: uuid.UUID
+    status: Literal["replayed", "already_replayed"] = Field(
+        description="already_replayed: an earlier replay made the lead; this one changed nothing."
+    )
+    lead_id: uuid.UUID
+    event_id: uuid.UUID
+
+
+class ImportRowResult(BaseModel):
+    row: int = Field(description="The row's number in the file, its header not counted (first row: 1).")
+    status: Literal["created", "duplicate", "rejected"] = Field(
+        description="duplicate: an earlier import (or run) already brought this row; nothing new."
+    )
+    lead_id: uuid.UUID | None = None
+    event_id: uuid.UUID | None = Field(default=None, description="The `lead.ingested` announced (live mode).")
+    errors: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class ImportResult(BaseModel):
+    mode: Literal["live", "history"]
+    created: int
+    duplicates: int
+    rejected: int
+    rows: list[ImportRowResult]

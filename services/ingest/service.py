@@ -5,26 +5,25 @@ from __future__ import annotations
 
 import secrets
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.ingest.activities import stitch_visitor
 from services.ingest.activity_repository import ActivityRepository, VisitorRepository
 from services.ingest.cache import FormCache, SourceKey, SourceKeyCache, hash_api_key, uncached
 from services.ingest.errors import (
     FormNotFound,
-    IdempotencyKeyReused,
     LeadNotFound,
     OriginNotAllowed,
     SourceExists,
     SourceNotFound,
+    WebhookPayloadInvalid,
 )
-from services.ingest.identity import company_domain, match_key
-from services.ingest.intake import PreparedSubmission
-from services.ingest.models import Source, Submission, outbox
+from services.ingest.identity import match_key
+from services.ingest.intake import Accepted, PreparedSubmission
+from services.ingest.models import Source, outbox
 from services.ingest.normalize import map_fields, request_hash, to_ingested_payload
 from services.ingest.protection import HONEYPOT_TRIPPED, honeypot_tripped, origin_allowed
 from services.ingest.repository import (
@@ -45,21 +44,33 @@ from services.ingest.schemas import (
     SourceRead,
     SubmissionAccepted,
 )
-from shared.contracts import LeadErased, LeadErasedPayload, LeadIngested, LeadIngestedPayload, utc_now
-from shared.outbox import add_event, announce
+from shared.contracts import LeadErased, LeadErasedPayload, utc_now
+from shared.outbox import add_event
+from shared.problems import Problem
 
 PRODUCER = "ingest"
+RETURN_URL_FIELD = "retURL"
 API_KEY_PREFIX = "bk_"
 
 
-@dataclass(frozen=True)
-class Accepted:
-    answer: SubmissionAccepted
-    earlier: Submission | None = None
+class Intake(Protocol):
+    """Where every source's prepared submissions are stored, with the one intake use case
+    (`intake.accept_submissions`) in a transaction of its own: the group-committing writer
+    (`worker.py`)."""
 
-    @property
-    def duplicate(self) -> bool:
-        return self.earlier is not None
+    async def find_form(self, form_id: str) -> FormRead: ...
+
+    async def accepted_before(self, keys: Sequence[str]) -> dict[str, SubmissionAccepted]: ...
+
+    async def submit(self, prepared: PreparedSubmission) -> Accepted: ...
+
+    async def submit_all(self, group: Sequence[PreparedSubmission]) -> list[Accepted]: ...
+
+    async def submit_each(self, submissions: Sequence[PreparedSubmission]) -> list[Accepted | Problem]: ...
+
+    async def quarantine(
+        self, *, source: str, body: bytes, params: Mapping[str, str], problem: WebhookPayloadInvalid
+    ) -> uuid.UUID: ...
 
 
 async def save_form(session: AsyncSession, *, form: FormCreate, cache: FormCache | None = None) -> FormRead:
@@ -74,15 +85,9 @@ async def list_forms(session: AsyncSession) -> list[FormRead]:
     return [FormRead.model_validate(f) for f in await FormRepository(session).all()]
 
 
-async def get_form(session: AsyncSession, *, form_id: str) -> FormRead:
-    form = await FormRepository(session).get(form_id)
-    if form is None:
-        raise FormNotFound(f"no form {form_id!r}; configure it with POST /v1/forms")
-    return FormRead.model_validate(form)
-
-
 async def find_form(session: AsyncSession, *, form_id: str, forms: FormCache | None = None) -> FormRead:
-    """The form's configuration (from `forms` when cached), or 404."""
+    """The form's configuration (from `forms` when cached), or 404. (`GET /v1/forms/{id}` reads
+    it uncached.)"""
     form = await (forms or uncached()).get(session, form_id)
     if form is None:
         raise FormNotFound(f"no form {form_id!r}; configure it with POST /v1/forms")
@@ -111,7 +116,9 @@ def prepare_submission(
         HONEYPOT_TRIPPED.labels(form.id).inc()
         return SubmissionAccepted(lead_id=uuid.uuid4(), event_id=uuid.uuid4())
     fields = {k: v for k, v in fields.items() if k != form.honeypot_field}
-    submission = FormSubmissionCreate.model_validate(map_fields(fields, form.field_map, form.utm_fields))
+    submission = FormSubmissionCreate.model_validate(
+        map_fields(fields, form.field_map, form.utm_fields, form.value_transforms)
+    )
     stored = submission.model_dump(mode="json", exclude_none=True)
     payload = to_ingested_payload(
         form.id, submission, submitted_at=utc_now(), is_hand_raiser=form.is_hand_raiser
@@ -119,23 +126,52 @@ def prepare_submission(
     return PreparedSubmission(payload, idempotency_key, request_hash(form.id, stored), stored)
 
 
+@dataclass(frozen=True)
+class FormAnswer:
+    """A form post's answer, and where to send the browser that posted it (None: answer JSON)."""
+
+    accepted: SubmissionAccepted
+    redirect_to: str | None = None
+
+
+def return_url(form: FormRead, posted: object) -> str | None:
+    """Where a browser goes after posting `form`: the post's own `retURL` when the form allows it
+    (and, when the form names its origins, it points at one of them: never an open redirect),
+    else the form's success URL."""
+    if (
+        form.allow_return_url
+        and isinstance(posted, str)
+        and posted.startswith(("https://", "http://"))
+        and origin_allowed(form.allowed_origins, None, posted)
+    ):
+        return posted
+    return form.success_url
+
+
 async def submit_form(
-    session: AsyncSession,
+    intake: Intake,
     *,
     form_id: str,
     fields: dict[str, Any],
     idempotency_key: str | None,
     origin: str | None = None,
     referer: str | None = None,
-    forms: FormCache | None = None,
     check_origin: bool = True,
-) -> SubmissionAccepted:
-    """Accept a fill of a configured form in `session`: `prepare_submission`, then resolve the lead
-    and stage `lead.ingested` (plus the visitor's stitched activities) in the outbox. The same
+    browser: bool = False,
+) -> FormAnswer:
+    """Accept a fill of a configured form: `prepare_submission`, then the one intake use case
+    (`intake.accept_submissions`) through `intake`, which owns the transaction. The same
     idempotency key with the same body returns the first answer; with another body it is refused.
-    (The HTTP route hands prepared submissions to the `SubmissionWriter` instead.)"""
+    Raises pydantic's `ValidationError` for invalid fields.
+
+    `browser`: a browser's own form post, answered with a redirect where the form has somewhere
+    to send it (`return_url`). Salesforce Web-to-Lead's control field `retURL` is never kept as
+    lead data."""
+    form = await intake.find_form(form_id)
+    posted_return = fields.pop(RETURN_URL_FIELD, None)
+    redirect_to = return_url(form, posted_return) if browser else None
     prepared = prepare_submission(
-        await find_form(session, form_id=form_id, forms=forms),
+        form,
         fields=fields,
         idempotency_key=idempotency_key,
         origin=origin,
@@ -143,74 +179,8 @@ async def submit_form(
         check_origin=check_origin,
     )
     if isinstance(prepared, SubmissionAccepted):
-        return prepared
-    accepted = await accept_lead(
-        session,
-        payload=prepared.payload,
-        idempotency_key=idempotency_key,
-        digest=prepared.digest,
-        fields=prepared.fields,
-    )
-    if accepted.earlier is not None:
-        return _replay(accepted.earlier, prepared.digest)
-    return accepted.answer
-
-
-async def accept_lead(
-    session: AsyncSession,
-    *,
-    payload: LeadIngestedPayload,
-    idempotency_key: str | None,
-    digest: str,
-    fields: dict[str, Any],
-) -> Accepted:
-    """The path every source shares: resolve the lead by its match key, record the submission
-    under its idempotency key, stage `lead.ingested`, and stitch the visitor's past to the lead.
-
-    `earlier` is the first request's submission when the key was taken (by an earlier or a
-    concurrent request): then nothing was staged and `answer` is the first request's.
-    """
-    submissions = SubmissionRepository(session)
-    if idempotency_key is not None:
-        earlier = await submissions.by_idempotency_key(idempotency_key)
-        if earlier is not None:
-            return Accepted(_answer(earlier), earlier)
-    received_at = utc_now()
-    lead_id, account_id, owner_id = await LeadRepository(session).resolve(
-        email=payload.email,
-        match_key=match_key(payload.email),
-        domain=company_domain(payload.email),
-        seen_at=received_at,
-    )
-    if account_id is not None:
-        payload = payload.model_copy(update={"account_id": account_id, "account_owner_id": owner_id})
-    event = LeadIngested.new(lead_id=lead_id, payload=payload, producer=PRODUCER)
-    stored = await submissions.add_with_events(
-        lead_id=lead_id,
-        form_id=payload.form_id or payload.source,
-        source=payload.source,
-        event_id=event.event_id,
-        idempotency_key=idempotency_key,
-        request_hash=digest,
-        fields=fields,
-        received_at=received_at,
-        events=[event],
-    )
-    if not stored:
-        winner = await submissions.by_idempotency_key(idempotency_key or "")
-        assert winner is not None
-        return Accepted(_answer(winner), winner)
-    await announce(session, outbox)
-    if payload.visitor_id:
-        await stitch_visitor(
-            session,
-            visitor_id=payload.visitor_id,
-            lead_id=lead_id,
-            email=payload.email,
-            decision=f"{payload.source}_submission",
-            caused_by=event,
-        )
-    return Accepted(SubmissionAccepted(lead_id=lead_id, event_id=event.event_id))
+        return FormAnswer(prepared, redirect_to)
+    return FormAnswer((await intake.submit(prepared)).answer, redirect_to)
 
 
 async def erase_lead(session: AsyncSession, *, lead_id: uuid.UUID, reason: str) -> None:
@@ -295,13 +265,3 @@ async def source_for_key(
 ) -> SourceKey | None:
     """What this API key may do, if it belongs to a live source."""
     return await (keys or SourceKeyCache(ttl_s=0)).get(session, api_key)
-
-
-def _answer(submission: Submission) -> SubmissionAccepted:
-    return SubmissionAccepted(lead_id=submission.lead_id, event_id=submission.event_id)
-
-
-def _replay(earlier: Submission, digest: str) -> SubmissionAccepted:
-    if earlier.request_hash != digest:
-        raise IdempotencyKeyReused("this Idempotency-Key was already used with a different body")
-    return _answer(earlier)

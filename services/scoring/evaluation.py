@@ -29,7 +29,7 @@ class Profile(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    email: str
+    email: str | None = None
     first_name: str | None = None
     last_name: str | None = None
     company: str | None = None
@@ -45,7 +45,7 @@ class Profile(BaseModel):
 
     @property
     def email_domain(self) -> str:
-        return self.email.rpartition("@")[2].lower()
+        return (self.email or "").rpartition("@")[2].lower()
 
     def value_of(self, field: str) -> FieldValue:
         if field == "email_domain":

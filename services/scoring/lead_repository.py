@@ -31,7 +31,7 @@ class ProfileRecord(NamedTuple):
     """A profile as a merge left it: what scoring evaluates and what `lead.qualified` carries."""
 
     lead_id: uuid.UUID
-    email: str
+    email: str | None
     first_name: str | None
     last_name: str | None
     company: str | None
@@ -64,8 +64,12 @@ def _merge_sql() -> str:
         for name in PROFILE_FIELDS
     ]
     merged = [
-        f"{name} = CASE WHEN {newer} THEN t.{name} || excluded.{name} ELSE excluded.{name} || t.{name} END"
-        for name in ("utm", "attributes")
+        f"attributes = CASE WHEN {newer} THEN t.attributes || excluded.attributes "
+        "ELSE excluded.attributes || t.attributes END",
+        # The UTM tags are one touch: the latest submission that had any replaces them whole, so
+        # no tag of one touch lands on top of another's (issue 14).
+        "utm = CASE WHEN excluded.utm = '{}'::jsonb THEN t.utm "
+        f"WHEN t.utm = '{{}}'::jsonb OR {newer} THEN excluded.utm ELSE t.utm END",
     ]
     returned = ", ".join(f"t.{name}" for name in ProfileRecord._fields)
     return (

@@ -28,7 +28,7 @@ def _source(field: str, i: int) -> str:
     the fields: one attribute access per lead instead of one per field). Only names from the
     fixed set reach the source; a custom key is the constant `K{i}`."""
     if field == "email_domain":
-        return 'd["email"].rpartition("@")[2].lower()'  # `Profile.email_domain`, inlined
+        return '(d["email"] or "").rpartition("@")[2].lower()'  # `Profile.email_domain`, inlined
     mapping, dot, _ = field.partition(".")
     if dot and mapping in MAPPING_FIELDS:
         return f'd["{mapping}"].get(K{i})'

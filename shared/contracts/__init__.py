@@ -31,6 +31,7 @@ from shared.contracts.events import (
     RubricActivatedPayload,
     SlaBreached,
     SlaBreachedPayload,
+    Touch,
 )
 
 __all__ = [
@@ -64,6 +65,7 @@ __all__ = [
     "RubricActivatedPayload",
     "SlaBreached",
     "SlaBreachedPayload",
+    "Touch",
     "UndecodableEvent",
     "decode_event",
     "utc_now",

@@ -49,10 +49,30 @@ REASON_LABELS: dict[str, str] = {
 QualificationReason = Literal["threshold", "hand_raiser"]
 
 
+class Touch(Payload):
+    """One submission's attribution, kept whole: where that submission came from. A lead's
+    touches are never merged: one touch's tag never lands on top of another's."""
+
+    source: str | None = None
+    medium: str | None = None
+    campaign: str | None = None
+    term: str | None = None
+    content: str | None = None
+    click_ids: dict[str, str] = Field(
+        default_factory=dict, description="Ad click ids by name: gclid, fbclid, msclkid, li_fat_id..."
+    )
+    channel: str = Field(description="The submission's source: 'form', or a webhook provider name.")
+    form_id: str | None = None
+    occurred_at: datetime
+
+
 class LeadIngestedPayload(Payload):
     source: str = Field(description="Where the lead came from: 'form', or a webhook provider name.")
     form_id: str | None = None
-    email: str
+    email: str | None = Field(
+        default=None,
+        description="Null for a lead reachable only by phone, or known only by the platform's lead id.",
+    )
     first_name: str | None = None
     last_name: str | None = None
     company: str | None = None
@@ -81,6 +101,8 @@ class LeadIngestedPayload(Payload):
         default=None, description="The account the lead's company domain matched (free mail never does)."
     )
     account_owner_id: uuid.UUID | None = Field(default=None, description="That account's owner (a rep id).")
+    first_touch: Touch | None = Field(default=None, description="The lead's first submission's touch.")
+    latest_touch: Touch | None = Field(default=None, description="This submission's own touch.")
 
 
 class ActivityRecordedPayload(Payload):
@@ -121,7 +143,7 @@ class LeadScoredPayload(Payload):
 class LeadSnapshot(Payload):
     """What routing needs to know about a lead without asking another service."""
 
-    email: str
+    email: str | None = Field(default=None, description="Null for a lead reachable only by phone.")
     first_name: str | None = None
     last_name: str | None = None
     company: str | None = None

@@ -14,14 +14,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-import httpx
 import pytest
 
 from services.ingest.main import create_app
 from shared.contracts import LeadIngested
 from shared.db import Database
 from tests.conftest import Infra
-from tests.support.ingest import configure_form, ingest_client, staged
 from tests.integration.test_ingest_webhooks import (
     SECRET,
     FakePlatform,
@@ -34,6 +32,7 @@ from tests.integration.test_ingest_webhooks import (
     serve_platform,
     settings_for,
 )
+from tests.support.ingest import configure_form, ingest_client, staged
 
 SAMPLES = Path(__file__).parents[1] / "fixtures" / "platforms"
 
@@ -339,7 +338,6 @@ def google_name_and_phone() -> bytes:
     return json.dumps(payload).encode()
 
 
-@pytest.mark.xfail(reason="phone-only identity (ingest-core)", strict=True)
 async def test_google_ads_name_and_phone_lead_is_accepted(
     platform: FakePlatform, db: Database, settings_env: Infra
 ) -> None:
@@ -354,18 +352,3 @@ async def test_google_ads_name_and_phone_lead_is_accepted(
     assert (lead.phone, lead.first_name, lead.last_name) == ("+16505550123", "FirstName", "LastName")
     assert lead.utm["campaign"] == "50000000000"
     assert lead.submitted_at == datetime(2024, 9, 26, 12, 30, tzinfo=UTC)
-
-
-async def test_google_ads_name_and_phone_lead_is_refused_today_saying_why(
-    platform: FakePlatform, settings_env: Infra, db: Database
-) -> None:
-    """Until phone-only identity lands (ingest-core), the 422 names the missing email: delete this
-    test when the xfail above passes."""
-    async with ingest_client(create_app(settings_for(platform))) as http:
-        response: httpx.Response = await http.post(
-            "/v1/webhooks/google-ads",
-            content=google_name_and_phone(),
-            headers={"content-type": "application/json"},
-        )
-    assert response.status_code == 422
-    assert any(e["loc"][-1] == "email" for e in response.json()["errors"])

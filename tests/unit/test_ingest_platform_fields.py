@@ -13,14 +13,14 @@ from services.ingest.errors import WebhookPayloadInvalid
 from services.ingest.form_builders import unbounce_time, webflow_lead
 from services.ingest.labels import as_text, field_for_label
 from services.ingest.linkedin import linkedin_consent
-from services.ingest.platforms import Permanent, Transient, classify_graph_error
-from services.ingest.providers import PlatformLead, facebook_consent, google_ads_lead, typeform_lead
-from services.ingest.webhooks import (
+from services.ingest.platform_leads import (
     apply_field_map,
     coerce_fields,
     form_config_suffix,
     validated_submission,
 )
+from services.ingest.platforms import Permanent, Transient, classify_graph_error
+from services.ingest.providers import PlatformLead, facebook_consent, google_ads_lead, typeform_lead
 
 
 class TestTypeformDefinition:

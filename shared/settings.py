@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
@@ -29,6 +30,18 @@ class KafkaSettings(BaseSettings):
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None
     kafka_ssl_cafile: str | None = Field(default=None, description="CA bundle for the broker's TLS.")
+
+    @model_validator(mode="after")
+    def _kafka_login_is_complete(self) -> KafkaSettings:
+        # Caught at start-up with the variable's name, not as a refused login later.
+        protocol = self.kafka_security_protocol
+        if protocol.startswith("SASL_") and not (self.kafka_sasl_username and self.kafka_sasl_password):
+            raise ValueError(
+                f"BATON_KAFKA_SECURITY_PROTOCOL={protocol} needs BATON_KAFKA_SASL_USERNAME and BATON_KAFKA_SASL_PASSWORD"
+            )
+        if self.kafka_ssl_cafile and not Path(self.kafka_ssl_cafile).is_file():
+            raise ValueError(f"BATON_KAFKA_SSL_CAFILE {self.kafka_ssl_cafile!r} is not a readable file")
+        return self
 
     @property
     def kafka_security(self) -> KafkaSecurity:

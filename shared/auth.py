@@ -1,13 +1,13 @@
 """One authentication mechanism for every service: bearer JWTs carrying a role and ids.
 
 Development signs tokens with a shared HS256 secret (`baton up` issues them); production
-verifies tokens from an OIDC provider against its JWKS. Either way a request ends up with a
+verifies tokens from an OIDC provider against its JWKS, mapping the provider's claims
+(`shared/oidc.py`). Either way a request ends up with a
 `Principal`, and routes declare the roles they accept with `require_roles`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -20,6 +20,13 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
 
 from shared.contracts import utc_now
+from shared.oidc import (
+    ACCEPTED_ALGORITHMS,
+    ClaimMapping,
+    JwksKeySet,
+    SigningKeyUnavailable,
+    algorithm_fits_key,
+)
 from shared.problems import Problem
 from shared.settings import ServiceSettings
 
@@ -41,6 +48,8 @@ class Principal(BaseModel):
     role: Role
     rep_id: uuid.UUID | None = None
     source_id: str | None = None
+    # The verified email, by which a rep without a `rep_id` claim is matched to their rep record.
+    email: str | None = None
 
 
 class Unauthenticated(Problem):
@@ -82,44 +91,89 @@ def issue_token(
     return jwt.encode(claims, secret, algorithm="HS256")
 
 
+# When a token maps to several roles (a user in both `sales-managers` and `sales-reps`), the
+# most privileged one wins: a manager who is also listed as a rep acts as a manager.
+ROLE_PRECEDENCE = (Role.ADMIN, Role.MANAGER, Role.SALES, Role.MARKETING, Role.REP, Role.SOURCE)
+DEV_CLAIMS = ClaimMapping()
+
+
 class TokenVerifier:
+    """Turns a bearer token into a `Principal`: HS256 with the shared secret in development,
+    the provider's published asymmetric keys in `oidc` mode."""
+
     def __init__(self, settings: ServiceSettings) -> None:
         self.audience = settings.oidc_audience
+        self.leeway_s = settings.oidc_leeway_s if settings.auth_mode == "oidc" else 0
         self._secret = settings.jwt_secret.get_secret_value() if settings.jwt_secret else None
         self._issuer = DEV_ISSUER if settings.auth_mode == "hs256" else settings.oidc_issuer
-        self._jwks = (
-            jwt.PyJWKClient(settings.oidc_jwks_url, cache_keys=True, lifespan=600)
-            if settings.auth_mode == "oidc" and settings.oidc_jwks_url
+        self.keys = (
+            JwksKeySet(
+                issuer=settings.oidc_issuer,
+                jwks_url=settings.oidc_jwks_url,
+                min_refresh_interval_s=settings.oidc_jwks_min_refresh_interval_s,
+            )
+            if settings.auth_mode == "oidc" and settings.oidc_issuer
             else None
+        )
+        self.claims = (
+            ClaimMapping(
+                role_claim=settings.oidc_role_claim,
+                role_map=settings.oidc_role_map,
+                rep_id_claim=settings.oidc_rep_id_claim,
+                email_claim=settings.oidc_email_claim,
+            )
+            if self.keys is not None
+            else DEV_CLAIMS
         )
 
     async def verify(self, token: str) -> Principal:
         try:
-            if self._jwks is not None:
-                # PyJWKClient fetches over blocking HTTP (cached afterwards): keep it off the loop.
-                key: Any = (await asyncio.to_thread(self._jwks.get_signing_key_from_jwt, token)).key
-                algorithms = ["RS256", "ES256", "PS256"]
-            else:
-                key, algorithms = self._secret, ["HS256"]
+            key, algorithms = await self._key_for(token)
             claims = jwt.decode(
                 token,
                 key,
                 algorithms=algorithms,
                 audience=self.audience,
                 issuer=self._issuer,
+                leeway=self.leeway_s,
                 options={"require": ["exp", "sub"]},
             )
-        except jwt.PyJWTError as exc:
+        except (jwt.PyJWTError, SigningKeyUnavailable) as exc:
             raise Unauthenticated(f"invalid bearer token: {exc}") from exc
+        return self._principal(claims)
+
+    async def _key_for(self, token: str) -> tuple[Any, list[str]]:
+        if self.keys is None:
+            return self._secret, ["HS256"]
+        header = jwt.get_unverified_header(token)
+        algorithm = str(header.get("alg"))
+        if algorithm not in ACCEPTED_ALGORITHMS:
+            raise jwt.InvalidAlgorithmError(f"algorithm {algorithm!r} is not accepted")
+        kid = header.get("kid")
+        jwk = await self.keys.key_for(None if kid is None else str(kid))
+        if not algorithm_fits_key(algorithm, jwk):
+            raise jwt.InvalidAlgorithmError(f"algorithm {algorithm!r} does not fit key {kid!r}")
+        # Only the algorithm the key is for: the token cannot choose a weaker reading of the key.
+        return jwk.key, [algorithm]
+
+    def _principal(self, claims: dict[str, Any]) -> Principal:
+        names = self.claims.roles(claims) or (
+            [str(claims["role"])] if self.keys is None and "role" in claims else []
+        )
+        roles = {Role(name) for name in names if name in Role.__members__.values()}
+        role = next((r for r in ROLE_PRECEDENCE if r in roles), None)
+        if role is None:
+            raise Forbidden(f"token carries no valid Baton role in {self.claims.role_claim!r}: {names}")
         try:
             return Principal(
                 subject=str(claims["sub"]),
-                role=Role(str(claims.get(ROLE_CLAIM) or claims.get("role"))),
-                rep_id=claims.get("rep_id"),
-                source_id=claims.get("source_id"),
+                role=role,
+                rep_id=self.claims.rep_id(claims),
+                source_id=self.claims.source_id(claims),
+                email=self.claims.email(claims),
             )
         except ValueError as exc:
-            raise Forbidden(f"token carries no valid Baton role: {exc}") from exc
+            raise Forbidden(f"token carries an invalid id: {exc}") from exc
 
 
 _bearer = HTTPBearer(auto_error=False)

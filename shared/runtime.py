@@ -16,6 +16,7 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any, Protocol
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaConnectionError
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
@@ -27,6 +28,7 @@ from shared.api_docs import install_api_docs
 from shared.auth import TokenVerifier
 from shared.db import Database
 from shared.kafka import EventConsumer, EventHandler, create_producer
+from shared.kafka.security import diagnose_broker
 from shared.logging import configure_logging
 from shared.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from shared.outbox import OutboxRelay
@@ -37,6 +39,7 @@ from shared.tracing import configure_tracing
 
 log = logging.getLogger(__name__)
 
+BROKER_RETRY_INTERVAL_S = 10.0
 ReadinessCheck = Callable[[], Awaitable[None]]
 
 
@@ -75,44 +78,26 @@ class ServiceRuntime:
         self.relay: OutboxRelay | None = None
         self.consumer: EventConsumer | None = None
         self.consume = settings.consume
+        # Why the broker refused the last connection (None once connected), for /readyz.
+        self.broker_problem: str | None = None
+        self._broker_retry: asyncio.Task[None] | None = None
 
     @asynccontextmanager
     async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:
         s = self.settings
         self.db = Database(s.database_url, pool_size=s.database_pool_size, pre_ping=s.database_pre_ping)
         app.state.db = self.db
-        self.producer = create_producer(
-            s.kafka_bootstrap_servers, client_id=f"baton-{s.service_name}", security=s.kafka_security
-        )
-        await self.producer.start()
         try:
-            if self.outbox is not None:
-                self.relay = OutboxRelay(
-                    db=self.db,
-                    table=self.outbox,
-                    producer=self.producer,
-                    service=s.service_name,
-                    poll_interval_s=s.outbox_poll_interval_s,
-                    batch_size=s.outbox_batch_size,
-                )
-                await self.relay.start()
-            if self.handlers and self.consume:
-                if self.processed is None:
-                    raise RuntimeError("a consuming service needs its processed_event table")
-                self.consumer = EventConsumer(
-                    bootstrap_servers=s.kafka_bootstrap_servers,
-                    group_id=s.consumer_group,
-                    dead_letter_to=s.dead_letter_topic,
-                    handlers=self.handlers,
-                    db=self.db,
-                    processed_table=self.processed,
-                    max_attempts=s.consumer_max_attempts,
-                    retry_backoff_s=s.consumer_retry_backoff_s,
-                    session_timeout_ms=s.consumer_session_timeout_ms,
-                    fetch_max_wait_ms=s.consumer_fetch_max_wait_ms,
-                    security=s.kafka_security,
-                )
-                await self.consumer.start()
+            try:
+                await self._start_broker_side()
+            except KafkaConnectionError:
+                if self.producer is not None:
+                    raise
+                # A wrong CA, password or address is not fixed by restarting: serve, report why
+                # in /readyz and the log, and keep trying (a broker that is merely late comes up).
+                self.broker_problem = await diagnose_broker(s.kafka_bootstrap_servers, s.kafka_security)
+                log.error("runtime.broker_unavailable", extra={"reason": self.broker_problem})
+                self._broker_retry = asyncio.create_task(self._retry_broker_side())
             for name, factory in self.worker_factories.items():
                 self.workers[name] = worker = factory(self.db)
                 await worker.start()
@@ -123,15 +108,74 @@ class ServiceRuntime:
             log.info(f"{s.service_name}.started")
             yield
         finally:
+            if self._broker_retry is not None:
+                self._broker_retry.cancel()
+                await asyncio.gather(self._broker_retry, return_exceptions=True)
             for worker in reversed(list(self.workers.values())):
                 await _bounded(worker.stop(), "worker")
             if self.consumer is not None:
                 await self.consumer.stop()
             if self.relay is not None:
                 await _bounded(self.relay.stop(), "outbox_relay", timeout_s=20)
-            await _bounded(self.producer.stop(), "producer")
+            if self.producer is not None:
+                await _bounded(self.producer.stop(), "producer")
             await self.db.dispose()
             log.info(f"{s.service_name}.stopped")
+
+    async def _start_broker_side(self) -> None:
+        """The producer, then the relay and consumer that need it."""
+        s = self.settings
+        producer = create_producer(
+            s.kafka_bootstrap_servers, client_id=f"baton-{s.service_name}", security=s.kafka_security
+        )
+        try:
+            await producer.start()
+        except BaseException:
+            await _bounded(producer.stop(), "producer")
+            raise
+        self.producer = producer
+        assert self.db is not None
+        if self.outbox is not None:
+            self.relay = OutboxRelay(
+                db=self.db,
+                table=self.outbox,
+                producer=producer,
+                service=s.service_name,
+                poll_interval_s=s.outbox_poll_interval_s,
+                batch_size=s.outbox_batch_size,
+            )
+            await self.relay.start()
+        if self.handlers and self.consume:
+            if self.processed is None:
+                raise RuntimeError("a consuming service needs its processed_event table")
+            self.consumer = EventConsumer(
+                bootstrap_servers=s.kafka_bootstrap_servers,
+                group_id=s.consumer_group,
+                dead_letter_to=s.dead_letter_topic,
+                handlers=self.handlers,
+                db=self.db,
+                processed_table=self.processed,
+                max_attempts=s.consumer_max_attempts,
+                retry_backoff_s=s.consumer_retry_backoff_s,
+                session_timeout_ms=s.consumer_session_timeout_ms,
+                fetch_max_wait_ms=s.consumer_fetch_max_wait_ms,
+                security=s.kafka_security,
+            )
+            await self.consumer.start()
+
+    async def _retry_broker_side(self) -> None:
+        s = self.settings
+        while self.producer is None:
+            await asyncio.sleep(BROKER_RETRY_INTERVAL_S)
+            try:
+                await self._start_broker_side()
+            except KafkaConnectionError:
+                problem = await diagnose_broker(s.kafka_bootstrap_servers, s.kafka_security)
+                if problem != self.broker_problem:
+                    log.error("runtime.broker_unavailable", extra={"reason": problem})
+                self.broker_problem = problem
+        self.broker_problem = None
+        log.info("runtime.broker_connected")
 
     async def check_ready(self) -> dict[str, str]:
         checks: dict[str, str] = {}
@@ -142,9 +186,12 @@ class ServiceRuntime:
         except Exception as exc:
             checks["database"] = f"unavailable: {exc!r}"
         try:
-            assert self.producer is not None
+            if self.producer is None:
+                raise ConnectionError(self.broker_problem or "not connected yet")
             await asyncio.wait_for(self.producer.client.fetch_all_metadata(), 2)
             checks["broker"] = "ok"
+        except ConnectionError as exc:
+            checks["broker"] = f"unavailable: {exc}"
         except Exception as exc:
             checks["broker"] = f"unavailable: {exc!r}"
         if self.relay is not None:

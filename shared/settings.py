@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
@@ -12,6 +13,8 @@ from shared.kafka.security import KafkaSecurity
 
 PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "secret", "password", "dev"})
 MIN_SECRET_LENGTH = 32
+# The role names of `shared.auth.Role` (which imports these settings, hence the copy).
+BATON_ROLES = frozenset({"admin", "manager", "rep", "marketing", "sales", "source"})
 
 
 class KafkaSettings(BaseSettings):
@@ -27,6 +30,18 @@ class KafkaSettings(BaseSettings):
     kafka_sasl_username: str | None = None
     kafka_sasl_password: SecretStr | None = None
     kafka_ssl_cafile: str | None = Field(default=None, description="CA bundle for the broker's TLS.")
+
+    @model_validator(mode="after")
+    def _kafka_login_is_complete(self) -> KafkaSettings:
+        # Caught at start-up with the variable's name, not as a refused login later.
+        protocol = self.kafka_security_protocol
+        if protocol.startswith("SASL_") and not (self.kafka_sasl_username and self.kafka_sasl_password):
+            raise ValueError(
+                f"BATON_KAFKA_SECURITY_PROTOCOL={protocol} needs BATON_KAFKA_SASL_USERNAME and BATON_KAFKA_SASL_PASSWORD"
+            )
+        if self.kafka_ssl_cafile and not Path(self.kafka_ssl_cafile).is_file():
+            raise ValueError(f"BATON_KAFKA_SSL_CAFILE {self.kafka_ssl_cafile!r} is not a readable file")
+        return self
 
     @property
     def kafka_security(self) -> KafkaSecurity:
@@ -67,9 +82,43 @@ class ServiceSettings(KafkaSettings):
         default=None,
         description="Shared HS256 signing secret (development). At least 32 characters.",
     )
-    oidc_jwks_url: str | None = None
+    oidc_jwks_url: str | None = Field(
+        default=None,
+        description="The provider's JWKS; unset, it is read from the issuer's "
+        "`/.well-known/openid-configuration`.",
+    )
     oidc_issuer: str | None = None
     oidc_audience: str = "baton"
+    oidc_leeway_s: int = Field(
+        default=60,
+        ge=0,
+        le=300,
+        description="Clock skew tolerated between the provider and Baton on `exp`, `nbf` and `iat`.",
+    )
+    oidc_jwks_min_refresh_interval_s: float = Field(
+        default=30.0,
+        ge=0,
+        description="Least time between two JWKS fetches caused by tokens naming an unknown key "
+        "(a token with a made-up `kid` must not make Baton hammer the provider).",
+    )
+    oidc_role_claim: str = Field(
+        default="baton_role",
+        description="The claim carrying the role: a name or a dotted path, e.g. `groups`, `roles`, "
+        "`realm_access.roles`, `scp`. A list or space-separated string gives the most privileged role.",
+    )
+    oidc_role_map: dict[str, str] = Field(
+        default_factory=dict,
+        description="JSON mapping of the provider's group or role names to Baton roles, e.g. "
+        '`{"sales-managers": "manager", "sales-reps": "rep"}`.',
+    )
+    oidc_rep_id_claim: str = Field(
+        default="rep_id",
+        description="The claim carrying a rep's Baton id; a rep token without it is matched to "
+        "the rep record by the (verified) email claim.",
+    )
+    oidc_email_claim: str = Field(
+        default="email", description="The claim carrying the caller's email (Entra ID: `preferred_username`)."
+    )
 
     outbox_poll_interval_s: float = Field(
         default=0.5,
@@ -124,8 +173,15 @@ class ServiceSettings(KafkaSettings):
                     "BATON_JWT_SECRET must be set to a random string of at least "
                     f"{MIN_SECRET_LENGTH} characters (or set BATON_AUTH_MODE=oidc)"
                 )
-        elif not (self.oidc_jwks_url and self.oidc_issuer):
-            raise ValueError("BATON_AUTH_MODE=oidc needs BATON_OIDC_JWKS_URL and BATON_OIDC_ISSUER")
+        elif not self.oidc_issuer:
+            raise ValueError(
+                "BATON_AUTH_MODE=oidc needs BATON_OIDC_ISSUER (and BATON_OIDC_JWKS_URL unless discoverable)"
+            )
+        unknown = set(self.oidc_role_map.values()) - BATON_ROLES
+        if unknown:
+            raise ValueError(
+                f"BATON_OIDC_ROLE_MAP maps to unknown roles {sorted(unknown)}; roles are {sorted(BATON_ROLES)}"
+            )
         return self
 
     @property

@@ -174,7 +174,7 @@ async def get_drafts_under_review(
     summary="Propose a rubric from outcomes: a logistic model's points, per-rule evidence, a backtest",
 )
 async def create_proposal(
-    session: SessionDep, _: ReaderDep, where: FilterDep, body: ProposalCreate, settings: SettingsDep
+    session: SessionDep, principal: ReaderDep, where: FilterDep, body: ProposalCreate, settings: SettingsDep
 ) -> ProposalRead:
     version = body.version or _default_version(str(body.rubric.get("version", "rubric")))
     auto = AutoActivation(
@@ -191,6 +191,7 @@ async def create_proposal(
         policy=body.policy(),
         method=body.method,
         auto=auto,
+        actor=principal.subject,
     )
     return ProposalRead.of(tuning)
 

@@ -6,8 +6,9 @@ from fastapi import FastAPI
 
 from services.feedback import api, pages
 from services.feedback.consumers import build_handlers
-from services.feedback.models import outbox, processed_event
+from services.feedback.models import audit, outbox, processed_event
 from services.feedback.settings import FeedbackSettings
+from shared.audit_api import audit_router
 from shared.runtime import ServiceRuntime, create_service_app
 
 
@@ -18,5 +19,5 @@ def create_app(settings: FeedbackSettings | None = None) -> FastAPI:
         runtime,
         title="Baton feedback",
         description="Closed-loop reporting: one funnel both teams trust, and both sides of the SLA.",
-        routers=[api.router, pages.router],
+        routers=[api.router, pages.router, audit_router(audit)],
     )

@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Mapped, mapped_column
 
 from services.feedback.funnel import Stage
+from shared.audit import audit_table
 from shared.db import service_metadata
 from shared.outbox import outbox_table, processed_event_table
 
@@ -99,6 +100,7 @@ class LeadTouchpoint(Base):
 
 outbox = outbox_table(Base.metadata)
 processed_event = processed_event_table(Base.metadata)
+audit = audit_table(Base.metadata)
 
 
 # The column that records when a lead reached each funnel stage.

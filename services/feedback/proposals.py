@@ -10,10 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.feedback.activation import AutoActivation, Tuning, TuningMethod, activation_for
 from services.feedback.errors import RubricUnreadable
 from services.feedback.logistic import ModelProposal, backtest, propose_from_model
+from services.feedback.models import audit
 from services.feedback.readable import rubric_problems
 from services.feedback.repository import FactFilter, OutcomeRepository
 from services.feedback.service import observation
 from services.feedback.tuning import Policy, propose
+from shared.audit import record_change
 
 
 async def propose_rubric(
@@ -25,6 +27,7 @@ async def propose_rubric(
     policy: Policy,
     method: TuningMethod = "logistic",
     auto: AutoActivation | None = None,
+    actor: str,
 ) -> Tuning:
     """Evidence from the MQLs sales has judged and, past the minimum sample, a draft of `rubric`
     whose points come from a regularized logistic model (`logistic`) or from each rule's lift
@@ -48,7 +51,25 @@ async def propose_rubric(
             points = {r.rule_id: r.proposed_points for r in proposal.rules}
             tested = backtest(rubric, scored, judged, new_points=points, shift=shift)
         result = ModelProposal(proposal, backtest=tested)
-    return Tuning(method, result, activation_for(result, auto or AutoActivation()))
+    tuning = Tuning(method, result, activation_for(result, auto or AutoActivation()))
+    # Who asked for which draft, and whether it may skip the teams' review: a summary only (the
+    # evidence behind it is aggregate and recomputed on demand).
+    await record_change(
+        session,
+        audit,
+        actor=actor,
+        action="rubric.proposed",
+        object_type="rubric_proposal",
+        object_id=version,
+        after={
+            "method": method,
+            "from_version": str(rubric.get("version")),
+            "ready": result.proposal.ready,
+            "activation": tuning.activation.mode,
+            "reasons": list(tuning.activation.reasons),
+        },
+    )
+    return tuning
 
 
 def _field_error(problem: str) -> dict[str, Any]:

@@ -43,6 +43,11 @@ class RepRepository:
     async def get(self, rep_id: uuid.UUID) -> Rep | None:
         return await self.session.get(Rep, rep_id)
 
+    async def by_email(self, email: str) -> Rep | None:
+        """The rep with this email, compared case-insensitively (providers and people differ in case)."""
+        result = await self.session.execute(select(Rep).where(func.lower(Rep.email) == email.lower()))
+        return result.scalars().first()
+
     async def lock(self, rep_id: uuid.UUID) -> Rep | None:
         return await self.session.get(Rep, rep_id, with_for_update=True)
 

@@ -26,7 +26,7 @@ from services.scoring.errors import (
 )
 from services.scoring.evaluation import Evaluation
 from services.scoring.lead_repository import ActivityRecord, ActivityRepository, ProfileRepository
-from services.scoring.models import RescoreRun, RubricApproval, RubricRecord, Score, outbox
+from services.scoring.models import RescoreRun, RubricApproval, RubricRecord, Score, audit, outbox
 from services.scoring.records import PRODUCER
 from services.scoring.repository import (
     RescoreRepository,
@@ -36,6 +36,7 @@ from services.scoring.repository import (
 )
 from services.scoring.rubric import Rubric
 from services.scoring.schemas import ApprovalRead, RescoreProgress, RubricVersionRead, ShadowReport
+from shared.audit import record_change
 from shared.contracts import NO_LEAD, RubricActivated, RubricActivatedPayload, utc_now
 from shared.outbox import add_event
 
@@ -109,15 +110,37 @@ async def create_draft(
         updated_at=now,
     )
     await rubrics.add(record)
+    await record_change(
+        session,
+        audit,
+        actor=author,
+        action="rubric.drafted",
+        object_type="rubric",
+        object_id=draft.version,
+        after={"status": "draft", "document": record.document},
+    )
     return _read(record, [], include_document=True)
 
 
-async def update_draft(session: AsyncSession, *, version: str, draft: Rubric) -> RubricVersionRead:
+async def update_draft(
+    session: AsyncSession, *, version: str, draft: Rubric, actor: str
+) -> RubricVersionRead:
     """Replace a draft's document; approvals given to the old text are withdrawn."""
     rubrics = RubricRepository(session)
     record = await _draft_for_update(rubrics, version)
     if draft.version != version:
         raise RubricVersionMismatch(f"the document's version {draft.version!r} must be {version!r}")
+    withdrawn = _approved_by((await rubrics.approvals([version]))[version])
+    await record_change(
+        session,
+        audit,
+        actor=actor,
+        action="rubric.edited",
+        object_type="rubric",
+        object_id=version,
+        before={"document": record.document, "approved_by": withdrawn},
+        after={"document": draft.model_dump(mode="json"), "approved_by": {}},
+    )
     record.document = draft.model_dump(mode="json")
     record.updated_at = utc_now()
     await rubrics.clear_approvals(version)
@@ -128,12 +151,23 @@ async def update_draft(session: AsyncSession, *, version: str, draft: Rubric) ->
 async def approve(session: AsyncSession, *, version: str, team: Team, approver: str) -> RubricVersionRead:
     rubrics = RubricRepository(session)
     record = await _draft_for_update(rubrics, version)
+    before = _approved_by((await rubrics.approvals([version]))[version])
     await rubrics.approve(version, team=team, approver=approver, at=utc_now())
     approvals = (await rubrics.approvals([version]))[version]
+    await record_change(
+        session,
+        audit,
+        actor=approver,
+        action="rubric.approved",
+        object_type="rubric",
+        object_id=version,
+        before={"approved_by": before},
+        after={"approved_by": _approved_by(approvals)},
+    )
     return _read(record, approvals, include_document=False)
 
 
-async def activate(session: AsyncSession, *, version: str) -> RubricVersionRead:
+async def activate(session: AsyncSession, *, version: str, actor: str) -> RubricVersionRead:
     """Make an approved draft the active rubric and start re-scoring every known lead."""
     rubrics = RubricRepository(session)
     record = await _draft_for_update(rubrics, version)
@@ -150,6 +184,16 @@ async def activate(session: AsyncSession, *, version: str) -> RubricVersionRead:
     await rubrics.retire_active(at=now)
     record.status, record.activated_at, record.updated_at = "active", now, now
     await session.flush()
+    await record_change(
+        session,
+        audit,
+        actor=actor,
+        action="rubric.activated",
+        object_type="rubric",
+        object_id=version,
+        before={"status": "draft", "active_version": previous[0] if previous else None},
+        after={"status": "active", "active_version": version, "approved_by": _approved_by(approvals)},
+    )
     await add_event(
         session,
         outbox,
@@ -182,10 +226,21 @@ async def activate(session: AsyncSession, *, version: str) -> RubricVersionRead:
     return read
 
 
-async def set_shadow(session: AsyncSession, *, version: str, enabled: bool) -> RubricVersionRead:
+async def set_shadow(session: AsyncSession, *, version: str, enabled: bool, actor: str) -> RubricVersionRead:
     """Start or stop scoring live traffic with a draft, alongside the active rubric."""
     rubrics = RubricRepository(session)
     record = await _draft_for_update(rubrics, version)
+    if record.shadow != enabled:
+        await record_change(
+            session,
+            audit,
+            actor=actor,
+            action="rubric.shadow_started" if enabled else "rubric.shadow_stopped",
+            object_type="rubric",
+            object_id=version,
+            before={"shadow": record.shadow},
+            after={"shadow": enabled},
+        )
     record.shadow = enabled
     await session.flush()
     return _read(record, (await rubrics.approvals([version]))[version], include_document=False)
@@ -312,6 +367,10 @@ def _unchanged(previous: Score | None, evaluation: Evaluation) -> bool:
         previous.grade,
         previous.is_mql,
     ) == (evaluation.rubric_version, evaluation.score, evaluation.grade, evaluation.is_mql)
+
+
+def _approved_by(approvals: list[RubricApproval]) -> dict[str, str]:
+    return {approval.team: approval.approver for approval in approvals}
 
 
 def _missing(approvals: list[RubricApproval]) -> list[str]:

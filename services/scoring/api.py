@@ -150,9 +150,9 @@ async def read_rubric_version(_: Reader, version: str, session: SessionDep) -> R
 
 @router.put("/rubrics/{version}", summary="Edit a draft; withdraws its approvals", openapi_extra=_draft_body)
 async def update_rubric(
-    _: RubricAuthor, version: str, draft: DraftDep, session: SessionDep
+    principal: RubricAuthor, version: str, draft: DraftDep, session: SessionDep
 ) -> RubricVersionRead:
-    return await agreement.update_draft(session, version=version, draft=draft)
+    return await agreement.update_draft(session, version=version, draft=draft, actor=principal.subject)
 
 
 @router.post(
@@ -168,20 +168,20 @@ async def approve_rubric(approver: Approver, version: str, session: SessionDep) 
     "/rubrics/{version}/activate",
     summary="Activate a draft both teams approved; re-scores every known lead in the background",
 )
-async def activate_rubric(_: RubricAuthor, version: str, session: SessionDep) -> RubricVersionRead:
-    return await agreement.activate(session, version=version)
+async def activate_rubric(principal: RubricAuthor, version: str, session: SessionDep) -> RubricVersionRead:
+    return await agreement.activate(session, version=version, actor=principal.subject)
 
 
 @router.put(
     "/rubrics/{version}/shadow", summary="Score live traffic with a draft, alongside the active rubric"
 )
-async def start_shadow(_: RubricAuthor, version: str, session: SessionDep) -> RubricVersionRead:
-    return await agreement.set_shadow(session, version=version, enabled=True)
+async def start_shadow(principal: RubricAuthor, version: str, session: SessionDep) -> RubricVersionRead:
+    return await agreement.set_shadow(session, version=version, enabled=True, actor=principal.subject)
 
 
 @router.delete("/rubrics/{version}/shadow", summary="Stop scoring live traffic with a draft")
-async def stop_shadow(_: RubricAuthor, version: str, session: SessionDep) -> RubricVersionRead:
-    return await agreement.set_shadow(session, version=version, enabled=False)
+async def stop_shadow(principal: RubricAuthor, version: str, session: SessionDep) -> RubricVersionRead:
+    return await agreement.set_shadow(session, version=version, enabled=False, actor=principal.subject)
 
 
 @router.get("/rubrics/{version}/shadow", summary="A shadowing draft's would-be MQLs next to the real ones")

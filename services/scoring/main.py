@@ -9,10 +9,11 @@ from fastapi import FastAPI
 from services.scoring import api
 from services.scoring.agreement import ActiveRubric
 from services.scoring.consumers import build_handlers
-from services.scoring.models import outbox, processed_event
+from services.scoring.models import audit, outbox, processed_event
 from services.scoring.rubric import Rubric, load_rubric
 from services.scoring.settings import ScoringSettings
 from services.scoring.worker import RescoreWorker
+from shared.audit_api import audit_router
 from shared.db import Database
 from shared.runtime import ServiceRuntime, create_service_app, publish_schemas
 
@@ -46,7 +47,7 @@ def create_app(settings: ScoringSettings | None = None) -> FastAPI:
         title="Baton scoring",
         description="Scores leads against the rubric marketing and sales signed; `lead.ingested` in, "
         "`lead.scored` and `lead.qualified` out.",
-        routers=[api.router],
+        routers=[api.router, audit_router(audit)],
     )
     app.state.active_rubric = active
     publish_schemas(app, Rubric)

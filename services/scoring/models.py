@@ -22,6 +22,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from shared.audit import audit_table
 from shared.db import service_metadata
 from shared.outbox import outbox_table, processed_event_table
 
@@ -182,3 +183,4 @@ class ShadowScore(Base):
 
 outbox = outbox_table(Base.metadata)
 processed_event = processed_event_table(Base.metadata)
+audit = audit_table(Base.metadata)

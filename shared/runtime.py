@@ -27,6 +27,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from shared.auth import TokenVerifier
 from shared.db import Database
 from shared.kafka import EventConsumer, EventHandler, create_producer
+from shared.kafka.producer import start_when_reachable, try_start
 from shared.logging import configure_logging
 from shared.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from shared.outbox import OutboxRelay
@@ -37,6 +38,12 @@ from shared.tracing import configure_tracing
 log = logging.getLogger(__name__)
 
 ReadinessCheck = Callable[[], Awaitable[None]]
+# A readiness probe times out after 3 s in the chart: both checks run side by side within it.
+PROBE_TIMEOUT_S = 2.0
+# States of these parts show in /readyz but do not take the pod out of its Service: the outbox
+# absorbs a broker outage, and consuming needs no HTTP traffic.
+BROKER_PARTS = frozenset({"broker", "consumer"})
+WAITING_ON_BROKER = frozenset({"connecting", "unavailable", "joining group"})
 
 
 class BackgroundWorker(Protocol):
@@ -74,16 +81,35 @@ class ServiceRuntime:
         self.relay: OutboxRelay | None = None
         self.consumer: EventConsumer | None = None
         self.consume = settings.consume
+        self.producer_connected = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._connecting: asyncio.Task[None] | None = None
 
     @asynccontextmanager
     async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:
         s = self.settings
-        self.db = Database(s.database_url, pool_size=s.database_pool_size, pre_ping=s.database_pre_ping)
+        self.db = Database(
+            s.database_url,
+            pool_size=s.database_pool_size,
+            max_overflow=s.database_max_overflow,
+            pre_ping=s.database_pre_ping,
+            pgbouncer=s.database_pgbouncer,
+        )
         app.state.db = self.db
         self.producer = create_producer(
             s.kafka_bootstrap_servers, client_id=f"baton-{s.service_name}", security=s.kafka_security
         )
-        await self.producer.start()
+        # Nothing here waits for the broker: without one the service still starts, serves its
+        # API and fills its outbox, and the producer and consumer connect once it appears.
+        if await try_start(self.producer):
+            self.producer_connected.set()
+        else:
+            self._connecting = asyncio.create_task(
+                start_when_reachable(
+                    self.producer, connected=self.producer_connected, stopping=self._stopping
+                ),
+                name=f"producer-connect:{s.service_name}",
+            )
         try:
             if self.outbox is not None:
                 self.relay = OutboxRelay(
@@ -93,6 +119,8 @@ class ServiceRuntime:
                     service=s.service_name,
                     poll_interval_s=s.outbox_poll_interval_s,
                     batch_size=s.outbox_batch_size,
+                    producer_connected=self.producer_connected,
+                    listen=not s.database_pgbouncer,
                 )
                 await self.relay.start()
             if self.handlers and self.consume:
@@ -122,30 +150,33 @@ class ServiceRuntime:
             log.info(f"{s.service_name}.started")
             yield
         finally:
-            for worker in reversed(list(self.workers.values())):
-                await _bounded(worker.stop(), "worker")
-            if self.consumer is not None:
-                await self.consumer.stop()
-            if self.relay is not None:
-                await _bounded(self.relay.stop(), "outbox_relay", timeout_s=20)
-            await _bounded(self.producer.stop(), "producer")
-            await self.db.dispose()
+            await self._stop_all(StopBudget(s.stop_seconds))
             log.info(f"{s.service_name}.stopped")
 
+    async def _stop_all(self, budget: StopBudget) -> None:
+        """Stop in reverse order of start, each step within its share of the shutdown budget."""
+        self._stopping.set()
+        if self._connecting is not None:
+            await asyncio.gather(self._connecting, return_exceptions=True)
+        for worker in reversed(list(self.workers.values())):
+            await _bounded(worker.stop(), "worker", timeout_s=budget.share(0.15 / max(1, len(self.workers))))
+        if self.consumer is not None:
+            # Commit and LeaveGroup: a member killed before it leaves holds its partitions until
+            # the session timeout, and every rollout would wait that out.
+            await self.consumer.stop(timeout_s=budget.share(0.4))
+        if self.relay is not None:
+            timeout_s = budget.share(0.75)
+            await _bounded(self.relay.stop(timeout_s=timeout_s), "outbox_relay", timeout_s=timeout_s + 1)
+        if self.producer is not None:
+            await _bounded(self.producer.stop(), "producer", timeout_s=budget.share(0.9))
+        if self.db is not None:
+            await _bounded(self.db.dispose(), "database", timeout_s=max(budget.remaining, 1.0))
+
     async def check_ready(self) -> dict[str, str]:
-        checks: dict[str, str] = {}
-        try:
-            assert self.db is not None
-            await asyncio.wait_for(self.db.ping(), 2)
-            checks["database"] = "ok"
-        except Exception as exc:
-            checks["database"] = f"unavailable: {exc!r}"
-        try:
-            assert self.producer is not None
-            await asyncio.wait_for(self.producer.client.fetch_all_metadata(), 2)
-            checks["broker"] = "ok"
-        except Exception as exc:
-            checks["broker"] = f"unavailable: {exc!r}"
+        """Each part's state. Only the database and the process's own tasks decide readiness
+        (`READINESS_BLOCKERS`): without a broker the API still takes work into the outbox."""
+        database, broker = await asyncio.gather(self._database_state(), self._broker_state())
+        checks = {"database": database, "broker": broker}
         if self.relay is not None:
             checks["outbox_relay"] = "ok" if self.relay.healthy else "stopped"
         if self.consumer is not None:
@@ -154,11 +185,59 @@ class ServiceRuntime:
                 checks["consumer"] = "stopped"
             elif stuck_for is not None:
                 checks["consumer"] = f"stuck: one pass has run for {stuck_for:.0f} s"
+            elif not self.consumer.connected:
+                checks["consumer"] = "connecting"
             else:
                 checks["consumer"] = "ok" if self.consumer.has_partitions else "joining group"
         for name, worker in self.workers.items():
             checks[name] = "ok" if worker.healthy else "stopped"
         return checks
+
+    async def _database_state(self) -> str:
+        try:
+            assert self.db is not None
+            await asyncio.wait_for(self.db.ping(), PROBE_TIMEOUT_S)
+        except Exception as exc:
+            # The reason goes to the log only: /readyz answers anyone who reaches the port.
+            log.warning("runtime.database_unavailable", extra={"error": repr(exc)})
+            return "unavailable"
+        return "ok"
+
+    async def _broker_state(self) -> str:
+        if self.producer is None or not self.producer_connected.is_set():
+            return "connecting"
+        try:
+            await asyncio.wait_for(self.producer.client.fetch_all_metadata(), PROBE_TIMEOUT_S)
+        except Exception as exc:
+            log.warning("runtime.broker_unavailable", extra={"error": repr(exc)})
+            return "unavailable"
+        return "ok"
+
+
+def readiness(checks: Mapping[str, str]) -> tuple[str, int]:
+    """`/readyz`'s status and code: "ready" (200) when every part is ok, "degraded" (200) when
+    only the broker or the consumer's link to it is missing, "unavailable" (503) otherwise."""
+    if all(state == "ok" for state in checks.values()):
+        return "ready", 200
+    for name, state in checks.items():
+        if state != "ok" and not (name in BROKER_PARTS and state in WAITING_ON_BROKER):
+            return "unavailable", 503
+    return "degraded", 200
+
+
+class StopBudget:
+    """The seconds left for the lifespan's stops; each step takes a share of what is left."""
+
+    def __init__(self, seconds: float) -> None:
+        self.deadline = time.monotonic() + seconds
+
+    @property
+    def remaining(self) -> float:
+        return max(0.0, self.deadline - time.monotonic())
+
+    def share(self, fraction: float) -> float:
+        # At least a moment, so a step past the deadline still gets its chance to finish cleanly.
+        return max(0.5, self.remaining * fraction)
 
 
 async def _bounded(action: Awaitable[None], step: str, *, timeout_s: float = 15.0) -> None:
@@ -215,14 +294,15 @@ def _operations_router(runtime: ServiceRuntime) -> APIRouter:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @router.get("/readyz", summary="Readiness: database and broker reachable, workers running")
+    @router.get(
+        "/readyz",
+        summary="Readiness: the service can accept work (database reachable, its tasks running); "
+        "the broker's state is reported, and a missing broker only makes it `degraded`",
+    )
     async def readyz() -> JSONResponse:
         checks = await runtime.check_ready()
-        ready = all(v == "ok" for v in checks.values())
-        return JSONResponse(
-            {"status": "ready" if ready else "unavailable", "checks": checks},
-            status_code=200 if ready else 503,
-        )
+        status, code = readiness(checks)
+        return JSONResponse({"status": status, "checks": checks}, status_code=code)
 
     @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
     async def metrics() -> Response:

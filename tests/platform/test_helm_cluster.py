@@ -258,6 +258,13 @@ class TestMonitoring:
         for deployment in rendered.of_kind("Deployment"):
             assert f'absent(up{{namespace="{NAMESPACE}",service="{deployment["metadata"]["name"]}"}})' in expr
 
+    def test_broker_side_lag_covers_every_consumer_group(self, rendered: Rendered) -> None:
+        (rules,) = rendered.of_kind("PrometheusRule")
+        alerts = {rule["alert"]: rule for group in rules["spec"]["groups"] for rule in group["rules"]}
+        expr = alerts["BatonBrokerLagGrowing"]["expr"]
+        (groups,) = re.findall(r'kafka_consumergroup_lag\{consumergroup=~"([^"]+)"\}', expr)
+        assert set(groups.split("|")) == {"baton-scoring", "baton-routing", "baton-feedback"}
+
     def test_monitors_carry_the_labels_prometheus_selects_on(self, rendered: Rendered) -> None:
         values = _values(rendered)
         (monitor,) = rendered.of_kind("ServiceMonitor")

@@ -238,10 +238,9 @@ class OutboxRelay:
         producer_connected: asyncio.Event | None = None,
         listen: bool = True,
     ) -> None:
-        """`producer_connected`, when given, is set once `producer` reached the broker: until then
-        the outbox only fills (a service starts without a broker). `listen=False` leaves out the
-        LISTEN connection (PgBouncer in transaction mode cannot hold one): the relay is then
-        woken by its own process's commits and otherwise polls."""
+        """`producer_connected` is set once `producer` reached the broker; until then the outbox
+        only fills. `listen=False` leaves out LISTEN (PgBouncer in transaction mode cannot hold
+        it): the relay is then woken by its own process's commits, and otherwise polls."""
         self.db = db
         self.producer_connected = producer_connected
         self.listen = listen

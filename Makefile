@@ -18,6 +18,7 @@ up: $(STAMP)
 
 test: $(STAMP)
 	scripts/ensure-chromium
+	scripts/ensure-pgbouncer
 	$(BIN)/pytest
 
 test-fast: $(STAMP)

@@ -27,6 +27,8 @@ def _up(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from shared.settings import ShutdownSettings
+
     uvicorn.run(
         service(args.service).app_factory,
         factory=True,
@@ -34,7 +36,9 @@ def _serve(args: argparse.Namespace) -> int:
         port=args.port,
         log_config=None,
         access_log=False,
-        timeout_graceful_shutdown=20,
+        # The first share of the shutdown budget the app and the chart share; the lifespan's
+        # stops take the rest.
+        timeout_graceful_shutdown=max(1, round(ShutdownSettings().drain_seconds)),
         # Behind an ingress, the client's address and scheme come from X-Forwarded-* headers, which
         # are trusted only from these addresses (rate limits and signed URLs depend on it).
         proxy_headers=True,

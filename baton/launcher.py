@@ -233,9 +233,11 @@ class Launcher:
                         return False
                 for name, url in list(pending.items()):
                     try:
-                        if client.get(f"{url}/readyz").status_code == 200:
+                        # 200 also means "degraded" (serving without the broker): `baton up`
+                        # waits for every part, consumers in their groups included.
+                        if client.get(f"{url}/readyz").json().get("status") == "ready":
                             pending.pop(name)
-                    except httpx.HTTPError:
+                    except (httpx.HTTPError, ValueError):
                         pass
                 time.sleep(0.2)
         if pending:

@@ -46,9 +46,9 @@ async def wait_ready(
         while pending and time.perf_counter() < deadline:
             for name in list(pending):
                 try:
-                    if (await client.get(f"{baton.url(name)}/readyz")).status_code == 200:
+                    if (await client.get(f"{baton.url(name)}/readyz")).json().get("status") == "ready":
                         pending.discard(name)
-                except httpx.HTTPError:
+                except (httpx.HTTPError, ValueError):
                     pass
             await asyncio.sleep(0.2)
     return None if pending else round(time.perf_counter() - since, 2)

@@ -120,9 +120,9 @@ def _wait_ready(port: int, timeout_s: float = 60) -> None:
     while time.monotonic() < deadline:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=2) as response:
-                if response.status == 200:
+                if json.loads(response.read()).get("status") == "ready":
                     return
-        except OSError:
+        except (OSError, ValueError):
             pass
         time.sleep(0.3)
     raise RuntimeError(f"ingest on port {port} did not become ready")

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import functools
+import uuid
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import Final
+from typing import Any, Final
 
 from sqlalchemy import MetaData, TextClause, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
@@ -26,6 +27,19 @@ def sql_text(statement: str) -> TextClause:
     return text(statement)
 
 
+def pgbouncer_connect_args() -> dict[str, Any]:
+    """asyncpg options for PgBouncer in transaction mode, where consecutive transactions of one
+    client connection may run on different server connections: no statement is kept prepared
+    (neither asyncpg's cache nor SQLAlchemy's), and the statements the driver still prepares get
+    names no other client uses. (PgBouncer 1.21+ with `max_prepared_statements` tracks prepared
+    statements itself and needs none of this.)"""
+    return {
+        "statement_cache_size": 0,
+        "prepared_statement_cache_size": 0,
+        "prepared_statement_name_func": lambda: f"__asyncpg_{uuid.uuid4()}__",
+    }
+
+
 def service_metadata(schema: str) -> MetaData:
     """Metadata for one service: its own Postgres schema and the explicit constraint names."""
     return MetaData(schema=schema, naming_convention=NAMING_CONVENTION)
@@ -39,15 +53,21 @@ class Database:
         url: str,
         *,
         pool_size: int = 10,
+        max_overflow: int | None = None,
         pre_ping: bool = True,
+        pgbouncer: bool = False,
         server_settings: Mapping[str, str] | None = None,
     ) -> None:
         # `server_settings` are session parameters set on every connection (e.g. lock_timeout).
-        connect_args = {"server_settings": dict(server_settings)} if server_settings else {}
+        connect_args: dict[str, Any] = {"server_settings": dict(server_settings)} if server_settings else {}
+        if pgbouncer:
+            connect_args.update(pgbouncer_connect_args())
         self.engine: AsyncEngine = create_async_engine(
             url,
             pool_size=pool_size,
-            max_overflow=pool_size,
+            # At most pool_size + max_overflow connections per process: the connection budget
+            # (deploy/README.md) multiplies this by the replicas.
+            max_overflow=pool_size if max_overflow is None else max_overflow,
             pool_pre_ping=pre_ping,
             connect_args=connect_args,
         )

@@ -235,8 +235,15 @@ class OutboxRelay:
         service: str,
         poll_interval_s: float = 0.5,
         batch_size: int = 500,
+        producer_connected: asyncio.Event | None = None,
+        listen: bool = True,
     ) -> None:
+        """`producer_connected` is set once `producer` reached the broker; until then the outbox
+        only fills. `listen=False` leaves out LISTEN (PgBouncer in transaction mode cannot hold
+        it): the relay is then woken by its own process's commits, and otherwise polls."""
         self.db = db
+        self.producer_connected = producer_connected
+        self.listen = listen
         self.table = table
         self.producer = producer
         self.service = service
@@ -258,7 +265,8 @@ class OutboxRelay:
         )
 
     async def start(self) -> None:
-        await self._listen()
+        if self.listen:
+            await self._listen()
         self._task = asyncio.create_task(self._run(), name=f"outbox-relay:{self.service}")
         _local_relays.setdefault(self.channel, set()).add(self)
 
@@ -266,14 +274,14 @@ class OutboxRelay:
         """Something was committed to the outbox: publish it now, not at the next poll."""
         self._wake.set()
 
-    async def stop(self) -> None:
-        """Publish what is already committed, then stop."""
+    async def stop(self, timeout_s: float = 15.0) -> None:
+        """Publish what is already committed (for up to `timeout_s`), then stop."""
         _local_relays.get(self.channel, set()).discard(self)
         self._stopping.set()
         self._wake.set()
         if self._task is not None:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(self._task), 15)
+                await asyncio.wait_for(asyncio.shield(self._task), timeout_s)
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
         if self._listen_conn is not None:
@@ -294,7 +302,20 @@ class OutboxRelay:
         except Exception as exc:  # polling still delivers everything, only later
             log.warning("outbox.listen_failed", extra={"error": repr(exc)})
 
+    async def _until_connected(self) -> bool:
+        """Wait for the producer's first connection; False if the relay is stopped first."""
+        if self.producer_connected is None:
+            return True
+        connected = asyncio.create_task(self.producer_connected.wait())
+        stopping = asyncio.create_task(self._stopping.wait())
+        await asyncio.wait({connected, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        for waiter in (connected, stopping):
+            waiter.cancel()
+        return self.producer_connected.is_set()
+
     async def _run(self) -> None:
+        if not await self._until_connected():
+            return
         passes = 0
         while True:
             try:

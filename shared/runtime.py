@@ -16,7 +16,6 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any, Protocol
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaConnectionError
 from fastapi import APIRouter, Depends, FastAPI, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
@@ -28,6 +27,7 @@ from shared.api_docs import install_api_docs
 from shared.auth import TokenVerifier
 from shared.db import Database
 from shared.kafka import EventConsumer, EventHandler, create_producer
+from shared.kafka.producer import start_when_reachable, try_start
 from shared.kafka.security import diagnose_broker
 from shared.logging import configure_logging
 from shared.metrics import HTTP_LATENCY, HTTP_REQUESTS
@@ -39,8 +39,15 @@ from shared.tracing import configure_tracing
 
 log = logging.getLogger(__name__)
 
-BROKER_RETRY_INTERVAL_S = 10.0
 ReadinessCheck = Callable[[], Awaitable[None]]
+# A readiness probe times out after 3 s in the chart: both checks run side by side within it.
+PROBE_TIMEOUT_S = 2.0
+# States of these parts show in /readyz but do not take the pod out of its Service: the outbox
+# absorbs a broker outage, and consuming needs no HTTP traffic.
+# How often /readyz re-asks why the broker refuses the connection.
+BROKER_DIAGNOSIS_INTERVAL_S = 10.0
+BROKER_PARTS = frozenset({"broker", "consumer"})
+WAITING_ON_BROKER = frozenset({"connecting", "unavailable", "joining group"})
 
 
 class BackgroundWorker(Protocol):
@@ -78,26 +85,67 @@ class ServiceRuntime:
         self.relay: OutboxRelay | None = None
         self.consumer: EventConsumer | None = None
         self.consume = settings.consume
-        # Why the broker refused the last connection (None once connected), for /readyz.
-        self.broker_problem: str | None = None
-        self._broker_retry: asyncio.Task[None] | None = None
+        self.producer_connected = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._connecting: asyncio.Task[None] | None = None
+        # Why the broker refused the last connection, and when that was asked (for /readyz).
+        self._broker_problem: tuple[float, str | None] | None = None
 
     @asynccontextmanager
     async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:
         s = self.settings
-        self.db = Database(s.database_url, pool_size=s.database_pool_size, pre_ping=s.database_pre_ping)
+        self.db = Database(
+            s.database_url,
+            pool_size=s.database_pool_size,
+            max_overflow=s.database_max_overflow,
+            pre_ping=s.database_pre_ping,
+            pgbouncer=s.database_pgbouncer,
+        )
         app.state.db = self.db
+        self.producer = create_producer(
+            s.kafka_bootstrap_servers, client_id=f"baton-{s.service_name}", security=s.kafka_security
+        )
+        # Nothing here waits for the broker: without one the service still starts, serves its
+        # API and fills its outbox, and the producer and consumer connect once it appears.
+        if await try_start(self.producer):
+            self.producer_connected.set()
+        else:
+            self._connecting = asyncio.create_task(
+                start_when_reachable(
+                    self.producer, connected=self.producer_connected, stopping=self._stopping
+                ),
+                name=f"producer-connect:{s.service_name}",
+            )
         try:
-            try:
-                await self._start_broker_side()
-            except KafkaConnectionError:
-                if self.producer is not None:
-                    raise
-                # A wrong CA, password or address is not fixed by restarting: serve, report why
-                # in /readyz and the log, and keep trying (a broker that is merely late comes up).
-                self.broker_problem = await diagnose_broker(s.kafka_bootstrap_servers, s.kafka_security)
-                log.error("runtime.broker_unavailable", extra={"reason": self.broker_problem})
-                self._broker_retry = asyncio.create_task(self._retry_broker_side())
+            if self.outbox is not None:
+                self.relay = OutboxRelay(
+                    db=self.db,
+                    table=self.outbox,
+                    producer=self.producer,
+                    service=s.service_name,
+                    poll_interval_s=s.outbox_poll_interval_s,
+                    batch_size=s.outbox_batch_size,
+                    producer_connected=self.producer_connected,
+                    listen=not s.database_pgbouncer,
+                )
+                await self.relay.start()
+            if self.handlers and self.consume:
+                if self.processed is None:
+                    raise RuntimeError("a consuming service needs its processed_event table")
+                self.consumer = EventConsumer(
+                    bootstrap_servers=s.kafka_bootstrap_servers,
+                    group_id=s.consumer_group,
+                    dead_letter_to=s.dead_letter_topic,
+                    handlers=self.handlers,
+                    db=self.db,
+                    processed_table=self.processed,
+                    max_attempts=s.consumer_max_attempts,
+                    retry_backoff_s=s.consumer_retry_backoff_s,
+                    session_timeout_ms=s.consumer_session_timeout_ms,
+                    fetch_max_wait_ms=s.consumer_fetch_max_wait_ms,
+                    security=s.kafka_security,
+                )
+                await self.consumer.start()
             for name, factory in self.worker_factories.items():
                 self.workers[name] = worker = factory(self.db)
                 await worker.start()
@@ -108,92 +156,33 @@ class ServiceRuntime:
             log.info(f"{s.service_name}.started")
             yield
         finally:
-            if self._broker_retry is not None:
-                self._broker_retry.cancel()
-                await asyncio.gather(self._broker_retry, return_exceptions=True)
-            for worker in reversed(list(self.workers.values())):
-                await _bounded(worker.stop(), "worker")
-            if self.consumer is not None:
-                await self.consumer.stop()
-            if self.relay is not None:
-                await _bounded(self.relay.stop(), "outbox_relay", timeout_s=20)
-            if self.producer is not None:
-                await _bounded(self.producer.stop(), "producer")
-            await self.db.dispose()
+            await self._stop_all(StopBudget(s.stop_seconds))
             log.info(f"{s.service_name}.stopped")
 
-    async def _start_broker_side(self) -> None:
-        """The producer, then the relay and consumer that need it."""
-        s = self.settings
-        producer = create_producer(
-            s.kafka_bootstrap_servers, client_id=f"baton-{s.service_name}", security=s.kafka_security
-        )
-        try:
-            await producer.start()
-        except BaseException:
-            await _bounded(producer.stop(), "producer")
-            raise
-        self.producer = producer
-        assert self.db is not None
-        if self.outbox is not None:
-            self.relay = OutboxRelay(
-                db=self.db,
-                table=self.outbox,
-                producer=producer,
-                service=s.service_name,
-                poll_interval_s=s.outbox_poll_interval_s,
-                batch_size=s.outbox_batch_size,
-            )
-            await self.relay.start()
-        if self.handlers and self.consume:
-            if self.processed is None:
-                raise RuntimeError("a consuming service needs its processed_event table")
-            self.consumer = EventConsumer(
-                bootstrap_servers=s.kafka_bootstrap_servers,
-                group_id=s.consumer_group,
-                dead_letter_to=s.dead_letter_topic,
-                handlers=self.handlers,
-                db=self.db,
-                processed_table=self.processed,
-                max_attempts=s.consumer_max_attempts,
-                retry_backoff_s=s.consumer_retry_backoff_s,
-                session_timeout_ms=s.consumer_session_timeout_ms,
-                fetch_max_wait_ms=s.consumer_fetch_max_wait_ms,
-                security=s.kafka_security,
-            )
-            await self.consumer.start()
-
-    async def _retry_broker_side(self) -> None:
-        s = self.settings
-        while self.producer is None:
-            await asyncio.sleep(BROKER_RETRY_INTERVAL_S)
-            try:
-                await self._start_broker_side()
-            except KafkaConnectionError:
-                problem = await diagnose_broker(s.kafka_bootstrap_servers, s.kafka_security)
-                if problem != self.broker_problem:
-                    log.error("runtime.broker_unavailable", extra={"reason": problem})
-                self.broker_problem = problem
-        self.broker_problem = None
-        log.info("runtime.broker_connected")
+    async def _stop_all(self, budget: StopBudget) -> None:
+        """Stop in reverse order of start, each step within its share of the shutdown budget."""
+        self._stopping.set()
+        if self._connecting is not None:
+            await asyncio.gather(self._connecting, return_exceptions=True)
+        for worker in reversed(list(self.workers.values())):
+            await _bounded(worker.stop(), "worker", timeout_s=budget.share(0.15 / max(1, len(self.workers))))
+        if self.consumer is not None:
+            # Commit and LeaveGroup: a member killed before it leaves holds its partitions until
+            # the session timeout, and every rollout would wait that out.
+            await self.consumer.stop(timeout_s=budget.share(0.4))
+        if self.relay is not None:
+            timeout_s = budget.share(0.75)
+            await _bounded(self.relay.stop(timeout_s=timeout_s), "outbox_relay", timeout_s=timeout_s + 1)
+        if self.producer is not None:
+            await _bounded(self.producer.stop(), "producer", timeout_s=budget.share(0.9))
+        if self.db is not None:
+            await _bounded(self.db.dispose(), "database", timeout_s=max(budget.remaining, 1.0))
 
     async def check_ready(self) -> dict[str, str]:
-        checks: dict[str, str] = {}
-        try:
-            assert self.db is not None
-            await asyncio.wait_for(self.db.ping(), 2)
-            checks["database"] = "ok"
-        except Exception as exc:
-            checks["database"] = f"unavailable: {exc!r}"
-        try:
-            if self.producer is None:
-                raise ConnectionError(self.broker_problem or "not connected yet")
-            await asyncio.wait_for(self.producer.client.fetch_all_metadata(), 2)
-            checks["broker"] = "ok"
-        except ConnectionError as exc:
-            checks["broker"] = f"unavailable: {exc}"
-        except Exception as exc:
-            checks["broker"] = f"unavailable: {exc!r}"
+        """Each part's state. Only the database and the process's own tasks decide readiness
+        (`READINESS_BLOCKERS`): without a broker the API still takes work into the outbox."""
+        database, broker = await asyncio.gather(self._database_state(), self._broker_state())
+        checks = {"database": database, "broker": broker}
         if self.relay is not None:
             checks["outbox_relay"] = "ok" if self.relay.healthy else "stopped"
         if self.consumer is not None:
@@ -202,11 +191,77 @@ class ServiceRuntime:
                 checks["consumer"] = "stopped"
             elif stuck_for is not None:
                 checks["consumer"] = f"stuck: one pass has run for {stuck_for:.0f} s"
+            elif not self.consumer.connected:
+                checks["consumer"] = "connecting"
             else:
                 checks["consumer"] = "ok" if self.consumer.has_partitions else "joining group"
         for name, worker in self.workers.items():
             checks[name] = "ok" if worker.healthy else "stopped"
         return checks
+
+    async def _database_state(self) -> str:
+        try:
+            assert self.db is not None
+            await asyncio.wait_for(self.db.ping(), PROBE_TIMEOUT_S)
+        except Exception as exc:
+            # The reason goes to the log only: /readyz answers anyone who reaches the port.
+            log.warning("runtime.database_unavailable", extra={"error": repr(exc)})
+            return "unavailable"
+        return "ok"
+
+    async def _broker_state(self) -> str:
+        if self.producer is None or not self.producer_connected.is_set():
+            problem = await self._broker_diagnosis()
+            # A certificate or a login the broker refuses is not fixed by waiting: that makes the
+            # service unready, saying which setting to check; a broker merely away does not.
+            return f"misconfigured: {problem}" if problem is not None else "connecting"
+        try:
+            await asyncio.wait_for(self.producer.client.fetch_all_metadata(), PROBE_TIMEOUT_S)
+        except Exception as exc:
+            log.warning("runtime.broker_unavailable", extra={"error": repr(exc)})
+            return "unavailable"
+        return "ok"
+
+    async def _broker_diagnosis(self) -> str | None:
+        """Why the broker refuses this service's TLS or SASL settings (None when the cause is
+        not the configuration), asked at most every `BROKER_DIAGNOSIS_INTERVAL_S`."""
+        now = time.monotonic()
+        if self._broker_problem is None or now - self._broker_problem[0] > BROKER_DIAGNOSIS_INTERVAL_S:
+            s = self.settings
+            problem = await diagnose_broker(
+                s.kafka_bootstrap_servers, s.kafka_security, timeout_s=PROBE_TIMEOUT_S
+            )
+            misconfigured = problem is not None and ("TLS handshake failed" in problem or "login" in problem)
+            if misconfigured:
+                log.error("runtime.broker_refuses_settings", extra={"reason": problem})
+            self._broker_problem = (now, problem if misconfigured else None)
+        return self._broker_problem[1]
+
+
+def readiness(checks: Mapping[str, str]) -> tuple[str, int]:
+    """`/readyz`'s status and code: "ready" (200) when every part is ok, "degraded" (200) when
+    only the broker or the consumer's link to it is missing, "unavailable" (503) otherwise."""
+    if all(state == "ok" for state in checks.values()):
+        return "ready", 200
+    for name, state in checks.items():
+        if state != "ok" and not (name in BROKER_PARTS and state in WAITING_ON_BROKER):
+            return "unavailable", 503
+    return "degraded", 200
+
+
+class StopBudget:
+    """The seconds left for the lifespan's stops; each step takes a share of what is left."""
+
+    def __init__(self, seconds: float) -> None:
+        self.deadline = time.monotonic() + seconds
+
+    @property
+    def remaining(self) -> float:
+        return max(0.0, self.deadline - time.monotonic())
+
+    def share(self, fraction: float) -> float:
+        # At least a moment, so a step past the deadline still gets its chance to finish cleanly.
+        return max(0.5, self.remaining * fraction)
 
 
 async def _bounded(action: Awaitable[None], step: str, *, timeout_s: float = 15.0) -> None:
@@ -274,14 +329,15 @@ def _operations_router(runtime: ServiceRuntime) -> APIRouter:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    @router.get("/readyz", summary="Readiness: database and broker reachable, workers running")
+    @router.get(
+        "/readyz",
+        summary="Readiness: the service can accept work (database reachable, its tasks running); "
+        "the broker's state is reported, and a missing broker only makes it `degraded`",
+    )
     async def readyz() -> NewlineJSONResponse:
         checks = await runtime.check_ready()
-        ready = all(v == "ok" for v in checks.values())
-        return NewlineJSONResponse(
-            {"status": "ready" if ready else "unavailable", "checks": checks},
-            status_code=200 if ready else 503,
-        )
+        status, code = readiness(checks)
+        return NewlineJSONResponse({"status": status, "checks": checks}, status_code=code)
 
     @router.get("/metrics", summary="Prometheus metrics", response_class=Response)
     async def metrics() -> Response:

@@ -54,7 +54,36 @@ class KafkaSettings(BaseSettings):
         )
 
 
-class ServiceSettings(KafkaSettings):
+# Of the shutdown budget, the share uvicorn gets to finish in-flight requests; the lifespan's
+# stops (workers, consumer, relay, producer) share the rest.
+DRAIN_SHARE = 0.25
+
+
+class ShutdownSettings(BaseSettings):
+    """How long a process may take from SIGTERM to exit (also read alone by `baton serve`)."""
+
+    model_config = SettingsConfigDict(env_prefix="BATON_", extra="ignore")
+
+    shutdown_budget_seconds: float = Field(
+        default=45.0,
+        gt=0,
+        description="Seconds from SIGTERM to exit: a quarter for uvicorn to finish in-flight "
+        "requests, the rest for the stops (workers, the consumer's commit and LeaveGroup, the "
+        "relay's drain of the outbox, the producer's flush), each bounded by what is left. The "
+        "chart derives terminationGracePeriodSeconds from it (budget + preStop + margin), so a "
+        "pod is never killed before it left its consumer group.",
+    )
+
+    @property
+    def drain_seconds(self) -> float:
+        return self.shutdown_budget_seconds * DRAIN_SHARE
+
+    @property
+    def stop_seconds(self) -> float:
+        return self.shutdown_budget_seconds - self.drain_seconds
+
+
+class ServiceSettings(KafkaSettings, ShutdownSettings):
     """Connection and runtime settings common to every Baton service.
 
     Every variable takes the `BATON_` prefix; the database and broker also accept the
@@ -68,7 +97,21 @@ class ServiceSettings(KafkaSettings):
         validation_alias=AliasChoices("BATON_DATABASE_URL", "DATABASE_URL"),
         description="SQLAlchemy URL, e.g. postgresql+asyncpg://user:pass@host/db.",
     )
-    database_pool_size: int = 10
+    database_pool_size: int = Field(
+        default=10,
+        ge=1,
+        description="Connections each process keeps open. With `database_max_overflow`, the most "
+        "one process opens; the chart's connection budget multiplies it by the replicas.",
+    )
+    database_max_overflow: int = Field(
+        default=10, ge=0, description="Connections a process may open past the pool in a burst."
+    )
+    database_pgbouncer: bool = Field(
+        default=False,
+        description="The database URL points at PgBouncer in transaction mode (older than 1.21, or "
+        "without `max_prepared_statements`): prepared-statement caches off, and the outbox relay "
+        "polls instead of holding a LISTEN connection, which transaction pooling cannot keep.",
+    )
     database_pre_ping: bool = Field(
         default=True,
         description="Test each pooled connection with a round trip before use. Off, a connection "

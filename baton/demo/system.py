@@ -52,8 +52,10 @@ def running_baton(home: Path) -> Baton | None:
         return None
     baton = Baton.from_local(json.loads(local.read_text()))
     try:
-        ready = all(httpx.get(f"{baton.urls[s]}/readyz", timeout=2).status_code == 200 for s in SERVICES)
-    except (httpx.HTTPError, KeyError):
+        ready = all(
+            httpx.get(f"{baton.urls[s]}/readyz", timeout=2).json().get("status") == "ready" for s in SERVICES
+        )
+    except (httpx.HTTPError, KeyError, ValueError):
         return None
     return baton if ready else None
 

@@ -48,6 +48,9 @@ STALL_CHECK_S = 30.0
 # aiokafka retries a commit for as long as the coordinator answers with a retriable error; past
 # this the offsets stay pending for the next commit.
 COMMIT_TIMEOUT_S = 10.0
+# One attempt to reach the broker at start-up; a broker that accepts connections but never
+# answers (frozen, or a firewall that drops) is given up on after this and retried.
+CONNECT_TIMEOUT_S = 10.0
 
 
 class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
@@ -121,6 +124,9 @@ class EventConsumer:
         self.watch = PassWatch(group_id)
         self._client_lost = False
         self._watchdog: asyncio.Task[None] | None = None
+        self._dlq_started = False
+        # False until the group client and dead-letter producer first reached the broker.
+        self.connected = False
 
     def _new_client(self) -> AIOKafkaConsumer:
         return group_client(
@@ -140,18 +146,49 @@ class EventConsumer:
         self._consumer.subscribe(self.topics, listener=_CommitOnRevoke(self))
 
     async def start(self) -> None:
-        await self._dlq.start()
-        await self._subscribe()
+        """Join the group now if the broker answers, else in the background: a service starts
+        (and serves its API) without a broker, and consumes once one appears."""
+        await self._try_connect()
         self._task = asyncio.create_task(self._run(), name=f"consumer:{self.group_id}")
         self._watchdog = asyncio.create_task(self.watch.watch(self._task), name=f"watchdog:{self.group_id}")
-        log.info("kafka.consumer_started", extra={"group": self.group_id, "topics": self.topics})
+        log.info(
+            "kafka.consumer_started",
+            extra={"group": self.group_id, "topics": self.topics, "connected": self.connected},
+        )
+
+    async def _try_connect(self) -> bool:
+        """One attempt to reach the broker: the dead-letter producer, then the group client."""
+        try:
+            if not self._dlq_started:
+                await asyncio.wait_for(self._dlq.start(), CONNECT_TIMEOUT_S)
+                self._dlq_started = True
+            await asyncio.wait_for(self._subscribe(), CONNECT_TIMEOUT_S)
+        except Exception as exc:
+            log.warning("kafka.consumer_connect_failed", extra={"group": self.group_id, "error": repr(exc)})
+            # A client whose start failed half-way is not trusted with a second one.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._consumer.stop(), 5)
+            self._consumer = self._new_client()
+            return False
+        self.connected = True
+        return True
+
+    async def _connect(self) -> None:
+        failures = 0
+        while not self.connected and not self._stopping.is_set():
+            failures += 1
+            await self._pause(min(self.retry_backoff_s * 2**failures, MAX_BACKOFF_S))
+            if not self._stopping.is_set() and await self._try_connect():
+                log.info("kafka.consumer_connected", extra={"group": self.group_id, "attempts": failures})
 
     async def stop(self, timeout_s: float = 15.0) -> None:
-        """Finish the message in hand, commit what is done, leave the group."""
+        """Finish the message in hand, commit what is done, leave the group, all within
+        `timeout_s` (the finishing takes at most half of it)."""
+        deadline = time.monotonic() + timeout_s
         self._stopping.set()
         if self._task is not None:
             try:
-                await asyncio.wait_for(asyncio.shield(self._task), timeout_s)
+                await asyncio.wait_for(asyncio.shield(self._task), timeout_s / 2)
             except TimeoutError:
                 self._task.cancel()
                 await asyncio.gather(self._task, return_exceptions=True)
@@ -167,7 +204,7 @@ class EventConsumer:
             ("dead_letter_producer", self._dlq.stop()),
         ):
             try:
-                await asyncio.wait_for(action, timeout_s)
+                await asyncio.wait_for(action, max(0.5, deadline - time.monotonic()))
             except Exception as exc:
                 log.warning("kafka.consumer_stop_incomplete", extra={"step": step, "error": repr(exc)})
                 if step == "leave_group":
@@ -196,6 +233,7 @@ class EventConsumer:
         """Poll and handle until stopped. No failure ends the loop: a consumer that silently
         stopped would leave its service up but deaf, so errors are logged and retried, and a
         client that no longer fetches what it is behind on is replaced."""
+        await self._connect()
         failures = 0
         quiet_since = time.monotonic()
         while not self._stopping.is_set():

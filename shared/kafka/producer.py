@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+
 from aiokafka import AIOKafkaProducer
 
 from shared.kafka.security import PLAINTEXT, KafkaSecurity
 from shared.partitioner import KeyPartitioner
+
+log = logging.getLogger(__name__)
 
 # Headroom over Kafka's 1 MB default so a dead-lettered message keeps its original value.
 MAX_REQUEST_BYTES = 8 * 1024 * 1024
@@ -30,3 +36,35 @@ def create_producer(
         request_timeout_ms=15000,
         **security.client_options(),
     )
+
+
+# One attempt to reach the broker; past this a frozen or firewalled broker is retried later.
+CONNECT_TIMEOUT_S = 10.0
+MAX_RETRY_S = 10.0
+
+
+async def try_start(producer: AIOKafkaProducer, *, timeout_s: float = CONNECT_TIMEOUT_S) -> bool:
+    """Start `producer` if the broker answers; False (logged) if it does not. aiokafka fails a
+    start before it changes any state, so the same producer can be started again later."""
+    try:
+        await asyncio.wait_for(producer.start(), timeout_s)
+    except Exception as exc:
+        log.warning("kafka.producer_connect_failed", extra={"error": repr(exc)})
+        return False
+    return True
+
+
+async def start_when_reachable(
+    producer: AIOKafkaProducer, *, connected: asyncio.Event, stopping: asyncio.Event, retry_s: float = 0.5
+) -> None:
+    """Retry `try_start` with a growing pause until it succeeds (then set `connected`) or until
+    `stopping` is set: a service starts without a broker and connects once one appears."""
+    attempts = 0
+    while not stopping.is_set():
+        attempts += 1
+        if await try_start(producer):
+            log.info("kafka.producer_connected", extra={"attempts": attempts})
+            connected.set()
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), min(retry_s * 2**attempts, MAX_RETRY_S))

@@ -16,7 +16,7 @@ def helm() -> str:
 @pytest.fixture(scope="session", params=VALUES_FILES)
 def rendered(request: pytest.FixtureRequest, helm: str) -> Rendered:
     values_file: str = request.param
-    result = render(helm, "--values", str(CHART / "ci" / values_file))
+    result = render(helm, "--values", str(CHART / values_file))
     assert result.returncode == 0, result.stderr
     documents = [doc for doc in yaml.safe_load_all(result.stdout) if doc]
     return Rendered(values_file, documents, result.stdout)

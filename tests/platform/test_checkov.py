@@ -14,9 +14,9 @@ CONFIG = REPO / "deploy" / ".checkov.yaml"
 
 def test_rendered_chart_passes_checkov(helm: str, tmp_path: Path) -> None:
     for values_file in VALUES_FILES:
-        result = render(helm, "--values", str(CHART / "ci" / values_file))
+        result = render(helm, "--values", str(CHART / values_file))
         assert result.returncode == 0, result.stderr
-        (tmp_path / f"rendered-{values_file}").write_text(result.stdout)
+        (tmp_path / f"rendered-{Path(values_file).name}").write_text(result.stdout)
     checkov = run(
         [*locate_checkov(), "--config-file", str(CONFIG), "--directory", str(tmp_path)], timeout=300
     )

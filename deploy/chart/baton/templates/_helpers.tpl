@@ -68,6 +68,56 @@ app.kubernetes.io/component: {{ .component }}
 {{- default .Release.Namespace .Values.kafka.strimzi.namespace -}}
 {{- end -}}
 
+{{/* "true" when the pods reach the brokers over TLS (SSL or SASL_SSL), else empty. */}}
+{{- define "baton.kafkaTls" -}}
+{{- if and .Values.kafka.sasl.enabled (has .Values.kafka.sasl.securityProtocol (list "SSL" "SASL_SSL")) -}}
+true
+{{- end -}}
+{{- end -}}
+
+{{/* kafka.bootstrapServers, else the Strimzi bootstrap Service on its TLS (9093) or plain (9092) listener. */}}
+{{- define "baton.kafkaBootstrap" -}}
+{{- if .Values.kafka.bootstrapServers -}}
+{{- .Values.kafka.bootstrapServers -}}
+{{- else -}}
+{{- $port := include "baton.kafkaTls" . | empty | ternary 9092 9093 -}}
+{{- printf "%s-kafka-bootstrap.%s.svc:%d" .Values.kafka.strimzi.clusterName (include "baton.strimziNamespace" .) $port -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "baton.kafkaCaSecret" -}}
+{{- default (printf "%s-cluster-ca-cert" .Values.kafka.strimzi.clusterName) .Values.kafka.caSecret.name -}}
+{{- end -}}
+
+{{/* The most replicas a service runs: its autoscaler's ceiling, or its fixed count. */}}
+{{- define "baton.maxReplicas" -}}
+{{- if eq .autoscaling.kind "none" -}}
+{{- .replicas | default 1 -}}
+{{- else -}}
+{{- .autoscaling.maxReplicas -}}
+{{- end -}}
+{{- end -}}
+
+{{/* A service's pool: database.* overridden by services.<svc>.database; call with (dict "root" $ "svc" $svc). */}}
+{{- define "baton.pool" -}}
+{{- $own := .svc.database | default dict -}}
+poolSize: {{ hasKey $own "poolSize" | ternary $own.poolSize .root.Values.database.poolSize }}
+maxOverflow: {{ hasKey $own "maxOverflow" | ternary $own.maxOverflow .root.Values.database.maxOverflow }}
+{{- end -}}
+
+{{/* Connections the release may hold at once: per service, (max replicas + the 25 % rollout
+surge) x (pool + overflow); plus one for the migration job. */}}
+{{- define "baton.connectionBudget" -}}
+{{- $total := 1 -}}
+{{- range $component, $svc := .Values.services -}}
+{{- $max := include "baton.maxReplicas" $svc | int -}}
+{{- $surge := div (add (mul $max 25) 99) 100 -}}
+{{- $pool := include "baton.pool" (dict "root" $ "svc" $svc) | fromYaml -}}
+{{- $total = add $total (mul (add $max $surge) (add $pool.poolSize $pool.maxOverflow)) -}}
+{{- end -}}
+{{- $total -}}
+{{- end -}}
+
 {{/* Consumer group of a service; the app derives it the same way (baton-<service>). */}}
 {{- define "baton.consumerGroup" -}}
 {{- printf "baton-%s" . -}}
@@ -86,7 +136,17 @@ app.kubernetes.io/component: {{ .component }}
       name: {{ include "baton.existingSecret" $root }}
       key: {{ $root.Values.secrets.databaseUrlKey }}
 - name: BATON_KAFKA_BOOTSTRAP_SERVERS
-  value: {{ $root.Values.kafka.bootstrapServers | quote }}
+  value: {{ include "baton.kafkaBootstrap" $root | quote }}
+{{- $svc := index $root.Values.services .component | default dict }}
+{{- $pool := include "baton.pool" (dict "root" $root "svc" $svc) | fromYaml }}
+- name: BATON_DATABASE_POOL_SIZE
+  value: {{ $pool.poolSize | quote }}
+- name: BATON_DATABASE_MAX_OVERFLOW
+  value: {{ $pool.maxOverflow | quote }}
+- name: BATON_DATABASE_PGBOUNCER
+  value: {{ $root.Values.database.pgbouncer | quote }}
+- name: BATON_SHUTDOWN_BUDGET_SECONDS
+  value: {{ $root.Values.shutdown.budgetSeconds | quote }}
 - name: BATON_AUTH_MODE
   value: {{ $root.Values.auth.mode | quote }}
 {{- if eq $root.Values.auth.mode "hs256" }}
@@ -108,9 +168,15 @@ app.kubernetes.io/component: {{ .component }}
 - name: BATON_LOG_FORMAT
   value: {{ $root.Values.log.format | quote }}
 - name: BATON_FORWARDED_ALLOW_IPS
-  value: {{ $root.Values.ingress.trustedProxies | quote }}
+  value: {{ $root.Values.ingress.trustedProxies | default (list "127.0.0.1") | join "," | quote }}
 - name: OTEL_SERVICE_NAME
   value: {{ printf "baton-%s" .component | quote }}
+{{- with $root.Values.otlpEndpoint }}
+- name: OTEL_EXPORTER_OTLP_ENDPOINT
+  value: {{ . | quote }}
+- name: OTEL_EXPORTER_OTLP_PROTOCOL
+  value: http/protobuf
+{{- end }}
 {{- if and $root.Values.kafka.sasl.enabled (ne .component "migrate") }}
 - name: BATON_KAFKA_SECURITY_PROTOCOL
   value: {{ $root.Values.kafka.sasl.securityProtocol | quote }}
@@ -123,6 +189,10 @@ app.kubernetes.io/component: {{ .component }}
     secretKeyRef:
       name: {{ include "baton.kafkaUserName" . }}
       key: password
+{{- if include "baton.kafkaTls" $root }}
+- name: BATON_KAFKA_SSL_CAFILE
+  value: {{ printf "%s/%s" (include "baton.kafkaCaMountPath" $root) $root.Values.kafka.caSecret.key | quote }}
+{{- end }}
 {{- end }}
 {{- if and (eq .component "routing") $root.Values.secrets.notificationWebhookUrlKey }}
 - name: BATON_NOTIFICATION_WEBHOOK_URL
@@ -141,10 +211,44 @@ app.kubernetes.io/component: {{ .component }}
 {{- with $root.Values.extraEnv }}
 {{ toYaml . }}
 {{- end }}
+{{- with $svc.env }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{- define "baton.kafkaCaMountPath" -}}
+/etc/baton/kafka-ca
 {{- end -}}
 
 {{- define "baton.tmpVolume" -}}
 - name: tmp
   emptyDir:
     sizeLimit: {{ .Values.tmpVolume.sizeLimit }}
+{{- end -}}
+
+{{/* KafkaUser spec.template: metadata of the Secret the User Operator writes (e.g. a replicator's annotations). */}}
+{{- define "baton.kafkaUserSecretTemplate" -}}
+{{- $meta := .Values.kafka.strimzi.userSecretMetadata -}}
+{{- if or $meta.labels $meta.annotations -}}
+template:
+  secret:
+    metadata:
+      {{- with $meta.labels }}
+      labels:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+      {{- with $meta.annotations }}
+      annotations:
+        {{- toYaml . | nindent 8 }}
+      {{- end }}
+{{- end -}}
+{{- end -}}
+
+{{/* The TriggerAuthentication KEDA's Kafka triggers use: keda.authenticationRef, else the chart's own with SASL on and Strimzi. */}}
+{{- define "baton.kedaAuthName" -}}
+{{- if .Values.keda.authenticationRef.name -}}
+{{- .Values.keda.authenticationRef.name -}}
+{{- else if and .Values.kafka.sasl.enabled .Values.kafka.strimzi.enabled -}}
+{{- include "baton.kafkaUserName" (dict "root" . "component" "keda") -}}
+{{- end -}}
 {{- end -}}

@@ -19,7 +19,7 @@ from services.scoring.rubric import load_rubric
 from shared.auth import Role
 from shared.db import Database
 from tests.conftest import Infra, bearer
-from tests.support import running_app, running_service
+from tests.support.apps import running_app, running_service
 
 pytestmark = pytest.mark.integration
 

@@ -35,7 +35,8 @@ from shared.kafka import ensure_topics
 from shared.kafka.security import diagnose_broker
 from shared.settings import KafkaSettings
 from tests.conftest import Infra
-from tests.support import eventually, running_app
+from tests.support.apps import running_app
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
 

@@ -12,7 +12,7 @@ from services.routing.settings import RoutingSettings
 from shared.db import Database
 from tests.conftest import Infra
 from tests.oidc_issuer import local_issuer
-from tests.routing_support import add_rep, routing_app
+from tests.support.routing import add_rep, routing_app
 
 pytestmark = pytest.mark.integration
 

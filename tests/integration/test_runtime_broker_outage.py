@@ -27,7 +27,7 @@ from services.scoring.settings import ScoringSettings
 from shared.contracts import decode_event
 from shared.kafka import ensure_topics
 from tests.conftest import Infra
-from tests.integration.test_ingest_support import configure_form, ingest_client
+from tests.support.ingest import configure_form, ingest_client
 from tests.support.apps import caught_up
 from tests.support.events import read_topic
 from tests.support.waiting import eventually

@@ -25,7 +25,7 @@ from services.ingest.settings import IngestSettings
 from shared.contracts import decode_event
 from shared.db import Database
 from tests.conftest import Infra
-from tests.integration.test_ingest_support import configure_form, ingest_client
+from tests.support.ingest import configure_form, ingest_client
 from tests.support.events import read_topic
 
 FORMS = 40

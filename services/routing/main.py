@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 from fastapi import FastAPI
 
-from services.routing import api, api_me, api_webhooks, crm_clients
+from services.routing import api, api_me, api_webhooks, crm_clients, pages
 from services.routing.consumers import build_handlers
 from services.routing.models import outbox, processed_event
 from services.routing.rule_versions import ActiveRules
@@ -61,7 +61,7 @@ def create_app(settings: RoutingSettings | None = None) -> FastAPI:
         runtime,
         title="Baton routing",
         description="Qualified leads in, fair assignments with SLA clocks out (`lead.assigned`).",
-        routers=[api_me.router, api.router, api_webhooks.router],
+        routers=[api_me.router, api.router, api_webhooks.router, pages.router],
     )
     app.state.active_rules = rules
     publish_schemas(app, RuleSet)

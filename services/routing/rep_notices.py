@@ -163,8 +163,12 @@ def links(notice: Mapping[str, Any], *, public_url: str) -> list[tuple[str, str]
     base = public_url.rstrip("/")
     assignment = notice["assignment_id"]
     if notice["kind"] == "lead.handed_over":
-        return [("Your queue", f"{base}/v1/reps/{notice['rep']['id']}/queue")]
+        return [
+            ("Your inbox", f"{base}/inbox"),
+            ("Your queue", f"{base}/v1/reps/{notice['rep']['id']}/queue"),
+        ]
     return [
+        ("Your inbox", f"{base}/inbox"),
         ("The lead", f"{base}/v1/leads/{notice['lead']['id']}/assignment"),
         ("Accept (POST)", f"{base}/v1/assignments/{assignment}/accept"),
         ("Log a touch (POST)", f"{base}/v1/assignments/{assignment}/touches"),

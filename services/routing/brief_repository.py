@@ -77,6 +77,15 @@ class BriefRepository:
         )
         return result.scalar_one_or_none() is not None
 
+    async def add_activities(self, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
+        """Store many activities in one statement; returns the event ids not stored before."""
+        if not rows:
+            return set()
+        result = await self.session.execute(
+            insert(LeadActivity).values(rows).on_conflict_do_nothing().returning(LeadActivity.event_id)
+        )
+        return set(result.scalars().all())
+
     async def briefs(self, lead_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, LeadBrief]:
         if not lead_ids:
             return {}

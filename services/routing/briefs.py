@@ -90,25 +90,36 @@ async def record_form(session: AsyncSession, *, event: LeadIngested) -> None:
 async def record_activity(session: AsyncSession, *, event: ActivityRecorded) -> None:
     """Put the activity on the lead's timeline; a pricing-page visit of a lead a rep holds tells
     the rep."""
+    await record_activities(session, events=[event])
+
+
+async def record_activities(session: AsyncSession, *, events: Sequence[ActivityRecorded]) -> None:
+    """`record_activity` for a consumer batch: one statement stores them all (activities are
+    routing's busiest input), then each new high-intent one tells its rep, in order."""
+    added = await BriefRepository(session).add_activities([_activity_row(event) for event in events])
+    for event in events:
+        payload = event.payload
+        if event.event_id not in added or payload.stitched:
+            continue
+        reason = hot_again.activity_reason(payload.activity_type, payload.properties)
+        await _tell_if_held(session, lead_id=event.lead_id, happened_at=payload.occurred_at, reason=reason)
+
+
+def _activity_row(event: ActivityRecorded) -> dict[str, object]:
     payload = event.payload
     properties = payload.properties
-    added = await BriefRepository(session).add_activity(
-        {
-            "event_id": event.event_id,
-            "lead_id": event.lead_id,
-            "activity_type": payload.activity_type,
-            "occurred_at": payload.occurred_at,
-            "subject": properties.get("page_path")
-            or properties.get("name")
-            or properties.get("form_id")
-            or properties.get("url"),
-            "campaign": properties.get("utm.campaign") or properties.get("campaign"),
-            "properties": properties,
-        }
-    )
-    if added and not payload.stitched:
-        reason = hot_again.activity_reason(payload.activity_type, properties)
-        await _tell_if_held(session, lead_id=event.lead_id, happened_at=payload.occurred_at, reason=reason)
+    return {
+        "event_id": event.event_id,
+        "lead_id": event.lead_id,
+        "activity_type": payload.activity_type,
+        "occurred_at": payload.occurred_at,
+        "subject": properties.get("page_path")
+        or properties.get("name")
+        or properties.get("form_id")
+        or properties.get("url"),
+        "campaign": properties.get("utm.campaign") or properties.get("campaign"),
+        "properties": properties,
+    }
 
 
 async def _tell_if_held(

@@ -54,6 +54,9 @@ def build_handlers(
     async def on_activity_recorded(session: AsyncSession, event: ActivityRecorded) -> None:
         await briefs.record_activity(session, event=event)
 
+    async def on_activities_recorded(session: AsyncSession, events: Sequence[ActivityRecorded]) -> None:
+        await briefs.record_activities(session, events=events)
+
     async def on_outbound_event(session: AsyncSession, event: outbound.OutboundEvent) -> None:
         await outbound.send_event_out(session, event=event)
 
@@ -65,7 +68,7 @@ def build_handlers(
         LEAD_ERASED: on_lead_erased,
         LEAD_SCORED: on_lead_scored,
         LEAD_INGESTED: on_lead_ingested,
-        ACTIVITY_RECORDED: on_activity_recorded,
+        ACTIVITY_RECORDED: BatchingHandler(on_activity_recorded, on_activities_recorded),
         # Routing's own events, read back to queue webhook deliveries and CRM syncs: apart from the
         # assignment's transaction, so an outbound failure can never undo or delay an assignment.
         **dict.fromkeys(

@@ -158,6 +158,26 @@ class TestHotAgain:
         assert assignment.lead_id == lead_id
 
 
+class TestRecordActivities:
+    async def test_a_batch_has_the_effect_of_each_activity_in_turn(self, db: Database) -> None:
+        await add_rep(db, "ada", notify_channels=["email"])
+        held = await assign(db, qualified_for_rules("A"))
+        stranger = uuid.uuid4()
+        batch = [visited(held.lead_id), visited(stranger), visited(held.lead_id, "/blog", campaign=None)]
+        for _ in range(2):  # the second time, a redelivery: nothing new
+            async with db.transaction() as session:
+                await briefs.record_activities(session, events=batch)
+        async with db.transaction() as session:
+            stored = await session.scalar(select(func.count()).select_from(LeadActivity))
+            told = list(
+                await session.scalars(select(Notification.message).where(Notification.kind == "hot_again"))
+            )
+        assert stored == 3
+        assert [(m["lead"]["id"], m["hot"]) for m in told] == [
+            (str(held.lead_id), "visited the pricing page")
+        ]
+
+
 class TestErasure:
     async def test_an_erased_lead_leaves_no_brief(self, db: Database) -> None:
         lead_id = uuid.uuid4()

@@ -12,10 +12,10 @@ from fastapi.exceptions import RequestValidationError
 
 from services.routing import briefs, reps
 from services.routing.brief_schemas import LeadBriefRead
-from services.routing.dependencies import ReaderDep, RepOrManagerDep, acting_rep, actor
+from services.routing.dependencies import ReaderDep, RepOrManagerDep, actor
 from services.routing.lifecycle import NEXT_STATUSES
 from services.routing.schemas import AssignmentRead, RepRead
-from shared.auth import Principal, Role, require_roles
+from shared.auth import Forbidden, Principal, Role, require_roles
 from shared.runtime import SessionDep
 
 router = APIRouter(prefix="/v1")
@@ -26,9 +26,10 @@ Status = Annotated[list[str], Query(description="Assignment statuses to list.")]
 
 @router.get("/me", tags=["reps"], summary="The rep the token belongs to")
 async def get_me(session: SessionDep, principal: RepDep) -> RepRead:
-    rep_id = acting_rep(principal)
-    assert rep_id is not None  # a rep token always names its rep (acting_rep raises otherwise)
-    return await reps.get_rep(session, rep_id=rep_id)
+    # An admin passes every role check; only a token that names a rep has a record to answer.
+    if principal.rep_id is None:
+        raise Forbidden("this token names no rep: /v1/me answers a rep's own token")
+    return await reps.get_rep(session, rep_id=principal.rep_id)
 
 
 @router.get(

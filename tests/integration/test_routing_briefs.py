@@ -105,12 +105,14 @@ class TestTheRepsQueue:
             )
             unknown = await client.get(f"/v1/leads/{uuid.uuid4()}/brief", headers=MANAGER)
             not_a_rep = await client.get("/v1/me", headers=MANAGER)
+            no_rep = await client.get("/v1/me", headers=bearer(Role.ADMIN))
         assert other.status_code == 403, other.text
         assert other.headers["content-type"].startswith("application/problem+json")
         assert own.status_code == 200
         assert own.json()["grade"] == "A"
         assert unknown.status_code == 404
         assert not_a_rep.status_code == 403
+        assert no_rep.status_code == 403
 
 
 class TestHotAgain:

@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.routing.access import Actor, check_may_act
+from services.routing.briefs import with_briefs
 from services.routing.errors import (
     AssignmentNotFound,
     IllegalTransition,
@@ -53,7 +54,7 @@ async def get_lead_assignment(
         detail = "waiting in the fallback queue for an eligible rep" if queued else "not assigned"
         raise LeadNotAssigned(f"lead {lead_id} is {detail}", queued=queued)
     _check_owner(assignment.rep_id, acting_rep)
-    return AssignmentRead.model_validate(assignment)
+    return (await with_briefs(session, [assignment]))[0]
 
 
 async def rep_queue(
@@ -64,7 +65,7 @@ async def rep_queue(
     if await RepRepository(session).get(rep_id) is None:
         raise RepNotFound(f"no rep {rep_id}")
     rows = await AssignmentRepository(session).for_rep(rep_id, statuses=statuses)
-    return [AssignmentRead.model_validate(a) for a in rows]
+    return await with_briefs(session, rows)
 
 
 async def record_disposition(

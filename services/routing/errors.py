@@ -111,3 +111,10 @@ class RuleSetVersionNotFound(NotFound):
 class RuleSetNotDraft(Conflict):
     title = "Rule set is not a draft"
     slug = "rule-set-not-draft"
+
+
+class UnknownAsset(NotFound):
+    """The inbox page has no static file of that name."""
+
+    title = "Unknown asset"
+    slug = "unknown-asset"

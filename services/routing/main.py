@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 from fastapi import FastAPI
 
-from services.routing import api, api_webhooks, crm_clients
+from services.routing import api, api_me, api_webhooks, crm_clients, pages
 from services.routing.consumers import build_handlers
 from services.routing.models import outbox, processed_event
 from services.routing.rule_versions import ActiveRules
@@ -54,14 +54,14 @@ def create_app(settings: RoutingSettings | None = None) -> FastAPI:
         settings,
         outbox=outbox,
         processed=processed_event,
-        handlers=build_handlers(rules),
+        handlers=build_handlers(rules, hot_score_jump=settings.hot_again_score_jump),
         workers=workers,
     )
     app = create_service_app(
         runtime,
         title="Baton routing",
         description="Qualified leads in, fair assignments with SLA clocks out (`lead.assigned`).",
-        routers=[api.router, api_webhooks.router],
+        routers=[api_me.router, api.router, api_webhooks.router, pages.router],
     )
     app.state.active_rules = rules
     publish_schemas(app, RuleSet)

@@ -25,12 +25,11 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column
 
-from shared.db import service_metadata
+from services.routing.base import SCHEMA as SCHEMA
+from services.routing.base import Base as Base
 from shared.outbox import outbox_table, processed_event_table
-
-SCHEMA = "routing"
 
 # `queued`: handed back with nobody to take it, waiting in the fallback queue; `recycled`: back to nurture.
 ASSIGNMENT_STATUSES = ("open", "accepted", "rejected", "sql", "won", "lost", "recycled", "queued")
@@ -39,10 +38,6 @@ TIMER_OUTCOMES = ("breached", "moot", "reminded", "cancelled")
 NOTIFICATION_STATUSES = ("pending", "sent", "failed", "unsent")
 # `team`: the team's webhook; `slack` and `email`: one rep, on the channel they chose.
 NOTIFICATION_CHANNELS = ("team", "slack", "email")
-
-
-class Base(DeclarativeBase):
-    metadata = service_metadata(SCHEMA)
 
 
 class Rep(Base):
@@ -277,6 +272,7 @@ class UnassignedLead(Base):
 outbox = outbox_table(Base.metadata)
 processed_event = processed_event_table(Base.metadata)
 
-# The outbound tables (webhooks, CRM write-back) share this metadata; importing them here keeps
+# The outbound tables (webhooks, CRM write-back) and the lead brief's share this metadata; importing them here keeps
 # one `Base.metadata` describing the whole schema for migrations and their test.
+from services.routing import brief_models as brief_models  # noqa: E402
 from services.routing import outbound_models as outbound_models  # noqa: E402

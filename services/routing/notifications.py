@@ -13,6 +13,8 @@ from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.routing.brief_repository import BriefRepository
+from services.routing.brief_view import brief_read
 from services.routing.metrics import NOTIFICATIONS_ABANDONED, NOTIFICATIONS_SENT
 from services.routing.models import Assignment, Rep
 from services.routing.notification_repository import NotificationRepository
@@ -104,7 +106,40 @@ async def claim_due_notifications(
     """Take up to `limit` due notifications for sending. Each claim counts an attempt and hides
     the row for `lease`, so a replica that dies mid-send leaves it to be retried, not lost."""
     rows = await NotificationRepository(session).claim_due(now=now, limit=limit, lease=lease)
-    return [Outgoing(row.id, row.kind, row.message, row.attempts, row.channel, row.recipient) for row in rows]
+    briefed = {
+        row.lead_id
+        for row in rows
+        if row.lead_id is not None and row.channel != "team" and row.kind != "lead.handed_over"
+    }
+    briefs = await current_briefs(session, briefed)
+    return [
+        Outgoing(
+            row.id,
+            row.kind,
+            _with_brief(row.message, briefs.get(row.lead_id)) if row.lead_id is not None else row.message,
+            row.attempts,
+            row.channel,
+            row.recipient,
+        )
+        for row in rows
+    ]
+
+
+async def current_briefs(session: AsyncSession, lead_ids: set[uuid.UUID]) -> dict[uuid.UUID, dict[str, Any]]:
+    """The leads' briefs as they stand now, as JSON: a notice says what the lead did up to the
+    moment it is sent, not up to when it was written."""
+    repository = BriefRepository(session)
+    kept, timelines = await repository.briefs(lead_ids), await repository.timelines(lead_ids)
+    return {
+        lead_id: brief_read(
+            lead_id, kept.get(lead_id), timelines.get(lead_id, []), qualification={}
+        ).model_dump(mode="json")
+        for lead_id in lead_ids
+    }
+
+
+def _with_brief(message: dict[str, Any], brief: dict[str, Any] | None) -> dict[str, Any]:
+    return {**message, "brief": brief} if brief is not None else message
 
 
 async def record_delivery(

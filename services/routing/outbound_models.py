@@ -23,7 +23,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
-from services.routing.models import Base
+from services.routing.base import Base
 
 DELIVERY_STATUSES = ("pending", "delivered", "dead")
 # `failed`: the last attempt failed and another is scheduled; `dead`: attempts are used up.

@@ -1,5 +1,5 @@
 """What a rep is told about a lead they hold, or held: an assignment, a hand-over (to the new and
-the old holder) and an SLA reminder. Each is stored as a notice, one row per channel the rep
+the old holder), an SLA reminder and a lead that is hot again. Each is stored as a notice, one row per channel the rep
 chose, in the transaction of what it announces; the notifier renders it for its channel (a
 Slack-compatible message, an email) when it sends it. Pure: no session, no transport.
 
@@ -20,7 +20,10 @@ from services.routing.models import Rep
 
 RepChannel = Literal["slack", "email"]
 REP_CHANNELS: tuple[RepChannel, ...] = ("slack", "email")
-NoticeKind = Literal["lead.assigned", "lead.handed_over", "sla.reminder"]
+NoticeKind = Literal["lead.assigned", "lead.handed_over", "sla.reminder", "hot_again"]
+# How many of the brief's rules and activities a message shows: the rest is one click away.
+BRIEF_RULES_SHOWN = 5
+BRIEF_ACTIVITIES_SHOWN = 5
 
 # Why a lead changed hands, as the new holder and the old one read it.
 HANDOVER_REASONS = {
@@ -46,10 +49,12 @@ def notice_rows(
     handover: str | None = None,
     other_rep: str | None = None,
     fraction: float | None = None,
+    hot: str | None = None,
 ) -> list[dict[str, Any]]:
     """The notification rows that tell `rep` of `kind`, one per channel they chose (none when
     they chose none). `handover` says why a lead changed hands and `other_rep` who the other
-    holder is; `fraction` is how much of the SLA a reminder finds gone."""
+    holder is; `fraction` is how much of the SLA a reminder finds gone; `hot` what the lead
+    just did that makes it hot again."""
     channels = [c for c in (rep.notify_channels or ()) if c in REP_CHANNELS]
     if not channels:
         return []
@@ -69,6 +74,7 @@ def notice_rows(
         "handover": handover,
         "other_rep": other_rep,
         "fraction": fraction,
+        "hot": hot,
     }
     return [
         {
@@ -102,6 +108,8 @@ def headline(notice: Mapping[str, Any]) -> str:
         to = f" to {other}" if other else ""
         because = HANDED_OVER_BECAUSE.get(handover or "", handover or "")
         return f"{who} was handed over{to}: {because}. You need not act on it any more."
+    if kind == "hot_again":
+        return f"Hot again: {who} {notice.get('hot') or 'showed buying intent'}."
     if kind == "sla.reminder":
         gone = round(float(notice.get("fraction") or 0) * 100)
         return f"Reminder: {who} is still waiting for your first touch ({gone} % of the SLA gone)."
@@ -126,13 +134,41 @@ def why_line(notice: Mapping[str, Any]) -> str:
     return "Qualified with " + ", ".join(p for p in parts if p) if any(parts) else "Qualified"
 
 
+def brief_lines(notice: Mapping[str, Any]) -> list[str]:
+    """The lead's brief, as lines: the rules that fired, the form answers, the latest activities.
+    The notifier attaches the brief as it stands when it sends (see `claim_due_notifications`)."""
+    brief = notice.get("brief")
+    if not isinstance(brief, Mapping):
+        return []
+    lines: list[str] = []
+    rules = brief.get("why") or []
+    if rules:
+        lines.append(
+            "Why: " + "; ".join(f"{r['reason']} ({r['points']:+g})" for r in rules[:BRIEF_RULES_SHOWN])
+        )
+    answers = brief.get("form_answers") or {}
+    if answers:
+        lines.append("Answers: " + "; ".join(f"{k}: {v}" for k, v in answers.items()))
+    for activity in (brief.get("timeline") or [])[:BRIEF_ACTIVITIES_SHOWN]:
+        campaign = f" (campaign {activity['campaign']})" if activity.get("campaign") else ""
+        subject = f" {activity['subject']}" if activity.get("subject") else ""
+        lines.append(
+            f"- {activity['occurred_at'][:16].replace('T', ' ')} {activity['activity_type']}{subject}{campaign}"
+        )
+    return lines
+
+
 def links(notice: Mapping[str, Any], *, public_url: str) -> list[tuple[str, str]]:
     """What the rep can act on, as (label, URL) pairs on routing's API."""
     base = public_url.rstrip("/")
     assignment = notice["assignment_id"]
     if notice["kind"] == "lead.handed_over":
-        return [("Your queue", f"{base}/v1/reps/{notice['rep']['id']}/queue")]
+        return [
+            ("Your inbox", f"{base}/inbox"),
+            ("Your queue", f"{base}/v1/reps/{notice['rep']['id']}/queue"),
+        ]
     return [
+        ("Your inbox", f"{base}/inbox"),
         ("The lead", f"{base}/v1/leads/{notice['lead']['id']}/assignment"),
         ("Accept (POST)", f"{base}/v1/assignments/{assignment}/accept"),
         ("Log a touch (POST)", f"{base}/v1/assignments/{assignment}/touches"),
@@ -150,6 +186,7 @@ def slack_message(notice: Mapping[str, Any], *, public_url: str) -> dict[str, An
     details = [why_line(notice)]
     if notice["kind"] != "lead.handed_over":
         details.append(due_line(notice))
+    details.extend(brief_lines(notice))
     actions = " · ".join(f"<{url}|{label}>" for label, url in links(notice, public_url=public_url))
     return {
         "text": text,
@@ -173,6 +210,7 @@ def email_message(notice: Mapping[str, Any], *, public_url: str, to: str, sender
         headline(notice),
         why_line(notice) + ".",
         *([due_line(notice) + "."] if notice["kind"] != "lead.handed_over" else []),
+        *brief_lines(notice),
         "",
         *(f"{label}: {url}" for label, url in links(notice, public_url=public_url)),
     ]

@@ -244,6 +244,18 @@ class AssignmentRepository:
         )
         return result.scalars().all()
 
+    async def for_team(
+        self, manager_id: uuid.UUID | None, *, statuses: Sequence[str]
+    ) -> Sequence[Assignment]:
+        """The assignments in `statuses` of the reps `manager_id` manages (every rep's when None),
+        most urgent SLA first."""
+        statement = select(Assignment).where(Assignment.status.in_(statuses))
+        if manager_id is not None:
+            team = select(Rep.id).where(Rep.manager_id == manager_id)
+            statement = statement.where(Assignment.rep_id.in_(team))
+        result = await self.session.execute(statement.order_by(Assignment.sla_due_at, Assignment.id))
+        return result.scalars().all()
+
     async def open_counts(self, rep_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, int]:
         """Open assignments of these reps (by the rep_id index: not a scan of every assignment)."""
         if not rep_ids:

@@ -45,6 +45,14 @@ async def list_reps(session: AsyncSession) -> list[RepRead]:
     return [_rep_read(rep, assigned) for rep, assigned in await RepRepository(session).all_with_assigned()]
 
 
+async def get_rep(session: AsyncSession, *, rep_id: uuid.UUID) -> RepRead:
+    """One rep's record, as the list shows it (`GET /v1/me` for a rep's own token)."""
+    for rep, assigned in await RepRepository(session).all_with_assigned():
+        if rep.id == rep_id:
+            return _rep_read(rep, assigned)
+    raise RepNotFound(f"no rep {rep_id}")
+
+
 async def register_rep(session: AsyncSession, *, rules: ActiveRules, rep: RepCreate) -> RepRead:
     """Add a rep to the team. Each pool they belong to opens their ledger line at its first
     decision, level with the pool, so they get no catch-up burst.

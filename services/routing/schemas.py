@@ -22,6 +22,7 @@ from pydantic import (
     model_validator,
 )
 
+from services.routing.brief_schemas import LeadBriefRead
 from shared.contracts.events import LostReason, Outcome, RejectReason, TouchChannel
 
 CURRENCY_PATTERN = r"^[A-Z]{3}$"
@@ -199,6 +200,9 @@ class AssignmentRead(BaseModel):
     lead: dict[str, Any]
     strategy: str
     decision: dict[str, Any]
+    brief: LeadBriefRead | None = Field(
+        default=None, description="Why the lead qualified, its form answers and what it did."
+    )
 
 
 class DispositionCreate(BaseModel):

@@ -7,6 +7,7 @@ from __future__ import annotations
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.routing import outbound
+from services.routing.brief_repository import BriefRepository
 from services.routing.decision import decide
 from services.routing.repository import ErasureRepository
 from services.routing.rule_versions import ActiveRules
@@ -17,6 +18,7 @@ from shared.contracts import LeadErased, utc_now
 async def erase_lead(session: AsyncSession, *, event: LeadErased) -> None:
     """Honour an erasure: assignments keep their facts, lose the person."""
     await ErasureRepository(session).erase_lead(event.lead_id)
+    await BriefRepository(session).erase(event.lead_id)
     await outbound.forget_lead(session, lead_id=event.lead_id)
 
 

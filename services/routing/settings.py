@@ -20,6 +20,12 @@ class RoutingSettings(OutboundSettings):
         default=1.0,
         description="How often each replica fires due SLA timers and retries the fallback queue.",
     )
+    hot_again_score_jump: float = Field(
+        default=20.0,
+        gt=0,
+        description="A score rise of at least this many points makes a lead a rep holds hot again "
+        "(the rubric names no such threshold): the rep is told at once.",
+    )
     worker_batch_size: int = Field(default=200, ge=1, description="SLA timers claimed per transaction.")
     sla_max_reassignments: int = Field(
         default=1,

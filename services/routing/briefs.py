@@ -1,0 +1,192 @@
+"""The lead brief: a read model of why a lead qualified, what it answered and what it did, kept
+from scoring's and ingest's events, and shown with its assignment, in the rep's queue and in
+every notice. A lead the rep holds that shows high intent again tells the rep (`hot_again`).
+Transport-free."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.routing import hot_again
+from services.routing.access import Actor, check_may_act
+from services.routing.assignment import qualification_of
+from services.routing.brief_repository import BriefRepository
+from services.routing.brief_schemas import LeadBriefRead
+from services.routing.brief_view import brief_read
+from services.routing.errors import LeadNotAssigned
+from services.routing.models import Assignment
+from services.routing.notification_repository import NotificationRepository
+from services.routing.rep_notices import notice_rows
+from services.routing.repository import AssignmentRepository, RepRepository
+from services.routing.schemas import AssignmentRead
+from shared.contracts import ActivityRecorded, LeadIngested, LeadScored, utc_now
+
+# The form fields a rep reads as the lead's answers (besides the form's own `attributes`).
+ANSWER_FIELDS = (
+    "email",
+    "first_name",
+    "last_name",
+    "company",
+    "job_title",
+    "phone",
+    "country",
+    "state",
+    "company_size",
+    "industry",
+    "language",
+    "product_interest",
+)
+
+
+async def record_score(session: AsyncSession, *, event: LeadScored, hot_score_jump: float) -> None:
+    """Keep the lead's newest score explanation; tell its rep when the score jumped."""
+    payload = event.payload
+    previous = await BriefRepository(session).record_score(
+        event.lead_id,
+        score=payload.score,
+        grade=payload.grade,
+        rubric_version=payload.rubric_version,
+        fired_rules=[
+            {"rule_id": r.rule_id, "kind": r.kind, "points": r.points, "reason": r.reason}
+            for r in payload.fired_rules
+        ],
+        scored_at=event.occurred_at,
+        now=utc_now(),
+    )
+    reason = hot_again.score_jump_reason(previous, payload.score, threshold=hot_score_jump)
+    await _tell_if_held(session, lead_id=event.lead_id, happened_at=event.occurred_at, reason=reason)
+
+
+async def record_form(session: AsyncSession, *, event: LeadIngested) -> None:
+    """Keep the form's answers and the fill on the timeline; a hand-raiser form from a lead a
+    rep holds tells the rep."""
+    payload = event.payload
+    answers: dict[str, object] = {
+        name: value for name in ANSWER_FIELDS if (value := getattr(payload, name)) is not None
+    }
+    answers.update(payload.attributes)
+    briefs = BriefRepository(session)
+    await briefs.merge_answers(event.lead_id, answers=answers, now=utc_now())
+    added = await briefs.add_activity(
+        {
+            "event_id": event.event_id,
+            "lead_id": event.lead_id,
+            "activity_type": "form_submission",
+            "occurred_at": payload.submitted_at,
+            "subject": payload.form_id or payload.source,
+            "campaign": payload.utm.get("campaign"),
+            "properties": {f"utm.{k}": v for k, v in payload.utm.items()},
+        }
+    )
+    if added:
+        reason = hot_again.form_reason(is_hand_raiser=payload.is_hand_raiser, form_id=payload.form_id)
+        await _tell_if_held(session, lead_id=event.lead_id, happened_at=payload.submitted_at, reason=reason)
+
+
+async def record_activity(session: AsyncSession, *, event: ActivityRecorded) -> None:
+    """Put the activity on the lead's timeline; a pricing-page visit of a lead a rep holds tells
+    the rep."""
+    await record_activities(session, events=[event])
+
+
+async def record_activities(session: AsyncSession, *, events: Sequence[ActivityRecorded]) -> None:
+    """`record_activity` for a consumer batch: one statement stores them all (activities are
+    routing's busiest input), then each new high-intent one tells its rep, in order."""
+    added = await BriefRepository(session).add_activities([_activity_row(event) for event in events])
+    for event in events:
+        payload = event.payload
+        if event.event_id not in added or payload.stitched:
+            continue
+        reason = hot_again.activity_reason(payload.activity_type, payload.properties)
+        await _tell_if_held(session, lead_id=event.lead_id, happened_at=payload.occurred_at, reason=reason)
+
+
+def _activity_row(event: ActivityRecorded) -> dict[str, object]:
+    payload = event.payload
+    properties = payload.properties
+    return {
+        "event_id": event.event_id,
+        "lead_id": event.lead_id,
+        "activity_type": payload.activity_type,
+        "occurred_at": payload.occurred_at,
+        "subject": properties.get("page_path")
+        or properties.get("name")
+        or properties.get("form_id")
+        or properties.get("url"),
+        "campaign": properties.get("utm.campaign") or properties.get("campaign"),
+        "properties": properties,
+    }
+
+
+async def _tell_if_held(
+    session: AsyncSession, *, lead_id: uuid.UUID, happened_at: datetime, reason: str | None
+) -> None:
+    if reason is None:
+        return
+    assignment = await AssignmentRepository(session).by_lead(lead_id)
+    if assignment is None or not hot_again.is_held_since(assignment, happened_at):
+        return
+    rep = await RepRepository(session).get(assignment.rep_id)
+    if rep is None:
+        return
+    rows = notice_rows(
+        rep,
+        kind="hot_again",
+        at=utc_now(),
+        assignment_id=assignment.id,
+        lead_id=lead_id,
+        lead=assignment.lead,
+        qualification=qualification_of(assignment),
+        sla_due_at=assignment.sla_due_at,
+        hot=reason,
+    )
+    await NotificationRepository(session).add_all(rows)
+
+
+# ---- reading ------------------------------------------------------------------------------------
+
+
+async def get_brief(session: AsyncSession, *, lead_id: uuid.UUID, actor: Actor) -> LeadBriefRead:
+    """The lead's brief. A rep reads only the leads they hold, a team-bound manager their team's."""
+    assignment = await AssignmentRepository(session).by_lead(lead_id)
+    if assignment is None:
+        raise LeadNotAssigned(f"lead {lead_id} is not assigned", queued=False)
+    await check_may_act(session, holder=assignment.rep_id, actor=actor)
+    return (await briefs_of(session, [assignment]))[assignment.lead_id]
+
+
+async def my_queue(session: AsyncSession, *, actor: Actor, statuses: Sequence[str]) -> list[AssignmentRead]:
+    """The caller's work, most urgent SLA first, each with its brief: a rep's own assignments, a
+    manager's team's (every rep's for a manager bound to no team)."""
+    assignments = AssignmentRepository(session)
+    if actor.rep_id is not None:
+        rows = await assignments.for_rep(actor.rep_id, statuses=statuses)
+    else:
+        rows = await assignments.for_team(actor.manager_id, statuses=statuses)
+    return await with_briefs(session, rows)
+
+
+async def with_briefs(session: AsyncSession, assignments: Sequence[Assignment]) -> list[AssignmentRead]:
+    """The assignments as the API answers them, each with its lead's brief."""
+    briefs = await briefs_of(session, assignments)
+    return [
+        AssignmentRead.model_validate(a).model_copy(update={"brief": briefs[a.lead_id]}) for a in assignments
+    ]
+
+
+async def briefs_of(
+    session: AsyncSession, assignments: Sequence[Assignment]
+) -> dict[uuid.UUID, LeadBriefRead]:
+    lead_ids = [a.lead_id for a in assignments]
+    repository = BriefRepository(session)
+    kept, timelines = await repository.briefs(lead_ids), await repository.timelines(lead_ids)
+    return {
+        a.lead_id: brief_read(
+            a.lead_id, kept.get(a.lead_id), timelines.get(a.lead_id, []), qualification=qualification_of(a)
+        )
+        for a in assignments
+    }

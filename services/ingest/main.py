@@ -5,8 +5,9 @@ from __future__ import annotations
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from services.ingest import api, api_webhooks
+from services.ingest import api, api_embed, api_webhooks
 from services.ingest.cache import linkedin_form_cache
+from services.ingest.cors import FormCors, form_origins_from
 from services.ingest.dependencies import Protection
 from services.ingest.errors import RateLimited
 from services.ingest.intake import SubmissionWriter
@@ -34,9 +35,10 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         title="Baton ingest",
         description="Web forms, ad-platform webhooks and activity events in; `lead.ingested`, "
         "`activity.recorded` and `lead.erased` out.",
-        routers=[api.router, api_webhooks.router],
+        routers=[api.router, api_embed.router, api_webhooks.router],
     )
     app.state.protection = Protection(settings)
+    app.add_middleware(FormCors, form_origins=form_origins_from(app.state))
     app.state.linkedin_forms = linkedin_form_cache(ttl_s=settings.linkedin_form_cache_ttl_s)
     app.add_exception_handler(RateLimited, _rate_limited)
     # Bodies are parsed by hand (raw bytes for signatures, form encodings), so publish their schemas.

@@ -52,7 +52,8 @@ class FormCors:
         async def send_with_cors(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = [h for h in message.get("headers", []) if h[0].lower() != b"vary"]
-                headers.append((b"vary", b"Origin"))
+                varies = [h[1] for h in message.get("headers", []) if h[0].lower() == b"vary"]
+                headers.append((b"vary", b", ".join([*varies, b"Origin"])))
                 if admitted:
                     headers.append((b"access-control-allow-origin", origin.encode("latin-1")))
                 message["headers"] = headers

@@ -22,7 +22,6 @@ Configurer = Annotated[Principal, Depends(require_roles(Role.MARKETING))]
     "/forms/{form_id}/embed",
     summary="The HTML and JavaScript to paste into a page to embed this form (see docs/embed.md)",
     response_class=PlainTextResponse,
-    responses={200: {"content": {"text/html": {}}}},
 )
 async def get_embed_snippet(
     form_id: FormId, request: Request, session: SessionDep, _: Configurer
@@ -30,4 +29,4 @@ async def get_embed_snippet(
     form = await service.get_form(session, form_id=form_id)
     post_url = str(request.url_for("submit_form", form_id=form_id))
     # Served as text, not rendered: it is a snippet to copy, not a page of this origin.
-    return PlainTextResponse(embed_snippet(form, post_url=post_url), media_type="text/plain; charset=utf-8")
+    return PlainTextResponse(embed_snippet(form, post_url=post_url))

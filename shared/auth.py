@@ -189,16 +189,22 @@ async def current_principal(
     return await verifier.verify(credentials.credentials)
 
 
-def require_roles(*roles: Role) -> Callable[..., Awaitable[Principal]]:
-    """A dependency admitting the given roles (admin is always admitted)."""
-    allowed = frozenset(roles) | {Role.ADMIN}
+class RoleCheck:
+    """A dependency admitting the given roles. It keeps them, so `/v1/me` can list what a role
+    may do from the routes themselves rather than from a copy that drifts."""
 
-    async def dependency(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
-        if principal.role not in allowed:
+    def __init__(self, roles: frozenset[Role]) -> None:
+        self.roles = roles
+
+    async def __call__(self, principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+        if principal.role not in self.roles:
             raise Forbidden(
                 f"role {principal.role.value!r} may not do this; allowed: "
-                + ", ".join(sorted(r.value for r in allowed))
+                + ", ".join(sorted(r.value for r in self.roles))
             )
         return principal
 
-    return dependency
+
+def require_roles(*roles: Role, admit_admin: bool = True) -> Callable[..., Awaitable[Principal]]:
+    """A dependency admitting the given roles (admin too, unless `admit_admin=False`)."""
+    return RoleCheck(frozenset(roles) | ({Role.ADMIN} if admit_admin else set()))

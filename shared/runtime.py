@@ -30,6 +30,7 @@ from shared.kafka import EventConsumer, EventHandler, create_producer
 from shared.kafka.producer import start_when_reachable, try_start
 from shared.kafka.security import diagnose_broker
 from shared.logging import configure_logging
+from shared.me import me_router
 from shared.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from shared.outbox import OutboxRelay
 from shared.problems import install_problem_handlers
@@ -275,7 +276,8 @@ async def _bounded(action: Awaitable[None], step: str, *, timeout_s: float = 15.
 def create_service_app(
     runtime: ServiceRuntime, *, title: str, description: str, routers: list[APIRouter]
 ) -> FastAPI:
-    """The FastAPI app every service builds: logging, problem details, health, metrics."""
+    """The FastAPI app every service builds: logging, problem details, health, metrics, and
+    `GET /v1/me` unless one of `routers` answers it already."""
     s = runtime.settings
     configure_logging(service=s.service_name, level=s.log_level, fmt=s.log_format)
     app = FastAPI(
@@ -301,6 +303,9 @@ def create_service_app(
     app.include_router(_operations_router(runtime))
     for router in routers:
         app.include_router(router)
+    me = me_router(routers)
+    if me is not None:
+        app.include_router(me)
     return app
 
 

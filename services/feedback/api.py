@@ -41,6 +41,19 @@ router = APIRouter(prefix="/v1", tags=["reports"])
 
 CSV_MEDIA_TYPE = "text/csv; charset=utf-8"
 
+# `source` as a grouping is the channel, like the `channel` filter (the name predates the filter's).
+GroupByQuery = Annotated[
+    GroupBy,
+    Query(
+        description="Group by `source` (the channel: `form`, a webhook provider), `campaign`, `form_id`, "
+        "`grade`, `rubric_version`, `rep_id`, `sla_tier` or `month`."
+    ),
+]
+TeamGroupByQuery = Annotated[
+    TeamGroupBy | None,
+    Query(description="Split by `sla_tier`, `rep_id`, `source` (the channel), `campaign` or `month`."),
+]
+
 
 @router.get("/funnel", summary="Leads at each stage and the conversion between stages")
 async def get_funnel(session: SessionDep, _: ReaderDep, where: FilterDep) -> FunnelRead:
@@ -60,7 +73,7 @@ async def get_funnel_csv(session: SessionDep, _: ReaderDep, where: FilterDep) ->
 
 @router.get("/funnel/groups", summary="The funnel per source, campaign, grade, rubric version, rep or month")
 async def get_funnel_groups(
-    session: SessionDep, _: ReaderDep, where: FilterDep, by: GroupBy
+    session: SessionDep, _: ReaderDep, where: FilterDep, by: GroupByQuery
 ) -> FunnelGroupsRead:
     groups = await service.funnel_by(session, where, by=by)
     return FunnelGroupsRead(
@@ -77,7 +90,9 @@ async def get_funnel_groups(
     response_class=Response,
     responses={200: {"content": {"text/csv": {}}}},
 )
-async def get_funnel_groups_csv(session: SessionDep, _: ReaderDep, where: FilterDep, by: GroupBy) -> Response:
+async def get_funnel_groups_csv(
+    session: SessionDep, _: ReaderDep, where: FilterDep, by: GroupByQuery
+) -> Response:
     groups = await service.funnel_by(session, where, by=by)
     rows = [[g.key or "", *row] for g in groups for row in _funnel_rows(g.funnel)]
     return _csv([by, "stage", "count", "conversion_rate"], rows, f"funnel-by-{by}.csv")
@@ -88,7 +103,7 @@ async def get_speed_to_lead(
     session: SessionDep,
     _: ReaderDep,
     where: FilterDep,
-    by: Annotated[TeamGroupBy | None, Query()] = None,
+    by: TeamGroupByQuery = None,
 ) -> SpeedToLeadRead:
     rows = await service.speed_to_lead(session, where, by=by)
     return SpeedToLeadRead(by=by, rows=[SpeedRowRead.of(r) for r in rows])
@@ -99,7 +114,7 @@ async def get_first_touch_sla(
     session: SessionDep,
     _: ReaderDep,
     where: FilterDep,
-    by: Annotated[TeamGroupBy | None, Query()] = None,
+    by: TeamGroupByQuery = None,
 ) -> SlaRead:
     rows = await service.sla_attainment(session, where, by=by, now=utc_now())
     return SlaRead(by=by, rows=[SlaRowRead.of(r) for r in rows])
@@ -127,7 +142,10 @@ async def get_attribution(
     session: SessionDep,
     _: ReaderDep,
     where: FilterDep,
-    by: Annotated[AttributionKey, Query(description="Credit sources or campaigns.")] = "source",
+    by: Annotated[
+        AttributionKey,
+        Query(description="Credit `source` (a touch's UTM source, else its channel) or `campaign`."),
+    ] = "source",
 ) -> AttributionRead:
     return AttributionRead.of(await service.revenue_attribution(session, where, by=by))
 

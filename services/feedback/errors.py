@@ -11,6 +11,14 @@ class InvalidPeriod(Problem):
     slug = "invalid-period"
 
 
+class ConflictingFilters(Problem):
+    """Two names of one filter (`channel` and its deprecated alias `source`) disagree."""
+
+    status = 422
+    title = "Conflicting filters"
+    slug = "conflicting-filters"
+
+
 class NotEnoughHistory(Problem):
     """A report needs a rate or an average the recorded history cannot measure yet."""
 

@@ -22,9 +22,11 @@ NONE_KEY = "(none)"
 
 @dataclass(frozen=True)
 class FactFilter:
-    """Which leads a report covers; `ingested_from` inclusive, `ingested_before` exclusive."""
+    """Which leads a report covers; `ingested_from` inclusive, `ingested_before` exclusive.
+    `source` is the channel (`form`, `linkedin`…), `utm_source` the lead's UTM source."""
 
     source: str | None = None
+    utm_source: str | None = None
     form_id: str | None = None
     campaign: str | None = None
     rubric_version: str | None = None
@@ -200,6 +202,8 @@ def _conditions(where: FactFilter) -> Sequence[ColumnElement[bool]]:
     conditions: list[ColumnElement[bool]] = [LeadFact.is_test.is_(False)]
     if where.source is not None:
         conditions.append(LeadFact.source == where.source)
+    if where.utm_source is not None:
+        conditions.append(LeadFact.utm["source"].astext == where.utm_source)
     if where.form_id is not None:
         conditions.append(LeadFact.form_id == where.form_id)
     if where.campaign is not None:

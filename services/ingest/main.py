@@ -7,8 +7,9 @@ from functools import partial
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from services.ingest import api, api_imports, api_quarantine, api_webhooks
+from services.ingest import api, api_embed, api_imports, api_quarantine, api_webhooks
 from services.ingest.cache import linkedin_form_cache
+from services.ingest.cors import FormCors, form_origins_from
 from services.ingest.dependencies import Protection
 from services.ingest.errors import RateLimited
 from services.ingest.models import outbox
@@ -41,9 +42,16 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         title="Baton ingest",
         description="Web forms, ad-platform webhooks and activity events in; `lead.ingested`, "
         "`activity.recorded` and `lead.erased` out.",
-        routers=[api.router, api_webhooks.router, api_quarantine.router, api_imports.router],
+        routers=[
+            api.router,
+            api_embed.router,
+            api_webhooks.router,
+            api_quarantine.router,
+            api_imports.router,
+        ],
     )
     app.state.protection = protection
+    app.add_middleware(FormCors, form_origins=form_origins_from(app.state))
     app.state.linkedin_forms = linkedin_form_cache(ttl_s=settings.linkedin_form_cache_ttl_s)
     app.add_exception_handler(RateLimited, _rate_limited)
     # Bodies are parsed by hand (raw bytes for signatures, form encodings), so publish their schemas.

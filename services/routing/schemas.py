@@ -301,10 +301,16 @@ class HandoverRead(BaseModel):
 
 
 class PreviewLead(BaseModel):
-    """The lead fields routing rules test (as scoring's `lead.qualified` snapshot carries them)."""
+    """The lead as scoring's `lead.qualified` snapshot carries it, so an assignment's `lead` can
+    be pasted in as it is. Rules test the fields below `last_name`; the others are accepted and
+    ignored, and `grade` stands in for the top-level one when that is left out."""
 
     model_config = ConfigDict(extra="forbid")
 
+    email: str | None = Field(default=None, max_length=320)
+    first_name: str | None = None
+    last_name: str | None = None
+    grade: str | None = None
     country: str | None = None
     state: str | None = None
     company: str | None = None
@@ -329,11 +335,12 @@ class RoutingPreviewCreate(BaseModel):
     sla_tier: str | None = None
 
     def qualification(self) -> dict[str, str | float | None]:
-        return {"grade": self.grade, "score": self.score, "sla_tier": self.sla_tier}
+        return {"grade": self.grade or self.lead.grade, "score": self.score, "sla_tier": self.sla_tier}
 
 
 class RankedRep(BaseModel):
     rep_id: uuid.UUID
+    rep_name: str | None = None
     weight: int | None = None
     share: float | None = Field(
         default=None, description="Credited assignments per unit of weight; lowest goes next."
@@ -343,6 +350,7 @@ class RankedRep(BaseModel):
 
 class SkippedRep(BaseModel):
     rep_id: uuid.UUID
+    rep_name: str | None = None
     reason: str = Field(
         description="inactive, missing_skill, away, capped, daily_cap, outside_hours or escalated_from."
     )
@@ -356,12 +364,14 @@ class SkippedRep(BaseModel):
 class PassedOverRule(BaseModel):
     rule: str
     rep_id: uuid.UUID | None = None
+    rep_name: str | None = None
     reason: str = Field(description="no_account_owner, unknown_rep, or why the named rep was skipped.")
 
 
 class RoutingPreview(BaseModel):
     """The decision trace routing would record: the rule that matched, the ranking, who is
-    skipped and why."""
+    skipped and why, each rep named; and, when nobody can take the lead, the fallback queue
+    it would wait in."""
 
     rules_version: str
     rule: str
@@ -373,9 +383,18 @@ class RoutingPreview(BaseModel):
     passed_over: list[PassedOverRule] = Field(default_factory=list)
     pool_level: float | None = None
     chosen: uuid.UUID | None = None
+    chosen_name: str | None = None
     tie_break: str | None = None
     eligible: list[RankedRep]
     skipped: list[SkippedRep]
+    queued: bool = Field(
+        default=False, description="Nobody can take the lead now: it would wait in the fallback queue."
+    )
+    queue: str | None = Field(
+        default=None,
+        description="With `queued`: the fallback queue it would wait in (its pool, or rule:<id>).",
+    )
+    outcome: str = Field(default="", description="The answer in one sentence.")
 
 
 class HolidayPut(BaseModel):

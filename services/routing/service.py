@@ -9,9 +9,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.routing import outbound
 from services.routing.brief_repository import BriefRepository
 from services.routing.decision import decide
-from services.routing.repository import ErasureRepository
+from services.routing.repository import ErasureRepository, RepRepository
 from services.routing.rule_versions import ActiveRules
-from services.routing.schemas import RoutingPreview, RoutingPreviewCreate
+from services.routing.schemas import (
+    PassedOverRule,
+    RankedRep,
+    RoutingPreview,
+    RoutingPreviewCreate,
+    SkippedRep,
+)
 from shared.contracts import LeadErased, utc_now
 
 
@@ -35,4 +41,34 @@ async def preview_assignment(
         qualification=preview.qualification(),
         lock=False,
     )
-    return RoutingPreview.model_validate(decision.trace)
+    preview_read = RoutingPreview.model_validate(decision.trace)
+    await _name_reps(session, preview_read)
+    if decision.chosen is None:
+        preview_read.queued, preview_read.queue = True, decision.queue
+        preview_read.outcome = (
+            f"Nobody can take this lead now (rule {preview_read.rule!r}): it would wait in the "
+            f"{decision.queue} fallback queue and go to the first rep who can take it."
+        )
+    else:
+        preview_read.outcome = (
+            f"Rule {preview_read.rule!r} gives this lead to {preview_read.chosen_name or decision.chosen.id}."
+        )
+    return preview_read
+
+
+async def _name_reps(session: AsyncSession, preview: RoutingPreview) -> None:
+    """Traces keep rep ids (names change); a person reading a preview wants the names."""
+    mentioned: list[RankedRep | SkippedRep | PassedOverRule] = [
+        *preview.eligible,
+        *preview.skipped,
+        *preview.passed_over,
+    ]
+    ids = {entry.rep_id for entry in mentioned if entry.rep_id is not None}
+    if preview.chosen is not None:
+        ids.add(preview.chosen)
+    reps = await RepRepository(session).by_ids(ids)
+    for entry in mentioned:
+        if entry.rep_id is not None and entry.rep_id in reps:
+            entry.rep_name = reps[entry.rep_id].name
+    if preview.chosen is not None and preview.chosen in reps:
+        preview.chosen_name = reps[preview.chosen].name

@@ -36,7 +36,8 @@ _TEAMS: dict[Role, Team] = {Role.MARKETING: "marketing", Role.SALES: "sales"}
 
 
 async def _approver_team(
-    principal: Annotated[Principal, Depends(require_roles(Role.MARKETING, Role.SALES))],
+    # No admin: each approval speaks for a team (and `/v1/me` lists it for those two roles only).
+    principal: Annotated[Principal, Depends(require_roles(Role.MARKETING, Role.SALES, admit_admin=False))],
 ) -> tuple[Principal, Team]:
     team = _TEAMS.get(principal.role)
     if team is None:

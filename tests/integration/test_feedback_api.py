@@ -126,6 +126,28 @@ class TestReportsOverHttp:
         assert (november["ingested"], december["ingested"]) == (3, 2)
         assert (one_rep["ingested"], one_rep["won"]) == (1, 1)
 
+    async def test_funnel_filters_by_channel_and_by_utm_source(
+        self, db: Database, settings_env: Infra
+    ) -> None:
+        await scripted_history(db)
+        async with running_app(create_app()) as client:
+            linkedin = await stage_counts(client, channel="linkedin")
+            by_old_name = await stage_counts(client, source="linkedin")
+            forms = await stage_counts(client, channel="form")
+            from_google = await stage_counts(client, utm_source="google")
+            google_forms = await stage_counts(client, channel="form", utm_source="google")
+            both = await stage_counts(client, channel="linkedin", source="linkedin")
+            conflict = await client.get(
+                "/v1/funnel", params={"channel": "form", "source": "linkedin"}, headers=MANAGER
+            )
+        assert linkedin["ingested"] == by_old_name["ingested"] == both["ingested"] == 2
+        assert forms["ingested"] == 3
+        # `utm_source` is the lead's UTM source, not its channel: one form lead came from Google.
+        assert from_google["ingested"] == google_forms["ingested"] == 1
+        assert from_google["won"] == 1
+        assert conflict.status_code == 422
+        assert conflict.json()["type"].endswith("conflicting-filters")
+
     async def test_grouped_funnel_speed_sla_and_reasons(self, db: Database, settings_env: Infra) -> None:
         await scripted_history(db)
         sales = bearer(Role.SALES)

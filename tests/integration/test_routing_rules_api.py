@@ -168,7 +168,10 @@ class TestPreview:
         assert body["required_skills"] == ["de"]
         assert {s["reason"] for s in body["skipped"]} == {"missing_skill"}
         assert body["chosen"] is None
+        assert (body["queued"], body["queue"]) == (True, "emea")
+        assert "would wait in the emea fallback queue" in body["outcome"]
         assert (owned.json()["rule"], owned.json()["chosen"]) == ("owner", str(ids["cy"]))
+        assert owned.json()["chosen_name"] == "cy"
         assert typo.status_code == 422
         async with db.transaction() as session:
             assert await session.scalar(select(func.count()).select_from(Assignment)) == 0

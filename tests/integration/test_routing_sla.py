@@ -200,8 +200,42 @@ class TestPreview:
         assert response.status_code == 200, response.text
         preview = response.json()
         assert preview["chosen"] == str(anytime)
-        assert preview["skipped"] == [{"rep_id": str(day), "reason": "outside_hours"}]
+        assert preview["chosen_name"] == "anytime"
+        assert preview["skipped"] == [{"rep_id": str(day), "rep_name": "day", "reason": "outside_hours"}]
+        assert [r["rep_name"] for r in preview["eligible"]] == ["anytime"]
+        assert (preview["queued"], preview["queue"]) == (False, None)
+        assert preview["outcome"] == f"Rule {preview['rule']!r} gives this lead to anytime."
         assert as_rep.status_code == 403
+        async with db.transaction() as session:
+            assert await session.scalar(select(func.count()).select_from(Assignment)) == 0
+
+    async def test_an_assignments_own_lead_snapshot_can_be_pasted_in(
+        self, db: Database, settings_env: Infra
+    ) -> None:
+        async with routing_app(db) as client:
+            await add_rep(db, "solo")
+            assignment = await assign(db)
+            read = await client.get(f"/v1/leads/{assignment.lead_id}/assignment", headers=MANAGER)
+            snapshot = read.json()["lead"]
+            response = await client.post("/v1/routing/preview", json={"lead": snapshot}, headers=MANAGER)
+        assert "email" in snapshot
+        assert response.status_code == 200, response.text
+        assert response.json()["chosen_name"] == "solo"
+
+    async def test_a_lead_nobody_can_take_is_said_to_wait_in_the_fallback_queue(
+        self, db: Database, settings_env: Infra
+    ) -> None:
+        async with routing_app(db) as client:
+            off = await add_rep(db, "off", active=False)
+            response = await client.post("/v1/routing/preview", json={}, headers=MANAGER)
+        assert response.status_code == 200, response.text
+        preview = response.json()
+        assert preview["chosen"] is None
+        assert preview["skipped"] == [{"rep_id": str(off), "rep_name": "off", "reason": "inactive"}]
+        assert preview["queued"] is True
+        queue = preview["queue"]
+        assert queue == preview["pool"]
+        assert f"would wait in the {queue} fallback queue" in preview["outcome"]
         async with db.transaction() as session:
             assert await session.scalar(select(func.count()).select_from(Assignment)) == 0
 

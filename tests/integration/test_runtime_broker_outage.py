@@ -27,9 +27,9 @@ from services.scoring.settings import ScoringSettings
 from shared.contracts import decode_event
 from shared.kafka import ensure_topics
 from tests.conftest import Infra
-from tests.support.ingest import configure_form, ingest_client
 from tests.support.apps import caught_up
 from tests.support.events import read_topic
+from tests.support.ingest import configure_form, ingest_client
 from tests.support.waiting import eventually
 
 FORMS = 50

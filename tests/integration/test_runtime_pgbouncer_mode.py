@@ -25,8 +25,8 @@ from services.ingest.settings import IngestSettings
 from shared.contracts import decode_event
 from shared.db import Database
 from tests.conftest import Infra
-from tests.support.ingest import configure_form, ingest_client
 from tests.support.events import read_topic
+from tests.support.ingest import configure_form, ingest_client
 
 FORMS = 40
 

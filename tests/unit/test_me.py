@@ -1,0 +1,114 @@
+"""`GET /v1/me` in every service: who the token belongs to and what its role may do there, read
+from the routes' own role checks."""
+
+from __future__ import annotations
+
+import importlib
+import uuid
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from fastapi import APIRouter
+
+from shared.auth import Role
+from shared.me import ME_PATH, me_router
+from tests.conftest import TEST_JWT_SECRET, bearer
+
+SERVICES = ("ingest", "scoring", "routing", "feedback")
+
+
+@pytest.fixture
+def offline_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings that point at nothing: `/v1/me` needs no database and no broker."""
+    monkeypatch.setenv("BATON_DATABASE_URL", "postgresql+asyncpg://unit@127.0.0.1:1/unit")
+    monkeypatch.setenv("BATON_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")
+    monkeypatch.setenv("BATON_JWT_SECRET", TEST_JWT_SECRET)
+
+
+async def client_of(service: str) -> AsyncIterator[httpx.AsyncClient]:
+    app = importlib.import_module(f"services.{service}.main").create_app()
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client
+
+
+def answers_me_itself(service: str) -> bool:
+    """Routing may answer `/v1/me` with its own, richer route (the rep's queue)."""
+    return me_router([importlib.import_module(f"services.{service}.api").router]) is None
+
+
+def operations(body: dict[str, object]) -> set[tuple[str, str]]:
+    may = body["may"]
+    assert isinstance(may, list)
+    return {(op["method"], op["path"]) for op in may}
+
+
+@pytest.mark.parametrize("service", SERVICES)
+@pytest.mark.parametrize("role", list(Role))
+async def test_every_token_learns_its_role_and_ids(service: str, role: Role, offline_settings: None) -> None:
+    rep_id = uuid.uuid4() if role in {Role.REP, Role.MANAGER} else None
+    source_id = "crm" if role is Role.SOURCE else None
+    async for client in client_of(service):
+        response = await client.get(ME_PATH, headers=bearer(role, rep_id=rep_id, source_id=source_id))
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["role"] == role.value
+    if answers_me_itself(service):
+        return
+    assert body["service"] == service
+    assert body["subject"] == f"test-{role.value}"
+    assert body["rep_id"] == (str(rep_id) if rep_id else None)
+    assert body["source_id"] == source_id
+    assert body["roles_documented_at"].endswith("README.md#authentication")
+
+
+@pytest.mark.parametrize("service", SERVICES)
+async def test_without_a_token_it_answers_401(service: str, offline_settings: None) -> None:
+    async for client in client_of(service):
+        response = await client.get(ME_PATH)
+    assert response.status_code == 401
+    assert response.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_what_a_role_may_do_follows_the_routes_role_checks(offline_settings: None) -> None:
+    async for client in client_of("ingest"):
+        marketing = (await client.get(ME_PATH, headers=bearer(Role.MARKETING))).json()
+        rep = (await client.get(ME_PATH, headers=bearer(Role.REP, rep_id=uuid.uuid4()))).json()
+        admin = (await client.get(ME_PATH, headers=bearer(Role.ADMIN))).json()
+    assert ("POST", "/v1/forms") in operations(marketing)
+    assert ("POST", "/v1/sources") not in operations(marketing)
+    assert ("POST", "/v1/sources") in operations(admin)
+    assert operations(rep) == set()
+
+
+async def test_only_the_marketing_and_sales_approvers_may_approve_a_rubric(offline_settings: None) -> None:
+    async for client in client_of("scoring"):
+        admin = operations((await client.get(ME_PATH, headers=bearer(Role.ADMIN))).json())
+        sales = operations((await client.get(ME_PATH, headers=bearer(Role.SALES))).json())
+    approvals = {op for op in sales if op[1].endswith("/approvals")}
+    assert approvals
+    assert not approvals & admin
+
+
+async def test_a_rep_is_told_which_operations_are_on_their_own_records_only(offline_settings: None) -> None:
+    async for client in client_of("feedback"):
+        body = (await client.get(ME_PATH, headers=bearer(Role.REP, rep_id=uuid.uuid4()))).json()
+    assert all(op["own_only"] == ("{" in op["path"]) for op in body["may"])
+
+
+@pytest.mark.parametrize("service", SERVICES)
+async def test_each_service_documents_me_once(service: str, offline_settings: None) -> None:
+    app = importlib.import_module(f"services.{service}.main").create_app()
+    assert "get" in app.openapi()["paths"][ME_PATH]
+
+
+def test_a_service_answering_me_itself_keeps_its_own() -> None:
+    own = APIRouter()
+
+    @own.get(ME_PATH)
+    async def richer_me() -> dict[str, str]:
+        return {}
+
+    assert me_router([own]) is None
+    assert me_router([APIRouter()]) is not None

@@ -26,7 +26,7 @@ Configurer = Annotated[Principal, Depends(require_roles(Role.MARKETING))]
 async def get_embed_snippet(
     form_id: FormId, request: Request, session: SessionDep, _: Configurer
 ) -> PlainTextResponse:
-    form = await service.get_form(session, form_id=form_id)
+    form = await service.find_form(session, form_id=form_id)
     post_url = str(request.url_for("submit_form", form_id=form_id))
     # Served as text, not rendered: it is a snippet to copy, not a page of this origin.
     return PlainTextResponse(embed_snippet(form, post_url=post_url))

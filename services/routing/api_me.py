@@ -7,29 +7,50 @@ from __future__ import annotations
 import uuid
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.routing import APIRoute
 
 from services.routing import briefs, reps
 from services.routing.brief_schemas import LeadBriefRead
 from services.routing.dependencies import ReaderDep, RepOrManagerDep, actor
 from services.routing.lifecycle import NEXT_STATUSES
 from services.routing.schemas import AssignmentRead, RepRead
-from shared.auth import Forbidden, Principal, Role, require_roles
+from shared.auth import Principal, current_principal
+from shared.me import MeRead, operations_for
 from shared.runtime import SessionDep
 
 router = APIRouter(prefix="/v1")
 
-RepDep = Annotated[Principal, Depends(require_roles(Role.REP))]
+ReaderOfMe = Annotated[Principal, Depends(current_principal)]
 Status = Annotated[list[str], Query(description="Assignment statuses to list.")]
 
 
-@router.get("/me", tags=["reps"], summary="The rep the token belongs to")
-async def get_me(session: SessionDep, principal: RepDep) -> RepRead:
-    # An admin passes every role check; only a token that names a rep has a record to answer.
-    if principal.rep_id is None:
-        raise Forbidden("this token names no rep: /v1/me answers a rep's own token")
-    return await reps.get_rep(session, rep_id=principal.rep_id)
+class RoutingMeRead(MeRead):
+    """The shared answer of `GET /v1/me`, plus the rep record when the token names a rep."""
+
+    rep: RepRead | None = None
+
+
+@router.get(
+    "/me", tags=["authentication"], summary="Who this token belongs to, what it may do here, and its rep"
+)
+async def get_me(request: Request, principal: ReaderOfMe) -> RoutingMeRead:
+    rep = None
+    if principal.rep_id is not None:
+        # Only a token that names a rep needs the database: the rest of the answer is the token's.
+        async with request.app.state.db.transaction() as session:
+            rep = await reps.get_rep(session, rep_id=principal.rep_id)
+    routes = [route for route in request.app.routes if isinstance(route, APIRoute)]
+    return RoutingMeRead(
+        subject=principal.subject,
+        role=principal.role.value,
+        rep_id=principal.rep_id,
+        source_id=principal.source_id,
+        service=request.app.state.settings.service_name,
+        may=operations_for(routes, principal),
+        rep=rep,
+    )
 
 
 @router.get(

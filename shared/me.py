@@ -76,6 +76,18 @@ def operations_for(routes: Sequence[APIRoute], principal: Principal) -> list[Ope
     return sorted(found, key=lambda op: (op.path, op.method))
 
 
+def me_of(principal: Principal, *, service: str, routes: Sequence[APIRoute]) -> MeRead:
+    """What `GET /v1/me` answers the principal on a service with these routes."""
+    return MeRead(
+        subject=principal.subject,
+        role=principal.role.value,
+        rep_id=principal.rep_id,
+        source_id=principal.source_id,
+        service=service,
+        may=operations_for(routes, principal),
+    )
+
+
 def me_router(routers: Sequence[APIRouter]) -> APIRouter | None:
     """`GET /v1/me` over the service's `routers`, or None when one of them answers it already
     (routing answers with more: the rep's own queue)."""
@@ -93,13 +105,6 @@ def me_router(routers: Sequence[APIRouter]) -> APIRouter | None:
     async def read_me(
         request: Request, principal: Annotated[Principal, Depends(current_principal)]
     ) -> MeRead:
-        return MeRead(
-            subject=principal.subject,
-            role=principal.role.value,
-            rep_id=principal.rep_id,
-            source_id=principal.source_id,
-            service=request.app.state.settings.service_name,
-            may=operations_for(routes, principal),
-        )
+        return me_of(principal, service=request.app.state.settings.service_name, routes=routes)
 
     return router

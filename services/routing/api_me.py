@@ -17,7 +17,7 @@ from services.routing.dependencies import ReaderDep, RepOrManagerDep, actor
 from services.routing.lifecycle import NEXT_STATUSES
 from services.routing.schemas import AssignmentRead, RepRead
 from shared.auth import Principal, current_principal
-from shared.me import MeRead, operations_for
+from shared.me import MeRead, me_of
 from shared.runtime import SessionDep
 
 router = APIRouter(prefix="/v1")
@@ -42,15 +42,8 @@ async def get_me(request: Request, principal: ReaderOfMe) -> RoutingMeRead:
         async with request.app.state.db.transaction() as session:
             rep = await reps.get_rep(session, rep_id=principal.rep_id)
     routes = [route for route in request.app.routes if isinstance(route, APIRoute)]
-    return RoutingMeRead(
-        subject=principal.subject,
-        role=principal.role.value,
-        rep_id=principal.rep_id,
-        source_id=principal.source_id,
-        service=request.app.state.settings.service_name,
-        may=operations_for(routes, principal),
-        rep=rep,
-    )
+    me = me_of(principal, service=request.app.state.settings.service_name, routes=routes)
+    return RoutingMeRead(**me.model_dump(), rep=rep)
 
 
 @router.get(

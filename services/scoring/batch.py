@@ -101,7 +101,8 @@ async def _score_round(
         evaluation = rubric.evaluate(lead, history, now=now)
         await record_shadow_scores(session, shadows, event=event, lead=lead, history=history)
         rows.append(score_row(event.lead_id, evaluation, caused_by=event))
-        staged.append(scored_event(event.lead_id, evaluation, caused_by=event))
+        persona = rubric.persona_for(lead)
+        staged.append(scored_event(event.lead_id, evaluation, caused_by=event, persona=persona))
         reason = evaluation.qualification_reason
         # The upsert above locked the profile and returned it current: qualified_at is the truth.
         if reason is not None and profile.qualified_at is None:
@@ -115,7 +116,9 @@ async def _score_round(
             )
             source = event.payload.source if isinstance(event, LeadIngested) else profile.source
             staged.append(
-                qualified_event(profile, evaluation, caused_by=event, source=source, form_id=o.form_id)
+                qualified_event(
+                    profile, evaluation, caused_by=event, source=source, form_id=o.form_id, persona=persona
+                )
             )
     await ProfileRepository(session).mark_qualified_many(qualifications)
     await ScoreRepository(session).add_many(rows)

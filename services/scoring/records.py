@@ -69,8 +69,11 @@ def score_row(lead_id: uuid.UUID, evaluation: Evaluation, *, caused_by: Envelope
     }
 
 
-def scored_event(lead_id: uuid.UUID, evaluation: Evaluation, *, caused_by: Envelope | None) -> LeadScored:
+def scored_event(
+    lead_id: uuid.UUID, evaluation: Evaluation, *, caused_by: Envelope | None, persona: str | None = None
+) -> LeadScored:
     payload = LeadScoredPayload(
+        persona=persona,
         rubric_version=evaluation.rubric_version,
         score=evaluation.score,
         fit_score=evaluation.fit_score,
@@ -89,10 +92,12 @@ def qualified_event(
     caused_by: Envelope | None,
     source: str | None,
     form_id: str | None,
+    persona: str | None = None,
 ) -> LeadQualified:
     """`lead.qualified`, with the snapshot of the lead that routing routes on."""
     assert evaluation.qualification_reason is not None
     payload = LeadQualifiedPayload(
+        persona=persona,
         rubric_version=evaluation.rubric_version,
         score=evaluation.score,
         grade=evaluation.grade,

@@ -75,7 +75,13 @@ async def score_lead(
         return None
     evaluation = await _evaluate(session, rubric, profile, event, shadows)
     await record_evaluation(
-        session, profile, evaluation, caused_by=event, source=payload.source, form_id=payload.form_id
+        session,
+        profile,
+        evaluation,
+        caused_by=event,
+        source=payload.source,
+        form_id=payload.form_id,
+        persona=rubric.persona_for(to_profile(profile)),
     )
     return evaluation
 
@@ -101,7 +107,13 @@ async def score_activity(
         return None
     evaluation = await _evaluate(session, rubric, profile, event, shadows)
     await record_evaluation(
-        session, profile, evaluation, caused_by=event, source=profile.source, form_id=None
+        session,
+        profile,
+        evaluation,
+        caused_by=event,
+        source=profile.source,
+        form_id=None,
+        persona=rubric.persona_for(to_profile(profile)),
     )
     return evaluation
 
@@ -152,19 +164,22 @@ async def record_evaluation(
     caused_by: Envelope | None,
     source: str | None,
     form_id: str | None,
+    persona: str | None = None,
 ) -> bool:
     """Store the score, stage `lead.scored`, and stage `lead.qualified` if this is the lead's
     first qualification ever. Returns whether the lead qualified just now."""
     lead_id, now = profile.lead_id, evaluation.evaluated_at
     await ScoreRepository(session).add_many([score_row(lead_id, evaluation, caused_by=caused_by)])
-    events: list[Envelope] = [scored_event(lead_id, evaluation, caused_by=caused_by)]
+    events: list[Envelope] = [scored_event(lead_id, evaluation, caused_by=caused_by, persona=persona)]
     reason = evaluation.qualification_reason
     qualified = reason is not None and await ProfileRepository(session).mark_qualified(
         lead_id, at=now, reason=reason, rubric_version=evaluation.rubric_version
     )
     if qualified:
         events.append(
-            qualified_event(profile, evaluation, caused_by=caused_by, source=source, form_id=form_id)
+            qualified_event(
+                profile, evaluation, caused_by=caused_by, source=source, form_id=form_id, persona=persona
+            )
         )
     await add_events(session, outbox, events)
     return qualified

@@ -49,10 +49,19 @@ TOPOLOGY: Final[dict[str, Flow]] = {
         frozenset({LEAD_INGESTED, LEAD_DISPOSITIONED, ACTIVITY_RECORDED, LEAD_ERASED}),
         frozenset({LEAD_SCORED, LEAD_QUALIFIED, RUBRIC_ACTIVATED}),
     ),
-    # Routing reads its own rep-facing events back to send them out (webhooks, CRM owner).
+    # Routing reads its own rep-facing events back to send them out (webhooks, CRM owner), and
+    # the activated agreement for sales' commitments.
     "routing": Flow(
         frozenset(
-            {LEAD_QUALIFIED, LEAD_ERASED, LEAD_ASSIGNED, LEAD_TOUCHED, LEAD_DISPOSITIONED, SLA_BREACHED}
+            {
+                LEAD_QUALIFIED,
+                LEAD_ERASED,
+                LEAD_ASSIGNED,
+                LEAD_TOUCHED,
+                LEAD_DISPOSITIONED,
+                SLA_BREACHED,
+                RUBRIC_ACTIVATED,
+            }
         ),
         frozenset({LEAD_ASSIGNED, LEAD_TOUCHED, LEAD_DISPOSITIONED, SLA_BREACHED}),
     ),

@@ -11,15 +11,16 @@ from collections.abc import Mapping, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.routing import assignment, batch, outbound, service
+from services.routing import assignment, batch, commitments, outbound, service
 from services.routing.rule_versions import ActiveRules
-from shared.contracts import LeadErased, LeadQualified
+from shared.contracts import LeadErased, LeadQualified, RubricActivated
 from shared.contracts.topics import (
     LEAD_ASSIGNED,
     LEAD_DISPOSITIONED,
     LEAD_ERASED,
     LEAD_QUALIFIED,
     LEAD_TOUCHED,
+    RUBRIC_ACTIVATED,
     SLA_BREACHED,
 )
 from shared.kafka import BatchingHandler, EventHandler
@@ -35,6 +36,9 @@ def build_handlers(rules: ActiveRules) -> Mapping[str, EventHandler]:
     async def on_lead_erased(session: AsyncSession, event: LeadErased) -> None:
         await service.erase_lead(session, event=event)
 
+    async def on_rubric_activated(session: AsyncSession, event: RubricActivated) -> None:
+        await commitments.learn_agreement(session, event=event)
+
     async def on_outbound_event(session: AsyncSession, event: outbound.OutboundEvent) -> None:
         await outbound.send_event_out(session, event=event)
 
@@ -44,6 +48,7 @@ def build_handlers(rules: ActiveRules) -> Mapping[str, EventHandler]:
     return {
         LEAD_QUALIFIED: BatchingHandler(on_lead_qualified, on_leads_qualified),
         LEAD_ERASED: on_lead_erased,
+        RUBRIC_ACTIVATED: on_rubric_activated,
         # Routing's own events, read back to queue webhook deliveries and CRM syncs: apart from the
         # assignment's transaction, so an outbound failure can never undo or delay an assignment.
         **dict.fromkeys(

@@ -111,3 +111,10 @@ class RuleSetVersionNotFound(NotFound):
 class RuleSetNotDraft(Conflict):
     title = "Rule set is not a draft"
     slug = "rule-set-not-draft"
+
+
+class CommitmentNotMet(Conflict):
+    """Dropping a lead before sales kept the agreement's attempt commitment for its tier."""
+
+    title = "Commitment not met"
+    slug = "commitment-not-met"

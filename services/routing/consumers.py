@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.routing import assignment, batch, commitments, outbound, service
+from services.routing import commitments, outbound, requalification, service
 from services.routing.rule_versions import ActiveRules
 from shared.contracts import LeadErased, LeadQualified, RubricActivated
 from shared.contracts.topics import (
@@ -28,10 +28,10 @@ from shared.kafka import BatchingHandler, EventHandler
 
 def build_handlers(rules: ActiveRules) -> Mapping[str, EventHandler]:
     async def on_lead_qualified(session: AsyncSession, event: LeadQualified) -> None:
-        await assignment.assign_lead(session, rules=rules, event=event)
+        await requalification.assign_qualified_lead(session, rules=rules, event=event)
 
     async def on_leads_qualified(session: AsyncSession, events: Sequence[LeadQualified]) -> None:
-        await batch.assign_leads(session, rules=rules, events=events)
+        await requalification.assign_qualified(session, rules=rules, events=events)
 
     async def on_lead_erased(session: AsyncSession, event: LeadErased) -> None:
         await service.erase_lead(session, event=event)

@@ -93,11 +93,15 @@ def qualified_event(
     source: str | None,
     form_id: str | None,
     persona: str | None = None,
+    round_: int = 1,
 ) -> LeadQualified:
-    """`lead.qualified`, with the snapshot of the lead that routing routes on."""
+    """`lead.qualified`, with the snapshot of the lead that routing routes on; `round_` above 1
+    is a re-MQL: the lead came back from nurture and qualified again."""
     assert evaluation.qualification_reason is not None
     payload = LeadQualifiedPayload(
         persona=persona,
+        requalification=round_ > 1,
+        round=round_,
         rubric_version=evaluation.rubric_version,
         score=evaluation.score,
         grade=evaluation.grade,

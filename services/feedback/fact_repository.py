@@ -121,6 +121,7 @@ class LeadFactRepository:
         grade: str,
         rubric_version: str,
         fired_rules: list[dict[str, Any]] | None = None,
+        persona: str | None = None,
     ) -> None:
         values = {
             "scored_at": scored_at,
@@ -128,16 +129,33 @@ class LeadFactRepository:
             "grade": grade,
             "rubric_version": rubric_version,
             "fired_rules": fired_rules,
+            "persona": persona,
         }
         latest = LeadFact.scored_at
         updates = {
             "scored_at": lambda x: func.greatest(latest, x.scored_at),
             **{
                 name: _bind_follows_latest(name, latest, "scored_at")
-                for name in ("score", "grade", "rubric_version", "fired_rules")
+                for name in ("score", "grade", "rubric_version", "fired_rules", "persona")
             },
         }
         await self._upsert(lead_id, values, updates)
+
+    async def record_requalification(
+        self, lead_id: uuid.UUID, *, requalified_at: datetime, round_: int
+    ) -> None:
+        """A re-MQL: the lead came back from nurture and qualified again. Kept apart from the
+        first qualification (`mql_at`), so it is never counted as a new MQL."""
+        await self._upsert(
+            lead_id,
+            {"re_mql_at": requalified_at, "qualification_round": round_},
+            {
+                "re_mql_at": lambda x: func.greatest(LeadFact.re_mql_at, x.re_mql_at),
+                "qualification_round": lambda x: func.greatest(
+                    LeadFact.qualification_round, x.qualification_round
+                ),
+            },
+        )
 
     async def record_qualification(
         self,

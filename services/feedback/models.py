@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Boolean, Computed, DateTime, Float, Numeric, Text, false, text
+from sqlalchemy import Boolean, Computed, DateTime, Float, Integer, Numeric, Text, false, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Mapped, mapped_column
 
@@ -63,6 +63,11 @@ class LeadFact(Base):
     is_test: Mapped[bool] = mapped_column(Boolean, server_default=false(), default=False)
     mql_grade: Mapped[str | None] = mapped_column(Text)
     mql_rubric_version: Mapped[str | None] = mapped_column(Text)
+    # The agreement's persona (the latest scoring's), and the way back: the latest re-MQL of a
+    # lead sales handed back to nurture, and its round (`mql_at` stays the first qualification).
+    persona: Mapped[str | None] = mapped_column(Text)
+    re_mql_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    qualification_round: Mapped[int] = mapped_column(Integer, server_default=text("0"), default=0)
 
     rep_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), index=True)
     assignment_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))

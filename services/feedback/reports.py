@@ -15,7 +15,9 @@ from services.feedback.funnel import Funnel
 from services.feedback.pareto import ParetoRow
 
 # What a report may group its leads by.
-Dimension = Literal["source", "campaign", "form_id", "grade", "rubric_version", "rep_id", "sla_tier", "month"]
+Dimension = Literal[
+    "source", "campaign", "form_id", "grade", "rubric_version", "rep_id", "sla_tier", "persona", "month"
+]
 
 
 @dataclass(frozen=True)
@@ -68,6 +70,7 @@ class MqlMonth:
     mqls: int
     target: int | None
     share_of_target: float | None
+    re_mqls: int = 0
 
 
 @dataclass(frozen=True)

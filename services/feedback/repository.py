@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, String, and_, cast, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from services.feedback.funnel import CONVERSIONS, Stage
 from services.feedback.models import STAGE_COLUMNS, LeadFact
@@ -45,6 +46,7 @@ _DIMENSIONS: Mapping[str, Any] = {
     "rubric_version": _judged_rubric_version,
     "rep_id": cast(LeadFact.rep_id, String),
     "sla_tier": LeadFact.sla_tier,
+    "persona": LeadFact.persona,
     "month": func.to_char(func.timezone("UTC", LeadFact.ingested_at), "YYYY-MM"),
 }
 
@@ -86,16 +88,22 @@ class FunnelRepository:
             for row in (await self.session.execute(statement)).all()
         }
 
-    async def mqls_by_month(self, where: FactFilter) -> list[tuple[str, int]]:
-        """MQLs per calendar month (UTC) of qualification, oldest first."""
-        month = func.to_char(func.timezone("UTC", LeadFact.mql_at), "YYYY-MM")
+    async def mqls_by_month(
+        self, where: FactFilter, *, column: InstrumentedAttribute[datetime | None] = LeadFact.mql_at
+    ) -> list[tuple[str, int]]:
+        """MQLs (or, given `re_mql_at`, re-MQLs) per calendar month (UTC), oldest first."""
+        month = func.to_char(func.timezone("UTC", column), "YYYY-MM")
         statement = (
             select(month, func.count())
-            .where(*_conditions(where), LeadFact.mql_at.is_not(None))
+            .where(*_conditions(where), column.is_not(None))
             .group_by(month)
             .order_by(month)
         )
         return [(row[0], row[1]) for row in (await self.session.execute(statement)).all()]
+
+    async def re_mqls_by_month(self, where: FactFilter) -> list[tuple[str, int]]:
+        """Re-MQLs (leads back from nurture that qualified again) per month of their latest."""
+        return await self.mqls_by_month(where, column=LeadFact.re_mql_at)
 
     async def speed_to_lead(self, where: FactFilter, *, by: Dimension | None) -> list[Speed]:
         """p50/p95 in seconds of form→assignment (system) and assignment→first touch (human)."""

@@ -158,14 +158,21 @@ class MqlMonthRead(BaseModel):
     """MQLs delivered in one month against the agreed monthly number."""
 
     month: str = Field(description="Calendar month (UTC) of qualification, YYYY-MM.")
-    mqls: int
+    mqls: int = Field(description="First qualifications in the month.")
     target: int | None
     share_of_target: float | None
+    re_mqls: int = Field(default=0, description="Re-MQLs: leads back from nurture that qualified again.")
 
     @classmethod
     def of(cls, row: MqlMonth) -> MqlMonthRead:
         """One month of MQL delivery."""
-        return cls(month=row.month, mqls=row.mqls, target=row.target, share_of_target=row.share_of_target)
+        return cls(
+            month=row.month,
+            mqls=row.mqls,
+            target=row.target,
+            share_of_target=row.share_of_target,
+            re_mqls=row.re_mqls,
+        )
 
 
 class MqlDeliveryRead(BaseModel):

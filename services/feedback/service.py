@@ -121,6 +121,7 @@ async def record_scored(session: AsyncSession, event: LeadScored) -> None:
         grade=p.grade,
         rubric_version=p.rubric_version,
         fired_rules=[{"rule_id": r.rule_id, "kind": r.kind, "points": r.points} for r in p.fired_rules],
+        persona=p.persona,
     )
     if p.is_mql:
         await facts.record_qualification(
@@ -133,8 +134,14 @@ async def record_scored(session: AsyncSession, event: LeadScored) -> None:
 
 
 async def record_qualified(session: AsyncSession, event: LeadQualified) -> None:
-    """Mark the lead an MQL with the rubric verdict and SLA tier that sent it to sales."""
+    """Mark the lead an MQL with the rubric verdict and SLA tier that sent it to sales; a re-MQL
+    (back from nurture) is counted as one, apart from its first qualification."""
     p = event.payload
+    if p.requalification:
+        await LeadFactRepository(session).record_requalification(
+            event.lead_id, requalified_at=p.qualified_at, round_=p.round
+        )
+        return
     await LeadFactRepository(session).record_qualification(
         event.lead_id,
         qualified_at=p.qualified_at,
@@ -208,15 +215,18 @@ async def mql_delivery(
     session: AsyncSession, where: FactFilter, *, monthly_target: int | None
 ) -> list[MqlMonth]:
     """Marketing's side of the agreement: MQLs delivered each month against the agreed number."""
-    months = await FunnelRepository(session).mqls_by_month(where)
+    facts = FunnelRepository(session)
+    months = dict(await facts.mqls_by_month(where))
+    re_mqls = dict(await facts.re_mqls_by_month(where))
     return [
         MqlMonth(
             month=month,
-            mqls=mqls,
+            mqls=months.get(month, 0),
             target=monthly_target,
-            share_of_target=mqls / monthly_target if monthly_target else None,
+            share_of_target=months.get(month, 0) / monthly_target if monthly_target else None,
+            re_mqls=re_mqls.get(month, 0),
         )
-        for month, mqls in months
+        for month in sorted(months.keys() | re_mqls.keys())
     ]
 
 

@@ -185,7 +185,7 @@ class TestReportsOverHttp:
         assert body == {
             "monthly_target": 4,
             "months": [
-                {"month": "2026-11", "mqls": 3, "target": 4, "share_of_target": 0.75},
-                {"month": "2026-12", "mqls": 1, "target": 4, "share_of_target": 0.25},
+                {"month": "2026-11", "mqls": 3, "target": 4, "share_of_target": 0.75, "re_mqls": 0},
+                {"month": "2026-12", "mqls": 1, "target": 4, "share_of_target": 0.25, "re_mqls": 0},
             ],
         }

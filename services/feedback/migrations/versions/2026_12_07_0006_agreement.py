@@ -1,0 +1,34 @@
+"""The agreement in the facts: each lead's persona, and the way back (its latest re-MQL and
+qualification round, apart from its first qualification).
+
+Revision ID: feedback_0006_agreement
+Revises: feedback_0005
+Create Date: 2026-12-07
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "feedback_0006_agreement"
+down_revision: str | None = "feedback_0005"
+branch_labels: Sequence[str] | None = None
+depends_on: Sequence[str] | None = None
+
+SCHEMA = "feedback"
+
+
+def upgrade() -> None:
+    op.add_column("lead_fact", sa.Column("persona", sa.Text()), schema=SCHEMA)
+    op.add_column("lead_fact", sa.Column("re_mql_at", sa.DateTime(timezone=True)), schema=SCHEMA)
+    op.add_column(
+        "lead_fact",
+        sa.Column("qualification_round", sa.Integer(), nullable=False, server_default=sa.text("0")),
+        schema=SCHEMA,
+    )
+
+
+def downgrade() -> None:
+    for column in ("qualification_round", "re_mql_at", "persona"):
+        op.drop_column("lead_fact", column, schema=SCHEMA)

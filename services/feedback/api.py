@@ -127,9 +127,11 @@ async def get_attribution(
     session: SessionDep,
     _: ReaderDep,
     where: FilterDep,
+    settings: SettingsDep,
     by: Annotated[AttributionKey, Query(description="Credit sources or campaigns.")] = "source",
 ) -> AttributionRead:
-    return AttributionRead.of(await service.revenue_attribution(session, where, by=by))
+    report = await service.revenue_attribution(session, where, by=by, fx=settings.fx())
+    return AttributionRead.of(report)
 
 
 @router.get(
@@ -145,9 +147,12 @@ async def get_reverse_funnel(
         Decimal,
         Query(gt=0, le=Decimal("1e12"), decimal_places=2, description="Revenue to win over `months`."),
     ],
+    settings: SettingsDep,
     months: Annotated[int, Query(ge=1, le=60, description="Months the goal covers.")] = 12,
 ) -> ReverseFunnelRead:
-    plan = await service.reverse_funnel(session, where, revenue_goal=revenue_goal, months=months)
+    plan = await service.reverse_funnel(
+        session, where, revenue_goal=revenue_goal, months=months, fx=settings.fx()
+    )
     return ReverseFunnelRead.of(plan)
 
 

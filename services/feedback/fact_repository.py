@@ -228,8 +228,10 @@ class LeadFactRepository:
         dispositioned_at: datetime,
         reason: str | None,
         amount: Decimal | None,
+        currency: str | None = None,
     ) -> None:
-        """Any disposition is the rep's first touch at the latest; the outcome sets its stage."""
+        """Any disposition is the rep's first touch at the latest; the outcome sets its stage (a
+        win's amount keeps its currency)."""
         stage_column = STAGE_COLUMNS[stage]
         name = stage_column.key
         values: dict[str, Any] = {"first_touch_at": dispositioned_at, name: dispositioned_at}
@@ -241,6 +243,9 @@ class LeadFactRepository:
         if column is not None:
             values[column] = amount if stage is Stage.WON else reason
             updates[column] = _bind_follows_earliest(column, stage_column, name)
+        if stage is Stage.WON:
+            values["currency"] = currency
+            updates["currency"] = _bind_follows_earliest("currency", stage_column, name)
         await self._upsert(lead_id, values, updates)
 
 

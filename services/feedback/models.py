@@ -81,6 +81,7 @@ class LeadFact(Base):
     reject_reason: Mapped[str | None] = mapped_column(Text)
     loss_reason: Mapped[str | None] = mapped_column(Text)
     amount: Mapped[Decimal | None] = mapped_column(Numeric)
+    currency: Mapped[str | None] = mapped_column(Text)  # ISO 4217 code of `amount`
 
 
 class LeadTouchpoint(Base):

@@ -6,7 +6,7 @@ Pure: they sit below the repository, the use cases and the schemas alike.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
 
@@ -89,3 +89,5 @@ class Attribution:
     deals: int
     revenue: Decimal
     rows: list[Credit]
+    currency: str = "EUR"
+    rates: dict[str, Decimal] = field(default_factory=dict)

@@ -7,6 +7,7 @@ read aggregates from the repository and hand them to the pure modules (`funnel`,
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from typing import TypeVar
@@ -23,6 +24,7 @@ from services.feedback.attribution import (
 from services.feedback.errors import NotEnoughHistory
 from services.feedback.fact_repository import LeadFactRepository
 from services.feedback.funnel import Funnel, Stage, count_stages, funnel_from_signatures
+from services.feedback.money import DEFAULT_CURRENCY, Fx
 from services.feedback.pareto import pareto
 from services.feedback.reports import (
     Attribution,
@@ -187,6 +189,7 @@ async def record_dispositioned(session: AsyncSession, event: LeadDispositioned) 
         dispositioned_at=p.dispositioned_at,
         reason=REASON_LABELS.get(p.reason_code, p.reason_code) if p.reason_code else p.reason,
         amount=p.amount,
+        currency=p.currency,
     )
 
 
@@ -256,19 +259,27 @@ async def reasons_report(session: AsyncSession, where: FactFilter) -> Reasons:
     )
 
 
-async def revenue_attribution(session: AsyncSession, where: FactFilter, *, by: AttributionKey) -> Attribution:
-    """Won revenue credited to each source (or campaign) by first touch, last touch and linear."""
+async def revenue_attribution(
+    session: AsyncSession, where: FactFilter, *, by: AttributionKey, fx: Fx | None = None
+) -> Attribution:
+    """Won revenue credited to each source (or campaign) by first touch, last touch and linear,
+    each deal converted to the reporting currency first (amounts in different currencies are
+    never added as they stand)."""
+    fx = fx or Fx(DEFAULT_CURRENCY)
     deals = await RevenueRepository(session).won_deals(where)
+    converted = [replace(d, amount=fx.convert(d.amount, d.currency)) for d in deals]
     return Attribution(
         by=by,
         deals=len(deals),
-        revenue=sum((d.amount for d in deals), Decimal(0)),
-        rows=attribute(deals, by=KEYS[by]),
+        revenue=sum((d.amount for d in converted), Decimal(0)),
+        rows=attribute(converted, by=KEYS[by]),
+        currency=fx.reporting,
+        rates=fx.used(d.currency for d in deals),
     )
 
 
 async def reverse_funnel(
-    session: AsyncSession, where: FactFilter, *, revenue_goal: Decimal, months: int
+    session: AsyncSession, where: FactFilter, *, revenue_goal: Decimal, months: int, fx: Fx | None = None
 ) -> Plan:
     """Sales' revenue goal turned into the won deals, SQLs, MQLs and leads needed each month,
     from the conversion rates and average deal size measured over the leads `where` covers."""
@@ -276,19 +287,21 @@ async def reverse_funnel(
         (stages, n) for _, stages, n in await FunnelRepository(session).stage_signatures(where)
     )
     rates = measured_rates(counts)
-    won = await RevenueRepository(session).won_revenue(where)
+    fx = fx or Fx(DEFAULT_CURRENCY)
+    won = await RevenueRepository(session).won_revenue(where, fx=fx)
     missing = missing_measurements(rates, deals_with_amount=won.deals_with_amount, revenue=won.revenue)
     if missing:
         raise NotEnoughHistory(
             "Not enough history to plan from: " + "; ".join(missing) + ".", missing=missing
         )
-    return plan(
+    planned = plan(
         rates,
         revenue_goal=revenue_goal,
         months=months,
         deals_with_amount=won.deals_with_amount,
         revenue=won.revenue,
     )
+    return replace(planned, currency=fx.reporting, rates_used=won.rates_used)
 
 
 async def review_drafts(

@@ -1,5 +1,5 @@
-"""The agreement in the facts: each lead's persona, and the way back (its latest re-MQL and
-qualification round, apart from its first qualification).
+"""The agreement in the facts: each lead's persona, the way back (its latest re-MQL and
+qualification round, apart from its first qualification), and the currency of a won amount.
 
 Revision ID: feedback_0006_agreement
 Revises: feedback_0005
@@ -20,6 +20,8 @@ SCHEMA = "feedback"
 
 
 def upgrade() -> None:
+    # Every won amount keeps its currency; reports convert, never add across currencies.
+    op.add_column("lead_fact", sa.Column("currency", sa.Text()), schema=SCHEMA)
     op.add_column("lead_fact", sa.Column("persona", sa.Text()), schema=SCHEMA)
     op.add_column("lead_fact", sa.Column("re_mql_at", sa.DateTime(timezone=True)), schema=SCHEMA)
     op.add_column(
@@ -30,5 +32,5 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for column in ("qualification_round", "re_mql_at", "persona"):
+    for column in ("qualification_round", "re_mql_at", "persona", "currency"):
         op.drop_column("lead_fact", column, schema=SCHEMA)

@@ -10,7 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from services.feedback import proposals, service
+from services.feedback import agreement, proposals, service
 from services.feedback.activation import AutoActivation
 from services.feedback.attribution import AttributionKey
 from services.feedback.dependencies import FilterDep, ReaderDep, SettingsDep
@@ -109,9 +109,14 @@ async def get_first_touch_sla(
 async def get_mql_delivery(
     session: SessionDep, _: ReaderDep, where: FilterDep, settings: SettingsDep
 ) -> MqlDeliveryRead:
-    target = settings.mql_monthly_target
-    months = await service.mql_delivery(session, where, monthly_target=target)
-    return MqlDeliveryRead(monthly_target=target, months=[MqlMonthRead.of(m) for m in months])
+    signed = await agreement.signed_target(session, configured=settings.mql_monthly_target)
+    months = await service.mql_delivery(session, where, monthly_target=signed.monthly_target)
+    return MqlDeliveryRead(
+        monthly_target=signed.monthly_target,
+        agreement_version=signed.rubric_version,
+        acceptance_commitment=signed.acceptance_commitment,
+        months=[MqlMonthRead.of(m) for m in months],
+    )
 
 
 @router.get("/reasons", summary="Rejection and loss reasons, most frequent first (Pareto)")

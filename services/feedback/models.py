@@ -84,6 +84,16 @@ class LeadFact(Base):
     currency: Mapped[str | None] = mapped_column(Text)  # ISO 4217 code of `amount`
 
 
+class Agreement(Base):
+    """An activated agreement's terms as `rubric.activated` carried them; the latest is in force."""
+
+    __tablename__ = "agreement"
+
+    rubric_version: Mapped[str] = mapped_column(Text, primary_key=True)
+    terms: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    activated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 class LeadTouchpoint(Base):
     """A marketing touch of one lead: its ingestion, or an activity that carried campaign or UTM
     data. `touch_key` digests the touch's own facts (not the event id), so the same touch

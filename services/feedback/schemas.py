@@ -179,6 +179,14 @@ class MqlDeliveryRead(BaseModel):
     """Marketing's side of the agreement: MQLs delivered each month."""
 
     monthly_target: int | None
+    agreement_version: str | None = Field(
+        default=None,
+        description="The signed agreement the target comes from (its MQL commitment over its period); "
+        "null when it comes from BATON_MQL_MONTHLY_TARGET or there is none.",
+    )
+    acceptance_commitment: float | None = Field(
+        default=None, description="The agreement's quality commitment: the share of MQLs sales accepts."
+    )
     months: list[MqlMonthRead]
 
 

@@ -65,9 +65,10 @@ TOPOLOGY: Final[dict[str, Flow]] = {
         ),
         frozenset({LEAD_ASSIGNED, LEAD_TOUCHED, LEAD_DISPOSITIONED, SLA_BREACHED}),
     ),
-    # Feedback counts the lead journey; activities only as touchpoints for revenue attribution.
+    # Feedback counts the lead journey; activities only as touchpoints for revenue attribution;
+    # the activated agreement for the commitments its reports measure against.
     "feedback": Flow(
-        frozenset(EVENT_TOPICS) - {RUBRIC_ACTIVATED, LEAD_ERASED, SLA_BREACHED},
+        frozenset(EVENT_TOPICS) - {LEAD_ERASED, SLA_BREACHED},
         frozenset(),
     ),
 }

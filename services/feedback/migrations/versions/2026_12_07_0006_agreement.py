@@ -1,5 +1,6 @@
 """The agreement in the facts: each lead's persona, the way back (its latest re-MQL and
-qualification round, apart from its first qualification), and the currency of a won amount.
+qualification round, apart from its first qualification), the currency of a won amount, and
+the activated agreement the reports measure against.
 
 Revision ID: feedback_0006_agreement
 Revises: feedback_0005
@@ -10,6 +11,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql as pg
 
 revision: str = "feedback_0006_agreement"
 down_revision: str | None = "feedback_0005"
@@ -20,6 +22,14 @@ SCHEMA = "feedback"
 
 
 def upgrade() -> None:
+    op.create_table(
+        "agreement",
+        sa.Column("rubric_version", sa.Text(), nullable=False),
+        sa.Column("terms", pg.JSONB(), nullable=False),
+        sa.Column("activated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("rubric_version", name=op.f("pk_agreement")),
+        schema=SCHEMA,
+    )
     # Every won amount keeps its currency; reports convert, never add across currencies.
     op.add_column("lead_fact", sa.Column("currency", sa.Text()), schema=SCHEMA)
     op.add_column("lead_fact", sa.Column("persona", sa.Text()), schema=SCHEMA)
@@ -34,3 +44,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     for column in ("qualification_round", "re_mql_at", "persona", "currency"):
         op.drop_column("lead_fact", column, schema=SCHEMA)
+    op.drop_table("agreement", schema=SCHEMA)

@@ -27,7 +27,7 @@ from shared.contracts import (
 from shared.db import Database
 from tests.conftest import Infra, bearer
 from tests.integration.test_routing_sla import fire, reload
-from tests.support.routing import add_rep, assign, qualified, routing_app
+from tests.support.routing import activate, add_rep, assign, qualified, qualified_for_rules, routing_app
 
 # `qualified()` leads are of tier "hot".
 HOT = TierCommitment(
@@ -203,3 +203,28 @@ def assert_commitment_problem(response: httpx.Response) -> dict[str, object]:
     problem: dict[str, object] = response.json()
     assert str(problem["type"]).endswith("/commitment-not-met")
     return problem
+
+
+async def test_a_routing_rule_may_test_the_agreements_persona(db: Database) -> None:
+    ada, bob = await add_rep(db, "ada"), await add_rep(db, "bob")
+    await activate(
+        db,
+        {
+            "name": "By persona",
+            "pools": [{"id": "others", "members": [{"rep": "ada@example.com"}]}],
+            "rules": [
+                {
+                    "id": "revops-to-bob",
+                    "when": [{"field": "persona", "op": "equals", "value": "revops-leader"}],
+                    "action": {"type": "rep", "rep": "bob@example.com"},
+                },
+                {"id": "rest", "action": {"type": "pool", "pool": "others"}},
+            ],
+        },
+    )
+    revops = qualified_for_rules()
+    revops = revops.model_copy(
+        update={"payload": revops.payload.model_copy(update={"persona": "revops-leader"})}
+    )
+    assert (await assign(db, revops)).rep_id == bob
+    assert (await assign(db, qualified_for_rules())).rep_id == ada

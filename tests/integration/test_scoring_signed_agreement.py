@@ -4,6 +4,7 @@ teams sign it `rubric.activated` carries its terms to routing and feedback."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -11,9 +12,11 @@ import httpx
 import pytest
 from sqlalchemy import text
 
+from services.scoring import service
 from services.scoring.main import create_app
+from services.scoring.rubric import load_rubric
 from shared.auth import Role
-from shared.contracts import RubricActivated, decode_event
+from shared.contracts import LeadIngested, LeadIngestedPayload, RubricActivated, decode_event, utc_now
 from shared.db import Database
 from tests.conftest import Infra, bearer
 from tests.integration.test_scoring_agreement import draft
@@ -90,3 +93,29 @@ async def test_activation_carries_the_signed_terms(client: httpx.AsyncClient, db
     assert {(t.tier, t.min_attempts, t.contact_minutes) for t in terms.tiers} == {
         (tier, 6, 60) for tier in ("A", "B", "C", "D")
     }
+
+
+async def test_a_form_marketing_flags_outside_the_agreement_qualifies_nobody(db: Database) -> None:
+    # Ingest passes a form's own `is_hand_raiser` along; only the agreement's hand-raiser forms
+    # (demo-request and contact-sales in the starter rubric) qualify a lead at once.
+    flagged, listed = uuid.uuid4(), uuid.uuid4()
+    for lead_id, form_id in ((flagged, "newsletter"), (listed, "demo-request")):
+        payload = LeadIngestedPayload(
+            source="form",
+            form_id=form_id,
+            email=f"{lead_id}@acme.io",
+            submitted_at=utc_now(),
+            is_hand_raiser=True,
+        )
+        event = LeadIngested.new(lead_id=lead_id, payload=payload, producer="ingest")
+        async with db.transaction() as session:
+            await service.score_lead(session, rubric=load_rubric(), event=event)
+    async with db.transaction() as session:
+        qualified = set(
+            (
+                await session.execute(
+                    text("SELECT key FROM scoring.outbox WHERE event_type = 'lead.qualified'")
+                )
+            ).scalars()
+        )
+    assert (str(flagged) in qualified, str(listed) in qualified) == (False, True)

@@ -212,13 +212,17 @@ class LeadFactRepository:
         }
         await self._upsert(lead_id, values, updates)
 
-    async def record_touch(self, lead_id: uuid.UUID, *, touched_at: datetime) -> None:
-        """A contact attempt: the earliest one is the rep's first touch."""
-        await self._upsert(
-            lead_id,
-            {"first_touch_at": touched_at},
-            {"first_touch_at": lambda x: _earliest(LeadFact.first_touch_at, x.first_touch_at)},
-        )
+    async def record_touch(self, lead_id: uuid.UUID, *, touched_at: datetime, contact: bool = False) -> None:
+        """A contact attempt: the earliest one is the rep's first touch; the earliest call, email
+        or meeting (`contact`) the first real contact."""
+        values: dict[str, Any] = {"first_touch_at": touched_at}
+        updates: dict[str, Any] = {
+            "first_touch_at": lambda x: _earliest(LeadFact.first_touch_at, x.first_touch_at)
+        }
+        if contact:
+            values["first_contact_at"] = touched_at
+            updates["first_contact_at"] = lambda x: _earliest(LeadFact.first_contact_at, x.first_contact_at)
+        await self._upsert(lead_id, values, updates)
 
     async def record_disposition(
         self,

@@ -42,6 +42,8 @@ class LeadFact(Base):
     mql_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     assigned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     first_touch_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The first real contact: a logged call, email or meeting (a click to accept is none).
+    first_contact_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     rejected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     sql_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -31,6 +31,9 @@ class Speed:
     human_n: int
     human_p50_s: float | None
     human_p95_s: float | None
+    contact_n: int = 0
+    contact_p50_s: float | None = None
+    contact_p95_s: float | None = None
 
 
 @dataclass(frozen=True)

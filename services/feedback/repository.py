@@ -112,6 +112,9 @@ class FunnelRepository:
         human = func.extract("epoch", LeadFact.first_touch_at - LeadFact.assigned_at)
         has_system = and_(LeadFact.assigned_at.is_not(None), LeadFact.ingested_at.is_not(None))
         has_human = and_(LeadFact.first_touch_at.is_not(None), LeadFact.assigned_at.is_not(None))
+        # Speed to lead as the agreement means it: to a real contact (call, email, meeting).
+        contact = func.extract("epoch", LeadFact.first_contact_at - LeadFact.assigned_at)
+        has_contact = and_(LeadFact.first_contact_at.is_not(None), LeadFact.assigned_at.is_not(None))
 
         def pct(q: float, seconds: ColumnElement[Any], present: ColumnElement[bool]) -> Any:
             return func.percentile_cont(q).within_group(seconds).filter(present)
@@ -125,13 +128,19 @@ class FunnelRepository:
                 func.count().filter(has_human),
                 pct(0.5, human, has_human),
                 pct(0.95, human, has_human),
+                func.count().filter(has_contact),
+                pct(0.5, contact, has_contact),
+                pct(0.95, contact, has_contact),
             )
             .where(*_conditions(where), or_(has_system, has_human))
             .group_by(key)
             .order_by(key)
         )
         rows = (await self.session.execute(statement)).all()
-        return [Speed(r[0], r[1], _f(r[2]), _f(r[3]), r[4], _f(r[5]), _f(r[6])) for r in rows]
+        return [
+            Speed(r[0], r[1], _f(r[2]), _f(r[3]), r[4], _f(r[5]), _f(r[6]), r[7], _f(r[8]), _f(r[9]))
+            for r in rows
+        ]
 
     async def sla_tallies(self, where: FactFilter, *, by: Dimension | None, now: datetime) -> list[SlaTally]:
         """First touches within the SLA, late or never past due, and still within time."""

@@ -85,6 +85,9 @@ class SpeedRowRead(BaseModel):
     key: str | None
     system: DurationRead = Field(description="Form submission to assignment.")
     human: DurationRead = Field(description="Assignment to the rep's first touch.")
+    contact: DurationRead = Field(
+        description="Assignment to the first real contact (a logged call, email or meeting; accepting is none)."
+    )
 
     @classmethod
     def of(cls, row: Speed) -> SpeedRowRead:
@@ -93,6 +96,7 @@ class SpeedRowRead(BaseModel):
             key=row.key,
             system=DurationRead(n=row.system_n, p50_s=row.system_p50_s, p95_s=row.system_p95_s),
             human=DurationRead(n=row.human_n, p50_s=row.human_p50_s, p95_s=row.human_p95_s),
+            contact=DurationRead(n=row.contact_n, p50_s=row.contact_p50_s, p95_s=row.contact_p95_s),
         )
 
 

@@ -62,6 +62,9 @@ from shared.contracts.rounds import rounds_by_lead
 
 E = TypeVar("E", bound=Envelope)
 
+# A first real contact, as the agreement defines it: accepting a lead is not one.
+CONTACT_CHANNELS = frozenset({"call", "email", "meeting"})
+
 OUTCOME_STAGES: dict[str, Stage] = {
     "accepted": Stage.ACCEPTED,
     "rejected": Stage.REJECTED,
@@ -168,7 +171,10 @@ async def record_assigned(session: AsyncSession, event: LeadAssigned) -> None:
 
 async def record_touched(session: AsyncSession, event: LeadTouched) -> None:
     """A rep's contact attempt; the earliest attempt or disposition is the first touch."""
-    await LeadFactRepository(session).record_touch(event.lead_id, touched_at=event.payload.touched_at)
+    p = event.payload
+    await LeadFactRepository(session).record_touch(
+        event.lead_id, touched_at=p.touched_at, contact=p.channel in CONTACT_CHANNELS
+    )
 
 
 async def record_dispositioned(session: AsyncSession, event: LeadDispositioned) -> None:

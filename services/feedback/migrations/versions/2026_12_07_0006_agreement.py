@@ -33,6 +33,7 @@ def upgrade() -> None:
     # Every won amount keeps its currency; reports convert, never add across currencies.
     op.add_column("lead_fact", sa.Column("currency", sa.Text()), schema=SCHEMA)
     op.add_column("lead_fact", sa.Column("persona", sa.Text()), schema=SCHEMA)
+    op.add_column("lead_fact", sa.Column("first_contact_at", sa.DateTime(timezone=True)), schema=SCHEMA)
     op.add_column("lead_fact", sa.Column("re_mql_at", sa.DateTime(timezone=True)), schema=SCHEMA)
     op.add_column(
         "lead_fact",
@@ -42,6 +43,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    for column in ("qualification_round", "re_mql_at", "persona", "currency"):
+    for column in ("qualification_round", "re_mql_at", "first_contact_at", "persona", "currency"):
         op.drop_column("lead_fact", column, schema=SCHEMA)
     op.drop_table("agreement", schema=SCHEMA)

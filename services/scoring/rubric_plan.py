@@ -43,6 +43,9 @@ class PlanningRates(Strict):
 
 
 class Plan(Strict):
+    """The period's plan both teams sign: sales' revenue goal, the rates they plan with and the
+    quality commitment; marketing's MQL commitment is derived from it (`derive`), never typed."""
+
     period_start: date
     period_end: date
     revenue_goal: Money

@@ -10,7 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from services.feedback import proposals, service
+from services.feedback import agreement, proposals, service
 from services.feedback.activation import AutoActivation
 from services.feedback.attribution import AttributionKey
 from services.feedback.dependencies import FilterDep, ReaderDep, SettingsDep
@@ -124,9 +124,14 @@ async def get_first_touch_sla(
 async def get_mql_delivery(
     session: SessionDep, _: ReaderDep, where: FilterDep, settings: SettingsDep
 ) -> MqlDeliveryRead:
-    target = settings.mql_monthly_target
-    months = await service.mql_delivery(session, where, monthly_target=target)
-    return MqlDeliveryRead(monthly_target=target, months=[MqlMonthRead.of(m) for m in months])
+    signed = await agreement.signed_target(session, configured=settings.mql_monthly_target)
+    months = await service.mql_delivery(session, where, monthly_target=signed.monthly_target)
+    return MqlDeliveryRead(
+        monthly_target=signed.monthly_target,
+        agreement_version=signed.rubric_version,
+        acceptance_commitment=signed.acceptance_commitment,
+        months=[MqlMonthRead.of(m) for m in months],
+    )
 
 
 @router.get("/reasons", summary="Rejection and loss reasons, most frequent first (Pareto)")
@@ -142,12 +147,14 @@ async def get_attribution(
     session: SessionDep,
     _: ReaderDep,
     where: FilterDep,
+    settings: SettingsDep,
     by: Annotated[
         AttributionKey,
         Query(description="Credit `source` (a touch's UTM source, else its channel) or `campaign`."),
     ] = "source",
 ) -> AttributionRead:
-    return AttributionRead.of(await service.revenue_attribution(session, where, by=by))
+    report = await service.revenue_attribution(session, where, by=by, fx=settings.fx())
+    return AttributionRead.of(report)
 
 
 @router.get(
@@ -163,9 +170,12 @@ async def get_reverse_funnel(
         Decimal,
         Query(gt=0, le=Decimal("1e12"), decimal_places=2, description="Revenue to win over `months`."),
     ],
+    settings: SettingsDep,
     months: Annotated[int, Query(ge=1, le=60, description="Months the goal covers.")] = 12,
 ) -> ReverseFunnelRead:
-    plan = await service.reverse_funnel(session, where, revenue_goal=revenue_goal, months=months)
+    plan = await service.reverse_funnel(
+        session, where, revenue_goal=revenue_goal, months=months, fx=settings.fx()
+    )
     return ReverseFunnelRead.of(plan)
 
 

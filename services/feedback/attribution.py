@@ -54,6 +54,7 @@ class WonDeal:
     won_at: datetime
     amount: Decimal
     touches: tuple[Touch, ...]
+    currency: str | None = None
 
 
 @dataclass

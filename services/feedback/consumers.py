@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.feedback import service
+from services.feedback import agreement, service
 from shared.contracts import (
     ActivityRecorded,
     LeadAssigned,
@@ -20,6 +20,7 @@ from shared.contracts import (
     LeadQualified,
     LeadScored,
     LeadTouched,
+    RubricActivated,
 )
 from shared.contracts.topics import (
     ACTIVITY_RECORDED,
@@ -29,6 +30,7 @@ from shared.contracts.topics import (
     LEAD_QUALIFIED,
     LEAD_SCORED,
     LEAD_TOUCHED,
+    RUBRIC_ACTIVATED,
 )
 from shared.kafka import BatchingHandler, EventHandler
 
@@ -57,7 +59,11 @@ def build_handlers() -> Mapping[str, EventHandler]:
     async def on_lead_dispositioned(session: AsyncSession, event: LeadDispositioned) -> None:
         await service.record_dispositioned(session, event)
 
+    async def on_rubric_activated(session: AsyncSession, event: RubricActivated) -> None:
+        await agreement.learn_agreement(session, event)
+
     return {
+        RUBRIC_ACTIVATED: on_rubric_activated,
         LEAD_INGESTED: _batching(on_lead_ingested),
         ACTIVITY_RECORDED: _batching(on_activity_recorded),
         LEAD_SCORED: _batching(on_lead_scored),

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from shared.problems import NotFound, Problem
+from shared.problems import NotFound, Problem, Unprocessable
 
 
 class InvalidPeriod(Problem):
@@ -45,3 +45,10 @@ class RubricUnreadable(Problem):
     status = 422
     title = "Rubric unreadable"
     slug = "rubric-unreadable"
+
+
+class MissingExchangeRate(Unprocessable):
+    """A report meets an amount in a currency it has no configured rate for."""
+
+    title = "Missing exchange rate"
+    slug = "missing-exchange-rate"

@@ -121,6 +121,7 @@ class LeadFactRepository:
         grade: str,
         rubric_version: str,
         fired_rules: list[dict[str, Any]] | None = None,
+        persona: str | None = None,
     ) -> None:
         values = {
             "scored_at": scored_at,
@@ -128,16 +129,33 @@ class LeadFactRepository:
             "grade": grade,
             "rubric_version": rubric_version,
             "fired_rules": fired_rules,
+            "persona": persona,
         }
         latest = LeadFact.scored_at
         updates = {
             "scored_at": lambda x: func.greatest(latest, x.scored_at),
             **{
                 name: _bind_follows_latest(name, latest, "scored_at")
-                for name in ("score", "grade", "rubric_version", "fired_rules")
+                for name in ("score", "grade", "rubric_version", "fired_rules", "persona")
             },
         }
         await self._upsert(lead_id, values, updates)
+
+    async def record_requalification(
+        self, lead_id: uuid.UUID, *, requalified_at: datetime, round_: int
+    ) -> None:
+        """A re-MQL: the lead came back from nurture and qualified again. Kept apart from the
+        first qualification (`mql_at`), so it is never counted as a new MQL."""
+        await self._upsert(
+            lead_id,
+            {"re_mql_at": requalified_at, "qualification_round": round_},
+            {
+                "re_mql_at": lambda x: func.greatest(LeadFact.re_mql_at, x.re_mql_at),
+                "qualification_round": lambda x: func.greatest(
+                    LeadFact.qualification_round, x.qualification_round
+                ),
+            },
+        )
 
     async def record_qualification(
         self,
@@ -194,13 +212,17 @@ class LeadFactRepository:
         }
         await self._upsert(lead_id, values, updates)
 
-    async def record_touch(self, lead_id: uuid.UUID, *, touched_at: datetime) -> None:
-        """A contact attempt: the earliest one is the rep's first touch."""
-        await self._upsert(
-            lead_id,
-            {"first_touch_at": touched_at},
-            {"first_touch_at": lambda x: _earliest(LeadFact.first_touch_at, x.first_touch_at)},
-        )
+    async def record_touch(self, lead_id: uuid.UUID, *, touched_at: datetime, contact: bool = False) -> None:
+        """A contact attempt: the earliest one is the rep's first touch; the earliest call, email
+        or meeting (`contact`) the first real contact."""
+        values: dict[str, Any] = {"first_touch_at": touched_at}
+        updates: dict[str, Any] = {
+            "first_touch_at": lambda x: _earliest(LeadFact.first_touch_at, x.first_touch_at)
+        }
+        if contact:
+            values["first_contact_at"] = touched_at
+            updates["first_contact_at"] = lambda x: _earliest(LeadFact.first_contact_at, x.first_contact_at)
+        await self._upsert(lead_id, values, updates)
 
     async def record_disposition(
         self,
@@ -210,8 +232,10 @@ class LeadFactRepository:
         dispositioned_at: datetime,
         reason: str | None,
         amount: Decimal | None,
+        currency: str | None = None,
     ) -> None:
-        """Any disposition is the rep's first touch at the latest; the outcome sets its stage."""
+        """Any disposition is the rep's first touch at the latest; the outcome sets its stage (a
+        win's amount keeps its currency)."""
         stage_column = STAGE_COLUMNS[stage]
         name = stage_column.key
         values: dict[str, Any] = {"first_touch_at": dispositioned_at, name: dispositioned_at}
@@ -223,6 +247,9 @@ class LeadFactRepository:
         if column is not None:
             values[column] = amount if stage is Stage.WON else reason
             updates[column] = _bind_follows_earliest(column, stage_column, name)
+        if stage is Stage.WON:
+            values["currency"] = currency
+            updates["currency"] = _bind_follows_earliest("currency", stage_column, name)
         await self._upsert(lead_id, values, updates)
 
 

@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Boolean, Computed, DateTime, Float, Numeric, Text, false, text
+from sqlalchemy import Boolean, Computed, DateTime, Float, Integer, Numeric, Text, false, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Mapped, mapped_column
 
@@ -43,6 +43,8 @@ class LeadFact(Base):
     mql_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     assigned_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     first_touch_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The first real contact: a logged call, email or meeting (a click to accept is none).
+    first_contact_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     accepted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     rejected_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     sql_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -64,6 +66,11 @@ class LeadFact(Base):
     is_test: Mapped[bool] = mapped_column(Boolean, server_default=false(), default=False)
     mql_grade: Mapped[str | None] = mapped_column(Text)
     mql_rubric_version: Mapped[str | None] = mapped_column(Text)
+    # The agreement's persona (the latest scoring's), and the way back: the latest re-MQL of a
+    # lead sales handed back to nurture, and its round (`mql_at` stays the first qualification).
+    persona: Mapped[str | None] = mapped_column(Text)
+    re_mql_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    qualification_round: Mapped[int] = mapped_column(Integer, server_default=text("0"), default=0)
 
     rep_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), index=True)
     assignment_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
@@ -77,6 +84,17 @@ class LeadFact(Base):
     reject_reason: Mapped[str | None] = mapped_column(Text)
     loss_reason: Mapped[str | None] = mapped_column(Text)
     amount: Mapped[Decimal | None] = mapped_column(Numeric)
+    currency: Mapped[str | None] = mapped_column(Text)  # ISO 4217 code of `amount`
+
+
+class Agreement(Base):
+    """An activated agreement's terms as `rubric.activated` carried them; the latest is in force."""
+
+    __tablename__ = "agreement"
+
+    rubric_version: Mapped[str] = mapped_column(Text, primary_key=True)
+    terms: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    activated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class LeadTouchpoint(Base):

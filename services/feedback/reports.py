@@ -6,7 +6,7 @@ Pure: they sit below the repository, the use cases and the schemas alike.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
 
@@ -15,7 +15,9 @@ from services.feedback.funnel import Funnel
 from services.feedback.pareto import ParetoRow
 
 # What a report may group its leads by.
-Dimension = Literal["source", "campaign", "form_id", "grade", "rubric_version", "rep_id", "sla_tier", "month"]
+Dimension = Literal[
+    "source", "campaign", "form_id", "grade", "rubric_version", "rep_id", "sla_tier", "persona", "month"
+]
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,9 @@ class Speed:
     human_n: int
     human_p50_s: float | None
     human_p95_s: float | None
+    contact_n: int = 0
+    contact_p50_s: float | None = None
+    contact_p95_s: float | None = None
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,7 @@ class MqlMonth:
     mqls: int
     target: int | None
     share_of_target: float | None
+    re_mqls: int = 0
 
 
 @dataclass(frozen=True)
@@ -86,3 +92,5 @@ class Attribution:
     deals: int
     revenue: Decimal
     rows: list[Credit]
+    currency: str = "EUR"
+    rates: dict[str, Decimal] = field(default_factory=dict)

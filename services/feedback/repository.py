@@ -12,6 +12,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, String, and_, cast, func, literal, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from services.feedback.funnel import CONVERSIONS, Stage
 from services.feedback.models import STAGE_COLUMNS, LeadFact
@@ -47,6 +48,7 @@ _DIMENSIONS: Mapping[str, Any] = {
     "rubric_version": _judged_rubric_version,
     "rep_id": cast(LeadFact.rep_id, String),
     "sla_tier": LeadFact.sla_tier,
+    "persona": LeadFact.persona,
     "month": func.to_char(func.timezone("UTC", LeadFact.ingested_at), "YYYY-MM"),
 }
 
@@ -88,16 +90,22 @@ class FunnelRepository:
             for row in (await self.session.execute(statement)).all()
         }
 
-    async def mqls_by_month(self, where: FactFilter) -> list[tuple[str, int]]:
-        """MQLs per calendar month (UTC) of qualification, oldest first."""
-        month = func.to_char(func.timezone("UTC", LeadFact.mql_at), "YYYY-MM")
+    async def mqls_by_month(
+        self, where: FactFilter, *, column: InstrumentedAttribute[datetime | None] = LeadFact.mql_at
+    ) -> list[tuple[str, int]]:
+        """MQLs (or, given `re_mql_at`, re-MQLs) per calendar month (UTC), oldest first."""
+        month = func.to_char(func.timezone("UTC", column), "YYYY-MM")
         statement = (
             select(month, func.count())
-            .where(*_conditions(where), LeadFact.mql_at.is_not(None))
+            .where(*_conditions(where), column.is_not(None))
             .group_by(month)
             .order_by(month)
         )
         return [(row[0], row[1]) for row in (await self.session.execute(statement)).all()]
+
+    async def re_mqls_by_month(self, where: FactFilter) -> list[tuple[str, int]]:
+        """Re-MQLs (leads back from nurture that qualified again) per month of their latest."""
+        return await self.mqls_by_month(where, column=LeadFact.re_mql_at)
 
     async def speed_to_lead(self, where: FactFilter, *, by: Dimension | None) -> list[Speed]:
         """p50/p95 in seconds of form→assignment (system) and assignment→first touch (human)."""
@@ -106,6 +114,9 @@ class FunnelRepository:
         human = func.extract("epoch", LeadFact.first_touch_at - LeadFact.assigned_at)
         has_system = and_(LeadFact.assigned_at.is_not(None), LeadFact.ingested_at.is_not(None))
         has_human = and_(LeadFact.first_touch_at.is_not(None), LeadFact.assigned_at.is_not(None))
+        # Speed to lead as the agreement means it: to a real contact (call, email, meeting).
+        contact = func.extract("epoch", LeadFact.first_contact_at - LeadFact.assigned_at)
+        has_contact = and_(LeadFact.first_contact_at.is_not(None), LeadFact.assigned_at.is_not(None))
 
         def pct(q: float, seconds: ColumnElement[Any], present: ColumnElement[bool]) -> Any:
             return func.percentile_cont(q).within_group(seconds).filter(present)
@@ -119,13 +130,19 @@ class FunnelRepository:
                 func.count().filter(has_human),
                 pct(0.5, human, has_human),
                 pct(0.95, human, has_human),
+                func.count().filter(has_contact),
+                pct(0.5, contact, has_contact),
+                pct(0.95, contact, has_contact),
             )
             .where(*_conditions(where), or_(has_system, has_human))
             .group_by(key)
             .order_by(key)
         )
         rows = (await self.session.execute(statement)).all()
-        return [Speed(r[0], r[1], _f(r[2]), _f(r[3]), r[4], _f(r[5]), _f(r[6])) for r in rows]
+        return [
+            Speed(r[0], r[1], _f(r[2]), _f(r[3]), r[4], _f(r[5]), _f(r[6]), r[7], _f(r[8]), _f(r[9]))
+            for r in rows
+        ]
 
     async def sla_tallies(self, where: FactFilter, *, by: Dimension | None, now: datetime) -> list[SlaTally]:
         """First touches within the SLA, late or never past due, and still within time."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import cast
 
@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.feedback.attribution import Touch, WonDeal
 from services.feedback.models import LeadFact, LeadTouchpoint
+from services.feedback.money import Fx
 from services.feedback.repository import FactFilter, _conditions
 from services.feedback.write_buffer import write
 
@@ -30,6 +31,7 @@ class WonRevenue:
     deals: int = 0
     deals_with_amount: int = 0
     revenue: Decimal = Decimal(0)
+    rates_used: dict[str, Decimal] = field(default_factory=dict)
 
 
 class RevenueRepository:
@@ -63,7 +65,7 @@ class RevenueRepository:
     async def won_deals(self, where: FactFilter) -> list[WonDeal]:
         """Every won lead the filter covers, with its amount (none recorded counts as 0) and touches."""
         won = (
-            select(LeadFact.lead_id, LeadFact.won_at, LeadFact.amount)
+            select(LeadFact.lead_id, LeadFact.won_at, LeadFact.amount, LeadFact.currency)
             .where(*_conditions(where), LeadFact.won_at.is_not(None))
             .order_by(LeadFact.lead_id)
         )
@@ -80,17 +82,36 @@ class RevenueRepository:
         for row in (await self.session.scalars(statement)).all():
             touches.setdefault(row.lead_id, []).append(_touch(row))
         return [
-            WonDeal(won_at=d.won_at, amount=d.amount or Decimal(0), touches=tuple(touches.get(d.lead_id, ())))
+            WonDeal(
+                won_at=d.won_at,
+                amount=d.amount or Decimal(0),
+                touches=tuple(touches.get(d.lead_id, ())),
+                currency=d.currency,
+            )
             for d in deals
         ]
 
-    async def won_revenue(self, where: FactFilter) -> WonRevenue:
-        """Won deals, those with an amount, and the sum of their amounts."""
-        statement = select(
-            func.count(), func.count(LeadFact.amount), func.coalesce(func.sum(LeadFact.amount), 0)
-        ).where(*_conditions(where), LeadFact.won_at.is_not(None))
-        deals, with_amount, revenue = (await self.session.execute(statement)).one()
-        return WonRevenue(int(deals), int(with_amount), Decimal(revenue or 0))
+    async def won_revenue(self, where: FactFilter, *, fx: Fx) -> WonRevenue:
+        """Won deals, those with an amount, and the sum of their amounts in `fx`'s reporting
+        currency: summed per currency, then each sum converted (never added as they stand)."""
+        statement = (
+            select(
+                LeadFact.currency,
+                func.count(),
+                func.count(LeadFact.amount),
+                func.coalesce(func.sum(LeadFact.amount), 0),
+            )
+            .where(*_conditions(where), LeadFact.won_at.is_not(None))
+            .group_by(LeadFact.currency)
+        )
+        rows = (await self.session.execute(statement)).all()
+        priced = [row for row in rows if row[2]]
+        return WonRevenue(
+            deals=sum(int(row[1]) for row in rows),
+            deals_with_amount=sum(int(row[2]) for row in rows),
+            revenue=sum((fx.convert(Decimal(row[3] or 0), row[0]) for row in priced), Decimal(0)),
+            rates_used=fx.used(row[0] for row in priced),
+        )
 
 
 def _touch(row: LeadTouchpoint) -> Touch:

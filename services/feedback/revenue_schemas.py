@@ -29,6 +29,10 @@ class AttributionRead(BaseModel):
     deals: int = Field(description="Won deals among the leads the filter covers.")
     revenue: float = Field(description="Their revenue; each model's column adds up to it.")
     rows: list[CreditRead]
+    currency: str = Field(description="The reporting currency every amount was converted to.")
+    fx_rates: dict[str, float] = Field(
+        description="The rates used: units of `currency` per unit of each deal currency."
+    )
 
     @classmethod
     def of(cls, report: Attribution) -> AttributionRead:
@@ -36,6 +40,8 @@ class AttributionRead(BaseModel):
             by=report.by,
             deals=report.deals,
             revenue=money(report.revenue),
+            currency=report.currency,
+            fx_rates={c: float(r) for c, r in report.rates.items()},
             rows=[
                 CreditRead(
                     key=r.key,
@@ -72,6 +78,10 @@ class ReverseFunnelRead(BaseModel):
     deals_measured: int = Field(description="Won deals with an amount behind the average.")
     rates: list[MeasuredRateRead]
     needs: list[NeedRead] = Field(description="From won deals back up to leads.")
+    currency: str = Field(description="The reporting currency of the goal and the deal size.")
+    fx_rates: dict[str, float] = Field(
+        description="The rates the average deal size used: units of `currency` per unit of each."
+    )
 
     @classmethod
     def of(cls, plan: Plan) -> ReverseFunnelRead:
@@ -80,6 +90,8 @@ class ReverseFunnelRead(BaseModel):
             months=plan.months,
             average_deal_size=money(plan.average_deal),
             deals_measured=plan.deals_measured,
+            currency=plan.currency,
+            fx_rates={c: float(r) for c, r in plan.rates_used.items()},
             rates=[
                 MeasuredRateRead(
                     from_stage=r.from_stage,

@@ -9,7 +9,8 @@ rate needs 6 SQLs, not 5.999… rounded to 6 or 7 depending on the float.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 from fractions import Fraction
 
@@ -55,6 +56,8 @@ class Plan:
     deals_measured: int
     rates: tuple[MeasuredRate, ...]
     needs: tuple[Need, ...]
+    currency: str = "EUR"
+    rates_used: Mapping[str, Decimal] = field(default_factory=dict)
 
 
 def measured_rates(counts: dict[Stage, int]) -> tuple[MeasuredRate, ...]:

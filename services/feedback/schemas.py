@@ -85,6 +85,9 @@ class SpeedRowRead(BaseModel):
     key: str | None
     system: DurationRead = Field(description="Form submission to assignment.")
     human: DurationRead = Field(description="Assignment to the rep's first touch.")
+    contact: DurationRead = Field(
+        description="Assignment to the first real contact (a logged call, email or meeting; accepting is none)."
+    )
 
     @classmethod
     def of(cls, row: Speed) -> SpeedRowRead:
@@ -93,6 +96,7 @@ class SpeedRowRead(BaseModel):
             key=row.key,
             system=DurationRead(n=row.system_n, p50_s=row.system_p50_s, p95_s=row.system_p95_s),
             human=DurationRead(n=row.human_n, p50_s=row.human_p50_s, p95_s=row.human_p95_s),
+            contact=DurationRead(n=row.contact_n, p50_s=row.contact_p50_s, p95_s=row.contact_p95_s),
         )
 
 
@@ -158,20 +162,35 @@ class MqlMonthRead(BaseModel):
     """MQLs delivered in one month against the agreed monthly number."""
 
     month: str = Field(description="Calendar month (UTC) of qualification, YYYY-MM.")
-    mqls: int
+    mqls: int = Field(description="First qualifications in the month.")
     target: int | None
     share_of_target: float | None
+    re_mqls: int = Field(default=0, description="Re-MQLs: leads back from nurture that qualified again.")
 
     @classmethod
     def of(cls, row: MqlMonth) -> MqlMonthRead:
         """One month of MQL delivery."""
-        return cls(month=row.month, mqls=row.mqls, target=row.target, share_of_target=row.share_of_target)
+        return cls(
+            month=row.month,
+            mqls=row.mqls,
+            target=row.target,
+            share_of_target=row.share_of_target,
+            re_mqls=row.re_mqls,
+        )
 
 
 class MqlDeliveryRead(BaseModel):
     """Marketing's side of the agreement: MQLs delivered each month."""
 
     monthly_target: int | None
+    agreement_version: str | None = Field(
+        default=None,
+        description="The signed agreement the target comes from (its MQL commitment over its period); "
+        "null when it comes from BATON_MQL_MONTHLY_TARGET or there is none.",
+    )
+    acceptance_commitment: float | None = Field(
+        default=None, description="The agreement's quality commitment: the share of MQLs sales accepts."
+    )
     months: list[MqlMonthRead]
 
 

@@ -7,6 +7,7 @@ read aggregates from the repository and hand them to the pure modules (`funnel`,
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from typing import TypeVar
@@ -23,6 +24,7 @@ from services.feedback.attribution import (
 from services.feedback.errors import NotEnoughHistory
 from services.feedback.fact_repository import LeadFactRepository
 from services.feedback.funnel import Funnel, Stage, count_stages, funnel_from_signatures
+from services.feedback.money import DEFAULT_CURRENCY, Fx
 from services.feedback.pareto import pareto
 from services.feedback.reports import (
     Attribution,
@@ -59,6 +61,9 @@ from shared.contracts.envelope import Envelope
 from shared.contracts.rounds import rounds_by_lead
 
 E = TypeVar("E", bound=Envelope)
+
+# A first real contact, as the agreement defines it: accepting a lead is not one.
+CONTACT_CHANNELS = frozenset({"call", "email", "meeting"})
 
 OUTCOME_STAGES: dict[str, Stage] = {
     "accepted": Stage.ACCEPTED,
@@ -121,6 +126,7 @@ async def record_scored(session: AsyncSession, event: LeadScored) -> None:
         grade=p.grade,
         rubric_version=p.rubric_version,
         fired_rules=[{"rule_id": r.rule_id, "kind": r.kind, "points": r.points} for r in p.fired_rules],
+        persona=p.persona,
     )
     if p.is_mql:
         await facts.record_qualification(
@@ -133,8 +139,14 @@ async def record_scored(session: AsyncSession, event: LeadScored) -> None:
 
 
 async def record_qualified(session: AsyncSession, event: LeadQualified) -> None:
-    """Mark the lead an MQL with the rubric verdict and SLA tier that sent it to sales."""
+    """Mark the lead an MQL with the rubric verdict and SLA tier that sent it to sales; a re-MQL
+    (back from nurture) is counted as one, apart from its first qualification."""
     p = event.payload
+    if p.requalification:
+        await LeadFactRepository(session).record_requalification(
+            event.lead_id, requalified_at=p.qualified_at, round_=p.round
+        )
+        return
     await LeadFactRepository(session).record_qualification(
         event.lead_id,
         qualified_at=p.qualified_at,
@@ -159,7 +171,10 @@ async def record_assigned(session: AsyncSession, event: LeadAssigned) -> None:
 
 async def record_touched(session: AsyncSession, event: LeadTouched) -> None:
     """A rep's contact attempt; the earliest attempt or disposition is the first touch."""
-    await LeadFactRepository(session).record_touch(event.lead_id, touched_at=event.payload.touched_at)
+    p = event.payload
+    await LeadFactRepository(session).record_touch(
+        event.lead_id, touched_at=p.touched_at, contact=p.channel in CONTACT_CHANNELS
+    )
 
 
 async def record_dispositioned(session: AsyncSession, event: LeadDispositioned) -> None:
@@ -180,6 +195,7 @@ async def record_dispositioned(session: AsyncSession, event: LeadDispositioned) 
         dispositioned_at=p.dispositioned_at,
         reason=REASON_LABELS.get(p.reason_code, p.reason_code) if p.reason_code else p.reason,
         amount=p.amount,
+        currency=p.currency,
     )
 
 
@@ -208,15 +224,18 @@ async def mql_delivery(
     session: AsyncSession, where: FactFilter, *, monthly_target: int | None
 ) -> list[MqlMonth]:
     """Marketing's side of the agreement: MQLs delivered each month against the agreed number."""
-    months = await FunnelRepository(session).mqls_by_month(where)
+    facts = FunnelRepository(session)
+    months = dict(await facts.mqls_by_month(where))
+    re_mqls = dict(await facts.re_mqls_by_month(where))
     return [
         MqlMonth(
             month=month,
-            mqls=mqls,
+            mqls=months.get(month, 0),
             target=monthly_target,
-            share_of_target=mqls / monthly_target if monthly_target else None,
+            share_of_target=months.get(month, 0) / monthly_target if monthly_target else None,
+            re_mqls=re_mqls.get(month, 0),
         )
-        for month, mqls in months
+        for month in sorted(months.keys() | re_mqls.keys())
     ]
 
 
@@ -246,19 +265,27 @@ async def reasons_report(session: AsyncSession, where: FactFilter) -> Reasons:
     )
 
 
-async def revenue_attribution(session: AsyncSession, where: FactFilter, *, by: AttributionKey) -> Attribution:
-    """Won revenue credited to each source (or campaign) by first touch, last touch and linear."""
+async def revenue_attribution(
+    session: AsyncSession, where: FactFilter, *, by: AttributionKey, fx: Fx | None = None
+) -> Attribution:
+    """Won revenue credited to each source (or campaign) by first touch, last touch and linear,
+    each deal converted to the reporting currency first (amounts in different currencies are
+    never added as they stand)."""
+    fx = fx or Fx(DEFAULT_CURRENCY)
     deals = await RevenueRepository(session).won_deals(where)
+    converted = [replace(d, amount=fx.convert(d.amount, d.currency)) for d in deals]
     return Attribution(
         by=by,
         deals=len(deals),
-        revenue=sum((d.amount for d in deals), Decimal(0)),
-        rows=attribute(deals, by=KEYS[by]),
+        revenue=sum((d.amount for d in converted), Decimal(0)),
+        rows=attribute(converted, by=KEYS[by]),
+        currency=fx.reporting,
+        rates=fx.used(d.currency for d in deals),
     )
 
 
 async def reverse_funnel(
-    session: AsyncSession, where: FactFilter, *, revenue_goal: Decimal, months: int
+    session: AsyncSession, where: FactFilter, *, revenue_goal: Decimal, months: int, fx: Fx | None = None
 ) -> Plan:
     """Sales' revenue goal turned into the won deals, SQLs, MQLs and leads needed each month,
     from the conversion rates and average deal size measured over the leads `where` covers."""
@@ -266,19 +293,21 @@ async def reverse_funnel(
         (stages, n) for _, stages, n in await FunnelRepository(session).stage_signatures(where)
     )
     rates = measured_rates(counts)
-    won = await RevenueRepository(session).won_revenue(where)
+    fx = fx or Fx(DEFAULT_CURRENCY)
+    won = await RevenueRepository(session).won_revenue(where, fx=fx)
     missing = missing_measurements(rates, deals_with_amount=won.deals_with_amount, revenue=won.revenue)
     if missing:
         raise NotEnoughHistory(
             "Not enough history to plan from: " + "; ".join(missing) + ".", missing=missing
         )
-    return plan(
+    planned = plan(
         rates,
         revenue_goal=revenue_goal,
         months=months,
         deals_with_amount=won.deals_with_amount,
         revenue=won.revenue,
     )
+    return replace(planned, currency=fx.reporting, rates_used=won.rates_used)
 
 
 async def review_drafts(

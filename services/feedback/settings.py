@@ -1,7 +1,10 @@
 from __future__ import annotations
 
+from decimal import Decimal
+
 from pydantic import Field
 
+from services.feedback.money import DEFAULT_CURRENCY, Fx
 from shared.settings import ServiceSettings
 
 
@@ -13,6 +16,21 @@ class FeedbackSettings(ServiceSettings):
         description="MQLs marketing agreed to deliver each month (BATON_MQL_MONTHLY_TARGET); "
         "without it the MQL-delivery report shows counts but no attainment.",
     )
+    reporting_currency: str = Field(
+        default=DEFAULT_CURRENCY,
+        pattern=r"^[A-Z]{3}$",
+        description="The one currency revenue reports are in (BATON_REPORTING_CURRENCY, ISO 4217).",
+    )
+    fx_rates: dict[str, Decimal] = Field(
+        default_factory=dict,
+        description="Units of the reporting currency one unit of each other currency is worth "
+        '(BATON_FX_RATES, JSON such as {"USD": "0.92"}); reports name the rates they used and refuse '
+        "an amount in a currency without one.",
+    )
+
+    def fx(self) -> Fx:
+        return Fx(self.reporting_currency, self.fx_rates)
+
     dashboard_refresh_s: int = Field(
         default=15,
         ge=1,

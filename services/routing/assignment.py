@@ -67,7 +67,14 @@ async def assign_lead(session: AsyncSession, *, rules: ActiveRules, event: LeadQ
 def qualification_facts(event: LeadQualified) -> dict[str, str | float]:
     """The verdict the rules test besides the lead's snapshot."""
     payload = event.payload
-    return {"grade": payload.grade, "score": payload.score, "sla_tier": payload.sla_tier}
+    facts: dict[str, str | float] = {
+        "grade": payload.grade,
+        "score": payload.score,
+        "sla_tier": payload.sla_tier,
+    }
+    if payload.persona:
+        facts["persona"] = payload.persona  # the agreement's persona, for rules that test it
+    return facts
 
 
 async def decide_and_assign(

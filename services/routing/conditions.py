@@ -16,7 +16,8 @@ from shared.conditions import FieldValue as FieldValue
 from shared.conditions import comparable as comparable
 from shared.conditions import normalize as normalize
 
-# What a rule may test: the lead snapshot scoring sends, the qualification, and two derived
+# What a rule may test: the lead snapshot scoring sends, the qualification (with the signed
+# agreement's persona), and two derived
 # fields (region from country, segment from company size).
 LEAD_FIELDS = frozenset(
     {
@@ -31,6 +32,7 @@ LEAD_FIELDS = frozenset(
         "grade",
         "score",
         "sla_tier",
+        "persona",
         "source",
         "form_id",
         "job_title",

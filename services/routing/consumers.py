@@ -11,9 +11,16 @@ from collections.abc import Mapping, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.routing import assignment, batch, briefs, outbound, service
+from services.routing import briefs, commitments, outbound, requalification, service
 from services.routing.rule_versions import ActiveRules
-from shared.contracts import ActivityRecorded, LeadErased, LeadIngested, LeadQualified, LeadScored
+from shared.contracts import (
+    ActivityRecorded,
+    LeadErased,
+    LeadIngested,
+    LeadQualified,
+    LeadScored,
+    RubricActivated,
+)
 from shared.contracts.topics import (
     ACTIVITY_RECORDED,
     LEAD_ASSIGNED,
@@ -23,6 +30,7 @@ from shared.contracts.topics import (
     LEAD_QUALIFIED,
     LEAD_SCORED,
     LEAD_TOUCHED,
+    RUBRIC_ACTIVATED,
     SLA_BREACHED,
 )
 from shared.kafka import BatchingHandler, EventHandler
@@ -36,10 +44,10 @@ def build_handlers(
     rules: ActiveRules, *, hot_score_jump: float = DEFAULT_HOT_SCORE_JUMP
 ) -> Mapping[str, EventHandler]:
     async def on_lead_qualified(session: AsyncSession, event: LeadQualified) -> None:
-        await assignment.assign_lead(session, rules=rules, event=event)
+        await requalification.assign_qualified_lead(session, rules=rules, event=event)
 
     async def on_leads_qualified(session: AsyncSession, events: Sequence[LeadQualified]) -> None:
-        await batch.assign_leads(session, rules=rules, events=events)
+        await requalification.assign_qualified(session, rules=rules, events=events)
 
     async def on_lead_erased(session: AsyncSession, event: LeadErased) -> None:
         await service.erase_lead(session, event=event)
@@ -57,6 +65,9 @@ def build_handlers(
     async def on_activities_recorded(session: AsyncSession, events: Sequence[ActivityRecorded]) -> None:
         await briefs.record_activities(session, events=events)
 
+    async def on_rubric_activated(session: AsyncSession, event: RubricActivated) -> None:
+        await commitments.learn_agreement(session, event=event)
+
     async def on_outbound_event(session: AsyncSession, event: outbound.OutboundEvent) -> None:
         await outbound.send_event_out(session, event=event)
 
@@ -69,6 +80,7 @@ def build_handlers(
         LEAD_SCORED: on_lead_scored,
         LEAD_INGESTED: on_lead_ingested,
         ACTIVITY_RECORDED: BatchingHandler(on_activity_recorded, on_activities_recorded),
+        RUBRIC_ACTIVATED: on_rubric_activated,
         # Routing's own events, read back to queue webhook deliveries and CRM syncs: apart from the
         # assignment's transaction, so an outbound failure can never undo or delay an assignment.
         **dict.fromkeys(

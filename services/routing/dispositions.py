@@ -10,6 +10,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.routing import commitments
 from services.routing.access import Actor, check_may_act
 from services.routing.briefs import with_briefs
 from services.routing.errors import (
@@ -79,8 +80,10 @@ async def record_disposition(
 ) -> DispositionRead:
     """Record a rep's outcome for an assignment and stage `lead.dispositioned`.
 
-    The first disposition is the first touch (it stops the first-response clock); a closing one
-    (rejected, won, lost, recycled) frees the rep's capacity, as only open leads count.
+    A disposition is not a touch (accepting is not contact): it stops no first-touch clock. A
+    closing one (rejected, won, lost, recycled) settles every timer and frees the rep's capacity,
+    as only open leads count; dropping a lead as unresponsive or recycled needs the attempts the
+    agreement commits sales to.
     """
     assignment = await AssignmentRepository(session).lock(assignment_id)
     if assignment is None:
@@ -95,6 +98,10 @@ async def record_disposition(
         has_currency=disposition.currency is not None,
     )
     check_transition(assignment.status, disposition.outcome)
+    commitment = await commitments.commitment_for(session, assignment.sla_tier)
+    commitments.check_may_drop(
+        assignment, outcome=disposition.outcome, reason_code=disposition.reason_code, commitment=commitment
+    )
 
     now = utc_now()
     code = disposition.reason_code
@@ -131,10 +138,15 @@ async def record_disposition(
         event_id=event.event_id,
     )
     await DispositionRepository(session).add(row)
+    # A disposition is no touch: accepting a lead is not contacting it, so the first-touch
+    # clock keeps running until a touch is logged, and the contact commitment starts.
     await AssignmentRepository(session).record_outcome(
-        assignment, status=disposition.outcome, first_touch_at=now
+        assignment, status=disposition.outcome, first_touch_at=None
     )
-    await _stop_sla_clock(session, assignment_id=assignment.id, at=now)
+    if not NEXT_STATUSES[disposition.outcome]:
+        await _stop_sla_clock(session, assignment_id=assignment.id, at=now)
+    elif disposition.outcome == "accepted":
+        await commitments.start_contact_clock(session, assignment=assignment, commitment=commitment)
     await add_event(session, outbox, event)
     log.info(
         "routing.lead_dispositioned",
@@ -168,10 +180,13 @@ async def log_touch(
             touched_at=now,
         )
     )
+    commitments.record_attempt(assignment, channel=touch.channel, at=now)
     await AssignmentRepository(session).record_outcome(
         assignment, status=assignment.status, first_touch_at=now
     )
-    await _stop_sla_clock(session, assignment_id=assignment.id, at=now)
+    await _stop_sla_clock(session, assignment_id=assignment.id, at=now, kinds=("breach", "reminder"))
+    if assignment.first_contact_at == now:
+        await _stop_sla_clock(session, assignment_id=assignment.id, at=now, kinds=("contact",))
     touched = LeadTouched(
         producer=PRODUCER,
         lead_id=assignment.lead_id,
@@ -190,9 +205,16 @@ async def log_touch(
     return AssignmentRead.model_validate(assignment)
 
 
-async def _stop_sla_clock(session: AsyncSession, *, assignment_id: uuid.UUID, at: datetime) -> None:
-    """The first touch settles the assignment's pending reminders and deadline: none will fire."""
-    cancelled = await SlaTimerRepository(session).settle_pending([assignment_id], outcome="cancelled", at=at)
+async def _stop_sla_clock(
+    session: AsyncSession, *, assignment_id: uuid.UUID, at: datetime, kinds: Sequence[str | None] = (None,)
+) -> None:
+    """Settle the assignment's pending timers of `kinds` (None: all) so none will fire: the first
+    touch settles the first-touch deadline and its reminders, the first real contact the
+    contact commitment, and closing the lead everything."""
+    timers = SlaTimerRepository(session)
+    cancelled = 0
+    for kind in kinds:
+        cancelled += await timers.settle_pending([assignment_id], outcome="cancelled", at=at, kind=kind)
     if cancelled:
         log.info(
             "routing.sla_clock_stopped", extra={"assignment_id": str(assignment_id), "timers": cancelled}

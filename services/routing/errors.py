@@ -118,3 +118,10 @@ class UnknownAsset(NotFound):
 
     title = "Unknown asset"
     slug = "unknown-asset"
+
+
+class CommitmentNotMet(Conflict):
+    """Dropping a lead before sales kept the agreement's attempt commitment for its tier."""
+
+    title = "Commitment not met"
+    slug = "commitment-not-met"

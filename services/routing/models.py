@@ -33,7 +33,7 @@ from shared.outbox import outbox_table, processed_event_table
 
 # `queued`: handed back with nobody to take it, waiting in the fallback queue; `recycled`: back to nurture.
 ASSIGNMENT_STATUSES = ("open", "accepted", "rejected", "sql", "won", "lost", "recycled", "queued")
-TIMER_KINDS = ("reminder", "breach")
+TIMER_KINDS = ("reminder", "breach", "contact")
 TIMER_OUTCOMES = ("breached", "moot", "reminded", "cancelled")
 NOTIFICATION_STATUSES = ("pending", "sent", "failed", "unsent")
 # `team`: the team's webhook; `slack` and `email`: one rep, on the channel they chose.
@@ -151,6 +151,21 @@ class Assignment(Base):
     qualified_event_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     correlation_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True))
     reassignments: Mapped[int] = mapped_column(Integer)
+    # The first real contact (a logged call, email or meeting: accepting is not contact), the
+    # attempts logged, and when the agreement's contact commitment was breached.
+    first_contact_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    contact_breached_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Agreement(Base):
+    """An activated agreement's terms as `rubric.activated` carried them; the latest is in force."""
+
+    __tablename__ = "agreement"
+
+    rubric_version: Mapped[str] = mapped_column(String(64), primary_key=True)
+    terms: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    activated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class SlaTimer(Base):

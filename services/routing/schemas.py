@@ -197,6 +197,11 @@ class AssignmentRead(BaseModel):
     assigned_at: datetime
     qualified_at: datetime
     first_touch_at: datetime | None
+    first_contact_at: datetime | None = Field(
+        default=None, description="The first logged call, email or meeting; accepting is not contact."
+    )
+    attempts: int = Field(default=0, description="Touches logged: the agreement's attempts before dropping.")
+    contact_breached_at: datetime | None = None
     lead: dict[str, Any]
     strategy: str
     decision: dict[str, Any]

@@ -13,6 +13,7 @@ from services.routing import notifications
 from services.routing.assignment import PRODUCER, qualification_of
 from services.routing.calendar import HolidaysFrom, add_business_minutes
 from services.routing.choice import availability_of
+from services.routing.commitments import still_uncontacted
 from services.routing.escalation import Escalation, escalate_breach
 from services.routing.metrics import SLA_BREACHES, SLA_FIRING_LATENESS_SECONDS, SLA_REMINDERS
 from services.routing.models import Assignment, Rep, SlaTimer, outbox
@@ -47,6 +48,7 @@ async def fire_due_sla_timers(
     timers = SlaTimerRepository(session)
     breached: list[SlaBreached] = []
     outgoing: list[dict[str, Any]] = []
+    contact_breaches: list[SlaBreached] = []
     due = await timers.claim_due(now=now, limit=limit)
     # One query for the batch's reps, held here: the session's identity map alone is weak.
     reps = await RepRepository(session).by_ids({timer.rep_id for timer, _ in due})
@@ -55,6 +57,8 @@ async def fire_due_sla_timers(
         rep = reps.get(timer.rep_id)
         if timer.kind == "reminder":
             outgoing += _remind(session, assignment=assignment, timer=timer, rep=rep, policy=policy, now=now)
+        elif timer.kind == "contact":
+            contact_breaches += _contact_breach(session, assignment=assignment, timer=timer, now=now)
         elif not _still_waiting(assignment, timer):
             timers.mark_fired(timer, outcome="moot", at=now)
         else:
@@ -69,9 +73,9 @@ async def fire_due_sla_timers(
         [event.payload.assignment_id for event in breached], outcome="moot", at=now, kind="reminder"
     )
     await notifications.record_notifications(session, outgoing)
-    await add_events(session, outbox, breached)
+    await add_events(session, outbox, [*breached, *contact_breaches])
     reminders = sum(n["kind"] == "sla.reminder" and n["channel"] == "team" for n in outgoing)
-    return Fired(len(due), len(breached), reminders)
+    return Fired(len(due), len(breached) + len(contact_breaches), reminders)
 
 
 async def plan_reminders(session: AsyncSession, *, fractions: tuple[float, ...], limit: int) -> int:
@@ -204,9 +208,36 @@ async def _breach(
     return event, escalation
 
 
+def _contact_breach(
+    session: AsyncSession, *, assignment: Assignment, timer: SlaTimer, now: datetime
+) -> list[SlaBreached]:
+    """The agreement's contact commitment, broken: the lead was accepted (or sits open) and
+    nobody called, emailed or met it in time. Recorded and announced; not reassigned."""
+    if not still_uncontacted(assignment, timer.rep_id):
+        SlaTimerRepository(session).mark_fired(timer, outcome="moot", at=now)
+        return []
+    SlaTimerRepository(session).mark_fired(timer, outcome="breached", at=now)
+    if assignment.contact_breached_at is None:
+        assignment.contact_breached_at = now
+    log.warning(
+        "routing.contact_commitment_breached",
+        extra={"assignment_id": str(assignment.id), "sla_tier": assignment.sla_tier},
+    )
+    payload = SlaBreachedPayload(
+        assignment_id=assignment.id,
+        rep_id=timer.rep_id,
+        sla_tier=assignment.sla_tier,
+        due_at=timer.due_at,
+        breached_at=now,
+        commitment="contact",
+    )
+    return [SlaBreached.new(lead_id=assignment.lead_id, producer=PRODUCER, payload=payload)]
+
+
 def _still_waiting(assignment: Assignment, timer: SlaTimer) -> bool:
+    # Accepting is not touching: an accepted lead nobody touched still waits for its first touch.
     return (
-        assignment.status == "open"
+        assignment.status in ("open", "accepted", "sql")
         and assignment.first_touch_at is None
         and assignment.rep_id == timer.rep_id
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,6 +35,7 @@ from services.scoring.repository import (
     ShadowScoreRepository,
 )
 from services.scoring.rubric import Rubric
+from services.scoring.rubric_plan import Plan, PlanDerivation
 from services.scoring.schemas import ApprovalRead, RescoreProgress, RubricVersionRead, ShadowReport
 from shared.audit import record_change
 from shared.contracts import NO_LEAD, RubricActivated, RubricActivatedPayload, utc_now
@@ -205,6 +206,7 @@ async def activate(session: AsyncSession, *, version: str, actor: str) -> Rubric
                 previous_version=previous[0] if previous else None,
                 approved_by={approval.team: approval.approver for approval in approvals},
                 activated_at=now,
+                agreement=Rubric.from_document(record.document).terms(),
             ),
         ),
     )
@@ -338,7 +340,13 @@ async def rescore_batch(session: AsyncSession, *, active: ActiveRubric, batch_si
             continue
         latest_form = next((a.properties.get("form_id") for a in reversed(history)), None)
         if await service.record_evaluation(
-            session, profile, evaluation, caused_by=None, source=profile.source, form_id=latest_form
+            session,
+            profile,
+            evaluation,
+            caused_by=None,
+            source=profile.source,
+            form_id=latest_form,
+            persona=rubric.persona_for(service.to_profile(profile)),
         ):
             run.newly_qualified += 1
     run.done += len(profiles)
@@ -395,4 +403,12 @@ def _read(
         missing_approvals=_missing(approvals) if record.status == "draft" else [],
         document=record.document if include_document else None,
         shadow=record.shadow,
+        plan=_derived_plan(record.document),
     )
+
+
+def _derived_plan(document: dict[str, Any]) -> PlanDerivation | None:
+    """Marketing's commitment as derived from the version's goal and planning rates; stored
+    documents were validated when written, so this only re-reads one section."""
+    plan = document.get("plan")
+    return Plan.model_validate(plan).derive() if plan else None

@@ -26,6 +26,7 @@ from services.scoring.repository import ScoreRepository
 from services.scoring.rubric import Rubric
 from services.scoring.service import (
     activity_properties,
+    cooldown,
     profile_fields,
     record_shadow_scores,
     to_activity,
@@ -101,7 +102,8 @@ async def _score_round(
         evaluation = rubric.evaluate(lead, history, now=now)
         await record_shadow_scores(session, shadows, event=event, lead=lead, history=history)
         rows.append(score_row(event.lead_id, evaluation, caused_by=event))
-        staged.append(scored_event(event.lead_id, evaluation, caused_by=event))
+        persona = rubric.persona_for(lead)
+        staged.append(scored_event(event.lead_id, evaluation, caused_by=event, persona=persona))
         reason = evaluation.qualification_reason
         # The upsert above locked the profile and returned it current: qualified_at is the truth.
         if reason is not None and profile.qualified_at is None:
@@ -115,11 +117,40 @@ async def _score_round(
             )
             source = event.payload.source if isinstance(event, LeadIngested) else profile.source
             staged.append(
-                qualified_event(profile, evaluation, caused_by=event, source=source, form_id=o.form_id)
+                qualified_event(
+                    profile, evaluation, caused_by=event, source=source, form_id=o.form_id, persona=persona
+                )
             )
+        elif reason is not None and _cooled_down(profile.returned_to_nurture_at, now - cooldown(rubric)):
+            # Back from nurture long enough: this new engagement qualifies the lead again (rare,
+            # so one statement per lead).
+            round_ = await ProfileRepository(session).mark_requalified(
+                event.lead_id,
+                at=now,
+                reason=reason,
+                rubric_version=evaluation.rubric_version,
+                cooled_down_by=now - cooldown(rubric),
+            )
+            if round_ is not None:
+                source = event.payload.source if isinstance(event, LeadIngested) else profile.source
+                staged.append(
+                    qualified_event(
+                        profile,
+                        evaluation,
+                        caused_by=event,
+                        source=source,
+                        form_id=o.form_id,
+                        persona=persona,
+                        round_=round_,
+                    )
+                )
     await ProfileRepository(session).mark_qualified_many(qualifications)
     await ScoreRepository(session).add_many(rows)
     await add_events(session, outbox, staged)
+
+
+def _cooled_down(returned_at: datetime | None, by: datetime) -> bool:
+    return returned_at is not None and returned_at <= by
 
 
 def _until(history: list[Activity], now: datetime) -> list[Activity]:

@@ -17,7 +17,7 @@ from datetime import datetime
 from operator import attrgetter
 from typing import Any, NamedTuple
 
-from services.scoring.engagement_rules import FLAGGED, HandRaiser, compile_activity_pass, fired_rule
+from services.scoring.engagement_rules import HandRaiser, HandRaisingEvent, compile_activity_pass, fired_rule
 from services.scoring.evaluation import Activity, Evaluation, Profile, QualificationReason
 from services.scoring.predicates import MEMO_SIZE
 from services.scoring.profile_rules import ProfileRule, compile_profile_rules
@@ -75,10 +75,14 @@ class CompiledRubric:
         self._profile_rules = compile_profile_rules(fields, profile_rules, self._fit)
         q = qualification
         self._activity_pass = compile_activity_pass(
-            engagement, frozenset(f.casefold() for f in q.hand_raiser_forms)
+            engagement,
+            frozenset(f.casefold() for f in q.hand_raiser_forms),
+            frozenset(q.hand_raiser_activities),
         )
         self._bands = [(b.grade, b.min_fit) for b in grades]
         self._rank = {b.grade: i for i, b in enumerate(grades)}
+        floor = q.hand_raiser_min_grade
+        self._hand_raiser_floor = len(grades) if floor is None else self._rank[floor]
         self._tiers = {t.grade: (t.tier, t.minutes) for t in sla}
         self._mql = [
             (self._rank[c.grade_at_least], c.grade_at_least, c.min_engagement, f"{c.min_engagement:g}")
@@ -116,7 +120,7 @@ class CompiledRubric:
         score = round(fit_score + engagement_score, 2)
         reason: QualificationReason | None = None
         if not disqualified:
-            if hand_raiser is not None:
+            if hand_raiser is not None and rank <= self._hand_raiser_floor:
                 reason = "hand_raiser"
                 fired.append(self._hand_raiser_rules.get(hand_raiser) or self._hand_raiser_rule(hand_raiser))
             else:
@@ -147,8 +151,8 @@ class CompiledRubric:
 
     def _hand_raiser_rule(self, hand_raiser: HandRaiser) -> FiredRule:
         # One explanation per form id (a small vocabulary), shared as the fit rules' are.
-        if hand_raiser is FLAGGED:
-            why = "the source flagged the submission as a hand-raiser"
+        if isinstance(hand_raiser, HandRaisingEvent):
+            why = f"hand-raiser event {hand_raiser.activity_type!r} qualifies at once"
         else:
             why = f"hand-raiser form {hand_raiser!r} qualifies at once"
         if len(self._hand_raiser_rules) >= MEMO_SIZE:

@@ -30,13 +30,20 @@ HAND_RAISER_TYPE = "form_submission"
 HAND_RAISER_FORM_KEY = "form_id"
 
 
-class Flagged:
-    """The hand-raiser found was flagged as such by its source (`hand_raiser: "true"`)."""
+class HandRaisingEvent:
+    """The hand-raiser found was an activity of a type the agreement counts as hand-raising.
+
+    A source's own `hand_raiser` flag is not one: only the signed agreement names hand-raisers."""
+
+    __slots__ = ("activity_type",)
+
+    def __init__(self, activity_type: str) -> None:
+        self.activity_type = activity_type
 
 
-FLAGGED = Flagged()
-# The earliest hand-raiser: the form id of a hand-raiser form, or FLAGGED; None if there is none.
-HandRaiser = str | Flagged | None
+# The earliest hand-raiser: the form id of a hand-raiser form, or the hand-raising event; None
+# if there is none.
+HandRaiser = str | HandRaisingEvent | None
 # (the engagement rules that fired in rubric order, the earliest hand-raiser); None when two
 # activities share a moment and `ordered` was false: the caller then puts them in the
 # reference's total order and passes `ordered`.
@@ -69,11 +76,13 @@ def fired_rule(rule_id: str, kind: RuleKind, points: float, reason: str, decay: 
 
 
 def compile_activity_pass(
-    rules: Sequence[EngagementRule], hand_raiser_forms: Collection[str]
+    rules: Sequence[EngagementRule],
+    hand_raiser_forms: Collection[str],
+    hand_raiser_activities: Collection[str] = (),
 ) -> ActivityPass:
     """The engagement rules and the hand-raiser test as one function of the activities (most
     recent first) and `now`. `hand_raiser_forms` are case-folded."""
-    namespace: dict[str, Any] = {"FLAGGED": FLAGGED}
+    namespace: dict[str, Any] = {"HR": {t: HandRaisingEvent(t) for t in hand_raiser_activities}}
     by_type: dict[str, list[int]] = {}
     for n, rule in enumerate(rules):
         by_type.setdefault(rule.activity, []).append(n)
@@ -93,12 +102,12 @@ def compile_activity_pass(
         "            return None",
         "        previous = at",
         '        p = f["properties"]',
-        # Checked before the form, which wins for the same activity; a later (earlier in time)
-        # hand-raiser overwrites, as the reference takes the earliest.
-        '        if p.get("hand_raiser") == "true":',
-        "            raiser = FLAGGED",
         '        t = f["type"]',
     ]
+    if hand_raiser_activities:
+        # Checked before the form, which wins for the same activity; a later (earlier in time)
+        # hand-raiser overwrites, as the reference takes the earliest.
+        lines += ["        if t in HR:", "            raiser = HR[t]"]
     for m, (activity, numbers) in enumerate(by_type.items()):
         namespace[f"T{m}"] = activity
         lines.append(f"        {'if' if m == 0 else 'elif'} t == T{m}:")

@@ -45,6 +45,7 @@ class ProfileRecord(NamedTuple):
     utm: dict[str, str]
     attributes: dict[str, str]
     qualified_at: datetime | None
+    returned_to_nurture_at: datetime | None
 
 
 class ActivityRecord(NamedTuple):
@@ -154,11 +155,50 @@ class ProfileRepository:
         statement = (
             update(LeadProfile)
             .where(LeadProfile.lead_id == lead_id, LeadProfile.qualified_at.is_(None))
-            .values(qualified_at=at, qualification_reason=reason, qualified_rubric_version=rubric_version)
+            .values(
+                qualified_at=at,
+                qualification_reason=reason,
+                qualified_rubric_version=rubric_version,
+                qualification_round=1,
+            )
             .returning(LeadProfile.lead_id)
             .execution_options(synchronize_session=False)
         )
         return (await self.session.execute(statement)).scalar_one_or_none() is not None
+
+    async def return_to_nurture(self, lead_id: uuid.UUID, *, at: datetime, reason: str) -> None:
+        """Sales handed the lead back: it waits in nurture, with the reason, for its cool-down."""
+        await self.session.execute(
+            update(LeadProfile)
+            .where(LeadProfile.lead_id == lead_id, LeadProfile.qualified_at.is_not(None))
+            .values(returned_to_nurture_at=at, nurture_reason=reason)
+            .execution_options(synchronize_session=False)
+        )
+
+    async def mark_requalified(
+        self, lead_id: uuid.UUID, *, at: datetime, reason: str, rubric_version: str, cooled_down_by: datetime
+    ) -> int | None:
+        """Qualify a lead again that came back from nurture at or before `cooled_down_by`;
+        returns its qualification round, or None when it is not waiting in nurture that long."""
+        statement = (
+            update(LeadProfile)
+            .where(
+                LeadProfile.lead_id == lead_id,
+                LeadProfile.returned_to_nurture_at.is_not(None),
+                LeadProfile.returned_to_nurture_at <= cooled_down_by,
+            )
+            .values(
+                requalified_at=at,
+                qualification_reason=reason,
+                qualified_rubric_version=rubric_version,
+                returned_to_nurture_at=None,
+                qualification_round=func.greatest(LeadProfile.qualification_round, 1) + 1,
+            )
+            .returning(LeadProfile.qualification_round)
+            .execution_options(synchronize_session=False)
+        )
+        round_: int | None = (await self.session.execute(statement)).scalar_one_or_none()
+        return round_
 
     async def mark_qualified_many(self, qualifications: Sequence[dict[str, Any]]) -> None:
         """Record first qualifications (`lead_id`, `at`, `reason`, `rubric_version` each) for
@@ -173,6 +213,7 @@ class ProfileRepository:
                 qualified_at=bindparam("q_at"),
                 qualification_reason=bindparam("q_reason"),
                 qualified_rubric_version=bindparam("q_rubric_version"),
+                qualification_round=1,
             )
         )
         await self.session.execute(statement, [{f"q_{k}": v for k, v in q.items()} for q in qualifications])

@@ -35,7 +35,7 @@ class Base(DeclarativeBase):
 
 class LeadProfile(Base):
     """What scoring knows about a lead: the latest non-null value of each field, and whether
-    (and when) it first qualified. `qualified_at` is set once, ever."""
+    (and when) it first qualified. `qualified_at` is set once, ever; a re-MQL is `requalified_at`."""
 
     __tablename__ = "lead_profile"
 
@@ -59,6 +59,13 @@ class LeadProfile(Base):
     qualified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     qualification_reason: Mapped[str | None] = mapped_column(String(32))
     qualified_rubric_version: Mapped[str | None] = mapped_column(String(64))
+    # The way back: when sales handed the lead back to nurture (recycled, or unresponsive) and
+    # why; its latest re-qualification (`qualified_at` stays the first), and its qualifications
+    # so far (1 for the first, 2 after its first re-MQL, ...).
+    requalified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    returned_to_nurture_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    nurture_reason: Mapped[str | None] = mapped_column(String(200))
+    qualification_round: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
 
 class LeadActivity(Base):

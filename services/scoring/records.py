@@ -69,8 +69,11 @@ def score_row(lead_id: uuid.UUID, evaluation: Evaluation, *, caused_by: Envelope
     }
 
 
-def scored_event(lead_id: uuid.UUID, evaluation: Evaluation, *, caused_by: Envelope | None) -> LeadScored:
+def scored_event(
+    lead_id: uuid.UUID, evaluation: Evaluation, *, caused_by: Envelope | None, persona: str | None = None
+) -> LeadScored:
     payload = LeadScoredPayload(
+        persona=persona,
         rubric_version=evaluation.rubric_version,
         score=evaluation.score,
         fit_score=evaluation.fit_score,
@@ -89,10 +92,16 @@ def qualified_event(
     caused_by: Envelope | None,
     source: str | None,
     form_id: str | None,
+    persona: str | None = None,
+    round_: int = 1,
 ) -> LeadQualified:
-    """`lead.qualified`, with the snapshot of the lead that routing routes on."""
+    """`lead.qualified`, with the snapshot of the lead that routing routes on; `round_` above 1
+    is a re-MQL: the lead came back from nurture and qualified again."""
     assert evaluation.qualification_reason is not None
     payload = LeadQualifiedPayload(
+        persona=persona,
+        requalification=round_ > 1,
+        round=round_,
         rubric_version=evaluation.rubric_version,
         score=evaluation.score,
         grade=evaluation.grade,

@@ -152,13 +152,15 @@ def _qualification(
 ) -> tuple[QualificationReason | None, str]:
     q = rubric.qualification
     hand_raisers = {f.casefold() for f in q.hand_raiser_forms}
-    for activity in activities:
+    rank = rubric.grade_rank(grade)
+    # Only the agreement names hand-raisers (a source's own flag does not), from its grade up.
+    floor = q.hand_raiser_min_grade
+    for activity in activities if floor is None or rank <= rubric.grade_rank(floor) else ():
         form_id = activity.properties.get("form_id", "")
         if activity.type == "form_submission" and form_id.casefold() in hand_raisers:
             return "hand_raiser", f"hand-raiser form {form_id!r} qualifies at once"
-        if activity.properties.get("hand_raiser") == "true":
-            return "hand_raiser", "the source flagged the submission as a hand-raiser"
-    rank = rubric.grade_rank(grade)
+        if activity.type in q.hand_raiser_activities:
+            return "hand_raiser", f"hand-raiser event {activity.type!r} qualifies at once"
     for criterion in q.mql:
         if rank <= rubric.grade_rank(criterion.grade_at_least) and engagement >= criterion.min_engagement:
             return "threshold", (

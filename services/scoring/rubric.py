@@ -22,18 +22,21 @@ from pydantic import Field, ValidationInfo, field_validator
 from services.scoring.compiled import CompiledRubric
 from services.scoring.evaluation import Activity, Evaluation, Profile
 from services.scoring.profile_rules import ProfileRule
+from services.scoring.rubric_plan import Plan
 from services.scoring.rubric_sections import (
     EngagementRule,
     FitRule,
     GradeBand,
     NegativeRule,
+    Nurture,
+    Persona,
     Qualification,
     SlaTier,
     Stage,
     Strict,
 )
 from shared.authored import DocumentInvalid, load_yaml, validate_document
-from shared.contracts import FiredRule
+from shared.contracts import AgreementTerms, FiredRule, TierCommitment
 
 STARTER_RUBRIC = "starter.yaml"
 
@@ -58,6 +61,11 @@ class Rubric(Strict):
     grades: list[GradeBand] = Field(min_length=1)
     qualification: Qualification
     sla: list[SlaTier] = Field(min_length=1)
+    # The rest of the agreement (all optional, so older versions still load): the personas both
+    # teams speak of, the period's plan with marketing's derived commitment, the way back.
+    personas: list[Persona] = Field(default_factory=list)
+    plan: Plan | None = None
+    nurture: Nurture = Field(default_factory=Nurture)
 
     @field_validator("stages")
     @classmethod
@@ -97,8 +105,13 @@ class Rubric(Strict):
                     f"mql.{i}.grade_at_least: unknown grade {criterion.grade_at_least!r}; "
                     f"grades are {', '.join(known)}"
                 )
-        if not qualification.mql and qualification.min_total is None and not qualification.hand_raiser_forms:
-            raise ValueError("no way to qualify: give mql criteria, min_total or hand_raiser_forms")
+        floor = qualification.hand_raiser_min_grade
+        if known and floor is not None and floor not in known:
+            raise ValueError(f"hand_raiser_min_grade: unknown grade {floor!r}; grades are {', '.join(known)}")
+        if not qualification.mql and qualification.min_total is None and not qualification.has_hand_raisers:
+            raise ValueError(
+                "no way to qualify: give mql criteria, min_total, hand_raiser_forms or hand_raiser_activities"
+            )
         return qualification
 
     @field_validator("sla")
@@ -113,6 +126,12 @@ class Rubric(Strict):
         if missing:
             raise ValueError(f"every grade needs an SLA tier; missing: {', '.join(missing)}")
         return sla
+
+    @field_validator("personas")
+    @classmethod
+    def _unique_personas(cls, personas: list[Persona]) -> list[Persona]:
+        _no_duplicates("persona id", [p.id for p in personas])
+        return personas
 
     @classmethod
     def from_yaml(cls, text: str) -> Self:
@@ -157,6 +176,39 @@ class Rubric(Strict):
 
     def sla_for(self, grade: str) -> SlaTier:
         return next(t for t in self.sla if t.grade == grade)
+
+    def persona_for(self, profile: Profile) -> str | None:
+        """The id of the first persona the lead matches, or None."""
+        return next((p.id for p in self.personas if p.matches(profile.value_of)), None)
+
+    def terms(self) -> AgreementTerms:
+        """This version as `rubric.activated` carries it to routing and feedback."""
+        q, derived = self.qualification, self.plan.derive() if self.plan else None
+        return AgreementTerms(
+            personas=[p.id for p in self.personas],
+            hand_raiser_forms=list(q.hand_raiser_forms),
+            hand_raiser_activities=list(q.hand_raiser_activities),
+            hand_raiser_min_grade=q.hand_raiser_min_grade,
+            tiers=[
+                TierCommitment(
+                    grade=t.grade,
+                    tier=t.tier,
+                    first_touch_minutes=t.minutes,
+                    accept_minutes=t.accept_minutes,
+                    contact_minutes=t.contact_minutes,
+                    min_attempts=t.min_attempts,
+                    attempt_business_days=t.attempt_business_days,
+                )
+                for t in self.sla
+            ],
+            recycle_cooldown_days=self.nurture.recycle_cooldown_days,
+            period_start=derived.period_start if derived else None,
+            period_end=derived.period_end if derived else None,
+            revenue_goal=derived.revenue_goal.amount if derived else None,
+            currency=derived.revenue_goal.currency if derived else None,
+            mql_commitment=derived.mql_commitment if derived else None,
+            acceptance_commitment=derived.acceptance_commitment if derived else None,
+        )
 
     @cached_property
     def compiled(self) -> CompiledRubric:

@@ -8,11 +8,13 @@ rubric that compiles them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from services.scoring.conditions import ActivityCondition, ActivityType, ProfileCondition
+from shared.conditions import FieldValue
 
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_.-]*$", max_length=100)]
 
@@ -84,14 +86,58 @@ class MqlCriterion(Strict):
 
 
 class Qualification(Strict):
+    """How a lead becomes an MQL. Hand-raisers are named here, in the signed document: a form a
+    source flags as a hand-raiser outside it qualifies nobody by itself."""
+
     mql: list[MqlCriterion] = Field(default_factory=list)
     min_total: float | None = Field(default=None, description="Any lead reaching this total qualifies.")
     hand_raiser_forms: list[str] = Field(default_factory=list, description="Forms that qualify at once.")
+    hand_raiser_activities: list[ActivityType] = Field(
+        default_factory=list, description="Events (activity types) that qualify at once, e.g. event_attended."
+    )
+    hand_raiser_min_grade: str | None = Field(
+        default=None, description="Hand-raisers qualify only from this grade up; omitted means any grade."
+    )
+
+    @property
+    def has_hand_raisers(self) -> bool:
+        return bool(self.hand_raiser_forms or self.hand_raiser_activities)
 
 
 class SlaTier(Strict):
-    """How soon sales must first touch a qualified lead of this grade."""
+    """Sales' commitments for a qualified lead of this grade: how soon it is first touched (the
+    SLA clock), accepted or rejected, really contacted (a logged call, email or meeting:
+    accepting is not contact), and how many attempts over how many business days it is owed
+    before it may be rejected as unresponsive or recycled."""
 
     grade: str
     tier: str = Field(min_length=1, max_length=64)
     minutes: int = Field(gt=0)
+    accept_minutes: int | None = Field(default=None, gt=0)
+    contact_minutes: int | None = Field(default=None, gt=0)
+    min_attempts: int = Field(default=0, ge=0)
+    attempt_business_days: int | None = Field(default=None, gt=0)
+
+
+class Persona(Strict):
+    """A persona both teams speak of, recognized by conditions on the lead's fields; a lead is
+    the first persona (in document order) whose conditions all hold."""
+
+    id: Slug
+    name: str = Field(min_length=1)
+    description: str = ""
+    when: Annotated[list[ProfileCondition], Field(min_length=1)]
+
+    @field_validator("when", mode="before")
+    @classmethod
+    def _single_condition(cls, value: object) -> object:
+        return [value] if isinstance(value, dict) else value
+
+    def matches(self, value_of: Callable[[str], FieldValue]) -> bool:
+        return all(condition.matches(value_of(condition.field)) for condition in self.when)
+
+
+class Nurture(Strict):
+    """The way back: a lead handed back to marketing may qualify again after the cool-down."""
+
+    recycle_cooldown_days: int = Field(default=30, ge=0)

@@ -8,6 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from services.scoring.rubric_plan import PlanDerivation
 from shared.contracts import FiredRule
 
 
@@ -87,6 +88,10 @@ class RubricVersionRead(BaseModel):
     shadow: bool = Field(description="The draft scores live traffic alongside the active rubric.")
     document: dict[str, Any] | None = Field(default=None, description="The rubric; left out of lists.")
     rescore: RescoreProgress | None = None
+    plan: PlanDerivation | None = Field(
+        default=None,
+        description="The revenue goal walked back to marketing's MQL commitment (reverse funnel).",
+    )
 
 
 class ShadowReport(BaseModel):

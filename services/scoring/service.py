@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -75,7 +75,14 @@ async def score_lead(
         return None
     evaluation = await _evaluate(session, rubric, profile, event, shadows)
     await record_evaluation(
-        session, profile, evaluation, caused_by=event, source=payload.source, form_id=payload.form_id
+        session,
+        profile,
+        evaluation,
+        caused_by=event,
+        source=payload.source,
+        form_id=payload.form_id,
+        persona=rubric.persona_for(to_profile(profile)),
+        requalify_after=cooldown(rubric),
     )
     return evaluation
 
@@ -101,7 +108,14 @@ async def score_activity(
         return None
     evaluation = await _evaluate(session, rubric, profile, event, shadows)
     await record_evaluation(
-        session, profile, evaluation, caused_by=event, source=profile.source, form_id=None
+        session,
+        profile,
+        evaluation,
+        caused_by=event,
+        source=profile.source,
+        form_id=None,
+        persona=rubric.persona_for(to_profile(profile)),
+        requalify_after=cooldown(rubric),
     )
     return evaluation
 
@@ -152,32 +166,68 @@ async def record_evaluation(
     caused_by: Envelope | None,
     source: str | None,
     form_id: str | None,
+    persona: str | None = None,
+    requalify_after: timedelta | None = None,
 ) -> bool:
     """Store the score, stage `lead.scored`, and stage `lead.qualified` if this is the lead's
-    first qualification ever. Returns whether the lead qualified just now."""
+    first qualification ever, or (given the cool-down `requalify_after`) a re-MQL of a lead back
+    in nurture at least that long. Returns whether the lead qualified just now."""
     lead_id, now = profile.lead_id, evaluation.evaluated_at
     await ScoreRepository(session).add_many([score_row(lead_id, evaluation, caused_by=caused_by)])
-    events: list[Envelope] = [scored_event(lead_id, evaluation, caused_by=caused_by)]
+    events: list[Envelope] = [scored_event(lead_id, evaluation, caused_by=caused_by, persona=persona)]
     reason = evaluation.qualification_reason
-    qualified = reason is not None and await ProfileRepository(session).mark_qualified(
+    profiles = ProfileRepository(session)
+    qualified = reason is not None and await profiles.mark_qualified(
         lead_id, at=now, reason=reason, rubric_version=evaluation.rubric_version
     )
-    if qualified:
+    round_: int | None = 1 if qualified else None
+    if reason is not None and not qualified and caused_by is not None and requalify_after is not None:
+        # New engagement (this event) after the cool-down qualifies a lead back from nurture.
+        round_ = await profiles.mark_requalified(
+            lead_id,
+            at=now,
+            reason=reason,
+            rubric_version=evaluation.rubric_version,
+            cooled_down_by=now - requalify_after,
+        )
+    if round_ is not None:
         events.append(
-            qualified_event(profile, evaluation, caused_by=caused_by, source=source, form_id=form_id)
+            qualified_event(
+                profile,
+                evaluation,
+                caused_by=caused_by,
+                source=source,
+                form_id=form_id,
+                persona=persona,
+                round_=round_,
+            )
         )
     await add_events(session, outbox, events)
-    return qualified
+    return round_ is not None
 
 
 async def record_disposition(session: AsyncSession, *, event: LeadDispositioned) -> None:
-    """Keep sales' verdict on a lead, so backtests can measure a rubric against outcomes."""
+    """Keep sales' verdict on a lead, so backtests can measure a rubric against outcomes; a lead
+    recycled or rejected as unresponsive returns to nurture, with the reason."""
+    payload = event.payload
     await DispositionRepository(session).add_once(
         lead_id=event.lead_id,
         event_id=event.event_id,
-        outcome=event.payload.outcome,
-        dispositioned_at=event.payload.dispositioned_at,
+        outcome=payload.outcome,
+        dispositioned_at=payload.dispositioned_at,
     )
+    if payload.outcome == "recycled" or (
+        payload.outcome == "rejected" and payload.reason_code == "unresponsive"
+    ):
+        reason = payload.reason or payload.reason_code or payload.outcome
+        await ProfileRepository(session).return_to_nurture(
+            event.lead_id, at=payload.dispositioned_at, reason=reason[:200]
+        )
+
+
+def cooldown(rubric: Rubric) -> timedelta:
+    """How long a lead handed back waits in nurture before new engagement may qualify it again."""
+    return timedelta(days=rubric.nurture.recycle_cooldown_days)
 
 
 async def get_score(session: AsyncSession, *, lead_id: uuid.UUID) -> ScoreRead:

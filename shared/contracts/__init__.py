@@ -1,5 +1,6 @@
 """Event contracts shared by every service: the envelope, the payloads and the topics."""
 
+from shared.contracts.agreement import AgreementTerms, TierCommitment
 from shared.contracts.codec import UndecodableEvent, decode_event
 from shared.contracts.envelope import Envelope, Payload, utc_now
 from shared.contracts.events import (
@@ -39,6 +40,7 @@ __all__ = [
     "REASON_LABELS",
     "ActivityRecorded",
     "ActivityRecordedPayload",
+    "AgreementTerms",
     "AnyEvent",
     "Envelope",
     "FiredRule",
@@ -65,6 +67,7 @@ __all__ = [
     "RubricActivatedPayload",
     "SlaBreached",
     "SlaBreachedPayload",
+    "TierCommitment",
     "Touch",
     "UndecodableEvent",
     "decode_event",

@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from shared.contracts.agreement import AgreementTerms
 from shared.contracts.envelope import Envelope, Payload
 
 Outcome = Literal["accepted", "rejected", "sql", "won", "lost", "recycled"]
@@ -26,6 +27,7 @@ RejectReason = Literal[
     "competitor",
     "duplicate",
     "already_in_pipeline",
+    "unresponsive",
 ]
 LostReason = Literal["price", "competitor", "no_decision", "timing", "product_fit", "other"]
 
@@ -40,6 +42,7 @@ REASON_LABELS: dict[str, str] = {
     "competitor": "competitor",
     "duplicate": "duplicate",
     "already_in_pipeline": "already in pipeline",
+    "unresponsive": "unresponsive",
     "price": "price",
     "no_decision": "no decision",
     "timing": "timing",
@@ -138,6 +141,8 @@ class LeadScoredPayload(Payload):
     grade: str
     is_mql: bool
     fired_rules: list[FiredRule] = Field(default_factory=list)
+    # Added in schema version 1 (additive): older events carry none.
+    persona: str | None = Field(default=None, description="The agreement's first persona the lead matches.")
 
 
 class LeadSnapshot(Payload):
@@ -170,6 +175,14 @@ class LeadQualifiedPayload(Payload):
     sla_minutes: int
     qualified_at: datetime
     lead: LeadSnapshot
+    # Added in schema version 1 (additive): older events are first qualifications without persona.
+    persona: str | None = Field(default=None, description="The agreement's first persona the lead matches.")
+    requalification: bool = Field(
+        default=False, description="A re-MQL: the lead came back from nurture and qualified again."
+    )
+    round: int = Field(
+        default=1, ge=1, description="1 for the first qualification, 2 for the first re-MQL..."
+    )
 
 
 class LeadAssignedPayload(Payload):
@@ -218,6 +231,8 @@ class RubricActivatedPayload(Payload):
     previous_version: str | None = None
     approved_by: dict[str, str] = Field(default_factory=dict, description="team -> approver")
     activated_at: datetime
+    # Added in schema version 1 (additive): older activations carried the rubric alone.
+    agreement: AgreementTerms | None = None
 
 
 class SlaBreachedPayload(Payload):
@@ -227,6 +242,11 @@ class SlaBreachedPayload(Payload):
     due_at: datetime
     breached_at: datetime
     reassigned_to: uuid.UUID | None = None
+    # Added in schema version 1 (additive): older breaches were all of the first-touch SLA.
+    commitment: Literal["first_touch", "contact"] = Field(
+        default="first_touch",
+        description="Which commitment: the first touch, or the agreement's first real contact.",
+    )
 
 
 class LeadIngested(Envelope):

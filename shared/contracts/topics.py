@@ -50,7 +50,8 @@ TOPOLOGY: Final[dict[str, Flow]] = {
         frozenset({LEAD_SCORED, LEAD_QUALIFIED, RUBRIC_ACTIVATED}),
     ),
     # Routing reads its own rep-facing events back to send them out (webhooks, CRM owner), and
-    # scores, forms and activities into the rep's lead brief.
+    # scores, forms and activities into the rep's lead brief, and the activated agreement for
+    # sales' commitments.
     "routing": Flow(
         frozenset(
             {
@@ -63,13 +64,15 @@ TOPOLOGY: Final[dict[str, Flow]] = {
                 LEAD_SCORED,
                 LEAD_INGESTED,
                 ACTIVITY_RECORDED,
+                RUBRIC_ACTIVATED,
             }
         ),
         frozenset({LEAD_ASSIGNED, LEAD_TOUCHED, LEAD_DISPOSITIONED, SLA_BREACHED}),
     ),
-    # Feedback counts the lead journey; activities only as touchpoints for revenue attribution.
+    # Feedback counts the lead journey; activities only as touchpoints for revenue attribution;
+    # the activated agreement for the commitments its reports measure against.
     "feedback": Flow(
-        frozenset(EVENT_TOPICS) - {RUBRIC_ACTIVATED, LEAD_ERASED, SLA_BREACHED},
+        frozenset(EVENT_TOPICS) - {LEAD_ERASED, SLA_BREACHED},
         frozenset(),
     ),
 }

@@ -206,8 +206,10 @@ class TestReportsOverHttp:
             body = (await client.get("/v1/sla/mql-delivery", headers=bearer(Role.MARKETING))).json()
         assert body == {
             "monthly_target": 4,
+            "agreement_version": None,
+            "acceptance_commitment": None,
             "months": [
-                {"month": "2026-11", "mqls": 3, "target": 4, "share_of_target": 0.75},
-                {"month": "2026-12", "mqls": 1, "target": 4, "share_of_target": 0.25},
+                {"month": "2026-11", "mqls": 3, "target": 4, "share_of_target": 0.75, "re_mqls": 0},
+                {"month": "2026-12", "mqls": 1, "target": 4, "share_of_target": 0.25, "re_mqls": 0},
             ],
         }

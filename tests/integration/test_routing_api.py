@@ -226,8 +226,8 @@ class TestRecordDisposition:
         assert won.json()["amount"] == "12500.00"
         (closed,) = queue.json()
         assert closed["status"] == "won"
-        assert closed["first_touch_at"] is not None
-        assert closed["first_touch_at"] == accepted.json()["recorded_at"]
+        # Dispositions are no touches: accepting a lead is not contacting it.
+        assert closed["first_touch_at"] is None
         async with db.transaction() as session:
             history = await session.scalar(
                 select(func.count())

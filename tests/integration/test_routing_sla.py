@@ -15,7 +15,7 @@ from services.routing.fallback_queue import retry_fallback_queue
 from services.routing.main import create_app
 from services.routing.models import Assignment, Rep, SlaTimer, outbox
 from services.routing.policy import SlaPolicy
-from services.routing.schemas import DispositionCreate
+from services.routing.schemas import DispositionCreate, TouchCreate
 from shared.auth import Role
 from shared.contracts import (
     SlaBreached,
@@ -104,6 +104,24 @@ class TestFireDueSlaTimers:
         rep = await add_rep(db, "prompt")
         assignment = await assign(db, qualified(sla_minutes=0))
         async with db.transaction() as session:
+            await dispositions.log_touch(
+                session,
+                assignment_id=assignment.id,
+                touch=TouchCreate(channel="call"),
+                actor=Actor(rep_id=rep),
+            )
+        assert await fire(db) == (0, 0)
+        assert (await reload(db, assignment.id)).sla_breached_at is None
+        async with db.transaction() as session:
+            outcomes = (await session.execute(select(SlaTimer.outcome))).scalars().all()
+        assert outcomes == ["cancelled"]
+
+    async def test_accepting_is_no_touch_so_an_accepted_lead_nobody_touched_breaches(
+        self, db: Database
+    ) -> None:
+        rep = await add_rep(db, "clicker")
+        assignment = await assign(db, qualified(sla_minutes=0))
+        async with db.transaction() as session:
             await dispositions.record_disposition(
                 session,
                 assignment_id=assignment.id,
@@ -112,11 +130,9 @@ class TestFireDueSlaTimers:
                 recorded_by="test",
                 default_currency="EUR",
             )
-        assert await fire(db) == (0, 0)
-        assert (await reload(db, assignment.id)).sla_breached_at is None
-        async with db.transaction() as session:
-            outcomes = (await session.execute(select(SlaTimer.outcome))).scalars().all()
-        assert outcomes == ["cancelled"]
+        assert (await reload(db, assignment.id)).first_touch_at is None
+        assert await fire(db) == (1, 1)
+        assert (await reload(db, assignment.id)).sla_breached_at is not None
 
     async def test_lone_rep_keeps_a_breached_lead(self, db: Database) -> None:
         rep = await add_rep(db, "alone")

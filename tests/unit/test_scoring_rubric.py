@@ -380,12 +380,14 @@ class TestQualification:
         assert (result.grade, result.is_mql) == ("C", True)
         assert "total score 20 >= 20" in result.fired_rules[-1].reason
 
-    def test_source_flagged_hand_raiser_qualifies(self) -> None:
+    def test_a_source_flag_outside_the_agreement_qualifies_nobody(self) -> None:
+        # Marketing may mark a form `is_hand_raiser` in ingest; only the signed agreement's
+        # hand-raiser forms and events qualify a lead at once.
         document = minimal(qualification={"min_total": 1000})
         result = Rubric.from_document(document).evaluate(
             Profile(email="a@b.c"), [form("x", hand_raiser="true")], now=NOW
         )
-        assert result.qualification_reason == "hand_raiser"
+        assert (result.is_mql, result.qualification_reason) == (False, None)
 
     def test_explanation_names_every_fired_rule(self) -> None:
         result = self.rubric.evaluate(

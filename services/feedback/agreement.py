@@ -1,0 +1,61 @@
+"""The agreement feedback reports against, learned from `rubric.activated`: marketing's MQL
+commitment comes from the version both teams signed (derived there from sales' revenue goal),
+not from a setting nobody signs. Transport-free.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from services.feedback.models import Agreement
+from shared.contracts import AgreementTerms, RubricActivated
+
+
+@dataclass(frozen=True)
+class SignedTarget:
+    """Marketing's monthly number and where it came from."""
+
+    monthly_target: int | None
+    rubric_version: str | None
+    acceptance_commitment: float | None = None
+
+
+async def learn_agreement(session: AsyncSession, event: RubricActivated) -> None:
+    """Keep the activated agreement's terms; a replayed activation changes nothing."""
+    payload = event.payload
+    if payload.agreement is None:
+        return
+    await session.execute(
+        insert(Agreement)
+        .values(
+            rubric_version=payload.rubric_version,
+            terms=payload.agreement.model_dump(mode="json"),
+            activated_at=payload.activated_at,
+        )
+        .on_conflict_do_nothing(index_elements=[Agreement.rubric_version])
+    )
+
+
+async def signed_target(session: AsyncSession, *, configured: int | None) -> SignedTarget:
+    """The monthly MQL target of the agreement in force (its commitment spread evenly over the
+    months of its period, rounded up), else the configured one."""
+    row = await session.scalar(select(Agreement).order_by(Agreement.activated_at.desc()).limit(1))
+    terms = AgreementTerms.model_validate(row.terms) if row else None
+    if row is None or terms is None or terms.mql_commitment is None:
+        return SignedTarget(configured, None)
+    months = _months(terms.period_start, terms.period_end)
+    return SignedTarget(
+        math.ceil(terms.mql_commitment / months), row.rubric_version, terms.acceptance_commitment
+    )
+
+
+def _months(start: date | None, end: date | None) -> int:
+    if start is None or end is None:
+        return 1
+    return max(1, (end.year - start.year) * 12 + end.month - start.month + 1)

@@ -167,8 +167,10 @@ surge) x (pool + overflow); plus one for the migration job. */}}
   value: {{ $oidc.audience | quote }}
 - name: BATON_OIDC_ROLE_CLAIM
   value: {{ $oidc.roleClaim | quote }}
+{{- /* Pretty JSON in a block scalar: a long map stays under the line limit, and JSON ignores newlines. */}}
 - name: BATON_OIDC_ROLE_MAP
-  value: {{ $oidc.roleMap | default dict | toJson | quote }}
+  value: |-
+    {{- $oidc.roleMap | default dict | toPrettyJson | nindent 4 }}
 - name: BATON_OIDC_REP_ID_CLAIM
   value: {{ $oidc.repIdClaim | quote }}
 - name: BATON_OIDC_EMAIL_CLAIM

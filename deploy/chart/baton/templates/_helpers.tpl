@@ -156,12 +156,29 @@ surge) x (pool + overflow); plus one for the migration job. */}}
       name: {{ include "baton.existingSecret" $root }}
       key: {{ $root.Values.secrets.jwtSecretKey }}
 {{- else }}
+{{- $oidc := $root.Values.auth.oidc }}
+{{- with $oidc.jwksUrl }}
 - name: BATON_OIDC_JWKS_URL
-  value: {{ required "auth.oidc.jwksUrl is required when auth.mode is oidc" $root.Values.auth.oidc.jwksUrl | quote }}
+  value: {{ . | quote }}
+{{- end }}
 - name: BATON_OIDC_ISSUER
-  value: {{ required "auth.oidc.issuer is required when auth.mode is oidc" $root.Values.auth.oidc.issuer | quote }}
+  value: {{ required "auth.oidc.issuer is required when auth.mode is oidc" $oidc.issuer | quote }}
 - name: BATON_OIDC_AUDIENCE
-  value: {{ $root.Values.auth.oidc.audience | quote }}
+  value: {{ $oidc.audience | quote }}
+- name: BATON_OIDC_ROLE_CLAIM
+  value: {{ $oidc.roleClaim | quote }}
+{{- /* Pretty JSON in a block scalar: a long map stays under the line limit, and JSON ignores newlines. */}}
+- name: BATON_OIDC_ROLE_MAP
+  value: |-
+    {{- $oidc.roleMap | default dict | toPrettyJson | nindent 4 }}
+- name: BATON_OIDC_REP_ID_CLAIM
+  value: {{ $oidc.repIdClaim | quote }}
+- name: BATON_OIDC_EMAIL_CLAIM
+  value: {{ $oidc.emailClaim | quote }}
+- name: BATON_OIDC_LEEWAY_S
+  value: {{ $oidc.leewaySeconds | quote }}
+- name: BATON_OIDC_JWKS_MIN_REFRESH_INTERVAL_S
+  value: {{ $oidc.jwksMinRefreshIntervalSeconds | quote }}
 {{- end }}
 - name: BATON_LOG_LEVEL
   value: {{ $root.Values.log.level | quote }}
@@ -194,12 +211,8 @@ surge) x (pool + overflow); plus one for the migration job. */}}
   value: {{ printf "%s/%s" (include "baton.kafkaCaMountPath" $root) $root.Values.kafka.caSecret.key | quote }}
 {{- end }}
 {{- end }}
-{{- if and (eq .component "routing") $root.Values.secrets.notificationWebhookUrlKey }}
-- name: BATON_NOTIFICATION_WEBHOOK_URL
-  valueFrom:
-    secretKeyRef:
-      name: {{ include "baton.existingSecret" $root }}
-      key: {{ $root.Values.secrets.notificationWebhookUrlKey }}
+{{- if eq .component "routing" }}
+{{- include "baton.routingEnv" $root }}
 {{- end }}
 {{- with (index $root.Values.services .component | default dict).calls }}
 {{- range $called := . }}
@@ -250,5 +263,86 @@ template:
 {{- .Values.keda.authenticationRef.name -}}
 {{- else if and .Values.kafka.sasl.enabled .Values.kafka.strimzi.enabled -}}
 {{- include "baton.kafkaUserName" (dict "root" . "component" "keda") -}}
+{{- end -}}
+{{- end -}}
+
+
+{{/* Routing's outbound settings (notifications, SMTP, webhooks, CRM); secrets only from the existing Secret. */}}
+{{- define "baton.routingEnv" -}}
+{{- $r := .Values.routing }}
+{{- $secret := include "baton.existingSecret" . }}
+- name: BATON_HOT_AGAIN_SCORE_JUMP
+  value: {{ $r.hotAgainScoreJump | quote }}
+{{- with include "baton.routingPublicUrl" . }}
+- name: BATON_PUBLIC_URL
+  value: {{ . | quote }}
+{{- end }}
+{{- with .Values.secrets.notificationWebhookUrlKey }}
+- name: BATON_NOTIFICATION_WEBHOOK_URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secret }}
+      key: {{ . }}
+{{- end }}
+{{- if $r.smtp.host }}
+- name: BATON_SMTP_HOST
+  value: {{ $r.smtp.host | quote }}
+- name: BATON_SMTP_PORT
+  value: {{ $r.smtp.port | quote }}
+- name: BATON_SMTP_STARTTLS
+  value: {{ $r.smtp.starttls | quote }}
+{{- with $r.smtp.username }}
+- name: BATON_SMTP_USERNAME
+  value: {{ . | quote }}
+{{- end }}
+{{- with .Values.secrets.smtpPasswordKey }}
+- name: BATON_SMTP_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secret }}
+      key: {{ . }}
+{{- end }}
+{{- with $r.smtp.from }}
+- name: BATON_NOTIFICATION_EMAIL_FROM
+  value: {{ . | quote }}
+{{- end }}
+{{- end }}
+- name: BATON_WEBHOOK_INTERVAL_S
+  value: {{ $r.webhooks.intervalSeconds | quote }}
+- name: BATON_WEBHOOK_TIMEOUT_S
+  value: {{ $r.webhooks.timeoutSeconds | quote }}
+- name: BATON_WEBHOOK_MAX_ATTEMPTS
+  value: {{ $r.webhooks.maxAttempts | quote }}
+- name: BATON_WEBHOOK_BACKOFF_S
+  value: {{ $r.webhooks.backoffSeconds | quote }}
+{{- with $r.crm.provider }}
+- name: BATON_CRM_PROVIDER
+  value: {{ . | quote }}
+- name: BATON_CRM_BASE_URL
+  value: {{ required "routing.crm.baseUrl is required when routing.crm.provider is set" $r.crm.baseUrl | quote }}
+- name: BATON_CRM_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ $secret }}
+      key: {{ required "secrets.crmTokenKey must name the CRM token's key when routing.crm.provider is set" $.Values.secrets.crmTokenKey }}
+- name: BATON_CRM_SALESFORCE_API_VERSION
+  value: {{ $r.crm.salesforceApiVersion | quote }}
+{{- end }}
+{{- end -}}
+
+{{/* routing.publicUrl, else https://<ingress.hosts.routing> when the ingress exposes routing, else empty. */}}
+{{- define "baton.routingPublicUrl" -}}
+{{- if .Values.routing.publicUrl -}}
+{{- .Values.routing.publicUrl -}}
+{{- else if and .Values.ingress.enabled .Values.ingress.hosts.routing -}}
+{{- printf "https://%s" .Values.ingress.hosts.routing -}}
+{{- end -}}
+{{- end -}}
+
+{{/* "true" when routing sends anything outside the cluster (notifications, email, webhooks, CRM), else empty. */}}
+{{- define "baton.routingOutbound" -}}
+{{- $r := .Values.routing -}}
+{{- if or .Values.secrets.notificationWebhookUrlKey $r.notifications.slack $r.smtp.host $r.webhooks.enabled $r.crm.provider -}}
+true
 {{- end -}}
 {{- end -}}

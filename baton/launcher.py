@@ -155,6 +155,9 @@ class Launcher:
         }
         # Feedback's dashboard reads the rubric drafts awaiting approval from scoring.
         env.setdefault("BATON_SCORING_URL", f"http://{cfg.host}:{cfg.ports['scoring']}")
+        # ...and links its lead look-up to ingest's lead view, scoring's score and routing's assignment.
+        env.setdefault("BATON_INGEST_URL", f"http://{cfg.host}:{cfg.ports['ingest']}")
+        env.setdefault("BATON_ROUTING_URL", f"http://{cfg.host}:{cfg.ports['routing']}")
         if self.broker is not None:
             # The embedded broker holds a group join for half the session timeout.
             env.setdefault("BATON_CONSUMER_SESSION_TIMEOUT_MS", "4000")

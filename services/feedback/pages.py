@@ -7,6 +7,7 @@ the dashboard adds no second way to authenticate.
 
 from __future__ import annotations
 
+import html
 from datetime import UTC, datetime
 from decimal import Decimal
 from importlib.resources import files
@@ -24,6 +25,7 @@ router = APIRouter(tags=["dashboard"])
 ASSETS = {
     "dashboard.js": "text/javascript; charset=utf-8",
     "charts.js": "text/javascript; charset=utf-8",
+    "lookup.js": "text/javascript; charset=utf-8",
     "dashboard.css": "text/css; charset=utf-8",
 }
 DEFAULT_REVENUE_GOAL = 100_000
@@ -54,8 +56,16 @@ async def get_dashboard(
         waiting="Enter a reader's token above to load the numbers.",
         revenue_goal=revenue_goal or DEFAULT_REVENUE_GOAL,
         months=months or DEFAULT_MONTHS,
+        ingest_url=_attribute(settings.ingest_url),
+        scoring_url=_attribute(settings.scoring_url),
+        routing_url=_attribute(settings.routing_url),
     )
     return HTMLResponse(page, headers={"Cache-Control": "no-store"})
+
+
+def _attribute(url: str | None) -> str:
+    """A base URL as an HTML attribute value (empty when not configured), without its trailing slash."""
+    return html.escape((url or "").rstrip("/"), quote=True)
 
 
 @router.get("/dashboard", summary="The dashboard's former address; redirects to `/`", include_in_schema=False)

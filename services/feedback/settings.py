@@ -42,6 +42,15 @@ class FeedbackSettings(ServiceSettings):
         description="Scoring's base URL (BATON_SCORING_URL), for the dashboard's panel of rubric drafts "
         "awaiting approval; `baton up` sets it. Without it the panel says it is not configured.",
     )
+    ingest_url: str | None = Field(
+        default=None,
+        description="Ingest's base URL (BATON_INGEST_URL), for the dashboard's lead look-up links; "
+        "`baton up` sets it. The browser never calls it: the links are for the reader to open.",
+    )
+    routing_url: str | None = Field(
+        default=None,
+        description="Routing's base URL (BATON_ROUTING_URL), for the look-up's assignment and brief links.",
+    )
     tuning_auto_activate: bool = Field(
         default=False,
         description="Policy flag (BATON_TUNING_AUTO_ACTIVATE): a proposal within the limits below is marked "

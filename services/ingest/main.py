@@ -7,7 +7,7 @@ from functools import partial
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from services.ingest import api, api_embed, api_imports, api_quarantine, api_webhooks
+from services.ingest import api, api_embed, api_imports, api_leads, api_quarantine, api_webhooks
 from services.ingest.cache import linkedin_form_cache
 from services.ingest.cors import FormCors, form_origins_from
 from services.ingest.dependencies import Protection
@@ -45,6 +45,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
         routers=[
             api.router,
             api_embed.router,
+            api_leads.router,
             api_webhooks.router,
             api_quarantine.router,
             api_imports.router,

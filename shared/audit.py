@@ -22,6 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from shared.contracts import utc_now
 
 AUDIT_TABLE = "audit_entry"
+# The actor of a change no request made: a use case called in-process (a test, a bench, a script).
+SYSTEM_ACTOR = "system"
 
 
 def audit_table(metadata: MetaData) -> Table:

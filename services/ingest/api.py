@@ -135,8 +135,23 @@ def _browser_post(request: Request) -> bool:
 
 
 @router.post("/forms", status_code=status.HTTP_201_CREATED, tags=["forms"], summary="Configure a form")
-async def save_form(form: FormCreate, session: SessionDep, guard: ProtectionDep, _: Configurer) -> FormRead:
-    return await service.save_form(session, form=form, cache=guard.forms)
+async def save_form(
+    form: FormCreate, session: SessionDep, guard: ProtectionDep, principal: Configurer
+) -> FormRead:
+    return await service.save_form(session, form=form, actor=principal.subject, cache=guard.forms)
+
+
+@router.delete(
+    "/forms/{form_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    tags=["forms"],
+    summary="Remove a form's configuration (its leads stay)",
+)
+async def delete_form(
+    form_id: FormId, session: SessionDep, guard: ProtectionDep, principal: Configurer
+) -> Response:
+    await service.delete_form(session, form_id=form_id, actor=principal.subject, cache=guard.forms)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/forms", tags=["forms"], summary="Every configured form")
@@ -171,8 +186,8 @@ async def record_events(
 
 
 @router.post("/sources", status_code=status.HTTP_201_CREATED, tags=["sources"], summary="Register a source")
-async def create_source(source: SourceCreate, session: SessionDep, _: Admin) -> SourceCreated:
-    return await service.create_source(session, source=source)
+async def create_source(source: SourceCreate, session: SessionDep, principal: Admin) -> SourceCreated:
+    return await service.create_source(session, source=source, actor=principal.subject)
 
 
 @router.get("/sources", tags=["sources"], summary="Every source (keys are never shown again)")
@@ -181,8 +196,10 @@ async def list_sources(session: SessionDep, _: Admin) -> list[SourceRead]:
 
 
 @router.delete("/sources/{source_id}", tags=["sources"], summary="Revoke a source's API key")
-async def revoke_source(source_id: str, session: SessionDep, guard: ProtectionDep, _: Admin) -> SourceRead:
-    return await service.revoke_source(session, source_id=source_id, keys=guard.keys)
+async def revoke_source(
+    source_id: str, session: SessionDep, guard: ProtectionDep, principal: Admin
+) -> SourceRead:
+    return await service.revoke_source(session, source_id=source_id, actor=principal.subject, keys=guard.keys)
 
 
 @router.delete(
@@ -191,8 +208,8 @@ async def revoke_source(source_id: str, session: SessionDep, guard: ProtectionDe
     tags=["leads"],
     summary="Erase a lead's personal data everywhere (emits lead.erased)",
 )
-async def erase_lead(lead_id: uuid.UUID, session: SessionDep, _: Admin) -> Response:
-    await service.erase_lead(session, lead_id=lead_id, reason="request")
+async def erase_lead(lead_id: uuid.UUID, session: SessionDep, principal: Admin) -> Response:
+    await service.erase_lead(session, lead_id=lead_id, reason="request", actor=principal.subject)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -201,15 +218,16 @@ async def erase_lead(lead_id: uuid.UUID, session: SessionDep, _: Admin) -> Respo
     tags=["leads"],
     summary="Erase the lead of an email address everywhere (emits lead.erased)",
 )
-async def erase_by_email(request: ErasureRequest, session: SessionDep, _: Admin) -> ErasureDone:
-    return ErasureDone(lead_id=await service.erase_by_email(session, email=request.email))
+async def erase_by_email(request: ErasureRequest, session: SessionDep, principal: Admin) -> ErasureDone:
+    lead_id = await service.erase_by_email(session, email=request.email, actor=principal.subject)
+    return ErasureDone(lead_id=lead_id)
 
 
 @router.post(
     "/accounts", status_code=status.HTTP_201_CREATED, tags=["accounts"], summary="Create or update an account"
 )
-async def save_account(account: AccountCreate, session: SessionDep, _: AccountManager) -> AccountRead:
-    return await service.save_account(session, account=account)
+async def save_account(account: AccountCreate, session: SessionDep, principal: AccountManager) -> AccountRead:
+    return await service.save_account(session, account=account, actor=principal.subject)
 
 
 @router.get("/accounts", tags=["accounts"], summary="Every account")

@@ -36,7 +36,7 @@ async def replay_delivery(
     delivery_id: uuid.UUID,
     request: Request,
     session: SessionDep,
-    _: Configurer,
+    principal: Configurer,
     replay: QuarantineReplay | None = None,
 ) -> QuarantineReplayed:
     return await quarantine.replay_delivery(
@@ -45,4 +45,5 @@ async def replay_delivery(
         delivery_id=delivery_id,
         parsers=PARSERS,
         field_map=replay.field_map if replay else None,
+        actor=principal.subject,
     )

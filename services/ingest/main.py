@@ -12,10 +12,11 @@ from services.ingest.cache import linkedin_form_cache
 from services.ingest.cors import FormCors, form_origins_from
 from services.ingest.dependencies import Protection
 from services.ingest.errors import RateLimited
-from services.ingest.models import outbox
+from services.ingest.models import audit, outbox
 from services.ingest.schemas import ActivityCreate, FormSubmissionCreate
 from services.ingest.settings import IngestSettings
 from services.ingest.worker import SubmissionWriter
+from shared.audit_api import audit_router
 from shared.problems import problem_response
 from shared.runtime import ServiceRuntime, create_service_app, publish_schemas
 
@@ -49,6 +50,7 @@ def create_app(settings: IngestSettings | None = None) -> FastAPI:
             api_webhooks.router,
             api_quarantine.router,
             api_imports.router,
+            audit_router(audit),
         ],
     )
     app.state.protection = protection

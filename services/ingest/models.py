@@ -10,6 +10,7 @@ from sqlalchemy import BigInteger, Boolean, DateTime, Float, ForeignKey, Index, 
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from shared.audit import audit_table
 from shared.db import service_metadata
 from shared.outbox import outbox_table
 
@@ -160,3 +161,4 @@ class QuarantinedDelivery(Base):
 
 
 outbox = outbox_table(Base.metadata)
+audit = audit_table(Base.metadata)

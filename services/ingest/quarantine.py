@@ -16,13 +16,14 @@ from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ingest.errors import QuarantinedDeliveryNotFound, ReplayNotSupported, WebhookPayloadInvalid
-from services.ingest.models import QuarantinedDelivery
+from services.ingest.models import QuarantinedDelivery, audit
 from services.ingest.platform_leads import FieldMap, Parser, prepare_platform_lead
 from services.ingest.providers import PayloadInvalid
 from services.ingest.quarantine_repository import QuarantineRepository
 from services.ingest.schemas import QuarantinedDeliveryRead, QuarantineReplayed
 from services.ingest.service import Intake
 from services.ingest.webhooks import field_maps
+from shared.audit import record_change
 from shared.contracts import utc_now
 
 QUARANTINED = Counter(
@@ -72,6 +73,7 @@ async def replay_delivery(
     delivery_id: uuid.UUID,
     parsers: Mapping[str, Parser],
     field_map: Mapping[str, str] | None = None,
+    actor: str,
 ) -> QuarantineReplayed:
     """Map the stored delivery again (with `field_map` on top of the provider's mapping and of
     the field maps configured for it since) and accept its lead. A delivery replayed before
@@ -100,6 +102,16 @@ async def replay_delivery(
     answer = accepted.answer
     await repository.mark_replayed(
         delivery.id, at=utc_now(), lead_id=answer.lead_id, event_id=answer.event_id
+    )
+    await record_change(  # ids and the field map only: the delivery's body holds the lead's data
+        session,
+        audit,
+        actor=actor,
+        action="quarantine.replayed",
+        object_type="quarantined_delivery",
+        object_id=str(delivery.id),
+        before={"status": "quarantined"},
+        after={"status": "replayed", "lead_id": answer.lead_id, "field_map": dict(field_map or {})},
     )
     return QuarantineReplayed(
         id=delivery.id, status="replayed", lead_id=answer.lead_id, event_id=answer.event_id

@@ -230,6 +230,10 @@ class FormRepository:
     async def all(self) -> Sequence[Form]:
         return (await self.session.scalars(select(Form).order_by(Form.id))).all()
 
+    async def delete(self, form: Form) -> None:
+        await self.session.delete(form)
+        await self.session.flush()
+
     async def upsert(self, values: dict[str, Any], *, now: datetime) -> Form:
         statement = insert(Form).values(**values, created_at=now, updated_at=now)
         upsert = statement.on_conflict_do_update(
@@ -294,6 +298,9 @@ class AccountRepository:
         result = await self.session.execute(upsert, execution_options={"populate_existing": True})
         account: Account = result.scalar_one()
         return account
+
+    async def by_domain(self, domain: str) -> Account | None:
+        return (await self.session.scalars(select(Account).where(Account.domain == domain))).first()
 
     async def all(self) -> Sequence[Account]:
         return (await self.session.scalars(select(Account).order_by(Account.domain))).all()

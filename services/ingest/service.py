@@ -23,7 +23,7 @@ from services.ingest.errors import (
 )
 from services.ingest.identity import match_key
 from services.ingest.intake import Accepted, PreparedSubmission
-from services.ingest.models import Source, outbox
+from services.ingest.models import Source, audit, outbox
 from services.ingest.normalize import map_fields, request_hash, to_ingested_payload
 from services.ingest.protection import HONEYPOT_TRIPPED, honeypot_tripped, origin_allowed
 from services.ingest.repository import (
@@ -44,6 +44,7 @@ from services.ingest.schemas import (
     SourceRead,
     SubmissionAccepted,
 )
+from shared.audit import record_change
 from shared.contracts import LeadErased, LeadErasedPayload, utc_now
 from shared.outbox import add_event
 from shared.problems import Problem
@@ -73,12 +74,52 @@ class Intake(Protocol):
     ) -> uuid.UUID: ...
 
 
-async def save_form(session: AsyncSession, *, form: FormCreate, cache: FormCache | None = None) -> FormRead:
+async def save_form(
+    session: AsyncSession, *, form: FormCreate, actor: str, cache: FormCache | None = None
+) -> FormRead:
     """Create or replace a form's configuration."""
-    row = await FormRepository(session).upsert(form.model_dump(), now=utc_now())
+    forms = FormRepository(session)
+    existing = await forms.get(form.id)
+    # Read before the upsert: it repopulates the same object in the session.
+    before = None if existing is None else FormRead.model_validate(existing).model_dump(mode="json")
+    saved = FormRead.model_validate(await forms.upsert(form.model_dump(), now=utc_now()))
+    await record_change(
+        session,
+        audit,
+        actor=actor,
+        action="form.created" if before is None else "form.updated",
+        object_type="form",
+        object_id=form.id,
+        before=before,
+        after=saved.model_dump(mode="json"),
+    )
     if cache is not None:
         cache.forget(form.id)
-    return FormRead.model_validate(row)
+    return saved
+
+
+async def delete_form(
+    session: AsyncSession, *, form_id: str, actor: str, cache: FormCache | None = None
+) -> None:
+    """Remove a form's configuration: its submissions are refused from now on (404); the leads
+    and submissions it brought stay."""
+    forms = FormRepository(session)
+    existing = await forms.get(form_id)
+    if existing is None:
+        raise FormNotFound(f"no form {form_id!r}")
+    before = FormRead.model_validate(existing).model_dump(mode="json")
+    await forms.delete(existing)
+    await record_change(
+        session,
+        audit,
+        actor=actor,
+        action="form.deleted",
+        object_type="form",
+        object_id=form_id,
+        before=before,
+    )
+    if cache is not None:
+        cache.forget(form_id)
 
 
 async def list_forms(session: AsyncSession) -> list[FormRead]:
@@ -183,7 +224,9 @@ async def submit_form(
     return FormAnswer((await intake.submit(prepared)).answer, redirect_to)
 
 
-async def erase_lead(session: AsyncSession, *, lead_id: uuid.UUID, reason: str) -> None:
+async def erase_lead(
+    session: AsyncSession, *, lead_id: uuid.UUID, reason: str, actor: str | None = None
+) -> None:
     """Remove a lead's personal data (email, submitted fields, visitor links, activity details),
     keep the anonymous counts, and stage `lead.erased` so every service does the same."""
     now = utc_now()
@@ -194,6 +237,10 @@ async def erase_lead(session: AsyncSession, *, lead_id: uuid.UUID, reason: str) 
     await SubmissionRepository(session).forget_fields(lead_id)
     await VisitorRepository(session).unlink_lead(lead_id)
     await ActivityRepository(session).forget_for_lead(lead_id)
+    if actor is not None:  # a manual erasure; the lead is named by its id only
+        await record_change(
+            session, audit, actor=actor, action="lead.erased", object_type="lead", object_id=str(lead_id)
+        )
     await add_event(
         session,
         outbox,
@@ -203,29 +250,44 @@ async def erase_lead(session: AsyncSession, *, lead_id: uuid.UUID, reason: str) 
     )
 
 
-async def erase_by_email(session: AsyncSession, *, email: str) -> uuid.UUID:
+async def erase_by_email(session: AsyncSession, *, email: str, actor: str | None = None) -> uuid.UUID:
     """Erase the lead this address belongs to (any spelling of the same inbox)."""
     lead_id = await LeadRepository(session).id_by_match_key(match_key(email))
     if lead_id is None:
         raise LeadNotFound("no lead has this email")
-    await erase_lead(session, lead_id=lead_id, reason="request")
+    await erase_lead(session, lead_id=lead_id, reason="request", actor=actor)
     return lead_id
 
 
-async def save_account(session: AsyncSession, *, account: AccountCreate) -> AccountRead:
+async def save_account(session: AsyncSession, *, account: AccountCreate, actor: str) -> AccountRead:
     """Create or update the account of a company domain. Leads already ingested from the domain
     attach on their next submission; new leads attach at once."""
-    row = await AccountRepository(session).upsert(
-        domain=account.domain, name=account.name, owner_id=account.owner_id, now=utc_now()
+    accounts = AccountRepository(session)
+    existing = await accounts.by_domain(account.domain)
+    before = None if existing is None else AccountRead.model_validate(existing).model_dump(mode="json")
+    saved = AccountRead.model_validate(
+        await accounts.upsert(
+            domain=account.domain, name=account.name, owner_id=account.owner_id, now=utc_now()
+        )
     )
-    return AccountRead.model_validate(row)
+    await record_change(
+        session,
+        audit,
+        actor=actor,
+        action="account.created" if before is None else "account.updated",
+        object_type="account",
+        object_id=str(saved.id),
+        before=before,
+        after=saved.model_dump(mode="json"),
+    )
+    return saved
 
 
 async def list_accounts(session: AsyncSession) -> list[AccountRead]:
     return [AccountRead.model_validate(a) for a in await AccountRepository(session).all()]
 
 
-async def create_source(session: AsyncSession, *, source: SourceCreate) -> SourceCreated:
+async def create_source(session: AsyncSession, *, source: SourceCreate, actor: str) -> SourceCreated:
     """Register a source and mint its API key; only the key's hash is kept."""
     api_key = API_KEY_PREFIX + secrets.token_urlsafe(32)
     row = Source(
@@ -240,7 +302,17 @@ async def create_source(session: AsyncSession, *, source: SourceCreate) -> Sourc
     )
     if not await SourceRepository(session).add(row):
         raise SourceExists(f"source {source.id!r} exists; revoke it or pick another id")
-    return SourceCreated(**SourceRead.model_validate(row).model_dump(), api_key=api_key)
+    created = SourceRead.model_validate(row)
+    await record_change(  # the key's prefix only: the key itself is shown once and never kept
+        session,
+        audit,
+        actor=actor,
+        action="source.created",
+        object_type="source",
+        object_id=source.id,
+        after=created.model_dump(mode="json"),
+    )
+    return SourceCreated(**created.model_dump(), api_key=api_key)
 
 
 async def list_sources(session: AsyncSession) -> Sequence[SourceRead]:
@@ -248,13 +320,28 @@ async def list_sources(session: AsyncSession) -> Sequence[SourceRead]:
 
 
 async def revoke_source(
-    session: AsyncSession, *, source_id: str, keys: SourceKeyCache | None = None
+    session: AsyncSession, *, source_id: str, actor: str, keys: SourceKeyCache | None = None
 ) -> SourceRead:
     """Revoke the source's key: refused from now on by this replica, within the key cache's
     lifetime by the others."""
-    source = await SourceRepository(session).revoke(source_id, at=utc_now())
-    if source is None:
+    sources = SourceRepository(session)
+    existing = await sources.get(source_id)
+    if existing is None:
         raise SourceNotFound(f"no source {source_id!r}")
+    before = SourceRead.model_validate(existing).model_dump(mode="json")
+    source = await sources.revoke(source_id, at=utc_now())
+    assert source is not None
+    if before["revoked_at"] is None:  # revoking a revoked key again changes nothing
+        await record_change(
+            session,
+            audit,
+            actor=actor,
+            action="source.revoked",
+            object_type="source",
+            object_id=source_id,
+            before=before,
+            after=SourceRead.model_validate(source).model_dump(mode="json"),
+        )
     if keys is not None:
         keys.forget(source_id)
     return SourceRead.model_validate(source)

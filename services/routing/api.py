@@ -59,7 +59,7 @@ async def list_reps(session: SessionDep, principal: ReaderDep) -> list[RepRead]:
 async def register_rep(
     session: SessionDep, principal: ManagerDep, rules: ActiveRulesDep, rep: RepCreate
 ) -> RepRead:
-    return await reps.register_rep(session, rules=rules, rep=rep)
+    return await reps.register_rep(session, rules=rules, rep=rep, by=principal.subject)
 
 
 @router.patch(
@@ -75,7 +75,12 @@ async def update_rep(
     changes: RepUpdate,
 ) -> RepRead:
     return await reps.update_rep(
-        session, rules=rules, rep_id=rep_id, changes=changes, acting_rep=acting_rep(principal)
+        session,
+        rules=rules,
+        rep_id=rep_id,
+        changes=changes,
+        acting_rep=acting_rep(principal),
+        by=principal.subject,
     )
 
 
@@ -88,7 +93,9 @@ async def update_rep(
 async def add_absence(
     session: SessionDep, principal: RepOrManagerDep, rep_id: uuid.UUID, absence: AbsenceCreate
 ) -> AbsenceRead:
-    return await reps.add_absence(session, rep_id=rep_id, absence=absence, acting_rep=acting_rep(principal))
+    return await reps.add_absence(
+        session, rep_id=rep_id, absence=absence, acting_rep=acting_rep(principal), by=principal.subject
+    )
 
 
 @router.get("/reps/{rep_id}/absences", tags=["reps"], summary="A rep's out-of-office ranges")
@@ -102,7 +109,9 @@ async def list_absences(
 async def remove_absence(
     session: SessionDep, principal: RepOrManagerDep, rep_id: uuid.UUID, absence_id: uuid.UUID
 ) -> None:
-    await reps.remove_absence(session, rep_id=rep_id, absence_id=absence_id, acting_rep=acting_rep(principal))
+    await reps.remove_absence(
+        session, rep_id=rep_id, absence_id=absence_id, acting_rep=acting_rep(principal), by=principal.subject
+    )
 
 
 @router.get("/reps/{rep_id}/queue", tags=["reps"], summary="A rep's open assignments, most urgent first")
@@ -323,7 +332,7 @@ async def rule_set_health(
     summary="Route with this draft from now on; the previous version is retired",
 )
 async def activate_rule_set(session: SessionDep, principal: ManagerDep, version: str) -> RuleSetVersionRead:
-    return await rule_versions.activate(session, version=version)
+    return await rule_versions.activate(session, version=version, by=principal.subject)
 
 
 @router.get("/holidays", tags=["holidays"], summary="Days the SLA clock does not run")
@@ -335,9 +344,9 @@ async def list_holidays(session: SessionDep, principal: ReaderDep) -> list[Holid
 async def set_holiday(
     session: SessionDep, principal: ManagerDep, day: date, holiday: HolidayPut
 ) -> HolidayRead:
-    return await reps.set_holiday(session, day=day, name=holiday.name)
+    return await reps.set_holiday(session, day=day, name=holiday.name, by=principal.subject)
 
 
 @router.delete("/holidays/{day}", tags=["holidays"], status_code=status.HTTP_204_NO_CONTENT)
 async def remove_holiday(session: SessionDep, principal: ManagerDep, day: date) -> None:
-    await reps.remove_holiday(session, day=day)
+    await reps.remove_holiday(session, day=day, by=principal.subject)

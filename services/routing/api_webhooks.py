@@ -41,7 +41,9 @@ Limit = Annotated[int, Query(ge=1, le=1000, description="At most this many, newe
     summary="Subscribe a URL to events; deliveries are signed by the Standard Webhooks scheme",
 )
 async def subscribe(session: SessionDep, principal: AdminDep, subscription: WebhookCreate) -> WebhookCreated:
-    return await webhook_delivery.subscribe(session, subscription=subscription, at=utc_now())
+    return await webhook_delivery.subscribe(
+        session, subscription=subscription, at=utc_now(), by=principal.subject
+    )
 
 
 @router.get("/webhooks", tags=["webhooks"], summary="Every webhook subscription (without secrets)")
@@ -61,7 +63,7 @@ async def get_webhook(session: SessionDep, principal: AdminDep, subscription_id:
     summary="Unsubscribe (undelivered messages are dropped with it)",
 )
 async def unsubscribe(session: SessionDep, principal: AdminDep, subscription_id: uuid.UUID) -> Response:
-    await webhook_delivery.unsubscribe(session, subscription_id=subscription_id)
+    await webhook_delivery.unsubscribe(session, subscription_id=subscription_id, by=principal.subject)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -78,6 +80,7 @@ async def rotate_secret(
         subscription_id=subscription_id,
         overlap=timedelta(seconds=rotation.overlap_seconds),
         at=utc_now(),
+        by=principal.subject,
     )
 
 
@@ -108,7 +111,7 @@ async def resend(
     session: SessionDep, principal: AdminDep, subscription_id: uuid.UUID, delivery_id: uuid.UUID
 ) -> WebhookDeliveryRead:
     return await webhook_delivery.resend(
-        session, subscription_id=subscription_id, delivery_id=delivery_id, at=utc_now()
+        session, subscription_id=subscription_id, delivery_id=delivery_id, at=utc_now(), by=principal.subject
     )
 
 
@@ -116,7 +119,9 @@ async def resend(
 async def set_rep_identity(
     session: SessionDep, principal: ManagerDep, rep_id: uuid.UUID, identity: CrmIdentityPut
 ) -> CrmIdentityRead:
-    return await crm_sync.set_rep_identity(session, rep_id=rep_id, identity=identity, at=utc_now())
+    return await crm_sync.set_rep_identity(
+        session, rep_id=rep_id, identity=identity, at=utc_now(), by=principal.subject
+    )
 
 
 @router.get("/crm/reps", tags=["crm"], summary="Reps' CRM user ids")
@@ -150,4 +155,4 @@ async def list_syncs(
 async def retry_sync(
     session: SessionDep, principal: ManagerDep, lead_id: uuid.UUID, crm: CrmName | None = None
 ) -> list[CrmSyncRead]:
-    return await crm_sync.retry_sync(session, lead_id=lead_id, crm=crm, at=utc_now())
+    return await crm_sync.retry_sync(session, lead_id=lead_id, crm=crm, at=utc_now(), by=principal.subject)

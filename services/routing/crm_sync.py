@@ -15,19 +15,39 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.routing import webhooks
 from services.routing.crm_repository import CrmRepository
 from services.routing.errors import RepNotFound
+from services.routing.models import audit
 from services.routing.outbound_errors import CrmSyncNotRetryable
 from services.routing.outbound_schemas import CrmIdentityPut, CrmIdentityRead, CrmSyncRead
 from services.routing.repository import RepRepository
+from shared.audit import SYSTEM_ACTOR, record_change
 
 
 async def set_rep_identity(
-    session: AsyncSession, *, rep_id: uuid.UUID, identity: CrmIdentityPut, at: datetime
+    session: AsyncSession,
+    *,
+    rep_id: uuid.UUID,
+    identity: CrmIdentityPut,
+    at: datetime,
+    by: str = SYSTEM_ACTOR,
 ) -> CrmIdentityRead:
     """Record the rep's user id in a CRM; later assignments to them write it as the owner."""
     if await RepRepository(session).get(rep_id) is None:
         raise RepNotFound(f"no rep {rep_id}")
     repository = CrmRepository(session)
+    before = next(
+        (i.crm_user_id for i in await repository.identities({rep_id}) if i.crm == identity.crm), None
+    )
     await repository.put_identity(rep_id=rep_id, crm=identity.crm, crm_user_id=identity.crm_user_id, at=at)
+    await record_change(
+        session,
+        audit,
+        actor=by,
+        action="crm_identity.set",
+        object_type="rep",
+        object_id=str(rep_id),
+        before=None if before is None else {"crm": identity.crm, "crm_user_id": before},
+        after={"crm": identity.crm, "crm_user_id": identity.crm_user_id},
+    )
     return CrmIdentityRead(rep_id=rep_id, crm=identity.crm, crm_user_id=identity.crm_user_id, updated_at=at)
 
 
@@ -39,12 +59,24 @@ async def list_rep_identities(session: AsyncSession, *, rep_id: uuid.UUID | None
 
 
 async def retry_sync(
-    session: AsyncSession, *, lead_id: uuid.UUID, crm: str | None, at: datetime
+    session: AsyncSession, *, lead_id: uuid.UUID, crm: str | None, at: datetime, by: str = SYSTEM_ACTOR
 ) -> list[CrmSyncRead]:
     """Queue a lead's failed or dead owner syncs again (after fixing a token or a user id)."""
+    before = await list_syncs(session, state=None, lead_id=lead_id, limit=10)
     if not await CrmRepository(session).restart(lead_id=lead_id, crm=crm, at=at):
         raise CrmSyncNotRetryable(f"lead {lead_id} has no failed or dead CRM sync")
-    return await list_syncs(session, state=None, lead_id=lead_id, limit=10)
+    after = await list_syncs(session, state=None, lead_id=lead_id, limit=10)
+    await record_change(  # the lead by its id, the syncs by their states (errors may quote the lead)
+        session,
+        audit,
+        actor=by,
+        action="crm_sync.retried",
+        object_type="crm_sync",
+        object_id=str(lead_id),
+        before={"states": {s.crm: s.state for s in before}},
+        after={"states": {s.crm: s.state for s in after}},
+    )
+    return after
 
 
 async def list_syncs(

@@ -15,7 +15,7 @@ from services.routing.choice import Decision
 from services.routing.errors import AssignmentNotFound, CannotReassign, NotYourAssignment, RepNotFound
 from services.routing.lifecycle import DECLINABLE, REASSIGNABLE, check_handover
 from services.routing.metrics import LEADS_QUEUED
-from services.routing.models import Assignment
+from services.routing.models import Assignment, audit
 from services.routing.repository import (
     AssignmentRepository,
     FallbackQueueRepository,
@@ -25,6 +25,7 @@ from services.routing.repository import (
 from services.routing.rule_versions import ActiveRules
 from services.routing.schemas import AssignmentRead, DeclineCreate, HandoverRead, ReassignCreate
 from services.routing.sla_repository import SlaTimerRepository
+from shared.audit import record_change
 from shared.contracts import utc_now
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,7 @@ async def decline_assignment(
     assignment = await _take_for_handover(
         session, assignment_id, actor=actor, kind="declined", allowed=DECLINABLE
     )
-    from_rep = assignment.rep_id
+    from_rep, status_before = assignment.rep_id, assignment.status
     details = {"reason": decline.reason, "by": by}
     at = utc_now()
     decision = await reroute(
@@ -59,7 +60,9 @@ async def decline_assignment(
     if decision.chosen is None:
         await queue_assignment(session, assignment=assignment, decision=decision, at=at, kind="declined")
     log.info("routing.lead_declined", extra={"assignment_id": str(assignment.id), "rep_id": str(from_rep)})
-    return _handover_read(assignment, from_rep=from_rep, decision=decision)
+    read = _handover_read(assignment, from_rep=from_rep, decision=decision)
+    await _record(session, by=by, action="assignment.declined", status_before=status_before, read=read)
+    return read
 
 
 async def reassign_assignment(
@@ -78,7 +81,7 @@ async def reassign_assignment(
     assignment = await _take_for_handover(
         session, assignment_id, actor=actor, kind="reassigned", allowed=REASSIGNABLE
     )
-    from_rep = assignment.rep_id
+    from_rep, status_before = assignment.rep_id, assignment.status
     details = {"reason": reassign.reason, "by": by}
     at = utc_now()
     if reassign.rep_id is None:
@@ -95,7 +98,9 @@ async def reassign_assignment(
             await queue_assignment(
                 session, assignment=assignment, decision=decision, at=at, kind="reassigned"
             )
-        return _handover_read(assignment, from_rep=from_rep, decision=decision)
+        read = _handover_read(assignment, from_rep=from_rep, decision=decision)
+        await _record(session, by=by, action="assignment.reassigned", status_before=status_before, read=read)
+        return read
     if reassign.rep_id == from_rep and assignment.status != "queued":
         raise CannotReassign(f"rep {from_rep} already holds this lead")
     await check_on_team(session, rep_id=reassign.rep_id, actor=actor)
@@ -108,8 +113,33 @@ async def reassign_assignment(
         session, assignment=assignment, rep=rep, standing=None, at=at, kind="reassigned", details=details
     )
     log.info("routing.lead_reassigned", extra={"assignment_id": str(assignment.id), "rep_id": str(rep.id)})
-    return HandoverRead(
+    read = HandoverRead(
         assignment=AssignmentRead.model_validate(assignment), from_rep_id=from_rep, to_rep_id=rep.id
+    )
+    await _record(session, by=by, action="assignment.reassigned", status_before=status_before, read=read)
+    return read
+
+
+async def _record(
+    session: AsyncSession, *, by: str, action: str, status_before: str, read: HandoverRead
+) -> None:
+    """Ids and statuses only: the assignment's lead snapshot is the lead's personal data, and the
+    free-text reason may quote it (both stay on the assignment, where erasure reaches them)."""
+    assignment = read.assignment
+    await record_change(
+        session,
+        audit,
+        actor=by,
+        action=action,
+        object_type="assignment",
+        object_id=str(assignment.id),
+        before={"lead_id": assignment.lead_id, "rep_id": read.from_rep_id, "status": status_before},
+        after={
+            "lead_id": assignment.lead_id,
+            "rep_id": read.to_rep_id,
+            "status": assignment.status,
+            "queue": read.queue,
+        },
     )
 
 

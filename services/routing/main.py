@@ -7,12 +7,13 @@ from fastapi import FastAPI
 
 from services.routing import api, api_me, api_webhooks, crm_clients, pages
 from services.routing.consumers import build_handlers
-from services.routing.models import outbox, processed_event
+from services.routing.models import audit, outbox, processed_event
 from services.routing.rule_versions import ActiveRules
 from services.routing.rules import RuleSet, load_rule_set
 from services.routing.settings import RoutingSettings
 from services.routing.worker import NotificationWorker, RoutingWorker
 from services.routing.worker_outbound import CrmSyncWorker, WebhookDeliveryWorker
+from shared.audit_api import audit_router
 from shared.db import Database
 from shared.runtime import ServiceRuntime, WorkerFactory, create_service_app, publish_schemas
 
@@ -61,7 +62,7 @@ def create_app(settings: RoutingSettings | None = None) -> FastAPI:
         runtime,
         title="Baton routing",
         description="Qualified leads in, fair assignments with SLA clocks out (`lead.assigned`).",
-        routers=[api_me.router, api.router, api_webhooks.router, pages.router],
+        routers=[api_me.router, api.router, api_webhooks.router, pages.router, audit_router(audit)],
     )
     app.state.active_rules = rules
     publish_schemas(app, RuleSet)

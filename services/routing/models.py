@@ -29,6 +29,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from services.routing.base import SCHEMA as SCHEMA
 from services.routing.base import Base as Base
+from shared.audit import audit_table
 from shared.outbox import outbox_table, processed_event_table
 
 # `queued`: handed back with nobody to take it, waiting in the fallback queue; `recycled`: back to nurture.
@@ -285,6 +286,7 @@ class UnassignedLead(Base):
 
 
 outbox = outbox_table(Base.metadata)
+audit = audit_table(Base.metadata)
 processed_event = processed_event_table(Base.metadata)
 
 # The outbound tables (webhooks, CRM write-back) and the lead brief's share this metadata; importing them here keeps

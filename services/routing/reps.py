@@ -17,7 +17,7 @@ from services.routing.errors import (
     RepSelfServiceOnly,
 )
 from services.routing.fallback_queue import assign_queued_leads
-from services.routing.models import Rep, RepAbsence
+from services.routing.models import Rep, RepAbsence, audit
 from services.routing.repository import AbsenceRepository, LedgerRepository, RepRepository
 from services.routing.rule_versions import ActiveRules
 from services.routing.schemas import (
@@ -30,6 +30,7 @@ from services.routing.schemas import (
     WorkingHours,
 )
 from services.routing.sla_repository import HolidayRepository
+from shared.audit import SYSTEM_ACTOR, record_change
 from shared.contracts import utc_now
 
 log = logging.getLogger(__name__)
@@ -53,7 +54,9 @@ async def get_rep(session: AsyncSession, *, rep_id: uuid.UUID) -> RepRead:
     raise RepNotFound(f"no rep {rep_id}")
 
 
-async def register_rep(session: AsyncSession, *, rules: ActiveRules, rep: RepCreate) -> RepRead:
+async def register_rep(
+    session: AsyncSession, *, rules: ActiveRules, rep: RepCreate, by: str = SYSTEM_ACTOR
+) -> RepRead:
     """Add a rep to the team. Each pool they belong to opens their ledger line at its first
     decision, level with the pool, so they get no catch-up burst.
 
@@ -83,9 +86,11 @@ async def register_rep(session: AsyncSession, *, rules: ActiveRules, rep: RepCre
     if created is None:
         raise RepEmailTaken(f"a rep with email {rep.email!r} already exists")
     log.info("routing.rep_registered", extra={"rep_id": str(created.id)})
+    read = _rep_read(created, 0)
+    await _record_rep(session, by=by, action="rep.created", before=None, after=read)
     if created.active:
         await assign_queued_leads(session, rules=rules)
-    return _rep_read(created, 0)
+    return read
 
 
 async def update_rep(
@@ -95,6 +100,7 @@ async def update_rep(
     rep_id: uuid.UUID,
     changes: RepUpdate,
     acting_rep: uuid.UUID | None = None,
+    by: str = SYSTEM_ACTOR,
 ) -> RepRead:
     """Change a rep's switch, weight, hours, caps or skills without disturbing anyone's standing.
 
@@ -111,6 +117,7 @@ async def update_rep(
     rep = await reps.lock(rep_id)
     if rep is None:
         raise RepNotFound(f"no rep {rep_id}")
+    before = _rep_read(rep, 0)
     given = changes.model_fields_set
     if changes.active is True and not rep.active:
         if acting_rep is not None and rep.paused_reason is not None:
@@ -132,9 +139,30 @@ async def update_rep(
         rep.notify_channels = [str(channel) for channel in changes.notify_channels]
     await session.flush()
     log.info("routing.rep_updated", extra={"rep_id": str(rep.id), "changed": sorted(given)})
+    # A paused rep switched back on is its own action: the SLA policy's pause was overruled.
+    resumed = changes.active is True and not before.active
+    action = ("rep.resumed" if before.paused_reason else "rep.activated") if resumed else "rep.updated"
+    await _record_rep(session, by=by, action=action, before=before, after=_rep_read(rep, 0))
     if rep.active:
         await assign_queued_leads(session, rules=rules)
     return _rep_read(rep, await LedgerRepository(session).assigned_to(rep.id))
+
+
+async def _record_rep(
+    session: AsyncSession, *, by: str, action: str, before: RepRead | None, after: RepRead
+) -> None:
+    # `assigned` is a running count, not configuration: left out so before/after show the change.
+    exclude = {"assigned"}
+    await record_change(
+        session,
+        audit,
+        actor=by,
+        action=action,
+        object_type="rep",
+        object_id=str(after.id),
+        before=None if before is None else before.model_dump(mode="json", exclude=exclude),
+        after=after.model_dump(mode="json", exclude=exclude),
+    )
 
 
 def check_self_service(rep_id: uuid.UUID, acting_rep: uuid.UUID, fields: set[str]) -> None:
@@ -146,7 +174,12 @@ def check_self_service(rep_id: uuid.UUID, acting_rep: uuid.UUID, fields: set[str
 
 
 async def add_absence(
-    session: AsyncSession, *, rep_id: uuid.UUID, absence: AbsenceCreate, acting_rep: uuid.UUID | None
+    session: AsyncSession,
+    *,
+    rep_id: uuid.UUID,
+    absence: AbsenceCreate,
+    acting_rep: uuid.UUID | None,
+    by: str = SYSTEM_ACTOR,
 ) -> AbsenceRead:
     """Book an out-of-office range; the rep gets no leads in it and no catch-up after it."""
     if acting_rep is not None:
@@ -162,7 +195,17 @@ async def add_absence(
     )
     await AbsenceRepository(session).add(row)
     log.info("routing.absence_added", extra={"rep_id": str(rep_id), "absence_id": str(row.id)})
-    return AbsenceRead.model_validate(row)
+    read = AbsenceRead.model_validate(row)
+    await record_change(
+        session,
+        audit,
+        actor=by,
+        action="absence.added",
+        object_type="rep",
+        object_id=str(rep_id),
+        after=read.model_dump(mode="json"),
+    )
+    return read
 
 
 async def list_absences(
@@ -174,12 +217,29 @@ async def list_absences(
 
 
 async def remove_absence(
-    session: AsyncSession, *, rep_id: uuid.UUID, absence_id: uuid.UUID, acting_rep: uuid.UUID | None
+    session: AsyncSession,
+    *,
+    rep_id: uuid.UUID,
+    absence_id: uuid.UUID,
+    acting_rep: uuid.UUID | None,
+    by: str = SYSTEM_ACTOR,
 ) -> None:
     if acting_rep is not None:
         check_self_service(rep_id, acting_rep, set())
-    if not await AbsenceRepository(session).remove(rep_id=rep_id, absence_id=absence_id):
+    absences = AbsenceRepository(session)
+    existing = next((a for a in await absences.for_rep(rep_id) if a.id == absence_id), None)
+    before = None if existing is None else AbsenceRead.model_validate(existing).model_dump(mode="json")
+    if not await absences.remove(rep_id=rep_id, absence_id=absence_id):
         raise AbsenceNotFound(f"rep {rep_id} has no absence {absence_id}")
+    await record_change(
+        session,
+        audit,
+        actor=by,
+        action="absence.removed",
+        object_type="rep",
+        object_id=str(rep_id),
+        before=before or {"id": str(absence_id)},
+    )
 
 
 # ---- holidays ----------------------------------------------------------------------------------
@@ -189,15 +249,39 @@ async def list_holidays(session: AsyncSession) -> list[HolidayRead]:
     return [HolidayRead(day=h.day, name=h.name) for h in await HolidayRepository(session).all()]
 
 
-async def set_holiday(session: AsyncSession, *, day: date, name: str) -> HolidayRead:
+async def set_holiday(session: AsyncSession, *, day: date, name: str, by: str = SYSTEM_ACTOR) -> HolidayRead:
     """Declare a day off for the SLA clock. Deadlines already set keep their time."""
-    await HolidayRepository(session).put(day=day, name=name)
+    holidays = HolidayRepository(session)
+    before = next((h.name for h in await holidays.all() if h.day == day), None)
+    await holidays.put(day=day, name=name)
+    if before != name:  # idempotent: declaring the same holiday again changes nothing
+        await record_change(
+            session,
+            audit,
+            actor=by,
+            action="holiday.set",
+            object_type="holiday",
+            object_id=day.isoformat(),
+            before=None if before is None else {"name": before},
+            after={"name": name},
+        )
     return HolidayRead(day=day, name=name)
 
 
-async def remove_holiday(session: AsyncSession, *, day: date) -> None:
-    if not await HolidayRepository(session).remove(day):
+async def remove_holiday(session: AsyncSession, *, day: date, by: str = SYSTEM_ACTOR) -> None:
+    holidays = HolidayRepository(session)
+    before = next((h.name for h in await holidays.all() if h.day == day), None)
+    if not await holidays.remove(day):
         raise HolidayNotFound(f"no holiday on {day.isoformat()}")
+    await record_change(
+        session,
+        audit,
+        actor=by,
+        action="holiday.removed",
+        object_type="holiday",
+        object_id=day.isoformat(),
+        before={"name": before},
+    )
 
 
 def _rep_read(rep: Rep, assigned: int) -> RepRead:

@@ -21,12 +21,13 @@ from services.routing.errors import (
     RuleSetVersionNotFound,
 )
 from services.routing.metrics import RULE_FINDINGS
-from services.routing.models import RuleSetRecord
+from services.routing.models import RuleSetRecord, audit
 from services.routing.repository import LedgerRepository, RepRepository
 from services.routing.rule_health import Problem, TeamMember, findings
 from services.routing.rule_repository import RuleSetRepository
 from services.routing.rules import RepRef, RuleSet, rep_references
 from services.routing.schemas import RuleSetFindingRead, RuleSetHealthRead, RuleSetVersionRead
+from shared.audit import SYSTEM_ACTOR, record_change
 from shared.contracts import utc_now
 
 log = logging.getLogger(__name__)
@@ -80,6 +81,15 @@ async def create_draft(
             f"routing rule set version {draft.version!r} already exists; choose a new version"
         )
     log.info("routing.rule_set_drafted", extra={"version": draft.version})
+    await record_change(
+        session,
+        audit,
+        actor=author,
+        action="rule_set.drafted",
+        object_type="rule_set",
+        object_id=draft.version,
+        after={"status": "draft", "document": record.document},
+    )
     return _read(record, include_document=True)
 
 
@@ -118,7 +128,7 @@ async def get_version(session: AsyncSession, *, rules: ActiveRules, version: str
     return _read(record, include_document=True)
 
 
-async def activate(session: AsyncSession, *, version: str) -> RuleSetVersionRead:
+async def activate(session: AsyncSession, *, version: str, by: str = SYSTEM_ACTOR) -> RuleSetVersionRead:
     """Make a draft the active rule set; the previous one is retired. Leads waiting in a
     fallback queue are tried again under the new rules by the next queue retry."""
     rule_sets = RuleSetRepository(session)
@@ -137,6 +147,16 @@ async def activate(session: AsyncSession, *, version: str) -> RuleSetVersionRead
     record.status, record.activated_at = "active", utc_now()
     await session.flush()
     log.info("routing.rule_set_activated", extra={"version": version, "previous_version": previous})
+    await record_change(
+        session,
+        audit,
+        actor=by,
+        action="rule_set.activated",
+        object_type="rule_set",
+        object_id=version,
+        before={"status": "draft", "active_version": previous},
+        after={"status": "active", "active_version": version},
+    )
     read = _read(record, include_document=False)
     read.previous_version = previous
     return read

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.routing import webhooks
+from services.routing.models import audit
 from services.routing.outbound_errors import WebhookDeliveryNotFound, WebhookNotFound
 from services.routing.outbound_models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 from services.routing.outbound_schemas import (
@@ -21,9 +22,12 @@ from services.routing.outbound_schemas import (
     WebhookRead,
 )
 from services.routing.webhook_repository import WebhookRepository
+from shared.audit import SYSTEM_ACTOR, record_change
 
 
-async def subscribe(session: AsyncSession, *, subscription: WebhookCreate, at: datetime) -> WebhookCreated:
+async def subscribe(
+    session: AsyncSession, *, subscription: WebhookCreate, at: datetime, by: str = SYSTEM_ACTOR
+) -> WebhookCreated:
     """Subscribe a URL to event types; the answer carries the new signing secret."""
     row = WebhookSubscription(
         id=uuid.uuid4(),
@@ -39,7 +43,31 @@ async def subscribe(session: AsyncSession, *, subscription: WebhookCreate, at: d
         created_at=at,
     )
     await WebhookRepository(session).add_subscription(row)
-    return WebhookCreated(**WebhookRead.model_validate(row).model_dump(), secret=row.secret)
+    read = WebhookRead.model_validate(row)
+    await _record(session, by=by, action="webhook.subscribed", subscription_id=row.id, after=read)
+    return WebhookCreated(**read.model_dump(), secret=row.secret)
+
+
+async def _record(
+    session: AsyncSession,
+    *,
+    by: str,
+    action: str,
+    subscription_id: uuid.UUID,
+    before: WebhookRead | None = None,
+    after: WebhookRead | None = None,
+) -> None:
+    """Never a secret: `WebhookRead` holds none."""
+    await record_change(
+        session,
+        audit,
+        actor=by,
+        action=action,
+        object_type="webhook_subscription",
+        object_id=str(subscription_id),
+        before=None if before is None else before.model_dump(mode="json"),
+        after=None if after is None else after.model_dump(mode="json"),
+    )
 
 
 async def list_subscriptions(session: AsyncSession) -> list[WebhookRead]:
@@ -53,26 +81,42 @@ async def get_subscription(session: AsyncSession, *, subscription_id: uuid.UUID)
     return WebhookRead.model_validate(row)
 
 
-async def unsubscribe(session: AsyncSession, *, subscription_id: uuid.UUID) -> None:
+async def unsubscribe(session: AsyncSession, *, subscription_id: uuid.UUID, by: str = SYSTEM_ACTOR) -> None:
     """Delete a subscription; its undelivered messages go with it."""
-    if not await WebhookRepository(session).delete_subscription(subscription_id):
+    repository = WebhookRepository(session)
+    row = await repository.subscription(subscription_id, lock=True)
+    before = None if row is None else WebhookRead.model_validate(row)
+    if before is None or not await repository.delete_subscription(subscription_id):
         raise WebhookNotFound(f"no webhook subscription {subscription_id}")
+    await _record(
+        session, by=by, action="webhook.unsubscribed", subscription_id=subscription_id, before=before
+    )
 
 
 async def rotate_secret(
-    session: AsyncSession, *, subscription_id: uuid.UUID, overlap: timedelta, at: datetime
+    session: AsyncSession,
+    *,
+    subscription_id: uuid.UUID,
+    overlap: timedelta,
+    at: datetime,
+    by: str = SYSTEM_ACTOR,
 ) -> SecretRotated:
     """A new signing secret; the current one keeps signing beside it for `overlap`, so the
     receiver can deploy the new one without rejecting a delivery in between."""
     row = await WebhookRepository(session).subscription(subscription_id, lock=True)
     if row is None:
         raise WebhookNotFound(f"no webhook subscription {subscription_id}")
+    before = WebhookRead.model_validate(row)
     if overlap > timedelta(0):
         row.previous_secret, row.previous_secret_expires_at = row.secret, at + overlap
     else:
         row.previous_secret, row.previous_secret_expires_at = None, None
     row.secret = webhooks.generate_secret()
     await session.flush()
+    after = WebhookRead.model_validate(row)
+    await _record(
+        session, by=by, action="webhook.secret_rotated", subscription_id=row.id, before=before, after=after
+    )
     return SecretRotated(secret=row.secret, previous_secret_expires_at=row.previous_secret_expires_at)
 
 
@@ -104,7 +148,12 @@ def _delivery_read(row: WebhookDelivery, attempts: list[WebhookAttempt]) -> Webh
 
 
 async def resend(
-    session: AsyncSession, *, subscription_id: uuid.UUID, delivery_id: uuid.UUID, at: datetime
+    session: AsyncSession,
+    *,
+    subscription_id: uuid.UUID,
+    delivery_id: uuid.UUID,
+    at: datetime,
+    by: str = SYSTEM_ACTOR,
 ) -> WebhookDeliveryRead:
     """Queue a delivery again (delivered or dead), with the same id and body and a fresh
     budget of attempts; its earlier attempts stay in its log."""
@@ -112,8 +161,19 @@ async def resend(
     row = await repository.delivery(subscription_id, delivery_id)
     if row is None:
         raise WebhookDeliveryNotFound(f"no delivery {delivery_id} for webhook {subscription_id}")
+    before_status = row.status
     row.status, row.attempts, row.next_attempt_at, row.delivered_at = "pending", 0, at, None
     await session.flush()
+    await record_change(  # the delivery's id, never its body (it carries the lead's data)
+        session,
+        audit,
+        actor=by,
+        action="webhook.delivery_resent",
+        object_type="webhook_subscription",
+        object_id=str(subscription_id),
+        before={"delivery_id": delivery_id, "status": before_status},
+        after={"delivery_id": delivery_id, "status": "pending"},
+    )
     return _delivery_read(row, (await repository.attempts_of([row.id]))[row.id])
 
 

@@ -1,7 +1,7 @@
 """The audit trail: who changed what, when, before and after (`shared/audit.py`); append-only.
 
-Revision ID: routing_0008_audit
-Revises: routing_0007_lead_brief
+Revision ID: routing_0009_audit
+Revises: routing_0008_commitments
 Create Date: 2026-12-07
 """
 
@@ -13,8 +13,8 @@ from sqlalchemy.dialects import postgresql as pg
 
 from shared.audit import append_only_sql
 
-revision: str = "routing_0008_audit"
-down_revision: str | None = "routing_0007_lead_brief"
+revision: str = "routing_0009_audit"
+down_revision: str | None = "routing_0008_commitments"
 branch_labels: Sequence[str] | None = None
 depends_on: Sequence[str] | None = None
 

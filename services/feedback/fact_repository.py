@@ -128,10 +128,18 @@ class LeadFactRepository:
             "grade": grade,
             "rubric_version": rubric_version,
             "fired_rules": fired_rules,
+            "first_scored_at": scored_at,
+            "ingest_rubric_version": rubric_version,
         }
         latest = LeadFact.scored_at
+        first = LeadFact.first_scored_at
         updates = {
             "scored_at": lambda x: func.greatest(latest, x.scored_at),
+            # The earliest scoring is the one made at ingestion: its version judged the arrival.
+            "first_scored_at": lambda x: _earliest(first, x.first_scored_at),
+            "ingest_rubric_version": _bind_follows_earliest(
+                "ingest_rubric_version", first, "first_scored_at"
+            ),
             **{
                 name: _bind_follows_latest(name, latest, "scored_at")
                 for name in ("score", "grade", "rubric_version", "fired_rules")

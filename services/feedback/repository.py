@@ -33,8 +33,11 @@ class FactFilter:
     ingested_before: datetime | None = None
 
 
-# The verdict that sent a lead to sales describes it better than a later re-score.
-_judged_rubric_version = func.coalesce(LeadFact.mql_rubric_version, LeadFact.rubric_version)
+# A lead counts under the version that judged it: the one that qualified it, else the one
+# active when it arrived (a later re-score, e.g. at an activation, judged nothing it acted on).
+_judged_rubric_version = func.coalesce(
+    LeadFact.mql_rubric_version, LeadFact.ingest_rubric_version, LeadFact.rubric_version
+)
 _judged_grade = func.coalesce(LeadFact.mql_grade, LeadFact.grade)
 
 _DIMENSIONS: Mapping[str, Any] = {

@@ -35,6 +35,7 @@ from services.feedback.tuning import (
     rescore,
     rule_catalogue,
     rule_evidence,
+    scaled_minimum,
     wilson,
 )
 
@@ -186,29 +187,60 @@ def keep_volume_bar(
     draft: Sequence[Rescored],
     *,
     max_shift: int,
+    engagement_scale: float = 1.0,
 ) -> int:
     """The shift of the grade floors that keeps the number of MQLs among all scored leads
     closest to today's (the smallest move on a tie), within `max_shift`. Volume, not precision,
     is the objective: marketing's side of the agreement is a number of MQLs, and the points
     already carry what the outcomes taught."""
     today = sum(qualifies(x, rubric, 0) for x in current)
-    headrooms = sorted(headroom(x, rubric) for x in draft)
+    headrooms = sorted(headroom(x, rubric, engagement_scale) for x in draft)
     by_shift = {
         s: len(headrooms) - bisect.bisect_left(headrooms, s) for s in range(-max_shift, max_shift + 1)
     }
     return min(by_shift, key=lambda s: (abs(by_shift[s] - today), abs(s), s))
 
 
-def headroom(lead: Rescored, rubric: Mapping[str, Any]) -> float:
+# How far the engagement minimums may move around the engagement points' own move, in tenths.
+MINIMUM_STEPS = tuple(f / 10 for f in range(5, 16))
+
+
+def keep_volume(
+    rubric: Mapping[str, Any],
+    current: Sequence[Rescored],
+    draft: Sequence[Rescored],
+    *,
+    max_shift: int,
+    mass_ratio: float,
+) -> tuple[int, float]:
+    """The grade-floor shift and engagement scale that, together, keep the number of MQLs among
+    all scored leads closest to today's. The engagement minimums start from the engagement
+    points' own move (`mass_ratio`) and may go from half to one and a half times it; on a tie
+    the minimum closest to that move wins, then the smallest floor shift."""
+    today = sum(qualifies(x, rubric, 0) for x in current)
+    best: tuple[tuple[float, float, int, int], int, float] | None = None
+    for step in MINIMUM_STEPS:
+        scale = mass_ratio * step
+        shift = keep_volume_bar(rubric, current, draft, max_shift=max_shift, engagement_scale=scale)
+        mqls = sum(qualifies(x, rubric, shift, scale) for x in draft)
+        key = (abs(mqls - today), abs(step - 1), abs(shift), shift)
+        if best is None or key < best[0]:
+            best = (key, shift, scale)
+    assert best is not None
+    return best[1], best[2]
+
+
+def headroom(lead: Rescored, rubric: Mapping[str, Any], engagement_scale: float = 1.0) -> float:
     """The largest shift of the grade floors under which the lead still qualifies (`qualifies`
     is monotone in the shift): inf when no floor matters, -inf when it never qualifies."""
-    if qualifies(lead, rubric, math.inf):
+    if qualifies(lead, rubric, math.inf, engagement_scale):
         return math.inf
     floors = dict(bands(rubric))
     best = -math.inf
     for criterion in (rubric.get("qualification") or {}).get("mql") or []:
         floor = floors.get(criterion.get("grade_at_least"))
-        if floor is not None and lead.engagement >= float(criterion.get("min_engagement", 0)):
+        minimum = scaled_minimum(float(criterion.get("min_engagement", 0)), engagement_scale)
+        if floor is not None and lead.engagement >= minimum:
             best = max(best, lead.fit - floor)
     return best
 
@@ -219,15 +251,17 @@ def backtest(
     judged: Sequence[Observation],
     *,
     new_points: Mapping[str, float],
-    shift: int,
+    shift: float,
+    engagement_scale: float = 1.0,
 ) -> Backtest:
-    """Who qualifies under the rubric as is and under the draft (points and bar), on the facts."""
+    """Who qualifies under the rubric as is and under the draft (points with their caps, grade
+    floors and engagement minimums: exactly what `build_draft` writes), on the facts."""
     now, then = rescore(rubric, scored, {}), rescore(rubric, scored, new_points)
     mqls_now = sum(qualifies(x, rubric, 0) for x in now)
-    mqls_then = sum(qualifies(x, rubric, shift) for x in then)
+    mqls_then = sum(qualifies(x, rubric, shift, engagement_scale) for x in then)
     judged_now = [x for x in rescore(rubric, judged, {}) if qualifies(x, rubric, 0)]
     judged_all = rescore(rubric, judged, new_points)
-    judged_then = [x for x in judged_all if qualifies(x, rubric, shift)]
+    judged_then = [x for x in judged_all if qualifies(x, rubric, shift, engagement_scale)]
     return Backtest(
         leads=len(scored),
         mqls_current=mqls_now,
@@ -238,7 +272,7 @@ def backtest(
         mql_to_sql_current=_rate(judged_now),
         mql_to_sql_draft=_rate(judged_then),
         newly_qualified=sum(
-            qualifies(b, rubric, shift) and not qualifies(a, rubric, 0)
+            qualifies(b, rubric, shift, engagement_scale) and not qualifies(a, rubric, 0)
             for a, b in zip(now, then, strict=True)
         ),
         auc_current=auc([x.fit + x.engagement for x in rescore(rubric, judged, {})], [o.sql for o in judged]),
@@ -268,6 +302,8 @@ class ModelProposal:
     scale: float | None = None
     points: tuple[RulePoints, ...] = ()
     backtest: Backtest | None = None
+    engagement_scale: float = 1.0
+    held_back: tuple[str, ...] = ()
 
 
 def propose_from_model(
@@ -339,14 +375,16 @@ def propose_from_model(
     new_points = {p.rule_id: p.proposed for p in points}
     grade = bar_grade(rubric)
     shift = 0
+    today, then = rescore(rubric, scored, {}), rescore(rubric, scored, new_points)
+    engagement_scale = engagement_mass_ratio(today, then)
     if grade is not None:
-        shift = keep_volume_bar(
-            rubric,
-            rescore(rubric, scored, {}),
-            rescore(rubric, scored, new_points),
-            max_shift=policy.max_bar_change,
+        shift, engagement_scale = keep_volume(
+            rubric, today, then, max_shift=policy.max_bar_change, mass_ratio=engagement_scale
         )
-    tested = backtest(rubric, scored, judged, new_points=new_points, shift=shift)
+    tested = backtest(
+        rubric, scored, judged, new_points=new_points, shift=shift, engagement_scale=engagement_scale
+    )
+    held_back = guardrail_notes(points, tested, policy, shift=shift)
     bar = _bar(rubric, grade, shift, tested)
     by_id = {p.rule_id: p for p in points}
     rules = [
@@ -357,9 +395,51 @@ def propose_from_model(
     if not changed and shift == 0:
         proposal = answer(("the model supports the current rubric: nothing to change",), rules, bar)
     else:
-        draft = build_draft(rubric, new_points, bar, version=version, outcomes=total, rules=changed)
+        draft = build_draft(
+            rubric,
+            new_points,
+            bar,
+            version=version,
+            outcomes=total,
+            rules=changed,
+            engagement_scale=engagement_scale,
+        )
         proposal = answer((), rules, bar, draft)
-    return ModelProposal(proposal, sql_model, won_model, scale, tuple(points), tested)
+    return ModelProposal(
+        proposal, sql_model, won_model, scale, tuple(points), tested, engagement_scale, held_back
+    )
+
+
+def engagement_mass_ratio(today: Sequence[Rescored], draft: Sequence[Rescored]) -> float:
+    """How much the engagement points move overall (draft / today, over every scored lead): the
+    engagement minimums move by it, so a minimum still asks for as much activity as before, and
+    the grade floors alone need not make up for a fall in engagement points."""
+    before = sum(x.engagement for x in today)
+    after = sum(x.engagement for x in draft)
+    return after / before if before > 0 and after > 0 else 1.0
+
+
+def guardrail_notes(
+    points: Sequence[RulePoints], tested: Backtest, policy: Policy, *, shift: int
+) -> tuple[str, ...]:
+    """Which guardrail held back which change, and by how much, in words people can check."""
+    notes = [
+        f"max_points_change ({policy.max_points_change}) held {p.rule_id} at {p.proposed:g} "
+        f"(the model's {p.model_points:g}, {abs(p.model_points - p.proposed):g} points held back)"
+        for p in points
+        if p.clipped and p.model_points is not None
+    ]
+    if abs(shift) >= policy.max_bar_change and tested.volume_change is not None:
+        notes.append(
+            f"max_bar_change ({policy.max_bar_change}) stopped the grade floors at {shift:+d}; "
+            f"MQL volume still moves {tested.volume_change:+.1%}"
+        )
+    if tested.volume_change is not None and abs(tested.volume_change) > policy.volume_tolerance:
+        notes.append(
+            f"MQL volume moves {tested.volume_change:+.1%}, outside the {policy.volume_tolerance:.0%} "
+            "tolerance the floors and engagement minimums could reach"
+        )
+    return tuple(notes)
 
 
 def _verdict(points: RulePoints) -> Verdict:

@@ -179,6 +179,14 @@ class ProposalRead(BaseModel):
     model: ModelRead | None = Field(description="The SQL model the points come from.")
     won_model: ModelRead | None = Field(description="The same model fitted on wins, when there are enough.")
     backtest: BacktestRead | None = Field(description="The draft replayed on the stored facts.")
+    engagement_scale: float = Field(
+        default=1.0,
+        description="How much the engagement points move overall; the draft's engagement minimums "
+        "move by it, with the grade floors, to keep the MQL volume within the tolerance.",
+    )
+    held_back: list[str] = Field(
+        default_factory=list, description="Which guardrail held back which change, and by how much."
+    )
     activation: ActivationRead
 
     @classmethod
@@ -215,5 +223,7 @@ class ProposalRead(BaseModel):
             model=ModelRead.of(result.sql_model),
             won_model=ModelRead.of(result.won_model),
             backtest=BacktestRead.of(result.backtest),
+            engagement_scale=result.engagement_scale,
+            held_back=list(result.held_back),
             activation=ActivationRead(mode=tuning.activation.mode, reasons=list(tuning.activation.reasons)),
         )

@@ -46,6 +46,8 @@ class Policy:
     min_volume_kept: float = 0.5
     target_precision: float | None = None
     regularization: float = 1.0
+    # How far the draft's MQL volume may move from today's before the proposal says so.
+    volume_tolerance: float = 0.15
 
 
 @dataclass(frozen=True)
@@ -197,12 +199,22 @@ def rescore(
             old, new = float(rule["points"]), new_points.get(rule_id, float(rule["points"]))
             if kind == "engagement":
                 value = scored * new / old if old else scored
-                cap = rule.get("cap")
-                engagement += min(value, float(cap) * new / old) if cap is not None and old else value
+                cap = scaled_cap(rule, new)
+                engagement += min(value, cap) if cap is not None else value
             else:
                 fit += new
         rescored.append(Rescored(fit, engagement, o.hand_raiser, o.sql))
     return rescored
+
+
+def scaled_cap(rule: Mapping[str, Any], new_points: float) -> float | None:
+    """An engagement rule's cap under new points: it grows and shrinks with them, so the cap
+    still counts as many activities as before (a cap of 15 at 5 points is three pricing views;
+    at 15 points it must be 45 to stay three). The backtest and the draft both use this."""
+    cap, old = rule.get("cap"), float(rule["points"])
+    if cap is None:
+        return None
+    return float(cap) if not old or new_points == old else round(float(cap) * new_points / old, 2)
 
 
 def bands(rubric: Mapping[str, Any]) -> list[tuple[str, float | None]]:
@@ -222,7 +234,16 @@ def bar_grade(rubric: Mapping[str, Any]) -> str | None:
     return grade if dict(bands(rubric))[grade] is not None else None
 
 
-def qualifies(lead: Rescored, rubric: Mapping[str, Any], shift: float) -> bool:
+def scaled_minimum(minimum: float, engagement_scale: float) -> float:
+    """An MQL criterion's engagement minimum when the engagement points move by
+    `engagement_scale` (their total over the scored leads, draft / today): whole points, so the
+    draft reads as people write rubrics. The backtest and the draft both use this."""
+    return minimum if engagement_scale == 1 else float(round(minimum * engagement_scale))
+
+
+def qualifies(lead: Rescored, rubric: Mapping[str, Any], shift: float, engagement_scale: float = 1.0) -> bool:
+    """Whether the lead is an MQL with every grade floor moved by `shift` and every engagement
+    minimum scaled by `engagement_scale` (`scaled_minimum`), as the draft would be."""
     if lead.hand_raiser:
         return True
     shifted = [(g, None if m is None else m + shift) for g, m in bands(rubric)]
@@ -231,11 +252,8 @@ def qualifies(lead: Rescored, rubric: Mapping[str, Any], shift: float) -> bool:
     q = rubric.get("qualification") or {}
     for criterion in q.get("mql") or []:
         wanted = criterion.get("grade_at_least")
-        if (
-            wanted in grades
-            and grade_rank <= grades.index(wanted)
-            and lead.engagement >= float(criterion.get("min_engagement", 0))
-        ):
+        minimum = scaled_minimum(float(criterion.get("min_engagement", 0)), engagement_scale)
+        if wanted in grades and grade_rank <= grades.index(wanted) and lead.engagement >= minimum:
             return True
     min_total = q.get("min_total")
     return min_total is not None and lead.fit + lead.engagement >= float(min_total)
@@ -335,14 +353,19 @@ def build_draft(
     version: str,
     outcomes: int,
     rules: Sequence[RuleEvidence] = (),
+    engagement_scale: float = 1.0,
 ) -> dict[str, Any]:
-    """A copy of `rubric` with the proposed points and every grade band shifted with the bar."""
+    """A copy of `rubric` with the proposed points (engagement caps scaled with them), every
+    grade band shifted with the bar and every engagement minimum scaled by `engagement_scale`."""
     draft = copy.deepcopy(dict(rubric))
     draft["version"] = version
     for kind in TUNABLE_KINDS:
         for rule in draft.get(kind) or ():
             if rule.get("id") in new_points:
-                rule["points"] = _number(new_points[rule["id"]])
+                new = float(new_points[rule["id"]])
+                if kind == "engagement" and rule.get("cap") is not None:
+                    rule["cap"] = _number(scaled_cap(rule, new) or rule["cap"])
+                rule["points"] = _number(new)
     shift = 0.0 if bar is None else bar.proposed - bar.current
     if shift:
         for band in draft["grades"]:
@@ -351,6 +374,15 @@ def build_draft(
     changes = [f"{r.rule_id} {_number(r.points):+} -> {_number(r.proposed_points):+}" for r in rules]
     if shift and bar is not None:
         changes.append(f"grade {bar.grade} floor {_number(bar.current)} -> {_number(bar.proposed)}")
+    for criterion in (draft.get("qualification") or {}).get("mql") or []:
+        before = float(criterion.get("min_engagement", 0))
+        after = scaled_minimum(before, engagement_scale)
+        if after != before:
+            criterion["min_engagement"] = _number(after)
+            changes.append(
+                f"grade {criterion.get('grade_at_least')} engagement minimum "
+                f"{_number(before)} -> {_number(after)}"
+            )
     draft["description"] = (
         f"Proposed by feedback from {outcomes} judged MQLs of {rubric.get('version')}: " + "; ".join(changes)
     )

@@ -15,11 +15,12 @@ from services.feedback.logistic import (
     fit_logistic,
     headroom,
     integer_points,
+    keep_volume,
     keep_volume_bar,
     points_scale,
     propose_from_model,
 )
-from services.feedback.tuning import Observation, Policy, Rescored, qualifies, rescore
+from services.feedback.tuning import Observation, Policy, Rescored, build_draft, qualifies, rescore
 from services.scoring.rubric import Rubric
 from tests.unit.test_feedback_tuning import starter
 
@@ -165,10 +166,45 @@ class TestProposeFromModel:
         new_points = {p.rule_id: p.proposed for p in result.points}
         today = sum(qualifies(x, STARTER, 0) for x in rescore(STARTER, leads, {}))
         draft = rescore(STARTER, leads, new_points)
-        best = min(abs(sum(qualifies(x, STARTER, s) for x in draft) - today) for s in range(-15, 16))
-        assert abs(sum(qualifies(x, STARTER, shift) for x in draft) - today) == best
+        scale = result.engagement_scale
+
+        def mqls(s: int) -> int:
+            return sum(qualifies(x, STARTER, s, scale) for x in draft)
+
+        best = min(abs(mqls(s) - today) for s in range(-15, 16))
+        assert abs(mqls(shift) - today) == best
         assert result.backtest is not None
         assert result.backtest.mqls_current == today
+
+    def test_engagement_minimums_follow_falling_engagement_points(self) -> None:
+        """Engagement points halved: a fixed minimum would block good-grade leads, so the
+        minimum falls with the points and the floors need not make up for it."""
+        rng = random.Random(3)
+        leads = [
+            Observation(
+                rules={"title-executive": 25.0, "company-size-mid-market": 20.0}
+                if rng.random() < 0.5
+                else {"company-size-smb": 10.0},
+                sql=False,
+            )
+            for _ in range(200)
+        ]
+        leads = [
+            Observation(rules={**o.rules, "webinar-attended": float(rng.choice((0, 15, 30)))}, sql=False)
+            for o in leads
+        ]
+        today = rescore(STARTER, leads, {})
+        halved = rescore(STARTER, leads, {"webinar-attended": 7.5})
+        shift, scale = keep_volume(STARTER, today, halved, max_shift=15, mass_ratio=0.5)
+        assert scale == pytest.approx(0.5)
+        assert sum(qualifies(x, STARTER, shift, scale) for x in halved) == sum(
+            qualifies(x, STARTER, 0) for x in today
+        )
+        draft = build_draft(
+            STARTER, {"webinar-attended": 7.5}, None, version="v2", outcomes=0, engagement_scale=scale
+        )
+        assert draft["qualification"]["mql"][0]["min_engagement"] == 10
+        assert next(r for r in draft["engagement"] if r["id"] == "webinar-attended")["cap"] == 15
 
 
 class TestHeadroom:

@@ -151,12 +151,16 @@ def points_scale(model: FittedModel, current: Mapping[str, float], fired: Mappin
     return today / weights
 
 
-def integer_points(kind: str, weight: float, scale: float) -> int:
-    """A weight as rubric points: rounded, and kept to the sign the rule's kind allows
-    (fit and engagement at least 1, negative at most 0; moving a rule to another list changes
-    the rubric's shape, which is for people to decide)."""
+def integer_points(kind: str, weight: float, scale: float, *, disqualify: bool = False) -> int:
+    """A weight as rubric points, rounded. A profile rule takes whatever sign the model gives:
+    a fit rule that comes out negative moves to the negative list (a title group that rarely
+    buys becomes a penalty), a negative one that comes out positive to the fit list, and one at
+    0 leaves the rubric (`build_draft` does the moving). Engagement points stay at least 1 (the
+    rubric language counts activity only upwards) and a disqualifying rule stays a penalty."""
     points = round(weight * scale)
-    return min(points, 0) if kind == "negative" else max(points, 1)
+    if kind == "engagement":
+        return max(points, 1)
+    return min(points, 0) if disqualify else points
 
 
 def propose_points(
@@ -175,7 +179,8 @@ def propose_points(
         if rule_id not in with_evidence or rule_id not in model.rule_ids:
             rows.append(RulePoints(rule_id, kind, current, None, current, False, False))
             continue
-        target = float(integer_points(kind, model.weight(rule_id), scale))
+        weight = model.weight(rule_id)
+        target = float(integer_points(kind, weight, scale, disqualify=bool(rule.get("disqualify"))))
         proposed = max(current - max_change, min(current + max_change, target))
         rows.append(RulePoints(rule_id, kind, current, target, proposed, proposed != target, True))
     return rows

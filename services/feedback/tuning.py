@@ -366,12 +366,14 @@ def build_draft(
                 if kind == "engagement" and rule.get("cap") is not None:
                     rule["cap"] = _number(scaled_cap(rule, new) or rule["cap"])
                 rule["points"] = _number(new)
+    moves = _move_between_lists(draft)
     shift = 0.0 if bar is None else bar.proposed - bar.current
     if shift:
         for band in draft["grades"]:
             if band.get("min_fit") is not None:
                 band["min_fit"] = _number(float(band["min_fit"]) + shift)
     changes = [f"{r.rule_id} {_number(r.points):+} -> {_number(r.proposed_points):+}" for r in rules]
+    changes += moves
     if shift and bar is not None:
         changes.append(f"grade {bar.grade} floor {_number(bar.current)} -> {_number(bar.proposed)}")
     for criterion in (draft.get("qualification") or {}).get("mql") or []:
@@ -387,6 +389,37 @@ def build_draft(
         f"Proposed by feedback from {outcomes} judged MQLs of {rubric.get('version')}: " + "; ".join(changes)
     )
     return draft
+
+
+def _move_between_lists(draft: dict[str, Any]) -> list[str]:
+    """Put each profile rule on the list its points' sign belongs to: a fit rule below 0 becomes
+    a negative rule, a negative rule above 0 a fit rule, a fit rule at 0 leaves the rubric (a
+    negative rule may hold 0). Scoring adds a profile rule's points whichever list holds it, so
+    the move changes no score; it keeps the document valid and says what the rule now means."""
+    fit, negative = list(draft.get("fit") or ()), list(draft.get("negative") or ())
+    moves: list[str] = []
+    kept_fit = []
+    for rule in fit:
+        if rule["points"] < 0:
+            negative.append(rule)
+            moves.append(f"{rule['id']} moves from fit to negative")
+        elif rule["points"] == 0:
+            moves.append(f"{rule['id']} leaves the rubric (0 points)")
+        else:
+            kept_fit.append(rule)
+    kept_negative = []
+    for rule in negative:
+        if rule["points"] > 0:
+            rule.pop("disqualify", None)
+            kept_fit.append(rule)
+            moves.append(f"{rule['id']} moves from negative to fit")
+        else:
+            kept_negative.append(rule)
+    if "fit" in draft or kept_fit:
+        draft["fit"] = kept_fit
+    if "negative" in draft or kept_negative:
+        draft["negative"] = kept_negative
+    return moves
 
 
 def _number(value: float) -> int | float:

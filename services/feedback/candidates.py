@@ -9,9 +9,15 @@ first) until every engagement weight is positive: the other rules then carry wha
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from itertools import pairwise
+from typing import Any
 
 from services.feedback.logistic import FittedModel, fit_logistic
+from shared.conditions import Exists, In, Range, comparable, in_range
 
 
 def fit_with_positive_engagement(
@@ -58,3 +64,138 @@ def candidate_points(
         kind = "engagement" if kinds[rule_id] == "engagement" else ("fit" if points > 0 else "negative")
         placed[rule_id] = (kind, points)
     return placed
+
+
+# ---- Rule discovery: candidate rules from the profiles feedback holds -------------------------
+
+# Profile fields of a lead a rubric may test, as scoring names them (`attributes.<name>` are the
+# form's own answers). Names, email and phone are never kept: they describe a person, not a market.
+DISCOVERABLE_FIELDS = (
+    "job_title",
+    "country",
+    "company_size",
+    "industry",
+    "state",
+    "language",
+    "product_interest",
+    "email_domain",
+)
+NUMERIC_FIELDS = frozenset({"company_size"})
+# Names of answers a CRM or a rep fills in after the lead reached sales: an outcome in disguise.
+LEAKY_NAMES = ("status", "stage", "outcome", "converted", "owner", "quality", "tags", "score", "reason")
+QUANTILES = (0.2, 0.4, 0.6, 0.8)
+
+
+@dataclass(frozen=True)
+class DiscoveryPolicy:
+    """Guardrails of rule discovery, stated in every proposal that uses it."""
+
+    min_support: int = 20
+    min_share: float = 0.02
+    max_rules_added: int = 5
+    # A field filled for this much more of the judged leads than of the leads sales never saw
+    # was filled after the outcome (by the CRM or the rep) and is refused.
+    max_fill_gap: float = 0.3
+
+
+def _fields(profiles: Sequence[Mapping[str, Any]]) -> list[str]:
+    attributes = sorted({k for p in profiles for k in p if k.startswith("attributes.")})
+    return [*DISCOVERABLE_FIELDS, *attributes]
+
+
+def _filled(profiles: Sequence[Mapping[str, Any]], field: str) -> float:
+    return sum(comparable(p.get(field)) is not None for p in profiles) / len(profiles) if profiles else 0.0
+
+
+def leaky_fields(
+    judged: Sequence[Mapping[str, Any]], unjudged: Sequence[Mapping[str, Any]], policy: DiscoveryPolicy
+) -> dict[str, str]:
+    """Fields refused because they were (most likely) filled after the outcome, and why."""
+    refused = {}
+    for field in _fields([*judged, *unjudged]):
+        name = field.removeprefix("attributes.").casefold()
+        if any(word in name for word in LEAKY_NAMES):
+            refused[field] = f"{field}: its name says a CRM or a rep fills it after the outcome"
+            continue
+        gap = _filled(judged, field) - _filled(unjudged, field)
+        if unjudged and gap > policy.max_fill_gap:
+            refused[field] = (
+                f"{field}: filled for {gap:.0%} more of the judged leads than of the others "
+                "(filled after sales saw them)"
+            )
+    return refused
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.casefold()).strip("-")[:60] or "blank"
+
+
+def profile_candidates(
+    profiles: Sequence[Mapping[str, Any]],
+    *,
+    refused: Iterable[str] = (),
+    existing: Iterable[str] = (),
+    policy: DiscoveryPolicy | None = None,
+) -> list[dict[str, Any]]:
+    """A value rule per frequent value of each categorical field and bands cut at the quantiles of
+    each numeric one, each as a rubric rule at 0 points (`existing` ids are not reused)."""
+    policy = policy or DiscoveryPolicy()
+    floor = max(policy.min_support, policy.min_share * len(profiles))
+    taken, skip = set(existing), set(refused)
+    rules: list[dict[str, Any]] = []
+
+    def add(field: str, label: str, when: dict[str, Any], description: str) -> None:
+        rule_id = f"found-{_slug(field.removeprefix('attributes.'))}-{_slug(label)}"[:100]
+        if rule_id not in taken:
+            taken.add(rule_id)
+            rules.append({"id": rule_id, "description": description, "when": when, "points": 0})
+
+    for field in _fields(profiles):
+        if field in skip:
+            continue
+        values = [p.get(field) for p in profiles]
+        if field in NUMERIC_FIELDS:
+            numbers = sorted(float(v) for v in values if v is not None and in_range(v, None, None))
+            if len(numbers) < 2 * floor:
+                continue
+            cuts = sorted({float(numbers[int(q * len(numbers))]) for q in QUANTILES})
+            edges = [None, *cuts, None]
+            for low, high in pairwise(edges):
+                top = None if high is None else high - 1
+                if low is not None and top is not None and top < low:
+                    continue
+                inside = sum(in_range(v, low, top) for v in values)
+                if inside >= floor:
+                    label = f"{low or 0:g}-{'' if top is None else f'{top:g}'}"
+                    when = {"field": field, "op": "range", "min": low, "max": top}
+                    add(field, label, {k: v for k, v in when.items() if v is not None}, f"{field} {label}")
+            continue
+        spelled: dict[str, str] = {}
+        counts: Counter[str] = Counter()
+        for value in values:
+            text = comparable(value)
+            if text is not None and isinstance(value, str):
+                spelled.setdefault(text, value.strip())
+                counts[text] += 1
+        for text, n in sorted(counts.items()):
+            if floor <= n < len(profiles):
+                value = spelled[text]
+                add(field, value, {"field": field, "op": "in", "value": [value]}, f"{field} is {value}")
+    return rules
+
+
+_OPERATORS: Mapping[str, Any] = {"in": In[str], "range": Range[str], "exists": Exists[str]}
+
+
+def rule_test(rule: Mapping[str, Any]) -> Callable[[Mapping[str, Any]], bool]:
+    """Whether a discovered rule fires for a stored profile, with scoring's own operators (so a
+    rule in the draft fires in scoring exactly where discovery saw it fire). Parsed once."""
+    when = rule["when"]
+    conditions = [
+        _OPERATORS[c["op"]].model_validate(c) for c in ([when] if isinstance(when, Mapping) else when)
+    ]
+
+    def test(profile: Mapping[str, Any]) -> bool:
+        return all(c.matches(profile.get(c.field)) for c in conditions)
+
+    return test

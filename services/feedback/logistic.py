@@ -10,7 +10,6 @@ the weights back into integer points of the rubric's own scale, so grades, the M
 
 from __future__ import annotations
 
-import bisect
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -35,9 +34,9 @@ from services.feedback.tuning import (
     rescore,
     rule_catalogue,
     rule_evidence,
-    scaled_minimum,
     wilson,
 )
+from services.feedback.volume import engagement_mass_ratio, keep_volume
 
 
 @dataclass(frozen=True)
@@ -184,70 +183,6 @@ def propose_points(
         proposed = max(current - max_change, min(current + max_change, target))
         rows.append(RulePoints(rule_id, kind, current, target, proposed, proposed != target, True))
     return rows
-
-
-def keep_volume_bar(
-    rubric: Mapping[str, Any],
-    current: Sequence[Rescored],
-    draft: Sequence[Rescored],
-    *,
-    max_shift: int,
-    engagement_scale: float = 1.0,
-) -> int:
-    """The shift of the grade floors that keeps the number of MQLs among all scored leads
-    closest to today's (the smallest move on a tie), within `max_shift`. Volume, not precision,
-    is the objective: marketing's side of the agreement is a number of MQLs, and the points
-    already carry what the outcomes taught."""
-    today = sum(qualifies(x, rubric, 0) for x in current)
-    headrooms = sorted(headroom(x, rubric, engagement_scale) for x in draft)
-    by_shift = {
-        s: len(headrooms) - bisect.bisect_left(headrooms, s) for s in range(-max_shift, max_shift + 1)
-    }
-    return min(by_shift, key=lambda s: (abs(by_shift[s] - today), abs(s), s))
-
-
-# How far the engagement minimums may move around the engagement points' own move, in tenths.
-MINIMUM_STEPS = tuple(f / 10 for f in range(5, 16))
-
-
-def keep_volume(
-    rubric: Mapping[str, Any],
-    current: Sequence[Rescored],
-    draft: Sequence[Rescored],
-    *,
-    max_shift: int,
-    mass_ratio: float,
-) -> tuple[int, float]:
-    """The grade-floor shift and engagement scale that, together, keep the number of MQLs among
-    all scored leads closest to today's. The engagement minimums start from the engagement
-    points' own move (`mass_ratio`) and may go from half to one and a half times it; on a tie
-    the minimum closest to that move wins, then the smallest floor shift."""
-    today = sum(qualifies(x, rubric, 0) for x in current)
-    best: tuple[tuple[float, float, int, int], int, float] | None = None
-    for step in MINIMUM_STEPS:
-        scale = mass_ratio * step
-        shift = keep_volume_bar(rubric, current, draft, max_shift=max_shift, engagement_scale=scale)
-        mqls = sum(qualifies(x, rubric, shift, scale) for x in draft)
-        key = (abs(mqls - today), abs(step - 1), abs(shift), shift)
-        if best is None or key < best[0]:
-            best = (key, shift, scale)
-    assert best is not None
-    return best[1], best[2]
-
-
-def headroom(lead: Rescored, rubric: Mapping[str, Any], engagement_scale: float = 1.0) -> float:
-    """The largest shift of the grade floors under which the lead still qualifies (`qualifies`
-    is monotone in the shift): inf when no floor matters, -inf when it never qualifies."""
-    if qualifies(lead, rubric, math.inf, engagement_scale):
-        return math.inf
-    floors = dict(bands(rubric))
-    best = -math.inf
-    for criterion in (rubric.get("qualification") or {}).get("mql") or []:
-        floor = floors.get(criterion.get("grade_at_least"))
-        minimum = scaled_minimum(float(criterion.get("min_engagement", 0)), engagement_scale)
-        if floor is not None and lead.engagement >= minimum:
-            best = max(best, lead.fit - floor)
-    return best
 
 
 def backtest(
@@ -413,15 +348,6 @@ def propose_from_model(
     return ModelProposal(
         proposal, sql_model, won_model, scale, tuple(points), tested, engagement_scale, held_back
     )
-
-
-def engagement_mass_ratio(today: Sequence[Rescored], draft: Sequence[Rescored]) -> float:
-    """How much the engagement points move overall (draft / today, over every scored lead): the
-    engagement minimums move by it, so a minimum still asks for as much activity as before, and
-    the grade floors alone need not make up for a fall in engagement points."""
-    before = sum(x.engagement for x in today)
-    after = sum(x.engagement for x in draft)
-    return after / before if before > 0 and after > 0 else 1.0
 
 
 def guardrail_notes(

@@ -13,14 +13,12 @@ from hypothesis import strategies as st
 from services.feedback.logistic import (
     feature_rows,
     fit_logistic,
-    headroom,
     integer_points,
-    keep_volume,
-    keep_volume_bar,
     points_scale,
     propose_from_model,
 )
 from services.feedback.tuning import Observation, Policy, Rescored, build_draft, qualifies, rescore
+from services.feedback.volume import headroom, keep_volume, keep_volume_bar
 from services.scoring.rubric import Rubric
 from tests.unit.test_feedback_tuning import starter
 

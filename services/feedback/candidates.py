@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
-from services.feedback.logistic import FittedModel, fit_logistic
+from services.feedback.logistic import FittedModel, fit_keeping_positive
 from shared.conditions import Exists, In, Range, comparable, in_range
 
 
@@ -29,24 +29,13 @@ def fit_with_positive_engagement(
     regularization: float = 1.0,
 ) -> FittedModel | None:
     """The model over the candidates that survive the sign constraint on engagement."""
-    kept = list(range(len(rule_ids)))
-    while True:
-        model = fit_logistic(
-            [[row[i] for i in kept] for row in rows],
-            outcomes,
-            rule_ids=[rule_ids[i] for i in kept],
-            regularization=regularization,
-        )
-        if model is None:
-            return None
-        negative = [
-            (weight, i)
-            for i, weight in zip(kept, model.coefficients, strict=True)
-            if kinds[rule_ids[i]] == "engagement" and weight < 0
-        ]
-        if not negative:
-            return model
-        kept.remove(min(negative)[1])
+    return fit_keeping_positive(
+        rows,
+        outcomes,
+        rule_ids=rule_ids,
+        positive={r for r in rule_ids if kinds[r] == "engagement"},
+        regularization=regularization,
+    )
 
 
 def candidate_points(

@@ -11,7 +11,7 @@ the weights back into integer points of the rubric's own scale, so grades, the M
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -139,11 +139,42 @@ def fit_logistic(
     )
 
 
+def fit_keeping_positive(
+    rows: Sequence[Sequence[float]],
+    outcomes: Sequence[bool],
+    *,
+    rule_ids: Sequence[str],
+    positive: Collection[str],
+    regularization: float = 1.0,
+) -> FittedModel | None:
+    """`fit_logistic`, refitted without each rule of `positive` whose weight comes out negative
+    (the most negative first) until none does: engagement points are positive in the rubric
+    language, so such a candidate cannot be placed and the other rules carry what it meant."""
+    kept = list(range(len(rule_ids)))
+    while True:
+        model = fit_logistic(
+            [[row[i] for i in kept] for row in rows],
+            outcomes,
+            rule_ids=[rule_ids[i] for i in kept],
+            regularization=regularization,
+        )
+        if model is None:
+            return None
+        negative = [
+            (weight, i)
+            for i, weight in zip(kept, model.coefficients, strict=True)
+            if rule_ids[i] in positive and weight < 0
+        ]
+        if not negative:
+            return model
+        kept.remove(min(negative)[1])
+
+
 def points_scale(model: FittedModel, current: Mapping[str, float], fired: Mapping[str, int]) -> float | None:
     """Points per unit of log-odds that keeps the rubric's point mass: the sum over leads of
     the absolute points of the rules that fired for them is the same under the model's points
     as under today's, so the bands and thresholds stay on the scale both teams know."""
-    today = sum(abs(current[r]) * fired.get(r, 0) for r in model.rule_ids)
+    today = sum(abs(current.get(r, 0)) * fired.get(r, 0) for r in model.rule_ids)
     weights = sum(abs(model.weight(r)) * fired.get(r, 0) for r in model.rule_ids)
     if weights <= 1e-9 or today <= 0:
         return None
@@ -244,6 +275,9 @@ class ModelProposal:
     backtest: Backtest | None = None
     engagement_scale: float = 1.0
     held_back: tuple[str, ...] = ()
+    # Discovered rules the draft adds, with their evidence (support, interval, lift).
+    discovered: tuple[RuleEvidence, ...] = ()
+    guardrails: tuple[str, ...] = ()
 
 
 def propose_from_model(
@@ -253,13 +287,15 @@ def propose_from_model(
     *,
     version: str,
     policy: Policy | None = None,
+    candidates: Collection[str] = frozenset(),
 ) -> ModelProposal:
     """Fit SQL (and, with enough wins, won) on the judged MQLs' rules, turn the SQL weights into
     points (clipped to `max_points_change`), move the bar to keep today's MQL volume among all
     `scored` leads, and backtest the draft. No draft below `min_outcomes` judged MQLs."""
     policy = policy or Policy()
     total, sql = len(judged), sum(o.sql for o in judged)
-    lift = rule_evidence(rubric, judged, policy)
+    evidence = rule_evidence(rubric, judged, policy)
+    lift = [r for r in evidence if r.rule_id not in candidates]
     baseline = sql / total if total else None
 
     def answer(
@@ -286,8 +322,12 @@ def propose_from_model(
         return ModelProposal(answer((reason,)))
     rule_ids = list(rule_catalogue(rubric))
     rows = feature_rows(rubric, judged, rule_ids)
-    sql_model = fit_logistic(
-        rows, [o.sql for o in judged], rule_ids=rule_ids, regularization=policy.regularization
+    sql_model = fit_keeping_positive(
+        rows,
+        [o.sql for o in judged],
+        rule_ids=rule_ids,
+        positive={r for r in candidates if rule_catalogue(rubric)[r][0] == "engagement"},
+        regularization=policy.regularization,
     )
     if sql_model is None:
         reason = f"all {total} judged MQLs ended the same way; the model has nothing to learn from"
@@ -302,16 +342,19 @@ def propose_from_model(
             outcome="won",
             regularization=policy.regularization,
         )
-    with_evidence = {r.rule_id for r in lift if r.verdict != "too few"}
+    with_evidence = {r.rule_id for r in evidence if r.verdict != "too few"}
     current = {r.rule_id: r.points for r in lift}
     fired = {r.rule_id: r.leads for r in lift if r.rule_id in with_evidence}
-    scale = points_scale(sql_model, current, fired)
+    # The scale keeps today's rules' point mass; with none to keep, discovered rules get the
+    # policy's points per unit of log-odds.
+    scale = points_scale(sql_model, current, fired) or (policy.points_per_log_odds if candidates else None)
     if scale is None:
         reason = "no rule with enough leads on both sides moves the odds of an SQL"
         return ModelProposal(answer((reason,)), sql_model, won_model)
     points = propose_points(
         rubric, sql_model, scale=scale, with_evidence=with_evidence, max_change=policy.max_points_change
     )
+    points, left_out = _choose_discovered(points, candidates, policy.max_rules_added)
     new_points = {p.rule_id: p.proposed for p in points}
     grade = bar_grade(rubric)
     shift = 0
@@ -325,18 +368,35 @@ def propose_from_model(
         rubric, scored, judged, new_points=new_points, shift=shift, engagement_scale=engagement_scale
     )
     held_back = guardrail_notes(points, tested, policy, shift=shift)
+    if left_out:
+        held_back += (
+            f"max_rules_added ({policy.max_rules_added}) left out {len(left_out)} discovered rules "
+            f"the model would add: {', '.join(left_out[:5])}{'...' if len(left_out) > 5 else ''}",
+        )
     bar = _bar(rubric, grade, shift, tested)
     by_id = {p.rule_id: p for p in points}
     rules = [
         replace(r, proposed_points=by_id[r.rule_id].proposed, verdict=_verdict(by_id[r.rule_id]))
         for r in lift
     ]
-    changed = [r for r in rules if r.proposed_points != r.points]
+    discovered = [
+        replace(
+            r,
+            kind=_placed_kind(r.kind, by_id[r.rule_id].proposed),
+            proposed_points=by_id[r.rule_id].proposed,
+            verdict="add",
+        )
+        for r in evidence
+        if r.rule_id in candidates and by_id[r.rule_id].proposed != 0
+    ]
+    changed = [r for r in [*rules, *discovered] if r.proposed_points != r.points]
+    # Discovered rules the draft does not add are not part of it at all.
+    base = _without(rubric, {r for r in candidates if new_points.get(r, 0) == 0})
     if not changed and shift == 0:
         proposal = answer(("the model supports the current rubric: nothing to change",), rules, bar)
     else:
         draft = build_draft(
-            rubric,
+            base,
             new_points,
             bar,
             version=version,
@@ -346,8 +406,48 @@ def propose_from_model(
         )
         proposal = answer((), rules, bar, draft)
     return ModelProposal(
-        proposal, sql_model, won_model, scale, tuple(points), tested, engagement_scale, held_back
+        proposal,
+        sql_model,
+        won_model,
+        scale,
+        tuple(p for p in points if p.rule_id not in candidates),
+        tested,
+        engagement_scale,
+        held_back,
+        tuple(discovered),
     )
+
+
+def _choose_discovered(
+    points: Sequence[RulePoints], candidates: Collection[str], most: int
+) -> tuple[list[RulePoints], list[str]]:
+    """Keep the `most` discovered rules the model weighs most (with evidence and points); the
+    others go back to 0 points. Also returns the ids left out only by the limit."""
+    if not candidates:
+        return list(points), []
+    ranked = sorted(
+        (p for p in points if p.rule_id in candidates and p.evidence and p.proposed != 0),
+        key=lambda p: (-abs(p.model_points or 0), p.rule_id),
+    )
+    chosen = {p.rule_id for p in ranked[:most]}
+    kept = [
+        p if p.rule_id not in candidates or p.rule_id in chosen else replace(p, proposed=0.0) for p in points
+    ]
+    return kept, [p.rule_id for p in ranked[most:]]
+
+
+def _placed_kind(kind: str, points: float) -> str:
+    if kind == "engagement":
+        return kind
+    return "fit" if points > 0 else "negative"
+
+
+def _without(rubric: Mapping[str, Any], rule_ids: Collection[str]) -> dict[str, Any]:
+    document = dict(rubric)
+    for kind in ("fit", "negative", "engagement"):
+        if kind in document:
+            document[kind] = [r for r in document[kind] or () if r.get("id") not in rule_ids]
+    return document
 
 
 def guardrail_notes(

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Verdict = Literal["raise", "lower", "keep", "too few"]
+Verdict = Literal["raise", "lower", "keep", "too few", "add"]
 TUNABLE_KINDS = ("fit", "negative", "engagement")
 Z_95 = 1.959963984540054
 
@@ -34,6 +34,8 @@ class Observation:
     won: bool = False
     amount: float = 0.0
     hand_raiser: bool = False
+    # The lead's profile as ingested (rule discovery reads it; the rubric's rules do not).
+    profile: Mapping[str, Any] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,8 @@ class Policy:
     regularization: float = 1.0
     # How far the draft's MQL volume may move from today's before the proposal says so.
     volume_tolerance: float = 0.15
+    # The most discovered rules one proposal adds to the rubric.
+    max_rules_added: int = 5
 
 
 @dataclass(frozen=True)
@@ -415,6 +419,12 @@ def _move_between_lists(draft: dict[str, Any]) -> list[str]:
             moves.append(f"{rule['id']} moves from negative to fit")
         else:
             kept_negative.append(rule)
+    engagement = [r for r in draft.get("engagement") or () if r["points"] > 0]
+    moves += [
+        f"{r['id']} leaves the rubric (0 points)" for r in draft.get("engagement") or () if r["points"] <= 0
+    ]
+    if "engagement" in draft:
+        draft["engagement"] = engagement
     if "fit" in draft or kept_fit:
         draft["fit"] = kept_fit
     if "negative" in draft or kept_negative:

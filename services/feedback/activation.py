@@ -53,12 +53,9 @@ def activation_for(result: ModelProposal, auto: AutoActivation) -> Activation:
         for r in proposal.rules
         if abs(r.proposed_points - r.points) > auto.max_points_change
     ]
-    # A rule changing list (or leaving) changes what the agreement says, not only how much.
     reasons += [
-        f"{r.rule_id} changes sign ({r.points:+g} -> {r.proposed_points:+g}): a change of list "
-        "is for both teams to approve"
-        for r in proposal.rules
-        if r.kind != "engagement" and (r.points > 0) != (r.proposed_points > 0)
+        f"{r.rule_id} is a discovered rule: a new rule is for both teams to approve"
+        for r in result.discovered
     ]
     bar = proposal.bar
     if bar is not None and abs(bar.proposed - bar.current) > auto.max_bar_change:

@@ -87,6 +87,18 @@ class DiscoveryPolicy:
     max_fill_gap: float = 0.3
 
 
+def profile_of(ingested: Mapping[str, Any]) -> dict[str, Any]:
+    """What feedback keeps of a `lead.ingested` payload for discovery: the fields a rubric may
+    test (the email only as its domain) and the form's answers as `attributes.<name>`."""
+    profile = {name: ingested.get(name) for name in DISCOVERABLE_FIELDS if name != "email_domain"}
+    email = ingested.get("email")
+    if isinstance(email, str) and "@" in email:
+        profile["email_domain"] = email.rpartition("@")[2].lower()
+    for name, value in (ingested.get("attributes") or {}).items():
+        profile[f"attributes.{name}"] = value
+    return {k: v for k, v in profile.items() if v is not None}
+
+
 def _fields(profiles: Sequence[Mapping[str, Any]]) -> list[str]:
     attributes = sorted({k for p in profiles for k in p if k.startswith("attributes.")})
     return [*DISCOVERABLE_FIELDS, *attributes]

@@ -93,6 +93,7 @@ class LeadFactRepository:
         campaign: str | None,
         utm: dict[str, str],
         is_test: bool = False,
+        profile: dict[str, Any] | None = None,
     ) -> None:
         values = {
             "ingested_at": ingested_at,
@@ -101,13 +102,14 @@ class LeadFactRepository:
             "campaign": campaign,
             "utm": utm,
             "is_test": is_test,
+            "profile": profile,
         }
         first = LeadFact.ingested_at
         updates = {
             "ingested_at": lambda x: _earliest(first, x.ingested_at),
             **{
                 name: _bind_follows_earliest(name, first, "ingested_at")
-                for name in ("source", "form_id", "campaign", "utm", "is_test")
+                for name in ("source", "form_id", "campaign", "utm", "is_test", "profile")
             },
         }
         await self._upsert(lead_id, values, updates)

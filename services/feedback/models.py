@@ -54,6 +54,9 @@ class LeadFact(Base):
     form_id: Mapped[str | None] = mapped_column(Text)
     campaign: Mapped[str | None] = mapped_column(Text)
     utm: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # The fields a rubric may test, as first ingested (never names, email or phone): what rule
+    # discovery reads. `attributes.<name>` keys are the form's own answers.
+    profile: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
     score: Mapped[float | None] = mapped_column(Float)
     grade: Mapped[str | None] = mapped_column(Text)

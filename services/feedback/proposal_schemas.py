@@ -40,6 +40,9 @@ class ProposalCreate(BaseModel):
     max_bar_change: int = Field(
         default=15, ge=0, le=100, description="Largest move of the qualification bar."
     )
+    max_rules_added: int = Field(
+        default=5, ge=0, le=50, description="Most rules discovered in the profiles one draft adds."
+    )
     method: TuningMethod = Field(
         default="logistic",
         description="`logistic`: points from an L2 logistic model of SQL on the rules, the bar kept at "
@@ -58,6 +61,7 @@ class ProposalCreate(BaseModel):
             min_rule_leads=self.min_rule_leads,
             max_points_change=self.max_points_change,
             max_bar_change=self.max_bar_change,
+            max_rules_added=self.max_rules_added,
             target_precision=self.target_precision,
             regularization=self.regularization,
         )
@@ -187,6 +191,14 @@ class ProposalRead(BaseModel):
     held_back: list[str] = Field(
         default_factory=list, description="Which guardrail held back which change, and by how much."
     )
+    discovered: list[RuleEvidenceRead] = Field(
+        default_factory=list,
+        description="Rules the rubric did not name, found in the leads' profiles and added by the "
+        "draft: each with its support (`leads`), Wilson interval and lift.",
+    )
+    guardrails: list[str] = Field(
+        default_factory=list, description="The guardrails of rule discovery, and the fields it refused."
+    )
     activation: ActivationRead
 
     @classmethod
@@ -225,5 +237,7 @@ class ProposalRead(BaseModel):
             backtest=BacktestRead.of(result.backtest),
             engagement_scale=result.engagement_scale,
             held_back=list(result.held_back),
+            discovered=[RuleEvidenceRead.of(r, None) for r in result.discovered],
+            guardrails=list(result.guardrails),
             activation=ActivationRead(mode=tuning.activation.mode, reasons=list(tuning.activation.reasons)),
         )

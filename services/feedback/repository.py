@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -165,6 +165,7 @@ class ScoredLead:
     sql: bool
     won: bool
     amount: Decimal | None
+    profile: dict[str, Any] = field(default_factory=dict)
 
 
 class OutcomeRepository:
@@ -190,12 +191,15 @@ class OutcomeRepository:
                 or_(LeadFact.sql_at.is_not(None), LeadFact.won_at.is_not(None)),
                 LeadFact.won_at.is_not(None),
                 LeadFact.amount,
+                LeadFact.profile,
             )
             .where(*_conditions(where), LeadFact.fired_rules.is_not(None))
             .order_by(LeadFact.lead_id)
         )
         rows = (await self.session.execute(statement)).all()
-        return [ScoredLead(list(r[0]), bool(r[1]), bool(r[2]), bool(r[3]), r[4]) for r in rows]
+        return [
+            ScoredLead(list(r[0]), bool(r[1]), bool(r[2]), bool(r[3]), r[4], dict(r[5] or {})) for r in rows
+        ]
 
 
 def _conditions(where: FactFilter) -> Sequence[ColumnElement[bool]]:

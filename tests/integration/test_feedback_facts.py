@@ -276,6 +276,30 @@ class TestRecordEvents:
         assert row["recycled_at"] == row["first_touch_at"] == start + timedelta(hours=3)
         assert row["accepted_at"] is None
 
+    async def test_the_profile_is_kept_for_rule_discovery_without_names_email_or_phone(
+        self, db: Database
+    ) -> None:
+        journey = Journey()
+        event = journey.ingested(T0)
+        payload = event.payload.model_copy(
+            update={
+                "first_name": "Ada",
+                "phone": "+44 20 7946 0000",
+                "job_title": "Head of RevOps",
+                "industry": "manufacturing",
+                "company_size": 750,
+                "attributes": {"team_size": "11-50"},
+            }
+        )
+        await apply(db, [event.model_copy(update={"payload": payload})])
+        assert (await fact_row(db, journey.lead_id))["profile"] == {
+            "job_title": "Head of RevOps",
+            "industry": "manufacturing",
+            "company_size": 750,
+            "email_domain": "example.com",
+            "attributes.team_size": "11-50",
+        }
+
     async def test_first_rejection_reason_is_kept(self, db: Database) -> None:
         journey = Journey()
         await apply(

@@ -60,6 +60,8 @@ def candidate_points(
 # Profile fields of a lead a rubric may test, as scoring names them (`attributes.<name>` are the
 # form's own answers). Names, email and phone are never kept: they describe a person, not a market.
 DISCOVERABLE_FIELDS = (
+    "source",
+    "consent",
     "job_title",
     "country",
     "company_size",
@@ -171,17 +173,20 @@ def profile_candidates(
                     when = {"field": field, "op": "range", "min": low, "max": top}
                     add(field, label, {k: v for k, v in when.items() if v is not None}, f"{field} {label}")
             continue
-        spelled: dict[str, str] = {}
+        spelled: dict[str, str | bool] = {}
         counts: Counter[str] = Counter()
         for value in values:
             text = comparable(value)
-            if text is not None and isinstance(value, str):
-                spelled.setdefault(text, value.strip())
+            if text is not None and isinstance(value, str | bool):
+                spelled.setdefault(text, value.strip() if isinstance(value, str) else value)
                 counts[text] += 1
         for text, n in sorted(counts.items()):
             if floor <= n < len(profiles):
                 value = spelled[text]
-                add(field, value, {"field": field, "op": "in", "value": [value]}, f"{field} is {value}")
+                add(field, text, {"field": field, "op": "in", "value": [value]}, f"{field} is {value}")
+        blank = len(profiles) - sum(counts.values())
+        if floor <= blank <= len(profiles) - floor:
+            add(field, "blank", {"field": field, "op": "exists", "value": False}, f"{field} left blank")
     return rules
 
 

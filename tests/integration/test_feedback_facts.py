@@ -293,6 +293,7 @@ class TestRecordEvents:
         )
         await apply(db, [event.model_copy(update={"payload": payload})])
         assert (await fact_row(db, journey.lead_id))["profile"] == {
+            "source": "form",
             "job_title": "Head of RevOps",
             "industry": "manufacturing",
             "company_size": 750,

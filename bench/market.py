@@ -24,6 +24,7 @@ import json
 import math
 import random
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -33,7 +34,7 @@ from typing import Any
 
 import yaml
 
-from services.feedback.candidates import profile_of
+from services.feedback.candidates import activity_key, profile_of
 from services.feedback.discovery import discover
 from services.feedback.logistic import propose_from_model
 from services.feedback.tuning import TUNABLE_KINDS, Observation, Policy
@@ -165,6 +166,7 @@ def tuning_round(
             sql=evaluation.is_mql and rng.random() < lead.chance,
             hand_raiser=evaluation.qualification_reason == "hand_raiser",
             profile=profile_of(lead.profile.model_dump()),
+            activity=Counter(activity_key(a.type, a.properties) for a in lead.activities),
         )
         scored.append(observation)
         if evaluation.is_mql:

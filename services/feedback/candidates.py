@@ -193,6 +193,60 @@ def profile_candidates(
 _OPERATORS: Mapping[str, Any] = {"in": In[str], "range": Range[str], "exists": Exists[str]}
 
 
+# Which property of an activity names what it was about, per activity type.
+ACTIVITY_SUBJECTS: Mapping[str, str] = {"page_view": "page_path", "form_submission": "form_id"}
+COUNT_STEPS = (1, 2, 3)
+
+
+def activity_key(activity_type: str, properties: Mapping[str, str]) -> str:
+    """The name an activity is counted under: its type and, for pages and forms, which one."""
+    subject = ACTIVITY_SUBJECTS.get(activity_type)
+    value = properties.get(subject) if subject else None
+    return f"{activity_type} {value}" if value else activity_type
+
+
+def activity_candidates(
+    counts: Sequence[Mapping[str, int]],
+    *,
+    existing: Iterable[str] = (),
+    policy: DiscoveryPolicy | None = None,
+) -> list[dict[str, Any]]:
+    """For each activity enough leads did, engagement rules counting each of its first k
+    occurrences (k = 1, 2, 3) at 1 point, undecayed: together the model can weigh a second and
+    a third visit differently from the first. Each rule's feature is min(count, k)."""
+    policy = policy or DiscoveryPolicy()
+    floor = max(policy.min_support, policy.min_share * len(counts))
+    support = Counter(key for c in counts for key, n in c.items() if n > 0)
+    taken = set(existing)
+    rules = []
+    for key, n in sorted(support.items()):
+        if n < floor:
+            continue
+        activity_type, _, value = key.partition(" ")
+        for k in COUNT_STEPS:
+            rule_id = f"found-{_slug(key)}-first-{k}"[:100]
+            if rule_id in taken:
+                continue
+            rule: dict[str, Any] = {
+                "id": rule_id,
+                "description": f"Each of the first {k} of {key}",
+                "activity": activity_type,
+                "points": 1,
+                "max_occurrences": k,
+            }
+            if value:
+                rule["when"] = {"field": ACTIVITY_SUBJECTS[activity_type], "op": "equals", "value": value}
+            rules.append(rule)
+    return rules
+
+
+def activity_feature(rule: Mapping[str, Any], counts: Mapping[str, int]) -> float:
+    """What an activity candidate scores at 1 point: its occurrences, up to `max_occurrences`."""
+    when = rule.get("when")
+    key = f"{rule['activity']} {when['value']}" if when else str(rule["activity"])
+    return float(min(counts.get(key, 0), int(rule["max_occurrences"])))
+
+
 def rule_test(rule: Mapping[str, Any]) -> Callable[[Mapping[str, Any]], bool]:
     """Whether a discovered rule fires for a stored profile, with scoring's own operators (so a
     rule in the draft fires in scoring exactly where discovery saw it fire). Parsed once."""

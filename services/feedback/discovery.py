@@ -16,7 +16,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from services.feedback.candidates import DiscoveryPolicy, leaky_fields, profile_candidates, rule_test
+from services.feedback.candidates import (
+    DiscoveryPolicy,
+    activity_candidates,
+    activity_feature,
+    leaky_fields,
+    profile_candidates,
+    rule_test,
+)
 from services.feedback.tuning import Observation, Policy, rule_catalogue
 
 
@@ -63,12 +70,22 @@ def discover(
         existing=rule_catalogue(rubric),
         policy=discovery,
     )
+    activities = activity_candidates(
+        [o.activity for o in scored],
+        existing={*rule_catalogue(rubric), *(r["id"] for r in rules)},
+        policy=discovery,
+    )
     extended = copy.deepcopy(dict(rubric))
     extended["fit"] = [*(extended.get("fit") or []), *rules]
+    extended["engagement"] = [*(extended.get("engagement") or []), *activities]
     tests = [(str(rule["id"]), rule_test(rule)) for rule in rules]
 
     def fired(o: Observation) -> Observation:
         hits = {rule_id: 0.0 for rule_id, test in tests if test(o.profile)}
+        for rule in activities:
+            count = activity_feature(rule, o.activity)
+            if count:
+                hits[str(rule["id"])] = count
         return replace(o, rules={**o.rules, **hits}) if hits else o
 
     extended_scored = [fired(o) for o in scored]
@@ -78,7 +95,7 @@ def discover(
         rubric=extended,
         judged=extended_judged,
         scored=extended_scored,
-        candidates=frozenset(rule_id for rule_id, _ in tests),
+        candidates=frozenset([*(rule_id for rule_id, _ in tests), *(str(r["id"]) for r in activities)]),
         refused=tuple(refused.values()),
         guardrails=guardrail_statement(policy, discovery),
     )

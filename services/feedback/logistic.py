@@ -36,7 +36,7 @@ from services.feedback.tuning import (
     rule_evidence,
     wilson,
 )
-from services.feedback.volume import engagement_mass_ratio, keep_volume
+from services.feedback.volume import engagement_mass_ratio, keep_volume, total_mass_ratio
 
 
 @dataclass(frozen=True)
@@ -224,15 +224,19 @@ def backtest(
     new_points: Mapping[str, float],
     shift: float,
     engagement_scale: float = 1.0,
+    current_points: Mapping[str, float] | None = None,
+    total_scale: float = 1.0,
 ) -> Backtest:
     """Who qualifies under the rubric as is and under the draft (points with their caps, grade
     floors and engagement minimums: exactly what `build_draft` writes), on the facts."""
-    now, then = rescore(rubric, scored, {}), rescore(rubric, scored, new_points)
+    # `current_points` are today's where the document differs (discovered rules count 0 today).
+    today = current_points or {}
+    now, then = rescore(rubric, scored, today), rescore(rubric, scored, new_points)
     mqls_now = sum(qualifies(x, rubric, 0) for x in now)
-    mqls_then = sum(qualifies(x, rubric, shift, engagement_scale) for x in then)
-    judged_now = [x for x in rescore(rubric, judged, {}) if qualifies(x, rubric, 0)]
+    mqls_then = sum(qualifies(x, rubric, shift, engagement_scale, total_scale) for x in then)
+    judged_now = [x for x in rescore(rubric, judged, today) if qualifies(x, rubric, 0)]
     judged_all = rescore(rubric, judged, new_points)
-    judged_then = [x for x in judged_all if qualifies(x, rubric, shift, engagement_scale)]
+    judged_then = [x for x in judged_all if qualifies(x, rubric, shift, engagement_scale, total_scale)]
     return Backtest(
         leads=len(scored),
         mqls_current=mqls_now,
@@ -243,10 +247,12 @@ def backtest(
         mql_to_sql_current=_rate(judged_now),
         mql_to_sql_draft=_rate(judged_then),
         newly_qualified=sum(
-            qualifies(b, rubric, shift, engagement_scale) and not qualifies(a, rubric, 0)
+            qualifies(b, rubric, shift, engagement_scale, total_scale) and not qualifies(a, rubric, 0)
             for a, b in zip(now, then, strict=True)
         ),
-        auc_current=auc([x.fit + x.engagement for x in rescore(rubric, judged, {})], [o.sql for o in judged]),
+        auc_current=auc(
+            [x.fit + x.engagement for x in rescore(rubric, judged, today)], [o.sql for o in judged]
+        ),
         auc_draft=auc([x.fit + x.engagement for x in judged_all], [o.sql for o in judged]),
     )
 
@@ -278,6 +284,8 @@ class ModelProposal:
     # Discovered rules the draft adds, with their evidence (support, interval, lift).
     discovered: tuple[RuleEvidence, ...] = ()
     guardrails: tuple[str, ...] = ()
+    # How much the total-score bar (`min_total`) moves, with the total scores.
+    total_scale: float = 1.0
 
 
 def propose_from_model(
@@ -358,14 +366,29 @@ def propose_from_model(
     new_points = {p.rule_id: p.proposed for p in points}
     grade = bar_grade(rubric)
     shift = 0
-    today, then = rescore(rubric, scored, {}), rescore(rubric, scored, new_points)
+    # Discovered rules are not in today's rubric: they score 0 there.
+    zero = dict.fromkeys(candidates, 0.0)
+    today, then = rescore(rubric, scored, zero), rescore(rubric, scored, new_points)
     engagement_scale = engagement_mass_ratio(today, then)
+    total_scale = total_mass_ratio(today, then)
     if grade is not None:
         shift, engagement_scale = keep_volume(
-            rubric, today, then, max_shift=policy.max_bar_change, mass_ratio=engagement_scale
+            rubric,
+            today,
+            then,
+            max_shift=policy.max_bar_change,
+            mass_ratio=engagement_scale,
+            total_scale=total_scale,
         )
     tested = backtest(
-        rubric, scored, judged, new_points=new_points, shift=shift, engagement_scale=engagement_scale
+        rubric,
+        scored,
+        judged,
+        new_points=new_points,
+        shift=shift,
+        engagement_scale=engagement_scale,
+        current_points=zero,
+        total_scale=total_scale,
     )
     held_back = guardrail_notes(points, tested, policy, shift=shift)
     if left_out:
@@ -403,6 +426,7 @@ def propose_from_model(
             outcomes=total,
             rules=changed,
             engagement_scale=engagement_scale,
+            total_scale=total_scale,
         )
         proposal = answer((), rules, bar, draft)
     return ModelProposal(
@@ -415,6 +439,7 @@ def propose_from_model(
         engagement_scale,
         held_back,
         tuple(discovered),
+        total_scale=total_scale,
     )
 
 

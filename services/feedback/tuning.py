@@ -36,6 +36,8 @@ class Observation:
     hand_raiser: bool = False
     # The lead's profile as ingested (rule discovery reads it; the rubric's rules do not).
     profile: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    # How often the lead did each activity ("page_view /pricing": 3), for activity discovery.
+    activity: Mapping[str, int] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -245,7 +247,13 @@ def scaled_minimum(minimum: float, engagement_scale: float) -> float:
     return minimum if engagement_scale == 1 else float(round(minimum * engagement_scale))
 
 
-def qualifies(lead: Rescored, rubric: Mapping[str, Any], shift: float, engagement_scale: float = 1.0) -> bool:
+def qualifies(
+    lead: Rescored,
+    rubric: Mapping[str, Any],
+    shift: float,
+    engagement_scale: float = 1.0,
+    total_scale: float = 1.0,
+) -> bool:
     """Whether the lead is an MQL with every grade floor moved by `shift` and every engagement
     minimum scaled by `engagement_scale` (`scaled_minimum`), as the draft would be."""
     if lead.hand_raiser:
@@ -260,7 +268,9 @@ def qualifies(lead: Rescored, rubric: Mapping[str, Any], shift: float, engagemen
         if wanted in grades and grade_rank <= grades.index(wanted) and lead.engagement >= minimum:
             return True
     min_total = q.get("min_total")
-    return min_total is not None and lead.fit + lead.engagement >= float(min_total)
+    return min_total is not None and lead.fit + lead.engagement >= scaled_minimum(
+        float(min_total), total_scale
+    )
 
 
 def _precision(leads: Sequence[Rescored]) -> float | None:
@@ -358,6 +368,7 @@ def build_draft(
     outcomes: int,
     rules: Sequence[RuleEvidence] = (),
     engagement_scale: float = 1.0,
+    total_scale: float = 1.0,
 ) -> dict[str, Any]:
     """A copy of `rubric` with the proposed points (engagement caps scaled with them), every
     grade band shifted with the bar and every engagement minimum scaled by `engagement_scale`."""
@@ -389,6 +400,13 @@ def build_draft(
                 f"grade {criterion.get('grade_at_least')} engagement minimum "
                 f"{_number(before)} -> {_number(after)}"
             )
+    qualification = draft.get("qualification") or {}
+    if qualification.get("min_total") is not None:
+        before = float(qualification["min_total"])
+        after = scaled_minimum(before, total_scale)
+        if after != before:
+            qualification["min_total"] = _number(after)
+            changes.append(f"total score bar {_number(before)} -> {_number(after)}")
     draft["description"] = (
         f"Proposed by feedback from {outcomes} judged MQLs of {rubric.get('version')}: " + "; ".join(changes)
     )

@@ -19,13 +19,14 @@ def keep_volume_bar(
     *,
     max_shift: int,
     engagement_scale: float = 1.0,
+    total_scale: float = 1.0,
 ) -> int:
     """The shift of the grade floors that keeps the number of MQLs among all scored leads
     closest to today's (the smallest move on a tie), within `max_shift`. Volume, not precision,
     is the objective: marketing's side of the agreement is a number of MQLs, and the points
     already carry what the outcomes taught."""
     today = sum(qualifies(x, rubric, 0) for x in current)
-    headrooms = sorted(headroom(x, rubric, engagement_scale) for x in draft)
+    headrooms = sorted(headroom(x, rubric, engagement_scale, total_scale) for x in draft)
     by_shift = {
         s: len(headrooms) - bisect.bisect_left(headrooms, s) for s in range(-max_shift, max_shift + 1)
     }
@@ -43,6 +44,7 @@ def keep_volume(
     *,
     max_shift: int,
     mass_ratio: float,
+    total_scale: float = 1.0,
 ) -> tuple[int, float]:
     """The grade-floor shift and engagement scale that, together, keep the number of MQLs among
     all scored leads closest to today's. The engagement minimums start from the engagement
@@ -52,8 +54,10 @@ def keep_volume(
     best: tuple[tuple[float, float, int, int], int, float] | None = None
     for step in MINIMUM_STEPS:
         scale = mass_ratio * step
-        shift = keep_volume_bar(rubric, current, draft, max_shift=max_shift, engagement_scale=scale)
-        mqls = sum(qualifies(x, rubric, shift, scale) for x in draft)
+        shift = keep_volume_bar(
+            rubric, current, draft, max_shift=max_shift, engagement_scale=scale, total_scale=total_scale
+        )
+        mqls = sum(qualifies(x, rubric, shift, scale, total_scale) for x in draft)
         key = (abs(mqls - today), abs(step - 1), abs(shift), shift)
         if best is None or key < best[0]:
             best = (key, shift, scale)
@@ -61,10 +65,12 @@ def keep_volume(
     return best[1], best[2]
 
 
-def headroom(lead: Rescored, rubric: Mapping[str, Any], engagement_scale: float = 1.0) -> float:
+def headroom(
+    lead: Rescored, rubric: Mapping[str, Any], engagement_scale: float = 1.0, total_scale: float = 1.0
+) -> float:
     """The largest shift of the grade floors under which the lead still qualifies (`qualifies`
     is monotone in the shift): inf when no floor matters, -inf when it never qualifies."""
-    if qualifies(lead, rubric, math.inf, engagement_scale):
+    if qualifies(lead, rubric, math.inf, engagement_scale, total_scale):
         return math.inf
     floors = dict(bands(rubric))
     best = -math.inf
@@ -74,6 +80,14 @@ def headroom(lead: Rescored, rubric: Mapping[str, Any], engagement_scale: float 
         if floor is not None and lead.engagement >= minimum:
             best = max(best, lead.fit - floor)
     return best
+
+
+def total_mass_ratio(today: Sequence[Rescored], draft: Sequence[Rescored]) -> float:
+    """How much the total scores move overall (draft / today, their positive parts): the
+    total-score bar (`min_total`) moves by it, so it still admits about the same leads."""
+    before = sum(max(0.0, x.fit + x.engagement) for x in today)
+    after = sum(max(0.0, x.fit + x.engagement) for x in draft)
+    return after / before if before > 0 and after > 0 else 1.0
 
 
 def engagement_mass_ratio(today: Sequence[Rescored], draft: Sequence[Rescored]) -> float:

@@ -80,6 +80,7 @@ def assert_lead_by_lead(
     new_points: dict[str, float],
     shift: float,
     engagement_scale: float = 1.0,
+    total_scale: float = 1.0,
 ) -> int:
     """Scoring under `draft` agrees with feedback's rescoring under the same changes; the
     number of MQLs scoring finds."""
@@ -93,7 +94,9 @@ def assert_lead_by_lead(
         assert after.fit_score == pytest.approx(then.fit)
         # Scoring rounds each rule's decayed points to the cent; feedback scales those.
         assert after.engagement_score == pytest.approx(then.engagement, abs=0.05)
-        assert after.is_mql == qualifies(then, document, shift, engagement_scale), after.explain()
+        assert after.is_mql == qualifies(then, document, shift, engagement_scale, total_scale), (
+            after.explain()
+        )
         mqls += after.is_mql
     return mqls
 
@@ -144,7 +147,9 @@ def test_the_proposed_draft_and_its_backtest_agree_with_scoring() -> None:
     points = {p.rule_id: p.proposed for p in result.points}
     bar = result.proposal.bar
     shift = 0.0 if bar is None else bar.proposed - bar.current
-    mqls = assert_lead_by_lead(document, result.proposal.draft, points, shift, result.engagement_scale)
+    mqls = assert_lead_by_lead(
+        document, result.proposal.draft, points, shift, result.engagement_scale, result.total_scale
+    )
     assert mqls == result.backtest.mqls_draft
     # Within the stated tolerance, or the proposal says which guardrail kept it out.
     volume = result.backtest.volume_change or 0

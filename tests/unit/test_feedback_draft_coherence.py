@@ -5,6 +5,8 @@ and MQL verdict feedback's backtest assumed. Services never import each other; a
 from __future__ import annotations
 
 import random
+from collections import Counter
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from importlib.resources import files
 from typing import Any
@@ -12,6 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
+from services.feedback.candidates import activity_key, profile_of
+from services.feedback.discovery import discover
 from services.feedback.logistic import propose_from_model
 from services.feedback.tuning import (
     TUNABLE_KINDS,
@@ -154,3 +158,51 @@ def test_the_proposed_draft_and_its_backtest_agree_with_scoring() -> None:
     # Within the stated tolerance, or the proposal says which guardrail kept it out.
     volume = result.backtest.volume_change or 0
     assert abs(volume) <= 0.15 or any("tolerance" in note for note in result.held_back)
+
+
+def test_a_draft_with_discovered_rules_is_scored_as_its_backtest_assumed() -> None:
+    """Discovered profile and activity rules join the draft; scoring agrees lead by lead."""
+    document = starter_document()
+    active = load_rubric()
+    rng = random.Random(9)
+    leads = seeded_leads(500, seed=23)
+    scored = []
+    for profile, activities in leads:
+        evaluation = active.evaluate(profile, activities, now=NOW)
+        pricing = sum(a.properties.get("page_path") == "/pricing" for a in activities)
+        chance = 0.1 + 0.4 * (profile.industry == "manufacturing") + 0.3 * (pricing >= 2)
+        observation = observed(evaluation, sql=rng.random() < chance)
+        scored.append(
+            replace(
+                observation,
+                profile=profile_of(profile.model_dump()),
+                activity=Counter(activity_key(a.type, a.properties) for a in activities),
+            )
+        )
+    judged = [o for o in scored if qualifies(rescore(document, [o], {})[0], document, 0)]
+    policy = Policy(min_outcomes=20, max_points_change=25, max_rules_added=6)
+    found = discover(document, judged, scored, policy=policy)
+    result = propose_from_model(
+        found.rubric, found.judged, found.scored, version="v2", policy=policy, candidates=found.candidates
+    )
+    assert result.proposal.draft is not None
+    assert result.backtest is not None
+    assert result.discovered
+    tuned = Rubric.from_document(result.proposal.draft)
+    bar = result.proposal.bar
+    shift = 0.0 if bar is None else bar.proposed - bar.current
+    points = {
+        **dict.fromkeys(found.candidates, 0.0),
+        **{p.rule_id: p.proposed for p in result.points},
+        **{r.rule_id: r.proposed_points for r in result.discovered},
+    }
+    mqls = 0
+    for (profile, activities), then in zip(leads, rescore(found.rubric, found.scored, points), strict=True):
+        after = tuned.evaluate(profile, activities, now=NOW)
+        assert after.fit_score == pytest.approx(then.fit)
+        assert after.engagement_score == pytest.approx(then.engagement, abs=0.05)
+        assert after.is_mql == qualifies(
+            then, found.rubric, shift, result.engagement_scale, result.total_scale
+        ), after.explain()
+        mqls += after.is_mql
+    assert mqls == result.backtest.mqls_draft

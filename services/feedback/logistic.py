@@ -372,13 +372,13 @@ def propose_from_model(
     engagement_scale = engagement_mass_ratio(today, then)
     total_scale = total_mass_ratio(today, then)
     if grade is not None:
-        shift, engagement_scale = keep_volume(
+        shift, engagement_scale, total_scale = keep_volume(
             rubric,
             today,
             then,
             max_shift=policy.max_bar_change,
             mass_ratio=engagement_scale,
-            total_scale=total_scale,
+            total_ratio=total_scale,
         )
     tested = backtest(
         rubric,

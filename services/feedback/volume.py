@@ -44,25 +44,28 @@ def keep_volume(
     *,
     max_shift: int,
     mass_ratio: float,
-    total_scale: float = 1.0,
-) -> tuple[int, float]:
-    """The grade-floor shift and engagement scale that, together, keep the number of MQLs among
-    all scored leads closest to today's. The engagement minimums start from the engagement
-    points' own move (`mass_ratio`) and may go from half to one and a half times it; on a tie
-    the minimum closest to that move wins, then the smallest floor shift."""
+    total_ratio: float = 1.0,
+) -> tuple[int, float, float]:
+    """The grade-floor shift, engagement scale and total-score scale that, together, keep the
+    number of MQLs among all scored leads closest to today's. The engagement minimums start from
+    the engagement points' own move (`mass_ratio`), the total-score bar from the total scores'
+    (`total_ratio`), and each may go from half to one and a half times it; on a tie the scales
+    closest to those moves win, then the smallest floor shift."""
     today = sum(qualifies(x, rubric, 0) for x in current)
-    best: tuple[tuple[float, float, int, int], int, float] | None = None
+    best: tuple[tuple[float, float, int, int], int, float, float] | None = None
+    has_total = (rubric.get("qualification") or {}).get("min_total") is not None
     for step in MINIMUM_STEPS:
-        scale = mass_ratio * step
-        shift = keep_volume_bar(
-            rubric, current, draft, max_shift=max_shift, engagement_scale=scale, total_scale=total_scale
-        )
-        mqls = sum(qualifies(x, rubric, shift, scale, total_scale) for x in draft)
-        key = (abs(mqls - today), abs(step - 1), abs(shift), shift)
-        if best is None or key < best[0]:
-            best = (key, shift, scale)
+        for total_step in MINIMUM_STEPS if has_total else (1.0,):
+            scale, total_scale = mass_ratio * step, total_ratio * total_step
+            shift = keep_volume_bar(
+                rubric, current, draft, max_shift=max_shift, engagement_scale=scale, total_scale=total_scale
+            )
+            mqls = sum(qualifies(x, rubric, shift, scale, total_scale) for x in draft)
+            key = (abs(mqls - today), abs(step - 1) + abs(total_step - 1), abs(shift), shift)
+            if best is None or key < best[0]:
+                best = (key, shift, scale, total_scale)
     assert best is not None
-    return best[1], best[2]
+    return best[1], best[2], best[3]
 
 
 def headroom(

@@ -174,7 +174,7 @@ class TestProposeFromModel:
         scale = result.engagement_scale
 
         def mqls(s: int) -> int:
-            return sum(qualifies(x, STARTER, s, scale) for x in draft)
+            return sum(qualifies(x, STARTER, s, scale, result.total_scale) for x in draft)
 
         best = min(abs(mqls(s) - today) for s in range(-15, 16))
         assert abs(mqls(shift) - today) == best
@@ -200,9 +200,9 @@ class TestProposeFromModel:
         ]
         today = rescore(STARTER, leads, {})
         halved = rescore(STARTER, leads, {"webinar-attended": 7.5})
-        shift, scale = keep_volume(STARTER, today, halved, max_shift=15, mass_ratio=0.5)
+        shift, scale, total = keep_volume(STARTER, today, halved, max_shift=15, mass_ratio=0.5)
         assert scale == pytest.approx(0.5)
-        assert sum(qualifies(x, STARTER, shift, scale) for x in halved) == sum(
+        assert sum(qualifies(x, STARTER, shift, scale, total) for x in halved) == sum(
             qualifies(x, STARTER, 0) for x in today
         )
         draft = build_draft(

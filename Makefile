@@ -50,6 +50,7 @@ demo: $(STAMP)
 # The X Education data lives outside the repository; XEDUCATION_CSV=path overrides where.
 XEDUCATION_CSV ?= $(firstword $(wildcard ../shared/data/Leads.csv ../../shared/data/Leads.csv))
 evaluate: $(STAMP)
+	$(BIN)/python -m bench.market
 	$(if $(XEDUCATION_CSV),$(BIN)/python -m bench.xeducation --data $(XEDUCATION_CSV),@echo "no Leads.csv found; run make evaluate XEDUCATION_CSV=/path/to/Leads.csv")
 
 docs: $(STAMP)

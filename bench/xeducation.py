@@ -8,15 +8,15 @@ bench/results/xeducation-<UTC time>.json.
 
 Time order, leak-free columns and how columns map to what Baton knows: `bench.xeducation_leads`.
 
-The starter rubric knows none of these columns, so the tuned rubric is built from a candidate
-rule set generated from the training leads: one profile rule per frequent value (>= 1 %) of each
-mapped field and one per field left blank; engagement rules counting up to k visits (k = 1, 2,
-3, 5, 8, 13), and step rules on time on site and pages per visit at their training deciles. The
-feedback tuner (`services.feedback.logistic`) fits its L2 logistic model on the rules as they fired
-and turns the weights into integer points (10 points per unit of log-odds), placing each
-profile rule as fit or negative by its sign and refitting without any engagement rule whose
-weight comes out negative (`services.feedback.candidates`); the MQL bar (`min_total`) maximises
-TPR - FPR (Youden's J) on the training leads.
+The starter rubric knows none of these columns, so the tuned rubric comes from feedback's
+product path, the code behind `POST /v1/proposals`: rule discovery on the leads' profiles (a
+value rule per frequent value, >= 1 %, of each field and one per field left blank:
+`services.feedback.discovery`), plus the bench's engagement candidates (each of the first k
+visits, k = 1, 2, 3, 5, 8, 13, and steps on time on site and pages per visit at their training
+deciles; feedback does not keep activities yet), fitted together with the starter's rules by the
+same L2 logistic model and placed as fit or negative by sign (`propose_from_model`, engagement
+candidates with a negative weight refitted away), at 10 points per unit of log-odds; the MQL bar
+(`min_total`) maximises TPR - FPR (Youden's J) on the training leads.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections import Counter
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -41,53 +40,35 @@ from bench.xeducation_leads import (
     PROFILE_COLUMNS,
     XLead,
     read_leads,
-    slug,
     time_ordered_split,
     to_activities,
     to_profile,
 )
-from services.feedback.candidates import candidate_points, fit_with_positive_engagement
-from services.feedback.logistic import auc, feature_rows
-from services.feedback.tuning import Observation
+from services.feedback.candidates import DiscoveryPolicy, profile_of
+from services.feedback.discovery import discover
+from services.feedback.logistic import auc, propose_from_model
+from services.feedback.tuning import TUNABLE_KINDS, Observation, Policy
 from services.scoring.rubric import Rubric, load_rubric
 
-POINTS_PER_LOG_ODDS = 10.0
-MIN_SHARE = 0.01
 VISIT_STEPS = (1, 2, 3, 5, 8, 13)
+# A rubric built from scratch: no limit on how far points move or how many rules join, and 10
+# points per unit of log-odds (the starter's rules do not fire here, so there is no mass to keep).
+POLICY = Policy(
+    min_outcomes=30,
+    min_rule_leads=5,
+    max_points_change=1000,
+    max_bar_change=0,
+    points_per_log_odds=10.0,
+    max_rules_added=1000,
+)
+DISCOVERY = DiscoveryPolicy(min_support=5, min_share=0.01)
 
 
-def candidate_rules(train: Sequence[XLead]) -> tuple[list[dict[str, Any]], dict[str, str]]:
-    """Rule documents (1 point each, to be tuned) and each rule's kind: profile or engagement."""
-    rules: list[dict[str, Any]] = []
-    kinds: dict[str, str] = {}
-    floor = MIN_SHARE * len(train)
-    for column, name in PROFILE_COLUMNS.items():
-        # Conditions compare case-insensitively, so `Google` and `google` are one value.
-        spelling = {(v or "").casefold(): v for lead in reversed(train) if (v := lead.fields[column])}
-        counts = Counter(spelling.get((lead.fields[column] or "").casefold()) for lead in train)
-        for value, n in sorted(counts.items(), key=lambda kv: (kv[0] is None, kv[0] or "")):
-            if n < floor or n == len(train):
-                continue
-            rule_id = f"{slug(column)}-{slug(value) if value else 'blank'}"[:100]
-            when = (
-                {"field": name, "op": "exists", "value": False}
-                if value is None
-                else {"field": name, "op": "in", "value": [value]}
-            )
-            rules.append(
-                {"id": rule_id, "description": f"{column}: {value or 'blank'}", "when": when, "points": 1}
-            )
-            kinds[rule_id] = "profile"
-    if sum(lead.no_email for lead in train) >= floor:
-        rules.append(
-            {
-                "id": "do-not-email",
-                "description": "Asked not to be emailed",
-                "when": {"field": "consent", "op": "equals", "value": False},
-                "points": 1,
-            }
-        )
-        kinds["do-not-email"] = "profile"
+def engagement_candidates(train: Sequence[XLead]) -> list[dict[str, Any]]:
+    """Engagement rules (1 point each, to be tuned): the free copy, each of the first k visits,
+    and steps on time on site and pages per visit at their training deciles. Activity-count
+    candidates are the bench's own (feedback does not keep activities yet); profile candidates
+    come from feedback's discovery."""
     engagement: list[dict[str, Any]] = [
         {
             "id": "free-copy",
@@ -127,8 +108,7 @@ def candidate_rules(train: Sequence[XLead]) -> tuple[list[dict[str, Any]], dict[
                     "max_occurrences": 1,
                 }
             )
-    kinds.update(dict.fromkeys((r["id"] for r in engagement), "engagement"))
-    return rules + engagement, kinds
+    return engagement
 
 
 def rubric_document(
@@ -164,54 +144,49 @@ def youden_bar(values: Sequence[float], outcomes: Sequence[bool]) -> float:
 
 
 def tuned_rubric(base: dict[str, Any], train: Sequence[XLead]) -> tuple[Rubric, dict[str, Any]]:
-    """The feedback tuner's points rubric for the candidate rules, fitted on `train`."""
-    rules, kinds = candidate_rules(train)
-    profile_rules = [r for r in rules if kinds[r["id"]] == "profile"]
-    engagement_rules = [r for r in rules if kinds[r["id"]] == "engagement"]
-    candidates = Rubric.from_document(
-        rubric_document(
-            base,
-            version="candidates",
-            fit=profile_rules,
-            negative=[],
-            engagement=engagement_rules,
-            min_total=1,
-        )
-    )
+    """The rubric feedback's product path proposes from `train`: the starter's rules plus the
+    engagement candidates, scored by scoring's evaluator; rule discovery on the leads' profiles
+    (`services.feedback.discovery`) and the same proposal code as `POST /v1/proposals`
+    (`propose_from_model`), with guardrails wide enough for a rubric built from scratch."""
+    engagement = engagement_candidates(train)
+    document = dict(base, version="candidates", engagement=[*base["engagement"], *engagement])
+    candidates = Rubric.from_document(document)
     observations = []
     for lead in train:
-        fired = candidates.evaluate(to_profile(lead), to_activities(lead), now=NOW).fired_rules
+        profile = to_profile(lead)
+        fired = candidates.evaluate(profile, to_activities(lead), now=NOW).fired_rules
         observations.append(
             Observation(
-                rules={r.rule_id: r.points for r in fired if r.kind != "qualification"}, sql=lead.converted
+                rules={r.rule_id: r.points for r in fired if r.kind in TUNABLE_KINDS},
+                sql=lead.converted,
+                profile=profile_of(profile.model_dump()),
             )
         )
-    document = candidates.model_dump(mode="json")
-    rule_ids = [r["id"] for r in rules]
-    model = fit_with_positive_engagement(
-        feature_rows(document, observations, rule_ids),
-        [o.sql for o in observations],
-        rule_ids=rule_ids,
-        kinds=kinds,
+    found = discover(document, observations, observations, policy=POLICY, discovery=DISCOVERY)
+    result = propose_from_model(
+        found.rubric,
+        found.judged,
+        found.scored,
+        version="xeducation-tuned",
+        policy=POLICY,
+        candidates=found.candidates | {r["id"] for r in engagement},
     )
-    assert model is not None, "the training leads all ended the same way"
-    placed = candidate_points(model, kinds, scale=POINTS_PER_LOG_ODDS)
-    lists: dict[str, list[dict[str, Any]]] = {"fit": [], "negative": [], "engagement": []}
-    for rule in rules:
-        if rule["id"] in placed:
-            kind, points = placed[rule["id"]]
-            lists[kind].append(dict(rule, points=points))
-    draft = rubric_document(base, version="xeducation-tuned", min_total=0, **lists)
+    draft = result.proposal.draft
+    assert draft is not None, result.proposal.reasons
+    draft["qualification"] = {"mql": [], "min_total": 0, "hand_raiser_forms": []}
     unbarred = Rubric.from_document(draft)
     draft["qualification"]["min_total"] = youden_bar(
         scores(unbarred, train), [lead.converted for lead in train]
     )
+    model = result.sql_model
+    assert model is not None
     evidence = {
         "coefficients": dict(zip(model.rule_ids, model.coefficients, strict=True)),
         "intercept": model.intercept,
-        "candidates": len(rules),
-        "rules_kept": len(placed),
+        "candidates": len(found.candidates) + len(engagement),
+        "rules_added": len(result.discovered),
         "rules_fitted": len(model.rule_ids),
+        "guardrails": list(found.guardrails + found.refused),
     }
     return Rubric.from_document(draft), evidence
 

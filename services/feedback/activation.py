@@ -53,6 +53,10 @@ def activation_for(result: ModelProposal, auto: AutoActivation) -> Activation:
         for r in proposal.rules
         if abs(r.proposed_points - r.points) > auto.max_points_change
     ]
+    reasons += [
+        f"{r.rule_id} is a discovered rule: a new rule is for both teams to approve"
+        for r in result.discovered
+    ]
     bar = proposal.bar
     if bar is not None and abs(bar.proposed - bar.current) > auto.max_bar_change:
         reasons.append(

@@ -93,6 +93,7 @@ class LeadFactRepository:
         campaign: str | None,
         utm: dict[str, str],
         is_test: bool = False,
+        profile: dict[str, Any] | None = None,
     ) -> None:
         values = {
             "ingested_at": ingested_at,
@@ -101,13 +102,14 @@ class LeadFactRepository:
             "campaign": campaign,
             "utm": utm,
             "is_test": is_test,
+            "profile": profile,
         }
         first = LeadFact.ingested_at
         updates = {
             "ingested_at": lambda x: _earliest(first, x.ingested_at),
             **{
                 name: _bind_follows_earliest(name, first, "ingested_at")
-                for name in ("source", "form_id", "campaign", "utm", "is_test")
+                for name in ("source", "form_id", "campaign", "utm", "is_test", "profile")
             },
         }
         await self._upsert(lead_id, values, updates)
@@ -130,10 +132,18 @@ class LeadFactRepository:
             "rubric_version": rubric_version,
             "fired_rules": fired_rules,
             "persona": persona,
+            "first_scored_at": scored_at,
+            "ingest_rubric_version": rubric_version,
         }
         latest = LeadFact.scored_at
+        first = LeadFact.first_scored_at
         updates = {
             "scored_at": lambda x: func.greatest(latest, x.scored_at),
+            # The earliest scoring is the one made at ingestion: its version judged the arrival.
+            "first_scored_at": lambda x: _earliest(first, x.first_scored_at),
+            "ingest_rubric_version": _bind_follows_earliest(
+                "ingest_rubric_version", first, "first_scored_at"
+            ),
             **{
                 name: _bind_follows_latest(name, latest, "scored_at")
                 for name in ("score", "grade", "rubric_version", "fired_rules", "persona")

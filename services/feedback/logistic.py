@@ -10,9 +10,8 @@ the weights back into integer points of the rubric's own scale, so grades, the M
 
 from __future__ import annotations
 
-import bisect
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -37,6 +36,7 @@ from services.feedback.tuning import (
     rule_evidence,
     wilson,
 )
+from services.feedback.volume import engagement_mass_ratio, keep_volume, total_mass_ratio
 
 
 @dataclass(frozen=True)
@@ -139,23 +139,58 @@ def fit_logistic(
     )
 
 
+def fit_keeping_positive(
+    rows: Sequence[Sequence[float]],
+    outcomes: Sequence[bool],
+    *,
+    rule_ids: Sequence[str],
+    positive: Collection[str],
+    regularization: float = 1.0,
+) -> FittedModel | None:
+    """`fit_logistic`, refitted without each rule of `positive` whose weight comes out negative
+    (the most negative first) until none does: engagement points are positive in the rubric
+    language, so such a candidate cannot be placed and the other rules carry what it meant."""
+    kept = list(range(len(rule_ids)))
+    while True:
+        model = fit_logistic(
+            [[row[i] for i in kept] for row in rows],
+            outcomes,
+            rule_ids=[rule_ids[i] for i in kept],
+            regularization=regularization,
+        )
+        if model is None:
+            return None
+        negative = [
+            (weight, i)
+            for i, weight in zip(kept, model.coefficients, strict=True)
+            if rule_ids[i] in positive and weight < 0
+        ]
+        if not negative:
+            return model
+        kept.remove(min(negative)[1])
+
+
 def points_scale(model: FittedModel, current: Mapping[str, float], fired: Mapping[str, int]) -> float | None:
     """Points per unit of log-odds that keeps the rubric's point mass: the sum over leads of
     the absolute points of the rules that fired for them is the same under the model's points
     as under today's, so the bands and thresholds stay on the scale both teams know."""
-    today = sum(abs(current[r]) * fired.get(r, 0) for r in model.rule_ids)
+    today = sum(abs(current.get(r, 0)) * fired.get(r, 0) for r in model.rule_ids)
     weights = sum(abs(model.weight(r)) * fired.get(r, 0) for r in model.rule_ids)
     if weights <= 1e-9 or today <= 0:
         return None
     return today / weights
 
 
-def integer_points(kind: str, weight: float, scale: float) -> int:
-    """A weight as rubric points: rounded, and kept to the sign the rule's kind allows
-    (fit and engagement at least 1, negative at most 0; moving a rule to another list changes
-    the rubric's shape, which is for people to decide)."""
+def integer_points(kind: str, weight: float, scale: float, *, disqualify: bool = False) -> int:
+    """A weight as rubric points, rounded. A profile rule takes whatever sign the model gives:
+    a fit rule that comes out negative moves to the negative list (a title group that rarely
+    buys becomes a penalty), a negative one that comes out positive to the fit list, and one at
+    0 leaves the rubric (`build_draft` does the moving). Engagement points stay at least 1 (the
+    rubric language counts activity only upwards) and a disqualifying rule stays a penalty."""
     points = round(weight * scale)
-    return min(points, 0) if kind == "negative" else max(points, 1)
+    if kind == "engagement":
+        return max(points, 1)
+    return min(points, 0) if disqualify else points
 
 
 def propose_points(
@@ -174,43 +209,11 @@ def propose_points(
         if rule_id not in with_evidence or rule_id not in model.rule_ids:
             rows.append(RulePoints(rule_id, kind, current, None, current, False, False))
             continue
-        target = float(integer_points(kind, model.weight(rule_id), scale))
+        weight = model.weight(rule_id)
+        target = float(integer_points(kind, weight, scale, disqualify=bool(rule.get("disqualify"))))
         proposed = max(current - max_change, min(current + max_change, target))
         rows.append(RulePoints(rule_id, kind, current, target, proposed, proposed != target, True))
     return rows
-
-
-def keep_volume_bar(
-    rubric: Mapping[str, Any],
-    current: Sequence[Rescored],
-    draft: Sequence[Rescored],
-    *,
-    max_shift: int,
-) -> int:
-    """The shift of the grade floors that keeps the number of MQLs among all scored leads
-    closest to today's (the smallest move on a tie), within `max_shift`. Volume, not precision,
-    is the objective: marketing's side of the agreement is a number of MQLs, and the points
-    already carry what the outcomes taught."""
-    today = sum(qualifies(x, rubric, 0) for x in current)
-    headrooms = sorted(headroom(x, rubric) for x in draft)
-    by_shift = {
-        s: len(headrooms) - bisect.bisect_left(headrooms, s) for s in range(-max_shift, max_shift + 1)
-    }
-    return min(by_shift, key=lambda s: (abs(by_shift[s] - today), abs(s), s))
-
-
-def headroom(lead: Rescored, rubric: Mapping[str, Any]) -> float:
-    """The largest shift of the grade floors under which the lead still qualifies (`qualifies`
-    is monotone in the shift): inf when no floor matters, -inf when it never qualifies."""
-    if qualifies(lead, rubric, math.inf):
-        return math.inf
-    floors = dict(bands(rubric))
-    best = -math.inf
-    for criterion in (rubric.get("qualification") or {}).get("mql") or []:
-        floor = floors.get(criterion.get("grade_at_least"))
-        if floor is not None and lead.engagement >= float(criterion.get("min_engagement", 0)):
-            best = max(best, lead.fit - floor)
-    return best
 
 
 def backtest(
@@ -219,15 +222,21 @@ def backtest(
     judged: Sequence[Observation],
     *,
     new_points: Mapping[str, float],
-    shift: int,
+    shift: float,
+    engagement_scale: float = 1.0,
+    current_points: Mapping[str, float] | None = None,
+    total_scale: float = 1.0,
 ) -> Backtest:
-    """Who qualifies under the rubric as is and under the draft (points and bar), on the facts."""
-    now, then = rescore(rubric, scored, {}), rescore(rubric, scored, new_points)
+    """Who qualifies under the rubric as is and under the draft (points with their caps, grade
+    floors and engagement minimums: exactly what `build_draft` writes), on the facts."""
+    # `current_points` are today's where the document differs (discovered rules count 0 today).
+    today = current_points or {}
+    now, then = rescore(rubric, scored, today), rescore(rubric, scored, new_points)
     mqls_now = sum(qualifies(x, rubric, 0) for x in now)
-    mqls_then = sum(qualifies(x, rubric, shift) for x in then)
-    judged_now = [x for x in rescore(rubric, judged, {}) if qualifies(x, rubric, 0)]
+    mqls_then = sum(qualifies(x, rubric, shift, engagement_scale, total_scale) for x in then)
+    judged_now = [x for x in rescore(rubric, judged, today) if qualifies(x, rubric, 0)]
     judged_all = rescore(rubric, judged, new_points)
-    judged_then = [x for x in judged_all if qualifies(x, rubric, shift)]
+    judged_then = [x for x in judged_all if qualifies(x, rubric, shift, engagement_scale, total_scale)]
     return Backtest(
         leads=len(scored),
         mqls_current=mqls_now,
@@ -238,10 +247,12 @@ def backtest(
         mql_to_sql_current=_rate(judged_now),
         mql_to_sql_draft=_rate(judged_then),
         newly_qualified=sum(
-            qualifies(b, rubric, shift) and not qualifies(a, rubric, 0)
+            qualifies(b, rubric, shift, engagement_scale, total_scale) and not qualifies(a, rubric, 0)
             for a, b in zip(now, then, strict=True)
         ),
-        auc_current=auc([x.fit + x.engagement for x in rescore(rubric, judged, {})], [o.sql for o in judged]),
+        auc_current=auc(
+            [x.fit + x.engagement for x in rescore(rubric, judged, today)], [o.sql for o in judged]
+        ),
         auc_draft=auc([x.fit + x.engagement for x in judged_all], [o.sql for o in judged]),
     )
 
@@ -268,6 +279,13 @@ class ModelProposal:
     scale: float | None = None
     points: tuple[RulePoints, ...] = ()
     backtest: Backtest | None = None
+    engagement_scale: float = 1.0
+    held_back: tuple[str, ...] = ()
+    # Discovered rules the draft adds, with their evidence (support, interval, lift).
+    discovered: tuple[RuleEvidence, ...] = ()
+    guardrails: tuple[str, ...] = ()
+    # How much the total-score bar (`min_total`) moves, with the total scores.
+    total_scale: float = 1.0
 
 
 def propose_from_model(
@@ -277,13 +295,15 @@ def propose_from_model(
     *,
     version: str,
     policy: Policy | None = None,
+    candidates: Collection[str] = frozenset(),
 ) -> ModelProposal:
     """Fit SQL (and, with enough wins, won) on the judged MQLs' rules, turn the SQL weights into
     points (clipped to `max_points_change`), move the bar to keep today's MQL volume among all
     `scored` leads, and backtest the draft. No draft below `min_outcomes` judged MQLs."""
     policy = policy or Policy()
     total, sql = len(judged), sum(o.sql for o in judged)
-    lift = rule_evidence(rubric, judged, policy)
+    evidence = rule_evidence(rubric, judged, policy)
+    lift = [r for r in evidence if r.rule_id not in candidates]
     baseline = sql / total if total else None
 
     def answer(
@@ -310,8 +330,12 @@ def propose_from_model(
         return ModelProposal(answer((reason,)))
     rule_ids = list(rule_catalogue(rubric))
     rows = feature_rows(rubric, judged, rule_ids)
-    sql_model = fit_logistic(
-        rows, [o.sql for o in judged], rule_ids=rule_ids, regularization=policy.regularization
+    sql_model = fit_keeping_positive(
+        rows,
+        [o.sql for o in judged],
+        rule_ids=rule_ids,
+        positive={r for r in candidates if rule_catalogue(rubric)[r][0] == "engagement"},
+        regularization=policy.regularization,
     )
     if sql_model is None:
         reason = f"all {total} judged MQLs ended the same way; the model has nothing to learn from"
@@ -326,40 +350,152 @@ def propose_from_model(
             outcome="won",
             regularization=policy.regularization,
         )
-    with_evidence = {r.rule_id for r in lift if r.verdict != "too few"}
+    with_evidence = {r.rule_id for r in evidence if r.verdict != "too few"}
     current = {r.rule_id: r.points for r in lift}
     fired = {r.rule_id: r.leads for r in lift if r.rule_id in with_evidence}
-    scale = points_scale(sql_model, current, fired)
+    # The scale keeps today's rules' point mass; with none to keep, discovered rules get the
+    # policy's points per unit of log-odds.
+    scale = points_scale(sql_model, current, fired) or (policy.points_per_log_odds if candidates else None)
     if scale is None:
         reason = "no rule with enough leads on both sides moves the odds of an SQL"
         return ModelProposal(answer((reason,)), sql_model, won_model)
     points = propose_points(
         rubric, sql_model, scale=scale, with_evidence=with_evidence, max_change=policy.max_points_change
     )
+    points, left_out = _choose_discovered(points, candidates, policy.max_rules_added)
     new_points = {p.rule_id: p.proposed for p in points}
     grade = bar_grade(rubric)
     shift = 0
+    # Discovered rules are not in today's rubric: they score 0 there.
+    zero = dict.fromkeys(candidates, 0.0)
+    today, then = rescore(rubric, scored, zero), rescore(rubric, scored, new_points)
+    engagement_scale = engagement_mass_ratio(today, then)
+    total_scale = total_mass_ratio(today, then)
     if grade is not None:
-        shift = keep_volume_bar(
+        shift, engagement_scale, total_scale = keep_volume(
             rubric,
-            rescore(rubric, scored, {}),
-            rescore(rubric, scored, new_points),
+            today,
+            then,
             max_shift=policy.max_bar_change,
+            mass_ratio=engagement_scale,
+            total_ratio=total_scale,
         )
-    tested = backtest(rubric, scored, judged, new_points=new_points, shift=shift)
+    tested = backtest(
+        rubric,
+        scored,
+        judged,
+        new_points=new_points,
+        shift=shift,
+        engagement_scale=engagement_scale,
+        current_points=zero,
+        total_scale=total_scale,
+    )
+    held_back = guardrail_notes(points, tested, policy, shift=shift)
+    if left_out:
+        held_back += (
+            f"max_rules_added ({policy.max_rules_added}) left out {len(left_out)} discovered rules "
+            f"the model would add: {', '.join(left_out[:5])}{'...' if len(left_out) > 5 else ''}",
+        )
     bar = _bar(rubric, grade, shift, tested)
     by_id = {p.rule_id: p for p in points}
     rules = [
         replace(r, proposed_points=by_id[r.rule_id].proposed, verdict=_verdict(by_id[r.rule_id]))
         for r in lift
     ]
-    changed = [r for r in rules if r.proposed_points != r.points]
+    discovered = [
+        replace(
+            r,
+            kind=_placed_kind(r.kind, by_id[r.rule_id].proposed),
+            proposed_points=by_id[r.rule_id].proposed,
+            verdict="add",
+        )
+        for r in evidence
+        if r.rule_id in candidates and by_id[r.rule_id].proposed != 0
+    ]
+    changed = [r for r in [*rules, *discovered] if r.proposed_points != r.points]
+    # Discovered rules the draft does not add are not part of it at all.
+    base = _without(rubric, {r for r in candidates if new_points.get(r, 0) == 0})
     if not changed and shift == 0:
         proposal = answer(("the model supports the current rubric: nothing to change",), rules, bar)
     else:
-        draft = build_draft(rubric, new_points, bar, version=version, outcomes=total, rules=changed)
+        draft = build_draft(
+            base,
+            new_points,
+            bar,
+            version=version,
+            outcomes=total,
+            rules=changed,
+            engagement_scale=engagement_scale,
+            total_scale=total_scale,
+        )
         proposal = answer((), rules, bar, draft)
-    return ModelProposal(proposal, sql_model, won_model, scale, tuple(points), tested)
+    return ModelProposal(
+        proposal,
+        sql_model,
+        won_model,
+        scale,
+        tuple(p for p in points if p.rule_id not in candidates),
+        tested,
+        engagement_scale,
+        held_back,
+        tuple(discovered),
+        total_scale=total_scale,
+    )
+
+
+def _choose_discovered(
+    points: Sequence[RulePoints], candidates: Collection[str], most: int
+) -> tuple[list[RulePoints], list[str]]:
+    """Keep the `most` discovered rules the model weighs most (with evidence and points); the
+    others go back to 0 points. Also returns the ids left out only by the limit."""
+    if not candidates:
+        return list(points), []
+    ranked = sorted(
+        (p for p in points if p.rule_id in candidates and p.evidence and p.proposed != 0),
+        key=lambda p: (-abs(p.model_points or 0), p.rule_id),
+    )
+    chosen = {p.rule_id for p in ranked[:most]}
+    kept = [
+        p if p.rule_id not in candidates or p.rule_id in chosen else replace(p, proposed=0.0) for p in points
+    ]
+    return kept, [p.rule_id for p in ranked[most:]]
+
+
+def _placed_kind(kind: str, points: float) -> str:
+    if kind == "engagement":
+        return kind
+    return "fit" if points > 0 else "negative"
+
+
+def _without(rubric: Mapping[str, Any], rule_ids: Collection[str]) -> dict[str, Any]:
+    document = dict(rubric)
+    for kind in ("fit", "negative", "engagement"):
+        if kind in document:
+            document[kind] = [r for r in document[kind] or () if r.get("id") not in rule_ids]
+    return document
+
+
+def guardrail_notes(
+    points: Sequence[RulePoints], tested: Backtest, policy: Policy, *, shift: int
+) -> tuple[str, ...]:
+    """Which guardrail held back which change, and by how much, in words people can check."""
+    notes = [
+        f"max_points_change ({policy.max_points_change}) held {p.rule_id} at {p.proposed:g} "
+        f"(the model's {p.model_points:g}, {abs(p.model_points - p.proposed):g} points held back)"
+        for p in points
+        if p.clipped and p.model_points is not None
+    ]
+    if abs(shift) >= policy.max_bar_change and tested.volume_change is not None:
+        notes.append(
+            f"max_bar_change ({policy.max_bar_change}) stopped the grade floors at {shift:+d}; "
+            f"MQL volume still moves {tested.volume_change:+.1%}"
+        )
+    if tested.volume_change is not None and abs(tested.volume_change) > policy.volume_tolerance:
+        notes.append(
+            f"MQL volume moves {tested.volume_change:+.1%}, outside the {policy.volume_tolerance:.0%} "
+            "tolerance the floors and engagement minimums could reach"
+        )
+    return tuple(notes)
 
 
 def _verdict(points: RulePoints) -> Verdict:

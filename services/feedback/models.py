@@ -32,7 +32,8 @@ class LeadFact(Base):
     rejection or loss) follow the earliest event of that stage; the score follows the latest
     scoring. So a replay from the start, in any interleaving, rebuilds the same row.
     `rubric_version`/`grade` are the latest scoring's, `mql_rubric_version`/`mql_grade` those
-    of the scoring that qualified the lead (the verdict that sent it to sales).
+    of the scoring that qualified the lead (the verdict that sent it to sales), and
+    `ingest_rubric_version` that of its earliest scoring (the version active when it arrived).
     """
 
     __tablename__ = "lead_fact"
@@ -56,11 +57,16 @@ class LeadFact(Base):
     form_id: Mapped[str | None] = mapped_column(Text)
     campaign: Mapped[str | None] = mapped_column(Text)
     utm: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    # The fields a rubric may test, as first ingested (never names, email or phone): what rule
+    # discovery reads. `attributes.<name>` keys are the form's own answers.
+    profile: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
     score: Mapped[float | None] = mapped_column(Float)
     grade: Mapped[str | None] = mapped_column(Text)
     rubric_version: Mapped[str | None] = mapped_column(Text)
     scored_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    first_scored_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ingest_rubric_version: Mapped[str | None] = mapped_column(Text)
     # The latest scoring's fired rules ({rule_id, kind, points}): the features rubric tuning uses.
     fired_rules: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
     is_test: Mapped[bool] = mapped_column(Boolean, server_default=false(), default=False)

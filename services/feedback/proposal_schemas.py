@@ -40,6 +40,9 @@ class ProposalCreate(BaseModel):
     max_bar_change: int = Field(
         default=15, ge=0, le=100, description="Largest move of the qualification bar."
     )
+    max_rules_added: int = Field(
+        default=5, ge=0, le=50, description="Most rules discovered in the profiles one draft adds."
+    )
     method: TuningMethod = Field(
         default="logistic",
         description="`logistic`: points from an L2 logistic model of SQL on the rules, the bar kept at "
@@ -58,6 +61,7 @@ class ProposalCreate(BaseModel):
             min_rule_leads=self.min_rule_leads,
             max_points_change=self.max_points_change,
             max_bar_change=self.max_bar_change,
+            max_rules_added=self.max_rules_added,
             target_precision=self.target_precision,
             regularization=self.regularization,
         )
@@ -179,6 +183,22 @@ class ProposalRead(BaseModel):
     model: ModelRead | None = Field(description="The SQL model the points come from.")
     won_model: ModelRead | None = Field(description="The same model fitted on wins, when there are enough.")
     backtest: BacktestRead | None = Field(description="The draft replayed on the stored facts.")
+    engagement_scale: float = Field(
+        default=1.0,
+        description="How much the engagement points move overall; the draft's engagement minimums "
+        "move by it, with the grade floors, to keep the MQL volume within the tolerance.",
+    )
+    held_back: list[str] = Field(
+        default_factory=list, description="Which guardrail held back which change, and by how much."
+    )
+    discovered: list[RuleEvidenceRead] = Field(
+        default_factory=list,
+        description="Rules the rubric did not name, found in the leads' profiles and added by the "
+        "draft: each with its support (`leads`), Wilson interval and lift.",
+    )
+    guardrails: list[str] = Field(
+        default_factory=list, description="The guardrails of rule discovery, and the fields it refused."
+    )
     activation: ActivationRead
 
     @classmethod
@@ -215,5 +235,9 @@ class ProposalRead(BaseModel):
             model=ModelRead.of(result.sql_model),
             won_model=ModelRead.of(result.won_model),
             backtest=BacktestRead.of(result.backtest),
+            engagement_scale=result.engagement_scale,
+            held_back=list(result.held_back),
+            discovered=[RuleEvidenceRead.of(r, None) for r in result.discovered],
+            guardrails=list(result.guardrails),
             activation=ActivationRead(mode=tuning.activation.mode, reasons=list(tuning.activation.reasons)),
         )

@@ -3,11 +3,13 @@ the two teams' review. No transport here: the caller owns the session and its tr
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.feedback.activation import AutoActivation, Tuning, TuningMethod, activation_for
+from services.feedback.discovery import discover
 from services.feedback.errors import RubricUnreadable
 from services.feedback.logistic import ModelProposal, backtest, propose_from_model
 from services.feedback.models import audit
@@ -30,7 +32,8 @@ async def propose_rubric(
     actor: str,
 ) -> Tuning:
     """Evidence from the MQLs sales has judged and, past the minimum sample, a draft of `rubric`
-    whose points come from a regularized logistic model (`logistic`) or from each rule's lift
+    whose points come from a regularized logistic model (`logistic`, which also discovers rules
+    the rubric does not name from the leads' profiles: `discovery`) or from each rule's lift
     alone (`lift`), with a backtest on every scored lead. Nothing is submitted: scoring's
     lifecycle takes the draft, and both teams approve it unless `auto` allows otherwise."""
     problems = rubric_problems(rubric)
@@ -42,7 +45,16 @@ async def propose_rubric(
     scored = [observation(lead) for lead in leads]
     judged = [o for o, lead in zip(scored, leads, strict=True) if lead.judged]
     if method == "logistic":
-        result = propose_from_model(rubric, judged, scored, version=version, policy=policy)
+        found = discover(rubric, judged, scored, policy=policy)
+        result = propose_from_model(
+            found.rubric,
+            found.judged,
+            found.scored,
+            version=version,
+            policy=policy,
+            candidates=found.candidates,
+        )
+        result = replace(result, guardrails=found.guardrails + found.refused)
     else:
         proposal = propose(rubric, judged, version=version, policy=policy)
         tested = None

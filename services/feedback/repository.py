@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -36,8 +36,11 @@ class FactFilter:
     ingested_before: datetime | None = None
 
 
-# The verdict that sent a lead to sales describes it better than a later re-score.
-_judged_rubric_version = func.coalesce(LeadFact.mql_rubric_version, LeadFact.rubric_version)
+# A lead counts under the version that judged it: the one that qualified it, else the one
+# active when it arrived (a later re-score, e.g. at an activation, judged nothing it acted on).
+_judged_rubric_version = func.coalesce(
+    LeadFact.mql_rubric_version, LeadFact.ingest_rubric_version, LeadFact.rubric_version
+)
 _judged_grade = func.coalesce(LeadFact.mql_grade, LeadFact.grade)
 
 _DIMENSIONS: Mapping[str, Any] = {
@@ -181,6 +184,7 @@ class ScoredLead:
     sql: bool
     won: bool
     amount: Decimal | None
+    profile: dict[str, Any] = field(default_factory=dict)
 
 
 class OutcomeRepository:
@@ -206,12 +210,15 @@ class OutcomeRepository:
                 or_(LeadFact.sql_at.is_not(None), LeadFact.won_at.is_not(None)),
                 LeadFact.won_at.is_not(None),
                 LeadFact.amount,
+                LeadFact.profile,
             )
             .where(*_conditions(where), LeadFact.fired_rules.is_not(None))
             .order_by(LeadFact.lead_id)
         )
         rows = (await self.session.execute(statement)).all()
-        return [ScoredLead(list(r[0]), bool(r[1]), bool(r[2]), bool(r[3]), r[4]) for r in rows]
+        return [
+            ScoredLead(list(r[0]), bool(r[1]), bool(r[2]), bool(r[3]), r[4], dict(r[5] or {})) for r in rows
+        ]
 
 
 def _conditions(where: FactFilter) -> Sequence[ColumnElement[bool]]:

@@ -21,6 +21,7 @@ from services.feedback.attribution import (
     touch_from_activity,
     touch_from_ingestion,
 )
+from services.feedback.candidates import DISCOVERABLE_FIELDS, profile_of
 from services.feedback.errors import NotEnoughHistory
 from services.feedback.fact_repository import LeadFactRepository
 from services.feedback.funnel import Funnel, Stage, count_stages, funnel_from_signatures
@@ -98,6 +99,7 @@ async def record_ingested(session: AsyncSession, event: LeadIngested) -> None:
         campaign=p.utm.get("campaign"),
         utm=dict(p.utm),
         is_test=p.is_test,
+        profile=profile_of(p.model_dump(include={*DISCOVERABLE_FIELDS, "email", "attributes"})),
     )
     touch = touch_from_ingestion(
         submitted_at=p.submitted_at, source=p.source, utm=p.utm, attributes=p.attributes
@@ -335,6 +337,7 @@ def observation(lead: ScoredLead) -> Observation:
         won=lead.won,
         amount=float(lead.amount or 0),
         hand_raiser=any(r.get("rule_id") == "mql.hand_raiser" for r in lead.fired_rules),
+        profile=lead.profile,
     )
 
 

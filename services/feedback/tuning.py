@@ -20,7 +20,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Verdict = Literal["raise", "lower", "keep", "too few"]
+Verdict = Literal["raise", "lower", "keep", "too few", "add"]
 TUNABLE_KINDS = ("fit", "negative", "engagement")
 Z_95 = 1.959963984540054
 
@@ -34,6 +34,10 @@ class Observation:
     won: bool = False
     amount: float = 0.0
     hand_raiser: bool = False
+    # The lead's profile as ingested (rule discovery reads it; the rubric's rules do not).
+    profile: Mapping[str, Any] = field(default_factory=dict, compare=False)
+    # How often the lead did each activity ("page_view /pricing": 3), for activity discovery.
+    activity: Mapping[str, int] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,10 @@ class Policy:
     min_volume_kept: float = 0.5
     target_precision: float | None = None
     regularization: float = 1.0
+    # How far the draft's MQL volume may move from today's before the proposal says so.
+    volume_tolerance: float = 0.15
+    # The most discovered rules one proposal adds to the rubric.
+    max_rules_added: int = 5
 
 
 @dataclass(frozen=True)
@@ -197,12 +205,22 @@ def rescore(
             old, new = float(rule["points"]), new_points.get(rule_id, float(rule["points"]))
             if kind == "engagement":
                 value = scored * new / old if old else scored
-                cap = rule.get("cap")
-                engagement += min(value, float(cap) * new / old) if cap is not None and old else value
+                cap = scaled_cap(rule, new)
+                engagement += min(value, cap) if cap is not None else value
             else:
                 fit += new
         rescored.append(Rescored(fit, engagement, o.hand_raiser, o.sql))
     return rescored
+
+
+def scaled_cap(rule: Mapping[str, Any], new_points: float) -> float | None:
+    """An engagement rule's cap under new points: it grows and shrinks with them, so the cap
+    still counts as many activities as before (a cap of 15 at 5 points is three pricing views;
+    at 15 points it must be 45 to stay three). The backtest and the draft both use this."""
+    cap, old = rule.get("cap"), float(rule["points"])
+    if cap is None:
+        return None
+    return float(cap) if not old or new_points == old else round(float(cap) * new_points / old, 2)
 
 
 def bands(rubric: Mapping[str, Any]) -> list[tuple[str, float | None]]:
@@ -222,7 +240,22 @@ def bar_grade(rubric: Mapping[str, Any]) -> str | None:
     return grade if dict(bands(rubric))[grade] is not None else None
 
 
-def qualifies(lead: Rescored, rubric: Mapping[str, Any], shift: float) -> bool:
+def scaled_minimum(minimum: float, engagement_scale: float) -> float:
+    """An MQL criterion's engagement minimum when the engagement points move by
+    `engagement_scale` (their total over the scored leads, draft / today): whole points, so the
+    draft reads as people write rubrics. The backtest and the draft both use this."""
+    return minimum if engagement_scale == 1 else float(round(minimum * engagement_scale))
+
+
+def qualifies(
+    lead: Rescored,
+    rubric: Mapping[str, Any],
+    shift: float,
+    engagement_scale: float = 1.0,
+    total_scale: float = 1.0,
+) -> bool:
+    """Whether the lead is an MQL with every grade floor moved by `shift` and every engagement
+    minimum scaled by `engagement_scale` (`scaled_minimum`), as the draft would be."""
     if lead.hand_raiser:
         return True
     shifted = [(g, None if m is None else m + shift) for g, m in bands(rubric)]
@@ -231,14 +264,13 @@ def qualifies(lead: Rescored, rubric: Mapping[str, Any], shift: float) -> bool:
     q = rubric.get("qualification") or {}
     for criterion in q.get("mql") or []:
         wanted = criterion.get("grade_at_least")
-        if (
-            wanted in grades
-            and grade_rank <= grades.index(wanted)
-            and lead.engagement >= float(criterion.get("min_engagement", 0))
-        ):
+        minimum = scaled_minimum(float(criterion.get("min_engagement", 0)), engagement_scale)
+        if wanted in grades and grade_rank <= grades.index(wanted) and lead.engagement >= minimum:
             return True
     min_total = q.get("min_total")
-    return min_total is not None and lead.fit + lead.engagement >= float(min_total)
+    return min_total is not None and lead.fit + lead.engagement >= scaled_minimum(
+        float(min_total), total_scale
+    )
 
 
 def _precision(leads: Sequence[Rescored]) -> float | None:
@@ -335,26 +367,87 @@ def build_draft(
     version: str,
     outcomes: int,
     rules: Sequence[RuleEvidence] = (),
+    engagement_scale: float = 1.0,
+    total_scale: float = 1.0,
 ) -> dict[str, Any]:
-    """A copy of `rubric` with the proposed points and every grade band shifted with the bar."""
+    """A copy of `rubric` with the proposed points (engagement caps scaled with them), every
+    grade band shifted with the bar and every engagement minimum scaled by `engagement_scale`."""
     draft = copy.deepcopy(dict(rubric))
     draft["version"] = version
     for kind in TUNABLE_KINDS:
         for rule in draft.get(kind) or ():
             if rule.get("id") in new_points:
-                rule["points"] = _number(new_points[rule["id"]])
+                new = float(new_points[rule["id"]])
+                if kind == "engagement" and rule.get("cap") is not None:
+                    rule["cap"] = _number(scaled_cap(rule, new) or rule["cap"])
+                rule["points"] = _number(new)
+    moves = _move_between_lists(draft)
     shift = 0.0 if bar is None else bar.proposed - bar.current
     if shift:
         for band in draft["grades"]:
             if band.get("min_fit") is not None:
                 band["min_fit"] = _number(float(band["min_fit"]) + shift)
     changes = [f"{r.rule_id} {_number(r.points):+} -> {_number(r.proposed_points):+}" for r in rules]
+    changes += moves
     if shift and bar is not None:
         changes.append(f"grade {bar.grade} floor {_number(bar.current)} -> {_number(bar.proposed)}")
+    for criterion in (draft.get("qualification") or {}).get("mql") or []:
+        before = float(criterion.get("min_engagement", 0))
+        after = scaled_minimum(before, engagement_scale)
+        if after != before:
+            criterion["min_engagement"] = _number(after)
+            changes.append(
+                f"grade {criterion.get('grade_at_least')} engagement minimum "
+                f"{_number(before)} -> {_number(after)}"
+            )
+    qualification = draft.get("qualification") or {}
+    if qualification.get("min_total") is not None:
+        before = float(qualification["min_total"])
+        after = scaled_minimum(before, total_scale)
+        if after != before:
+            qualification["min_total"] = _number(after)
+            changes.append(f"total score bar {_number(before)} -> {_number(after)}")
     draft["description"] = (
         f"Proposed by feedback from {outcomes} judged MQLs of {rubric.get('version')}: " + "; ".join(changes)
     )
     return draft
+
+
+def _move_between_lists(draft: dict[str, Any]) -> list[str]:
+    """Put each profile rule on the list its points' sign belongs to: a fit rule below 0 becomes
+    a negative rule, a negative rule above 0 a fit rule, a fit rule at 0 leaves the rubric (a
+    negative rule may hold 0). Scoring adds a profile rule's points whichever list holds it, so
+    the move changes no score; it keeps the document valid and says what the rule now means."""
+    fit, negative = list(draft.get("fit") or ()), list(draft.get("negative") or ())
+    moves: list[str] = []
+    kept_fit = []
+    for rule in fit:
+        if rule["points"] < 0:
+            negative.append(rule)
+            moves.append(f"{rule['id']} moves from fit to negative")
+        elif rule["points"] == 0:
+            moves.append(f"{rule['id']} leaves the rubric (0 points)")
+        else:
+            kept_fit.append(rule)
+    kept_negative = []
+    for rule in negative:
+        if rule["points"] > 0:
+            rule.pop("disqualify", None)
+            kept_fit.append(rule)
+            moves.append(f"{rule['id']} moves from negative to fit")
+        else:
+            kept_negative.append(rule)
+    engagement = [r for r in draft.get("engagement") or () if r["points"] > 0]
+    moves += [
+        f"{r['id']} leaves the rubric (0 points)" for r in draft.get("engagement") or () if r["points"] <= 0
+    ]
+    if "engagement" in draft:
+        draft["engagement"] = engagement
+    if "fit" in draft or kept_fit:
+        draft["fit"] = kept_fit
+    if "negative" in draft or kept_negative:
+        draft["negative"] = kept_negative
+    return moves
 
 
 def _number(value: float) -> int | float:

@@ -23,6 +23,7 @@ from services.ingest.dependencies import (
 )
 from services.ingest.errors import UnsupportedMediaType
 from services.ingest.schemas import (
+    MAX_BATCH,
     AccountCreate,
     AccountRead,
     ActivityBatch,
@@ -164,10 +165,36 @@ async def get_form(form_id: FormId, session: SessionDep, _: Configurer) -> FormR
     return await service.find_form(session, form_id=form_id)
 
 
+# The body is read by hand (a valid batch in one pass, else item by item), so it is declared here.
+_activity_batch_body = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "title": "ActivityBatch",
+                    "type": "object",
+                    "required": ["events"],
+                    "properties": {
+                        "events": {
+                            "type": "array",
+                            "minItems": 1,
+                            "maxItems": MAX_BATCH,
+                            "items": {"$ref": "#/components/schemas/ActivityCreate"},
+                        }
+                    },
+                }
+            }
+        },
+    }
+}
+
+
 @router.post(
     "/events",
     tags=["activity"],
     summary="Record a batch of up to 1,000 activities; each item is accepted or rejected on its own",
+    openapi_extra=_activity_batch_body,
 )
 async def record_events(
     request: Request, session: SessionDep, guard: ProtectionDep, source_id: SourceDep

@@ -276,6 +276,31 @@ class TestRecordEvents:
         assert row["recycled_at"] == row["first_touch_at"] == start + timedelta(hours=3)
         assert row["accepted_at"] is None
 
+    async def test_the_profile_is_kept_for_rule_discovery_without_names_email_or_phone(
+        self, db: Database
+    ) -> None:
+        journey = Journey()
+        event = journey.ingested(T0)
+        payload = event.payload.model_copy(
+            update={
+                "first_name": "Ada",
+                "phone": "+44 20 7946 0000",
+                "job_title": "Head of RevOps",
+                "industry": "manufacturing",
+                "company_size": 750,
+                "attributes": {"team_size": "11-50"},
+            }
+        )
+        await apply(db, [event.model_copy(update={"payload": payload})])
+        assert (await fact_row(db, journey.lead_id))["profile"] == {
+            "source": "form",
+            "job_title": "Head of RevOps",
+            "industry": "manufacturing",
+            "company_size": 750,
+            "email_domain": "example.com",
+            "attributes.team_size": "11-50",
+        }
+
     async def test_first_rejection_reason_is_kept(self, db: Database) -> None:
         journey = Journey()
         await apply(
@@ -372,6 +397,42 @@ class TestReports:
             ("form", 3, 3),
             ("linkedin", 2, 1),
         ]
+
+    async def test_funnel_by_rubric_version_counts_a_lead_under_the_version_that_judged_it(
+        self, db: Database
+    ) -> None:
+        """v2's activation re-scores every lead: the MQLs stay under the version that qualified
+        them and the unqualified under the version active at their ingestion, so v1 keeps its
+        ingested-but-not-MQL leads and v2 only holds the leads it judged itself."""
+        qualified_by_v1, passed_over_by_v1, judged_by_v2 = Journey(), Journey(), Journey()
+        activation = T0 + timedelta(days=3)
+        await apply(
+            db,
+            [
+                qualified_by_v1.ingested(T0),
+                qualified_by_v1.scored(T0 + timedelta(seconds=1)),
+                qualified_by_v1.qualified(T0 + timedelta(seconds=1)),
+                passed_over_by_v1.ingested(T0),
+                passed_over_by_v1.scored(T0 + timedelta(seconds=1), score=20, grade="D", is_mql=False),
+                # The re-scores at v2's activation arrive before the older scorings (out of order).
+                passed_over_by_v1.scored(activation, score=20, grade="D", rubric="v2", is_mql=False),
+                qualified_by_v1.scored(activation, score=90, grade="A", rubric="v2"),
+                judged_by_v2.ingested(activation + timedelta(hours=1)),
+                judged_by_v2.scored(
+                    activation + timedelta(hours=1), score=10, grade="D", rubric="v2", is_mql=False
+                ),
+            ],
+        )
+        async with db.transaction() as session:
+            groups = await service.funnel_by(session, FactFilter(), by="rubric_version")
+            v1 = await service.funnel_report(session, FactFilter(rubric_version="v1"))
+        assert sorted((g.key, counts(g.funnel)["ingested"], counts(g.funnel)["mql"]) for g in groups) == [
+            ("v1", 2, 1),
+            ("v2", 1, 0),
+        ]
+        assert (counts(v1)["ingested"], counts(v1)["mql"]) == (2, 1)
+        row = await fact_row(db, passed_over_by_v1.lead_id)
+        assert (row["rubric_version"], row["ingest_rubric_version"]) == ("v2", "v1")
 
     async def test_speed_to_lead_by_tier(self, db: Database) -> None:
         await scripted_history(db)

@@ -96,7 +96,7 @@ class TestEvaluation:
         assert aucs["tuned_rubric"] > 0.6
         assert aucs["tuned_rubric"] < 1.0
         rule_ids = [r["id"] for kind in result["tuned_rubric"].values() for r in kind]
-        assert any(rule.startswith("what-is-your-current-occupation-working") for rule in rule_ids)
+        assert "found-job-title-working-professional" in rule_ids
         assert not any("tag" in rule or "quality" in rule or "activity" in rule for rule in rule_ids)
 
     def test_leads_are_ordered_by_lead_number_and_leaky_columns_are_dropped(self, tmp_path: Path) -> None:

@@ -13,13 +13,12 @@ from hypothesis import strategies as st
 from services.feedback.logistic import (
     feature_rows,
     fit_logistic,
-    headroom,
     integer_points,
-    keep_volume_bar,
     points_scale,
     propose_from_model,
 )
-from services.feedback.tuning import Observation, Policy, Rescored, qualifies, rescore
+from services.feedback.tuning import Observation, Policy, Rescored, build_draft, qualifies, rescore
+from services.feedback.volume import headroom, keep_volume, keep_volume_bar
 from services.scoring.rubric import Rubric
 from tests.unit.test_feedback_tuning import starter
 
@@ -99,9 +98,14 @@ class TestPoints:
     def test_points_are_integers_of_the_sign_the_kind_allows(
         self, kind: str, weight: float, scale: float
     ) -> None:
+        """Engagement stays positive; a profile rule takes the model's sign (it may change list)."""
         points = integer_points(kind, weight, scale)
         assert isinstance(points, int)
-        assert points <= 0 if kind == "negative" else points >= 1
+        if kind == "engagement":
+            assert points >= 1
+        else:
+            assert points == round(weight * scale)
+        assert integer_points("negative", weight, scale, disqualify=True) <= 0
 
 
 class TestProposeFromModel:
@@ -112,7 +116,7 @@ class TestProposeFromModel:
         points = {p.rule_id: p for p in result.points}
         assert points["title-executive"].proposed > points["company-size-mid-market"].proposed
         assert points["company-size-mid-market"].proposed > points["title-manager"].proposed
-        assert points["title-manager"].proposed == 1  # a negative weight: the fit floor, not a negative fit
+        assert points["title-manager"].proposed < 0  # a negative weight: the fit rule becomes a penalty
         assert points["free-mail"].proposed < -10
         assert points["industry-target"].proposed <= 3
         assert not points["student"].evidence
@@ -129,7 +133,9 @@ class TestProposeFromModel:
         draft = result.proposal.draft
         assert draft is not None
         assert Rubric.from_document(draft).version == "2026.11-tuned-2"
-        assert points_of(draft).keys() == points_of(STARTER).keys()
+        # The same rules, less those the model puts at 0 points (they leave the rubric).
+        gone = {p.rule_id for p in result.points if p.proposed == 0 and p.kind == "fit"}
+        assert points_of(draft).keys() == points_of(STARTER).keys() - gone
         assert all(float(p).is_integer() for p in points_of(draft).values())
 
     def test_a_change_past_the_limit_is_clipped_and_recorded(self) -> None:
@@ -165,10 +171,57 @@ class TestProposeFromModel:
         new_points = {p.rule_id: p.proposed for p in result.points}
         today = sum(qualifies(x, STARTER, 0) for x in rescore(STARTER, leads, {}))
         draft = rescore(STARTER, leads, new_points)
-        best = min(abs(sum(qualifies(x, STARTER, s) for x in draft) - today) for s in range(-15, 16))
-        assert abs(sum(qualifies(x, STARTER, shift) for x in draft) - today) == best
+        scale = result.engagement_scale
+
+        def mqls(s: int) -> int:
+            return sum(qualifies(x, STARTER, s, scale, result.total_scale) for x in draft)
+
+        best = min(abs(mqls(s) - today) for s in range(-15, 16))
+        assert abs(mqls(shift) - today) == best
         assert result.backtest is not None
         assert result.backtest.mqls_current == today
+
+    def test_engagement_minimums_follow_falling_engagement_points(self) -> None:
+        """Engagement points halved: a fixed minimum would block good-grade leads, so the
+        minimum falls with the points and the floors need not make up for it."""
+        rng = random.Random(3)
+        leads = [
+            Observation(
+                rules={"title-executive": 25.0, "company-size-mid-market": 20.0}
+                if rng.random() < 0.5
+                else {"company-size-smb": 10.0},
+                sql=False,
+            )
+            for _ in range(200)
+        ]
+        leads = [
+            Observation(rules={**o.rules, "webinar-attended": float(rng.choice((0, 15, 30)))}, sql=False)
+            for o in leads
+        ]
+        today = rescore(STARTER, leads, {})
+        halved = rescore(STARTER, leads, {"webinar-attended": 7.5})
+        shift, scale, total = keep_volume(STARTER, today, halved, max_shift=15, mass_ratio=0.5)
+        assert scale == pytest.approx(0.5)
+        assert sum(qualifies(x, STARTER, shift, scale, total) for x in halved) == sum(
+            qualifies(x, STARTER, 0) for x in today
+        )
+        draft = build_draft(
+            STARTER, {"webinar-attended": 7.5}, None, version="v2", outcomes=0, engagement_scale=scale
+        )
+        assert draft["qualification"]["mql"][0]["min_engagement"] == 10
+        assert next(r for r in draft["engagement"] if r["id"] == "webinar-attended")["cap"] == 15
+
+    def test_a_fit_rule_the_outcomes_contradict_becomes_a_penalty(self) -> None:
+        """smb's true weight is negative: its points go below 0 and it moves to the negative list."""
+        leads = synthetic(3000)
+        result = propose_from_model(STARTER, leads, leads, version="v2", policy=Policy(max_points_change=100))
+        draft = result.proposal.draft
+        assert draft is not None
+        negative = {r["id"]: r["points"] for r in draft["negative"]}
+        assert negative["company-size-smb"] < 0
+        assert "company-size-smb" not in {r["id"] for r in draft["fit"]}
+        assert "company-size-smb moves from fit to negative" in draft["description"]
+        Rubric.from_document(draft)
 
 
 class TestHeadroom:
@@ -205,7 +258,7 @@ class TestGuardrails:
         if result.proposal.draft is None:
             return
         before, after = points_of(STARTER), points_of(result.proposal.draft)
-        assert all(abs(after[k] - before[k]) <= max_points for k in before)
+        assert all(abs(after.get(k, 0) - before[k]) <= max_points for k in before)
         bar = result.proposal.bar
         assert bar is not None
         assert abs(bar.proposed - bar.current) <= max_bar

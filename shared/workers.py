@@ -6,8 +6,19 @@ import asyncio
 import contextlib
 import logging
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Generic, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from shared.contracts import utc_now
+from shared.db import Database
 
 log = logging.getLogger(__name__)
+
+Claimed = TypeVar("Claimed")
+Outcome = TypeVar("Outcome")
 
 
 class PeriodicWorker(ABC):
@@ -52,3 +63,61 @@ class PeriodicWorker(ABC):
                 log.exception(f"{self.name}.pass_failed")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), self.interval_s)
+
+
+class LeasedSendWorker(PeriodicWorker, Generic[Claimed, Outcome]):
+    """Sends rows that are due to the outside world, at least once, never inside a transaction.
+
+    Each round claims up to `batch_size` due rows under a lease in a short transaction of its
+    own (a replica that dies mid-send leaves them to be claimed again once the lease runs out),
+    sends them with no transaction open, and records each outcome. Rows go out side by side,
+    recorded together; with `one_at_a_time` they go out in turn, each outcome recorded before the
+    next send, for outside systems that ration requests and whose answers must not be lost
+    (a record a CRM created).
+    """
+
+    batch_size: int = 50
+    one_at_a_time: bool = False
+
+    def __init__(self, db: Database, *, interval_s: float) -> None:
+        super().__init__(interval_s=interval_s)
+        self.db = db
+
+    @abstractmethod
+    async def claim(self, session: AsyncSession, *, now: datetime) -> Sequence[Claimed]:
+        """Take up to `batch_size` due rows under this worker's lease."""
+
+    @abstractmethod
+    async def send(self, claimed: Claimed) -> Outcome:
+        """Deliver one row; failures are outcomes, not exceptions."""
+
+    @abstractmethod
+    async def record(self, session: AsyncSession, claimed: Claimed, outcome: Outcome) -> bool:
+        """Store the outcome (done, retry later, given up); True when the row is done."""
+
+    async def count_pending(self, session: AsyncSession) -> None:
+        """Refresh the gauges of what is still waiting, once a pass."""
+
+    async def run_once(self) -> int:
+        """One pass; returns how many rows were done."""
+        done = 0
+        while not self.stopping:
+            async with self.db.transaction() as session:
+                claimed = await self.claim(session, now=utc_now())
+            if not claimed:
+                break
+            if self.one_at_a_time:
+                for row in claimed:
+                    outcome = await self.send(row)
+                    async with self.db.transaction() as session:
+                        done += await self.record(session, row, outcome)
+            else:
+                outcomes = await asyncio.gather(*(self.send(row) for row in claimed))
+                async with self.db.transaction() as session:
+                    for row, outcome in zip(claimed, outcomes, strict=True):
+                        done += await self.record(session, row, outcome)
+            if len(claimed) < self.batch_size:
+                break
+        async with self.db.transaction() as session:
+            await self.count_pending(session)
+        return done

@@ -3,11 +3,12 @@ and the delivery of notifications (the team's webhook, each rep's Slack and emai
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.routing import delivery, fallback_queue, notifications, rule_versions, sla
 from services.routing.metrics import NOTIFICATIONS_PENDING, SLA_TIMERS_PENDING
@@ -17,7 +18,7 @@ from services.routing.rule_versions import ActiveRules
 from services.routing.sla_repository import SlaTimerRepository
 from shared.contracts import utc_now
 from shared.db import Database
-from shared.workers import PeriodicWorker
+from shared.workers import LeasedSendWorker, PeriodicWorker
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +86,7 @@ class RoutingWorker(PeriodicWorker):
         return breaches, assigned
 
 
-class NotificationWorker(PeriodicWorker):
+class NotificationWorker(LeasedSendWorker[notifications.Outgoing, delivery.Outcome]):
     """Sends pending notifications on their channels (the team's webhook, a rep's Slack, a rep's
     email), at least once, apart from the timer and assignment paths (a slow or failing channel
     never delays routing). A failed delivery is retried with exponential backoff (or the
@@ -109,8 +110,7 @@ class NotificationWorker(PeriodicWorker):
         public_url: str = "http://localhost:8003",
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        super().__init__(interval_s=interval_s)
-        self.db = db
+        super().__init__(db, interval_s=interval_s)
         self.max_attempts = max_attempts
         self.backoff_s = backoff_s
         self.client = httpx.AsyncClient(timeout=timeout_s, transport=transport)
@@ -122,32 +122,28 @@ class NotificationWorker(PeriodicWorker):
         await super().stop()
         await self.client.aclose()
 
-    async def run_once(self) -> int:
-        """One pass; returns how many notifications were delivered."""
-        delivered = 0
-        while not self.stopping:
-            async with self.db.transaction() as session:
-                claimed = await notifications.claim_due_notifications(
-                    session, now=utc_now(), limit=self.batch_size, lease=self.lease
-                )
-            if not claimed:
-                break
-            outcomes = await asyncio.gather(*(self.senders[n.channel](n) for n in claimed))
-            async with self.db.transaction() as session:
-                for sent, outcome in zip(claimed, outcomes, strict=True):
-                    status = await notifications.record_delivery(
-                        session,
-                        sent=sent,
-                        error=outcome.error,
-                        at=utc_now(),
-                        max_attempts=self.max_attempts,
-                        backoff_s=self.backoff_s,
-                        retry_after_s=outcome.retry_after_s,
-                        permanent=outcome.permanent,
-                    )
-                    delivered += status == "sent"
-            if len(claimed) < self.batch_size:
-                break
-        async with self.db.transaction() as session:
-            NOTIFICATIONS_PENDING.set(await NotificationRepository(session).count_pending())
-        return delivered
+    async def claim(self, session: AsyncSession, *, now: datetime) -> Sequence[notifications.Outgoing]:
+        return await notifications.claim_due_notifications(
+            session, now=now, limit=self.batch_size, lease=self.lease
+        )
+
+    async def send(self, claimed: notifications.Outgoing) -> delivery.Outcome:
+        return await self.senders[claimed.channel](claimed)
+
+    async def record(
+        self, session: AsyncSession, claimed: notifications.Outgoing, outcome: delivery.Outcome
+    ) -> bool:
+        status = await notifications.record_delivery(
+            session,
+            sent=claimed,
+            error=outcome.error,
+            at=utc_now(),
+            max_attempts=self.max_attempts,
+            backoff_s=self.backoff_s,
+            retry_after_s=outcome.retry_after_s,
+            permanent=outcome.permanent,
+        )
+        return status == "sent"
+
+    async def count_pending(self, session: AsyncSession) -> None:
+        NOTIFICATIONS_PENDING.set(await NotificationRepository(session).count_pending())

@@ -4,13 +4,14 @@ the CRM. Replicas share the work through row locks and leases, so each runs in e
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 import httpx
 from prometheus_client import Counter, Gauge
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.routing import crm_sync, webhook_delivery, webhooks
 from services.routing.crm_clients import CrmCallFailed, CrmConnector
@@ -18,7 +19,7 @@ from services.routing.crm_repository import CrmRepository
 from services.routing.webhook_repository import WebhookRepository
 from shared.contracts import utc_now
 from shared.db import Database
-from shared.workers import PeriodicWorker
+from shared.workers import LeasedSendWorker
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ CRM_SYNCS = Counter(
 CRM_SYNC_STATES = Gauge("baton_routing_crm_syncs", "CRM owner syncs by state.", ["state"])
 
 
-class WebhookDeliveryWorker(PeriodicWorker):
+class WebhookDeliveryWorker(LeasedSendWorker[webhook_delivery.Outgoing, webhook_delivery.AttemptResult]):
     """POSTs due deliveries, signed by the Standard Webhooks scheme, at least once: a non-2xx
     answer or a failed call is retried with exponential backoff until `max_attempts`."""
 
@@ -55,8 +56,7 @@ class WebhookDeliveryWorker(PeriodicWorker):
         backoff_s: float,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
-        super().__init__(interval_s=interval_s)
-        self.db = db
+        super().__init__(db, interval_s=interval_s)
         self.max_attempts = max_attempts
         self.backoff_s = backoff_s
         self.client = httpx.AsyncClient(timeout=timeout_s, transport=transport, follow_redirects=False)
@@ -65,35 +65,34 @@ class WebhookDeliveryWorker(PeriodicWorker):
         await super().stop()
         await self.client.aclose()
 
-    async def run_once(self) -> int:
-        """One pass; returns how many deliveries were accepted."""
-        delivered = 0
-        while not self.stopping:
-            async with self.db.transaction() as session:
-                claimed = await webhook_delivery.claim_due_deliveries(
-                    session, now=utc_now(), limit=self.batch_size, lease=self.lease
-                )
-            if not claimed:
-                break
-            results = await asyncio.gather(*(self._post(d) for d in claimed))
-            async with self.db.transaction() as session:
-                for sent, result in zip(claimed, results, strict=True):
-                    status = await webhook_delivery.record_attempt(
-                        session,
-                        sent=sent,
-                        result=result,
-                        at=utc_now(),
-                        max_attempts=self.max_attempts,
-                        backoff_s=self.backoff_s,
-                    )
-                    if status != "gone":
-                        WEBHOOK_DELIVERIES.labels("retry" if status == "pending" else status).inc()
-                    delivered += status == "delivered"
-            if len(claimed) < self.batch_size:
-                break
-        async with self.db.transaction() as session:
-            WEBHOOKS_PENDING.set(await WebhookRepository(session).count_pending())
-        return delivered
+    async def claim(self, session: AsyncSession, *, now: datetime) -> Sequence[webhook_delivery.Outgoing]:
+        return await webhook_delivery.claim_due_deliveries(
+            session, now=now, limit=self.batch_size, lease=self.lease
+        )
+
+    async def send(self, claimed: webhook_delivery.Outgoing) -> webhook_delivery.AttemptResult:
+        return await self._post(claimed)
+
+    async def record(
+        self,
+        session: AsyncSession,
+        claimed: webhook_delivery.Outgoing,
+        outcome: webhook_delivery.AttemptResult,
+    ) -> bool:
+        status = await webhook_delivery.record_attempt(
+            session,
+            sent=claimed,
+            result=outcome,
+            at=utc_now(),
+            max_attempts=self.max_attempts,
+            backoff_s=self.backoff_s,
+        )
+        if status != "gone":
+            WEBHOOK_DELIVERIES.labels("retry" if status == "pending" else status).inc()
+        return status == "delivered"
+
+    async def count_pending(self, session: AsyncSession) -> None:
+        WEBHOOKS_PENDING.set(await WebhookRepository(session).count_pending())
 
     async def _post(self, outgoing: webhook_delivery.Outgoing) -> webhook_delivery.AttemptResult:
         sent_at = utc_now()
@@ -119,13 +118,15 @@ class WebhookDeliveryWorker(PeriodicWorker):
         )
 
 
-class CrmSyncWorker(PeriodicWorker):
+class CrmSyncWorker(LeasedSendWorker[crm_sync.OwnerSync, tuple[str | None, str | None, float | None]]):
     """Writes assigned leads' owners into the CRM: find or create the record, set the owner. A
     failure (rate limit, server error, expired token) is retried with backoff, the CRM's
     Retry-After honoured; after `max_attempts` the sync is `dead` and stays listed."""
 
     name = "routing.crm_sync"
     batch_size = 20
+    # One at a time: CRMs limit requests per second per account, and a burst only buys 429s.
+    one_at_a_time = True
     lease = timedelta(seconds=120)
 
     def __init__(
@@ -138,8 +139,7 @@ class CrmSyncWorker(PeriodicWorker):
         max_attempts: int,
         backoff_s: float,
     ) -> None:
-        super().__init__(interval_s=interval_s)
-        self.db = db
+        super().__init__(db, interval_s=interval_s)
         self.connector = connector
         self.client = client
         self.max_attempts = max_attempts
@@ -149,39 +149,37 @@ class CrmSyncWorker(PeriodicWorker):
         await super().stop()
         await self.client.aclose()
 
-    async def run_once(self) -> int:
-        """One pass; returns how many leads' owners were written."""
-        synced = 0
-        crm = self.connector.name
-        while not self.stopping:
-            async with self.db.transaction() as session:
-                claimed = await crm_sync.claim_due_syncs(
-                    session, crm=crm, now=utc_now(), limit=self.batch_size, lease=self.lease
-                )
-            if not claimed:
-                break
-            # One at a time: CRMs limit requests per second per account, and a burst only buys 429s.
-            for sync in claimed:
-                record_id, error, retry_after = await self._sync(sync)
-                async with self.db.transaction() as session:
-                    state = await crm_sync.record_sync(
-                        session,
-                        sync=sync,
-                        record_id=record_id,
-                        error=error,
-                        retry_after_s=retry_after,
-                        at=utc_now(),
-                        max_attempts=self.max_attempts,
-                        backoff_s=self.backoff_s,
-                    )
-                CRM_SYNCS.labels(crm, state).inc()
-                synced += state == "synced"
-            if len(claimed) < self.batch_size:
-                break
-        async with self.db.transaction() as session:
-            for state, count in (await CrmRepository(session).count_by_state()).items():
-                CRM_SYNC_STATES.labels(state).set(count)
-        return synced
+    async def claim(self, session: AsyncSession, *, now: datetime) -> Sequence[crm_sync.OwnerSync]:
+        return await crm_sync.claim_due_syncs(
+            session, crm=self.connector.name, now=now, limit=self.batch_size, lease=self.lease
+        )
+
+    async def send(self, claimed: crm_sync.OwnerSync) -> tuple[str | None, str | None, float | None]:
+        return await self._sync(claimed)
+
+    async def record(
+        self,
+        session: AsyncSession,
+        claimed: crm_sync.OwnerSync,
+        outcome: tuple[str | None, str | None, float | None],
+    ) -> bool:
+        record_id, error, retry_after = outcome
+        state = await crm_sync.record_sync(
+            session,
+            sync=claimed,
+            record_id=record_id,
+            error=error,
+            retry_after_s=retry_after,
+            at=utc_now(),
+            max_attempts=self.max_attempts,
+            backoff_s=self.backoff_s,
+        )
+        CRM_SYNCS.labels(self.connector.name, state).inc()
+        return state == "synced"
+
+    async def count_pending(self, session: AsyncSession) -> None:
+        for state, count in (await CrmRepository(session).count_by_state()).items():
+            CRM_SYNC_STATES.labels(state).set(count)
 
     async def _sync(self, sync: crm_sync.OwnerSync) -> tuple[str | None, str | None, float | None]:
         try:

@@ -18,6 +18,7 @@ from pydantic import SecretStr
 from services.ingest import signatures, webhooks
 from services.ingest.dependencies import Protection, ProtectionDep, intake, read_body
 from services.ingest.errors import ProviderNotConfigured, SignatureInvalid, WebhookPayloadInvalid
+from services.ingest.fetched_leads import facebook_fetched_lead, linkedin_fetched_lead
 from services.ingest.form_builders import unbounce_lead, webflow_lead
 from services.ingest.linkedin import linkedin_notification
 from services.ingest.platform_leads import Parser
@@ -112,6 +113,9 @@ PARSERS: dict[str, Parser] = {
     "typeform": lambda body, _: typeform_lead(_json(body)),
     "webflow": lambda body, _: webflow_lead(_json(body)),
     "unbounce": _unbounce,
+    # Meta and LinkedIn leads are fetched; the quarantine keeps what was fetched (fetched_leads.py).
+    "facebook": facebook_fetched_lead,
+    "linkedin": linkedin_fetched_lead,
 }
 
 

@@ -305,6 +305,11 @@ class WebhookAccepted(BaseModel):
         description="Set when the delivery could not be mapped: it is kept whole, to be replayed "
         "(POST /v1/quarantine/{id}/replay); answered 2xx so the platform does not retry it.",
     )
+    quarantine_ids: list[uuid.UUID] = Field(
+        default_factory=list,
+        description="Every lead of the delivery that was quarantined (a Meta delivery may carry "
+        "several leads; the others are still accepted). `quarantine_id` is the first of them.",
+    )
 
 
 class ErasureRequest(BaseModel):

@@ -9,6 +9,7 @@ and the platform's retry finds nothing half-done. Each lead goes through the one
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from typing import Any, TypeVar
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ingest.cache import Timed
 from services.ingest.errors import FormNotFound, WebhookPayloadInvalid
+from services.ingest.fetched_leads import facebook_fetched_body, linkedin_fetched_body
 from services.ingest.intake import Accepted, PreparedSubmission
 from services.ingest.linkedin import (
     LinkedInNotification,
@@ -75,7 +77,7 @@ async def receive_delivery(
         prepared = await _prepared(intake, provider, lead)
     except WebhookPayloadInvalid as exc:
         quarantine_id = await intake.quarantine(source=provider, body=body, params=params, problem=exc)
-        return WebhookAccepted(provider=provider, quarantine_id=quarantine_id)
+        return WebhookAccepted(provider=provider, quarantine_id=quarantine_id, quarantine_ids=[quarantine_id])
     return _answer(provider, await intake.submit_all([prepared]))
 
 
@@ -85,9 +87,10 @@ async def receive_facebook(
     """Meta sends ids only: fetch each new lead from the Graph API, then accept them all. A lead
     the Graph API refuses for good (deleted, a testing-tool lead this token cannot read) is
     answered as not fetched, with the reason, so Meta stops retrying it; a transient failure
-    raises `PlatformUnavailable` (503) and Meta delivers again."""
+    raises `PlatformUnavailable` (503) and Meta delivers again. A fetched lead that cannot be
+    mapped is quarantined (the change and the Graph answer, whole); the others are accepted."""
     earlier = await intake.accepted_before([idempotency_key("facebook", c.leadgen_id) for c in changes])
-    leads: list[PlatformLead] = []
+    fetched_leads: list[tuple[LeadgenChange, object]] = []
     seen: list[SubmissionAccepted] = []
     unfetched: list[LeadNotFetched] = []
     for change in changes:
@@ -96,16 +99,30 @@ async def receive_facebook(
             seen.append(known)
             continue
         try:
-            fetched = await fetcher.fetch(change.leadgen_id)
+            fetched_leads.append((change, await fetcher.fetch(change.leadgen_id)))
         except PlatformLeadUnavailable as exc:
             unfetched.append(lead_not_fetched("facebook", change.leadgen_id, exc.failure))
-            continue
-        leads.append(parse_payload(partial(facebook_lead, change, fetched)))
-    result = await ingest_platform_leads(intake, provider="facebook", leads=leads)
+    prepared: list[PreparedSubmission] = []
+    quarantined: list[uuid.UUID] = []
+    for change, fetched in fetched_leads:
+        try:
+            lead = parse_payload(partial(facebook_lead, change, fetched))
+            prepared.append(await _prepared(intake, "facebook", lead))
+        except WebhookPayloadInvalid as exc:
+            body = facebook_fetched_body(change, fetched)
+            quarantined.append(await intake.quarantine(source="facebook", body=body, params={}, problem=exc))
+    result = _answer("facebook", await intake.submit_all(prepared) if prepared else [])
     result.leads.extend(seen)
     result.duplicates += len(seen)
     result.not_fetched.extend(unfetched)
+    _note_quarantined(result, quarantined)
     return result
+
+
+def _note_quarantined(result: WebhookAccepted, quarantined: Sequence[uuid.UUID]) -> None:
+    result.quarantine_ids.extend(quarantined)
+    if quarantined:
+        result.quarantine_id = quarantined[0]
 
 
 async def receive_linkedin(
@@ -139,8 +156,17 @@ async def receive_linkedin(
         # The lead is here: its answers stay, under their question ids, for a field map to name.
         log.warning("ingest.linkedin_form_not_fetched", extra={"reason": exc.failure.reason})
         questions = {}
-    lead = parse_payload(partial(linkedin_lead, notification, response, questions))
-    return await ingest_platform_leads(intake, provider="linkedin", leads=[lead])
+    try:
+        lead = parse_payload(partial(linkedin_lead, notification, response, questions))
+        prepared = await _prepared(intake, "linkedin", lead)
+    except WebhookPayloadInvalid as exc:
+        # Kept whole (notification, response, the form's questions) so a replay maps what was fetched.
+        body = linkedin_fetched_body(notification, response, questions)
+        quarantine_id = await intake.quarantine(source="linkedin", body=body, params={}, problem=exc)
+        return WebhookAccepted(
+            provider="linkedin", quarantine_id=quarantine_id, quarantine_ids=[quarantine_id]
+        )
+    return _answer("linkedin", await intake.submit_all([prepared]))
 
 
 async def _form_questions(

@@ -5,6 +5,8 @@ whole (raw body, the request parameters its parser reads, the reason) and answer
 platform stops retrying a failure that a retry cannot fix. Once the mapping is fixed, a replay
 runs the provider's parser again over the stored body and hands the lead to the one intake use
 case, keyed by the platform's lead id: however often it is replayed, one `lead.ingested`.
+For Meta and LinkedIn, whose lead is fetched, the stored body is what was fetched
+(`fetched_leads.py`), so a replay asks the platform nothing.
 """
 
 from __future__ import annotations

@@ -11,4 +11,6 @@ erasure), `api_webhooks.py` (one route per platform, signature checked over the 
 `signatures.py`, `normalize.py` (field maps, value transforms, touches), `identity.py` (match
 keys by email, phone or platform lead id; free mail), `protection.py` (rate limits, origins,
 honeypots). `platforms.py` fetches leads from the platform APIs a notification only points at.
+`shared_rate_limit.py` counts form posts per client in PostgreSQL for every replica
+(`BATON_FORM_RATE_LIMIT_STORE=postgres`), synced by `worker.RateLimitSync`.
 """

@@ -18,6 +18,7 @@ from services.ingest.errors import BodyTooLarge, RateLimited
 from services.ingest.protection import RATE_LIMITED, ClientNetworks, TokenBucket, retry_after_header
 from services.ingest.schemas import ID_PATTERN
 from services.ingest.settings import IngestSettings
+from services.ingest.shared_rate_limit import SharedWindowLimit
 from services.ingest.worker import SubmissionWriter
 from shared.auth import Forbidden, Role, Unauthenticated, require_roles
 from shared.db import Database
@@ -25,13 +26,24 @@ from shared.runtime import SessionDep
 
 
 class Protection:
-    """The app's in-process limiters and form cache, built once in the app factory."""
+    """The app's limiters and form cache, built once in the app factory. The per-client form limit
+    is in-process or shared through PostgreSQL (`form_rate_limit_store`); either way a check
+    makes no round trip."""
 
     def __init__(self, settings: IngestSettings) -> None:
         self.max_body_bytes = settings.max_body_bytes
-        self.per_client = TokenBucket(
-            per_minute=settings.form_rate_limit_per_minute, burst=settings.form_rate_limit_burst
-        )
+        # Both answer `take(key)` with the seconds to wait (0: allowed) from memory alone.
+        self.per_client: TokenBucket | SharedWindowLimit
+        if settings.form_rate_limit_store == "postgres":
+            self.per_client = SharedWindowLimit(
+                per_minute=settings.form_rate_limit_per_minute,
+                burst=settings.form_rate_limit_burst,
+                window_s=settings.form_rate_limit_window_s,
+            )
+        else:
+            self.per_client = TokenBucket(
+                per_minute=settings.form_rate_limit_per_minute, burst=settings.form_rate_limit_burst
+            )
         self.per_source = TokenBucket(
             per_minute=settings.source_rate_limit_per_minute, burst=settings.source_rate_limit_burst
         )

@@ -15,10 +15,11 @@ from services.ingest.errors import RateLimited
 from services.ingest.models import audit, outbox
 from services.ingest.schemas import ActivityCreate, FormSubmissionCreate
 from services.ingest.settings import IngestSettings
-from services.ingest.worker import SubmissionWriter
+from services.ingest.shared_rate_limit import SharedWindowLimit
+from services.ingest.worker import RateLimitSync, SubmissionWriter
 from shared.audit_api import audit_router
 from shared.problems import problem_response
-from shared.runtime import ServiceRuntime, create_service_app, publish_schemas
+from shared.runtime import ServiceRuntime, WorkerFactory, create_service_app, publish_schemas
 
 
 async def _rate_limited(request: Request, exc: Exception) -> JSONResponse:
@@ -33,11 +34,14 @@ async def _rate_limited(request: Request, exc: Exception) -> JSONResponse:
 def create_app(settings: IngestSettings | None = None) -> FastAPI:
     settings = settings or IngestSettings()
     protection = Protection(settings)
-    runtime = ServiceRuntime(
-        settings,
-        outbox=outbox,
-        workers={SubmissionWriter.name: partial(SubmissionWriter, forms=protection.forms)},
-    )
+    workers: dict[str, WorkerFactory] = {
+        SubmissionWriter.name: partial(SubmissionWriter, forms=protection.forms)
+    }
+    if isinstance(protection.per_client, SharedWindowLimit):
+        workers[RateLimitSync.name] = partial(
+            RateLimitSync, limit=protection.per_client, interval_s=settings.form_rate_limit_sync_s
+        )
+    runtime = ServiceRuntime(settings, outbox=outbox, workers=workers)
     app = create_service_app(
         runtime,
         title="Baton ingest",

@@ -160,5 +160,16 @@ class QuarantinedDelivery(Base):
     event_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
 
 
+class RateLimitWindow(Base):
+    """Form posts one client made in one fixed window, summed over every replica
+    (`shared_rate_limit.SharedWindowLimit`); windows that ended are pruned by the worker."""
+
+    __tablename__ = "rate_limit_window"
+
+    client_key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True, index=True)
+    count: Mapped[int] = mapped_column(BigInteger)
+
+
 outbox = outbox_table(Base.metadata)
 audit = audit_table(Base.metadata)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, SecretStr
 
 from shared.settings import ServiceSettings
@@ -17,9 +19,26 @@ class IngestSettings(ServiceSettings):
 
     max_body_bytes: int = Field(default=1_000_000, description="Larger bodies get 413.")
     form_rate_limit_per_minute: float = Field(
-        default=60, description="Form posts per client address per minute, per replica (in-process)."
+        default=60,
+        description="Form posts per client address per minute: per replica with the memory store, "
+        "across all replicas with the postgres store.",
     )
     form_rate_limit_burst: int = 20
+    form_rate_limit_store: Literal["memory", "postgres"] = Field(
+        default="memory",
+        description="memory: a token bucket per replica (one replica, e.g. `baton up`). postgres: "
+        "fixed windows counted in PostgreSQL, shared by every replica (the chart's choice when "
+        "ingest may run more than one). See services/ingest/shared_rate_limit.py.",
+    )
+    form_rate_limit_window_s: float = Field(
+        default=60.0,
+        description="postgres store: the fixed window; its limit is burst + per_minute * window/60.",
+    )
+    form_rate_limit_sync_s: float = Field(
+        default=0.25,
+        description="postgres store: how often a replica adds its counts to the shared ones and "
+        "reads theirs back; a client may exceed the limit by what it posts elsewhere meanwhile.",
+    )
     rate_limit_exempt_networks: list[str] = Field(
         default=["127.0.0.0/8", "::1/128"],
         description="Client networks never rate limited. Behind a proxy, run uvicorn with "

@@ -1,4 +1,5 @@
-"""Ingest's background loop: group commit for submissions that arrive together.
+"""Ingest's background loops: group commit for submissions that arrive together, and the sync of
+the shared form rate limit (`RateLimitSync`, with the postgres store only).
 
 A form post costs little CPU of its own; what it paid for was a transaction (begin, lead upsert,
 submission and outbox inserts, commit) with every round trip and driver call that goes with it.
@@ -29,6 +30,7 @@ from services.ingest.intake import Accepted, Answer, PreparedSubmission, accept_
 from services.ingest.quarantine import quarantine_delivery
 from services.ingest.repository import SubmissionRepository
 from services.ingest.schemas import FormRead, SubmissionAccepted
+from services.ingest.shared_rate_limit import SharedWindowLimit, prune_windows
 from shared.db import Database
 from shared.problems import Problem
 from shared.tracing import inject_headers
@@ -194,3 +196,55 @@ def _settle(group: _Group, outcome: list[Accepted] | Exception) -> None:
     if not group.done.cancelled():
         with contextlib.suppress(Exception):
             group.done.exception()
+
+
+class RateLimitSync:
+    """Adds this replica's form-post counts to the shared windows every `interval_s` and reads the
+    totals back (`SharedWindowLimit.sync`); prunes ended windows every `prune_every_s`."""
+
+    name = "rate_limit_sync"
+
+    def __init__(
+        self,
+        db: Database,
+        *,
+        limit: SharedWindowLimit,
+        interval_s: float = 0.25,
+        prune_every_s: float = 60.0,
+    ) -> None:
+        self.db = db
+        self.limit = limit
+        self.interval_s = interval_s
+        self.prune_every_s = prune_every_s
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def healthy(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name=self.name)
+
+    async def stop(self) -> None:
+        """Stop, adding the last counts first so the other replicas see them."""
+        self._stop.set()
+        if self._task is not None:
+            await self._task
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        pruned_at = loop.time()
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self.interval_s)
+            try:
+                async with self.db.transaction() as session:
+                    await self.limit.sync(session)
+                if loop.time() - pruned_at >= self.prune_every_s:
+                    pruned_at = loop.time()
+                    async with self.db.transaction() as session:
+                        await prune_windows(session, window_s=self.limit.window_s)
+            except Exception:
+                # The database is away: this replica limits on its own view until it is back.
+                log.warning("form rate limit sync failed; retrying", exc_info=True)

@@ -299,3 +299,38 @@ def test_routing_paths_outside_its_pages_are_refused_by_the_values_schema(helm: 
     result = render(helm, "--values", DEFAULTS, "--set", "ingress.paths.routing={/v1,/metrics}")
     assert result.returncode != 0
     assert "/ingress/paths/routing/1" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("sets", "store"),
+    [
+        ((), "postgres"),  # the defaults: hpa up to 6 replicas
+        (("services.ingest.autoscaling.kind=none", "services.ingest.replicas=1"), "memory"),
+        (("services.ingest.autoscaling.kind=none", "services.ingest.replicas=3"), "postgres"),
+        (
+            (
+                "services.ingest.autoscaling.kind=hpa",
+                "services.ingest.replicas=1",
+                "services.ingest.autoscaling.minReplicas=1",
+                "services.ingest.autoscaling.maxReplicas=1",
+            ),
+            "memory",
+        ),
+        (
+            (
+                "services.ingest.autoscaling.kind=none",
+                "services.ingest.replicas=1",
+                "formRateLimit.store=postgres",
+            ),
+            "postgres",
+        ),
+        (("formRateLimit.store=memory",), "memory"),
+    ],
+)
+def test_the_form_rate_limit_is_shared_whenever_ingest_may_run_more_than_one_replica(
+    helm: str, sets: tuple[str, ...], store: str
+) -> None:
+    documents = _render(helm, *sets)
+    assert _env(documents, "ingest")["BATON_FORM_RATE_LIMIT_STORE"]["value"] == store
+    for component in ("scoring", "routing", "feedback"):
+        assert "BATON_FORM_RATE_LIMIT_STORE" not in _env(documents, component)

@@ -211,6 +211,10 @@ surge) x (pool + overflow); plus one for the migration job. */}}
   value: {{ printf "%s/%s" (include "baton.kafkaCaMountPath" $root) $root.Values.kafka.caSecret.key | quote }}
 {{- end }}
 {{- end }}
+{{- if eq .component "ingest" }}
+- name: BATON_FORM_RATE_LIMIT_STORE
+  value: {{ include "baton.formRateLimitStore" $root | quote }}
+{{- end }}
 {{- if eq .component "routing" }}
 {{- include "baton.routingEnv" $root }}
 {{- end }}
@@ -346,3 +350,21 @@ template:
 true
 {{- end -}}
 {{- end -}}
+
+{{/*
+Where ingest counts form posts per client: `postgres` (shared by every replica) when ingest may
+run more than one replica, `memory` otherwise, unless formRateLimit.store names one.
+*/}}
+{{- define "baton.formRateLimitStore" -}}
+{{- $store := .Values.formRateLimit.store -}}
+{{- if eq $store "auto" -}}
+{{- $ingest := .Values.services.ingest -}}
+{{- $most := int $ingest.replicas -}}
+{{- if ne $ingest.autoscaling.kind "none" -}}
+{{- $most = max $most (int $ingest.autoscaling.maxReplicas) -}}
+{{- end -}}
+{{- ternary "postgres" "memory" (gt $most 1) -}}
+{{- else -}}
+{{- $store -}}
+{{- end -}}
+{{- end }}

@@ -35,10 +35,12 @@ async def test_a_phone_only_form_post_is_scored_qualified_assigned_and_counted(
         running_service(create_ingest(), db) as ingest,
     ):
         await routing.post("/v1/reps", json={"name": "Pam", "email": "pam@example.com"}, headers=ADMIN)
-        form = {"id": "call-me-back", "name": "Call me back", "is_hand_raiser": True}
+        # A form the signed agreement names as a hand-raiser (the starter's `contact-sales`):
+        # marking a form a hand-raiser in ingest alone no longer qualifies its leads.
+        form = {"id": "contact-sales", "name": "Contact sales", "is_hand_raiser": True}
         await ingest.post("/v1/forms", json=form, headers=ADMIN)
         posted = await ingest.post(
-            "/v1/forms/call-me-back/submissions",
+            "/v1/forms/contact-sales/submissions",
             json={
                 "first_name": "Pat",
                 "last_name": "Phone",

@@ -22,10 +22,9 @@ from sqlalchemy.engine import make_url
 from baton.embedded import InfrastructureError, free_port, wait_for_port
 from services.ingest.main import create_app
 from services.ingest.settings import IngestSettings
-from shared.contracts import decode_event
 from shared.db import Database
 from tests.conftest import Infra
-from tests.support.events import read_topic
+from tests.support.events import event_ids, read_topic
 from tests.support.ingest import configure_form, ingest_client
 
 FORMS = 40
@@ -111,6 +110,6 @@ async def test_a_service_in_pgbouncer_mode_takes_forms_through_pgbouncer_and_pub
         assert (await http.get("/readyz")).json()["checks"]["database"] == "ok"
 
         def arrived(records: list[ConsumerRecord[bytes, bytes]]) -> bool:
-            return accepted <= {str(decode_event(r.value).event_id) for r in records}
+            return accepted <= event_ids(records)
 
         await read_topic(settings_env.kafka_bootstrap_servers, "lead.ingested", until=arrived, timeout_s=60)

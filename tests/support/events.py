@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import Callable
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+
+from shared.contracts import UndecodableEvent, decode_event
 
 
 async def read_topic(
@@ -65,3 +68,13 @@ async def committed_lag(bootstrap_servers: str, group: str) -> int:
         return sum(max(0, ends[tp] - (committed[tp] or 0)) for tp in ours)
     finally:
         await client.stop()
+
+
+def event_ids(records: list[ConsumerRecord[bytes, bytes]]) -> set[str]:
+    """The ids of the events among `records`; a topic shared by the whole session also holds the
+    poison messages other tests wrote on purpose, which no reader should choke on."""
+    ids: set[str] = set()
+    for record in records:
+        with contextlib.suppress(UndecodableEvent):
+            ids.add(str(decode_event(record.value).event_id))
+    return ids

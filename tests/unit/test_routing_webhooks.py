@@ -16,19 +16,20 @@ from services.routing import webhooks
 from services.routing.crm_clients import soql_literal
 from services.routing.settings import RoutingSettings
 
-NOW = datetime.now(UTC)
 
-
-def headers_for(keys: list[str], body: str, *, at: datetime = NOW) -> dict[str, str]:
+def headers_for(keys: list[str], body: str, *, at: datetime | None = None) -> dict[str, str]:
+    # Signed now, not at import: a verifier refuses a timestamp more than five minutes old.
+    at = at or datetime.now(UTC)
     return webhooks.signed_headers(keys, message_id="msg_2KWPBgLlAfxdpx2AI54pPJ85f4W", sent_at=at, body=body)
 
 
 class TestSigning:
     def test_a_signed_delivery_verifies_with_the_standard_webhooks_library(self) -> None:
+        now = datetime.now(UTC)
         secret = webhooks.generate_secret()
-        body = webhooks.delivery_body(event_type="lead.assigned", occurred_at=NOW, data={"rep_id": "r1"})
+        body = webhooks.delivery_body(event_type="lead.assigned", occurred_at=now, data={"rep_id": "r1"})
         payload = Webhook(secret).verify(body, headers_for([secret], body))
-        assert payload == {"type": "lead.assigned", "timestamp": NOW.isoformat(), "data": {"rep_id": "r1"}}
+        assert payload == {"type": "lead.assigned", "timestamp": now.isoformat(), "data": {"rep_id": "r1"}}
 
     def test_the_spec_example_signature_is_reproduced(self) -> None:
         # The example of the specification (standard-webhooks/spec/standard-webhooks.md).
@@ -48,14 +49,15 @@ class TestSigning:
             Webhook(other).verify('{"a":1}', headers)
 
     def test_during_the_overlap_either_secret_verifies_and_after_it_only_the_new_one(self) -> None:
+        now = datetime.now(UTC)
         old, new = webhooks.generate_secret(), webhooks.generate_secret()
-        keys = webhooks.SigningKeys(new, old, NOW + timedelta(hours=1))
-        during = headers_for(keys.in_use(NOW), "{}")
+        keys = webhooks.SigningKeys(new, old, now + timedelta(hours=1))
+        during = headers_for(keys.in_use(now), "{}")
         assert during["webhook-signature"].count("v1,") == 2
         Webhook(old).verify("{}", during)
         Webhook(new).verify("{}", during)
-        later = NOW + timedelta(hours=2)
-        after = headers_for(keys.in_use(later), "{}", at=NOW)
+        later = now + timedelta(hours=2)
+        after = headers_for(keys.in_use(later), "{}", at=now)
         with pytest.raises(WebhookVerificationError):
             Webhook(old).verify("{}", after)
         Webhook(new).verify("{}", after)

@@ -34,6 +34,7 @@ from services.ingest.shared_rate_limit import SharedWindowLimit, prune_windows
 from shared.db import Database
 from shared.problems import Problem
 from shared.tracing import inject_headers
+from shared.workers import PeriodicWorker
 
 log = logging.getLogger(__name__)
 
@@ -198,9 +199,10 @@ def _settle(group: _Group, outcome: list[Accepted] | Exception) -> None:
             group.done.exception()
 
 
-class RateLimitSync:
+class RateLimitSync(PeriodicWorker):
     """Adds this replica's form-post counts to the shared windows every `interval_s` and reads the
-    totals back (`SharedWindowLimit.sync`); prunes ended windows every `prune_every_s`."""
+    totals back (`SharedWindowLimit.sync`); prunes ended windows every `prune_every_s`. While the
+    database is away a pass fails and this replica limits on its own view until it is back."""
 
     name = "rate_limit_sync"
 
@@ -212,39 +214,27 @@ class RateLimitSync:
         interval_s: float = 0.25,
         prune_every_s: float = 60.0,
     ) -> None:
+        super().__init__(interval_s=interval_s)
         self.db = db
         self.limit = limit
-        self.interval_s = interval_s
         self.prune_every_s = prune_every_s
-        self._stop = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        self._pruned_at: float | None = None
 
-    @property
-    def healthy(self) -> bool:
-        return self._task is not None and not self._task.done()
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name=self.name)
+    async def run_once(self) -> None:
+        async with self.db.transaction() as session:
+            await self.limit.sync(session)
+        now = asyncio.get_running_loop().time()
+        if self._pruned_at is None:
+            self._pruned_at = now
+        elif now - self._pruned_at >= self.prune_every_s:
+            self._pruned_at = now
+            async with self.db.transaction() as session:
+                await prune_windows(session, window_s=self.limit.window_s)
 
     async def stop(self) -> None:
-        """Stop, adding the last counts first so the other replicas see them."""
-        self._stop.set()
-        if self._task is not None:
-            await self._task
-
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        pruned_at = loop.time()
-        while not self._stop.is_set():
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), self.interval_s)
-            try:
-                async with self.db.transaction() as session:
-                    await self.limit.sync(session)
-                if loop.time() - pruned_at >= self.prune_every_s:
-                    pruned_at = loop.time()
-                    async with self.db.transaction() as session:
-                        await prune_windows(session, window_s=self.limit.window_s)
-            except Exception:
-                # The database is away: this replica limits on its own view until it is back.
-                log.warning("form rate limit sync failed; retrying", exc_info=True)
+        """Stop, adding the last counts so the other replicas see them."""
+        await super().stop()
+        try:
+            await self.run_once()
+        except Exception:
+            log.warning("ingest.rate_limit_last_sync_failed", exc_info=True)

@@ -12,6 +12,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.routing.lease_repository import claim_due
 from services.routing.models import Assignment
 from services.routing.outbound_models import CrmSync, RepCrmIdentity
 
@@ -92,23 +93,15 @@ class CrmRepository:
         )
 
     async def claim_due(self, *, crm: str, now: datetime, limit: int, lease: timedelta) -> Sequence[CrmSync]:
-        result = await self.session.execute(
-            select(CrmSync)
-            .where(
-                CrmSync.crm == crm,
-                CrmSync.state.in_(("pending", "failed")),
-                CrmSync.next_attempt_at <= now,
-            )
-            .order_by(CrmSync.next_attempt_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
+        return await claim_due(
+            self.session,
+            CrmSync,
+            next_attempt_at=CrmSync.next_attempt_at,
+            due=(CrmSync.crm == crm) & CrmSync.state.in_(("pending", "failed")),
+            now=now,
+            limit=limit,
+            lease=lease,
         )
-        rows = result.scalars().all()
-        for row in rows:
-            row.attempts += 1
-            row.next_attempt_at = now + lease
-        await self.session.flush()
-        return rows
 
     async def settle(self, *, lead_id: uuid.UUID, crm: str, generation: int, **values: Any) -> None:
         """Record an attempt's outcome, unless the lead changed hands meanwhile (then the new

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.routing.lease_repository import claim_due
 from services.routing.models import Notification
 
 
@@ -22,19 +23,15 @@ class NotificationRepository:
             await self.session.execute(insert(Notification), rows)
 
     async def claim_due(self, *, now: datetime, limit: int, lease: timedelta) -> Sequence[Notification]:
-        result = await self.session.execute(
-            select(Notification)
-            .where(Notification.status == "pending", Notification.next_attempt_at <= now)
-            .order_by(Notification.next_attempt_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
+        return await claim_due(
+            self.session,
+            Notification,
+            next_attempt_at=Notification.next_attempt_at,
+            due=Notification.status == "pending",
+            now=now,
+            limit=limit,
+            lease=lease,
         )
-        rows = result.scalars().all()
-        for row in rows:
-            row.attempts += 1
-            row.next_attempt_at = now + lease
-        await self.session.flush()
-        return rows
 
     async def mark_sent(self, notification_id: uuid.UUID, *, at: datetime) -> None:
         await self.session.execute(

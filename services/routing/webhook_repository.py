@@ -11,6 +11,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.routing.lease_repository import claim_due
 from services.routing.outbound_models import WebhookAttempt, WebhookDelivery, WebhookSubscription
 
 
@@ -110,19 +111,15 @@ class WebhookRepository:
     async def claim_due(self, *, now: datetime, limit: int, lease: timedelta) -> Sequence[WebhookDelivery]:
         """Lock due deliveries and push them `lease` ahead, so a replica that dies mid-call
         leaves them to be retried, never lost, and two replicas never send one at once."""
-        result = await self.session.execute(
-            select(WebhookDelivery)
-            .where(WebhookDelivery.status == "pending", WebhookDelivery.next_attempt_at <= now)
-            .order_by(WebhookDelivery.next_attempt_at)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
+        return await claim_due(
+            self.session,
+            WebhookDelivery,
+            next_attempt_at=WebhookDelivery.next_attempt_at,
+            due=WebhookDelivery.status == "pending",
+            now=now,
+            limit=limit,
+            lease=lease,
         )
-        rows = result.scalars().all()
-        for row in rows:
-            row.attempts += 1
-            row.next_attempt_at = now + lease
-        await self.session.flush()
-        return rows
 
     async def add_attempt(self, attempt: WebhookAttempt) -> bool:
         """Log an attempt; False when its delivery is gone (unsubscribed while in flight)."""

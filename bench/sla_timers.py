@@ -52,6 +52,10 @@ async def reconcile_sla_timers(
 ) -> dict[str, Any]:
     now: datetime = await conn.fetchval("SELECT now()")
     cutoff = now - timedelta(seconds=grace_s)
+    # The topic first, then the table: a breach reaches the topic only after its row committed,
+    # so every breach read here has its row in the snapshot below. Read the other way round, a
+    # timer firing in between (timers keep coming due while the run drains) looks like a phantom.
+    events = await read_events(bootstrap, "sla.breached")
     rows = await conn.fetch(
         "SELECT t.assignment_id, t.rep_id, t.due_at, t.fired_at, t.outcome FROM routing.sla_timer t "
         "JOIN routing.assignment a ON a.id = t.assignment_id WHERE a.lead_id = ANY($1)",
@@ -59,7 +63,7 @@ async def reconcile_sla_timers(
     )
     ours = {str(lead) for lead in accepted}
     announced: dict[TimerKey, set[str]] = defaultdict(set)
-    for event in await read_events(bootstrap, "sla.breached"):
+    for event in events:
         if event.get("lead_id") not in ours:
             continue
         payload = event.get("payload", {})

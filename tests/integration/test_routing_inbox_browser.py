@@ -110,6 +110,12 @@ async def test_a_rep_works_a_new_lead_to_sql_and_the_funnel_counts_it(
                 await touch.locator("select[name=channel]").select_option("call")
                 await touch.locator("button[type=submit]").click()
                 await eventually(lambda: _touched(base_url, rep, assignment.id), timeout_s=10)
+                # The page re-renders the card once the touch is recorded; choosing an outcome
+                # before that re-render would be undone by it.
+                await page.wait_for_function(
+                    f"document.querySelector(\"article[data-lead='{assignment.lead_id}'] p.meta\")"
+                    ".textContent.includes('(touched)')"
+                )
                 outcome = lead.locator("form[data-action=disposition]")
                 await outcome.locator("select[name=outcome]").select_option("sql")
                 await outcome.locator("button[type=submit]").click()

@@ -15,7 +15,7 @@ from typing import Any, Literal, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.routing import roundrobin
+from services.routing import commitments, roundrobin
 from services.routing.calendar import add_business_minutes
 from services.routing.choice import Decision, availability_of
 from services.routing.conditions import FieldValue
@@ -307,7 +307,8 @@ async def hand_over(
     """What follows every (re)assignment: credit the pool's ledger (a rep a rule or a manager
     named directly took no turn in any rotation), count the rep's day, start their SLA timer
     (unless the lead was answered already), stage `lead.assigned` and tell the rep, on the
-    channels they chose (`handover`: why the lead changed hands, if it did)."""
+    channels they chose (`handover`: why the lead changed hands, if it did). An unanswered lead
+    also starts the agreement's time to accept or reject for the rep."""
     if standing is not None:
         credited = roundrobin.credited(standing, at=at)
         await LedgerRepository(session).credit_assignment(
@@ -323,6 +324,9 @@ async def hand_over(
         await SlaTimerRepository(session).schedule(
             assignment_id=assignment.id, rep_id=rep.id, due_at=assignment.sla_due_at
         )
+        if assignment.status == "open":
+            hold = commitments.Hold(assignment.id, rep, assignment.sla_tier, at)
+            await commitments.start_accept_clocks(session, [hold])
     await add_event(session, outbox, assigned_event(assignment, rep, at=at, caused_by=caused_by))
     await tell_rep(
         session,

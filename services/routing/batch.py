@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.routing import roundrobin
+from services.routing import commitments, roundrobin
 from services.routing.assignment import (
     assigned_event,
     assignment_values,
@@ -303,6 +303,9 @@ async def _decide_and_write(
         logged += [(a, rep) for a, rep, _ in announced]
     await team.writes.settle()
     await record_notifications(session, notices)
+    await commitments.start_accept_clocks(
+        session, [commitments.Hold(a.id, rep, a.sla_tier, a.assigned_at) for a, rep in logged]
+    )
     for assignment, rep in logged:
         log_assigned(assignment, rep)
     return outcomes

@@ -58,3 +58,32 @@ def add_business_minutes(
                 cursor = shift_end
         day += timedelta(days=1)
     raise ValueError("the rep's calendar has no working time in the next five years")
+
+
+def add_business_days(
+    start: datetime, days: int, *, rep: RepAvailability, holidays: Collection[date] = ()
+) -> datetime:
+    """The same local time of day, `days` of the rep's working days (holidays skipped) after
+    `start`: the end of a window of business days that opens at `start`. Working hours play no
+    part here; a window opened on a day off ends as one opened on the working day before it."""
+    tz = ZoneInfo(rep.timezone)
+    local = start.astimezone(tz)
+    day, counted = local.date(), 0
+    for _ in range(MAX_DAYS):
+        if counted >= days:
+            return datetime.combine(day, local.time(), tz).astimezone(UTC)
+        day += timedelta(days=1)
+        counted += day.weekday() in rep.work_days and day not in holidays
+    raise ValueError("the rep's calendar has no working day in the next five years")
+
+
+def business_days_until(
+    now: datetime, end: datetime, *, rep: RepAvailability, holidays: Collection[date] = ()
+) -> int:
+    """How many of the rep's business days from `now` it takes to reach `end` (0 once there):
+    what a rep is told is left of a window of business days."""
+    remaining = 0
+    while now < end:
+        remaining += 1
+        now = add_business_days(now, 1, rep=rep, holidays=holidays)
+    return remaining

@@ -80,10 +80,10 @@ async def record_disposition(
 ) -> DispositionRead:
     """Record a rep's outcome for an assignment and stage `lead.dispositioned`.
 
-    A disposition is not a touch (accepting is not contact): it stops no first-touch clock. A
-    closing one (rejected, won, lost, recycled) settles every timer and frees the rep's capacity,
-    as only open leads count; dropping a lead as unresponsive or recycled needs the attempts the
-    agreement commits sales to.
+    A disposition is not a touch (accepting is not contact): it stops no first-touch clock, only
+    the accept commitment's. A closing one (rejected, won, lost, recycled) settles every timer
+    and frees the rep's capacity, as only open leads count; dropping a lead as unresponsive or
+    recycled needs the attempts, over the business days, the agreement commits sales to.
     """
     assignment = await AssignmentRepository(session).lock(assignment_id)
     if assignment is None:
@@ -99,11 +99,16 @@ async def record_disposition(
     )
     check_transition(assignment.status, disposition.outcome)
     commitment = await commitments.commitment_for(session, assignment.sla_tier)
-    commitments.check_may_drop(
-        assignment, outcome=disposition.outcome, reason_code=disposition.reason_code, commitment=commitment
+    now = utc_now()
+    await commitments.check_may_drop(
+        session,
+        assignment,
+        outcome=disposition.outcome,
+        reason_code=disposition.reason_code,
+        commitment=commitment,
+        now=now,
     )
 
-    now = utc_now()
     code = disposition.reason_code
     reason = note or (REASON_LABELS.get(code, code) if code else None)
     currency = None if disposition.amount is None else disposition.currency or default_currency
@@ -145,8 +150,11 @@ async def record_disposition(
     )
     if not NEXT_STATUSES[disposition.outcome]:
         await _stop_sla_clock(session, assignment_id=assignment.id, at=now)
-    elif disposition.outcome == "accepted":
-        await commitments.start_contact_clock(session, assignment=assignment, commitment=commitment)
+    else:
+        # Any outcome answers the lead: the time to accept or reject has done its work.
+        await _stop_sla_clock(session, assignment_id=assignment.id, at=now, kinds=commitments.ACCEPT_KINDS)
+        if disposition.outcome == "accepted":
+            await commitments.start_contact_clock(session, assignment=assignment, commitment=commitment)
     await add_event(session, outbox, event)
     log.info(
         "routing.lead_dispositioned",

@@ -43,8 +43,10 @@ async def escalate_breach(
     rep: Rep | None,
     policy: SlaPolicy,
     at: datetime,
+    missed: str = "did not touch",
 ) -> Escalation:
-    """Run the escalation policy for a breached timer of a locked assignment held by `rep`."""
+    """Run the escalation policy for a breached timer of a locked assignment held by `rep`
+    (`missed`: what the rep failed to do, as the team's channel reads it)."""
     taken_over_by = None
     if assignment.reassignments < policy.max_reassignments:
         taken_over_by = await _reassign(session, rules=rules, assignment=assignment, breached=breached, at=at)
@@ -59,7 +61,7 @@ async def escalate_breach(
         notifications.notification(
             kind="sla.breached",
             message=notifications.breach_message(
-                assignment, rep, due_at=breached.due_at, taken_over_by=taken_over_by
+                assignment, rep, due_at=breached.due_at, taken_over_by=taken_over_by, missed=missed
             ),
             deliver=policy.deliver_notifications,
             at=at,

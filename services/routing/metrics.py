@@ -46,3 +46,13 @@ NOTIFICATIONS_ABANDONED = Counter(
 NOTIFICATIONS_PENDING = Gauge(
     "baton_routing_notifications_pending", "Notifications waiting to be sent, at the notifier's last pass."
 )
+COMMITMENT_BREACHES = Counter(
+    "baton_routing_commitment_breaches_total",
+    "Breaches of the signed agreement's commitments: first touch, first real contact, accept or reject.",
+    ["commitment", "sla_tier"],
+)
+COMMITMENT_REMINDERS = Counter(
+    "baton_routing_commitment_reminders_total",
+    "Reminders sent to the holding rep before a commitment is breached (first touch, accept or reject).",
+    ["commitment", "sla_tier"],
+)

@@ -34,7 +34,7 @@ from shared.outbox import outbox_table, processed_event_table
 
 # `queued`: handed back with nobody to take it, waiting in the fallback queue; `recycled`: back to nurture.
 ASSIGNMENT_STATUSES = ("open", "accepted", "rejected", "sql", "won", "lost", "recycled", "queued")
-TIMER_KINDS = ("reminder", "breach", "contact")
+TIMER_KINDS = ("reminder", "breach", "contact", "accept", "accept_reminder")
 TIMER_OUTCOMES = ("breached", "moot", "reminded", "cancelled")
 NOTIFICATION_STATUSES = ("pending", "sent", "failed", "unsent")
 # `team`: the team's webhook; `slack` and `email`: one rep, on the channel they chose.
@@ -157,6 +157,8 @@ class Assignment(Base):
     first_contact_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     attempts: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     contact_breached_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The round's first attempt: the agreement's attempt window of business days runs from it.
+    first_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Agreement(Base):
@@ -173,7 +175,9 @@ class SlaTimer(Base):
     """A durable SLA deadline for one rep's hold on an assignment; fires at most once.
 
     A `breach` timer is the first-touch deadline; a `reminder` timer fires at `fraction` of the
-    target before it. Reminders are planned by the worker from the breach timer.
+    target before it. Reminders are planned by the worker from the breach timer. `contact` and
+    `accept` are the agreement's commitments (first real contact, accept or reject), and an
+    `accept_reminder` fires halfway to `accept`; all three are scheduled when their clock starts.
     """
 
     __tablename__ = "sla_timer"

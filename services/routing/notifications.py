@@ -184,11 +184,16 @@ def reminder_message(assignment: Assignment, rep: Rep | None, *, fraction: float
 
 
 def breach_message(
-    assignment: Assignment, rep: Rep | None, *, due_at: datetime, taken_over_by: Rep | None
+    assignment: Assignment,
+    rep: Rep | None,
+    *,
+    due_at: datetime,
+    taken_over_by: Rep | None,
+    missed: str = "did not touch",
 ) -> dict[str, Any]:
     handover = f" Reassigned to {taken_over_by.name}." if taken_over_by else " Nobody else could take it."
     headline = (
-        f":rotating_light: SLA breached: {_who(rep)} did not touch a {assignment.sla_tier} lead "
+        f":rotating_light: SLA breached: {_who(rep)} {missed} a {assignment.sla_tier} lead "
         f"due {_time(due_at)}.{handover}"
     )
     return _slack(headline, assignment)

@@ -20,7 +20,7 @@ from services.routing.models import Rep
 
 RepChannel = Literal["slack", "email"]
 REP_CHANNELS: tuple[RepChannel, ...] = ("slack", "email")
-NoticeKind = Literal["lead.assigned", "lead.handed_over", "sla.reminder", "hot_again"]
+NoticeKind = Literal["lead.assigned", "lead.handed_over", "sla.reminder", "accept.reminder", "hot_again"]
 # How many of the brief's rules and activities a message shows: the rest is one click away.
 BRIEF_RULES_SHOWN = 5
 BRIEF_ACTIVITIES_SHOWN = 5
@@ -113,6 +113,9 @@ def headline(notice: Mapping[str, Any]) -> str:
     if kind == "sla.reminder":
         gone = round(float(notice.get("fraction") or 0) * 100)
         return f"Reminder: {who} is still waiting for your first touch ({gone} % of the SLA gone)."
+    if kind == "accept.reminder":
+        gone = round(float(notice.get("fraction") or 0) * 100)
+        return f"Reminder: accept or reject {who} ({gone} % of the time the agreement gives you gone)."
     if handover:
         return f"A lead was handed to you: {who} ({why})."
     return f"New lead for you: {who}."
@@ -121,7 +124,8 @@ def headline(notice: Mapping[str, Any]) -> str:
 def due_line(notice: Mapping[str, Any]) -> str:
     """The SLA deadline in the rep's own time zone."""
     due = datetime.fromisoformat(notice["sla_due_at"]).astimezone(ZoneInfo(notice["time_zone"]))
-    return f"First touch due by {due:%a %d %b %Y, %H:%M} ({notice['time_zone']})"
+    what = "Accept or reject" if notice["kind"] == "accept.reminder" else "First touch"
+    return f"{what} due by {due:%a %d %b %Y, %H:%M} ({notice['time_zone']})"
 
 
 def why_line(notice: Mapping[str, Any]) -> str:

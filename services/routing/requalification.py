@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any, Final
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -78,26 +79,34 @@ async def assign_qualified_lead(
 
 
 async def route_again(
-    session: AsyncSession, *, rules: ActiveRules, event: LeadQualified, existing: Assignment
+    session: AsyncSession,
+    *,
+    rules: ActiveRules,
+    event: LeadQualified,
+    existing: Assignment,
+    queued_at: datetime | None = None,
 ) -> AssignOutcome:
-    """Start the closed assignment's next round with the rep the rules choose now."""
+    """Start the closed assignment's next round with the rep the rules choose now; with nobody
+    to take it, the re-MQL waits in the fallback queue (since `queued_at`, on a retry)."""
     now, payload = utc_now(), event.payload
     lead = payload.lead.model_dump(mode="json")
     decision = await decide(session, rules=rules, at=now, lead=lead, qualification=qualification_facts(event))
     if decision.chosen is None:
-        await queue_lead(session, event=event, decision=decision, at=now)
+        if queued_at is None:
+            await queue_lead(session, event=event, decision=decision, at=now)
         return AssignOutcome("queued", queue=decision.queue)
     rep = decision.chosen
-    sla_due_at = await sla_due_at_for(
-        session, rep=rep, start=payload.qualified_at, minutes=payload.sla_minutes
-    )
+    # As for a first qualification: a lead that waited in the fallback queue starts its clock now.
+    clock_start = payload.qualified_at if queued_at is None else max(payload.qualified_at, now)
+    sla_due_at = await sla_due_at_for(session, rep=rep, start=clock_start, minutes=payload.sla_minutes)
     values = assignment_values(
         event,
         decision,
         lead=lead,
         at=now,
-        clock_start=payload.qualified_at,
+        clock_start=clock_start,
         sla_due_at=sla_due_at,
+        queued_at=queued_at,
         assignment_id=existing.id,
     )
     earlier: list[dict[str, Any]] = [*existing.decision.get("rounds", []), _round_record(existing)]
@@ -105,7 +114,7 @@ async def route_again(
     for name, value in values.items():
         setattr(existing, name, value)
     existing.sla_breached_at = existing.first_touch_at = None
-    existing.first_contact_at = existing.contact_breached_at = None
+    existing.first_contact_at = existing.contact_breached_at = existing.first_attempt_at = None
     existing.attempts = 0
     await session.flush()
     await hand_over(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,9 +13,15 @@ from services.routing import notifications
 from services.routing.assignment import PRODUCER, qualification_of
 from services.routing.calendar import HolidaysFrom, add_business_minutes
 from services.routing.choice import availability_of
-from services.routing.commitments import still_uncontacted
+from services.routing.commitments import awaiting_answer, still_uncontacted
 from services.routing.escalation import Escalation, escalate_breach
-from services.routing.metrics import SLA_BREACHES, SLA_FIRING_LATENESS_SECONDS, SLA_REMINDERS
+from services.routing.metrics import (
+    COMMITMENT_BREACHES,
+    COMMITMENT_REMINDERS,
+    SLA_BREACHES,
+    SLA_FIRING_LATENESS_SECONDS,
+    SLA_REMINDERS,
+)
 from services.routing.models import Assignment, Rep, SlaTimer, outbox
 from services.routing.policy import SlaPolicy
 from services.routing.rep_notices import notice_rows
@@ -43,12 +49,15 @@ async def fire_due_sla_timers(
 
     A timer whose rep already touched the lead, or no longer holds it, fires as moot. A due
     reminder is announced; a breach is recorded on the assignment, announced (`sla.breached`
-    and a notification) and escalated by `policy`.
+    and a notification) and escalated by `policy`. The agreement's accept commitment (a lead
+    neither accepted nor rejected in time) is escalated the same way; its reminder goes to the
+    holding rep alone.
     """
     timers = SlaTimerRepository(session)
     breached: list[SlaBreached] = []
     outgoing: list[dict[str, Any]] = []
     contact_breaches: list[SlaBreached] = []
+    accept_reminders = 0
     due = await timers.claim_due(now=now, limit=limit)
     # One query for the batch's reps, held here: the session's identity map alone is weak.
     reps = await RepRepository(session).by_ids({timer.rep_id for timer, _ in due})
@@ -59,23 +68,40 @@ async def fire_due_sla_timers(
             outgoing += _remind(session, assignment=assignment, timer=timer, rep=rep, policy=policy, now=now)
         elif timer.kind == "contact":
             contact_breaches += _contact_breach(session, assignment=assignment, timer=timer, now=now)
-        elif not _still_waiting(assignment, timer):
+        elif timer.kind == "accept_reminder":
+            reminded = await _accept_reminder(session, assignment=assignment, timer=timer, rep=rep, now=now)
+            accept_reminders += reminded is not None
+            outgoing += reminded or []
+        elif _moot(assignment, timer):
             timers.mark_fired(timer, outcome="moot", at=now)
         else:
+            commitment: Literal["first_touch", "accept"] = (
+                "accept" if timer.kind == "accept" else "first_touch"
+            )
             event, escalation = await _breach(
-                session, rules=rules, assignment=assignment, timer=timer, rep=rep, policy=policy, now=now
+                session,
+                rules=rules,
+                assignment=assignment,
+                timer=timer,
+                rep=rep,
+                policy=policy,
+                now=now,
+                commitment=commitment,
             )
             breached.append(event)
             outgoing += escalation.notifications
-    # Once per batch, not per timer: the pending reminders of breached leads, the notifications
-    # and the events.
+    # Once per batch, not per timer: the pending first-touch reminders of leads that breached
+    # it, the notifications and the events.
     await timers.settle_pending(
-        [event.payload.assignment_id for event in breached], outcome="moot", at=now, kind="reminder"
+        [e.payload.assignment_id for e in breached if e.payload.commitment == "first_touch"],
+        outcome="moot",
+        at=now,
+        kind="reminder",
     )
     await notifications.record_notifications(session, outgoing)
     await add_events(session, outbox, [*breached, *contact_breaches])
     reminders = sum(n["kind"] == "sla.reminder" and n["channel"] == "team" for n in outgoing)
-    return Fired(len(due), len(breached) + len(contact_breaches), reminders)
+    return Fired(len(due), len(breached) + len(contact_breaches), reminders + accept_reminders)
 
 
 async def plan_reminders(session: AsyncSession, *, fractions: tuple[float, ...], limit: int) -> int:
@@ -138,6 +164,7 @@ def _remind(
         return []
     SlaTimerRepository(session).mark_fired(timer, outcome="reminded", at=now)
     SLA_REMINDERS.labels(assignment.sla_tier).inc()
+    COMMITMENT_REMINDERS.labels("first_touch", assignment.sla_tier).inc()
     to_rep = (
         notice_rows(
             rep,
@@ -173,15 +200,21 @@ async def _breach(
     rep: Rep | None,
     policy: SlaPolicy,
     now: datetime,
+    commitment: Literal["first_touch", "accept"] = "first_touch",
 ) -> tuple[SlaBreached, Escalation]:
-    """Record and escalate one breach; returns its event and escalation for the batch to stage."""
+    """Record and escalate one breach (of the first touch, or of the time to accept or reject);
+    returns its event and escalation for the batch to stage."""
     SlaTimerRepository(session).mark_fired(timer, outcome="breached", at=now)
-    SLA_BREACHES.labels(assignment.sla_tier).inc()
-    if assignment.sla_breached_at is None:
-        assignment.sla_breached_at = now
+    COMMITMENT_BREACHES.labels(commitment, assignment.sla_tier).inc()
+    # `sla_breached_at` and the SLA counter stay the first touch's, as before the agreement.
+    if commitment == "first_touch":
+        SLA_BREACHES.labels(assignment.sla_tier).inc()
+        if assignment.sla_breached_at is None:
+            assignment.sla_breached_at = now
     log.warning(
         "routing.sla_breached",
         extra={
+            "commitment": commitment,
             "lead_id": str(assignment.lead_id),
             "assignment_id": str(assignment.id),
             "rep_id": str(timer.rep_id),
@@ -191,7 +224,14 @@ async def _breach(
         },
     )
     escalation = await escalate_breach(
-        session, rules=rules, assignment=assignment, breached=timer, rep=rep, policy=policy, at=now
+        session,
+        rules=rules,
+        assignment=assignment,
+        breached=timer,
+        rep=rep,
+        policy=policy,
+        at=now,
+        missed="did not accept or reject" if commitment == "accept" else "did not touch",
     )
     event = SlaBreached.new(
         lead_id=assignment.lead_id,
@@ -203,6 +243,7 @@ async def _breach(
             due_at=timer.due_at,
             breached_at=now,
             reassigned_to=escalation.reassigned_to,
+            commitment=commitment,
         ),
     )
     return event, escalation
@@ -217,6 +258,7 @@ def _contact_breach(
         SlaTimerRepository(session).mark_fired(timer, outcome="moot", at=now)
         return []
     SlaTimerRepository(session).mark_fired(timer, outcome="breached", at=now)
+    COMMITMENT_BREACHES.labels("contact", assignment.sla_tier).inc()
     if assignment.contact_breached_at is None:
         assignment.contact_breached_at = now
     log.warning(
@@ -232,6 +274,39 @@ def _contact_breach(
         commitment="contact",
     )
     return [SlaBreached.new(lead_id=assignment.lead_id, producer=PRODUCER, payload=payload)]
+
+
+async def _accept_reminder(
+    session: AsyncSession, *, assignment: Assignment, timer: SlaTimer, rep: Rep | None, now: datetime
+) -> list[dict[str, Any]] | None:
+    """Halfway to the accept commitment, the holding rep is told (on the channels they chose)
+    that the lead still waits for them to accept or reject it; None when it no longer does."""
+    timers = SlaTimerRepository(session)
+    due_at = await timers.pending_due_at(assignment.id, kind="accept", rep_id=timer.rep_id)
+    if rep is None or due_at is None or now >= due_at or not awaiting_answer(assignment, timer.rep_id):
+        timers.mark_fired(timer, outcome="moot", at=now)
+        return None
+    timers.mark_fired(timer, outcome="reminded", at=now)
+    COMMITMENT_REMINDERS.labels("accept", assignment.sla_tier).inc()
+    return notice_rows(
+        rep,
+        kind="accept.reminder",
+        at=now,
+        assignment_id=assignment.id,
+        lead_id=assignment.lead_id,
+        lead=assignment.lead,
+        qualification=qualification_of(assignment),
+        sla_due_at=due_at,
+        fraction=timer.fraction,
+    )
+
+
+def _moot(assignment: Assignment, timer: SlaTimer) -> bool:
+    """Whether a deadline (the first touch's, or the time to accept or reject) was met, or its
+    rep no longer holds the lead."""
+    if timer.kind == "accept":
+        return not awaiting_answer(assignment, timer.rep_id)
+    return not _still_waiting(assignment, timer)
 
 
 def _still_waiting(assignment: Assignment, timer: SlaTimer) -> bool:

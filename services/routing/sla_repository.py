@@ -48,6 +48,28 @@ class SlaTimerRepository:
             for reminder in reminders
         )
 
+    async def schedule_all(self, timers: Sequence[Mapping[str, Any]]) -> None:
+        """Timers of any kind (`assignment_id`, `rep_id`, `kind`, `due_at`, optional `fraction`)
+        that need no planning, written in one flush."""
+        if not timers:
+            return
+        self.session.add_all(SlaTimer(id=uuid.uuid4(), reminders_planned=True, **timer) for timer in timers)
+        await self.session.flush()
+
+    async def pending_due_at(
+        self, assignment_id: uuid.UUID, *, kind: str, rep_id: uuid.UUID
+    ) -> datetime | None:
+        """When the rep's unfired timer of `kind` on the assignment is due, if there is one."""
+        result = await self.session.scalar(
+            select(func.min(SlaTimer.due_at)).where(
+                SlaTimer.assignment_id == assignment_id,
+                SlaTimer.kind == kind,
+                SlaTimer.rep_id == rep_id,
+                SlaTimer.fired_at.is_(None),
+            )
+        )
+        return result
+
     async def claim_unplanned(self, *, limit: int) -> Sequence[SlaTimer]:
         """Pending breach timers whose reminders are not planned yet; SKIP LOCKED, so replicas
         plan different timers and each timer's reminders are planned once."""

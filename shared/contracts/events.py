@@ -242,10 +242,14 @@ class SlaBreachedPayload(Payload):
     due_at: datetime
     breached_at: datetime
     reassigned_to: uuid.UUID | None = None
-    # Added in schema version 1 (additive): older breaches were all of the first-touch SLA.
-    commitment: Literal["first_touch", "contact"] = Field(
+    # Added in schema version 1 (additive): older breaches were all of the first-touch SLA;
+    # `accept` came later still (additive too).
+    commitment: Literal["first_touch", "contact", "accept"] = Field(
         default="first_touch",
-        description="Which commitment: the first touch, or the agreement's first real contact.",
+        description=(
+            "Which commitment: the first touch, the agreement's first real contact, or its time to "
+            "accept or reject the lead."
+        ),
     )
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from services.routing import commitments, dispositions
 from services.routing.access import Actor
-from services.routing.models import SlaTimer, outbox
+from services.routing.models import Assignment, SlaTimer, outbox
 from services.routing.schemas import DispositionCreate, TouchCreate
 from shared.auth import Role
 from shared.contracts import (
@@ -160,13 +160,29 @@ class TestAttemptsBeforeDropping:
                     f"/v1/assignments/{assignment.id}/touches", json={"channel": channel}, headers=as_rep
                 )
                 assert logged.status_code == 201, logged.text
+            too_soon = await client.post(url, json=unresponsive, headers=as_rep)
+            await first_attempt_business_days_ago(db, assignment.id, 10)
             kept = await client.post(url, json=unresponsive, headers=as_rep)
 
         problem = assert_commitment_problem(early)
         assert problem["commitment"] == "min_attempts"
         assert (problem["min_attempts"], problem["attempts"], problem["tier"]) == (3, 0, "hot")
         assert "3 attempts within 10 business days" in problem["detail"]
+        assert problem["unmet"] == [
+            {"term": "min_attempts", "required": 3, "logged": 0, "short_by": 3},
+            {
+                "term": "attempt_business_days",
+                "business_days": 10,
+                "business_days_remaining": 10,
+                "window_ends_at": None,
+            },
+        ]
         assert_commitment_problem(recycled_early)
+        # The attempts are made; the window of business days since the first is not over yet.
+        waiting = assert_commitment_problem(too_soon)
+        (window,) = waiting["unmet"]  # type: ignore[misc]
+        assert (window["term"], window["business_days_remaining"]) == ("attempt_business_days", 10)
+        assert window["window_ends_at"] is not None
         assert kept.status_code == 201, kept.text
 
     async def test_other_rejections_are_not_held_to_the_attempts(
@@ -195,6 +211,20 @@ async def test_the_latest_activation_is_in_force_and_a_replay_changes_nothing(db
     assert commitment is not None
     assert commitment.min_attempts == 6
     assert none is None
+
+
+async def first_attempt_business_days_ago(db: Database, assignment_id: object, days: int) -> None:
+    """Move the assignment's first attempt back `days` business days of its (Monday-to-Friday)
+    rep, as if the window had run."""
+    async with db.transaction() as session:
+        assignment = await session.get(Assignment, assignment_id)
+        assert assignment is not None
+        assert assignment.first_attempt_at is not None
+        at = assignment.first_attempt_at
+        while days:
+            at -= timedelta(days=1)
+            days -= at.weekday() < 5
+        assignment.first_attempt_at = at - timedelta(minutes=1)
 
 
 def assert_commitment_problem(response: httpx.Response) -> dict[str, object]:

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.routing.assignment import decide_and_assign, reroute
 from services.routing.repository import AssignmentRepository, FallbackQueueRepository, LedgerRepository
+from services.routing.requalification import comes_round_again, route_again
 from services.routing.rule_versions import ActiveRules
 from shared.contracts import LeadQualified, utc_now
 
@@ -47,12 +48,18 @@ async def assign_queued_leads(session: AsyncSession, *, rules: ActiveRules, limi
                 continue
             assigned += 1
             continue
-        if existing is not None:
+        event = LeadQualified.model_validate(waiting.event)
+        if existing is not None and comes_round_again(event, existing):
+            # A re-MQL nobody could take: its closed assignment starts the next round now.
+            outcome = await route_again(
+                session, rules=rules, event=event, existing=existing, queued_at=waiting.queued_at
+            )
+        elif existing is not None:
             # A later qualification of the same lead found a rep first.
             await queue.remove(waiting.lead_id)
             continue
-        event = LeadQualified.model_validate(waiting.event)
-        outcome = await decide_and_assign(session, rules=rules, event=event, queued_at=waiting.queued_at)
+        else:
+            outcome = await decide_and_assign(session, rules=rules, event=event, queued_at=waiting.queued_at)
         if outcome.result == "queued":
             stuck.update({waiting.pool, outcome.queue or waiting.pool})
             continue

@@ -1,12 +1,19 @@
 """A re-MQL is routed again: the lead's closed assignment starts its next round, the earlier
-round kept in its trace; a redelivered re-MQL or first qualification changes nothing."""
+round kept in its trace; a redelivered re-MQL or first qualification changes nothing. Its
+previous rep has no claim on it: paused or away, another of the pool takes it, and with nobody
+at all it waits in the fallback queue like any lead."""
 
 from __future__ import annotations
 
-from services.routing import dispositions, requalification
+import uuid
+from datetime import timedelta
+
+from services.routing import dispositions, reps, requalification
 from services.routing.access import ANYONE
-from services.routing.schemas import DispositionCreate
-from shared.contracts import LeadQualified
+from services.routing.fallback_queue import retry_fallback_queue
+from services.routing.repository import FallbackQueueRepository
+from services.routing.schemas import AbsenceCreate, DispositionCreate, RepUpdate
+from shared.contracts import LeadQualified, utc_now
 from shared.db import Database
 from tests.integration.test_routing_sla import reload
 from tests.support.routing import RULES, add_rep, assign, qualified
@@ -71,3 +78,59 @@ async def test_a_re_mql_of_a_lead_still_worked_is_not_routed_again(db: Database)
     assignment = await assign(db, first)
     assert await route(db, requalified(first)) == "already_assigned"
     assert (await reload(db, assignment.id)).status == "open"
+
+
+async def switch(db: Database, rep_id: uuid.UUID, *, on: bool) -> None:
+    async with db.transaction() as session:
+        await reps.update_rep(session, rules=RULES, rep_id=rep_id, changes=RepUpdate(active=on))
+
+
+class TestReMqlFallsBackToThePool:
+    async def test_a_re_mql_whose_rep_is_paused_goes_to_another_of_the_pool(self, db: Database) -> None:
+        team = {await add_rep(db, "ada"), await add_rep(db, "bob")}
+        first = qualified(sla_minutes=60)
+        assignment = await assign(db, first)
+        await recycle(db, assignment.id)
+        await switch(db, assignment.rep_id, on=False)
+
+        assert await route(db, requalified(first)) == "assigned"
+
+        after = await reload(db, assignment.id)
+        assert after.rep_id == (team - {assignment.rep_id}).pop()
+        assert (after.status, after.decision["qualification_round"]) == ("open", 2)
+
+    async def test_a_re_mql_whose_rep_is_away_goes_to_another_of_the_pool(self, db: Database) -> None:
+        team = {await add_rep(db, "cy"), await add_rep(db, "di")}
+        first = qualified(sla_minutes=60)
+        assignment = await assign(db, first)
+        await recycle(db, assignment.id)
+        now = utc_now()
+        async with db.transaction() as session:
+            away = AbsenceCreate(starts_at=now - timedelta(hours=1), ends_at=now + timedelta(days=1))
+            await reps.add_absence(session, rep_id=assignment.rep_id, absence=away, acting_rep=None)
+
+        assert await route(db, requalified(first)) == "assigned"
+
+        assert (await reload(db, assignment.id)).rep_id == (team - {assignment.rep_id}).pop()
+
+    async def test_a_re_mql_nobody_can_take_waits_and_is_routed_when_a_rep_is_back(
+        self, db: Database
+    ) -> None:
+        only = await add_rep(db, "solo")
+        first = qualified(sla_minutes=60)
+        assignment = await assign(db, first)
+        await recycle(db, assignment.id)
+        await switch(db, only, on=False)
+
+        assert await route(db, requalified(first)) == "queued"
+        assert (await reload(db, assignment.id)).status == "recycled"
+
+        await switch(db, only, on=True)
+        async with db.transaction() as session:
+            await retry_fallback_queue(session, rules=RULES)
+            waiting = await FallbackQueueRepository(session).size()
+
+        after = await reload(db, assignment.id)
+        assert (after.rep_id, after.status, after.decision["qualification_round"]) == (only, "open", 2)
+        assert "queued_at" in after.decision
+        assert waiting == 0

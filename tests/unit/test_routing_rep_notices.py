@@ -93,6 +93,17 @@ class TestRendering:
             "You need not act on it any more."
         )
 
+    def test_the_accept_reminder_asks_for_an_answer_by_the_agreement_deadline(self) -> None:
+        (slack, _) = rows(rep(), kind="accept.reminder", fraction=0.5)
+        message = slack_message(slack["message"], public_url="https://b.example")
+        assert message["text"] == (
+            "Ada Reminder: accept or reject Grace Hopper at Analytical "
+            "(50 % of the time the agreement gives you gone)."
+        )
+        assert message["blocks"][1]["text"]["text"].endswith(
+            "Accept or reject due by Mon 23 Nov 2026, 09:30 (America/New_York)"
+        )
+
     def test_the_email_goes_to_the_rep_alone(self) -> None:
         (_, email) = rows(rep())
         message = email_message(

@@ -269,6 +269,11 @@ async def move(
     assignment.reassignments += 1
     record_handover(assignment, kind=kind, at=at, from_rep=from_rep, to_rep=rep.id, details=details)
     await session.flush()
+    if cancel_timers and assignment.status == "accepted":
+        # An accepted lead keeps its contact commitment across a hand-over: the clock (still
+        # running from the qualification) now runs for the new holder.
+        commitment = await commitments.commitment_for(session, assignment.sla_tier)
+        await commitments.start_contact_clock(session, assignment=assignment, commitment=commitment)
     await hand_over(
         session,
         assignment=assignment,

@@ -8,10 +8,10 @@ from datetime import timedelta
 import httpx
 from sqlalchemy import select
 
-from services.routing import commitments, dispositions
+from services.routing import commitments, dispositions, handovers
 from services.routing.access import Actor
 from services.routing.models import Assignment, SlaTimer, outbox
-from services.routing.schemas import DispositionCreate, TouchCreate
+from services.routing.schemas import DispositionCreate, ReassignCreate, TouchCreate
 from shared.auth import Role
 from shared.contracts import (
     NO_LEAD,
@@ -27,7 +27,15 @@ from shared.contracts import (
 from shared.db import Database
 from tests.conftest import Infra, bearer
 from tests.integration.test_routing_sla import fire, reload
-from tests.support.routing import activate, add_rep, assign, qualified, qualified_for_rules, routing_app
+from tests.support.routing import (
+    RULES,
+    activate,
+    add_rep,
+    assign,
+    qualified,
+    qualified_for_rules,
+    routing_app,
+)
 
 # `qualified()` leads are of tier "hot".
 HOT = TierCommitment(
@@ -132,6 +140,29 @@ class TestContactCommitment:
         async with db.transaction() as session:
             contact = (await session.execute(select(SlaTimer).where(SlaTimer.kind == "contact"))).scalar_one()
         assert contact.outcome == "cancelled"
+
+    async def test_an_accepted_lead_handed_over_keeps_its_contact_clock_for_the_new_holder(
+        self, db: Database
+    ) -> None:
+        await sign(db, HOT)
+        rep = await add_rep(db, "accepter")
+        assignment = await assign(db, qualified_minutes_ago(1))
+        await accept(db, assignment.id, rep)
+        newcomer = await add_rep(db, "newcomer")
+        async with db.transaction() as session:
+            await handovers.reassign_assignment(
+                session,
+                rules=RULES,
+                assignment_id=assignment.id,
+                reassign=ReassignCreate(rep_id=newcomer, reason="holiday"),
+                actor=Actor(),
+                by="manager",
+            )
+        async with db.transaction() as session:
+            timers = (await session.execute(select(SlaTimer).where(SlaTimer.kind == "contact"))).scalars()
+            by_outcome = {(t.rep_id, t.outcome) for t in timers}
+        assert (newcomer, None) in by_outcome
+        assert (rep, "cancelled") in by_outcome
 
     async def test_without_an_agreement_accepting_starts_no_contact_clock(self, db: Database) -> None:
         rep = await add_rep(db, "unsigned")

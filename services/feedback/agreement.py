@@ -7,13 +7,20 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.feedback.funnel import count_stages
 from services.feedback.models import Agreement
+from services.feedback.money import Fx
+from services.feedback.planning import PlanningEvidence, planning_rates
+from services.feedback.repository import FactFilter, FunnelRepository
+from services.feedback.revenue_repository import RevenueRepository
+from services.feedback.scorecard_repository import ScorecardRepository
+from services.feedback.scorecards import Scorecards, period_of, scorecards
 from shared.contracts import AgreementTerms, RubricActivated
 
 
@@ -59,3 +66,37 @@ def _months(start: date | None, end: date | None) -> int:
     if start is None or end is None:
         return 1
     return max(1, (end.year - start.year) * 12 + end.month - start.month + 1)
+
+
+async def scorecards_report(session: AsyncSession, *, now: datetime) -> Scorecards:
+    """Marketing's and sales' scorecards side by side, against the agreement in force, for its
+    period and per ISO week of it (without an agreement: the current month, no commitments)."""
+    facts = ScorecardRepository(session)
+    signed = await facts.agreement_in_force()
+    version, terms = signed if signed else (None, None)
+    start, end = period_of(terms, now)
+    return scorecards(
+        terms,
+        rubric_version=version,
+        start=start,
+        end=end,
+        marketing=await facts.mqls(start, end),
+        sales=await facts.assignments(start, end),
+        now=now,
+    )
+
+
+async def planning_evidence(session: AsyncSession, where: FactFilter, *, fx: Fx) -> PlanningEvidence:
+    """The measured funnel rates with their Wilson intervals and the average won deal: what a
+    draft agreement's planning rates are pre-filled from."""
+    counts = count_stages(
+        (stages, n) for _, stages, n in await FunnelRepository(session).stage_signatures(where)
+    )
+    won = await RevenueRepository(session).won_revenue(where, fx=fx)
+    return PlanningEvidence(
+        rates=planning_rates(counts),
+        currency=fx.reporting,
+        deals_with_amount=won.deals_with_amount,
+        average_deal=won.revenue / won.deals_with_amount if won.deals_with_amount else None,
+        rates_used=won.rates_used,
+    )

@@ -223,11 +223,12 @@ class LeadFactRepository:
         await self._upsert(lead_id, values, updates)
 
     async def record_touch(self, lead_id: uuid.UUID, *, touched_at: datetime, contact: bool = False) -> None:
-        """A contact attempt: the earliest one is the rep's first touch; the earliest call, email
-        or meeting (`contact`) the first real contact."""
-        values: dict[str, Any] = {"first_touch_at": touched_at}
+        """A contact attempt, counted: the earliest one is the rep's first touch; the earliest
+        call, email or meeting (`contact`) the first real contact."""
+        values: dict[str, Any] = {"first_touch_at": touched_at, "attempts": 1}
         updates: dict[str, Any] = {
-            "first_touch_at": lambda x: _earliest(LeadFact.first_touch_at, x.first_touch_at)
+            "first_touch_at": lambda x: _earliest(LeadFact.first_touch_at, x.first_touch_at),
+            "attempts": lambda x: LeadFact.attempts + x.attempts,
         }
         if contact:
             values["first_contact_at"] = touched_at

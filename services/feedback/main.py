@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from services.feedback import api, pages
+from services.feedback import api, api_agreement, pages
 from services.feedback.consumers import build_handlers
 from services.feedback.models import audit, outbox, processed_event
 from services.feedback.settings import FeedbackSettings
@@ -19,5 +19,5 @@ def create_app(settings: FeedbackSettings | None = None) -> FastAPI:
         runtime,
         title="Baton feedback",
         description="Closed-loop reporting: one funnel both teams trust, and both sides of the SLA.",
-        routers=[api.router, pages.router, audit_router(audit)],
+        routers=[api.router, api_agreement.router, pages.router, audit_router(audit)],
     )

@@ -77,6 +77,8 @@ class LeadFact(Base):
     persona: Mapped[str | None] = mapped_column(Text)
     re_mql_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     qualification_round: Mapped[int] = mapped_column(Integer, server_default=text("0"), default=0)
+    # Every logged touch is an attempt; counted once per event (the consumer drops redeliveries).
+    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"), default=0)
 
     rep_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), index=True)
     assignment_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))

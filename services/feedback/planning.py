@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from decimal import Decimal
 
 from services.feedback.funnel import Stage
 
@@ -65,3 +66,15 @@ def planning_rates(counts: Mapping[Stage, int]) -> tuple[RateEstimate, ...]:
     return tuple(
         RateEstimate(name, a, b, counts.get(b, 0), counts.get(a, 0)) for name, a, b in PLANNING_STEPS
     )
+
+
+@dataclass(frozen=True)
+class PlanningEvidence:
+    """What a draft's planning rates are pre-filled from: the rates with their intervals, and
+    the average won deal in the reporting currency (with the exchange rates it used)."""
+
+    rates: tuple[RateEstimate, ...]
+    currency: str
+    deals_with_amount: int
+    average_deal: Decimal | None
+    rates_used: Mapping[str, Decimal]

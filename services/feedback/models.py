@@ -77,8 +77,6 @@ class LeadFact(Base):
     persona: Mapped[str | None] = mapped_column(Text)
     re_mql_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     qualification_round: Mapped[int] = mapped_column(Integer, server_default=text("0"), default=0)
-    # Every logged touch is an attempt; counted once per event (the consumer drops redeliveries).
-    attempts: Mapped[int] = mapped_column(Integer, server_default=text("0"), default=0)
 
     rep_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), index=True)
     assignment_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
@@ -103,6 +101,17 @@ class Agreement(Base):
     rubric_version: Mapped[str] = mapped_column(Text, primary_key=True)
     terms: Mapped[dict[str, Any]] = mapped_column(JSONB)
     activated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class LeadAttempt(Base):
+    """A rep's contact attempt on a lead (a logged touch), kept by its own facts: a touch
+    redelivered or replayed is stored once, so counting attempts never double-counts."""
+
+    __tablename__ = "lead_attempt"
+
+    lead_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    touched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    channel: Mapped[str] = mapped_column(Text, primary_key=True)
 
 
 class LeadTouchpoint(Base):

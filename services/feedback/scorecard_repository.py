@@ -9,7 +9,7 @@ from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
-from services.feedback.models import Agreement, LeadFact
+from services.feedback.models import Agreement, LeadAttempt, LeadFact
 from services.feedback.scorecards import MarketingLead, SalesLead
 from shared.contracts import AgreementTerms
 
@@ -46,9 +46,15 @@ class ScorecardRepository:
         """Leads assigned within [start, end] (UTC days), with sales' moments for each."""
         # LEAST ignores NULLs: the first of acceptance and rejection, whichever happened.
         decided = func.least(LeadFact.accepted_at, LeadFact.rejected_at)
+        attempts = (
+            select(func.count())
+            .where(LeadAttempt.lead_id == LeadFact.lead_id)
+            .correlate(LeadFact)
+            .scalar_subquery()
+        )
         rows = await self.session.execute(
             select(
-                LeadFact.sla_tier, LeadFact.assigned_at, decided, LeadFact.first_contact_at, LeadFact.attempts
+                LeadFact.sla_tier, LeadFact.assigned_at, decided, LeadFact.first_contact_at, attempts
             ).where(LeadFact.is_test.is_(False), *_between(LeadFact.assigned_at, start, end))
         )
         return [

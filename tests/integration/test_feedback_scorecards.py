@@ -71,7 +71,8 @@ async def test_the_scorecards_report_against_the_signed_numbers(db: Database, se
         touched(kept, start + 180 * MIN, "email"),
         dropped.dispositioned(start + 2 * MIN, "rejected", reason="student"),
     ]
-    for event in events:
+    # The touches again, as a replay would bring them: an attempt is counted once.
+    for event in [*events, *(e for e in events if isinstance(e, LeadTouched))]:
         async with db.transaction() as session:
             await HANDLERS[event.event_type](session, event)
 

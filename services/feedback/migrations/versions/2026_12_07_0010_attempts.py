@@ -1,5 +1,5 @@
-"""The rep's contact attempts per lead (`attempts`: every logged touch), so sales' scorecard
-measures attempts against each tier's commitment.
+"""The rep's contact attempts per lead (`lead_attempt`: every logged touch, once), so sales'
+scorecard counts attempts against each tier's commitment.
 
 Revision ID: feedback_0010_attempts
 Revises: feedback_0009_lead_profile
@@ -10,6 +10,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision: str = "feedback_0010_attempts"
 down_revision: str | None = "feedback_0009_lead_profile"
@@ -20,12 +21,15 @@ SCHEMA = "feedback"
 
 
 def upgrade() -> None:
-    op.add_column(
-        "lead_fact",
-        sa.Column("attempts", sa.Integer(), server_default=sa.text("0"), nullable=False),
+    op.create_table(
+        "lead_attempt",
+        sa.Column("lead_id", postgresql.UUID(as_uuid=True), nullable=False),
+        sa.Column("touched_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("channel", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("lead_id", "touched_at", "channel", name="pk_lead_attempt"),
         schema=SCHEMA,
     )
 
 
 def downgrade() -> None:
-    op.drop_column("lead_fact", "attempts", schema=SCHEMA)
+    op.drop_table("lead_attempt", schema=SCHEMA)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import date, datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -100,3 +102,41 @@ class PlanningRatesRead(BaseModel):
             average_deal=None if evidence.average_deal is None else money(evidence.average_deal),
             fx_rates={c: float(v) for c, v in evidence.rates_used.items()},
         )
+
+
+class RateDriftRead(BaseModel):
+    name: str
+    planned: float = Field(description="The rate the agreement plans with.")
+    planned_low: float | None = Field(description="The interval it was planned with, if recorded.")
+    planned_high: float | None
+    measured: float = Field(description="The rate measured over the leads of the agreement's period.")
+    low: float = Field(description="Lower end of the measured rate's Wilson 95 % interval.")
+    high: float
+    reached: int
+    started: int
+
+
+class PlannedRateRead(BaseModel):
+    rate: float
+    low: float | None = None
+    high: float | None = None
+
+
+class DriftProposalRead(_FromAttributes):
+    id: uuid.UUID
+    agreement_version: str = Field(validation_alias="rubric_version", description="The version that drifted.")
+    status: Literal["open", "resolved", "superseded"]
+    detected_at: datetime
+    checked_at: datetime = Field(description="The latest check that confirmed (or closed) it.")
+    drifted: list[RateDriftRead]
+    rates: dict[str, PlannedRateRead] = Field(description="The revised rates to plan with, by name.")
+    mql_commitment_before: int | None
+    mql_commitment_after: int | None = Field(
+        description="Marketing's commitment re-derived from the same goal."
+    )
+
+
+class DriftProposalsRead(BaseModel):
+    proposals: list[DriftProposalRead] = Field(
+        description="The open proposal first (at most one), then past ones."
+    )

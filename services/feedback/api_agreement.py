@@ -6,7 +6,12 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from services.feedback import agreement
-from services.feedback.agreement_schemas import PlanningRatesRead, ScorecardsRead
+from services.feedback.agreement_schemas import (
+    DriftProposalRead,
+    DriftProposalsRead,
+    PlanningRatesRead,
+    ScorecardsRead,
+)
 from services.feedback.dependencies import FilterDep, ReaderDep, SettingsDep
 from shared.contracts import utc_now
 from shared.runtime import SessionDep
@@ -30,3 +35,12 @@ async def get_planning_rates(
     session: SessionDep, _: ReaderDep, where: FilterDep, settings: SettingsDep
 ) -> PlanningRatesRead:
     return PlanningRatesRead.of(await agreement.planning_evidence(session, where, fx=settings.fx()))
+
+
+@router.get(
+    "/proposals",
+    summary="Drift proposals: measured rates outside the signed plan's intervals, and the revised commitment",
+)
+async def get_drift_proposals(session: SessionDep, _: ReaderDep) -> DriftProposalsRead:
+    rows = await agreement.drift_proposals(session)
+    return DriftProposalsRead(proposals=[DriftProposalRead.model_validate(r) for r in rows])

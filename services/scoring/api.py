@@ -217,7 +217,7 @@ async def backtest_rubric_version(
 
 @router.get(
     "/agreement/evidence",
-    summary="Feedback's evidence for signing: measured planning rates with intervals, both scorecards",
+    summary="Feedback's evidence for signing: measured rates with intervals, both scorecards, drift proposals",
     responses={502: {"description": "Feedback did not answer."}},
 )
 async def read_agreement_evidence(_: Reader, settings: SettingsDep, request: Request) -> dict[str, Any]:

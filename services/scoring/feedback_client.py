@@ -13,7 +13,11 @@ import httpx
 
 from services.scoring.errors import FeedbackUnavailable
 
-EVIDENCE = {"planning_rates": "/v1/agreement/planning-rates", "scorecards": "/v1/agreement/scorecards"}
+EVIDENCE = {
+    "planning_rates": "/v1/agreement/planning-rates",
+    "scorecards": "/v1/agreement/scorecards",
+    "proposals": "/v1/agreement/proposals",
+}
 
 
 class FeedbackClient:
@@ -23,7 +27,8 @@ class FeedbackClient:
         self.timeout_s = timeout_s
 
     async def evidence(self) -> dict[str, Any]:
-        """The measured planning rates (with their intervals) and both teams' scorecards."""
+        """The measured planning rates (with their intervals), both teams' scorecards and the drift
+        proposals."""
         async with httpx.AsyncClient(
             base_url=self.base_url, headers=self.headers, timeout=self.timeout_s
         ) as client:

@@ -15,6 +15,7 @@ from playwright.async_api import Page, async_playwright
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
 from services.feedback.main import create_app as create_feedback_app
+from services.feedback.settings import FeedbackSettings
 from services.scoring.main import create_app
 from services.scoring.settings import ScoringSettings
 from shared.auth import Role
@@ -26,6 +27,7 @@ from tests.integration.test_feedback_scorecards import HANDLERS
 from tests.integration.test_scoring_signed_agreement import agreement
 from tests.support.apps import caught_up
 from tests.support.browser import CHROMIUM_ARGS, chromium, serving
+from tests.support.waiting import eventually
 from tests.unit.test_scoring_agreement_terms import PLAN
 
 MARKETING, SALES = bearer(Role.MARKETING), bearer(Role.SALES)
@@ -157,3 +159,79 @@ async def test_both_teams_sign_in_the_browser_and_the_scorecards_switch_to_the_n
     tiers = {t["tier"]: t for t in cards["sales"]}
     assert tiers["A"]["contact"]["commitment"] == 60
     assert tiers["A"]["leads"] == 3
+
+
+async def test_a_drift_proposal_opens_as_a_draft_with_the_rederived_commitment(
+    db: Database, settings_env: Infra
+) -> None:
+    executable = chromium()
+    problems: list[str] = []
+    today = utc_now().date()
+    plan = {
+        **PLAN,
+        "period_start": str(today - timedelta(days=14)),
+        "period_end": str(today + timedelta(days=15)),
+    }
+    feedback = create_feedback_app(FeedbackSettings(drift_min_leads=5, drift_check_interval_s=0.5))
+    async with serving(feedback) as feedback_url:
+        scoring = create_app(ScoringSettings(dashboard_url=feedback_url))
+        async with serving(scoring) as base_url:
+            await caught_up(feedback)
+            await caught_up(scoring)
+            await truncate_all(db)
+            async with httpx.AsyncClient(base_url=base_url) as client:
+                await client.post("/v1/rubrics", json=agreement(VERSION, plan=plan), headers=MARKETING)
+                await client.post(f"/v1/rubrics/{VERSION}/approvals", headers=MARKETING)
+                await client.post(f"/v1/rubrics/{VERSION}/approvals", headers=SALES)
+                activated = await client.post(f"/v1/rubrics/{VERSION}/activate", headers=SALES)
+                assert activated.status_code == 200, activated.text
+            # Feedback learns the plan, then measures one MQL in five reaching SQL (planned: 31-45 %).
+            async with httpx.AsyncClient(base_url=feedback_url, headers=SALES) as client:
+
+                async def signed() -> None:
+                    cards = (await client.get("/v1/agreement/scorecards")).json()
+                    assert cards["agreement_version"] == VERSION
+
+                await eventually(signed, timeout_s=30)
+                await one_mql_in_five_reaches_sql(db)
+
+                async def proposed() -> None:
+                    assert (await client.get("/v1/agreement/proposals")).json()["proposals"]
+
+                await eventually(proposed, timeout_s=30)
+
+            async with async_playwright() as playwright:
+                browser = await playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+                try:
+                    page = await browser.new_page(viewport={"width": 1400, "height": 1000})
+                    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
+                    before = await open_page(page, base_url, MARKETING)
+                    await page.click("#open-drift")
+                    await wait_for(
+                        page, "document.getElementById('status').textContent.startsWith('opened draft')"
+                    )
+                    drafted = await shown(page)
+                finally:
+                    await browser.close()
+
+    assert problems == []
+    assert (before["drift.mql_commitment_before"], before["drift.mql_commitment_after"]) == ("400", "800")
+    assert before["drift.mql_to_sql.measured"].startswith("20.0 %")
+    assert drafted["draft.status"] == "draft"
+    assert drafted["draft.version"].startswith(f"{VERSION}-drift-")
+    # Scoring derives the commitment of the draft itself: the same 800.
+    assert drafted["plan.mql_commitment"] == "800"
+    assert drafted["missing"] == "waiting for marketing and sales"
+
+
+async def one_mql_in_five_reaches_sql(db: Database) -> None:
+    start = utc_now() - timedelta(days=2)
+    events: list[AnyEvent] = []
+    for i in range(10):
+        lead = Journey()
+        events += [lead.ingested(start), lead.qualified(start)]
+        if i < 2:
+            events.append(lead.dispositioned(start + timedelta(days=1), "sql"))
+    for event in events:
+        async with db.transaction() as session:
+            await HANDLERS[event.event_type](session, event)

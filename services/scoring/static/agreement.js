@@ -122,6 +122,53 @@ function showEvidence(evidence, draftDocument) {
     `${rates.average_deal.toLocaleString("en-US")} ${rates.currency} (${rates.deals_with_amount} deals)`), "", ""]);
   table("rates", ["rate", "measured", "95 % interval", "this draft plans"], rows, "");
   showScorecards(evidence.scorecards);
+  showDrift(evidence.proposals.proposals.find((p) => p.status === "open"));
+}
+
+let openDrift = null;
+
+function showDrift(proposal) {
+  openDrift = proposal || null;
+  document.getElementById("open-drift").hidden = !proposal;
+  if (!proposal) { table("drift", ["", ""], [], "The measured rates are within the intervals the agreement was planned with."); return; }
+  const rows = proposal.drifted.map((d) => [
+    d.name,
+    cell(`drift.${d.name}.planned`, `${pct(d.planned)}` + (d.planned_low == null ? "" : ` (${pct(d.planned_low)} – ${pct(d.planned_high)})`)),
+    cell(`drift.${d.name}.measured`, `${pct(d.measured)} (${pct(d.low)} – ${pct(d.high)}, ${d.reached}/${d.started})`, "bad"),
+  ]);
+  rows.push(["MQL commitment", cell("drift.mql_commitment_before", count(proposal.mql_commitment_before)),
+    cell("drift.mql_commitment_after", count(proposal.mql_commitment_after))]);
+  table("drift", [`agreement ${proposal.agreement_version}`, "planned", "measured"], rows, "");
+}
+
+// The proposal becomes a draft of the drifted version with the revised rates: one draft per
+// proposal (its version is named after it, so a second click is refused), signed like any other.
+async function openDriftDraft() {
+  if (!openDrift) return;
+  try {
+    const base = await call("GET", `/v1/rubrics/${encodeURIComponent(openDrift.agreement_version)}`);
+    const draftDoc = structuredClone(base.document);
+    const drifted = Object.fromEntries(openDrift.drifted.map((d) => [d.name, d]));
+    for (const [name, revised] of Object.entries(openDrift.rates)) {
+      const rate = { rate: revised.rate, low: revised.low, high: revised.high };
+      if (drifted[name]) rate.measured = drifted[name].measured;
+      draftDoc.plan.rates[name] = Object.fromEntries(Object.entries(rate).filter(([, v]) => v != null));
+    }
+    draftDoc.version = `${openDrift.agreement_version}`.slice(0, 46) + "-drift-" + openDrift.id.slice(0, 8);
+    const response = await fetch("/v1/rubrics", {
+      method: "POST",
+      headers: { Authorization: "Bearer " + tokenBox.value.trim(), "Content-Type": "application/json" },
+      body: JSON.stringify(draftDoc),
+    });
+    const body = await response.json().catch(() => null);
+    if (!response.ok) throw new HttpError("/v1/rubrics", response.status, body);
+    history.replaceState(null, "", location.pathname + "?version=" + encodeURIComponent(draftDoc.version));
+    picker.value = "";
+    await load();
+    say(`opened draft ${draftDoc.version}`);
+  } catch (error) {
+    say(error.message);
+  }
 }
 
 function showScorecards(cards) {
@@ -151,7 +198,7 @@ function showScorecards(cards) {
 
 async function loadVersions() {
   const versions = await call("GET", "/v1/rubrics");
-  const wanted = new URLSearchParams(location.search).get("version") || picker.value;
+  const wanted = picker.value || new URLSearchParams(location.search).get("version");
   const shown = versions.filter((v) => v.status === "draft" || v.status === "active");
   picker.innerHTML = shown.map((v) => `<option value="${esc(v.version)}">${esc(v.version)} (${esc(v.status)})</option>`).join("");
   if (shown.some((v) => v.version === wanted)) picker.value = wanted;
@@ -195,6 +242,7 @@ document.getElementById("login").addEventListener("submit", (event) => {
   load();
 });
 picker.addEventListener("change", load);
+document.getElementById("open-drift").addEventListener("click", openDriftDraft);
 document.getElementById("approve").addEventListener("click", () => act("approvals", "approved for your team"));
 document.getElementById("activate").addEventListener("click", () => act("activate", `${picker.value} is active`));
 // The scorecards follow the agreement feedback learns from the activation event: re-read them.

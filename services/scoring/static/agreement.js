@@ -194,6 +194,20 @@ function showScorecards(cards) {
       cell(`sales.${t.tier}.contact`, within(t.contact, " min")), mins(t.contact.p50),
       cell(`sales.${t.tier}.attempts`, within(t.attempts, "+")), t.attempts.p50 == null ? "–" : String(t.attempts.p50),
     ]), "No tier in the agreement yet.");
+  const contact = (week) => {
+    const measured = week.sales.reduce((n, t) => n + t.contact.measured, 0);
+    const within = week.sales.reduce((n, t) => n + t.contact.within, 0);
+    return measured ? pct(within / measured) : "–";
+  };
+  table("weeks", ["ISO week", "MQLs", "committed", "pace", "accepted", "first contact in time"], cards.weeks.map((w) => [
+    w.week,
+    cell(`weeks.${w.week}.delivered`, count(w.marketing.delivered)),
+    cell(`weeks.${w.week}.commitment`, count(w.marketing.commitment)),
+    cell(`weeks.${w.week}.pace`, w.marketing.pace ? w.marketing.pace.replace("_", " ") : "–",
+      w.marketing.pace === "on_track" ? "ok" : w.marketing.pace ? "bad" : ""),
+    pct(w.marketing.acceptance_rate),
+    contact(w),
+  ]), "");
 }
 
 async function loadVersions() {

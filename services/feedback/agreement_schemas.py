@@ -43,7 +43,10 @@ class TierCardRead(_FromAttributes):
     leads: int = Field(description="Leads assigned in the period under this tier.")
     accept: MeasureRead = Field(description="Assignment to acceptance or rejection (the click).")
     contact: MeasureRead = Field(description="Assignment to the first real contact (call, email, meeting).")
-    attempts: MeasureRead = Field(description="Logged attempts against the minimum owed.")
+    attempts: MeasureRead = Field(
+        description="Logged attempts against the minimum owed before a lead is dropped (rejected or recycled): "
+        "judged on the dropped leads; those still worked are pending."
+    )
 
 
 class WeekRead(_FromAttributes):

@@ -54,11 +54,23 @@ class ScorecardRepository:
         )
         rows = await self.session.execute(
             select(
-                LeadFact.sla_tier, LeadFact.assigned_at, decided, LeadFact.first_contact_at, attempts
+                LeadFact.sla_tier,
+                LeadFact.assigned_at,
+                decided,
+                LeadFact.first_contact_at,
+                attempts,
+                or_(LeadFact.rejected_at.is_not(None), LeadFact.recycled_at.is_not(None)),
             ).where(LeadFact.is_test.is_(False), *_between(LeadFact.assigned_at, start, end))
         )
         return [
-            SalesLead(tier=r[0], assigned_at=r[1], decided_at=r[2], first_contact_at=r[3], attempts=r[4])
+            SalesLead(
+                tier=r[0],
+                assigned_at=r[1],
+                decided_at=r[2],
+                first_contact_at=r[3],
+                attempts=r[4],
+                dropped=bool(r[5]),
+            )
             for r in rows
         ]
 

@@ -3,7 +3,8 @@
 Marketing's side: MQLs delivered against the period's commitment, the acceptance rate against
 the quality commitment, and the pace (a linear forecast to the period's end). Sales' side per
 tier: time to accept or reject, time to the first real contact and attempts, each against the
-tier's commitment and kept apart, so speed to lead measures contact, not clicks. The same
+tier's commitment and kept apart, so speed to lead measures contact, not clicks (attempts are
+owed before a lead is dropped, so they are judged on the dropped leads). The same
 figures per ISO week make the weekly trend. Callers give the clock (`now`).
 """
 
@@ -38,6 +39,7 @@ class SalesLead:
     decided_at: datetime | None  # accepted or rejected, whichever came first
     first_contact_at: datetime | None
     attempts: int
+    dropped: bool = False  # rejected or handed back to nurture
 
 
 @dataclass(frozen=True)
@@ -246,9 +248,18 @@ def _timed(
 
 
 def _attempts(leads: Sequence[SalesLead], minimum: int | None) -> Measure:
-    counts = [s.attempts for s in leads]
-    kept = 0 if not minimum else sum(1 for c in counts if c >= minimum)
-    return Measure(minimum, len(counts) if minimum else 0, kept, 0, _median(counts))
+    """The attempts owed are owed before a lead is dropped: a dropped lead kept the commitment
+    with at least `minimum` attempts; a lead still worked is pending. The median is over all."""
+    dropped = [s.attempts for s in leads if s.dropped]
+    if not minimum:
+        return Measure(None, 0, 0, len(leads) - len(dropped), _median([s.attempts for s in leads]))
+    return Measure(
+        commitment=minimum,
+        measured=len(dropped),
+        within=sum(1 for c in dropped if c >= minimum),
+        pending=len(leads) - len(dropped),
+        p50=_median([s.attempts for s in leads]),
+    )
 
 
 def _median(values: Sequence[float]) -> float | None:

@@ -105,7 +105,8 @@ class TestSalesSide:
         ).sales
         assert (card.accept.within, card.accept.measured, card.accept.p50) == (1, 1, 1.0)
         assert (card.contact.within, card.contact.measured, card.contact.p50) == (0, 1, 90.0)
-        assert (card.attempts.within, card.attempts.commitment) == (1, 3)
+        # Attempts are owed before a lead is dropped: one still worked is pending.
+        assert (card.attempts.pending, card.attempts.measured, card.attempts.p50) == (1, 0, 3.0)
 
     def test_a_lead_nobody_contacts_breaks_the_commitment_once_its_time_is_up(self) -> None:
         lead = SalesLead(tier="hot", assigned_at=at(4, 9), decided_at=None, first_contact_at=None, attempts=0)
@@ -117,7 +118,24 @@ class TestSalesSide:
         ).sales[0]
         assert (early.contact.pending, early.contact.measured, early.contact.share_within) == (1, 0, None)
         assert (late.contact.pending, late.contact.measured, late.contact.share_within) == (0, 1, 0.0)
-        assert late.attempts.share_within == 0.0
+        assert late.attempts.share_within is None
+
+    def test_a_lead_dropped_before_the_attempts_owed_breaks_the_commitment(self) -> None:
+        leads = [
+            SalesLead(
+                tier="hot",
+                assigned_at=at(4),
+                decided_at=at(4, 1),
+                first_contact_at=at(4, 1),
+                attempts=n,
+                dropped=True,
+            )
+            for n in (1, 3)
+        ]
+        (card,) = scorecards(
+            TERMS, rubric_version="v", start=START, end=END, marketing=[], sales=leads, now=at(10)
+        ).sales
+        assert (card.attempts.within, card.attempts.measured, card.attempts.share_within) == (1, 2, 0.5)
 
     def test_a_tier_the_agreement_does_not_name_is_shown_without_commitments(self) -> None:
         lead = SalesLead(tier="cold", assigned_at=at(4), decided_at=at(5), first_contact_at=None, attempts=1)

@@ -211,6 +211,10 @@ async def test_a_drift_proposal_opens_as_a_draft_with_the_rederived_commitment(
                         page, "document.getElementById('status').textContent.startsWith('opened draft')"
                     )
                     drafted = await shown(page)
+                    await page.click("#open-drift")
+                    await wait_for(
+                        page, "document.getElementById('status').textContent.includes('already open')"
+                    )
                 finally:
                     await browser.close()
 

@@ -141,11 +141,13 @@ function showDrift(proposal) {
   table("drift", [`agreement ${proposal.agreement_version}`, "planned", "measured"], rows, "");
 }
 
-// The proposal becomes a draft of the drifted version with the revised rates: one draft per
-// proposal (its version is named after it, so a second click is refused), signed like any other.
+// The proposal becomes a draft of the drifted version with the revised rates, signed like any
+// other: one drift draft open at a time, and one per proposal (its version is named after it).
 async function openDriftDraft() {
   if (!openDrift) return;
   try {
+    const open = (await call("GET", "/v1/rubrics")).find((v) => v.status === "draft" && v.version.includes("-drift-"));
+    if (open) { say(`a drift draft is already open: ${open.version}`); return; }
     const base = await call("GET", `/v1/rubrics/${encodeURIComponent(openDrift.agreement_version)}`);
     const draftDoc = structuredClone(base.document);
     const drifted = Object.fromEntries(openDrift.drifted.map((d) => [d.name, d]));

@@ -158,6 +158,8 @@ class Launcher:
         # ...and links its lead look-up to ingest's lead view, scoring's score and routing's assignment.
         env.setdefault("BATON_INGEST_URL", f"http://{cfg.host}:{cfg.ports['ingest']}")
         env.setdefault("BATON_ROUTING_URL", f"http://{cfg.host}:{cfg.ports['routing']}")
+        # Scoring's signing page shows feedback's evidence and links to its dashboard.
+        env.setdefault("BATON_DASHBOARD_URL", f"http://{cfg.host}:{cfg.ports['feedback']}")
         if self.broker is not None:
             # The embedded broker holds a group join for half the session timeout.
             env.setdefault("BATON_CONSUMER_SESSION_TIMEOUT_MS", "4000")

@@ -8,7 +8,7 @@ import uuid
 from collections.abc import Mapping
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import ColumnElement, Table, bindparam, case, func, or_
 from sqlalchemy.dialects.postgresql import insert
@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from services.feedback.funnel import Stage
-from services.feedback.models import STAGE_COLUMNS, LeadFact
+from services.feedback.models import STAGE_COLUMNS, LeadAttempt, LeadFact
 from services.feedback.write_buffer import write
 
 # What an outcome carries besides its time: why a lead was rejected or lost, what a win was worth.
@@ -45,6 +45,12 @@ def _follows_latest(
     return case((or_(basis.is_(None), new_basis > basis), new), else_=column)
 
 
+# Built once, like the upserts below; a redelivered or replayed touch is one attempt.
+_RECORD_ATTEMPT = (
+    insert(cast(Table, LeadAttempt.__table__))
+    .values({name: bindparam(name) for name in ("lead_id", "touched_at", "channel")})
+    .on_conflict_do_nothing()
+)
 _UPSERTS: dict[tuple[tuple[str, ...], tuple[str, ...]], Any] = {}
 
 
@@ -222,9 +228,12 @@ class LeadFactRepository:
         }
         await self._upsert(lead_id, values, updates)
 
-    async def record_touch(self, lead_id: uuid.UUID, *, touched_at: datetime, contact: bool = False) -> None:
-        """A contact attempt: the earliest one is the rep's first touch; the earliest call, email
-        or meeting (`contact`) the first real contact."""
+    async def record_touch(
+        self, lead_id: uuid.UUID, *, touched_at: datetime, channel: str | None = None, contact: bool = False
+    ) -> None:
+        """A touch: the earliest one is the rep's first touch; the earliest call, email or meeting
+        (`contact`) the first real contact. A logged touch (with its `channel`) is also an
+        attempt, kept in `lead_attempt` to be counted."""
         values: dict[str, Any] = {"first_touch_at": touched_at}
         updates: dict[str, Any] = {
             "first_touch_at": lambda x: _earliest(LeadFact.first_touch_at, x.first_touch_at)
@@ -233,6 +242,12 @@ class LeadFactRepository:
             values["first_contact_at"] = touched_at
             updates["first_contact_at"] = lambda x: _earliest(LeadFact.first_contact_at, x.first_contact_at)
         await self._upsert(lead_id, values, updates)
+        if channel is not None:
+            await write(
+                self.session,
+                _RECORD_ATTEMPT,
+                {"lead_id": lead_id, "touched_at": touched_at, "channel": channel},
+            )
 
     async def record_disposition(
         self,

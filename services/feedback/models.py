@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Boolean, Computed, DateTime, Float, Integer, Numeric, Text, false, text
+from sqlalchemy import Boolean, Computed, DateTime, Float, Index, Integer, Numeric, Text, false, text
 from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Mapped, mapped_column
 
@@ -101,6 +101,38 @@ class Agreement(Base):
     rubric_version: Mapped[str] = mapped_column(Text, primary_key=True)
     terms: Mapped[dict[str, Any]] = mapped_column(JSONB)
     activated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AgreementDrift(Base):
+    """A drift proposal: measured rates outside the intervals the agreement in force was planned
+    with, and the revised plan for both teams. At most one is `open`; a later check updates it,
+    a new agreement supersedes it, and it is `resolved` when the rates come back."""
+
+    __tablename__ = "agreement_drift"
+    __table_args__ = (
+        Index("uq_agreement_drift_open", "status", unique=True, postgresql_where=text("status = 'open'")),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    rubric_version: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text)
+    detected_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    checked_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    drifted: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    rates: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    mql_commitment_before: Mapped[int | None] = mapped_column(Integer)
+    mql_commitment_after: Mapped[int | None] = mapped_column(Integer)
+
+
+class LeadAttempt(Base):
+    """A rep's contact attempt on a lead (a logged touch), kept by its own facts: a touch
+    redelivered or replayed is stored once, so counting attempts never double-counts."""
+
+    __tablename__ = "lead_attempt"
+
+    lead_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    touched_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
+    channel: Mapped[str] = mapped_column(Text, primary_key=True)
 
 
 class LeadTouchpoint(Base):

@@ -175,7 +175,7 @@ async def record_touched(session: AsyncSession, event: LeadTouched) -> None:
     """A rep's contact attempt; the earliest attempt or disposition is the first touch."""
     p = event.payload
     await LeadFactRepository(session).record_touch(
-        event.lead_id, touched_at=p.touched_at, contact=p.channel in CONTACT_CHANNELS
+        event.lead_id, touched_at=p.touched_at, channel=p.channel, contact=p.channel in CONTACT_CHANNELS
     )
 
 

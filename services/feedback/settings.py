@@ -72,3 +72,15 @@ class FeedbackSettings(ServiceSettings):
         ge=0,
         description="Largest relative change of the backtest's MQL volume an auto-activated proposal may make.",
     )
+    drift_min_leads: int = Field(
+        default=50,
+        ge=1,
+        description="Leads a measured rate must start from before it may count as drift from the signed "
+        "plan (BATON_DRIFT_MIN_LEADS): fewer are no evidence.",
+    )
+    drift_check_interval_s: float = Field(
+        default=3600,
+        ge=0,
+        description="How often feedback checks the measured rates against the intervals the agreement in "
+        "force was planned with (BATON_DRIFT_CHECK_INTERVAL_S); 0 turns the check off.",
+    )

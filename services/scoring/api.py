@@ -16,8 +16,10 @@ from services.scoring.dependencies import (
     LeadReader,
     Reader,
     RubricAuthor,
+    SettingsDep,
 )
 from services.scoring.errors import RubricRejected
+from services.scoring.feedback_client import FeedbackClient
 from services.scoring.rubric import Rubric, RubricInvalid
 from services.scoring.schemas import RubricValidated, RubricVersionRead, ScoreHistory, ScoreRead, ShadowReport
 from shared.authored import parse_body
@@ -211,3 +213,16 @@ async def backtest_rubric_version(
 ) -> BacktestReport:
     draft = await active.version(session, version)
     return await service.backtest_draft(session, active=current, draft=draft, max_leads=max_leads)
+
+
+@router.get(
+    "/agreement/evidence",
+    summary="Feedback's evidence for signing: measured rates with intervals, both scorecards, drift proposals",
+    responses={502: {"description": "Feedback did not answer."}},
+)
+async def read_agreement_evidence(_: Reader, settings: SettingsDep, request: Request) -> dict[str, Any]:
+    if settings.dashboard_url is None:
+        return {"dashboard_configured": False}
+    # The signer's own token goes to feedback: they see there exactly what they may see.
+    feedback = FeedbackClient(settings.dashboard_url, authorization=request.headers["authorization"])
+    return {"dashboard_configured": True, **await feedback.evidence()}

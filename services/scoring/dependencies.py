@@ -6,6 +6,7 @@ from fastapi import Depends, Request
 
 from services.scoring.agreement import ActiveRubric, Team
 from services.scoring.rubric import Rubric
+from services.scoring.settings import ScoringSettings
 from shared.auth import Forbidden, Principal, Role, require_roles
 from shared.runtime import SessionDep
 
@@ -46,3 +47,11 @@ async def _approver_team(
 
 
 Approver = Annotated[tuple[Principal, Team], Depends(_approver_team)]
+
+
+def _settings(request: Request) -> ScoringSettings:
+    settings: ScoringSettings = request.app.state.settings
+    return settings
+
+
+SettingsDep = Annotated[ScoringSettings, Depends(_settings)]

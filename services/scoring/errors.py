@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from shared.problems import Conflict, NotFound, Unprocessable
+from shared.problems import Conflict, NotFound, Problem, Unprocessable
 
 
 class LeadNotScored(NotFound):
@@ -42,3 +42,18 @@ class RubricNotApproved(Conflict):
 class RubricVersionMismatch(Unprocessable):
     title = "Rubric version mismatch"
     slug = "rubric-version-mismatch"
+
+
+class FeedbackUnavailable(Problem):
+    """Feedback, whose evidence the signing page shows, did not answer as expected."""
+
+    status = 502
+    title = "Feedback unavailable"
+    slug = "feedback-unavailable"
+
+
+class UnknownAsset(NotFound):
+    """The signing page has no static file of that name."""
+
+    title = "No such asset"
+    slug = "unknown-asset"

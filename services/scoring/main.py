@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from fastapi import FastAPI
 
-from services.scoring import api
+from services.scoring import api, pages
 from services.scoring.agreement import ActiveRubric
 from services.scoring.consumers import build_handlers
 from services.scoring.models import audit, outbox, processed_event
@@ -47,7 +47,7 @@ def create_app(settings: ScoringSettings | None = None) -> FastAPI:
         title="Baton scoring",
         description="Scores leads against the rubric marketing and sales signed; `lead.ingested` in, "
         "`lead.scored` and `lead.qualified` out.",
-        routers=[api.router, audit_router(audit)],
+        routers=[api.router, pages.router, audit_router(audit)],
     )
     app.state.active_rubric = active
     publish_schemas(app, Rubric)

@@ -208,6 +208,8 @@ class Rubric(Strict):
             currency=derived.revenue_goal.currency if derived else None,
             mql_commitment=derived.mql_commitment if derived else None,
             acceptance_commitment=derived.acceptance_commitment if derived else None,
+            average_deal_size=self.plan.average_deal_size.amount if self.plan else None,
+            planning_rates=self.plan.rates.planned() if self.plan else {},
         )
 
     @cached_property

@@ -17,6 +17,7 @@ from typing import Self
 from pydantic import BaseModel, Field, model_validator
 
 from services.scoring.rubric_sections import Strict
+from shared.contracts import PlannedRate
 
 Rate = float
 
@@ -40,6 +41,19 @@ class PlanningRates(Strict):
     mql_to_sql: PlanningRate
     sql_to_won: PlanningRate
     lead_to_mql: PlanningRate | None = None
+
+    def planned(self) -> dict[str, PlannedRate]:
+        """The rates as `rubric.activated` carries them, for feedback to check drift against."""
+        rates = {
+            "mql_to_sql": self.mql_to_sql,
+            "sql_to_won": self.sql_to_won,
+            "lead_to_mql": self.lead_to_mql,
+        }
+        return {
+            name: PlannedRate(rate=r.rate, low=r.low, high=r.high)
+            for name, r in rates.items()
+            if r is not None
+        }
 
 
 class Plan(Strict):

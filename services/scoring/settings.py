@@ -22,3 +22,9 @@ class ScoringSettings(ServiceSettings):
         default=6 * 3600,
         description="How often every lead is re-scored so stored scores follow decay; 0 disables.",
     )
+    dashboard_url: str | None = Field(
+        default=None,
+        description="Feedback's base URL (BATON_DASHBOARD_URL), for the signing page's evidence (the "
+        "measured planning rates and both scorecards, read with the signer's own token) and its link "
+        "to the dashboard; `baton up` sets it. Without it the page shows no evidence.",
+    )

@@ -1,6 +1,6 @@
 """Event contracts shared by every service: the envelope, the payloads and the topics."""
 
-from shared.contracts.agreement import AgreementTerms, TierCommitment
+from shared.contracts.agreement import AgreementTerms, PlannedRate, TierCommitment
 from shared.contracts.codec import UndecodableEvent, decode_event
 from shared.contracts.envelope import Envelope, Payload, utc_now
 from shared.contracts.events import (
@@ -62,6 +62,7 @@ __all__ = [
     "LostReason",
     "Outcome",
     "Payload",
+    "PlannedRate",
     "RejectReason",
     "RubricActivated",
     "RubricActivatedPayload",

@@ -27,6 +27,14 @@ class TierCommitment(Payload):
     )
 
 
+class PlannedRate(Payload):
+    """A funnel rate the plan was made with, and the interval measured when it was agreed."""
+
+    rate: float
+    low: float | None = None
+    high: float | None = None
+
+
 class AgreementTerms(Payload):
     """One activated version of the agreement, in the terms the other services act on."""
 
@@ -47,4 +55,10 @@ class AgreementTerms(Payload):
     )
     acceptance_commitment: float | None = Field(
         default=None, description="The share of MQLs sales accepts: marketing's quality commitment."
+    )
+    # Added within schema version 1 (additive): what feedback checks drift against.
+    average_deal_size: Decimal | None = Field(default=None, description="In `currency`.")
+    planning_rates: dict[str, PlannedRate] = Field(
+        default_factory=dict,
+        description="The rates the plan was made with, by name (`mql_to_sql`, `sql_to_won`, `lead_to_mql`).",
     )

@@ -22,7 +22,7 @@ from shared.db import Database
 from tests.conftest import Infra, bearer
 from tests.support.briefs import form_filled, publish_events, scored, visited
 from tests.support.notify import SlackFake, slack_fake
-from tests.support.routing import add_rep, assign, publish, qualified_for_rules, routing_app
+from tests.support.routing import add_rep, assign, publish, qualified, qualified_for_rules, routing_app
 from tests.support.waiting import eventually
 
 MANAGER = bearer(Role.MANAGER)
@@ -68,6 +68,7 @@ class TestTheRepsQueue:
             brief = await briefed()
             me = await client.get("/v1/me", headers=rep)
             by_lead = await client.get(f"/v1/leads/{lead_id}/brief", headers=rep)
+            assignment = await client.get(f"/v1/leads/{lead_id}/assignment", headers=rep)
 
         assert [(r["reason"], r["points"]) for r in brief["why"]] == [
             ("Asked to talk to sales", 30),
@@ -92,6 +93,22 @@ class TestTheRepsQueue:
         assert me.json()["rep"]["id"] == str(rep_id)
         assert by_lead.status_code == 200
         assert by_lead.json() == brief
+        assert assignment.json()["brief"] == brief
+
+    async def test_the_most_urgent_sla_comes_first_for_the_rep_and_their_manager(
+        self, db: Database, settings_env: Infra
+    ) -> None:
+        async with routing_app(db) as client:
+            rep_id = await add_rep(db, "solo")
+            # Assigned least urgent first, so neither creation order nor ids give the SLA order.
+            leads = [(await assign(db, qualified(sla_minutes=minutes))).lead_id for minutes in (240, 60, 5)]
+            own = await client.get("/v1/reps/me/queue", headers=bearer(Role.REP, rep_id=rep_id))
+            team = await client.get("/v1/reps/me/queue", headers=MANAGER)
+        assert [item["lead_id"] for item in own.json()] == [str(lead) for lead in reversed(leads)]
+        dues = [item["sla_due_at"] for item in own.json()]
+        assert dues == sorted(dues)
+        ours = [item["lead_id"] for item in team.json() if uuid.UUID(item["lead_id"]) in leads]
+        assert ours == [str(lead) for lead in reversed(leads)]
 
     async def test_a_rep_cannot_read_another_reps_brief(self, db: Database, settings_env: Infra) -> None:
         async with routing_app(db) as client:

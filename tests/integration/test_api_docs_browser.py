@@ -13,19 +13,10 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, Page, Request, Route, async_playwright
 
-from tests.conftest import TEST_JWT_SECRET
 from tests.support.browser import CHROMIUM_ARGS, OFFLINE_ARGS, chromium, serving
 
 SERVICES = ("ingest", "scoring", "routing", "feedback")
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
-
-
-@pytest.fixture
-def offline_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Settings that point at nothing: the docs pages need no database and no broker."""
-    monkeypatch.setenv("BATON_DATABASE_URL", "postgresql+asyncpg://docs@127.0.0.1:1/docs")
-    monkeypatch.setenv("BATON_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")
-    monkeypatch.setenv("BATON_JWT_SECRET", TEST_JWT_SECRET)
 
 
 @pytest.fixture

@@ -6,32 +6,16 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import uuid
-from collections.abc import AsyncIterator
 
-import httpx
 import pytest
 from fastapi import APIRouter
 
 from shared.auth import Role
 from shared.me import ME_PATH, me_router
-from tests.conftest import TEST_JWT_SECRET, bearer
+from tests.conftest import bearer
+from tests.support.apps import offline_client
 
 SERVICES = ("ingest", "scoring", "routing", "feedback")
-
-
-@pytest.fixture
-def offline_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Settings that point at nothing: `/v1/me` needs no database and no broker."""
-    monkeypatch.setenv("BATON_DATABASE_URL", "postgresql+asyncpg://unit@127.0.0.1:1/unit")
-    monkeypatch.setenv("BATON_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")
-    monkeypatch.setenv("BATON_JWT_SECRET", TEST_JWT_SECRET)
-
-
-async def client_of(service: str) -> AsyncIterator[httpx.AsyncClient]:
-    app = importlib.import_module(f"services.{service}.main").create_app()
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        yield client
 
 
 def answers_me_itself(service: str) -> bool:
@@ -54,7 +38,7 @@ async def test_every_token_learns_its_role_and_ids(service: str, role: Role, off
     names_rep = role in {Role.REP, Role.MANAGER} and not answers_me_itself(service)
     rep_id = uuid.uuid4() if names_rep else None
     source_id = "crm" if role is Role.SOURCE else None
-    async for client in client_of(service):
+    async with offline_client(service) as client:
         response = await client.get(ME_PATH, headers=bearer(role, rep_id=rep_id, source_id=source_id))
     assert response.status_code == 200, response.text
     body = response.json()
@@ -68,14 +52,14 @@ async def test_every_token_learns_its_role_and_ids(service: str, role: Role, off
 
 @pytest.mark.parametrize("service", SERVICES)
 async def test_without_a_token_it_answers_401(service: str, offline_settings: None) -> None:
-    async for client in client_of(service):
+    async with offline_client(service) as client:
         response = await client.get(ME_PATH)
     assert response.status_code == 401
     assert response.headers["content-type"].startswith("application/problem+json")
 
 
 async def test_what_a_role_may_do_follows_the_routes_role_checks(offline_settings: None) -> None:
-    async for client in client_of("ingest"):
+    async with offline_client("ingest") as client:
         marketing = (await client.get(ME_PATH, headers=bearer(Role.MARKETING))).json()
         rep = (await client.get(ME_PATH, headers=bearer(Role.REP, rep_id=uuid.uuid4()))).json()
         admin = (await client.get(ME_PATH, headers=bearer(Role.ADMIN))).json()
@@ -86,7 +70,7 @@ async def test_what_a_role_may_do_follows_the_routes_role_checks(offline_setting
 
 
 async def test_only_the_marketing_and_sales_approvers_may_approve_a_rubric(offline_settings: None) -> None:
-    async for client in client_of("scoring"):
+    async with offline_client("scoring") as client:
         admin = operations((await client.get(ME_PATH, headers=bearer(Role.ADMIN))).json())
         sales = operations((await client.get(ME_PATH, headers=bearer(Role.SALES))).json())
     approvals = {op for op in sales if op[1].endswith("/approvals")}
@@ -95,7 +79,7 @@ async def test_only_the_marketing_and_sales_approvers_may_approve_a_rubric(offli
 
 
 async def test_a_rep_is_told_which_operations_are_on_their_own_records_only(offline_settings: None) -> None:
-    async for client in client_of("feedback"):
+    async with offline_client("feedback") as client:
         body = (await client.get(ME_PATH, headers=bearer(Role.REP, rep_id=uuid.uuid4()))).json()
     assert all(op["own_only"] == ("{" in op["path"]) for op in body["may"])
 

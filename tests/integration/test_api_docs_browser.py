@@ -11,9 +11,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Page, Request, Route, async_playwright
+from playwright.async_api import Browser, Page, Request, Route
 
-from tests.support.browser import CHROMIUM_ARGS, OFFLINE_ARGS, chromium, serving
+from tests.support.browser import offline_chromium, serving
 
 SERVICES = ("ingest", "scoring", "routing", "feedback")
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
@@ -21,15 +21,8 @@ HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
-    executable = chromium()
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=executable, args=[*CHROMIUM_ARGS, *OFFLINE_ARGS]
-        )
-        try:
-            yield launched
-        finally:
-            await launched.close()
+    async with offline_chromium() as launched:
+        yield launched
 
 
 async def offline_page(browser: Browser, base_url: str) -> tuple[Page, list[str]]:

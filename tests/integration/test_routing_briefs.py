@@ -20,9 +20,10 @@ from shared.auth import Role
 from shared.contracts import LeadErased, LeadErasedPayload, utc_now
 from shared.db import Database
 from tests.conftest import Infra, bearer
-from tests.support.briefs import form_filled, publish_events, scored, visited
+from tests.support.briefs import form_filled, scored, visited
+from tests.support.events import publish
 from tests.support.notify import SlackFake, slack_fake
-from tests.support.routing import add_rep, assign, publish, qualified, qualified_for_rules, routing_app
+from tests.support.routing import add_rep, assign, qualified, qualified_for_rules, routing_app
 from tests.support.waiting import eventually
 
 MANAGER = bearer(Role.MANAGER)
@@ -51,7 +52,7 @@ class TestTheRepsQueue:
         async with routing_app(db) as client:
             await add_rep(db, "ada")
             lead_id, rep_id = await assigned_lead(client, bootstrap)
-            await publish_events(bootstrap, scored(lead_id), form_filled(lead_id), visited(lead_id))
+            await publish(bootstrap, scored(lead_id), form_filled(lead_id), visited(lead_id))
             rep = bearer(Role.REP, rep_id=rep_id)
 
             async def briefed() -> dict[str, Any]:
@@ -144,7 +145,7 @@ class TestHotAgain:
                 lead_id, rep_id = await assigned_lead(client, bootstrap)
                 holder = next(url for url, rid in urls.values() if rid == rep_id)
                 other = next(url for url, rid in urls.values() if rid != rep_id)
-                await publish_events(bootstrap, scored(lead_id))
+                await publish(bootstrap, scored(lead_id))
 
                 async def explained() -> None:
                     response = await client.get(f"/v1/leads/{lead_id}/brief", headers=MANAGER)
@@ -152,7 +153,7 @@ class TestHotAgain:
 
                 await eventually(explained, timeout_s=30)
                 await eventually(lambda: _assert_told(slack, holder, "New lead for you"), timeout_s=30)
-                await publish_events(bootstrap, visited(lead_id))
+                await publish(bootstrap, visited(lead_id))
                 await eventually(lambda: _assert_told(slack, holder, "Hot again"), timeout_s=30)
         [hot] = [m for m in slack.to(holder) if "Hot again" in m["text"]]
         assert "visited the pricing page" in hot["text"]

@@ -28,8 +28,8 @@ from tests.conftest import Infra, bearer, truncate_all
 from tests.support.apps import running_app
 from tests.support.briefs import form_filled, scored, visited
 from tests.support.browser import CHROMIUM_ARGS, chromium, serving
-from tests.support.events import read_topic
-from tests.support.routing import add_rep, assign, publish, qualified_for_rules
+from tests.support.events import publish, read_topic
+from tests.support.routing import add_rep, assign, qualified_for_rules
 from tests.support.waiting import eventually
 
 MANAGER = bearer(Role.MANAGER)

@@ -17,7 +17,7 @@ from shared.db import Database
 from tests.conftest import Infra, bearer, truncate_all
 from tests.integration.test_routing_rules import TEAM_RULES, qualified, team
 from tests.support.apps import caught_up, running_app, running_service
-from tests.support.routing import publish
+from tests.support.events import publish
 from tests.support.waiting import eventually
 
 MANAGER = bearer(Role.MANAGER)

@@ -1,17 +1,20 @@
 """`GET /v1/me` in every service: who the token belongs to and what its role may do there, read
-from the routes' own role checks."""
+from the routes' own role checks; and the README's role table, held to the same checks."""
 
 from __future__ import annotations
 
 import importlib
 import importlib.util
+import re
 import uuid
+from pathlib import Path
 
 import pytest
 from fastapi import APIRouter
+from fastapi.routing import APIRoute
 
-from shared.auth import Role
-from shared.me import ME_PATH, me_router
+from shared.auth import Principal, Role
+from shared.me import ME_PATH, me_router, operations_for
 from tests.conftest import bearer
 from tests.support.apps import offline_client
 
@@ -99,3 +102,61 @@ def test_a_service_answering_me_itself_keeps_its_own() -> None:
 
     assert me_router([own]) is None
     assert me_router([APIRouter()]) is not None
+
+
+REPO = Path(__file__).resolve().parents[2]
+README = REPO / "README.md"
+TABLE_ROLES = ("admin", "manager", "marketing", "sales", "rep", "source")
+# Admitted by a check inside the route's own dependency (an X-Api-Key, or a bearer token of role
+# source or admin: `ingest.dependencies.posting_source`), which `/v1/me` cannot read.
+CHECKED_INSIDE = {("ingest", "POST", "/v1/events")}
+# One operation in a backticked cell: a method and a path with no elision (`…`) or query.
+NAMED_OPERATION = re.compile(r"`(GET|POST|PUT|PATCH|DELETE) (/v1/[^`…?]*)`")
+
+
+def _role_table_claims() -> list[tuple[str, str, str, frozenset[str]]]:
+    """(service, method, path, roles marked ✓ or own) for every operation the README's role
+    table names in full, paths' parameters written `{}`."""
+    text = README.read_text(encoding="utf-8")
+    table = text[text.index("| to… | through |") :].split("\n\n", 1)[0]
+    claims = []
+    for row in table.splitlines()[2:]:
+        cells = [cell.strip() for cell in row.strip().strip("|").split("|")]
+        service = cells[1].split(" ", 1)[0]
+        if service not in SERVICES:
+            continue
+        roles = frozenset(role for role, mark in zip(TABLE_ROLES, cells[2:], strict=True) if mark)
+        for method, path in NAMED_OPERATION.findall(cells[1]):
+            if path != ME_PATH:
+                claims.append((service, method, re.sub(r"\{[^}]*\}", "{}", path), roles))
+    return claims
+
+
+def _routers(service: str) -> list[APIRouter]:
+    """The service's HTTP routers (`api*.py`, `pages.py`), as its app includes them."""
+    package = REPO / "services" / service
+    names = sorted(p.stem for p in package.glob("*.py") if p.stem.startswith("api") or p.stem == "pages")
+    return [importlib.import_module(f"services.{service}.{name}").router for name in names]
+
+
+def test_the_readmes_role_table_names_the_roles_each_route_admits() -> None:
+    """The table a newcomer reads (README, "Who may do what") against the routes' own role checks
+    (as `/v1/me` reads them), for every operation it names in full."""
+    admitted: dict[tuple[str, str, str], set[str]] = {}
+    for service in SERVICES:
+        routes = [
+            route for router in _routers(service) for route in router.routes if isinstance(route, APIRoute)
+        ]
+        for role in Role:
+            for op in operations_for(routes, Principal(subject="table", role=role)):
+                key = (service, op.method, re.sub(r"\{[^}]*\}", "{}", op.path))
+                admitted.setdefault(key, set()).add(role.value)
+    claims = _role_table_claims()
+    assert len(claims) >= 15, claims
+    wrong = [
+        f"{service} {method} {path}: README says {sorted(roles)}, the route admits {sorted(found)}"
+        for service, method, path, roles in claims
+        if (service, method, path) not in CHECKED_INSIDE
+        if roles != (found := admitted.get((service, method, path), set()))
+    ]
+    assert wrong == []

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from playwright.async_api import Browser, Page, Request, Route
 
-from tests.support.browser import offline_chromium, serving
+from tests.support.browser import headless_chromium, serving
 
 SERVICES = ("ingest", "scoring", "routing", "feedback")
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
@@ -21,7 +21,7 @@ HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
-    async with offline_chromium() as launched:
+    async with headless_chromium(offline=True) as launched:
         yield launched
 
 

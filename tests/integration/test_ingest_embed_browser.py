@@ -20,7 +20,7 @@ from services.ingest.main import create_app
 from shared.contracts import LeadIngested
 from shared.db import Database
 from tests.conftest import Infra
-from tests.support.browser import offline_chromium, serving
+from tests.support.browser import headless_chromium, serving
 from tests.support.ingest import MARKETING, staged
 
 FORM = "embedded-demo"
@@ -28,7 +28,7 @@ FORM = "embedded-demo"
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
-    async with offline_chromium() as launched:
+    async with headless_chromium(offline=True) as launched:
         yield launched
 
 

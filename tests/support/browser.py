@@ -41,12 +41,12 @@ def chromium() -> str:
 
 
 @asynccontextmanager
-async def offline_chromium() -> AsyncIterator[Browser]:
-    """The system's headless Chromium that resolves no host but the loopback (`OFFLINE_ARGS`)."""
+async def headless_chromium(*, offline: bool = False) -> AsyncIterator[Browser]:
+    """The system's headless Chromium; `offline`, it resolves no host but the loopback."""
     executable = chromium()
     async with async_playwright() as playwright:
         launched = await playwright.chromium.launch(
-            executable_path=executable, args=[*CHROMIUM_ARGS, *OFFLINE_ARGS]
+            executable_path=executable, args=[*CHROMIUM_ARGS, *(OFFLINE_ARGS if offline else [])]
         )
         try:
             yield launched

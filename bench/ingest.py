@@ -32,7 +32,6 @@ import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -42,6 +41,7 @@ import psutil
 
 from baton.embedded import EmbeddedBroker, EmbeddedPostgres, free_port, terminate, wait_for_port
 from bench import rawhttp
+from bench.harness import write_results
 from bench.stats import summary_ms
 from shared.auth import Role, issue_token
 
@@ -396,10 +396,7 @@ def main() -> None:
         servers(Path(tmp), args.workers) as ports,
     ):
         results = measure(args, ports)
-    results["finished_at"] = datetime.now(UTC).isoformat()
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"ingest-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
-    path.write_text(json.dumps(results, indent=2))
+    path = write_results(args.out, "ingest", results)
     print_table(results)
     print(f"bench.ingest: wrote {path}")
 

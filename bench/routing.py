@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import multiprocessing
 import os
 import sys
@@ -33,6 +32,7 @@ from sqlalchemy import text
 from baton.embedded import EmbeddedPostgres
 from baton.services import upgrade
 from bench.baselines import postgres_transactions
+from bench.harness import write_results
 from bench.replicas import REPLICAS, RULES, collect, in_replicas
 from bench.stats import summary_ms
 from services.routing import reps
@@ -376,10 +376,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
     args = parser.parse_args()
     results = run(args)
-    results["finished_at"] = datetime.now(UTC).isoformat()
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"routing-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
-    path.write_text(json.dumps(results, indent=2))
+    path = write_results(args.out, "routing", results)
     print_table(results)
     print(f"bench.routing: wrote {path}")
 

@@ -185,6 +185,15 @@ def settings_env(migrated: Infra, monkeypatch: pytest.MonkeyPatch) -> Infra:
     return migrated
 
 
+@pytest.fixture
+def offline_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings that point at nothing, for answers that need no database and no broker (`/v1/me`,
+    `/docs`, `/readyz`'s view of a missing database): port 1 refuses at once."""
+    monkeypatch.setenv("BATON_DATABASE_URL", "postgresql+asyncpg://offline@127.0.0.1:1/offline")
+    monkeypatch.setenv("BATON_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")
+    monkeypatch.setenv("BATON_JWT_SECRET", TEST_JWT_SECRET)
+
+
 def bearer(role: Role, *, rep_id: uuid.UUID | None = None, source_id: str | None = None) -> dict[str, str]:
     token = issue_token(
         TEST_JWT_SECRET, role=role, subject=f"test-{role.value}", rep_id=rep_id, source_id=source_id

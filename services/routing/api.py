@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request, status
 
@@ -263,16 +263,17 @@ _rule_set_body = {
 }
 
 
-async def _rule_set(request: Request) -> RuleSet:
-    """The rule set document in the body (YAML or JSON), or a 422 listing every error with its path."""
+async def _rule_set(request: Request) -> tuple[RuleSet, list[dict[str, Any]]]:
+    """The rule set document in the body (YAML or JSON) with the problems its field types let
+    through (the use case reports them with the team's), or a 422 listing every type error."""
     body = await request.body()
     try:
-        return RuleSet.from_document(parse_body(body, request.headers.get("content-type"), RuleSetInvalid))
+        return RuleSet.with_problems(parse_body(body, request.headers.get("content-type"), RuleSetInvalid))
     except RuleSetInvalid as exc:
         raise RuleSetRejected(f"{len(exc.errors)} error(s) in the rule set", errors=exc.errors) from exc
 
 
-RuleSetDep = Annotated[RuleSet, Depends(_rule_set)]
+RuleSetDep = Annotated[tuple[RuleSet, list[dict[str, Any]]], Depends(_rule_set)]
 
 
 @router.post(
@@ -285,7 +286,10 @@ RuleSetDep = Annotated[RuleSet, Depends(_rule_set)]
 async def create_rule_set(
     session: SessionDep, principal: ManagerDep, rules: ActiveRulesDep, draft: RuleSetDep
 ) -> RuleSetVersionRead:
-    return await rule_versions.create_draft(session, rules=rules, draft=draft, author=principal.subject)
+    rule_set, problems = draft
+    return await rule_versions.create_draft(
+        session, rules=rules, draft=rule_set, problems=problems, author=principal.subject
+    )
 
 
 @router.get("/routing/rules", tags=["routing"], summary="Every stored routing rule set version")

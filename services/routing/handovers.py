@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -58,7 +60,9 @@ async def decline_assignment(
         details=details,
     )
     if decision.chosen is None:
-        await queue_assignment(session, assignment=assignment, decision=decision, at=at, kind="declined")
+        await queue_assignment(
+            session, assignment=assignment, decision=decision, at=at, kind="declined", details=details
+        )
     log.info("routing.lead_declined", extra={"assignment_id": str(assignment.id), "rep_id": str(from_rep)})
     read = _handover_read(assignment, from_rep=from_rep, decision=decision)
     await _record(session, by=by, action="assignment.declined", status_before=status_before, read=read)
@@ -96,7 +100,7 @@ async def reassign_assignment(
         )
         if decision.chosen is None and assignment.status != "queued":
             await queue_assignment(
-                session, assignment=assignment, decision=decision, at=at, kind="reassigned"
+                session, assignment=assignment, decision=decision, at=at, kind="reassigned", details=details
             )
         read = _handover_read(assignment, from_rep=from_rep, decision=decision)
         await _record(session, by=by, action="assignment.reassigned", status_before=status_before, read=read)
@@ -179,10 +183,17 @@ def _handover_read(assignment: Assignment, *, from_rep: uuid.UUID, decision: Dec
 
 
 async def queue_assignment(
-    session: AsyncSession, *, assignment: Assignment, decision: Decision, at: datetime, kind: str
+    session: AsyncSession,
+    *,
+    assignment: Assignment,
+    decision: Decision,
+    at: datetime,
+    kind: str,
+    details: Mapping[str, Any],
 ) -> None:
     """Nobody can take a handed-back lead: it waits in its pool's fallback queue (the retry
-    routes it again, away from the rep who gave it back), and the alert is raised."""
+    routes it again, away from the rep who gave it back), and the alert is raised. The trace
+    keeps who handed it back and why (`details`), as a move to another rep does."""
     await SlaTimerRepository(session).settle_pending([assignment.id], outcome="cancelled", at=at)
     assignment.status = "queued"
     record_handover(
@@ -191,7 +202,7 @@ async def queue_assignment(
         at=at,
         from_rep=assignment.rep_id,
         to_rep=None,
-        details={"queue": decision.queue},
+        details={**details, "queue": decision.queue},
     )
     await session.flush()
     queued = await FallbackQueueRepository(session).enqueue(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from typing import Any, get_args
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -64,10 +65,16 @@ class ActiveRules:
 
 
 async def create_draft(
-    session: AsyncSession, *, rules: ActiveRules, draft: RuleSet, author: str
+    session: AsyncSession,
+    *,
+    rules: ActiveRules,
+    draft: RuleSet,
+    problems: Sequence[Mapping[str, Any]] = (),
+    author: str,
 ) -> RuleSetVersionRead:
-    """Store a new draft once every rep it names is on the team (422 with the paths otherwise)."""
-    await check_reps_exist(session, draft)
+    """Store a new draft once it has no `problems` (`RuleSet.with_problems`) and every rep it
+    names is on the team; otherwise a 422 lists both kinds of error, each with its path."""
+    await check_reps_exist(session, draft, problems=problems)
     record = RuleSetRecord(
         version=draft.version,
         status="draft",
@@ -93,13 +100,17 @@ async def create_draft(
     return _read(record, include_document=True)
 
 
-async def check_reps_exist(session: AsyncSession, rule_set: RuleSet) -> None:
+async def check_reps_exist(
+    session: AsyncSession, rule_set: RuleSet, *, problems: Sequence[Mapping[str, Any]] = ()
+) -> None:
+    """A 422 when a rep the rule set names is not on the team, listing the `problems` already
+    found in the document with them."""
     references = rep_references(rule_set)
     refs = [RepRef(text) for _, text in references]
     reps = RepRepository(session)
     by_email = await reps.ids_by_email([r.email for r in refs if r.rep_id is None])
     by_id = await reps.existing_ids([r.rep_id for r in refs if r.rep_id is not None])
-    errors: list[dict[str, Any]] = [
+    errors: list[dict[str, Any]] = [dict(p) for p in problems] + [
         {"loc": loc, "msg": f"no rep {text!r} on the team", "type": "unknown_rep"}
         for (loc, text), ref in zip(references, refs, strict=True)
         if (ref.rep_id not in by_id if ref.rep_id is not None else ref.email not in by_email)

@@ -178,11 +178,18 @@ class RuleSet(Strict):
 
     @classmethod
     def from_document(cls, document: object) -> Self:
-        rule_set = validate_document(cls, document, RuleSetInvalid, what="a rule set")
-        problems = rule_set.problems()
+        rule_set, problems = cls.with_problems(document)
         if problems:
             raise RuleSetInvalid(problems)
         return rule_set
+
+    @classmethod
+    def with_problems(cls, document: object) -> tuple[Self, list[dict[str, Any]]]:
+        """The document as a rule set and its `problems()`, raising `RuleSetInvalid` only when
+        the field types fail: a draft can then be checked against the team too, so that every
+        error is reported at once rather than one stage after the other."""
+        rule_set = validate_document(cls, document, RuleSetInvalid, what="a rule set")
+        return rule_set, rule_set.problems()
 
     def pool(self, pool_id: str) -> Pool:
         return next(p for p in self.pools if p.id == pool_id)

@@ -11,34 +11,18 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, Page, Request, Route, async_playwright
+from playwright.async_api import Browser, Page, Request, Route
 
-from tests.conftest import TEST_JWT_SECRET
-from tests.support.browser import CHROMIUM_ARGS, OFFLINE_ARGS, chromium, serving
+from tests.support.browser import headless_chromium, serving
 
 SERVICES = ("ingest", "scoring", "routing", "feedback")
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
 
 
 @pytest.fixture
-def offline_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Settings that point at nothing: the docs pages need no database and no broker."""
-    monkeypatch.setenv("BATON_DATABASE_URL", "postgresql+asyncpg://docs@127.0.0.1:1/docs")
-    monkeypatch.setenv("BATON_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")
-    monkeypatch.setenv("BATON_JWT_SECRET", TEST_JWT_SECRET)
-
-
-@pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
-    executable = chromium()
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=executable, args=[*CHROMIUM_ARGS, *OFFLINE_ARGS]
-        )
-        try:
-            yield launched
-        finally:
-            await launched.close()
+    async with headless_chromium(offline=True) as launched:
+        yield launched
 
 
 async def offline_page(browser: Browser, base_url: str) -> tuple[Page, list[str]]:

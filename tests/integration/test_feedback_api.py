@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Sequence
 from datetime import timedelta
 
 import httpx
@@ -16,26 +15,16 @@ from services.feedback.settings import FeedbackSettings
 from shared.auth import Role
 from shared.contracts import AnyEvent
 from shared.db import Database
-from shared.kafka import create_producer
 from tests.conftest import Infra, bearer, truncate_all
 from tests.integration.test_feedback_facts import T0, Journey, apply, scripted_history
 from tests.support.apps import caught_up, running_app
+from tests.support.events import publish
 from tests.support.waiting import eventually
 
 MANAGER = bearer(Role.MANAGER)
 # The scripted leads' day: a lead some other test's app publishes as this one starts (one was
 # seen once in a full run) is ingested today and stays out of the exact counts.
 ON_T0 = {"from": T0.date().isoformat(), "to": T0.date().isoformat()}
-
-
-async def publish(bootstrap_servers: str, events: Sequence[AnyEvent]) -> None:
-    producer = create_producer(bootstrap_servers, client_id="test-feedback-publisher")
-    await producer.start()
-    try:
-        for event in events:
-            await producer.send_and_wait(event.event_type, value=event.to_bytes(), key=event.key)
-    finally:
-        await producer.stop()
 
 
 async def stage_counts(client: httpx.AsyncClient, **params: str) -> dict[str, int]:
@@ -64,7 +53,7 @@ class TestFunnelFromKafka:
         async with running_app(app) as client:
             await caught_up(app)
             await truncate_all(db)
-            await publish(settings_env.kafka_bootstrap_servers, [*unique, *redelivered])
+            await publish(settings_env.kafka_bootstrap_servers, *unique, *redelivered)
             expected = {
                 "ingested": 3, "mql": 2, "assigned": 2, "accepted": 1,
                 "rejected": 1, "sql": 1, "won": 1, "lost": 0, "recycled": 0,

@@ -26,8 +26,8 @@ from shared.auth import Role
 from shared.contracts import AnyEvent
 from shared.db import Database
 from tests.conftest import Infra, bearer
-from tests.integration.test_feedback_api import publish
 from tests.support.apps import running_app, running_service
+from tests.support.events import publish
 from tests.support.feedback import EXECUTIVE, NOW, T0, D, Lead, scripted_events
 from tests.support.waiting import eventually
 
@@ -282,7 +282,7 @@ class TestTouchpointsFromKafka:
         ]
         app = create_app()
         async with running_service(app, db) as client:
-            await publish(settings_env.kafka_bootstrap_servers, events)
+            await publish(settings_env.kafka_bootstrap_servers, *events)
 
             async def attributed() -> None:
                 response = await client.get("/v1/reports/attribution", headers=MANAGER)

@@ -14,13 +14,13 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
-from playwright.async_api import Browser, Page, async_playwright
+from playwright.async_api import Browser, Page
 
 from services.ingest.main import create_app
 from shared.contracts import LeadIngested
 from shared.db import Database
 from tests.conftest import Infra
-from tests.support.browser import CHROMIUM_ARGS, OFFLINE_ARGS, chromium, serving
+from tests.support.browser import headless_chromium, serving
 from tests.support.ingest import MARKETING, staged
 
 FORM = "embedded-demo"
@@ -28,15 +28,8 @@ FORM = "embedded-demo"
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:
-    executable = chromium()
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(
-            executable_path=executable, args=[*CHROMIUM_ARGS, *OFFLINE_ARGS]
-        )
-        try:
-            yield launched
-        finally:
-            await launched.close()
+    async with headless_chromium(offline=True) as launched:
+        yield launched
 
 
 def website(snippet: dict[str, str]) -> FastAPI:

@@ -19,8 +19,8 @@ from shared.contracts import LeadQualified, decode_event, utc_now
 from shared.db import Database
 from tests.conftest import Infra, bearer, truncate_all
 from tests.support.apps import caught_up, running_app
-from tests.support.events import read_topic
-from tests.support.routing import RULES, add_reps, publish, qualified, routing_app
+from tests.support.events import publish, read_topic
+from tests.support.routing import RULES, add_reps, qualified, routing_app
 from tests.support.waiting import eventually
 
 MANAGER = bearer(Role.MANAGER)

@@ -20,9 +20,10 @@ from shared.auth import Role
 from shared.contracts import LeadErased, LeadErasedPayload, utc_now
 from shared.db import Database
 from tests.conftest import Infra, bearer
-from tests.support.briefs import form_filled, publish_events, scored, visited
+from tests.support.briefs import form_filled, scored, visited
+from tests.support.events import publish
 from tests.support.notify import SlackFake, slack_fake
-from tests.support.routing import add_rep, assign, publish, qualified_for_rules, routing_app
+from tests.support.routing import add_rep, assign, qualified, qualified_for_rules, routing_app
 from tests.support.waiting import eventually
 
 MANAGER = bearer(Role.MANAGER)
@@ -51,7 +52,7 @@ class TestTheRepsQueue:
         async with routing_app(db) as client:
             await add_rep(db, "ada")
             lead_id, rep_id = await assigned_lead(client, bootstrap)
-            await publish_events(bootstrap, scored(lead_id), form_filled(lead_id), visited(lead_id))
+            await publish(bootstrap, scored(lead_id), form_filled(lead_id), visited(lead_id))
             rep = bearer(Role.REP, rep_id=rep_id)
 
             async def briefed() -> dict[str, Any]:
@@ -68,6 +69,7 @@ class TestTheRepsQueue:
             brief = await briefed()
             me = await client.get("/v1/me", headers=rep)
             by_lead = await client.get(f"/v1/leads/{lead_id}/brief", headers=rep)
+            assignment = await client.get(f"/v1/leads/{lead_id}/assignment", headers=rep)
 
         assert [(r["reason"], r["points"]) for r in brief["why"]] == [
             ("Asked to talk to sales", 30),
@@ -92,6 +94,22 @@ class TestTheRepsQueue:
         assert me.json()["rep"]["id"] == str(rep_id)
         assert by_lead.status_code == 200
         assert by_lead.json() == brief
+        assert assignment.json()["brief"] == brief
+
+    async def test_the_most_urgent_sla_comes_first_for_the_rep_and_their_manager(
+        self, db: Database, settings_env: Infra
+    ) -> None:
+        async with routing_app(db) as client:
+            rep_id = await add_rep(db, "solo")
+            # Assigned least urgent first, so neither creation order nor ids give the SLA order.
+            leads = [(await assign(db, qualified(sla_minutes=minutes))).lead_id for minutes in (240, 60, 5)]
+            own = await client.get("/v1/reps/me/queue", headers=bearer(Role.REP, rep_id=rep_id))
+            team = await client.get("/v1/reps/me/queue", headers=MANAGER)
+        assert [item["lead_id"] for item in own.json()] == [str(lead) for lead in reversed(leads)]
+        dues = [item["sla_due_at"] for item in own.json()]
+        assert dues == sorted(dues)
+        ours = [item["lead_id"] for item in team.json() if uuid.UUID(item["lead_id"]) in leads]
+        assert ours == [str(lead) for lead in reversed(leads)]
 
     async def test_a_rep_cannot_read_another_reps_brief(self, db: Database, settings_env: Infra) -> None:
         async with routing_app(db) as client:
@@ -127,7 +145,7 @@ class TestHotAgain:
                 lead_id, rep_id = await assigned_lead(client, bootstrap)
                 holder = next(url for url, rid in urls.values() if rid == rep_id)
                 other = next(url for url, rid in urls.values() if rid != rep_id)
-                await publish_events(bootstrap, scored(lead_id))
+                await publish(bootstrap, scored(lead_id))
 
                 async def explained() -> None:
                     response = await client.get(f"/v1/leads/{lead_id}/brief", headers=MANAGER)
@@ -135,7 +153,7 @@ class TestHotAgain:
 
                 await eventually(explained, timeout_s=30)
                 await eventually(lambda: _assert_told(slack, holder, "New lead for you"), timeout_s=30)
-                await publish_events(bootstrap, visited(lead_id))
+                await publish(bootstrap, visited(lead_id))
                 await eventually(lambda: _assert_told(slack, holder, "Hot again"), timeout_s=30)
         [hot] = [m for m in slack.to(holder) if "Hot again" in m["text"]]
         assert "visited the pricing page" in hot["text"]

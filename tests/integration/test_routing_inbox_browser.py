@@ -1,7 +1,8 @@
 """The rep's inbox in headless Chromium, served by routing on a real uvicorn port: a rep sees
 their new lead with its brief and works it to `sql` by clicking (accept, log a touch, record the
 outcome); `lead.dispositioned` leaves routing and feedback's funnel counts the SQL. A manager
-sees the team's leads. Chromium is the system's (`scripts/ensure-chromium`)."""
+sees the team's leads. A rep declines a lead and rejects another with a reason code. Chromium is
+the system's (`scripts/ensure-chromium`)."""
 
 from __future__ import annotations
 
@@ -11,14 +12,14 @@ from typing import Any
 import httpx
 import pytest
 from aiokafka import ConsumerRecord
-from playwright.async_api import Page, async_playwright
+from playwright.async_api import Browser, Page, async_playwright
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 from sqlalchemy import select, text
 
 from services.feedback.main import create_app as create_feedback_app
 from services.routing import briefs
 from services.routing.main import create_app
-from services.routing.models import Assignment
+from services.routing.models import Assignment, Disposition
 from services.routing.pages import _static
 from shared.auth import Role
 from shared.contracts import LeadDispositioned, decode_event
@@ -26,9 +27,9 @@ from shared.db import Database
 from tests.conftest import Infra, bearer, truncate_all
 from tests.support.apps import running_app
 from tests.support.briefs import form_filled, scored, visited
-from tests.support.browser import CHROMIUM_ARGS, chromium, serving
-from tests.support.events import read_topic
-from tests.support.routing import add_rep, assign, publish, qualified_for_rules
+from tests.support.browser import CHROMIUM_ARGS, chromium, headless_chromium, serving
+from tests.support.events import publish, read_topic
+from tests.support.routing import add_rep, assign, qualified_for_rules
 from tests.support.waiting import eventually
 
 MANAGER = bearer(Role.MANAGER)
@@ -49,7 +50,11 @@ async def briefed_lead(db: Database, **lead: Any) -> Assignment:
     return assignment
 
 
-async def open_inbox(page: Page, base_url: str, headers: dict[str, str]) -> None:
+async def open_inbox(browser: Browser, base_url: str, headers: dict[str, str], problems: list[str]) -> Page:
+    """A new page on the inbox as the token's bearer sees it; its console errors go to `problems`."""
+    page = await browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
     await page.goto(f"{base_url}/inbox#token={token(headers)}")
     try:
         await page.wait_for_function(
@@ -57,6 +62,7 @@ async def open_inbox(page: Page, base_url: str, headers: dict[str, str]) -> None
         )
     except PlaywrightTimeout:
         pytest.fail(f"the inbox never loaded: {await page.text_content('#status')!r}")
+    return page
 
 
 async def status_of(db: Database, assignment_id: uuid.UUID) -> str:
@@ -89,10 +95,7 @@ async def test_a_rep_works_a_new_lead_to_sql_and_the_funnel_counts_it(
         async with async_playwright() as playwright:
             browser = await playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
             try:
-                page = await browser.new_page(viewport={"width": 1400, "height": 1000})
-                page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-                page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
-                await open_inbox(page, base_url, rep)
+                page = await open_inbox(browser, base_url, rep, problems)
                 lead = page.locator(f"article[data-lead='{assignment.lead_id}']")
                 assert await lead.locator("h2").text_content() == "Grace Hopper, CTO at Analytical"
                 why = await lead.locator("ul.why li").all_text_contents()
@@ -126,8 +129,7 @@ async def test_a_rep_works_a_new_lead_to_sql_and_the_funnel_counts_it(
 
                 # The manager sees the team's leads, the rep's among them.
                 other = await briefed_lead(db, job_title="VP Sales")
-                manager = await browser.new_page(viewport={"width": 1400, "height": 1000})
-                await open_inbox(manager, base_url, MANAGER)
+                manager = await open_inbox(browser, base_url, MANAGER, problems)
                 shown = await manager.locator("article").evaluate_all(
                     "items => items.map(a => a.dataset.lead)"
                 )
@@ -160,6 +162,55 @@ async def test_a_rep_works_a_new_lead_to_sql_and_the_funnel_counts_it(
         await eventually(counted, timeout_s=30)
     assert problems == []
     assert assignment.rep_id in {ada, bob}
+
+
+async def test_a_rep_declines_one_lead_and_rejects_another_with_a_reason_code(
+    db: Database, settings_env: Infra
+) -> None:
+    problems: list[str] = []
+    app = create_app()
+    app.state.runtime.consume = False
+    await truncate_all(db)
+    async with serving(app) as base_url:
+        await add_rep(db, "solo")
+        declined = await briefed_lead(db, job_title="CTO")
+        rejected = await briefed_lead(db, job_title="Student")
+        rep = bearer(Role.REP, rep_id=declined.rep_id)
+        async with headless_chromium() as browser:
+            page = await open_inbox(browser, base_url, rep, problems)
+            decline = page.locator(f"article[data-lead='{declined.lead_id}'] form[data-action=decline]")
+            await decline.locator("input[name=reason]").fill("on leave from Monday")
+            await decline.locator("button[type=submit]").click()
+            # Nobody else can take it, so it waits in the fallback queue, off the rep's page.
+            await page.wait_for_function(
+                f"!document.querySelector(\"article[data-lead='{declined.lead_id}']\")"
+            )
+
+            outcome = page.locator(f"article[data-lead='{rejected.lead_id}'] form[data-action=disposition]")
+            await outcome.locator("select[name=outcome]").select_option("rejected")
+            # The reason codes are the contract's, offered once the outcome is chosen.
+            await outcome.locator("select[name=reason_code]").select_option("student")
+            await outcome.locator("button[type=submit]").click()
+            await page.wait_for_function(
+                f"!document.querySelector(\"article[data-lead='{rejected.lead_id}']\")"
+            )
+
+    async with db.transaction() as session:
+        handed_back = await session.get(Assignment, declined.id)
+        reasons = (
+            await session.execute(
+                select(Disposition.outcome, Disposition.reason_code).where(
+                    Disposition.assignment_id == rejected.id
+                )
+            )
+        ).all()
+    assert handed_back is not None
+    assert handed_back.status == "queued"
+    [handover] = handed_back.decision["handovers"]
+    assert (handover["kind"], handover["reason"]) == ("declined", "on leave from Monday")
+    assert [tuple(row) for row in reasons] == [("rejected", "student")]
+    assert await status_of(db, rejected.id) == "rejected"
+    assert problems == []
 
 
 def _outcomes(records: list[ConsumerRecord[bytes, bytes]], lead_id: uuid.UUID) -> list[tuple[str, uuid.UUID]]:

@@ -12,6 +12,7 @@ from services.routing.settings import RoutingSettings
 from shared.db import Database
 from tests.conftest import Infra
 from tests.integration.test_routing_api import assert_problem
+from tests.support.events import publish
 from tests.support.outbound import (
     ADMIN,
     MANAGER,
@@ -28,7 +29,7 @@ from tests.support.outbound_fakes import (
     Receiver,
     serving,
 )
-from tests.support.routing import add_rep, assign, publish, qualified, routing_app
+from tests.support.routing import add_rep, assign, qualified, routing_app
 
 
 class TestWebhookSubscriptions:

@@ -26,8 +26,9 @@ from shared.auth import Role
 from shared.contracts import LeadQualified
 from shared.db import Database
 from tests.conftest import Infra, bearer
+from tests.support.events import publish
 from tests.support.notify import RATE_LIMITED, ROLLUP_ERROR, Mailbox, SlackFake, slack_fake, smtp_server
-from tests.support.routing import RULES, add_rep, assign, publish, qualified_for_rules, routing_app
+from tests.support.routing import RULES, add_rep, assign, qualified_for_rules, routing_app
 from tests.support.waiting import eventually
 
 PUBLIC_URL = "https://baton.example.com"

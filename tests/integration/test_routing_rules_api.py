@@ -17,7 +17,7 @@ from shared.db import Database
 from tests.conftest import Infra, bearer, truncate_all
 from tests.integration.test_routing_rules import TEAM_RULES, qualified, team
 from tests.support.apps import caught_up, running_app, running_service
-from tests.support.routing import publish
+from tests.support.events import publish
 from tests.support.waiting import eventually
 
 MANAGER = bearer(Role.MANAGER)
@@ -144,6 +144,36 @@ class TestRuleSetVersions:
         assert unknown_rep.json()["errors"][0]["loc"] == ["pools", 0, "members", 0, "rep"]
         assert not_yaml.status_code == 422
         assert as_rep.status_code == 403
+        assert listed.json() == []
+
+    async def test_an_unknown_pool_and_an_unknown_rep_are_reported_in_one_answer(
+        self, db: Database, settings_env: Infra
+    ) -> None:
+        # The README promises every error at once: a draft naming a pool that does not exist and a
+        # rep who is not on the team must not be sent back twice to learn of the second.
+        rules = [dict(rule) for rule in TEAM_RULES["rules"]]
+        rules[2] = {**rules[2], "action": {"type": "pool", "pool": "apac"}}
+        async with running_service(create_app(), db) as client:
+            await team(db)
+            response = await client.post(
+                "/v1/routing/rules",
+                content=draft(
+                    pools=[
+                        {"id": "emea", "members": [{"rep": "nobody@example.com"}]},
+                        TEAM_RULES["pools"][1],
+                    ],
+                    rules=rules,
+                ),
+                headers=YAML,
+            )
+            listed = await client.get("/v1/routing/rules", headers=MANAGER)
+
+        assert response.status_code == 422, response.text
+        errors = {(tuple(e["loc"]), e["type"]) for e in response.json()["errors"]}
+        assert errors == {
+            (("rules", 2, "action", "pool"), "rule_set"),
+            (("pools", 0, "members", 0, "rep"), "unknown_rep"),
+        }
         assert listed.json() == []
 
 

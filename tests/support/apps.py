@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -90,3 +91,13 @@ async def caught_up(app: FastAPI, *, timeout_s: float = 60.0) -> None:
         assert await asyncio.wait_for(consumer.group_lag(), 5) == 0
 
     await eventually(no_lag, timeout_s=timeout_s)
+
+
+@asynccontextmanager
+async def offline_client(service: str) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of `service`'s app through ASGI, its lifespan not run: with `offline_settings`,
+    for the answers that need neither the database nor the broker."""
+    app = importlib.import_module(f"services.{service}.main").create_app()
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        yield client

@@ -8,7 +8,6 @@ from datetime import datetime
 from shared.contracts import (
     ActivityRecorded,
     ActivityRecordedPayload,
-    AnyEvent,
     FiredRule,
     LeadIngested,
     LeadIngestedPayload,
@@ -16,7 +15,6 @@ from shared.contracts import (
     LeadScoredPayload,
     utc_now,
 )
-from shared.kafka import create_producer
 
 # Rules of the starter rubric (services/scoring/rubrics/starter.yaml), as scoring reports them.
 FIRED = [
@@ -75,14 +73,3 @@ def visited(
         properties=properties,
     )
     return ActivityRecorded.new(lead_id=lead_id, producer="ingest", payload=payload)
-
-
-async def publish_events(bootstrap: str, *events: AnyEvent) -> None:
-    """Put events on their topics, keyed by lead, as their producers would."""
-    producer = create_producer(bootstrap, client_id="routing-brief-test")
-    await producer.start()
-    try:
-        for event in events:
-            await producer.send_and_wait(event.event_type, event.to_bytes(), key=event.key)
-    finally:
-        await producer.stop()

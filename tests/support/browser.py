@@ -13,6 +13,7 @@ from typing import Literal
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from playwright.async_api import Browser, async_playwright
 
 CHROMIUM_ARGS = [
     "--headless",
@@ -37,6 +38,20 @@ def chromium() -> str:
         if found:
             return found
     pytest.fail("Chromium is missing: run scripts/ensure-chromium, or set BATON_SKIP_BROWSER_TESTS=1")
+
+
+@asynccontextmanager
+async def headless_chromium(*, offline: bool = False) -> AsyncIterator[Browser]:
+    """The system's headless Chromium; `offline`, it resolves no host but the loopback."""
+    executable = chromium()
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(
+            executable_path=executable, args=[*CHROMIUM_ARGS, *(OFFLINE_ARGS if offline else [])]
+        )
+        try:
+            yield launched
+        finally:
+            await launched.close()
 
 
 @asynccontextmanager

@@ -1,4 +1,5 @@
-"""The broker as a test sees it: reading a topic, and how far a consumer group is behind."""
+"""The broker as a test sees it: publishing events as their producers would, reading a topic, and
+how far a consumer group is behind."""
 
 from __future__ import annotations
 
@@ -9,7 +10,19 @@ from collections.abc import Callable
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
-from shared.contracts import UndecodableEvent, decode_event
+from shared.contracts import AnyEvent, UndecodableEvent, decode_event
+from shared.kafka import create_producer
+
+
+async def publish(bootstrap_servers: str, *events: AnyEvent) -> None:
+    """Put events on their topics, keyed by lead, as their producers would."""
+    producer = create_producer(bootstrap_servers, client_id="test-publisher")
+    await producer.start()
+    try:
+        for event in events:
+            await producer.send_and_wait(event.event_type, event.to_bytes(), key=event.key)
+    finally:
+        await producer.stop()
 
 
 async def read_topic(

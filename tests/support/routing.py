@@ -19,7 +19,6 @@ from services.routing.schemas import RepCreate
 from services.routing.settings import RoutingSettings
 from shared.contracts import LeadQualified, LeadQualifiedPayload, LeadSnapshot, utc_now
 from shared.db import Database
-from shared.kafka import create_producer
 from tests.support.apps import running_service
 
 # The rules routing decides with in tests that call its use cases directly: the packaged default
@@ -64,17 +63,6 @@ def _qualified(
         lead=LeadSnapshot.model_validate(snapshot),
     )
     return LeadQualified.new(lead_id=lead_id, producer="scoring", payload=payload)
-
-
-async def publish(bootstrap: str, *events: LeadQualified) -> None:
-    """Put `lead.qualified` events on the broker, as scoring would."""
-    producer = create_producer(bootstrap, client_id="routing-test")
-    await producer.start()
-    try:
-        for event in events:
-            await producer.send_and_wait(event.event_type, event.to_bytes(), key=event.key)
-    finally:
-        await producer.stop()
 
 
 async def add_rep(db: Database, name: str, **fields: object) -> uuid.UUID:

@@ -68,8 +68,15 @@ async def test_a_stuck_pass_is_logged_and_cancelled_and_a_quick_one_is_left_alon
 
 async def test_cancelling_the_loop_is_not_mistaken_for_a_stuck_pass() -> None:
     watch = PassWatch("group", stuck_after_s=60)
-    loop = asyncio.create_task(watch.run(_outer(asyncio.Event())))
-    await asyncio.sleep(0.01)
+    in_hand = asyncio.Event()
+
+    async def a_pass() -> str:
+        in_hand.set()
+        return await _outer(asyncio.Event())
+
+    loop = asyncio.create_task(watch.run(a_pass()))
+    # Cancelled only once the pass is in hand: cancelled before, the test would prove nothing.
+    await in_hand.wait()
     loop.cancel()
     with pytest.raises(asyncio.CancelledError):
         await loop

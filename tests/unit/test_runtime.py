@@ -1,15 +1,16 @@
-"""What /readyz answers for each state of a service's parts, and how the shutdown budget and the
-PgBouncer mode are read from the environment."""
+"""What /readyz answers for each state of a service's parts (the states and nothing more), and
+how the shutdown budget and the PgBouncer mode are read from the environment."""
 
 from __future__ import annotations
 
+import logging
 import time
 
 import pytest
 
-from shared.db import pgbouncer_connect_args
-from shared.runtime import StopBudget, readiness
-from shared.settings import ShutdownSettings
+from shared.db import Database, pgbouncer_connect_args
+from shared.runtime import ServiceRuntime, StopBudget, readiness
+from shared.settings import ServiceSettings, ShutdownSettings
 
 ALL_OK = {"database": "ok", "broker": "ok", "outbox_relay": "ok", "consumer": "ok", "sla_worker": "ok"}
 
@@ -46,6 +47,25 @@ class TestReadiness:
         self, part: str, state: str
     ) -> None:
         assert readiness({**ALL_OK, part: state}) == ("unavailable", 503)
+
+
+class TestReadyzSaysNoMoreThanAState:
+    async def test_an_unreachable_database_is_unavailable_and_its_reason_stays_in_the_log(
+        self, offline_settings: None, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        # /readyz answers anyone who reaches the port: the driver's error (which can name hosts,
+        # users and paths) goes to the log, and the answer carries the state word alone.
+        settings = ServiceSettings(database_url="postgresql+asyncpg://baton:hunter2@127.0.0.1:1/baton")
+        runtime = ServiceRuntime(settings, outbox=None)
+        runtime.db = Database(settings.database_url)
+        try:
+            with caplog.at_level(logging.WARNING, logger="shared.runtime"):
+                checks = await runtime.check_ready()
+        finally:
+            await runtime.db.dispose()
+        assert checks == {"database": "unavailable", "broker": "connecting"}
+        assert readiness(checks) == ("unavailable", 503)
+        assert [r.getMessage() for r in caplog.records] == ["runtime.database_unavailable"]
 
 
 class TestShutdownBudget:

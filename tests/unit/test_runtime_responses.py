@@ -3,32 +3,16 @@ line of its own; the body still parses as the same JSON."""
 
 from __future__ import annotations
 
-import importlib
 import json
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
 
 from shared.auth import Role
-from tests.conftest import TEST_JWT_SECRET, bearer
+from tests.conftest import bearer
+from tests.support.apps import offline_client
 
 SERVICES = ("ingest", "scoring", "routing", "feedback")
-
-
-@pytest.fixture
-def offline_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Settings that point at nothing: these answers need no database and no broker."""
-    monkeypatch.setenv("BATON_DATABASE_URL", "postgresql+asyncpg://unit@127.0.0.1:1/unit")
-    monkeypatch.setenv("BATON_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")
-    monkeypatch.setenv("BATON_JWT_SECRET", TEST_JWT_SECRET)
-
-
-async def client_of(service: str) -> AsyncIterator[httpx.AsyncClient]:
-    app = importlib.import_module(f"services.{service}.main").create_app()
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-        yield client
 
 
 def assert_json_line(response: httpx.Response) -> None:
@@ -43,7 +27,7 @@ def assert_json_line(response: httpx.Response) -> None:
 async def test_answers_errors_and_the_openapi_document_end_with_a_newline(
     service: str, offline_settings: None
 ) -> None:
-    async for client in client_of(service):
+    async with offline_client(service) as client:
         ok = await client.get("/healthz")
         assert ok.status_code == 200
         assert_json_line(ok)
@@ -54,7 +38,7 @@ async def test_answers_errors_and_the_openapi_document_end_with_a_newline(
 
 
 async def test_a_routes_typed_answer_and_an_auth_problem_end_with_a_newline(offline_settings: None) -> None:
-    async for client in client_of("scoring"):
+    async with offline_client("scoring") as client:
         schema = await client.get("/v1/rubric/schema", headers=bearer(Role.MARKETING))
         assert schema.status_code == 200
         assert_json_line(schema)

@@ -11,7 +11,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.routing import hot_again
+from services.routing import commitments, hot_again
 from services.routing.access import Actor, check_may_act
 from services.routing.assignment import qualification_of
 from services.routing.brief_repository import BriefRepository
@@ -57,7 +57,9 @@ async def record_score(session: AsyncSession, *, event: LeadScored, hot_score_ju
         scored_at=event.occurred_at,
         now=utc_now(),
     )
-    reason = hot_again.score_jump_reason(previous, payload.score, threshold=hot_score_jump)
+    terms = await commitments.terms_in_force(session) if previous is not None else None
+    threshold = terms.hot_again_score_jump if terms and terms.hot_again_score_jump else hot_score_jump
+    reason = hot_again.score_jump_reason(previous, payload.score, threshold=threshold)
     await _tell_if_held(session, lead_id=event.lead_id, happened_at=event.occurred_at, reason=reason)
 
 
@@ -97,11 +99,17 @@ async def record_activities(session: AsyncSession, *, events: Sequence[ActivityR
     """`record_activity` for a consumer batch: one statement stores them all (activities are
     routing's busiest input), then each new high-intent one tells its rep, in order."""
     added = await BriefRepository(session).add_activities([_activity_row(event) for event in events])
-    for event in events:
+    fresh = [event for event in events if event.event_id in added and not event.payload.stitched]
+    if not fresh:
+        return
+    terms = await commitments.terms_in_force(session)
+    pages = terms.hot_again_pages if terms and terms.hot_again_pages is not None else hot_again.DEFAULT_PAGES
+    raised = terms.hand_raiser_activities if terms else []
+    for event in fresh:
         payload = event.payload
-        if event.event_id not in added or payload.stitched:
-            continue
-        reason = hot_again.activity_reason(payload.activity_type, payload.properties)
+        reason = hot_again.activity_reason(
+            payload.activity_type, payload.properties, pages=pages, hand_raiser_activities=raised
+        )
         await _tell_if_held(session, lead_id=event.lead_id, happened_at=payload.occurred_at, reason=reason)
 
 

@@ -1,10 +1,11 @@
 """When a lead a rep already holds shows high intent again, in the agreement's terms: a
-hand-raiser form, a pricing-page visit, or a score that jumps by at least a threshold. Pure:
-each function takes the facts and answers the reason to tell the rep, or None."""
+hand-raiser form or event, a visit to a page the agreement names (the pricing page unless it
+names others), or a score that jumps by at least the agreement's threshold. Pure: each function
+takes the facts and answers the reason to tell the rep, or None."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime
 
 from services.routing.models import Assignment
@@ -13,6 +14,7 @@ from services.routing.models import Assignment
 # and nothing to hurry for.
 HELD_STATUSES = frozenset({"open", "accepted"})
 PRICING_PATH = "/pricing"
+DEFAULT_PAGES = (PRICING_PATH,)
 
 
 def is_held_since(assignment: Assignment | None, happened_at: datetime) -> bool:
@@ -23,10 +25,22 @@ def is_held_since(assignment: Assignment | None, happened_at: datetime) -> bool:
     )
 
 
-def activity_reason(activity_type: str, properties: Mapping[str, str]) -> str | None:
-    if activity_type == "page_view" and PRICING_PATH in properties.get("page_path", ""):
-        return "visited the pricing page"
-    return None
+def activity_reason(
+    activity_type: str,
+    properties: Mapping[str, str],
+    *,
+    pages: Collection[str] = DEFAULT_PAGES,
+    hand_raiser_activities: Collection[str] = (),
+) -> str | None:
+    if activity_type in hand_raiser_activities:
+        return f"raised a hand ({activity_type.replace('_', ' ')})"
+    if activity_type != "page_view":
+        return None
+    path = properties.get("page_path", "")
+    page = next((page for page in pages if page and page in path), None)
+    if page is None:
+        return None
+    return "visited the pricing page" if page == PRICING_PATH else f"visited {page}"
 
 
 def form_reason(*, is_hand_raiser: bool, form_id: str | None) -> str | None:

@@ -24,7 +24,7 @@ class RoutingSettings(OutboundSettings):
         default=20.0,
         gt=0,
         description="A score rise of at least this many points makes a lead a rep holds hot again "
-        "(the rubric names no such threshold): the rep is told at once.",
+        "when the signed agreement names no threshold (`hot_again_score_jump`): the rep is told at once.",
     )
     worker_batch_size: int = Field(default=200, ge=1, description="SLA timers claimed per transaction.")
     sla_max_reassignments: int = Field(

@@ -210,6 +210,8 @@ class Rubric(Strict):
             acceptance_commitment=derived.acceptance_commitment if derived else None,
             average_deal_size=self.plan.average_deal_size.amount if self.plan else None,
             planning_rates=self.plan.rates.planned() if self.plan else {},
+            hot_again_score_jump=q.hot_again_score_jump,
+            hot_again_pages=q.hot_again_pages,
         )
 
     @cached_property

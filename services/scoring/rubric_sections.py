@@ -98,6 +98,17 @@ class Qualification(Strict):
     hand_raiser_min_grade: str | None = Field(
         default=None, description="Hand-raisers qualify only from this grade up; omitted means any grade."
     )
+    hot_again_score_jump: float | None = Field(
+        default=None,
+        gt=0,
+        description="A lead a rep already holds whose score rises by at least this many points is hot "
+        "again: its rep is told at once. Omitted: routing's BATON_HOT_AGAIN_SCORE_JUMP.",
+    )
+    hot_again_pages: list[str] | None = Field(
+        default=None,
+        description="Page paths (matched as contained in `page_path`) whose visit by a held lead tells "
+        "its rep at once. Omitted: the pricing page (`/pricing`).",
+    )
 
     @property
     def has_hand_raisers(self) -> bool:

@@ -62,3 +62,10 @@ class AgreementTerms(Payload):
         default_factory=dict,
         description="The rates the plan was made with, by name (`mql_to_sql`, `sql_to_won`, `lead_to_mql`).",
     )
+    # Added within schema version 1 (additive): when a lead a rep holds is hot again.
+    hot_again_score_jump: float | None = Field(
+        default=None, description="A score rise of at least this many points tells the holding rep."
+    )
+    hot_again_pages: list[str] | None = Field(
+        default=None, description="Page paths (contained in `page_path`) whose visit tells the holding rep."
+    )

@@ -12,12 +12,20 @@ from typing import Any
 import httpx
 from sqlalchemy import func, select
 
-from services.routing import briefs, service
+from services.routing import briefs, commitments, service
 from services.routing.brief_models import LeadActivity, LeadBrief
 from services.routing.models import Notification
 from services.routing.settings import RoutingSettings
 from shared.auth import Role
-from shared.contracts import LeadErased, LeadErasedPayload, utc_now
+from shared.contracts import (
+    NO_LEAD,
+    AgreementTerms,
+    LeadErased,
+    LeadErasedPayload,
+    RubricActivated,
+    RubricActivatedPayload,
+    utc_now,
+)
 from shared.db import Database
 from tests.conftest import Infra, bearer
 from tests.support.briefs import form_filled, scored, visited
@@ -176,6 +184,46 @@ class TestHotAgain:
             told = await session.scalars(select(Notification.message).where(Notification.kind == "hot_again"))
         assert [m["hot"] for m in told] == ["its score jumped from 60 to 90"]
         assert assignment.lead_id == lead_id
+
+
+class TestTheAgreementNamesWhatIsHot:
+    async def test_its_pages_threshold_and_hand_raiser_events_replace_the_defaults(
+        self, db: Database
+    ) -> None:
+        terms = AgreementTerms(
+            hot_again_pages=["/demo"], hot_again_score_jump=5, hand_raiser_activities=["event_attended"]
+        )
+        activation = RubricActivated.new(
+            lead_id=NO_LEAD,
+            producer="scoring",
+            payload=RubricActivatedPayload(
+                rubric_version="hot.1",
+                approved_by={"marketing": "m", "sales": "s"},
+                activated_at=utc_now(),
+                agreement=terms,
+            ),
+        )
+        await add_rep(db, "ada", notify_channels=["email"])
+        held = await assign(db, qualified_for_rules("A"))
+        async with db.transaction() as session:
+            await commitments.learn_agreement(session, event=activation)
+        attended = visited(held.lead_id, "/webinar", campaign=None)
+        attended = attended.model_copy(
+            update={"payload": attended.payload.model_copy(update={"activity_type": "event_attended"})}
+        )
+        batch = [visited(held.lead_id), visited(held.lead_id, "/demo/book", campaign=None), attended]
+        async with db.transaction() as session:
+            await briefs.record_activities(session, events=batch)
+            await briefs.record_score(session, event=scored(held.lead_id, 60.0), hot_score_jump=20)
+            await briefs.record_score(session, event=scored(held.lead_id, 66.0), hot_score_jump=20)
+            told = list(
+                await session.scalars(select(Notification.message).where(Notification.kind == "hot_again"))
+            )
+        assert [m["hot"] for m in told] == [
+            "visited /demo",
+            "raised a hand (event attended)",
+            "its score jumped from 60 to 66",
+        ]
 
 
 class TestRecordActivities:

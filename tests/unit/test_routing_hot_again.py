@@ -21,6 +21,17 @@ class TestHotAgain:
         assert hot_again.activity_reason("page_view", {"page_path": "/blog"}) is None
         assert hot_again.activity_reason("content_download", {"page_path": "/pricing"}) is None
 
+    def test_the_agreement_names_the_pages_and_the_hand_raiser_events(self) -> None:
+        pages = ["/pricing", "/demo"]
+        assert (
+            hot_again.activity_reason("page_view", {"page_path": "/demo/book"}, pages=pages)
+            == "visited /demo"
+        )
+        assert hot_again.activity_reason("page_view", {"page_path": "/pricing"}, pages=["/demo"]) is None
+        assert hot_again.activity_reason("page_view", {"page_path": "/pricing"}, pages=[]) is None
+        raised = hot_again.activity_reason("event_attended", {}, hand_raiser_activities=["event_attended"])
+        assert raised == "raised a hand (event attended)"
+
     def test_a_hand_raiser_form_is_high_intent(self) -> None:
         assert hot_again.form_reason(is_hand_raiser=True, form_id="demo-request") == (
             "asked to talk to sales (form demo-request)"

@@ -37,12 +37,11 @@ import yaml
 from services.feedback.candidates import activity_key, profile_of
 from services.feedback.discovery import discover
 from services.feedback.logistic import propose_from_model
-from services.feedback.tuning import TUNABLE_KINDS, Observation, Policy
+from services.feedback.tuning import TUNABLE_KINDS, Observation, Policy, wilson
 from services.scoring.evaluation import Activity, Profile
 from services.scoring.rubric import Rubric
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
-Z_95 = 1.959963984540054
 # (industry, weight, effect on the log-odds)
 INDUSTRIES = (
     ("software", 18, 0.3),
@@ -213,10 +212,31 @@ def gain_share(chances: Sequence[float], picked: Sequence[int]) -> float:
 
 
 def difference_interval(a: Measure, b: Measure) -> tuple[float, float, float]:
-    """MQL→SQL of b minus a, with a 95 % Wald interval (independent-proportions approximation)."""
+    """MQL→SQL of b minus a, with Newcombe's 95 % hybrid score interval (from each rate's Wilson
+    interval; it treats the two sets of MQLs as independent, which overlapping sets are not, so it
+    errs wide)."""
     pa, pb = a.sql / a.mqls, b.sql / b.mqls
-    half = Z_95 * math.sqrt(pa * (1 - pa) / a.mqls + pb * (1 - pb) / b.mqls)
-    return pb - pa, pb - pa - half, pb - pa + half
+    ia, ib = wilson(a.sql, a.mqls), wilson(b.sql, b.mqls)
+    assert ia is not None
+    assert ib is not None
+    low = pb - pa - math.hypot(pb - ib.low, ia.high - pa)
+    high = pb - pa + math.hypot(ib.high - pb, pa - ia.low)
+    return pb - pa, low, high
+
+
+# Issue 17's "done when": after two rounds, at least this share of the possible gain, at an MQL
+# volume within this tolerance of the starter's, and an MQL→SQL rise whose 95 % interval excludes 0.
+GAIN_SHARE_GOAL = 0.7
+VOLUME_TOLERANCE = 0.15
+
+
+def verdicts(gain_share: float, volume_change: float, lift_low: float) -> dict[str, bool]:
+    """Each criterion of the issue's "done when", passed or not, for one seed."""
+    return {
+        "gain_share": gain_share >= GAIN_SHARE_GOAL,
+        "volume": abs(volume_change) <= VOLUME_TOLERANCE,
+        "mql_to_sql": lift_low > 0,
+    }
 
 
 def evaluate(seed: int, *, month: int = 3000, fresh: int = 8000) -> dict[str, Any]:
@@ -227,6 +247,7 @@ def evaluate(seed: int, *, month: int = 3000, fresh: int = 8000) -> dict[str, An
     leads = market(fresh, seed * 10 + 9)
     before, after = measure(starter, leads, seed), measure(second, leads, seed)
     lift, low, high = difference_interval(before, after)
+    volume_change = after.mqls / before.mqls - 1
     return {
         "seed": seed,
         "starter": {
@@ -234,9 +255,11 @@ def evaluate(seed: int, *, month: int = 3000, fresh: int = 8000) -> dict[str, An
             "gain_share": before.gain_share,
             "mql_to_sql": before.sql / before.mqls,
         },
+        "round_1": {"gain_share": measure(first, leads, seed).gain_share},
         "tuned": {"mqls": after.mqls, "gain_share": after.gain_share, "mql_to_sql": after.sql / after.mqls},
-        "volume_change": after.mqls / before.mqls - 1,
+        "volume_change": volume_change,
         "mql_to_sql_lift": {"difference": lift, "low": low, "high": high},
+        "criteria": verdicts(after.gain_share, volume_change, low),
         "rules_added": sorted(
             r["id"]
             for kind in ("fit", "negative")
@@ -258,19 +281,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{POLICY.max_bar_change}, max_rules_added {POLICY.max_rules_added}, MQL volume tolerance "
         f"{POLICY.volume_tolerance:.0%}, L2 C={POLICY.regularization:g}"
     )
+    print(
+        f"  criteria: share of possible gain >= {GAIN_SHARE_GOAL:.2f} after round 2, MQL volume within "
+        f"±{VOLUME_TOLERANCE:.0%} of the starter's, MQL→SQL rise with a 95 % interval above 0"
+    )
     for r in results:
-        lift = r["mql_to_sql_lift"]
+        lift, passed = r["mql_to_sql_lift"], r["criteria"]
         print(
-            f"  seed {r['seed']}: share of possible gain {r['starter']['gain_share']:.2f} -> "
-            f"{r['tuned']['gain_share']:.2f}; MQLs {r['starter']['mqls']} -> {r['tuned']['mqls']} "
-            f"({r['volume_change']:+.1%}); MQL→SQL {r['starter']['mql_to_sql']:.1%} -> "
-            f"{r['tuned']['mql_to_sql']:.1%} ({lift['difference']:+.1%}, 95 % [{lift['low']:+.1%}, {lift['high']:+.1%}])"
+            f"  seed {r['seed']}: share of possible gain {r['starter']['gain_share']:.3f} -> "
+            f"{r['round_1']['gain_share']:.3f} (round 1) -> {r['tuned']['gain_share']:.3f} (round 2) "
+            f"[{_verdict(passed['gain_share'])}]; MQLs {r['starter']['mqls']} -> {r['tuned']['mqls']} "
+            f"(x{1 + r['volume_change']:.2f}, {r['volume_change']:+.1%}) [{_verdict(passed['volume'])}]; "
+            f"MQL→SQL {r['starter']['mql_to_sql']:.1%} -> {r['tuned']['mql_to_sql']:.1%} "
+            f"({lift['difference']:+.1%}, 95 % [{lift['low']:+.1%}, {lift['high']:+.1%}]) "
+            f"[{_verdict(passed['mql_to_sql'])}]"
         )
+    failed = sorted({name for r in results for name, ok in r["criteria"].items() if not ok})
+    print(f"  overall: {'pass' if not failed else 'FAIL (' + ', '.join(failed) + ')'}")
     args.results.mkdir(parents=True, exist_ok=True)
     out = args.results / f"market-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
     out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(f"  written to {out}")
     return 0
+
+
+def _verdict(ok: bool) -> str:
+    return "pass" if ok else "FAIL"
 
 
 if __name__ == "__main__":

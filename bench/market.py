@@ -8,8 +8,9 @@ and luck no rubric can see. Each lead has a true chance of becoming an SQL.
 
 A round: a month of leads scored by scoring's real evaluator under the active rubric; sales
 judges the MQLs (SQL drawn from the true chance); feedback's product path (rule discovery and
-`propose_from_model`, the code behind `POST /v1/proposals`) proposes a draft; the draft is
-activated. Two rounds, then fresh leads compare the starter and the tuned rubric:
+`propose_from_model`, the code behind `POST /v1/proposals`) proposes a draft from every lead
+known so far, each re-scored under the active rubric as an activation re-scores them; the draft
+is activated. Two rounds, then fresh leads compare the starter and the tuned rubric:
 
 - share of the possible gain: (mean true chance of the MQLs - mean chance of all leads) /
   (mean chance of the same number of leads picked by the true chance - mean of all leads), so
@@ -150,23 +151,44 @@ def starter_document() -> dict[str, Any]:
     return document
 
 
-def tuning_round(
-    document: dict[str, Any], leads: Sequence[Lead], rng: random.Random, version: str
-) -> dict[str, Any]:
-    """Score a month of leads, let sales judge the MQLs, and activate feedback's draft."""
+@dataclass(frozen=True)
+class Verdict:
+    """A lead of some month: whether the rubric active then made it an MQL (sales judged it) and
+    whether it became an SQL (drawn from its true chance)."""
+
+    lead: Lead
+    mql: bool
+    sql: bool
+
+
+def judge_month(document: dict[str, Any], leads: Sequence[Lead], rng: random.Random) -> list[Verdict]:
+    """Score a month of leads under the active rubric and let sales judge its MQLs."""
+    rubric = Rubric.from_document(document)
+    verdicts = []
+    for lead in leads:
+        mql = rubric.evaluate(lead.profile, lead.activities, now=NOW).is_mql
+        verdicts.append(Verdict(lead, mql, mql and rng.random() < lead.chance))
+    return verdicts
+
+
+def tuning_round(document: dict[str, Any], history: Sequence[Verdict], version: str) -> dict[str, Any]:
+    """Feedback's draft from every lead it knows, as `POST /v1/proposals` sees them: each with the
+    rules the active rubric fires for it (an activation re-scores every known lead) and the
+    outcome sales gave it in its own month."""
     rubric = Rubric.from_document(document)
     scored, judged = [], []
-    for lead in leads:
+    for verdict in history:
+        lead = verdict.lead
         evaluation = rubric.evaluate(lead.profile, lead.activities, now=NOW)
         observation = Observation(
             rules={r.rule_id: r.points for r in evaluation.fired_rules if r.kind in TUNABLE_KINDS},
-            sql=evaluation.is_mql and rng.random() < lead.chance,
+            sql=verdict.sql,
             hand_raiser=evaluation.qualification_reason == "hand_raiser",
             profile=profile_of(lead.profile.model_dump()),
             activity=Counter(activity_key(a.type, a.properties) for a in lead.activities),
         )
         scored.append(observation)
-        if evaluation.is_mql:
+        if verdict.mql:
             judged.append(observation)
     found = discover(document, judged, scored, policy=POLICY)
     result = propose_from_model(
@@ -242,8 +264,11 @@ def verdicts(gain_share: float, volume_change: float, lift_low: float) -> dict[s
 def evaluate(seed: int, *, month: int = 3000, fresh: int = 8000) -> dict[str, Any]:
     rng = random.Random(seed)
     starter = starter_document()
-    first = tuning_round(starter, market(month, seed * 10 + 1), rng, "tuned-1")
-    second = tuning_round(first, market(month, seed * 10 + 2), rng, "tuned-2")
+    history = judge_month(starter, market(month, seed * 10 + 1), rng)
+    first = tuning_round(starter, history, "tuned-1")
+    # The second round sees both months, as feedback keeps every lead's outcome.
+    history += judge_month(first, market(month, seed * 10 + 2), rng)
+    second = tuning_round(first, history, "tuned-2")
     leads = market(fresh, seed * 10 + 9)
     before, after = measure(starter, leads, seed), measure(second, leads, seed)
     lift, low, high = difference_interval(before, after)

@@ -8,8 +8,9 @@ and luck no rubric can see. Each lead has a true chance of becoming an SQL.
 
 A round: a month of leads scored by scoring's real evaluator under the active rubric; sales
 judges the MQLs (SQL drawn from the true chance); feedback's product path (rule discovery and
-`propose_from_model`, the code behind `POST /v1/proposals`) proposes a draft; the draft is
-activated. Two rounds, then fresh leads compare the starter and the tuned rubric:
+`propose_from_model`, the code behind `POST /v1/proposals`) proposes a draft from every lead
+known so far, each re-scored under the active rubric as an activation re-scores them; the draft
+is activated. Two rounds, then fresh leads compare the starter and the tuned rubric:
 
 - share of the possible gain: (mean true chance of the MQLs - mean chance of all leads) /
   (mean chance of the same number of leads picked by the true chance - mean of all leads), so
@@ -37,12 +38,11 @@ import yaml
 from services.feedback.candidates import activity_key, profile_of
 from services.feedback.discovery import discover
 from services.feedback.logistic import propose_from_model
-from services.feedback.tuning import TUNABLE_KINDS, Observation, Policy
+from services.feedback.tuning import TUNABLE_KINDS, Observation, Policy, wilson
 from services.scoring.evaluation import Activity, Profile
 from services.scoring.rubric import Rubric
 
 NOW = datetime(2026, 12, 1, tzinfo=UTC)
-Z_95 = 1.959963984540054
 # (industry, weight, effect on the log-odds)
 INDUSTRIES = (
     ("software", 18, 0.3),
@@ -151,23 +151,44 @@ def starter_document() -> dict[str, Any]:
     return document
 
 
-def tuning_round(
-    document: dict[str, Any], leads: Sequence[Lead], rng: random.Random, version: str
-) -> dict[str, Any]:
-    """Score a month of leads, let sales judge the MQLs, and activate feedback's draft."""
+@dataclass(frozen=True)
+class Verdict:
+    """A lead of some month: whether the rubric active then made it an MQL (sales judged it) and
+    whether it became an SQL (drawn from its true chance)."""
+
+    lead: Lead
+    mql: bool
+    sql: bool
+
+
+def judge_month(document: dict[str, Any], leads: Sequence[Lead], rng: random.Random) -> list[Verdict]:
+    """Score a month of leads under the active rubric and let sales judge its MQLs."""
+    rubric = Rubric.from_document(document)
+    verdicts = []
+    for lead in leads:
+        mql = rubric.evaluate(lead.profile, lead.activities, now=NOW).is_mql
+        verdicts.append(Verdict(lead, mql, mql and rng.random() < lead.chance))
+    return verdicts
+
+
+def tuning_round(document: dict[str, Any], history: Sequence[Verdict], version: str) -> dict[str, Any]:
+    """Feedback's draft from every lead it knows, as `POST /v1/proposals` sees them: each with the
+    rules the active rubric fires for it (an activation re-scores every known lead) and the
+    outcome sales gave it in its own month."""
     rubric = Rubric.from_document(document)
     scored, judged = [], []
-    for lead in leads:
+    for verdict in history:
+        lead = verdict.lead
         evaluation = rubric.evaluate(lead.profile, lead.activities, now=NOW)
         observation = Observation(
             rules={r.rule_id: r.points for r in evaluation.fired_rules if r.kind in TUNABLE_KINDS},
-            sql=evaluation.is_mql and rng.random() < lead.chance,
+            sql=verdict.sql,
             hand_raiser=evaluation.qualification_reason == "hand_raiser",
             profile=profile_of(lead.profile.model_dump()),
             activity=Counter(activity_key(a.type, a.properties) for a in lead.activities),
         )
         scored.append(observation)
-        if evaluation.is_mql:
+        if verdict.mql:
             judged.append(observation)
     found = discover(document, judged, scored, policy=POLICY)
     result = propose_from_model(
@@ -213,20 +234,45 @@ def gain_share(chances: Sequence[float], picked: Sequence[int]) -> float:
 
 
 def difference_interval(a: Measure, b: Measure) -> tuple[float, float, float]:
-    """MQL→SQL of b minus a, with a 95 % Wald interval (independent-proportions approximation)."""
+    """MQL→SQL of b minus a, with Newcombe's 95 % hybrid score interval (from each rate's Wilson
+    interval; it treats the two sets of MQLs as independent, which overlapping sets are not, so it
+    errs wide)."""
     pa, pb = a.sql / a.mqls, b.sql / b.mqls
-    half = Z_95 * math.sqrt(pa * (1 - pa) / a.mqls + pb * (1 - pb) / b.mqls)
-    return pb - pa, pb - pa - half, pb - pa + half
+    ia, ib = wilson(a.sql, a.mqls), wilson(b.sql, b.mqls)
+    assert ia is not None
+    assert ib is not None
+    low = pb - pa - math.hypot(pb - ib.low, ia.high - pa)
+    high = pb - pa + math.hypot(ib.high - pb, pa - ia.low)
+    return pb - pa, low, high
+
+
+# Issue 17's "done when": after two rounds, at least this share of the possible gain, at an MQL
+# volume within this tolerance of the starter's, and an MQL→SQL rise whose 95 % interval excludes 0.
+GAIN_SHARE_GOAL = 0.7
+VOLUME_TOLERANCE = 0.15
+
+
+def verdicts(gain_share: float, volume_change: float, lift_low: float) -> dict[str, bool]:
+    """Each criterion of the issue's "done when", passed or not, for one seed."""
+    return {
+        "gain_share": gain_share >= GAIN_SHARE_GOAL,
+        "volume": abs(volume_change) <= VOLUME_TOLERANCE,
+        "mql_to_sql": lift_low > 0,
+    }
 
 
 def evaluate(seed: int, *, month: int = 3000, fresh: int = 8000) -> dict[str, Any]:
     rng = random.Random(seed)
     starter = starter_document()
-    first = tuning_round(starter, market(month, seed * 10 + 1), rng, "tuned-1")
-    second = tuning_round(first, market(month, seed * 10 + 2), rng, "tuned-2")
+    history = judge_month(starter, market(month, seed * 10 + 1), rng)
+    first = tuning_round(starter, history, "tuned-1")
+    # The second round sees both months, as feedback keeps every lead's outcome.
+    history += judge_month(first, market(month, seed * 10 + 2), rng)
+    second = tuning_round(first, history, "tuned-2")
     leads = market(fresh, seed * 10 + 9)
     before, after = measure(starter, leads, seed), measure(second, leads, seed)
     lift, low, high = difference_interval(before, after)
+    volume_change = after.mqls / before.mqls - 1
     return {
         "seed": seed,
         "starter": {
@@ -234,9 +280,11 @@ def evaluate(seed: int, *, month: int = 3000, fresh: int = 8000) -> dict[str, An
             "gain_share": before.gain_share,
             "mql_to_sql": before.sql / before.mqls,
         },
+        "round_1": {"gain_share": measure(first, leads, seed).gain_share},
         "tuned": {"mqls": after.mqls, "gain_share": after.gain_share, "mql_to_sql": after.sql / after.mqls},
-        "volume_change": after.mqls / before.mqls - 1,
+        "volume_change": volume_change,
         "mql_to_sql_lift": {"difference": lift, "low": low, "high": high},
+        "criteria": verdicts(after.gain_share, volume_change, low),
         "rules_added": sorted(
             r["id"]
             for kind in ("fit", "negative")
@@ -258,19 +306,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{POLICY.max_bar_change}, max_rules_added {POLICY.max_rules_added}, MQL volume tolerance "
         f"{POLICY.volume_tolerance:.0%}, L2 C={POLICY.regularization:g}"
     )
+    print(
+        f"  criteria: share of possible gain >= {GAIN_SHARE_GOAL:.2f} after round 2, MQL volume within "
+        f"±{VOLUME_TOLERANCE:.0%} of the starter's, MQL→SQL rise with a 95 % interval above 0"
+    )
     for r in results:
-        lift = r["mql_to_sql_lift"]
+        lift, passed = r["mql_to_sql_lift"], r["criteria"]
         print(
-            f"  seed {r['seed']}: share of possible gain {r['starter']['gain_share']:.2f} -> "
-            f"{r['tuned']['gain_share']:.2f}; MQLs {r['starter']['mqls']} -> {r['tuned']['mqls']} "
-            f"({r['volume_change']:+.1%}); MQL→SQL {r['starter']['mql_to_sql']:.1%} -> "
-            f"{r['tuned']['mql_to_sql']:.1%} ({lift['difference']:+.1%}, 95 % [{lift['low']:+.1%}, {lift['high']:+.1%}])"
+            f"  seed {r['seed']}: share of possible gain {r['starter']['gain_share']:.3f} -> "
+            f"{r['round_1']['gain_share']:.3f} (round 1) -> {r['tuned']['gain_share']:.3f} (round 2) "
+            f"[{_verdict(passed['gain_share'])}]; MQLs {r['starter']['mqls']} -> {r['tuned']['mqls']} "
+            f"(x{1 + r['volume_change']:.2f}, {r['volume_change']:+.1%}) [{_verdict(passed['volume'])}]; "
+            f"MQL→SQL {r['starter']['mql_to_sql']:.1%} -> {r['tuned']['mql_to_sql']:.1%} "
+            f"({lift['difference']:+.1%}, 95 % [{lift['low']:+.1%}, {lift['high']:+.1%}]) "
+            f"[{_verdict(passed['mql_to_sql'])}]"
         )
+    failed = sorted({name for r in results for name, ok in r["criteria"].items() if not ok})
+    print(f"  overall: {'pass' if not failed else 'FAIL (' + ', '.join(failed) + ')'}")
     args.results.mkdir(parents=True, exist_ok=True)
     out = args.results / f"market-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
     out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(f"  written to {out}")
     return 0
+
+
+def _verdict(ok: bool) -> str:
+    return "pass" if ok else "FAIL"
 
 
 if __name__ == "__main__":

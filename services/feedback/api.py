@@ -15,6 +15,7 @@ from services.feedback.activation import AutoActivation
 from services.feedback.attribution import AttributionKey
 from services.feedback.dependencies import FilterDep, ReaderDep, SettingsDep
 from services.feedback.funnel import Funnel
+from services.feedback.hand_raiser_schemas import HandRaisersRead
 from services.feedback.proposal_schemas import ProposalCreate, ProposalRead
 from services.feedback.revenue_schemas import AttributionRead, ReverseFunnelRead
 from services.feedback.schemas import (
@@ -247,3 +248,12 @@ def _csv(header: list[str], rows: list[list[str]], filename: str) -> Response:
         media_type=CSV_MEDIA_TYPE,
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+@router.get(
+    "/reports/hand-raisers",
+    tags=["tuning"],
+    summary="How hand-raiser MQLs convert per form, persona and grade, with 95 % Wilson intervals",
+)
+async def get_hand_raisers(session: SessionDep, _: ReaderDep, where: FilterDep) -> HandRaisersRead:
+    return HandRaisersRead.of(await service.hand_raiser_conversion(session, where))

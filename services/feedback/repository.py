@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
 
 from services.feedback.funnel import CONVERSIONS, Stage
+from services.feedback.hand_raisers import MqlTally
 from services.feedback.models import STAGE_COLUMNS, LeadFact
 from services.feedback.reports import Dimension, SlaTally, Speed
 
@@ -219,6 +220,34 @@ class OutcomeRepository:
         return [
             ScoredLead(list(r[0]), bool(r[1]), bool(r[2]), bool(r[3]), r[4], dict(r[5] or {})) for r in rows
         ]
+
+    async def mql_tallies(self, where: FactFilter) -> list[MqlTally]:
+        """MQLs per form, persona, qualifying grade and way of qualifying (a hand-raiser's latest scoring fired
+        `mql.hand_raiser`), with how many were judged and became SQLs or wins."""
+        closed = or_(
+            LeadFact.rejected_at.is_not(None),
+            LeadFact.sql_at.is_not(None),
+            LeadFact.won_at.is_not(None),
+            LeadFact.lost_at.is_not(None),
+        )
+        converted = or_(LeadFact.sql_at.is_not(None), LeadFact.won_at.is_not(None))
+        hand_raiser = func.coalesce(LeadFact.fired_rules.contains([{"rule_id": "mql.hand_raiser"}]), False)
+        statement = (
+            select(
+                LeadFact.form_id,
+                LeadFact.persona,
+                LeadFact.mql_grade,
+                hand_raiser,
+                func.count(),
+                func.count().filter(closed),
+                func.count().filter(converted),
+                func.count().filter(LeadFact.won_at.is_not(None)),
+            )
+            .where(*_conditions(where), LeadFact.mql_at.is_not(None))
+            .group_by(LeadFact.form_id, LeadFact.persona, LeadFact.mql_grade, hand_raiser)
+        )
+        rows = (await self.session.execute(statement)).all()
+        return [MqlTally(r[0], r[1], r[2], bool(r[3]), r[4], r[5], r[6], r[7]) for r in rows]
 
 
 def _conditions(where: FactFilter) -> Sequence[ColumnElement[bool]]:

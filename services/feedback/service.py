@@ -25,6 +25,7 @@ from services.feedback.candidates import DISCOVERABLE_FIELDS, profile_of
 from services.feedback.errors import NotEnoughHistory
 from services.feedback.fact_repository import LeadFactRepository
 from services.feedback.funnel import Funnel, Stage, count_stages, funnel_from_signatures
+from services.feedback.hand_raisers import HandRaiserReport, hand_raiser_report
 from services.feedback.money import DEFAULT_CURRENCY, Fx
 from services.feedback.pareto import pareto
 from services.feedback.reports import (
@@ -265,6 +266,12 @@ async def reasons_report(session: AsyncSession, where: FactFilter) -> Reasons:
         rejected=pareto(await facts.reason_counts(where, stage=Stage.REJECTED)),
         lost=pareto(await facts.reason_counts(where, stage=Stage.LOST)),
     )
+
+
+async def hand_raiser_conversion(session: AsyncSession, where: FactFilter) -> HandRaiserReport:
+    """How hand-raiser MQLs convert per form and per persona, beside the threshold MQLs: whether
+    a form earns its place among the agreement's hand-raisers, and from which grade."""
+    return hand_raiser_report(await OutcomeRepository(session).mql_tallies(where))
 
 
 async def revenue_attribution(

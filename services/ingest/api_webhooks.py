@@ -15,7 +15,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import SecretStr
 
-from services.ingest import signatures, webhooks
+from services.ingest import signatures, webhook_docs, webhooks
 from services.ingest.dependencies import Protection, ProtectionDep, intake, read_body
 from services.ingest.errors import ProviderNotConfigured, SignatureInvalid, WebhookPayloadInvalid
 from services.ingest.fetched_leads import facebook_fetched_lead, linkedin_fetched_lead
@@ -151,7 +151,11 @@ async def facebook_verify(
     return PlainTextResponse(challenge)
 
 
-@router.post("/facebook", summary="Meta Lead Ads leadgen notification (X-Hub-Signature-256)")
+@router.post(
+    "/facebook",
+    summary="Meta Lead Ads leadgen notification (X-Hub-Signature-256)",
+    openapi_extra=webhook_docs.FACEBOOK,
+)
 async def facebook_notification(
     request: Request,
     guard: ProtectionDep,
@@ -174,7 +178,11 @@ async def facebook_notification(
     return await webhooks.receive_facebook(intake(request), changes=changes, fetcher=fetcher)
 
 
-@router.post("/google-ads", summary="Google Ads lead form extension (google_key in the body)")
+@router.post(
+    "/google-ads",
+    summary="Google Ads lead form extension (google_key in the body)",
+    openapi_extra=webhook_docs.GOOGLE_ADS,
+)
 async def google_ads_lead_form(request: Request, guard: ProtectionDep) -> WebhookAccepted:
     verification = Verification(
         "google-ads",
@@ -194,7 +202,11 @@ async def linkedin_challenge(
     return JSONResponse({"challengeCode": challenge_code, "challengeResponse": response})
 
 
-@router.post("/linkedin", summary="LinkedIn Lead Sync notification: CREATED or DELETED (X-LI-Signature)")
+@router.post(
+    "/linkedin",
+    summary="LinkedIn Lead Sync notification: CREATED or DELETED (X-LI-Signature)",
+    openapi_extra=webhook_docs.LINKEDIN,
+)
 async def linkedin_notification_received(
     request: Request,
     session: SessionDep,
@@ -231,7 +243,9 @@ async def linkedin_notification_received(
 
 
 @router.post(
-    "/hubspot", summary="HubSpot form submission: fields[], context, consent (X-HubSpot-Signature-v3)"
+    "/hubspot",
+    summary="HubSpot form submission: fields[], context, consent (X-HubSpot-Signature-v3)",
+    openapi_extra=webhook_docs.HUBSPOT,
 )
 async def hubspot_submission(
     request: Request,
@@ -262,7 +276,9 @@ async def hubspot_submission(
     return await _receive_lead(request, guard, verification, params)
 
 
-@router.post("/typeform", summary="Typeform form_response (Typeform-Signature)")
+@router.post(
+    "/typeform", summary="Typeform form_response (Typeform-Signature)", openapi_extra=webhook_docs.TYPEFORM
+)
 async def typeform_response(
     request: Request,
     guard: ProtectionDep,
@@ -277,7 +293,11 @@ async def typeform_response(
     return await _receive_lead(request, guard, verification, {})
 
 
-@router.post("/webflow", summary="Webflow form_submission (x-webflow-signature over timestamp and body)")
+@router.post(
+    "/webflow",
+    summary="Webflow form_submission (x-webflow-signature over timestamp and body)",
+    openapi_extra=webhook_docs.WEBFLOW,
+)
 async def webflow_submission(
     request: Request,
     guard: ProtectionDep,
@@ -295,7 +315,11 @@ async def webflow_submission(
     return await _receive_lead(request, guard, verification, {})
 
 
-@router.post("/unbounce", summary="Unbounce form post (form-encoded, data.json; ?token= authenticates)")
+@router.post(
+    "/unbounce",
+    summary="Unbounce form post (form-encoded, data.json; ?token= authenticates)",
+    openapi_extra=webhook_docs.UNBOUNCE,
+)
 async def unbounce_submission(
     request: Request,
     guard: ProtectionDep,

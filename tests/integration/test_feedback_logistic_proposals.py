@@ -100,6 +100,14 @@ class TestLogisticProposals:
         for rule in proposal["rules"]:
             assert abs(rule["proposed_points"] - rule["points"]) <= 2
         assert all(abs(r["model_points"] - r["points"]) > 2 for r in clipped)
+        # The answer says which guardrail held back which change, and by how much.
+        for rule in clipped:
+            held = abs(rule["model_points"] - rule["proposed_points"])
+            assert any(
+                note.startswith(f"max_points_change (2) held {rule['rule_id']} at ")
+                and f"{held:g} points held back" in note
+                for note in proposal["held_back"]
+            ), proposal["held_back"]
 
     async def test_no_draft_below_the_minimum_with_the_reason(
         self, db: Database, settings_env: Infra

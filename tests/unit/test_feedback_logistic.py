@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import random
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -11,8 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from services.feedback.logistic import (
+    Backtest,
+    RulePoints,
     feature_rows,
     fit_logistic,
+    guardrail_notes,
     integer_points,
     points_scale,
     propose_from_model,
@@ -263,3 +267,30 @@ class TestGuardrails:
         assert bar is not None
         assert abs(bar.proposed - bar.current) <= max_bar
         assert keep_volume_bar(STARTER, [], [], max_shift=max_bar) == 0
+
+
+def test_the_notes_say_which_guardrail_held_back_which_change_and_by_how_much() -> None:
+    points = [
+        RulePoints("title-vp", "fit", 20, model_points=41.5, proposed=30, clipped=True, evidence=True),
+        RulePoints("industry-saas", "fit", 10, model_points=12, proposed=12, clipped=False, evidence=True),
+    ]
+    tested = Backtest(
+        leads=1000,
+        mqls_current=200,
+        mqls_draft=260,
+        volume_change=0.3,
+        judged_current=150,
+        judged_draft=140,
+        mql_to_sql_current=0.3,
+        mql_to_sql_draft=0.4,
+        newly_qualified=50,
+        auc_current=0.6,
+        auc_draft=0.7,
+    )
+    notes = guardrail_notes(points, tested, Policy(max_points_change=10, max_bar_change=15), shift=-15)
+    assert notes == (
+        "max_points_change (10) held title-vp at 30 (the model's 41.5, 11.5 points held back)",
+        "max_bar_change (15) stopped the grade floors at -15; MQL volume still moves +30.0%",
+        "MQL volume moves +30.0%, outside the 15% tolerance the floors and engagement minimums could reach",
+    )
+    assert guardrail_notes(points[1:], replace(tested, volume_change=0.05), Policy(), shift=3) == ()

@@ -24,7 +24,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlparse
 
+import asyncpg
 import httpx
 from aiosmtpd.controller import Controller
 
@@ -112,19 +114,42 @@ async def delivered(
     return receivers.counts - before
 
 
+_BACKLOG = """
+SELECT (SELECT count(*) FROM ingest.outbox WHERE event_type = 'lead.ingested')
+     - (SELECT count(*) FROM routing.outbox WHERE event_type = 'lead.assigned' AND sent_at IS NOT NULL)
+"""
+
+
+async def settled(baton: RunningBaton, *, timeout_s: float) -> float | None:
+    """Wait until every lead posted so far is assigned and announced, so a phase does not
+    inherit the previous one's backlog; returns the seconds it took (None: it never did)."""
+    host = parse_qs(urlparse(baton.local["database_url"]).query)["host"][0]
+    connection = await asyncpg.connect(host=host, user="postgres", database="postgres")
+    started = time.perf_counter()
+    try:
+        while time.perf_counter() - started < timeout_s:
+            if await connection.fetchval(_BACKLOG) <= 0:
+                return round(time.perf_counter() - started, 1)
+            await asyncio.sleep(1)
+        return None
+    finally:
+        await connection.close()
+
+
 async def measure(args: argparse.Namespace, baton: RunningBaton, receivers: Receivers) -> dict[str, Any]:
     await asyncio.sleep(2)
     print(f"bench: notifications off, {args.rate:g} MQLs/s for {args.seconds:g}s...", flush=True)
     before = Counter(receivers.counts)
     off = await end_to_end(baton, args.rate, args.seconds)
-    await asyncio.sleep(2)
+    off["settled_after_s"] = await settled(baton, timeout_s=args.settle_seconds)
     off["notifications"] = dict(receivers.counts - before)
 
     await notifications_on(baton, receivers)
     print(f"bench: notifications on, {args.rate:g} MQLs/s for {args.seconds:g}s...", flush=True)
     before = Counter(receivers.counts)
     on = await end_to_end(baton, args.rate, args.seconds)
-    assigned = on["sent"] - on["http_errors"] - on["not_assigned_after_30s"]
+    on["settled_after_s"] = await settled(baton, timeout_s=args.settle_seconds)
+    assigned = on["sent"] - on["http_errors"]
     on["notifications"] = dict(await delivered(receivers, before, assigned, timeout_s=60))
 
     def ratio(key: str) -> float | None:
@@ -176,6 +201,7 @@ def print_table(results: dict[str, Any]) -> None:
             )
         )
         rows.append((f"  messages received ({phase})", json.dumps(run["notifications"], sort_keys=True)))
+        rows.append((f"  every lead assigned after the phase ({phase}), s", run["settled_after_s"]))
     ratio = results["ratio_on_to_off"]
     rows.append(("latency on / off (p50, p99)", f"{ratio['p50']} / {ratio['p99']}"))
     rows.append(("load average at end", results["load_average"]))
@@ -188,6 +214,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.notify_latency", description=__doc__)
     parser.add_argument("--rate", type=float, default=100.0, help="MQLs/s to offer")
     parser.add_argument("--seconds", type=float, default=30.0, help="how long each phase offers load")
+    parser.add_argument(
+        "--settle-seconds", type=float, default=300.0, help="longest wait for a phase's backlog to drain"
+    )
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="baton-bench-notify-") as tmp:

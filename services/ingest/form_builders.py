@@ -54,8 +54,8 @@ def unbounce_lead(form: dict[str, str], *, external_id: str) -> PlatformLead:
         items = value if isinstance(value, list) else [value]
         values[str(key)] = ", ".join(str(v) for v in items if v is not None)
     submitted_at = unbounce_time(values.pop("date_submitted", None), values.pop("time_submitted", None))
-    # The page's own fields ride in `data.json` too: they describe the page, never the person
-    # (a page name read as a label once became the lead's name).
+    # The page's own fields ride in `data.json` too. They describe the page, not the person:
+    # read as labels, `page_name` would become the lead's name.
     page = {k: v for k in ("page_url", "page_name", "page_uuid", "variant") if (v := values.pop(k, None))}
     answers = _labelled(values)
     fields = answers.fields

@@ -14,7 +14,7 @@ from shared.contracts import FiredRule
 
 class ScoredLead(BaseModel):
     """Who the scored lead is, as scoring knows them: the latest non-empty value of each field
-    over the lead's submissions."""
+    over the lead's submissions, and the UTM tags of the latest submission that had any."""
 
     email: str | None
     phone: str | None

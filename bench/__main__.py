@@ -33,6 +33,7 @@ class Section:
 
 SECTIONS = (
     Section("pipeline", "bench.pipeline"),
+    Section("notify", "bench.notify_latency"),
     Section("ingest", "bench.ingest"),
     Section("scoring", "bench.scoring"),
     Section("routing", "bench.routing"),
@@ -62,6 +63,12 @@ def _e2e(rate: float) -> Callable[[dict[str, Any]], Any]:
 HEADLINES = (
     Headline("pipeline", "form -> lead.assigned @ 100 MQL/s", "p99 < 250 ms", _e2e(100.0)),
     Headline("pipeline", "form -> lead.assigned @ 300 MQL/s", "-", _e2e(300.0)),
+    Headline(
+        "notify",
+        "  with rep notifications on / off @ 100 MQL/s (p50, p99)",
+        "~ 1",
+        lambda r: f"{r['ratio_on_to_off']['p50']} / {r['ratio_on_to_off']['p99']}",
+    ),
     Headline(
         "ingest",
         "ingest form posts / bare FastAPI",

@@ -63,5 +63,7 @@ async def stage_delays(host: str, lead_ids: Iterable[str]) -> dict[str, Any]:
         await connection.close()
     figures: dict[str, Any] = {"leads": len(rows)}
     for name, start, end in STAGES:
-        figures[name] = summary_ms([(row[end] - row[start]).total_seconds() for row in rows])
+        # A row the relay has not marked sent yet (a lead still in flight at the end) has no delay.
+        delays = [(row[end] - row[start]).total_seconds() for row in rows if row[end] and row[start]]
+        figures[name] = summary_ms(delays)
     return figures

@@ -54,17 +54,30 @@ def unbounce_lead(form: dict[str, str], *, external_id: str) -> PlatformLead:
         items = value if isinstance(value, list) else [value]
         values[str(key)] = ", ".join(str(v) for v in items if v is not None)
     submitted_at = unbounce_time(values.pop("date_submitted", None), values.pop("time_submitted", None))
+    # The page's own fields ride in `data.json` too. They describe the page, not the person:
+    # read as labels, `page_name` would become the lead's name.
+    page = {k: v for k in ("page_url", "page_name", "page_uuid", "variant") if (v := values.pop(k, None))}
     answers = _labelled(values)
     fields = answers.fields
-    page_url = form.get("page_url") or values.get("page_url")
+    page_url = form.get("page_url") or page.get("page_url")
     if page_url:
         fields["page_url"] = page_url
-    attributes = {k: form[k] for k in ("page_id", "page_name", "variant") if form.get(k)}
+    described = {
+        "page_id": form.get("page_id") or page.get("page_uuid"),
+        "page_name": form.get("page_name") or page.get("page_name"),
+        "variant": form.get("variant") or page.get("variant"),
+    }
+    attributes = {k: v for k, v in described.items() if v}
+    # An Unbounce page is built for one campaign: its name is the campaign unless the page
+    # address carries a `utm_campaign` (which takes precedence when the lead is normalized).
+    utm = {"campaign": attributes["page_name"]} if "page_name" in attributes else {}
+    if not page_url:
+        utm["source"] = "unbounce"
     return PlatformLead(
         external_id=external_id,
-        form_id=form.get("page_id"),
+        form_id=attributes.get("page_id"),
         fields=fields,
-        utm={} if page_url else {"source": "unbounce"},
+        utm=utm,
         attributes=attributes,
         submitted_at=submitted_at,
         answers=answers.raw,

@@ -261,6 +261,14 @@ class ActivityRepository:
         )
         return [ActivityRecord._make(row) for row in await self.session.execute(statement)]
 
+    async def latest_submission_at(self, lead_id: uuid.UUID) -> datetime | None:
+        """When the lead's latest form submission happened."""
+        statement = select(func.max(LeadActivity.occurred_at)).where(
+            LeadActivity.lead_id == lead_id, LeadActivity.type == "form_submission"
+        )
+        latest: datetime | None = (await self.session.execute(statement)).scalar_one()
+        return latest
+
     async def for_leads(self, lead_ids: Sequence[uuid.UUID]) -> Sequence[ActivityRecord]:
         """Every activity of `lead_ids`, per lead in time order, as plain rows (no ORM objects:
         a consumer batch reads thousands)."""

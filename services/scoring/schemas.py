@@ -12,6 +12,25 @@ from services.scoring.rubric_plan import PlanDerivation
 from shared.contracts import FiredRule
 
 
+class ScoredLead(BaseModel):
+    """Who the scored lead is, as scoring knows them: the latest non-empty value of each field
+    over the lead's submissions, and the UTM tags of the latest submission that had any."""
+
+    email: str | None
+    phone: str | None
+    first_name: str | None
+    last_name: str | None
+    company: str | None
+    job_title: str | None
+    country: str | None
+    source: str | None
+    consent: bool | None
+    utm: dict[str, str]
+    submitted_at: datetime | None = Field(
+        description="When the latest form was submitted: the platform's own time when it gave one."
+    )
+
+
 class ScoreRead(BaseModel):
     """A lead's current score, with every rule that contributed and the decay applied to it."""
 
@@ -27,6 +46,7 @@ class ScoreRead(BaseModel):
     scored_at: datetime = Field(description="The moment the score was computed as of (the event's time).")
     fired_rules: list[FiredRule]
     explanation: str
+    lead: ScoredLead | None = Field(default=None, description="Who the lead is.")
 
 
 class ScoreHistoryEntry(BaseModel):

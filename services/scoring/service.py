@@ -29,7 +29,7 @@ from services.scoring.records import (
 )
 from services.scoring.repository import DispositionRepository, ScoreRepository, ShadowScoreRepository
 from services.scoring.rubric import Rubric
-from services.scoring.schemas import ScoreHistory, ScoreHistoryEntry, ScoreRead
+from services.scoring.schemas import ScoredLead, ScoreHistory, ScoreHistoryEntry, ScoreRead
 from shared.contracts import (
     ActivityRecorded,
     Envelope,
@@ -258,7 +258,14 @@ async def get_score(session: AsyncSession, *, lead_id: uuid.UUID) -> ScoreRead:
             is_mql=score.is_mql,
             fired_rules=fired,
         ),
+        lead=await _scored_lead(session, profile),
     )
+
+
+async def _scored_lead(session: AsyncSession, profile: LeadProfile) -> ScoredLead:
+    fields = {name: getattr(profile, name) for name in ScoredLead.model_fields if name != "submitted_at"}
+    submitted_at = await ActivityRepository(session).latest_submission_at(profile.lead_id)
+    return ScoredLead.model_validate({**fields, "submitted_at": submitted_at})
 
 
 async def get_current_score(
@@ -284,6 +291,7 @@ async def get_current_score(
         scored_at=now,
         fired_rules=evaluation.fired_rules,
         explanation=evaluation.explain(),
+        lead=await _scored_lead(session, profile),
     )
 
 

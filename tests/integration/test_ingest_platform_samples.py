@@ -17,7 +17,7 @@ from urllib.parse import urlencode
 import pytest
 
 from services.ingest.main import create_app
-from shared.contracts import LeadIngested
+from shared.contracts import LeadIngested, LeadIngestedPayload
 from shared.db import Database
 from tests.conftest import Infra
 from tests.integration.test_ingest_webhooks import (
@@ -287,33 +287,78 @@ async def test_hubspot_consent_and_submission_time_arrive(
     assert lead.submitted_at == datetime.fromtimestamp(1_700_000_000, UTC)
 
 
-async def test_unbounce_date_and_time_submitted_are_the_submission_time(
+def unbounce_form(page_url: str = "http://my-landing-page.ca/") -> bytes:
+    # Unbounce's documented `data.json`, byte for byte, inside the form-encoded body; the fields
+    # around it are documented by name, their values follow the sample's.
+    form = {
+        "page_id": "a2838d98-4cf4-11df-a3fd-00163e372d58",
+        "page_name": "My Landing Page",
+        "page_url": page_url,
+        "variant": "a",
+        "data.json": sample("unbounce_data.json").decode(),
+    }
+    return urlencode(form).encode()
+
+
+class TestUnbounce:
+    async def post(self, platform: FakePlatform, body: bytes) -> None:
+        async with ingest_client(create_app(settings_for(platform))) as http:
+            response = await http.post(
+                f"/v1/webhooks/unbounce?token={SECRET}",
+                content=body,
+                headers={"content-type": "application/x-www-form-urlencoded"},
+            )
+        assert response.status_code == 200, response.text
+
+    async def test_the_documented_sample_keeps_its_page_and_drops_nothing(
+        self, platform: FakePlatform, db: Database, settings_env: Infra
+    ) -> None:
+        await self.post(platform, unbounce_form())
+        lead = (await ingested(db)).payload
+        assert lead.email == "test@test.com"
+        assert lead.submitted_at == datetime(2023, 6, 6, 22, 57, tzinfo=UTC)
+        # The page's fields describe the page: none of them becomes the person's name.
+        assert (lead.first_name, lead.last_name) == (None, None)
+        assert lead.form_id == "a2838d98-4cf4-11df-a3fd-00163e372d58"
+        assert lead.utm["campaign"] == "My Landing Page"
+        assert lead.latest_touch is not None
+        assert lead.latest_touch.campaign == "My Landing Page"
+        assert lead.attributes["page_url"] == "http://my-landing-page.ca/"
+        assert lead.attributes["page_name"] == "My Landing Page"
+        assert lead.attributes["variant"] == "a"
+        assert lead.attributes["ip_address"] == "1.1.1.1"
+
+    async def test_a_page_address_with_utm_tags_names_the_campaign(
+        self, platform: FakePlatform, db: Database, settings_env: Infra
+    ) -> None:
+        await self.post(
+            platform, unbounce_form("http://my-landing-page.ca/?utm_campaign=summer&utm_source=li")
+        )
+        lead = (await ingested(db)).payload
+        assert (lead.utm["campaign"], lead.utm["source"]) == ("summer", "li")
+
+
+async def test_meta_documented_notification_fetches_each_documented_lead_whole(
     platform: FakePlatform, db: Database, settings_env: Infra
 ) -> None:
-    data = {
-        "email": ["ali@tray.io"],
-        "company": ["Tray"],
-        "ip_address": ["77.89.130.2"],
-        "date_submitted": ["2014-07-01"],
-        "time_submitted": ["04:17 PM UTC"],
-    }
-    form = {
-        "page_id": "01f0d764-6639-407b-a04c-1a020e27c27e",
-        "page_name": "Test",
-        "variant": "a",
-        "page_url": "http://unbouncepages.com/test-12344747559?utm_campaign=summer",
-        "data.json": json.dumps(data),
-    }
+    for leadgen_id in ("123123123123", "123123123124"):
+        platform.leads[leadgen_id] = json.loads(sample("meta_graph_lead.json"))
+    body = sample("meta_leadgen_notification.json")
+    headers = {"X-Hub-Signature-256": "sha256=" + _hmac(body).hex(), "content-type": "application/json"}
     async with ingest_client(create_app(settings_for(platform))) as http:
-        response = await http.post(
-            f"/v1/webhooks/unbounce?token={SECRET}",
-            content=urlencode(form).encode(),
-            headers={"content-type": "application/x-www-form-urlencoded"},
-        )
+        response = await http.post("/v1/webhooks/facebook", content=body, headers=headers)
     assert response.status_code == 200, response.text
-    lead = (await ingested(db)).payload
-    assert (lead.email, lead.company, lead.utm["campaign"]) == ("ali@tray.io", "Tray", "summer")
-    assert lead.submitted_at == datetime(2014, 7, 1, 16, 17, tzinfo=UTC)
+    events = await staged(db, "lead.ingested")
+    assert sorted(e.payload.external_id or "" for e in events if isinstance(e, LeadIngested)) == [
+        "123123123123",
+        "123123123124",
+    ]
+    lead = events[0].payload
+    assert isinstance(lead, LeadIngestedPayload)
+    assert (lead.email, lead.first_name, lead.last_name) == ("joe@example.com", "Joe", "Example")
+    assert lead.submitted_at == datetime(2015, 2, 28, 8, 49, 14, tzinfo=UTC)
+    # The form's own questions are kept, not dropped.
+    assert (lead.attributes["car_make"], lead.attributes["selected_dealer"]) == ("Honda", "99213450")
 
 
 def google_name_and_phone() -> bytes:

@@ -1,0 +1,233 @@
+"""Do rep notifications slow routing? Form post -> `lead.assigned` at a fixed rate with every
+notification channel off, then on, in the same `baton up` and the same run.
+
+"On" is every channel a rep can choose at once: each rep's own Slack-compatible webhook (with
+their member id to mention), email through a real SMTP server (aiosmtpd) and an outbound
+webhook subscription to `lead.assigned` (Standard Webhooks signed). The receivers are local and
+answer at once, so what is measured is the notifiers' share of the machine and of routing's
+database, not a slow Slack. Notifications are written in the assignment's transaction and sent
+by their own workers, so the ratio on/off should stay near 1.
+Prints a table and writes notify-<UTC time>.json into --out (`python -m bench.notify_latency`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import asyncpg
+import httpx
+from aiosmtpd.controller import Controller
+
+from bench.pipeline import end_to_end
+from bench.system import RunningBaton, start_baton
+
+
+@dataclass
+class Receivers:
+    """What the local Slack, webhook and SMTP receivers accepted, by kind."""
+
+    counts: Counter[str] = field(default_factory=Counter)
+    http_port: int = 0
+    smtp_port: int = 0
+
+    async def handle_http(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                path = lines[0].split(" ")[1]
+                length = next(
+                    (
+                        int(line.split(":", 1)[1])
+                        for line in lines
+                        if line.lower().startswith("content-length:")
+                    ),
+                    0,
+                )
+                await reader.readexactly(length)
+                self.counts["slack" if path.startswith("/slack/") else "webhook"] += 1
+                writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 2\r\n\r\nok")
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:  # noqa: N802
+        self.counts["email"] += 1
+        return "250 Message accepted for delivery"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+async def notifications_on(baton: RunningBaton, receivers: Receivers) -> None:
+    """Every seeded rep chooses Slack (their own webhook and member id) and email, and one
+    subscription receives every `lead.assigned`."""
+    base = f"http://127.0.0.1:{receivers.http_port}"
+    async with httpx.AsyncClient(
+        base_url=baton.url("routing"), headers=baton.headers("admin"), timeout=60
+    ) as routing:
+        for i, rep in enumerate(baton.local["reps"]):
+            response = await routing.patch(
+                f"/v1/reps/{rep['id']}",
+                json={
+                    "slack_webhook_url": f"{base}/slack/{rep['id']}",
+                    "slack_user_id": f"U0BENCH{i:03d}",
+                    "notify_channels": ["slack", "email"],
+                },
+            )
+            response.raise_for_status()
+        response = await routing.post(
+            "/v1/webhooks", json={"url": f"{base}/hook", "event_types": ["lead.assigned"]}
+        )
+        response.raise_for_status()
+
+
+async def delivered(
+    receivers: Receivers, before: Counter[str], leads: int, *, timeout_s: float
+) -> Counter[str]:
+    """What the receivers got since `before`, once each lead's three messages arrived (or the
+    time is up: a backlog is worth reporting, not waiting for)."""
+    deadline = time.perf_counter() + timeout_s
+    while time.perf_counter() < deadline:
+        got = receivers.counts - before
+        if all(got[kind] >= leads for kind in ("slack", "email", "webhook")):
+            break
+        await asyncio.sleep(0.5)
+    return receivers.counts - before
+
+
+_BACKLOG = """
+SELECT (SELECT count(*) FROM ingest.outbox WHERE event_type = 'lead.ingested')
+     - (SELECT count(*) FROM routing.outbox WHERE event_type = 'lead.assigned' AND sent_at IS NOT NULL)
+"""
+
+
+async def settled(baton: RunningBaton, *, timeout_s: float) -> float | None:
+    """Wait until every lead posted so far is assigned and announced, so a phase does not
+    inherit the previous one's backlog; returns the seconds it took (None: it never did)."""
+    host = parse_qs(urlparse(baton.local["database_url"]).query)["host"][0]
+    connection = await asyncpg.connect(host=host, user="postgres", database="postgres")
+    started = time.perf_counter()
+    try:
+        while time.perf_counter() - started < timeout_s:
+            if await connection.fetchval(_BACKLOG) <= 0:
+                return round(time.perf_counter() - started, 1)
+            await asyncio.sleep(1)
+        return None
+    finally:
+        await connection.close()
+
+
+async def measure(args: argparse.Namespace, baton: RunningBaton, receivers: Receivers) -> dict[str, Any]:
+    await asyncio.sleep(2)
+    print(f"bench: notifications off, {args.rate:g} MQLs/s for {args.seconds:g}s...", flush=True)
+    before = Counter(receivers.counts)
+    off = await end_to_end(baton, args.rate, args.seconds)
+    off["settled_after_s"] = await settled(baton, timeout_s=args.settle_seconds)
+    off["notifications"] = dict(receivers.counts - before)
+
+    await notifications_on(baton, receivers)
+    print(f"bench: notifications on, {args.rate:g} MQLs/s for {args.seconds:g}s...", flush=True)
+    before = Counter(receivers.counts)
+    on = await end_to_end(baton, args.rate, args.seconds)
+    on["settled_after_s"] = await settled(baton, timeout_s=args.settle_seconds)
+    assigned = on["sent"] - on["http_errors"]
+    on["notifications"] = dict(await delivered(receivers, before, assigned, timeout_s=60))
+
+    def ratio(key: str) -> float | None:
+        was, now = off["latency"].get(key), on["latency"].get(key)
+        return round(now / was, 2) if was and now is not None else None
+
+    return {
+        "offered_per_s": args.rate,
+        "off": off,
+        "on": on,
+        "ratio_on_to_off": {"p50": ratio("p50_ms"), "p99": ratio("p99_ms")},
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+    }
+
+
+async def run_async(args: argparse.Namespace, home: Path) -> dict[str, Any]:
+    receivers = Receivers(smtp_port=_free_port())
+    server = await asyncio.start_server(receivers.handle_http, "127.0.0.1", 0)
+    receivers.http_port = server.sockets[0].getsockname()[1]
+    smtp = Controller(receivers, hostname="127.0.0.1", port=receivers.smtp_port)
+    await asyncio.to_thread(smtp.start)
+    try:
+        print("bench: starting baton up (embedded infrastructure, SMTP configured)...", flush=True)
+        env = {
+            "BATON_SMTP_HOST": "127.0.0.1",
+            "BATON_SMTP_PORT": str(receivers.smtp_port),
+            "BATON_PUBLIC_URL": "http://127.0.0.1:8000",
+        }
+        baton = await asyncio.to_thread(start_baton, home, partitions=6, env=env)
+        try:
+            return await measure(args, baton, receivers)
+        finally:
+            await asyncio.to_thread(baton.stop)
+    finally:
+        await asyncio.to_thread(smtp.stop)
+        server.close()
+        await server.wait_closed()
+
+
+def print_table(results: dict[str, Any]) -> None:
+    rows: list[tuple[str, object]] = []
+    for phase in ("off", "on"):
+        run = results[phase]
+        lat = run["latency"]
+        rows.append(
+            (
+                f"notifications {phase}: form -> lead.assigned @ {results['offered_per_s']:g}/s p50/p95/p99 ms",
+                f"{lat['p50_ms']} / {lat['p95_ms']} / {lat['p99_ms']} (unassigned {run['not_assigned_after_30s']})",
+            )
+        )
+        rows.append((f"  messages received ({phase})", json.dumps(run["notifications"], sort_keys=True)))
+        rows.append((f"  every lead assigned after the phase ({phase}), s", run["settled_after_s"]))
+    ratio = results["ratio_on_to_off"]
+    rows.append(("latency on / off (p50, p99)", f"{ratio['p50']} / {ratio['p99']}"))
+    rows.append(("load average at end", results["load_average"]))
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.notify_latency", description=__doc__)
+    parser.add_argument("--rate", type=float, default=100.0, help="MQLs/s to offer")
+    parser.add_argument("--seconds", type=float, default=30.0, help="how long each phase offers load")
+    parser.add_argument(
+        "--settle-seconds", type=float, default=300.0, help="longest wait for a phase's backlog to drain"
+    )
+    parser.add_argument("--out", type=Path, default=Path("bench/results"))
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="baton-bench-notify-") as tmp:
+        results = asyncio.run(run_async(args, Path(tmp) / "home"))
+    results["finished_at"] = datetime.now(UTC).isoformat()
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"notify-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    path.write_text(json.dumps(results, indent=2))
+    print_table(results)
+    print(f"bench: wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

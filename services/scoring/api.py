@@ -221,8 +221,9 @@ async def backtest_rubric_version(
     responses={502: {"description": "Feedback did not answer."}},
 )
 async def read_agreement_evidence(_: Reader, settings: SettingsDep, request: Request) -> dict[str, Any]:
-    if settings.dashboard_url is None:
+    feedback_url = settings.feedback_url or settings.dashboard_url
+    if feedback_url is None:
         return {"dashboard_configured": False}
     # The signer's own token goes to feedback: they see there exactly what they may see.
-    feedback = FeedbackClient(settings.dashboard_url, authorization=request.headers["authorization"])
+    feedback = FeedbackClient(feedback_url, authorization=request.headers["authorization"])
     return {"dashboard_configured": True, **await feedback.evidence()}

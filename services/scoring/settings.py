@@ -28,3 +28,9 @@ class ScoringSettings(ServiceSettings):
         "measured planning rates and both scorecards, read with the signer's own token) and its link "
         "to the dashboard; `baton up` sets it. Without it the page shows no evidence.",
     )
+    feedback_url: str | None = Field(
+        default=None,
+        description="Where scoring itself reads feedback's evidence (BATON_FEEDBACK_URL), when the pod "
+        "reaches feedback at another address than the browser does (the Helm chart: feedback's Service); "
+        "unset: BATON_DASHBOARD_URL.",
+    )

@@ -275,28 +275,51 @@ def test_network_policies_deny_by_default_and_expose_only_the_external_services(
     assert {(p["protocol"], p["port"]) for p in dns["ports"]} == {("UDP", 53), ("TCP", 53)}
     assert policies["baton-egress-kafka"]["egress"][0]["ports"]
     for component in ACCESS:
-        peers = policies[f"baton-{component}-ingress"]["ingress"][0]["from"]
+        (rule,) = policies[f"baton-{component}-ingress"]["ingress"]
         namespaces = {
             p["namespaceSelector"]["matchLabels"]["kubernetes.io/metadata.name"]
-            for p in peers
+            for p in rule["from"]
             if "namespaceSelector" in p
         }
-        if component in {"ingest", "routing", "feedback"}:
-            assert "ingress-nginx" in namespaces, component
+        pods = [p["podSelector"]["matchLabels"] for p in rule["from"] if "podSelector" in p]
+        # Every service is behind the ingress controller; nothing else outside the namespace.
+        assert namespaces == {"monitoring", "ingress-nginx"}, component
+        # Inside it, only the pods of the services that call this one (feedback and scoring
+        # read each other) carry the internal-client label.
+        if component in {"scoring", "feedback"}:
+            assert pods == [{"baton.io/internal-client": "true"}], component
         else:
-            assert namespaces == {"monitoring"}, component
+            assert pods == [], component
 
 
-def test_ingress_exposes_only_ingest_routing_and_the_dashboard(rendered: Rendered) -> None:
+def test_callers_carry_the_internal_client_label_and_reach_only_what_they_call(rendered: Rendered) -> None:
+    policies = {p["metadata"]["name"]: p["spec"] for p in rendered.of_kind("NetworkPolicy")}
+    labelled = {
+        _component(d)
+        for d in rendered.of_kind("Deployment")
+        if d["spec"]["template"]["metadata"]["labels"].get("baton.io/internal-client") == "true"
+    }
+    assert labelled == {"scoring", "feedback"}
+    for caller, called, port in (("scoring", "feedback", 8004), ("feedback", "scoring", 8002)):
+        (rule,) = policies[f"baton-{caller}-egress-services"]["egress"]
+        (peer,) = rule["to"]
+        assert peer["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == called
+        assert rule["ports"] == [{"protocol": "TCP", "port": port}]
+
+
+EXTERNAL = {"baton-ingest", "baton-scoring", "baton-routing", "baton-feedback"}
+
+
+def test_ingress_exposes_the_four_services_and_nothing_else(rendered: Rendered) -> None:
     backends = {
         path["backend"]["service"]["name"]
         for ingress in rendered.of_kind("Ingress")
         for rule in ingress["spec"]["rules"]
         for path in rule["http"]["paths"]
     }
-    assert backends <= {"baton-ingest", "baton-routing", "baton-feedback"}
+    assert backends <= EXTERNAL
     if rendered.values_file != "ci/default-values.yaml":
-        assert backends == {"baton-ingest", "baton-routing", "baton-feedback"}
+        assert backends == EXTERNAL
 
 
 def test_service_monitor_scrapes_every_service(rendered: Rendered) -> None:

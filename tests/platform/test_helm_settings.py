@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from services.routing.settings import RoutingSettings
+from services.scoring.settings import ScoringSettings
 from shared.settings import ServiceSettings
 from tests.platform.tooling import CHART, Rendered, render
 
@@ -151,6 +152,41 @@ def test_public_url_defaults_to_routings_ingress_host(helm: str) -> None:
     env = _env(_render(helm, "ingress.enabled=true", "ingress.hosts.routing=reps.example.com"), "routing")
     assert env["BATON_PUBLIC_URL"]["value"] == "https://reps.example.com"
     assert "BATON_PUBLIC_URL" not in _env(_render(helm), "routing")
+
+
+FEEDBACK_HOST = ("ingress.enabled=true", "ingress.hosts.feedback=dashboard.example.com")
+
+
+def test_the_signing_pages_dashboard_link_defaults_to_feedbacks_ingress_host(helm: str) -> None:
+    env = _env(_render(helm, *FEEDBACK_HOST), "scoring")
+    assert env["BATON_DASHBOARD_URL"]["value"] == "https://dashboard.example.com"
+    own = _env(_render(helm, *FEEDBACK_HOST, "scoring.dashboardUrl=https://bi.example.com/baton"), "scoring")
+    assert own["BATON_DASHBOARD_URL"]["value"] == "https://bi.example.com/baton"
+    assert "BATON_DASHBOARD_URL" not in _env(_render(helm), "scoring")
+    # Only the signing page links to the dashboard.
+    for component in ("ingest", "routing", "feedback"):
+        assert "BATON_DASHBOARD_URL" not in _env(_render(helm, *FEEDBACK_HOST), component)
+
+
+def test_scoring_settings_read_the_evidence_inside_the_cluster_and_link_to_the_public_host(helm: str) -> None:
+    """The evidence is read at feedback's Service, which scoring's egress policy allows; the public
+    host is only the browser's link (scoring has no egress to the ingress controller)."""
+    env = _env(_render(helm, *FEEDBACK_HOST), "scoring")
+    plain = {name: var["value"] for name, var in env.items() if "value" in var}
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in plain.items():
+            patch.setenv(name, value)
+        patch.setenv("BATON_DATABASE_URL", "postgresql+asyncpg://baton@db/baton")
+        patch.setenv("BATON_JWT_SECRET", "x" * 40)
+        settings = ScoringSettings()  # read from the environment
+    assert settings.dashboard_url == "https://dashboard.example.com"
+    assert settings.feedback_url == "http://baton-feedback:8004"
+
+
+def test_scoring_dashboard_url_must_be_a_url(helm: str) -> None:
+    result = render(helm, "--values", DEFAULTS, "--set", "scoring.dashboardUrl=dashboard.example.com")
+    assert result.returncode != 0
+    assert "/scoring/dashboardUrl" in result.stderr
 
 
 def test_outbound_settings_reach_routing_only(helm: str) -> None:
@@ -293,6 +329,32 @@ def test_ingress_passes_the_form_preflight_and_routings_inbox(helm: str) -> None
     for operations in ("/metrics", "/docs", "/openapi.json", "/readyz", "/healthz"):
         assert not _routed(hosts["reps.example.com"], operations), operations
         assert not _routed(hosts["leads.example.com"], operations), operations
+
+
+def test_ingress_serves_the_signing_page_its_assets_and_scorings_api(helm: str) -> None:
+    hosts = _ingress_paths(
+        _render(helm, "ingress.enabled=true", "ingress.hosts.scoring=agreement.example.com")
+    )
+    paths = hosts["agreement.example.com"]
+    # What the page loads and calls (services/scoring/static/agreement.*).
+    for page in (
+        "/agreement",
+        "/static/agreement.js",
+        "/static/agreement.css",
+        "/v1/rubrics",
+        "/v1/rubrics/2027.plan/approvals",
+        "/v1/rubrics/2027.plan/activate",
+        "/v1/agreement/evidence",
+    ):
+        assert _routed(paths, page), page
+    for operations in ("/metrics", "/docs", "/openapi.json", "/readyz", "/healthz", "/"):
+        assert not _routed(paths, operations), operations
+
+
+def test_scoring_paths_outside_its_pages_are_refused_by_the_values_schema(helm: str) -> None:
+    result = render(helm, "--values", DEFAULTS, "--set", "ingress.paths.scoring={/agreement,/metrics}")
+    assert result.returncode != 0
+    assert "/ingress/paths/scoring/1" in result.stderr
 
 
 def test_routing_paths_outside_its_pages_are_refused_by_the_values_schema(helm: str) -> None:

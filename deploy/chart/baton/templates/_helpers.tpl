@@ -215,6 +215,12 @@ surge) x (pool + overflow); plus one for the migration job. */}}
 - name: BATON_FORM_RATE_LIMIT_STORE
   value: {{ include "baton.formRateLimitStore" $root | quote }}
 {{- end }}
+{{- if eq .component "scoring" }}
+{{- with include "baton.scoringDashboardUrl" $root }}
+- name: BATON_DASHBOARD_URL
+  value: {{ . | quote }}
+{{- end }}
+{{- end }}
 {{- if eq .component "routing" }}
 {{- include "baton.routingEnv" $root }}
 {{- end }}
@@ -340,6 +346,24 @@ template:
 {{- .Values.routing.publicUrl -}}
 {{- else if and .Values.ingress.enabled .Values.ingress.hosts.routing -}}
 {{- printf "https://%s" .Values.ingress.hosts.routing -}}
+{{- end -}}
+{{- end -}}
+
+{{/* scoring.dashboardUrl, else https://<ingress.hosts.feedback> when the ingress exposes feedback, else empty. */}}
+{{- define "baton.scoringDashboardUrl" -}}
+{{- if .Values.scoring.dashboardUrl -}}
+{{- .Values.scoring.dashboardUrl -}}
+{{- else if and .Values.ingress.enabled .Values.ingress.hosts.feedback -}}
+{{- printf "https://%s" .Values.ingress.hosts.feedback -}}
+{{- end -}}
+{{- end -}}
+
+{{/* "true" when another service calls this one (services.<svc>.calls); call with (dict "root" $ "component" "scoring"). */}}
+{{- define "baton.calledByAnother" -}}
+{{- range $caller, $svc := .root.Values.services -}}
+{{- if has $.component ($svc.calls | default list) -}}
+true
+{{- end -}}
 {{- end -}}
 {{- end -}}
 

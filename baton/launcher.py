@@ -155,9 +155,10 @@ class Launcher:
         }
         # Feedback's dashboard reads the rubric drafts awaiting approval from scoring.
         env.setdefault("BATON_SCORING_URL", f"http://{cfg.host}:{cfg.ports['scoring']}")
-        # ...and links its lead look-up to ingest's lead view, scoring's score and routing's assignment.
-        env.setdefault("BATON_INGEST_URL", f"http://{cfg.host}:{cfg.ports['ingest']}")
-        env.setdefault("BATON_ROUTING_URL", f"http://{cfg.host}:{cfg.ports['routing']}")
+        # ...and links its lead look-up to ingest's lead view, scoring's score and routing's assignment:
+        # addresses the reader's browser opens, here the same local ones.
+        for linked in ("ingest", "scoring", "routing"):
+            env.setdefault(f"BATON_PUBLIC_{linked.upper()}_URL", f"http://{cfg.host}:{cfg.ports[linked]}")
         # Scoring's signing page shows feedback's evidence and links to its dashboard.
         env.setdefault("BATON_DASHBOARD_URL", f"http://{cfg.host}:{cfg.ports['feedback']}")
         if self.broker is not None:

@@ -56,9 +56,9 @@ async def get_dashboard(
         waiting="Enter a reader's token above to load the numbers.",
         revenue_goal=revenue_goal or DEFAULT_REVENUE_GOAL,
         months=months or DEFAULT_MONTHS,
-        ingest_url=_attribute(settings.ingest_url),
-        scoring_url=_attribute(settings.scoring_url),
-        routing_url=_attribute(settings.routing_url),
+        ingest_url=_attribute(settings.public_ingest_url),
+        scoring_url=_attribute(settings.public_scoring_url),
+        routing_url=_attribute(settings.public_routing_url),
     )
     return HTMLResponse(page, headers={"Cache-Control": "no-store"})
 

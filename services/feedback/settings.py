@@ -40,16 +40,24 @@ class FeedbackSettings(ServiceSettings):
     scoring_url: str | None = Field(
         default=None,
         description="Scoring's base URL (BATON_SCORING_URL), for the dashboard's panel of rubric drafts "
-        "awaiting approval; `baton up` sets it. Without it the panel says it is not configured.",
+        "awaiting approval, read server-side; `baton up` sets it. Without it the panel says it is not configured.",
     )
-    ingest_url: str | None = Field(
+    # The look-up's links are opened by the reader's browser, so they need the addresses people
+    # reach, which on a cluster are not the in-cluster ones feedback itself calls (scoring_url).
+    public_ingest_url: str | None = Field(
         default=None,
-        description="Ingest's base URL (BATON_INGEST_URL), for the dashboard's lead look-up links; "
-        "`baton up` sets it. The browser never calls it: the links are for the reader to open.",
+        description="Where readers reach ingest (BATON_PUBLIC_INGEST_URL), for the dashboard's lead "
+        "look-up links (search and lead view); `baton up` sets it. Unset: the look-up names the path only.",
     )
-    routing_url: str | None = Field(
+    public_scoring_url: str | None = Field(
         default=None,
-        description="Routing's base URL (BATON_ROUTING_URL), for the look-up's assignment and brief links.",
+        description="Where readers reach scoring (BATON_PUBLIC_SCORING_URL), for the look-up's score "
+        "link; `baton up` sets it. Feedback itself reads scoring at BATON_SCORING_URL.",
+    )
+    public_routing_url: str | None = Field(
+        default=None,
+        description="Where readers reach routing (BATON_PUBLIC_ROUTING_URL), for the look-up's "
+        "assignment and brief links; `baton up` sets it.",
     )
     tuning_auto_activate: bool = Field(
         default=False,

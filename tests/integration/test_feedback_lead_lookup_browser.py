@@ -20,6 +20,8 @@ from tests.support.browser import CHROMIUM_ARGS, chromium, serving
 from tests.support.ingest import MARKETING
 
 SCORING = "http://127.0.0.1:8002"
+# Where feedback itself reads scoring on a cluster: never a link the reader's browser could open.
+IN_CLUSTER_SCORING = "http://baton-scoring:8002"
 ROUTING = "http://127.0.0.1:8003/"
 
 
@@ -39,7 +41,12 @@ async def test_an_email_leads_to_the_lead_and_its_id_to_every_service(
     executable = chromium()
     email = f"lookup-{uuid.uuid4().hex[:8]}@dashboard.example"
     async with serving(create_ingest_app()) as ingest_url:
-        settings = FeedbackSettings(ingest_url=ingest_url, scoring_url=SCORING, routing_url=ROUTING)
+        settings = FeedbackSettings(
+            scoring_url=IN_CLUSTER_SCORING,
+            public_ingest_url=ingest_url,
+            public_scoring_url=SCORING,
+            public_routing_url=ROUTING,
+        )
         async with serving(create_feedback_app(settings), lifespan="off") as dashboard_url:
             async with httpx.AsyncClient(base_url=ingest_url) as http:
                 configured = await http.post(
@@ -75,3 +82,18 @@ async def test_an_email_leads_to_the_lead_and_its_id_to_every_service(
         "assignment": f"http://127.0.0.1:8003/v1/leads/{lead_id}/assignment",
         "brief": f"http://127.0.0.1:8003/v1/leads/{lead_id}/brief",
     }
+
+
+async def test_the_links_use_the_public_addresses_only(settings_env: Infra) -> None:
+    """Without a public address a service gets no link, even when feedback reads it in-cluster."""
+    settings = FeedbackSettings(scoring_url=IN_CLUSTER_SCORING, public_routing_url=ROUTING)
+    async with (
+        serving(create_feedback_app(settings), lifespan="off") as dashboard_url,
+        httpx.AsyncClient(base_url=dashboard_url) as http,
+    ):
+        page = await http.get("/")
+    assert page.status_code == 200, page.text
+    assert 'data-ingest-url=""' in page.text
+    assert 'data-scoring-url=""' in page.text
+    assert 'data-routing-url="http://127.0.0.1:8003"' in page.text
+    assert "baton-scoring" not in page.text

@@ -37,7 +37,7 @@
     }
     el.innerHTML = "<ul>" + links(query).map(([label, service, path]) => {
       const base = bases[service];
-      if (!base) return `<li data-link="${quote(label)}">${quote(label)}: ${quote(service)}'s address is not configured (BATON_${service.toUpperCase()}_URL); path <code>${quote(path)}</code></li>`;
+      if (!base) return `<li data-link="${quote(label)}">${quote(label)}: ${quote(service)}'s address is not configured (BATON_PUBLIC_${service.toUpperCase()}_URL); path <code>${quote(path)}</code></li>`;
       const url = base + path;
       return `<li data-link="${quote(label)}"><a href="${quote(url)}">${quote(label)}</a> ` +
         `<code>curl -H "Authorization: Bearer $TOKEN" '${quote(url)}'</code></li>`;

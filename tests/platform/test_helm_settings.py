@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
+from services.feedback.settings import FeedbackSettings
 from services.routing.settings import RoutingSettings
 from services.scoring.settings import ScoringSettings
 from shared.settings import ServiceSettings
@@ -187,6 +188,79 @@ def test_scoring_dashboard_url_must_be_a_url(helm: str) -> None:
     result = render(helm, "--values", DEFAULTS, "--set", "scoring.dashboardUrl=dashboard.example.com")
     assert result.returncode != 0
     assert "/scoring/dashboardUrl" in result.stderr
+
+
+PUBLIC_HOSTS = (
+    "ingress.enabled=true",
+    "ingress.hosts.ingest=leads.example.com",
+    "ingress.hosts.scoring=agreement.example.com",
+    "ingress.hosts.routing=reps.example.com",
+)
+LINKS = ("BATON_PUBLIC_INGEST_URL", "BATON_PUBLIC_SCORING_URL", "BATON_PUBLIC_ROUTING_URL")
+
+
+def test_the_lookup_links_default_to_the_ingress_hosts_that_route_them(helm: str) -> None:
+    env = _env(_render(helm, *PUBLIC_HOSTS), "feedback")
+    assert env["BATON_PUBLIC_SCORING_URL"]["value"] == "https://agreement.example.com"
+    assert env["BATON_PUBLIC_ROUTING_URL"]["value"] == "https://reps.example.com"
+    # Ingest's host routes forms, webhooks and events only: a lead link there would not resolve.
+    assert "BATON_PUBLIC_INGEST_URL" not in env
+    # Feedback still reads scoring's drafts at its Service.
+    assert env["BATON_SCORING_URL"]["value"] == "http://baton-scoring:8002"
+    # No ingress, no public address: no links (never the in-cluster ones).
+    assert not set(LINKS) & set(_env(_render(helm), "feedback"))
+    # Only the dashboard links.
+    for component in ("ingest", "scoring", "routing"):
+        assert not set(LINKS) & set(_env(_render(helm, *PUBLIC_HOSTS), component))
+
+
+def test_ingests_lead_link_needs_its_host_to_route_the_lead_api_or_an_own_address(helm: str) -> None:
+    routed = _env(
+        _render(helm, *PUBLIC_HOSTS, "ingress.paths.ingest={/v1/forms,/v1/webhooks,/v1/leads}"), "feedback"
+    )
+    assert routed["BATON_PUBLIC_INGEST_URL"]["value"] == "https://leads.example.com"
+    own = _env(
+        _render(
+            helm,
+            *PUBLIC_HOSTS,
+            "feedback.publicUrls.ingest=https://ingest.internal.example.com",
+            "feedback.publicUrls.routing=https://reps.example.com/baton",
+        ),
+        "feedback",
+    )
+    assert own["BATON_PUBLIC_INGEST_URL"]["value"] == "https://ingest.internal.example.com"
+    assert own["BATON_PUBLIC_ROUTING_URL"]["value"] == "https://reps.example.com/baton"
+
+
+def test_ingress_routes_the_lead_api_when_ingests_paths_name_it(helm: str) -> None:
+    hosts = _ingress_paths(
+        _render(helm, *PUBLIC_HOSTS, "ingress.paths.ingest={/v1/forms,/v1/webhooks,/v1/leads}")
+    )
+    for page in ("/v1/leads", "/v1/leads/0b7c8a52-1c1e-4d5e-9a43-2b6f4f1f9d10"):
+        assert _routed(hosts["leads.example.com"], page), page
+    default = _ingress_paths(_render(helm, *PUBLIC_HOSTS))
+    assert not _routed(default["leads.example.com"], "/v1/leads")
+
+
+def test_feedback_settings_read_the_rendered_links(helm: str) -> None:
+    env = _env(_render(helm, *PUBLIC_HOSTS), "feedback")
+    plain = {name: var["value"] for name, var in env.items() if "value" in var}
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in plain.items():
+            patch.setenv(name, value)
+        patch.setenv("BATON_DATABASE_URL", "postgresql+asyncpg://baton@db/baton")
+        patch.setenv("BATON_JWT_SECRET", "x" * 40)
+        settings = FeedbackSettings()  # read from the environment
+    assert settings.scoring_url == "http://baton-scoring:8002"
+    assert settings.public_scoring_url == "https://agreement.example.com"
+    assert settings.public_routing_url == "https://reps.example.com"
+    assert settings.public_ingest_url is None
+
+
+def test_feedback_public_urls_must_be_urls(helm: str) -> None:
+    result = render(helm, "--values", DEFAULTS, "--set", "feedback.publicUrls.routing=reps.example.com")
+    assert result.returncode != 0
+    assert "/feedback/publicUrls/routing" in result.stderr
 
 
 def test_outbound_settings_reach_routing_only(helm: str) -> None:

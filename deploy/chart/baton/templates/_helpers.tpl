@@ -221,6 +221,14 @@ surge) x (pool + overflow); plus one for the migration job. */}}
   value: {{ . | quote }}
 {{- end }}
 {{- end }}
+{{- if eq .component "feedback" }}
+{{- range $linked := list "ingest" "scoring" "routing" }}
+{{- with include "baton.feedbackLinkUrl" (dict "root" $root "component" $linked) }}
+- name: {{ printf "BATON_PUBLIC_%s_URL" (upper $linked) }}
+  value: {{ . | quote }}
+{{- end }}
+{{- end }}
+{{- end }}
 {{- if eq .component "routing" }}
 {{- include "baton.routingEnv" $root }}
 {{- end }}
@@ -355,6 +363,22 @@ template:
 {{- .Values.scoring.dashboardUrl -}}
 {{- else if and .Values.ingress.enabled .Values.ingress.hosts.feedback -}}
 {{- printf "https://%s" .Values.ingress.hosts.feedback -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Where the dashboard's lead look-up links to a service (ingest, scoring, routing), opened by the
+reader's browser: feedback.publicUrls.<svc>, else https://<ingress.hosts.<svc>> when that host
+routes the links' /v1/leads paths (ingress.paths.<svc> holds /v1 or /v1/leads), else empty (no
+link). Call with (dict "root" $ "component" "scoring"). */}}
+{{- define "baton.feedbackLinkUrl" -}}
+{{- $v := .root.Values -}}
+{{- $own := get $v.feedback.publicUrls .component -}}
+{{- $host := get $v.ingress.hosts .component -}}
+{{- $paths := get $v.ingress.paths .component | default list -}}
+{{- if $own -}}
+{{- $own -}}
+{{- else if and $v.ingress.enabled $host (or (has "/v1" $paths) (has "/v1/leads" $paths)) -}}
+{{- printf "https://%s" $host -}}
 {{- end -}}
 {{- end -}}
 

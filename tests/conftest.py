@@ -15,12 +15,14 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from baton.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
 from baton.launcher import all_topics
@@ -65,7 +67,7 @@ def infra() -> Iterator[Infra]:
     postgres = EmbeddedPostgres(root / "pgdata")
     broker = EmbeddedBroker(free_port(), log_path=root / "tansu.log")
     try:
-        database_url = external_db or postgres.start()
+        database_url = external_db or _throwaway(postgres.start())
         bootstrap = external_kafka or broker.start()
     except Exception as exc:
         postgres.stop()
@@ -77,6 +79,29 @@ def infra() -> Iterator[Infra]:
         broker.stop()
         postgres.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _throwaway(database_url: str) -> str:
+    """The embedded cluster, told it need not survive a crash: it is deleted after the session.
+
+    Without the flushes to disk, commits wait for no fsync, and stopping the cluster (a last
+    checkpoint of everything the session wrote) takes a moment instead of many seconds.
+    """
+
+    async def apply() -> None:
+        engine = create_async_engine(database_url, isolation_level="AUTOCOMMIT")
+        try:
+            async with engine.connect() as connection:
+                for setting in ("fsync", "synchronous_commit", "full_page_writes"):
+                    await connection.execute(text(f"ALTER SYSTEM SET {setting} = off"))
+                await connection.execute(text("SELECT pg_reload_conf()"))
+        finally:
+            await engine.dispose()
+
+    # Its own thread and loop: this runs before (and apart from) the session's event loop.
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        thread.submit(asyncio.run, apply()).result()
+    return database_url
 
 
 @pytest.fixture(scope="session")

@@ -15,12 +15,14 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import create_async_engine
 
 from baton.embedded import EmbeddedBroker, EmbeddedPostgres, free_port
 from baton.launcher import all_topics
@@ -65,7 +67,7 @@ def infra() -> Iterator[Infra]:
     postgres = EmbeddedPostgres(root / "pgdata")
     broker = EmbeddedBroker(free_port(), log_path=root / "tansu.log")
     try:
-        database_url = external_db or postgres.start()
+        database_url = external_db or _throwaway(postgres.start())
         bootstrap = external_kafka or broker.start()
     except Exception as exc:
         postgres.stop()
@@ -77,6 +79,29 @@ def infra() -> Iterator[Infra]:
         broker.stop()
         postgres.stop()
         shutil.rmtree(root, ignore_errors=True)
+
+
+def _throwaway(database_url: str) -> str:
+    """The embedded cluster, told it need not survive a crash: it is deleted after the session.
+
+    Without the flushes to disk, commits wait for no fsync, and stopping the cluster (a last
+    checkpoint of everything the session wrote) takes a moment instead of many seconds.
+    """
+
+    async def apply() -> None:
+        engine = create_async_engine(database_url, isolation_level="AUTOCOMMIT")
+        try:
+            async with engine.connect() as connection:
+                for setting in ("fsync", "synchronous_commit", "full_page_writes"):
+                    await connection.execute(text(f"ALTER SYSTEM SET {setting} = off"))
+                await connection.execute(text("SELECT pg_reload_conf()"))
+        finally:
+            await engine.dispose()
+
+    # Its own thread and loop: this runs before (and apart from) the session's event loop.
+    with ThreadPoolExecutor(max_workers=1) as thread:
+        thread.submit(asyncio.run, apply()).result()
+    return database_url
 
 
 @pytest.fixture(scope="session")
@@ -149,19 +174,58 @@ async def _lock_holders(database: Database) -> list[str]:
         return [f"{pid} {state}: {query}" for pid, state, query in rows]
 
 
+# The tables whose serial or identity sequence has handed out a value since its last restart
+# (pg_sequences.last_value is null until then).
+_TABLES_WITH_A_USED_SEQUENCE = """
+SELECT format('%I.%I', table_ns.nspname, owner.relname)
+FROM pg_sequences AS seq
+JOIN pg_namespace AS seq_ns ON seq_ns.nspname = seq.schemaname
+JOIN pg_class AS seq_class ON seq_class.relnamespace = seq_ns.oid AND seq_class.relname = seq.sequencename
+JOIN pg_depend AS dep ON dep.classid = 'pg_class'::regclass AND dep.objid = seq_class.oid
+    AND dep.refclassid = 'pg_class'::regclass AND dep.deptype IN ('a', 'i')
+JOIN pg_class AS owner ON owner.oid = dep.refobjid
+JOIN pg_namespace AS table_ns ON table_ns.oid = owner.relnamespace
+WHERE seq.schemaname = ANY(:schemas) AND seq.last_value IS NOT NULL
+"""
+# The tables another session is writing to right now (a running app's worker mid-transaction):
+# truncated too, so TRUNCATE waits for that write and empties it as it did when it took every table.
+_TABLES_BEING_WRITTEN = """
+SELECT format('%I.%I', ns.nspname, rel.relname)
+FROM pg_locks AS lock
+JOIN pg_class AS rel ON rel.oid = lock.relation AND rel.relkind IN ('r', 'p')
+JOIN pg_namespace AS ns ON ns.oid = rel.relnamespace
+WHERE lock.mode = 'RowExclusiveLock' AND lock.pid <> pg_backend_pid() AND ns.nspname = ANY(:schemas)
+    AND lock.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+"""
+
+
 async def _truncate_once(database: Database) -> None:
+    # Only the tables a test wrote to (rows, or a sequence drawn from) are truncated: TRUNCATE
+    # replaces each table's files, and doing that for every table took half a second per call,
+    # paid once or twice by every integration test. The end state is the same: every table
+    # empty, every owned sequence restarted.
     async with database.transaction() as session:
         await session.execute(text("SET LOCAL lock_timeout = '10s'"))
         rows = await session.execute(
             text(
-                "SELECT schemaname, tablename FROM pg_tables "
+                "SELECT format('%I.%I', schemaname, tablename) FROM pg_tables "
                 "WHERE schemaname = ANY(:schemas) AND tablename <> 'alembic_version'"
             ),
             {"schemas": list(SERVICES)},
         )
-        tables = [f'"{schema}"."{table}"' for schema, table in rows]
-        if tables:
-            await session.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        tables = [table for (table,) in rows]
+        if not tables:
+            return
+        with_rows = " UNION ALL ".join(
+            f"SELECT '{table}' FROM (SELECT FROM {table} LIMIT 1) AS probe" for table in tables
+        )
+        dirty = await session.execute(
+            text(f"{with_rows} UNION {_TABLES_WITH_A_USED_SEQUENCE} UNION {_TABLES_BEING_WRITTEN}"),
+            {"schemas": list(SERVICES)},
+        )
+        truncate = sorted(table for (table,) in dirty)
+        if truncate:
+            await session.execute(text(f"TRUNCATE {', '.join(truncate)} RESTART IDENTITY CASCADE"))
 
 
 def service_env(infra: Infra, **overrides: str) -> dict[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pytest
@@ -12,11 +13,17 @@ from shared.contracts.topics import EVENT_TOPICS, TOPOLOGY
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.parametrize("relative", sorted(rendered_documents()), ids=str)
+@functools.cache
+def rendered() -> dict[Path, str]:
+    """Every document rendered once (it builds all four apps), for collection and each test."""
+    return rendered_documents()
+
+
+@pytest.mark.parametrize("relative", sorted(rendered()), ids=str)
 def test_committed_document_is_current(relative: Path) -> None:
     committed = ROOT / relative
     assert committed.exists(), f"{relative} is missing: run `baton docs`"
-    assert committed.read_text() == rendered_documents()[relative], f"{relative} is stale: run `baton docs`"
+    assert committed.read_text() == rendered()[relative], f"{relative} is stale: run `baton docs`"
 
 
 def test_asyncapi_has_a_channel_and_message_for_every_topic() -> None:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from shared.problems import NotFound, Problem, Unprocessable
+from shared.problems import Problem, Unprocessable
 
 
 class InvalidPeriod(Problem):
@@ -25,10 +25,6 @@ class NotEnoughHistory(Problem):
     status = 422
     title = "Not enough history"
     slug = "not-enough-history"
-
-
-class UnknownAsset(NotFound):
-    """The dashboard has no static file of that name."""
 
 
 class ScoringUnavailable(Problem):

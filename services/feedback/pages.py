@@ -10,7 +10,6 @@ from __future__ import annotations
 import html
 from datetime import UTC, datetime
 from decimal import Decimal
-from importlib.resources import files
 from string import Template
 from typing import Annotated
 
@@ -18,22 +17,21 @@ from fastapi import APIRouter, Query
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from services.feedback.dependencies import SettingsDep
-from services.feedback.errors import UnknownAsset
+from shared.pages import PageAssets
 
 router = APIRouter(tags=["dashboard"])
 
-ASSETS = {
-    "dashboard.js": "text/javascript; charset=utf-8",
-    "charts.js": "text/javascript; charset=utf-8",
-    "lookup.js": "text/javascript; charset=utf-8",
-    "dashboard.css": "text/css; charset=utf-8",
-}
+ASSETS = PageAssets(
+    "services.feedback",
+    {
+        "dashboard.js": "text/javascript; charset=utf-8",
+        "charts.js": "text/javascript; charset=utf-8",
+        "lookup.js": "text/javascript; charset=utf-8",
+        "dashboard.css": "text/css; charset=utf-8",
+    },
+)
 DEFAULT_REVENUE_GOAL = 100_000
 DEFAULT_MONTHS = 12
-
-
-def _static(name: str) -> str:
-    return (files("services.feedback") / "static" / name).read_text(encoding="utf-8")
 
 
 @router.get(
@@ -49,7 +47,7 @@ async def get_dashboard(
     ] = None,
     months: Annotated[int | None, Query(ge=1, le=60, description="Months the goal covers.")] = None,
 ) -> HTMLResponse:
-    page = Template(_static("dashboard.html")).substitute(
+    page = Template(ASSETS.read("dashboard.html")).substitute(
         rendered_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M"),
         refresh_seconds=settings.dashboard_refresh_s,
         status="enter a token to load the numbers",
@@ -75,7 +73,4 @@ async def redirect_dashboard() -> RedirectResponse:
 
 @router.get("/static/{name}", summary="The dashboard's script, chart code and style", include_in_schema=False)
 async def get_asset(name: str) -> Response:
-    media_type = ASSETS.get(name)
-    if media_type is None:
-        raise UnknownAsset(f"no dashboard asset named {name!r}")
-    return Response(_static(name), media_type=media_type, headers={"Cache-Control": "no-cache"})
+    return ASSETS.response(name)

@@ -113,13 +113,6 @@ class RuleSetNotDraft(Conflict):
     slug = "rule-set-not-draft"
 
 
-class UnknownAsset(NotFound):
-    """The inbox page has no static file of that name."""
-
-    title = "Unknown asset"
-    slug = "unknown-asset"
-
-
 class CommitmentNotMet(Conflict):
     """Dropping a lead before sales kept the agreement's attempt commitment for its tier."""
 

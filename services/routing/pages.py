@@ -11,27 +11,22 @@ from __future__ import annotations
 import html
 import json
 from datetime import UTC, datetime
-from importlib.resources import files
 from string import Template
 from typing import get_args
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
 
-from services.routing.errors import UnknownAsset
 from services.routing.lifecycle import NEXT_STATUSES
 from shared.contracts.events import REASON_LABELS, LostReason, RejectReason, TouchChannel
+from shared.pages import PageAssets
 
 router = APIRouter(tags=["inbox"])
 
-ASSETS = {
-    "inbox.js": "text/javascript; charset=utf-8",
-    "inbox.css": "text/css; charset=utf-8",
-}
-
-
-def _static(name: str) -> str:
-    return (files("services.routing") / "static" / name).read_text(encoding="utf-8")
+ASSETS = PageAssets(
+    "services.routing",
+    {"inbox.js": "text/javascript; charset=utf-8", "inbox.css": "text/css; charset=utf-8"},
+)
 
 
 def _choices() -> str:
@@ -54,7 +49,7 @@ def _choices() -> str:
     response_class=HTMLResponse,
 )
 async def get_inbox() -> HTMLResponse:
-    page = Template(_static("inbox.html")).substitute(
+    page = Template(ASSETS.read("inbox.html")).substitute(
         rendered_at=datetime.now(UTC).strftime("%Y-%m-%d %H:%M"),
         choices=html.escape(_choices(), quote=True),
     )
@@ -63,7 +58,4 @@ async def get_inbox() -> HTMLResponse:
 
 @router.get("/static/{name}", summary="The inbox's script and style", include_in_schema=False)
 async def get_asset(name: str) -> Response:
-    media_type = ASSETS.get(name)
-    if media_type is None:
-        raise UnknownAsset(f"no inbox asset named {name!r}")
-    return Response(_static(name), media_type=media_type, headers={"Cache-Control": "no-cache"})
+    return ASSETS.response(name)

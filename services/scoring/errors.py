@@ -50,10 +50,3 @@ class FeedbackUnavailable(Problem):
     status = 502
     title = "Feedback unavailable"
     slug = "feedback-unavailable"
-
-
-class UnknownAsset(NotFound):
-    """The signing page has no static file of that name."""
-
-    title = "No such asset"
-    slug = "unknown-asset"

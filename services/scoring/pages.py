@@ -10,25 +10,20 @@ and kept in the tab's sessionStorage, so signing in the browser adds no second w
 from __future__ import annotations
 
 import html
-from importlib.resources import files
 from string import Template
 
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, Response
 
 from services.scoring.dependencies import SettingsDep
-from services.scoring.errors import UnknownAsset
+from shared.pages import PageAssets
 
 router = APIRouter(tags=["agreement page"])
 
-ASSETS = {
-    "agreement.js": "text/javascript; charset=utf-8",
-    "agreement.css": "text/css; charset=utf-8",
-}
-
-
-def _static(name: str) -> str:
-    return (files("services.scoring") / "static" / name).read_text(encoding="utf-8")
+ASSETS = PageAssets(
+    "services.scoring",
+    {"agreement.js": "text/javascript; charset=utf-8", "agreement.css": "text/css; charset=utf-8"},
+)
 
 
 @router.get(
@@ -37,7 +32,7 @@ def _static(name: str) -> str:
     response_class=HTMLResponse,
 )
 async def get_agreement_page(settings: SettingsDep) -> HTMLResponse:
-    page = Template(_static("agreement.html")).substitute(
+    page = Template(ASSETS.read("agreement.html")).substitute(
         dashboard_url=html.escape((settings.dashboard_url or "").rstrip("/"), quote=True)
     )
     return HTMLResponse(page, headers={"Cache-Control": "no-store"})
@@ -45,7 +40,4 @@ async def get_agreement_page(settings: SettingsDep) -> HTMLResponse:
 
 @router.get("/static/{name}", summary="The signing page's script and style", include_in_schema=False)
 async def get_asset(name: str) -> Response:
-    media_type = ASSETS.get(name)
-    if media_type is None:
-        raise UnknownAsset(f"no asset named {name!r}")
-    return Response(_static(name), media_type=media_type, headers={"Cache-Control": "no-cache"})
+    return ASSETS.response(name)

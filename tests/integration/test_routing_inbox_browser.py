@@ -20,7 +20,7 @@ from services.feedback.main import create_app as create_feedback_app
 from services.routing import briefs
 from services.routing.main import create_app
 from services.routing.models import Assignment, Disposition
-from services.routing.pages import _static
+from services.routing.pages import ASSETS
 from shared.auth import Role
 from shared.contracts import LeadDispositioned, decode_event
 from shared.db import Database
@@ -230,6 +230,6 @@ async def _touched(base_url: str, headers: dict[str, str], assignment_id: uuid.U
 
 
 def test_the_inbox_asks_for_no_outside_resource() -> None:
-    page = _static("inbox.html") + _static("inbox.js")
+    page = ASSETS.read("inbox.html") + ASSETS.read("inbox.js")
     assert "http://" not in page
     assert "https://" not in page

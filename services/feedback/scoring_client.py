@@ -9,42 +9,33 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-import httpx
-
 from services.feedback.errors import ScoringUnavailable
 from services.feedback.review import Approval, DraftRubric, RuleChange
+from shared.peer_api import PeerApi
 
 
 class ScoringClient:
     def __init__(self, base_url: str, *, authorization: str, timeout_s: float = 5.0) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.headers = {"Authorization": authorization}
-        self.timeout_s = timeout_s
+        self.api = PeerApi(
+            base_url,
+            authorization=authorization,
+            peer="scoring",
+            unavailable=ScoringUnavailable,
+            timeout_s=timeout_s,
+        )
 
     async def drafts_awaiting_approval(self) -> list[DraftRubric]:
         """Every draft that still misses a team's approval, with its document and its diff."""
-        async with httpx.AsyncClient(
-            base_url=self.base_url, headers=self.headers, timeout=self.timeout_s
-        ) as client:
-            versions = await _get(client, "/v1/rubrics")
+        async with self.api.reading() as get:
+            versions = await get("/v1/rubrics")
             drafts = []
             for v in versions:
                 if v.get("status") != "draft" or not v.get("missing_approvals"):
                     continue
-                version = await _get(client, f"/v1/rubrics/{v['version']}")
-                diff = await _get(client, f"/v1/rubrics/{v['version']}/diff")
+                version = await get(f"/v1/rubrics/{v['version']}")
+                diff = await get(f"/v1/rubrics/{v['version']}/diff")
                 drafts.append(_draft(version, diff))
         return sorted(drafts, key=lambda d: d.created_at, reverse=True)
-
-
-async def _get(client: httpx.AsyncClient, path: str) -> Any:
-    try:
-        response = await client.get(path)
-    except httpx.HTTPError as exc:
-        raise ScoringUnavailable(f"scoring did not answer {path}: {type(exc).__name__}") from exc
-    if response.status_code != 200:
-        raise ScoringUnavailable(f"scoring answered {response.status_code} to {path}")
-    return response.json()
 
 
 def _points(rule: dict[str, Any] | None) -> float | None:

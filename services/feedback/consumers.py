@@ -16,6 +16,7 @@ from shared.contracts import (
     ActivityRecorded,
     LeadAssigned,
     LeadDispositioned,
+    LeadErased,
     LeadIngested,
     LeadQualified,
     LeadScored,
@@ -26,6 +27,7 @@ from shared.contracts.topics import (
     ACTIVITY_RECORDED,
     LEAD_ASSIGNED,
     LEAD_DISPOSITIONED,
+    LEAD_ERASED,
     LEAD_INGESTED,
     LEAD_QUALIFIED,
     LEAD_SCORED,
@@ -62,8 +64,12 @@ def build_handlers() -> Mapping[str, EventHandler]:
     async def on_rubric_activated(session: AsyncSession, event: RubricActivated) -> None:
         await agreement.learn_agreement(session, event)
 
+    async def on_lead_erased(session: AsyncSession, event: LeadErased) -> None:
+        await service.forget_person(session, event)
+
     return {
         RUBRIC_ACTIVATED: on_rubric_activated,
+        LEAD_ERASED: on_lead_erased,
         LEAD_INGESTED: _batching(on_lead_ingested),
         ACTIVITY_RECORDED: _batching(on_activity_recorded),
         LEAD_SCORED: _batching(on_lead_scored),

@@ -10,7 +10,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, bindparam, case, func, or_
+from sqlalchemy import ColumnElement, Table, bindparam, case, func, literal_column, or_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import InstrumentedAttribute
@@ -119,6 +119,18 @@ class LeadFactRepository:
             },
         }
         await self._upsert(lead_id, values, updates)
+
+    async def forget_personal_profile(self, lead_id: uuid.UUID) -> None:
+        """Drop the profile's `attributes.*` answers and `email_domain`; keep the rest."""
+        kept: ColumnElement[Any] = literal_column(
+            "(SELECT coalesce(jsonb_object_agg(key, value), '{}'::jsonb) FROM jsonb_each(profile)"
+            " WHERE key NOT LIKE 'attributes.%' AND key <> 'email_domain')"
+        )
+        await self.session.execute(
+            update(LeadFact)
+            .where(LeadFact.lead_id == lead_id, LeadFact.profile.is_not(None))
+            .values(profile=kept)
+        )
 
     async def record_scoring(
         self,

@@ -54,6 +54,7 @@ from shared.contracts import (
     ActivityRecorded,
     LeadAssigned,
     LeadDispositioned,
+    LeadErased,
     LeadIngested,
     LeadQualified,
     LeadScored,
@@ -178,6 +179,12 @@ async def record_touched(session: AsyncSession, event: LeadTouched) -> None:
     await LeadFactRepository(session).record_touch(
         event.lead_id, touched_at=p.touched_at, channel=p.channel, contact=p.channel in CONTACT_CHANNELS
     )
+
+
+async def forget_person(session: AsyncSession, event: LeadErased) -> None:
+    """An erasure: the lead's counts stay (they name nobody), but the form's own answers and the
+    email's domain kept for rule discovery may quote or point at the person, so they go."""
+    await LeadFactRepository(session).forget_personal_profile(event.lead_id)
 
 
 async def record_dispositioned(session: AsyncSession, event: LeadDispositioned) -> None:

@@ -70,9 +70,10 @@ TOPOLOGY: Final[dict[str, Flow]] = {
         frozenset({LEAD_ASSIGNED, LEAD_TOUCHED, LEAD_DISPOSITIONED, SLA_BREACHED}),
     ),
     # Feedback counts the lead journey; activities only as touchpoints for revenue attribution;
-    # the activated agreement for the commitments its reports measure against.
+    # the activated agreement for the commitments its reports measure against; an erasure to
+    # forget the form's answers it kept for rule discovery.
     "feedback": Flow(
-        frozenset(EVENT_TOPICS) - {LEAD_ERASED, SLA_BREACHED},
+        frozenset(EVENT_TOPICS) - {SLA_BREACHED},
         frozenset(),
     ),
 }

@@ -23,6 +23,8 @@ from shared.contracts import (
     LeadAssignedPayload,
     LeadDispositioned,
     LeadDispositionedPayload,
+    LeadErased,
+    LeadErasedPayload,
     LeadIngested,
     LeadIngestedPayload,
     LeadQualified,
@@ -299,6 +301,20 @@ class TestRecordEvents:
             "company_size": 750,
             "email_domain": "example.com",
             "attributes.team_size": "11-50",
+        }
+
+        erased = LeadErased.new(
+            lead_id=journey.lead_id,
+            producer="ingest",
+            payload=LeadErasedPayload(reason="request", erased_at=T0),
+        )
+        async with db.transaction() as session:
+            await service.forget_person(session, erased)
+        assert (await fact_row(db, journey.lead_id))["profile"] == {
+            "source": "form",
+            "job_title": "Head of RevOps",
+            "industry": "manufacturing",
+            "company_size": 750,
         }
 
     async def test_first_rejection_reason_is_kept(self, db: Database) -> None:

@@ -116,7 +116,7 @@ async def check_drift(session: AsyncSession, *, min_leads: int, now: datetime) -
     the interval the agreement was planned with, keep one open proposal of a revised plan for
     both teams (a later check updates it; a new agreement supersedes it). Returns the open one.
 
-    Opening a proposal stages `agreement.revision_proposed` in the same transaction, for scoring
+    Opening a proposal stages `revision.proposed` in the same transaction, for scoring
     to open as a draft: feedback holds no credentials for scoring's API, and needs none."""
     drifts = DriftRepository(session)
     signed = await ScorecardRepository(session).agreement_in_force()

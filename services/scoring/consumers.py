@@ -18,10 +18,10 @@ from shared.contracts import ActivityRecorded, LeadDispositioned, LeadErased, Le
 from shared.contracts.revisions import AgreementRevisionProposed
 from shared.contracts.topics import (
     ACTIVITY_RECORDED,
-    AGREEMENT_REVISION_PROPOSED,
     LEAD_DISPOSITIONED,
     LEAD_ERASED,
     LEAD_INGESTED,
+    REVISION_PROPOSED,
 )
 from shared.kafka import BatchingHandler, EventHandler
 
@@ -55,5 +55,5 @@ def build_handlers(active: ActiveRubric) -> Mapping[str, EventHandler]:
         LEAD_DISPOSITIONED: on_lead_dispositioned,
         ACTIVITY_RECORDED: BatchingHandler(on_activity_recorded, on_scored_events),
         LEAD_ERASED: on_lead_erased,
-        AGREEMENT_REVISION_PROPOSED: on_revision_proposed,
+        REVISION_PROPOSED: on_revision_proposed,
     }

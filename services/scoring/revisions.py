@@ -1,7 +1,7 @@
 """Feedback's drift proposals, opened as drafts for both teams to sign.
 
 When the measured funnel leaves the intervals the agreement in force was planned with, feedback
-emits `agreement.revision_proposed`; scoring copies the drifted version with the revised
+emits `revision.proposed`; scoring copies the drifted version with the revised
 planning rates (marketing's MQL commitment is re-derived from them, as for any plan) and stores
 it as a draft made by feedback's drift check. It is signed like any other draft: one approval
 from each team, then activation. Transport-free.

@@ -361,5 +361,5 @@ CURRENT_VERSIONS: dict[str, int] = {
     "sla.breached": 1,
     "activity.recorded": 1,
     "lead.erased": 1,
-    "agreement.revision_proposed": 1,
+    "revision.proposed": 1,
 }

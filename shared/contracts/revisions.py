@@ -53,5 +53,5 @@ class AgreementRevisionProposed(Envelope):
     Not about one lead: it carries `NO_LEAD`, like `rubric.activated`.
     """
 
-    event_type: Literal["agreement.revision_proposed"] = "agreement.revision_proposed"
+    event_type: Literal["revision.proposed"] = "revision.proposed"
     payload: AgreementRevisionProposedPayload

@@ -19,7 +19,7 @@ RUBRIC_ACTIVATED: Final = "rubric.activated"
 SLA_BREACHED: Final = "sla.breached"
 ACTIVITY_RECORDED: Final = "activity.recorded"
 LEAD_ERASED: Final = "lead.erased"
-AGREEMENT_REVISION_PROPOSED: Final = "agreement.revision_proposed"
+REVISION_PROPOSED: Final = "revision.proposed"
 
 EVENT_TOPICS: Final[tuple[str, ...]] = (
     LEAD_INGESTED,
@@ -32,7 +32,7 @@ EVENT_TOPICS: Final[tuple[str, ...]] = (
     SLA_BREACHED,
     ACTIVITY_RECORDED,
     LEAD_ERASED,
-    AGREEMENT_REVISION_PROPOSED,
+    REVISION_PROPOSED,
 )
 
 DEAD_LETTER_SUFFIX: Final = ".dlq"
@@ -48,9 +48,7 @@ class Flow(NamedTuple):
 TOPOLOGY: Final[dict[str, Flow]] = {
     "ingest": Flow(frozenset(), frozenset({LEAD_INGESTED, ACTIVITY_RECORDED, LEAD_ERASED})),
     "scoring": Flow(
-        frozenset(
-            {LEAD_INGESTED, LEAD_DISPOSITIONED, ACTIVITY_RECORDED, LEAD_ERASED, AGREEMENT_REVISION_PROPOSED}
-        ),
+        frozenset({LEAD_INGESTED, LEAD_DISPOSITIONED, ACTIVITY_RECORDED, LEAD_ERASED, REVISION_PROPOSED}),
         frozenset({LEAD_SCORED, LEAD_QUALIFIED, RUBRIC_ACTIVATED}),
     ),
     # Routing reads its own rep-facing events back to send them out (webhooks, CRM owner), and
@@ -77,8 +75,8 @@ TOPOLOGY: Final[dict[str, Flow]] = {
     # the activated agreement for the commitments its reports measure against. It proposes a
     # revised agreement when the funnel drifts from the signed plan; scoring opens it as a draft.
     "feedback": Flow(
-        frozenset(EVENT_TOPICS) - {LEAD_ERASED, SLA_BREACHED, AGREEMENT_REVISION_PROPOSED},
-        frozenset({AGREEMENT_REVISION_PROPOSED}),
+        frozenset(EVENT_TOPICS) - {LEAD_ERASED, SLA_BREACHED, REVISION_PROPOSED},
+        frozenset({REVISION_PROPOSED}),
     ),
 }
 

@@ -161,7 +161,7 @@ async def test_both_teams_sign_in_the_browser_and_the_scorecards_switch_to_the_n
     assert tiers["A"]["leads"] == 3
 
 
-async def test_a_drift_proposal_opens_as_a_draft_with_the_rederived_commitment(
+async def test_the_draft_scoring_opened_from_a_drift_proposal_shows_the_rederived_commitment(
     db: Database, settings_env: Infra
 ) -> None:
     executable = chromium()
@@ -199,6 +199,14 @@ async def test_a_drift_proposal_opens_as_a_draft_with_the_rederived_commitment(
                     assert (await client.get("/v1/agreement/proposals")).json()["proposals"]
 
                 await eventually(proposed, timeout_s=30)
+            # Scoring opens the proposal as a draft by itself (`revision.proposed`).
+            async with httpx.AsyncClient(base_url=base_url, headers=MARKETING) as client:
+
+                async def drafted() -> None:
+                    versions = (await client.get("/v1/rubrics")).json()
+                    assert any(v["status"] == "draft" for v in versions), "no drift draft yet"
+
+                await eventually(drafted, timeout_s=60)
 
             async with async_playwright() as playwright:
                 browser = await playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
@@ -206,15 +214,14 @@ async def test_a_drift_proposal_opens_as_a_draft_with_the_rederived_commitment(
                     page = await browser.new_page(viewport={"width": 1400, "height": 1000})
                     page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
                     before = await open_page(page, base_url, MARKETING)
-                    await page.click("#open-drift")
+                    # The drift panel links to the draft; it loads like any other.
+                    await page.click("#drift-draft")
                     await wait_for(
-                        page, "document.getElementById('status').textContent.startsWith('opened draft')"
+                        page,
+                        "new URLSearchParams(location.search).get('version') !== null && "
+                        "document.getElementById('status').textContent.startsWith('loaded')",
                     )
                     drafted = await shown(page)
-                    await page.click("#open-drift")
-                    await wait_for(
-                        page, "document.getElementById('status').textContent.includes('already open')"
-                    )
                 finally:
                     await browser.close()
 
@@ -223,6 +230,8 @@ async def test_a_drift_proposal_opens_as_a_draft_with_the_rederived_commitment(
     assert before["drift.mql_to_sql.measured"].startswith("20.0 %")
     assert drafted["draft.status"] == "draft"
     assert drafted["draft.version"].startswith(f"{VERSION}-drift-")
+    assert drafted["draft.version"] == before["drift.draft"]
+    assert drafted["draft.written_by"] == "feedback:drift-check"
     # Scoring derives the commitment of the draft itself: the same 800.
     assert drafted["plan.mql_commitment"] == "800"
     assert drafted["missing"] == "waiting for marketing and sales"

@@ -6,15 +6,23 @@ commitment becomes the one in force. Real broker, real PostgreSQL."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from typing import Any
 
+from services.feedback import agreement as feedback_agreement
 from services.feedback.main import create_app as create_feedback_app
 from services.feedback.settings import FeedbackSettings
+from services.scoring import revisions
 from services.scoring.main import create_app as create_scoring_app
 from services.scoring.revisions import DRIFT_AUTHOR
 from shared.auth import Role
-from shared.contracts import utc_now
+from shared.contracts import NO_LEAD, PlannedRate, utc_now
+from shared.contracts.revisions import (
+    AgreementRevisionProposed,
+    AgreementRevisionProposedPayload,
+    DriftedRate,
+)
 from shared.db import Database
 from tests.conftest import Infra, bearer, truncate_all
 from tests.integration.test_scoring_agreement_browser import one_mql_in_five_reaches_sql
@@ -36,7 +44,8 @@ async def test_drift_in_feedback_opens_a_draft_in_scoring_that_both_teams_sign(
         "period_start": str(today - timedelta(days=14)),
         "period_end": str(today + timedelta(days=15)),
     }
-    feedback_app = create_feedback_app(FeedbackSettings(drift_min_leads=5, drift_check_interval_s=0.3))
+    # No drift loop: the test runs its check once the whole funnel is in (a loop could check halfway).
+    feedback_app = create_feedback_app(FeedbackSettings(drift_check_interval_s=0))
     # Each app's consumer group is the test's own, starting at the end of its topics.
     async with running_app(create_scoring_app()) as scoring, running_app(feedback_app) as feedback:
         await truncate_all(db)
@@ -54,6 +63,8 @@ async def test_drift_in_feedback_opens_a_draft_in_scoring_that_both_teams_sign(
         await eventually(signed, timeout_s=30)
         # Planned 40 % (31-45 %) from MQL to SQL; measured: one in five.
         await one_mql_in_five_reaches_sql(db)
+        async with db.transaction() as session:
+            assert await feedback_agreement.check_drift(session, min_leads=5, now=utc_now()) is not None
 
         drafts: list[dict[str, Any]] = []
 
@@ -90,3 +101,45 @@ async def test_drift_in_feedback_opens_a_draft_in_scoring_that_both_teams_sign(
     assert read["missing_approvals"] == ["marketing", "sales"]
     assert [(e["actor"], e["action"]) for e in trail][-1] == (DRIFT_AUTHOR, "rubric.drafted")
     assert {v["version"]: v["status"] for v in versions} == {VERSION: "retired", version: "active"}
+
+
+def proposal(version: str) -> AgreementRevisionProposed:
+    payload = AgreementRevisionProposedPayload(
+        proposal_id=uuid.uuid4(),
+        agreement_version=version,
+        drifted=[
+            DriftedRate(
+                name="mql_to_sql", planned=0.4, measured=0.2, low=0.06, high=0.51, reached=2, started=10
+            )
+        ],
+        rates={
+            "mql_to_sql": PlannedRate(rate=0.2, low=0.06, high=0.51),
+            "sql_to_won": PlannedRate(rate=0.25),
+        },
+        mql_commitment_before=400,
+        mql_commitment_after=800,
+        detected_at=utc_now(),
+    )
+    return AgreementRevisionProposed.new(lead_id=NO_LEAD, producer="feedback", payload=payload)
+
+
+async def test_one_drift_draft_at_a_time_and_one_per_proposal(db: Database, settings_env: Infra) -> None:
+    app = create_scoring_app()
+    async with running_app(app, consume=False) as scoring:
+        await truncate_all(db)
+        await scoring.post("/v1/rubrics", json=agreement(VERSION), headers=MARKETING)
+        first, second = proposal(VERSION), proposal(VERSION)
+        # The same proposal redelivered under a new event id (a relay that re-published).
+        again = first.model_copy(update={"event_id": uuid.uuid4()})
+        opened = []
+        for event in (first, again, second, proposal("no-such-version")):
+            async with db.transaction() as session:
+                opened.append(
+                    await revisions.open_drift_draft(session, event=event, active=app.state.active_rubric)
+                )
+        versions = (await scoring.get("/v1/rubrics", headers=SALES)).json()
+
+    assert opened[0] is not None
+    assert opened[0].version == revisions.drift_version(VERSION, first)
+    assert opened[1:] == [None, None, None]
+    assert sorted(v["version"] for v in versions) == sorted([VERSION, opened[0].version])

@@ -14,6 +14,7 @@ import pytest
 from playwright.async_api import Page, async_playwright
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
+from services.feedback import agreement as feedback_agreement
 from services.feedback.main import create_app as create_feedback_app
 from services.feedback.settings import FeedbackSettings
 from services.scoring.main import create_app
@@ -172,7 +173,9 @@ async def test_the_draft_scoring_opened_from_a_drift_proposal_shows_the_rederive
         "period_start": str(today - timedelta(days=14)),
         "period_end": str(today + timedelta(days=15)),
     }
-    feedback = create_feedback_app(FeedbackSettings(drift_min_leads=5, drift_check_interval_s=0.5))
+    # No drift loop: the check runs once the whole funnel is in, since scoring drafts the proposal
+    # as it was first opened (a loop could open it halfway through the funnel).
+    feedback = create_feedback_app(FeedbackSettings(drift_check_interval_s=0))
     async with serving(feedback) as feedback_url:
         scoring = create_app(ScoringSettings(dashboard_url=feedback_url))
         async with serving(scoring) as base_url:
@@ -194,6 +197,8 @@ async def test_the_draft_scoring_opened_from_a_drift_proposal_shows_the_rederive
 
                 await eventually(signed, timeout_s=30)
                 await one_mql_in_five_reaches_sql(db)
+                async with db.transaction() as session:
+                    await feedback_agreement.check_drift(session, min_leads=5, now=utc_now())
 
                 async def proposed() -> None:
                     assert (await client.get("/v1/agreement/proposals")).json()["proposals"]

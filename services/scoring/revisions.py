@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scoring.agreement import ActiveRubric, create_draft
 from services.scoring.repository import RubricRepository
-from services.scoring.rubric import Rubric
+from services.scoring.rubric import Rubric, RubricInvalid
 from services.scoring.schemas import RubricVersionRead
 from shared.contracts.revisions import AgreementRevisionProposed
 
@@ -69,7 +69,12 @@ async def open_drift_draft(
             "measured": measured.get(name),
         }
         rates[name] = {key: value for key, value in rate.items() if value is not None}
-    draft = Rubric.from_document(document)
+    try:
+        draft = Rubric.from_document(document)
+    except RubricInvalid as exc:
+        # Retrying cannot help, and the proposal stays listed in feedback for both teams to see.
+        log.warning("scoring.drift_draft_invalid", extra={"version": version, "error": str(exc)})
+        return None
     return await create_draft(session, draft=draft, author=DRIFT_AUTHOR, active=active)
 
 

@@ -103,7 +103,7 @@ async def test_drift_in_feedback_opens_a_draft_in_scoring_that_both_teams_sign(
     assert {v["version"]: v["status"] for v in versions} == {VERSION: "retired", version: "active"}
 
 
-def proposal(version: str) -> AgreementRevisionProposed:
+def proposal(version: str, mql_to_sql: float = 0.2) -> AgreementRevisionProposed:
     payload = AgreementRevisionProposedPayload(
         proposal_id=uuid.uuid4(),
         agreement_version=version,
@@ -113,7 +113,7 @@ def proposal(version: str) -> AgreementRevisionProposed:
             )
         ],
         rates={
-            "mql_to_sql": PlannedRate(rate=0.2, low=0.06, high=0.51),
+            "mql_to_sql": PlannedRate(rate=mql_to_sql, low=0.06, high=0.51),
             "sql_to_won": PlannedRate(rate=0.25),
         },
         mql_commitment_before=400,
@@ -132,14 +132,17 @@ async def test_one_drift_draft_at_a_time_and_one_per_proposal(db: Database, sett
         # The same proposal redelivered under a new event id (a relay that re-published).
         again = first.model_copy(update={"event_id": uuid.uuid4()})
         opened = []
-        for event in (first, again, second, proposal("no-such-version")):
+        # A rate no plan can hold is refused without a retry (and blocks nothing).
+        invalid = proposal(VERSION, mql_to_sql=1.5)
+        for event in (invalid, first, again, second, proposal("no-such-version")):
             async with db.transaction() as session:
                 opened.append(
                     await revisions.open_drift_draft(session, event=event, active=app.state.active_rubric)
                 )
         versions = (await scoring.get("/v1/rubrics", headers=SALES)).json()
 
-    assert opened[0] is not None
-    assert opened[0].version == revisions.drift_version(VERSION, first)
-    assert opened[1:] == [None, None, None]
-    assert sorted(v["version"] for v in versions) == sorted([VERSION, opened[0].version])
+    drafted = opened.pop(1)
+    assert drafted is not None
+    assert drafted.version == revisions.drift_version(VERSION, first)
+    assert opened == [None, None, None, None]
+    assert sorted(v["version"] for v in versions) == sorted([VERSION, drafted.version])

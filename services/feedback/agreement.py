@@ -17,14 +17,20 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.feedback.drift import DriftProposal, propose
 from services.feedback.drift_repository import DriftRepository
 from services.feedback.funnel import count_stages
-from services.feedback.models import Agreement, AgreementDrift
+from services.feedback.models import Agreement, AgreementDrift, outbox
 from services.feedback.money import Fx
 from services.feedback.planning import PlanningEvidence, planning_rates
 from services.feedback.repository import FactFilter, FunnelRepository
 from services.feedback.revenue_repository import RevenueRepository
 from services.feedback.scorecard_repository import ScorecardRepository
 from services.feedback.scorecards import Scorecards, period_of, scorecards
-from shared.contracts import AgreementTerms, RubricActivated
+from shared.contracts import NO_LEAD, AgreementTerms, RubricActivated
+from shared.contracts.revisions import (
+    AgreementRevisionProposed,
+    AgreementRevisionProposedPayload,
+    DriftedRate,
+)
+from shared.outbox import add_event
 
 
 @dataclass(frozen=True)
@@ -108,7 +114,10 @@ async def planning_evidence(session: AsyncSession, where: FactFilter, *, fx: Fx)
 async def check_drift(session: AsyncSession, *, min_leads: int, now: datetime) -> AgreementDrift | None:
     """Measure the planning rates over the leads of the agreement's period and, when one has left
     the interval the agreement was planned with, keep one open proposal of a revised plan for
-    both teams (a later check updates it; a new agreement supersedes it). Returns the open one."""
+    both teams (a later check updates it; a new agreement supersedes it). Returns the open one.
+
+    Opening a proposal stages `revision.proposed` in the same transaction, for scoring
+    to open as a draft: feedback holds no credentials for scoring's API, and needs none."""
     drifts = DriftRepository(session)
     signed = await ScorecardRepository(session).agreement_in_force()
     current = await drifts.open_proposal()
@@ -132,6 +141,7 @@ async def check_drift(session: AsyncSession, *, min_leads: int, now: datetime) -
         current = AgreementDrift(id=uuid.uuid4(), rubric_version=version, status="open", detected_at=now)
         _fill(current, proposal, now)
         await drifts.add(current)
+        await add_event(session, outbox, _proposed(current))
     else:
         _fill(current, proposal, now)
         await session.flush()
@@ -144,6 +154,19 @@ def _fill(row: AgreementDrift, proposal: DriftProposal, now: datetime) -> None:
     row.rates = {name: rate.model_dump(mode="json") for name, rate in proposal.rates.items()}
     row.mql_commitment_before = proposal.mql_commitment_before
     row.mql_commitment_after = proposal.mql_commitment_after
+
+
+def _proposed(row: AgreementDrift) -> AgreementRevisionProposed:
+    payload = AgreementRevisionProposedPayload(
+        proposal_id=row.id,
+        agreement_version=row.rubric_version,
+        drifted=[DriftedRate.model_validate(d) for d in row.drifted],
+        rates=row.rates,
+        mql_commitment_before=row.mql_commitment_before,
+        mql_commitment_after=row.mql_commitment_after,
+        detected_at=row.detected_at,
+    )
+    return AgreementRevisionProposed.new(lead_id=NO_LEAD, producer="feedback", payload=payload)
 
 
 async def drift_proposals(session: AsyncSession, *, limit: int = 20) -> list[AgreementDrift]:

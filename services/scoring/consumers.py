@@ -11,11 +11,18 @@ from collections.abc import Mapping, Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.scoring import batch, service
+from services.scoring import batch, revisions, service
 from services.scoring.agreement import ActiveRubric
 from services.scoring.batch import ScoredEvent
 from shared.contracts import ActivityRecorded, LeadDispositioned, LeadErased, LeadIngested
-from shared.contracts.topics import ACTIVITY_RECORDED, LEAD_DISPOSITIONED, LEAD_ERASED, LEAD_INGESTED
+from shared.contracts.revisions import AgreementRevisionProposed
+from shared.contracts.topics import (
+    ACTIVITY_RECORDED,
+    LEAD_DISPOSITIONED,
+    LEAD_ERASED,
+    LEAD_INGESTED,
+    REVISION_PROPOSED,
+)
 from shared.kafka import BatchingHandler, EventHandler
 
 
@@ -40,9 +47,13 @@ def build_handlers(active: ActiveRubric) -> Mapping[str, EventHandler]:
     async def on_lead_erased(session: AsyncSession, event: LeadErased) -> None:
         await service.erase_lead(session, event=event)
 
+    async def on_revision_proposed(session: AsyncSession, event: AgreementRevisionProposed) -> None:
+        await revisions.open_drift_draft(session, event=event, active=active)
+
     return {
         LEAD_INGESTED: BatchingHandler(on_lead_ingested, on_scored_events),
         LEAD_DISPOSITIONED: on_lead_dispositioned,
         ACTIVITY_RECORDED: BatchingHandler(on_activity_recorded, on_scored_events),
         LEAD_ERASED: on_lead_erased,
+        REVISION_PROPOSED: on_revision_proposed,
     }

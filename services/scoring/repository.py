@@ -108,6 +108,13 @@ class RubricRepository:
         self.session.add(record)
         await self.session.flush()
 
+    async def drafts_by(self, author: str) -> Sequence[RubricRecord]:
+        """The drafts `author` opened that are still drafts."""
+        statement = select(RubricRecord).where(
+            RubricRecord.status == "draft", RubricRecord.created_by == author
+        )
+        return (await self.session.scalars(statement)).all()
+
     async def shadow_stamps(self) -> list[tuple[str, datetime]]:
         statement = select(RubricRecord.version, RubricRecord.updated_at).where(
             RubricRecord.status == "draft", RubricRecord.shadow.is_(True)

@@ -15,6 +15,7 @@ from pydantic import Field
 
 from shared.contracts.agreement import AgreementTerms
 from shared.contracts.envelope import Envelope, Payload
+from shared.contracts.revisions import AgreementRevisionProposed
 
 Outcome = Literal["accepted", "rejected", "sql", "won", "lost", "recycled"]
 RejectReason = Literal[
@@ -341,7 +342,8 @@ AnyEvent = Annotated[
     | SlaBreached
     | RubricActivated
     | ActivityRecorded
-    | LeadErased,
+    | LeadErased
+    | AgreementRevisionProposed,
     Field(discriminator="event_type"),
 ]
 
@@ -359,4 +361,5 @@ CURRENT_VERSIONS: dict[str, int] = {
     "sla.breached": 1,
     "activity.recorded": 1,
     "lead.erased": 1,
+    "revision.proposed": 1,
 }

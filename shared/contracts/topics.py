@@ -19,6 +19,7 @@ RUBRIC_ACTIVATED: Final = "rubric.activated"
 SLA_BREACHED: Final = "sla.breached"
 ACTIVITY_RECORDED: Final = "activity.recorded"
 LEAD_ERASED: Final = "lead.erased"
+REVISION_PROPOSED: Final = "revision.proposed"
 
 EVENT_TOPICS: Final[tuple[str, ...]] = (
     LEAD_INGESTED,
@@ -31,6 +32,7 @@ EVENT_TOPICS: Final[tuple[str, ...]] = (
     SLA_BREACHED,
     ACTIVITY_RECORDED,
     LEAD_ERASED,
+    REVISION_PROPOSED,
 )
 
 DEAD_LETTER_SUFFIX: Final = ".dlq"
@@ -46,7 +48,7 @@ class Flow(NamedTuple):
 TOPOLOGY: Final[dict[str, Flow]] = {
     "ingest": Flow(frozenset(), frozenset({LEAD_INGESTED, ACTIVITY_RECORDED, LEAD_ERASED})),
     "scoring": Flow(
-        frozenset({LEAD_INGESTED, LEAD_DISPOSITIONED, ACTIVITY_RECORDED, LEAD_ERASED}),
+        frozenset({LEAD_INGESTED, LEAD_DISPOSITIONED, ACTIVITY_RECORDED, LEAD_ERASED, REVISION_PROPOSED}),
         frozenset({LEAD_SCORED, LEAD_QUALIFIED, RUBRIC_ACTIVATED}),
     ),
     # Routing reads its own rep-facing events back to send them out (webhooks, CRM owner), and
@@ -71,10 +73,11 @@ TOPOLOGY: Final[dict[str, Flow]] = {
     ),
     # Feedback counts the lead journey; activities only as touchpoints for revenue attribution;
     # the activated agreement for the commitments its reports measure against; an erasure to
-    # forget the form's answers it kept for rule discovery.
+    # forget the form's answers it kept for rule discovery. It proposes a revised agreement when
+    # the funnel drifts from the signed plan; scoring opens it as a draft.
     "feedback": Flow(
-        frozenset(EVENT_TOPICS) - {SLA_BREACHED},
-        frozenset(),
+        frozenset(EVENT_TOPICS) - {SLA_BREACHED, REVISION_PROPOSED},
+        frozenset({REVISION_PROPOSED}),
     ),
 }
 

@@ -1,14 +1,18 @@
 """Drift proposals: when a measured rate leaves the interval the agreement in force was planned
 with, feedback's loop keeps one open proposal of revised rates and a re-derived MQL commitment,
-listed at `GET /v1/agreement/proposals`; a newly signed agreement supersedes it."""
+listed at `GET /v1/agreement/proposals` and, once opened, staged as `revision.proposed`; a newly
+signed agreement supersedes it."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal
 
+from sqlalchemy import select
+
 from services.feedback import agreement
 from services.feedback.main import create_app
+from services.feedback.models import outbox
 from services.feedback.settings import FeedbackSettings
 from shared.auth import Role
 from shared.contracts import (
@@ -18,8 +22,10 @@ from shared.contracts import (
     PlannedRate,
     RubricActivated,
     RubricActivatedPayload,
+    decode_event,
     utc_now,
 )
+from shared.contracts.revisions import AgreementRevisionProposed
 from shared.db import Database
 from tests.conftest import Infra, bearer
 from tests.integration.test_feedback_facts import Journey
@@ -82,6 +88,12 @@ async def test_a_rate_below_its_planned_interval_opens_one_proposal(
         async with db.transaction() as session:
             again = await agreement.check_drift(session, min_leads=5, now=utc_now())
         after = (await client.get("/v1/agreement/proposals", headers=bearer(Role.SALES))).json()
+        async with db.transaction() as session:
+            # Only opening a proposal tells scoring (`revision.proposed`); an update does not.
+            staged = await session.scalars(
+                select(outbox.c.value).where(outbox.c.event_type == "revision.proposed")
+            )
+            events = [decode_event(value) for value in staged]
 
     (proposal,) = listed.json()["proposals"]
     assert (proposal["agreement_version"], proposal["status"]) == ("plan-1", "open")
@@ -94,6 +106,11 @@ async def test_a_rate_below_its_planned_interval_opens_one_proposal(
     assert again is not None
     assert str(again.id) == proposal["id"]
     assert [p["id"] for p in after["proposals"]] == [proposal["id"]]
+    (event,) = events
+    assert isinstance(event, AgreementRevisionProposed)
+    assert (str(event.payload.proposal_id), event.payload.agreement_version) == (proposal["id"], "plan-1")
+    assert (event.payload.mql_commitment_before, event.payload.mql_commitment_after) == (400, 800)
+    assert event.payload.rates["mql_to_sql"].rate == 0.2
 
 
 async def test_signing_the_revised_rates_supersedes_the_proposal(db: Database, settings_env: Infra) -> None:

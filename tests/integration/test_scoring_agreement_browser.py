@@ -14,6 +14,7 @@ import pytest
 from playwright.async_api import Page, async_playwright
 from playwright.async_api import TimeoutError as PlaywrightTimeout
 
+from services.feedback import agreement as feedback_agreement
 from services.feedback.main import create_app as create_feedback_app
 from services.feedback.settings import FeedbackSettings
 from services.scoring.main import create_app
@@ -161,7 +162,7 @@ async def test_both_teams_sign_in_the_browser_and_the_scorecards_switch_to_the_n
     assert tiers["A"]["leads"] == 3
 
 
-async def test_a_drift_proposal_opens_as_a_draft_with_the_rederived_commitment(
+async def test_the_draft_scoring_opened_from_a_drift_proposal_shows_the_rederived_commitment(
     db: Database, settings_env: Infra
 ) -> None:
     executable = chromium()
@@ -172,7 +173,9 @@ async def test_a_drift_proposal_opens_as_a_draft_with_the_rederived_commitment(
         "period_start": str(today - timedelta(days=14)),
         "period_end": str(today + timedelta(days=15)),
     }
-    feedback = create_feedback_app(FeedbackSettings(drift_min_leads=5, drift_check_interval_s=0.5))
+    # No drift loop: the check runs once the whole funnel is in, since scoring drafts the proposal
+    # as it was first opened (a loop could open it halfway through the funnel).
+    feedback = create_feedback_app(FeedbackSettings(drift_check_interval_s=0))
     async with serving(feedback) as feedback_url:
         scoring = create_app(ScoringSettings(dashboard_url=feedback_url))
         async with serving(scoring) as base_url:
@@ -194,11 +197,21 @@ async def test_a_drift_proposal_opens_as_a_draft_with_the_rederived_commitment(
 
                 await eventually(signed, timeout_s=30)
                 await one_mql_in_five_reaches_sql(db)
+                async with db.transaction() as session:
+                    await feedback_agreement.check_drift(session, min_leads=5, now=utc_now())
 
                 async def proposed() -> None:
                     assert (await client.get("/v1/agreement/proposals")).json()["proposals"]
 
                 await eventually(proposed, timeout_s=30)
+            # Scoring opens the proposal as a draft by itself (`revision.proposed`).
+            async with httpx.AsyncClient(base_url=base_url, headers=MARKETING) as client:
+
+                async def drafted() -> None:
+                    versions = (await client.get("/v1/rubrics")).json()
+                    assert any(v["status"] == "draft" for v in versions), "no drift draft yet"
+
+                await eventually(drafted, timeout_s=60)
 
             async with async_playwright() as playwright:
                 browser = await playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
@@ -206,15 +219,14 @@ async def test_a_drift_proposal_opens_as_a_draft_with_the_rederived_commitment(
                     page = await browser.new_page(viewport={"width": 1400, "height": 1000})
                     page.on("pageerror", lambda error: problems.append(f"page error: {error}"))
                     before = await open_page(page, base_url, MARKETING)
-                    await page.click("#open-drift")
+                    # The drift panel links to the draft; it loads like any other.
+                    await page.click("#drift-draft")
                     await wait_for(
-                        page, "document.getElementById('status').textContent.startsWith('opened draft')"
+                        page,
+                        "new URLSearchParams(location.search).get('version') !== null && "
+                        "document.getElementById('status').textContent.startsWith('loaded')",
                     )
                     drafted = await shown(page)
-                    await page.click("#open-drift")
-                    await wait_for(
-                        page, "document.getElementById('status').textContent.includes('already open')"
-                    )
                 finally:
                     await browser.close()
 
@@ -223,6 +235,8 @@ async def test_a_drift_proposal_opens_as_a_draft_with_the_rederived_commitment(
     assert before["drift.mql_to_sql.measured"].startswith("20.0 %")
     assert drafted["draft.status"] == "draft"
     assert drafted["draft.version"].startswith(f"{VERSION}-drift-")
+    assert drafted["draft.version"] == before["drift.draft"]
+    assert drafted["draft.written_by"] == "feedback:drift-check"
     # Scoring derives the commitment of the draft itself: the same 800.
     assert drafted["plan.mql_commitment"] == "800"
     assert drafted["missing"] == "waiting for marketing and sales"

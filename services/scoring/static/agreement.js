@@ -125,11 +125,23 @@ function showEvidence(evidence, draftDocument) {
   showDrift(evidence.proposals.proposals.find((p) => p.status === "open"));
 }
 
-let openDrift = null;
+// Scoring opens every proposal as a draft by itself (`revision.proposed`), named after
+// the proposal: the panel links to it once it is there.
+let listedVersions = [];
+
+function driftVersion(proposal) {
+  return `${proposal.agreement_version}`.slice(0, 46) + "-drift-" + proposal.id.replaceAll("-", "").slice(0, 8);
+}
 
 function showDrift(proposal) {
-  openDrift = proposal || null;
-  document.getElementById("open-drift").hidden = !proposal;
+  const draft = proposal && listedVersions.find((v) => v.version === driftVersion(proposal) && v.status === "draft");
+  const line = document.getElementById("drift-draft-line");
+  line.hidden = !draft;
+  if (draft) {
+    const link = document.getElementById("drift-draft");
+    link.textContent = draft.version;
+    link.href = "?version=" + encodeURIComponent(draft.version);
+  }
   if (!proposal) { table("drift", ["", ""], [], "The measured rates are within the intervals the agreement was planned with."); return; }
   const rows = proposal.drifted.map((d) => [
     d.name,
@@ -139,38 +151,6 @@ function showDrift(proposal) {
   rows.push(["MQL commitment", cell("drift.mql_commitment_before", count(proposal.mql_commitment_before)),
     cell("drift.mql_commitment_after", count(proposal.mql_commitment_after))]);
   table("drift", [`agreement ${proposal.agreement_version}`, "planned", "measured"], rows, "");
-}
-
-// The proposal becomes a draft of the drifted version with the revised rates, signed like any
-// other: one drift draft open at a time, and one per proposal (its version is named after it).
-async function openDriftDraft() {
-  if (!openDrift) return;
-  try {
-    const open = (await call("GET", "/v1/rubrics")).find((v) => v.status === "draft" && v.version.includes("-drift-"));
-    if (open) { say(`a drift draft is already open: ${open.version}`); return; }
-    const base = await call("GET", `/v1/rubrics/${encodeURIComponent(openDrift.agreement_version)}`);
-    const draftDoc = structuredClone(base.document);
-    const drifted = Object.fromEntries(openDrift.drifted.map((d) => [d.name, d]));
-    for (const [name, revised] of Object.entries(openDrift.rates)) {
-      const rate = { rate: revised.rate, low: revised.low, high: revised.high };
-      if (drifted[name]) rate.measured = drifted[name].measured;
-      draftDoc.plan.rates[name] = Object.fromEntries(Object.entries(rate).filter(([, v]) => v != null));
-    }
-    draftDoc.version = `${openDrift.agreement_version}`.slice(0, 46) + "-drift-" + openDrift.id.slice(0, 8);
-    const response = await fetch("/v1/rubrics", {
-      method: "POST",
-      headers: { Authorization: "Bearer " + tokenBox.value.trim(), "Content-Type": "application/json" },
-      body: JSON.stringify(draftDoc),
-    });
-    const body = await response.json().catch(() => null);
-    if (!response.ok) throw new HttpError("/v1/rubrics", response.status, body);
-    history.replaceState(null, "", location.pathname + "?version=" + encodeURIComponent(draftDoc.version));
-    picker.value = "";
-    await load();
-    say(`opened draft ${draftDoc.version}`);
-  } catch (error) {
-    say(error.message);
-  }
 }
 
 function showScorecards(cards) {
@@ -213,7 +193,7 @@ function showScorecards(cards) {
 }
 
 async function loadVersions() {
-  const versions = await call("GET", "/v1/rubrics");
+  const versions = listedVersions = await call("GET", "/v1/rubrics");
   const wanted = picker.value || new URLSearchParams(location.search).get("version");
   const shown = versions.filter((v) => v.status === "draft" || v.status === "active");
   picker.innerHTML = shown.map((v) => `<option value="${esc(v.version)}">${esc(v.version)} (${esc(v.status)})</option>`).join("");
@@ -258,7 +238,6 @@ document.getElementById("login").addEventListener("submit", (event) => {
   load();
 });
 picker.addEventListener("change", load);
-document.getElementById("open-drift").addEventListener("click", openDriftDraft);
 document.getElementById("approve").addEventListener("click", () => act("approvals", "approved for your team"));
 document.getElementById("activate").addEventListener("click", () => act("activate", `${picker.value} is active`));
 // The scorecards follow the agreement feedback learns from the activation event: re-read them.

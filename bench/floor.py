@@ -20,9 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bench.harness import timed_consumer
 from shared.contracts import Envelope
-from shared.db import sql_text
 from shared.kafka import BatchingHandler, ensure_topics
-from shared.outbox import announce, insert_sql, outbox_columns
+from shared.outbox import outbox_columns, stage
 from shared.runtime import ServiceRuntime, create_service_app
 from shared.settings import ServiceSettings
 
@@ -36,8 +35,7 @@ def echo_handler(outbox: Table) -> BatchingHandler:
     async def many(session: AsyncSession, events: Sequence[Envelope]) -> None:
         columns = outbox_columns(events)
         columns["topic"] = [FLOOR_TOPIC] * len(events)
-        await session.execute(sql_text(insert_sql(outbox)), columns)
-        await announce(session, outbox)
+        await stage(session, outbox, columns)
 
     async def one(session: AsyncSession, event: Envelope) -> None:
         await many(session, [event])

@@ -32,7 +32,7 @@ from shared.kafka.security import diagnose_broker
 from shared.logging import configure_logging
 from shared.me import me_router
 from shared.metrics import HTTP_LATENCY, HTTP_REQUESTS
-from shared.outbox import OutboxRelay
+from shared.outbox_relay import OutboxRelay
 from shared.problems import install_problem_handlers
 from shared.responses import NewlineJSONResponse
 from shared.settings import ServiceSettings

@@ -146,7 +146,7 @@ async def bench_consumer(leads: int) -> dict[str, Any]:
 
 def _cpu_ms(run: dict[str, Any]) -> float:
     """CPU of the consumer's process per event: steadier than events/s on a shared machine."""
-    return round(1000 * run["process_cpu_s"] / run["events"], 3)
+    return round(1000 * float(run["process_cpu_s"]) / int(run["events"]), 3)
 
 
 def print_table(results: dict[str, Any]) -> None:

@@ -76,10 +76,14 @@ class ActiveRubric:
         cached = session.info.get(_IN_FORCE)
         if cached is not None and transaction is not None and cached[0] is transaction:
             return cached[1], cached[2]
-        rubric = await self.current(session)
-        shadows = await self.shadows(session)
+        active, shadow_stamps = await RubricRepository(session).in_force_stamps()
+        rubric = self.configured if active is None else await self._by_stamp(session, active)
+        shadows = [await self._by_stamp(session, stamp) for stamp in shadow_stamps]
         session.info[_IN_FORCE] = (transaction, rubric, shadows)
         return rubric, shadows
+
+    async def _by_stamp(self, session: AsyncSession, stamp: tuple[str, datetime]) -> Rubric:
+        return self._parsed.get(stamp) or await self.version(session, stamp[0])
 
     async def version(self, session: AsyncSession, version: str) -> Rubric:
         if version == self.configured.version:

@@ -91,6 +91,25 @@ def _merge_sql() -> str:
 _MERGE_SQL = _merge_sql()
 
 
+def _add_with_histories_sql() -> str:
+    """The insert of `add_many_once` with, in the same statement, the history of every lead it
+    added to. The outer SELECT reads the table as it was before the statement (PostgreSQL runs a
+    WITH's insert on the same snapshot), so the new rows come from the insert's RETURNING."""
+    table = cast(Table, LeadActivity.__table__)
+    insert = unnest_insert(table, _ACTIVITY_COLUMNS)
+    return (
+        f"WITH new AS ({insert} ON CONFLICT (event_id) DO NOTHING "
+        "RETURNING t.id, t.lead_id, t.event_id, t.type, t.occurred_at, t.properties) "
+        "SELECT a.lead_id, a.type, a.occurred_at, a.properties, NULL::uuid AS new_event_id, a.id "
+        f"FROM {table.schema}.{table.name} AS a WHERE a.lead_id IN (SELECT lead_id FROM new) "
+        "UNION ALL SELECT lead_id, type, occurred_at, properties, event_id, id FROM new "
+        "ORDER BY 1, 3, 6"
+    )
+
+
+_ADD_WITH_HISTORIES_SQL = _add_with_histories_sql()
+
+
 class ProfileRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -252,6 +271,25 @@ class ActivityRepository:
         return set(
             (await self.session.execute(statement, as_arrays(table, _ACTIVITY_COLUMNS, values))).scalars()
         )
+
+    async def add_many_with_histories(
+        self, rows: Sequence[dict[str, Any]]
+    ) -> tuple[set[uuid.UUID], Sequence[ActivityRecord]]:
+        """`add_many_once`, and `for_leads` of the leads that got a new activity, in one round
+        trip: the event ids not recorded before, and those leads' activities (the new ones
+        included), per lead in time order."""
+        table = cast(Table, LeadActivity.__table__)
+        values = ((r["lead_id"], r["event_id"], r["type"], r["occurred_at"], r["properties"]) for r in rows)
+        result = await self.session.execute(
+            text(_ADD_WITH_HISTORIES_SQL), as_arrays(table, _ACTIVITY_COLUMNS, values)
+        )
+        recorded: set[uuid.UUID] = set()
+        history: list[ActivityRecord] = []
+        for lead_id, type_, occurred_at, properties, new_event_id, _ in result:
+            if new_event_id is not None:
+                recorded.add(new_event_id)
+            history.append(ActivityRecord(lead_id, type_, occurred_at, properties))
+        return recorded, history
 
     async def for_lead(self, lead_id: uuid.UUID, *, until: datetime) -> Sequence[ActivityRecord]:
         statement = (

@@ -125,7 +125,7 @@ async def stage(session: AsyncSession, table: Table, columns: dict[str, list[Any
         await announce(session, table)
         return
     returned = await session.execute(sql_text(insert_sql(table, returning=True)), columns)
-    remember(session, table, columns, returned.tuples())
+    remember(session, table, columns, [(row[0], row[1]) for row in returned])
     await announce(session, table, remembered=True)
 
 

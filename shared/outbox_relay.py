@@ -159,6 +159,8 @@ class OutboxRelay:
                 published = await self.publish_pass()
             except Exception as exc:
                 log.warning("outbox.publish_failed", extra={"service": self.service, "error": repr(exc)})
+                # Rows taken from memory by the failed pass are unsent again after its rollback.
+                self._poll_due = True
                 published = 0
                 await asyncio.sleep(self.poll_interval_s)
             if self._stopping.is_set() and published <= 0:

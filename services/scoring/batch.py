@@ -71,25 +71,39 @@ async def score_events(
 ) -> None:
     """Record and score `events` (in order per lead), staging their `lead.scored` and
     first-time `lead.qualified` events. Events whose activity is already recorded are skipped."""
+    # Each lead's activities as read or recorded by this batch's earlier rounds: a lead's next
+    # round reads only what it adds (the profile row lock, held to the commit, keeps them true).
+    histories: dict[uuid.UUID, list[Activity]] = {}
     for round_ in rounds_by_lead(events):
-        await _score_round(session, rubric, shadows, [_Observation.of(event) for event in round_])
+        await _score_round(session, rubric, shadows, [_Observation.of(event) for event in round_], histories)
 
 
 async def _score_round(
-    session: AsyncSession, rubric: Rubric, shadows: Sequence[Rubric], observations: list[_Observation]
+    session: AsyncSession,
+    rubric: Rubric,
+    shadows: Sequence[Rubric],
+    observations: list[_Observation],
+    histories: dict[uuid.UUID, list[Activity]],
 ) -> None:
     profiles = await ProfileRepository(session).merge_many(
         [(o.event.lead_id, o.event.occurred_at, o.fields) for o in observations], now=utc_now()
     )
     recorded, rows_read = await ActivityRepository(session).add_many_with_histories(
-        [{"lead_id": o.event.lead_id, "event_id": o.event.event_id, **o.activity} for o in observations]
+        [{"lead_id": o.event.lead_id, "event_id": o.event.event_id, **o.activity} for o in observations],
+        known=[o.event.lead_id for o in observations if o.event.lead_id in histories],
     )
     todo = [o for o in observations if o.event.event_id in recorded]
     if not todo:
         return
-    histories: dict[uuid.UUID, list[Activity]] = defaultdict(list)
+    read: dict[uuid.UUID, list[Activity]] = defaultdict(list)
     for row in rows_read:
-        histories[row.lead_id].append(to_activity(row))
+        read[row.lead_id].append(to_activity(row))
+    for lead_id, activities in read.items():
+        if lead_id in histories:
+            # Stable: a new activity at the same time as an earlier one comes after it, as its id does.
+            histories[lead_id] = sorted(histories[lead_id] + activities, key=lambda a: a.occurred_at)
+        else:
+            histories[lead_id] = activities
     rows: list[dict[str, Any]] = []
     staged: list[Envelope] = []
     scored_index: list[int] = []

@@ -93,7 +93,7 @@ _MERGE_SQL = _merge_sql()
 
 def _add_with_histories_sql() -> str:
     """The insert of `add_many_once` with, in the same statement, the history of every lead it
-    added to. The outer SELECT reads the table as it was before the statement (PostgreSQL runs a
+    added to but the `:known` ones (their earlier rows the caller has). The outer SELECT reads the table as it was before the statement (PostgreSQL runs a
     WITH's insert on the same snapshot), so the new rows come from the insert's RETURNING."""
     table = cast(Table, LeadActivity.__table__)
     insert = unnest_insert(table, _ACTIVITY_COLUMNS)
@@ -102,6 +102,7 @@ def _add_with_histories_sql() -> str:
         "RETURNING t.id, t.lead_id, t.event_id, t.type, t.occurred_at, t.properties) "
         "SELECT a.lead_id, a.type, a.occurred_at, a.properties, NULL::uuid AS new_event_id, a.id "
         f"FROM {table.schema}.{table.name} AS a WHERE a.lead_id IN (SELECT lead_id FROM new) "
+        "AND a.lead_id <> ALL(CAST(:known AS uuid[])) "
         "UNION ALL SELECT lead_id, type, occurred_at, properties, event_id, id FROM new "
         "ORDER BY 1, 3, 6"
     )
@@ -273,15 +274,16 @@ class ActivityRepository:
         )
 
     async def add_many_with_histories(
-        self, rows: Sequence[dict[str, Any]]
+        self, rows: Sequence[dict[str, Any]], *, known: Sequence[uuid.UUID] = ()
     ) -> tuple[set[uuid.UUID], Sequence[ActivityRecord]]:
         """`add_many_once`, and `for_leads` of the leads that got a new activity, in one round
         trip: the event ids not recorded before, and those leads' activities (the new ones
-        included), per lead in time order."""
+        included), per lead in time order; of the `known` leads, only the new activities."""
         table = cast(Table, LeadActivity.__table__)
         values = ((r["lead_id"], r["event_id"], r["type"], r["occurred_at"], r["properties"]) for r in rows)
+        parameters = as_arrays(table, _ACTIVITY_COLUMNS, values)
         result = await self.session.execute(
-            text(_ADD_WITH_HISTORIES_SQL), as_arrays(table, _ACTIVITY_COLUMNS, values)
+            text(_ADD_WITH_HISTORIES_SQL), {**parameters, "known": list(known)}
         )
         recorded: set[uuid.UUID] = set()
         history: list[ActivityRecord] = []

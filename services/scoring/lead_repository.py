@@ -220,24 +220,6 @@ class ProfileRepository:
         round_: int | None = (await self.session.execute(statement)).scalar_one_or_none()
         return round_
 
-    async def mark_qualified_many(self, qualifications: Sequence[dict[str, Any]]) -> None:
-        """Record first qualifications (`lead_id`, `at`, `reason`, `rubric_version` each) for
-        leads the caller holds locked and knows unqualified."""
-        if not qualifications:
-            return
-        table = cast(Table, LeadProfile.__table__)
-        statement = (
-            update(table)
-            .where(table.c.lead_id == bindparam("q_lead_id"), table.c.qualified_at.is_(None))
-            .values(
-                qualified_at=bindparam("q_at"),
-                qualification_reason=bindparam("q_reason"),
-                qualified_rubric_version=bindparam("q_rubric_version"),
-                qualification_round=1,
-            )
-        )
-        await self.session.execute(statement, [{f"q_{k}": v for k, v in q.items()} for q in qualifications])
-
 
 class ActivityRepository:
     def __init__(self, session: AsyncSession) -> None:

@@ -162,14 +162,8 @@ class RubricRepository:
         self.session.add(record)
         await self.session.flush()
 
-    async def shadow_stamps(self) -> list[tuple[str, datetime]]:
-        statement = select(RubricRecord.version, RubricRecord.updated_at).where(
-            RubricRecord.status == "draft", RubricRecord.shadow.is_(True)
-        )
-        return [(row.version, row.updated_at) for row in (await self.session.execute(statement)).all()]
-
     async def in_force_stamps(self) -> tuple[tuple[str, datetime] | None, list[tuple[str, datetime]]]:
-        """`active_stamp` and `shadow_stamps` in one read (a consumer batch asks for both)."""
+        """`active_stamp`, and the stamps of the drafts running in shadow, in one read."""
         statement = select(RubricRecord.version, RubricRecord.updated_at, RubricRecord.status).where(
             (RubricRecord.status == "active")
             | ((RubricRecord.status == "draft") & RubricRecord.shadow.is_(True))

@@ -77,6 +77,13 @@ def _highest_rate_holding(results: dict[str, Any]) -> Any:
     return f"{max(held):g} MQL/s (offered {offered})" if held else f"none of {offered}"
 
 
+def _day_365(results: dict[str, Any]) -> Any:
+    day = results["consumer"].get("day_365")
+    if day is None:
+        return "not run (python -m bench.scoring --only consumer --backlog 20000000)"
+    return f"{day['over_fresh']} ({day['backlog']['rows']:,} processed_event rows; CPU/event {day['cpu_over_fresh']})"
+
+
 HEADLINES = (
     Headline("pipeline", "form -> lead.assigned @ 100 MQL/s", "-", _e2e(100.0)),
     Headline("pipeline", "form -> lead.assigned @ 300 MQL/s", "p99 < 250 ms", _e2e(300.0)),
@@ -111,6 +118,7 @@ HEADLINES = (
         lambda r: r["consumer"]["scoring_over_floor"],
     ),
     Headline("scoring", "  scoring consumer / raw passthrough", "-", lambda r: r["consumer"]["ratio"]),
+    Headline("scoring", "  floor on day 365 / fresh floor", ">= 0.90", _day_365),
     Headline(
         "routing",
         "assignment decisions / raw PG tx (consumer batches)",

@@ -84,8 +84,7 @@ class OutboxRelay:
         self._claim_staged = text(
             f"UPDATE {name} SET sent_at = :at WHERE id = ANY(CAST(:ids AS bigint[])) AND sent_at IS NULL "
             f"AND NOT EXISTS (SELECT 1 FROM {name} AS o WHERE o.sent_at IS NULL "
-            "AND o.id < CAST(:first AS bigint) AND o.key = ANY(CAST(:keys AS varchar[])) "
-            "AND o.id <> ALL(CAST(:ids AS bigint[]))) RETURNING id"
+            "AND o.id < CAST(:first AS bigint) AND o.key = ANY(CAST(:keys AS varchar[]))) RETURNING id"
         )
         self._memory: list[StagedRow] = []
         # Whether the table may hold rows memory does not: so at start (a previous run's).
@@ -180,14 +179,28 @@ class OutboxRelay:
                     self._poll_due = True
 
     async def publish_pass(self) -> int:
-        """Publish what memory holds, then poll the table if it may hold more; returns how many
-        were published, or -1 when another relay holds the lock."""
+        """Poll the table first if it may hold rows memory does not (older ones go first), else
+        publish what memory holds; returns how many were published, or -1 when another relay
+        holds the lock."""
+        if self._poll_due:
+            polled = await self._poll()
+            if polled != 0:
+                # Memory's rows are in the table too: behind a backlog, the polls (in id order)
+                # publish them, where claiming them from memory would find them held back.
+                return polled
         published = await self.publish_staged() if self._memory else 0
-        if published < 0 or not self._poll_due:
-            return published
+        if published >= 0 and self._poll_due:
+            # Some of memory's rows were held back behind older ones, or sent already.
+            polled = await self._poll()
+            return polled if polled < 0 else published + polled
+        return published
+
+    async def _poll(self) -> int:
         self._poll_due = False
         polled = await self.publish_batch()
-        return polled if polled < 0 else published + polled
+        # The lock was busy, or a full batch came (a backlog): poll again on the next pass.
+        self._poll_due = polled < 0 or polled >= self.batch_size
+        return polled
 
     async def publish_staged(self) -> int:
         """Publish up to one batch of the rows this process staged, marking them sent in the same

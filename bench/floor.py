@@ -11,18 +11,20 @@ the delivery guarantees themselves, and how much is the service's own work.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import parse_qs, urlparse
 
+import asyncpg
 from fastapi import FastAPI
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bench.harness import timed_consumer
 from shared.contracts import Envelope
-from shared.db import sql_text
 from shared.kafka import BatchingHandler, ensure_topics
-from shared.outbox import announce, insert_sql, outbox_columns
+from shared.outbox import outbox_columns, stage
 from shared.runtime import ServiceRuntime, create_service_app
 from shared.settings import ServiceSettings
 
@@ -30,14 +32,13 @@ FLOOR_TOPIC = "bench.floor"
 FLOOR_GROUP = "bench-floor"
 
 
-def echo_handler(outbox: Table) -> BatchingHandler:
-    """Stages every event it is given, unchanged, for `FLOOR_TOPIC`."""
+def echo_handler(outbox: Table, echo_topic: str = FLOOR_TOPIC) -> BatchingHandler:
+    """Stages every event it is given, unchanged, for `echo_topic`."""
 
     async def many(session: AsyncSession, events: Sequence[Envelope]) -> None:
         columns = outbox_columns(events)
-        columns["topic"] = [FLOOR_TOPIC] * len(events)
-        await session.execute(sql_text(insert_sql(outbox)), columns)
-        await announce(session, outbox)
+        columns["topic"] = [echo_topic] * len(events)
+        await stage(session, outbox, columns)
 
     async def one(session: AsyncSession, event: Envelope) -> None:
         await many(session, [event])
@@ -46,12 +47,18 @@ def echo_handler(outbox: Table) -> BatchingHandler:
 
 
 def floor_app(
-    settings: ServiceSettings, *, outbox: Table, processed: Table, topics: Sequence[str]
+    settings: ServiceSettings,
+    *,
+    outbox: Table,
+    processed: Table,
+    topics: Sequence[str],
+    group: str = FLOOR_GROUP,
+    echo_topic: str = FLOOR_TOPIC,
 ) -> FastAPI:
     """The service's runtime (consumer, relay) with the echo handler on `topics`, in its own group."""
-    handler = echo_handler(outbox)
+    handler = echo_handler(outbox, echo_topic)
     runtime = ServiceRuntime(
-        settings.model_copy(update={"consumer_group_id": FLOOR_GROUP}),
+        settings.model_copy(update={"consumer_group_id": group}),
         outbox=outbox,
         processed=processed,
         handlers=dict.fromkeys(topics, handler),
@@ -67,12 +74,45 @@ async def run_floor(
     topics: Sequence[str],
     expected: int,
     partitions: int,
+    group: str = FLOOR_GROUP,
 ) -> dict[str, Any]:
-    """The floor consumer over the `expected` events already on `topics`, timed until every echo
-    is on the broker (the service's settings come from the environment the caller set)."""
-    await ensure_topics(
-        settings.kafka_bootstrap_servers, [FLOOR_TOPIC, f"{FLOOR_GROUP}.dlq"], partitions=partitions
+    """The floor consumer over the `expected` events already on `topics`, as consumer group
+    `group` (echoing onto a topic of the same name), timed until every echo is on the broker
+    (the service's settings come from the environment the caller set)."""
+    echo_topic = FLOOR_TOPIC if group == FLOOR_GROUP else group
+    await ensure_topics(settings.kafka_bootstrap_servers, [echo_topic, f"{group}.dlq"], partitions=partitions)
+    app = floor_app(
+        settings, outbox=outbox, processed=processed, topics=topics, group=group, echo_topic=echo_topic
     )
-    return await timed_consumer(
-        floor_app(settings, outbox=outbox, processed=processed, topics=topics), FLOOR_TOPIC, expected
-    )
+    return await timed_consumer(app, echo_topic, expected)
+
+
+async def fill_processed(
+    database_url: str, processed: Table, outbox: Table, *, group: str, rows: int
+) -> dict[str, Any]:
+    """Give `group` a history of `rows` processed events (a day old: inside the retention, as a
+    long-running consumer's table holds), as the day-365 floor starts from; returns the time it
+    took and the table's size afterwards. The outbox is emptied: an echo of the same events
+    again would reuse the event ids the last run staged."""
+    name = f"{processed.schema}.{processed.name}"
+    host = parse_qs(urlparse(database_url).query)["host"][0]
+    connection = await asyncpg.connect(host=host, user="postgres", database="postgres")
+    try:
+        await connection.execute(f"TRUNCATE {outbox.schema}.{outbox.name}")
+        started = time.perf_counter()
+        done = 0
+        # In chunks: one statement of tens of millions of rows holds a transaction for minutes.
+        while done < rows:
+            chunk = min(1_000_000, rows - done)
+            await connection.execute(
+                f"INSERT INTO {name} (consumer, event_id, processed_at) "
+                "SELECT $1, gen_random_uuid(), now() - interval '1 day' FROM generate_series(1, $2)",
+                group,
+                chunk,
+            )
+            done += chunk
+        await connection.execute(f"VACUUM ANALYZE {name}")
+        size = await connection.fetchval(f"SELECT pg_size_pretty(pg_total_relation_size('{name}'))")
+        return {"rows": rows, "seconds": round(time.perf_counter() - started, 1), "table_size": size}
+    finally:
+        await connection.close()

@@ -153,7 +153,9 @@ def print_table(results: dict[str, Any]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.pipeline", description=__doc__)
-    parser.add_argument("--rates", type=float, nargs="+", default=[100.0, 300.0], help="MQLs/s to offer")
+    parser.add_argument(
+        "--rates", type=float, nargs="+", default=[100.0, 300.0, 450.0], help="MQLs/s to offer"
+    )
     parser.add_argument("--e2e-seconds", type=float, default=30.0)
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
     args = parser.parse_args()

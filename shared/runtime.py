@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Annotated, Any, Protocol
 
 from aiokafka import AIOKafkaProducer
@@ -29,10 +30,11 @@ from shared.db import Database
 from shared.kafka import EventConsumer, EventHandler, create_producer
 from shared.kafka.producer import start_when_reachable, try_start
 from shared.kafka.security import diagnose_broker
+from shared.kafka.tracking import ProcessedEventPruner
 from shared.logging import configure_logging
 from shared.me import me_router
 from shared.metrics import HTTP_LATENCY, HTTP_REQUESTS
-from shared.outbox import OutboxRelay
+from shared.outbox_relay import OutboxRelay
 from shared.problems import install_problem_handlers
 from shared.responses import NewlineJSONResponse
 from shared.settings import ServiceSettings
@@ -147,6 +149,16 @@ class ServiceRuntime:
                     security=s.kafka_security,
                 )
                 await self.consumer.start()
+                if s.processed_event_retention_days > 0:
+                    pruner = ProcessedEventPruner(
+                        self.db,
+                        self.processed,
+                        consumer=s.consumer_group,
+                        retention=timedelta(days=s.processed_event_retention_days),
+                        interval_s=s.processed_event_prune_interval_s,
+                    )
+                    self.workers[pruner.name] = pruner
+                    await pruner.start()
             for name, factory in self.worker_factories.items():
                 self.workers[name] = worker = factory(self.db)
                 await worker.start()

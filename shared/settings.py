@@ -183,6 +183,19 @@ class ServiceSettings(KafkaSettings, ShutdownSettings):
         "of its own (from the earliest offsets unless it committed some): e.g. a second deployment "
         "on the same Kafka cluster. Dead letters still go to `baton-<service>.dlq`.",
     )
+    processed_event_retention_days: float = Field(
+        default=8.0,
+        ge=0,
+        description="How long a consumer keeps the `processed_event` row of an event it handled; 0 "
+        "keeps them forever. A redelivery can come from the topic (an event stays there for its "
+        "retention, 7 days in the chart, and a group whose offsets expired rereads from the "
+        "earliest) or from a relay that published and crashed before marking the row sent (it "
+        "publishes again when its service is back). 8 days covers the first, and the second "
+        "for a service back within a day; raise it with the topics' retention.",
+    )
+    processed_event_prune_interval_s: float = Field(
+        default=3600.0, gt=0, description="How often a consumer prunes its expired `processed_event` rows."
+    )
     consumer_fetch_max_wait_ms: int = Field(
         default=40,
         ge=1,

@@ -64,11 +64,6 @@ class ActiveRubric:
             return self.configured
         return self._parsed.get(stamp) or await self.version(session, stamp[0])
 
-    async def shadows(self, session: AsyncSession) -> list[Rubric]:
-        """Drafts running in shadow: scored on live traffic, never published."""
-        stamps = await RubricRepository(session).shadow_stamps()
-        return [self._parsed.get(stamp) or await self.version(session, stamp[0]) for stamp in stamps]
-
     async def in_force(self, session: AsyncSession) -> tuple[Rubric, list[Rubric]]:
         """The active rubric and the shadows, looked up once per transaction: a consumer batch
         scores all its events with the rubrics in force when it began, as one event would be."""
@@ -76,10 +71,15 @@ class ActiveRubric:
         cached = session.info.get(_IN_FORCE)
         if cached is not None and transaction is not None and cached[0] is transaction:
             return cached[1], cached[2]
-        rubric = await self.current(session)
-        shadows = await self.shadows(session)
+        # The shadows: drafts scored on live traffic, never published.
+        active, shadow_stamps = await RubricRepository(session).in_force_stamps()
+        rubric = self.configured if active is None else await self._by_stamp(session, active)
+        shadows = [await self._by_stamp(session, stamp) for stamp in shadow_stamps]
         session.info[_IN_FORCE] = (transaction, rubric, shadows)
         return rubric, shadows
+
+    async def _by_stamp(self, session: AsyncSession, stamp: tuple[str, datetime]) -> Rubric:
+        return self._parsed.get(stamp) or await self.version(session, stamp[0])
 
     async def version(self, session: AsyncSession, version: str) -> Rubric:
         if version == self.configured.version:

@@ -34,7 +34,7 @@ from services.scoring.service import (
 )
 from shared.contracts import ActivityRecorded, Envelope, LeadIngested, utc_now
 from shared.contracts.rounds import rounds_by_lead
-from shared.outbox import add_events
+from shared.outbox import announce, remember, staged_columns
 
 ScoredEvent = LeadIngested | ActivityRecorded
 
@@ -71,28 +71,42 @@ async def score_events(
 ) -> None:
     """Record and score `events` (in order per lead), staging their `lead.scored` and
     first-time `lead.qualified` events. Events whose activity is already recorded are skipped."""
+    # Each lead's activities as read or recorded by this batch's earlier rounds: a lead's next
+    # round reads only what it adds (the profile row lock, held to the commit, keeps them true).
+    histories: dict[uuid.UUID, list[Activity]] = {}
     for round_ in rounds_by_lead(events):
-        await _score_round(session, rubric, shadows, [_Observation.of(event) for event in round_])
+        await _score_round(session, rubric, shadows, [_Observation.of(event) for event in round_], histories)
 
 
 async def _score_round(
-    session: AsyncSession, rubric: Rubric, shadows: Sequence[Rubric], observations: list[_Observation]
+    session: AsyncSession,
+    rubric: Rubric,
+    shadows: Sequence[Rubric],
+    observations: list[_Observation],
+    histories: dict[uuid.UUID, list[Activity]],
 ) -> None:
     profiles = await ProfileRepository(session).merge_many(
         [(o.event.lead_id, o.event.occurred_at, o.fields) for o in observations], now=utc_now()
     )
-    activities = ActivityRepository(session)
-    recorded = await activities.add_many_once(
-        [{"lead_id": o.event.lead_id, "event_id": o.event.event_id, **o.activity} for o in observations]
+    recorded, rows_read = await ActivityRepository(session).add_many_with_histories(
+        [{"lead_id": o.event.lead_id, "event_id": o.event.event_id, **o.activity} for o in observations],
+        known=[o.event.lead_id for o in observations if o.event.lead_id in histories],
     )
     todo = [o for o in observations if o.event.event_id in recorded]
     if not todo:
         return
-    histories: dict[uuid.UUID, list[Activity]] = defaultdict(list)
-    for row in await activities.for_leads([o.event.lead_id for o in todo]):
-        histories[row.lead_id].append(to_activity(row))
+    read: dict[uuid.UUID, list[Activity]] = defaultdict(list)
+    for row in rows_read:
+        read[row.lead_id].append(to_activity(row))
+    for lead_id, activities in read.items():
+        if lead_id in histories:
+            # Stable: a new activity at the same time as an earlier one comes after it, as its id does.
+            histories[lead_id] = sorted(histories[lead_id] + activities, key=lambda a: a.occurred_at)
+        else:
+            histories[lead_id] = activities
     rows: list[dict[str, Any]] = []
     staged: list[Envelope] = []
+    scored_index: list[int] = []
     qualifications: list[dict[str, Any]] = []
     for o in todo:
         event, now = o.event, o.event.occurred_at
@@ -101,8 +115,9 @@ async def _score_round(
         history = _until(histories[event.lead_id], now)
         evaluation = rubric.evaluate(lead, history, now=now)
         await record_shadow_scores(session, shadows, event=event, lead=lead, history=history)
-        rows.append(score_row(event.lead_id, evaluation, caused_by=event))
+        rows.append(score_row(event.lead_id, evaluation, caused_by=event, fired_rules=False))
         persona = rubric.persona_for(lead)
+        scored_index.append(len(staged))
         staged.append(scored_event(event.lead_id, evaluation, caused_by=event, persona=persona))
         reason = evaluation.qualification_reason
         # The upsert above locked the profile and returned it current: qualified_at is the truth.
@@ -144,9 +159,12 @@ async def _score_round(
                         round_=round_,
                     )
                 )
-    await ProfileRepository(session).mark_qualified_many(qualifications)
-    await ScoreRepository(session).add_many(rows)
-    await add_events(session, outbox, staged)
+    columns = staged_columns(session, staged)
+    returned = await ScoreRepository(session).add_round(
+        rows, qualifications=qualifications, staged=columns, scored_index=scored_index
+    )
+    remember(session, outbox, columns, returned)
+    await announce(session, outbox, remembered=True)
 
 
 def _cooled_down(returned_at: datetime | None, by: datetime) -> bool:

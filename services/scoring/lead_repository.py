@@ -91,6 +91,26 @@ def _merge_sql() -> str:
 _MERGE_SQL = _merge_sql()
 
 
+def _add_with_histories_sql() -> str:
+    """The insert of `add_many_once` with, in the same statement, the history of every lead it
+    added to but the `:known` ones (their earlier rows the caller has). The outer SELECT reads the table as it was before the statement (PostgreSQL runs a
+    WITH's insert on the same snapshot), so the new rows come from the insert's RETURNING."""
+    table = cast(Table, LeadActivity.__table__)
+    insert = unnest_insert(table, _ACTIVITY_COLUMNS)
+    return (
+        f"WITH new AS ({insert} ON CONFLICT (event_id) DO NOTHING "
+        "RETURNING t.id, t.lead_id, t.event_id, t.type, t.occurred_at, t.properties) "
+        "SELECT a.lead_id, a.type, a.occurred_at, a.properties, NULL::uuid AS new_event_id, a.id "
+        f"FROM {table.schema}.{table.name} AS a WHERE a.lead_id IN (SELECT lead_id FROM new) "
+        "AND a.lead_id <> ALL(CAST(:known AS uuid[])) "
+        "UNION ALL SELECT lead_id, type, occurred_at, properties, event_id, id FROM new "
+        "ORDER BY 1, 3, 6"
+    )
+
+
+_ADD_WITH_HISTORIES_SQL = _add_with_histories_sql()
+
+
 class ProfileRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -200,24 +220,6 @@ class ProfileRepository:
         round_: int | None = (await self.session.execute(statement)).scalar_one_or_none()
         return round_
 
-    async def mark_qualified_many(self, qualifications: Sequence[dict[str, Any]]) -> None:
-        """Record first qualifications (`lead_id`, `at`, `reason`, `rubric_version` each) for
-        leads the caller holds locked and knows unqualified."""
-        if not qualifications:
-            return
-        table = cast(Table, LeadProfile.__table__)
-        statement = (
-            update(table)
-            .where(table.c.lead_id == bindparam("q_lead_id"), table.c.qualified_at.is_(None))
-            .values(
-                qualified_at=bindparam("q_at"),
-                qualification_reason=bindparam("q_reason"),
-                qualified_rubric_version=bindparam("q_rubric_version"),
-                qualification_round=1,
-            )
-        )
-        await self.session.execute(statement, [{f"q_{k}": v for k, v in q.items()} for q in qualifications])
-
 
 class ActivityRepository:
     def __init__(self, session: AsyncSession) -> None:
@@ -252,6 +254,26 @@ class ActivityRepository:
         return set(
             (await self.session.execute(statement, as_arrays(table, _ACTIVITY_COLUMNS, values))).scalars()
         )
+
+    async def add_many_with_histories(
+        self, rows: Sequence[dict[str, Any]], *, known: Sequence[uuid.UUID] = ()
+    ) -> tuple[set[uuid.UUID], Sequence[ActivityRecord]]:
+        """`add_many_once`, and `for_leads` of the leads that got a new activity, in one round
+        trip: the event ids not recorded before, and those leads' activities (the new ones
+        included), per lead in time order; of the `known` leads, only the new activities."""
+        table = cast(Table, LeadActivity.__table__)
+        values = ((r["lead_id"], r["event_id"], r["type"], r["occurred_at"], r["properties"]) for r in rows)
+        parameters = as_arrays(table, _ACTIVITY_COLUMNS, values)
+        result = await self.session.execute(
+            text(_ADD_WITH_HISTORIES_SQL), {**parameters, "known": list(known)}
+        )
+        recorded: set[uuid.UUID] = set()
+        history: list[ActivityRecord] = []
+        for lead_id, type_, occurred_at, properties, new_event_id, _ in result:
+            if new_event_id is not None:
+                recorded.add(new_event_id)
+            history.append(ActivityRecord(lead_id, type_, occurred_at, properties))
+        return recorded, history
 
     async def for_lead(self, lead_id: uuid.UUID, *, until: datetime) -> Sequence[ActivityRecord]:
         statement = (

@@ -52,9 +52,12 @@ class QualifiedProfile(Protocol):
     def qualified_at(self) -> datetime | None: ...
 
 
-def score_row(lead_id: uuid.UUID, evaluation: Evaluation, *, caused_by: Envelope | None) -> dict[str, Any]:
-    """The `score` row of an evaluation: its numbers, its explanation, its rubric version."""
-    return {
+def score_row(
+    lead_id: uuid.UUID, evaluation: Evaluation, *, caused_by: Envelope | None, fired_rules: bool = True
+) -> dict[str, Any]:
+    """The `score` row of an evaluation: its numbers, its explanation, its rubric version;
+    without the explanation (`fired_rules=False`) for a writer that takes it from the event."""
+    row = {
         "lead_id": lead_id,
         "event_id": caused_by.event_id if caused_by else None,
         "rubric_version": evaluation.rubric_version,
@@ -63,10 +66,13 @@ def score_row(lead_id: uuid.UUID, evaluation: Evaluation, *, caused_by: Envelope
         "engagement_score": evaluation.engagement_score,
         "grade": evaluation.grade,
         "is_mql": evaluation.is_mql,
-        "fired_rules": [r.model_dump(mode="json") for r in evaluation.fired_rules],
+        "fired_rules": [r.model_dump(mode="json") for r in evaluation.fired_rules] if fired_rules else None,
         "scored_at": evaluation.evaluated_at,
         "created_at": utc_now(),
     }
+    if not fired_rules:
+        del row["fired_rules"]
+    return row
 
 
 def scored_event(

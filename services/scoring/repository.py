@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from sqlalchemy import Table, delete, func, select, text, update
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,8 +20,12 @@ from services.scoring.models import (
     RubricRecord,
     Score,
     ShadowScore,
+    outbox,
 )
 from shared.bulk import as_arrays, unnest_insert
+from shared.outbox import insert_sql
+
+_DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
 
 _SCORE_COLUMNS = (
     "lead_id",
@@ -37,9 +42,58 @@ _SCORE_COLUMNS = (
 )
 
 
+def _batch_writes_sql() -> str:
+    """A scored round's writes in one statement: first qualifications, score rows and the
+    outbox rows. A score's `fired_rules` is read from its `lead.scored` event's bytes (the
+    `:s_event` element of the outbox's `:value`), so the explanation is encoded once."""
+    score = cast(Table, Score.__table__)
+    columns = [name for name in _SCORE_COLUMNS if name != "fired_rules"]
+    casts = ", ".join(
+        f"CAST(:s_{name} AS {score.c[name].type.compile(dialect=_DIALECT)}[])" for name in columns
+    )
+    profile = cast(Table, LeadProfile.__table__)
+    return (
+        f"WITH qualified AS (UPDATE {profile.schema}.{profile.name} AS p SET qualified_at = q.at, "
+        "qualification_reason = q.reason, qualified_rubric_version = q.rubric_version, qualification_round = 1 "
+        "FROM unnest(CAST(:q_lead_id AS uuid[]), CAST(:q_at AS timestamptz[]), CAST(:q_reason AS varchar[]), "
+        "CAST(:q_rubric_version AS varchar[])) AS q(lead_id, at, reason, rubric_version) "
+        "WHERE p.lead_id = q.lead_id AND p.qualified_at IS NULL), "
+        f"scored AS (INSERT INTO {score.schema}.{score.name} ({', '.join(columns)}, fired_rules) "
+        f"SELECT {', '.join(f's.{name}' for name in columns)}, "
+        "CAST(convert_from((CAST(:value AS bytea[]))[s.event], 'UTF8') AS jsonb) -> 'payload' -> 'fired_rules' "
+        f"FROM unnest({casts}, CAST(:s_event AS integer[])) AS s({', '.join(columns)}, event)) "
+        + insert_sql(outbox, returning=True)
+    )
+
+
+_BATCH_WRITES_SQL = _batch_writes_sql()
+
+
 class ScoreRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
+
+    async def add_round(
+        self,
+        rows: Sequence[dict[str, Any]],
+        *,
+        qualifications: Sequence[dict[str, Any]],
+        staged: dict[str, list[Any]],
+        scored_index: Sequence[int],
+    ) -> list[tuple[int, uuid.UUID]]:
+        """Insert score rows, record first qualifications (`lead_id`, `at`, `reason`,
+        `rubric_version` each, of leads the caller holds locked and knows unqualified) and
+        stage the outbox rows `staged` (`shared.outbox.staged_columns`), in one statement.
+        `scored_index[i]` is the position in `staged` of `rows[i]`'s `lead.scored` event, whose
+        fired rules the score keeps. Returns the outbox rows' (id, event_id)."""
+        parameters: dict[str, Any] = dict(staged)
+        for name in _SCORE_COLUMNS:
+            if name != "fired_rules":
+                parameters[f"s_{name}"] = [row[name] for row in rows]
+        parameters["s_event"] = [index + 1 for index in scored_index]  # SQL arrays count from 1
+        for name in ("lead_id", "at", "reason", "rubric_version"):
+            parameters[f"q_{name}"] = [q[name] for q in qualifications]
+        return [(row[0], row[1]) for row in await self.session.execute(text(_BATCH_WRITES_SQL), parameters)]
 
     async def add_many(self, rows: Sequence[dict[str, Any]]) -> None:
         """Insert score rows (see `records.score_row`) in one statement."""
@@ -115,11 +169,20 @@ class RubricRepository:
         )
         return (await self.session.scalars(statement)).all()
 
-    async def shadow_stamps(self) -> list[tuple[str, datetime]]:
-        statement = select(RubricRecord.version, RubricRecord.updated_at).where(
-            RubricRecord.status == "draft", RubricRecord.shadow.is_(True)
+    async def in_force_stamps(self) -> tuple[tuple[str, datetime] | None, list[tuple[str, datetime]]]:
+        """`active_stamp`, and the stamps of the drafts running in shadow, in one read."""
+        statement = select(RubricRecord.version, RubricRecord.updated_at, RubricRecord.status).where(
+            (RubricRecord.status == "active")
+            | ((RubricRecord.status == "draft") & RubricRecord.shadow.is_(True))
         )
-        return [(row.version, row.updated_at) for row in (await self.session.execute(statement)).all()]
+        active: tuple[str, datetime] | None = None
+        shadows: list[tuple[str, datetime]] = []
+        for row in (await self.session.execute(statement)).all():
+            if row.status == "active":
+                active = (row.version, row.updated_at)
+            else:
+                shadows.append((row.version, row.updated_at))
+        return active, shadows
 
     async def approvals(self, versions: Sequence[str]) -> dict[str, list[RubricApproval]]:
         statement = (

@@ -18,7 +18,8 @@ from services.ingest.models import outbox
 from shared.contracts import LeadIngested, LeadIngestedPayload, utc_now
 from shared.db import Database
 from shared.kafka import EventConsumer, EventHandler, create_producer, ensure_topics
-from shared.outbox import OutboxRelay, add_event
+from shared.outbox import add_event
+from shared.outbox_relay import OutboxRelay
 from tests.conftest import TEST_PARTITIONS, Infra
 from tests.support.events import read_topic
 from tests.support.waiting import eventually, wait_until

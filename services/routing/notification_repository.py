@@ -11,7 +11,7 @@ from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.routing.lease_repository import claim_due
-from services.routing.models import Notification
+from services.routing.models import Assignment, Notification
 
 
 class NotificationRepository:
@@ -74,6 +74,27 @@ class NotificationRepository:
             .order_by(Notification.created_at, Notification.kind)
         )
         return result.scalars().all()
+
+    async def erase_lead(self, lead_id: uuid.UUID) -> None:
+        """Erasure of the team's notices (SLA reminders, breaches, escalations quote the lead's
+        company and title): their text goes, and one not sent yet never goes. A rep's own
+        notices are anonymized by `ErasureRepository.erase_lead` and still go out."""
+        about = (Notification.channel == "team") & (
+            (Notification.lead_id == lead_id)
+            | Notification.assignment_id.in_(select(Assignment.id).where(Assignment.lead_id == lead_id))
+        )
+        await self.session.execute(
+            update(Notification)
+            .where(about, Notification.status == "pending")
+            .values(status="failed", last_error="lead erased before the notice")
+            .execution_options(synchronize_session=False)
+        )
+        await self.session.execute(
+            update(Notification)
+            .where(about)
+            .values(message={"erased": True})
+            .execution_options(synchronize_session=False)
+        )
 
     async def prune(self, *, before: datetime) -> int:
         """Drop settled notifications (sent, unsent, failed) created before `before`."""

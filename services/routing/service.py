@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.routing import outbound
 from services.routing.brief_repository import BriefRepository
 from services.routing.decision import decide
+from services.routing.notification_repository import NotificationRepository
 from services.routing.repository import ErasureRepository, RepRepository
 from services.routing.rule_versions import ActiveRules
 from services.routing.schemas import (
@@ -25,6 +26,7 @@ async def erase_lead(session: AsyncSession, *, event: LeadErased) -> None:
     """Honour an erasure: assignments keep their facts, lose the person."""
     await ErasureRepository(session).erase_lead(event.lead_id)
     await BriefRepository(session).erase(event.lead_id)
+    await NotificationRepository(session).erase_lead(event.lead_id)
     await outbound.forget_lead(session, lead_id=event.lead_id)
 
 

@@ -21,7 +21,6 @@ import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -30,6 +29,7 @@ import asyncpg
 import httpx
 from aiosmtpd.controller import Controller
 
+from bench.harness import write_results
 from bench.pipeline import end_to_end
 from bench.system import RunningBaton, start_baton
 
@@ -221,10 +221,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="baton-bench-notify-") as tmp:
         results = asyncio.run(run_async(args, Path(tmp) / "home"))
-    results["finished_at"] = datetime.now(UTC).isoformat()
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"notify-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
-    path.write_text(json.dumps(results, indent=2))
+    path = write_results(args.out, "notify", results)
     print_table(results)
     print(f"bench: wrote {path}")
 

@@ -17,7 +17,6 @@ import os
 import sys
 import tempfile
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -26,6 +25,7 @@ import psutil
 from aiokafka import AIOKafkaConsumer
 
 from bench.baselines import broker_passthrough, postgres_transactions
+from bench.harness import write_results
 from bench.load import open_loop
 from bench.stages import STAGES, stage_delays
 from bench.stats import summary_ms
@@ -160,10 +160,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
     args = parser.parse_args()
     results = run(args)
-    results["finished_at"] = datetime.now(UTC).isoformat()
-    args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"pipeline-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
-    path.write_text(json.dumps(results, indent=2))
+    path = write_results(args.out, "pipeline", results)
     print_table(results)
     print(f"bench: wrote {path}")
 

@@ -46,6 +46,18 @@ def sample(name: str) -> bytes:
     return (SAMPLES / name).read_bytes()
 
 
+def hubspot_signed(path: str, body: bytes) -> dict[str, str]:
+    """HubSpot's v3 headers: base64 HMAC-SHA256 of method + URI + body + timestamp, keyed with
+    the app's client secret."""
+    timestamp = str(int(time.time() * 1000))
+    message = b"POST" + f"http://testserver{path}".encode() + body + timestamp.encode()
+    return {
+        "X-HubSpot-Signature-v3": base64.b64encode(_hmac(message)).decode(),
+        "X-HubSpot-Request-Timestamp": timestamp,
+        "content-type": "application/json",
+    }
+
+
 async def ingested(db: Database) -> LeadIngested:
     [event] = await staged(db, "lead.ingested")
     assert isinstance(event, LeadIngested)
@@ -255,14 +267,7 @@ async def test_hubspot_documented_example_arrives_with_its_consent_and_string_ti
 ) -> None:
     body = sample("hubspot_submission.json")
     path = "/v1/webhooks/hubspot?formGuid=78c2891f-ebdd-44c0-bd94-15c012bbbfbf"
-    timestamp = str(int(time.time() * 1000))
-    # v3: base64 HMAC-SHA256 of method + URI + body + timestamp, the app's client secret as key.
-    message = b"POST" + f"http://testserver{path}".encode() + body + timestamp.encode()
-    headers = {
-        "X-HubSpot-Signature-v3": base64.b64encode(_hmac(message)).decode(),
-        "X-HubSpot-Request-Timestamp": timestamp,
-        "content-type": "application/json",
-    }
+    headers = hubspot_signed(path, body)
     async with ingest_client(create_app(settings_for(platform))) as http:
         response = await http.post(path, content=body, headers=headers)
     assert response.status_code == 200, response.text

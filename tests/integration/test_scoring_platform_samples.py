@@ -92,13 +92,7 @@ def google_ads_full() -> bytes:
 def hubspot() -> tuple[str, bytes, dict[str, str]]:
     body = sample("hubspot_submission.json")
     path = "/v1/webhooks/hubspot?formGuid=78c2891f-ebdd-44c0-bd94-15c012bbbfbf"
-    timestamp = str(int(time.time() * 1000))
-    message = b"POST" + f"http://testserver{path}".encode() + body + timestamp.encode()
-    headers = {
-        "X-HubSpot-Signature-v3": base64.b64encode(_hmac(message)).decode(),
-        "X-HubSpot-Request-Timestamp": timestamp,
-        "content-type": "application/json",
-    }
+    headers = samples.hubspot_signed(path, body)
     return path, body, headers
 
 

@@ -17,7 +17,7 @@ from pydantic import TypeAdapter
 from baton import services as registry
 from services.scoring.rubric_reference import rubric_reference
 from shared.contracts.events import CURRENT_VERSIONS, AnyEvent
-from shared.contracts.topics import TOPOLOGY, consumer_group, dead_letter_topic
+from shared.contracts.topics import TOPOLOGY, consumer_groups, dead_letter_topic
 
 DOCS = Path("docs")
 
@@ -64,27 +64,29 @@ def asyncapi_document() -> dict[str, Any]:
     }
     operations: dict[str, Any] = {}
     for service, flow in sorted(TOPOLOGY.items()):
-        for action, topics in (("send", flow.produces), ("receive", flow.consumes)):
+        for topic in sorted(flow.produces):
+            channel = topic.replace(".", "-")
+            operations[f"{service}-send-{channel}"] = {
+                "action": "send",
+                "channel": {"$ref": f"#/channels/{channel}"},
+                "summary": f"{service} publishes {topic}",
+            }
+        for group, topics in consumer_groups(service).items():
+            # A lane's group reads apart from the service's main one (`TOPOLOGY`'s lanes).
+            reader = group.removeprefix("baton-")
             for topic in sorted(topics):
                 channel = topic.replace(".", "-")
-                operations[f"{service}-{action}-{channel}"] = {
-                    "action": action,
+                operations[f"{reader}-receive-{channel}"] = {
+                    "action": "receive",
                     "channel": {"$ref": f"#/channels/{channel}"},
-                    "summary": f"{service} {'publishes' if action == 'send' else 'consumes'} {topic}",
-                    **(
-                        {
-                            "bindings": {
-                                "kafka": {"groupId": {"type": "string", "const": consumer_group(service)}}
-                            }
-                        }
-                        if action == "receive"
-                        else {}
-                    ),
+                    "summary": f"{service} consumes {topic}"
+                    + ("" if reader == service else f" (consumer group {group})"),
+                    "bindings": {"kafka": {"groupId": {"type": "string", "const": group}}},
                 }
     dead_letters = {
-        dead_letter_topic(consumer_group(s)): f"Messages {s} could not handle, with x-error headers."
-        for s, flow in sorted(TOPOLOGY.items())
-        if flow.consumes
+        dead_letter_topic(group): f"Messages {service} could not handle, with x-error headers."
+        for service in sorted(TOPOLOGY)
+        for group in consumer_groups(service)
     }
     return {
         "asyncapi": "3.0.0",

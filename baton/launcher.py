@@ -32,7 +32,7 @@ from baton.embedded import (
 )
 from baton.services import DEFAULT_PORTS, SERVICES, upgrade_all
 from shared.auth import Role, issue_token
-from shared.contracts.topics import EVENT_TOPICS, TOPOLOGY, consumer_group, dead_letter_topic
+from shared.contracts.topics import EVENT_TOPICS, TOPOLOGY, consumer_groups, dead_letter_topic
 from shared.kafka import ensure_topics
 
 DEMO_TEAM = (
@@ -46,8 +46,8 @@ MAX_RESTARTS = 5
 
 
 def all_topics() -> list[str]:
-    consumers = [service for service, flow in TOPOLOGY.items() if flow.consumes]
-    return [*EVENT_TOPICS, *(dead_letter_topic(consumer_group(s)) for s in consumers)]
+    groups = [group for service in TOPOLOGY for group in consumer_groups(service)]
+    return [*EVENT_TOPICS, *(dead_letter_topic(group) for group in groups)]
 
 
 @dataclass

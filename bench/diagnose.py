@@ -16,7 +16,7 @@ import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bench.system import SERVICES, RunningBaton
-from shared.contracts.topics import consumer_group
+from shared.contracts.topics import consumer_group, consumer_groups
 
 LOG_LINES = 25
 LINE_CHARS = 2000
@@ -92,15 +92,18 @@ async def diagnose(baton: RunningBaton) -> dict[str, Any]:
     """Each service's readiness, its consumer group's lag (twice, 5 s apart: moving or stuck?)
     and the last warnings and errors in its log."""
     bootstrap = baton.local["kafka_bootstrap_servers"]
-    groups = {service: consumer_group(service) for service in SERVICES}
-    first = {s: await consumer_lag(bootstrap, g) for s, g in groups.items()}
+    groups = {service: list(consumer_groups(service)) or [consumer_group(service)] for service in SERVICES}
+    first = {g: await consumer_lag(bootstrap, g) for gs in groups.values() for g in gs}
     await asyncio.sleep(5)
     report: dict[str, Any] = {}
-    for service, group in groups.items():
+    for service, (group, *lanes) in groups.items():
         report[service] = {
             "ready": await readiness(baton, service),
-            "lag": first[service],
+            "lag": first[group],
             "lag_5s_later": await consumer_lag(bootstrap, group),
             "log_warnings": log_warnings(baton, service),
         }
+        # A lane's group (routing's followup) lags on its own.
+        for lane in lanes:
+            report[service][f"lag:{lane}"] = [first[lane], await consumer_lag(bootstrap, lane)]
     return report

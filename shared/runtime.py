@@ -13,7 +13,6 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
-from datetime import timedelta
 from typing import Annotated, Any, Protocol
 
 from aiokafka import AIOKafkaProducer
@@ -26,11 +25,11 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.api_docs import install_api_docs
 from shared.auth import TokenVerifier
+from shared.consumer_groups import build_consumers, build_pruners, consumer_checks, stop_consumers
 from shared.db import Database
 from shared.kafka import EventConsumer, EventHandler, create_producer
 from shared.kafka.producer import start_when_reachable, try_start
 from shared.kafka.security import diagnose_broker
-from shared.kafka.tracking import ProcessedEventPruner
 from shared.logging import configure_logging
 from shared.me import me_router
 from shared.metrics import HTTP_LATENCY, HTTP_REQUESTS
@@ -86,13 +85,18 @@ class ServiceRuntime:
         self.db: Database | None = None
         self.producer: AIOKafkaProducer | None = None
         self.relay: OutboxRelay | None = None
-        self.consumer: EventConsumer | None = None
+        self.consumers: list[EventConsumer] = []
         self.consume = settings.consume
         self.producer_connected = asyncio.Event()
         self._stopping = asyncio.Event()
         self._connecting: asyncio.Task[None] | None = None
         # Why the broker refused the last connection, and when that was asked (for /readyz).
         self._broker_problem: tuple[float, str | None] | None = None
+
+    @property
+    def consumer(self) -> EventConsumer | None:
+        """The main group's consumer (the one whose work a clock runs on)."""
+        return self.consumers[0] if self.consumers else None
 
     @asynccontextmanager
     async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:
@@ -135,28 +139,10 @@ class ServiceRuntime:
             if self.handlers and self.consume:
                 if self.processed is None:
                     raise RuntimeError("a consuming service needs its processed_event table")
-                self.consumer = EventConsumer(
-                    bootstrap_servers=s.kafka_bootstrap_servers,
-                    group_id=s.consumer_group,
-                    dead_letter_to=s.dead_letter_topic,
-                    handlers=self.handlers,
-                    db=self.db,
-                    processed_table=self.processed,
-                    max_attempts=s.consumer_max_attempts,
-                    retry_backoff_s=s.consumer_retry_backoff_s,
-                    session_timeout_ms=s.consumer_session_timeout_ms,
-                    fetch_max_wait_ms=s.consumer_fetch_max_wait_ms,
-                    security=s.kafka_security,
-                )
-                await self.consumer.start()
-                if s.processed_event_retention_days > 0:
-                    pruner = ProcessedEventPruner(
-                        self.db,
-                        self.processed,
-                        consumer=s.consumer_group,
-                        retention=timedelta(days=s.processed_event_retention_days),
-                        interval_s=s.processed_event_prune_interval_s,
-                    )
+                self.consumers = build_consumers(s, self.handlers, db=self.db, processed=self.processed)
+                for consumer in self.consumers:
+                    await consumer.start()
+                for pruner in build_pruners(s, self.consumers, db=self.db, processed=self.processed):
                     self.workers[pruner.name] = pruner
                     await pruner.start()
             for name, factory in self.worker_factories.items():
@@ -179,10 +165,10 @@ class ServiceRuntime:
             await asyncio.gather(self._connecting, return_exceptions=True)
         for worker in reversed(list(self.workers.values())):
             await _bounded(worker.stop(), "worker", timeout_s=budget.share(0.15 / max(1, len(self.workers))))
-        if self.consumer is not None:
+        if self.consumers:
             # Commit and LeaveGroup: a member killed before it leaves holds its partitions until
             # the session timeout, and every rollout would wait that out.
-            await self.consumer.stop(timeout_s=budget.share(0.4))
+            await stop_consumers(self.consumers, timeout_s=budget.share(0.4))
         if self.relay is not None:
             timeout_s = budget.share(0.75)
             await _bounded(self.relay.stop(timeout_s=timeout_s), "outbox_relay", timeout_s=timeout_s + 1)
@@ -198,16 +184,7 @@ class ServiceRuntime:
         checks = {"database": database, "broker": broker}
         if self.relay is not None:
             checks["outbox_relay"] = "ok" if self.relay.healthy else "stopped"
-        if self.consumer is not None:
-            stuck_for = self.consumer.watch.stuck_for
-            if not self.consumer.healthy:
-                checks["consumer"] = "stopped"
-            elif stuck_for is not None:
-                checks["consumer"] = f"stuck: one pass has run for {stuck_for:.0f} s"
-            elif not self.consumer.connected:
-                checks["consumer"] = "connecting"
-            else:
-                checks["consumer"] = "ok" if self.consumer.has_partitions else "joining group"
+        checks.update(consumer_checks(self.consumers))
         for name, worker in self.workers.items():
             checks[name] = "ok" if worker.healthy else "stopped"
         return checks
@@ -257,7 +234,8 @@ def readiness(checks: Mapping[str, str]) -> tuple[str, int]:
     if all(state == "ok" for state in checks.values()):
         return "ready", 200
     for name, state in checks.items():
-        if state != "ok" and not (name in BROKER_PARTS and state in WAITING_ON_BROKER):
+        part = name.partition(":")[0]
+        if state != "ok" and not (part in BROKER_PARTS and state in WAITING_ON_BROKER):
             return "unavailable", 503
     return "degraded", 200
 

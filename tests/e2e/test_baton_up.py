@@ -19,7 +19,7 @@ import pytest
 from sqlalchemy import text
 
 from bench.system import BatonDidNotStart, RunningBaton, start_baton
-from shared.contracts.topics import consumer_group
+from shared.contracts.topics import consumer_groups
 from shared.db import Database
 from tests.support.events import committed_lag
 from tests.support.waiting import wait_until
@@ -54,8 +54,9 @@ async def pipeline_quiet(baton: RunningBaton) -> bool:
     db = Database(baton.local["database_url"], pool_size=1)
     try:
         for service in ("ingest", "scoring", "routing"):
-            if service != "ingest" and await committed_lag(bootstrap, consumer_group(service)):
-                return False
+            for group in consumer_groups(service) if service != "ingest" else ():
+                if await committed_lag(bootstrap, group):
+                    return False
             async with db.transaction() as session:
                 unsent = await session.scalar(
                     text(f"SELECT count(*) FROM {service}.outbox WHERE sent_at IS NULL")

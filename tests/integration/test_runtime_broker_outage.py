@@ -24,6 +24,7 @@ from services.ingest.main import create_app as create_ingest
 from services.ingest.settings import IngestSettings
 from services.scoring.main import create_app as create_scoring
 from services.scoring.settings import ScoringSettings
+from shared.consumer_groups import consumer_checks
 from shared.contracts import decode_event
 from shared.kafka import ensure_topics
 from tests.conftest import Infra
@@ -150,6 +151,6 @@ def _all_ok(app: object) -> dict[str, str]:
     runtime = app.state.runtime  # type: ignore[attr-defined]
     parts = ["database", "broker"]
     parts += ["outbox_relay"] if runtime.relay is not None else []
-    parts += ["consumer"] if runtime.consumer is not None else []
+    parts += list(consumer_checks(runtime.consumers))
     parts += list(runtime.workers)
     return dict.fromkeys(parts, "ok")

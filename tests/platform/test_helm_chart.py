@@ -15,7 +15,7 @@ import jsonschema
 import kubernetes_validate
 import pytest
 
-from shared.contracts.topics import EVENT_TOPICS, TOPOLOGY, dead_letter_topic
+from shared.contracts.topics import EVENT_TOPICS, TOPOLOGY, consumer_groups, dead_letter_topic
 from tests.platform.tooling import CHART, VALUES_FILES, Rendered, load_schema, render, run
 
 KUBERNETES_VERSION = "1.33.0"
@@ -27,13 +27,15 @@ CUSTOM_KINDS = {
     "PrometheusRule": "prometheusrule",
     "TriggerAuthentication": "triggerauthentication",
 }
-CONSUMER_GROUPS = ("baton-scoring", "baton-routing", "baton-feedback")
+# Every consumer group the code reads in (routing's followup lane too), and which topics it reads.
+GROUPS = {service: consumer_groups(service) for service in TOPOLOGY}
+CONSUMER_GROUPS = tuple(group for groups in GROUPS.values() for group in groups)
 PARTITIONS = 6
 PRODUCTION_PARTITIONS = 12
 ACCESS = {
     service: {
         "reads": set(flow.consumes),
-        "writes": set(flow.produces) | ({dead_letter_topic(f"baton-{service}")} if flow.consumes else set()),
+        "writes": set(flow.produces) | {dead_letter_topic(group) for group in GROUPS[service]},
     }
     for service, flow in TOPOLOGY.items()
 }
@@ -226,7 +228,9 @@ def test_keda_scales_on_each_consumed_topic_within_the_partition_count(rendered:
         component = _component(scaled)
         kafka = [t["metadata"] for t in scaled["spec"]["triggers"] if t["type"] == "kafka"]
         assert {t["topic"] for t in kafka} == ACCESS[component]["reads"]
-        assert {t["consumerGroup"] for t in kafka} == {f"baton-{component}"}
+        # One trigger per topic a group reads, in the group that reads it.
+        pairs = sorted((t["consumerGroup"], t["topic"]) for t in kafka)
+        assert pairs == sorted((g, topic) for g, topics in GROUPS[component].items() for topic in topics)
         assert all(int(t["lagThreshold"]) > 0 for t in kafka)
         assert scaled["spec"]["maxReplicaCount"] <= min(partitions[t["topic"]] for t in kafka)
 
@@ -262,7 +266,7 @@ def test_kafka_users_grant_least_privilege(rendered: Rendered) -> None:
                 writes.add(resource["name"])
         assert reads == ACCESS[component]["reads"], component
         assert writes == ACCESS[component]["writes"], component
-        assert groups == ({f"baton-{component}"} if reads else set()), component
+        assert groups == set(GROUPS[component]), component
 
 
 def test_network_policies_deny_by_default_and_expose_only_the_external_services(rendered: Rendered) -> None:

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 import yaml
 
+from shared.contracts.topics import TOPOLOGY, consumer_groups
 from tests.platform.tooling import CHART, NAMESPACE, Rendered, render
 
 STRIMZI_NAMESPACE = "kafka"
@@ -263,7 +264,7 @@ class TestMonitoring:
         alerts = {rule["alert"]: rule for group in rules["spec"]["groups"] for rule in group["rules"]}
         expr = alerts["BatonBrokerLagGrowing"]["expr"]
         (groups,) = re.findall(r'kafka_consumergroup_lag\{consumergroup=~"([^"]+)"\}', expr)
-        assert set(groups.split("|")) == {"baton-scoring", "baton-routing", "baton-feedback"}
+        assert set(groups.split("|")) == {g for s in TOPOLOGY for g in consumer_groups(s)}
 
     def test_monitors_carry_the_labels_prometheus_selects_on(self, rendered: Rendered) -> None:
         values = _values(rendered)

@@ -13,6 +13,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 from fastapi import FastAPI
 
+from shared.consumer_groups import group_handlers
 from shared.db import Database
 from tests.conftest import truncate_all
 from tests.support.waiting import eventually
@@ -33,8 +34,9 @@ async def running_app(
     runtime.consume = consume
     if consume and runtime.handlers:
         group = group or f"test-{runtime.settings.service_name}-{uuid.uuid4().hex[:12]}"
-        await start_group_at_end(runtime.settings.kafka_bootstrap_servers, group, list(runtime.handlers))
         runtime.settings = runtime.settings.model_copy(update={"consumer_group_id": group})
+        for lane_group, (_, handlers) in group_handlers(runtime.settings, runtime.handlers).items():
+            await start_group_at_end(runtime.settings.kafka_bootstrap_servers, lane_group, list(handlers))
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
@@ -74,21 +76,22 @@ async def start_group_at_end(bootstrap_servers: str, group: str, topics: list[st
 
 
 async def caught_up(app: FastAPI, *, timeout_s: float = 60.0) -> None:
-    """Wait until the app's consumer holds partitions and has handled everything on them.
+    """Wait until the app's consumers hold partitions and have handled everything on them.
 
     The broker lives for the whole test session, so a service's consumer group first works
     through what earlier tests published; a test that counts exactly waits for that, then
     truncates, then publishes its own events.
     """
-    consumer = app.state.runtime.consumer
+    consumers = app.state.runtime.consumers
 
     async def no_lag() -> None:
-        assert consumer.has_partitions, "consumer has not joined its group yet"
-        # lag() waits on the broker; a stalled broker must fail the test, not hang it.
-        assert await asyncio.wait_for(consumer.lag(), 5) == 0
-        # A member of an earlier test that left (or died) may still hold, or have given up
-        # without committing, partitions with a backlog this member gets at the next rebalance.
-        assert await asyncio.wait_for(consumer.group_lag(), 5) == 0
+        for consumer in consumers:
+            assert consumer.has_partitions, f"{consumer.group_id} has not joined its group yet"
+            # lag() waits on the broker; a stalled broker must fail the test, not hang it.
+            assert await asyncio.wait_for(consumer.lag(), 5) == 0
+            # A member of an earlier test that left (or died) may still hold, or have given up
+            # without committing, partitions with a backlog this member gets at the next rebalance.
+            assert await asyncio.wait_for(consumer.group_lag(), 5) == 0
 
     await eventually(no_lag, timeout_s=timeout_s)
 

@@ -123,6 +123,26 @@ surge) x (pool + overflow); plus one for the migration job. */}}
 {{- printf "baton-%s" . -}}
 {{- end -}}
 
+{{/* Which consumer group reads which topic, as YAML {group: [topics]}; call with (dict
+"component" c "svc" svc). The main group reads what no lane does, and lead.erased is read in
+every group (as `split_into_groups` in shared/contracts/topics.py decides). */}}
+{{- define "baton.consumerGroups" -}}
+{{- $main := include "baton.consumerGroup" .component -}}
+{{- $lanes := .svc.lanes | default dict -}}
+{{- $laned := list -}}
+{{- range $lane, $topics := $lanes }}{{ $laned = concat $laned $topics }}{{ end -}}
+{{- $erasure := list -}}
+{{- if has "lead.erased" (.svc.consumes | default list) }}{{ $erasure = list "lead.erased" }}{{ end -}}
+{{- $own := list -}}
+{{- range $topic := .svc.consumes | default list }}{{ if not (has $topic $laned) }}{{ $own = append $own $topic }}{{ end }}{{ end -}}
+{{- if $own }}
+{{ $main }}: {{ $own | uniq | toJson }}
+{{- end }}
+{{- range $lane, $topics := $lanes }}
+{{ printf "%s-%s" $main $lane }}: {{ concat $topics $erasure | uniq | toJson }}
+{{- end }}
+{{- end -}}
+
 {{- define "baton.kafkaUserName" -}}
 {{- printf "%s-%s" (include "baton.fullname" .root) .component | trunc 63 | trimSuffix "-" -}}
 {{- end -}}

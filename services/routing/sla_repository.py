@@ -5,13 +5,34 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Mapping, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.routing.models import Assignment, Holiday, SlaTimer
+
+
+class UnplannedTimer(NamedTuple):
+    id: uuid.UUID
+    assignment_id: uuid.UUID
+    rep_id: uuid.UUID
+    due_at: datetime
+
+
+class ClockFacts(NamedTuple):
+    """An assignment's clock, as reminder planning reads it."""
+
+    id: uuid.UUID
+    status: str
+    rep_id: uuid.UUID
+    first_touch_at: datetime | None
+    reassignments: int
+    assigned_at: datetime
+    qualified_at: datetime
+    sla_minutes: int
+    clock_started_at: str | None
 
 
 class SlaTimerRepository:
@@ -40,13 +61,40 @@ class SlaTimerRepository:
         )
         await self.session.flush()
 
-    def schedule_reminders(self, reminders: Sequence[Mapping[str, Any]]) -> None:
-        """Reminder timers (`assignment_id`, `rep_id`, `due_at`, `fraction`), written with the
-        session's next flush in one statement."""
-        self.session.add_all(
-            SlaTimer(id=uuid.uuid4(), kind="reminder", reminders_planned=True, **reminder)
-            for reminder in reminders
+    async def insert_reminders(self, reminders: Sequence[Mapping[str, Any]]) -> None:
+        """Reminder timers (`assignment_id`, `rep_id`, `due_at`, `fraction`) in one statement."""
+        if reminders:
+            await self.session.execute(
+                insert(SlaTimer).values(
+                    [
+                        {"id": uuid.uuid4(), "kind": "reminder", "reminders_planned": True, **reminder}
+                        for reminder in reminders
+                    ]
+                )
+            )
+
+    async def mark_planned(self, timer_ids: Sequence[uuid.UUID]) -> None:
+        if timer_ids:
+            await self.session.execute(
+                update(SlaTimer).where(SlaTimer.id.in_(timer_ids)).values(reminders_planned=True)
+            )
+
+    async def clock_facts(self, assignment_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, ClockFacts]:
+        """What planning a clock's reminders reads of each assignment, without its documents."""
+        result = await self.session.execute(
+            select(
+                Assignment.id,
+                Assignment.status,
+                Assignment.rep_id,
+                Assignment.first_touch_at,
+                Assignment.reassignments,
+                Assignment.assigned_at,
+                Assignment.qualified_at,
+                Assignment.sla_minutes,
+                Assignment.decision["sla_clock_started_at"].astext.label("clock_started_at"),
+            ).where(Assignment.id.in_(assignment_ids))
         )
+        return {row.id: ClockFacts(**row._mapping) for row in result}
 
     async def schedule_all(self, timers: Sequence[Mapping[str, Any]]) -> None:
         """Timers of any kind (`assignment_id`, `rep_id`, `kind`, `due_at`, optional `fraction`)
@@ -70,11 +118,11 @@ class SlaTimerRepository:
         )
         return result
 
-    async def claim_unplanned(self, *, limit: int) -> Sequence[SlaTimer]:
+    async def claim_unplanned(self, *, limit: int) -> Sequence[UnplannedTimer]:
         """Pending breach timers whose reminders are not planned yet; SKIP LOCKED, so replicas
         plan different timers and each timer's reminders are planned once."""
         result = await self.session.execute(
-            select(SlaTimer)
+            select(SlaTimer.id, SlaTimer.assignment_id, SlaTimer.rep_id, SlaTimer.due_at)
             .where(
                 SlaTimer.kind == "breach", SlaTimer.reminders_planned.is_(False), SlaTimer.fired_at.is_(None)
             )
@@ -82,7 +130,7 @@ class SlaTimerRepository:
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
-        return result.scalars().all()
+        return [UnplannedTimer(**row._mapping) for row in result]
 
     async def count_pending(self) -> int:
         result = await self.session.scalar(

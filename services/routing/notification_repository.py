@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Table, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.routing.lease_repository import claim_due
@@ -20,7 +20,9 @@ class NotificationRepository:
 
     async def add_all(self, rows: list[dict[str, Any]]) -> None:
         if rows:
-            await self.session.execute(insert(Notification), rows)
+            # Through the table, not the ORM's bulk path: that one compiles its statement anew for
+            # each batch, which at 100 MQL/s was a tenth of routing's CPU.
+            await self.session.execute(insert(cast(Table, Notification.__table__)), rows)
 
     async def claim_due(self, *, now: datetime, limit: int, lease: timedelta) -> Sequence[Notification]:
         return await claim_due(

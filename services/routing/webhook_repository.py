@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Table, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -71,7 +71,8 @@ class WebhookRepository:
         """Insert deliveries; a redelivered event already queued for a subscription is skipped."""
         if rows:
             await self.session.execute(
-                insert(WebhookDelivery).on_conflict_do_nothing(
+                # Through the table, not the ORM's bulk path (see `NotificationRepository.add_all`).
+                insert(cast(Table, WebhookDelivery.__table__)).on_conflict_do_nothing(
                     index_elements=["subscription_id", "event_id"]
                 ),
                 rows,

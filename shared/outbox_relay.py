@@ -210,6 +210,9 @@ class OutboxRelay:
                 return -1
             rows = sorted(self._memory[: self.batch_size])
             del self._memory[: len(rows)]
+            if not rows:
+                # Dropped while this pass waited for the lock (too many waiting: the poll sends them).
+                return 0
             ids = [row.id for row in rows]
             claimed = set(
                 await session.scalars(

@@ -31,7 +31,7 @@ from shared.contracts import (
     LeadSnapshot,
     utc_now,
 )
-from shared.contracts.topics import consumer_group, dead_letter_topic
+from shared.contracts.topics import consumer_group, dead_letter_topic, lane_group
 from shared.db import Database
 from shared.kafka import create_producer, ensure_topics
 from shared.kafka.dead_letter import DLQ_VALUE_LIMIT
@@ -70,11 +70,14 @@ class Consumer:
     app: Callable[[], FastAPI]
     topic: str
     good: Callable[[uuid.UUID], Envelope]
+    # A topic the service reads in one of its lanes' groups (`TOPOLOGY`'s lanes).
+    lane: str | None = None
 
 
 CONSUMERS = {
     "scoring": Consumer(scoring_app, "lead.ingested", ingested),
     "routing": Consumer(routing_app, "lead.qualified", qualified),
+    "routing:followup": Consumer(routing_app, "lead.ingested", ingested, lane="followup"),
     "feedback": Consumer(feedback_app, "lead.ingested", ingested),
 }
 
@@ -114,19 +117,24 @@ async def test_poison_goes_to_the_dead_letter_topic_and_the_consumer_keeps_going
     service: str, settings_env: Infra
 ) -> None:
     spec = CONSUMERS[service]
+    service = service.partition(":")[0]
     bootstrap = settings_env.kafka_bootstrap_servers
-    dlq = dead_letter_topic(consumer_group(service))
+    own_group = (
+        consumer_group(service) if spec.lane is None else lane_group(consumer_group(service), spec.lane)
+    )
+    dlq = dead_letter_topic(own_group)
     await ensure_topics(bootstrap, [spec.topic, dlq], partitions=TEST_PARTITIONS)
     run = str(uuid.uuid4())
     # A group of the test's own; dead letters still go to the service's dead-letter topic.
-    group = f"test-{service}-{run[:12]}"
+    app_group = f"test-{service}-{run[:12]}"
+    group = app_group if spec.lane is None else lane_group(app_group, spec.lane)
     good, keyless = spec.good(uuid.uuid4()), spec.good(uuid.uuid4())
     messages = poison(good, keyless)
     db = Database(settings_env.database_url, pool_size=2)
     producer = create_producer(bootstrap, client_id="poison-test")
     await producer.start()
     try:
-        async with running_app(spec.app(), group=group):
+        async with running_app(spec.app(), group=app_group):
             for name, (value, keyed, _) in messages.items():
                 await producer.send_and_wait(
                     spec.topic,

@@ -6,76 +6,73 @@ import uuid
 from collections import defaultdict
 from collections.abc import Collection
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import Table, delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.routing.brief_models import LeadActivity, LeadBrief
 
+# Written through the table, not the ORM's bulk path, which compiles its statement for each batch.
+_BRIEF = cast(Table, LeadBrief.__table__)
+
 # The timeline a brief shows: the latest activities, enough for a rep to read in ten seconds.
 TIMELINE_LENGTH = 50
+
+
+class KeptScore(NamedTuple):
+    score: float | None
+    scored_at: datetime | None
 
 
 class BriefRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def record_score(
-        self,
-        lead_id: uuid.UUID,
-        *,
-        score: float,
-        grade: str,
-        rubric_version: str,
-        fired_rules: list[dict[str, Any]],
-        scored_at: datetime,
-        now: datetime,
-    ) -> float | None:
-        """Keep the newest explanation; returns the score it replaced (None: the first, or this
-        one is older than what is kept and changed nothing)."""
-        previous = await self.session.execute(
-            select(LeadBrief.score, LeadBrief.scored_at).where(LeadBrief.lead_id == lead_id).with_for_update()
+    async def scores_for_update(self, lead_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, KeptScore]:
+        """The kept score of each lead that has a brief, its row locked until the transaction ends."""
+        result = await self.session.execute(
+            select(LeadBrief.lead_id, LeadBrief.score, LeadBrief.scored_at)
+            .where(LeadBrief.lead_id.in_(lead_ids))
+            .order_by(LeadBrief.lead_id)  # one lock order for every writer
+            .with_for_update()
         )
-        row = previous.one_or_none()
-        if row is not None and row.scored_at is not None and row.scored_at > scored_at:
-            return None
-        values = {
-            "score": score,
-            "grade": grade,
-            "rubric_version": rubric_version,
-            "fired_rules": fired_rules,
-            "scored_at": scored_at,
-            "updated_at": now,
-        }
-        statement = insert(LeadBrief).values(lead_id=lead_id, form_answers={}, **values)
-        await self.session.execute(
-            statement.on_conflict_do_update(index_elements=[LeadBrief.lead_id], set_=values)
-        )
-        return row.score if row is not None else None
+        return {row.lead_id: KeptScore(row.score, row.scored_at) for row in result}
 
-    async def merge_answers(self, lead_id: uuid.UUID, *, answers: dict[str, Any], now: datetime) -> None:
-        """Add a form's answers to the lead's; a later form's answer to the same question wins."""
-        statement = insert(LeadBrief).values(
-            lead_id=lead_id, fired_rules=[], form_answers=answers, updated_at=now
-        )
+    async def upsert_scores(self, rows: list[dict[str, Any]]) -> None:
+        """Each lead's newest explanation (`lead_id`, `score`, `grade`, `rubric_version`,
+        `fired_rules`, `scored_at`, `updated_at`), one row per lead, in one statement."""
+        if not rows:
+            return
+        statement = insert(_BRIEF)
+        excluded = statement.excluded
         await self.session.execute(
             statement.on_conflict_do_update(
-                index_elements=[LeadBrief.lead_id],
-                set_={
-                    "form_answers": LeadBrief.form_answers.op("||")(statement.excluded.form_answers),
-                    "updated_at": now,
-                },
-            )
+                index_elements=[_BRIEF.c.lead_id],
+                set_={name: excluded[name] for name in rows[0] if name != "lead_id"},
+            ),
+            [{"form_answers": {}, **row} for row in sorted(rows, key=lambda row: row["lead_id"])],
         )
 
-    async def add_activity(self, row: dict[str, Any]) -> bool:
-        """Store one activity; False when its event was stored already."""
-        result = await self.session.execute(
-            insert(LeadActivity).values(**row).on_conflict_do_nothing().returning(LeadActivity.event_id)
+    async def merge_answers_of(self, answers: dict[uuid.UUID, dict[str, Any]], *, now: datetime) -> None:
+        """`merge_answers` for many leads (one row each) in one statement."""
+        if not answers:
+            return
+        statement = insert(_BRIEF)
+        await self.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[_BRIEF.c.lead_id],
+                set_={
+                    "form_answers": _BRIEF.c.form_answers.op("||")(statement.excluded.form_answers),
+                    "updated_at": statement.excluded.updated_at,
+                },
+            ),
+            [
+                {"lead_id": lead_id, "fired_rules": [], "form_answers": answers[lead_id], "updated_at": now}
+                for lead_id in sorted(answers)
+            ],
         )
-        return result.scalar_one_or_none() is not None
 
     async def add_activities(self, rows: list[dict[str, Any]]) -> set[uuid.UUID]:
         """Store many activities in one statement; returns the event ids not stored before."""

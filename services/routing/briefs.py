@@ -8,13 +8,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.routing import commitments, hot_again
 from services.routing.access import Actor, check_may_act
 from services.routing.assignment import qualification_of
-from services.routing.brief_repository import BriefRepository
+from services.routing.brief_repository import BriefRepository, KeptScore
 from services.routing.brief_schemas import LeadBriefRead
 from services.routing.brief_view import brief_read
 from services.routing.errors import LeadNotAssigned
@@ -44,49 +45,93 @@ ANSWER_FIELDS = (
 
 async def record_score(session: AsyncSession, *, event: LeadScored, hot_score_jump: float) -> None:
     """Keep the lead's newest score explanation; tell its rep when the score jumped."""
-    payload = event.payload
-    previous = await BriefRepository(session).record_score(
-        event.lead_id,
-        score=payload.score,
-        grade=payload.grade,
-        rubric_version=payload.rubric_version,
-        fired_rules=[
-            {"rule_id": r.rule_id, "kind": r.kind, "points": r.points, "reason": r.reason}
-            for r in payload.fired_rules
-        ],
-        scored_at=event.occurred_at,
-        now=utc_now(),
-    )
-    terms = await commitments.terms_in_force(session) if previous is not None else None
+    await record_scores(session, events=[event], hot_score_jump=hot_score_jump)
+
+
+async def record_scores(
+    session: AsyncSession, *, events: Sequence[LeadScored], hot_score_jump: float
+) -> None:
+    """`record_score` for a consumer batch, in order: the kept scores are read (and locked) in one
+    statement and each lead's newest written in one more; only a score that replaced another can
+    make a lead hot again, and only those read the agreement and the holder."""
+    briefs = BriefRepository(session)
+    kept = await briefs.scores_for_update({event.lead_id for event in events})
+    newest: dict[uuid.UUID, dict[str, Any]] = {}
+    jumps: list[tuple[LeadScored, float]] = []
+    now = utc_now()
+    for event in events:
+        payload, current = event.payload, kept.get(event.lead_id)
+        if current is not None and current.scored_at is not None and current.scored_at > event.occurred_at:
+            continue  # older than the explanation kept: it changes nothing
+        kept[event.lead_id] = KeptScore(payload.score, event.occurred_at)
+        newest[event.lead_id] = {
+            "lead_id": event.lead_id,
+            "score": payload.score,
+            "grade": payload.grade,
+            "rubric_version": payload.rubric_version,
+            "fired_rules": [
+                {"rule_id": r.rule_id, "kind": r.kind, "points": r.points, "reason": r.reason}
+                for r in payload.fired_rules
+            ],
+            "scored_at": event.occurred_at,
+            "updated_at": now,
+        }
+        if current is not None and current.score is not None:
+            jumps.append((event, current.score))
+    await briefs.upsert_scores(list(newest.values()))
+    if not jumps:
+        return
+    terms = await commitments.terms_in_force(session)
     threshold = terms.hot_again_score_jump if terms and terms.hot_again_score_jump else hot_score_jump
-    reason = hot_again.score_jump_reason(previous, payload.score, threshold=threshold)
-    await _tell_if_held(session, lead_id=event.lead_id, happened_at=event.occurred_at, reason=reason)
+    for event, previous in jumps:
+        reason = hot_again.score_jump_reason(previous, event.payload.score, threshold=threshold)
+        await _tell_if_held(session, lead_id=event.lead_id, happened_at=event.occurred_at, reason=reason)
 
 
 async def record_form(session: AsyncSession, *, event: LeadIngested) -> None:
     """Keep the form's answers and the fill on the timeline; a hand-raiser form from a lead a
     rep holds tells the rep."""
+    await record_forms(session, events=[event])
+
+
+async def record_forms(session: AsyncSession, *, events: Sequence[LeadIngested]) -> None:
+    """`record_form` for a consumer batch: each lead's answers merged in order (a later form's
+    answer wins) and written in one statement, the fills stored in one more."""
+    answers: dict[uuid.UUID, dict[str, Any]] = {}
+    for event in events:
+        answers.setdefault(event.lead_id, {}).update(_answers(event))
+    briefs = BriefRepository(session)
+    await briefs.merge_answers_of(answers, now=utc_now())
+    added = await briefs.add_activities([_form_row(event) for event in events])
+    for event in events:
+        payload = event.payload
+        if event.event_id in added:
+            reason = hot_again.form_reason(is_hand_raiser=payload.is_hand_raiser, form_id=payload.form_id)
+            await _tell_if_held(
+                session, lead_id=event.lead_id, happened_at=payload.submitted_at, reason=reason
+            )
+
+
+def _answers(event: LeadIngested) -> dict[str, Any]:
     payload = event.payload
-    answers: dict[str, object] = {
+    answers: dict[str, Any] = {
         name: value for name in ANSWER_FIELDS if (value := getattr(payload, name)) is not None
     }
     answers.update(payload.attributes)
-    briefs = BriefRepository(session)
-    await briefs.merge_answers(event.lead_id, answers=answers, now=utc_now())
-    added = await briefs.add_activity(
-        {
-            "event_id": event.event_id,
-            "lead_id": event.lead_id,
-            "activity_type": "form_submission",
-            "occurred_at": payload.submitted_at,
-            "subject": payload.form_id or payload.source,
-            "campaign": payload.utm.get("campaign"),
-            "properties": {f"utm.{k}": v for k, v in payload.utm.items()},
-        }
-    )
-    if added:
-        reason = hot_again.form_reason(is_hand_raiser=payload.is_hand_raiser, form_id=payload.form_id)
-        await _tell_if_held(session, lead_id=event.lead_id, happened_at=payload.submitted_at, reason=reason)
+    return answers
+
+
+def _form_row(event: LeadIngested) -> dict[str, Any]:
+    payload = event.payload
+    return {
+        "event_id": event.event_id,
+        "lead_id": event.lead_id,
+        "activity_type": "form_submission",
+        "occurred_at": payload.submitted_at,
+        "subject": payload.form_id or payload.source,
+        "campaign": payload.utm.get("campaign"),
+        "properties": {f"utm.{k}": v for k, v in payload.utm.items()},
+    }
 
 
 async def record_activity(session: AsyncSession, *, event: ActivityRecorded) -> None:

@@ -56,8 +56,14 @@ def build_handlers(
     async def on_lead_scored(session: AsyncSession, event: LeadScored) -> None:
         await briefs.record_score(session, event=event, hot_score_jump=hot_score_jump)
 
+    async def on_leads_scored(session: AsyncSession, events: Sequence[LeadScored]) -> None:
+        await briefs.record_scores(session, events=events, hot_score_jump=hot_score_jump)
+
     async def on_lead_ingested(session: AsyncSession, event: LeadIngested) -> None:
         await briefs.record_form(session, event=event)
+
+    async def on_leads_ingested(session: AsyncSession, events: Sequence[LeadIngested]) -> None:
+        await briefs.record_forms(session, events=events)
 
     async def on_activity_recorded(session: AsyncSession, event: ActivityRecorded) -> None:
         await briefs.record_activity(session, event=event)
@@ -77,8 +83,8 @@ def build_handlers(
     return {
         LEAD_QUALIFIED: BatchingHandler(on_lead_qualified, on_leads_qualified),
         LEAD_ERASED: on_lead_erased,
-        LEAD_SCORED: on_lead_scored,
-        LEAD_INGESTED: on_lead_ingested,
+        LEAD_SCORED: BatchingHandler(on_lead_scored, on_leads_scored),
+        LEAD_INGESTED: BatchingHandler(on_lead_ingested, on_leads_ingested),
         ACTIVITY_RECORDED: BatchingHandler(on_activity_recorded, on_activities_recorded),
         RUBRIC_ACTIVATED: on_rubric_activated,
         # Routing's own events, read back to queue webhook deliveries and CRM syncs: apart from the

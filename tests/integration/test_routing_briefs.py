@@ -275,3 +275,69 @@ async def told_rep(db: Database, slack: SlackFake, name: str) -> tuple[str, uuid
 
 def _assert_told(slack: SlackFake, url: str, words: str) -> None:
     assert any(words in message["text"] for message in slack.to(url)), slack.to(url)
+
+
+class TestBatchedScoresAndForms:
+    """The followup lane hands the brief whole batches: the same effect as each event in turn."""
+
+    async def _state(self, db: Database, lead_ids: list[uuid.UUID]) -> tuple[list[Any], list[Any]]:
+        async with db.transaction() as session:
+            kept = await session.execute(
+                select(LeadBrief.lead_id, LeadBrief.score, LeadBrief.form_answers)
+                .where(LeadBrief.lead_id.in_(lead_ids))
+                .order_by(LeadBrief.lead_id)
+            )
+            told = await session.scalars(
+                select(Notification.message["hot"].astext)
+                .where(Notification.kind == "hot_again", Notification.lead_id.in_(lead_ids))
+                .order_by(Notification.id)
+            )
+            return [tuple(row) for row in kept], list(told)
+
+    async def test_a_batch_has_the_effect_of_each_score_and_form_in_turn(self, db: Database) -> None:
+        await add_rep(db, "ada", notify_channels=["email"])
+        results = []
+        for batched in (False, True):
+            held = await assign(db, qualified_for_rules("A"))
+            other = uuid.uuid4()
+            earlier = utc_now() - timedelta(minutes=5)
+            second = form_filled(held.lead_id, form_id="pricing", hand_raiser=False)
+            second = second.model_copy(
+                update={
+                    "payload": second.payload.model_copy(
+                        update={"job_title": "CEO", "attributes": {"seats": 40}}
+                    )
+                }
+            )
+            forms = [form_filled(held.lead_id, at=earlier), form_filled(other), second]
+            scores = [
+                scored(held.lead_id, 50.0, at=earlier),
+                scored(other, 70.0),
+                scored(held.lead_id, 80.0),  # a jump of 30 while held: hot again
+                scored(held.lead_id, 20.0, at=earlier - timedelta(minutes=1)),  # older: changes nothing
+            ]
+            async with db.transaction() as session:
+                if batched:
+                    await briefs.record_forms(session, events=forms)
+                    await briefs.record_scores(session, events=scores, hot_score_jump=20)
+                else:
+                    for form in forms:
+                        await briefs.record_form(session, event=form)
+                    for score in scores:
+                        await briefs.record_score(session, event=score, hot_score_jump=20)
+            kept, told = await self._state(db, [held.lead_id, other])
+            # The email carries the lead's id, which differs between the two rounds.
+            by_role = {
+                ("held" if lead == held.lead_id else "other"): (
+                    s,
+                    {k: v for k, v in a.items() if k != "email"},
+                )
+                for lead, s, a in kept
+            }
+            results.append((by_role, told))
+        (one_by_one, told_one), (batch, told_batch) = results
+        assert batch == one_by_one
+        assert told_batch == told_one == ["its score jumped from 50 to 80"]
+        assert batch["held"][0] == 80.0
+        assert batch["held"][1]["job_title"] == "CEO"
+        assert batch["held"][1]["seats"] == 40

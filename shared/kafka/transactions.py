@@ -26,6 +26,9 @@ from shared.metrics import CONSUMER_RETRIES, EVENT_HANDLE_SECONDS, EVENTS_CONSUM
 
 log = logging.getLogger(__name__)
 
+# Records decoded between two yields of the event loop.
+DECODE_SLICE = 100
+
 
 class EventTransactions:
     """Applies records to the database for the consumer group `group_id`."""
@@ -59,7 +62,11 @@ class EventTransactions:
         the batch back and returns False; the caller then takes the per-message path, which
         retries and dead-letters one message at a time. Nothing is dead-lettered from here."""
         events: list[tuple[ConsumerRecord[bytes, bytes], AnyEvent, EventHandler | None]] = []
-        for record in records:
+        for index, record in enumerate(records):
+            if index and not index % DECODE_SLICE:
+                # Decoding a full fetch takes tens of milliseconds: other consumers, the relay
+                # and the API of this process get the loop in between.
+                await asyncio.sleep(0)
             try:
                 event = decode_record(record)
             except UndecodableEvent:

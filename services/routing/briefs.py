@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -83,9 +83,17 @@ async def record_scores(
         return
     terms = await commitments.terms_in_force(session)
     threshold = terms.hot_again_score_jump if terms and terms.hot_again_score_jump else hot_score_jump
-    for event, previous in jumps:
-        reason = hot_again.score_jump_reason(previous, event.payload.score, threshold=threshold)
-        await _tell_if_held(session, lead_id=event.lead_id, happened_at=event.occurred_at, reason=reason)
+    await _tell_holders(
+        session,
+        [
+            HotMoment(
+                event.lead_id,
+                event.occurred_at,
+                hot_again.score_jump_reason(previous, event.payload.score, threshold=threshold),
+            )
+            for event, previous in jumps
+        ],
+    )
 
 
 async def record_form(session: AsyncSession, *, event: LeadIngested) -> None:
@@ -103,13 +111,16 @@ async def record_forms(session: AsyncSession, *, events: Sequence[LeadIngested])
     briefs = BriefRepository(session)
     await briefs.merge_answers_of(answers, now=utc_now())
     added = await briefs.add_activities([_form_row(event) for event in events])
-    for event in events:
-        payload = event.payload
-        if event.event_id in added:
-            reason = hot_again.form_reason(is_hand_raiser=payload.is_hand_raiser, form_id=payload.form_id)
-            await _tell_if_held(
-                session, lead_id=event.lead_id, happened_at=payload.submitted_at, reason=reason
-            )
+    moments = [
+        HotMoment(
+            event.lead_id,
+            event.payload.submitted_at,
+            hot_again.form_reason(is_hand_raiser=event.payload.is_hand_raiser, form_id=event.payload.form_id),
+        )
+        for event in events
+        if event.event_id in added
+    ]
+    await _tell_holders(session, moments)
 
 
 def _answers(event: LeadIngested) -> dict[str, Any]:
@@ -150,12 +161,20 @@ async def record_activities(session: AsyncSession, *, events: Sequence[ActivityR
     terms = await commitments.terms_in_force(session)
     pages = terms.hot_again_pages if terms and terms.hot_again_pages is not None else hot_again.DEFAULT_PAGES
     raised = terms.hand_raiser_activities if terms else []
-    for event in fresh:
-        payload = event.payload
-        reason = hot_again.activity_reason(
-            payload.activity_type, payload.properties, pages=pages, hand_raiser_activities=raised
+    moments = [
+        HotMoment(
+            event.lead_id,
+            event.payload.occurred_at,
+            hot_again.activity_reason(
+                event.payload.activity_type,
+                event.payload.properties,
+                pages=pages,
+                hand_raiser_activities=raised,
+            ),
         )
-        await _tell_if_held(session, lead_id=event.lead_id, happened_at=payload.occurred_at, reason=reason)
+        for event in fresh
+    ]
+    await _tell_holders(session, moments)
 
 
 def _activity_row(event: ActivityRecorded) -> dict[str, object]:
@@ -175,28 +194,43 @@ def _activity_row(event: ActivityRecorded) -> dict[str, object]:
     }
 
 
-async def _tell_if_held(
-    session: AsyncSession, *, lead_id: uuid.UUID, happened_at: datetime, reason: str | None
-) -> None:
-    if reason is None:
+class HotMoment(NamedTuple):
+    lead_id: uuid.UUID
+    happened_at: datetime
+    reason: str | None
+
+
+async def _tell_holders(session: AsyncSession, moments: Sequence[HotMoment]) -> None:
+    """Tell each moment's rep, in order, when a rep held the lead before it happened: the
+    assignments and reps of a whole batch are read in two statements, and only for the moments
+    that are hot at all."""
+    hot = [moment for moment in moments if moment.reason is not None]
+    if not hot:
         return
-    assignment = await AssignmentRepository(session).by_lead(lead_id)
-    if assignment is None or not hot_again.is_held_since(assignment, happened_at):
-        return
-    rep = await RepRepository(session).get(assignment.rep_id)
-    if rep is None:
-        return
-    rows = notice_rows(
-        rep,
-        kind="hot_again",
-        at=utc_now(),
-        assignment_id=assignment.id,
-        lead_id=lead_id,
-        lead=assignment.lead,
-        qualification=qualification_of(assignment),
-        sla_due_at=assignment.sla_due_at,
-        hot=reason,
-    )
+    assignments = await AssignmentRepository(session).by_leads({moment.lead_id for moment in hot})
+    held = [
+        (moment, assignment)
+        for moment in hot
+        if (assignment := assignments.get(moment.lead_id)) is not None
+        and hot_again.is_held_since(assignment, moment.happened_at)
+    ]
+    reps = await RepRepository(session).by_ids({assignment.rep_id for _, assignment in held}) if held else {}
+    rows = []
+    for moment, assignment in held:
+        rep = reps.get(assignment.rep_id)
+        if rep is None:
+            continue
+        rows += notice_rows(
+            rep,
+            kind="hot_again",
+            at=utc_now(),
+            assignment_id=assignment.id,
+            lead_id=moment.lead_id,
+            lead=assignment.lead,
+            qualification=qualification_of(assignment),
+            sla_due_at=assignment.sla_due_at,
+            hot=moment.reason,
+        )
     await NotificationRepository(session).add_all(rows)
 
 

@@ -216,6 +216,12 @@ class AssignmentRepository:
         result = await self.session.execute(select(Assignment).where(Assignment.lead_id == lead_id))
         return result.scalar_one_or_none()
 
+    async def by_leads(self, lead_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, Assignment]:
+        if not lead_ids:
+            return {}
+        result = await self.session.execute(select(Assignment).where(Assignment.lead_id.in_(lead_ids)))
+        return {assignment.lead_id: assignment for assignment in result.scalars().all()}
+
     async def lock(self, assignment_id: uuid.UUID) -> Assignment | None:
         return await self.session.get(Assignment, assignment_id, with_for_update=True)
 

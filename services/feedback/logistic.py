@@ -36,7 +36,7 @@ from services.feedback.tuning import (
     rule_evidence,
     wilson,
 )
-from services.feedback.volume import engagement_mass_ratio, keep_volume, total_mass_ratio
+from services.feedback.volume import engagement_mass_ratio, follow_ranking, total_mass_ratio
 
 
 @dataclass(frozen=True)
@@ -371,8 +371,9 @@ def propose_from_model(
     today, then = rescore(rubric, scored, zero), rescore(rubric, scored, new_points)
     engagement_scale = engagement_mass_ratio(today, then)
     total_scale = total_mass_ratio(today, then)
+    ranked = None
     if grade is not None:
-        shift, engagement_scale, total_scale = keep_volume(
+        ranked = follow_ranking(
             rubric,
             today,
             then,
@@ -380,6 +381,7 @@ def propose_from_model(
             mass_ratio=engagement_scale,
             total_ratio=total_scale,
         )
+        shift, engagement_scale, total_scale = ranked.shift, ranked.engagement_scale, ranked.total_scale
     tested = backtest(
         rubric,
         scored,
@@ -391,6 +393,12 @@ def propose_from_model(
         total_scale=total_scale,
     )
     held_back = guardrail_notes(points, tested, policy, shift=shift)
+    if ranked is not None and ranked.moved:
+        held_back += (
+            f"the floors and minimums nearest the points' move qualified {ranked.nearest:.0%} of the "
+            f"{tested.mqls_current} leads the draft scores highest; the ranking guard took ones "
+            f"that keep the volume and qualify {ranked.agreement:.0%} of them",
+        )
     if left_out:
         held_back += (
             f"max_rules_added ({policy.max_rules_added}) left out {len(left_out)} discovered rules "

@@ -3,7 +3,9 @@ leads the draft itself scores highest."""
 
 from __future__ import annotations
 
-from services.feedback.tuning import Rescored, qualifies
+from services.feedback.candidates import DiscoveryPolicy
+from services.feedback.discovery import guardrail_statement
+from services.feedback.tuning import Policy, Rescored, qualifies
 from services.feedback.volume import follow_ranking, keep_volume
 from tests.unit.test_feedback_tuning import starter
 
@@ -55,3 +57,7 @@ class TestFollowRanking:
         assert (ranked.shift, ranked.engagement_scale, ranked.total_scale) == keep_volume(
             STARTER, draft, draft, max_shift=30, mass_ratio=1.0
         )
+
+    def test_the_guard_is_stated_with_the_other_guardrails(self) -> None:
+        stated = guardrail_statement(Policy(), DiscoveryPolicy())
+        assert any("the leads the draft scores highest" in line and "5%" in line for line in stated)

@@ -51,9 +51,10 @@ demo: $(STAMP)
 
 # The X Education data lives outside the repository; XEDUCATION_CSV=path overrides where.
 XEDUCATION_CSV ?= $(firstword $(wildcard ../shared/data/Leads.csv ../../shared/data/Leads.csv))
+# bench.market runs its six seeds last and exits 1 when one fails a criterion of issue 17.
 evaluate: $(STAMP)
-	$(BIN)/python -m bench.market
 	$(if $(XEDUCATION_CSV),$(BIN)/python -m bench.xeducation --data $(XEDUCATION_CSV),@echo "no Leads.csv found; run make evaluate XEDUCATION_CSV=/path/to/Leads.csv")
+	$(BIN)/python -m bench.market
 
 docs: $(STAMP)
 	$(BIN)/baton docs

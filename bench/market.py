@@ -250,6 +250,8 @@ def difference_interval(a: Measure, b: Measure) -> tuple[float, float, float]:
 # volume within this tolerance of the starter's, and an MQL→SQL rise whose 95 % interval excludes 0.
 GAIN_SHARE_GOAL = 0.7
 VOLUME_TOLERANCE = 0.15
+# The seeds `make evaluate` runs: 1-3 chose the bench's guardrails, 4-6 are the held-out check.
+SEEDS = (1, 2, 3, 4, 5, 6)
 
 
 def verdicts(gain_share: float, volume_change: float, lift_low: float) -> dict[str, bool]:
@@ -296,7 +298,7 @@ def evaluate(seed: int, *, month: int = 3000, fresh: int = 8000) -> dict[str, An
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(SEEDS))
     parser.add_argument("--results", type=Path, default=Path("bench/results"), help="folder for the JSON")
     args = parser.parse_args(argv)
     results = [evaluate(seed) for seed in args.seeds]
@@ -327,7 +329,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = args.results / f"market-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
     out.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     print(f"  written to {out}")
-    return 0
+    return exit_code(results)
+
+
+def exit_code(results: Sequence[dict[str, Any]]) -> int:
+    """1 when any seed fails any criterion, so `make evaluate` and CI stop on a regression."""
+    return int(any(not ok for r in results for ok in r["criteria"].values()))
 
 
 def _verdict(ok: bool) -> str:

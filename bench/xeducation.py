@@ -44,9 +44,10 @@ from bench.xeducation_leads import (
     to_activities,
     to_profile,
 )
+from services.feedback.backtest import auc
 from services.feedback.candidates import DiscoveryPolicy, profile_of
 from services.feedback.discovery import discover
-from services.feedback.logistic import auc, propose_from_model
+from services.feedback.logistic import propose_from_model
 from services.feedback.tuning import TUNABLE_KINDS, Observation, Policy
 from services.scoring.rubric import Rubric, load_rubric
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
-from services.feedback.logistic import FittedModel, fit_keeping_positive
+from services.feedback.fitting import FittedModel, fit_keeping_positive
 from shared.conditions import Exists, In, Range, comparable, in_range
 
 

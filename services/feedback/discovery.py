@@ -25,6 +25,7 @@ from services.feedback.candidates import (
     rule_test,
 )
 from services.feedback.tuning import Observation, Policy, rule_catalogue
+from services.feedback.volume import RANKING_MIN_GAIN, RANKING_VOLUME_SLACK
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,9 @@ def guardrail_statement(policy: Policy, discovery: DiscoveryPolicy) -> tuple[str
         "others, or named like a CRM outcome (status, stage, owner...), is refused as filled after "
         "the outcome",
         "names, email addresses and phone numbers are never candidates",
+        "the grade floors and engagement minimums that keep the MQL volume must qualify the leads "
+        f"the draft scores highest: when another way of keeping it (within {RANKING_VOLUME_SLACK:.0%}) "
+        f"qualifies {RANKING_MIN_GAIN:.0%} more of them, the draft takes that one",
     )
 
 

@@ -10,49 +10,28 @@ the weights back into integer points of the rubric's own scale, so grades, the M
 
 from __future__ import annotations
 
-import math
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-import numpy as np
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import roc_auc_score
-
+from services.feedback.backtest import Backtest, backtest
+from services.feedback.fitting import FittedModel, feature_rows, fit_keeping_positive, fit_logistic
 from services.feedback.tuning import (
     BarChange,
     Observation,
     Policy,
     Proposal,
-    Rescored,
     RuleEvidence,
     Verdict,
     bands,
     bar_grade,
     build_draft,
-    qualifies,
     rescore,
     rule_catalogue,
     rule_evidence,
     wilson,
 )
-from services.feedback.volume import engagement_mass_ratio, keep_volume, total_mass_ratio
-
-
-@dataclass(frozen=True)
-class FittedModel:
-    """An L2 logistic model of one outcome on rule features; `coefficients` in rule order."""
-
-    outcome: str
-    rule_ids: tuple[str, ...]
-    coefficients: tuple[float, ...]
-    intercept: float
-    samples: int
-    positives: int
-    regularization: float
-
-    def weight(self, rule_id: str) -> float:
-        return self.coefficients[self.rule_ids.index(rule_id)]
+from services.feedback.volume import engagement_mass_ratio, follow_ranking, total_mass_ratio
 
 
 @dataclass(frozen=True)
@@ -66,108 +45,6 @@ class RulePoints:
     proposed: float
     clipped: bool
     evidence: bool
-
-
-@dataclass(frozen=True)
-class Backtest:
-    """The draft against the rubric as is, replayed on the stored facts.
-
-    Volume counts every scored lead; MQL→SQL only judged ones, so `newly_qualified` says how
-    many of the draft's MQLs today's rubric keeps from sales: they carry no evidence either way.
-    """
-
-    leads: int
-    mqls_current: int
-    mqls_draft: int
-    volume_change: float | None
-    judged_current: int
-    judged_draft: int
-    mql_to_sql_current: float | None
-    mql_to_sql_draft: float | None
-    newly_qualified: int
-    auc_current: float | None
-    auc_draft: float | None
-
-
-def feature_rows(
-    rubric: Mapping[str, Any], observations: Sequence[Observation], rule_ids: Sequence[str]
-) -> list[list[float]]:
-    """Each lead's features: 1 per fit/negative rule that fired, occurrences per engagement rule."""
-    catalogue = rule_catalogue(rubric)
-    per_unit = [
-        float(catalogue[r][1]["points"]) if catalogue[r][0] == "engagement" else None for r in rule_ids
-    ]
-    rows = []
-    for observation in observations:
-        row = []
-        for rule_id, points in zip(rule_ids, per_unit, strict=True):
-            scored = observation.rules.get(rule_id)
-            if scored is None:
-                row.append(0.0)
-            elif points is not None:
-                row.append(scored / points if points else 0.0)
-            else:
-                row.append(1.0)
-        rows.append(row)
-    return rows
-
-
-def fit_logistic(
-    rows: Sequence[Sequence[float]],
-    outcomes: Sequence[bool],
-    *,
-    rule_ids: Sequence[str],
-    outcome: str = "sql",
-    regularization: float = 1.0,
-) -> FittedModel | None:
-    """L2-regularized logistic regression (`regularization` is scikit-learn's C: smaller is
-    stronger); None when the outcomes are all the same and there is nothing to learn."""
-    positives = sum(bool(y) for y in outcomes)
-    if not rows or positives in {0, len(outcomes)}:
-        return None
-    x = np.asarray(rows, dtype=float).reshape(len(rows), len(rule_ids))
-    model = LogisticRegression(C=regularization, max_iter=2000)
-    model.fit(x, np.asarray([bool(y) for y in outcomes]))
-    return FittedModel(
-        outcome=outcome,
-        rule_ids=tuple(rule_ids),
-        coefficients=tuple(float(c) for c in model.coef_[0]),
-        intercept=float(model.intercept_[0]),
-        samples=len(rows),
-        positives=positives,
-        regularization=regularization,
-    )
-
-
-def fit_keeping_positive(
-    rows: Sequence[Sequence[float]],
-    outcomes: Sequence[bool],
-    *,
-    rule_ids: Sequence[str],
-    positive: Collection[str],
-    regularization: float = 1.0,
-) -> FittedModel | None:
-    """`fit_logistic`, refitted without each rule of `positive` whose weight comes out negative
-    (the most negative first) until none does: engagement points are positive in the rubric
-    language, so such a candidate cannot be placed and the other rules carry what it meant."""
-    kept = list(range(len(rule_ids)))
-    while True:
-        model = fit_logistic(
-            [[row[i] for i in kept] for row in rows],
-            outcomes,
-            rule_ids=[rule_ids[i] for i in kept],
-            regularization=regularization,
-        )
-        if model is None:
-            return None
-        negative = [
-            (weight, i)
-            for i, weight in zip(kept, model.coefficients, strict=True)
-            if rule_ids[i] in positive and weight < 0
-        ]
-        if not negative:
-            return model
-        kept.remove(min(negative)[1])
 
 
 def points_scale(model: FittedModel, current: Mapping[str, float], fired: Mapping[str, int]) -> float | None:
@@ -214,59 +91,6 @@ def propose_points(
         proposed = max(current - max_change, min(current + max_change, target))
         rows.append(RulePoints(rule_id, kind, current, target, proposed, proposed != target, True))
     return rows
-
-
-def backtest(
-    rubric: Mapping[str, Any],
-    scored: Sequence[Observation],
-    judged: Sequence[Observation],
-    *,
-    new_points: Mapping[str, float],
-    shift: float,
-    engagement_scale: float = 1.0,
-    current_points: Mapping[str, float] | None = None,
-    total_scale: float = 1.0,
-) -> Backtest:
-    """Who qualifies under the rubric as is and under the draft (points with their caps, grade
-    floors and engagement minimums: exactly what `build_draft` writes), on the facts."""
-    # `current_points` are today's where the document differs (discovered rules count 0 today).
-    today = current_points or {}
-    now, then = rescore(rubric, scored, today), rescore(rubric, scored, new_points)
-    mqls_now = sum(qualifies(x, rubric, 0) for x in now)
-    mqls_then = sum(qualifies(x, rubric, shift, engagement_scale, total_scale) for x in then)
-    judged_now = [x for x in rescore(rubric, judged, today) if qualifies(x, rubric, 0)]
-    judged_all = rescore(rubric, judged, new_points)
-    judged_then = [x for x in judged_all if qualifies(x, rubric, shift, engagement_scale, total_scale)]
-    return Backtest(
-        leads=len(scored),
-        mqls_current=mqls_now,
-        mqls_draft=mqls_then,
-        volume_change=mqls_then / mqls_now - 1 if mqls_now else None,
-        judged_current=len(judged_now),
-        judged_draft=len(judged_then),
-        mql_to_sql_current=_rate(judged_now),
-        mql_to_sql_draft=_rate(judged_then),
-        newly_qualified=sum(
-            qualifies(b, rubric, shift, engagement_scale, total_scale) and not qualifies(a, rubric, 0)
-            for a, b in zip(now, then, strict=True)
-        ),
-        auc_current=auc(
-            [x.fit + x.engagement for x in rescore(rubric, judged, today)], [o.sql for o in judged]
-        ),
-        auc_draft=auc([x.fit + x.engagement for x in judged_all], [o.sql for o in judged]),
-    )
-
-
-def auc(scores: Sequence[float], outcomes: Sequence[bool]) -> float | None:
-    """ROC-AUC of a score against outcomes; None when only one outcome occurs."""
-    if len(set(outcomes)) < 2:
-        return None
-    value = float(roc_auc_score(np.asarray(outcomes, dtype=bool), np.asarray(scores, dtype=float)))
-    return None if math.isnan(value) else value
-
-
-def _rate(leads: Sequence[Rescored]) -> float | None:
-    return sum(x.sql for x in leads) / len(leads) if leads else None
 
 
 @dataclass(frozen=True)
@@ -371,8 +195,9 @@ def propose_from_model(
     today, then = rescore(rubric, scored, zero), rescore(rubric, scored, new_points)
     engagement_scale = engagement_mass_ratio(today, then)
     total_scale = total_mass_ratio(today, then)
+    ranked = None
     if grade is not None:
-        shift, engagement_scale, total_scale = keep_volume(
+        ranked = follow_ranking(
             rubric,
             today,
             then,
@@ -380,6 +205,7 @@ def propose_from_model(
             mass_ratio=engagement_scale,
             total_ratio=total_scale,
         )
+        shift, engagement_scale, total_scale = ranked.shift, ranked.engagement_scale, ranked.total_scale
     tested = backtest(
         rubric,
         scored,
@@ -391,6 +217,12 @@ def propose_from_model(
         total_scale=total_scale,
     )
     held_back = guardrail_notes(points, tested, policy, shift=shift)
+    if ranked is not None and ranked.moved:
+        held_back += (
+            f"the floors and minimums nearest the points' move qualified {ranked.nearest:.0%} of the "
+            f"{tested.mqls_current} leads the draft scores highest; the ranking guard took ones "
+            f"that keep the volume and qualify {ranked.agreement:.0%} of them",
+        )
     if left_out:
         held_back += (
             f"max_rules_added ({policy.max_rules_added}) left out {len(left_out)} discovered rules "

@@ -8,7 +8,9 @@ import yaml
 from pydantic import BaseModel, Field
 
 from services.feedback.activation import Tuning, TuningMethod
-from services.feedback.logistic import Backtest, FittedModel, RulePoints
+from services.feedback.backtest import Backtest
+from services.feedback.fitting import FittedModel
+from services.feedback.logistic import RulePoints
 from services.feedback.schemas import IntervalRead
 from services.feedback.tuning import Policy, RuleEvidence
 

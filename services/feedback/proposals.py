@@ -9,9 +9,10 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.feedback.activation import AutoActivation, Tuning, TuningMethod, activation_for
+from services.feedback.backtest import backtest
 from services.feedback.discovery import discover
 from services.feedback.errors import RubricUnreadable
-from services.feedback.logistic import ModelProposal, backtest, propose_from_model
+from services.feedback.logistic import ModelProposal, propose_from_model
 from services.feedback.models import audit
 from services.feedback.readable import rubric_problems
 from services.feedback.repository import FactFilter, OutcomeRepository

@@ -7,7 +7,10 @@ from __future__ import annotations
 import bisect
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from services.feedback.tuning import Rescored, bands, qualifies, scaled_minimum
 
@@ -100,3 +103,98 @@ def engagement_mass_ratio(today: Sequence[Rescored], draft: Sequence[Rescored]) 
     before = sum(x.engagement for x in today)
     after = sum(x.engagement for x in draft)
     return after / before if before > 0 and after > 0 else 1.0
+
+
+# Ways of keeping the volume the ranking guard compares: the engagement minimums as in
+# `keep_volume`, the total-score bar in finer steps, since it is the criterion that follows the
+# draft's ranking, and any volume within this share of today's.
+RANKING_TOTAL_STEPS = tuple(f / 50 for f in range(25, 76))
+RANKING_VOLUME_SLACK = 0.01
+# How many more of the draft's best-scored leads (as a share of them) another way of keeping
+# the volume must qualify before the ranking guard takes it.
+RANKING_MIN_GAIN = 0.05
+
+
+@dataclass(frozen=True)
+class RankedVolume:
+    """The floors' shift and the scales that keep the volume, and how many of the leads the draft
+    scores highest (as many as today's MQLs) they qualify: `agreement` for the ones chosen,
+    `nearest` for the ones nearest the points' own move, which `keep_volume` picks."""
+
+    shift: int
+    engagement_scale: float
+    total_scale: float
+    agreement: float
+    nearest: float
+
+    @property
+    def moved(self) -> bool:
+        return self.agreement != self.nearest
+
+
+def follow_ranking(
+    rubric: Mapping[str, Any],
+    current: Sequence[Rescored],
+    draft: Sequence[Rescored],
+    *,
+    max_shift: int,
+    mass_ratio: float,
+    total_ratio: float = 1.0,
+) -> RankedVolume:
+    """`keep_volume`, guarded by the draft's own ranking. Floors and minimums that keep the
+    volume can still qualify other leads than the ones the draft scores highest (a low grade
+    floor with a low engagement minimum lets engagement alone decide), which undoes what the
+    points learned; when another way of keeping the volume (within `RANKING_VOLUME_SLACK`)
+    qualifies `RANKING_MIN_GAIN` more of those leads, the guard takes the one that qualifies
+    the most (then the volume nearest today's, the scales nearest the points' move, the
+    smallest shift)."""
+    shift, scale, total_scale = keep_volume(
+        rubric, current, draft, max_shift=max_shift, mass_ratio=mass_ratio, total_ratio=total_ratio
+    )
+    today = sum(qualifies(x, rubric, 0) for x in current)
+    totals = np.asarray([x.fit + x.engagement for x in draft], dtype=float)
+    top = np.zeros(len(draft), dtype=bool)
+    top[np.argsort(-totals, kind="stable")[:today]] = True
+    chosen = np.asarray([qualifies(x, rubric, shift, scale, total_scale) for x in draft], dtype=bool)
+    nearest = float((chosen & top).sum()) / today if today else 1.0
+    kept = RankedVolume(shift, scale, total_scale, nearest, nearest)
+    if today == 0 or nearest >= 1 - RANKING_MIN_GAIN:
+        return kept
+    q = rubric.get("qualification") or {}
+    min_total = q.get("min_total")
+    # The grade criteria alone (the total-score bar is applied below, for each of its steps).
+    graded = {**rubric, "qualification": {**q, "min_total": None}}
+    shifts = np.arange(-max_shift, max_shift + 1)
+    slack = max(1.0, RANKING_VOLUME_SLACK * today)
+    best: tuple[tuple[float, ...], RankedVolume] | None = None
+    for step in MINIMUM_STEPS:
+        scale_step = mass_ratio * step
+        grade_room = np.asarray([headroom(x, graded, scale_step) for x in draft], dtype=float)
+        for total_step in RANKING_TOTAL_STEPS if min_total is not None else (1.0,):
+            total_scale_step = total_ratio * total_step
+            room = grade_room
+            if min_total is not None:
+                bar = scaled_minimum(float(min_total), total_scale_step)
+                room = np.where(totals >= bar, np.inf, grade_room)
+            order = np.argsort(room, kind="stable")
+            rooms, tops = room[order], top[order]
+            # Leads qualify at shift s when their headroom is at least s: a suffix of `rooms`.
+            first = np.searchsorted(rooms, shifts, side="left")
+            on_top = np.concatenate([np.cumsum(tops[::-1])[::-1], [0]])
+            for s, i in zip(shifts, first, strict=True):
+                mqls = len(rooms) - int(i)
+                if abs(mqls - today) > slack:
+                    continue
+                key = (
+                    -int(on_top[i]),
+                    abs(mqls - today),
+                    abs(step - 1) + abs(total_step - 1),
+                    abs(int(s)),
+                    int(s),
+                )
+                if best is None or key < best[0]:
+                    agreement = int(on_top[i]) / today
+                    best = (key, RankedVolume(int(s), scale_step, total_scale_step, agreement, nearest))
+    if best is None or best[1].agreement - nearest < RANKING_MIN_GAIN:
+        return kept
+    return best[1]

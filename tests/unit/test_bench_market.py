@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.market import Measure, difference_interval, gain_share, market, verdicts
+from bench.market import Measure, difference_interval, exit_code, gain_share, market, verdicts
 
 
 def test_the_share_of_the_possible_gain_is_0_for_everyone_and_1_for_the_truth() -> None:
@@ -39,3 +39,10 @@ def test_each_criterion_of_done_when_is_judged_on_its_own() -> None:
     assert verdicts(0.71, -0.10, 0.05) == {"gain_share": True, "volume": True, "mql_to_sql": True}
     assert verdicts(0.69, 0.16, 0.0) == {"gain_share": False, "volume": False, "mql_to_sql": False}
     assert verdicts(0.7, -0.15, 0.001)["volume"] is True
+
+
+def test_the_bench_exits_non_zero_when_any_seed_fails_a_criterion() -> None:
+    passed = {"criteria": verdicts(0.71, 0.0, 0.05)}
+    failed = {"criteria": verdicts(0.69, 0.0, 0.05)}
+    assert exit_code([passed, passed]) == 0
+    assert exit_code([passed, failed]) == 1

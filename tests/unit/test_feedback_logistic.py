@@ -11,11 +11,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from services.feedback.backtest import Backtest
+from services.feedback.fitting import feature_rows, fit_logistic
 from services.feedback.logistic import (
-    Backtest,
     RulePoints,
-    feature_rows,
-    fit_logistic,
     guardrail_notes,
     integer_points,
     points_scale,

@@ -28,7 +28,13 @@ from shared.contracts.topics import dead_letter_topic
 from shared.db import Database
 from shared.kafka.batching import EventHandler, Outcome, side_by_side
 from shared.kafka.dead_letter import DLQ_VALUE_LIMIT, MAX_BACKOFF_S, Stopping
-from shared.kafka.membership import abandon_group, group_behind, group_client, messages_behind
+from shared.kafka.membership import (
+    abandon_group,
+    fetch_unless_stopped,
+    group_behind,
+    group_client,
+    messages_behind,
+)
 from shared.kafka.producer import create_producer
 from shared.kafka.security import PLAINTEXT, KafkaSecurity
 from shared.kafka.tracking import decode_record
@@ -314,7 +320,7 @@ class EventConsumer:
 
     async def _poll_once(self) -> bool:
         """One fetch and its handling; True if any record came."""
-        batches = await self._consumer.getmany(timeout_ms=500, max_records=self.max_records)
+        batches = await fetch_unless_stopped(self._consumer, self._stopping, max_records=self.max_records)
         if not (len(batches) > 1 and await self._process_together(batches)):
             await self._process_apart(batches)
         try:

@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections.abc import Mapping
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 
 from shared.kafka.producer import MAX_REQUEST_BYTES
 from shared.kafka.security import KafkaSecurity
@@ -38,6 +38,24 @@ def group_client(
         heartbeat_interval_ms=max(100, session_timeout_ms // 5),
         **security.client_options(),
     )
+
+
+async def fetch_unless_stopped(
+    consumer: AIOKafkaConsumer, stopping: asyncio.Event, *, max_records: int
+) -> dict[TopicPartition, list[ConsumerRecord[bytes, bytes]]]:
+    """One fetch, given up (nothing fetched) once `stopping` is set: a fetch waits up to half a
+    second for records, and a stopping consumer would wait that out. Nothing is lost, as what a
+    stopped consumer fetched is neither handled nor committed."""
+    fetch = asyncio.ensure_future(consumer.getmany(timeout_ms=500, max_records=max_records))
+    stopped = asyncio.ensure_future(stopping.wait())
+    try:
+        await asyncio.wait({fetch, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopped.cancel()
+        if not fetch.done():
+            fetch.cancel()
+        await asyncio.gather(fetch, stopped, return_exceptions=True)
+    return {} if fetch.cancelled() else fetch.result()
 
 
 async def messages_behind(consumer: AIOKafkaConsumer, handled: Mapping[TopicPartition, int]) -> int:

@@ -6,15 +6,18 @@ import asyncio
 import importlib
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
+from unittest.mock import patch
 
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 from fastapi import FastAPI
 
+import shared.consumer_groups
 from shared.consumer_groups import group_handlers
 from shared.db import Database
+from shared.kafka.consumer import EventConsumer
 from tests.conftest import truncate_all
 from tests.support.waiting import eventually
 
@@ -25,22 +28,52 @@ async def running_app(
 ) -> AsyncIterator[httpx.AsyncClient]:
     """The app with its lifespan running (database, relay, consumer) and an in-process client.
 
-    `consume=False` leaves the consumer out (a test of routes or workers). A consuming app joins
-    a consumer group of the test's own, `group` (pass the same one to replicas) or a new one,
-    which starts at the current end of its topics: the service's real group lives as long as the
-    shared broker, and one member a test left behind there stalled every later test's rebalance.
+    `consume=False` leaves the consumer out (a test of routes or workers). A consuming app
+    consumes as a consumer group of the test's own, which starts at the current end of its
+    topics: the service's real group lives as long as the shared broker, and one member a test
+    left behind there stalled every later test's rebalance. Given a `group` (pass the same one to
+    replicas), the app joins it as the service does; without one, the group is new and has this
+    app alone, so the app takes every partition itself (`AssignedConsumer`) instead of joining.
     """
     runtime = app.state.runtime
     runtime.consume = consume
+    sole_member = group is None
     if consume and runtime.handlers:
         group = group or f"test-{runtime.settings.service_name}-{uuid.uuid4().hex[:12]}"
         runtime.settings = runtime.settings.model_copy(update={"consumer_group_id": group})
         for lane_group, (_, handlers) in group_handlers(runtime.settings, runtime.handlers).items():
             await start_group_at_end(runtime.settings.kafka_bootstrap_servers, lane_group, list(handlers))
-    async with app.router.lifespan_context(app):
+    async with AsyncExitStack() as stack:
+        # Only while the lifespan starts: a replica started inside this block joins its group.
+        with patch.object(
+            shared.consumer_groups, "EventConsumer", AssignedConsumer if sole_member else EventConsumer
+        ):
+            await stack.enter_async_context(app.router.lifespan_context(app))
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
-            yield client
+        client = await stack.enter_async_context(
+            httpx.AsyncClient(transport=transport, base_url="http://testserver")
+        )
+        yield client
+
+
+class AssignedConsumer(EventConsumer):
+    """The service's consumer, taking every partition of its topics at start instead of joining
+    its group: the embedded broker holds each join for at least a second, paid by every test
+    that starts a consuming app. Offsets are still the group's (fetched, committed), so the
+    consumer starts where `start_group_at_end` put the group and commits as the service does;
+    joining, rebalancing and replicas are tested where a group is given (`running_app(group=)`,
+    tests/integration/test_consumer_runtime.py)."""
+
+    async def _subscribe(self) -> None:
+        await self._consumer.start()
+        await self._consumer.topics()  # metadata of every topic, so each one's partitions are known
+        self._consumer.assign(
+            [
+                TopicPartition(topic, p)
+                for topic in self.topics
+                for p in self._consumer.partitions_for_topic(topic) or ()
+            ]
+        )
 
 
 @asynccontextmanager

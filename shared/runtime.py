@@ -76,8 +76,12 @@ class ServiceRuntime:
         processed: Table | None = None,
         handlers: Mapping[str, EventHandler] | None = None,
         workers: Mapping[str, WorkerFactory] | None = None,
+        on_rebalance: Callable[[], None] | None = None,
     ) -> None:
+        """`on_rebalance`: called whenever the consumer's partitions change hands (revoked or
+        assigned), for state kept per partition."""
         self.settings = settings
+        self.on_rebalance = on_rebalance
         self.worker_factories = dict(workers or {})
         self.workers: dict[str, BackgroundWorker] = {}
         self.outbox = outbox
@@ -147,6 +151,7 @@ class ServiceRuntime:
                     session_timeout_ms=s.consumer_session_timeout_ms,
                     fetch_max_wait_ms=s.consumer_fetch_max_wait_ms,
                     security=s.kafka_security,
+                    on_rebalance=self.on_rebalance,
                 )
                 await self.consumer.start()
                 if s.processed_event_retention_days > 0:

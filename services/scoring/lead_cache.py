@@ -6,7 +6,8 @@ sees most of the lead's activities as it records them. The cache remembers, per 
 activities in time order and the highest row id among them. A later batch then asks the
 database only for the lead's rows above that id: whatever another consumer (a replica holding
 another topic's partition of the lead) or a rolled-back attempt did, the history it evaluates is
-the table's. Entries are put only after their transaction commits (`shared.db.after_commit`),
+the table's: every insert of a lead's activity follows the upsert that locks its profile row,
+so a lead's row ids grow in commit order and none can appear below one already read. Entries are put only after their transaction commits (`shared.db.after_commit`),
 so a rollback never leaves the cache ahead of the database. The whole cache is dropped when
 the consumer's partitions change hands: the leads are then mostly another member's, and
 correctness never rested on owning them. Bounded by the number of activities held, least

@@ -67,6 +67,7 @@ class Servers:
     marketing: str
     database_host: str = ""
     pids: dict[int, int] = field(default_factory=dict)
+    baseline_port: int = 0
 
     def cpu_s(self, port: int) -> float:
         """CPU seconds used so far by the server on `port`, its workers included."""
@@ -128,18 +129,21 @@ def _wait_ready(port: int, timeout_s: float = 60) -> None:
     raise RuntimeError(f"ingest on port {port} did not become ready")
 
 
-def _uvicorn(app: str, port: int, workers: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+def _uvicorn(
+    app: str, port: int, workers: int, env: dict[str, str], log: Path, cwd: Path | None = None
+) -> subprocess.Popen[bytes]:
     command = [sys.executable, "-m", "uvicorn", app, "--port", str(port), "--workers", str(workers)]
     command += ["--no-access-log", "--log-level", "warning"]
     if app.endswith("create_app"):
         command.append("--factory")
     with open(log, "ab") as out:
-        return subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT)
+        return subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, cwd=cwd)
 
 
 @contextmanager
-def servers(tmp: Path, workers: int) -> Iterator[Servers]:
-    """Embedded PostgreSQL and broker, ingest migrated and served, and the bare endpoint."""
+def servers(tmp: Path, workers: int, baseline: Path | None = None) -> Iterator[Servers]:
+    """Embedded PostgreSQL and broker, ingest migrated and served, and the bare endpoint; with
+    `baseline` (another source tree), that tree's ingest too, on the same database and broker."""
     from baton.launcher import all_topics
     from baton.services import upgrade
     from shared.kafka import ensure_topics
@@ -171,13 +175,27 @@ def servers(tmp: Path, workers: int) -> Iterator[Servers]:
         processes.append(
             _uvicorn("bench.bare_app:durable_app", ports.durable_port, workers, env, tmp / "durable.log")
         )
-        ports.pids = dict(
-            zip(
-                (ports.ingest_port, ports.bare_port, ports.durable_port),
-                (p.pid for p in processes),
-                strict=True,
+        if baseline is not None:
+            ports.baseline_port = free_port()
+            processes.append(
+                _uvicorn(
+                    "services.ingest.main:create_app",
+                    ports.baseline_port,
+                    workers,
+                    env,
+                    tmp / "baseline.log",
+                    cwd=baseline,
+                )
             )
-        )
+            _wait_ready(ports.baseline_port)
+        ports.pids = {
+            port: process.pid
+            for port, process in zip(
+                (ports.ingest_port, ports.bare_port, ports.durable_port, ports.baseline_port),
+                processes,
+                strict=False,
+            )
+        }
         _wait_ready(ports.ingest_port)
         wait_for_port("127.0.0.1", ports.bare_port)
         wait_for_port("127.0.0.1", ports.durable_port)

@@ -9,7 +9,7 @@ topic and its own `processed_event` rows (keyed by group), so the guarantees hol
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 
 from sqlalchemy import Table
@@ -37,8 +37,14 @@ def group_handlers(
 
 
 def build_consumers(
-    settings: ServiceSettings, handlers: Mapping[str, EventHandler], *, db: Database, processed: Table
+    settings: ServiceSettings,
+    handlers: Mapping[str, EventHandler],
+    *,
+    db: Database,
+    processed: Table,
+    on_rebalance: Callable[[], None] | None = None,
 ) -> list[EventConsumer]:
+    """One consumer per group; `on_rebalance` hears of every group's partitions changing hands."""
     s = settings
     return [
         EventConsumer(
@@ -53,6 +59,7 @@ def build_consumers(
             session_timeout_ms=s.consumer_session_timeout_ms,
             fetch_max_wait_ms=s.consumer_fetch_max_wait_ms,
             security=s.kafka_security,
+            on_rebalance=on_rebalance,
         )
         for group, (dead_letters, handlers_of_group) in group_handlers(settings, handlers).items()
     ]

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import functools
 import uuid
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, Final
 
 from sqlalchemy import MetaData, TextClause, text
+from sqlalchemy import event as sa_event
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import Session
 
 NAMING_CONVENTION: Final = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -91,3 +93,23 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+_AFTER_COMMIT = "baton.after_commit"
+
+
+def after_commit(session: AsyncSession, callback: Callable[[], None]) -> None:
+    """Call `callback` once `session`'s transaction has committed, and never if it rolls back:
+    for what a process keeps beside the database (a cache), which must not run ahead of it."""
+    session.info.setdefault(_AFTER_COMMIT, []).append(callback)
+
+
+@sa_event.listens_for(Session, "after_commit")
+def _run_after_commit(session: Session) -> None:
+    for callback in session.info.pop(_AFTER_COMMIT, ()):
+        callback()
+
+
+@sa_event.listens_for(Session, "after_soft_rollback")
+def _drop_after_commit(session: Session, _previous: object) -> None:
+    session.info.pop(_AFTER_COMMIT, None)

@@ -136,12 +136,15 @@ def remember(
     returned: Iterable[tuple[int, uuid.UUID]],
 ) -> None:
     """Keep the rows `columns` staged in `session`'s transaction, given the (id, event_id) pairs
-    `insert_sql(table, returning=True)` returned, for the process's relay (none: nothing kept)."""
+    `insert_sql(table, returning=True)` returned, for the process's relay (none: nothing kept).
+    A row of `columns` with no pair was not inserted (its statement's condition left it out)."""
     if not _local_relays.get(notify_channel(str(table.schema))):
         return
     ids = {event_id: row_id for row_id, event_id in returned}
     kept: list[StagedRow] = session.info.setdefault(_STAGED_ROWS, [])
     for i, event_id in enumerate(columns["event_id"]):
+        if event_id not in ids:
+            continue
         kept.append(
             StagedRow(
                 ids[event_id],

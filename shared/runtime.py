@@ -75,8 +75,12 @@ class ServiceRuntime:
         processed: Table | None = None,
         handlers: Mapping[str, EventHandler] | None = None,
         workers: Mapping[str, WorkerFactory] | None = None,
+        on_rebalance: Callable[[], None] | None = None,
     ) -> None:
+        """`on_rebalance`: called whenever the consumer's partitions change hands (revoked or
+        assigned), for state kept per partition."""
         self.settings = settings
+        self.on_rebalance = on_rebalance
         self.worker_factories = dict(workers or {})
         self.workers: dict[str, BackgroundWorker] = {}
         self.outbox = outbox
@@ -139,7 +143,9 @@ class ServiceRuntime:
             if self.handlers and self.consume:
                 if self.processed is None:
                     raise RuntimeError("a consuming service needs its processed_event table")
-                self.consumers = build_consumers(s, self.handlers, db=self.db, processed=self.processed)
+                self.consumers = build_consumers(
+                    s, self.handlers, db=self.db, processed=self.processed, on_rebalance=self.on_rebalance
+                )
                 for consumer in self.consumers:
                     await consumer.start()
                 for pruner in build_pruners(s, self.consumers, db=self.db, processed=self.processed):

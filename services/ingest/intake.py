@@ -9,6 +9,7 @@ transaction; this only stages rows and events in it.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -23,7 +24,7 @@ from services.ingest.models import outbox
 from services.ingest.repository import LeadRepository, NewSubmission, SubmissionRepository
 from services.ingest.schemas import SubmissionAccepted
 from shared.contracts import LeadIngested, LeadIngestedPayload, Touch, utc_now
-from shared.outbox import announce
+from shared.outbox import announce, outbox_columns, remember
 from shared.tracing import extract_context
 
 PRODUCER = "ingest"
@@ -98,8 +99,10 @@ async def accept_submissions(session: AsyncSession, batch: Sequence[PreparedSubm
     repository = LeadRepository(session)
     identities = await _identities(repository, {i: batch[i].payload for i in fresh})
     touches = {i: _touch_json(batch[i].payload) for i in fresh}
+    # Encoded once: the lead's first touch and the submission's own are the same text.
+    touch_texts = {i: json.dumps(touch) if touch else None for i, touch in touches.items()}
     leads = await repository.resolve_batch(
-        [(who.email, who.match_key, who.domain, who.phone, touches[i]) for i, who in identities.items()],
+        [(who.email, who.match_key, who.domain, who.phone, touch_texts[i]) for i, who in identities.items()],
         seen_at=received_at,
     )
     events: dict[int, LeadIngested] = {}
@@ -130,15 +133,17 @@ async def accept_submissions(session: AsyncSession, batch: Sequence[PreparedSubm
                 request_hash=prepared.digest,
                 fields=prepared.fields,
                 received_at=received_at,
-                touch=touches[index],
+                touch=touch_texts[index],
             )
         )
     announced = [i for i in fresh if batch[i].publish]
-    stored = await submissions.add_many_with_events(
-        rows, [events[i] for i in announced], [dict(batch[i].trace) for i in announced]
-    )
-    if stored:
-        await announce(session, outbox)
+    columns = outbox_columns([events[i] for i in announced], [dict(batch[i].trace) for i in announced])
+    stored = await submissions.add_many_with_events(rows, columns)
+    staged = [(row_id, event_id) for event_id, row_id in stored.items() if row_id is not None]
+    if staged:
+        # This process's relay publishes the rows from memory: it need not read them back.
+        remember(session, outbox, columns, staged)
+        await announce(session, outbox, remembered=True)
     lost = [batch[i].idempotency_key for i in fresh if events[i].event_id not in stored]
     winners = await submissions.by_idempotency_keys(sorted(k for k in lost if k is not None))
     for index in fresh:

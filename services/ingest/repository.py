@@ -14,9 +14,7 @@ from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ingest.models import Account, Form, Lead, Source, Submission, outbox
-from shared.contracts import Envelope
-from shared.db import sql_text
-from shared.outbox import insert_sql, outbox_columns
+from shared.outbox import insert_sql
 
 
 class ResolvedLead(NamedTuple):
@@ -36,7 +34,7 @@ class NewSubmission:
     request_hash: str
     fields: dict[str, Any]
     received_at: datetime
-    touch: dict[str, Any] | None = None
+    touch: str | None = None  # JSON text, encoded once for the lead and the submission
 
 
 class LeadRepository:
@@ -45,15 +43,16 @@ class LeadRepository:
 
     async def resolve_batch(
         self,
-        people: Sequence[tuple[str | None, str, str | None, str | None, dict[str, Any] | None]],
+        people: Sequence[tuple[str | None, str, str | None, str | None, str | None]],
         *,
         seen_at: datetime,
     ) -> dict[str, ResolvedLead]:
-        """The leads for many `(email, match key, company domain, phone)` by match key, created on
+        """The leads for many `(email, match key, company domain, phone, touch)` by match key, created on
         first sight (race-free upsert), attached to the account of their domain if there is one,
         in one round trip: this runs on every submission. A phone given now is kept; one given
         before is not erased by a submission without one. A new lead's first touch is its first
-        submission's (`people` in order of arrival); a lead's first touch never changes."""
+        submission's (`people` in order of arrival, the touch as JSON text); a lead's first touch
+        never changes."""
         unique = sorted(
             {
                 key: (email, domain, phone, touch) for email, key, domain, phone, touch in reversed(people)
@@ -66,7 +65,7 @@ class LeadRepository:
             "keys": [key for key, _ in unique],
             "domains": [domain for _, (_, domain, _, _) in unique],
             "phones": [phone for _, (_, _, phone, _) in unique],
-            "touches": [json.dumps(touch) if touch else None for _, (_, _, _, touch) in unique],
+            "touches": [touch for _, (_, _, _, touch) in unique],
             "at": seen_at,
         }
         rows = await self.session.execute(_RESOLVE_LEAD_BATCH, params)
@@ -145,7 +144,8 @@ _RESOLVE_LEAD_BATCH = text(
     "RETURNING match_key, id, account_id, "
     "(SELECT a.owner_id FROM ingest.account AS a WHERE a.id = lead.account_id), first_touch"
 )
-_SUBMISSIONS_WITH_EVENTS = (
+# The outbox rows' ids come back for the relay of this process to publish from memory.
+_SUBMISSIONS_WITH_EVENTS = text(
     "WITH stored AS (INSERT INTO ingest.submission (id, lead_id, form_id, source, event_id, "
     "idempotency_key, request_hash, fields, touch, received_at) SELECT gen_random_uuid(), l, f, src, ev, ik, "
     "rh, CAST(j AS jsonb), CAST(tc AS jsonb), ra FROM unnest(CAST(:s_leads AS uuid[]), "
@@ -153,6 +153,9 @@ _SUBMISSIONS_WITH_EVENTS = (
     "CAST(:s_keys AS varchar[]), CAST(:s_hashes AS varchar[]), CAST(:s_fields AS text[]), "
     "CAST(:s_touches AS text[]), CAST(:s_received AS timestamptz[])) AS n(l, f, src, ev, ik, rh, j, tc, ra) "
     "ON CONFLICT (idempotency_key) DO NOTHING RETURNING event_id), staged AS ("
+    + insert_sql(outbox)
+    + " WHERE e IN (SELECT event_id FROM stored) RETURNING id, event_id) "
+    "SELECT s.event_id, o.id FROM stored AS s LEFT JOIN staged AS o ON o.event_id = s.event_id"
 )
 # Sorted keys, so concurrent batches lock the same leads in the same order (no deadlock).
 _RESOLVE_LEADS = text(
@@ -181,21 +184,14 @@ class SubmissionRepository:
         return {row.idempotency_key: row for row in rows if row.idempotency_key is not None}
 
     async def add_many_with_events(
-        self,
-        rows: Sequence[NewSubmission],
-        events: Sequence[Envelope],
-        traces: Sequence[Mapping[str, str]] | None = None,
-    ) -> set[uuid.UUID]:
-        """Insert the submissions and stage each one's event (`events[i]` is `rows[i]`'s) in one
-        statement; returns the event ids of those stored (a submission whose idempotency key a
-        concurrent request took is neither stored nor staged)."""
+        self, rows: Sequence[NewSubmission], staged: Mapping[str, Sequence[Any]]
+    ) -> dict[uuid.UUID, int | None]:
+        """Insert the submissions and stage the outbox rows `staged` (`shared.outbox.outbox_columns`
+        of their events) in one statement; returns the event ids of the submissions stored, each
+        with its outbox row's id (None: a submission recorded without an event). A submission
+        whose idempotency key a concurrent request took is neither stored nor staged."""
         if not rows:
-            return set()
-        statement = (
-            _SUBMISSIONS_WITH_EVENTS
-            + insert_sql(outbox)
-            + " WHERE e IN (SELECT event_id FROM stored)) SELECT event_id FROM stored"
-        )
+            return {}
         params = {
             "s_leads": [r.lead_id for r in rows],
             "s_forms": [r.form_id for r in rows],
@@ -204,11 +200,11 @@ class SubmissionRepository:
             "s_keys": [r.idempotency_key for r in rows],
             "s_hashes": [r.request_hash for r in rows],
             "s_fields": [json.dumps(r.fields) for r in rows],
-            "s_touches": [json.dumps(r.touch) if r.touch else None for r in rows],
+            "s_touches": [r.touch for r in rows],
             "s_received": [r.received_at for r in rows],
-            **outbox_columns(events, traces),
+            **staged,
         }
-        return {row[0] for row in await self.session.execute(sql_text(statement), params)}
+        return {row[0]: row[1] for row in await self.session.execute(_SUBMISSIONS_WITH_EVENTS, params)}
 
     async def forget_fields(self, lead_id: uuid.UUID) -> None:
         """Erasure: keep that a submission happened (counts), drop what was submitted."""

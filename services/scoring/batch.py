@@ -14,11 +14,13 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scoring.evaluation import Activity
+from services.scoring.lead_cache import LeadHistories, LeadHistory
 from services.scoring.lead_repository import ActivityRepository, ProfileRepository
 from services.scoring.models import outbox
 from services.scoring.records import qualified_event, score_row, scored_event
@@ -34,6 +36,7 @@ from services.scoring.service import (
 )
 from shared.contracts import ActivityRecorded, Envelope, LeadIngested, utc_now
 from shared.contracts.rounds import rounds_by_lead
+from shared.db import after_commit
 from shared.outbox import announce, remember, staged_columns
 
 ScoredEvent = LeadIngested | ActivityRecorded
@@ -67,15 +70,31 @@ class _Observation:
 
 
 async def score_events(
-    session: AsyncSession, *, rubric: Rubric, events: Sequence[ScoredEvent], shadows: Sequence[Rubric] = ()
+    session: AsyncSession,
+    *,
+    rubric: Rubric,
+    events: Sequence[ScoredEvent],
+    shadows: Sequence[Rubric] = (),
+    cache: LeadHistories | None = None,
 ) -> None:
     """Record and score `events` (in order per lead), staging their `lead.scored` and
-    first-time `lead.qualified` events. Events whose activity is already recorded are skipped."""
-    # Each lead's activities as read or recorded by this batch's earlier rounds: a lead's next
-    # round reads only what it adds (the profile row lock, held to the commit, keeps them true).
-    histories: dict[uuid.UUID, list[Activity]] = {}
+    first-time `lead.qualified` events. Events whose activity is already recorded are skipped.
+
+    `cache`: the consumer's lead histories; a lead found there reads only its rows added since,
+    and the histories this batch leaves are put there once its transaction commits."""
+    # Each lead's activities as read or recorded so far, and the id of its latest row read: a
+    # lead's next round reads only what was added after it (the profile row lock, held to the
+    # commit, keeps them true within the batch).
+    histories: dict[uuid.UUID, LeadHistory] = {}
+    if cache is not None:
+        for lead_id in {event.lead_id for event in events}:
+            cached = cache.get(lead_id)
+            if cached is not None:
+                histories[lead_id] = cached
     for round_ in rounds_by_lead(events):
         await _score_round(session, rubric, shadows, [_Observation.of(event) for event in round_], histories)
+    if cache is not None and histories:
+        after_commit(session, partial(cache.put_many, histories))
 
 
 async def _score_round(
@@ -83,14 +102,18 @@ async def _score_round(
     rubric: Rubric,
     shadows: Sequence[Rubric],
     observations: list[_Observation],
-    histories: dict[uuid.UUID, list[Activity]],
+    histories: dict[uuid.UUID, LeadHistory],
 ) -> None:
     profiles = await ProfileRepository(session).merge_many(
         [(o.event.lead_id, o.event.occurred_at, o.fields) for o in observations], now=utc_now()
     )
-    recorded, rows_read = await ActivityRepository(session).add_many_with_histories(
+    recorded, rows_read, last_ids = await ActivityRepository(session).add_many_with_histories(
         [{"lead_id": o.event.lead_id, "event_id": o.event.event_id, **o.activity} for o in observations],
-        known=[o.event.lead_id for o in observations if o.event.lead_id in histories],
+        known={
+            o.event.lead_id: histories[o.event.lead_id].last_id
+            for o in observations
+            if o.event.lead_id in histories
+        },
     )
     todo = [o for o in observations if o.event.event_id in recorded]
     if not todo:
@@ -99,11 +122,13 @@ async def _score_round(
     for row in rows_read:
         read[row.lead_id].append(to_activity(row))
     for lead_id, activities in read.items():
-        if lead_id in histories:
+        known = histories.get(lead_id)
+        if known is not None:
             # Stable: a new activity at the same time as an earlier one comes after it, as its id does.
-            histories[lead_id] = sorted(histories[lead_id] + activities, key=lambda a: a.occurred_at)
+            merged = sorted(known.activities + activities, key=lambda a: a.occurred_at)
+            histories[lead_id] = LeadHistory(merged, max(known.last_id, last_ids[lead_id]))
         else:
-            histories[lead_id] = activities
+            histories[lead_id] = LeadHistory(activities, last_ids[lead_id])
     rows: list[dict[str, Any]] = []
     staged: list[Envelope] = []
     scored_index: list[int] = []
@@ -112,7 +137,7 @@ async def _score_round(
         event, now = o.event, o.event.occurred_at
         profile = profiles[event.lead_id]
         lead = to_profile(profile)
-        history = _until(histories[event.lead_id], now)
+        history = _until(histories[event.lead_id].activities, now)
         evaluation = rubric.evaluate(lead, history, now=now)
         await record_shadow_scores(session, shadows, event=event, lead=lead, history=history)
         rows.append(score_row(event.lead_id, evaluation, caused_by=event, fired_rules=False))

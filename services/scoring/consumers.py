@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.scoring import batch, revisions, service
 from services.scoring.agreement import ActiveRubric
 from services.scoring.batch import ScoredEvent
+from services.scoring.lead_cache import LeadHistories
 from shared.contracts import ActivityRecorded, LeadDispositioned, LeadErased, LeadIngested
 from shared.contracts.revisions import AgreementRevisionProposed
 from shared.contracts.topics import (
@@ -26,8 +27,11 @@ from shared.contracts.topics import (
 from shared.kafka import BatchingHandler, EventHandler
 
 
-def build_handlers(active: ActiveRubric) -> Mapping[str, EventHandler]:
-    """Scoring's handlers by topic, scoring with the rubrics `active` holds in force."""
+def build_handlers(
+    active: ActiveRubric, histories: LeadHistories | None = None
+) -> Mapping[str, EventHandler]:
+    """Scoring's handlers by topic, scoring with the rubrics `active` holds in force; a batch
+    reads and leaves its leads' activity histories in `histories` (the consumer's cache)."""
 
     async def on_lead_ingested(session: AsyncSession, event: LeadIngested) -> None:
         rubric, shadows = await active.in_force(session)
@@ -39,7 +43,7 @@ def build_handlers(active: ActiveRubric) -> Mapping[str, EventHandler]:
 
     async def on_scored_events(session: AsyncSession, events: Sequence[ScoredEvent]) -> None:
         rubric, shadows = await active.in_force(session)
-        await batch.score_events(session, rubric=rubric, events=events, shadows=shadows)
+        await batch.score_events(session, rubric=rubric, events=events, shadows=shadows, cache=histories)
 
     async def on_lead_dispositioned(session: AsyncSession, event: LeadDispositioned) -> None:
         await service.record_disposition(session, event=event)

@@ -7,7 +7,7 @@ so they are written as single statement texts over arrays (`shared.bulk`).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple, cast
 
@@ -93,16 +93,18 @@ _MERGE_SQL = _merge_sql()
 
 def _add_with_histories_sql() -> str:
     """The insert of `add_many_once` with, in the same statement, the history of every lead it
-    added to but the `:known` ones (their earlier rows the caller has). The outer SELECT reads the table as it was before the statement (PostgreSQL runs a
+    added to: its rows above the id given in `:known`/`:since` (all of them for a lead not
+    given). The outer SELECT reads the table as it was before the statement (PostgreSQL runs a
     WITH's insert on the same snapshot), so the new rows come from the insert's RETURNING."""
     table = cast(Table, LeadActivity.__table__)
     insert = unnest_insert(table, _ACTIVITY_COLUMNS)
     return (
         f"WITH new AS ({insert} ON CONFLICT (event_id) DO NOTHING "
-        "RETURNING t.id, t.lead_id, t.event_id, t.type, t.occurred_at, t.properties) "
+        "RETURNING t.id, t.lead_id, t.event_id, t.type, t.occurred_at, t.properties), "
+        "known AS (SELECT * FROM unnest(CAST(:known AS uuid[]), CAST(:since AS bigint[])) AS k(lead_id, since)) "
         "SELECT a.lead_id, a.type, a.occurred_at, a.properties, NULL::uuid AS new_event_id, a.id "
-        f"FROM {table.schema}.{table.name} AS a WHERE a.lead_id IN (SELECT lead_id FROM new) "
-        "AND a.lead_id <> ALL(CAST(:known AS uuid[])) "
+        f"FROM {table.schema}.{table.name} AS a LEFT JOIN known AS k ON k.lead_id = a.lead_id "
+        "WHERE a.lead_id IN (SELECT lead_id FROM new) AND a.id > coalesce(k.since, 0) "
         "UNION ALL SELECT lead_id, type, occurred_at, properties, event_id, id FROM new "
         "ORDER BY 1, 3, 6"
     )
@@ -256,24 +258,29 @@ class ActivityRepository:
         )
 
     async def add_many_with_histories(
-        self, rows: Sequence[dict[str, Any]], *, known: Sequence[uuid.UUID] = ()
-    ) -> tuple[set[uuid.UUID], Sequence[ActivityRecord]]:
+        self, rows: Sequence[dict[str, Any]], *, known: Mapping[uuid.UUID, int] | None = None
+    ) -> tuple[set[uuid.UUID], Sequence[ActivityRecord], dict[uuid.UUID, int]]:
         """`add_many_once`, and `for_leads` of the leads that got a new activity, in one round
-        trip: the event ids not recorded before, and those leads' activities (the new ones
-        included), per lead in time order; of the `known` leads, only the new activities."""
+        trip: the event ids not recorded before; those leads' activities (the new ones
+        included), per lead in time order, but for the leads in `known` only their rows above
+        the id given there; and the id of each of those leads' latest row read."""
         table = cast(Table, LeadActivity.__table__)
         values = ((r["lead_id"], r["event_id"], r["type"], r["occurred_at"], r["properties"]) for r in rows)
         parameters = as_arrays(table, _ACTIVITY_COLUMNS, values)
+        known = known or {}
         result = await self.session.execute(
-            text(_ADD_WITH_HISTORIES_SQL), {**parameters, "known": list(known)}
+            text(_ADD_WITH_HISTORIES_SQL), {**parameters, "known": list(known), "since": list(known.values())}
         )
         recorded: set[uuid.UUID] = set()
         history: list[ActivityRecord] = []
-        for lead_id, type_, occurred_at, properties, new_event_id, _ in result:
+        last_ids: dict[uuid.UUID, int] = {}
+        for lead_id, type_, occurred_at, properties, new_event_id, row_id in result:
             if new_event_id is not None:
                 recorded.add(new_event_id)
             history.append(ActivityRecord(lead_id, type_, occurred_at, properties))
-        return recorded, history
+            if row_id > last_ids.get(lead_id, 0):
+                last_ids[lead_id] = row_id
+        return recorded, history, last_ids
 
     async def for_lead(self, lead_id: uuid.UUID, *, until: datetime) -> Sequence[ActivityRecord]:
         statement = (

@@ -9,6 +9,7 @@ from fastapi import FastAPI
 from services.scoring import api, pages
 from services.scoring.agreement import ActiveRubric
 from services.scoring.consumers import build_handlers
+from services.scoring.lead_cache import LeadHistories
 from services.scoring.models import audit, outbox, processed_event
 from services.scoring.rubric import Rubric, load_rubric
 from services.scoring.settings import ScoringSettings
@@ -35,12 +36,15 @@ def create_app(settings: ScoringSettings | None = None) -> FastAPI:
         app.state.rescore_worker = worker
         return worker
 
+    # The consumer's lead histories: dropped whenever its partitions change hands.
+    histories = LeadHistories(max_activities=settings.lead_cache_max_activities)
     runtime = ServiceRuntime(
         settings,
         outbox=outbox,
         processed=processed_event,
-        handlers=build_handlers(active),
+        handlers=build_handlers(active, histories),
         workers={"rescore_worker": rescore_worker},
+        on_rebalance=histories.clear,
     )
     app = create_service_app(
         runtime,

@@ -18,6 +18,12 @@ class ScoringSettings(ServiceSettings):
         default=1.0, description="How often the re-score worker looks for work."
     )
     rescore_batch_size: int = Field(default=200, description="Leads re-scored per transaction.")
+    lead_cache_max_activities: int = Field(
+        default=200_000,
+        ge=0,
+        description="Activities the consumer keeps in memory across batches, so a lead's next event "
+        "reads only the rows added since (least recently used leads go first); 0 turns the cache off.",
+    )
     decay_pass_interval_s: float = Field(
         default=6 * 3600,
         description="How often every lead is re-scored so stored scores follow decay; 0 disables.",

@@ -16,7 +16,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
@@ -68,10 +68,13 @@ class _CommitOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
         for tp in revoked:
             with contextlib.suppress(KeyError):
                 CONSUMER_LAG.remove(self.owner.group_id, tp.topic, str(tp.partition))
+        self.owner.on_rebalance()
         # Bounded: the rebalance waits for this, and uncommitted offsets only mean a replay.
         await asyncio.wait_for(self.owner.commit_pending(set(revoked)), COMMIT_TIMEOUT_S)
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        # Also here: a member dropped from the group (a session timeout) may never hear of a revoke.
+        self.owner.on_rebalance()
         log.info("kafka.partitions_assigned", extra={"partitions": [str(tp) for tp in assigned]})
 
 
@@ -94,8 +97,11 @@ class EventConsumer:
         partition_concurrency: int = 4,
         max_records: int = 1000,
         dead_letter_to: str | None = None,
+        on_rebalance: Callable[[], None] | None = None,
     ) -> None:
+        """`on_rebalance`: called whenever partitions are revoked from or assigned to this member."""
         self.group_id = group_id
+        self.on_rebalance = on_rebalance or (lambda: None)
         self.partition_concurrency = max(1, partition_concurrency)
         self.max_records = max_records
         self.handlers = dict(handlers)

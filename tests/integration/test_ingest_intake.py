@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import text
 
+from services.ingest.intake import Accepted, accept_submissions
 from services.ingest.main import create_app
-from shared.contracts import ActivityRecorded, LeadIngested
+from services.ingest.models import outbox
+from services.ingest.schemas import FormRead
+from services.ingest.service import prepare_submission
+from shared.contracts import ActivityRecorded, LeadIngested, utc_now
 from shared.db import Database
+from shared.outbox import StagedRow, _local_relays, notify_channel
 from tests.conftest import Infra
 from tests.support.ingest import ADMIN, configure_form, ingest_client, staged
 
@@ -98,3 +105,77 @@ class TestGroupCommit:
         assert isinstance(activity, ActivityRecorded)
         assert activity.payload.email == "alan@bletchley.example"
         assert activity.payload.stitched
+
+
+class SpyRelay:
+    """Stands in for this process's relay: records what a commit hands it."""
+
+    def __init__(self) -> None:
+        self.rows: list[StagedRow] = []
+        self.wakes = 0
+
+    def wake(self) -> None:
+        self.wakes += 1
+
+    def staged(self, rows: list[StagedRow]) -> None:
+        self.rows.extend(rows)
+
+
+@pytest.fixture
+def relay() -> Iterator[SpyRelay]:
+    spy = SpyRelay()
+    relays = _local_relays.setdefault(notify_channel(str(outbox.schema)), set())
+    relays.add(spy)
+    try:
+        yield spy
+    finally:
+        relays.discard(spy)
+
+
+def prepared(email: str, key: str | None = None) -> Any:
+    now = utc_now()
+    form = FormRead.model_validate({"id": "demo", "name": "Demo", "created_at": now, "updated_at": now})
+    return prepare_submission(form, fields={"email": email}, idempotency_key=key, check_origin=False)
+
+
+class TestAcceptSubmissions:
+    async def test_the_events_staged_are_handed_to_the_relay_of_this_process(
+        self, db: Database, migrated: Infra, relay: SpyRelay
+    ) -> None:
+        batch = [prepared(f"m{i}@memory.example") for i in range(3)]
+        async with db.transaction() as session:
+            answers = await accept_submissions(session, batch)
+        event_ids = [str(a.answer.event_id) for a in answers if not isinstance(a, Exception)]
+        assert [row.headers["event_id"] for row in relay.rows] == event_ids
+        assert {row.topic for row in relay.rows} == {"lead.ingested"}
+        # From memory alone: the table is not polled for them.
+        assert relay.wakes == 0
+
+    async def test_a_key_taken_before_hands_over_only_the_new_submission(
+        self, db: Database, migrated: Infra, relay: SpyRelay
+    ) -> None:
+        async with db.transaction() as session:
+            await accept_submissions(session, [prepared("first@memory.example", key="k-1")])
+        relay.rows.clear()
+        async with db.transaction() as session:
+            answers = await accept_submissions(
+                session, [prepared("first@memory.example", key="k-1"), prepared("second@memory.example")]
+            )
+        first, second = answers
+        assert isinstance(first, Accepted)
+        assert first.duplicate
+        assert isinstance(second, Accepted)
+        assert not second.duplicate
+        assert [row.headers["event_id"] for row in relay.rows] == [str(second.answer.event_id)]
+
+    async def test_a_rolled_back_batch_hands_over_nothing(
+        self, db: Database, migrated: Infra, relay: SpyRelay
+    ) -> None:
+        async def fail_after_staging() -> None:
+            async with db.transaction() as session:
+                await accept_submissions(session, [prepared("gone@memory.example")])
+                raise RuntimeError("the batch fails after staging")
+
+        with pytest.raises(RuntimeError):
+            await fail_after_staging()
+        assert relay.rows == []

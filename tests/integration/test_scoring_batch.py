@@ -6,9 +6,11 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import text
 
 from services.scoring import batch, service
+from services.scoring.lead_cache import LeadHistories
 from services.scoring.rubric import load_rubric
 from shared.contracts import (
     ActivityRecorded,
@@ -91,15 +93,19 @@ async def outcome(db: Database, lead_ids: list[uuid.UUID]) -> list[Any]:
     return [per_lead[i] for i in range(len(lead_ids))]
 
 
+async def score_alone(db: Database, event: LeadIngested | ActivityRecorded) -> None:
+    async with db.transaction() as session:
+        if isinstance(event, LeadIngested):
+            await service.score_lead(session, rubric=RUBRIC, event=event)
+        else:
+            await service.score_activity(session, rubric=RUBRIC, event=event)
+
+
 class TestScoreEvents:
     async def test_a_batch_scores_as_its_events_one_by_one(self, db: Database) -> None:
         alone, together = [uuid.uuid4() for _ in range(3)], [uuid.uuid4() for _ in range(3)]
         for event in script(alone):
-            async with db.transaction() as session:
-                if isinstance(event, LeadIngested):
-                    await service.score_lead(session, rubric=RUBRIC, event=event)
-                else:
-                    await service.score_activity(session, rubric=RUBRIC, event=event)
+            await score_alone(db, event)
         async with db.transaction() as session:
             await batch.score_events(session, rubric=RUBRIC, events=script(together))
 
@@ -116,3 +122,46 @@ class TestScoreEvents:
         async with db.transaction() as session:
             await batch.score_events(session, rubric=RUBRIC, events=events[:3])
         assert await outcome(db, leads) == before
+
+
+class TestLeadHistoryCache:
+    async def test_batches_through_the_cache_score_as_events_one_by_one(self, db: Database) -> None:
+        alone, cached = [uuid.uuid4() for _ in range(3)], [uuid.uuid4() for _ in range(3)]
+        for event in script(alone):
+            await score_alone(db, event)
+        histories = LeadHistories(max_activities=1_000)
+        events = script(cached)
+        for start in range(0, len(events), 2):
+            async with db.transaction() as session:
+                await batch.score_events(
+                    session, rubric=RUBRIC, events=events[start : start + 2], cache=histories
+                )
+        assert await outcome(db, cached) == await outcome(db, alone)
+        assert len(histories) == 3
+
+    async def test_activities_another_consumer_recorded_meanwhile_are_read(self, db: Database) -> None:
+        alone, cached = [uuid.uuid4() for _ in range(3)], [uuid.uuid4() for _ in range(3)]
+        for event in script(alone):
+            await score_alone(db, event)
+        histories = LeadHistories(max_activities=1_000)
+        events = script(cached)
+        async with db.transaction() as session:
+            await batch.score_events(session, rubric=RUBRIC, events=events[:3], cache=histories)
+        # The lead's next submission, handled by a replica holding that topic's partition.
+        await score_alone(db, events[3])
+        async with db.transaction() as session:
+            await batch.score_events(session, rubric=RUBRIC, events=events[4:], cache=histories)
+        assert await outcome(db, cached) == await outcome(db, alone)
+
+    async def test_a_rolled_back_batch_leaves_the_cache_as_it_was(self, db: Database) -> None:
+        histories = LeadHistories(max_activities=1_000)
+        events = script([uuid.uuid4() for _ in range(3)])
+
+        async def fail_after_scoring() -> None:
+            async with db.transaction() as session:
+                await batch.score_events(session, rubric=RUBRIC, events=events, cache=histories)
+                raise RuntimeError("the batch fails after scoring")
+
+        with pytest.raises(RuntimeError):
+            await fail_after_scoring()
+        assert len(histories) == 0

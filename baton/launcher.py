@@ -32,7 +32,13 @@ from baton.embedded import (
 )
 from baton.services import DEFAULT_PORTS, SERVICES, upgrade_all
 from shared.auth import Role, issue_token
-from shared.contracts.topics import EVENT_TOPICS, TOPOLOGY, consumer_group, dead_letter_topic
+from shared.contracts.topics import (
+    EVENT_TOPICS,
+    LEAD_KEY_CHANGED,
+    TOPOLOGY,
+    consumer_group,
+    dead_letter_topic,
+)
 from shared.kafka import ensure_topics
 
 DEMO_TEAM = (
@@ -47,7 +53,7 @@ MAX_RESTARTS = 5
 
 def all_topics() -> list[str]:
     consumers = [service for service, flow in TOPOLOGY.items() if flow.consumes]
-    return [*EVENT_TOPICS, *(dead_letter_topic(consumer_group(s)) for s in consumers)]
+    return [*EVENT_TOPICS, LEAD_KEY_CHANGED, *(dead_letter_topic(consumer_group(s)) for s in consumers)]
 
 
 @dataclass

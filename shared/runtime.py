@@ -28,6 +28,7 @@ from shared.api_docs import install_api_docs
 from shared.auth import TokenVerifier
 from shared.db import Database
 from shared.kafka import EventConsumer, EventHandler, create_producer
+from shared.kafka.lead_keys import LeadKeyReader
 from shared.kafka.producer import start_when_reachable, try_start
 from shared.kafka.security import diagnose_broker
 from shared.kafka.tracking import ProcessedEventPruner
@@ -37,6 +38,7 @@ from shared.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from shared.outbox_relay import OutboxRelay
 from shared.problems import install_problem_handlers
 from shared.responses import NewlineJSONResponse
+from shared.sealing import SESSION_KEY_RING
 from shared.settings import ServiceSettings
 from shared.tracing import configure_tracing
 
@@ -87,6 +89,7 @@ class ServiceRuntime:
         self.producer: AIOKafkaProducer | None = None
         self.relay: OutboxRelay | None = None
         self.consumer: EventConsumer | None = None
+        self.lead_keys: LeadKeyReader | None = None
         self.consume = settings.consume
         self.producer_connected = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -135,7 +138,14 @@ class ServiceRuntime:
             if self.handlers and self.consume:
                 if self.processed is None:
                     raise RuntimeError("a consuming service needs its processed_event table")
+                # Opens what consumers read, and seals what the outbox stages (docs/erasure.md).
+                self.lead_keys = LeadKeyReader(
+                    s.kafka_bootstrap_servers, client_id=f"{s.consumer_group}-keys", security=s.kafka_security
+                )
+                await self.lead_keys.start()
+                self.db.sessions.configure(info={SESSION_KEY_RING: self.lead_keys})
                 self.consumer = EventConsumer(
+                    lead_keys=self.lead_keys,
                     bootstrap_servers=s.kafka_bootstrap_servers,
                     group_id=s.consumer_group,
                     dead_letter_to=s.dead_letter_topic,
@@ -183,6 +193,8 @@ class ServiceRuntime:
             # Commit and LeaveGroup: a member killed before it leaves holds its partitions until
             # the session timeout, and every rollout would wait that out.
             await self.consumer.stop(timeout_s=budget.share(0.4))
+        if self.lead_keys is not None:
+            await self.lead_keys.stop()
         if self.relay is not None:
             timeout_s = budget.share(0.75)
             await _bounded(self.relay.stop(timeout_s=timeout_s), "outbox_relay", timeout_s=timeout_s + 1)

@@ -34,9 +34,13 @@ E = TypeVar("E", bound=Envelope)
 
 
 class KeyRing(Protocol):
-    """The lead keys a service knows: None for a lead erased, or never known."""
+    """The lead keys a service knows."""
 
-    def get(self, lead_id: uuid.UUID) -> bytes | None: ...
+    def get(self, lead_id: uuid.UUID) -> bytes | None:
+        """The lead's key; None for a lead erased, or never known."""
+
+    def erased(self, lead_id: uuid.UUID) -> bool:
+        """Whether the lead's key was destroyed (its tombstone seen)."""
 
 
 class SealBroken(ValueError):
@@ -130,12 +134,14 @@ def open_event(event: E, key: bytes | None) -> E:
 
 
 def seal_with(ring: KeyRing, event: E) -> E:
-    """Seal with the ring's key; a lead the ring has no key for is erased: its fields go blank
-    rather than out in clear."""
+    """Seal with the ring's key. An erased lead's fields go blank rather than out in clear; a lead
+    never given a key (it came before sealing did, in clear) stays as it came."""
     if not has_clear_fields(event):
         return event
     key = ring.get(event.lead_id)
-    return seal_event(event, key) if key is not None else erase_fields(event)
+    if key is not None:
+        return seal_event(event, key)
+    return erase_fields(event) if ring.erased(event.lead_id) else event
 
 
 __all__ = [

@@ -22,6 +22,7 @@ from services.ingest.identity import Identity, lead_identity
 from services.ingest.models import outbox
 from services.ingest.repository import LeadRepository, NewSubmission, SubmissionRepository
 from services.ingest.schemas import SubmissionAccepted
+from services.ingest.sealing import sealed
 from shared.contracts import LeadIngested, LeadIngestedPayload, Touch, utc_now
 from shared.outbox import announce
 from shared.tracing import extract_context
@@ -135,7 +136,7 @@ async def accept_submissions(session: AsyncSession, batch: Sequence[PreparedSubm
         )
     announced = [i for i in fresh if batch[i].publish]
     stored = await submissions.add_many_with_events(
-        rows, [events[i] for i in announced], [dict(batch[i].trace) for i in announced]
+        rows, await sealed(session, [events[i] for i in announced]), [dict(batch[i].trace) for i in announced]
     )
     if stored:
         await announce(session, outbox)

@@ -28,6 +28,7 @@ from shared.contracts.topics import dead_letter_topic
 from shared.db import Database
 from shared.kafka.batching import EventHandler, Outcome, side_by_side
 from shared.kafka.dead_letter import DLQ_VALUE_LIMIT, MAX_BACKOFF_S, Stopping
+from shared.kafka.lead_keys import LeadKeyReader
 from shared.kafka.membership import abandon_group, group_behind, group_client, messages_behind
 from shared.kafka.producer import create_producer
 from shared.kafka.security import PLAINTEXT, KafkaSecurity
@@ -88,6 +89,7 @@ class EventConsumer:
         partition_concurrency: int = 4,
         max_records: int = 1000,
         dead_letter_to: str | None = None,
+        lead_keys: LeadKeyReader | None = None,
     ) -> None:
         self.group_id = group_id
         self.partition_concurrency = max(1, partition_concurrency)
@@ -117,6 +119,7 @@ class EventConsumer:
             stopping=self._stopping,
             max_attempts=max_attempts,
             retry_backoff_s=retry_backoff_s,
+            lead_keys=lead_keys,
         )
         # One transaction per batch, or per message with retries and dead-lettering.
         self.handle_batch = self.transactions.handle_batch

@@ -21,11 +21,15 @@ def _fixture(name: str) -> bytes:
 
 
 class _Ring:
-    def __init__(self, keys: dict[uuid.UUID, bytes]) -> None:
+    def __init__(self, keys: dict[uuid.UUID, bytes], erased: set[uuid.UUID] | None = None) -> None:
         self.keys = keys
+        self.gone = erased or set()
 
     def get(self, lead_id: uuid.UUID) -> bytes | None:
         return self.keys.get(lead_id)
+
+    def erased(self, lead_id: uuid.UUID) -> bool:
+        return lead_id in self.gone
 
 
 class TestSealEvent:
@@ -90,11 +94,15 @@ class TestOpenEvent:
 
 
 class TestSealWith:
-    def test_a_lead_the_ring_does_not_know_goes_out_erased_not_in_clear(self) -> None:
+    def test_an_erased_lead_goes_out_blank_not_in_clear(self) -> None:
         event = decode_event(_fixture("lead.qualified.v1.json"))
-        wire = seal_with(_Ring({}), event).to_bytes()
+        wire = seal_with(_Ring({}, {event.lead_id}), event).to_bytes()
         for value in PERSONAL:
             assert value.encode() not in wire
+
+    def test_a_lead_that_never_had_a_key_goes_out_as_it_came(self) -> None:
+        event = decode_event(_fixture("lead.qualified.v1.json"))
+        assert seal_with(_Ring({}), event) is event
 
     def test_a_known_lead_is_sealed_with_its_key(self) -> None:
         event = decode_event(_fixture("lead.qualified.v1.json"))

@@ -15,7 +15,7 @@ import jsonschema
 import kubernetes_validate
 import pytest
 
-from shared.contracts.topics import EVENT_TOPICS, TOPOLOGY, dead_letter_topic
+from shared.contracts.topics import EVENT_TOPICS, LEAD_KEY_CHANGED, TOPOLOGY, dead_letter_topic
 from tests.platform.tooling import CHART, VALUES_FILES, Rendered, load_schema, render, run
 
 KUBERNETES_VERSION = "1.33.0"
@@ -30,10 +30,13 @@ CUSTOM_KINDS = {
 CONSUMER_GROUPS = ("baton-scoring", "baton-routing", "baton-feedback")
 PARTITIONS = 6
 PRODUCTION_PARTITIONS = 12
+# Ingest issues the leads' sealing keys, and every consumer reads them (docs/erasure.md).
 ACCESS = {
     service: {
-        "reads": set(flow.consumes),
-        "writes": set(flow.produces) | ({dead_letter_topic(f"baton-{service}")} if flow.consumes else set()),
+        "reads": set(flow.consumes) | ({LEAD_KEY_CHANGED} if flow.consumes else set()),
+        "writes": set(flow.produces)
+        | ({dead_letter_topic(f"baton-{service}")} if flow.consumes else set())
+        | ({LEAD_KEY_CHANGED} if service == "ingest" else set()),
     }
     for service, flow in TOPOLOGY.items()
 }
@@ -225,14 +228,16 @@ def test_keda_scales_on_each_consumed_topic_within_the_partition_count(rendered:
     for scaled in rendered.of_kind("ScaledObject"):
         component = _component(scaled)
         kafka = [t["metadata"] for t in scaled["spec"]["triggers"] if t["type"] == "kafka"]
-        assert {t["topic"] for t in kafka} == ACCESS[component]["reads"]
+        assert {t["topic"] for t in kafka} == ACCESS[component]["reads"] - {LEAD_KEY_CHANGED}
         assert {t["consumerGroup"] for t in kafka} == {f"baton-{component}"}
         assert all(int(t["lagThreshold"]) > 0 for t in kafka)
         assert scaled["spec"]["maxReplicaCount"] <= min(partitions[t["topic"]] for t in kafka)
 
 
 def test_every_topic_and_dead_letter_topic_has_a_kafka_topic(rendered: Rendered) -> None:
-    expected = set(EVENT_TOPICS) | {dead_letter_topic(group) for group in CONSUMER_GROUPS}
+    expected = (
+        set(EVENT_TOPICS) | {LEAD_KEY_CHANGED} | {dead_letter_topic(group) for group in CONSUMER_GROUPS}
+    )
     topics = rendered.of_kind("KafkaTopic")
     assert sorted(t["spec"]["topicName"] for t in topics) == sorted(expected)
     assert all(t["apiVersion"] == "kafka.strimzi.io/v1" for t in topics)

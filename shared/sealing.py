@@ -9,12 +9,12 @@ Kafka, in a dead-letter topic or in a backup then holds ciphertext nobody can op
 from __future__ import annotations
 
 import base64
-import json
 import os
 import uuid
 from typing import Any, Final, Protocol, TypeVar
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from pydantic_core import from_json, to_json
 
 from shared.contracts import Envelope, LeadQualified, Payload
 
@@ -54,7 +54,7 @@ def new_key() -> bytes:
 def seal(key: bytes, lead_id: uuid.UUID, fields: dict[str, Any]) -> str:
     """`fields` as JSON, encrypted and bound to the lead (its id is the associated data)."""
     nonce = os.urandom(NONCE_BYTES)
-    sealed = AESGCM(key).encrypt(nonce, json.dumps(fields).encode(), lead_id.bytes)
+    sealed = AESGCM(key).encrypt(nonce, to_json(fields), lead_id.bytes)
     return VERSION + base64.urlsafe_b64encode(nonce + sealed).decode()
 
 
@@ -66,7 +66,7 @@ def unseal(key: bytes, lead_id: uuid.UUID, value: str) -> dict[str, Any]:
         clear = AESGCM(key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], lead_id.bytes)
     except Exception as exc:  # InvalidTag, bad base64, short input: all one condition
         raise SealBroken(f"lead {lead_id}'s sealed fields do not open with its key") from exc
-    fields: dict[str, Any] = json.loads(clear)
+    fields: dict[str, Any] = from_json(clear)
     return fields
 
 
@@ -101,10 +101,13 @@ def has_clear_fields(event: Envelope) -> bool:
 def seal_event(event: E, key: bytes) -> E:
     """The event with its personal fields sealed (unchanged if it has none in clear)."""
     blanks = PERSONAL_FIELDS.get(event.event_type)
-    if blanks is None or not has_clear_fields(event):
+    if blanks is None:
         return event
     holder = _holder(event)
-    clear = {name: getattr(holder, name) for name in blanks if getattr(holder, name) not in (None, "")}
+    values = holder.__dict__
+    clear = {name: values[name] for name in blanks if values[name] not in (None, "")}
+    if not clear:
+        return event
     update: dict[str, Any] = {name: blanks[name] for name in clear}
     update["sealed"] = seal(key, event.lead_id, clear)
     return _with_holder(event, holder.model_copy(update=update))

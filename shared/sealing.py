@@ -42,6 +42,15 @@ class KeyRing(Protocol):
     def erased(self, lead_id: uuid.UUID) -> bool:
         """Whether the lead's key was destroyed (its tombstone seen)."""
 
+    @property
+    def loaded(self) -> bool:
+        """Whether every key issued before the ring started has been read."""
+
+
+class KeyRingNotLoaded(TimeoutError):
+    """The ring has not read the keys issued before it started: a lead it does not know may yet
+    have one. A `TimeoutError`, so the caller's retry treats it as the outage it is."""
+
 
 class SealBroken(ValueError):
     """A sealed value that its lead's key does not open: corrupted, or sealed with another key."""
@@ -144,7 +153,11 @@ def seal_with(ring: KeyRing, event: E) -> E:
     key = ring.get(event.lead_id)
     if key is not None:
         return seal_event(event, key)
-    return erase_fields(event) if ring.erased(event.lead_id) else event
+    if ring.erased(event.lead_id):
+        return erase_fields(event)
+    if not ring.loaded:
+        raise KeyRingNotLoaded(f"lead keys not read yet; lead {event.lead_id} may have one")
+    return event
 
 
 __all__ = [
@@ -152,6 +165,7 @@ __all__ = [
     "PERSONAL_FIELDS",
     "SESSION_KEY_RING",
     "KeyRing",
+    "KeyRingNotLoaded",
     "SealBroken",
     "erase_fields",
     "has_clear_fields",

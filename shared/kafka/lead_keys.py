@@ -29,6 +29,9 @@ log = logging.getLogger(__name__)
 
 E = TypeVar("E", bound=Envelope)
 RETRY_S = 1.0
+# As short as the event consumers' own: a catch-up waits on this reader's next fetch, and a
+# fetch the broker holds for want of new records would hold every consumer waiting on it.
+FETCH_MAX_WAIT_MS = 40
 
 
 class KeysUnavailable(TimeoutError):
@@ -56,6 +59,7 @@ class LeadKeyReader:
         self._positions: dict[TopicPartition, int] = {}
         self._progress = asyncio.Condition()
         self._assigned = asyncio.Event()
+        self._loaded = asyncio.Event()
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
 
@@ -64,6 +68,10 @@ class LeadKeyReader:
 
     def erased(self, lead_id: uuid.UUID) -> bool:
         return lead_id in self._erased
+
+    @property
+    def loaded(self) -> bool:
+        return self._loaded.is_set()
 
     def forget(self, lead_id: uuid.UUID) -> None:
         """The lead was erased (its `lead.erased` seen before the tombstone, perhaps)."""
@@ -88,8 +96,9 @@ class LeadKeyReader:
 
     async def open_events(self, events: Sequence[E]) -> list[E]:
         """`events` with their sealed fields opened, in order; an erased lead's read as erased.
-        A `lead.erased` among them forgets its lead's key for the events after it."""
-        if any(
+        A `lead.erased` among them forgets its lead's key for the events after it. The first call
+        reads every key issued so far, so what handlers stage next is sealed (`seal_with`)."""
+        if not self._loaded.is_set() or any(
             is_sealed(e) and e.lead_id not in self._keys and e.lead_id not in self._erased for e in events
         ):
             await self.catch_up()
@@ -145,6 +154,7 @@ class LeadKeyReader:
             group_id=None,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
+            fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
             **self._security.client_options(),
         )
         await consumer.start()
@@ -163,6 +173,7 @@ class LeadKeyReader:
         for tp in assigned:
             self._positions[tp] = await consumer.position(tp)
         self._assigned.set()
+        started_at = await consumer.end_offsets(assigned)
         while True:
             batches = await consumer.getmany(timeout_ms=500)
             for records in batches.values():
@@ -177,6 +188,8 @@ class LeadKeyReader:
                         self.forget(lead_id)
             for tp in assigned:
                 self._positions[tp] = await consumer.position(tp)
+            if self._reached(started_at):
+                self._loaded.set()
             async with self._progress:
                 self._progress.notify_all()
 

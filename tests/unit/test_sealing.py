@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from shared.contracts import ActivityRecorded, LeadIngested, LeadQualified, decode_event
-from shared.sealing import SealBroken, new_key, open_event, seal_event, seal_with
+from shared.sealing import KeyRingNotLoaded, SealBroken, new_key, open_event, seal_event, seal_with
 
 CONTRACTS = Path(__file__).parent.parent / "contracts"
 # The key the `*.sealed.json` fixtures were sealed with.
@@ -21,9 +21,12 @@ def _fixture(name: str) -> bytes:
 
 
 class _Ring:
-    def __init__(self, keys: dict[uuid.UUID, bytes], erased: set[uuid.UUID] | None = None) -> None:
+    def __init__(
+        self, keys: dict[uuid.UUID, bytes], erased: set[uuid.UUID] | None = None, *, loaded: bool = True
+    ) -> None:
         self.keys = keys
         self.gone = erased or set()
+        self.loaded = loaded
 
     def get(self, lead_id: uuid.UUID) -> bytes | None:
         return self.keys.get(lead_id)
@@ -103,6 +106,11 @@ class TestSealWith:
     def test_a_lead_that_never_had_a_key_goes_out_as_it_came(self) -> None:
         event = decode_event(_fixture("lead.qualified.v1.json"))
         assert seal_with(_Ring({}), event) is event
+
+    def test_a_ring_still_loading_refuses_an_unknown_lead_rather_than_send_it_in_clear(self) -> None:
+        event = decode_event(_fixture("lead.qualified.v1.json"))
+        with pytest.raises(KeyRingNotLoaded):
+            seal_with(_Ring({}, loaded=False), event)
 
     def test_a_known_lead_is_sealed_with_its_key(self) -> None:
         event = decode_event(_fixture("lead.qualified.v1.json"))

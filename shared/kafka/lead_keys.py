@@ -111,22 +111,26 @@ class LeadKeyReader:
 
     async def catch_up(self) -> None:
         """Read the key topic up to its end offsets as of now; raises `KeysUnavailable` if that
-        takes longer than `catch_up_timeout_s`."""
+        fails or takes longer than `catch_up_timeout_s` (the broker is away: retried, never the
+        event's fault)."""
         deadline = time.monotonic() + self.catch_up_timeout_s
         try:
             await asyncio.wait_for(self._assigned.wait(), self.catch_up_timeout_s)
-            assert self._consumer is not None
+            consumer = self._consumer
+            if consumer is None:
+                raise RuntimeError("the key reader is reconnecting")
             ends = await asyncio.wait_for(
-                self._consumer.end_offsets(list(self._positions)), max(0.1, deadline - time.monotonic())
+                consumer.end_offsets(list(self._positions)), max(0.1, deadline - time.monotonic())
             )
             async with self._progress:
                 await asyncio.wait_for(
                     self._progress.wait_for(lambda: self._reached(ends)),
                     max(0.1, deadline - time.monotonic()),
                 )
-        except TimeoutError as exc:
+            self._loaded.set()
+        except Exception as exc:
             raise KeysUnavailable(
-                f"{LEAD_KEY_CHANGED} not read to its end in {self.catch_up_timeout_s}s"
+                f"{LEAD_KEY_CHANGED} not read to its end within {self.catch_up_timeout_s}s: {exc!r}"
             ) from exc
 
     def _reached(self, ends: dict[TopicPartition, int]) -> bool:

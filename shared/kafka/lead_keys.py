@@ -23,6 +23,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from shared.contracts import Envelope, LeadErased
 from shared.contracts.topics import LEAD_KEY_CHANGED
 from shared.kafka.security import PLAINTEXT, KafkaSecurity
+from shared.metrics import LEAD_KEY_CATCH_UPS
 from shared.sealing import is_sealed, open_event
 
 log = logging.getLogger(__name__)
@@ -113,7 +114,8 @@ class LeadKeyReader:
         """Read the key topic up to its end offsets as of now; raises `KeysUnavailable` if that
         fails or takes longer than `catch_up_timeout_s` (the broker is away: retried, never the
         event's fault)."""
-        deadline = time.monotonic() + self.catch_up_timeout_s
+        started = time.monotonic()
+        deadline = started + self.catch_up_timeout_s
         try:
             await asyncio.wait_for(self._assigned.wait(), self.catch_up_timeout_s)
             consumer = self._consumer
@@ -128,6 +130,7 @@ class LeadKeyReader:
                     max(0.1, deadline - time.monotonic()),
                 )
             self._loaded.set()
+            LEAD_KEY_CATCH_UPS.labels(self._client_id).observe(time.monotonic() - started)
         except Exception as exc:
             raise KeysUnavailable(
                 f"{LEAD_KEY_CHANGED} not read to its end within {self.catch_up_timeout_s}s: {exc!r}"

@@ -26,6 +26,9 @@ PERSONAL_FIELDS: Final[dict[str, dict[str, str | None]]] = {
     "lead.ingested": {"email": None, "first_name": None, "last_name": None, "phone": None},
     "activity.recorded": {"email": ""},
     "lead.qualified": {"email": None, "first_name": None, "last_name": None},
+    # A rep's free text may quote the lead.
+    "lead.touched": {"note": None},
+    "lead.dispositioned": {"reason": None},
 }
 # Where the session's key ring lives (`Session.info`), for events staged through the outbox.
 SESSION_KEY_RING: Final = "baton.lead_keys"

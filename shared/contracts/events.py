@@ -235,6 +235,13 @@ class LeadDispositionedPayload(Payload):
         "wire so a code added later never fails an older consumer.",
     )
     currency: str | None = Field(default=None, description="ISO 4217 code of `amount`.")
+    # Added in schema version 1 (additive): older events carry the rep's note in clear.
+    sealed: str | None = Field(
+        default=None,
+        description="`reason` as a JSON object, sealed with the lead's key (AES-256-GCM, `v1.` + "
+        "base64url of nonce and ciphertext): a rep's note may quote the lead. `reason` is then "
+        "null; `reason_code` stays in clear (docs/erasure.md).",
+    )
 
 
 TouchChannel = Literal["call", "email", "meeting", "social", "other"]
@@ -246,6 +253,13 @@ class LeadTouchedPayload(Payload):
     channel: TouchChannel = "other"
     note: str | None = None
     touched_at: datetime
+    # Added in schema version 1 (additive): older events carry the rep's note in clear.
+    sealed: str | None = Field(
+        default=None,
+        description="`note` as a JSON object, sealed with the lead's key (AES-256-GCM, `v1.` + "
+        "base64url of nonce and ciphertext): a rep's note may quote the lead. `note` is then "
+        "null (docs/erasure.md).",
+    )
 
 
 class RubricActivatedPayload(Payload):

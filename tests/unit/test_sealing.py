@@ -43,7 +43,13 @@ class TestSealEvent:
             assert value.encode() not in wire
 
     def test_sealed_event_opens_with_its_key_to_the_original(self) -> None:
-        for name in ("lead.ingested.v1.json", "activity.recorded.v1.json", "lead.qualified.v1.json"):
+        for name in (
+            "lead.ingested.v1.json",
+            "activity.recorded.v1.json",
+            "lead.qualified.v1.json",
+            "lead.touched.v1.json",
+            "lead.dispositioned.v1.reason-codes.json",
+        ):
             event = decode_event(_fixture(name))
             key = new_key()
             assert open_event(seal_event(event, key), key) == event
@@ -70,6 +76,12 @@ class TestOpenEvent:
         assert ingested == decode_event(_fixture("lead.ingested.v1.json"))
         assert activity == decode_event(_fixture("activity.recorded.v1.json"))
         assert qualified.payload.lead == decode_event(_fixture("lead.qualified.v1.json")).payload.lead  # type: ignore[union-attr]
+
+    def test_released_sealed_rep_notes_open_with_their_key(self) -> None:
+        touched = open_event(decode_event(_fixture("lead.touched.v1.sealed.json")), FIXTURE_KEY)
+        dispositioned = open_event(decode_event(_fixture("lead.dispositioned.v1.sealed.json")), FIXTURE_KEY)
+        assert touched == decode_event(_fixture("lead.touched.v1.json"))
+        assert dispositioned == decode_event(_fixture("lead.dispositioned.v1.reason-codes.json"))
 
     def test_without_a_key_the_lead_reads_as_erased(self) -> None:
         ingested = open_event(decode_event(_fixture("lead.ingested.v1.sealed.json")), None)

@@ -1,5 +1,6 @@
 """After an erasure, the person is nowhere in clear text: not on any topic (dead-letter topics
-included), not in any table of the four services, not in their logs (docs/erasure.md)."""
+included), not in any table of the four services, not in their logs; nor are the rep's notes
+about them on any topic or in any log (docs/erasure.md)."""
 
 from __future__ import annotations
 
@@ -116,6 +117,7 @@ async def test_an_erased_person_is_nowhere_in_clear_text(db: Database, settings_
         "last_name": f"Vexley{tag}",
         "phone": f"+44 20 7946 {secrets.randbelow(10_000):04d}",
     }
+    nickname = f"Quo{tag}rra"
     # Built first: building an app configures the root logger afresh.
     apps = create_feedback(), create_routing(), create_scoring(), create_ingest()
     with captured_logs() as logs:
@@ -150,6 +152,20 @@ async def test_an_erased_person_is_nowhere_in_clear_text(db: Database, settings_
                 assert counted == 1
 
             await eventually(everywhere, timeout_s=30)
+            # A rep's notes may quote the lead: on the wire they travel sealed too. (Routing's own
+            # tables keep them after an erasure, so the notes quote a nickname, not the name.)
+            assignment = (await routing.get(f"/v1/leads/{lead_id}/assignment", headers=ADMIN)).json()
+            path = f"/v1/assignments/{assignment['id']}"
+            quoted = nickname
+            touched = await routing.post(
+                f"{path}/touches", json={"channel": "call", "note": f"spoke to {quoted}"}, headers=ADMIN
+            )
+            judged = await routing.post(
+                f"{path}/disposition",
+                json={"outcome": "accepted", "note": f"{quoted} wants a demo"},
+                headers=ADMIN,
+            )
+            assert (touched.status_code, judged.status_code) == (201, 201), (touched.text, judged.text)
             # The services opened the sealed events: the person reached them in clear.
             assert any(person["email"] in row for row in await every_row(db))
             erased = await ingest.delete(f"/v1/leads/{lead_id}", headers=ADMIN)
@@ -178,3 +194,5 @@ async def test_an_erased_person_is_nowhere_in_clear_text(db: Database, settings_
         assert not [r for r in records if value.encode() in r], f"{value!r} on a topic"
         assert not [r for r in rows if value in r], f"{value!r} in a table"
         assert not [line for line in logs.lines if value in line], f"{value!r} in a log line"
+    assert not [r for r in records if nickname.encode() in r], "a rep's note on a topic"
+    assert not [line for line in logs.lines if nickname in line], "a rep's note in a log line"

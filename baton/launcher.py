@@ -32,7 +32,13 @@ from baton.embedded import (
 )
 from baton.services import DEFAULT_PORTS, SERVICES, upgrade_all
 from shared.auth import Role, issue_token
-from shared.contracts.topics import EVENT_TOPICS, TOPOLOGY, consumer_groups, dead_letter_topic
+from shared.contracts.topics import (
+    EVENT_TOPICS,
+    LEAD_KEY_CHANGED,
+    TOPOLOGY,
+    consumer_groups,
+    dead_letter_topic,
+)
 from shared.kafka import ensure_topics
 
 DEMO_TEAM = (
@@ -47,7 +53,7 @@ MAX_RESTARTS = 5
 
 def all_topics() -> list[str]:
     groups = [group for service in TOPOLOGY for group in consumer_groups(service)]
-    return [*EVENT_TOPICS, *(dead_letter_topic(group) for group in groups)]
+    return [*EVENT_TOPICS, LEAD_KEY_CHANGED, *(dead_letter_topic(group) for group in groups)]
 
 
 @dataclass

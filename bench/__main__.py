@@ -38,6 +38,7 @@ SECTIONS = (
     Section("scoring", "bench.scoring"),
     Section("routing", "bench.routing"),
     Section("feedback", "bench.feedback"),
+    Section("sealing", "bench.sealing"),
 )
 
 
@@ -151,6 +152,12 @@ HEADLINES = (
         "feedback consumer events/s (ratio to passthrough)",
         "-",
         lambda r: f"{r['consumer']['feedback']['per_s']} ({r['consumer']['ratio']})",
+    ),
+    Headline(
+        "sealing",
+        "sealed event (seal + encode + decode + open) / plain, worst of three",
+        "reported",
+        lambda r: r["worst_ratio_sealed_to_plain"],
     ),
     Headline(
         "xeducation",

@@ -17,6 +17,7 @@ from sqlalchemy import Table
 from shared.contracts.topics import TOPOLOGY, consumer_group, dead_letter_topic, split_into_groups
 from shared.db import Database
 from shared.kafka import EventConsumer, EventHandler
+from shared.kafka.lead_keys import LeadKeyReader
 from shared.kafka.tracking import ProcessedEventPruner
 from shared.settings import ServiceSettings
 
@@ -43,8 +44,10 @@ def build_consumers(
     db: Database,
     processed: Table,
     on_rebalance: Callable[[], None] | None = None,
+    lead_keys: LeadKeyReader | None = None,
 ) -> list[EventConsumer]:
-    """One consumer per group; `on_rebalance` hears of every group's partitions changing hands."""
+    """One consumer per group; `on_rebalance` hears of every group's partitions changing hands,
+    and every group opens events with the process's one `lead_keys` reader."""
     s = settings
     return [
         EventConsumer(
@@ -60,6 +63,7 @@ def build_consumers(
             fetch_max_wait_ms=s.consumer_fetch_max_wait_ms,
             security=s.kafka_security,
             on_rebalance=on_rebalance,
+            lead_keys=lead_keys,
         )
         for group, (dead_letters, handlers_of_group) in group_handlers(settings, handlers).items()
     ]

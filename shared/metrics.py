@@ -27,6 +27,12 @@ CONSUMER_PASSES_CANCELLED = Counter(
     "Consumer passes the watchdog found stuck and cancelled (the client is then replaced).",
     ["consumer"],
 )
+LEAD_KEY_CATCH_UPS = Histogram(
+    "baton_lead_key_catch_up_seconds",
+    "Reads of lead.key_changed up to its end offsets, made when an event arrived before its key "
+    "(docs/erasure.md).",
+    ["client"],
+)
 OUTBOX_PUBLISHED = Counter("baton_outbox_published_total", "Outbox events published to Kafka.", ["service"])
 OUTBOX_LAG_SECONDS = Gauge(
     "baton_outbox_oldest_unsent_age_seconds",

@@ -40,8 +40,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from shared.contracts import Envelope
-from shared.contracts.topics import topic_for
+from shared.contracts.topics import LEAD_KEY_CHANGED, topic_for
 from shared.db import sql_text
+from shared.sealing import SESSION_KEY_RING, KeyRing, seal_with
 from shared.tracing import inject_headers
 
 SENT_RETENTION = timedelta(days=7)
@@ -161,6 +162,10 @@ def staged_columns(session: AsyncSession, events: Sequence[Envelope]) -> dict[st
     """`outbox_columns` for events staged in `session`'s transaction, each continuing the trace
     of the event that caused it; for a caller that folds `insert_sql` into its own statement
     (and then calls `announce`)."""
+    ring: KeyRing | None = session.info.get(SESSION_KEY_RING)
+    if ring is not None:
+        # A lead's personal fields leave sealed with its key (scoring's lead.qualified snapshot).
+        events = [seal_with(ring, event) for event in events]
     traces = None
     # A consumer batch leaves each incoming event's trace context here (no span is current).
     by_cause: dict[Any, dict[str, str]] = session.info.get(TRACE_HEADERS_BY_CAUSE) or {}
@@ -231,6 +236,21 @@ def outbox_columns(
     return columns
 
 
+def lead_key_columns(keys: Sequence[tuple[uuid.UUID, bytes | None]], *, at: datetime) -> dict[str, list[Any]]:
+    """`outbox_columns` of records on `lead.key_changed`: a lead's sealing key, or (None) the
+    empty value the relay sends as its tombstone. Not events: the raw key, keyed by lead id."""
+    headers = to_json({"event_type": LEAD_KEY_CHANGED}).decode()
+    return {
+        "event_id": [uuid.uuid4() for _ in keys],
+        "event_type": [LEAD_KEY_CHANGED] * len(keys),
+        "topic": [LEAD_KEY_CHANGED] * len(keys),
+        "key": [str(lead_id) for lead_id, _ in keys],
+        "value": [key or b"" for _, key in keys],
+        "headers": [headers] * len(keys),
+        "created_at": [at] * len(keys),
+    }
+
+
 async def announce(session: AsyncSession, table: Table, *, remembered: bool = False) -> None:
     """Tell the relays that this transaction staged events, effective at its commit;
     `remembered`: every row staged since the last announcement was passed to `remember`."""
@@ -292,6 +312,7 @@ __all__ = [
     "add_events",
     "announce",
     "insert_sql",
+    "lead_key_columns",
     "notify_channel",
     "outbox_columns",
     "outbox_table",

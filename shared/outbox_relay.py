@@ -23,6 +23,7 @@ from sqlalchemy import Table, delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.contracts import utc_now
+from shared.contracts.topics import LEAD_KEY_CHANGED
 from shared.db import Database
 from shared.metrics import OUTBOX_LAG_SECONDS, OUTBOX_PUBLISHED
 from shared.outbox import SENT_RETENTION, StagedRow, _local_relays, notify_channel
@@ -226,7 +227,7 @@ class OutboxRelay:
             rows = [row for row in rows if row.id in claimed]
             if rows:
                 OUTBOX_LAG_SECONDS.labels(self.service).set((utc_now() - rows[0].created_at).total_seconds())
-                await asyncio.gather(*await self._send(rows))
+                await self._publish(rows)
         OUTBOX_PUBLISHED.labels(self.service).inc(len(rows))
         return len(rows)
 
@@ -241,10 +242,20 @@ class OutboxRelay:
                 OUTBOX_LAG_SECONDS.labels(self.service).set(0)
                 return 0
             OUTBOX_LAG_SECONDS.labels(self.service).set((utc_now() - rows[0].created_at).total_seconds())
-            await asyncio.gather(*await self._send(rows))
+            await self._publish(rows)
             await session.execute(self._mark_sent, {"ids": [row.id for row in rows], "at": utc_now()})
         OUTBOX_PUBLISHED.labels(self.service).inc(len(rows))
         return len(rows)
+
+    async def _publish(self, rows: Sequence[Any]) -> None:
+        """Send the rows and wait for the broker's acks, lead keys first: a consumer that sees an
+        event sealed with a key can then always find that key on `lead.key_changed` by reading
+        it to its end (docs/erasure.md)."""
+        keys = [row for row in rows if row.topic == LEAD_KEY_CHANGED]
+        if keys:
+            await asyncio.gather(*await self._send(keys))
+            rows = [row for row in rows if row.topic != LEAD_KEY_CHANGED]
+        await asyncio.gather(*await self._send(rows))
 
     async def _send(self, rows: Sequence[Any]) -> list[asyncio.Future[Any]]:
         """Queue the rows for the broker as record batches, one partition's rows in their order,
@@ -260,16 +271,15 @@ class OutboxRelay:
             key = row.key.encode()
             partition = self._partitioner(key, partitions[row.topic], partitions[row.topic])
             headers = [(k, str(v).encode()) for k, v in row.headers.items()]
+            # An erased lead's key row is empty: a tombstone, which compaction then removes.
+            value = (row.value or None) if row.topic == LEAD_KEY_CHANGED else row.value
             batch = open_batches.get((row.topic, partition))
-            if (
-                batch is None
-                or batch.append(key=key, value=row.value, timestamp=None, headers=headers) is None
-            ):
+            if batch is None or batch.append(key=key, value=value, timestamp=None, headers=headers) is None:
                 if batch is not None:
                     deliveries.append(await self.producer.send_batch(batch, row.topic, partition=partition))
                 batch = open_batches[row.topic, partition] = self.producer.create_batch()
                 # The first record always fits an empty batch.
-                batch.append(key=key, value=row.value, timestamp=None, headers=headers)
+                batch.append(key=key, value=value, timestamp=None, headers=headers)
         for (topic, partition), batch in open_batches.items():
             deliveries.append(await self.producer.send_batch(batch, topic, partition=partition))
         return deliveries

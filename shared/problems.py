@@ -13,6 +13,7 @@ from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from shared.responses import NewlineJSONResponse
+from shared.sealing import KeyRingNotLoaded
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +142,20 @@ def install_problem_handlers(app: FastAPI) -> None:
             )
         return await on_unexpected(request, exc)
 
+    async def on_keys_loading(request: Request, exc: Exception) -> JSONResponse:
+        # Right after a start, before the lead keys are read: try again shortly, nothing was kept.
+        response = problem_response(
+            request,
+            status=503,
+            title="Service unavailable",
+            slug="lead-keys-loading",
+            detail="the service is still reading the leads' sealing keys; nothing was saved",
+        )
+        response.headers["Retry-After"] = "1"
+        return response
+
     app.add_exception_handler(Problem, on_problem)
+    app.add_exception_handler(KeyRingNotLoaded, on_keys_loading)
     app.add_exception_handler(DBAPIError, on_database_error)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)

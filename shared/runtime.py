@@ -28,6 +28,7 @@ from shared.auth import TokenVerifier
 from shared.consumer_groups import build_consumers, build_pruners, consumer_checks, stop_consumers
 from shared.db import Database
 from shared.kafka import EventConsumer, EventHandler, create_producer
+from shared.kafka.lead_keys import LeadKeyReader
 from shared.kafka.producer import start_when_reachable, try_start
 from shared.kafka.security import diagnose_broker
 from shared.logging import configure_logging
@@ -36,6 +37,7 @@ from shared.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from shared.outbox_relay import OutboxRelay
 from shared.problems import install_problem_handlers
 from shared.responses import NewlineJSONResponse
+from shared.sealing import SESSION_KEY_RING
 from shared.settings import ServiceSettings
 from shared.tracing import configure_tracing
 
@@ -90,6 +92,7 @@ class ServiceRuntime:
         self.producer: AIOKafkaProducer | None = None
         self.relay: OutboxRelay | None = None
         self.consumers: list[EventConsumer] = []
+        self.lead_keys: LeadKeyReader | None = None
         self.consume = settings.consume
         self.producer_connected = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -143,8 +146,19 @@ class ServiceRuntime:
             if self.handlers and self.consume:
                 if self.processed is None:
                     raise RuntimeError("a consuming service needs its processed_event table")
+                # Opens what consumers read, and seals what the outbox stages (docs/erasure.md).
+                self.lead_keys = LeadKeyReader(
+                    s.kafka_bootstrap_servers, client_id=f"{s.consumer_group}-keys", security=s.kafka_security
+                )
+                await self.lead_keys.start()
+                self.db.sessions.configure(info={SESSION_KEY_RING: self.lead_keys})
                 self.consumers = build_consumers(
-                    s, self.handlers, db=self.db, processed=self.processed, on_rebalance=self.on_rebalance
+                    s,
+                    self.handlers,
+                    db=self.db,
+                    processed=self.processed,
+                    on_rebalance=self.on_rebalance,
+                    lead_keys=self.lead_keys,
                 )
                 for consumer in self.consumers:
                     await consumer.start()
@@ -175,6 +189,8 @@ class ServiceRuntime:
             # Commit and LeaveGroup: a member killed before it leaves holds its partitions until
             # the session timeout, and every rollout would wait that out.
             await stop_consumers(self.consumers, timeout_s=budget.share(0.4))
+        if self.lead_keys is not None:
+            await self.lead_keys.stop()
         if self.relay is not None:
             timeout_s = budget.share(0.75)
             await _bounded(self.relay.stop(timeout_s=timeout_s), "outbox_relay", timeout_s=timeout_s + 1)

@@ -18,6 +18,7 @@ from services.ingest.models import outbox
 from services.ingest.normalize import utm_from_url
 from services.ingest.repository import LeadRepository
 from services.ingest.schemas import ActivityBatchResult, ActivityCreate
+from services.ingest.sealing import sealed
 from shared.contracts import ActivityRecorded, ActivityRecordedPayload, Envelope, utc_now
 from shared.outbox import add_events, announce
 
@@ -134,7 +135,9 @@ async def record_activities(
         )
         results.append({"index": index, "status": "accepted", "lead_id": lead_id, "event_id": event_id})
     # The activities and their events in one statement, not two per item.
-    await ActivityRepository(session).add_many(rows, source_id=source_id, received_at=now, events=staged)
+    await ActivityRepository(session).add_many(
+        rows, source_id=source_id, received_at=now, events=await sealed(session, staged)
+    )
     if staged:
         await announce(session, outbox)
     results.sort(key=lambda r: int(r["index"]))
@@ -177,7 +180,7 @@ async def stitch_visitor(
                 event_id=row.event_id,
             )
         )
-    await add_events(session, outbox, events)
+    await add_events(session, outbox, await sealed(session, events))
     return len(claimed)
 
 

@@ -23,6 +23,7 @@ from services.ingest.identity import Identity, lead_identity
 from services.ingest.models import outbox
 from services.ingest.repository import LeadRepository, NewSubmission, SubmissionRepository
 from services.ingest.schemas import SubmissionAccepted
+from services.ingest.sealing import sealed
 from shared.contracts import LeadIngested, LeadIngestedPayload, Touch, utc_now
 from shared.outbox import announce, outbox_columns, remember
 from shared.tracing import extract_context
@@ -137,7 +138,9 @@ async def accept_submissions(session: AsyncSession, batch: Sequence[PreparedSubm
             )
         )
     announced = [i for i in fresh if batch[i].publish]
-    columns = outbox_columns([events[i] for i in announced], [dict(batch[i].trace) for i in announced])
+    columns = outbox_columns(
+        await sealed(session, [events[i] for i in announced]), [dict(batch[i].trace) for i in announced]
+    )
     stored = await submissions.add_many_with_events(rows, columns)
     staged = [(row_id, event_id) for event_id, row_id in stored.items() if row_id is not None]
     if staged:

@@ -171,5 +171,16 @@ class RateLimitWindow(Base):
     count: Mapped[int] = mapped_column(BigInteger)
 
 
+class LeadKey(Base):
+    """The key a lead's personal fields are sealed with in events (`shared.sealing`): issued with
+    its first event on `lead.key_changed`, deleted by its erasure (docs/erasure.md)."""
+
+    __tablename__ = "lead_key"
+
+    lead_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    key: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
 outbox = outbox_table(Base.metadata)
 audit = audit_table(Base.metadata)

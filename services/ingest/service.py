@@ -44,6 +44,7 @@ from services.ingest.schemas import (
     SourceRead,
     SubmissionAccepted,
 )
+from services.ingest.sealing import shred_key
 from shared.audit import record_change
 from shared.contracts import LeadErased, LeadErasedPayload, utc_now
 from shared.outbox import add_event
@@ -237,6 +238,7 @@ async def erase_lead(
     await SubmissionRepository(session).forget_fields(lead_id)
     await VisitorRepository(session).unlink_lead(lead_id)
     await ActivityRepository(session).forget_for_lead(lead_id)
+    await shred_key(session, lead_id)
     if actor is not None:  # a manual erasure; the lead is named by its id only
         await record_change(
             session, audit, actor=actor, action="lead.erased", object_type="lead", object_id=str(lead_id)

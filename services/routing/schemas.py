@@ -328,6 +328,9 @@ class PreviewLead(BaseModel):
     form_id: str | None = None
     account_id: uuid.UUID | None = None
     account_owner_id: uuid.UUID | None = None
+    sealed: str | None = Field(
+        default=None, description="The snapshot's sealed fields, opened already: ignored."
+    )
 
 
 class RoutingPreviewCreate(BaseModel):

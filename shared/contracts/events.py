@@ -107,6 +107,13 @@ class LeadIngestedPayload(Payload):
     account_owner_id: uuid.UUID | None = Field(default=None, description="That account's owner (a rep id).")
     first_touch: Touch | None = Field(default=None, description="The lead's first submission's touch.")
     latest_touch: Touch | None = Field(default=None, description="This submission's own touch.")
+    # Added in schema version 1 (additive): older events carry their personal fields in clear.
+    sealed: str | None = Field(
+        default=None,
+        description="`email`, `first_name`, `last_name` and `phone` as a JSON object, sealed with "
+        "the lead's key (AES-256-GCM, `v1.` + base64url of nonce and ciphertext); those fields are "
+        "then null. Erasure destroys the key (docs/erasure.md).",
+    )
 
 
 class ActivityRecordedPayload(Payload):
@@ -118,6 +125,13 @@ class ActivityRecordedPayload(Payload):
     properties: dict[str, str] = Field(default_factory=dict)
     stitched: bool = Field(
         default=False, description="Recorded anonymously and attributed to the lead later."
+    )
+    # Added in schema version 1 (additive): older events carry their personal fields in clear.
+    sealed: str | None = Field(
+        default=None,
+        description="`email` as a JSON object, sealed with the lead's key (AES-256-GCM, `v1.` + "
+        "base64url of nonce and ciphertext); `email` is then empty. Erasure destroys the key "
+        "(docs/erasure.md).",
     )
 
 
@@ -165,6 +179,13 @@ class LeadSnapshot(Payload):
     product_interest: str | None = None
     account_id: uuid.UUID | None = Field(default=None, description="The account the lead matched.")
     account_owner_id: uuid.UUID | None = Field(default=None, description="That account's owner (a rep id).")
+    # Added in schema version 1 (additive): older events carry their personal fields in clear.
+    sealed: str | None = Field(
+        default=None,
+        description="`email`, `first_name` and `last_name` as a JSON object, sealed with the "
+        "lead's key (AES-256-GCM, `v1.` + base64url of nonce and ciphertext); those fields are "
+        "then null. Erasure destroys the key (docs/erasure.md).",
+    )
 
 
 class LeadQualifiedPayload(Payload):
@@ -214,6 +235,13 @@ class LeadDispositionedPayload(Payload):
         "wire so a code added later never fails an older consumer.",
     )
     currency: str | None = Field(default=None, description="ISO 4217 code of `amount`.")
+    # Added in schema version 1 (additive): older events carry the rep's note in clear.
+    sealed: str | None = Field(
+        default=None,
+        description="`reason` as a JSON object, sealed with the lead's key (AES-256-GCM, `v1.` + "
+        "base64url of nonce and ciphertext): a rep's note may quote the lead. `reason` is then "
+        "null; `reason_code` stays in clear (docs/erasure.md).",
+    )
 
 
 TouchChannel = Literal["call", "email", "meeting", "social", "other"]
@@ -225,6 +253,13 @@ class LeadTouchedPayload(Payload):
     channel: TouchChannel = "other"
     note: str | None = None
     touched_at: datetime
+    # Added in schema version 1 (additive): older events carry the rep's note in clear.
+    sealed: str | None = Field(
+        default=None,
+        description="`note` as a JSON object, sealed with the lead's key (AES-256-GCM, `v1.` + "
+        "base64url of nonce and ciphertext): a rep's note may quote the lead. `note` is then "
+        "null (docs/erasure.md).",
+    )
 
 
 class RubricActivatedPayload(Payload):

@@ -36,6 +36,22 @@ EVENT_TOPICS: Final[tuple[str, ...]] = (
     REVISION_PROPOSED,
 )
 
+# Not an event topic: each lead's sealing key (raw bytes, keyed by lead id), and a tombstone
+# once the lead is erased. Compacted, read whole by every consuming service (docs/erasure.md).
+LEAD_KEY_CHANGED: Final = "lead.key_changed"
+# Compaction keeps each lead's last record, and never touches the active segment: segments roll
+# hourly and are compacted within a day, so an erased lead's key leaves the broker within about
+# a day; its tombstone stays a day more for readers to see it (docs/erasure.md).
+LEAD_KEY_TOPIC_CONFIG: Final[dict[str, str]] = {
+    "cleanup.policy": "compact",
+    "segment.ms": str(3600 * 1000),
+    "min.compaction.lag.ms": "0",
+    "max.compaction.lag.ms": str(24 * 3600 * 1000),
+    "delete.retention.ms": str(24 * 3600 * 1000),
+}
+# Settings a topic is created with, where the broker's defaults do not do.
+TOPIC_CONFIGS: Final[dict[str, dict[str, str]]] = {LEAD_KEY_CHANGED: LEAD_KEY_TOPIC_CONFIG}
+
 DEAD_LETTER_SUFFIX: Final = ".dlq"
 
 

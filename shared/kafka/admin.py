@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from shared.contracts.topics import TOPIC_CONFIGS
 from shared.kafka.security import PLAINTEXT, KafkaSecurity
 
 log = logging.getLogger(__name__)
@@ -19,8 +20,10 @@ async def ensure_topics(
     partitions: int,
     replication_factor: int = 1,
     security: KafkaSecurity = PLAINTEXT,
+    configs: Mapping[str, Mapping[str, str]] = TOPIC_CONFIGS,
 ) -> list[str]:
-    """Create the topics that do not exist yet; returns the names it created."""
+    """Create the topics that do not exist yet (with their `configs`, e.g. the compacted key
+    topic's); returns the names it created."""
     admin = AIOKafkaAdminClient(
         bootstrap_servers=bootstrap_servers, client_id="baton-admin", **security.client_options()
     )
@@ -31,7 +34,12 @@ async def ensure_topics(
         if missing:
             await admin.create_topics(
                 [
-                    NewTopic(t, num_partitions=partitions, replication_factor=replication_factor)
+                    NewTopic(
+                        t,
+                        num_partitions=partitions,
+                        replication_factor=replication_factor,
+                        topic_configs=dict(configs.get(t, {})),
+                    )
                     for t in missing
                 ]
             )

@@ -28,6 +28,7 @@ from shared.contracts.topics import dead_letter_topic
 from shared.db import Database
 from shared.kafka.batching import EventHandler, Outcome, side_by_side
 from shared.kafka.dead_letter import DLQ_VALUE_LIMIT, MAX_BACKOFF_S, Stopping
+from shared.kafka.lead_keys import LeadKeyReader
 from shared.kafka.membership import (
     abandon_group,
     fetch_unless_stopped,
@@ -98,6 +99,7 @@ class EventConsumer:
         max_records: int = 1000,
         dead_letter_to: str | None = None,
         on_rebalance: Callable[[], None] | None = None,
+        lead_keys: LeadKeyReader | None = None,
     ) -> None:
         """`on_rebalance`: called whenever partitions are revoked from or assigned to this member."""
         self.group_id = group_id
@@ -129,6 +131,7 @@ class EventConsumer:
             stopping=self._stopping,
             max_attempts=max_attempts,
             retry_backoff_s=retry_backoff_s,
+            lead_keys=lead_keys,
         )
         # One transaction per batch, or per message with retries and dead-lettering.
         self.handle_batch = self.transactions.handle_batch

@@ -21,6 +21,7 @@ from shared.db import Database
 from shared.kafka.batching import EventHandler, Outcome, current_span, handle_in_order
 from shared.kafka.dead_letter import MAX_BACKOFF_S, Stopping, send_to_dead_letter
 from shared.kafka.errors import is_infrastructure_failure
+from shared.kafka.lead_keys import LeadKeyReader
 from shared.kafka.tracking import decode_record, record_processed
 from shared.metrics import CONSUMER_RETRIES, EVENT_HANDLE_SECONDS, EVENTS_CONSUMED
 
@@ -45,8 +46,11 @@ class EventTransactions:
         stopping: asyncio.Event,
         max_attempts: int,
         retry_backoff_s: float,
+        lead_keys: LeadKeyReader | None = None,
     ) -> None:
+        """`lead_keys` opens the events' sealed personal fields before the handlers see them."""
         self.group_id = group_id
+        self.lead_keys = lead_keys
         self.handlers = dict(handlers)
         self.db = db
         self.processed_table = processed_table
@@ -72,6 +76,14 @@ class EventTransactions:
             except UndecodableEvent:
                 return False
             events.append((record, event, self.handlers.get(event.event_type)))
+        try:
+            events = [
+                (r, e, h)
+                for (r, _, h), e in zip(events, await self._open([e for _, e, _ in events]), strict=True)
+            ]
+        except Exception as exc:
+            log.info("kafka.batch_fallback", extra={"group": self.group_id, "error": repr(exc)})
+            return False
         started = time.perf_counter()
         try:
             async with self.db.transaction() as session:
@@ -103,7 +115,8 @@ class EventTransactions:
             attempt += 1
             try:
                 with current_span(record, event, self.group_id):
-                    outcome = await self._apply(event, handler)
+                    [opened] = await self._open([event])
+                    outcome = await self._apply(opened, handler)
                 EVENT_HANDLE_SECONDS.labels(self.group_id).observe(time.perf_counter() - started)
                 return self._count(event.event_type, outcome)
             except Exception as exc:
@@ -131,6 +144,9 @@ class EventTransactions:
                     },
                 )
                 await asyncio.sleep(delay)
+
+    async def _open(self, events: list[AnyEvent]) -> list[AnyEvent]:
+        return events if self.lead_keys is None else await self.lead_keys.open_events(events)
 
     async def _apply(self, event: AnyEvent, handler: EventHandler) -> Outcome:
         async with self.db.transaction() as session:

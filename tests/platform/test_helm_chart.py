@@ -15,7 +15,13 @@ import jsonschema
 import kubernetes_validate
 import pytest
 
-from shared.contracts.topics import EVENT_TOPICS, TOPOLOGY, consumer_groups, dead_letter_topic
+from shared.contracts.topics import (
+    EVENT_TOPICS,
+    LEAD_KEY_CHANGED,
+    TOPOLOGY,
+    consumer_groups,
+    dead_letter_topic,
+)
 from tests.platform.tooling import CHART, VALUES_FILES, Rendered, load_schema, render, run
 
 KUBERNETES_VERSION = "1.33.0"
@@ -32,10 +38,13 @@ GROUPS = {service: consumer_groups(service) for service in TOPOLOGY}
 CONSUMER_GROUPS = tuple(group for groups in GROUPS.values() for group in groups)
 PARTITIONS = 6
 PRODUCTION_PARTITIONS = 12
+# Ingest issues the leads' sealing keys, and every consumer reads them (docs/erasure.md).
 ACCESS = {
     service: {
-        "reads": set(flow.consumes),
-        "writes": set(flow.produces) | {dead_letter_topic(group) for group in GROUPS[service]},
+        "reads": set(flow.consumes) | ({LEAD_KEY_CHANGED} if flow.consumes else set()),
+        "writes": set(flow.produces)
+        | {dead_letter_topic(group) for group in GROUPS[service]}
+        | ({LEAD_KEY_CHANGED} if service == "ingest" else set()),
     }
     for service, flow in TOPOLOGY.items()
 }
@@ -227,7 +236,7 @@ def test_keda_scales_on_each_consumed_topic_within_the_partition_count(rendered:
     for scaled in rendered.of_kind("ScaledObject"):
         component = _component(scaled)
         kafka = [t["metadata"] for t in scaled["spec"]["triggers"] if t["type"] == "kafka"]
-        assert {t["topic"] for t in kafka} == ACCESS[component]["reads"]
+        assert {t["topic"] for t in kafka} == ACCESS[component]["reads"] - {LEAD_KEY_CHANGED}
         # One trigger per topic a group reads, in the group that reads it.
         pairs = sorted((t["consumerGroup"], t["topic"]) for t in kafka)
         assert pairs == sorted((g, topic) for g, topics in GROUPS[component].items() for topic in topics)
@@ -236,7 +245,9 @@ def test_keda_scales_on_each_consumed_topic_within_the_partition_count(rendered:
 
 
 def test_every_topic_and_dead_letter_topic_has_a_kafka_topic(rendered: Rendered) -> None:
-    expected = set(EVENT_TOPICS) | {dead_letter_topic(group) for group in CONSUMER_GROUPS}
+    expected = (
+        set(EVENT_TOPICS) | {LEAD_KEY_CHANGED} | {dead_letter_topic(group) for group in CONSUMER_GROUPS}
+    )
     topics = rendered.of_kind("KafkaTopic")
     assert sorted(t["spec"]["topicName"] for t in topics) == sorted(expected)
     assert all(t["apiVersion"] == "kafka.strimzi.io/v1" for t in topics)

@@ -311,6 +311,21 @@ class ErasureRepository:
             .values(event=erased)
             .execution_options(synchronize_session=False)
         )
+        # A rep's notes may quote the person (a name, a phone number): the outcomes and their
+        # reason codes stay for the reports, the free text goes.
+        held = select(Assignment.id).where(Assignment.lead_id == lead_id).scalar_subquery()
+        await self.session.execute(
+            update(Touch)
+            .where(Touch.assignment_id.in_(held), Touch.note.is_not(None))
+            .values(note=None)
+            .execution_options(synchronize_session=False)
+        )
+        await self.session.execute(
+            update(Disposition)
+            .where(Disposition.assignment_id.in_(held))
+            .values(note=None, reason=Disposition.reason_code)
+            .execution_options(synchronize_session=False)
+        )
         # A rep's notice names the lead; one not yet sent goes out as "a lead".
         anonymous = {"lead": {"id": str(lead_id), "name": None, "company": None, "title": None}}
         await self.session.execute(

@@ -152,11 +152,11 @@ async def test_an_erased_person_is_nowhere_in_clear_text(db: Database, settings_
                 assert counted == 1
 
             await eventually(everywhere, timeout_s=30)
-            # A rep's notes may quote the lead: on the wire they travel sealed too. (Routing's own
-            # tables keep them after an erasure, so the notes quote a nickname, not the name.)
+            # A rep's notes may quote the lead: on the wire they travel sealed, and routing's tables
+            # drop them at the erasure (the outcomes and their reason codes stay).
             assignment = (await routing.get(f"/v1/leads/{lead_id}/assignment", headers=ADMIN)).json()
             path = f"/v1/assignments/{assignment['id']}"
-            quoted = nickname
+            quoted = f"{person['first_name']} ({nickname})"
             touched = await routing.post(
                 f"{path}/touches", json={"channel": "call", "note": f"spoke to {quoted}"}, headers=ADMIN
             )
@@ -195,4 +195,5 @@ async def test_an_erased_person_is_nowhere_in_clear_text(db: Database, settings_
         assert not [r for r in rows if value in r], f"{value!r} in a table"
         assert not [line for line in logs.lines if value in line], f"{value!r} in a log line"
     assert not [r for r in records if nickname.encode() in r], "a rep's note on a topic"
+    assert not [r for r in rows if nickname in r], "a rep's note in a table"
     assert not [line for line in logs.lines if nickname in line], "a rep's note in a log line"

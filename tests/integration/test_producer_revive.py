@@ -1,0 +1,45 @@
+"""A producer whose sender task died is started again, and sends (`shared.kafka.producer.revive_sender`).
+
+aiokafka's sender ends for good on an error it does not expect: a broker cut made uvloop raise
+`RuntimeError` writing to a closed transport, and every later send of the relay failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+from aiokafka.errors import KafkaError
+
+from shared.kafka import create_producer, ensure_topics
+from shared.kafka.producer import revive_sender
+from tests.conftest import Infra
+
+pytestmark = pytest.mark.integration
+
+
+async def _die() -> None:
+    raise KafkaError("Unexpected error during batch delivery")
+
+
+async def test_a_dead_sender_is_started_again_and_sends(migrated: Infra) -> None:
+    topic = f"test-revive-{uuid.uuid4().hex[:8]}"
+    await ensure_topics(migrated.kafka_bootstrap_servers, [topic], partitions=1)
+    producer = create_producer(migrated.kafka_bootstrap_servers, client_id="revive-test")
+    await producer.start()
+    try:
+        assert not await revive_sender(producer), "a running sender is left alone"
+        # What aiokafka's sender leaves when it ends on an unexpected error.
+        sender = producer._sender
+        sender.sender_task.cancel()
+        await asyncio.gather(sender.sender_task, return_exceptions=True)
+        sender._sender_task = dead = asyncio.ensure_future(_die())
+        await asyncio.gather(dead, return_exceptions=True)
+
+        assert await revive_sender(producer)
+        delivered = await asyncio.wait_for(producer.send_and_wait(topic, b"after", key=b"k"), 10)
+        assert delivered.offset == 0
+        assert not await revive_sender(producer)
+    finally:
+        await producer.stop()

@@ -65,19 +65,13 @@ class AssignedConsumer(EventConsumer):
     async def _subscribe(self) -> None:
         await self._consumer.start()
         await self._consumer.topics()  # metadata of every topic, so each one's partitions are known
-        partitions = [
-            TopicPartition(topic, p)
-            for topic in self.topics
-            for p in self._consumer.partitions_for_topic(topic) or ()
-        ]
-        self._consumer.assign(partitions)
-        # From the offsets `lag()` reads (the group's committed ones): left to itself, the client
-        # was seen to start a partition at its earliest offset while the group had one committed,
-        # replaying an earlier test's events after `caught_up` had found none to wait for.
-        for tp in partitions:
-            committed = await self._consumer.committed(tp)
-            if committed is not None:
-                self._consumer.seek(tp, committed)
+        self._consumer.assign(
+            [
+                TopicPartition(topic, p)
+                for topic in self.topics
+                for p in self._consumer.partitions_for_topic(topic) or ()
+            ]
+        )
 
 
 @asynccontextmanager

@@ -102,10 +102,26 @@ async def start_group_at_end(bootstrap_servers: str, group: str, topics: list[st
         if any([await client.committed(tp) is not None for tp in partitions]):
             return
         client.assign(partitions)
-        ends = await client.end_offsets(partitions)
+        ends = await asyncio.wait_for(true_ends(client, partitions), 10)
         await client.commit({tp: OffsetAndMetadata(end, "") for tp, end in ends.items()})
     finally:
         await client.stop()
+
+
+async def true_ends(client: AIOKafkaConsumer, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
+    """Each partition's end: one past its last record. The embedded broker (tansu 0.6) reports
+    one past the first record of a partition's last batch instead, so a group started at the
+    reported end consumed the rest of that batch: an earlier test's events (PgBouncer mode's
+    form posts) reached a later test that counts leads. Read from there to the real end."""
+    ends = await client.end_offsets(partitions)
+    unread = {tp for tp, end in ends.items() if end > 0}
+    for tp in unread:
+        client.seek(tp, ends[tp] - 1)
+    while unread:
+        for tp, records in (await client.getmany(*unread, timeout_ms=500)).items():
+            ends[tp] = max(ends[tp], records[-1].offset + 1)
+            unread.discard(tp)
+    return ends
 
 
 async def caught_up(app: FastAPI, *, timeout_s: float = 60.0) -> None:

@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from shared.contracts import utc_now
 from shared.contracts.topics import LEAD_KEY_CHANGED
 from shared.db import Database
-from shared.kafka.producer import revive_sender
+from shared.kafka.producer import heal_producer
 from shared.metrics import OUTBOX_LAG_SECONDS, OUTBOX_PUBLISHED
 from shared.outbox import SENT_RETENTION, StagedRow, _local_relays, notify_channel
 from shared.partitioner import KeyPartitioner
@@ -162,7 +162,7 @@ class OutboxRelay:
                 log.warning("outbox.publish_failed", extra={"service": self.service, "error": repr(exc)})
                 # Rows taken from memory by the failed pass are unsent again after its rollback.
                 self._poll_due = True
-                await revive_sender(self.producer)
+                await heal_producer(self.producer)
                 published = 0
                 await asyncio.sleep(self.poll_interval_s)
             if self._stopping.is_set() and published <= 0:

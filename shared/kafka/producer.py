@@ -7,6 +7,8 @@ import contextlib
 import logging
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.client import AIOKafkaClient
+from aiokafka.conn import CloseReason
 
 from shared.kafka.security import PLAINTEXT, KafkaSecurity
 from shared.partitioner import KeyPartitioner
@@ -70,15 +72,37 @@ async def start_when_reachable(
             await asyncio.wait_for(stopping.wait(), min(retry_s * 2**attempts, MAX_RETRY_S))
 
 
-async def revive_sender(producer: AIOKafkaProducer) -> bool:
-    """Start the producer's sender again if it ended on an error; True if it had to.
+async def heal_producer(producer: AIOKafkaProducer) -> bool:
+    """Repair what a broker cut can leave broken in aiokafka's producer; True if anything was.
 
-    aiokafka's sender task ends for good on an error it does not expect, and every later send
-    then fails. A broker cut does that: uvloop raises `RuntimeError: unable to perform operation
-    on <TCPTransport closed=True>` where aiokafka expects a connection error (seen in the chaos
-    run, after which routing's relay failed 421 passes in a row and 332 assignments stayed
-    unpublished). The batches it held were failed with it, so their rows are still unsent and the
-    relay sends them again."""
+    A cut can close a connection's transport under aiokafka: uvloop then raises `RuntimeError:
+    unable to perform operation on <TCPTransport closed=True>` on the next write, where aiokafka
+    expects a connection error. The connection still counts as connected (its reader is not at
+    EOF), so every later request goes to it and fails, and the error ends the producer's sender
+    task for good. Seen in the chaos run: routing's relay then failed 424 passes in a row and 331
+    assignments stayed unpublished. Closing such connections makes the client dial again, and a
+    sender that ended is started again. The batches it held were failed with it, so their rows
+    are still unsent and the relay sends them again."""
+    closed = close_dead_connections(producer.client)
+    return await revive_sender(producer) or closed > 0
+
+
+def close_dead_connections(client: AIOKafkaClient) -> int:
+    """Close the client's connections whose transport is already closed; returns how many."""
+    closed = 0
+    for conn in list(client._conns.values()):
+        writer = getattr(conn, "_writer", None)
+        if writer is not None and writer.transport.is_closing():
+            conn.close(reason=CloseReason.CONNECTION_BROKEN)
+            closed += 1
+    if closed:
+        log.warning("kafka.dead_connections_closed", extra={"closed": closed})
+    return closed
+
+
+async def revive_sender(producer: AIOKafkaProducer) -> bool:
+    """Start the producer's sender again if it ended on an error (`heal_producer`); True if it
+    had to."""
     sender = producer._sender
     task = sender.sender_task if sender is not None else None
     if task is None or not task.done() or task.cancelled():

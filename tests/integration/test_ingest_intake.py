@@ -16,6 +16,7 @@ from services.ingest.models import outbox
 from services.ingest.schemas import FormRead
 from services.ingest.service import prepare_submission
 from shared.contracts import ActivityRecorded, LeadIngested, utc_now
+from shared.contracts.topics import LEAD_KEY_CHANGED
 from shared.db import Database
 from shared.outbox import StagedRow, _local_relays, notify_channel
 from tests.conftest import Infra
@@ -146,8 +147,11 @@ class TestAcceptSubmissions:
         async with db.transaction() as session:
             answers = await accept_submissions(session, batch)
         event_ids = [str(a.answer.event_id) for a in answers if not isinstance(a, Exception)]
-        assert [row.headers["event_id"] for row in relay.rows] == event_ids
-        assert {row.topic for row in relay.rows} == {"lead.ingested"}
+        # Each new lead's sealing key goes first (docs/erasure.md), then the events.
+        keys, events = relay.rows[:3], relay.rows[3:]
+        assert {row.topic for row in keys} == {LEAD_KEY_CHANGED}
+        assert [row.headers["event_id"] for row in events] == event_ids
+        assert {row.topic for row in events} == {"lead.ingested"}
         # From memory alone: the table is not polled for them.
         assert relay.wakes == 0
 
@@ -166,7 +170,8 @@ class TestAcceptSubmissions:
         assert first.duplicate
         assert isinstance(second, Accepted)
         assert not second.duplicate
-        assert [row.headers["event_id"] for row in relay.rows] == [str(second.answer.event_id)]
+        events = [row for row in relay.rows if row.topic != LEAD_KEY_CHANGED]
+        assert [row.headers["event_id"] for row in events] == [str(second.answer.event_id)]
 
     async def test_a_rolled_back_batch_hands_over_nothing(
         self, db: Database, migrated: Infra, relay: SpyRelay

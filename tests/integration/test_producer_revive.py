@@ -13,7 +13,7 @@ import pytest
 from aiokafka.errors import KafkaError
 
 from shared.kafka import create_producer, ensure_topics
-from shared.kafka.producer import revive_sender
+from shared.kafka.producer import heal_producer, revive_sender
 from tests.conftest import Infra
 
 pytestmark = pytest.mark.integration
@@ -29,7 +29,7 @@ async def test_a_dead_sender_is_started_again_and_sends(migrated: Infra) -> None
     producer = create_producer(migrated.kafka_bootstrap_servers, client_id="revive-test")
     await producer.start()
     try:
-        assert not await revive_sender(producer), "a running sender is left alone"
+        assert not await heal_producer(producer), "a healthy producer is left alone"
         # What aiokafka's sender leaves when it ends on an unexpected error.
         sender = producer._sender
         sender.sender_task.cancel()
@@ -37,7 +37,7 @@ async def test_a_dead_sender_is_started_again_and_sends(migrated: Infra) -> None
         sender._sender_task = dead = asyncio.ensure_future(_die())
         await asyncio.gather(dead, return_exceptions=True)
 
-        assert await revive_sender(producer)
+        assert await heal_producer(producer)
         delivered = await asyncio.wait_for(producer.send_and_wait(topic, b"after", key=b"k"), 10)
         assert delivered.offset == 0
         assert not await revive_sender(producer)

@@ -1,6 +1,7 @@
 """After an erasure, the person is nowhere in clear text: not on any topic (dead-letter topics
-included), not in any table of the four services, not in their logs; nor are the rep's notes
-about them on any topic or in any log (docs/erasure.md)."""
+included), not in any table of the four services (webhook deliveries and CRM syncs among them),
+not in their logs; nor are the rep's notes about them on any topic or in any log
+(docs/erasure.md)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from sqlalchemy import text
 
@@ -23,6 +25,7 @@ from shared.db import Database
 from shared.logging import JsonFormatter
 from tests.conftest import Infra, bearer
 from tests.support.apps import running_service
+from tests.support.outbound_fakes import HubSpot, Receiver, serving
 from tests.support.waiting import eventually
 
 SCHEMAS = ("ingest", "scoring", "routing", "feedback")
@@ -109,7 +112,9 @@ def _clear_text(person: dict[str, str]) -> list[str]:
     return [person["email"], person["email"].upper(), person["first_name"], person["last_name"], digits[-9:]]
 
 
-async def test_an_erased_person_is_nowhere_in_clear_text(db: Database, settings_env: Infra) -> None:
+async def test_an_erased_person_is_nowhere_in_clear_text(
+    db: Database, settings_env: Infra, monkeypatch: pytest.MonkeyPatch
+) -> None:
     tag = secrets.token_hex(4)
     person = {
         "email": f"scan-{tag}@acme.io",
@@ -118,6 +123,42 @@ async def test_an_erased_person_is_nowhere_in_clear_text(db: Database, settings_
         "phone": f"+44 20 7946 {secrets.randbelow(10_000):04d}",
     }
     nickname = f"Quo{tag}rra"
+    # The person also leaves through routing's outbound paths: a tool's webhook subscription
+    # and the CRM owner write-back both keep a copy of the lead until the erasure.
+    receiver, hubspot = Receiver(secrets=[]), HubSpot()
+    async with serving(receiver.app()) as hook_base, serving(hubspot.app()) as crm_base:
+        monkeypatch.setenv("BATON_CRM_PROVIDER", "hubspot")
+        monkeypatch.setenv("BATON_CRM_BASE_URL", crm_base)
+        monkeypatch.setenv("BATON_CRM_TOKEN", hubspot.token)
+        records, rows, lines = await _erase_after_everything(
+            db, settings_env, person, nickname, hook=f"{hook_base}/hook", receiver_secrets=receiver.secrets
+        )
+    assert receiver.accepted, "no webhook delivery went out"
+    assert hubspot.owner_updates, "no CRM owner update went out"
+
+    assert records, "the scan read no record"
+    assert lines, "the scan read no log line"
+    for value in _clear_text(person):
+        assert not [r for r in records if value.encode() in r], f"{value!r} on a topic"
+        assert not [r for r in rows if value in r], f"{value!r} in a table"
+        assert not [line for line in lines if value in line], f"{value!r} in a log line"
+    assert not [r for r in records if nickname.encode() in r], "a rep's note on a topic"
+    assert not [r for r in rows if nickname in r], "a rep's note in a table"
+    assert not [line for line in lines if nickname in line], "a rep's note in a log line"
+
+
+async def _erase_after_everything(
+    db: Database,
+    settings_env: Infra,
+    person: dict[str, str],
+    nickname: str,
+    *,
+    hook: str,
+    receiver_secrets: list[str],
+) -> tuple[list[bytes], list[str], list[str]]:
+    """Runs the four services: the person's form and activity reach all of them, a rep writes
+    notes about them, the lead goes out to the webhook and the CRM, then ingest erases it.
+    Returns every record, every row and every log line afterwards."""
     # Built first: building an app configures the root logger afresh.
     apps = create_feedback(), create_routing(), create_scoring(), create_ingest()
     with captured_logs() as logs:
@@ -127,7 +168,16 @@ async def test_an_erased_person_is_nowhere_in_clear_text(db: Database, settings_
             running_service(apps[2], db),
             running_service(apps[3], db) as ingest,
         ):
-            await routing.post("/v1/reps", json={"name": "Ern", "email": "ern@example.com"}, headers=ADMIN)
+            rep = await routing.post(
+                "/v1/reps", json={"name": "Ern", "email": "ern@example.com"}, headers=ADMIN
+            )
+            crm_user = {"crm": "hubspot", "crm_user_id": "83017465"}
+            identity = await routing.put(f"/v1/crm/reps/{rep.json()['id']}", json=crm_user, headers=ADMIN)
+            assert identity.status_code == 200, identity.text
+            subscription = {"url": hook, "event_types": ["lead.assigned"]}
+            subscribed = await routing.post("/v1/webhooks", json=subscription, headers=ADMIN)
+            assert subscribed.status_code == 201, subscribed.text
+            receiver_secrets.append(subscribed.json()["secret"])
             form = {"id": "demo-request", "name": "Demo request", "is_hand_raiser": True}
             await ingest.post("/v1/forms", json=form, headers=ADMIN)
             source = await ingest.post("/v1/sources", json={"id": "website", "name": "Site"}, headers=ADMIN)
@@ -150,6 +200,15 @@ async def test_an_erased_person_is_nowhere_in_clear_text(db: Database, settings_
                         text("SELECT count(*) FROM feedback.lead_fact WHERE lead_id = :id"), {"id": lead_id}
                     )
                 assert counted == 1
+                outbound = await session.scalar(
+                    text(
+                        "SELECT (SELECT count(*) FROM routing.webhook_delivery WHERE lead_id = :id"
+                        " AND status = 'delivered') + (SELECT count(*) FROM routing.crm_sync"
+                        " WHERE lead_id = :id AND state = 'synced')"
+                    ),
+                    {"id": lead_id},
+                )
+                assert outbound == 2
 
             await eventually(everywhere, timeout_s=30)
             # A rep's notes may quote the lead: on the wire they travel sealed, and routing's tables
@@ -167,7 +226,9 @@ async def test_an_erased_person_is_nowhere_in_clear_text(db: Database, settings_
             )
             assert (touched.status_code, judged.status_code) == (201, 201), (touched.text, judged.text)
             # The services opened the sealed events: the person reached them in clear.
-            assert any(person["email"] in row for row in await every_row(db))
+            before = await every_row(db)
+            for table in ("routing.webhook_delivery", "routing.crm_sync", "routing.assignment"):
+                assert any(row.startswith(table) and person["email"] in row for row in before), table
             erased = await ingest.delete(f"/v1/leads/{lead_id}", headers=ADMIN)
             assert erased.status_code in (200, 202, 204), erased.text
 
@@ -187,13 +248,4 @@ async def test_an_erased_person_is_nowhere_in_clear_text(db: Database, settings_
             await eventually(forgotten, timeout_s=30)
             records = await every_record(settings_env.kafka_bootstrap_servers)
             rows = await every_row(db)
-
-    assert records, "the scan read no record"
-    assert logs.lines, "the scan read no log line"
-    for value in _clear_text(person):
-        assert not [r for r in records if value.encode() in r], f"{value!r} on a topic"
-        assert not [r for r in rows if value in r], f"{value!r} in a table"
-        assert not [line for line in logs.lines if value in line], f"{value!r} in a log line"
-    assert not [r for r in records if nickname.encode() in r], "a rep's note on a topic"
-    assert not [r for r in rows if nickname in r], "a rep's note in a table"
-    assert not [line for line in logs.lines if nickname in line], "a rep's note in a log line"
+    return records, rows, logs.lines

@@ -51,7 +51,8 @@ class TestMarketingSide:
         card = cards.marketing
         assert (card.delivered, card.commitment, card.accepted, card.rejected) == (32, 62, 16, 16)
         assert card.acceptance_rate == 0.5
-        assert card.forecast == round(32 / elapsed_fraction(START, END, at(16, 12)))
+        share_of_period_gone = elapsed_fraction(START, END, at(16, 12))
+        assert card.forecast == round(32 / share_of_period_gone)
         assert card.pace == "on_track"
 
     def test_too_few_mqls_for_the_days_gone_is_at_risk(self) -> None:

@@ -13,6 +13,7 @@ from sqlalchemy import String, Uuid, any_, bindparam, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.ingest.driver import fetch
 from services.ingest.models import Account, Form, Lead, Source, Submission, outbox
 from shared.outbox import insert_sql
 
@@ -68,7 +69,7 @@ class LeadRepository:
             "touches": [touch for _, (_, _, _, touch) in unique],
             "at": seen_at,
         }
-        rows = await self.session.execute(_RESOLVE_LEAD_BATCH, params)
+        rows = await fetch(self.session, _RESOLVE_LEAD_BATCH, params)
         return {row[0]: ResolvedLead(row[1], row[2], row[3], row[4]) for row in rows}
 
     async def keys_by_phone(self, phones: Sequence[str]) -> dict[str, str]:
@@ -127,11 +128,12 @@ class LeadRepository:
         return (await self.session.execute(statement)).scalar_one_or_none() is not None
 
 
-# Fixed text, not a statement built per call: building and cache-keying the Core construct cost
-# more CPU than the round trip on this path. A null domain matches no account. PostgreSQL draws
+# Fixed text run on the driver (`driver.fetch`), not a statement built per call: building and
+# cache-keying the Core construct cost more CPU than the round trip on this path. A null domain
+# matches no account. PostgreSQL draws
 # new rows' ids (`gen_random_uuid`, version 4 like `uuid.uuid4`): cheaper there than drawn and
 # sent from here, and a lead that exists keeps its own.
-_RESOLVE_LEAD_BATCH = text(
+_RESOLVE_LEAD_BATCH = (
     "INSERT INTO ingest.lead AS lead (id, email, match_key, phone, first_touch, first_seen_at, last_seen_at, "
     "account_id) SELECT gen_random_uuid(), e, k, p, CAST(t AS jsonb), :at, :at, "
     "(SELECT a.id FROM ingest.account AS a WHERE a.domain = d) "
@@ -145,7 +147,7 @@ _RESOLVE_LEAD_BATCH = text(
     "(SELECT a.owner_id FROM ingest.account AS a WHERE a.id = lead.account_id), first_touch"
 )
 # The outbox rows' ids come back for the relay of this process to publish from memory.
-_SUBMISSIONS_WITH_EVENTS = text(
+_SUBMISSIONS_WITH_EVENTS = (
     "WITH stored AS (INSERT INTO ingest.submission (id, lead_id, form_id, source, event_id, "
     "idempotency_key, request_hash, fields, touch, received_at) SELECT gen_random_uuid(), l, f, src, ev, ik, "
     "rh, CAST(j AS jsonb), CAST(tc AS jsonb), ra FROM unnest(CAST(:s_leads AS uuid[]), "
@@ -204,7 +206,7 @@ class SubmissionRepository:
             "s_received": [r.received_at for r in rows],
             **staged,
         }
-        return {row[0]: row[1] for row in await self.session.execute(_SUBMISSIONS_WITH_EVENTS, params)}
+        return {row[0]: row[1] for row in await fetch(self.session, _SUBMISSIONS_WITH_EVENTS, params)}
 
     async def forget_fields(self, lead_id: uuid.UUID) -> None:
         """Erasure: keep that a submission happened (counts), drop what was submitted."""

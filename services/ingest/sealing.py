@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.ingest.key_repository import LeadKeyRepository
 from services.ingest.models import outbox
 from shared.contracts import Envelope, utc_now
-from shared.outbox import lead_key_columns, stage
+from shared.outbox import announce, lead_key_columns, remember, stage
 from shared.sealing import has_clear_fields, seal_event
 
 E = TypeVar("E", bound=Envelope)
@@ -28,12 +28,12 @@ async def sealed(session: AsyncSession, events: Sequence[E]) -> list[E]:
     personal = [event.lead_id for event in events if has_clear_fields(event)]
     if not personal:
         return list(events)
-    now = utc_now()
-    keys, issued = await LeadKeyRepository(session).keys_for(personal, at=now)
-    if issued:
-        await stage(
-            session, outbox, lead_key_columns([(lead_id, keys[lead_id]) for lead_id in issued], at=now)
-        )
+    found = await LeadKeyRepository(session).keys_for(personal, at=utc_now())
+    if found.staged:
+        # This process's relay publishes the records from memory, as the events staged after them.
+        remember(session, outbox, found.records, found.staged)
+        await announce(session, outbox, remembered=True)
+    keys = found.keys
     return [seal_event(event, keys[event.lead_id]) if has_clear_fields(event) else event for event in events]
 
 

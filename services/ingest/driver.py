@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 # `:name` as in `text()`, not a `::` cast.
 _NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+_KEPT = "ingest.driver_connection"
 
 
 @functools.lru_cache(maxsize=64)
@@ -39,14 +40,9 @@ async def fetch(session: AsyncSession, statement: str, params: Mapping[str, Any]
     """The rows of `statement` (named parameters, as for `text()`), run on the session's
     connection in its transaction."""
     sql, names = positional(statement)
-    raw = await (await session.connection()).get_raw_connection()
-    adapted: Any = raw.dbapi_connection
-    # SQLAlchemy's asyncpg adapter sends BEGIN with the transaction's first statement: when that
-    # is this one, begin here, or the statement would run (and commit) on its own.
-    if adapted._transaction is None:
-        await adapted._start_transaction()
+    adapted, driver = await _connection(session)
     try:
-        rows: list[Any] = await raw.driver_connection.fetch(sql, *(params[name] for name in names))
+        rows: list[Any] = await driver.fetch(sql, *(params[name] for name in names))
     except Exception as error:
         # Raised as SQLAlchemy would have raised it, so its handlers (a NUL in a text field is a
         # 422, not a 500) and the retry rules see the same error through either path.
@@ -56,3 +52,20 @@ async def fetch(session: AsyncSession, statement: str, params: Mapping[str, Any]
             raise DBAPIError.instance(sql, None, translated, adapted.dbapi.Error) from translated
         raise
     return rows
+
+
+async def _connection(session: AsyncSession) -> tuple[Any, Any]:
+    """SQLAlchemy's adapted connection and the asyncpg connection under it, for the session's
+    current transaction (kept for its next statements)."""
+    transaction = session.sync_session.get_transaction()
+    kept = session.info.get(_KEPT)
+    if kept is not None and transaction is not None and kept[0] is transaction:
+        return kept[1], kept[2]
+    raw = await (await session.connection()).get_raw_connection()
+    adapted: Any = raw.dbapi_connection
+    # SQLAlchemy's asyncpg adapter sends BEGIN with the transaction's first statement: when that
+    # is this one, begin here, or the statement would run (and commit) on its own.
+    if adapted._transaction is None:
+        await adapted._start_transaction()
+    session.info[_KEPT] = (session.sync_session.get_transaction(), adapted, raw.driver_connection)
+    return adapted, raw.driver_connection

@@ -6,8 +6,9 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
 
+from pydantic_core import to_json
 from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,6 +33,9 @@ _ISSUE_AND_STAGE = (
     "UNION ALL SELECT NULL, NULL, id, event_id FROM staged "
     "UNION ALL SELECT lead_id, key, NULL, NULL FROM ingest.lead_key WHERE lead_id = ANY(CAST(:ids AS uuid[]))"
 )
+# The headers of a key record, as `shared.outbox.lead_key_columns` writes them, for statements
+# that stage key records themselves.
+KEY_RECORD_HEADERS: Final = to_json({"event_type": LEAD_KEY_CHANGED}).decode()
 _KEYS = "SELECT lead_id, key FROM ingest.lead_key WHERE lead_id = ANY(CAST(:ids AS uuid[]))"
 
 

@@ -111,7 +111,8 @@ class SubmissionWriter:
         if not group:
             return []
         trace = inject_headers()
-        pending = _Group([replace(p, trace=trace) for p in group])
+        # Copied only to carry a trace: with none recording, the submissions go as they are.
+        pending = _Group([replace(p, trace=trace) for p in group] if trace else group)
         self._queue.append(pending)
         self._wake.set()
         # Shielded: a client that hangs up does not cancel a write that may already be committed.

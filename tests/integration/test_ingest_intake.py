@@ -184,3 +184,40 @@ class TestAcceptSubmissions:
         with pytest.raises(RuntimeError):
             await fail_after_staging()
         assert relay.rows == []
+
+    async def test_a_new_person_in_two_batches_at_once_has_one_key_and_both_events_open(
+        self, db: Database, migrated: Infra, relay: SpyRelay
+    ) -> None:
+        async def accept_alone(email: str) -> None:
+            async with db.transaction() as session:
+                await accept_submissions(session, [prepared(email)])
+
+        async with db.transaction() as first:
+            await accept_submissions(first, [prepared("race@memory.example")])
+            # The second batch waits on the lead the first created, then finds it and its key
+            # committed, neither in the snapshot its statement read.
+            second = asyncio.create_task(accept_alone("race@memory.example"))
+            await _until_waiting_on_a_lock(db)
+        await second
+        async with db.transaction() as session:
+            keys = (await session.execute(text("SELECT count(*) FROM ingest.lead_key"))).scalar_one()
+            records = (
+                await session.execute(
+                    text("SELECT count(*) FROM ingest.outbox WHERE topic = :t"), {"t": LEAD_KEY_CHANGED}
+                )
+            ).scalar_one()
+        assert (keys, records) == (1, 1)
+        events = await staged(db, "lead.ingested")
+        assert [e.payload.email for e in events if isinstance(e, LeadIngested)] == ["race@memory.example"] * 2
+        assert len({row.key for row in relay.rows if row.topic == LEAD_KEY_CHANGED}) == 1
+
+
+async def _until_waiting_on_a_lock(db: Database) -> None:
+    while True:
+        async with db.transaction() as session:
+            waiting = await session.scalar(
+                text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+            )
+        if waiting:
+            return
+        await asyncio.sleep(0.01)

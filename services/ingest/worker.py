@@ -115,8 +115,9 @@ class SubmissionWriter:
         pending = _Group([replace(p, trace=trace) for p in group] if trace else group)
         self._queue.append(pending)
         self._wake.set()
-        # Shielded: a client that hangs up does not cancel a write that may already be committed.
-        return await asyncio.shield(pending.done)
+        # A client that hangs up cancels only its wait: the group stays queued, or in the write
+        # already under way, and `_settle` leaves its cancelled answer alone (no shield needed).
+        return await pending.done
 
     @property
     def healthy(self) -> bool:

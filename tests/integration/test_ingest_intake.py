@@ -15,6 +15,7 @@ from services.ingest.main import create_app
 from services.ingest.models import outbox
 from services.ingest.schemas import FormRead
 from services.ingest.service import prepare_submission
+from services.ingest.worker import SubmissionWriter
 from shared.contracts import ActivityRecorded, LeadIngested, utc_now
 from shared.contracts.topics import LEAD_KEY_CHANGED
 from shared.db import Database
@@ -221,3 +222,19 @@ async def _until_waiting_on_a_lock(db: Database) -> None:
         if waiting:
             return
         await asyncio.sleep(0.01)
+
+
+class TestSubmissionWriter:
+    async def test_a_client_that_hangs_up_leaves_its_submission_written(
+        self, db: Database, migrated: Infra
+    ) -> None:
+        writer = SubmissionWriter(db)
+        await writer.start()
+        waiting = asyncio.create_task(writer.submit(prepared("gone@hangup.example")))
+        await asyncio.sleep(0)  # queued
+        waiting.cancel()
+        await writer.stop()
+        assert waiting.cancelled()
+        [event] = await staged(db, "lead.ingested")
+        assert isinstance(event, LeadIngested)
+        assert event.payload.email == "gone@hangup.example"

@@ -9,11 +9,14 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.ingest import service
+from services.ingest.cache import FormCache
 from services.ingest.intake import Accepted, accept_submissions
 from services.ingest.main import create_app
 from services.ingest.models import outbox
-from services.ingest.schemas import FormRead
+from services.ingest.schemas import FormCreate, FormRead
 from services.ingest.service import prepare_submission
 from services.ingest.worker import SubmissionWriter
 from shared.contracts import ActivityRecorded, LeadIngested, utc_now
@@ -238,3 +241,24 @@ class TestSubmissionWriter:
         [event] = await staged(db, "lead.ingested")
         assert isinstance(event, LeadIngested)
         assert event.payload.email == "gone@hangup.example"
+
+    async def test_posts_that_miss_the_form_cache_together_share_one_read(
+        self, db: Database, migrated: Infra, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        async with db.transaction() as session:
+            await service.save_form(session, form=FormCreate(id="demo", name="Demo"), actor="test")
+        reads = 0
+        read_form = service.find_form
+
+        async def counted(session: AsyncSession, **kwargs: Any) -> FormRead:
+            nonlocal reads
+            reads += 1
+            return await read_form(session, **kwargs)
+
+        monkeypatch.setattr(service, "find_form", counted)
+        writer = SubmissionWriter(db, forms=FormCache(ttl_s=60))
+        forms = await asyncio.gather(*(writer.find_form("demo") for _ in range(5)))
+        assert {form.id for form in forms} == {"demo"}
+        assert reads == 1
+        await writer.find_form("demo")  # cached now
+        assert reads == 1

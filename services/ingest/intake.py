@@ -23,7 +23,7 @@ from services.ingest.identity import Identity, lead_identity
 from services.ingest.models import outbox
 from services.ingest.repository import LeadRepository, NewSubmission, SubmissionRepository
 from services.ingest.schemas import SubmissionAccepted
-from services.ingest.sealing import sealed
+from services.ingest.sealing import has_personal_fields, sealed, stage_issued
 from shared.contracts import LeadIngested, LeadIngestedPayload, Touch, utc_now
 from shared.outbox import announce, outbox_columns, remember
 from shared.tracing import extract_context
@@ -102,10 +102,17 @@ async def accept_submissions(session: AsyncSession, batch: Sequence[PreparedSubm
     touches = {i: _touch_json(batch[i].payload) for i in fresh}
     # Encoded once: the lead's first touch and the submission's own are the same text.
     touch_texts = {i: json.dumps(touch) if touch else None for i, touch in touches.items()}
-    leads = await repository.resolve_batch(
+    # The leads whose events are sealed get their keys (issued if need be) with the leads.
+    keyed = {
+        identities[i].match_key for i in fresh if batch[i].publish and has_personal_fields(batch[i].payload)
+    }
+    resolved = await repository.resolve_batch(
         [(who.email, who.match_key, who.domain, who.phone, touch_texts[i]) for i, who in identities.items()],
         seen_at=received_at,
+        keyed=keyed,
     )
+    await stage_issued(session, resolved.issued, at=received_at)
+    leads = resolved.leads
     events: dict[int, LeadIngested] = {}
     rows: list[NewSubmission] = []
     for index in fresh:
@@ -138,8 +145,10 @@ async def accept_submissions(session: AsyncSession, batch: Sequence[PreparedSubm
             )
         )
     announced = [i for i in fresh if batch[i].publish]
+    known = {lead.lead_id: lead.key for lead in leads.values() if lead.key is not None}
     columns = outbox_columns(
-        await sealed(session, [events[i] for i in announced]), [dict(batch[i].trace) for i in announced]
+        await sealed(session, [events[i] for i in announced], known=known),
+        [dict(batch[i].trace) for i in announced],
     )
     stored = await submissions.add_many_with_events(rows, columns)
     staged = [(row_id, event_id) for event_id, row_id in stored.items() if row_id is not None]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -13,8 +13,12 @@ from sqlalchemy import String, Uuid, any_, bindparam, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.ingest.driver import fetch
+from services.ingest.key_repository import KEY_RECORD_HEADERS
 from services.ingest.models import Account, Form, Lead, Source, Submission, outbox
+from shared.contracts.topics import LEAD_KEY_CHANGED
 from shared.outbox import insert_sql
+from shared.sealing import new_key
 
 
 class ResolvedLead(NamedTuple):
@@ -22,6 +26,22 @@ class ResolvedLead(NamedTuple):
     account_id: uuid.UUID | None
     account_owner_id: uuid.UUID | None
     first_touch: dict[str, Any] | None
+    key: bytes | None = None  # the lead's sealing key, when it has one
+
+
+class IssuedKey(NamedTuple):
+    """A lead's sealing key issued now, and its key record staged in the outbox."""
+
+    row_id: int
+    record_id: uuid.UUID
+    lead_id: uuid.UUID
+    key: bytes
+
+
+@dataclass(frozen=True)
+class ResolvedBatch:
+    leads: dict[str, ResolvedLead]
+    issued: list[IssuedKey]
 
 
 @dataclass(frozen=True)
@@ -46,30 +66,44 @@ class LeadRepository:
         people: Sequence[tuple[str | None, str, str | None, str | None, str | None]],
         *,
         seen_at: datetime,
-    ) -> dict[str, ResolvedLead]:
+        keyed: Collection[str] = (),
+    ) -> ResolvedBatch:
         """The leads for many `(email, match key, company domain, phone, touch)` by match key, created on
         first sight (race-free upsert), attached to the account of their domain if there is one,
         in one round trip: this runs on every submission. A phone given now is kept; one given
         before is not erased by a submission without one. A new lead's first touch is its first
         submission's (`people` in order of arrival, the touch as JSON text); a lead's first touch
-        never changes."""
+        never changes.
+
+        The leads of the match keys `keyed` (those whose events are sealed) are issued a sealing
+        key in the same statement when they have none, its key record staged in the outbox
+        (`issued`); every lead comes with the key it has, but for a key a concurrent transaction
+        issued while this one waited on the lead (None here: `sealing.sealed` reads it after)."""
         unique = sorted(
             {
                 key: (email, domain, phone, touch) for email, key, domain, phone, touch in reversed(people)
             }.items()
         )
         if not unique:
-            return {}
+            return ResolvedBatch({}, [])
         params = {
             "emails": [email for _, (email, _, _, _) in unique],
             "keys": [key for key, _ in unique],
             "domains": [domain for _, (_, domain, _, _) in unique],
             "phones": [phone for _, (_, _, phone, _) in unique],
             "touches": [touch for _, (_, _, _, touch) in unique],
+            "lead_keys": [new_key() if key in keyed else None for key, _ in unique],
+            "key_topic": LEAD_KEY_CHANGED,
+            "key_headers": KEY_RECORD_HEADERS,
             "at": seen_at,
         }
-        rows = await self.session.execute(_RESOLVE_LEAD_BATCH, params)
-        return {row[0]: ResolvedLead(row[1], row[2], row[3], row[4]) for row in rows}
+        leads: dict[str, ResolvedLead] = {}
+        issued: list[IssuedKey] = []
+        for row in await fetch(self.session, _RESOLVE_LEAD_BATCH, params):
+            leads[row[0]] = ResolvedLead(row[1], row[2], row[3], row[4], row[5])
+            if row[6] is not None:
+                issued.append(IssuedKey(row[6], row[7], row[1], row[5]))
+        return ResolvedBatch(leads, issued)
 
     async def keys_by_phone(self, phones: Sequence[str]) -> dict[str, str]:
         """The match key of the earliest live lead with each phone number, for phone-only
@@ -127,25 +161,39 @@ class LeadRepository:
         return (await self.session.execute(statement)).scalar_one_or_none() is not None
 
 
-# Fixed text, not a statement built per call: building and cache-keying the Core construct cost
-# more CPU than the round trip on this path. A null domain matches no account. PostgreSQL draws
+# Fixed text run on the driver (`driver.fetch`), not a statement built per call: building and
+# cache-keying the Core construct cost more CPU than the round trip on this path. A null domain
+# matches no account. PostgreSQL draws
 # new rows' ids (`gen_random_uuid`, version 4 like `uuid.uuid4`): cheaper there than drawn and
 # sent from here, and a lead that exists keeps its own.
-_RESOLVE_LEAD_BATCH = text(
-    "INSERT INTO ingest.lead AS lead (id, email, match_key, phone, first_touch, first_seen_at, last_seen_at, "
-    "account_id) SELECT gen_random_uuid(), e, k, p, CAST(t AS jsonb), :at, :at, "
-    "(SELECT a.id FROM ingest.account AS a WHERE a.domain = d) "
-    "FROM unnest(CAST(:emails AS varchar[]), CAST(:keys AS varchar[]), CAST(:domains AS varchar[]), "
-    "CAST(:phones AS varchar[]), CAST(:touches AS text[])) AS u(e, k, d, p, t) "
+_RESOLVE_LEAD_BATCH = (
+    "WITH person AS (SELECT * FROM unnest(CAST(:emails AS varchar[]), CAST(:keys AS varchar[]), "
+    "CAST(:domains AS varchar[]), CAST(:phones AS varchar[]), CAST(:touches AS text[]), "
+    "CAST(:lead_keys AS bytea[])) AS u(e, k, d, p, t, lk)), "
+    "resolved AS (INSERT INTO ingest.lead AS lead (id, email, match_key, phone, first_touch, first_seen_at, "
+    "last_seen_at, account_id) SELECT gen_random_uuid(), e, k, p, CAST(t AS jsonb), :at, :at, "
+    "(SELECT a.id FROM ingest.account AS a WHERE a.domain = d) FROM person "
     "ON CONFLICT (match_key) DO UPDATE SET last_seen_at = EXCLUDED.last_seen_at, "
     "phone = coalesce(EXCLUDED.phone, lead.phone), "
     "first_touch = coalesce(lead.first_touch, EXCLUDED.first_touch), "
     "account_id = coalesce(EXCLUDED.account_id, lead.account_id) "
     "RETURNING match_key, id, account_id, "
-    "(SELECT a.owner_id FROM ingest.account AS a WHERE a.id = lead.account_id), first_touch"
+    "(SELECT a.owner_id FROM ingest.account AS a WHERE a.id = lead.account_id) AS owner_id, first_touch), "
+    # In lead id order, so concurrent batches lock keys in one order.
+    "issued AS (INSERT INTO ingest.lead_key (lead_id, key, created_at) SELECT r.id, person.lk, :at "
+    "FROM resolved AS r JOIN person ON person.k = r.match_key WHERE person.lk IS NOT NULL ORDER BY r.id "
+    "ON CONFLICT (lead_id) DO NOTHING RETURNING lead_id, key), "
+    "staged AS (INSERT INTO ingest.outbox (event_id, event_type, topic, key, value, headers, created_at) "
+    "SELECT gen_random_uuid(), :key_topic, :key_topic, CAST(lead_id AS varchar), key, "
+    "CAST(:key_headers AS jsonb), :at FROM issued ORDER BY lead_id RETURNING id, event_id, key) "
+    # `kept` reads the statement's snapshot: the keys the leads had before it.
+    "SELECT r.match_key, r.id, r.account_id, r.owner_id, r.first_touch, coalesce(i.key, kept.key), "
+    "s.id, s.event_id FROM resolved AS r LEFT JOIN issued AS i ON i.lead_id = r.id "
+    "LEFT JOIN ingest.lead_key AS kept ON kept.lead_id = r.id "
+    "LEFT JOIN staged AS s ON s.key = CAST(r.id AS varchar)"
 )
 # The outbox rows' ids come back for the relay of this process to publish from memory.
-_SUBMISSIONS_WITH_EVENTS = text(
+_SUBMISSIONS_WITH_EVENTS = (
     "WITH stored AS (INSERT INTO ingest.submission (id, lead_id, form_id, source, event_id, "
     "idempotency_key, request_hash, fields, touch, received_at) SELECT gen_random_uuid(), l, f, src, ev, ik, "
     "rh, CAST(j AS jsonb), CAST(tc AS jsonb), ra FROM unnest(CAST(:s_leads AS uuid[]), "
@@ -204,7 +252,7 @@ class SubmissionRepository:
             "s_received": [r.received_at for r in rows],
             **staged,
         }
-        return {row[0]: row[1] for row in await self.session.execute(_SUBMISSIONS_WITH_EVENTS, params)}
+        return {row[0]: row[1] for row in await fetch(self.session, _SUBMISSIONS_WITH_EVENTS, params)}
 
     async def forget_fields(self, lead_id: uuid.UUID) -> None:
         """Erasure: keep that a submission happened (counts), drop what was submitted."""

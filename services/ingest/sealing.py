@@ -8,33 +8,54 @@ them: no consumer can see an event whose key is not on `lead.key_changed` yet (d
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
-from typing import TypeVar
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Final, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ingest.key_repository import LeadKeyRepository
 from services.ingest.models import outbox
-from shared.contracts import Envelope, utc_now
-from shared.outbox import lead_key_columns, stage
-from shared.sealing import has_clear_fields, seal_event
+from services.ingest.repository import IssuedKey
+from shared.contracts import Envelope, LeadIngestedPayload, utc_now
+from shared.outbox import announce, lead_key_columns, remember, stage
+from shared.sealing import PERSONAL_FIELDS, has_clear_fields, seal_event
 
 E = TypeVar("E", bound=Envelope)
+LEAD_INGESTED: Final = "lead.ingested"
 
 
-async def sealed(session: AsyncSession, events: Sequence[E]) -> list[E]:
-    """`events` with their personal fields sealed with their leads' keys; a lead without a key is
-    issued one, staged in the outbox ahead of the events."""
-    personal = [event.lead_id for event in events if has_clear_fields(event)]
-    if not personal:
-        return list(events)
-    now = utc_now()
-    keys, issued = await LeadKeyRepository(session).keys_for(personal, at=now)
-    if issued:
-        await stage(
-            session, outbox, lead_key_columns([(lead_id, keys[lead_id]) for lead_id in issued], at=now)
-        )
+async def sealed(
+    session: AsyncSession, events: Sequence[E], *, known: Mapping[uuid.UUID, bytes] | None = None
+) -> list[E]:
+    """`events` with their personal fields sealed with their leads' keys, `known` or read here; a
+    lead without a key is issued one, staged in the outbox ahead of the events."""
+    keys = dict(known or {})
+    personal = [event.lead_id for event in events if has_clear_fields(event) and event.lead_id not in keys]
+    if personal:
+        found = await LeadKeyRepository(session).keys_for(personal, at=utc_now())
+        if found.staged:
+            # This process's relay publishes the records from memory, as the events staged after them.
+            remember(session, outbox, found.records, found.staged)
+            await announce(session, outbox, remembered=True)
+        keys.update(found.keys)
     return [seal_event(event, keys[event.lead_id]) if has_clear_fields(event) else event for event in events]
+
+
+def has_personal_fields(payload: LeadIngestedPayload) -> bool:
+    """Whether the `lead.ingested` of this payload has fields to seal (its lead needs a key)."""
+    return any(getattr(payload, name) not in (None, "") for name in PERSONAL_FIELDS[LEAD_INGESTED])
+
+
+async def stage_issued(session: AsyncSession, issued: Sequence[IssuedKey], *, at: datetime) -> None:
+    """Hand the key records a statement staged (`LeadRepository.resolve_batch`) to this process's
+    relay, as `stage` does for the rows it inserts."""
+    if not issued:
+        return
+    records = lead_key_columns([(key.lead_id, key.key) for key in issued], at=at)
+    records["event_id"] = [key.record_id for key in issued]  # the ids the statement drew
+    remember(session, outbox, records, [(key.row_id, key.record_id) for key in issued])
+    await announce(session, outbox, remembered=True)
 
 
 async def shred_key(session: AsyncSession, lead_id: uuid.UUID) -> None:

@@ -60,16 +60,27 @@ class SubmissionWriter:
         self.forms = forms or FormCache(ttl_s=0)
         self.max_batch = max_batch
         self._queue: list[_Group] = []
+        self._reading: dict[str, asyncio.Future[FormRead]] = {}
         self._wake = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
 
     async def find_form(self, form_id: str) -> FormRead:
         """The form's configuration, from the cache or a short read of its own: it ends before
-        the wait for the writer, so a waiting request never holds a connection the writer needs."""
+        the wait for the writer, so a waiting request never holds a connection the writer needs.
+        Requests that miss the cache together share one read: when a busy form's entry expires,
+        every post in flight would otherwise read it in a transaction of its own."""
         form = self.forms.cached(form_id)
         if form is not None:
             return form
+        reading = self._reading.get(form_id)
+        if reading is None:
+            reading = self._reading[form_id] = asyncio.ensure_future(self._read_form(form_id))
+            reading.add_done_callback(lambda _: self._reading.pop(form_id, None))
+        # Shielded: a client that hangs up must not cancel the read the others wait for.
+        return await asyncio.shield(reading)
+
+    async def _read_form(self, form_id: str) -> FormRead:
         async with self.db.transaction() as session:
             return await service.find_form(session, form_id=form_id, forms=self.forms)
 
@@ -111,11 +122,13 @@ class SubmissionWriter:
         if not group:
             return []
         trace = inject_headers()
-        pending = _Group([replace(p, trace=trace) for p in group])
+        # Copied only to carry a trace: with none recording, the submissions go as they are.
+        pending = _Group([replace(p, trace=trace) for p in group] if trace else group)
         self._queue.append(pending)
         self._wake.set()
-        # Shielded: a client that hangs up does not cancel a write that may already be committed.
-        return await asyncio.shield(pending.done)
+        # A client that hangs up cancels only its wait: the group stays queued, or in the write
+        # already under way, and `_settle` leaves its cancelled answer alone (no shield needed).
+        return await pending.done
 
     @property
     def healthy(self) -> bool:

@@ -9,12 +9,16 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.ingest import service
+from services.ingest.cache import FormCache
 from services.ingest.intake import Accepted, accept_submissions
 from services.ingest.main import create_app
 from services.ingest.models import outbox
-from services.ingest.schemas import FormRead
+from services.ingest.schemas import FormCreate, FormRead
 from services.ingest.service import prepare_submission
+from services.ingest.worker import SubmissionWriter
 from shared.contracts import ActivityRecorded, LeadIngested, utc_now
 from shared.contracts.topics import LEAD_KEY_CHANGED
 from shared.db import Database
@@ -184,3 +188,77 @@ class TestAcceptSubmissions:
         with pytest.raises(RuntimeError):
             await fail_after_staging()
         assert relay.rows == []
+
+    async def test_a_new_person_in_two_batches_at_once_has_one_key_and_both_events_open(
+        self, db: Database, migrated: Infra, relay: SpyRelay
+    ) -> None:
+        async def accept_alone(email: str) -> None:
+            async with db.transaction() as session:
+                await accept_submissions(session, [prepared(email)])
+
+        async with db.transaction() as first:
+            await accept_submissions(first, [prepared("race@memory.example")])
+            # The second batch waits on the lead the first created, then finds it and its key
+            # committed, neither in the snapshot its statement read.
+            second = asyncio.create_task(accept_alone("race@memory.example"))
+            await _until_waiting_on_a_lock(db)
+        await second
+        async with db.transaction() as session:
+            keys = (await session.execute(text("SELECT count(*) FROM ingest.lead_key"))).scalar_one()
+            records = (
+                await session.execute(
+                    text("SELECT count(*) FROM ingest.outbox WHERE topic = :t"), {"t": LEAD_KEY_CHANGED}
+                )
+            ).scalar_one()
+        assert (keys, records) == (1, 1)
+        events = await staged(db, "lead.ingested")
+        assert [e.payload.email for e in events if isinstance(e, LeadIngested)] == ["race@memory.example"] * 2
+        assert len({row.key for row in relay.rows if row.topic == LEAD_KEY_CHANGED}) == 1
+
+
+async def _until_waiting_on_a_lock(db: Database) -> None:
+    while True:
+        async with db.transaction() as session:
+            waiting = await session.scalar(
+                text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'")
+            )
+        if waiting:
+            return
+        await asyncio.sleep(0.01)
+
+
+class TestSubmissionWriter:
+    async def test_a_client_that_hangs_up_leaves_its_submission_written(
+        self, db: Database, migrated: Infra
+    ) -> None:
+        writer = SubmissionWriter(db)
+        await writer.start()
+        waiting = asyncio.create_task(writer.submit(prepared("gone@hangup.example")))
+        await asyncio.sleep(0)  # queued
+        waiting.cancel()
+        await writer.stop()
+        assert waiting.cancelled()
+        [event] = await staged(db, "lead.ingested")
+        assert isinstance(event, LeadIngested)
+        assert event.payload.email == "gone@hangup.example"
+
+    async def test_posts_that_miss_the_form_cache_together_share_one_read(
+        self, db: Database, migrated: Infra, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        async with db.transaction() as session:
+            await service.save_form(session, form=FormCreate(id="demo", name="Demo"), actor="test")
+        reads = 0
+        read_form = service.find_form
+
+        async def counted(session: AsyncSession, **kwargs: Any) -> FormRead:
+            nonlocal reads
+            reads += 1
+            return await read_form(session, **kwargs)
+
+        monkeypatch.setattr(service, "find_form", counted)
+        writer = SubmissionWriter(db, forms=FormCache(ttl_s=60))
+        forms = await asyncio.gather(*(writer.find_form("demo") for _ in range(5)))
+        assert {form.id for form in forms} == {"demo"}
+        assert reads == 1
+        await writer.find_form("demo")  # cached now
+        assert reads == 1

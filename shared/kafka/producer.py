@@ -23,6 +23,7 @@ DEFAULT_BATCH_BYTES = 16 * 1024
 # The outbox relay's batches: one pass's rows for a partition in one batch, so a pass waits for one
 # round trip instead of one per 16 KB of each partition (2,000 rows of 600 bytes were 13 round
 # trips on six partitions, each a wait on the broker's ack while the relay's transaction is open).
+# No larger: Kafka's default `message.max.bytes` (1 MB and 12 bytes) refuses a bigger batch.
 RELAY_BATCH_BYTES = 1024 * 1024
 
 

@@ -33,9 +33,10 @@ from shared.partitioner import KeyPartitioner
 log = logging.getLogger(__name__)
 
 LOCK_BUSY_RETRY_S = 0.02
-# Rows kept in memory beyond this many batches are dropped (they stay unsent in the table, and
-# the next poll publishes them): a broker that is away must not grow the process without bound.
-MEMORY_BATCHES = 20
+# Rows kept in memory beyond this many are dropped (they stay unsent in the table, and the next
+# poll publishes them): a broker that is away must not grow the process without bound. A count of
+# rows, not of batches, so a larger batch size does not raise it.
+MEMORY_ROWS = 10_000
 
 
 class OutboxRelay:
@@ -105,7 +106,7 @@ class OutboxRelay:
 
     def staged(self, rows: list[StagedRow]) -> None:
         """`rows` were just committed by this process: publish them from memory."""
-        if len(self._memory) + len(rows) > MEMORY_BATCHES * self.batch_size:
+        if len(self._memory) + len(rows) > max(MEMORY_ROWS, self.batch_size):
             self._memory.clear()
             self._poll_due = True
         else:

@@ -29,7 +29,7 @@ from shared.consumer_groups import build_consumers, build_pruners, consumer_chec
 from shared.db import Database
 from shared.kafka import EventConsumer, EventHandler, create_producer
 from shared.kafka.lead_keys import LeadKeyReader
-from shared.kafka.producer import start_when_reachable, try_start
+from shared.kafka.producer import RELAY_BATCH_BYTES, start_when_reachable, try_start
 from shared.kafka.security import diagnose_broker
 from shared.logging import configure_logging
 from shared.me import me_router
@@ -117,7 +117,10 @@ class ServiceRuntime:
         )
         app.state.db = self.db
         self.producer = create_producer(
-            s.kafka_bootstrap_servers, client_id=f"baton-{s.service_name}", security=s.kafka_security
+            s.kafka_bootstrap_servers,
+            client_id=f"baton-{s.service_name}",
+            security=s.kafka_security,
+            max_batch_bytes=RELAY_BATCH_BYTES,
         )
         # Nothing here waits for the broker: without one the service still starts, serves its
         # API and fills its outbox, and the producer and consumer connect once it appears.

@@ -167,7 +167,13 @@ class ServiceSettings(KafkaSettings, ShutdownSettings):
         default=0.5,
         description="Fallback polling period of the outbox relay; NOTIFY wakes it sooner.",
     )
-    outbox_batch_size: int = 500
+    outbox_batch_size: int = Field(
+        default=2000,
+        ge=1,
+        description="Outbox rows the relay publishes per pass (one transaction, one wait for the "
+        "broker's acks). A consumer stages up to a fetch's 1,000 events per commit: a pass takes "
+        "them at once.",
+    )
     consumer_max_attempts: int = Field(
         default=5, description="Attempts per message before it goes to the dead-letter topic."
     )

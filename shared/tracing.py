@@ -45,7 +45,9 @@ def configure_tracing(service: str) -> bool:
     return True
 
 
+@functools.cache
 def _sdk_provider_type() -> type:
+    # Cached: an import statement on every consumer batch cost more than the check it serves.
     from opentelemetry.sdk.trace import TracerProvider
 
     return TracerProvider

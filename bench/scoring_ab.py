@@ -2,7 +2,8 @@
 
 On a shared, loaded machine events per second move with the neighbours' load, so a change to
 scoring's consumer is judged by ratios taken within one run: the baseline tree (`DIR`, e.g.
-`git archive main | tar -x -C DIR`) and this tree take turns, round after round, each running
+`git archive main | tar -x -C DIR`, with this tree's `bench/` copied over it so both run the
+same bench) and this tree take turns, round after round, each running
 `python -m bench.scoring --only consumer` in a process of its own (its own database and broker,
 its own floor measured right after it). Each round's ratios count: scoring over its floor, and
 the consumer's CPU per event, which depends far less on the neighbours than events/s.
@@ -54,18 +55,25 @@ def run_tree(tree: Path, *, leads: int) -> dict[str, Any]:
         "scoring_over_floor": consumer["scoring_over_floor"],
         "cpu_ms_per_event": _cpu_ms(consumer["scoring"]),
         "floor_cpu_ms_per_event": _cpu_ms(consumer["floor"]),
+        # What the statements cost PostgreSQL (another process, on the same two cores).
+        "db_cpu_ms_per_event": _ms(consumer["scoring"]["database_cpu_s"], consumer["scoring"]),
+        "floor_db_cpu_ms_per_event": _ms(consumer["floor"]["database_cpu_s"], consumer["floor"]),
     }
 
 
 def _cpu_ms(run: dict[str, Any]) -> float:
-    return round(1000 * float(run["process_cpu_s"]) / int(run["events"]), 4)
+    return _ms(run["process_cpu_s"], run)
+
+
+def _ms(seconds: float, run: dict[str, Any]) -> float:
+    return round(1000 * float(seconds) / int(run["events"]), 4)
 
 
 def summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     """Medians over the rounds of each contestant's figures and of each round's own ratios."""
 
     def median(name: str, key: str) -> float:
-        return round(statistics.median(r[name][key] for r in rounds), 4)
+        return round(float(statistics.median(r[name][key] for r in rounds)), 4)
 
     return {
         **{f"{name}_{key}": median(name, key) for name in CONTESTANTS for key in rounds[0][name]},
@@ -81,6 +89,8 @@ def summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
             ),
             3,
         ),
+        "scoring_per_s_new_over_old": _median_ratio(rounds, "scoring_per_s"),
+        "db_cpu_per_event_new_over_old": _median_ratio(rounds, "db_cpu_ms_per_event"),
         "extra_cpu_over_floor_new_over_old": round(
             statistics.median(
                 (r["scoring"]["cpu_ms_per_event"] - r["scoring"]["floor_cpu_ms_per_event"])
@@ -90,6 +100,10 @@ def summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
             3,
         ),
     }
+
+
+def _median_ratio(rounds: list[dict[str, Any]], key: str) -> float:
+    return round(float(statistics.median(r["scoring"][key] / r["baseline"][key] for r in rounds)), 3)
 
 
 def main() -> None:

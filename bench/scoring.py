@@ -24,6 +24,9 @@ from datetime import timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import psutil
 
 from bench.floor import FLOOR_GROUP, fill_processed, run_floor
 from bench.harness import (
@@ -118,20 +121,49 @@ async def run_scoring(database_url: str, bootstrap: str, expected: int) -> dict[
     return await timed_consumer(create_app(), LEAD_SCORED, expected)
 
 
+def database_cpu_s(database_url: str) -> float:
+    """CPU seconds the embedded PostgreSQL has used so far: the postmaster, its live backends
+    and the ones that exited. What a consumer's statements cost the database, which its own
+    process CPU leaves out (and which shares the machine's cores)."""
+    host = parse_qs(urlparse(database_url).query)["host"][0]
+    postmaster = psutil.Process(int((Path(host) / "postmaster.pid").read_text().split()[0]))
+    total = 0.0
+    for process in [postmaster, *postmaster.children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system + times.children_user + times.children_system
+    return total
+
+
+async def with_database_cpu(database_url: str, run: Any) -> dict[str, Any]:
+    """`run()`'s figures with `database_cpu_s`, the PostgreSQL CPU spent while it ran."""
+    before = database_cpu_s(database_url)
+    figures: dict[str, Any] = await run()
+    return {**figures, "database_cpu_s": round(database_cpu_s(database_url) - before, 2)}
+
+
 async def bench_consumer(leads: int, backlog: int = 0) -> dict[str, Any]:
     async with service_infrastructure("scoring", partitions=PARTITIONS) as (database_url, bootstrap):
         events = scoring_events(leads)
         await produce(bootstrap, events, client_id="bench-scoring")
-        run = partial(run_scoring, database_url, bootstrap, len(events))
+        run = partial(
+            with_database_cpu, database_url, partial(run_scoring, database_url, bootstrap, len(events))
+        )
         figures = await next_to_passthrough(bootstrap, events, "scoring", run)
         print(f"bench: the platform's floor (echo consumer), {len(events)} events...", flush=True)
-        floor = await run_floor(
-            ScoringSettings(),
-            outbox=outbox,
-            processed=processed_event,
-            topics=[LEAD_INGESTED, ACTIVITY_RECORDED],
-            expected=len(events),
-            partitions=PARTITIONS,
+        floor = await with_database_cpu(
+            database_url,
+            partial(
+                run_floor,
+                ScoringSettings(),
+                outbox=outbox,
+                processed=processed_event,
+                topics=[LEAD_INGESTED, ACTIVITY_RECORDED],
+                expected=len(events),
+                partitions=PARTITIONS,
+            ),
         )
         day_365: dict[str, Any] = {}
         if backlog:
@@ -169,6 +201,11 @@ def _cpu_ms(run: dict[str, Any]) -> float:
     return round(1000 * float(run["process_cpu_s"]) / int(run["events"]), 3)
 
 
+def _database_cpu_ms(run: dict[str, Any]) -> float:
+    """PostgreSQL's CPU per event while the consumer ran."""
+    return round(1000 * float(run["database_cpu_s"]) / int(run["events"]), 3)
+
+
 def _day_365_rows(consumer: dict[str, Any]) -> list[tuple[str, object]]:
     if "day_365" not in consumer:
         return []
@@ -200,6 +237,10 @@ def print_table(results: dict[str, Any]) -> None:
             ("  ratio scoring / floor (target 0.70)", c["scoring_over_floor"]),
             *_day_365_rows(c),
             ("process CPU ms per event, scoring / floor", f"{_cpu_ms(c['scoring'])} / {_cpu_ms(c['floor'])}"),
+            (
+                "PostgreSQL CPU ms per event, scoring / floor",
+                f"{_database_cpu_ms(c['scoring'])} / {_database_cpu_ms(c['floor'])}",
+            ),
         ]
     width = max(len(name) for name, _ in rows)
     for name, value in rows:

@@ -197,4 +197,7 @@ def _cooled_down(returned_at: datetime | None, by: datetime) -> bool:
 
 
 def _until(history: list[Activity], now: datetime) -> list[Activity]:
+    # In time order, and mostly the lead's latest event: nothing after `now` to leave out.
+    if not history or history[-1].occurred_at <= now:
+        return history
     return [a for a in history if a.occurred_at <= now]

@@ -19,7 +19,7 @@ from sqlalchemy import (
     false,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.dialects.postgresql import JSON, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.audit import audit_table
@@ -97,7 +97,10 @@ class Score(Base):
     engagement_score: Mapped[float] = mapped_column(Float)
     grade: Mapped[str] = mapped_column(String(16))
     is_mql: Mapped[bool] = mapped_column(Boolean)
-    fired_rules: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    # `json`, not `jsonb`: kept as the text `lead.scored` carries, never queried into, and
+    # converting every score's explanation to jsonb cost the database about a sixth of the
+    # consumer's write statement (issue 19).
+    fired_rules: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     scored_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 

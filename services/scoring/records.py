@@ -7,6 +7,8 @@ import uuid
 from datetime import datetime
 from typing import Any, Protocol
 
+from pydantic_core import from_json, to_json
+
 from services.scoring.evaluation import Evaluation
 from shared.contracts import (
     Envelope,
@@ -89,6 +91,22 @@ def scored_event(
         fired_rules=evaluation.fired_rules,
     )
     return LeadScored.new(lead_id=lead_id, payload=payload, producer=PRODUCER, caused_by=caused_by)
+
+
+def fired_rules_json(scored: bytes) -> str:
+    """The `fired_rules` of an encoded `lead.scored`, as the JSON text it holds them in, for the
+    score row. A slice, not a second encoding: the payload's last field, `persona`, follows the
+    list, and no key can occur inside a JSON string (its quotes are escaped there)."""
+    start = scored.find(b'"fired_rules":') + len(b'"fired_rules":')
+    end = scored.rfind(b',"persona":')
+    if (
+        start < len(b'"fired_rules":')
+        or end < start
+        or scored[start : start + 1] != b"["
+        or scored[end - 1 : end] != b"]"
+    ):
+        return to_json(from_json(scored)["payload"]["fired_rules"]).decode()
+    return scored[start:end].decode()
 
 
 def qualified_event(

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, cast
 
+from pydantic_core import to_json
 from sqlalchemy import Table, delete, func, select, text, update
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert
@@ -22,7 +23,7 @@ from services.scoring.models import (
     ShadowScore,
     outbox,
 )
-from shared.bulk import as_arrays, unnest_insert
+from services.scoring.records import fired_rules_json
 from shared.outbox import insert_sql
 
 _DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]
@@ -42,15 +43,28 @@ _SCORE_COLUMNS = (
 )
 
 
-def _batch_writes_sql() -> str:
-    """A scored round's writes in one statement: first qualifications, score rows and the
-    outbox rows. A score's `fired_rules` is read from its `lead.scored` event's bytes (the
-    `:s_event` element of the outbox's `:value`), so the explanation is encoded once."""
+def _score_insert_sql() -> str:
+    """Score rows from one array per column (`:s_<column>`); the explanation comes as JSON text
+    (`:s_fired_rules`), stored as it is (a `json` column: no conversion to jsonb)."""
     score = cast(Table, Score.__table__)
     columns = [name for name in _SCORE_COLUMNS if name != "fired_rules"]
     casts = ", ".join(
         f"CAST(:s_{name} AS {score.c[name].type.compile(dialect=_DIALECT)}[])" for name in columns
     )
+    return (
+        f"INSERT INTO {score.schema}.{score.name} ({', '.join(columns)}, fired_rules) "
+        f"SELECT {', '.join(f's.{name}' for name in columns)}, CAST(s.fired_rules AS json) "
+        f"FROM unnest({casts}, CAST(:s_fired_rules AS text[])) AS s({', '.join(columns)}, fired_rules)"
+    )
+
+
+_SCORE_INSERT_SQL = _score_insert_sql()
+
+
+def _batch_writes_sql() -> str:
+    """A scored round's writes in one statement: first qualifications, score rows and the
+    outbox rows. A score's `fired_rules` is the slice of its `lead.scored` event's bytes that
+    holds them (`records.fired_rules_json`), so the explanation is encoded once."""
     profile = cast(Table, LeadProfile.__table__)
     return (
         f"WITH qualified AS (UPDATE {profile.schema}.{profile.name} AS p SET qualified_at = q.at, "
@@ -58,11 +72,7 @@ def _batch_writes_sql() -> str:
         "FROM unnest(CAST(:q_lead_id AS uuid[]), CAST(:q_at AS timestamptz[]), CAST(:q_reason AS varchar[]), "
         "CAST(:q_rubric_version AS varchar[])) AS q(lead_id, at, reason, rubric_version) "
         "WHERE p.lead_id = q.lead_id AND p.qualified_at IS NULL), "
-        f"scored AS (INSERT INTO {score.schema}.{score.name} ({', '.join(columns)}, fired_rules) "
-        f"SELECT {', '.join(f's.{name}' for name in columns)}, "
-        "CAST(convert_from((CAST(:value AS bytea[]))[s.event], 'UTF8') AS jsonb) -> 'payload' -> 'fired_rules' "
-        f"FROM unnest({casts}, CAST(:s_event AS integer[])) AS s({', '.join(columns)}, event)) "
-        + insert_sql(outbox, returning=True)
+        f"scored AS ({_SCORE_INSERT_SQL}) " + insert_sql(outbox, returning=True)
     )
 
 
@@ -90,18 +100,17 @@ class ScoreRepository:
         for name in _SCORE_COLUMNS:
             if name != "fired_rules":
                 parameters[f"s_{name}"] = [row[name] for row in rows]
-        parameters["s_event"] = [index + 1 for index in scored_index]  # SQL arrays count from 1
+        values = staged["value"]
+        parameters["s_fired_rules"] = [fired_rules_json(values[index]) for index in scored_index]
         for name in ("lead_id", "at", "reason", "rubric_version"):
             parameters[f"q_{name}"] = [q[name] for q in qualifications]
         return [(row[0], row[1]) for row in await self.session.execute(text(_BATCH_WRITES_SQL), parameters)]
 
     async def add_many(self, rows: Sequence[dict[str, Any]]) -> None:
         """Insert score rows (see `records.score_row`) in one statement."""
-        table = cast(Table, Score.__table__)
-        values = ([row[name] for name in _SCORE_COLUMNS] for row in rows)
-        await self.session.execute(
-            text(unnest_insert(table, _SCORE_COLUMNS)), as_arrays(table, _SCORE_COLUMNS, values)
-        )
+        parameters = {f"s_{name}": [row[name] for row in rows] for name in _SCORE_COLUMNS}
+        parameters["s_fired_rules"] = [to_json(rules).decode() for rules in parameters["s_fired_rules"]]
+        await self.session.execute(text(_SCORE_INSERT_SQL), parameters)
 
     async def latest(self, lead_id: uuid.UUID) -> Score | None:
         statement = select(Score).where(Score.lead_id == lead_id).order_by(Score.id.desc()).limit(1)

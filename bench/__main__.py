@@ -79,6 +79,20 @@ def _highest_rate_holding(results: dict[str, Any]) -> Any:
     return f"{max(held):g} MQL/s (offered {offered})" if held else f"none of {offered}"
 
 
+def _cpu_at(rate: float) -> Callable[[dict[str, Any]], Any]:
+    """The CPU all processes spent per lead at `rate`, and the cores that takes (`bench/cpu.py`):
+    above the machine's cores the rate cannot be held here at all."""
+
+    def read(results: dict[str, Any]) -> Any:
+        for run in results["end_to_end"]:
+            cpu = run.get("cpu") or {}
+            if run["offered_per_s"] == rate and cpu.get("leads"):
+                return f"{cpu['total_ms_per_lead']} ms/lead = {cpu['cores_needed']} of {cpu['cores']} cores"
+        return None
+
+    return read
+
+
 def _day_365(results: dict[str, Any]) -> Any:
     day = results["consumer"].get("day_365")
     if day is None:
@@ -90,6 +104,7 @@ HEADLINES = (
     Headline("pipeline", "form -> lead.assigned @ 100 MQL/s", "-", _e2e(100.0)),
     Headline("pipeline", "form -> lead.assigned @ 300 MQL/s", "p99 < 250 ms", _e2e(300.0)),
     Headline("pipeline", "  highest rate holding p99 < 250 ms", "reported", _highest_rate_holding),
+    Headline("pipeline", "  CPU per lead @ 300 MQL/s, all processes", "<= the cores", _cpu_at(300.0)),
     Headline(
         "notify",
         "  with rep notifications on / off @ 100 MQL/s (p50, p99)",

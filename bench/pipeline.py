@@ -25,6 +25,7 @@ import psutil
 from aiokafka import AIOKafkaConsumer
 
 from bench.baselines import broker_passthrough, postgres_transactions
+from bench.cpu import CpuAccount, per_lead
 from bench.harness import write_results
 from bench.load import open_loop
 from bench.stages import STAGES, stage_delays
@@ -76,10 +77,14 @@ async def end_to_end(baton: RunningBaton, rate: float, duration_s: float) -> dic
     watcher = asyncio.create_task(assigned_watcher(baton.local["kafka_bootstrap_servers"], arrivals, stop))
     await asyncio.sleep(3)  # the watcher joins its group
     url = f"{baton.url('ingest')}/v1/forms/demo-request/submissions"
+    account = CpuAccount(baton.process.pid, baton.home, os.getpid())
+    cpu_start = account.snapshot()
     total, errors = await open_loop(url, rate_per_s=rate, duration_s=duration_s, on_accepted=sent.__setitem__)
     drain_deadline = time.perf_counter() + 30
     while time.perf_counter() < drain_deadline and not sent.keys() <= arrivals.keys():
         await asyncio.sleep(0.2)
+    # The window closes when the last lead is assigned (or the drain gives up): its CPU is theirs.
+    cpu = per_lead(account.since(cpu_start), len(sent), rate=rate, cores=psutil.cpu_count() or 1)
     stop.set()
     await watcher
     latencies = [arrivals[lead] - at for lead, at in sent.items() if lead in arrivals]
@@ -93,6 +98,7 @@ async def end_to_end(baton: RunningBaton, rate: float, duration_s: float) -> dic
         "not_assigned_after_30s": len(sent.keys() - arrivals.keys()),
         "latency": summary_ms(latencies),
         "stages": stages,
+        "cpu": cpu,
     }
 
 
@@ -139,6 +145,15 @@ def print_table(results: dict[str, Any]) -> None:
         for stage, _, _ in STAGES if run.get("stages") else ():
             lat = run["stages"][stage]
             rows.append((f"  {stage} p50/p99 ms", f"{lat['p50_ms']} / {lat['p99_ms']}"))
+        cpu = run.get("cpu", {})
+        if cpu.get("leads"):
+            rows.append(
+                (
+                    f"  CPU ms per lead @ {run['offered_per_s']:g}/s (sum; cores needed of {cpu['cores']})",
+                    f"{cpu['total_ms_per_lead']} ({cpu['cores_needed']}; at most {cpu['max_rate_per_s']}/s)",
+                )
+            )
+            rows.append(("    by process", json.dumps(cpu["ms_per_lead"])))
     if "broker_raw" in results:
         rows.append(("broker raw produce msgs/s", results["broker_raw"]["produce_per_s"]))
         rows.append(("broker raw consume+produce msgs/s", results["broker_raw"]["passthrough_per_s"]))

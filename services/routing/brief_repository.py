@@ -8,7 +8,8 @@ from collections.abc import Collection
 from datetime import datetime
 from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Table, delete, func, select
+from pydantic_core import to_json
+from sqlalchemy import Table, delete, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,6 +17,21 @@ from services.routing.brief_models import LeadActivity, LeadBrief
 
 # Written through the table, not the ORM's bulk path, which compiles its statement for each batch.
 _BRIEF = cast(Table, LeadBrief.__table__)
+
+# Over `unnest(arrays)`: one statement text for any batch size, where a multi-row VALUES was
+# compiled anew for each batch (with the reminders', a fifth of routing's CPU at 300 MQL/s).
+_ADD_ACTIVITIES = text(
+    "INSERT INTO routing.lead_activity "
+    "(event_id, lead_id, activity_type, occurred_at, subject, campaign, properties) "
+    "SELECT u.event_id, u.lead_id, u.activity_type, u.occurred_at, u.subject, u.campaign, "
+    "CAST(u.properties AS jsonb) "
+    "FROM unnest(CAST(:event_id AS uuid[]), CAST(:lead_id AS uuid[]), CAST(:activity_type AS varchar[]), "
+    "CAST(:occurred_at AS timestamptz[]), CAST(:subject AS text[]), CAST(:campaign AS text[]), "
+    "CAST(:properties AS text[])) "
+    "AS u(event_id, lead_id, activity_type, occurred_at, subject, campaign, properties) "
+    "ON CONFLICT DO NOTHING RETURNING event_id"
+)
+_ACTIVITY_COLUMNS = ("event_id", "lead_id", "activity_type", "occurred_at", "subject", "campaign")
 
 # The timeline a brief shows: the latest activities, enough for a rep to read in ten seconds.
 TIMELINE_LENGTH = 50
@@ -78,9 +94,9 @@ class BriefRepository:
         """Store many activities in one statement; returns the event ids not stored before."""
         if not rows:
             return set()
-        result = await self.session.execute(
-            insert(LeadActivity).values(rows).on_conflict_do_nothing().returning(LeadActivity.event_id)
-        )
+        params: dict[str, list[Any]] = {name: [row[name] for row in rows] for name in _ACTIVITY_COLUMNS}
+        params["properties"] = [to_json(row["properties"]).decode() for row in rows]
+        result = await self.session.execute(_ADD_ACTIVITIES, params)
         return set(result.scalars().all())
 
     async def briefs(self, lead_ids: Collection[uuid.UUID]) -> dict[uuid.UUID, LeadBrief]:

@@ -7,11 +7,20 @@ from collections.abc import Collection, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.routing.models import Assignment, Holiday, SlaTimer
+
+# Over `unnest(arrays)`: one statement text for any number of reminders. A multi-row VALUES
+# through the ORM was compiled anew for each claim, a tenth of routing's CPU at 300 MQL/s.
+_INSERT_REMINDERS = text(
+    "INSERT INTO routing.sla_timer (id, assignment_id, rep_id, due_at, kind, fraction, reminders_planned) "
+    "SELECT gen_random_uuid(), u.assignment_id, u.rep_id, u.due_at, 'reminder', u.fraction, true "
+    "FROM unnest(CAST(:assignment_id AS uuid[]), CAST(:rep_id AS uuid[]), "
+    "CAST(:due_at AS timestamptz[]), CAST(:fraction AS float8[])) AS u(assignment_id, rep_id, due_at, fraction)"
+)
 
 
 class UnplannedTimer(NamedTuple):
@@ -65,12 +74,11 @@ class SlaTimerRepository:
         """Reminder timers (`assignment_id`, `rep_id`, `due_at`, `fraction`) in one statement."""
         if reminders:
             await self.session.execute(
-                insert(SlaTimer).values(
-                    [
-                        {"id": uuid.uuid4(), "kind": "reminder", "reminders_planned": True, **reminder}
-                        for reminder in reminders
-                    ]
-                )
+                _INSERT_REMINDERS,
+                {
+                    name: [r[name] for r in reminders]
+                    for name in ("assignment_id", "rep_id", "due_at", "fraction")
+                },
             )
 
     async def mark_planned(self, timer_ids: Sequence[uuid.UUID]) -> None:

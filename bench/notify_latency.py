@@ -6,7 +6,9 @@ their member id to mention), email through a real SMTP server (aiosmtpd) and an 
 webhook subscription to `lead.assigned` (Standard Webhooks signed). The receivers are local and
 answer at once, so what is measured is the notifiers' share of the machine and of routing's
 database, not a slow Slack. Notifications are written in the assignment's transaction and sent
-by their own workers, so the ratio on/off should stay near 1.
+by their own workers, in a process of their own by default (`--senders separate`, as `baton up`
+runs them; `inline` runs them in routing's process, beside the assignment path), so the ratio
+on/off should stay near 1.
 Prints a table and writes notify-<UTC time>.json into --out (`python -m bench.notify_latency`).
 """
 
@@ -158,6 +160,7 @@ async def measure(args: argparse.Namespace, baton: RunningBaton, receivers: Rece
 
     return {
         "offered_per_s": args.rate,
+        "senders": args.senders,
         "off": off,
         "on": on,
         "ratio_on_to_off": {"p50": ratio("p50_ms"), "p99": ratio("p99_ms")},
@@ -177,6 +180,7 @@ async def run_async(args: argparse.Namespace, home: Path) -> dict[str, Any]:
             "BATON_SMTP_HOST": "127.0.0.1",
             "BATON_SMTP_PORT": str(receivers.smtp_port),
             "BATON_PUBLIC_URL": "http://127.0.0.1:8000",
+            "BATON_ROUTING_SENDERS": args.senders,
         }
         baton = await asyncio.to_thread(start_baton, home, partitions=6, env=env)
         try:
@@ -204,6 +208,7 @@ def print_table(results: dict[str, Any]) -> None:
         rows.append((f"  every lead assigned after the phase ({phase}), s", run["settled_after_s"]))
     ratio = results["ratio_on_to_off"]
     rows.append(("latency on / off (p50, p99)", f"{ratio['p50']} / {ratio['p99']}"))
+    rows.append(("routing's senders ran", results["senders"]))
     rows.append(("load average at end", results["load_average"]))
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
@@ -216,6 +221,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0, help="how long each phase offers load")
     parser.add_argument(
         "--settle-seconds", type=float, default=300.0, help="longest wait for a phase's backlog to drain"
+    )
+    parser.add_argument(
+        "--senders",
+        choices=["separate", "inline"],
+        default="separate",
+        help="routing's senders in their own process (as `baton up` runs them) or in routing's",
     )
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
     args = parser.parse_args()

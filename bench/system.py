@@ -63,6 +63,7 @@ def isolated_env(home: Path, *, partitions: int) -> dict[str, str]:
         BATON_BROKER_PORT=str(free_port()),
         BATON_TOPIC_PARTITIONS=str(partitions),
         **{f"BATON_{s.upper()}_PORT": str(free_port()) for s in SERVICES},
+        BATON_ROUTING_SENDERS_PORT=str(free_port()),
     )
     return env
 

@@ -142,14 +142,19 @@ async def measure(args: argparse.Namespace, baton: RunningBaton, receivers: Rece
     await asyncio.sleep(2)
     print(f"bench: notifications off, {args.rate:g} MQLs/s for {args.seconds:g}s...", flush=True)
     before = Counter(receivers.counts)
+    # The machine may be shared: a phase's figures mean little under another's load.
+    load_before_off = _load()
     off = await end_to_end(baton, args.rate, args.seconds)
+    off["load_average_before"] = load_before_off
     off["settled_after_s"] = await settled(baton, timeout_s=args.settle_seconds)
     off["notifications"] = dict(receivers.counts - before)
 
     await notifications_on(baton, receivers)
     print(f"bench: notifications on, {args.rate:g} MQLs/s for {args.seconds:g}s...", flush=True)
     before = Counter(receivers.counts)
+    load_before_on = _load()
     on = await end_to_end(baton, args.rate, args.seconds)
+    on["load_average_before"] = load_before_on
     on["settled_after_s"] = await settled(baton, timeout_s=args.settle_seconds)
     assigned = on["sent"] - on["http_errors"]
     on["notifications"] = dict(await delivered(receivers, before, assigned, timeout_s=60))
@@ -164,8 +169,12 @@ async def measure(args: argparse.Namespace, baton: RunningBaton, receivers: Rece
         "off": off,
         "on": on,
         "ratio_on_to_off": {"p50": ratio("p50_ms"), "p99": ratio("p99_ms")},
-        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "load_average": _load(),
     }
+
+
+def _load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
 
 
 async def run_async(args: argparse.Namespace, home: Path) -> dict[str, Any]:
@@ -206,6 +215,7 @@ def print_table(results: dict[str, Any]) -> None:
         )
         rows.append((f"  messages received ({phase})", json.dumps(run["notifications"], sort_keys=True)))
         rows.append((f"  every lead assigned after the phase ({phase}), s", run["settled_after_s"]))
+        rows.append((f"  load average before the phase ({phase})", run["load_average_before"]))
     ratio = results["ratio_on_to_off"]
     rows.append(("latency on / off (p50, p99)", f"{ratio['p50']} / {ratio['p99']}"))
     rows.append(("routing's senders ran", results["senders"]))

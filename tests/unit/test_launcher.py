@@ -9,6 +9,7 @@ import pytest
 
 from baton.launcher import UpConfig, service_children
 from baton.services import SERVICES
+from bench.system import served_name
 
 ENV = {"BATON_DATABASE_URL": "postgresql+asyncpg://baton@localhost/baton"}
 
@@ -58,3 +59,10 @@ class TestServiceChildren:
         children = {child.name: child for child in service_children(cfg, ENV)}
         assert list(children) == list(SERVICES)
         assert children["routing"].env["BATON_ROUTING_SENDERS"] == "inline"
+
+    def test_the_benches_tell_each_process_by_its_command_line(
+        self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    ) -> None:
+        for child in service_children(config(monkeypatch, tmp_path), ENV):
+            assert served_name(child.command) == child.name
+        assert served_name(["tansu", "broker"]) is None

@@ -174,7 +174,10 @@ def test_routings_senders_run_apart_with_routings_settings_and_no_kafka(rendered
     assert env["BATON_ROUTING_SENDERS"]["value"] == "separate"
     # The same settings and secrets as routing's.
     assert senders["env"] == routing["env"]
-    assert deployments[SENDERS]["spec"]["replicas"] == 1
+    # One by default; production runs two, so a node drain never stops the notifications.
+    assert deployments[SENDERS]["spec"]["replicas"] == (
+        2 if rendered.values_file == "values-production.yaml" else 1
+    )
     labels = deployments[SENDERS]["spec"]["template"]["metadata"]["labels"]
     assert "baton.io/kafka-client" not in labels
     autoscaled = rendered.of_kind("ScaledObject") + rendered.of_kind("HorizontalPodAutoscaler")

@@ -15,7 +15,7 @@ from typing import TextIO
 
 import httpx
 
-from baton.services import DEFAULT_PORTS, SERVICES, service
+from baton.services import SERVICES, service
 
 
 def _up(args: argparse.Namespace) -> int:
@@ -29,8 +29,9 @@ def _serve(args: argparse.Namespace) -> int:
 
     from shared.settings import ShutdownSettings
 
+    served = service(args.service)
     uvicorn.run(
-        service(args.service).app_factory,
+        served.role_app_factory(args.role) if args.role else served.app_factory,
         factory=True,
         host=args.host,
         port=args.port,
@@ -231,6 +232,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = commands.add_parser("serve", help="run one service under uvicorn")
     serve.add_argument("service", choices=SERVICES)
+    serve.add_argument(
+        "--role",
+        help="run one split-off part of the service instead (routing: senders, the notification, "
+        "webhook and CRM send loops; default port 8013)",
+    )
     serve.add_argument("--host", default="0.0.0.0")
     serve.add_argument("--port", type=int, default=None)
     serve.add_argument(
@@ -310,8 +316,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.command == "serve" and args.port is None:
-        args.port = DEFAULT_PORTS[args.service]
+    if args.command == "serve":
+        served = service(args.service)
+        if args.role is not None:
+            try:
+                port = served.role_port(args.role)
+            except ValueError as exc:
+                raise SystemExit(f"baton: {exc}") from None
+        else:
+            port = served.default_port
+        args.port = port if args.port is None else args.port
     code: int = args.run(args)
     return code
 

@@ -30,7 +30,7 @@ from baton.embedded import (
     die_with_parent,
     terminate,
 )
-from baton.services import DEFAULT_PORTS, SERVICES, upgrade_all
+from baton.services import DEFAULT_PORTS, SERVICES, service, upgrade_all
 from shared.auth import Role, issue_token
 from shared.contracts.topics import (
     EVENT_TOPICS,
@@ -49,6 +49,7 @@ DEMO_TEAM = (
 )
 READY_TIMEOUT_S = 90.0
 MAX_RESTARTS = 5
+SENDERS_PORT = service("routing").role_port("senders")
 
 
 def all_topics() -> list[str]:
@@ -66,6 +67,10 @@ class UpConfig:
     database_url: str | None
     kafka_bootstrap_servers: str | None
     seed: bool = True
+    # Routing's senders in a process of their own (BATON_ROUTING_SENDERS=separate, the default
+    # here), so their sends never share the assignment path's core; `inline` runs them in routing.
+    senders_separate: bool = True
+    senders_port: int = SENDERS_PORT
 
     @classmethod
     def from_env(cls, home: Path | None = None, partitions: int | None = None) -> UpConfig:
@@ -80,6 +85,8 @@ class UpConfig:
             kafka_bootstrap_servers=env.get("BATON_KAFKA_BOOTSTRAP_SERVERS")
             or env.get("KAFKA_BOOTSTRAP_SERVERS"),
             seed=env.get("BATON_SEED_DEMO_TEAM", "1") != "0",
+            senders_separate=env.get("BATON_ROUTING_SENDERS", "separate") != "inline",
+            senders_port=int(env.get("BATON_ROUTING_SENDERS_PORT", SENDERS_PORT)),
         )
 
 
@@ -170,27 +177,12 @@ class Launcher:
         if self.broker is not None:
             # The embedded broker holds a group join for half the session timeout.
             env.setdefault("BATON_CONSUMER_SESSION_TIMEOUT_MS", "4000")
-        for name, port in cfg.ports.items():
-            child = Child(
-                name=name,
-                command=[
-                    sys.executable,
-                    "-m",
-                    "baton.cli",
-                    "serve",
-                    name,
-                    "--host",
-                    cfg.host,
-                    "--port",
-                    str(port),
-                ],
-                env=env,
-                log_path=cfg.home / "logs" / f"{name}.log",
-            )
+        self.children = service_children(cfg, env)
+        for child in self.children:
             child.start()
-            self.children.append(child)
         urls = {name: f"http://{cfg.host}:{port}" for name, port in cfg.ports.items()}
-        if not self._wait_ready(urls):
+        senders = {"routing-senders": f"http://{cfg.host}:{cfg.senders_port}"} if cfg.senders_separate else {}
+        if not self._wait_ready({**urls, **senders}):
             return 1
         reps = self._seed_team(urls["routing"], secret) if cfg.seed else []
         self._write_local_json(urls, database_url, bootstrap, secret, reps)
@@ -200,6 +192,8 @@ class Launcher:
         # The token rides in the fragment, which browsers never send to a server or write to a log.
         manager = issue_token(secret, role=Role.MANAGER, subject="local-dashboard")
         print(f"  dashboard {urls['feedback']}/#token={manager}")
+        for url in senders.values():
+            print(f"  senders   {url}/metrics   (routing's notifications, webhooks, CRM sync)")
         print(f"  logs      {cfg.home / 'logs'}")
         print(f"  tokens    {cfg.home / 'local.json'}  (or: baton token manager)")
         print("Press Ctrl-C to stop.", flush=True)
@@ -328,6 +322,37 @@ class Launcher:
             self.postgres.stop()
             self.postgres = None
             self.say("PostgreSQL stopped")
+
+
+def service_children(cfg: UpConfig, env: dict[str, str]) -> list[Child]:
+    """One `baton serve` process per service, and routing's senders in their own unless
+    `cfg.senders_separate` is off (then routing runs them inline, as its setting's default)."""
+    logs = cfg.home / "logs"
+
+    def serve(name: str, port: int, *role: str) -> list[str]:
+        return [
+            sys.executable,
+            "-m",
+            "baton.cli",
+            "serve",
+            name,
+            *role,
+            "--host",
+            cfg.host,
+            "--port",
+            str(port),
+        ]
+
+    children = []
+    for name, port in cfg.ports.items():
+        child_env = env
+        if name == "routing":
+            child_env = {**env, "BATON_ROUTING_SENDERS": "separate" if cfg.senders_separate else "inline"}
+        children.append(Child(name, serve(name, port), child_env, logs / f"{name}.log"))
+    if cfg.senders_separate:
+        senders = serve("routing", cfg.senders_port, "--role", "senders")
+        children.append(Child("routing-senders", senders, env, logs / "routing-senders.log"))
+    return children
 
 
 def _items(body: Any) -> list[dict[str, Any]]:

@@ -16,6 +16,9 @@ from shared import migrations
 class Service:
     name: str
     default_port: int
+    # Processes the service can also run as (`baton serve <name> --role <role>`), each with its
+    # default port: a part of the service's work split off to a process of its own.
+    roles: tuple[tuple[str, int], ...] = ()
 
     @property
     def package(self) -> str:
@@ -26,11 +29,24 @@ class Service:
         """The `module:callable` uvicorn imports (with `factory=True`)."""
         return f"{self.package}.main:create_app"
 
+    def role_port(self, role: str) -> int:
+        ports = dict(self.roles)
+        if role not in ports:
+            known = ", ".join(ports) or "none"
+            raise ValueError(f"{self.name} has no role {role!r}; its roles: {known}")
+        return ports[role]
+
+    def role_app_factory(self, role: str) -> str:
+        """The app factory of one of `roles` (`create_<role>_app` beside `create_app`)."""
+        self.role_port(role)
+        return f"{self.package}.main:create_{role}_app"
+
 
 REGISTRY: tuple[Service, ...] = (
     Service("ingest", 8001),
     Service("scoring", 8002),
-    Service("routing", 8003),
+    # The senders (notifications, outbound webhooks, CRM sync) off the assignment path's core.
+    Service("routing", 8003, roles=(("senders", 8013),)),
     Service("feedback", 8004),
 )
 SERVICES: tuple[str, ...] = tuple(service.name for service in REGISTRY)

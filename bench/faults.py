@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import psutil
 
-from bench.system import SERVICES, RunningBaton
+from bench.system import SERVICES, RunningBaton, served_name
 
 
 @dataclass
@@ -32,7 +32,7 @@ def child(baton: RunningBaton, marker: str) -> psutil.Process:
         cmd = proc.cmdline()
         if marker == "tansu" and cmd and cmd[0].endswith("tansu"):
             return proc
-        if "serve" in cmd and cmd[cmd.index("serve") + 1] == marker:
+        if served_name(cmd) == marker:
             return proc
     raise LookupError(f"no {marker} process under baton up")
 

@@ -6,7 +6,11 @@ their member id to mention), email through a real SMTP server (aiosmtpd) and an 
 webhook subscription to `lead.assigned` (Standard Webhooks signed). The receivers are local and
 answer at once, so what is measured is the notifiers' share of the machine and of routing's
 database, not a slow Slack. Notifications are written in the assignment's transaction and sent
-by their own workers, so the ratio on/off should stay near 1.
+by their own workers, in a process of their own by default (`--senders separate`, as `baton up`
+runs them; `inline` runs them in routing's process, beside the assignment path), so the ratio
+on/off should stay near 1. Latency on a shared machine follows its load (recorded before each
+phase), so the CPU seconds each process spent in each phase are reported too: routing's CPU per
+lead on/off shows whether the sends still run in the assignment path's process.
 Prints a table and writes notify-<UTC time>.json into --out (`python -m bench.notify_latency`).
 """
 
@@ -27,11 +31,12 @@ from urllib.parse import parse_qs, urlparse
 
 import asyncpg
 import httpx
+import psutil
 from aiosmtpd.controller import Controller
 
 from bench.harness import write_results
 from bench.pipeline import end_to_end
-from bench.system import RunningBaton, start_baton
+from bench.system import RunningBaton, served_name, start_baton
 
 
 @dataclass
@@ -140,17 +145,26 @@ async def measure(args: argparse.Namespace, baton: RunningBaton, receivers: Rece
     await asyncio.sleep(2)
     print(f"bench: notifications off, {args.rate:g} MQLs/s for {args.seconds:g}s...", flush=True)
     before = Counter(receivers.counts)
+    # The machine may be shared: a phase's figures mean little under another's load.
+    load_before_off, cpu_before = _load(), cpu_seconds(baton)
     off = await end_to_end(baton, args.rate, args.seconds)
+    off["load_average_before"] = load_before_off
     off["settled_after_s"] = await settled(baton, timeout_s=args.settle_seconds)
     off["notifications"] = dict(receivers.counts - before)
+    off["cpu_s"] = _spent(cpu_before, cpu_seconds(baton))
 
     await notifications_on(baton, receivers)
     print(f"bench: notifications on, {args.rate:g} MQLs/s for {args.seconds:g}s...", flush=True)
     before = Counter(receivers.counts)
+    load_before_on, cpu_before = _load(), cpu_seconds(baton)
     on = await end_to_end(baton, args.rate, args.seconds)
+    on["load_average_before"] = load_before_on
     on["settled_after_s"] = await settled(baton, timeout_s=args.settle_seconds)
+    # Up to the same point as the phase off (every lead assigned), then until every message came.
+    on["cpu_s"] = _spent(cpu_before, cpu_seconds(baton))
     assigned = on["sent"] - on["http_errors"]
     on["notifications"] = dict(await delivered(receivers, before, assigned, timeout_s=60))
+    on["cpu_s_until_delivered"] = _spent(cpu_before, cpu_seconds(baton))
 
     def ratio(key: str) -> float | None:
         was, now = off["latency"].get(key), on["latency"].get(key)
@@ -158,11 +172,43 @@ async def measure(args: argparse.Namespace, baton: RunningBaton, receivers: Rece
 
     return {
         "offered_per_s": args.rate,
+        "senders": args.senders,
         "off": off,
         "on": on,
         "ratio_on_to_off": {"p50": ratio("p50_ms"), "p99": ratio("p99_ms")},
-        "load_average": [round(x, 2) for x in os.getloadavg()],
+        # CPU time hardly depends on what else the machine runs, unlike latency: what the
+        # notifications cost routing's own process (the assignment path) per lead, on / off.
+        "routing_cpu_per_lead_on_to_off": _per_lead_ratio(off, on, "routing"),
+        "load_average": _load(),
     }
+
+
+def _load() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+def cpu_seconds(baton: RunningBaton) -> dict[str, float]:
+    """CPU seconds (user + system) each process under `baton up` has used so far."""
+    figures: dict[str, float] = {}
+    for child in psutil.Process(baton.process.pid).children(recursive=True):
+        name = served_name(child.cmdline())
+        if name is not None:
+            times = child.cpu_times()
+            figures[name] = times.user + times.system
+    return figures
+
+
+def _spent(before: dict[str, float], after: dict[str, float]) -> dict[str, float]:
+    return {name: round(after[name] - before.get(name, 0.0), 2) for name in sorted(after)}
+
+
+def _per_lead_ratio(off: dict[str, Any], on: dict[str, Any], process: str) -> float | None:
+    was: float | None = off["cpu_s"].get(process)
+    now: float | None = on["cpu_s"].get(process)
+    leads_off, leads_on = int(off["sent"]), int(on["sent"])
+    if not was or now is None or not leads_off or not leads_on:
+        return None
+    return round((now / leads_on) / (was / leads_off), 2)
 
 
 async def run_async(args: argparse.Namespace, home: Path) -> dict[str, Any]:
@@ -177,6 +223,7 @@ async def run_async(args: argparse.Namespace, home: Path) -> dict[str, Any]:
             "BATON_SMTP_HOST": "127.0.0.1",
             "BATON_SMTP_PORT": str(receivers.smtp_port),
             "BATON_PUBLIC_URL": "http://127.0.0.1:8000",
+            "BATON_ROUTING_SENDERS": args.senders,
         }
         baton = await asyncio.to_thread(start_baton, home, partitions=6, env=env)
         try:
@@ -202,8 +249,15 @@ def print_table(results: dict[str, Any]) -> None:
         )
         rows.append((f"  messages received ({phase})", json.dumps(run["notifications"], sort_keys=True)))
         rows.append((f"  every lead assigned after the phase ({phase}), s", run["settled_after_s"]))
+        rows.append((f"  load average before the phase ({phase})", run["load_average_before"]))
+        rows.append((f"  CPU seconds by process until assigned ({phase})", json.dumps(run["cpu_s"])))
     ratio = results["ratio_on_to_off"]
     rows.append(("latency on / off (p50, p99)", f"{ratio['p50']} / {ratio['p99']}"))
+    rows.append(
+        ("  CPU seconds until every message came (on)", json.dumps(results["on"]["cpu_s_until_delivered"]))
+    )
+    rows.append(("routing's senders ran", results["senders"]))
+    rows.append(("routing's CPU per lead on / off", results["routing_cpu_per_lead_on_to_off"]))
     rows.append(("load average at end", results["load_average"]))
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
@@ -216,6 +270,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0, help="how long each phase offers load")
     parser.add_argument(
         "--settle-seconds", type=float, default=300.0, help="longest wait for a phase's backlog to drain"
+    )
+    parser.add_argument(
+        "--senders",
+        choices=["separate", "inline"],
+        default="separate",
+        help="routing's senders in their own process (as `baton up` runs them) or in routing's",
     )
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
     args = parser.parse_args()

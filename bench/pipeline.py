@@ -30,16 +30,17 @@ from bench.harness import write_results
 from bench.load import open_loop
 from bench.stages import STAGES, stage_delays
 from bench.stats import summary_ms
-from bench.system import RunningBaton, start_baton
+from bench.system import RunningBaton, served_name, start_baton
 
 
 def rss_mb(baton: RunningBaton) -> dict[str, float]:
-    """RSS per service, found by the `serve <name>` in each child's command line."""
+    """RSS per service (and routing's senders), found by the `serve <name>` in each child's
+    command line."""
     figures: dict[str, float] = {}
     for child in psutil.Process(baton.process.pid).children(recursive=True):
-        cmd = child.cmdline()
-        if "serve" in cmd:
-            figures[cmd[cmd.index("serve") + 1]] = round(child.memory_info().rss / 2**20, 1)
+        name = served_name(child.cmdline())
+        if name is not None:
+            figures[name] = round(child.memory_info().rss / 2**20, 1)
     return figures
 
 

@@ -63,6 +63,7 @@ def isolated_env(home: Path, *, partitions: int) -> dict[str, str]:
         BATON_BROKER_PORT=str(free_port()),
         BATON_TOPIC_PARTITIONS=str(partitions),
         **{f"BATON_{s.upper()}_PORT": str(free_port()) for s in SERVICES},
+        BATON_ROUTING_SENDERS_PORT=str(free_port()),
     )
     return env
 
@@ -133,3 +134,12 @@ def start_baton(
         time.sleep(0.2)
     local = json.loads((home / "local.json").read_text())
     return RunningBaton(process, home, local, output, broker=broker, netcut=netcut)
+
+
+def served_name(cmd: list[str]) -> str | None:
+    """The process a `baton serve` command line runs: the service, or `<service>-<role>` for a
+    role of it (`serve routing --role senders`: routing-senders); None for any other command."""
+    if "serve" not in cmd:
+        return None
+    name = cmd[cmd.index("serve") + 1]
+    return f"{name}-{cmd[cmd.index('--role') + 1]}" if "--role" in cmd else name

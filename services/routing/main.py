@@ -16,6 +16,7 @@ from services.routing.worker_outbound import CrmSyncWorker, WebhookDeliveryWorke
 from shared.audit_api import audit_router
 from shared.db import Database
 from shared.runtime import ServiceRuntime, WorkerFactory, create_service_app, publish_schemas
+from shared.worker_app import WorkerRuntime, create_worker_app
 
 
 def create_app(settings: RoutingSettings | None = None) -> FastAPI:
@@ -32,25 +33,9 @@ def create_app(settings: RoutingSettings | None = None) -> FastAPI:
             policy=settings.sla_policy,
         )
 
-    webhook = settings.notification_webhook_url
-
-    # Always on: reps' own Slack webhooks need no team setting (what no channel can carry is
-    # recorded as `unsent`).
-    def notifier(db: Database) -> NotificationWorker:
-        return NotificationWorker(
-            db,
-            url=webhook.get_secret_value() if webhook is not None else None,
-            interval_s=settings.notification_interval_s,
-            timeout_s=settings.notification_timeout_s,
-            max_attempts=settings.notification_max_attempts,
-            backoff_s=settings.notification_backoff_s,
-            smtp=settings.smtp,
-            public_url=settings.public_url,
-        )
-
-    workers: dict[str, WorkerFactory] = {"sla_worker": sla_worker, "notifier": notifier}
-
-    workers.update(outbound_workers(settings))
+    workers: dict[str, WorkerFactory] = {"sla_worker": sla_worker}
+    if settings.routing_senders == "inline":
+        workers.update(sender_workers(settings))
     runtime = ServiceRuntime(
         settings,
         outbox=outbox,
@@ -67,6 +52,40 @@ def create_app(settings: RoutingSettings | None = None) -> FastAPI:
     app.state.active_rules = rules
     publish_schemas(app, RuleSet)
     return app
+
+
+def create_senders_app(settings: RoutingSettings | None = None) -> FastAPI:
+    """Routing's senders alone (`baton serve routing --role senders`): the three send loops,
+    `/healthz`, `/readyz` and `/metrics`; no consumer, no broker, no public API. They lease their
+    rows, so any number of these processes (and inline senders) can run side by side."""
+    settings = settings or RoutingSettings()
+    return create_worker_app(
+        WorkerRuntime(settings, workers=sender_workers(settings), role="senders"),
+        title="Baton routing senders",
+        description="Sends what routing wrote to its outboxes: rep notifications (Slack, email), "
+        "outbound webhooks and the CRM owner sync.",
+    )
+
+
+def sender_workers(settings: RoutingSettings) -> dict[str, WorkerFactory]:
+    """The notifier, the webhook sender and (with a CRM configured) the CRM sync."""
+    webhook = settings.notification_webhook_url
+
+    # Always on: reps' own Slack webhooks need no team setting (what no channel can carry is
+    # recorded as `unsent`).
+    def notifier(db: Database) -> NotificationWorker:
+        return NotificationWorker(
+            db,
+            url=webhook.get_secret_value() if webhook is not None else None,
+            interval_s=settings.notification_interval_s,
+            timeout_s=settings.notification_timeout_s,
+            max_attempts=settings.notification_max_attempts,
+            backoff_s=settings.notification_backoff_s,
+            smtp=settings.smtp,
+            public_url=settings.public_url,
+        )
+
+    return {"notifier": notifier, **outbound_workers(settings)}
 
 
 def outbound_workers(settings: RoutingSettings) -> dict[str, WorkerFactory]:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 
@@ -15,6 +16,13 @@ class RoutingSettings(OutboundSettings):
         default=None,
         description="YAML routing rules to route with until a rule set is activated through the API "
         "(BATON_ROUTING_RULES_PATH); the packaged default (one pool of every rep) if unset.",
+    )
+    routing_senders: Literal["inline", "separate"] = Field(
+        default="inline",
+        description="Where the senders (rep notifications, outbound webhooks, CRM owner sync) run "
+        "(BATON_ROUTING_SENDERS): `inline` in this process, beside the assignment path; `separate` "
+        "only in `baton serve routing --role senders` processes, so their HTTP and SMTP sends never "
+        "take this process's core (docs/senders.md).",
     )
     worker_interval_s: float = Field(
         default=1.0,

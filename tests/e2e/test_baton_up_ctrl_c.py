@@ -64,6 +64,11 @@ def test_sigint_to_the_process_group_stops_services_then_broker_then_postgres(
         assert f'"event": "{service}.stopped"' in log, service
         found = [marker for marker in BROKEN_SHUTDOWN if marker in log]
         assert found == [], f"{service}.log: {found}"
+    # Routing's senders run in a process of their own under `baton up`, stopped with the services.
+    senders = (home / "logs" / "routing-senders.log").read_text()
+    assert "Application shutdown complete" in senders
+    assert '"event": "routing.senders_stopped"' in senders
+    assert [marker for marker in BROKEN_SHUTDOWN if marker in senders] == []
     _gone, alive = psutil.wait_procs([broker, postmaster], timeout=15)
     assert alive == []
 

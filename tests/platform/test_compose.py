@@ -88,3 +88,25 @@ def test_service_starts_after_the_jobs_and_checks_readiness(
     assert env["BATON_JWT_SECRET"] == SECRETS["BATON_JWT_SECRET"]
     assert env["BATON_DATABASE_URL"].startswith("postgresql+asyncpg://")
     assert env["BATON_KAFKA_BOOTSTRAP_SERVERS"] == "kafka:9092"
+
+
+def test_routings_senders_run_in_a_container_of_their_own(config: dict[str, Any]) -> None:
+    services = config["services"]
+    senders = services["routing-senders"]
+    assert senders["command"] == [
+        "serve",
+        "routing",
+        "--role",
+        "senders",
+        "--host",
+        "0.0.0.0",
+        "--port",
+        "8013",
+    ]
+    assert "127.0.0.1:8013/readyz" in " ".join(senders["healthcheck"]["test"])
+    assert senders["read_only"] is True
+    assert (
+        senders["environment"]["BATON_DATABASE_URL"]
+        == services["routing"]["environment"]["BATON_DATABASE_URL"]
+    )
+    assert services["routing"]["environment"]["BATON_ROUTING_SENDERS"] == "separate"

@@ -14,6 +14,7 @@ from typing import Any
 import jsonschema
 import kubernetes_validate
 import pytest
+import yaml
 
 from shared.contracts.topics import (
     EVENT_TOPICS,
@@ -38,6 +39,8 @@ GROUPS = {service: consumer_groups(service) for service in TOPOLOGY}
 CONSUMER_GROUPS = tuple(group for groups in GROUPS.values() for group in groups)
 PARTITIONS = 6
 PRODUCTION_PARTITIONS = 12
+# Routing's senders (notifier, webhook sender, CRM sync) in a Deployment of their own.
+SENDERS = "routing-senders"
 # Ingest issues the leads' sealing keys, and every consumer reads them (docs/erasure.md).
 ACCESS = {
     service: {
@@ -156,14 +159,56 @@ def test_keda_max_replicas_above_the_partition_count_is_refused(helm: str) -> No
     assert "exceeds kafka.partitions" in result.stderr
 
 
-def test_each_service_has_a_deployment_service_and_pdb(rendered: Rendered) -> None:
+def test_each_service_and_routings_senders_have_a_deployment_service_and_pdb(rendered: Rendered) -> None:
     for kind in ("Deployment", "Service", "PodDisruptionBudget"):
-        assert sorted(_component(d) for d in rendered.of_kind(kind)) == sorted(ACCESS), kind
+        assert sorted(_component(d) for d in rendered.of_kind(kind)) == sorted([*ACCESS, SENDERS]), kind
+
+
+def test_routings_senders_run_apart_with_routings_settings_and_no_kafka(rendered: Rendered) -> None:
+    deployments = {_component(d): d for d in rendered.of_kind("Deployment")}
+    (senders,) = deployments[SENDERS]["spec"]["template"]["spec"]["containers"]
+    (routing,) = deployments["routing"]["spec"]["template"]["spec"]["containers"]
+    assert senders["args"] == ["serve", "routing", "--role", "senders", "--host", "0.0.0.0", "--port", "8013"]
+    assert senders["ports"] == [{"name": "http", "containerPort": 8013, "protocol": "TCP"}]
+    env = {e["name"]: e for e in routing["env"]}
+    assert env["BATON_ROUTING_SENDERS"]["value"] == "separate"
+    # The same settings and secrets as routing's.
+    assert senders["env"] == routing["env"]
+    # One by default; production runs two, so a node drain never stops the notifications.
+    assert deployments[SENDERS]["spec"]["replicas"] == (
+        2 if rendered.values_file == "values-production.yaml" else 1
+    )
+    labels = deployments[SENDERS]["spec"]["template"]["metadata"]["labels"]
+    assert "baton.io/kafka-client" not in labels
+    autoscaled = rendered.of_kind("ScaledObject") + rendered.of_kind("HorizontalPodAutoscaler")
+    assert SENDERS not in {_component(o) for o in autoscaled}
+    policies = {p["metadata"]["name"]: p["spec"] for p in rendered.of_kind("NetworkPolicy")}
+    (rule,) = policies[f"baton-{SENDERS}-ingress"]["ingress"]
+    assert rule["from"] == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+    ]
+    outbound = policies.get("baton-routing-egress-outbound")
+    if outbound is not None:
+        assert outbound["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == SENDERS
+
+
+def test_routings_senders_can_run_inline_in_routings_pods(helm: str) -> None:
+    values = ("--values", str(CHART / "ci/full-values.yaml"), "--set", "routing.senders.enabled=false")
+    result = render(helm, *values)
+    assert result.returncode == 0, result.stderr
+    inline = Rendered("inline", [d for d in yaml.safe_load_all(result.stdout) if d], result.stdout)
+    assert SENDERS not in result.stdout
+    (routing,) = [d for d in inline.of_kind("Deployment") if _component(d) == "routing"]
+    (container,) = routing["spec"]["template"]["spec"]["containers"]
+    assert {e["name"]: e for e in container["env"]}["BATON_ROUTING_SENDERS"]["value"] == "inline"
+    policies = {p["metadata"]["name"]: p["spec"] for p in inline.of_kind("NetworkPolicy")}
+    selector = policies["baton-routing-egress-outbound"]["podSelector"]["matchLabels"]
+    assert selector["app.kubernetes.io/component"] == "routing"
 
 
 def test_every_pod_meets_the_restricted_pod_security_standard(rendered: Rendered) -> None:
     pods = _pod_specs(rendered)
-    assert len(pods) == 5
+    assert len(pods) == 6
     for name, pod in pods:
         assert pod["securityContext"]["runAsNonRoot"] is True, name
         assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault", name
@@ -189,7 +234,7 @@ def test_probes_split_readiness_from_liveness(rendered: Rendered) -> None:
         assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
         assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
         assert container["startupProbe"]["httpGet"]["path"] == "/healthz"
-        assert container["args"][:2] == ["serve", _component(deployment)]
+        assert container["args"][:2] == ["serve", _component(deployment).removesuffix("-senders")]
 
 
 def test_secrets_are_referenced_never_inlined(rendered: Rendered) -> None:

@@ -218,6 +218,16 @@ class TestPublicSurface:
         assert _render_default(helm, "ingress.trustedProxies={*}").returncode != 0
 
 
+def _senders_values(values: dict[str, Any]) -> dict[str, Any]:
+    """What routing's senders' pods follow: routing's values, their own resources, the shared spread."""
+    routing = values["services"]["routing"]
+    return {
+        **routing,
+        "resources": values["routing"]["senders"]["resources"],
+        "topologySpreadConstraints": [],
+    }
+
+
 class TestPerServiceValues:
     def test_provider_secrets_reach_ingest_only(self, rendered: Rendered) -> None:
         if rendered.values_file == "ci/default-values.yaml":
@@ -231,7 +241,7 @@ class TestPerServiceValues:
         values = _values(rendered)
         for deployment in rendered.of_kind("Deployment"):
             component = _component(deployment)
-            own = values["services"][component]
+            own = values["services"].get(component) or _senders_values(values)
             pod = deployment["spec"]["template"]["spec"]
             assert pod["containers"][0]["resources"] == (own.get("resources") or values["resources"])
             assert pod.get("priorityClassName", "") == (

@@ -291,7 +291,12 @@ def test_routing_has_no_outside_egress_when_nothing_goes_out(helm: str) -> None:
 )
 def test_each_https_feature_opens_routings_https_egress_only(helm: str, switch: tuple[str, ...]) -> None:
     policy = _policies(_render(helm, *switch))["baton-routing-egress-outbound"]
-    assert policy["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "routing"
+    # Routing's senders do the sending, in pods of their own unless routing.senders.enabled=false.
+    assert policy["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "routing-senders"
+    inline = _policies(_render(helm, *switch, "routing.senders.enabled=false"))[
+        "baton-routing-egress-outbound"
+    ]
+    assert inline["podSelector"]["matchLabels"]["app.kubernetes.io/component"] == "routing"
     assert policy["policyTypes"] == ["Egress"]
     (rule,) = policy["egress"]
     (peer,) = rule["to"]

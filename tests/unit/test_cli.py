@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import uuid
 from pathlib import Path
+from typing import Any
 
 import jwt
 import pytest
+import uvicorn
 
 from baton.cli import main
 
@@ -40,3 +42,37 @@ class TestToken:
         monkeypatch.setenv("BATON_JWT_SECRET", SECRET)
         assert main(["token", "manager"]) == 0
         assert capsys.readouterr().out.count(".") == 2
+
+
+class TestServe:
+    @pytest.fixture
+    def served(self, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+        """What `baton serve` hands uvicorn, without starting it."""
+        calls: dict[str, Any] = {}
+
+        def run(app: str, **options: Any) -> None:
+            calls.update(options, app=app)
+
+        monkeypatch.setattr(uvicorn, "run", run)
+        return calls
+
+    def test_a_service_serves_its_app_on_its_port(self, served: dict[str, Any]) -> None:
+        assert main(["serve", "routing"]) == 0
+        assert served["app"] == "services.routing.main:create_app"
+        assert served["port"] == 8003
+
+    def test_routings_senders_serve_their_own_app_on_their_own_port(self, served: dict[str, Any]) -> None:
+        assert main(["serve", "routing", "--role", "senders"]) == 0
+        assert served["app"] == "services.routing.main:create_senders_app"
+        assert served["port"] == 8013
+        assert main(["serve", "routing", "--role", "senders", "--port", "9013"]) == 0
+        assert served["port"] == 9013
+
+    def test_a_role_the_service_does_not_have_is_refused_with_its_roles(self, served: dict[str, Any]) -> None:
+        with pytest.raises(SystemExit) as refused:
+            main(["serve", "scoring", "--role", "senders"])
+        assert str(refused.value.code) == "baton: scoring has no role 'senders'; its roles: none"
+        with pytest.raises(SystemExit) as refused:
+            main(["serve", "routing", "--role", "sender"])
+        assert "its roles: senders" in str(refused.value.code)
+        assert served == {}

@@ -106,7 +106,7 @@ maxOverflow: {{ hasKey $own "maxOverflow" | ternary $own.maxOverflow .root.Value
 {{- end -}}
 
 {{/* Connections the release may hold at once: per service, (max replicas + the 25 % rollout
-surge) x (pool + overflow); plus one for the migration job. */}}
+surge) x (pool + overflow), routing's senders with routing's pool; plus one for the migration job. */}}
 {{- define "baton.connectionBudget" -}}
 {{- $total := 1 -}}
 {{- range $component, $svc := .Values.services -}}
@@ -114,6 +114,12 @@ surge) x (pool + overflow); plus one for the migration job. */}}
 {{- $surge := div (add (mul $max 25) 99) 100 -}}
 {{- $pool := include "baton.pool" (dict "root" $ "svc" $svc) | fromYaml -}}
 {{- $total = add $total (mul (add $max $surge) (add $pool.poolSize $pool.maxOverflow)) -}}
+{{- end -}}
+{{- if .Values.routing.senders.enabled -}}
+{{- $replicas := .Values.routing.senders.replicas | int -}}
+{{- $surge := div (add (mul $replicas 25) 99) 100 -}}
+{{- $pool := include "baton.pool" (dict "root" $ "svc" .Values.services.routing) | fromYaml -}}
+{{- $total = add $total (mul (add $replicas $surge) (add $pool.poolSize $pool.maxOverflow)) -}}
 {{- end -}}
 {{- $total -}}
 {{- end -}}
@@ -311,6 +317,8 @@ template:
 {{- $secret := include "baton.existingSecret" . }}
 - name: BATON_HOT_AGAIN_SCORE_JUMP
   value: {{ $r.hotAgainScoreJump | quote }}
+- name: BATON_ROUTING_SENDERS
+  value: {{ $r.senders.enabled | ternary "separate" "inline" | quote }}
 {{- with include "baton.routingPublicUrl" . }}
 - name: BATON_PUBLIC_URL
   value: {{ . | quote }}

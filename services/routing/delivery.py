@@ -19,9 +19,9 @@ from typing import Any
 import httpx
 
 from services.routing import rep_notices
+from services.routing.mail import SmtpSessions
 from services.routing.metrics import NOTIFICATION_FAILURES
 from services.routing.notifications import UNDELIVERABLE, Outgoing
-from services.routing.policy import SmtpServer
 
 log = logging.getLogger(__name__)
 
@@ -48,11 +48,10 @@ def senders(
     client: httpx.AsyncClient,
     *,
     team_url: str | None,
-    smtp: SmtpServer | None,
+    mail: SmtpSessions | None,
     public_url: str,
-    timeout_s: float,
 ) -> Mapping[str, Sender]:
-    """One sender per `notification.channel`."""
+    """One sender per `notification.channel`; emails go out on `mail`'s pooled sessions."""
 
     async def to_team(outgoing: Outgoing) -> Outcome:
         if team_url is None:
@@ -67,13 +66,14 @@ def senders(
         return await post_json(client, url, body, notification=outgoing)
 
     async def to_rep_email(outgoing: Outgoing) -> Outcome:
-        if smtp is None or outgoing.recipient is None:
+        if mail is None or outgoing.recipient is None:
             return Outcome(UNDELIVERABLE)
         message = rep_notices.email_message(
-            outgoing.message, public_url=public_url, to=outgoing.recipient, sender=smtp.sender
+            outgoing.message, public_url=public_url, to=outgoing.recipient, sender=mail.server.sender
         )
         try:
-            await asyncio.to_thread(_send_mail, smtp, message, timeout_s)
+            # smtplib blocks: in a thread, so the notifier's loop keeps going.
+            await asyncio.to_thread(mail.send, message)
         except (smtplib.SMTPException, OSError) as exc:
             NOTIFICATION_FAILURES.labels("smtp").inc()
             log.warning(
@@ -116,13 +116,3 @@ def _retry_after(response: httpx.Response) -> float | None:
     # Slack answers 429 with Retry-After in seconds.
     value = response.headers.get("retry-after", "")
     return float(value) if value.isdigit() else None
-
-
-def _send_mail(smtp: SmtpServer, message: Any, timeout_s: float) -> None:
-    # smtplib blocks: the caller runs this in a thread so the notifier's loop keeps going.
-    with smtplib.SMTP(smtp.host, smtp.port, timeout=timeout_s) as client:
-        if smtp.starttls:
-            client.starttls()
-        if smtp.username and smtp.password:
-            client.login(smtp.username, smtp.password)
-        client.send_message(message)

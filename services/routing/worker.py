@@ -3,6 +3,7 @@ and the delivery of notifications (the team's webhook, each rep's Slack and emai
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -11,6 +12,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.routing import delivery, fallback_queue, notifications, rule_versions, sla
+from services.routing.mail import SmtpSessions
 from services.routing.metrics import NOTIFICATIONS_PENDING, SLA_TIMERS_PENDING
 from services.routing.notification_repository import NotificationRepository
 from services.routing.policy import SlaPolicy, SmtpServer
@@ -114,13 +116,14 @@ class NotificationWorker(LeasedSendWorker[notifications.Outgoing, delivery.Outco
         self.max_attempts = max_attempts
         self.backoff_s = backoff_s
         self.client = httpx.AsyncClient(timeout=timeout_s, transport=transport)
-        self.senders = delivery.senders(
-            self.client, team_url=url, smtp=smtp, public_url=public_url, timeout_s=timeout_s
-        )
+        self.mail = SmtpSessions(smtp, timeout_s=timeout_s) if smtp is not None else None
+        self.senders = delivery.senders(self.client, team_url=url, mail=self.mail, public_url=public_url)
 
     async def stop(self) -> None:
         await super().stop()
         await self.client.aclose()
+        if self.mail is not None:
+            await asyncio.to_thread(self.mail.close)
 
     async def claim(self, session: AsyncSession, *, now: datetime) -> Sequence[notifications.Outgoing]:
         return await notifications.claim_due_notifications(

@@ -113,11 +113,24 @@ class Mailbox:
     host: str = "127.0.0.1"
     port: int = 0
     messages: list[tuple[list[str], EmailMessage, datetime]] = field(default_factory=list)
+    # The client end of the connection each message came on: one per SMTP session.
+    peers: list[object] = field(default_factory=list)
+    # Recipients the server answers "550 No such user" to.
+    unknown: set[str] = field(default_factory=set)
+
+    async def handle_RCPT(  # noqa: N802
+        self, server: object, session: object, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
+        if address in self.unknown:
+            return "550 5.1.1 No such user here"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:  # noqa: N802
         message = message_from_bytes(envelope.content, policy=policy.default)
         assert isinstance(message, EmailMessage)
         self.messages.append((list(envelope.rcpt_tos), message, utc_now()))
+        self.peers.append(getattr(session, "peer", None))
         return "250 Message accepted for delivery"
 
     def to(self, address: str) -> list[EmailMessage]:
@@ -125,13 +138,14 @@ class Mailbox:
 
 
 @asynccontextmanager
-async def smtp_server() -> AsyncIterator[Mailbox]:
-    """A real SMTP server (aiosmtpd, in its own thread) on a free local port."""
+async def smtp_server(*, idle_timeout_s: float = 300) -> AsyncIterator[Mailbox]:
+    """A real SMTP server (aiosmtpd, in its own thread) on a free local port; it answers 421
+    and hangs up on a session idle for `idle_timeout_s`."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     mailbox = Mailbox(port=port)
-    controller = Controller(mailbox, hostname="127.0.0.1", port=port)
+    controller = Controller(mailbox, hostname="127.0.0.1", port=port, timeout=idle_timeout_s)
     await asyncio.to_thread(controller.start)
     try:
         yield mailbox

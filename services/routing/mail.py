@@ -1,0 +1,136 @@
+"""SMTP sessions kept open between a rep's emails.
+
+Opening a session costs the TCP handshake, the greeting, EHLO and, where configured, STARTTLS
+and AUTH: more round trips, and more of the senders' CPU, than the message itself. So sessions
+go back to a small pool after each message and the next email reuses one. A server may close a
+session it thinks idle (RFC 5321 4.5.3.2.7 lets it after 5 minutes; many do sooner), so a
+session idle longer than `max_idle_s` is closed rather than reused, and a message whose reused
+session turns out closed is sent once more on a fresh one. Delivery is at least once anyway.
+
+smtplib blocks, and a session is not safe to share between threads: the notifier calls `send`
+in a worker thread, and each call holds its session alone until it puts it back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import smtplib
+import threading
+import time
+from email.message import EmailMessage, Message
+
+from services.routing.policy import SmtpServer
+
+# Beyond this a reused session is more likely closed by the server than worth keeping.
+MAX_IDLE_S = 30.0
+# "421 Service not available, closing transmission channel": what a server that timed out an
+# idle session answers to the next command (RFC 5321 3.8).
+SERVICE_CLOSING = 421
+# As many sessions as the notifier sends emails side by side in the usual case.
+POOL_SIZE = 4
+
+
+class SmtpSessions:
+    """Up to `size` open sessions with one SMTP server, lent out one message at a time."""
+
+    def __init__(
+        self, server: SmtpServer, *, timeout_s: float, size: int = POOL_SIZE, max_idle_s: float = MAX_IDLE_S
+    ) -> None:
+        self.server = server
+        self.timeout_s = timeout_s
+        self.size = size
+        self.max_idle_s = max_idle_s
+        self._idle: list[tuple[smtplib.SMTP, float]] = []
+        self._lock = threading.Lock()
+        self.opened = 0
+
+    def send(self, message: EmailMessage | Message) -> None:
+        """Send `message` on a pooled session (opened if none is idle); blocks. Raises what
+        smtplib raises when the server refuses the message or cannot be reached."""
+        session = self._take()
+        if session is not None:
+            try:
+                self._send_on(session, message)
+                return
+            except (smtplib.SMTPServerDisconnected, ConnectionError):
+                pass  # closed by the server while idle: the message went nowhere
+            except smtplib.SMTPResponseException as exc:
+                if exc.smtp_code != SERVICE_CLOSING:
+                    raise
+            # So it goes once more, on a fresh session.
+        self._send_on(self._open(), message)
+
+    def _send_on(self, session: smtplib.SMTP, message: EmailMessage | Message) -> None:
+        try:
+            session.send_message(message)
+        except (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused) as exc:
+            if getattr(exc, "smtp_code", None) == SERVICE_CLOSING:
+                _close(session)
+            else:
+                # The server refused this message (smtplib reset the transaction): the
+                # session itself is still good.
+                self._keep_or_close(session)
+            raise
+        except BaseException:
+            _close(session)
+            raise
+        self._put_back(session)
+
+    def close(self) -> None:
+        """End every idle session politely (QUIT)."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for session, _ in idle:
+            with contextlib.suppress(smtplib.SMTPException, OSError):
+                session.quit()
+            _close(session)
+
+    def _open(self) -> smtplib.SMTP:
+        session = smtplib.SMTP(self.server.host, self.server.port, timeout=self.timeout_s)
+        try:
+            if self.server.starttls:
+                session.starttls()
+            if self.server.username and self.server.password:
+                session.login(self.server.username, self.server.password)
+        except BaseException:
+            _close(session)
+            raise
+        self.opened += 1
+        return session
+
+    def _take(self) -> smtplib.SMTP | None:
+        now = time.monotonic()
+        stale: list[smtplib.SMTP] = []
+        taken: smtplib.SMTP | None = None
+        with self._lock:
+            while self._idle:
+                session, since = self._idle.pop()
+                if now - since <= self.max_idle_s:
+                    taken = session
+                    break
+                stale.append(session)
+        for session in stale:
+            _close(session)
+        return taken
+
+    def _keep_or_close(self, session: smtplib.SMTP) -> None:
+        try:
+            session.rset()
+        except (smtplib.SMTPException, OSError):
+            _close(session)
+            return
+        self._put_back(session)
+
+    def _put_back(self, session: smtplib.SMTP) -> None:
+        with self._lock:
+            if len(self._idle) < self.size:
+                self._idle.append((session, time.monotonic()))
+                return
+        with contextlib.suppress(smtplib.SMTPException, OSError):
+            session.quit()
+        _close(session)
+
+
+def _close(session: smtplib.SMTP) -> None:
+    with contextlib.suppress(OSError):
+        session.close()

@@ -181,6 +181,9 @@ class LeadKeyReader:
             self._positions[tp] = await consumer.position(tp)
         self._assigned.set()
         started_at = await consumer.end_offsets(assigned)
+        if self._reached(started_at):
+            # Nothing to read (no key issued yet): loaded now, not after a fetch's wait.
+            self._loaded.set()
         while True:
             batches = await consumer.getmany(timeout_ms=500)
             for records in batches.values():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from unittest.mock import patch
 
@@ -18,6 +18,7 @@ import shared.consumer_groups
 from shared.consumer_groups import group_handlers
 from shared.db import Database
 from shared.kafka.consumer import EventConsumer
+from shared.kafka.lead_keys import LeadKeyReader
 from tests.conftest import truncate_all
 from tests.support.waiting import eventually
 
@@ -56,6 +57,13 @@ async def running_app(
         yield client
 
 
+def _keys_loaded(reader: LeadKeyReader) -> Callable[[], None]:
+    def check() -> None:
+        assert reader.loaded, "the lead keys are not read yet"
+
+    return check
+
+
 class AssignedConsumer(EventConsumer):
     """The service's consumer, taking every partition of its topics at start instead of joining
     its group: the embedded broker holds each join for at least a second, paid by every test
@@ -81,9 +89,14 @@ async def running_service(app: FastAPI, db: Database) -> AsyncIterator[httpx.Asy
     """`running_app`, once its consumer has worked through the session's backlog and every
     table was emptied, so a test sees only the events it publishes itself."""
     async with running_app(app) as client:
-        if app.state.runtime.consumer is not None:
+        runtime = app.state.runtime
+        if runtime.consumer is not None:
             await caught_up(app)
             await truncate_all(db)
+        if runtime.lead_keys is not None:
+            # Until the keys are read, a route that seals (a rep's note) answers 503 and asks
+            # to be tried again: a test's first request would race the reader.
+            await eventually(_keys_loaded(runtime.lead_keys), timeout_s=20)
         yield client
 
 

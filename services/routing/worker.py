@@ -115,7 +115,10 @@ class NotificationWorker(LeasedSendWorker[notifications.Outgoing, delivery.Outco
         super().__init__(db, interval_s=interval_s)
         self.max_attempts = max_attempts
         self.backoff_s = backoff_s
-        self.client = httpx.AsyncClient(timeout=timeout_s, transport=transport)
+        # A batch goes out side by side: keep as many connections alive as it opens (httpx keeps
+        # 20), or each batch closes and dials again most of them.
+        limits = httpx.Limits(max_connections=self.batch_size, max_keepalive_connections=self.batch_size)
+        self.client = httpx.AsyncClient(timeout=timeout_s, transport=transport, limits=limits)
         self.mail = SmtpSessions(smtp, timeout_s=timeout_s) if smtp is not None else None
         self.senders = delivery.senders(self.client, team_url=url, mail=self.mail, public_url=public_url)
 

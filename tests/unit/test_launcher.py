@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from baton.launcher import UpConfig, service_children
+from baton.launcher import SENDERS_NICENESS, UpConfig, service_children
 from baton.services import SERVICES
 from bench.system import served_name
 
@@ -46,6 +46,11 @@ class TestServiceChildren:
         assert served(children["routing"].command) == ["routing", "--port", "8003"]
         # The same database and settings as routing's.
         assert children["routing-senders"].env["BATON_DATABASE_URL"] == ENV["BATON_DATABASE_URL"]
+        # A message may wait for a core; an assignment should not.
+        assert {name: child.niceness for name, child in children.items()} == {
+            **dict.fromkeys(SERVICES, 0),
+            "routing-senders": SENDERS_NICENESS,
+        }
 
     def test_the_senders_port_is_a_setting(self, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         cfg = config(monkeypatch, tmp_path, BATON_ROUTING_SENDERS_PORT="9013")

@@ -5,7 +5,8 @@ notification channel off, then on, in the same `baton up` and the same run.
 their member id to mention), email through a real SMTP server (aiosmtpd) and an outbound
 webhook subscription to `lead.assigned` (Standard Webhooks signed). The receivers are local and
 answer at once, so what is measured is the notifiers' share of the machine and of routing's
-database, not a slow Slack. Notifications are written in the assignment's transaction and sent
+database, not a slow Slack; they run in a process of their own at nice 10, as the outside world
+they stand for costs this machine nothing and must not slow the load generator. Notifications are written in the assignment's transaction and sent
 by their own workers, in a process of their own by default (`--senders separate`, as `baton up`
 runs them; `inline` runs them in routing's process, beside the assignment path), so the ratio
 on/off should stay near 1. Latency on a shared machine follows its load (recorded before each
@@ -19,12 +20,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import multiprocessing
 import os
 import socket
 import tempfile
 import time
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
@@ -38,14 +39,61 @@ from bench.harness import write_results
 from bench.pipeline import end_to_end
 from bench.system import RunningBaton, served_name, start_baton
 
+KINDS = ("slack", "webhook", "email")
+# The receivers stand for Slack, an SMTP server and a tool, which run elsewhere and cost this
+# machine nothing: they yield the cores as Baton's own senders do under `baton up`.
+RECEIVERS_NICENESS = 10
 
-@dataclass
+
 class Receivers:
-    """What the local Slack, webhook and SMTP receivers accepted, by kind."""
+    """What the local Slack, webhook and SMTP receivers accepted, by kind. They run in a process
+    of their own: taking 300 messages a second inside the load generator would slow the event
+    loop whose clock reads each lead's latency, and charge Baton for it."""
 
-    counts: Counter[str] = field(default_factory=Counter)
-    http_port: int = 0
-    smtp_port: int = 0
+    def __init__(self) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.http_port = _free_port()
+        self.smtp_port = _free_port()
+        self._counters = {kind: context.Value("q", 0) for kind in KINDS}
+        self._process = context.Process(
+            target=_serve_receivers,
+            args=(self.http_port, self.smtp_port, self._counters),
+            name="bench-receivers",
+            daemon=True,
+        )
+
+    @property
+    def counts(self) -> Counter[str]:
+        return Counter({kind: int(counter.value) for kind, counter in self._counters.items()})
+
+    def start(self, timeout_s: float = 30.0) -> None:
+        self._process.start()
+        deadline = time.monotonic() + timeout_s
+        for port in (self.http_port, self.smtp_port):
+            while True:
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline or not self._process.is_alive():
+                        raise RuntimeError(f"the receivers never listened on {port}") from None
+                    time.sleep(0.05)
+
+    def stop(self) -> None:
+        self._process.terminate()
+        self._process.join(10)
+
+
+class _Receiving:
+    """The receivers' side, in their process: counts each message into the shared counters."""
+
+    def __init__(self, counters: dict[str, Any]) -> None:
+        self.counters = counters
+
+    def count(self, kind: str) -> None:
+        counter = self.counters[kind]
+        with counter.get_lock():
+            counter.value += 1
 
     async def handle_http(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -62,7 +110,7 @@ class Receivers:
                     0,
                 )
                 await reader.readexactly(length)
-                self.counts["slack" if path.startswith("/slack/") else "webhook"] += 1
+                self.count("slack" if path.startswith("/slack/") else "webhook")
                 writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 2\r\n\r\nok")
                 await writer.drain()
         except (asyncio.IncompleteReadError, ConnectionError):
@@ -71,8 +119,24 @@ class Receivers:
             writer.close()
 
     async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:  # noqa: N802
-        self.counts["email"] += 1
+        self.count("email")
         return "250 Message accepted for delivery"
+
+
+def _serve_receivers(http_port: int, smtp_port: int, counters: dict[str, Any]) -> None:
+    os.nice(RECEIVERS_NICENESS)
+    asyncio.run(_receive(http_port, smtp_port, _Receiving(counters)))
+
+
+async def _receive(http_port: int, smtp_port: int, receiving: _Receiving) -> None:
+    server = await asyncio.start_server(receiving.handle_http, "127.0.0.1", http_port)
+    smtp = Controller(receiving, hostname="127.0.0.1", port=smtp_port)
+    smtp.start()
+    try:
+        async with server:
+            await server.serve_forever()
+    finally:
+        smtp.stop()
 
 
 def _free_port() -> int:
@@ -212,11 +276,8 @@ def _per_lead_ratio(off: dict[str, Any], on: dict[str, Any], process: str) -> fl
 
 
 async def run_async(args: argparse.Namespace, home: Path) -> dict[str, Any]:
-    receivers = Receivers(smtp_port=_free_port())
-    server = await asyncio.start_server(receivers.handle_http, "127.0.0.1", 0)
-    receivers.http_port = server.sockets[0].getsockname()[1]
-    smtp = Controller(receivers, hostname="127.0.0.1", port=receivers.smtp_port)
-    await asyncio.to_thread(smtp.start)
+    receivers = Receivers()
+    await asyncio.to_thread(receivers.start)
     try:
         print("bench: starting baton up (embedded infrastructure, SMTP configured)...", flush=True)
         env = {
@@ -231,9 +292,7 @@ async def run_async(args: argparse.Namespace, home: Path) -> dict[str, Any]:
         finally:
             await asyncio.to_thread(baton.stop)
     finally:
-        await asyncio.to_thread(smtp.stop)
-        server.close()
-        await server.wait_closed()
+        await asyncio.to_thread(receivers.stop)
 
 
 def print_table(results: dict[str, Any]) -> None:

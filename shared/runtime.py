@@ -288,34 +288,42 @@ async def _bounded(action: Awaitable[None], step: str, *, timeout_s: float = 15.
         log.warning("runtime.stop_incomplete", extra={"step": step, "error": repr(exc)})
 
 
-def create_service_app(
-    runtime: ServiceRuntime, *, title: str, description: str, routers: list[APIRouter]
-) -> FastAPI:
-    """The FastAPI app every service builds: logging, problem details, health, metrics, and
-    `GET /v1/me` unless one of `routers` answers it already."""
+def process_app(runtime: ServiceRuntime, *, process: str, title: str, description: str) -> FastAPI:
+    """What the app of every Baton process starts with: logging and tracing as `process`,
+    problem details, request metrics and the operations routes (health, readiness, metrics)."""
     s = runtime.settings
-    configure_logging(service=s.service_name, level=s.log_level, fmt=s.log_format)
+    configure_logging(service=process, level=s.log_level, fmt=s.log_format)
     app = FastAPI(
         title=title,
         description=description,
         version="0.1.0",
         lifespan=runtime.lifespan,
         default_response_class=NewlineJSONResponse,
-        # install_api_docs serves these three itself, without a CDN.
+        # A service's install_api_docs serves these three itself, without a CDN.
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
     )
     app.state.settings = s
     app.state.runtime = runtime
-    app.state.token_verifier = TokenVerifier(s)
     install_problem_handlers(app)
-    install_api_docs(app)
     # FastAPI itself opens a server span per request (continuing an incoming traceparent) once
     # OpenTelemetry is installed; Baton adds the Kafka hops (shared.outbox, shared.kafka).
-    configure_tracing(s.service_name)
+    configure_tracing(process)
     app.add_middleware(RequestMetricsMiddleware)
     app.include_router(_operations_router(runtime))
+    return app
+
+
+def create_service_app(
+    runtime: ServiceRuntime, *, title: str, description: str, routers: list[APIRouter]
+) -> FastAPI:
+    """The FastAPI app every service builds: logging, problem details, health, metrics, and
+    `GET /v1/me` unless one of `routers` answers it already."""
+    s = runtime.settings
+    app = process_app(runtime, process=s.service_name, title=title, description=description)
+    app.state.token_verifier = TokenVerifier(s)
+    install_api_docs(app)
     for router in routers:
         app.include_router(router)
     me = me_router(routers)

@@ -16,18 +16,13 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from shared.db import Database
-from shared.logging import configure_logging
-from shared.problems import install_problem_handlers
-from shared.responses import NewlineJSONResponse
 from shared.runtime import (
-    RequestMetricsMiddleware,
     ServiceRuntime,
     StopBudget,
     WorkerFactory,
-    _operations_router,
+    process_app,
 )
 from shared.settings import ServiceSettings
-from shared.tracing import configure_tracing
 
 log = logging.getLogger(__name__)
 
@@ -74,22 +69,6 @@ def create_worker_app(runtime: WorkerRuntime, *, title: str, description: str) -
     """The app of a worker process: logging (as `<service>-<role>`), problem details and the
     operations routes, nothing else."""
     s = runtime.settings
-    process = f"{s.service_name}-{runtime.role}"
-    configure_logging(service=process, level=s.log_level, fmt=s.log_format)
-    app = FastAPI(
-        title=title,
-        description=description,
-        version="0.1.0",
-        lifespan=runtime.lifespan,
-        default_response_class=NewlineJSONResponse,
-        docs_url=None,
-        redoc_url=None,
-        openapi_url=None,
+    return process_app(
+        runtime, process=f"{s.service_name}-{runtime.role}", title=title, description=description
     )
-    app.state.settings = s
-    app.state.runtime = runtime
-    install_problem_handlers(app)
-    configure_tracing(process)
-    app.add_middleware(RequestMetricsMiddleware)
-    app.include_router(_operations_router(runtime))
-    return app

@@ -52,6 +52,11 @@ __all__ = ["DLQ_VALUE_LIMIT", "EventConsumer", "Outcome", "decode_record"]
 # it is behind; behind and fetching nothing is a stalled client (seen after a network cut),
 # which is replaced by a fresh one.
 STALL_CHECK_S = 30.0
+# Passes failing this many times in a row get a fresh client. After a broker cut aiokafka can
+# keep a connection whose transport is closed (uvloop then raises RuntimeError on each write)
+# and the group coordinator's task dies of it: every later pass fails the same way, and being
+# busy failing, the client never looks stalled.
+REPLACE_AFTER_FAILURES = 5
 # aiokafka retries a commit for as long as the coordinator answers with a retriable error; past
 # this the offsets stay pending for the next commit.
 COMMIT_TIMEOUT_S = 10.0
@@ -270,9 +275,9 @@ class EventConsumer:
                     extra={"group": self.group_id, "failures": failures},
                 )
                 await self._pause(min(self.retry_backoff_s * 2**failures, MAX_BACKOFF_S))
-                if isinstance(exc, PassStuck):
-                    # Wherever it hung, a fresh client rejoins the group and fetches from the
-                    # committed offsets.
+                if isinstance(exc, PassStuck) or failures >= REPLACE_AFTER_FAILURES:
+                    # Wherever it hung or broke, a fresh client rejoins the group and fetches
+                    # from the committed offsets.
                     self._client_lost = True
                 if not self._client_lost:
                     await self._rewind()

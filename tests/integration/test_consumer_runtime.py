@@ -281,6 +281,44 @@ class TestConsumerSurvives:
         finally:
             await consumer.stop()
 
+    async def test_a_client_whose_passes_keep_failing_is_replaced(
+        self, db: Database, migrated: Infra, producer: AIOKafkaProducer
+    ) -> None:
+        group = f"test-{uuid.uuid4()}"
+        lead = uuid.uuid4()
+        recorder = Recorder({lead})
+        consumer = await start_consumer(db, migrated, recorder, group)
+        consumer.retry_backoff_s = 0.01
+        try:
+
+            async def joined() -> None:
+                assert consumer.has_partitions
+
+            await eventually(joined, timeout_s=20)
+            broken = consumer._consumer
+
+            async def closed_transport(*args: object, **kwargs: object) -> object:
+                # What aiokafka on uvloop raised on every request after a broker cut.
+                raise RuntimeError(
+                    "unable to perform operation on <TCPTransport closed=True>; the handler is closed"
+                )
+
+            broken.getmany = closed_transport  # type: ignore[method-assign]
+
+            async def replaced() -> None:
+                assert consumer._consumer is not broken
+
+            await eventually(replaced, timeout_s=30)
+            event = ingested_event(lead)
+            await producer.send_and_wait("lead.ingested", value=event.to_bytes(), key=event.key)
+
+            async def handled() -> None:
+                assert recorder.effects[lead] == 1
+
+            await eventually(handled, timeout_s=30)
+        finally:
+            await consumer.stop()
+
     async def test_a_pass_that_hangs_is_cancelled_and_its_message_handled_by_a_fresh_client(
         self, db: Database, migrated: Infra, producer: AIOKafkaProducer
     ) -> None:

@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 
 E = TypeVar("E", bound=Envelope)
 RETRY_S = 1.0
+# A failed catch-up starts a fresh client at most this often.
+REDIAL_EVERY_S = 5.0
 # As short as the event consumers' own: a catch-up waits on this reader's next fetch, and a
 # fetch the broker holds for want of new records would hold every consumer waiting on it.
 FETCH_MAX_WAIT_MS = 40
@@ -63,6 +65,8 @@ class LeadKeyReader:
         self._loaded = asyncio.Event()
         self._consumer: AIOKafkaConsumer | None = None
         self._task: asyncio.Task[None] | None = None
+        self._redialled_at = float("-inf")
+        self._closing: set[asyncio.Task[None]] = set()
 
     def get(self, lead_id: uuid.UUID) -> bytes | None:
         return self._keys.get(lead_id)
@@ -91,6 +95,7 @@ class LeadKeyReader:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+        await asyncio.gather(*self._closing, return_exceptions=True)
         if self._consumer is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._consumer.stop(), 5)
@@ -132,9 +137,29 @@ class LeadKeyReader:
             self._loaded.set()
             LEAD_KEY_CATCH_UPS.labels(self._client_id).observe(time.monotonic() - started)
         except Exception as exc:
+            self._redial()
             raise KeysUnavailable(
                 f"{LEAD_KEY_CHANGED} not read to its end within {self.catch_up_timeout_s}s: {exc!r}"
             ) from exc
+
+    def _redial(self) -> None:
+        """Read on a fresh client, from where memory got to. After a broker cut aiokafka may keep
+        a connection whose transport is closed and fetch nothing from it, without an error the
+        reading loop would see; a catch-up that cannot reach the end is the sign."""
+        now = time.monotonic()
+        if now - self._redialled_at < REDIAL_EVERY_S:
+            return  # consumers catching up side by side share one new client
+        self._redialled_at = now
+        log.warning("lead_keys.redial", extra={"client": self._client_id})
+        if self._task is not None:
+            self._task.cancel()
+        self._assigned.clear()
+        stale, self._consumer = self._consumer, None
+        if stale is not None:
+            closing = asyncio.create_task(_stop_quietly(stale))
+            self._closing.add(closing)
+            closing.add_done_callback(self._closing.discard)
+        self._task = asyncio.create_task(self._run(), name=f"lead-keys:{self._client_id}")
 
     def _reached(self, ends: dict[TopicPartition, int]) -> bool:
         return all(self._positions.get(tp, 0) >= end for tp, end in ends.items())
@@ -202,6 +227,11 @@ class LeadKeyReader:
                 self._loaded.set()
             async with self._progress:
                 self._progress.notify_all()
+
+
+async def _stop_quietly(consumer: AIOKafkaConsumer) -> None:
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(consumer.stop(), 5)
 
 
 __all__ = ["KeysUnavailable", "LeadKeyReader"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 
@@ -22,7 +23,7 @@ from shared.contracts import (
 from shared.contracts.topics import LEAD_KEY_CHANGED
 from shared.db import Database
 from shared.kafka import create_producer
-from shared.kafka.lead_keys import LeadKeyReader
+from shared.kafka.lead_keys import KeysUnavailable, LeadKeyReader
 from shared.outbox import add_events
 from shared.outbox_relay import OutboxRelay
 from shared.sealing import new_key, seal_event
@@ -83,6 +84,37 @@ class TestLeadKeyReader:
         assert isinstance(opened, LeadIngested)
         assert (opened.payload.email, opened.payload.first_name) == (None, None)
         assert reader.erased(event.lead_id)
+
+    async def test_a_client_that_fetches_nothing_is_replaced_after_a_failed_catch_up(
+        self, migrated: Infra, producer: AIOKafkaProducer
+    ) -> None:
+        reader = LeadKeyReader(
+            migrated.kafka_bootstrap_servers, client_id="lead-keys-test-wedged", catch_up_timeout_s=2
+        )
+        await reader.start()
+        try:
+            await reader.catch_up()
+            wedged = reader._consumer
+            assert wedged is not None
+
+            async def nothing(*args: object, **kwargs: object) -> dict[object, object]:
+                # A client a broker cut left on a closed transport fetched nothing, raising nothing.
+                await asyncio.sleep(0.1)
+                return {}
+
+            wedged.getmany = nothing  # type: ignore[method-assign]
+            await asyncio.sleep(0.7)  # the fetch in flight (500 ms at most) ends on the old method
+            event = ingested(uuid.uuid4())
+            key = new_key()
+            await producer.send_and_wait(LEAD_KEY_CHANGED, key=str(event.lead_id).encode(), value=key)
+            with pytest.raises(KeysUnavailable):
+                await reader.open_events([seal_event(event, key)])
+            # The failed catch-up dialled a fresh client: the next one reads the key.
+            [opened] = await reader.open_events([seal_event(event, key)])
+            assert opened == event
+            assert reader._consumer is not wedged
+        finally:
+            await reader.stop()
 
     async def test_a_lead_never_given_a_key_reads_as_erased_not_as_an_error(
         self, reader: LeadKeyReader

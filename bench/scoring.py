@@ -153,18 +153,16 @@ async def bench_consumer(leads: int, backlog: int = 0) -> dict[str, Any]:
         )
         figures = await next_to_passthrough(bootstrap, events, "scoring", run)
         print(f"bench: the platform's floor (echo consumer), {len(events)} events...", flush=True)
-        floor = await with_database_cpu(
-            database_url,
-            partial(
-                run_floor,
-                ScoringSettings(),
-                outbox=outbox,
-                processed=processed_event,
-                topics=[LEAD_INGESTED, ACTIVITY_RECORDED],
-                expected=len(events),
-                partitions=PARTITIONS,
-            ),
+        floor_run = partial(
+            run_floor,
+            ScoringSettings(),
+            outbox=outbox,
+            processed=processed_event,
+            topics=[LEAD_INGESTED, ACTIVITY_RECORDED],
+            expected=len(events),
+            partitions=PARTITIONS,
         )
+        floor = await with_database_cpu(database_url, floor_run)
         day_365: dict[str, Any] = {}
         if backlog:
             group = f"{FLOOR_GROUP}-backlog"
@@ -173,15 +171,7 @@ async def bench_consumer(leads: int, backlog: int = 0) -> dict[str, Any]:
                 database_url, processed_event, outbox, group=group, rows=backlog
             )
             print(f"bench: the platform's floor on day 365, {len(events)} events...", flush=True)
-            day_365["floor"] = await run_floor(
-                ScoringSettings(),
-                outbox=outbox,
-                processed=processed_event,
-                topics=[LEAD_INGESTED, ACTIVITY_RECORDED],
-                expected=len(events),
-                partitions=PARTITIONS,
-                group=group,
-            )
+            day_365["floor"] = await floor_run(group=group)
             day_365["over_fresh"] = round(day_365["floor"]["per_s"] / floor["per_s"], 3)
             day_365["cpu_over_fresh"] = round(_cpu_ms(day_365["floor"]) / _cpu_ms(floor), 3)
         return {

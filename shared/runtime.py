@@ -105,17 +105,21 @@ class ServiceRuntime:
         """The main group's consumer (the one whose work a clock runs on)."""
         return self.consumers[0] if self.consumers else None
 
-    @asynccontextmanager
-    async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:
+    def _new_database(self) -> Database:
+        """The process's connection pool, as its settings describe it."""
         s = self.settings
-        self.db = Database(
+        return Database(
             s.database_url,
             pool_size=s.database_pool_size,
             max_overflow=s.database_max_overflow,
             pre_ping=s.database_pre_ping,
             pgbouncer=s.database_pgbouncer,
         )
-        app.state.db = self.db
+
+    @asynccontextmanager
+    async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:
+        s = self.settings
+        self.db = app.state.db = self._new_database()
         self.producer = create_producer(
             s.kafka_bootstrap_servers,
             client_id=f"baton-{s.service_name}",

@@ -15,7 +15,6 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
-from shared.db import Database
 from shared.runtime import (
     ServiceRuntime,
     StopBudget,
@@ -39,14 +38,7 @@ class WorkerRuntime(ServiceRuntime):
     @asynccontextmanager
     async def lifespan(self, app: FastAPI) -> AsyncIterator[None]:
         s = self.settings
-        self.db = Database(
-            s.database_url,
-            pool_size=s.database_pool_size,
-            max_overflow=s.database_max_overflow,
-            pre_ping=s.database_pre_ping,
-            pgbouncer=s.database_pgbouncer,
-        )
-        app.state.db = self.db
+        self.db = app.state.db = self._new_database()
         try:
             for name, factory in self.worker_factories.items():
                 self.workers[name] = worker = factory(self.db)

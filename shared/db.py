@@ -74,7 +74,11 @@ class Database:
             connect_args=connect_args,
         )
         self.sessions: async_sessionmaker[AsyncSession] = async_sessionmaker(
-            self.engine, expire_on_commit=False
+            # A session closed at the end of `transaction()` cannot be used again: one used after
+            # its block would begin a transaction nobody ends, holding locks and a connection.
+            self.engine,
+            expire_on_commit=False,
+            close_resets_only=False,
         )
 
     @asynccontextmanager

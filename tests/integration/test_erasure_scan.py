@@ -199,16 +199,17 @@ async def _erase_after_everything(
                     counted = await session.scalar(
                         text("SELECT count(*) FROM feedback.lead_fact WHERE lead_id = :id"), {"id": lead_id}
                     )
-                assert counted == 1
-                outbound = await session.scalar(
-                    text(
-                        "SELECT (SELECT count(*) FROM routing.webhook_delivery WHERE lead_id = :id"
-                        " AND status = 'delivered') + (SELECT count(*) FROM routing.crm_sync"
-                        " WHERE lead_id = :id AND state = 'synced')"
-                    ),
-                    {"id": lead_id},
-                )
-                assert outbound == 2
+                    # Inside the transaction's block: a session used after it would begin a
+                    # transaction nobody ends, and its locks would block the next test's TRUNCATE.
+                    outbound = await session.scalar(
+                        text(
+                            "SELECT (SELECT count(*) FROM routing.webhook_delivery WHERE lead_id = :id"
+                            " AND status = 'delivered') + (SELECT count(*) FROM routing.crm_sync"
+                            " WHERE lead_id = :id AND state = 'synced')"
+                        ),
+                        {"id": lead_id},
+                    )
+                assert (counted, outbound) == (1, 2)
 
             await eventually(everywhere, timeout_s=30)
             # A rep's notes may quote the lead: on the wire they travel sealed, and routing's tables

@@ -10,12 +10,14 @@ import traceback
 from aiokafka import AIOKafkaProducer, ConsumerRecord
 
 from shared.contracts import utc_now
-from shared.kafka.producer import MAX_REQUEST_BYTES
+from shared.kafka.producer import MAX_REQUEST_BYTES, heal_producer
 
 log = logging.getLogger(__name__)
 
 DLQ_VALUE_LIMIT = MAX_REQUEST_BYTES // 2
 MAX_BACKOFF_S = 10.0
+# Twice the producer's request timeout: a send not acknowledged by then is not coming back.
+SEND_TIMEOUT_S = 30.0
 
 
 class Stopping(Exception):
@@ -61,7 +63,13 @@ async def send_to_dead_letter(
     delay = backoff_s
     while True:
         try:
-            await producer.send_and_wait(topic, value=value, key=record.key, headers=headers)
+            # The producer sits idle between poison messages, and a broker cut in the meantime can
+            # have left it broken for good (a dead connection kept, its sender task ended: a send
+            # would then wait forever). Repaired before each attempt, as the relay's is after a
+            # failed pass; and an attempt that still hangs counts as failed.
+            await heal_producer(producer)
+            send = producer.send_and_wait(topic, value=value, key=record.key, headers=headers)
+            await asyncio.wait_for(send, SEND_TIMEOUT_S)
             return
         except Exception as send_error:
             if stopping.is_set():

@@ -16,9 +16,12 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scoring.agreement import ActiveRubric, create_draft
+from services.scoring.models import RubricRecord, audit
 from services.scoring.repository import RubricRepository
 from services.scoring.rubric import Rubric, RubricInvalid
 from services.scoring.schemas import RubricVersionRead
+from shared.audit import record_change
+from shared.contracts import utc_now
 from shared.contracts.revisions import AgreementRevisionProposed
 
 log = logging.getLogger(__name__)
@@ -38,17 +41,16 @@ def drift_version(base: str, event: AgreementRevisionProposed) -> str:
 async def open_drift_draft(
     session: AsyncSession, *, event: AgreementRevisionProposed, active: ActiveRubric
 ) -> RubricVersionRead | None:
-    """Open the proposal as a draft, unless one drift draft is open already (both teams sign
-    one revision at a time), this proposal has its draft, or the drifted version is gone."""
+    """Open the proposal as a draft, unless this proposal has its draft already or the drifted
+    version is gone. Both teams sign one revision at a time: feedback proposes anew only once its
+    previous proposal is resolved or superseded, so a drift draft still open from an earlier
+    proposal is stale, and is withdrawn (approvals and all) when the new one opens. Left open, a
+    draft nobody signed would hold back every later drift for good."""
     proposal = event.payload
     rubrics = RubricRepository(session)
     version = drift_version(proposal.agreement_version, event)
-    open_drafts = await rubrics.drafts_by(DRIFT_AUTHOR)
-    if open_drafts or await rubrics.get(version) is not None:
-        log.info(
-            "scoring.drift_draft_skipped",
-            extra={"proposal_id": str(proposal.proposal_id), "open": [d.version for d in open_drafts]},
-        )
+    if await rubrics.get(version) is not None:
+        log.info("scoring.drift_draft_skipped", extra={"proposal_id": str(proposal.proposal_id)})
         return None
     base = await _document(session, proposal.agreement_version, active)
     if base is None or not base.get("plan"):
@@ -75,7 +77,26 @@ async def open_drift_draft(
         # Retrying cannot help, and the proposal stays listed in feedback for both teams to see.
         log.warning("scoring.drift_draft_invalid", extra={"version": version, "error": str(exc)})
         return None
+    for stale in await rubrics.drafts_by(DRIFT_AUTHOR):
+        await withdraw_draft(session, record=stale, actor=DRIFT_AUTHOR, reason=f"superseded by {version}")
     return await create_draft(session, draft=draft, author=DRIFT_AUTHOR, active=active)
+
+
+async def withdraw_draft(session: AsyncSession, *, record: RubricRecord, actor: str, reason: str) -> None:
+    """Take a draft out of signing for good: its approvals no longer count toward anything, and
+    its version stays taken (a score's version names one document)."""
+    record.status, record.updated_at = "withdrawn", utc_now()
+    await session.flush()
+    await record_change(
+        session,
+        audit,
+        actor=actor,
+        action="rubric.withdrawn",
+        object_type="rubric",
+        object_id=record.version,
+        before={"status": "draft"},
+        after={"status": "withdrawn", "reason": reason},
+    )
 
 
 async def _document(session: AsyncSession, version: str, active: ActiveRubric) -> dict[str, Any] | None:

@@ -98,7 +98,9 @@ class RescoreProgress(BaseModel):
 
 class RubricVersionRead(BaseModel):
     version: str
-    status: str = Field(description="draft, active or retired.")
+    status: str = Field(
+        description="draft, active, retired, or withdrawn (a drift draft a later proposal replaced)."
+    )
     created_by: str
     created_at: datetime
     updated_at: datetime

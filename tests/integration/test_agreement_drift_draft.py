@@ -134,15 +134,35 @@ async def test_one_drift_draft_at_a_time_and_one_per_proposal(db: Database, sett
         opened = []
         # A rate no plan can hold is refused without a retry (and blocks nothing).
         invalid = proposal(VERSION, mql_to_sql=1.5)
-        for event in (invalid, first, again, second, proposal("no-such-version")):
+        for event in (invalid, first, again):
+            async with db.transaction() as session:
+                opened.append(
+                    await revisions.open_drift_draft(session, event=event, active=app.state.active_rubric)
+                )
+        # One team signs the first draft, then nobody else does.
+        first_version = revisions.drift_version(VERSION, first)
+        signed_once = await scoring.post(f"/v1/rubrics/{first_version}/approvals", headers=MARKETING)
+        assert signed_once.status_code == 200, signed_once.text
+        for event in (second, again, proposal("no-such-version")):
             async with db.transaction() as session:
                 opened.append(
                     await revisions.open_drift_draft(session, event=event, active=app.state.active_rubric)
                 )
         versions = (await scoring.get("/v1/rubrics", headers=SALES)).json()
+        stale_signature = await scoring.post(f"/v1/rubrics/{first_version}/approvals", headers=SALES)
+        trail = (await scoring.get("/v1/audit", params={"object_id": first_version}, headers=MANAGER)).json()
 
-    drafted = opened.pop(1)
-    assert drafted is not None
-    assert drafted.version == revisions.drift_version(VERSION, first)
+    replaced, replacing = opened.pop(1), opened.pop(2)
+    assert replaced is not None
+    assert replacing is not None
+    assert replaced.version == first_version
+    assert replacing.version == revisions.drift_version(VERSION, second)
     assert opened == [None, None, None, None]
-    assert sorted(v["version"] for v in versions) == sorted([VERSION, drafted.version])
+    # The later proposal replaced the draft nobody finished signing, instead of waiting behind it.
+    assert {v["version"]: v["status"] for v in versions} == {
+        VERSION: "draft",
+        first_version: "withdrawn",
+        replacing.version: "draft",
+    }
+    assert stale_signature.status_code == 409, stale_signature.text
+    assert (DRIFT_AUTHOR, "rubric.withdrawn") in [(e["actor"], e["action"]) for e in trail]

@@ -9,6 +9,7 @@ order that loses nothing: services (consumers drain, relays flush) first, broker
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import secrets
@@ -102,21 +103,24 @@ class Child:
     log_path: Path
     process: subprocess.Popen[bytes] | None = None
     restarts: list[float] = field(default_factory=list)
-    # Added to the process's nice value: work that may wait yields the cores to work that may not.
+    # Added to the process's nice value once it is ready: work that may wait yields the cores to
+    # work that may not. Not before: on a busy machine a process niced from birth could take
+    # minutes to import and start, and `baton up` would give up on it.
     niceness: int = 0
 
     def start(self) -> None:
-        niceness = self.niceness
-
-        def prepare() -> None:
-            die_with_parent()
-            if niceness:
-                os.nice(niceness)
-
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                self.command, env=self.env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=prepare
+                self.command, env=self.env, stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent
             )
+
+    def settle(self) -> None:
+        """Lower the running process's priority by `niceness` (once it is ready)."""
+        if not self.niceness or self.process is None or self.process.poll() is not None:
+            return
+        pid = self.process.pid
+        with contextlib.suppress(ProcessLookupError):
+            os.setpriority(os.PRIO_PROCESS, pid, os.getpriority(os.PRIO_PROCESS, pid) + self.niceness)
 
     def log_tail(self, lines: int = 30) -> str:
         try:
@@ -256,6 +260,9 @@ class Launcher:
                         # waits for every part, consumers in their groups included.
                         if client.get(f"{url}/readyz").json().get("status") == "ready":
                             pending.pop(name)
+                            for child in self.children:
+                                if child.name == name:
+                                    child.settle()
                     except (httpx.HTTPError, ValueError):
                         pass
                 time.sleep(0.2)
@@ -311,6 +318,8 @@ class Launcher:
                         return 1
                     self.say(f"{child.name} exited ({child.process.returncode}); restarting")
                     child.start()
+                    # No readiness wait here: supervision goes on for the others meanwhile.
+                    child.settle()
             time.sleep(0.2)
         self.say("stopping")
         return 0

@@ -3,11 +3,13 @@ unless BATON_ROUTING_SENDERS=inline."""
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import pytest
 
-from baton.launcher import SENDERS_NICENESS, UpConfig, service_children
+from baton.launcher import SENDERS_NICENESS, Child, UpConfig, service_children
 from baton.services import SERVICES
 from bench.system import served_name
 
@@ -71,3 +73,22 @@ class TestServiceChildren:
         for child in service_children(config(monkeypatch, tmp_path), ENV):
             assert served_name(child.command) == child.name
         assert served_name(["tansu", "broker"]) is None
+
+
+def test_a_child_is_niced_once_settled_not_from_birth(tmp_path: Path) -> None:
+    """Niced from birth, the senders took minutes to import on a busy machine and `baton up`
+    gave up on them: the niceness applies once the process is ready."""
+    child = Child(
+        "slow", [sys.executable, "-c", "import time; time.sleep(30)"], {}, tmp_path / "c.log", niceness=3
+    )
+    child.start()
+    assert child.process is not None
+    try:
+        born = os.getpriority(os.PRIO_PROCESS, child.process.pid)
+        assert born == os.getpriority(os.PRIO_PROCESS, 0)
+        child.settle()
+        assert os.getpriority(os.PRIO_PROCESS, child.process.pid) == born + 3
+    finally:
+        child.process.kill()
+        child.process.wait()
+    child.settle()  # an exited process is left alone

@@ -20,8 +20,6 @@ from collections.abc import Callable, Mapping
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
-from aiokafka.errors import KafkaError
-from aiokafka.structs import OffsetAndMetadata
 from sqlalchemy import Table
 
 from shared.contracts.topics import dead_letter_topic
@@ -36,6 +34,7 @@ from shared.kafka.membership import (
     group_client,
     messages_behind,
 )
+from shared.kafka.offsets import COMMIT_TIMEOUT_S, PendingOffsets
 from shared.kafka.producer import create_producer
 from shared.kafka.security import PLAINTEXT, KafkaSecurity
 from shared.kafka.tracking import decode_record
@@ -57,9 +56,6 @@ STALL_CHECK_S = 30.0
 # and the group coordinator's task dies of it: every later pass fails the same way, and being
 # busy failing, the client never looks stalled.
 REPLACE_AFTER_FAILURES = 5
-# aiokafka retries a commit for as long as the coordinator answers with a retriable error; past
-# this the offsets stay pending for the next commit.
-COMMIT_TIMEOUT_S = 10.0
 # One attempt to reach the broker at start-up; a broker that accepts connections but never
 # answers (frozen, or a firewall that drops) is given up on after this and retried.
 CONNECT_TIMEOUT_S = 10.0
@@ -122,7 +118,8 @@ class EventConsumer:
         self.stall_check_s = STALL_CHECK_S
         self._consumer = self._new_client()
         self._dlq = create_producer(bootstrap_servers, client_id=f"{group_id}-dlq", security=security)
-        self._pending: dict[TopicPartition, int] = {}
+        self._commits = PendingOffsets(group_id)
+        self._pending = self._commits.offsets  # the same dict, never replaced
         self._handled: dict[TopicPartition, int] = {}
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -337,15 +334,9 @@ class EventConsumer:
         batches = await fetch_unless_stopped(self._consumer, self._stopping, max_records=self.max_records)
         if not (len(batches) > 1 and await self._process_together(batches)):
             await self._process_apart(batches)
-        try:
-            await asyncio.wait_for(self.commit_pending(None), COMMIT_TIMEOUT_S)
-        except (KafkaError, TimeoutError) as exc:
-            # Harmless: the offsets stay pending for the next commit, or the records are
-            # replayed to whoever owns their partitions now, and deduplicated there.
-            log.warning("kafka.commit_failed", extra={"group": self.group_id, "error": repr(exc)})
-            assigned = self._consumer.assignment()
-            for tp in [tp for tp in self._pending if tp not in assigned]:
-                del self._pending[tp]
+        # Committed after the database, as ever, but not waited for: the next fetch and its
+        # handling overlap the round trip (`shared.kafka.offsets`).
+        self._commits.commit_in_background(self._consumer)
         self._report_lag(batches)
         return bool(batches)
 
@@ -404,13 +395,6 @@ class EventConsumer:
                 )
 
     async def commit_pending(self, only: set[TopicPartition] | None) -> None:
-        offsets = {
-            tp: OffsetAndMetadata(offset, "")
-            for tp, offset in self._pending.items()
-            if only is None or tp in only
-        }
-        if not offsets:
-            return
-        await self._consumer.commit(offsets)
-        for tp in offsets:
-            self._pending.pop(tp, None)
+        """Commit the handled offsets (of `only`'s partitions) now, after the commit on its way."""
+        await self._commits.settle()
+        await self._commits.commit(self._consumer, only)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import secrets
 import statistics
 import tempfile
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.harness import write_results
-from bench.ingest import FORM_ID, Servers, _call, events_per_second, form_posts, servers
+from bench.ingest import FORM_ID, Servers, _call, event_batches, events_per_second, form_posts, servers
 
 CONTESTANTS = ("durable", "baseline", "ingest")
 TREES = ("baseline", "ingest")
@@ -37,8 +38,14 @@ def measure(args: argparse.Namespace, ports: Servers) -> dict[str, Any]:
     )["api_key"]
     for name in TREES:
         form_posts(ports, port_of[name], connections=args.connections, seconds=2, run=f"{run}w{name}")
-        if args.events:
-            events(ports, port_of[name], key, args, seconds=2, run=f"{run}w{name}")
+    if args.events:
+        # Every measurement sends the same people's activity (as a site's stream does, people
+        # recur), all made leads here first: otherwise whichever tree went first would pay for
+        # creating them, and a loaded machine's short run would measure little else.
+        for body in event_batches(f"{run}e", count=20):
+            _call(ports.ingest_port, "POST", "/v1/events", "", json.loads(body), api_key=key)
+        for name in TREES:
+            events(ports, port_of[name], key, args, seconds=2, run=f"{run}e")
     rounds: list[dict[str, Any]] = []
     for number in range(args.rounds):
         # Each round in another order, so neither tree always follows the other.
@@ -57,7 +64,7 @@ def measure(args: argparse.Namespace, ports: Servers) -> dict[str, Any]:
             for name in order:
                 if name in TREES:
                     found[f"{name}_events"] = events(
-                        ports, port_of[name], key, args, seconds=args.seconds, run=f"{run}{number}{name}"
+                        ports, port_of[name], key, args, seconds=args.seconds, run=f"{run}e"
                     )
         rounds.append(found)
         print(f"bench.ingest_ab: round {number + 1}: " + _line(found), flush=True)

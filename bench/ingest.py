@@ -105,12 +105,15 @@ def event_batches(run: str, *, count: int, size: int = 1000, people: int = 20_00
     return batches
 
 
-def _call(port: int, method: str, path: str, token: str, body: dict[str, Any] | None = None) -> Any:
+def _call(
+    port: int, method: str, path: str, token: str, body: dict[str, Any] | None = None, *, api_key: str = ""
+) -> Any:
+    headers = {"X-Api-Key": api_key} if api_key else {"Authorization": f"Bearer {token}"}
     request = urllib.request.Request(
         f"http://127.0.0.1:{port}{path}",
         method=method,
         data=json.dumps(body).encode() if body is not None else None,
-        headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"},
+        headers={**headers, "Content-Type": "application/json"},
     )
     with urllib.request.urlopen(request, timeout=30) as response:
         return json.loads(response.read())

@@ -18,12 +18,15 @@ from services.ingest.models import outbox
 from services.ingest.normalize import utm_from_url
 from services.ingest.repository import LeadRepository
 from services.ingest.schemas import ActivityBatchResult, ActivityCreate
-from services.ingest.sealing import sealed
+from services.ingest.sealing import sealed, sealed_fields
 from shared.contracts import ActivityRecorded, ActivityRecordedPayload, Envelope, utc_now
-from shared.outbox import add_events, announce
+from shared.outbox import add_events
+from shared.sealing import PERSONAL_FIELDS
 
 PRODUCER = "ingest"
 _ITEMS = TypeAdapter(list[ActivityCreate])
+# What a sealed activity's email reads as.
+_SEALED_EMAIL = PERSONAL_FIELDS["activity.recorded"]["email"] or ""
 
 
 def activity_properties(item: ActivityCreate) -> tuple[str, dict[str, str]]:
@@ -99,15 +102,19 @@ async def record_activities(
     by_visitor = await VisitorRepository(session).leads_of(anonymous, seen_at=now)
     unknown = {v for v in by_visitor.values() if v is not None and v not in emails}
     emails.update(await LeadRepository(session).emails_of(sorted(unknown)))
+    leads: list[uuid.UUID | None] = [
+        by_email[normalize_email(item.email)] if item.email is not None else by_visitor[item.visitor_id or ""]
+        for _, item in valid
+    ]
+    # Every event of a lead carries the same email: sealed once per lead for the whole batch (its
+    # key issued and staged ahead of the events if the lead has none), not once per event.
+    seals = await sealed_fields(
+        session,
+        {lead_id: {"email": emails[lead_id]} for lead_id in leads if lead_id is not None and emails[lead_id]},
+    )
     rows = ActivityRows()
     staged: list[ActivityRecorded] = []
-    for index, item in valid:
-        lead_id: uuid.UUID | None
-        if item.email is not None:
-            lead_id = by_email[normalize_email(item.email)]
-        else:
-            assert item.visitor_id is not None
-            lead_id = by_visitor[item.visitor_id]
+    for (index, item), lead_id in zip(valid, leads, strict=True):
         kind, properties = activity_properties(item)
         occurred_at = item.occurred_at or now
         event_id: uuid.UUID | None = None
@@ -122,6 +129,7 @@ async def record_activities(
                 source=source_id,
                 stitched=False,
                 caused_by=None,
+                sealed=seals.get(lead_id),
             )
             staged.append(event)
             event_id = event.event_id
@@ -135,11 +143,7 @@ async def record_activities(
         )
         results.append({"index": index, "status": "accepted", "lead_id": lead_id, "event_id": event_id})
     # The activities and their events in one statement, not two per item.
-    await ActivityRepository(session).add_many(
-        rows, source_id=source_id, received_at=now, events=await sealed(session, staged)
-    )
-    if staged:
-        await announce(session, outbox)
+    await ActivityRepository(session).add_many(rows, source_id=source_id, received_at=now, events=staged)
     results.sort(key=lambda r: int(r["index"]))
     accepted = sum(1 for r in results if r["status"] == "accepted")
     return ActivityBatchResult.model_validate(
@@ -196,19 +200,28 @@ def _activity_event(
     stitched: bool,
     caused_by: Envelope | None,
     event_id: uuid.UUID | None = None,
+    sealed: str | None = None,
 ) -> ActivityRecorded:
+    """The activity's event; with `sealed` (its email sealed with the lead's key), as
+    `shared.sealing.seal_event` would have sealed it, without building it twice."""
     payload = ActivityRecordedPayload(
         activity_type=kind,
         occurred_at=occurred_at,
-        email=email,
+        email=_SEALED_EMAIL if sealed is not None else email,
         source=source,
         visitor_id=visitor_id,
         properties=properties,
         stitched=stitched,
+        sealed=sealed,
     )
-    event = ActivityRecorded.new(lead_id=lead_id, payload=payload, producer=PRODUCER, caused_by=caused_by)
-    if event_id is not None:
-        # The stored activity's id is the event's, so the row and the event name each other.
-        correlation = {"correlation_id": event_id} if caused_by is None else {}
-        event = event.model_copy(update={"event_id": event_id, **correlation})
-    return event
+    if event_id is None:
+        return ActivityRecorded.new(lead_id=lead_id, payload=payload, producer=PRODUCER, caused_by=caused_by)
+    # The stored activity's id is the event's, so the row and the event name each other.
+    return ActivityRecorded(
+        event_id=event_id,
+        producer=PRODUCER,
+        lead_id=lead_id,
+        payload=payload,
+        correlation_id=caused_by.correlation_id if caused_by else event_id,
+        causation_id=caused_by.event_id if caused_by else None,
+    )

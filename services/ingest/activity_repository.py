@@ -12,10 +12,10 @@ from sqlalchemy import select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.ingest.driver import fetch
 from services.ingest.models import Activity, Visitor, outbox
 from shared.contracts import Envelope
-from shared.db import sql_text
-from shared.outbox import insert_sql, outbox_columns
+from shared.outbox import announce, insert_sql, outbox_columns, remember
 
 # The select sees the table as it was before the insert: a visitor new to this batch is anonymous.
 _VISITORS = text(
@@ -30,6 +30,7 @@ _ACTIVITIES = (
     "CAST(:occurred_at AS timestamptz[]), CAST(:properties AS text[]), CAST(:event_ids AS uuid[])) "
     "AS u(v, l, t, o, p, e)) "
 )
+_ACTIVITIES_AND_EVENTS = _ACTIVITIES + insert_sql(outbox, returning=True)
 
 
 @dataclass
@@ -110,9 +111,12 @@ class ActivityRepository:
     async def add_many(
         self, rows: ActivityRows, *, source_id: str, received_at: datetime, events: Sequence[Envelope]
     ) -> None:
-        """Store a batch's activities and stage its events: one statement, whatever the size."""
+        """Store a batch's activities and stage its events: one statement, whatever the size, on
+        the driver's connection (`driver.fetch`). The staged rows go to this process's relay, to
+        publish from memory after the commit instead of reading them back."""
         if not rows.types:
             return
+        columns = outbox_columns(events)
         params = {
             "source_id": source_id,
             "received_at": received_at,
@@ -122,10 +126,13 @@ class ActivityRepository:
             "occurred_at": rows.occurred_at,
             "properties": rows.properties,
             "event_ids": rows.event_ids,
-            **outbox_columns(events),
+            **columns,
         }
         # The outbox part inserts nothing when no event is staged (empty arrays).
-        await self.session.execute(sql_text(_ACTIVITIES + insert_sql(outbox)), params)
+        staged = await fetch(self.session, _ACTIVITIES_AND_EVENTS, params)
+        if staged:
+            remember(self.session, outbox, columns, [(row[0], row[1]) for row in staged])
+            await announce(self.session, outbox, remembered=True)
 
     async def claim_anonymous(self, visitor_id: str, lead_id: uuid.UUID) -> Sequence[Activity]:
         """Attribute the visitor's anonymous activities to the lead (locked, so a concurrent

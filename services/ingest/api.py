@@ -192,13 +192,14 @@ _activity_batch_body = {
 
 @router.post(
     "/events",
+    response_model=ActivityBatchResult,
     tags=["activity"],
     summary="Record a batch of up to 1,000 activities; each item is accepted or rejected on its own",
     openapi_extra=_activity_batch_body,
 )
 async def record_events(
     request: Request, session: SessionDep, guard: ProtectionDep, source_id: SourceDep
-) -> ActivityBatchResult:
+) -> Response:
     body = await read_body(request, guard.max_body_bytes)
     items: list[ActivityCreate] | list[dict[str, Any]]
     try:
@@ -209,7 +210,11 @@ async def record_events(
             items = ActivityBatch.model_validate(parse_json_object(body)).events
         except ValidationError as exc:
             raise field_errors(exc, "body") from exc
-    return await activities.record_activities(session, source_id=source_id, items=items)
+    result = await activities.record_activities(session, source_id=source_id, items=items)
+    # The answer of a 1,000-item batch, serialized once here: FastAPI would validate the result
+    # again and encode it with `json`, a tenth of a batch's CPU (the same bytes as the services'
+    # `NewlineJSONResponse`).
+    return Response(result.model_dump_json().encode() + b"\n", media_type="application/json")
 
 
 @router.post("/sources", status_code=status.HTTP_201_CREATED, tags=["sources"], summary="Register a source")

@@ -59,17 +59,24 @@ class LeadKeyRepository:
         ids = sorted(set(lead_ids))
         if not ids:
             return LeadKeys({}, {}, [])
-        records = lead_key_columns([(lead_id, new_key()) for lead_id in ids], at=at)
-        keys: dict[uuid.UUID, bytes] = {}
+        # Most leads of an activity stream have their key already: read first, and draw new keys
+        # (and their records' ids) only for the leads that have none.
+        keys: dict[uuid.UUID, bytes] = {
+            row[0]: row[1] for row in await fetch(self.session, _KEYS, {"ids": ids})
+        }
+        new = [lead_id for lead_id in ids if lead_id not in keys]
+        if not new:
+            return LeadKeys(keys, {}, [])
+        records = lead_key_columns([(lead_id, new_key()) for lead_id in new], at=at)
         staged: list[tuple[int, uuid.UUID]] = []
         for lead_id, key, row_id, record_id in await fetch(
-            self.session, _ISSUE_AND_STAGE, {**records, "ids": ids}
+            self.session, _ISSUE_AND_STAGE, {**records, "ids": new}
         ):
             if lead_id is not None:
                 keys[lead_id] = key
             else:
                 staged.append((row_id, record_id))
-        missing = [lead_id for lead_id in ids if lead_id not in keys]
+        missing = [lead_id for lead_id in new if lead_id not in keys]
         if missing:
             keys.update({row[0]: row[1] for row in await fetch(self.session, _KEYS, {"ids": missing})})
         return LeadKeys(keys, records, staged)

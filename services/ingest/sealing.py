@@ -8,9 +8,9 @@ them: no consumer can see an event whose key is not on `lead.key_changed` yet (d
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Final, TypeVar
+from typing import Any, Final, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -19,7 +19,7 @@ from services.ingest.models import outbox
 from services.ingest.repository import IssuedKey
 from shared.contracts import Envelope, LeadIngestedPayload, utc_now
 from shared.outbox import announce, lead_key_columns, remember, stage
-from shared.sealing import PERSONAL_FIELDS, has_clear_fields, seal_event
+from shared.sealing import PERSONAL_FIELDS, has_clear_fields, seal, seal_event
 
 E = TypeVar("E", bound=Envelope)
 LEAD_INGESTED: Final = "lead.ingested"
@@ -30,16 +30,37 @@ async def sealed(
 ) -> list[E]:
     """`events` with their personal fields sealed with their leads' keys, `known` or read here; a
     lead without a key is issued one, staged in the outbox ahead of the events."""
+    keys = await lead_keys(
+        session, [event.lead_id for event in events if has_clear_fields(event)], known=known
+    )
+    return [seal_event(event, keys[event.lead_id]) if has_clear_fields(event) else event for event in events]
+
+
+async def sealed_fields(
+    session: AsyncSession, fields: Mapping[uuid.UUID, dict[str, Any]]
+) -> dict[uuid.UUID, str]:
+    """Each lead's `fields` sealed with its key (issued as `sealed` does): once per lead, for
+    every event of a batch that carries the same fields (an activity stream's email)."""
+    keys = await lead_keys(session, list(fields))
+    return {lead_id: seal(keys[lead_id], lead_id, values) for lead_id, values in fields.items()}
+
+
+async def lead_keys(
+    session: AsyncSession, lead_ids: Iterable[uuid.UUID], *, known: Mapping[uuid.UUID, bytes] | None = None
+) -> dict[uuid.UUID, bytes]:
+    """Each lead's key, `known` or read here in one statement; a lead without one is issued one,
+    its key record staged in the outbox (and handed to this process's relay) before anything
+    staged after this call."""
     keys = dict(known or {})
-    personal = [event.lead_id for event in events if has_clear_fields(event) and event.lead_id not in keys]
-    if personal:
-        found = await LeadKeyRepository(session).keys_for(personal, at=utc_now())
+    missing = [lead_id for lead_id in lead_ids if lead_id not in keys]
+    if missing:
+        found = await LeadKeyRepository(session).keys_for(missing, at=utc_now())
         if found.staged:
             # This process's relay publishes the records from memory, as the events staged after them.
             remember(session, outbox, found.records, found.staged)
             await announce(session, outbox, remembered=True)
         keys.update(found.keys)
-    return [seal_event(event, keys[event.lead_id]) if has_clear_fields(event) else event for event in events]
+    return keys
 
 
 def has_personal_fields(payload: LeadIngestedPayload) -> bool:

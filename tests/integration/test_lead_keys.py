@@ -11,7 +11,7 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import text
 
 from services.ingest.models import outbox
-from services.ingest.sealing import sealed, shred_key
+from services.ingest.sealing import lead_keys, sealed, sealed_fields, shred_key
 from shared.contracts import (
     LeadErased,
     LeadErasedPayload,
@@ -26,7 +26,7 @@ from shared.kafka import create_producer
 from shared.kafka.lead_keys import KeysUnavailable, LeadKeyReader
 from shared.outbox import add_events
 from shared.outbox_relay import OutboxRelay
-from shared.sealing import new_key, seal_event
+from shared.sealing import new_key, seal_event, unseal
 from tests.conftest import Infra
 from tests.support.events import read_topic
 
@@ -165,6 +165,22 @@ class TestIngestKeys:
             assert opened == event
         finally:
             await relay.stop()
+
+    async def test_a_lead_with_a_key_keeps_it_and_gets_no_second_key_record(self, db: Database) -> None:
+        lead_id = uuid.uuid4()
+        async with db.transaction() as session:
+            first = await lead_keys(session, [lead_id])
+        async with db.transaction() as session:
+            again = await lead_keys(session, [lead_id, lead_id])
+            sealed_email = (await sealed_fields(session, {lead_id: {"email": "ada@example.com"}}))[lead_id]
+        async with db.transaction() as session:
+            records = await session.scalar(
+                text("SELECT count(*) FROM ingest.outbox WHERE topic = :topic AND key = :key"),
+                {"topic": LEAD_KEY_CHANGED, "key": str(lead_id)},
+            )
+        assert again == first
+        assert records == 1
+        assert unseal(first[lead_id], lead_id, sealed_email) == {"email": "ada@example.com"}
 
     async def test_erasure_leaves_no_key_in_ingest_and_a_tombstone_on_the_topic(
         self, db: Database, migrated: Infra, producer: AIOKafkaProducer

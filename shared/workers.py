@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from datetime import datetime
@@ -83,10 +84,14 @@ class LeasedSendWorker(PeriodicWorker, Generic[Claimed, Outcome]):
     # 8 ~1.8 ms (docs/senders.md). More throughput against a slow receiver comes from more
     # sender processes, which the leases let share the rows.
     max_in_flight: int = 8
+    # An idle pass (nothing due) refreshes the gauges no oftener: it is then the one statement
+    # the sender runs besides its claim, several times a second.
+    idle_count_every_s: float = 10.0
 
     def __init__(self, db: Database, *, interval_s: float) -> None:
         super().__init__(interval_s=interval_s)
         self.db = db
+        self._counted_at: float | None = None
 
     @abstractmethod
     async def claim(self, session: AsyncSession, *, now: datetime) -> Sequence[Claimed]:
@@ -110,16 +115,18 @@ class LeasedSendWorker(PeriodicWorker, Generic[Claimed, Outcome]):
             return await self.send(row)
 
     async def count_pending(self, session: AsyncSession) -> None:
-        """Refresh the gauges of what is still waiting, once a pass."""
+        """Refresh the gauges of what is still waiting: after a pass that sent, and every
+        `idle_count_every_s` while idle."""
 
     async def run_once(self) -> int:
         """One pass; returns how many rows were done."""
-        done = 0
+        done, claims = 0, 0
         while not self.stopping:
             async with self.db.transaction() as session:
                 claimed = await self.claim(session, now=utc_now())
             if not claimed:
                 break
+            claims += 1
             if self.one_at_a_time:
                 for row in claimed:
                     outcome = await self.send(row)
@@ -132,6 +139,9 @@ class LeasedSendWorker(PeriodicWorker, Generic[Claimed, Outcome]):
                     done += await self.record_all(session, list(zip(claimed, outcomes, strict=True)))
             if len(claimed) < self.batch_size:
                 break
-        async with self.db.transaction() as session:
-            await self.count_pending(session)
+        now = time.monotonic()
+        if claims or self._counted_at is None or now - self._counted_at >= self.idle_count_every_s:
+            self._counted_at = now
+            async with self.db.transaction() as session:
+                await self.count_pending(session)
         return done

@@ -11,7 +11,10 @@ by their own workers, in a process of their own by default (`--senders separate`
 runs them; `inline` runs them in routing's process, beside the assignment path), so the ratio
 on/off should stay near 1. Latency on a shared machine follows its load (recorded before each
 phase), so the CPU seconds each process spent in each phase are reported too: routing's CPU per
-lead on/off shows whether the sends still run in the assignment path's process.
+lead on/off shows whether the sends still run in the assignment path's process, PostgreSQL's
+what their statements cost the database the assignments share. With `--senders-cpu N` the
+senders and the receivers get CPU N of their own and everything else the other CPUs, as the
+chart gives the senders pods of their own; the table says so. The default pins nothing.
 Prints a table and writes notify-<UTC time>.json into --out (`python -m bench.notify_latency`).
 """
 
@@ -36,6 +39,7 @@ import psutil
 from aiosmtpd.controller import Controller
 
 from bench.harness import write_results
+from bench.pinning import pin_senders_apart, split_cpus
 from bench.pipeline import end_to_end
 from bench.system import RunningBaton, served_name, start_baton
 
@@ -61,6 +65,10 @@ class Receivers:
             name="bench-receivers",
             daemon=True,
         )
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid
 
     @property
     def counts(self) -> Counter[str]:
@@ -234,9 +242,15 @@ async def measure(args: argparse.Namespace, baton: RunningBaton, receivers: Rece
         was, now = off["latency"].get(key), on["latency"].get(key)
         return round(now / was, 2) if was and now is not None else None
 
+    messages = sum(on["notifications"].values())
+    senders_s = on["cpu_s_until_delivered"].get("routing-senders")
     return {
         "offered_per_s": args.rate,
         "senders": args.senders,
+        "senders_cpu_ms_per_message": round(1000 * senders_s / messages, 2)
+        if senders_s and messages
+        else None,
+        "postgres_cpu_per_lead_on_to_off": _per_lead_ratio(off, on, "postgres"),
         "off": off,
         "on": on,
         "ratio_on_to_off": {"p50": ratio("p50_ms"), "p99": ratio("p99_ms")},
@@ -252,13 +266,17 @@ def _load() -> list[float]:
 
 
 def cpu_seconds(baton: RunningBaton) -> dict[str, float]:
-    """CPU seconds (user + system) each process under `baton up` has used so far."""
+    """CPU seconds (user + system) each process under `baton up` has used so far, and
+    PostgreSQL's (its postmaster and live backends: the senders' statements run there)."""
     figures: dict[str, float] = {}
     for child in psutil.Process(baton.process.pid).children(recursive=True):
-        name = served_name(child.cmdline())
-        if name is not None:
+        try:
+            name = served_name(child.cmdline()) or ("postgres" if child.name() == "postgres" else None)
             times = child.cpu_times()
-            figures[name] = times.user + times.system
+        except psutil.NoSuchProcess:
+            continue
+        if name is not None:
+            figures[name] = figures.get(name, 0.0) + times.user + times.system
     return figures
 
 
@@ -288,7 +306,13 @@ async def run_async(args: argparse.Namespace, home: Path) -> dict[str, Any]:
         }
         baton = await asyncio.to_thread(start_baton, home, partitions=6, env=env)
         try:
-            return await measure(args, baton, receivers)
+            pinned = None
+            if args.senders_cpu is not None:
+                own, rest = split_cpus(args.senders_cpu)
+                receivers_pid = [receivers.pid] if receivers.pid is not None else []
+                pin_senders_apart(baton, own, rest, also_own=receivers_pid)
+                pinned = {"senders_and_receivers": sorted(own), "everything_else": sorted(rest)}
+            return {**await measure(args, baton, receivers), "pinned": pinned}
         finally:
             await asyncio.to_thread(baton.stop)
     finally:
@@ -316,7 +340,19 @@ def print_table(results: dict[str, Any]) -> None:
         ("  CPU seconds until every message came (on)", json.dumps(results["on"]["cpu_s_until_delivered"]))
     )
     rows.append(("routing's senders ran", results["senders"]))
+    rows.append(("senders' CPU per message (on), ms", results["senders_cpu_ms_per_message"]))
     rows.append(("routing's CPU per lead on / off", results["routing_cpu_per_lead_on_to_off"]))
+    rows.append(("PostgreSQL's CPU per lead on / off", results["postgres_cpu_per_lead_on_to_off"]))
+    pinned = results["pinned"]
+    rows.append(
+        (
+            "CPUs",
+            "shared: every process on every core (the same-machine measurement)"
+            if pinned is None
+            else f"PINNED: senders and receivers on {pinned['senders_and_receivers']}, "
+            f"everything else (services, PostgreSQL, broker, load) on {pinned['everything_else']}",
+        )
+    )
     rows.append(("load average at end", results["load_average"]))
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
@@ -335,6 +371,14 @@ def main() -> None:
         choices=["separate", "inline"],
         default="separate",
         help="routing's senders in their own process (as `baton up` runs them) or in routing's",
+    )
+    parser.add_argument(
+        "--senders-cpu",
+        type=int,
+        default=None,
+        metavar="N",
+        help="give routing's senders and the receivers CPU N of their own, everything else the "
+        "other CPUs, as the chart gives the senders pods of their own (default: no pinning)",
     )
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
     args = parser.parse_args()

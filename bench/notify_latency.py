@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import multiprocessing
 import os
@@ -39,7 +40,7 @@ import psutil
 from aiosmtpd.controller import Controller
 
 from bench.harness import write_results
-from bench.pinning import pin_senders_apart, split_cpus
+from bench.pinning import pin_senders_apart, postgres_processes, split_cpus
 from bench.pipeline import end_to_end
 from bench.system import RunningBaton, served_name, start_baton
 
@@ -267,16 +268,25 @@ def _load() -> list[float]:
 
 def cpu_seconds(baton: RunningBaton) -> dict[str, float]:
     """CPU seconds (user + system) each process under `baton up` has used so far, and
-    PostgreSQL's (its postmaster and live backends: the senders' statements run there)."""
+    PostgreSQL's (its postmaster, the backends it reaped and those alive: the senders'
+    statements run there)."""
     figures: dict[str, float] = {}
     for child in psutil.Process(baton.process.pid).children(recursive=True):
-        try:
-            name = served_name(child.cmdline()) or ("postgres" if child.name() == "postgres" else None)
-            times = child.cpu_times()
-        except psutil.NoSuchProcess:
-            continue
-        if name is not None:
-            figures[name] = figures.get(name, 0.0) + times.user + times.system
+        with contextlib.suppress(psutil.NoSuchProcess):
+            name, times = served_name(child.cmdline()), child.cpu_times()
+            if name is not None:
+                figures[name] = times.user + times.system
+    postgres = postgres_processes(baton)
+    if postgres:
+        # A backend that ended is counted in its postmaster's children's times, not lost.
+        spent = 0.0
+        for process in postgres:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                times = process.cpu_times()
+                spent += times.user + times.system
+                if process is postgres[0]:
+                    spent += times.children_user + times.children_system
+        figures["postgres"] = spent
     return figures
 
 

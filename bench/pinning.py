@@ -33,11 +33,23 @@ def split_cpus(own: int) -> tuple[set[int], set[int]]:
     return {own}, allowed - {own}
 
 
+def postgres_processes(baton: RunningBaton) -> list[psutil.Process]:
+    """The embedded PostgreSQL's postmaster and its backends (pg_ctl starts it in a session of
+    its own, so it is no child of `baton up`)."""
+    for pid_file in baton.home.rglob("postmaster.pid"):
+        with contextlib.suppress(psutil.NoSuchProcess, ValueError, IndexError):
+            postmaster = psutil.Process(int(pid_file.read_text().split()[0]))
+            return [postmaster, *postmaster.children(recursive=True)]
+    return []
+
+
 def pin_senders_apart(baton: RunningBaton, own: set[int], rest: set[int], *, also_own: Iterable[int]) -> None:
     """Routing's senders (and the processes `also_own`) on `own`; every other process under
-    `baton up` (services, PostgreSQL, the broker), `baton up` itself and this process on `rest`."""
+    `baton up` (services, the broker), PostgreSQL, `baton up` itself and this process on `rest`."""
     pin(os.getpid(), rest)
     pin(baton.process.pid, rest)
+    for process in postgres_processes(baton):
+        pin(process.pid, rest)
     for child in psutil.Process(baton.process.pid).children(recursive=True):
         with contextlib.suppress(psutil.NoSuchProcess):
             pin(child.pid, own if served_name(child.cmdline()) == "routing-senders" else rest)

@@ -12,7 +12,7 @@ in a worker thread, and each call holds its session alone until it puts it back.
 
 A rep's email is written straight to the bytes of a plain-text MIME message (`plain_text`):
 building an `EmailMessage` parses every header it is given and flattening it walks it again,
-about a millisecond of the senders' CPU per email where the bytes take a few microseconds.
+a few milliseconds of the senders' CPU per email where the bytes take tens of microseconds.
 """
 
 from __future__ import annotations

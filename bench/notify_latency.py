@@ -11,7 +11,10 @@ by their own workers, in a process of their own by default (`--senders separate`
 runs them; `inline` runs them in routing's process, beside the assignment path), so the ratio
 on/off should stay near 1. Latency on a shared machine follows its load (recorded before each
 phase), so the CPU seconds each process spent in each phase are reported too: routing's CPU per
-lead on/off shows whether the sends still run in the assignment path's process.
+lead on/off shows whether the sends still run in the assignment path's process, PostgreSQL's
+what their statements cost the database the assignments share. With `--senders-cpu N` the
+senders and the receivers get CPU N of their own and everything else the other CPUs, as the
+chart gives the senders pods of their own; the table says so. The default pins nothing.
 Prints a table and writes notify-<UTC time>.json into --out (`python -m bench.notify_latency`).
 """
 
@@ -19,10 +22,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
-import multiprocessing
 import os
-import socket
 import tempfile
 import time
 from collections import Counter
@@ -33,117 +35,12 @@ from urllib.parse import parse_qs, urlparse
 import asyncpg
 import httpx
 import psutil
-from aiosmtpd.controller import Controller
 
 from bench.harness import write_results
+from bench.notify_receivers import Receivers
+from bench.pinning import pin_senders_apart, postgres_processes, split_cpus
 from bench.pipeline import end_to_end
 from bench.system import RunningBaton, served_name, start_baton
-
-KINDS = ("slack", "webhook", "email")
-# The receivers stand for Slack, an SMTP server and a tool, which run elsewhere and cost this
-# machine nothing: they yield the cores as Baton's own senders do under `baton up`.
-RECEIVERS_NICENESS = 10
-
-
-class Receivers:
-    """What the local Slack, webhook and SMTP receivers accepted, by kind. They run in a process
-    of their own: taking 300 messages a second inside the load generator would slow the event
-    loop whose clock reads each lead's latency, and charge Baton for it."""
-
-    def __init__(self) -> None:
-        context = multiprocessing.get_context("spawn")
-        self.http_port = _free_port()
-        self.smtp_port = _free_port()
-        self._counters = {kind: context.Value("q", 0) for kind in KINDS}
-        self._process = context.Process(
-            target=_serve_receivers,
-            args=(self.http_port, self.smtp_port, self._counters),
-            name="bench-receivers",
-            daemon=True,
-        )
-
-    @property
-    def counts(self) -> Counter[str]:
-        return Counter({kind: int(counter.value) for kind, counter in self._counters.items()})
-
-    def start(self, timeout_s: float = 30.0) -> None:
-        self._process.start()
-        deadline = time.monotonic() + timeout_s
-        for port in (self.http_port, self.smtp_port):
-            while True:
-                try:
-                    socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                    break
-                except OSError:
-                    if time.monotonic() > deadline or not self._process.is_alive():
-                        raise RuntimeError(f"the receivers never listened on {port}") from None
-                    time.sleep(0.05)
-
-    def stop(self) -> None:
-        self._process.terminate()
-        self._process.join(10)
-
-
-class _Receiving:
-    """The receivers' side, in their process: counts each message into the shared counters."""
-
-    def __init__(self, counters: dict[str, Any]) -> None:
-        self.counters = counters
-
-    def count(self, kind: str) -> None:
-        counter = self.counters[kind]
-        with counter.get_lock():
-            counter.value += 1
-
-    async def handle_http(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                lines = head.decode("latin-1").split("\r\n")
-                path = lines[0].split(" ")[1]
-                length = next(
-                    (
-                        int(line.split(":", 1)[1])
-                        for line in lines
-                        if line.lower().startswith("content-length:")
-                    ),
-                    0,
-                )
-                await reader.readexactly(length)
-                self.count("slack" if path.startswith("/slack/") else "webhook")
-                writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 2\r\n\r\nok")
-                await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError):
-            pass
-        finally:
-            writer.close()
-
-    async def handle_DATA(self, server: object, session: object, envelope: Any) -> str:  # noqa: N802
-        self.count("email")
-        return "250 Message accepted for delivery"
-
-
-def _serve_receivers(http_port: int, smtp_port: int, counters: dict[str, Any]) -> None:
-    os.nice(RECEIVERS_NICENESS)
-    asyncio.run(_receive(http_port, smtp_port, _Receiving(counters)))
-
-
-async def _receive(http_port: int, smtp_port: int, receiving: _Receiving) -> None:
-    server = await asyncio.start_server(receiving.handle_http, "127.0.0.1", http_port)
-    smtp = Controller(receiving, hostname="127.0.0.1", port=smtp_port)
-    smtp.start()
-    try:
-        async with server:
-            await server.serve_forever()
-    finally:
-        smtp.stop()
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 async def notifications_on(baton: RunningBaton, receivers: Receivers) -> None:
@@ -234,9 +131,15 @@ async def measure(args: argparse.Namespace, baton: RunningBaton, receivers: Rece
         was, now = off["latency"].get(key), on["latency"].get(key)
         return round(now / was, 2) if was and now is not None else None
 
+    messages = sum(on["notifications"].values())
+    senders_s = on["cpu_s_until_delivered"].get("routing-senders")
     return {
         "offered_per_s": args.rate,
         "senders": args.senders,
+        "senders_cpu_ms_per_message": round(1000 * senders_s / messages, 2)
+        if senders_s and messages
+        else None,
+        "postgres_cpu_per_lead_on_to_off": _per_lead_ratio(off, on, "postgres"),
         "off": off,
         "on": on,
         "ratio_on_to_off": {"p50": ratio("p50_ms"), "p99": ratio("p99_ms")},
@@ -252,13 +155,26 @@ def _load() -> list[float]:
 
 
 def cpu_seconds(baton: RunningBaton) -> dict[str, float]:
-    """CPU seconds (user + system) each process under `baton up` has used so far."""
+    """CPU seconds (user + system) each process under `baton up` has used so far, and
+    PostgreSQL's (its postmaster, the backends it reaped and those alive: the senders'
+    statements run there)."""
     figures: dict[str, float] = {}
     for child in psutil.Process(baton.process.pid).children(recursive=True):
-        name = served_name(child.cmdline())
-        if name is not None:
-            times = child.cpu_times()
-            figures[name] = times.user + times.system
+        with contextlib.suppress(psutil.NoSuchProcess):
+            name, times = served_name(child.cmdline()), child.cpu_times()
+            if name is not None:
+                figures[name] = times.user + times.system
+    postgres = postgres_processes(baton)
+    if postgres:
+        # A backend that ended is counted in its postmaster's children's times, not lost.
+        spent = 0.0
+        for process in postgres:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                times = process.cpu_times()
+                spent += times.user + times.system
+                if process is postgres[0]:
+                    spent += times.children_user + times.children_system
+        figures["postgres"] = spent
     return figures
 
 
@@ -288,7 +204,13 @@ async def run_async(args: argparse.Namespace, home: Path) -> dict[str, Any]:
         }
         baton = await asyncio.to_thread(start_baton, home, partitions=6, env=env)
         try:
-            return await measure(args, baton, receivers)
+            pinned = None
+            if args.senders_cpu is not None:
+                own, rest = split_cpus(args.senders_cpu)
+                receivers_pid = [receivers.pid] if receivers.pid is not None else []
+                pin_senders_apart(baton, own, rest, also_own=receivers_pid)
+                pinned = {"senders_and_receivers": sorted(own), "everything_else": sorted(rest)}
+            return {**await measure(args, baton, receivers), "pinned": pinned}
         finally:
             await asyncio.to_thread(baton.stop)
     finally:
@@ -316,7 +238,19 @@ def print_table(results: dict[str, Any]) -> None:
         ("  CPU seconds until every message came (on)", json.dumps(results["on"]["cpu_s_until_delivered"]))
     )
     rows.append(("routing's senders ran", results["senders"]))
+    rows.append(("senders' CPU per message (on), ms", results["senders_cpu_ms_per_message"]))
     rows.append(("routing's CPU per lead on / off", results["routing_cpu_per_lead_on_to_off"]))
+    rows.append(("PostgreSQL's CPU per lead on / off", results["postgres_cpu_per_lead_on_to_off"]))
+    pinned = results["pinned"]
+    rows.append(
+        (
+            "CPUs",
+            "shared: every process on every core (the same-machine measurement)"
+            if pinned is None
+            else f"PINNED: senders and receivers on {pinned['senders_and_receivers']}, "
+            f"everything else (services, PostgreSQL, broker, load) on {pinned['everything_else']}",
+        )
+    )
     rows.append(("load average at end", results["load_average"]))
     width = max(len(name) for name, _ in rows)
     for name, value in rows:
@@ -335,6 +269,14 @@ def main() -> None:
         choices=["separate", "inline"],
         default="separate",
         help="routing's senders in their own process (as `baton up` runs them) or in routing's",
+    )
+    parser.add_argument(
+        "--senders-cpu",
+        type=int,
+        default=None,
+        metavar="N",
+        help="give routing's senders and the receivers CPU N of their own, everything else the "
+        "other CPUs, as the chart gives the senders pods of their own (default: no pinning)",
     )
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
     args = parser.parse_args()

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Row, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -92,11 +92,10 @@ class CrmRepository:
             rows,
         )
 
-    async def claim_due(self, *, crm: str, now: datetime, limit: int, lease: timedelta) -> Sequence[CrmSync]:
+    async def claim_due(self, *, crm: str, now: datetime, limit: int, lease: timedelta) -> Sequence[Row[Any]]:
         return await claim_due(
             self.session,
             CrmSync,
-            next_attempt_at=CrmSync.next_attempt_at,
             due=(CrmSync.crm == crm) & CrmSync.state.in_(("pending", "failed")),
             now=now,
             limit=limit,

@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 
 from services.routing import rep_notices
-from services.routing.mail import SmtpSessions
+from services.routing.mail import SmtpSessions, plain_text
 from services.routing.metrics import NOTIFICATION_FAILURES
 from services.routing.notifications import UNDELIVERABLE, Outgoing
 
@@ -68,8 +68,13 @@ def senders(
     async def to_rep_email(outgoing: Outgoing) -> Outcome:
         if mail is None or outgoing.recipient is None:
             return Outcome(UNDELIVERABLE)
-        message = rep_notices.email_message(
-            outgoing.message, public_url=public_url, to=outgoing.recipient, sender=mail.server.sender
+        subject, body = rep_notices.email_text(outgoing.message, public_url=public_url)
+        message = plain_text(
+            sender=mail.server.sender,
+            to=outgoing.recipient,
+            subject=subject,
+            body=body,
+            message_id=str(outgoing.id),
         )
         try:
             # smtplib blocks: in a thread, so the notifier's loop keeps going.

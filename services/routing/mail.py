@@ -9,15 +9,24 @@ session turns out closed is sent once more on a fresh one. Delivery is at least 
 
 smtplib blocks, and a session is not safe to share between threads: the notifier calls `send`
 in a worker thread, and each call holds its session alone until it puts it back.
+
+A rep's email is written straight to the bytes of a plain-text MIME message (`plain_text`):
+building an `EmailMessage` parses every header it is given and flattening it walks it again,
+a few milliseconds of the senders' CPU per email where the bytes take tens of microseconds.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
+import quopri
 import smtplib
 import threading
 import time
+from dataclasses import dataclass
+from email.header import Header
 from email.message import EmailMessage, Message
+from email.utils import formataddr, formatdate, parseaddr
 
 from services.routing.policy import SmtpServer
 
@@ -28,6 +37,62 @@ MAX_IDLE_S = 30.0
 SERVICE_CLOSING = 421
 # As many sessions as the notifier sends emails side by side in the usual case.
 POOL_SIZE = 4
+
+
+# RFC 5322 2.1.1: header lines SHOULD stay within 78 characters.
+MAX_HEADER_LINE = 78
+
+
+@dataclass(frozen=True)
+class Mail:
+    """A message ready for the wire: its envelope (RFC 5321) and its bytes, CRLF line ends."""
+
+    sender: str
+    to: str
+    data: bytes
+
+
+def plain_text(*, sender: str, to: str, subject: str, body: str, message_id: str | None = None) -> Mail:
+    """A UTF-8 plain-text email (quoted-printable, so every line fits SMTP's limits). `sender`
+    may carry a display name (`Baton <baton@example.com>`); `message_id` (a notification's id)
+    makes a resent copy recognisable as the same message."""
+    envelope_from, from_header = _sender(sender)
+    headers = [
+        f"From: {from_header}",
+        _header("To", formataddr(("", to))),
+        _header("Subject", subject),
+        f"Date: {formatdate(usegmt=True)}",
+    ]
+    if message_id is not None:
+        headers.append(f"Message-ID: <{message_id}@{envelope_from.rpartition('@')[2] or 'localhost'}>")
+    headers += [
+        "MIME-Version: 1.0",
+        'Content-Type: text/plain; charset="utf-8"',
+        "Content-Transfer-Encoding: quoted-printable",
+    ]
+    text = body.replace("\r\n", "\n").replace("\r", "\n")
+    encoded = quopri.encodestring(text.encode(), quotetabs=False).replace(b"\n", b"\r\n")
+    return Mail(envelope_from, to, "\r\n".join(headers).encode() + b"\r\n\r\n" + encoded)
+
+
+@functools.lru_cache(maxsize=8)
+def _sender(sender: str) -> tuple[str, str]:
+    """The envelope address and the From header of the configured sender (one per process)."""
+    name, address = parseaddr(sender)
+    return address, _header_value("From", formataddr((name, address), charset="utf-8"))
+
+
+def _header(name: str, value: str) -> str:
+    return f"{name}: {_header_value(name, value)}"
+
+
+def _header_value(name: str, value: str) -> str:
+    # A lead's name or company reaches the subject: no line break may start a header of its own.
+    value = " ".join(value.split())
+    if value.isascii() and len(name) + 2 + len(value) <= MAX_HEADER_LINE:
+        return value
+    charset = "us-ascii" if value.isascii() else "utf-8"
+    return Header(value, charset, header_name=name).encode(linesep="\r\n")
 
 
 class SmtpSessions:
@@ -44,7 +109,7 @@ class SmtpSessions:
         self._lock = threading.Lock()
         self.opened = 0
 
-    def send(self, message: EmailMessage | Message) -> None:
+    def send(self, message: EmailMessage | Message | Mail) -> None:
         """Send `message` on a pooled session (opened if none is idle); blocks. Raises what
         smtplib raises when the server refuses the message or cannot be reached."""
         session = self._take()
@@ -60,9 +125,12 @@ class SmtpSessions:
             # So it goes once more, on a fresh session.
         self._send_on(self._open(), message)
 
-    def _send_on(self, session: smtplib.SMTP, message: EmailMessage | Message) -> None:
+    def _send_on(self, session: smtplib.SMTP, message: EmailMessage | Message | Mail) -> None:
         try:
-            session.send_message(message)
+            if isinstance(message, Mail):
+                session.sendmail(message.sender, [message.to], message.data)
+            else:
+                session.send_message(message)
         except (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused) as exc:
             if getattr(exc, "smtp_code", None) == SERVICE_CLOSING:
                 _close(session)

@@ -6,7 +6,7 @@ what it announces. Transport-free: the notifier worker does the HTTP and the SMT
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -17,7 +17,7 @@ from services.routing.brief_repository import BriefRepository
 from services.routing.brief_view import brief_read
 from services.routing.metrics import NOTIFICATIONS_ABANDONED, NOTIFICATIONS_SENT
 from services.routing.models import Assignment, Rep
-from services.routing.notification_repository import NotificationRepository
+from services.routing.notification_repository import NotificationRepository, Settlement
 from services.routing.policy import retry_delay_s
 from services.routing.rep_notices import NoticeKind, notice_rows
 
@@ -142,34 +142,48 @@ def _with_brief(message: dict[str, Any], brief: dict[str, Any] | None) -> dict[s
     return {**message, "brief": brief} if brief is not None else message
 
 
-async def record_delivery(
+@dataclass(frozen=True)
+class Delivered:
+    """What became of one send: `error` None, delivered; `UNDELIVERABLE`, nothing is set up to
+    carry it; else why it failed, how long the other side asked to wait, and whether trying
+    again cannot help."""
+
+    sent: Outgoing
+    error: str | None
+    retry_after_s: float | None = None
+    permanent: bool = False
+
+
+async def record_deliveries(
     session: AsyncSession,
+    delivered: Sequence[Delivered],
     *,
-    sent: Outgoing,
-    error: str | None,
     at: datetime,
     max_attempts: int,
     backoff_s: float,
-    retry_after_s: float | None = None,
-    permanent: bool = False,
-) -> str:
-    """Book the outcome of one delivery; returns the notification's new status. `error` None:
-    delivered; `UNDELIVERABLE`: nothing is set up to carry it (recorded as `unsent`)."""
-    notifications = NotificationRepository(session)
+) -> list[str]:
+    """Book a send round's outcomes, in one statement; returns each notification's new status
+    (`sent`, `unsent`, `failed`, or `pending` again after a backoff)."""
+    settlements = [settlement(d, at=at, max_attempts=max_attempts, backoff_s=backoff_s) for d in delivered]
+    await NotificationRepository(session).settle(settlements)
+    for d, settled in zip(delivered, settlements, strict=True):
+        if settled.status == "sent":
+            NOTIFICATIONS_SENT.labels(d.sent.kind).inc()
+        elif settled.status == "failed":
+            NOTIFICATIONS_ABANDONED.labels(d.sent.kind).inc()
+    return [s.status for s in settlements]
+
+
+def settlement(delivered: Delivered, *, at: datetime, max_attempts: int, backoff_s: float) -> Settlement:
+    sent, error = delivered.sent, delivered.error
     if error == UNDELIVERABLE:
-        await notifications.mark_unsent(sent.id)
-        return "unsent"
+        return Settlement(sent.id, "unsent")
     if error is None:
-        await notifications.mark_sent(sent.id, at=at)
-        NOTIFICATIONS_SENT.labels(sent.kind).inc()
-        return "sent"
-    if permanent or sent.attempts >= max_attempts:
-        await notifications.mark_failed(sent.id, error=error)
-        NOTIFICATIONS_ABANDONED.labels(sent.kind).inc()
-        return "failed"
-    delay = max(retry_delay_s(sent.attempts, base_s=backoff_s), retry_after_s or 0.0)
-    await notifications.reschedule(sent.id, error=error, at=at + timedelta(seconds=delay))
-    return "pending"
+        return Settlement(sent.id, "sent", sent_at=at)
+    if delivered.permanent or sent.attempts >= max_attempts:
+        return Settlement(sent.id, "failed", last_error=error)
+    delay = max(retry_delay_s(sent.attempts, base_s=backoff_s), delivered.retry_after_s or 0.0)
+    return Settlement(sent.id, "pending", last_error=error, next_attempt_at=at + timedelta(seconds=delay))
 
 
 # ---- messages ----------------------------------------------------------------------------------

@@ -204,10 +204,18 @@ def slack_message(notice: Mapping[str, Any], *, public_url: str) -> dict[str, An
 
 def email_message(notice: Mapping[str, Any], *, public_url: str, to: str, sender: str) -> EmailMessage:
     """The same notice as a plain-text email to the rep alone."""
+    subject, body = email_text(notice, public_url=public_url)
     message = EmailMessage()
     message["From"] = sender
     message["To"] = to
-    message["Subject"] = headline(notice)
+    message["Subject"] = subject
+    message.set_content(body)
+    return message
+
+
+def email_text(notice: Mapping[str, Any], *, public_url: str) -> tuple[str, str]:
+    """The subject and the body of the notice's email (`email_message`; the notifier writes
+    them to the wire with `mail.plain_text`)."""
     body: Sequence[str] = [
         f"Hello {notice['rep']['name']},",
         "",
@@ -218,8 +226,7 @@ def email_message(notice: Mapping[str, Any], *, public_url: str, to: str, sender
         "",
         *(f"{label}: {url}" for label, url in links(notice, public_url=public_url)),
     ]
-    message.set_content("\n".join(body) + "\n")
-    return message
+    return headline(notice), "\n".join(body) + "\n"
 
 
 def _lead_line(notice: Mapping[str, Any]) -> str:

@@ -4,6 +4,7 @@ deliver them with retries, list them with their attempts, and send one again."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -21,7 +22,7 @@ from services.routing.outbound_schemas import (
     WebhookDeliveryRead,
     WebhookRead,
 )
-from services.routing.webhook_repository import WebhookRepository
+from services.routing.webhook_repository import LoggedAttempt, Settlement, WebhookRepository
 from shared.audit import SYSTEM_ACTOR, record_change
 
 
@@ -218,38 +219,37 @@ class AttemptResult:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
-async def record_attempt(
+async def record_attempts(
     session: AsyncSession,
+    results: Sequence[tuple[Outgoing, AttemptResult]],
     *,
-    sent: Outgoing,
-    result: AttemptResult,
     at: datetime,
     max_attempts: int,
     backoff_s: float,
-) -> str:
-    """Log one attempt and settle the delivery: `delivered`, again later, or `dead` once its
-    attempts are used up. Returns the delivery's status."""
+) -> list[str]:
+    """Log a round's attempts and settle each delivery: `delivered`, again later (`pending`), or
+    `dead` once its attempts are used up; `gone` when it was deleted meanwhile. Returns each
+    delivery's status, in order."""
     repository = WebhookRepository(session)
-    logged = await repository.add_attempt(
-        WebhookAttempt(
-            id=uuid.uuid4(),
-            delivery_id=sent.delivery_id,
-            attempted_at=at,
-            status_code=result.status_code,
-            error=result.error,
-            duration_ms=result.duration_ms,
-        )
+    logged = await repository.log_attempts(
+        [LoggedAttempt(s.delivery_id, r.status_code, r.error, r.duration_ms) for s, r in results], at=at
     )
-    if not logged:
-        return "gone"
+    settlements = [
+        settlement(sent, result, at=at, max_attempts=max_attempts, backoff_s=backoff_s)
+        for sent, result in results
+        if sent.delivery_id in logged
+    ]
+    await repository.settle(settlements, at=at)
+    settled = {s.id: s.status for s in settlements}
+    return [settled.get(sent.delivery_id, "gone") for sent, _ in results]
+
+
+def settlement(
+    sent: Outgoing, result: AttemptResult, *, at: datetime, max_attempts: int, backoff_s: float
+) -> Settlement:
     if result.accepted:
-        status, values = "delivered", {"status": "delivered", "delivered_at": at, "last_error": None}
-    elif sent.attempts >= max_attempts:
-        status, values = "dead", {"status": "dead", "last_error": result.error}
-    else:
-        delay = webhooks.next_attempt_delay(
-            sent.attempts, base_s=backoff_s, retry_after_s=result.retry_after_s
-        )
-        status, values = "pending", {"next_attempt_at": at + delay, "last_error": result.error}
-    await repository.settle(sent.delivery_id, attempts=sent.attempts, **values)
-    return status
+        return Settlement(sent.delivery_id, sent.attempts, "delivered", None, None)
+    if sent.attempts >= max_attempts:
+        return Settlement(sent.delivery_id, sent.attempts, "dead", result.error, None)
+    delay = webhooks.next_attempt_delay(sent.attempts, base_s=backoff_s, retry_after_s=result.retry_after_s)
+    return Settlement(sent.delivery_id, sent.attempts, "pending", result.error, at + delay)

@@ -5,14 +5,54 @@ from __future__ import annotations
 import uuid
 from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
-from sqlalchemy import Table, delete, func, select, update
+from sqlalchemy import Row, Table, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.routing.lease_repository import claim_due
 from services.routing.outbound_models import WebhookAttempt, WebhookDelivery, WebhookSubscription
+
+# A send round's attempts and outcomes in two statements over `unnest(arrays)` (one text for any
+# batch size). Each delivery is locked first: one deleted meanwhile (unsubscribed while in
+# flight) is skipped, not a foreign-key error that would lose the round's other outcomes.
+_LOG_ATTEMPTS = text(
+    "WITH live AS (SELECT id FROM routing.webhook_delivery "
+    "WHERE id = ANY(CAST(:delivery_id AS uuid[])) FOR UPDATE) "
+    "INSERT INTO routing.webhook_attempt (id, delivery_id, attempted_at, status_code, error, duration_ms) "
+    "SELECT gen_random_uuid(), v.delivery_id, :at, v.status_code, v.error, v.duration_ms "
+    "FROM unnest(CAST(:delivery_id AS uuid[]), CAST(:status_code AS integer[]), CAST(:error AS text[]), "
+    "CAST(:duration_ms AS integer[])) AS v(delivery_id, status_code, error, duration_ms) "
+    "JOIN live ON live.id = v.delivery_id RETURNING delivery_id"
+)
+# Unless a resend restarted the delivery meanwhile (its status or attempts moved on).
+_SETTLE = text(
+    "UPDATE routing.webhook_delivery AS d SET status = v.status, "
+    "delivered_at = CASE WHEN v.status = 'delivered' THEN CAST(:at AS timestamptz) ELSE d.delivered_at END, "
+    "last_error = v.last_error, next_attempt_at = coalesce(v.next_attempt_at, d.next_attempt_at) "
+    "FROM unnest(CAST(:id AS uuid[]), CAST(:attempts AS integer[]), CAST(:status AS varchar[]), "
+    "CAST(:last_error AS text[]), CAST(:next_attempt_at AS timestamptz[])) "
+    "AS v(id, attempts, status, last_error, next_attempt_at) "
+    "WHERE d.id = v.id AND d.status = 'pending' AND d.attempts = v.attempts"
+)
+
+
+class LoggedAttempt(NamedTuple):
+    delivery_id: uuid.UUID
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+
+
+class Settlement(NamedTuple):
+    """A delivery's outcome as stored, for the claim that counted `attempts`."""
+
+    id: uuid.UUID
+    attempts: int
+    status: str
+    last_error: str | None
+    next_attempt_at: datetime | None
 
 
 class WebhookRepository:
@@ -109,40 +149,30 @@ class WebhookRepository:
                 attempts[attempt.delivery_id].append(attempt)
         return attempts
 
-    async def claim_due(self, *, now: datetime, limit: int, lease: timedelta) -> Sequence[WebhookDelivery]:
+    async def claim_due(self, *, now: datetime, limit: int, lease: timedelta) -> Sequence[Row[Any]]:
         """Lock due deliveries and push them `lease` ahead, so a replica that dies mid-call
         leaves them to be retried, never lost, and two replicas never send one at once."""
         return await claim_due(
             self.session,
             WebhookDelivery,
-            next_attempt_at=WebhookDelivery.next_attempt_at,
             due=WebhookDelivery.status == "pending",
             now=now,
             limit=limit,
             lease=lease,
         )
 
-    async def add_attempt(self, attempt: WebhookAttempt) -> bool:
-        """Log an attempt; False when its delivery is gone (unsubscribed while in flight)."""
-        exists = await self.session.scalar(
-            select(WebhookDelivery.id).where(WebhookDelivery.id == attempt.delivery_id).with_for_update()
-        )
-        if exists is None:
-            return False
-        self.session.add(attempt)
-        return True
+    async def log_attempts(self, attempts: Sequence[LoggedAttempt], *, at: datetime) -> set[uuid.UUID]:
+        """Log a round's attempts; answers the deliveries that still exist."""
+        if not attempts:
+            return set()
+        columns = dict(zip(LoggedAttempt._fields, map(list, zip(*attempts, strict=True)), strict=True))
+        result = await self.session.execute(_LOG_ATTEMPTS, {**columns, "at": at})
+        return set(result.scalars())
 
-    async def settle(self, delivery_id: uuid.UUID, *, attempts: int, **values: Any) -> None:
-        """Record an attempt's outcome unless a resend has restarted the delivery meanwhile."""
-        await self.session.execute(
-            update(WebhookDelivery)
-            .where(
-                WebhookDelivery.id == delivery_id,
-                WebhookDelivery.status == "pending",
-                WebhookDelivery.attempts == attempts,
-            )
-            .values(**values)
-        )
+    async def settle(self, settlements: Sequence[Settlement], *, at: datetime) -> None:
+        if settlements:
+            columns = dict(zip(Settlement._fields, map(list, zip(*settlements, strict=True)), strict=True))
+            await self.session.execute(_SETTLE, {**columns, "at": at})
 
     async def erase_lead(self, lead_id: uuid.UUID, *, body: str) -> None:
         """Replace the bodies of the lead's deliveries (which carry the person) with `body`;

@@ -115,9 +115,10 @@ class NotificationWorker(LeasedSendWorker[notifications.Outgoing, delivery.Outco
         super().__init__(db, interval_s=interval_s)
         self.max_attempts = max_attempts
         self.backoff_s = backoff_s
-        # A batch goes out side by side: keep as many connections alive as it opens (httpx keeps
-        # 20), or each batch closes and dials again most of them.
-        limits = httpx.Limits(max_connections=self.batch_size, max_keepalive_connections=self.batch_size)
+        # Keep alive every connection a batch's sends in flight open, or each batch dials again.
+        limits = httpx.Limits(
+            max_connections=self.max_in_flight, max_keepalive_connections=self.max_in_flight
+        )
         self.client = httpx.AsyncClient(timeout=timeout_s, transport=transport, limits=limits)
         self.mail = SmtpSessions(smtp, timeout_s=timeout_s) if smtp is not None else None
         self.senders = delivery.senders(self.client, team_url=url, mail=self.mail, public_url=public_url)
@@ -139,17 +140,19 @@ class NotificationWorker(LeasedSendWorker[notifications.Outgoing, delivery.Outco
     async def record(
         self, session: AsyncSession, claimed: notifications.Outgoing, outcome: delivery.Outcome
     ) -> bool:
-        status = await notifications.record_delivery(
+        return await self.record_all(session, [(claimed, outcome)]) == 1
+
+    async def record_all(
+        self, session: AsyncSession, sent: Sequence[tuple[notifications.Outgoing, delivery.Outcome]]
+    ) -> int:
+        statuses = await notifications.record_deliveries(
             session,
-            sent=claimed,
-            error=outcome.error,
+            [notifications.Delivered(c, o.error, o.retry_after_s, o.permanent) for c, o in sent],
             at=utc_now(),
             max_attempts=self.max_attempts,
             backoff_s=self.backoff_s,
-            retry_after_s=outcome.retry_after_s,
-            permanent=outcome.permanent,
         )
-        return status == "sent"
+        return statuses.count("sent")
 
     async def count_pending(self, session: AsyncSession) -> None:
         NOTIFICATIONS_PENDING.set(await NotificationRepository(session).count_pending())

@@ -59,8 +59,10 @@ class WebhookDeliveryWorker(LeasedSendWorker[webhook_delivery.Outgoing, webhook_
         super().__init__(db, interval_s=interval_s)
         self.max_attempts = max_attempts
         self.backoff_s = backoff_s
-        # As many connections kept alive as a batch opens side by side (httpx keeps 20).
-        limits = httpx.Limits(max_connections=self.batch_size, max_keepalive_connections=self.batch_size)
+        # Keep alive every connection a batch's sends in flight open, or each batch dials again.
+        limits = httpx.Limits(
+            max_connections=self.max_in_flight, max_keepalive_connections=self.max_in_flight
+        )
         self.client = httpx.AsyncClient(
             timeout=timeout_s, transport=transport, follow_redirects=False, limits=limits
         )
@@ -83,17 +85,20 @@ class WebhookDeliveryWorker(LeasedSendWorker[webhook_delivery.Outgoing, webhook_
         claimed: webhook_delivery.Outgoing,
         outcome: webhook_delivery.AttemptResult,
     ) -> bool:
-        status = await webhook_delivery.record_attempt(
-            session,
-            sent=claimed,
-            result=outcome,
-            at=utc_now(),
-            max_attempts=self.max_attempts,
-            backoff_s=self.backoff_s,
+        return await self.record_all(session, [(claimed, outcome)]) == 1
+
+    async def record_all(
+        self,
+        session: AsyncSession,
+        sent: Sequence[tuple[webhook_delivery.Outgoing, webhook_delivery.AttemptResult]],
+    ) -> int:
+        statuses = await webhook_delivery.record_attempts(
+            session, sent, at=utc_now(), max_attempts=self.max_attempts, backoff_s=self.backoff_s
         )
-        if status != "gone":
-            WEBHOOK_DELIVERIES.labels("retry" if status == "pending" else status).inc()
-        return status == "delivered"
+        for status in statuses:
+            if status != "gone":
+                WEBHOOK_DELIVERIES.labels("retry" if status == "pending" else status).inc()
+        return statuses.count("delivered")
 
     async def count_pending(self, session: AsyncSession) -> None:
         WEBHOOKS_PENDING.set(await WebhookRepository(session).count_pending())

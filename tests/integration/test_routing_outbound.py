@@ -7,8 +7,9 @@ from __future__ import annotations
 import asyncio
 import uuid
 
-from services.routing import crm_sync, outbound
+from services.routing import crm_sync, outbound, webhook_delivery
 from services.routing.settings import RoutingSettings
+from shared.contracts import utc_now
 from shared.db import Database
 from tests.conftest import Infra
 from tests.integration.test_routing_api import assert_problem
@@ -135,6 +136,30 @@ class TestWebhookDelivery:
         assert delivered["status"] == "delivered"
         assert [a["status_code"] for a in delivered["attempt_log"]] == [503, 204]
         assert_problem(missing, 404, "webhook-delivery-not-found")
+
+    async def test_a_round_records_every_outcome_in_one_go_and_skips_a_delivery_unsubscribed_in_flight(
+        self, db: Database, settings_env: Infra
+    ) -> None:
+        await add_rep(db, "ada")
+        receiver = Receiver(secrets=[])
+        async with serving(receiver.app()) as base, webhook_worker(db) as worker:
+            kept, kept_secret = await subscribe(db, f"{base}/hook")
+            dropped, dropped_secret = await subscribe(db, f"{base}/hook")
+            receiver.secrets += [kept_secret, dropped_secret]
+            await send_out(db, assigned_event(await assign(db, qualified())))
+            async with db.transaction() as session:
+                claimed = await worker.claim(session, now=utc_now())
+            sent = [(row, await worker.send(row)) for row in claimed]
+            async with db.transaction() as session:
+                await webhook_delivery.unsubscribe(session, subscription_id=dropped)
+            async with db.transaction() as session:
+                assert await worker.record_all(session, sent) == 1
+            async with db.transaction() as session:
+                (delivery,) = await webhook_delivery.list_deliveries(
+                    session, subscription_id=kept, status=None, limit=10
+                )
+        assert len(receiver.accepted) == 2
+        assert (delivery.status, delivery.attempts, len(delivery.attempt_log)) == ("delivered", 1, 1)
 
     async def test_during_a_rotation_the_old_and_the_new_secret_both_verify(
         self, db: Database, settings_env: Infra

@@ -34,6 +34,7 @@ import asyncio
 import json
 import statistics
 import time
+import uuid
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,7 @@ from bench.harness import produce, service_environment, service_infrastructure, 
 from bench.scoring import PARTITIONS, database_cpu_s, scoring_events
 from services.scoring.models import outbox, processed_event
 from services.scoring.settings import ScoringSettings
+from shared.contracts import new_event_id
 from shared.contracts.topics import ACTIVITY_RECORDED, LEAD_INGESTED
 from shared.db import Database
 from shared.kafka import ensure_topics
@@ -64,6 +66,8 @@ PRIMARY_KEY = "pk_processed_event"
 # inserted one chunk after another under the index: 291 MB of index); built at once, a btree
 # packs them 90 % full, a smaller index than production's and kinder to the cache.
 GROWN_FILL = 69
+# Each version's ids as the history holds them: a version-7 id carries its row's time.
+_NEW_ID = {"v4": "gen_random_uuid()", "v7": "uuidv7(at - now())"}
 
 
 def group_of(name: str) -> str:
@@ -90,22 +94,25 @@ async def create_history_database(database_url: str) -> None:
     await asyncio.to_thread(upgrade, "scoring", database_of(database_url, "history"))
 
 
-async def fill_history(database_url: str, *, rows: int, days: float = 365.0) -> dict[str, Any]:
+async def fill_history(database_url: str, *, rows: int, ids: str, days: float = 365.0) -> dict[str, Any]:
     """`rows` processed events of the history floor's group over the last `days`, oldest first,
-    under a primary key as full as one grown by random inserts."""
+    under a primary key as full as production's: version-7 ids (in time order) go in under the
+    index, at its right edge, as production's do; under version-4 ids the index would take an
+    hour to grow, so it is built afterwards as full as random inserts leave it."""
     connection = await connect(database_of(database_url, "history"))
     try:
         definition = await index_definition(connection)
         started, done = time.perf_counter(), 0
-        await connection.execute(f"ALTER TABLE {TABLE} DROP CONSTRAINT {PRIMARY_KEY}")
+        if ids == "v4":
+            await connection.execute(f"ALTER TABLE {TABLE} DROP CONSTRAINT {PRIMARY_KEY}")
         step = timedelta(days=days) / max(rows, 1)
         # Chunks: one statement of tens of millions of rows would hold one transaction for minutes.
         while done < rows:
             chunk = min(FILL_CHUNK, rows - done)
             await connection.execute(
-                f"INSERT INTO {TABLE} (consumer, event_id, processed_at) "
-                "SELECT $1, gen_random_uuid(), now() - $4::interval + $5::interval * ($2 + n) "
-                "FROM generate_series(1, $3) AS n",
+                f"INSERT INTO {TABLE} (consumer, event_id, processed_at) SELECT $1, {_NEW_ID[ids]}, at "
+                "FROM (SELECT now() - $4::interval + $5::interval * ($2 + n) AS at "
+                "FROM generate_series(1, $3) AS n) AS times",
                 group_of("history"),
                 done,
                 chunk,
@@ -117,13 +124,14 @@ async def fill_history(database_url: str, *, rows: int, days: float = 365.0) -> 
                 f"bench.day365: {done:,} of {rows:,} rows ({time.perf_counter() - started:.0f} s)", flush=True
             )
         inserted = time.perf_counter() - started
-        await connection.execute("SET maintenance_work_mem = '512MB'")
-        await connection.execute(
-            f"ALTER TABLE {TABLE} ADD CONSTRAINT {PRIMARY_KEY} PRIMARY KEY (consumer, event_id) "
-            f"WITH (fillfactor = {GROWN_FILL})"
-        )
-        # What is left is the migrations' index, which splits its pages at the default fill.
-        await connection.execute(f"ALTER INDEX {processed_event.schema}.{PRIMARY_KEY} RESET (fillfactor)")
+        if ids == "v4":
+            await connection.execute("SET maintenance_work_mem = '512MB'")
+            await connection.execute(
+                f"ALTER TABLE {TABLE} ADD CONSTRAINT {PRIMARY_KEY} PRIMARY KEY (consumer, event_id) "
+                f"WITH (fillfactor = {GROWN_FILL})"
+            )
+            # What is left is the migrations' index, which splits its pages at the default fill.
+            await connection.execute(f"ALTER INDEX {processed_event.schema}.{PRIMARY_KEY} RESET (fillfactor)")
         if await index_definition(connection) != definition:
             raise RuntimeError("the history's primary key is not the migrations' one")
         await connection.execute(f"VACUUM ANALYZE {TABLE}")
@@ -131,6 +139,7 @@ async def fill_history(database_url: str, *, rows: int, days: float = 365.0) -> 
         return {
             "rows": rows,
             "days": days,
+            "ids": ids,
             "insert_seconds": round(inserted, 1),
             "seconds": round(time.perf_counter() - started, 1),
             **await table_size(connection),
@@ -183,12 +192,15 @@ async def floor_turn(
 
 
 async def measure_rounds(
-    database_url: str, bootstrap: str, *, rounds: int, leads: int
+    database_url: str, bootstrap: str, *, rounds: int, leads: int, ids: str
 ) -> list[dict[str, Any]]:
-    """Round 0 warms both floors up (their groups join, their caches fill) and is not counted."""
+    """Round 0 warms both floors up (their groups join, their caches fill) and is not counted.
+    Events get version-4 ids when `ids` says so (what `Envelope.new` made before version 7)."""
     found: list[dict[str, Any]] = []
     for number in range(rounds + 1):
         events = scoring_events(leads, seed=11 + number)
+        if ids == "v4":
+            events = [event.model_copy(update={"event_id": uuid.uuid4()}) for event in events]
         await produce(bootstrap, events, client_id="bench-day365")
         order = FLOORS if number % 2 == 0 else FLOORS[::-1]
         turn: dict[str, Any] = {"round": number, "first": order[0]}
@@ -236,7 +248,9 @@ def summary(rounds: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-async def dedup_insert_buffers(database_url: str, name: str, *, events: int = 1_000) -> dict[str, Any]:
+async def dedup_insert_buffers(
+    database_url: str, name: str, *, ids: str, events: int = 1_000
+) -> dict[str, Any]:
     """`EXPLAIN (ANALYZE, BUFFERS, WAL)` of one batch's dedup insert (new random ids, as a
     consumer batch brings), rolled back: the pages it reads, dirties and logs."""
     connection = await connect(database_of(database_url, name))
@@ -244,8 +258,8 @@ async def dedup_insert_buffers(database_url: str, name: str, *, events: int = 1_
         async with connection.transaction():
             plan = await connection.fetchval(
                 f"EXPLAIN (ANALYZE, BUFFERS, WAL, FORMAT JSON) INSERT INTO {TABLE} "
-                "(consumer, event_id, processed_at) SELECT $1, gen_random_uuid(), now() "
-                "FROM generate_series(1, $2) ON CONFLICT DO NOTHING",
+                f"(consumer, event_id, processed_at) SELECT $1, {_NEW_ID[ids]}, at "
+                "FROM (SELECT now() AS at FROM generate_series(1, $2)) AS times ON CONFLICT DO NOTHING",
                 group_of(name),
                 events,
             )
@@ -299,10 +313,12 @@ async def measure(args: argparse.Namespace) -> dict[str, Any]:
         service_environment(database_url, bootstrap)
         await create_history_database(database_url)
         print(f"bench.day365: {args.rows:,} processed_event rows of history...", flush=True)
-        fill = await fill_history(database_url, rows=args.rows)
+        fill = await fill_history(database_url, rows=args.rows, ids=args.ids)
         print(f"bench.day365: filled in {fill['seconds']} s: {fill}", flush=True)
-        rounds = await measure_rounds(database_url, bootstrap, rounds=args.rounds, leads=args.leads)
-        buffers = {name: await dedup_insert_buffers(database_url, name) for name in FLOORS}
+        rounds = await measure_rounds(
+            database_url, bootstrap, rounds=args.rounds, leads=args.leads, ids=args.ids
+        )
+        buffers = {name: await dedup_insert_buffers(database_url, name, ids=args.ids) for name in FLOORS}
         pruning = await prune_passes(database_url)
         connection = await connect(database_of(database_url, "history"))
         try:
@@ -325,7 +341,7 @@ def print_table(results: dict[str, Any]) -> None:
         ("load average (1/5/15 min)", results["load_average"]),
         (
             "history",
-            f"{h['rows']:,} rows over {h['days']:g} days, filled in {h['seconds']} s "
+            f"{h['rows']:,} rows ({h['ids']} ids) over {h['days']:g} days, filled in {h['seconds']} s "
             f"(heap {h['heap_mb']} MB, index {h['index_mb']} MB)",
         ),
         ("rounds x events per floor", f"{len(results['rounds'])} x {results['events_per_round']:,}"),
@@ -368,6 +384,12 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=DEFAULT_ROWS, help="processed_event rows of history")
     parser.add_argument("--rounds", type=int, default=6, help="counted rounds (after one warm-up round)")
     parser.add_argument("--leads", type=int, default=3_000, help="leads per round (four events each)")
+    parser.add_argument(
+        "--ids",
+        choices=["v4", "v7"],
+        default=f"v{new_event_id().version}",
+        help="the event ids of the history and of the events (default: the version Envelope.new makes)",
+    )
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
     args = parser.parse_args()
     results = asyncio.run(measure(args))

@@ -13,7 +13,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ingest.models import Activity, Visitor, outbox
-from shared.contracts import Envelope
+from shared.contracts import Envelope, new_event_id
 from shared.db import sql_text
 from shared.outbox import insert_sql, outbox_columns
 
@@ -139,7 +139,7 @@ class ActivityRepository:
         rows = (await self.session.scalars(statement)).all()
         for row in rows:
             row.lead_id = lead_id
-            row.event_id = uuid.uuid4()
+            row.event_id = new_event_id()
         await self.session.flush()
         return rows
 

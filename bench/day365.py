@@ -2,23 +2,25 @@
 
 The floor (`bench/floor.py`: the shared consumer and relay with a handler that only stages each
 event again) runs on two databases of one embedded PostgreSQL, both migrated for scoring: `fresh`,
-whose `processed_event` is emptied before each turn, and `history`, whose table holds `N` rows of
-the floor's own consumer group, as a consumer that never pruned holds them after a year. On a
-shared machine events per second move with the neighbours' load, so the two floors take turns,
-round after round, each round on a new batch of the same events, and only each round's own ratios
-count (their medians are reported). CPU per event is the firmer figure: the floor's process (the
-consumer, the relay and the bench's counting consumer, alike in both) and PostgreSQL's (the whole
-cluster, while the floor ran).
+whose tables hold only what its earlier rounds wrote, and `history`, whose `processed_event` holds
+`N` rows of the floor's own consumer group, as a consumer that never pruned holds them after a
+year. On a shared machine events per second move with the neighbours' load, so the two floors take
+turns, round after round, each round on a new batch of the same events (each floor's group goes on
+from where it stopped), and only each round's own ratios count (their medians are reported). CPU
+per event is the firmer figure: the floor's process (the consumer, the relay and the bench's
+counting consumer, alike in both) and PostgreSQL's (the whole cluster, while the floor ran).
 
 The history is what production's table would hold: `processed_at` spread evenly over the last
-365 days, the heap filled oldest first; event ids random version-4 UUIDs, as `Envelope.new` makes
-them (so an insert lands anywhere in the primary key's btree, not at its right edge); the table's
-one index exactly as the migrations define it. Filling fast: rows go in through `INSERT ... SELECT`
-over `generate_series`, logged as any insert is, with the primary key dropped meanwhile and added
-again afterwards at the fill of a btree grown by random inserts (69 %, not the 90 % a btree built
-at once packs, which would be smaller than production's and kinder to the cache), its fill factor
-then reset so later splits are the migrations' own; then `VACUUM ANALYZE` (what autovacuum does to
-an insert-only table) and a `CHECKPOINT`, so the first round does not write the fill's pages.
+365 days, the heap filled oldest first, and event ids of the version `Envelope.new` makes (`--ids`
+says otherwise): version 7 carries its row's time, so the ids of a year sort in time order and a
+new one goes in at the primary key's right edge; random version-4 ids (what it made before) land
+anywhere in the btree. The table's one index is exactly the migrations' one. Filling fast: rows go
+in through `INSERT ... SELECT` over `generate_series`, logged as any insert is; version-7 rows go
+in under the index, as production's do; for version-4 rows the primary key is dropped meanwhile
+and added again afterwards at the fill of a btree grown by random inserts (69 %, not the 90 % a
+btree built at once packs, which would be smaller than production's and kinder to the cache), its
+fill factor then reset so later splits are the migrations' own. Then `VACUUM ANALYZE` (what
+autovacuum does to an insert-only table) and a `CHECKPOINT`, so no round writes the fill's pages.
 
 Both floors run with `processed_event` retention off: rows a year old are what an unpruned table
 holds, and the pruner would otherwise spend the first turn deleting them. The pruner is measured

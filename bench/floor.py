@@ -11,12 +11,9 @@ the delivery guarantees themselves, and how much is the service's own work.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import parse_qs, urlparse
 
-import asyncpg
 from fastapi import FastAPI
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -85,34 +82,3 @@ async def run_floor(
         settings, outbox=outbox, processed=processed, topics=topics, group=group, echo_topic=echo_topic
     )
     return await timed_consumer(app, echo_topic, expected)
-
-
-async def fill_processed(
-    database_url: str, processed: Table, outbox: Table, *, group: str, rows: int
-) -> dict[str, Any]:
-    """Give `group` a history of `rows` processed events (a day old: inside the retention, as a
-    long-running consumer's table holds), as the day-365 floor starts from; returns the time it
-    took and the table's size afterwards. The outbox is emptied: an echo of the same events
-    again would reuse the event ids the last run staged."""
-    name = f"{processed.schema}.{processed.name}"
-    host = parse_qs(urlparse(database_url).query)["host"][0]
-    connection = await asyncpg.connect(host=host, user="postgres", database="postgres")
-    try:
-        await connection.execute(f"TRUNCATE {outbox.schema}.{outbox.name}")
-        started = time.perf_counter()
-        done = 0
-        # In chunks: one statement of tens of millions of rows holds a transaction for minutes.
-        while done < rows:
-            chunk = min(1_000_000, rows - done)
-            await connection.execute(
-                f"INSERT INTO {name} (consumer, event_id, processed_at) "
-                "SELECT $1, gen_random_uuid(), now() - interval '1 day' FROM generate_series(1, $2)",
-                group,
-                chunk,
-            )
-            done += chunk
-        await connection.execute(f"VACUUM ANALYZE {name}")
-        size = await connection.fetchval(f"SELECT pg_size_pretty(pg_total_relation_size('{name}'))")
-        return {"rows": rows, "seconds": round(time.perf_counter() - started, 1), "table_size": size}
-    finally:
-        await connection.close()

@@ -28,7 +28,7 @@ from urllib.parse import parse_qs, urlparse
 
 import psutil
 
-from bench.floor import FLOOR_GROUP, fill_processed, run_floor
+from bench.floor import run_floor
 from bench.harness import (
     next_to_passthrough,
     produce,
@@ -144,7 +144,7 @@ async def with_database_cpu(database_url: str, run: Any) -> dict[str, Any]:
     return {**figures, "database_cpu_s": round(database_cpu_s(database_url) - before, 2)}
 
 
-async def bench_consumer(leads: int, backlog: int = 0) -> dict[str, Any]:
+async def bench_consumer(leads: int) -> dict[str, Any]:
     async with service_infrastructure("scoring", partitions=PARTITIONS) as (database_url, bootstrap):
         events = scoring_events(leads)
         await produce(bootstrap, events, client_id="bench-scoring")
@@ -163,19 +163,7 @@ async def bench_consumer(leads: int, backlog: int = 0) -> dict[str, Any]:
             partitions=PARTITIONS,
         )
         floor = await with_database_cpu(database_url, floor_run)
-        day_365: dict[str, Any] = {}
-        if backlog:
-            group = f"{FLOOR_GROUP}-backlog"
-            print(f"bench: {backlog} processed_event rows for the floor's day 365...", flush=True)
-            day_365["backlog"] = await fill_processed(
-                database_url, processed_event, outbox, group=group, rows=backlog
-            )
-            print(f"bench: the platform's floor on day 365, {len(events)} events...", flush=True)
-            day_365["floor"] = await floor_run(group=group)
-            day_365["over_fresh"] = round(day_365["floor"]["per_s"] / floor["per_s"], 3)
-            day_365["cpu_over_fresh"] = round(_cpu_ms(day_365["floor"]) / _cpu_ms(floor), 3)
         return {
-            **({"day_365": day_365} if day_365 else {}),
             "leads": leads,
             "partitions": PARTITIONS,
             **figures,
@@ -196,17 +184,6 @@ def _database_cpu_ms(run: dict[str, Any]) -> float:
     return round(1000 * float(run["database_cpu_s"]) / int(run["events"]), 3)
 
 
-def _day_365_rows(consumer: dict[str, Any]) -> list[tuple[str, object]]:
-    if "day_365" not in consumer:
-        return []
-    d = consumer["day_365"]
-    return [
-        (f"floor on day 365 ({d['backlog']['rows']:,} processed_event rows) events/s", d["floor"]["per_s"]),
-        ("  over the fresh floor, events/s (target >= 0.9)", d["over_fresh"]),
-        ("  over the fresh floor, CPU per event", d["cpu_over_fresh"]),
-    ]
-
-
 def print_table(results: dict[str, Any]) -> None:
     rows: list[tuple[str, object]] = [("load average (1/5/15 min)", results["load_average"])]
     if "rubric" in results:
@@ -225,7 +202,6 @@ def print_table(results: dict[str, Any]) -> None:
             ("platform floor events/s (echo consumer + outbox)", c["floor"]["per_s"]),
             ("  ratio floor / passthrough (target 0.40)", c["floor_ratio"]),
             ("  ratio scoring / floor (target 0.70)", c["scoring_over_floor"]),
-            *_day_365_rows(c),
             ("process CPU ms per event, scoring / floor", f"{_cpu_ms(c['scoring'])} / {_cpu_ms(c['floor'])}"),
             (
                 "PostgreSQL CPU ms per event, scoring / floor",
@@ -244,12 +220,6 @@ def main() -> None:
     parser.add_argument(
         "--leads", type=int, default=6_000, help="leads pre-produced for the consumer runs (four events each)"
     )
-    parser.add_argument(
-        "--backlog",
-        type=int,
-        default=0,
-        help="also measure the floor with this many processed_event rows already in the table (day 365)",
-    )
     parser.add_argument("--out", type=Path, default=Path("bench/results"))
     args = parser.parse_args()
     results: dict[str, Any] = {"python": sys.version.split()[0], "cpus": os.cpu_count()}
@@ -257,7 +227,7 @@ def main() -> None:
         print("bench: rubric evaluation...", flush=True)
         results["rubric"] = bench_rubric(seconds=args.seconds)
     if args.only in (None, "consumer"):
-        results["consumer"] = asyncio.run(bench_consumer(args.leads, args.backlog))
+        results["consumer"] = asyncio.run(bench_consumer(args.leads))
     path = write_results(args.out, "scoring", results)
     print_table(results)
     print(f"bench: wrote {path}")

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.ingest.driver import fetch
 from services.ingest.models import Activity, Visitor, outbox
-from shared.contracts import Envelope
+from shared.contracts import Envelope, new_event_id
 from shared.outbox import announce, insert_sql, outbox_columns, remember
 
 # The select sees the table as it was before the insert: a visitor new to this batch is anonymous.
@@ -146,7 +146,7 @@ class ActivityRepository:
         rows = (await self.session.scalars(statement)).all()
         for row in rows:
             row.lead_id = lead_id
-            row.event_id = uuid.uuid4()
+            row.event_id = new_event_id()
         await self.session.flush()
         return rows
 

@@ -46,7 +46,7 @@ from services.ingest.schemas import (
 )
 from services.ingest.sealing import shred_key
 from shared.audit import record_change
-from shared.contracts import LeadErased, LeadErasedPayload, utc_now
+from shared.contracts import LeadErased, LeadErasedPayload, new_event_id, utc_now
 from shared.outbox import add_event
 from shared.problems import Problem
 
@@ -156,7 +156,7 @@ def prepare_submission(
         raise OriginNotAllowed(f"form {form.id!r} does not accept posts from {origin or 'an unknown origin'}")
     if honeypot_tripped(form.honeypot_field, fields):
         HONEYPOT_TRIPPED.labels(form.id).inc()
-        return SubmissionAccepted(lead_id=uuid.uuid4(), event_id=uuid.uuid4())
+        return SubmissionAccepted(lead_id=uuid.uuid4(), event_id=new_event_id())
     fields = {k: v for k, v in fields.items() if k != form.honeypot_field}
     submission = FormSubmissionCreate.model_validate(
         map_fields(fields, form.field_map, form.utm_fields, form.value_transforms)

@@ -2,7 +2,7 @@
 
 from shared.contracts.agreement import AgreementTerms, PlannedRate, TierCommitment
 from shared.contracts.codec import UndecodableEvent, decode_event
-from shared.contracts.envelope import Envelope, Payload, utc_now
+from shared.contracts.envelope import Envelope, Payload, new_event_id, utc_now
 from shared.contracts.events import (
     NO_LEAD,
     REASON_LABELS,
@@ -72,5 +72,6 @@ __all__ = [
     "Touch",
     "UndecodableEvent",
     "decode_event",
+    "new_event_id",
     "utc_now",
 ]

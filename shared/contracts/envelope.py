@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import time
 import uuid
 from datetime import UTC, datetime
 from typing import Any, Self
@@ -11,6 +13,23 @@ from pydantic import BaseModel, ConfigDict, Field
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+def new_event_id() -> uuid.UUID:
+    """A version-7 UUID (RFC 9562): the time in milliseconds, then 74 random bits.
+
+    Ids made one after another sort in the order they were made, so the btrees keyed by event id
+    (each consumer's `processed_event`, the outbox's) take every new id at their right edge, on a
+    page already in memory: with random version-4 ids each insert dirtied a page of its own
+    anywhere in the index, and a table of a year's ids made the platform's floor slower.
+    """
+    random = int.from_bytes(os.urandom(10))
+    value = (time.time_ns() // 1_000_000 & _MS_MASK) << 80 | 7 << 76 | (random >> 62 & 0xFFF) << 64
+    return uuid.UUID(int=value | 1 << 63 | random & _RAND_B_MASK)
+
+
+_MS_MASK = (1 << 48) - 1
+_RAND_B_MASK = (1 << 62) - 1
 
 
 class Payload(BaseModel):
@@ -28,7 +47,7 @@ class Envelope(BaseModel):
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    event_id: uuid.UUID = Field(default_factory=uuid.uuid4)
+    event_id: uuid.UUID = Field(default_factory=new_event_id)
     event_type: str = Field(default="", description="noun.past-tense-verb; pinned by each event class")
     schema_version: int = 1
     occurred_at: datetime = Field(default_factory=utc_now)
@@ -49,7 +68,7 @@ class Envelope(BaseModel):
         occurred_at: datetime | None = None,
     ) -> Self:
         """Build an event, inheriting the correlation id from the event that caused it."""
-        event_id = uuid.uuid4()
+        event_id = new_event_id()
         return cls(
             event_id=event_id,
             producer=producer,

@@ -23,21 +23,22 @@ from services.scoring.evaluation import Activity
 from services.scoring.lead_cache import LeadHistories, LeadHistory
 from services.scoring.lead_repository import ActivityRepository, ProfileRepository
 from services.scoring.models import outbox
-from services.scoring.records import qualified_event, score_row, scored_event
+from services.scoring.records import qualified_event, score_row
 from services.scoring.repository import ScoreRepository
 from services.scoring.rubric import Rubric
 from services.scoring.service import (
     activity_properties,
     cooldown,
     profile_fields,
+    profile_of,
     record_shadow_scores,
     to_activity,
-    to_profile,
 )
-from shared.contracts import ActivityRecorded, Envelope, LeadIngested, utc_now
+from services.scoring.staging import RoundOutbox
+from shared.contracts import ActivityRecorded, LeadIngested, utc_now
 from shared.contracts.rounds import rounds_by_lead
 from shared.db import after_commit
-from shared.outbox import announce, remember, staged_columns
+from shared.outbox import announce, remember
 
 ScoredEvent = LeadIngested | ActivityRecorded
 
@@ -130,20 +131,19 @@ async def _score_round(
         else:
             histories[lead_id] = LeadHistory(activities, last_ids[lead_id])
     rows: list[dict[str, Any]] = []
-    staged: list[Envelope] = []
+    staged = RoundOutbox(session)
     scored_index: list[int] = []
     qualifications: list[dict[str, Any]] = []
     for o in todo:
         event, now = o.event, o.event.occurred_at
         profile = profiles[event.lead_id]
-        lead = to_profile(profile)
+        lead = profile_of(profile)
         history = _until(histories[event.lead_id].activities, now)
         evaluation = rubric.evaluate(lead, history, now=now)
         await record_shadow_scores(session, shadows, event=event, lead=lead, history=history)
         rows.append(score_row(event.lead_id, evaluation, caused_by=event, fired_rules=False))
         persona = rubric.persona_for(lead)
-        scored_index.append(len(staged))
-        staged.append(scored_event(event.lead_id, evaluation, caused_by=event, persona=persona))
+        scored_index.append(staged.add_scored(event.lead_id, evaluation, caused_by=event, persona=persona))
         reason = evaluation.qualification_reason
         # The upsert above locked the profile and returned it current: qualified_at is the truth.
         if reason is not None and profile.qualified_at is None:
@@ -156,7 +156,7 @@ async def _score_round(
                 }
             )
             source = event.payload.source if isinstance(event, LeadIngested) else profile.source
-            staged.append(
+            staged.add(
                 qualified_event(
                     profile, evaluation, caused_by=event, source=source, form_id=o.form_id, persona=persona
                 )
@@ -173,7 +173,7 @@ async def _score_round(
             )
             if round_ is not None:
                 source = event.payload.source if isinstance(event, LeadIngested) else profile.source
-                staged.append(
+                staged.add(
                     qualified_event(
                         profile,
                         evaluation,
@@ -184,7 +184,7 @@ async def _score_round(
                         round_=round_,
                     )
                 )
-    columns = staged_columns(session, staged)
+    columns = staged.columns
     returned = await ScoreRepository(session).add_round(
         rows, qualifications=qualifications, staged=columns, scored_index=scored_index
     )

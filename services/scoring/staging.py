@@ -10,6 +10,7 @@ the lead has a key) still goes through `shared.outbox.staged_columns`.
 
 from __future__ import annotations
 
+import os
 import uuid
 from datetime import datetime
 from typing import Any
@@ -25,6 +26,7 @@ from shared.outbox import TRACE_HEADERS_BY_CAUSE, staged_columns
 from shared.tracing import inject_headers
 
 _SCHEMA_VERSION = LeadScored.model_fields["schema_version"].default
+_SCHEMA_VERSION_TEXT = str(_SCHEMA_VERSION)
 _COLUMNS = ("event_id", "event_type", "topic", "key", "value", "headers", "created_at")
 
 
@@ -77,16 +79,16 @@ class RoundOutbox:
         self, lead_id: uuid.UUID, evaluation: Evaluation, *, caused_by: Envelope, persona: str | None
     ) -> int:
         """Stage `lead.scored` for `evaluation`, caused by `caused_by`; returns its row's index."""
-        event_id, occurred_at = uuid.uuid4(), utc_now()
+        event_id, occurred_at = _new_event_id(), utc_now()
         trace = self._by_cause.get(caused_by.event_id)
         if trace is None:
             trace = self._current_trace()
-        text_id = str(event_id)
+        # The ids as UUIDs: the JSON encoder writes their text faster than `str()` builds it.
         headers = {
             "event_type": LEAD_SCORED,
-            "schema_version": str(_SCHEMA_VERSION),
-            "event_id": text_id,
-            "correlation_id": str(caused_by.correlation_id),
+            "schema_version": _SCHEMA_VERSION_TEXT,
+            "event_id": event_id,
+            "correlation_id": caused_by.correlation_id,
             "producer": PRODUCER,
             "content-type": "application/json",
             **trace,
@@ -122,4 +124,13 @@ class RoundOutbox:
         return self._current
 
 
+def _new_event_id() -> uuid.UUID:
+    """`uuid.uuid4()` at half its cost: the same random bits and version, but set on the integer
+    (`UUID(bytes=..., version=4)` converts and checks more than a fresh id needs)."""
+    return uuid.UUID(int=(int.from_bytes(os.urandom(16)) & _CLEAR_VERSION) | _VERSION_4)
+
+
 _SCORED_TOPIC = topic_for(LEAD_SCORED)
+# RFC 9562's version 4 and variant bits, as `uuid.UUID(version=4)` sets them.
+_CLEAR_VERSION = ~((0xC000 << 48) | (0xF000 << 64)) & ((1 << 128) - 1)
+_VERSION_4 = (0x8000 << 48) | (4 << 76)

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import uuid
 from dataclasses import replace
 from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any, cast
+from unittest.mock import patch
 
 import pytest
 from pydantic_core import from_json
@@ -15,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.scoring.evaluation import Activity, Evaluation, Profile
 from services.scoring.records import scored_event
 from services.scoring.rubric import load_rubric
-from services.scoring.staging import RoundOutbox, scored_value
+from services.scoring.staging import RoundOutbox, _new_event_id, scored_value
 from shared.contracts import LeadIngested, LeadIngestedPayload, LeadScored, decode_event, utc_now
 from shared.outbox import TRACE_HEADERS_BY_CAUSE, outbox_columns
 
@@ -101,3 +103,11 @@ class TestRoundOutbox:
         assert staged.columns["event_type"] == ["lead.scored", "lead.ingested", "lead.scored"]
         assert staged.columns["event_id"][1] == second.event_id
         assert {len(values) for values in staged.columns.values()} == {3}
+
+
+class TestNewEventId:
+    def test_it_is_the_id_uuid4_makes_of_the_same_random_bytes(self) -> None:
+        for _ in range(200):
+            random = os.urandom(16)
+            with patch("services.scoring.staging.os.urandom", return_value=random):
+                assert _new_event_id() == uuid.UUID(bytes=random, version=4)

@@ -105,8 +105,10 @@ async def _score_round(
     observations: list[_Observation],
     histories: dict[uuid.UUID, LeadHistory],
 ) -> None:
+    # One clock reading for the round's rows and events: they are written in one statement.
+    written_at = utc_now()
     profiles = await ProfileRepository(session).merge_many(
-        [(o.event.lead_id, o.event.occurred_at, o.fields) for o in observations], now=utc_now()
+        [(o.event.lead_id, o.event.occurred_at, o.fields) for o in observations], now=written_at
     )
     recorded, rows_read, last_ids = await ActivityRepository(session).add_many_with_histories(
         [{"lead_id": o.event.lead_id, "event_id": o.event.event_id, **o.activity} for o in observations],
@@ -141,9 +143,13 @@ async def _score_round(
         history = _until(histories[event.lead_id].activities, now)
         evaluation = rubric.evaluate(lead, history, now=now)
         await record_shadow_scores(session, shadows, event=event, lead=lead, history=history)
-        rows.append(score_row(event.lead_id, evaluation, caused_by=event, fired_rules=False))
+        rows.append(
+            score_row(event.lead_id, evaluation, caused_by=event, fired_rules=False, created_at=written_at)
+        )
         persona = rubric.persona_for(lead)
-        scored_index.append(staged.add_scored(event.lead_id, evaluation, caused_by=event, persona=persona))
+        scored_index.append(
+            staged.add_scored(event.lead_id, evaluation, caused_by=event, persona=persona, at=written_at)
+        )
         reason = evaluation.qualification_reason
         # The upsert above locked the profile and returned it current: qualified_at is the truth.
         if reason is not None and profile.qualified_at is None:

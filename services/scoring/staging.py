@@ -76,10 +76,17 @@ class RoundOutbox:
         self._current: dict[str, str] | None = None
 
     def add_scored(
-        self, lead_id: uuid.UUID, evaluation: Evaluation, *, caused_by: Envelope, persona: str | None
+        self,
+        lead_id: uuid.UUID,
+        evaluation: Evaluation,
+        *,
+        caused_by: Envelope,
+        persona: str | None,
+        at: datetime | None = None,
     ) -> int:
-        """Stage `lead.scored` for `evaluation`, caused by `caused_by`; returns its row's index."""
-        event_id, occurred_at = _new_event_id(), utc_now()
+        """Stage `lead.scored` for `evaluation`, caused by `caused_by`, occurring `at` (by default
+        now); returns its row's index."""
+        event_id, occurred_at = _new_event_id(), at or utc_now()
         trace = self._by_cause.get(caused_by.event_id)
         if trace is None:
             trace = self._current_trace()

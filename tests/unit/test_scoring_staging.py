@@ -8,7 +8,6 @@ from dataclasses import replace
 from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any, cast
-from unittest.mock import patch
 
 import pytest
 from pydantic_core import from_json
@@ -17,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.scoring.evaluation import Activity, Evaluation, Profile
 from services.scoring.records import scored_event
 from services.scoring.rubric import load_rubric
-from services.scoring.staging import RoundOutbox, _new_event_id, scored_value
+from services.scoring.staging import RoundOutbox, event_id_of, scored_value
 from shared.contracts import LeadIngested, LeadIngestedPayload, LeadScored, decode_event, utc_now
 from shared.outbox import TRACE_HEADERS_BY_CAUSE, outbox_columns
 
@@ -105,9 +104,16 @@ class TestRoundOutbox:
         assert {len(values) for values in staged.columns.values()} == {3}
 
 
-class TestNewEventId:
-    def test_it_is_the_id_uuid4_makes_of_the_same_random_bytes(self) -> None:
+class TestEventIds:
+    def test_an_id_is_the_one_uuid4_makes_of_the_same_random_bytes(self) -> None:
         for _ in range(200):
             random = os.urandom(16)
-            with patch("services.scoring.staging.os.urandom", return_value=random):
-                assert _new_event_id() == uuid.UUID(bytes=random, version=4)
+            assert event_id_of(random) == uuid.UUID(bytes=random, version=4)
+
+    def test_a_round_draws_distinct_version_4_ids(self) -> None:
+        staged, caused_by = RoundOutbox(session_with({})), cause()
+        for _ in range(600):
+            staged.add_scored(caused_by.lead_id, evaluation_of(0), caused_by=caused_by, persona=None)
+        ids = staged.columns["event_id"]
+        assert len(set(ids)) == 600
+        assert {(i.version, i.variant) for i in ids} == {(4, uuid.RFC_4122)}

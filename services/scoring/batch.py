@@ -15,13 +15,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.scoring.evaluation import Activity
+from services.scoring.evaluation import Activity, Profile
 from services.scoring.lead_cache import LeadHistories, LeadHistory
-from services.scoring.lead_repository import ActivityRepository, ProfileRepository
+from services.scoring.lead_repository import ActivityRepository, ProfileRecord, ProfileRepository
 from services.scoring.models import outbox
 from services.scoring.records import qualified_event, score_row
 from services.scoring.repository import ScoreRepository
@@ -30,7 +31,6 @@ from services.scoring.service import (
     activity_properties,
     cooldown,
     profile_fields,
-    profile_of,
     record_shadow_scores,
     to_activity,
 )
@@ -207,3 +207,20 @@ def _until(history: list[Activity], now: datetime) -> list[Activity]:
     if not history or history[-1].occurred_at <= now:
         return history
     return [a for a in history if a.occurred_at <= now]
+
+
+_PROFILE_NAMES = tuple(Profile.model_fields)
+_profile_values = attrgetter(*_PROFILE_NAMES)
+_FIELDS_SET = frozenset(_PROFILE_NAMES)
+
+
+def profile_of(row: ProfileRecord) -> Profile:
+    """`to_profile` of a merge's row, without validating it: its columns already hold the
+    profile's types, and the consumer builds one per event. What `model_construct` does, minus
+    its per-field defaults loop (every field is given)."""
+    profile = object.__new__(Profile)
+    object.__setattr__(profile, "__dict__", dict(zip(_PROFILE_NAMES, _profile_values(row), strict=True)))
+    object.__setattr__(profile, "__pydantic_fields_set__", set(_FIELDS_SET))
+    object.__setattr__(profile, "__pydantic_extra__", None)
+    object.__setattr__(profile, "__pydantic_private__", None)
+    return profile

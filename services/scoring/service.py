@@ -6,7 +6,6 @@ import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from operator import attrgetter
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -364,23 +363,6 @@ def activity_properties(payload: LeadIngestedPayload) -> dict[str, str]:
 
 def to_profile(row: LeadProfile | ProfileRecord) -> Profile:
     return Profile.model_validate(row, from_attributes=True)
-
-
-_PROFILE_NAMES = tuple(Profile.model_fields)
-_profile_values = attrgetter(*_PROFILE_NAMES)
-_FIELDS_SET = frozenset(_PROFILE_NAMES)
-
-
-def profile_of(row: ProfileRecord) -> Profile:
-    """`to_profile` of a merge's row, without validating it: its columns already hold the
-    profile's types, and the consumer builds one per event. What `model_construct` does, minus
-    its per-field defaults loop (every field is given)."""
-    profile = object.__new__(Profile)
-    object.__setattr__(profile, "__dict__", dict(zip(_PROFILE_NAMES, _profile_values(row), strict=True)))
-    object.__setattr__(profile, "__pydantic_fields_set__", set(_FIELDS_SET))
-    object.__setattr__(profile, "__pydantic_extra__", None)
-    object.__setattr__(profile, "__pydantic_private__", None)
-    return profile
 
 
 def to_activity(row: ActivityRecord) -> Activity:

@@ -15,15 +15,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
+from operator import attrgetter
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.scoring.evaluation import Activity
+from services.scoring.evaluation import Activity, Profile
 from services.scoring.lead_cache import LeadHistories, LeadHistory
-from services.scoring.lead_repository import ActivityRepository, ProfileRepository
+from services.scoring.lead_repository import ActivityRepository, ProfileRecord, ProfileRepository
 from services.scoring.models import outbox
-from services.scoring.records import qualified_event, score_row, scored_event
+from services.scoring.records import qualified_event, score_row
 from services.scoring.repository import ScoreRepository
 from services.scoring.rubric import Rubric
 from services.scoring.service import (
@@ -32,12 +33,12 @@ from services.scoring.service import (
     profile_fields,
     record_shadow_scores,
     to_activity,
-    to_profile,
 )
-from shared.contracts import ActivityRecorded, Envelope, LeadIngested, utc_now
+from services.scoring.staging import RoundOutbox
+from shared.contracts import ActivityRecorded, LeadIngested, utc_now
 from shared.contracts.rounds import rounds_by_lead
 from shared.db import after_commit
-from shared.outbox import announce, remember, staged_columns
+from shared.outbox import announce, remember
 
 ScoredEvent = LeadIngested | ActivityRecorded
 
@@ -104,8 +105,10 @@ async def _score_round(
     observations: list[_Observation],
     histories: dict[uuid.UUID, LeadHistory],
 ) -> None:
+    # One clock reading for the round's rows and events: they are written in one statement.
+    written_at = utc_now()
     profiles = await ProfileRepository(session).merge_many(
-        [(o.event.lead_id, o.event.occurred_at, o.fields) for o in observations], now=utc_now()
+        [(o.event.lead_id, o.event.occurred_at, o.fields) for o in observations], now=written_at
     )
     recorded, rows_read, last_ids = await ActivityRepository(session).add_many_with_histories(
         [{"lead_id": o.event.lead_id, "event_id": o.event.event_id, **o.activity} for o in observations],
@@ -130,20 +133,23 @@ async def _score_round(
         else:
             histories[lead_id] = LeadHistory(activities, last_ids[lead_id])
     rows: list[dict[str, Any]] = []
-    staged: list[Envelope] = []
+    staged = RoundOutbox(session)
     scored_index: list[int] = []
     qualifications: list[dict[str, Any]] = []
     for o in todo:
         event, now = o.event, o.event.occurred_at
         profile = profiles[event.lead_id]
-        lead = to_profile(profile)
+        lead = profile_of(profile)
         history = _until(histories[event.lead_id].activities, now)
         evaluation = rubric.evaluate(lead, history, now=now)
         await record_shadow_scores(session, shadows, event=event, lead=lead, history=history)
-        rows.append(score_row(event.lead_id, evaluation, caused_by=event, fired_rules=False))
+        rows.append(
+            score_row(event.lead_id, evaluation, caused_by=event, fired_rules=False, created_at=written_at)
+        )
         persona = rubric.persona_for(lead)
-        scored_index.append(len(staged))
-        staged.append(scored_event(event.lead_id, evaluation, caused_by=event, persona=persona))
+        scored_index.append(
+            staged.add_scored(event.lead_id, evaluation, caused_by=event, persona=persona, at=written_at)
+        )
         reason = evaluation.qualification_reason
         # The upsert above locked the profile and returned it current: qualified_at is the truth.
         if reason is not None and profile.qualified_at is None:
@@ -156,7 +162,7 @@ async def _score_round(
                 }
             )
             source = event.payload.source if isinstance(event, LeadIngested) else profile.source
-            staged.append(
+            staged.add(
                 qualified_event(
                     profile, evaluation, caused_by=event, source=source, form_id=o.form_id, persona=persona
                 )
@@ -173,7 +179,7 @@ async def _score_round(
             )
             if round_ is not None:
                 source = event.payload.source if isinstance(event, LeadIngested) else profile.source
-                staged.append(
+                staged.add(
                     qualified_event(
                         profile,
                         evaluation,
@@ -184,7 +190,7 @@ async def _score_round(
                         round_=round_,
                     )
                 )
-    columns = staged_columns(session, staged)
+    columns = staged.columns
     returned = await ScoreRepository(session).add_round(
         rows, qualifications=qualifications, staged=columns, scored_index=scored_index
     )
@@ -201,3 +207,20 @@ def _until(history: list[Activity], now: datetime) -> list[Activity]:
     if not history or history[-1].occurred_at <= now:
         return history
     return [a for a in history if a.occurred_at <= now]
+
+
+_PROFILE_NAMES = tuple(Profile.model_fields)
+_profile_values = attrgetter(*_PROFILE_NAMES)
+_FIELDS_SET = frozenset(_PROFILE_NAMES)
+
+
+def profile_of(row: ProfileRecord) -> Profile:
+    """`to_profile` of a merge's row, without validating it: its columns already hold the
+    profile's types, and the consumer builds one per event. What `model_construct` does, minus
+    its per-field defaults loop (every field is given)."""
+    profile = object.__new__(Profile)
+    object.__setattr__(profile, "__dict__", dict(zip(_PROFILE_NAMES, _profile_values(row), strict=True)))
+    object.__setattr__(profile, "__pydantic_fields_set__", set(_FIELDS_SET))
+    object.__setattr__(profile, "__pydantic_extra__", None)
+    object.__setattr__(profile, "__pydantic_private__", None)
+    return profile

@@ -1,7 +1,8 @@
 """Scoring's SQL for what it knows about each lead: the merged profile and the activities.
 
 Kept apart from `repository.py` by size; the consumer's batch path runs on these statements,
-so they are written as single statement texts over arrays (`shared.bulk`).
+so they are written as single statement texts over arrays (`shared.bulk`), run on the driver
+(`driver.fetch`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from sqlalchemy import ARRAY, Table, any_, bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.scoring import conditions
+from services.scoring import conditions, driver
 from services.scoring.models import LeadActivity, LeadProfile
 from shared.bulk import as_arrays, unnest_insert
 
@@ -157,7 +158,7 @@ class ProfileRepository:
             )
             for lead_id, observed_at, fields in observations
         )
-        result = await self.session.execute(text(_MERGE_SQL), as_arrays(table, _MERGED_COLUMNS, rows))
+        result = await driver.fetch(self.session, _MERGE_SQL, as_arrays(table, _MERGED_COLUMNS, rows))
         return {row[0]: ProfileRecord._make(row) for row in result}
 
     async def page(self, *, after: uuid.UUID | None, limit: int) -> Sequence[LeadProfile]:
@@ -268,8 +269,10 @@ class ActivityRepository:
         values = ((r["lead_id"], r["event_id"], r["type"], r["occurred_at"], r["properties"]) for r in rows)
         parameters = as_arrays(table, _ACTIVITY_COLUMNS, values)
         known = known or {}
-        result = await self.session.execute(
-            text(_ADD_WITH_HISTORIES_SQL), {**parameters, "known": list(known), "since": list(known.values())}
+        result = await driver.fetch(
+            self.session,
+            _ADD_WITH_HISTORIES_SQL,
+            {**parameters, "known": list(known), "since": list(known.values())},
         )
         recorded: set[uuid.UUID] = set()
         history: list[ActivityRecord] = []

@@ -55,10 +55,16 @@ class QualifiedProfile(Protocol):
 
 
 def score_row(
-    lead_id: uuid.UUID, evaluation: Evaluation, *, caused_by: Envelope | None, fired_rules: bool = True
+    lead_id: uuid.UUID,
+    evaluation: Evaluation,
+    *,
+    caused_by: Envelope | None,
+    fired_rules: bool = True,
+    created_at: datetime | None = None,
 ) -> dict[str, Any]:
     """The `score` row of an evaluation: its numbers, its explanation, its rubric version;
-    without the explanation (`fired_rules=False`) for a writer that takes it from the event."""
+    without the explanation (`fired_rules=False`) for a writer that takes it from the event;
+    `created_at` by default now."""
     row = {
         "lead_id": lead_id,
         "event_id": caused_by.event_id if caused_by else None,
@@ -70,7 +76,7 @@ def score_row(
         "is_mql": evaluation.is_mql,
         "fired_rules": [r.model_dump(mode="json") for r in evaluation.fired_rules] if fired_rules else None,
         "scored_at": evaluation.evaluated_at,
-        "created_at": utc_now(),
+        "created_at": created_at or utc_now(),
     }
     if not fired_rules:
         del row["fired_rules"]

@@ -13,6 +13,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from services.scoring import driver
 from services.scoring.models import (
     Disposition,
     LeadProfile,
@@ -104,7 +105,7 @@ class ScoreRepository:
         parameters["s_fired_rules"] = [fired_rules_json(values[index]) for index in scored_index]
         for name in ("lead_id", "at", "reason", "rubric_version"):
             parameters[f"q_{name}"] = [q[name] for q in qualifications]
-        return [(row[0], row[1]) for row in await self.session.execute(text(_BATCH_WRITES_SQL), parameters)]
+        return [(row[0], row[1]) for row in await driver.fetch(self.session, _BATCH_WRITES_SQL, parameters)]
 
     async def add_many(self, rows: Sequence[dict[str, Any]]) -> None:
         """Insert score rows (see `records.score_row`) in one statement."""

@@ -86,7 +86,9 @@ class TestEngagementArithmetic:
         result = rubric_with_engagement(rule).evaluate(Profile(email="a@b.c"), forms(age_days), now=NOW)
         total = result.engagement_score
         if rule["cap"] is not None:
-            assert total <= rule["cap"]
+            # Scores are kept in hundredths: a cap of 1.9999999999999432 (hypothesis found it)
+            # holds as 2.0, the cap rounded the way the score is.
+            assert total <= round(rule["cap"], 2)
         if rule["max_occurrences"] is not None:
             assert total <= round(rule["points"] * rule["max_occurrences"], 2) + 0.01
         assert total >= 0

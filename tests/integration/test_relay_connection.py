@@ -1,0 +1,71 @@
+"""The relay keeps one connection between passes (`shared.outbox_driver`): when the server ends it,
+the failed pass rolls back and the next one publishes on a fresh connection, nothing lost."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import func, select, text
+
+from services.ingest.models import outbox
+from shared.contracts import LeadIngested, LeadIngestedPayload, utc_now
+from shared.db import Database
+from shared.kafka import create_producer
+from shared.outbox import add_events
+from shared.outbox_relay import OutboxRelay
+from tests.conftest import Infra
+from tests.support.events import read_topic
+from tests.support.waiting import wait_until
+
+
+@pytest.fixture
+async def relay(db: Database, migrated: Infra) -> AsyncIterator[OutboxRelay]:
+    kafka = create_producer(migrated.kafka_bootstrap_servers, client_id="relay-connection-test")
+    await kafka.start()
+    running = OutboxRelay(db=db, table=outbox, producer=kafka, service="test", poll_interval_s=0.2)
+    await running.start()
+    await wait_until(lambda: not running._poll_due)
+    try:
+        yield running
+    finally:
+        await running.stop()
+        await kafka.stop()
+
+
+async def _stage(db: Database, lead: uuid.UUID, count: int) -> list[LeadIngested]:
+    payload = LeadIngestedPayload(source="test", email=f"{lead}@example.com", submitted_at=utc_now())
+    events = [LeadIngested.new(lead_id=lead, payload=payload, producer="test") for _ in range(count)]
+    async with db.transaction() as session:
+        await add_events(session, outbox, events)
+    return events
+
+
+class TestRelayConnection:
+    async def test_a_connection_the_server_ended_is_replaced_and_every_event_goes_once(
+        self, db: Database, migrated: Infra, relay: OutboxRelay
+    ) -> None:
+        lead = uuid.uuid4()
+        events = await _stage(db, lead, 3)
+        await wait_until(lambda: relay._sql._held is not None)
+        held = relay._sql._held
+        assert held is not None
+        pid = (await held.get_raw_connection()).driver_connection.get_server_pid()
+        async with db.transaction() as session:
+            await session.execute(select(func.pg_terminate_backend(pid)))
+
+        events += await _stage(db, lead, 3)
+
+        records = await read_topic(
+            migrated.kafka_bootstrap_servers,
+            "lead.ingested",
+            until=lambda rs: sum(r.key == str(lead).encode() for r in rs) >= len(events),
+        )
+        assert [r.value for r in records if r.key == str(lead).encode()] == [e.to_bytes() for e in events]
+        async with db.transaction() as session:
+            unsent = await session.scalar(text("SELECT count(*) FROM ingest.outbox WHERE sent_at IS NULL"))
+        assert unsent == 0
+        replaced = relay._sql._held
+        assert replaced is not None
+        assert (await replaced.get_raw_connection()).driver_connection.get_server_pid() != pid

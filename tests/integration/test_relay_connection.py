@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.ingest.models import outbox
 from shared.contracts import LeadIngested, LeadIngestedPayload, utc_now
@@ -34,6 +36,11 @@ async def relay(db: Database, migrated: Infra) -> AsyncIterator[OutboxRelay]:
         await kafka.stop()
 
 
+async def _server_pid(conn: AsyncConnection) -> int:
+    driver: Any = (await conn.get_raw_connection()).driver_connection
+    return int(driver.get_server_pid())
+
+
 async def _stage(db: Database, lead: uuid.UUID, count: int) -> list[LeadIngested]:
     payload = LeadIngestedPayload(source="test", email=f"{lead}@example.com", submitted_at=utc_now())
     events = [LeadIngested.new(lead_id=lead, payload=payload, producer="test") for _ in range(count)]
@@ -51,7 +58,7 @@ class TestRelayConnection:
         await wait_until(lambda: relay._sql._held is not None)
         held = relay._sql._held
         assert held is not None
-        pid = (await held.get_raw_connection()).driver_connection.get_server_pid()
+        pid = await _server_pid(held)
         async with db.transaction() as session:
             await session.execute(select(func.pg_terminate_backend(pid)))
 
@@ -68,4 +75,4 @@ class TestRelayConnection:
         assert unsent == 0
         replaced = relay._sql._held
         assert replaced is not None
-        assert (await replaced.get_raw_connection()).driver_connection.get_server_pid() != pid
+        assert await _server_pid(replaced) != pid

@@ -6,13 +6,15 @@ pre-ping is three round trips of its own (BEGIN, `;`, ROLLBACK), the statement a
 and a greenlet switch per statement. Here the relay keeps one pooled connection checked out and
 runs its statements on the driver, which prepares each once per connection (asyncpg's statement
 cache; none under PgBouncer, whose settings turn that cache off). A connection that failed in a
-pass is dropped and the next pass checks out another, pre-pinged by the pool as before.
+pass is dropped and the next pass checks out another, pre-pinged by the pool as before. The kept
+connection also holds the relay's LISTEN, set again on each connection it keeps: no second
+connection for it, and a LISTEN lost with its connection comes back with the next.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -27,8 +29,18 @@ from shared.outbox import StagedRow
 class RelayStatements:
     """The relay's statements on `table`, and the connection they run on."""
 
-    def __init__(self, db: Database, table: Table, *, lock_key: int, batch_size: int) -> None:
+    def __init__(
+        self,
+        db: Database,
+        table: Table,
+        *,
+        lock_key: int,
+        batch_size: int,
+        listen: tuple[str, Callable[[], None]] | None = None,
+    ) -> None:
+        """`listen`: a channel to LISTEN on, and what to call on each notification."""
         self.db = db
+        self._listen = listen
         self._held: AsyncConnection | None = None
         name = f"{table.schema}.{table.name}"
         # The key is a literal: a parameter of unknown type would leave PostgreSQL to choose
@@ -91,7 +103,8 @@ class RelayStatements:
         await (await self._driver()).execute(self._prune, before)
 
     async def drop(self, *, invalidate: bool = False) -> None:
-        """Give the kept connection back to the pool (or, `invalidate`, close it for good)."""
+        """Give the kept connection back to the pool (or, `invalidate`, close it for good: one
+        that listens must not serve anybody else)."""
         held, self._held = self._held, None
         if held is None:
             return
@@ -101,15 +114,23 @@ class RelayStatements:
         with contextlib.suppress(Exception):
             await held.close()
 
+    async def connect(self) -> None:
+        """Check out the connection now (and LISTEN on it), not at the first pass."""
+        await self._driver()
+
     async def _driver(self) -> Any:
-        if self._held is None:
-            self._held = await self.db.engine.connect()
+        if self._held is not None:
+            return (await self._held.get_raw_connection()).driver_connection
+        held = self._held = await self.db.engine.connect()
         try:
-            raw = await self._held.get_raw_connection()
+            driver: Any = (await held.get_raw_connection()).driver_connection
+            if self._listen is not None:
+                channel, wake = self._listen
+                await driver.add_listener(channel, lambda *_: wake())
         except Exception:
             await self.drop(invalidate=True)
             raise
-        return raw.driver_connection
+        return driver
 
 
 __all__ = ["RelayStatements"]

@@ -21,7 +21,6 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from aiokafka.producer.message_accumulator import BatchBuilder
 from sqlalchemy import Table
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.contracts import utc_now
 from shared.contracts.topics import LEAD_KEY_CHANGED
@@ -73,9 +72,15 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._listen_conn: AsyncConnection | None = None
         self._partitioner = KeyPartitioner()
-        self._sql = RelayStatements(db, table, lock_key=self._lock_key, batch_size=batch_size)
+        # The connection the passes keep also holds the LISTEN: no connection of the pool beyond it.
+        self._sql = RelayStatements(
+            db,
+            table,
+            lock_key=self._lock_key,
+            batch_size=batch_size,
+            listen=(self.channel, self.wake) if listen else None,
+        )
         self._memory: list[StagedRow] = []
         # Whether the table may hold rows memory does not: so at start (a previous run's).
         self._poll_due = True
@@ -110,10 +115,7 @@ class OutboxRelay:
                 await asyncio.wait_for(asyncio.shield(self._task), timeout_s)
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
-        await self._sql.drop()
-        if self._listen_conn is not None:
-            with contextlib.suppress(Exception):
-                await self._listen_conn.close()
+        await self._sql.drop(invalidate=self.listen)
 
     @property
     def healthy(self) -> bool:
@@ -121,11 +123,7 @@ class OutboxRelay:
 
     async def _listen(self) -> None:
         try:
-            conn = await self.db.engine.connect()
-            raw = await conn.get_raw_connection()
-            driver: Any = raw.driver_connection
-            await driver.add_listener(self.channel, lambda *_: self.wake())
-            self._listen_conn = conn
+            await self._sql.connect()
         except Exception as exc:  # polling still delivers everything, only later
             log.warning("outbox.listen_failed", extra={"error": repr(exc)})
 

@@ -13,9 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from services.ingest.models import outbox
 from shared.contracts import LeadIngested, LeadIngestedPayload, utc_now
-from shared.db import Database
+from shared.db import Database, sql_text
 from shared.kafka import create_producer
-from shared.outbox import add_events
+from shared.outbox import add_events, insert_sql, notify_channel, outbox_columns
 from shared.outbox_relay import OutboxRelay
 from tests.conftest import Infra
 from tests.support.events import read_topic
@@ -76,3 +76,30 @@ class TestRelayConnection:
         replaced = relay._sql._held
         assert replaced is not None
         assert await _server_pid(replaced) != pid
+
+    async def test_the_kept_connection_listens_for_other_processes_commits(
+        self, db: Database, migrated: Infra
+    ) -> None:
+        kafka = create_producer(migrated.kafka_bootstrap_servers, client_id="relay-listen-test")
+        await kafka.start()
+        # No timer to fall back on within the test: only the NOTIFY can wake this relay.
+        relay = OutboxRelay(db=db, table=outbox, producer=kafka, service="test", poll_interval_s=600)
+        await relay.start()
+        try:
+            await wait_until(lambda: not relay._poll_due)
+            lead = uuid.uuid4()
+            payload = LeadIngestedPayload(source="test", email=f"{lead}@example.com", submitted_at=utc_now())
+            event = LeadIngested.new(lead_id=lead, payload=payload, producer="test")
+            # As another process commits: the row and a NOTIFY, nothing handed to this relay.
+            async with db.transaction() as session:
+                await session.execute(sql_text(insert_sql(outbox)), outbox_columns([event]))
+                await session.execute(select(func.pg_notify(notify_channel("ingest"), "")))
+            records = await read_topic(
+                migrated.kafka_bootstrap_servers,
+                "lead.ingested",
+                until=lambda rs: any(r.key == str(lead).encode() for r in rs),
+            )
+            assert [r.value for r in records if r.key == str(lead).encode()] == [event.to_bytes()]
+        finally:
+            await relay.stop()
+            await kafka.stop()

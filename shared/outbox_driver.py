@@ -100,7 +100,13 @@ class RelayStatements:
 
     async def prune(self, before: datetime) -> None:
         """Deletes rows sent before `before` (one statement: a transaction of its own)."""
-        await (await self._driver()).execute(self._prune, before)
+        driver = await self._driver()
+        try:
+            await driver.execute(self._prune, before)
+        except BaseException:
+            if driver.is_closed():
+                await self.drop(invalidate=True)
+            raise
 
     async def drop(self, *, invalidate: bool = False) -> None:
         """Give the kept connection back to the pool (or, `invalidate`, close it for good: one

@@ -268,7 +268,10 @@ class OutboxRelay:
         return deliveries
 
     async def _prune(self) -> None:
-        await self._sql.prune(utc_now() - SENT_RETENTION)
+        try:
+            await self._sql.prune(utc_now() - SENT_RETENTION)
+        except Exception as exc:  # the next prune deletes them; the relay must not stop for it
+            log.warning("outbox.prune_failed", extra={"service": self.service, "error": repr(exc)})
 
 
 __all__ = ["LOCK_BUSY_RETRY_S", "OutboxRelay"]

@@ -103,3 +103,22 @@ class TestRelayConnection:
         finally:
             await relay.stop()
             await kafka.stop()
+
+    async def test_a_prune_on_the_kept_connection_deletes_rows_sent_beyond_retention(
+        self, db: Database, relay: OutboxRelay
+    ) -> None:
+        lead = uuid.uuid4()
+        payload = LeadIngestedPayload(source="test", email=f"{lead}@example.com", submitted_at=utc_now())
+        old, recent = (LeadIngested.new(lead_id=lead, payload=payload, producer="test") for _ in range(2))
+        async with db.transaction() as session:
+            await session.execute(sql_text(insert_sql(outbox)), outbox_columns([old, recent]))
+            await session.execute(
+                text(
+                    "UPDATE ingest.outbox SET sent_at = now() - CASE WHEN event_id = :old THEN interval '8 days' ELSE interval '1 day' END WHERE key = :key"
+                ),
+                {"old": old.event_id, "key": str(lead)},
+            )
+        await relay._prune()
+        async with db.transaction() as session:
+            left = list(await session.scalars(select(outbox.c.event_id).where(outbox.c.key == str(lead))))
+        assert left == [recent.event_id]

@@ -70,6 +70,21 @@ class LocalRelay(Protocol):
     def staged(self, rows: list[StagedRow]) -> None: ...
 
 
+class EncodedHeaders(list[str]):
+    """The `headers` column of `outbox_columns`: each row's headers as JSON (the parameter), and
+    `parsed`, the same headers as the dicts they were encoded from, so `remember` need not parse
+    what was just encoded. A list built from it otherwise (sliced, concatenated) is a plain list,
+    whose JSON `remember` parses."""
+
+    parsed: list[dict[str, str]]
+
+
+def encoded_headers(parsed: list[dict[str, str]], encoded: list[str]) -> EncodedHeaders:
+    headers = EncodedHeaders(encoded)
+    headers.parsed = parsed
+    return headers
+
+
 # The relays running in this process, by notification channel.
 _local_relays: dict[str, set[LocalRelay]] = {}
 
@@ -143,6 +158,13 @@ def remember(
         return
     ids = {event_id: row_id for row_id, event_id in returned}
     kept: list[StagedRow] = session.info.setdefault(_STAGED_ROWS, [])
+    headers = columns["headers"]
+    # (Extended in place, the list would no longer match its dicts: parse it then.)
+    parsed = (
+        headers.parsed
+        if isinstance(headers, EncodedHeaders) and len(headers.parsed) == len(headers)
+        else None
+    )
     for i, event_id in enumerate(columns["event_id"]):
         if event_id not in ids:
             continue
@@ -152,7 +174,7 @@ def remember(
                 columns["topic"][i],
                 columns["key"][i],
                 columns["value"][i],
-                from_json(columns["headers"][i]),
+                parsed[i] if parsed is not None else from_json(headers[i]),
                 columns["created_at"][i],
             )
         )
@@ -203,6 +225,7 @@ def outbox_columns(
     """The parameters of `insert_sql`: one array per column, in the events' order. `traces[i]` is
     the trace context `events[i]` continues (by default, the caller's current one)."""
     current = inject_headers() if traces is None else {}
+    parsed: list[dict[str, str]] = []
     columns: dict[str, list[Any]] = {
         "event_id": [],
         "event_type": [],
@@ -232,21 +255,24 @@ def outbox_columns(
         columns["value"].append(event.to_bytes())
         # jsonb keeps no formatting: pydantic's serializer is five times faster than `json`'s.
         columns["headers"].append(to_json(headers).decode())
+        parsed.append(headers)
         columns["created_at"].append(event.occurred_at)
+    columns["headers"] = encoded_headers(parsed, columns["headers"])
     return columns
 
 
 def lead_key_columns(keys: Sequence[tuple[uuid.UUID, bytes | None]], *, at: datetime) -> dict[str, list[Any]]:
     """`outbox_columns` of records on `lead.key_changed`: a lead's sealing key, or (None) the
     empty value the relay sends as its tombstone. Not events: the raw key, keyed by lead id."""
-    headers = to_json({"event_type": LEAD_KEY_CHANGED}).decode()
+    parsed = {"event_type": LEAD_KEY_CHANGED}
+    headers = to_json(parsed).decode()
     return {
         "event_id": [uuid.uuid4() for _ in keys],
         "event_type": [LEAD_KEY_CHANGED] * len(keys),
         "topic": [LEAD_KEY_CHANGED] * len(keys),
         "key": [str(lead_id) for lead_id, _ in keys],
         "value": [key or b"" for _, key in keys],
-        "headers": [headers] * len(keys),
+        "headers": encoded_headers([parsed] * len(keys), [headers] * len(keys)),
         "created_at": [at] * len(keys),
     }
 
@@ -307,6 +333,7 @@ def _forget_staged(session: Session, _previous: object) -> None:
 
 
 __all__ = [
+    "EncodedHeaders",
     "StagedRow",
     "add_event",
     "add_events",

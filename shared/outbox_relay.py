@@ -5,7 +5,8 @@ the relay marks them sent and publishes them in one transaction, without reading
 Polling the table (on a timer, on `NOTIFY`, and whenever a commit staged rows some other way)
 stays as the path for everything else: rows of other processes, rows a crashed process left
 behind, rows dropped from memory. Marked sent in the transaction that waits for the broker's
-acks, a row a crash interrupts is still unsent after the rollback, and polled again.
+acks, a row a crash interrupts is still unsent after the rollback, and polled again. The passes'
+statements run on the driver, on a connection the relay keeps (`shared.outbox_driver`).
 """
 
 from __future__ import annotations
@@ -19,8 +20,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.producer.message_accumulator import BatchBuilder
-from sqlalchemy import Table, delete, func, select, text
-from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy import Table
 
 from shared.contracts import utc_now
 from shared.contracts.topics import LEAD_KEY_CHANGED
@@ -28,6 +28,7 @@ from shared.db import Database
 from shared.kafka.producer import heal_producer
 from shared.metrics import OUTBOX_LAG_SECONDS, OUTBOX_PUBLISHED
 from shared.outbox import SENT_RETENTION, StagedRow, _local_relays, notify_channel
+from shared.outbox_driver import RelayStatements
 from shared.partitioner import KeyPartitioner
 
 log = logging.getLogger(__name__)
@@ -71,23 +72,14 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self._listen_conn: AsyncConnection | None = None
         self._partitioner = KeyPartitioner()
-        # Built once: a pass runs for every commit that staged events. `= ANY` of one array, not
-        # `IN` of one parameter per row, so PostgreSQL prepares one statement, not one per size.
-        self._try_lock = select(func.pg_try_advisory_xact_lock(self._lock_key))
-        self._unsent = select(table).where(table.c.sent_at.is_(None)).order_by(table.c.id).limit(batch_size)
-        self._mark_sent = text(
-            f"UPDATE {table.schema}.{table.name} SET sent_at = :at WHERE id = ANY(CAST(:ids AS bigint[]))"
-        )
-        # Claims staged rows not sent yet, unless an older row of one of their keys is unsent
-        # (left by a crash, or staged without being kept): publishing past it would break that
-        # lead's order, so then nothing is claimed and the poll publishes in id order.
-        name = f"{table.schema}.{table.name}"
-        self._claim_staged = text(
-            f"UPDATE {name} SET sent_at = :at WHERE id = ANY(CAST(:ids AS bigint[])) AND sent_at IS NULL "
-            f"AND NOT EXISTS (SELECT 1 FROM {name} AS o WHERE o.sent_at IS NULL "
-            "AND o.id < CAST(:first AS bigint) AND o.key = ANY(CAST(:keys AS varchar[]))) RETURNING id"
+        # The connection the passes keep also holds the LISTEN: no connection of the pool beyond it.
+        self._sql = RelayStatements(
+            db,
+            table,
+            lock_key=self._lock_key,
+            batch_size=batch_size,
+            listen=(self.channel, self.wake) if listen else None,
         )
         self._memory: list[StagedRow] = []
         # Whether the table may hold rows memory does not: so at start (a previous run's).
@@ -123,9 +115,7 @@ class OutboxRelay:
                 await asyncio.wait_for(asyncio.shield(self._task), timeout_s)
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
-        if self._listen_conn is not None:
-            with contextlib.suppress(Exception):
-                await self._listen_conn.close()
+        await self._sql.drop(invalidate=self.listen)
 
     @property
     def healthy(self) -> bool:
@@ -133,11 +123,7 @@ class OutboxRelay:
 
     async def _listen(self) -> None:
         try:
-            conn = await self.db.engine.connect()
-            raw = await conn.get_raw_connection()
-            driver: Any = raw.driver_connection
-            await driver.add_listener(self.channel, lambda *_: self.wake())
-            self._listen_conn = conn
+            await self._sql.connect()
         except Exception as exc:  # polling still delivers everything, only later
             log.warning("outbox.listen_failed", extra={"error": repr(exc)})
 
@@ -209,21 +195,15 @@ class OutboxRelay:
     async def publish_staged(self) -> int:
         """Publish up to one batch of the rows this process staged, marking them sent in the same
         transaction (one statement, no read); returns how many, or -1 if the lock is held."""
-        async with self.db.transaction() as session:
-            if not await session.scalar(self._try_lock):
+        async with self._sql.transaction() as driver:
+            if not await self._sql.try_lock(driver):
                 return -1
             rows = sorted(self._memory[: self.batch_size])
             del self._memory[: len(rows)]
             if not rows:
                 # Dropped while this pass waited for the lock (too many waiting: the poll sends them).
                 return 0
-            ids = [row.id for row in rows]
-            claimed = set(
-                await session.scalars(
-                    self._claim_staged,
-                    {"ids": ids, "first": ids[0], "keys": list({row.key for row in rows}), "at": utc_now()},
-                )
-            )
+            claimed = await self._sql.claim(driver, rows, utc_now())
             if len(claimed) < len(rows):
                 # Sent by another pass already, or held back behind an older row: the poll knows.
                 self._poll_due = True
@@ -237,20 +217,20 @@ class OutboxRelay:
     async def publish_batch(self) -> int:
         """Publish up to one batch of unsent events; returns how many were published, or -1 when
         another relay holds the lock."""
-        async with self.db.transaction() as session:
-            if not await session.scalar(self._try_lock):
+        async with self._sql.transaction() as driver:
+            if not await self._sql.try_lock(driver):
                 return -1
-            rows = (await session.execute(self._unsent)).all()
+            rows = await self._sql.unsent(driver)
             if not rows:
                 OUTBOX_LAG_SECONDS.labels(self.service).set(0)
                 return 0
             OUTBOX_LAG_SECONDS.labels(self.service).set((utc_now() - rows[0].created_at).total_seconds())
             await self._publish(rows)
-            await session.execute(self._mark_sent, {"ids": [row.id for row in rows], "at": utc_now()})
+            await self._sql.mark_sent(driver, [row.id for row in rows], utc_now())
         OUTBOX_PUBLISHED.labels(self.service).inc(len(rows))
         return len(rows)
 
-    async def _publish(self, rows: Sequence[Any]) -> None:
+    async def _publish(self, rows: Sequence[StagedRow]) -> None:
         """Send the rows and wait for the broker's acks, lead keys first: a consumer that sees an
         event sealed with a key can then always find that key on `lead.key_changed` by reading
         it to its end (docs/erasure.md)."""
@@ -260,7 +240,7 @@ class OutboxRelay:
             rows = [row for row in rows if row.topic != LEAD_KEY_CHANGED]
         await asyncio.gather(*await self._send(rows))
 
-    async def _send(self, rows: Sequence[Any]) -> list[asyncio.Future[Any]]:
+    async def _send(self, rows: Sequence[StagedRow]) -> list[asyncio.Future[Any]]:
         """Queue the rows for the broker as record batches, one partition's rows in their order,
         each on the partition `producer.send` would choose for its key; returns the batches'
         deliveries. (`send` per row cost more than the rest of a pass: a future, a metadata wait
@@ -288,8 +268,10 @@ class OutboxRelay:
         return deliveries
 
     async def _prune(self) -> None:
-        async with self.db.transaction() as session:
-            await session.execute(delete(self.table).where(self.table.c.sent_at < utc_now() - SENT_RETENTION))
+        try:
+            await self._sql.prune(utc_now() - SENT_RETENTION)
+        except Exception as exc:  # the next prune deletes them; the relay must not stop for it
+            log.warning("outbox.prune_failed", extra={"service": self.service, "error": repr(exc)})
 
 
 __all__ = ["LOCK_BUSY_RETRY_S", "OutboxRelay"]

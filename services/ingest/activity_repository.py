@@ -12,10 +12,10 @@ from sqlalchemy import select, text, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.ingest.driver import fetch
 from services.ingest.models import Activity, Visitor, outbox
 from shared.contracts import Envelope, new_event_id
 from shared.outbox import announce, insert_sql, outbox_columns, remember
+from shared.session_driver import fetch
 
 # The select sees the table as it was before the insert: a visitor new to this batch is anonymous.
 _VISITORS = text(

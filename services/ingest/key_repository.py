@@ -12,11 +12,11 @@ from pydantic_core import to_json
 from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.ingest.driver import fetch
 from services.ingest.models import LeadKey, outbox
 from shared.contracts.topics import LEAD_KEY_CHANGED
 from shared.outbox import insert_sql, lead_key_columns
 from shared.sealing import new_key
+from shared.session_driver import fetch
 
 # One statement: issue the leads' missing keys, stage their key records (only those of the keys
 # issued now) and read the keys the leads had already. The last part reads the statement's

@@ -13,12 +13,12 @@ from sqlalchemy import String, Uuid, any_, bindparam, select, text, update
 from sqlalchemy.dialects.postgresql import ARRAY, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.ingest.driver import fetch
 from services.ingest.key_repository import KEY_RECORD_HEADERS
 from services.ingest.models import Account, Form, Lead, Source, Submission, outbox
 from shared.contracts.topics import LEAD_KEY_CHANGED
 from shared.outbox import insert_sql
 from shared.sealing import new_key
+from shared.session_driver import fetch
 
 
 class ResolvedLead(NamedTuple):

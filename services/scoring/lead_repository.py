@@ -16,8 +16,9 @@ from sqlalchemy import ARRAY, Table, any_, bindparam, func, select, text, update
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.scoring import conditions, driver
+from services.scoring import conditions
 from services.scoring.models import LeadActivity, LeadProfile
+from shared import session_driver as driver
 from shared.bulk import as_arrays, unnest_insert
 
 # Profile fields where the latest non-null value wins: the ones rubrics may name, but for

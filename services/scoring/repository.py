@@ -13,7 +13,6 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from services.scoring import driver
 from services.scoring.models import (
     Disposition,
     LeadProfile,
@@ -25,6 +24,7 @@ from services.scoring.models import (
     outbox,
 )
 from services.scoring.records import fired_rules_json
+from shared import session_driver as driver
 from shared.outbox import insert_sql
 
 _DIALECT = postgresql.dialect()  # type: ignore[no-untyped-call]

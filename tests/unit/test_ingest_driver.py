@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-from services.ingest.driver import positional
 from services.ingest.key_repository import KEY_RECORD_HEADERS
 from shared.contracts import utc_now
 from shared.outbox import lead_key_columns
+from shared.session_driver import positional
 
 
 class TestPositional:

@@ -1,10 +1,11 @@
-"""The intake's statements on the session's own asyncpg connection, inside its transaction.
+"""A transaction's fixed statements on the session's own asyncpg connection.
 
-A form post's share of the writer's transaction was mostly SQLAlchemy: compiling and caching a
-`text()` construct, processing its parameters and results, and a greenlet switch for every
-statement. The intake's few fixed statements go to the driver instead, which prepares each once
-per connection; the session still owns the transaction (its commit commits them), and every
-other statement of the transaction still goes through it.
+Hot paths with a few fixed statements (ingest's intake, scoring's batch round) paid most of their
+statements' cost in SQLAlchemy: compiling and caching a `text()` construct, processing its
+parameters and results, and a greenlet switch for every statement. `fetch` sends such a statement
+to the driver instead, which prepares it once per connection. The session still owns the
+transaction (its commit commits them), and every other statement of the transaction still goes
+through it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 # `:name` as in `text()`, not a `::` cast.
 _NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
-_KEPT = "ingest.driver_connection"
+_KEPT = "baton.driver_connection"
 
 
 @functools.lru_cache(maxsize=64)
@@ -45,7 +46,8 @@ async def fetch(session: AsyncSession, statement: str, params: Mapping[str, Any]
         rows: list[Any] = await driver.fetch(sql, *(params[name] for name in names))
     except Exception as error:
         # Raised as SQLAlchemy would have raised it, so its handlers (a NUL in a text field is a
-        # 422, not a 500) and the retry rules see the same error through either path.
+        # 422, not a 500) and a consumer's retry and dead-letter rules see the same error
+        # through either path.
         try:
             adapted._handle_exception(error)
         except Exception as translated:

@@ -1,7 +1,8 @@
 """`baton up` as a newcomer runs it: the README walkthrough, end to end, through real processes.
 
-One `baton up` (embedded PostgreSQL, embedded broker, four uvicorn services) serves the whole
-module; the last test stops it with SIGTERM and checks that nothing is left running.
+One `baton up` (embedded PostgreSQL, embedded broker, four uvicorn services; tests/e2e/conftest.py)
+serves this module and the demo's; the SIGTERM test, run after both, stops it and checks that
+nothing is left running.
 """
 
 from __future__ import annotations
@@ -10,32 +11,17 @@ import asyncio
 import signal
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import psutil
-import pytest
 from sqlalchemy import text
 
-from bench.system import BatonDidNotStart, RunningBaton, start_baton
+from bench.system import RunningBaton
 from shared.contracts.topics import consumer_groups
 from shared.db import Database
 from tests.support.events import committed_lag
 from tests.support.waiting import wait_until
-
-
-@pytest.fixture(scope="module")
-def baton(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBaton]:
-    try:
-        running = start_baton(tmp_path_factory.mktemp("baton-home"), partitions=3)
-    except BatonDidNotStart as exc:
-        pytest.fail(str(exc), pytrace=False)
-    try:
-        yield running
-    finally:
-        if running.process.poll() is None:
-            running.stop()
 
 
 def wait_for(fetch: Any, *, timeout_s: float = 15.0) -> httpx.Response:

@@ -1,30 +1,19 @@
-"""`baton demo`, short: two simulated weeks on a real `baton up`, with one rubric change."""
+"""`baton demo`, short: two simulated weeks on a real `baton up`, with one rubric change.
+
+The `baton up` is the one the README walkthrough uses too (tests/e2e/conftest.py).
+"""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 import httpx
 import pytest
 
 from baton.cli import main
-from bench.system import BatonDidNotStart, RunningBaton, start_baton
+from bench.system import RunningBaton
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def baton(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBaton]:
-    try:
-        running = start_baton(tmp_path_factory.mktemp("demo-home"), partitions=3)
-    except BatonDidNotStart as exc:
-        pytest.fail(str(exc), pytrace=False)
-    try:
-        yield running
-    finally:
-        if running.process.poll() is None:
-            running.stop()
 
 
 @pytest.mark.timeout(150)

@@ -19,7 +19,9 @@ SERVICES = ("ingest", "scoring", "routing", "feedback")
 HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "options"}
 
 
-@pytest.fixture
+# One Chromium for the module: launching it cost each of the eight tests a few seconds, and
+# every test still gets a page in a fresh browser context of its own (`Browser.new_page`).
+@pytest.fixture(scope="module")
 async def browser() -> AsyncIterator[Browser]:
     async with headless_chromium(offline=True) as launched:
         yield launched

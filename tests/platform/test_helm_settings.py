@@ -7,6 +7,7 @@ network only when a feature is on is checked both ways.
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Any
 
@@ -24,12 +25,20 @@ PRIVATE_RANGES = ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"]
 
 
 def _render(helm: str, *sets: str) -> list[dict[str, Any]]:
+    # Parsed anew on each call, so a test may change what it gets without touching another's.
+    return [doc for doc in yaml.safe_load_all(_rendered(helm, sets)) if doc]
+
+
+@functools.cache
+def _rendered(helm: str, sets: tuple[str, ...]) -> str:
+    """`helm template` once per set of values: several tests render the same ones (the defaults,
+    the public hosts), and each render is a subprocess."""
     args = ["--values", DEFAULTS]
     for assignment in sets:
         args += ["--set", assignment]
     result = render(helm, *args)
     assert result.returncode == 0, result.stderr
-    return [doc for doc in yaml.safe_load_all(result.stdout) if doc]
+    return result.stdout
 
 
 def _env(documents: list[dict[str, Any]], component: str) -> dict[str, dict[str, Any]]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 from dataclasses import replace
@@ -14,6 +15,7 @@ from hypothesis import strategies as st
 from services.feedback.backtest import Backtest
 from services.feedback.fitting import feature_rows, fit_logistic
 from services.feedback.logistic import (
+    ModelProposal,
     RulePoints,
     guardrail_notes,
     integer_points,
@@ -111,10 +113,16 @@ class TestPoints:
         assert integer_points("negative", weight, scale, disqualify=True) <= 0
 
 
+@functools.cache
+def proposed_from_3000_leads() -> ModelProposal:
+    """The one fit two tests read (it was fitted twice, the slowest work in this module)."""
+    leads = synthetic(3000)
+    return propose_from_model(STARTER, leads, leads, version="v2", policy=Policy(max_points_change=100))
+
+
 class TestProposeFromModel:
     def test_points_follow_the_true_weights(self) -> None:
-        leads = synthetic(3000)
-        result = propose_from_model(STARTER, leads, leads, version="v2", policy=Policy(max_points_change=100))
+        result = proposed_from_3000_leads()
         assert result.proposal.ready, result.proposal.reasons
         points = {p.rule_id: p for p in result.points}
         assert points["title-executive"].proposed > points["company-size-mid-market"].proposed
@@ -216,8 +224,7 @@ class TestProposeFromModel:
 
     def test_a_fit_rule_the_outcomes_contradict_becomes_a_penalty(self) -> None:
         """smb's true weight is negative: its points go below 0 and it moves to the negative list."""
-        leads = synthetic(3000)
-        result = propose_from_model(STARTER, leads, leads, version="v2", policy=Policy(max_points_change=100))
+        result = proposed_from_3000_leads()
         draft = result.proposal.draft
         assert draft is not None
         negative = {r["id"]: r["points"] for r in draft["negative"]}

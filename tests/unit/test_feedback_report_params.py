@@ -10,14 +10,16 @@ import pytest
 from tests.conftest import TEST_JWT_SECRET
 
 
-@pytest.fixture
-def openapi(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    monkeypatch.setenv("BATON_DATABASE_URL", "postgresql+asyncpg://unit@127.0.0.1:1/unit")
-    monkeypatch.setenv("BATON_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")
-    monkeypatch.setenv("BATON_JWT_SECRET", TEST_JWT_SECRET)
-    from services.feedback.main import create_app
+# Built once for the module: the tests only read it, and building the app took a second each.
+@pytest.fixture(scope="module")
+def openapi() -> dict[str, Any]:
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setenv("BATON_DATABASE_URL", "postgresql+asyncpg://unit@127.0.0.1:1/unit")
+        monkeypatch.setenv("BATON_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")
+        monkeypatch.setenv("BATON_JWT_SECRET", TEST_JWT_SECRET)
+        from services.feedback.main import create_app
 
-    return create_app().openapi()
+        return create_app().openapi()
 
 
 def query_parameters(document: dict[str, Any], path: str) -> dict[str, dict[str, Any]]:

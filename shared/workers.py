@@ -110,9 +110,20 @@ class LeasedSendWorker(PeriodicWorker, Generic[Claimed, Outcome]):
         stores them together (one statement for the round costs the database far less)."""
         return sum([await self.record(session, claimed, outcome) for claimed, outcome in sent])
 
+    def failed(self, claimed: Claimed, error: Exception) -> Outcome:
+        """The outcome of a send that raised instead of returning one (a bug, or a library's
+        surprise): by default the error goes up and the round fails. A worker that can record it
+        as a failed attempt overrides this, so one bad row neither fails its round nor makes
+        the round's other rows go out again once their lease runs out."""
+        raise error
+
     async def _send_within(self, in_flight: asyncio.Semaphore, row: Claimed) -> Outcome:
         async with in_flight:
-            return await self.send(row)
+            try:
+                return await self.send(row)
+            except Exception as error:
+                log.exception("worker.send_raised", extra={"worker": self.name})
+                return self.failed(row, error)
 
     async def count_pending(self, session: AsyncSession) -> None:
         """Refresh the gauges of what is still waiting: after a pass that sent, and every

@@ -137,6 +137,10 @@ class NotificationWorker(LeasedSendWorker[notifications.Outgoing, delivery.Outco
     async def send(self, claimed: notifications.Outgoing) -> delivery.Outcome:
         return await self.senders[claimed.channel](claimed)
 
+    def failed(self, claimed: notifications.Outgoing, error: Exception) -> delivery.Outcome:
+        # Retried with backoff like any failed attempt, and visible on the notification.
+        return delivery.Outcome(error=f"sender raised {error!r}"[:500])
+
     async def record(
         self, session: AsyncSession, claimed: notifications.Outgoing, outcome: delivery.Outcome
     ) -> bool:

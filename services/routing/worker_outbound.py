@@ -79,6 +79,12 @@ class WebhookDeliveryWorker(LeasedSendWorker[webhook_delivery.Outgoing, webhook_
     async def send(self, claimed: webhook_delivery.Outgoing) -> webhook_delivery.AttemptResult:
         return await self._post(claimed)
 
+    def failed(self, claimed: webhook_delivery.Outgoing, error: Exception) -> webhook_delivery.AttemptResult:
+        # An attempt like any other: listed on the delivery, retried with backoff, then dead.
+        return webhook_delivery.AttemptResult(
+            status_code=None, error=f"sender raised {error!r}"[:500], duration_ms=0
+        )
+
     async def record(
         self,
         session: AsyncSession,

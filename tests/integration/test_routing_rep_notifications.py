@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import uuid
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -167,6 +168,38 @@ class TestToldAtAssignment:
         for _, url in team.values():
             (message,) = slack.to(url)
             assert "New lead for you: Grace Hopper, CTO at Analytical." in message["text"]
+
+    async def test_a_send_that_raises_is_a_failed_attempt_and_its_round_goes_on(self, db: Database) -> None:
+        async with slack_fake() as slack:
+            team = {name: await add_told_rep(db, slack, name, "slack") for name in ("ada", "bob")}
+            async with db.transaction() as session:
+                await batch.assign_leads(session, rules=RULES, events=[hot_lead(), hot_lead()])
+            worker = notifier(db, None)
+            slack_send, raised = worker.senders["slack"], []
+
+            async def surprising(outgoing: Any) -> Any:
+                # A library's surprise (or a bug) on ada's first message, not an outcome.
+                if outgoing.recipient == team["ada"][1] and not raised:
+                    raised.append(outgoing)
+                    raise RuntimeError("surprise")
+                return await slack_send(outgoing)
+
+            worker.senders["slack"] = surprising
+            try:
+                await deliver_all(db, worker)
+            finally:
+                await worker.stop()
+            async with db.transaction() as session:
+                rows = {
+                    row.recipient: (row.status, row.attempts, row.last_error)
+                    for row in await session.scalars(select(Notification))
+                }
+        assert raised
+        # Each told once; bob's message went in the same round as ada's failed attempt, not again
+        # after a lease ran out.
+        assert [len(slack.to(url)) for _, url in team.values()] == [1, 1]
+        assert rows[team["bob"][1]] == ("sent", 1, None)
+        assert rows[team["ada"][1]][:2] == ("sent", 2)
 
     async def test_a_rep_who_chose_no_channel_is_told_nothing(self, db: Database) -> None:
         async with slack_fake() as slack, smtp_server() as mailbox:

@@ -214,14 +214,7 @@ def _activity_event(
         stitched=stitched,
         sealed=sealed,
     )
-    if event_id is None:
-        return ActivityRecorded.new(lead_id=lead_id, payload=payload, producer=PRODUCER, caused_by=caused_by)
-    # The stored activity's id is the event's, so the row and the event name each other.
-    return ActivityRecorded(
-        event_id=event_id,
-        producer=PRODUCER,
-        lead_id=lead_id,
-        payload=payload,
-        correlation_id=caused_by.correlation_id if caused_by else event_id,
-        causation_id=caused_by.event_id if caused_by else None,
+    # A stored activity's id is its event's, so the row and the event name each other.
+    return ActivityRecorded.new(
+        lead_id=lead_id, payload=payload, producer=PRODUCER, caused_by=caused_by, event_id=event_id
     )

@@ -66,9 +66,11 @@ class Envelope(BaseModel):
         producer: str,
         caused_by: Envelope | None = None,
         occurred_at: datetime | None = None,
+        event_id: uuid.UUID | None = None,
     ) -> Self:
-        """Build an event, inheriting the correlation id from the event that caused it."""
-        event_id = new_event_id()
+        """Build an event, inheriting the correlation id from the event that caused it.
+        `event_id`: one the caller already gave a row the event describes (a new one if None)."""
+        event_id = event_id or new_event_id()
         return cls(
             event_id=event_id,
             producer=producer,

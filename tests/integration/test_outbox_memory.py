@@ -11,12 +11,11 @@ from sqlalchemy import func, select
 from services.ingest.models import outbox
 from shared.contracts import LeadIngested, LeadIngestedPayload, utc_now
 from shared.db import Database, sql_text
-from shared.kafka import create_producer
 from shared.outbox import add_event, add_events, insert_sql, outbox_columns
 from shared.outbox_relay import OutboxRelay
 from tests.conftest import Infra
 from tests.support.events import read_topic
-from tests.support.waiting import wait_until
+from tests.support.relay import running_relay
 
 
 def ingested_event(lead_id: uuid.UUID) -> LeadIngested:
@@ -31,18 +30,12 @@ def ingested_event(lead_id: uuid.UUID) -> LeadIngested:
 async def relay(db: Database, migrated: Infra) -> AsyncIterator[OutboxRelay]:
     """A relay that polls only when told to (its timer is a minute), so what it publishes
     within a test came from memory or from a poll a commit asked for."""
-    kafka = create_producer(migrated.kafka_bootstrap_servers, client_id="relay-memory-test")
-    await kafka.start()
-    running = OutboxRelay(db=db, table=outbox, producer=kafka, service="test", poll_interval_s=60)
-    await running.start()
     # Its first poll (for a previous run's rows) is done: the table is looked at again only
     # when a pass finds memory is not enough.
-    await wait_until(lambda: not running._poll_due)
-    try:
+    async with running_relay(
+        db, migrated.kafka_bootstrap_servers, client_id="relay-memory-test", poll_interval_s=60
+    ) as running:
         yield running
-    finally:
-        await running.stop()
-        await kafka.stop()
 
 
 async def published_for(migrated: Infra, lead: uuid.UUID, count: int) -> list[bytes]:

@@ -12,32 +12,26 @@ import pytest
 from services.ingest.models import outbox
 from shared.contracts import LeadIngested, LeadIngestedPayload, utc_now
 from shared.db import Database
-from shared.kafka import create_producer
 from shared.kafka.producer import RELAY_BATCH_BYTES
 from shared.outbox import add_events
 from shared.outbox_relay import OutboxRelay
 from tests.conftest import Infra
 from tests.support.events import read_topic
-from tests.support.waiting import wait_until
+from tests.support.relay import running_relay
 
 
 @pytest.fixture
 async def relay(db: Database, migrated: Infra) -> AsyncIterator[OutboxRelay]:
     """A relay with the runtime's producer settings, polling only when a commit asks it to."""
-    kafka = create_producer(
-        migrated.kafka_bootstrap_servers, client_id="relay-batches-test", max_batch_bytes=RELAY_BATCH_BYTES
-    )
-    await kafka.start()
-    running = OutboxRelay(
-        db=db, table=outbox, producer=kafka, service="test", poll_interval_s=60, batch_size=2000
-    )
-    await running.start()
-    await wait_until(lambda: not running._poll_due)
-    try:
+    async with running_relay(
+        db,
+        migrated.kafka_bootstrap_servers,
+        client_id="relay-batches-test",
+        producer={"max_batch_bytes": RELAY_BATCH_BYTES},
+        poll_interval_s=60,
+        batch_size=2000,
+    ) as running:
         yield running
-    finally:
-        await running.stop()
-        await kafka.stop()
 
 
 class TestRelayBatches:

@@ -19,21 +19,16 @@ from shared.outbox import add_events, insert_sql, notify_channel, outbox_columns
 from shared.outbox_relay import OutboxRelay
 from tests.conftest import Infra
 from tests.support.events import read_topic
+from tests.support.relay import running_relay
 from tests.support.waiting import wait_until
 
 
 @pytest.fixture
 async def relay(db: Database, migrated: Infra) -> AsyncIterator[OutboxRelay]:
-    kafka = create_producer(migrated.kafka_bootstrap_servers, client_id="relay-connection-test")
-    await kafka.start()
-    running = OutboxRelay(db=db, table=outbox, producer=kafka, service="test", poll_interval_s=0.2)
-    await running.start()
-    await wait_until(lambda: not running._poll_due)
-    try:
+    async with running_relay(
+        db, migrated.kafka_bootstrap_servers, client_id="relay-connection-test", poll_interval_s=0.2
+    ) as running:
         yield running
-    finally:
-        await running.stop()
-        await kafka.stop()
 
 
 async def _server_pid(conn: AsyncConnection) -> int:

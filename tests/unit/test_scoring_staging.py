@@ -46,32 +46,28 @@ class TestScoredValue:
     @pytest.mark.parametrize("persona", [None, "founder", 'a "quoted" persona'])
     @pytest.mark.parametrize("days", [0, 1, 5])
     def test_the_bytes_are_those_pydantic_writes(self, persona: str | None, days: int) -> None:
-        evaluation, caused_by = evaluation_of(days), cause()
-        event = scored_event(caused_by.lead_id, evaluation, caused_by=caused_by, persona=persona)
-        value = scored_value(
-            event_id=event.event_id,
-            occurred_at=event.occurred_at,
-            lead_id=caused_by.lead_id,
-            evaluation=evaluation,
-            caused_by=caused_by,
-            persona=persona,
-        )
+        value, event = both_ways(evaluation_of(days), persona)
         assert value == event.to_bytes()
 
     def test_whole_numbers_are_written_as_floats(self) -> None:
-        evaluation = replace(evaluation_of(0), score=0, fit_score=0, engagement_score=0)
-        caused_by = cause()
-        event = scored_event(caused_by.lead_id, evaluation, caused_by=caused_by)
-        value = scored_value(
-            event_id=event.event_id,
-            occurred_at=event.occurred_at,
-            lead_id=caused_by.lead_id,
-            evaluation=evaluation,
-            caused_by=caused_by,
-            persona=None,
-        )
+        value, event = both_ways(replace(evaluation_of(0), score=0, fit_score=0, engagement_score=0), None)
         assert value == event.to_bytes()
         assert isinstance(decode_event(value), LeadScored)
+
+
+def both_ways(evaluation: Any, persona: str | None) -> tuple[bytes, LeadScored]:
+    """A `lead.scored` written straight to bytes, and the same event built by pydantic."""
+    caused_by = cause()
+    event = scored_event(caused_by.lead_id, evaluation, caused_by=caused_by, persona=persona)
+    value = scored_value(
+        event_id=event.event_id,
+        occurred_at=event.occurred_at,
+        lead_id=caused_by.lead_id,
+        evaluation=evaluation,
+        caused_by=caused_by,
+        persona=persona,
+    )
+    return value, event
 
 
 class TestRoundOutbox:

@@ -21,7 +21,6 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel
 from sqlalchemy import Table
 from sqlalchemy.ext.asyncio import AsyncSession
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shared.api_docs import install_api_docs
 from shared.auth import TokenVerifier
@@ -33,9 +32,9 @@ from shared.kafka.producer import RELAY_BATCH_BYTES, start_when_reachable, try_s
 from shared.kafka.security import diagnose_broker
 from shared.logging import configure_logging
 from shared.me import me_router
-from shared.metrics import HTTP_LATENCY, HTTP_REQUESTS
 from shared.outbox_relay import OutboxRelay
 from shared.problems import install_problem_handlers
+from shared.request_metrics import RequestMetricsMiddleware
 from shared.responses import NewlineJSONResponse
 from shared.sealing import SESSION_KEY_RING
 from shared.settings import ServiceSettings
@@ -376,46 +375,6 @@ def _operations_router(runtime: ServiceRuntime) -> APIRouter:
         return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
     return router
-
-
-class RequestMetricsMiddleware:
-    """Counts requests by route template (not raw path, which would explode label cardinality)."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-        # Label children by their labels: `labels()` takes a lock and builds a key every call.
-        self._counters: dict[tuple[str, str, int], Any] = {}
-        self._latencies: dict[tuple[str, str], Any] = {}
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 500
-
-        async def send_wrapper(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_wrapper)
-        finally:
-            route: Any = scope.get("route")
-            template = getattr(route, "path", "unmatched")
-            method = scope["method"]
-            counter = self._counters.get((method, template, status))
-            if counter is None:
-                counter = self._counters[method, template, status] = HTTP_REQUESTS.labels(
-                    method, template, str(status)
-                )
-            counter.inc()
-            latency = self._latencies.get((method, template))
-            if latency is None:
-                latency = self._latencies[method, template] = HTTP_LATENCY.labels(method, template)
-            latency.observe(time.perf_counter() - started)
 
 
 async def _session(request: Request) -> AsyncIterator[AsyncSession]:

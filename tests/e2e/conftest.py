@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from bench.system import BatonDidNotStart, RunningBaton, start_baton
+from bench.system import RunningBaton
+from tests.support.baton import running_baton
 
 E2E = Path(__file__).resolve().parent
 STOPS_THE_SHARED_BATON = "test_sigterm_stops_every_child_process"
@@ -20,15 +21,8 @@ STOPS_THE_SHARED_BATON = "test_sigterm_stops_every_child_process"
 
 @pytest.fixture(scope="package")
 def baton(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBaton]:
-    try:
-        running = start_baton(tmp_path_factory.mktemp("baton-home"), partitions=3)
-    except BatonDidNotStart as exc:
-        pytest.fail(str(exc), pytrace=False)
-    try:
+    with running_baton(tmp_path_factory.mktemp("baton-home"), partitions=3) as running:
         yield running
-    finally:
-        if running.process.poll() is None:
-            running.stop()
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

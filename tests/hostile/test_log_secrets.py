@@ -23,8 +23,9 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from bench.system import SERVICES, BatonDidNotStart, RunningBaton, start_baton
+from bench.system import SERVICES, RunningBaton
 from shared.auth import Role, issue_token
+from tests.support.baton import running_baton
 
 WEBHOOK_SECRETS = {
     "BATON_TYPEFORM_SECRET": "typeform-" + secrets.token_hex(16),
@@ -35,15 +36,8 @@ WEBHOOK_SECRETS = {
 
 @pytest.fixture(scope="module")
 def baton(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningBaton]:
-    try:
-        running = start_baton(tmp_path_factory.mktemp("baton-home"), partitions=1, env=WEBHOOK_SECRETS)
-    except BatonDidNotStart as exc:
-        pytest.fail(str(exc), pytrace=False)
-    try:
+    with running_baton(tmp_path_factory.mktemp("baton-home"), partitions=1, env=WEBHOOK_SECRETS) as running:
         yield running
-    finally:
-        if running.process.poll() is None:
-            running.stop()
 
 
 def sign(secret: str, message: bytes) -> bytes:

@@ -12,7 +12,9 @@ class TestNewEventId:
     def test_an_event_id_carries_the_millisecond_it_was_made_in(self) -> None:
         before = time.time_ns() // 1_000_000
         made = new_event_id().int >> 80
-        assert before <= made <= time.time_ns() // 1_000_000
+        after = time.time_ns() // 1_000_000
+        # Which millisecond the id names, not how long it took to make.
+        assert before <= made <= after
 
     def test_ids_made_in_later_milliseconds_sort_after_earlier_ones(self) -> None:
         earlier = [new_event_id() for _ in range(50)]

@@ -46,7 +46,14 @@ import asyncpg
 
 from baton.services import upgrade
 from bench.floor import floor_app
-from bench.harness import produce, service_environment, service_infrastructure, timed_consumer, write_results
+from bench.harness import (
+    print_rows,
+    produce,
+    service_environment,
+    service_infrastructure,
+    timed_consumer,
+    write_results,
+)
 from bench.scoring import PARTITIONS, database_cpu_s, scoring_events
 from services.scoring.models import outbox, processed_event
 from services.scoring.settings import ScoringSettings
@@ -376,9 +383,7 @@ def print_table(results: dict[str, Any]) -> None:
             f"{p['oldest_day']['deleted']:,} rows in {p['oldest_day']['seconds']} s / {p['nothing_due']['seconds']} s",
         )
     )
-    width = max(len(name) for name, _ in rows)
-    for name, value in rows:
-        print(f"{name:<{width}}  {value}")
+    print_rows(rows)
 
 
 def main() -> None:

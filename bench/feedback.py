@@ -30,6 +30,7 @@ import asyncpg
 
 from bench.harness import (
     next_to_passthrough,
+    print_rows,
     produce,
     service_environment,
     service_infrastructure,
@@ -200,9 +201,7 @@ def main() -> None:
         ("raw consume+produce passthrough msgs/s", c["passthrough_per_s"]),
         ("  ratio feedback / passthrough", c["ratio"]),
     ]
-    width = max(len(name) for name, _ in rows)
-    for name, value in rows:
-        print(f"{name:<{width}}  {value}")
+    print_rows(rows)
     print(f"bench: wrote {path}")
 
 

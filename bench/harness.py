@@ -140,3 +140,10 @@ def write_results(out: Path, section: str, results: dict[str, Any]) -> Path:
     path = out / f"{section}-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
     path.write_text(json.dumps(results, indent=2))
     return path
+
+
+def print_rows(rows: Sequence[tuple[str, object]]) -> None:
+    """A bench's table: each figure's name, padded to the longest, then its value."""
+    width = max(len(name) for name, _ in rows)
+    for name, value in rows:
+        print(f"{name:<{width}}  {value}")

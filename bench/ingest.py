@@ -41,7 +41,7 @@ import psutil
 
 from baton.embedded import EmbeddedBroker, EmbeddedPostgres, free_port, terminate, wait_for_port
 from bench import rawhttp
-from bench.harness import write_results
+from bench.harness import print_rows, write_results
 from bench.stats import summary_ms
 from shared.auth import Role, issue_token
 
@@ -398,9 +398,7 @@ def print_table(results: dict[str, Any]) -> None:
             f"{results['load_average_before']} / {results['load_average_after']}",
         ),
     ]
-    width = max(len(name) for name, _ in rows)
-    for name, value in rows:
-        print(f"{name:<{width}}  {value}")
+    print_rows(rows)
     print(f"(the load generator, PostgreSQL and the broker share this machine's {os.cpu_count()} cores)")
 
 

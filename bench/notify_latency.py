@@ -36,7 +36,7 @@ import asyncpg
 import httpx
 import psutil
 
-from bench.harness import write_results
+from bench.harness import print_rows, write_results
 from bench.notify_receivers import Receivers
 from bench.pinning import pin_senders_apart, postgres_processes, split_cpus
 from bench.pipeline import end_to_end
@@ -252,9 +252,7 @@ def print_table(results: dict[str, Any]) -> None:
         )
     )
     rows.append(("load average at end", results["load_average"]))
-    width = max(len(name) for name, _ in rows)
-    for name, value in rows:
-        print(f"{name:<{width}}  {value}")
+    print_rows(rows)
 
 
 def main() -> None:

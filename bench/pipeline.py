@@ -26,7 +26,7 @@ from aiokafka import AIOKafkaConsumer
 
 from bench.baselines import broker_passthrough, postgres_transactions
 from bench.cpu import CpuAccount, per_lead
-from bench.harness import write_results
+from bench.harness import print_rows, write_results
 from bench.load import open_loop
 from bench.stages import STAGES, stage_delays
 from bench.stats import summary_ms
@@ -162,9 +162,7 @@ def print_table(results: dict[str, Any]) -> None:
         rows.append(("postgres single-row tx/s (16 conns)", results["postgres_raw"]["transactions_per_s"]))
     rows.append(("RSS idle MB", json.dumps(results["memory_idle_mb"])))
     rows.append(("RSS after load MB", json.dumps(results["memory_after_load_mb"])))
-    width = max(len(name) for name, _ in rows)
-    for name, value in rows:
-        print(f"{name:<{width}}  {value}")
+    print_rows(rows)
 
 
 def main() -> None:

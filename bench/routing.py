@@ -32,7 +32,7 @@ from sqlalchemy import text
 from baton.embedded import EmbeddedPostgres
 from baton.services import upgrade
 from bench.baselines import postgres_transactions
-from bench.harness import write_results
+from bench.harness import print_rows, write_results
 from bench.replicas import REPLICAS, RULES, collect, in_replicas
 from bench.stats import summary_ms
 from services.routing import reps
@@ -343,9 +343,7 @@ def print_table(results: dict[str, Any]) -> None:
                 (f"  {r['rep']} (weight {r['weight']})", f"{r['share_pct']} % vs {r['weighted_share_pct']} %")
                 for r in run["reps"]
             ]
-    width = max(len(name) for name, _ in rows)
-    for name, value in rows:
-        print(f"{name:<{width}}  {value}")
+    print_rows(rows)
 
 
 def _late(summary: dict[str, Any]) -> str:

@@ -31,6 +31,7 @@ import psutil
 from bench.floor import run_floor
 from bench.harness import (
     next_to_passthrough,
+    print_rows,
     produce,
     service_environment,
     service_infrastructure,
@@ -208,9 +209,7 @@ def print_table(results: dict[str, Any]) -> None:
                 f"{_database_cpu_ms(c['scoring'])} / {_database_cpu_ms(c['floor'])}",
             ),
         ]
-    width = max(len(name) for name, _ in rows)
-    for name, value in rows:
-        print(f"{name:<{width}}  {value}")
+    print_rows(rows)
 
 
 def main() -> None:

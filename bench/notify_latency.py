@@ -1,20 +1,30 @@
 """Do rep notifications slow routing? Form post -> `lead.assigned` at a fixed rate with every
-notification channel off, then on, in the same `baton up` and the same run.
+notification channel off, then on, then off beside busy loops, in turns, in the same `baton up`.
 
 "On" is every channel a rep can choose at once: each rep's own Slack-compatible webhook (with
 their member id to mention), email through a real SMTP server (aiosmtpd) and an outbound
 webhook subscription to `lead.assigned` (Standard Webhooks signed). The receivers are local and
 answer at once, so what is measured is the notifiers' share of the machine and of routing's
 database, not a slow Slack; they run in a process of their own at nice 10, as the outside world
-they stand for costs this machine nothing and must not slow the load generator. Notifications are written in the assignment's transaction and sent
-by their own workers, in a process of their own by default (`--senders separate`, as `baton up`
-runs them; `inline` runs them in routing's process, beside the assignment path), so the ratio
-on/off should stay near 1. Latency on a shared machine follows its load (recorded before each
-phase), so the CPU seconds each process spent in each phase are reported too: routing's CPU per
-lead on/off shows whether the sends still run in the assignment path's process, PostgreSQL's
-what their statements cost the database the assignments share. With `--senders-cpu N` the
-senders and the receivers get CPU N of their own and everything else the other CPUs, as the
-chart gives the senders pods of their own; the table says so. The default pins nothing.
+they stand for costs this machine nothing and must not slow the load generator. Notifications
+are written in the assignment's transaction and sent by their own workers, in a process of
+their own by default (`--senders separate`, as `baton up` runs them, niced by 10; `inline` runs
+them in routing's process, beside the assignment path).
+
+Latency on a shared machine follows its load, so three things make the comparison fair:
+- the phases run in turns (`--turns`), and each kind's figure is the median of its phases, so a
+  drift over the run (history growing, caches warming) falls on every kind alike;
+- an "on" phase waits until every message came, so the next phase inherits no backlog;
+- the control phase ("busy") runs the pipeline with notifications off beside `--busy` processes
+  that spin at the receivers' nice (`bench.busy`): as many processes as notifications add, and
+  at their priority, doing nothing for anyone. Where the pipeline already fills the cores, any
+  background process slows it by its share of them; if notifications slow it no more than the
+  busy loops do, what they change is the machine's spare core, not the assignment path.
+The CPU seconds each process spent in each phase are reported too: routing's CPU per lead on/off
+shows whether the sends still run in the assignment path's process, PostgreSQL's what their
+statements cost the database the assignments share. With `--senders-cpu N` the senders and the
+receivers get CPU N of their own and everything else the other CPUs, as the chart gives the
+senders pods of their own; the table says so. The default pins nothing.
 Prints a table and writes notify-<UTC time>.json into --out (`python -m bench.notify_latency`).
 """
 
@@ -25,6 +35,7 @@ import asyncio
 import contextlib
 import json
 import os
+import statistics
 import tempfile
 import time
 from collections import Counter
@@ -36,16 +47,17 @@ import asyncpg
 import httpx
 import psutil
 
+from bench.busy import BusyLoops
 from bench.harness import print_rows, write_results
-from bench.notify_receivers import Receivers
+from bench.notify_receivers import RECEIVERS_NICENESS, Receivers
 from bench.pinning import pin_senders_apart, postgres_processes, split_cpus
 from bench.pipeline import end_to_end
 from bench.system import RunningBaton, served_name, start_baton
 
 
-async def notifications_on(baton: RunningBaton, receivers: Receivers) -> None:
+async def notifications_on(baton: RunningBaton, receivers: Receivers) -> str:
     """Every seeded rep chooses Slack (their own webhook and member id) and email, and one
-    subscription receives every `lead.assigned`."""
+    subscription receives every `lead.assigned`; returns the subscription's id."""
     base = f"http://127.0.0.1:{receivers.http_port}"
     async with httpx.AsyncClient(
         base_url=baton.url("routing"), headers=baton.headers("admin"), timeout=60
@@ -64,6 +76,21 @@ async def notifications_on(baton: RunningBaton, receivers: Receivers) -> None:
             "/v1/webhooks", json={"url": f"{base}/hook", "event_types": ["lead.assigned"]}
         )
         response.raise_for_status()
+        subscription: str = response.json()["id"]
+        return subscription
+
+
+async def notifications_off(baton: RunningBaton, subscription: str | None) -> None:
+    """No rep is told anything and the subscription is gone: the pipeline as before."""
+    async with httpx.AsyncClient(
+        base_url=baton.url("routing"), headers=baton.headers("admin"), timeout=60
+    ) as routing:
+        for rep in baton.local["reps"]:
+            response = await routing.patch(f"/v1/reps/{rep['id']}", json={"notify_channels": []})
+            response.raise_for_status()
+        if subscription is not None:
+            response = await routing.delete(f"/v1/webhooks/{subscription}")
+            response.raise_for_status()
 
 
 async def delivered(
@@ -102,51 +129,81 @@ async def settled(baton: RunningBaton, *, timeout_s: float) -> float | None:
         await connection.close()
 
 
+PHASES = ("off", "on", "busy")
+
+
+async def phase(
+    args: argparse.Namespace, baton: RunningBaton, receivers: Receivers, kind: str
+) -> dict[str, Any]:
+    """One phase of `kind`: notifications off, on, or off beside busy loops (`bench.busy`)."""
+    subscription = await notifications_on(baton, receivers) if kind == "on" else None
+    busy = BusyLoops(args.busy, RECEIVERS_NICENESS) if kind == "busy" else None
+    if busy is not None:
+        busy.start()
+    try:
+        print(f"bench: notifications {kind}, {args.rate:g} MQLs/s for {args.seconds:g}s...", flush=True)
+        before = Counter(receivers.counts)
+        # The machine may be shared: a phase's figures mean little under another's load.
+        load_before, cpu_before = _load(), cpu_seconds(baton, receivers, busy)
+        run = await end_to_end(baton, args.rate, args.seconds)
+        run["kind"] = kind
+        run["load_average_before"] = load_before
+        run["settled_after_s"] = await settled(baton, timeout_s=args.settle_seconds)
+        # Up to every lead assigned (the same point in every phase), then until every message came.
+        run["cpu_s"] = _spent(cpu_before, cpu_seconds(baton, receivers, busy))
+        assigned = run["sent"] - run["http_errors"]
+        if kind == "on":
+            # The next phase must not inherit this one's backlog of messages.
+            run["notifications"] = dict(await delivered(receivers, before, assigned, timeout_s=180))
+            run["cpu_s_until_delivered"] = _spent(cpu_before, cpu_seconds(baton, receivers, busy))
+        else:
+            run["notifications"] = dict(receivers.counts - before)
+        return run
+    finally:
+        if busy is not None:
+            busy.stop()
+        if subscription is not None:
+            await notifications_off(baton, subscription)
+
+
 async def measure(args: argparse.Namespace, baton: RunningBaton, receivers: Receivers) -> dict[str, Any]:
     await asyncio.sleep(2)
-    print(f"bench: notifications off, {args.rate:g} MQLs/s for {args.seconds:g}s...", flush=True)
-    before = Counter(receivers.counts)
-    # The machine may be shared: a phase's figures mean little under another's load.
-    load_before_off, cpu_before = _load(), cpu_seconds(baton)
-    off = await end_to_end(baton, args.rate, args.seconds)
-    off["load_average_before"] = load_before_off
-    off["settled_after_s"] = await settled(baton, timeout_s=args.settle_seconds)
-    off["notifications"] = dict(receivers.counts - before)
-    off["cpu_s"] = _spent(cpu_before, cpu_seconds(baton))
-
-    await notifications_on(baton, receivers)
-    print(f"bench: notifications on, {args.rate:g} MQLs/s for {args.seconds:g}s...", flush=True)
-    before = Counter(receivers.counts)
-    load_before_on, cpu_before = _load(), cpu_seconds(baton)
-    on = await end_to_end(baton, args.rate, args.seconds)
-    on["load_average_before"] = load_before_on
-    on["settled_after_s"] = await settled(baton, timeout_s=args.settle_seconds)
-    # Up to the same point as the phase off (every lead assigned), then until every message came.
-    on["cpu_s"] = _spent(cpu_before, cpu_seconds(baton))
-    assigned = on["sent"] - on["http_errors"]
-    on["notifications"] = dict(await delivered(receivers, before, assigned, timeout_s=60))
-    on["cpu_s_until_delivered"] = _spent(cpu_before, cpu_seconds(baton))
-
-    def ratio(key: str) -> float | None:
-        was, now = off["latency"].get(key), on["latency"].get(key)
-        return round(now / was, 2) if was and now is not None else None
-
-    messages = sum(on["notifications"].values())
-    senders_s = on["cpu_s_until_delivered"].get("routing-senders")
+    kinds = [kind for kind in PHASES if kind != "busy" or args.busy]
+    phases = [await phase(args, baton, receivers, kind) for _ in range(args.turns) for kind in kinds]
+    by_kind = {kind: [run for run in phases if run["kind"] == kind] for kind in kinds}
+    on = by_kind["on"]
+    messages = sum(sum(run["notifications"].values()) for run in on)
+    senders_s = sum(run["cpu_s_until_delivered"].get("routing-senders", 0.0) for run in on)
     return {
         "offered_per_s": args.rate,
         "senders": args.senders,
+        "turns": args.turns,
+        "busy_loops": args.busy,
+        "phases": phases,
+        "latency_ms": {kind: _median_latency(runs) for kind, runs in by_kind.items()},
+        # Medians of each kind's phases, taken in turns: a drift over the run falls on every kind.
+        "ratio_on_to_off": _ratio(by_kind["on"], by_kind["off"]),
+        "ratio_busy_to_off": _ratio(by_kind["busy"], by_kind["off"]) if "busy" in by_kind else None,
         "senders_cpu_ms_per_message": round(1000 * senders_s / messages, 2)
         if senders_s and messages
         else None,
-        "postgres_cpu_per_lead_on_to_off": _per_lead_ratio(off, on, "postgres"),
-        "off": off,
-        "on": on,
-        "ratio_on_to_off": {"p50": ratio("p50_ms"), "p99": ratio("p99_ms")},
         # CPU time hardly depends on what else the machine runs, unlike latency: what the
         # notifications cost routing's own process (the assignment path) per lead, on / off.
-        "routing_cpu_per_lead_on_to_off": _per_lead_ratio(off, on, "routing"),
+        "routing_cpu_per_lead_on_to_off": _per_lead_ratio(by_kind["off"], on, "routing"),
+        "postgres_cpu_per_lead_on_to_off": _per_lead_ratio(by_kind["off"], on, "postgres"),
         "load_average": _load(),
+    }
+
+
+def _median_latency(runs: list[dict[str, Any]]) -> dict[str, float]:
+    return {key: statistics.median(run["latency"][key] for run in runs) for key in ("p50_ms", "p99_ms")}
+
+
+def _ratio(runs: list[dict[str, Any]], baseline: list[dict[str, Any]]) -> dict[str, float | None]:
+    now, was = _median_latency(runs), _median_latency(baseline)
+    return {
+        key.removesuffix("_ms"): round(now[key] / was[key], 2) if was[key] else None
+        for key in ("p50_ms", "p99_ms")
     }
 
 
@@ -154,11 +211,17 @@ def _load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
-def cpu_seconds(baton: RunningBaton) -> dict[str, float]:
-    """CPU seconds (user + system) each process under `baton up` has used so far, and
-    PostgreSQL's (its postmaster, the backends it reaped and those alive: the senders'
-    statements run there)."""
+def cpu_seconds(baton: RunningBaton, receivers: Receivers, busy: BusyLoops | None) -> dict[str, float]:
+    """CPU seconds (user + system) each process under `baton up` has used so far, PostgreSQL's
+    (its postmaster, the backends it reaped and those alive: the senders' statements run there),
+    the receivers' and the busy loops'."""
     figures: dict[str, float] = {}
+    if receivers.pid is not None:
+        with contextlib.suppress(psutil.NoSuchProcess):
+            times = psutil.Process(receivers.pid).cpu_times()
+            figures["receivers"] = times.user + times.system
+    if busy is not None:
+        figures["busy loops"] = busy.cpu_seconds()
     for child in psutil.Process(baton.process.pid).children(recursive=True):
         with contextlib.suppress(psutil.NoSuchProcess):
             name, times = served_name(child.cmdline()), child.cpu_times()
@@ -182,13 +245,16 @@ def _spent(before: dict[str, float], after: dict[str, float]) -> dict[str, float
     return {name: round(after[name] - before.get(name, 0.0), 2) for name in sorted(after)}
 
 
-def _per_lead_ratio(off: dict[str, Any], on: dict[str, Any], process: str) -> float | None:
-    was: float | None = off["cpu_s"].get(process)
-    now: float | None = on["cpu_s"].get(process)
-    leads_off, leads_on = int(off["sent"]), int(on["sent"])
-    if not was or now is None or not leads_off or not leads_on:
-        return None
-    return round((now / leads_on) / (was / leads_off), 2)
+def _per_lead_ratio(off: list[dict[str, Any]], on: list[dict[str, Any]], process: str) -> float | None:
+    def per_lead(runs: list[dict[str, Any]]) -> float | None:
+        spent, leads = (
+            sum(run["cpu_s"].get(process, 0.0) for run in runs),
+            sum(int(run["sent"]) for run in runs),
+        )
+        return spent / leads if spent and leads else None
+
+    was, now = per_lead(off), per_lead(on)
+    return round(now / was, 2) if was and now is not None else None
 
 
 async def run_async(args: argparse.Namespace, home: Path) -> dict[str, Any]:
@@ -218,25 +284,38 @@ async def run_async(args: argparse.Namespace, home: Path) -> dict[str, Any]:
 
 
 def print_table(results: dict[str, Any]) -> None:
+    rate = results["offered_per_s"]
     rows: list[tuple[str, object]] = []
-    for phase in ("off", "on"):
-        run = results[phase]
+    for index, run in enumerate(results["phases"], 1):
         lat = run["latency"]
         rows.append(
             (
-                f"notifications {phase}: form -> lead.assigned @ {results['offered_per_s']:g}/s p50/p95/p99 ms",
+                f"{index}. notifications {run['kind']}: form -> lead.assigned @ {rate:g}/s p50/p95/p99 ms",
                 f"{lat['p50_ms']} / {lat['p95_ms']} / {lat['p99_ms']} (unassigned {run['not_assigned_after_30s']})",
             )
         )
-        rows.append((f"  messages received ({phase})", json.dumps(run["notifications"], sort_keys=True)))
-        rows.append((f"  every lead assigned after the phase ({phase}), s", run["settled_after_s"]))
-        rows.append((f"  load average before the phase ({phase})", run["load_average_before"]))
-        rows.append((f"  CPU seconds by process until assigned ({phase})", json.dumps(run["cpu_s"])))
+        rows.append(("   messages received", json.dumps(run["notifications"], sort_keys=True)))
+        rows.append(
+            (
+                "   load average before; every lead assigned after, s",
+                f"{run['load_average_before']}; {run['settled_after_s']}",
+            )
+        )
+        rows.append(("   CPU seconds by process until assigned", json.dumps(run["cpu_s"])))
+        if "cpu_s_until_delivered" in run:
+            rows.append(("   CPU seconds until every message came", json.dumps(run["cpu_s_until_delivered"])))
+    for kind, lat in results["latency_ms"].items():
+        rows.append((f"median of the phases {kind}: p50 / p99 ms", f"{lat['p50_ms']} / {lat['p99_ms']}"))
     ratio = results["ratio_on_to_off"]
     rows.append(("latency on / off (p50, p99)", f"{ratio['p50']} / {ratio['p99']}"))
-    rows.append(
-        ("  CPU seconds until every message came (on)", json.dumps(results["on"]["cpu_s_until_delivered"]))
-    )
+    busy = results["ratio_busy_to_off"]
+    if busy is not None:
+        rows.append(
+            (
+                f"latency beside {results['busy_loops']} busy loop(s) at nice {RECEIVERS_NICENESS}, no notifications / off",
+                f"{busy['p50']} / {busy['p99']}",
+            )
+        )
     rows.append(("routing's senders ran", results["senders"]))
     rows.append(("senders' CPU per message (on), ms", results["senders_cpu_ms_per_message"]))
     rows.append(("routing's CPU per lead on / off", results["routing_cpu_per_lead_on_to_off"]))
@@ -261,6 +340,17 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=30.0, help="how long each phase offers load")
     parser.add_argument(
         "--settle-seconds", type=float, default=300.0, help="longest wait for a phase's backlog to drain"
+    )
+    parser.add_argument(
+        "--turns", type=int, default=2, help="rounds of the phases (off, on, busy), taken in turns"
+    )
+    parser.add_argument(
+        "--busy",
+        type=int,
+        default=2,
+        metavar="N",
+        help="busy loops at the receivers' nice beside the pipeline in the control phase, as many "
+        "processes as notifications add (the senders and the receivers); 0 skips the phase",
     )
     parser.add_argument(
         "--senders",

@@ -21,3 +21,8 @@ def test_the_parsed_headers_are_the_encoded_ones() -> None:
         headers = columns["headers"]
         assert isinstance(headers, EncodedHeaders)
         assert headers.parsed == [from_json(encoded) for encoded in headers]
+
+
+def test_a_lead_key_record_has_a_version_7_id_like_every_event() -> None:
+    columns = lead_key_columns([(uuid.uuid4(), b"k" * 32), (uuid.uuid4(), None)], at=utc_now())
+    assert [event_id.version for event_id in columns["event_id"]] == [7, 7]

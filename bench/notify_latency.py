@@ -1,5 +1,5 @@
 """Do rep notifications slow routing? Form post -> `lead.assigned` at a fixed rate with every
-notification channel off, then on, then off beside busy loops, in turns, in the same `baton up`.
+notification channel off, then on, then off beside busy loops, in turns, each in a fresh `baton up`.
 
 "On" is every channel a rep can choose at once: each rep's own Slack-compatible webhook (with
 their member id to mention), email through a real SMTP server (aiosmtpd) and an outbound
@@ -14,7 +14,8 @@ them in routing's process, beside the assignment path).
 Latency on a shared machine follows its load, so three things make the comparison fair:
 - the phases run in turns (`--turns`), and each kind's figure is the median of its phases, so a
   drift over the run (history growing, caches warming) falls on every kind alike;
-- an "on" phase waits until every message came, so the next phase inherits no backlog;
+- each phase runs in a `baton up` of its own, so no phase inherits another's backlog of messages
+  or the SLA reminders and breaches of its untouched leads (tier A is due in 5 minutes);
 - the control phase ("busy") runs the pipeline with notifications off beside `--busy` processes
   that spin at the receivers' nice (`bench.busy`): as many processes as notifications add, and
   at their priority, doing nothing for anyone. Where the pipeline already fills the cores, any
@@ -55,9 +56,9 @@ from bench.pipeline import end_to_end
 from bench.system import RunningBaton, served_name, start_baton
 
 
-async def notifications_on(baton: RunningBaton, receivers: Receivers) -> str:
+async def notifications_on(baton: RunningBaton, receivers: Receivers) -> None:
     """Every seeded rep chooses Slack (their own webhook and member id) and email, and one
-    subscription receives every `lead.assigned`; returns the subscription's id."""
+    subscription receives every `lead.assigned`."""
     base = f"http://127.0.0.1:{receivers.http_port}"
     async with httpx.AsyncClient(
         base_url=baton.url("routing"), headers=baton.headers("admin"), timeout=60
@@ -76,21 +77,6 @@ async def notifications_on(baton: RunningBaton, receivers: Receivers) -> str:
             "/v1/webhooks", json={"url": f"{base}/hook", "event_types": ["lead.assigned"]}
         )
         response.raise_for_status()
-        subscription: str = response.json()["id"]
-        return subscription
-
-
-async def notifications_off(baton: RunningBaton, subscription: str | None) -> None:
-    """No rep is told anything and the subscription is gone: the pipeline as before."""
-    async with httpx.AsyncClient(
-        base_url=baton.url("routing"), headers=baton.headers("admin"), timeout=60
-    ) as routing:
-        for rep in baton.local["reps"]:
-            response = await routing.patch(f"/v1/reps/{rep['id']}", json={"notify_channels": []})
-            response.raise_for_status()
-        if subscription is not None:
-            response = await routing.delete(f"/v1/webhooks/{subscription}")
-            response.raise_for_status()
 
 
 # Messages due now and not yet out. SLA reminders of earlier phases' leads come due later (at a
@@ -155,7 +141,8 @@ async def phase(
     args: argparse.Namespace, baton: RunningBaton, receivers: Receivers, kind: str
 ) -> dict[str, Any]:
     """One phase of `kind`: notifications off, on, or off beside busy loops (`bench.busy`)."""
-    subscription = await notifications_on(baton, receivers) if kind == "on" else None
+    if kind == "on":
+        await notifications_on(baton, receivers)
     busy = BusyLoops(args.busy, RECEIVERS_NICENESS) if kind == "busy" else None
     if busy is not None:
         busy.start()
@@ -172,7 +159,7 @@ async def phase(
         run["cpu_s"] = _spent(cpu_before, cpu_seconds(baton, receivers, busy))
         assigned = run["sent"] - run["http_errors"]
         if kind == "on":
-            # The next phase must not inherit this one's backlog of messages.
+            # What the sends cost in all, not only up to the last assignment.
             run["notifications"] = dict(await delivered(baton, receivers, before, assigned, timeout_s=180))
             run["cpu_s_until_delivered"] = _spent(cpu_before, cpu_seconds(baton, receivers, busy))
         else:
@@ -181,14 +168,10 @@ async def phase(
     finally:
         if busy is not None:
             busy.stop()
-        if subscription is not None:
-            await notifications_off(baton, subscription)
 
 
-async def measure(args: argparse.Namespace, baton: RunningBaton, receivers: Receivers) -> dict[str, Any]:
-    await asyncio.sleep(2)
+def summarize(args: argparse.Namespace, phases: list[dict[str, Any]]) -> dict[str, Any]:
     kinds = [kind for kind in PHASES if kind != "busy" or args.busy]
-    phases = [await phase(args, baton, receivers, kind) for _ in range(args.turns) for kind in kinds]
     by_kind = {kind: [run for run in phases if run["kind"] == kind] for kind in kinds}
     on = by_kind["on"]
     messages = sum(sum(run["notifications"].values()) for run in on)
@@ -277,29 +260,36 @@ def _per_lead_ratio(off: list[dict[str, Any]], on: list[dict[str, Any]], process
 
 
 async def run_async(args: argparse.Namespace, home: Path) -> dict[str, Any]:
+    """Each phase in a `baton up` of its own: a lead of the bench's form is due for first touch
+    in 5 minutes (tier A), so in a long-lived `baton up` the SLA reminders, breaches and
+    escalations of earlier phases' untouched leads would land on later phases, more with each."""
     receivers = Receivers()
     await asyncio.to_thread(receivers.start)
+    env = {
+        "BATON_SMTP_HOST": "127.0.0.1",
+        "BATON_SMTP_PORT": str(receivers.smtp_port),
+        "BATON_PUBLIC_URL": "http://127.0.0.1:8000",
+        "BATON_ROUTING_SENDERS": args.senders,
+    }
+    kinds = [kind for kind in PHASES if kind != "busy" or args.busy]
+    phases, pinned = [], None
     try:
-        print("bench: starting baton up (embedded infrastructure, SMTP configured)...", flush=True)
-        env = {
-            "BATON_SMTP_HOST": "127.0.0.1",
-            "BATON_SMTP_PORT": str(receivers.smtp_port),
-            "BATON_PUBLIC_URL": "http://127.0.0.1:8000",
-            "BATON_ROUTING_SENDERS": args.senders,
-        }
-        baton = await asyncio.to_thread(start_baton, home, partitions=6, env=env)
-        try:
-            pinned = None
-            if args.senders_cpu is not None:
-                own, rest = split_cpus(args.senders_cpu)
-                receivers_pid = [receivers.pid] if receivers.pid is not None else []
-                pin_senders_apart(baton, own, rest, also_own=receivers_pid)
-                pinned = {"senders_and_receivers": sorted(own), "everything_else": sorted(rest)}
-            return {**await measure(args, baton, receivers), "pinned": pinned}
-        finally:
-            await asyncio.to_thread(baton.stop)
+        for index, kind in enumerate([kind for _ in range(args.turns) for kind in kinds]):
+            print("bench: starting baton up (embedded infrastructure, SMTP configured)...", flush=True)
+            baton = await asyncio.to_thread(start_baton, home / f"phase-{index}", partitions=6, env=env)
+            try:
+                if args.senders_cpu is not None:
+                    own, rest = split_cpus(args.senders_cpu)
+                    receivers_pid = [receivers.pid] if receivers.pid is not None else []
+                    pin_senders_apart(baton, own, rest, also_own=receivers_pid)
+                    pinned = {"senders_and_receivers": sorted(own), "everything_else": sorted(rest)}
+                await asyncio.sleep(2)
+                phases.append(await phase(args, baton, receivers, kind))
+            finally:
+                await asyncio.to_thread(baton.stop)
     finally:
         await asyncio.to_thread(receivers.stop)
+    return {**summarize(args, phases), "pinned": pinned}
 
 
 def print_table(results: dict[str, Any]) -> None:

@@ -2,7 +2,7 @@
 
 from shared.contracts.agreement import AgreementTerms, PlannedRate, TierCommitment
 from shared.contracts.codec import UndecodableEvent, decode_event
-from shared.contracts.envelope import Envelope, Payload, new_event_id, utc_now
+from shared.contracts.envelope import Envelope, Payload, new_event_id, utc_now, version_7_id
 from shared.contracts.events import (
     NO_LEAD,
     REASON_LABELS,
@@ -74,4 +74,5 @@ __all__ = [
     "decode_event",
     "new_event_id",
     "utc_now",
+    "version_7_id",
 ]

@@ -23,9 +23,15 @@ def new_event_id() -> uuid.UUID:
     page already in memory: with random version-4 ids each insert dirtied a page of its own
     anywhere in the index, and a table of a year's ids made the platform's floor slower.
     """
-    random = int.from_bytes(os.urandom(10))
-    value = (time.time_ns() // 1_000_000 & _MS_MASK) << 80 | 7 << 76 | (random >> 62 & 0xFFF) << 64
-    return uuid.UUID(int=value | 1 << 63 | random & _RAND_B_MASK)
+    return version_7_id(time.time_ns() // 1_000_000, os.urandom(10))
+
+
+def version_7_id(unix_ms: int, random: bytes) -> uuid.UUID:
+    """The version-7 UUID of millisecond `unix_ms` and 10 random bytes (74 of their bits are
+    used): for a caller that reads the system's random source once for many ids."""
+    bits = int.from_bytes(random)
+    value = (unix_ms & _MS_MASK) << 80 | 7 << 76 | (bits >> 62 & 0xFFF) << 64
+    return uuid.UUID(int=value | 1 << 63 | bits & _RAND_B_MASK)
 
 
 _MS_MASK = (1 << 48) - 1

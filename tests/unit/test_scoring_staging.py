@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import os
+import time
 import uuid
 from dataclasses import replace
 from datetime import timedelta
@@ -16,8 +16,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from services.scoring.evaluation import Activity, Evaluation, Profile
 from services.scoring.records import scored_event
 from services.scoring.rubric import load_rubric
-from services.scoring.staging import RoundOutbox, event_id_of, scored_value
-from shared.contracts import LeadIngested, LeadIngestedPayload, LeadScored, decode_event, utc_now
+from services.scoring.staging import RoundOutbox, scored_value
+from shared.contracts import (
+    LeadIngested,
+    LeadIngestedPayload,
+    LeadScored,
+    decode_event,
+    utc_now,
+    version_7_id,
+)
 from shared.outbox import TRACE_HEADERS_BY_CAUSE, outbox_columns
 
 
@@ -101,15 +108,27 @@ class TestRoundOutbox:
 
 
 class TestEventIds:
-    def test_an_id_is_the_one_uuid4_makes_of_the_same_random_bytes(self) -> None:
-        for _ in range(200):
-            random = os.urandom(16)
-            assert event_id_of(random) == uuid.UUID(bytes=random, version=4)
+    def test_an_id_is_the_version_7_id_of_the_clock_and_the_random_bytes(self) -> None:
+        random = bytes(range(10))
+        event_id = version_7_id(0x0123456789AB, random)
+        assert (event_id.version, event_id.variant) == (7, uuid.RFC_4122)
+        assert event_id.int >> 80 == 0x0123456789AB
+        # The 74 random bits: 12 after the version, 62 after the variant.
+        bits = int.from_bytes(random)
+        assert (event_id.int >> 64 & 0xFFF, event_id.int & (1 << 62) - 1) == (
+            bits >> 62 & 0xFFF,
+            bits & (1 << 62) - 1,
+        )
 
-    def test_a_round_draws_distinct_version_4_ids(self) -> None:
+    def test_a_round_draws_distinct_version_7_ids_in_the_order_of_the_clock(self) -> None:
         staged, caused_by = RoundOutbox(session_with({})), cause()
-        for _ in range(600):
-            staged.add_scored(caused_by.lead_id, evaluation_of(0), caused_by=caused_by, persona=None)
+        evaluation = evaluation_of(0)  # loads the starter rubric: once, not per event
+        before_ms = time.time_ns() // 1_000_000
+        for _ in range(300):
+            staged.add_scored(caused_by.lead_id, evaluation, caused_by=caused_by, persona=None)
         ids = staged.columns["event_id"]
-        assert len(set(ids)) == 600
-        assert {(i.version, i.variant) for i in ids} == {(4, uuid.RFC_4122)}
+        assert len(set(ids)) == 300
+        assert {(i.version, i.variant) for i in ids} == {(7, uuid.RFC_4122)}
+        milliseconds = [i.int >> 80 for i in ids]
+        assert milliseconds == sorted(milliseconds)
+        assert milliseconds[0] >= before_ms

@@ -14,7 +14,13 @@ from datetime import timedelta
 
 from sqlalchemy import Table
 
-from shared.contracts.topics import TOPOLOGY, consumer_group, dead_letter_topic, split_into_groups
+from shared.contracts.topics import (
+    TOPOLOGY,
+    consumer_group,
+    dead_letter_topic,
+    patient_groups,
+    split_into_groups,
+)
 from shared.db import Database
 from shared.kafka import EventConsumer, EventHandler
 from shared.kafka.lead_keys import LeadKeyReader
@@ -35,6 +41,15 @@ def group_handlers(
         group: (dead_letter_topic(own_group), {topic: handlers[topic] for topic in sorted(topics)})
         for (group, topics), own_group in zip(groups.items(), own, strict=True)
     }
+
+
+def fetch_max_wait_ms(settings: ServiceSettings, group: str) -> int:
+    """How long the broker may hold `group`'s empty fetches: patiently where its work can wait."""
+    if settings.service_name in TOPOLOGY and group in patient_groups(
+        settings.service_name, settings.consumer_group
+    ):
+        return settings.consumer_patient_fetch_max_wait_ms
+    return settings.consumer_fetch_max_wait_ms
 
 
 def build_consumers(
@@ -60,7 +75,7 @@ def build_consumers(
             max_attempts=s.consumer_max_attempts,
             retry_backoff_s=s.consumer_retry_backoff_s,
             session_timeout_ms=s.consumer_session_timeout_ms,
-            fetch_max_wait_ms=s.consumer_fetch_max_wait_ms,
+            fetch_max_wait_ms=fetch_max_wait_ms(settings, group),
             security=s.kafka_security,
             on_rebalance=on_rebalance,
             lead_keys=lead_keys,

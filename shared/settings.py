@@ -211,6 +211,15 @@ class ServiceSettings(KafkaSettings, ShutdownSettings):
         "hop of a lead's journey (100 ms made form-to-assignment p50 about 330 ms at 100 leads/s, "
         "40 ms about 105 ms, for about 8 % of a core more broker CPU when idle).",
     )
+    consumer_patient_fetch_max_wait_ms: int = Field(
+        default=250,
+        ge=1,
+        description="The same hold for the consumer groups whose work can wait (routing's `followup` "
+        "lane: the lead brief, outbound webhooks, the CRM owner; all of feedback, a read model). "
+        "Against the embedded broker, whose held empty fetches cost CPU, a longer hold for them "
+        "makes an idle `baton up` cheaper; under load a fetch finds records and is not held. It "
+        "may add this much to a webhook delivery or a dashboard figure, never to an assignment.",
+    )
     consumer_session_timeout_ms: int = Field(
         default=10_000,
         description="Kafka group session timeout. The embedded broker holds a join for half of it, "

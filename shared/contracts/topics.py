@@ -61,6 +61,9 @@ class Flow(NamedTuple):
     # Consumed topics read in a consumer group of their own, `<service's group>-<lane>`, so work
     # that can wait (a read model, sending out) never queues in front of work a clock runs on.
     lanes: tuple[tuple[str, frozenset[str]], ...] = ()
+    # The main group's work can wait as well as the lanes' (a read model): every group of the
+    # service then fetches at the patient pace (`consumer_patient_fetch_max_wait_ms`).
+    main_can_wait: bool = False
 
 
 # Who reads and writes what: the single source for the Kafka ACLs, the KEDA triggers and the
@@ -115,6 +118,7 @@ TOPOLOGY: Final[dict[str, Flow]] = {
     "feedback": Flow(
         frozenset(EVENT_TOPICS) - {SLA_BREACHED, REVISION_PROPOSED},
         frozenset({REVISION_PROPOSED}),
+        main_can_wait=True,
     ),
 }
 
@@ -132,6 +136,14 @@ def consumer_groups(service: str, group: str | None = None) -> dict[str, frozens
     `consumer_group(service)`) first, with the topics it reads there."""
     flow = TOPOLOGY[service]
     return split_into_groups(group or consumer_group(service), flow.consumes, flow.lanes)
+
+
+def patient_groups(service: str, main: str) -> frozenset[str]:
+    """The groups of `service` (its main group named `main`) whose work can wait: its lanes,
+    and the main group too where the service is a read model."""
+    flow = TOPOLOGY[service]
+    lanes = {lane_group(main, lane) for lane, _ in flow.lanes}
+    return frozenset(lanes | {main} if flow.main_can_wait else lanes)
 
 
 def split_into_groups(

@@ -69,19 +69,19 @@ async def _exchange(conn: Connection | None, port: int, request: bytes) -> tuple
     """Send `request` on `conn` (a new connection if None) and read the answer. A kept-alive
     connection the server closed while idle (uvicorn's keep-alive is 5 s, and at 25 posts/s
     each of 128 connections waits about that long between posts) fails before the server reads
-    the request: that one is sent again on a new connection, not counted as an error."""
-    for attempt in range(2):
-        fresh = conn is None
-        conn = conn or await Connection.open(port)
+    the request: that one is sent again on a new connection, not counted as an error. A new
+    connection that fails is closed and the error raised."""
+    if conn is not None:
         try:
-            status, body = await conn.exchange(request)
-            return conn, status, body
+            return (conn, *await conn.exchange(request))
         except (OSError, asyncio.IncompleteReadError):
             conn.close()
-            conn = None
-            if fresh or attempt:
-                raise
-    raise AssertionError("unreachable")
+    conn = await Connection.open(port)
+    try:
+        return (conn, *await conn.exchange(request))
+    except (OSError, asyncio.IncompleteReadError):
+        conn.close()
+        raise
 
 
 async def open_loop(

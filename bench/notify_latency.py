@@ -137,6 +137,11 @@ async def settled(baton: RunningBaton, *, timeout_s: float) -> float | None:
 PHASES = ("off", "on", "busy")
 
 
+def phase_kinds(args: argparse.Namespace) -> list[str]:
+    """The kinds of phase a turn runs: the control ("busy") only with `--busy` loops to run."""
+    return [kind for kind in PHASES if kind != "busy" or args.busy]
+
+
 async def phase(
     args: argparse.Namespace, baton: RunningBaton, receivers: Receivers, kind: str
 ) -> dict[str, Any]:
@@ -171,7 +176,7 @@ async def phase(
 
 
 def summarize(args: argparse.Namespace, phases: list[dict[str, Any]]) -> dict[str, Any]:
-    kinds = [kind for kind in PHASES if kind != "busy" or args.busy]
+    kinds = phase_kinds(args)
     by_kind = {kind: [run for run in phases if run["kind"] == kind] for kind in kinds}
     on = by_kind["on"]
     messages = sum(sum(run["notifications"].values()) for run in on)
@@ -271,7 +276,7 @@ async def run_async(args: argparse.Namespace, home: Path) -> dict[str, Any]:
         "BATON_PUBLIC_URL": "http://127.0.0.1:8000",
         "BATON_ROUTING_SENDERS": args.senders,
     }
-    kinds = [kind for kind in PHASES if kind != "busy" or args.busy]
+    kinds = phase_kinds(args)
     phases, pinned = [], None
     try:
         for index, kind in enumerate([kind for _ in range(args.turns) for kind in kinds]):

@@ -42,6 +42,7 @@ def test_groups_whose_work_can_wait_fetch_at_the_patient_pace(
     monkeypatch.setenv("BATON_DATABASE_URL", "postgresql+asyncpg://nobody@127.0.0.1:1/none")
     monkeypatch.setenv("BATON_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")
     monkeypatch.setenv("BATON_JWT_SECRET", "unit-test-secret-" + "y" * 32)
+    monkeypatch.setenv("BATON_CONSUMER_PATIENT_FETCH_MAX_WAIT_MS", "250")
     runtime = importlib.import_module(f"services.{service}.main").create_app().state.runtime
     groups = group_handlers(runtime.settings, runtime.handlers)
     assert {group: fetch_max_wait_ms(runtime.settings, group) for group in groups} == expected
